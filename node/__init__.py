@@ -1,0 +1,1 @@
+"""ASASAP node: a federated platform for services à la personne."""

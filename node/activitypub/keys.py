@@ -1,0 +1,119 @@
+"""Actor key pairs: RSA-2048, the private half encrypted at rest with a key derived from the node secret.
+
+The node's own actor and every person have one current key; a rotation keeps the old row (``retired_at``)
+so that signatures made just before it can still be explained in logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import datetime
+from functools import lru_cache
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import Column, ForeignKey, Integer, String, Text
+from sqlmodel import Session, col, select
+
+from node.sqlbase import Field, SQLModel
+from node.timeutil import UTCDateTime, utcnow
+
+NODE_OWNER = "node"
+
+
+class KeyDecryptionError(Exception):
+    """A stored private key cannot be decrypted: the node secret changed or the row is damaged."""
+
+
+class ActorKey(SQLModel, table=True):
+    """A key pair of an actor: ``owner`` is ``node`` or ``user:<id>``."""
+
+    __tablename__ = "actor_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(sa_column=Column(String(40), nullable=False, index=True))
+    user_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    )
+    public_pem: str = Field(sa_column=Column(Text, nullable=False))
+    private_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+@lru_cache(maxsize=8)
+def _wrapping_key(secret: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"asasap", info=b"actor-key-wrapping/1").derive(
+        secret.encode()
+    )
+
+
+def encrypt_private_key(key: rsa.RSAPrivateKey, secret: str) -> str:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    nonce = os.urandom(12)
+    sealed = AESGCM(_wrapping_key(secret)).encrypt(nonce, pem, b"asasap-actor-key")
+    return "v1:" + base64.b64encode(nonce + sealed).decode()
+
+
+def decrypt_private_key(blob: str, secret: str) -> rsa.RSAPrivateKey:
+    try:
+        version, _, payload = blob.partition(":")
+        if version != "v1":
+            raise ValueError("unknown key format")
+        raw = base64.b64decode(payload)
+        pem = AESGCM(_wrapping_key(secret)).decrypt(raw[:12], raw[12:], b"asasap-actor-key")
+        key = serialization.load_pem_private_key(pem, password=None)
+    except Exception as exc:  # noqa: BLE001 - every failure means the same thing to the caller
+        raise KeyDecryptionError("cannot decrypt the private key: was ASASAP_SECRET_KEY changed?") from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise KeyDecryptionError("the stored key is not an RSA key")
+    return key
+
+
+def public_pem(key: rsa.RSAPrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def generate_key(session: Session, owner: str, secret: str, *, user_id: int | None = None) -> ActorKey:
+    """A new current key for ``owner``; the previous one, if any, is retired."""
+    for old in session.exec(
+        select(ActorKey).where(ActorKey.owner == owner, col(ActorKey.retired_at).is_(None))
+    ).all():
+        old.retired_at = utcnow()
+        session.add(old)
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    row = ActorKey(
+        owner=owner,
+        user_id=user_id,
+        public_pem=public_pem(private),
+        private_encrypted=encrypt_private_key(private, secret),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def current_key(session: Session, owner: str) -> ActorKey | None:
+    return session.exec(
+        select(ActorKey)
+        .where(ActorKey.owner == owner, col(ActorKey.retired_at).is_(None))
+        .order_by(col(ActorKey.id).desc())
+    ).first()
+
+
+def ensure_key(session: Session, owner: str, secret: str, *, user_id: int | None = None) -> ActorKey:
+    """The current key of ``owner``, created on first use."""
+    return current_key(session, owner) or generate_key(session, owner, secret, user_id=user_id)
+
+
+def user_owner(user_id: int) -> str:
+    return f"user:{user_id}"

@@ -1,0 +1,11 @@
+"""Every table of the node, imported in one place so that migrations see the whole schema."""
+
+from __future__ import annotations
+
+from node.accounts import models as accounts_models
+from node.activitypub import keys as activitypub_keys
+from node.sqlbase import SQLModel
+
+metadata = SQLModel.metadata
+
+__all__ = ["accounts_models", "activitypub_keys", "metadata"]

@@ -1,0 +1,243 @@
+"""The node's settings: one typed object read from ``ASASAP_*`` variables and an optional TOML file.
+
+Precedence, highest first: environment variables, the TOML file (``--config`` or ``ASASAP_CONFIG``),
+the defaults below. Every field is documented in ``docs/configuration.md``; a test fails when one is not.
+Nothing is read at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "ASASAP_"
+SECRET_FILE_NAME = "secret.key"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or has a value that cannot be used."""
+
+
+class Mode(StrEnum):
+    """The economic setting of a node."""
+
+    MARKET = "market"
+    COOPERATIVE = "cooperative"
+
+
+class RegistrationPolicy(StrEnum):
+    """How new people join a node."""
+
+    OPEN = "open"
+    APPROVAL = "approval"
+    INVITE = "invite"
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a node needs to know about itself. Field docs feed ``docs/configuration.md``."""
+
+    base_url: str = field(
+        default="http://127.0.0.1:8000",
+        metadata=_doc("Public URL of the node; every ActivityPub id derives from it."),
+    )
+    data_dir: Path = field(
+        default=Path("var"),
+        metadata=_doc("Folder for the SQLite database, the secret key file and other node data."),
+    )
+    database_url: str = field(
+        default="",
+        metadata=_doc("SQLAlchemy URL; empty means `sqlite:///<data_dir>/asasap.db`."),
+    )
+    secret_key: str = field(
+        default="",
+        metadata=_doc(
+            "Secret for sessions, CSRF and key encryption; empty means read `<data_dir>/secret.key`."
+        ),
+    )
+    mode: Mode = field(default=Mode.MARKET, metadata=_doc("`market` or `cooperative`."))
+    node_name: str = field(default="ASASAP", metadata=_doc("Name shown on pages and in NodeInfo."))
+    territory: str = field(default="", metadata=_doc("Territory the node serves, e.g. `Montreuil (93)`."))
+    registration: RegistrationPolicy = field(
+        default=RegistrationPolicy.APPROVAL,
+        metadata=_doc("Registration policy: `open`, `approval` (by a coordinator) or `invite` (codes)."),
+    )
+    allow_private_addresses: bool = field(
+        default=False,
+        metadata=_doc("Allow remote fetches and deliveries to private or loopback addresses (tests, demo)."),
+    )
+    default_language: str = field(
+        default="fr", metadata=_doc("Language of pages when nothing else says: `fr` or `en`.")
+    )
+    host: str = field(default="127.0.0.1", metadata=_doc("Address `asasap serve` listens on."))
+    port: int = field(default=8000, metadata=_doc("Port `asasap serve` listens on."))
+    max_body_bytes: int = field(
+        default=1_048_576, metadata=_doc("Largest request body accepted (forms, JSON, inbox), in bytes.")
+    )
+    login_max_failures: int = field(
+        default=5,
+        metadata=_doc("Failed logins allowed per account or address within the window before throttling."),
+    )
+    login_window_seconds: int = field(
+        default=900, metadata=_doc("Window, in seconds, over which failed logins are counted.")
+    )
+    session_days: int = field(default=30, metadata=_doc("Lifetime of a login session, in days."))
+    log_level: str = field(
+        default="info", metadata=_doc("Logging level: `debug`, `info`, `warning`, `error`.")
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL with the default filled in and the psycopg 3 driver selected."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'asasap.db'}"
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://") :]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return url
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / SECRET_FILE_NAME
+
+    @property
+    def effective_secret_key(self) -> str:
+        """The secret key, from the setting or the data folder's key file."""
+        if self.secret_key:
+            return self.secret_key
+        try:
+            key = self.secret_file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise SettingsError(
+                f"no secret key: set ASASAP_SECRET_KEY or run `asasap init` to create {self.secret_file}"
+            ) from None
+        if not key:
+            raise SettingsError(f"the secret key file {self.secret_file} is empty")
+        return key
+
+    @property
+    def domain(self) -> str:
+        """Host and (non-default) port of the base URL, as used in handles and WebFinger."""
+        return urlsplit(self.base_url).netloc
+
+    @property
+    def is_https(self) -> bool:
+        return urlsplit(self.base_url).scheme == "https"
+
+    def url(self, path: str) -> str:
+        """An absolute URL on this node for ``path``."""
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def fields_with_docs() -> list[tuple[str, str, str, str]]:
+    """``(env name, type, default, doc)`` for every setting, for docs and ``--help``."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        shown = default.value if isinstance(default, StrEnum) else default
+        rows.append((ENV_PREFIX + f.name.upper(), _type_name(f.type), str(shown), f.metadata["doc"]))
+    return rows
+
+
+def _type_name(annotation: object) -> str:
+    return str(annotation).replace("Path", "path")
+
+
+def _coerce(name: str, annotation: object, raw: Any) -> Any:
+    kind = str(annotation)
+    try:
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(f"expected a boolean, got {raw!r}")
+        if kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError("expected an integer")
+            return int(raw)
+        if kind == "Path":
+            return Path(str(raw))
+        if kind in ("Mode", "RegistrationPolicy"):
+            enum = Mode if kind == "Mode" else RegistrationPolicy
+            value = str(raw).strip().lower()
+            if value not in enum._value2member_map_:
+                raise ValueError(f"{raw!r} is not one of {', '.join(m.value for m in enum)}")
+            return enum(value)
+        return str(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{ENV_PREFIX}{name.upper()}: {exc}") from None
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, config_file: str | Path | None = None, **overrides: Any
+) -> Settings:
+    """Build the settings from ``env`` (default ``os.environ``), an optional TOML file and overrides."""
+    env = os.environ if env is None else env
+    config_path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    values: dict[str, Any] = {}
+    known = {f.name: f for f in dataclasses.fields(Settings)}
+    if config_path:
+        path = Path(config_path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"configuration file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"configuration file {path} is not valid TOML: {exc}") from None
+        for key, raw in data.items():
+            name = key.lower()
+            if name not in known:
+                raise SettingsError(f"unknown setting {key!r} in {path}")
+            values[name] = _coerce(name, known[name].type, raw)
+    for name, f in known.items():
+        raw_env = env.get(ENV_PREFIX + name.upper())
+        if raw_env is not None:
+            values[name] = _coerce(name, f.type, raw_env)
+    values.update(overrides)
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Refuse settings that cannot work, with a message saying which and why."""
+    parts = urlsplit(settings.base_url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise SettingsError(f"ASASAP_BASE_URL must be an http(s) URL, got {settings.base_url!r}")
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        raise SettingsError("ASASAP_BASE_URL must not have a path, query or fragment")
+    if settings.default_language not in {"fr", "en"}:
+        raise SettingsError("ASASAP_DEFAULT_LANGUAGE must be `fr` or `en`")
+    if not 0 < settings.port < 65536:
+        raise SettingsError("ASASAP_PORT must be between 1 and 65535")
+    if settings.max_body_bytes < 1024:
+        raise SettingsError("ASASAP_MAX_BODY_BYTES must be at least 1024")
+    if settings.log_level.lower() not in {"debug", "info", "warning", "error"}:
+        raise SettingsError("ASASAP_LOG_LEVEL must be debug, info, warning or error")
+    url = settings.effective_database_url
+    if not (url.startswith("sqlite:///") or url.startswith("postgresql+psycopg://")):
+        raise SettingsError("ASASAP_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+
+
+def new_secret_key() -> str:
+    """A fresh random secret suitable for ``ASASAP_SECRET_KEY``."""
+    return secrets.token_urlsafe(48)

@@ -1,0 +1,1 @@
+"""Telemanagement (télégestion): visits, clocking, statements; arrives with its own issue."""
