@@ -1,0 +1,1 @@
+"""Accounts: people, roles, profiles, sessions, API tokens, invitations."""

@@ -1,0 +1,81 @@
+"""A person's rights over their data: a full export, and deletion of the account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import Session, select
+
+from node.accounts import credentials, passwords
+from node.accounts.models import ApiToken, Role, User
+from node.accounts.service import admin_count, user_categories
+from node.errors import N_, Conflict, ValidationFailed
+from node.timeutil import isoformat, utcnow
+
+EXPORT_FORMAT = "asasap-account-export/1"
+
+# Other capabilities add their sections here (proposals, bids, evaluations...), keyed by section name.
+Exporter = Callable[[Session, User], Any]
+EXPORTERS: dict[str, Exporter] = {}
+
+
+def export_account(session: Session, user: User, *, node_url: str) -> dict[str, Any]:
+    """Everything the node holds about ``user``, as JSON-ready data (secrets excluded)."""
+    tokens = session.exec(select(ApiToken).where(ApiToken.user_id == user.id)).all()
+    data: dict[str, Any] = {
+        "format": EXPORT_FORMAT,
+        "exported_at": isoformat(utcnow()),
+        "node": node_url,
+        "account": {
+            "username": user.username,
+            "email": user.email,
+            "role": user.role,
+            "status": user.status,
+            "language": user.language,
+            "created_at": isoformat(user.created_at),
+            "approved_at": isoformat(user.approved_at),
+            "registration_note": user.registration_note,
+        },
+        "profile": {
+            "display_name": user.display_name,
+            "bio": user.bio,
+            "postal_code": user.postal_code,
+            "commune_insee": user.commune_insee,
+            "commune_name": user.commune_name,
+            "offers_services": user.offers_services,
+            "requests_services": user.requests_services,
+            "provider_status": user.provider_status,
+            "siret": user.siret,
+            "categories": user_categories(session, user),
+        },
+        "api_tokens": [
+            {
+                "name": t.name,
+                "prefix": t.prefix,
+                "created_at": isoformat(t.created_at),
+                "last_used_at": isoformat(t.last_used_at),
+                "revoked_at": isoformat(t.revoked_at),
+            }
+            for t in tokens
+        ],
+    }
+    for section, exporter in EXPORTERS.items():
+        data[section] = exporter(session, user)
+    return data
+
+
+def delete_account(session: Session, user: User, *, password: str, confirm_username: str) -> None:
+    """Delete ``user`` and what depends on it, once the person re-typed their password and username."""
+    errors: dict[str, str] = {}
+    if confirm_username.strip().lower() != user.username:
+        errors["confirm_username"] = N_("This is not your username.")
+    if not passwords.verify_password(user.password_hash, password):
+        errors["password"] = N_("Wrong password.")
+    if errors:
+        raise ValidationFailed(N_("The account was not deleted."), fields=errors)
+    if user.role == Role.ADMIN and user.is_active and admin_count(session) <= 1:
+        raise Conflict(N_("The node needs at least one administrator: name another one first."))
+    credentials.close_all_sessions(session, user)
+    session.delete(user)
+    session.flush()
