@@ -1,0 +1,65 @@
+"""The node's web application: ``create_app(settings)`` builds everything; importing does nothing."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from node import db
+from node.api import routes as api_routes
+from node.i18n import Catalogs
+from node.settings import Settings
+from node.web import errors as web_errors
+from node.web import routes as web_routes
+from node.web import templating
+from node.web.middleware import NodeMiddleware
+from node.web.runtime import Node
+
+WEB_DIR = Path(__file__).parent / "web"
+log = logging.getLogger("asasap")
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None, check_schema: bool = True) -> Starlette:
+    """The Starlette application of a node. Refuses to build on a database that is not migrated."""
+    engine = engine or db.make_engine(settings.effective_database_url)
+    if check_schema:
+        db.check_migrated(engine)
+    catalogs = Catalogs.load()
+    templates = Environment(
+        loader=FileSystemLoader(WEB_DIR / "templates"),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    templating.install(templates, catalogs, settings)
+    node = Node(
+        settings=settings,
+        engine=engine,
+        catalogs=catalogs,
+        templates=templates,
+        secret=settings.effective_secret_key.encode(),
+    )
+    routes = [
+        *api_routes.routes(),
+        *web_routes.routes(),
+        Mount("/static", app=StaticFiles(directory=WEB_DIR / "static"), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                NodeMiddleware, max_body_bytes=settings.max_body_bytes, secure_cookies=settings.is_https
+            )
+        ],
+        exception_handlers=web_errors.handlers(),
+    )
+    app.state.node = node
+    return app

@@ -1,0 +1,1 @@
+"""HTTP handlers and pages rendered on the server."""
