@@ -1,0 +1,12 @@
+"""Subcommands of ``asasap``; each module adds its own to the parser."""
+
+from __future__ import annotations
+
+from node.commands import demo, setup, users
+from node.commands.base import SubParsers
+
+
+def register_all(sub: SubParsers) -> None:
+    setup.register(sub)
+    users.register(sub)
+    demo.register(sub)

@@ -1,0 +1,135 @@
+"""The command line, run as a real process (``python -m node.cli``) against real databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+
+def run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "node.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.fixture
+def node_env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    return {
+        "ASASAP_DATA_DIR": str(tmp_path / "node"),
+        "ASASAP_DATABASE_URL": database_url,
+        "ASASAP_BASE_URL": "http://127.0.0.1:8123",
+    }
+
+
+@pytest.fixture
+def empty_env(tmp_path: Path) -> dict[str, str]:
+    return {"ASASAP_DATA_DIR": str(tmp_path / "fresh")}
+
+
+def test_help_for_every_command() -> None:
+    top = run_cli({}, "--help")
+    assert top.returncode == 0 and "init" in top.stdout and "doctor" in top.stdout
+    for command in (
+        ["init"],
+        ["migrate"],
+        ["serve"],
+        ["doctor"],
+        ["user"],
+        ["user", "create"],
+        ["user", "list"],
+        ["user", "set-role"],
+        ["user", "suspend"],
+        ["user", "token"],
+        ["invite", "create"],
+    ):
+        result = run_cli({}, *command, "--help")
+        assert result.returncode == 0, command
+        assert "usage: asasap" in result.stdout
+
+
+def test_init_creates_everything_and_doctor_agrees(empty_env: dict[str, str], tmp_path: Path) -> None:
+    doctor = run_cli(empty_env, "doctor", "--json")
+    assert doctor.returncode == 1
+    init = run_cli(empty_env, "init", "--admin", "chef", "--password-stdin", "--json", stdin=PASSWORD + "\n")
+    assert init.returncode == 0, init.stderr
+    data = json.loads(init.stdout)
+    assert data["admin"] == "chef" and data["node_key_created"] is True
+    secret_file = tmp_path / "fresh" / "secret.key"
+    assert secret_file.exists() and oct(secret_file.stat().st_mode)[-3:] == "600"
+    doctor = run_cli(empty_env, "doctor", "--json")
+    assert doctor.returncode == 0, doctor.stdout
+    assert all(check["ok"] for check in json.loads(doctor.stdout)["checks"])
+    again = run_cli(empty_env, "init", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["node_key_created"] is False
+
+
+def test_doctor_reports_a_changed_secret(empty_env: dict[str, str]) -> None:
+    assert run_cli(empty_env, "init").returncode == 0
+    doctor = run_cli(
+        {**empty_env, "ASASAP_SECRET_KEY": "another-secret-that-is-long-enough-0123456789"}, "doctor"
+    )
+    assert doctor.returncode == 1
+    assert "[FAIL] node key" in doctor.stdout
+
+
+def test_serve_refuses_unmigrated_database(empty_env: dict[str, str]) -> None:
+    result = run_cli({**empty_env, "ASASAP_SECRET_KEY": "x" * 40}, "serve", "--port", "8999")
+    assert result.returncode == 1
+    assert "asasap migrate" in result.stderr
+
+
+def test_user_commands(node_env: dict[str, str]) -> None:
+    env = {**node_env, "ASASAP_SECRET_KEY": "y" * 40}
+    assert run_cli(env, "migrate").returncode == 0
+    created = run_cli(
+        env,
+        "user",
+        "create",
+        "amina",
+        "--email",
+        "a@example.org",
+        "--password-stdin",
+        "--json",
+        stdin=PASSWORD,
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["role"] == "member"
+    duplicate = run_cli(env, "user", "create", "amina", "--password-stdin", stdin=PASSWORD)
+    assert duplicate.returncode == 1 and "already taken" in duplicate.stderr
+    weak = run_cli(env, "user", "create", "bernard", "--password-stdin", stdin="123")
+    assert weak.returncode == 1 and "password" in weak.stderr
+    no_password = run_cli(env, "user", "create", "bernard")
+    assert no_password.returncode == 1 and "--password-stdin" in no_password.stderr
+    assert run_cli(env, "user", "set-role", "amina", "coordinator").returncode == 0
+    listing = json.loads(run_cli(env, "user", "list", "--json").stdout)
+    assert [(u["username"], u["role"]) for u in listing] == [("amina", "coordinator")]
+    assert "amina" in run_cli(env, "user", "list").stdout
+    token = run_cli(env, "user", "token", "amina").stdout.strip()
+    assert token.startswith("asa_")
+    suspended = json.loads(run_cli(env, "user", "suspend", "amina", "--json").stdout)
+    assert suspended["status"] == "suspended"
+    missing = run_cli(env, "user", "suspend", "nobody")
+    assert missing.returncode == 1 and "No such account" in missing.stderr
+    invite = run_cli(env, "invite", "create", "--note", "Zoé", "--json")
+    assert json.loads(invite.stdout)["url"].startswith("http://127.0.0.1:8123/register?invite=")
+
+
+def test_bad_settings_exit_2(empty_env: dict[str, str]) -> None:
+    result = run_cli({**empty_env, "ASASAP_MODE": "feudal"}, "user", "list")
+    assert (
+        result.returncode == 2 and "ASASAP_MODE" in result.stderr and "market, cooperative" in result.stderr
+    )
+    doctor = run_cli({**empty_env, "ASASAP_MODE": "feudal"}, "doctor")
+    assert doctor.returncode == 1 and "[FAIL] settings: ASASAP_MODE" in doctor.stdout
