@@ -13,6 +13,8 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from node import db
+from node.activitypub import inbox_routes as activitypub_inbox_routes
+from node.activitypub import routes as activitypub_routes
 from node.api import routes as api_routes
 from node.i18n import Catalogs
 from node.settings import Settings
@@ -49,6 +51,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, check_schema
     )
     routes = [
         *api_routes.routes(),
+        *activitypub_inbox_routes.routes(),
+        *activitypub_routes.routes(),  # before the pages: /users/{name} negotiates HTML or JSON
         *web_routes.routes(),
         Mount("/static", app=StaticFiles(directory=WEB_DIR / "static"), name="static"),
     ]

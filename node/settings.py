@@ -97,6 +97,20 @@ class Settings:
     log_level: str = field(
         default="info", metadata=_doc("Logging level: `debug`, `info`, `warning`, `error`.")
     )
+    embedded_worker: bool = field(
+        default=True, metadata=_doc("Run the federation worker (deliveries, inbox) inside `asasap serve`.")
+    )
+    delivery_concurrency: int = field(default=8, metadata=_doc("Deliveries a worker sends at the same time."))
+    delivery_give_up_hours: int = field(
+        default=72, metadata=_doc("Hours after which a delivery that keeps failing is abandoned.")
+    )
+    fetch_timeout_seconds: int = field(
+        default=10, metadata=_doc("Timeout of one remote fetch or delivery, in seconds.")
+    )
+    secure_mode: bool = field(
+        default=False,
+        metadata=_doc("Require HTTP signatures on ActivityStreams GET requests (authorized fetch)."),
+    )
 
     @property
     def effective_database_url(self) -> str:
@@ -231,6 +245,10 @@ def validate(settings: Settings) -> None:
         raise SettingsError("ASASAP_PORT must be between 1 and 65535")
     if settings.max_body_bytes < 1024:
         raise SettingsError("ASASAP_MAX_BODY_BYTES must be at least 1024")
+    if not 1 <= settings.delivery_concurrency <= 256:
+        raise SettingsError("ASASAP_DELIVERY_CONCURRENCY must be between 1 and 256")
+    if settings.delivery_give_up_hours < 1 or settings.fetch_timeout_seconds < 1:
+        raise SettingsError("ASASAP_DELIVERY_GIVE_UP_HOURS and ASASAP_FETCH_TIMEOUT_SECONDS must be positive")
     if settings.log_level.lower() not in {"debug", "info", "warning", "error"}:
         raise SettingsError("ASASAP_LOG_LEVEL must be debug, info, warning or error")
     url = settings.effective_database_url

@@ -165,3 +165,18 @@ def make_user(engine: Engine, username: str, role: Role = Role.MEMBER, password:
     """Create and commit an active account."""
     with db.session_scope(engine) as s:
         return service.create_user(s, username=username, password=password, role=role)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many PostgreSQL, browser and real-process tests ran, so CI shows they were not skipped."""
+    reports = [
+        r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, []) if r.when == "call"
+    ]
+    postgres = sum(1 for r in reports if "[postgresql" in r.nodeid)
+    browser = sum(1 for r in reports if "browser" in r.keywords)
+    process = sum(1 for r in reports if "process" in r.keywords)
+    skipped = len(terminalreporter.stats.get("skipped", []))
+    terminalreporter.write_line(
+        f"ran {len(reports)} tests: {postgres} on PostgreSQL, {browser} in Chromium, "
+        f"{process} with real node processes; {skipped} skipped"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy import Column, ForeignKey, Integer, String, text
 
 from node.errors import N_
 from node.sqlbase import Field, SQLModel
@@ -22,6 +22,7 @@ class AccountStatus(StrEnum):
     PENDING = "pending"  # waiting for a coordinator's approval
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    DELETED = "deleted"  # a tombstone: personal data erased, the name kept so that it is never reused
 
 
 class ProviderStatus(StrEnum):
@@ -56,6 +57,7 @@ STATUS_LABELS: dict[AccountStatus, str] = {
     AccountStatus.PENDING: N_("Pending approval"),
     AccountStatus.ACTIVE: N_("Active"),
     AccountStatus.SUSPENDED: N_("Suspended"),
+    AccountStatus.DELETED: N_("Deleted"),
 }
 
 
@@ -83,6 +85,8 @@ class User(SQLModel, table=True):
     siret: str | None = Field(default=None, max_length=14)
     language: str | None = Field(default=None, max_length=5)
     registration_note: str = Field(default="", max_length=500)
+    # False: follow requests are accepted automatically.
+    approve_followers: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

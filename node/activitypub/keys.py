@@ -36,7 +36,7 @@ class ActorKey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     owner: str = Field(sa_column=Column(String(40), nullable=False, index=True))
     user_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+        default=None, sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     )
     public_pem: str = Field(sa_column=Column(Text, nullable=False))
     private_encrypted: str = Field(sa_column=Column(Text, nullable=False))

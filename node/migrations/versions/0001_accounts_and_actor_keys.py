@@ -74,7 +74,7 @@ def upgrade() -> None:
         sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.Column("retired_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_actor_keys_user_id_users"), ondelete="CASCADE"
+            ["user_id"], ["users.id"], name=op.f("fk_actor_keys_user_id_users"), ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_actor_keys")),
     )

@@ -1,0 +1,9 @@
+"""Inbox routes (personal and shared)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+
+def routes() -> list[BaseRoute]:
+    return []

@@ -1,0 +1,125 @@
+"""Our own actors and the URL layout every ActivityPub id of this node derives from.
+
+- the node itself: an ``Application`` at ``/actor`` (signs fetches, follows other nodes and relays);
+- each person: a ``Person`` at ``/users/{username}``;
+- with ``/inbox`` (shared inbox), ``.../inbox``, ``.../outbox``, ``.../followers``, ``.../following``,
+  keys at ``<actor>#main-key`` and activities at ``/activities/{uuid}``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlmodel import Session
+
+from node.accounts.models import User
+from node.activitypub import keys
+from node.activitypub.signatures import HttpSignatureAuth
+from node.settings import Settings
+
+NODE_ACTOR_PATH = "/actor"
+NODE_USERNAME = "node"
+SHARED_INBOX_PATH = "/inbox"
+
+
+@dataclass(frozen=True)
+class LocalActor:
+    """An actor of this node: the node's Application or a person's Person."""
+
+    uri: str
+    kind: Literal["Person", "Application"]
+    username: str
+    key_owner: str
+    user_id: int | None = None
+
+    @property
+    def key_id(self) -> str:
+        return self.uri + "#main-key"
+
+    @property
+    def inbox(self) -> str:
+        return self.uri + "/inbox"
+
+    @property
+    def outbox(self) -> str:
+        return self.uri + "/outbox"
+
+    @property
+    def followers(self) -> str:
+        return self.uri + "/followers"
+
+    @property
+    def following(self) -> str:
+        return self.uri + "/following"
+
+
+def person(settings: Settings, user: User) -> LocalActor:
+    return LocalActor(
+        uri=settings.url(f"/users/{user.username}"),
+        kind="Person",
+        username=user.username,
+        key_owner=keys.user_owner(user.pk),
+        user_id=user.pk,
+    )
+
+
+def node_actor(settings: Settings) -> LocalActor:
+    return LocalActor(uri=settings.url(NODE_ACTOR_PATH), kind="Application", username=NODE_USERNAME,
+                      key_owner=keys.NODE_OWNER)
+
+
+def shared_inbox(settings: Settings) -> str:
+    return settings.url(SHARED_INBOX_PATH)
+
+
+def new_activity_id(settings: Settings) -> str:
+    """A fresh id for an activity published by this node."""
+    return settings.url(f"/activities/{uuid.uuid4()}")
+
+
+def origin(uri: str) -> str:
+    """``scheme://host[:port]`` of ``uri``, lower-cased, for origin comparisons."""
+    parts = urlsplit(uri)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def domain_of(uri: str) -> str:
+    """Host and port of ``uri`` (the unit of peers and blocks)."""
+    return urlsplit(uri).netloc.lower()
+
+
+def is_local(settings: Settings, uri: str) -> bool:
+    return origin(uri) == origin(settings.base_url)
+
+
+def local_username(settings: Settings, uri: str) -> str | None:
+    """The username of a local person's actor URI, or None."""
+    if not is_local(settings, uri):
+        return None
+    path = urlsplit(uri).path
+    if path.startswith("/users/"):
+        name = path[len("/users/") :]
+        if name and "/" not in name:
+            return name
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _decrypt(blob: str, secret: str) -> rsa.RSAPrivateKey:
+    return keys.decrypt_private_key(blob, secret)
+
+
+def private_key(session: Session, settings: Settings, actor: LocalActor) -> rsa.RSAPrivateKey:
+    """The current private key of ``actor`` (created on first use), decrypted once per process."""
+    row = keys.ensure_key(session, actor.key_owner, settings.effective_secret_key, user_id=actor.user_id)
+    return _decrypt(row.private_encrypted, settings.effective_secret_key)
+
+
+def signer(session: Session, settings: Settings, actor: LocalActor) -> HttpSignatureAuth:
+    """An ``httpx.Auth`` signing requests as ``actor``."""
+    return HttpSignatureAuth(key_id=actor.key_id, private_key=private_key(session, settings, actor))
