@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
 from node.accounts import credentials, passwords
-from node.accounts.models import ApiToken, Role, User
+from node.accounts.models import AccountStatus, ApiToken, ProviderStatus, Role, User, UserCategory
 from node.accounts.service import admin_count, user_categories
 from node.errors import N_, Conflict, ValidationFailed
 from node.timeutil import isoformat, utcnow
@@ -66,7 +67,11 @@ def export_account(session: Session, user: User, *, node_url: str) -> dict[str, 
 
 
 def delete_account(session: Session, user: User, *, password: str, confirm_username: str) -> None:
-    """Delete ``user`` and what depends on it, once the person re-typed their password and username."""
+    """Erase ``user``'s personal data once the person re-typed their password and username.
+
+    What stays is a tombstone: the username (never given to someone else, since other servers remember
+    the actor by it) and the actor's key, which signs the ``Delete`` that tells them.
+    """
     errors: dict[str, str] = {}
     if confirm_username.strip().lower() != user.username:
         errors["confirm_username"] = N_("This is not your username.")
@@ -76,6 +81,28 @@ def delete_account(session: Session, user: User, *, password: str, confirm_usern
         raise ValidationFailed(N_("The account was not deleted."), fields=errors)
     if user.role == Role.ADMIN and user.is_active and admin_count(session) <= 1:
         raise Conflict(N_("The node needs at least one administrator: name another one first."))
+    erase(session, user)
+
+
+def erase(session: Session, user: User) -> None:
+    """Turn ``user`` into a tombstone: every personal field emptied, sessions, tokens and categories gone."""
     credentials.close_all_sessions(session, user)
-    session.delete(user)
+    session.exec(delete(ApiToken).where(col(ApiToken.user_id) == user.pk))
+    session.exec(delete(UserCategory).where(col(UserCategory.user_id) == user.pk))
+    user.email = None
+    user.password_hash = "!"  # matches no password
+    user.display_name = ""
+    user.bio = ""
+    user.postal_code = ""
+    user.commune_insee = ""
+    user.commune_name = ""
+    user.offers_services = False
+    user.requests_services = False
+    user.provider_status = ProviderStatus.NONE.value
+    user.siret = None
+    user.language = None
+    user.registration_note = ""
+    user.status = AccountStatus.DELETED.value
+    user.updated_at = utcnow()
+    session.add(user)
     session.flush()

@@ -228,6 +228,8 @@ def authenticate(
         raise PermissionDenied(N_("Your registration is waiting for a coordinator's approval."))
     if user.status == AccountStatus.SUSPENDED:
         raise PermissionDenied(N_("This account is suspended."))
+    if user.status != AccountStatus.ACTIVE:
+        raise AuthenticationFailed(N_("Wrong username or password."))
     session.exec(delete(LoginFailure).where(col(LoginFailure.key) == keys[0]))
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
@@ -253,6 +255,8 @@ def list_users(
     statement = select(User).order_by(col(User.created_at).desc(), col(User.id).desc())
     if status is not None:
         statement = statement.where(User.status == status.value)
+    else:
+        statement = statement.where(User.status != AccountStatus.DELETED.value)
     if query:
         pattern = f"%{query.strip().lower()}%"
         statement = statement.where(

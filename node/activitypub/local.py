@@ -69,8 +69,12 @@ def person(settings: Settings, user: User) -> LocalActor:
 
 
 def node_actor(settings: Settings) -> LocalActor:
-    return LocalActor(uri=settings.url(NODE_ACTOR_PATH), kind="Application", username=NODE_USERNAME,
-                      key_owner=keys.NODE_OWNER)
+    return LocalActor(
+        uri=settings.url(NODE_ACTOR_PATH),
+        kind="Application",
+        username=NODE_USERNAME,
+        key_owner=keys.NODE_OWNER,
+    )
 
 
 def shared_inbox(settings: Settings) -> str:

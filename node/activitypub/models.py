@@ -140,7 +140,9 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("outbox_id", "target"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    outbox_id: int = Field(sa_column=Column(Integer, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False))
+    outbox_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False)
+    )
     # The inbox URL when known at publication, else the recipient actor's URI, resolved by the worker.
     target: str = Field(sa_column=Column(String(URI), nullable=False))
     inbox_url: str | None = Field(default=None, sa_column=Column(String(URI), nullable=True))

@@ -195,7 +195,9 @@ async def describe_node(request: Request, caller: User | None, _body: None) -> s
 )
 async def admin_list_users(request: Request, caller: User, _body: None) -> list[schemas.UserSummary]:
     raw_status = request.query_params.get("status")
-    status = AccountStatus(raw_status) if raw_status and raw_status in AccountStatus._value2member_map_ else None
+    status = (
+        AccountStatus(raw_status) if raw_status and raw_status in AccountStatus._value2member_map_ else None
+    )
     people = await run(
         request, service.list_users, status=status, query=request.query_params.get("q", "")[:100]
     )

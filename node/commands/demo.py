@@ -24,11 +24,10 @@ class DemoNode:
     name: str
     territory: str
     mode: Mode
-    port: int
     people: tuple[DemoPerson, ...]
 
 
-DEMO_NODES = (DemoNode("montreuil", "Montreuil Services", "Montreuil (93)", Mode.MARKET, 8001, MONTREUIL),)
+DEMO_NODES = (DemoNode("montreuil", "Montreuil Services", "Montreuil (93)", Mode.MARKET, MONTREUIL),)
 
 
 def register(sub: SubParsers) -> None:
@@ -41,12 +40,15 @@ def register(sub: SubParsers) -> None:
     )
     p.add_argument("--dir", default="var/demo", help="where the demo nodes keep their data")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--base-port", type=int, default=8001, help="port of the first node; the others follow (default 8001)"
+    )
     p.add_argument("--reset", action="store_true", help="delete the demo data first")
     p.add_argument("--no-serve", action="store_true", help="prepare and print, but do not serve")
     p.set_defaults(handler=cmd_demo)
 
 
-def _prepare(node: DemoNode, root: Path, host: str) -> Settings:
+def _prepare(node: DemoNode, root: Path, host: str, port: int) -> Settings:
     data_dir = root / node.slug
     data_dir.mkdir(parents=True, exist_ok=True)
     secret_file = data_dir / "secret.key"
@@ -56,13 +58,13 @@ def _prepare(node: DemoNode, root: Path, host: str) -> Settings:
     settings = load_settings(
         env={},
         data_dir=data_dir,
-        base_url=f"http://{host}:{node.port}",
+        base_url=f"http://{host}:{port}",
         node_name=node.name,
         territory=node.territory,
         mode=node.mode,
         registration=RegistrationPolicy.OPEN,
         allow_private_addresses=True,
-        port=node.port,
+        port=port,
         host=host,
     )
     engine = db.make_engine(settings.effective_database_url)
@@ -88,7 +90,9 @@ def cmd_demo(args: argparse.Namespace, _context: object) -> int:
         import shutil
 
         shutil.rmtree(root)
-    all_settings = [_prepare(node, root, args.host) for node in DEMO_NODES]
+    all_settings = [
+        _prepare(node, root, args.host, args.base_port + index) for index, node in enumerate(DEMO_NODES)
+    ]
     print("ASASAP demo — nœuds de démonstration / demo nodes:\n")
     for node, settings in zip(DEMO_NODES, all_settings, strict=True):
         print(f"  {node.name} ({node.territory}, {node.mode.value}): {settings.base_url}")

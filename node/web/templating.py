@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from babel.dates import format_datetime, get_timezone
+from babel.dates import format_date, format_datetime, get_timezone
 from jinja2 import Environment
 
 from node.accounts.models import PROVIDER_STATUS_LABELS, ROLE_LABELS, STATUS_LABELS, ProviderStatus, Role
 from node.i18n import LANGUAGE_NAMES, LANGUAGES, Catalogs, current_language, locale_for
 from node.market import categories
 from node.settings import Settings
-
 
 PARIS = get_timezone("Europe/Paris")
 
@@ -29,9 +28,13 @@ def install(env: Environment, catalogs: Catalogs, settings: Settings) -> None:
     def when(value: datetime | None, fmt: str = "medium") -> str:
         if value is None:
             return ""
-        return format_datetime(
-            value, format=fmt, tzinfo=PARIS, locale=locale_for(current_language.get())
-        )
+        return format_datetime(value, format=fmt, tzinfo=PARIS, locale=locale_for(current_language.get()))
+
+    def day(value: datetime | None, fmt: str = "long") -> str:
+        if value is None:
+            return ""
+        local = value.astimezone(PARIS)
+        return format_date(local.date(), format=fmt, locale=locale_for(current_language.get()))
 
     def category_label(slug: str) -> str:
         try:
@@ -58,6 +61,7 @@ def install(env: Environment, catalogs: Catalogs, settings: Settings) -> None:
 
     env.filters.update(
         when=when,
+        day=day,
         category_label=category_label,
         group_label=group_label,
         role_label=role_label,

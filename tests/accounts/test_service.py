@@ -231,16 +231,14 @@ def test_api_tokens_are_stored_hashed_and_revocable(engine: Engine) -> None:
         assert credentials.list_api_tokens(s, user) == []
 
 
-def test_export_and_delete(engine: Engine) -> None:
+def test_export_and_delete(engine: Engine, settings: Settings) -> None:
     user = make_user(engine, "amina")
     with db.session_scope(engine) as s:
         credentials.create_api_token(s, user, "app")
         service.update_profile(
             s,
             service.get_user(s, "amina"),
-            service.ProfileInput(
-                display_name="Amina", offers_services=True, categories=["tutoring"]
-            ),
+            service.ProfileInput(display_name="Amina", offers_services=True, categories=["tutoring"]),
         )
     with db.session_scope(engine) as s:
         data = gdpr.export_account(s, service.get_user(s, "amina"), node_url="http://testserver")
@@ -253,9 +251,21 @@ def test_export_and_delete(engine: Engine) -> None:
     with db.session_scope(engine) as s:
         gdpr.delete_account(s, service.get_user(s, "amina"), password=PASSWORD, confirm_username="amina")
     with db.session_scope(engine) as s:
-        assert _count(s, User) == 0
+        tombstone = service.get_user(s, "amina")
+        assert tombstone.status == AccountStatus.DELETED
+        assert (tombstone.email, tombstone.display_name, tombstone.bio, tombstone.commune_name) == (
+            None,
+            "",
+            "",
+            "",
+        )
         assert _count(s, ApiToken) == 0
         assert _count(s, UserCategory) == 0
+        assert service.list_users(s) == []
+    with db.session_scope(engine) as s, pytest.raises(AuthenticationFailed):
+        service.authenticate(s, settings, username="amina", password=PASSWORD, remote_addr=None)
+    with db.session_scope(engine) as s, pytest.raises(Conflict):
+        service.create_user(s, username="amina", password=PASSWORD)
 
 
 def test_last_admin_cannot_delete_themselves(engine: Engine) -> None:

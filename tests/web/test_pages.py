@@ -188,7 +188,9 @@ def test_tokens_export_and_delete_from_settings(client: TestClient, engine: Engi
         token_from="/settings/delete",
     )
     assert deleted.status_code == 200
-    assert _users(engine) == 0
+    with db.session_scope(engine) as s:
+        assert service.get_user(s, "amina").status == AccountStatus.DELETED
+    assert client.get("/users/amina").status_code == 404
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
 
