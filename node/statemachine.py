@@ -1,0 +1,90 @@
+"""Declared lifecycles: each one is a graph of states and allowed transitions, checked when declared.
+
+A lifecycle names its initial state, its terminal states and its transitions; declaring it fails at
+import time if a state is unreachable, a terminal state has exits, or a transition names an unknown
+state. Services ask :meth:`Lifecycle.check` before changing a row's state, so no code path can move a
+row along an edge that is not declared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+S = TypeVar("S", bound=StrEnum)
+
+
+class LifecycleError(Exception):
+    """A lifecycle declaration is inconsistent (raised at import time)."""
+
+
+class TransitionRefused(ValueError):
+    """A change of state that the lifecycle does not allow."""
+
+    def __init__(self, name: str, current: str, target: str) -> None:
+        super().__init__(f"{name}: {current} → {target} is not an allowed transition")
+        self.current = current
+        self.target = target
+
+
+@dataclass(frozen=True)
+class Lifecycle(Generic[S]):
+    """A declared state machine over the members of a ``StrEnum``."""
+
+    name: str
+    states: type[S]
+    initial: S
+    transitions: Mapping[S, frozenset[S]]
+    terminal: frozenset[S] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        known = set(self.states)
+        for source, targets in self.transitions.items():
+            if source not in known or not set(targets) <= known:
+                raise LifecycleError(f"{self.name}: unknown state in {source} → {sorted(targets)}")
+            if source in self.terminal and targets:
+                raise LifecycleError(f"{self.name}: terminal state {source} has exits")
+        reachable = {self.initial}
+        frontier = [self.initial]
+        while frontier:
+            for target in self.transitions.get(frontier.pop(), frozenset()):
+                if target not in reachable:
+                    reachable.add(target)
+                    frontier.append(target)
+        unreachable = known - reachable
+        if unreachable:
+            raise LifecycleError(f"{self.name}: unreachable states {sorted(unreachable)}")
+        dead_ends = {s for s in known if not self.transitions.get(s) and s not in self.terminal}
+        if dead_ends:
+            raise LifecycleError(
+                f"{self.name}: states without exits must be declared terminal: {sorted(dead_ends)}"
+            )
+
+    def allows(self, current: S | str, target: S | str) -> bool:
+        return self.states(target) in self.transitions.get(self.states(current), frozenset())
+
+    def check(self, current: S | str, target: S | str) -> S:
+        """``target`` as a state, or :class:`TransitionRefused` when the edge is not declared."""
+        if not self.allows(current, target):
+            raise TransitionRefused(self.name, str(current), str(target))
+        return self.states(target)
+
+    def edges(self) -> Iterable[tuple[S, S]]:
+        for source, targets in self.transitions.items():
+            for target in sorted(targets):
+                yield source, target
+
+
+def lifecycle(
+    name: str, states: type[S], initial: S, edges: Mapping[S, Iterable[S]], terminal: Iterable[S] = ()
+) -> Lifecycle[S]:
+    """Declare a lifecycle; ``edges`` maps each state to the states it may move to."""
+    return Lifecycle(
+        name=name,
+        states=states,
+        initial=initial,
+        transitions={source: frozenset(targets) for source, targets in edges.items()},
+        terminal=frozenset(terminal),
+    )
