@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import gzip
@@ -675,7 +676,12 @@ def test_an_unknown_name_is_unavailable() -> None:
 
 # --- statuses -------------------------------------------------------------------------------------
 
-IN_90_S = format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=90), usegmt=True)
+IN_90_S = "<an HTTP date 90 s from now>"  # filled in when the test runs, not when the module is imported
+
+
+def _live(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    later = format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=90), usegmt=True)
+    return [(name, later if value == IN_90_S else value) for name, value in headers]
 
 
 @pytest.mark.parametrize(
@@ -701,7 +707,7 @@ def test_statuses_map_to_the_error_tree(
 ) -> None:
     async def scenario() -> str:
         async with Server() as server, make_fetcher() as fetcher:
-            server.routes["/a"] = Reply(status, headers, b"nope")
+            server.routes["/a"] = Reply(status, _live(headers), b"nope")
             await fetcher.get_activity(server.url("/a"))
             return ""
 
@@ -797,7 +803,7 @@ def test_post_keeps_only_the_start_of_a_long_answer() -> None:
 def test_post_failures(reply: Reply, kind: type[RemoteError], reason: str, retry_after: float | None) -> None:
     async def scenario() -> Server:
         async with Server() as server, make_fetcher(timeout=0.5) as fetcher:
-            server.routes["/inbox"] = reply
+            server.routes["/inbox"] = dataclasses.replace(reply, headers=_live(reply.headers))
             server.routes["/elsewhere"] = Reply(202)
             with pytest.raises(kind) as caught:
                 await fetcher.post(server.url("/inbox"), ACTIVITY, {"Content-Type": AS}, signer())
