@@ -6,18 +6,14 @@ so that signatures made just before it can still be explained in logs.
 
 from __future__ import annotations
 
-import base64
-import os
 from datetime import datetime
-from functools import lru_cache
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Column, ForeignKey, Integer, String, Text
 from sqlmodel import Session, col, select
 
+from node import sealing
 from node.sqlbase import Field, SQLModel
 from node.timeutil import UTCDateTime, utcnow
 
@@ -44,31 +40,20 @@ class ActorKey(SQLModel, table=True):
     retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-@lru_cache(maxsize=8)
-def _wrapping_key(secret: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"asasap", info=b"actor-key-wrapping/1").derive(
-        secret.encode()
-    )
+KEY_PURPOSE = "actor-key/1"
 
 
 def encrypt_private_key(key: rsa.RSAPrivateKey, secret: str) -> str:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    nonce = os.urandom(12)
-    sealed = AESGCM(_wrapping_key(secret)).encrypt(nonce, pem, b"asasap-actor-key")
-    return "v1:" + base64.b64encode(nonce + sealed).decode()
+    return sealing.seal(secret, KEY_PURPOSE, pem)
 
 
 def decrypt_private_key(blob: str, secret: str) -> rsa.RSAPrivateKey:
     try:
-        version, _, payload = blob.partition(":")
-        if version != "v1":
-            raise ValueError("unknown key format")
-        raw = base64.b64decode(payload)
-        pem = AESGCM(_wrapping_key(secret)).decrypt(raw[:12], raw[12:], b"asasap-actor-key")
-        key = serialization.load_pem_private_key(pem, password=None)
-    except Exception as exc:  # noqa: BLE001 - every failure means the same thing to the caller
+        key = serialization.load_pem_private_key(sealing.unseal(secret, KEY_PURPOSE, blob), password=None)
+    except (sealing.UnsealError, ValueError) as exc:
         raise KeyDecryptionError("cannot decrypt the private key: was ASASAP_SECRET_KEY changed?") from exc
     if not isinstance(key, rsa.RSAPrivateKey):
         raise KeyDecryptionError("the stored key is not an RSA key")
