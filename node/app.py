@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
@@ -13,6 +16,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from node import db
+from node.activitypub import background
 from node.activitypub import inbox_routes as activitypub_inbox_routes
 from node.activitypub import routes as activitypub_routes
 from node.api import routes as api_routes
@@ -66,4 +70,20 @@ def create_app(settings: Settings, *, engine: Engine | None = None, check_schema
         exception_handlers=web_errors.handlers(),
     )
     app.state.node = node
+    activitypub_inbox_routes.install(app, settings, engine)
+    if settings.embedded_worker:
+        _embed_worker(app, settings, engine)
     return app
+
+
+def _embed_worker(app: Starlette, settings: Settings, engine: Engine) -> None:
+    """Run the federation worker for as long as the application runs (``ASASAP_EMBEDDED_WORKER``)."""
+    outer = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        worker = background.node_worker(settings, engine, app.state.remote_actors)
+        async with outer(application) as state, background.running(worker):
+            yield state
+
+    app.router.lifespan_context = lifespan

@@ -147,6 +147,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         node_name="Montreuil Services",
         territory="Montreuil (93)",
         registration=RegistrationPolicy.OPEN,
+        embedded_worker=False,  # tests drive workers by hand
     )
 
 

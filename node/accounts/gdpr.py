@@ -72,6 +72,12 @@ def delete_account(session: Session, user: User, *, password: str, confirm_usern
     What stays is a tombstone: the username (never given to someone else, since other servers remember
     the actor by it) and the actor's key, which signs the ``Delete`` that tells them.
     """
+    check_deletion(session, user, password=password, confirm_username=confirm_username)
+    erase(session, user)
+
+
+def check_deletion(session: Session, user: User, *, password: str, confirm_username: str) -> None:
+    """Refuse a deletion that was not confirmed, or that would leave the node without an admin."""
     errors: dict[str, str] = {}
     if confirm_username.strip().lower() != user.username:
         errors["confirm_username"] = N_("This is not your username.")
@@ -81,7 +87,6 @@ def delete_account(session: Session, user: User, *, password: str, confirm_usern
         raise ValidationFailed(N_("The account was not deleted."), fields=errors)
     if user.role == Role.ADMIN and user.is_active and admin_count(session) <= 1:
         raise Conflict(N_("The node needs at least one administrator: name another one first."))
-    erase(session, user)
 
 
 def erase(session: Session, user: User) -> None:

@@ -213,7 +213,7 @@ def load_person_document(
     if user is None:
         return None
     pem = public_key_pem(session, settings, local.person(settings, user), create=create_key)
-    return person_document(settings, user, pem)
+    return person_document(settings, user, pem, manually_approves_followers=user.approve_followers)
 
 
 def load_node_document(session: Session, settings: Settings, *, create_key: bool) -> dict[str, Any]:

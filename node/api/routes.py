@@ -11,13 +11,12 @@ from starlette.routing import BaseRoute, Route
 
 from node.accounts import credentials, gdpr, service
 from node.accounts.models import AccountStatus, ApiToken, User
+from node.activitypub import account_events
 from node.api import openapi, schemas
-from node.api.framework import Api
+from node.api.v1 import api
 from node.errors import N_, NotFound
 from node.market import categories
 from node.web.runtime import node_of, run
-
-api = Api()
 
 
 def software_version() -> str:
@@ -79,6 +78,7 @@ async def update_me(request: Request, caller: User, body: schemas.ProfileUpdate)
         service.update_profile(session, user, data)
         if language:
             service.set_language(session, user, language)
+        account_events.profile_changed(session, node_of(request).settings, user)
         return _account(request, session, user)
 
     return await run(request, save)
@@ -218,4 +218,6 @@ async def openapi_json(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
+    from node.api import follows  # noqa: F401 - importing registers its operations
+
     return [Route("/api/v1/openapi.json", openapi_json, name="openapi"), *api.routes()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.commands import demo, setup, users
+from node.commands import demo, federation, setup, users, worker
 from node.commands.base import SubParsers
 
 
@@ -10,3 +10,5 @@ def register_all(sub: SubParsers) -> None:
     setup.register(sub)
     users.register(sub)
     demo.register(sub)
+    federation.register(sub)
+    worker.register(sub)

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from node.accounts import credentials, gdpr, service
 from node.accounts.models import User
+from node.activitypub import account_events
 from node.errors import N_, DomainError, NotFound, http_status
 from node.web.runtime import (
     SESSION_COOKIE,
@@ -89,8 +90,12 @@ async def edit_profile(request: Request, user: User) -> Response:
         categories=[str(v)[:64] for v in form.getlist("categories")][:40],
     )
 
+    settings = node_of(request).settings
+
     def save(session: Session) -> None:
-        service.update_profile(session, _reload(session, user), data)
+        account = _reload(session, user)
+        service.update_profile(session, account, data)
+        account_events.profile_changed(session, settings, account)
 
     try:
         await run(request, save)
@@ -188,8 +193,13 @@ async def delete_account(request: Request, user: User) -> Response:
     password = str(form.get("password", ""))[:1000]
     confirm = text(form, "confirm_username", 100)
 
+    settings = node_of(request).settings
+
     def destroy(session: Session) -> None:
-        gdpr.delete_account(session, _reload(session, user), password=password, confirm_username=confirm)
+        account = _reload(session, user)
+        gdpr.check_deletion(session, account, password=password, confirm_username=confirm)
+        account_events.account_deleted(session, settings, account)
+        gdpr.erase(session, account)
 
     try:
         await run(request, destroy)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from node.web import account_pages, admin_pages, auth_pages
+from node.web import account_pages, admin_pages, auth_pages, follow_pages
 
 
 def routes() -> list[BaseRoute]:
-    return [*auth_pages.routes(), *account_pages.routes(), *admin_pages.routes()]
+    return [
+        *auth_pages.routes(),
+        *account_pages.routes(),
+        *follow_pages.routes(),
+        *admin_pages.routes(),
+    ]

@@ -1,0 +1,159 @@
+"""A person's follows across the fediverse: follow someone by handle, see followers and following,
+answer follow requests, choose whether to approve followers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from node.accounts.models import User
+from node.activitypub import account_events, local, social
+from node.activitypub.fetch import RemoteError
+from node.activitypub.models import Follow, FollowState, RemoteActor
+from node.activitypub.remote import RemoteActorError, RemoteActors
+from node.activitypub.resolve import NotResolvable, resolve
+from node.errors import N_, DomainError, NotFound, ValidationFailed, http_status
+from node.settings import Settings
+from node.web.runtime import checkbox, form_with_csrf, login_required, node_of, render, run, text
+
+
+@dataclass(frozen=True)
+class FollowLine:
+    uri: str
+    handle: str
+    name: str
+    state: str
+
+
+def _lines(session: Session, rows: list[tuple[str, str]]) -> list[FollowLine]:
+    uris = [uri for uri, _ in rows]
+    actors = (
+        {a.uri: a for a in session.exec(select(RemoteActor).where(col(RemoteActor.uri).in_(uris))).all()}
+        if uris
+        else {}
+    )
+    lines = []
+    for uri, state in rows:
+        actor = actors.get(uri)
+        lines.append(FollowLine(uri, actor.handle if actor else uri, actor.name if actor else "", state))
+    return lines
+
+
+def follow_overview(session: Session, settings: Settings, user: User) -> dict[str, Any]:
+    me = local.person(settings, user).uri
+    following = session.exec(
+        select(Follow.followee_uri, Follow.state)
+        .where(Follow.follower_uri == me)
+        .order_by(col(Follow.created_at))
+    ).all()
+    followers = session.exec(
+        select(Follow.follower_uri, Follow.state)
+        .where(Follow.followee_uri == me)
+        .order_by(col(Follow.created_at))
+    ).all()
+    return {
+        "following": _lines(session, list(following)),
+        "followers": _lines(session, [r for r in followers if r[1] == FollowState.ACCEPTED]),
+        "requests": _lines(session, [r for r in followers if r[1] == FollowState.PENDING]),
+        "approve_followers": user.approve_followers,
+    }
+
+
+async def _page(request: Request, user: User, *, status_code: int = 200, **extra: Any) -> Response:
+    settings = node_of(request).settings
+    context = await run(request, lambda s: follow_overview(s, settings, s.get(User, user.pk) or user))
+    context.update({"errors": {}, "done": request.query_params.get("done"), "values": {}}, **extra)
+    return await render(request, "follows.html", context, status_code=status_code)
+
+
+@login_required
+async def follows(request: Request, user: User) -> Response:
+    return await _page(request, user)
+
+
+async def remote_actor(request: Request, target: str) -> RemoteActor:
+    """The remote actor named by a handle or URL, fetched from its origin (network, outside a transaction)."""
+    settings = node_of(request).settings
+    actors: RemoteActors = request.app.state.remote_actors
+    try:
+        uri = await resolve(await actors.fetcher(), target, allow_http=settings.allow_private_addresses)
+        if local.is_local(settings, uri):
+            raise ValidationFailed(
+                N_("Following people of this node from here is not possible yet: use their profile."),
+                fields={"target": N_("This account is on this node.")},
+            )
+        return await actors.get_actor(uri)
+    except (RemoteError, RemoteActorError, NotResolvable):
+        raise ValidationFailed(
+            N_("Nobody was found at this address."),
+            fields={"target": N_("Nobody was found at this address.")},
+        ) from None
+
+
+@login_required
+async def follow_someone(request: Request, user: User) -> Response:
+    form = await form_with_csrf(request)
+    target = text(form, "target", 500)
+    settings = node_of(request).settings
+    try:
+        if not target:
+            raise ValidationFailed(
+                N_("Type a handle such as name@server.example."), fields={"target": N_("Required.")}
+            )
+        actor = await remote_actor(request, target)
+        await run(
+            request, lambda s: social.follow(s, settings, follower=local.person(settings, user), target=actor)
+        )
+    except DomainError as exc:
+        return await _page(
+            request,
+            user,
+            status_code=http_status(exc),
+            errors=exc.fields or {"target": exc.message},
+            values={"target": target},
+        )
+    return RedirectResponse("/settings/follows?done=follow", status_code=303)
+
+
+@login_required
+async def follow_action(request: Request, user: User) -> Response:
+    """Unfollow, remove a follower, accept or refuse a request, or change the approval setting."""
+    form = await form_with_csrf(request)
+    action = request.path_params["action"]
+    uri = text(form, "uri", 2048)
+    settings = node_of(request).settings
+    me = local.person(settings, user)
+
+    def act(session: Session) -> None:
+        if action == "unfollow":
+            social.unfollow(session, settings, follower=me, target_uri=uri)
+        elif action == "remove":
+            social.remove_follower(session, settings, followee=me, follower_uri=uri)
+        elif action == "accept":
+            social.accept_request(session, settings, followee=me, follower_uri=uri)
+        elif action == "refuse":
+            social.reject_request(session, settings, followee=me, follower_uri=uri)
+        elif action == "approval":
+            account = session.get(User, user.pk)
+            assert account is not None
+            account.approve_followers = checkbox(form, "approve_followers")
+            session.add(account)
+            account_events.profile_changed(session, settings, account)
+        else:
+            raise NotFound(N_("Unknown action."))
+
+    await run(request, act)
+    return RedirectResponse(f"/settings/follows?done={action}", status_code=303)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/settings/follows", follows, name="follows"),
+        Route("/settings/follows/follow", follow_someone, methods=["POST"], name="follow_someone"),
+        Route("/settings/follows/{action:str}", follow_action, methods=["POST"], name="follow_action"),
+    ]
