@@ -10,8 +10,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from node import db
-from node.activitypub.delivery_admin import count_by_state
 from node.activitypub.background import node_worker
+from node.activitypub.delivery_admin import count_by_state
 from node.activitypub.worker import Worker
 from node.commands.base import Context, SubParsers, add_json_flag, print_json
 

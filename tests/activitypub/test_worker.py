@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from node.activitypub.local import LocalActor
 from node.activitypub.background import node_worker
+from node.activitypub.local import LocalActor
 from node.activitypub.processing import InboxJob
 from node.activitypub.worker import DeliveryJob, Worker, job_name
 from node.settings import Settings

@@ -54,9 +54,14 @@ class Node:
         assert created.returncode == 0, created.stderr
         self.tokens[username] = self.process.cli("user", "token", username).stdout.strip()
 
-    def api(self, username: str, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def api(
+        self, username: str, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> httpx.Response:
         return httpx.request(
-            method, self.url + "/api/v1" + path, json=body, timeout=30,
+            method,
+            self.url + "/api/v1" + path,
+            json=body,
+            timeout=30,
             headers={"Authorization": f"Bearer {self.tokens[username]}"},
         )
 
@@ -83,7 +88,9 @@ class Node:
 
 
 @pytest.fixture
-def nodes(tmp_path: Path, database_factories: dict[str, DatabaseFactory]) -> Iterator[tuple[Node, Node, Node]]:
+def nodes(
+    tmp_path: Path, database_factories: dict[str, DatabaseFactory]
+) -> Iterator[tuple[Node, Node, Node]]:
     sqlite = database_factories["sqlite"]
     third = database_factories.get("postgresql", sqlite)
     urls = [sqlite.create(), sqlite.create(), third.create()]
@@ -120,8 +127,10 @@ def test_three_nodes_federate(nodes: tuple[Node, Node, Node]) -> None:
     assert httpx.get(bob, headers=AS).json()["manuallyApprovesFollowers"] is True
     assert c.api("carol", "POST", "/follows", {"target": f"bob@{b.domain}"}).status_code == 201
     carol = f"{c.url}/users/carol"
-    wait_until("B holds Carol's request", lambda: [r["uri"] for r in b.api("bob", "GET", "/follows").json()["requests"]]
-               == [carol])
+    wait_until(
+        "B holds Carol's request",
+        lambda: [r["uri"] for r in b.api("bob", "GET", "/follows").json()["requests"]] == [carol],
+    )
     assert c.following_state("carol", bob) == "pending"
     assert b.api("bob", "POST", "/follows/requests/accept", {"uri": carol}).status_code == 204
     wait_until("C sees the follow accepted", lambda: c.following_state("carol", bob) == "accepted")
@@ -129,18 +138,27 @@ def test_three_nodes_federate(nodes: tuple[Node, Node, Node]) -> None:
     # Node C follows node A: A's node actor accepts, and C then receives A's public activity.
     followed = c.cli_json("federation", "follow", a.url)
     assert followed["followee"] == f"{a.url}/actor"
-    wait_until("A's node lists C's node as a follower",
-               lambda: a.collection_total("/actor/followers") == 1)
-    wait_until("C's node sees its follow accepted", lambda: c.sql(
-        "SELECT state FROM follows WHERE followee_uri = :u", u=f"{a.url}/actor") == [("accepted",)])
+    wait_until("A's node lists C's node as a follower", lambda: a.collection_total("/actor/followers") == 1)
+    wait_until(
+        "C's node sees its follow accepted",
+        lambda: (
+            c.sql("SELECT state FROM follows WHERE followee_uri = :u", u=f"{a.url}/actor") == [("accepted",)]
+        ),
+    )
     assert a.domain in {peer["domain"] for peer in c.cli_json("federation", "peers")}
 
     # Alice changes her profile: Update(Person) reaches her follower's node B and the following node C.
     assert a.api("alice", "PATCH", "/me", {"display_name": "Alice Martin"}).status_code == 200
-    wait_until("B has the new name", lambda: b.sql(
-        "SELECT name FROM remote_actors WHERE uri = :u", u=alice) == [("Alice Martin",)])
-    wait_until("C, which follows node A, received the Update", lambda: c.sql(
-        "SELECT count(*) FROM inbox WHERE actor_uri = :u AND type = 'Update'", u=alice) == [(1,)])
+    wait_until(
+        "B has the new name",
+        lambda: b.sql("SELECT name FROM remote_actors WHERE uri = :u", u=alice) == [("Alice Martin",)],
+    )
+    wait_until(
+        "C, which follows node A, received the Update",
+        lambda: (
+            c.sql("SELECT count(*) FROM inbox WHERE actor_uri = :u AND type = 'Update'", u=alice) == [(1,)]
+        ),
+    )
     deliveries = a.cli_json("federation", "deliveries")["deliveries"]
     assert deliveries and {d["state"] for d in deliveries} == {"delivered"}
 
@@ -149,21 +167,34 @@ def test_three_nodes_federate(nodes: tuple[Node, Node, Node]) -> None:
     assert rotated["key_id"] == alice + "#main-key"
     new_pem = httpx.get(alice, headers=AS).json()["publicKey"]["publicKeyPem"]
     assert a.api("alice", "PATCH", "/me", {"display_name": "Alice M."}).status_code == 200
-    wait_until("B accepted Alice's update signed with the new key", lambda: b.sql(
-        "SELECT name, public_key_pem FROM remote_actors WHERE uri = :u", u=alice) == [("Alice M.", new_pem)])
+    wait_until(
+        "B accepted Alice's update signed with the new key",
+        lambda: (
+            b.sql("SELECT name, public_key_pem FROM remote_actors WHERE uri = :u", u=alice)
+            == [("Alice M.", new_pem)]
+        ),
+    )
 
     # Alice deletes her account: B forgets her and Bob's follow of her.
     with httpx.Client(base_url=a.url, follow_redirects=False, timeout=30) as browser:
         login_page = browser.get("/login").text
         token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', login_page)
         assert token
-        assert browser.post("/login", data={"csrf_token": token.group(1), "username": "alice",
-                                            "password": PASSWORD}).status_code == 303
-        deleted = browser.post("/settings/delete", data={"csrf_token": token.group(1), "confirm_username": "alice",
-                                                         "password": PASSWORD})
+        assert (
+            browser.post(
+                "/login", data={"csrf_token": token.group(1), "username": "alice", "password": PASSWORD}
+            ).status_code
+            == 303
+        )
+        deleted = browser.post(
+            "/settings/delete",
+            data={"csrf_token": token.group(1), "confirm_username": "alice", "password": PASSWORD},
+        )
         assert deleted.status_code == 200
-    wait_until("B forgot Alice", lambda: b.sql("SELECT count(*) FROM remote_actors WHERE uri = :u", u=alice)
-               == [(0,)])
+    wait_until(
+        "B forgot Alice",
+        lambda: b.sql("SELECT count(*) FROM remote_actors WHERE uri = :u", u=alice) == [(0,)],
+    )
     assert b.following_state("bob", alice) is None
     assert httpx.get(alice, headers=AS).status_code == 404
 
@@ -171,6 +202,10 @@ def test_three_nodes_federate(nodes: tuple[Node, Node, Node]) -> None:
     blocked = a.cli_json("federation", "block", c.domain, "--reason", "test")
     assert blocked["domain"] == c.domain
     c.cli_json("federation", "unfollow", f"{a.url}/actor")
-    wait_until("C's Undo was refused", lambda: any(
-        d["last_status"] == 403 for d in c.cli_json("federation", "deliveries", "--failed")["deliveries"]))
+    wait_until(
+        "C's Undo was refused",
+        lambda: any(
+            d["last_status"] == 403 for d in c.cli_json("federation", "deliveries", "--failed")["deliveries"]
+        ),
+    )
     assert a.sql("SELECT count(*) FROM inbox WHERE actor_uri LIKE :p", p=f"{c.url}/%")[0][0] >= 0
