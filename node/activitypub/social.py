@@ -50,8 +50,13 @@ def find_follow(session: Session, follower_uri: str, followee_uri: str) -> Follo
     ).first()
 
 
-def follow(session: Session, settings: Settings, *, follower: LocalActor, target: RemoteActor) -> Follow:
-    """``follower`` asks to follow the remote actor ``target``; pending until it accepts."""
+def follow(
+    session: Session, settings: Settings, *, follower: LocalActor, target: RemoteActor | LocalActor
+) -> Follow:
+    """``follower`` asks to follow ``target``: a remote actor (pending until it accepts), or someone of
+    this node (accepted at once unless they approve followers; nothing to federate)."""
+    if isinstance(target, LocalActor):
+        return _follow_locally(session, settings, follower, target)
     existing = find_follow(session, follower.uri, target.uri)
     if existing is not None and existing.state != FollowState.REJECTED:
         raise Conflict(N_("Already following or asked to follow."))
@@ -78,11 +83,38 @@ def follow(session: Session, settings: Settings, *, follower: LocalActor, target
     return existing
 
 
+def _follow_locally(session: Session, settings: Settings, follower: LocalActor, target: LocalActor) -> Follow:
+    if target.uri == follower.uri:
+        raise ValidationFailed(
+            N_("You cannot follow yourself."), fields={"target": N_("You cannot follow yourself.")}
+        )
+    if find_follow(session, follower.uri, target.uri) is not None:
+        raise Conflict(N_("Already following or asked to follow."))
+    approve = False
+    if target.user_id is not None:
+        user = session.get(User, target.user_id)
+        approve = bool(user and user.approve_followers)
+    row = Follow(
+        follower_uri=follower.uri,
+        followee_uri=target.uri,
+        activity_id=local.new_activity_id(settings),
+        local_follower_id=follower.user_id,
+        local_followee_id=target.user_id,
+        state=(FollowState.PENDING if approve else FollowState.ACCEPTED).value,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
 def unfollow(session: Session, settings: Settings, *, follower: LocalActor, target_uri: str) -> None:
-    """Stop following ``target_uri`` and tell it with ``Undo(Follow)``."""
+    """Stop following ``target_uri`` and tell it with ``Undo(Follow)`` (when it is remote)."""
     row = find_follow(session, follower.uri, target_uri)
     if row is None:
         raise NotFound(N_("Not following this actor."))
+    if local.is_local(settings, target_uri):
+        session.delete(row)
+        return
     publish(
         session,
         settings,

@@ -14,9 +14,10 @@ from starlette.routing import Route
 from node.accounts.models import User
 from node.activitypub import account_events, local, social
 from node.activitypub.fetch import RemoteError
+from node.activitypub.local import LocalActor
 from node.activitypub.models import Follow, FollowState, RemoteActor
 from node.activitypub.remote import RemoteActorError, RemoteActors
-from node.activitypub.resolve import NotResolvable, resolve
+from node.activitypub.resolve import NotResolvable, parse_handle, resolve
 from node.errors import N_, DomainError, NotFound, ValidationFailed, http_status
 from node.settings import Settings
 from node.web.runtime import checkbox, form_with_csrf, login_required, node_of, render, run, text
@@ -30,7 +31,7 @@ class FollowLine:
     state: str
 
 
-def _lines(session: Session, rows: list[tuple[str, str]]) -> list[FollowLine]:
+def _lines(session: Session, settings: Settings, rows: list[tuple[str, str]]) -> list[FollowLine]:
     uris = [uri for uri, _ in rows]
     actors = (
         {a.uri: a for a in session.exec(select(RemoteActor).where(col(RemoteActor.uri).in_(uris))).all()}
@@ -40,7 +41,13 @@ def _lines(session: Session, rows: list[tuple[str, str]]) -> list[FollowLine]:
     lines = []
     for uri, state in rows:
         actor = actors.get(uri)
-        lines.append(FollowLine(uri, actor.handle if actor else uri, actor.name if actor else "", state))
+        username = local.local_username(settings, uri)
+        if actor is not None:
+            lines.append(FollowLine(uri, actor.handle, actor.name, state))
+        elif username is not None:
+            lines.append(FollowLine(uri, f"{username}@{settings.domain}", "", state))
+        else:
+            lines.append(FollowLine(uri, uri, "", state))
     return lines
 
 
@@ -57,9 +64,9 @@ def follow_overview(session: Session, settings: Settings, user: User) -> dict[st
         .order_by(col(Follow.created_at))
     ).all()
     return {
-        "following": _lines(session, list(following)),
-        "followers": _lines(session, [r for r in followers if r[1] == FollowState.ACCEPTED]),
-        "requests": _lines(session, [r for r in followers if r[1] == FollowState.PENDING]),
+        "following": _lines(session, settings, list(following)),
+        "followers": _lines(session, settings, [r for r in followers if r[1] == FollowState.ACCEPTED]),
+        "requests": _lines(session, settings, [r for r in followers if r[1] == FollowState.PENDING]),
         "approve_followers": user.approve_followers,
     }
 
@@ -76,23 +83,36 @@ async def follows(request: Request, user: User) -> Response:
     return await _page(request, user)
 
 
-async def remote_actor(request: Request, target: str) -> RemoteActor:
-    """The remote actor named by a handle or URL, fetched from its origin (network, outside a transaction)."""
+def _local_target(session: Session, settings: Settings, target: str) -> LocalActor | None | bool:
+    """Our person named by ``target`` (handle on this domain or local URL); False when not local."""
+    handle = parse_handle(target)
+    if handle is not None:
+        username = handle[0].lower() if handle[1] == settings.domain.lower() else None
+    elif local.is_local(settings, target.strip()):
+        username = local.local_username(settings, target.strip())
+    else:
+        return False
+    return social.local_actor_for(session, settings, settings.url(f"/users/{username}")) if username else None
+
+
+async def remote_actor(request: Request, target: str) -> RemoteActor | LocalActor:
+    """The actor named by a handle or URL: someone of this node, or a remote actor fetched from its
+    origin (network, outside any transaction)."""
     settings = node_of(request).settings
+    nobody = ValidationFailed(
+        N_("Nobody was found at this address."), fields={"target": N_("Nobody was found at this address.")}
+    )
+    found_here = await run(request, _local_target, settings, target)
+    if found_here is None:
+        raise nobody
+    if isinstance(found_here, LocalActor):
+        return found_here
     actors: RemoteActors = request.app.state.remote_actors
     try:
         uri = await resolve(await actors.fetcher(), target, allow_http=settings.allow_private_addresses)
-        if local.is_local(settings, uri):
-            raise ValidationFailed(
-                N_("Following people of this node from here is not possible yet: use their profile."),
-                fields={"target": N_("This account is on this node.")},
-            )
         return await actors.get_actor(uri)
     except (RemoteError, RemoteActorError, NotResolvable):
-        raise ValidationFailed(
-            N_("Nobody was found at this address."),
-            fields={"target": N_("Nobody was found at this address.")},
-        ) from None
+        raise nobody from None
 
 
 @login_required
