@@ -87,7 +87,9 @@ def _local_target(session: Session, settings: Settings, target: str) -> LocalAct
     """Our person named by ``target`` (handle on this domain or local URL); False when not local."""
     handle = parse_handle(target)
     if handle is not None:
-        username = handle[0].lower() if handle[1] == settings.domain.lower() else None
+        if handle[1] != settings.domain.lower():
+            return False
+        username: str | None = handle[0].lower()
     elif local.is_local(settings, target.strip()):
         username = local.local_username(settings, target.strip())
     else:
