@@ -23,8 +23,8 @@ from node.api import routes as api_routes
 from node.i18n import Catalogs
 from node.settings import Settings
 from node.web import errors as web_errors
+from node.web import notification_pages, templating
 from node.web import routes as web_routes
-from node.web import templating
 from node.web.middleware import NodeMiddleware
 from node.web.runtime import Node
 
@@ -46,6 +46,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, check_schema
         lstrip_blocks=True,
     )
     templating.install(templates, catalogs, settings)
+    notification_pages.install(templates, engine)
     node = Node(
         settings=settings,
         engine=engine,

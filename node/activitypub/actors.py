@@ -36,6 +36,8 @@ ACTOR_CONTEXT: list[Any] = [
         "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
         "toot": "http://joinmastodon.org/ns#",
         "discoverable": "toot:discoverable",
+        "asasap": "https://w3id.org/asasap/ns#",
+        "evaluations": {"@id": "asasap:evaluations", "@type": "@id"},
     },
 ]
 PAGE_SIZE = 20
@@ -105,9 +107,10 @@ def person_document(
     manually_approves_followers: bool = False,
     icon_url: str | None = None,
 ) -> dict[str, Any]:
-    """The ``Person`` of ``user``; its ``url`` (the HTML profile) is the actor URL itself."""
+    """The ``Person`` of ``user``; its ``url`` (the HTML profile) is the actor URL itself, and its
+    ``evaluations`` collection lists the published evaluations of the person."""
     actor = local.person(settings, user)
-    return actor_document(
+    document = actor_document(
         settings,
         actor,
         name=user.display_name or user.username,
@@ -118,6 +121,8 @@ def person_document(
         manually_approves_followers=manually_approves_followers,
         icon_url=icon_url,
     )
+    document["evaluations"] = actor.uri + "/evaluations"
+    return document
 
 
 def node_summary(settings: Settings) -> str:

@@ -14,12 +14,15 @@ from node.activitypub import social
 from node.activitypub.processing import InboxJob
 from node.activitypub.remote import RemoteActors
 from node.activitypub.worker import DeliveryJob, Job, Worker
+from node.market import agreement_federation, evaluation_federation, proposal_federation
+from node.market.agreement_jobs import MarketJob
+from node.market.proposal_jobs import PeerSoftwareJob
 from node.settings import Settings
 
 log = logging.getLogger("asasap.worker")
 
 # The social graph's inbox handlers are registered when this module is imported.
-HANDLER_MODULES = (social,)
+HANDLER_MODULES = (social, proposal_federation, agreement_federation, evaluation_federation)
 
 
 class _RemoteActorsCloser:
@@ -44,6 +47,8 @@ def node_worker(settings: Settings, engine: Engine, remote: RemoteActors | None 
     jobs: list[Job] = [
         DeliveryJob(settings, engine, resolve_inbox=remote.inbox_for),
         InboxJob(settings, engine, remote=remote),
+        MarketJob(settings, engine),
+        PeerSoftwareJob(engine, remote),
     ]
     if owned:
         jobs.append(_RemoteActorsCloser(remote))

@@ -377,9 +377,10 @@ class RemoteActors:
     # -- fetching
 
     def _check_remote(self, uri: str) -> None:
-        if not storable_uri(uri) or origin_of(uri) is None:
+        origin = origin_of(uri) if storable_uri(uri) else None
+        if origin is None:
             raise InvalidActor(f"not a usable http(s) URI: {uri[:200]!r}")
-        if local.is_local(self.settings, uri):
+        if origin == origin_of(self.settings.base_url):
             raise LocalUri(f"{uri} is one of ours")
 
     async def _single_flight(self, key: tuple[str, str, bool], work: Callable[[], Awaitable[T]]) -> T:

@@ -218,6 +218,14 @@ async def openapi_json(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    from node.api import follows  # noqa: F401 - importing registers its operations
+    from node.api import (  # noqa: F401 - importing registers their operations
+        follows,
+        market_agreements,
+        market_bids,
+        market_evaluations,
+        market_notifications,
+        market_places,
+        market_proposals,
+    )
 
     return [Route("/api/v1/openapi.json", openapi_json, name="openapi"), *api.routes()]

@@ -46,9 +46,9 @@ Our extensions (terms in :data:`CONTEXT`):
   commitment (``finished: true``, ``effortQuantity`` in hours); cancelling is ``Reject`` of the
   ``Agreement`` (embedded as ``{"type": "Agreement", "id": ...}``, which tells it from a bid's
   rejection) with ``lateCancellation`` and the reason in ``content``; disputing is ``Flag`` of the
-  ``Agreement`` with the reason in ``content``, a report to the coordinators of both nodes. An
-  ``Update`` of the agreement is not used: the agreement belongs to the node of the proposal's
-  author, and a node may only update its own objects;
+  ``Agreement`` with the reason in ``content``, a report to the coordinators of both nodes. Only the
+  node of the proposal's author, which owns the agreement, sends ``Update`` of it: after every
+  transition, with its state (:mod:`node.market.agreement_documents`), which the other node mirrors;
 - evaluations are schema.org ``Review`` objects: ``context`` the agreement, ``itemReviewed`` the
   person evaluated, ``evaluatedRole``, ``reviewRating`` (the overall ``Rating``), ``criteria`` (a
   ``Rating`` per criterion, named by ``reviewAspect``) and the comment in ``content``.

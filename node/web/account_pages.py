@@ -15,6 +15,7 @@ from node.accounts import credentials, gdpr, service
 from node.accounts.models import User
 from node.activitypub import account_events
 from node.errors import N_, DomainError, NotFound, http_status
+from node.web import evaluation_pages
 from node.web.runtime import (
     SESSION_COOKIE,
     checkbox,
@@ -47,7 +48,9 @@ async def profile(request: Request) -> Response:
     viewer = await current_user(request)
     if not person.is_active and not (viewer and (viewer.is_coordinator or viewer.id == person.id)):
         raise NotFound(N_("No such account."))
-    return await render(request, "profile.html", {"person": person, "person_categories": slugs})
+    # -- reputation block (node.web.evaluation_pages) --
+    extra = await run(request, evaluation_pages.profile_context, node_of(request).settings, person)
+    return await render(request, "profile.html", {"person": person, "person_categories": slugs, **extra})
 
 
 def _profile_values(user: User, slugs: list[str]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from node.web import account_pages, admin_pages, auth_pages, follow_pages
+from node.web import account_pages, admin_pages, auth_pages, follow_pages, market_routes
 
 
 def routes() -> list[BaseRoute]:
@@ -13,4 +13,5 @@ def routes() -> list[BaseRoute]:
         *account_pages.routes(),
         *follow_pages.routes(),
         *admin_pages.routes(),
+        *market_routes.routes(),
     ]

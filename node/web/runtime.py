@@ -61,9 +61,12 @@ async def run(
 ) -> T:
     """Run ``fn(session, ...)`` in one transaction, in a worker thread (database and hashing block)."""
     engine = node_of(request).engine
+    # Requests that change things take SQLite's write lock up front, so a read-then-write cannot fail
+    # with "database is locked" when the worker commits in between.
+    write = request.method not in ("GET", "HEAD")
 
     def work() -> T:
-        with session_scope(engine) as session:
+        with session_scope(engine, write=write) as session:
             return fn(session, *args, **kwargs)
 
     return await run_in_threadpool(work)

@@ -95,8 +95,11 @@ def test_person_document(client: TestClient, engine: Engine) -> None:
         "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
         "toot": "http://joinmastodon.org/ns#",
         "discoverable": "toot:discoverable",
+        "asasap": "https://w3id.org/asasap/ns#",
+        "evaluations": {"@id": "asasap:evaluations", "@type": "@id"},
     }
     assert len(context) == 3
+    assert doc["evaluations"] == AMINA + "/evaluations"
     assert doc["id"] == AMINA and doc["type"] == "Person" and doc["preferredUsername"] == "amina"
     assert doc["name"] == "Amina K."
     assert doc["summary"] == "<p>Repassage &lt;b&gt;soigné&lt;/b&gt;<br>&amp; courses</p><p>Le soir</p>"

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from node import db
 from node.accounts import credentials, service
 from node.accounts.models import Role, User
-from node.api.routes import api
+from node.api.v1 import api
 from tests.conftest import make_user
 
 

@@ -1,0 +1,103 @@
+"""Notifications: what a person should know about (a bid on their demand, an acceptance, a reply from the
+fediverse, an evaluation revealed...). Services call :func:`notify` in the transaction of the change."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from node.errors import N_
+from node.market.models import Notification
+from node.timeutil import utcnow
+
+
+class Kind(StrEnum):
+    BID_RECEIVED = "bid_received"
+    BID_WITHDRAWN = "bid_withdrawn"
+    BID_ACCEPTED = "bid_accepted"
+    BID_REJECTED = "bid_rejected"
+    AGREEMENT_CONFIRMED = "agreement_confirmed"
+    AGREEMENT_COMPLETED = "agreement_completed"
+    AGREEMENT_CANCELLED = "agreement_cancelled"
+    AGREEMENT_DISPUTED = "agreement_disputed"
+    CONTACT_SHARED = "contact_shared"
+    EVALUATION_RECEIVED = "evaluation_received"
+    EVALUATION_PUBLISHED = "evaluation_published"
+    REPLY = "reply"
+    PROPOSAL_EXPIRED = "proposal_expired"
+
+
+LABELS: dict[Kind, str] = {
+    Kind.BID_RECEIVED: N_("New answer to your proposal"),
+    Kind.BID_WITHDRAWN: N_("An answer was withdrawn"),
+    Kind.BID_ACCEPTED: N_("Your answer was accepted"),
+    Kind.BID_REJECTED: N_("Your answer was not chosen"),
+    Kind.AGREEMENT_CONFIRMED: N_("The other party confirmed the service"),
+    Kind.AGREEMENT_COMPLETED: N_("Service completed"),
+    Kind.AGREEMENT_CANCELLED: N_("Agreement cancelled"),
+    Kind.AGREEMENT_DISPUTED: N_("Agreement disputed"),
+    Kind.CONTACT_SHARED: N_("Contact details shared"),
+    Kind.EVALUATION_RECEIVED: N_("You were evaluated"),
+    Kind.EVALUATION_PUBLISHED: N_("Evaluations published"),
+    Kind.REPLY: N_("Reply to your proposal"),
+    Kind.PROPOSAL_EXPIRED: N_("Your proposal expired"),
+}
+
+
+def notify(
+    session: Session,
+    user_id: int,
+    kind: Kind,
+    *,
+    object_uri: str | None = None,
+    actor_uri: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> Notification:
+    """Record a notification for the local person ``user_id`` (no email or push: the page shows it)."""
+    row = Notification(
+        user_id=user_id,
+        kind=kind.value,
+        object_uri=object_uri,
+        actor_uri=actor_uri,
+        data=json.dumps(data or {}, ensure_ascii=False),
+    )
+    session.add(row)
+    return row
+
+
+def list_for(
+    session: Session, user_id: int, *, limit: int = 50, unread_only: bool = False
+) -> Sequence[Notification]:
+    query = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(col(Notification.read_at).is_(None))
+    return session.exec(
+        query.order_by(col(Notification.created_at).desc(), col(Notification.id).desc()).limit(limit)
+    ).all()
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, col(Notification.read_at).is_(None))
+    ).one()
+
+
+def mark_all_read(session: Session, user_id: int) -> int:
+    result = session.execute(
+        update(Notification)
+        .where(col(Notification.user_id) == user_id, col(Notification.read_at).is_(None))
+        .values(read_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def payload(row: Notification) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(row.data or "{}")
+    return data

@@ -1,0 +1,166 @@
+"""A reverse auction across three real nodes: Alice (A) posts a demand open to bids, which nodes B and C
+receive because they follow A; Bob (B) and Carol (C) answer through the API; Alice accepts Bob's answer
+and Carol's node receives the rejection; Alice shares her address, which reaches Bob's node by a
+signed fetch and nowhere else; both confirm completion, and A and B show the same completed agreement
+and the same receipt. Everything travels as signed HTTP between real ``asasap serve`` processes.
+
+Node C runs on PostgreSQL when ``ASASAP_TEST_DATABASE_URL`` is set (as in CI), A and B on SQLite.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.test_federation_nodes import AS, Node, nodes, wait_until  # noqa: F401
+
+pytestmark = pytest.mark.process
+
+ADDRESS = "12 rue de Paris, 93100 Montreuil, digicode 4521"
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def one_agreement(node: Node, username: str) -> dict[str, Any] | None:
+    found = ok(node.api(username, "GET", "/agreements"))
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+def test_a_demand_answered_accepted_and_completed_across_three_nodes(nodes: tuple[Node, Node, Node]) -> None:  # noqa: F811
+    a, b, c = nodes
+    a.add_person("alice")
+    b.add_person("bob")
+    c.add_person("carol")
+    alice, bob = f"{a.url}/users/alice", f"{b.url}/users/bob"
+    for node, name in ((b, "bob"), (c, "carol")):
+        ok(node.api(name, "PATCH", "/me", {"provider_status": "volunteer", "offers_services": True}))
+        node.cli_json("federation", "follow", a.url)
+    wait_until("A's node has both nodes as followers", lambda: a.collection_total("/actor/followers") == 2)
+
+    start = (datetime.now(UTC) + timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
+    demand = ok(
+        a.api(
+            "alice",
+            "POST",
+            "/proposals",
+            {
+                "purpose": "request",
+                "title": "Grand ménage avant un déménagement",
+                "description": "<p>Trois pièces, matériel fourni.</p>",
+                "category": "housework",
+                "postal_code": "93100",
+                "commune_name": "Montreuil",
+                "schedule": {
+                    "kind": "window",
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(hours=3)).isoformat(),
+                },
+                "quantity_hours": 3,
+                "price": 20,
+                "price_basis": "per_hour",
+                "currency": "EUR",
+                "bidding_deadline": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+            },
+        ),
+        201,
+    )
+    proposal = demand["ap_id"]
+    for node in (b, c):
+        wait_until(
+            f"{node.domain} received the demand",
+            lambda node=node: (
+                node.sql("SELECT count(*) FROM proposals WHERE ap_id = :p", p=proposal)  # type: ignore[misc]
+                == [(1,)]
+            ),
+        )
+
+    # Bob and Carol answer from their own nodes; each bid is sealed, sent to Alice only.
+    bob_bid = ok(
+        b.api("bob", "POST", "/bids", {"proposal": proposal, "amount": "18.50", "message": "Disponible"}), 201
+    )
+    ok(c.api("carol", "POST", "/bids", {"proposal": proposal, "amount": "16"}), 201)
+    assert b.api("bob", "POST", "/bids", {"proposal": proposal, "amount": "17"}).status_code == 409
+    wait_until(
+        "A received both answers", lambda: len(ok(a.api("alice", "GET", f"/bids?proposal={proposal}"))) == 2
+    )
+    received = {bid["bidder"]: bid for bid in ok(a.api("alice", "GET", f"/bids?proposal={proposal}"))}
+    assert received[bob]["price"] == {"amount": "18.50", "currency": "EUR", "basis": "per_hour"}
+    assert received[bob]["offer"] == bob_bid["offer"] and received[bob]["message"] == "Disponible"
+    assert c.sql("SELECT count(*) FROM bids WHERE bidder_uri = :u", u=bob) == [(0,)]  # sealed
+
+    # Alice chooses Bob (not the cheapest): Accept to B, Reject to C, the demand closes everywhere.
+    held = ok(a.api("alice", "POST", f"/bids/{received[bob]['id']}/accept"), 201)
+    wait_until("B keeps the agreement", lambda: one_agreement(b, "bob") is not None)
+    wait_until(
+        "C received the rejection", lambda: ok(c.api("carol", "GET", "/bids"))[0]["state"] == "rejected"
+    )
+    assert ok(c.api("carol", "GET", "/bids"))[0]["reject_reason"] == "Another answer was chosen."
+    assert ok(b.api("bob", "GET", "/bids"))[0]["state"] == "accepted"
+    mirror = one_agreement(b, "bob")
+    assert mirror is not None
+    assert (mirror["ap_id"], mirror["held_here"], mirror["role"]) == (held["ap_id"], False, "provider")
+    assert mirror["price"] == held["price"] and mirror["start"] == held["start"]
+    for node in (b, c):
+        wait_until(
+            f"{node.domain} sees the demand closed",
+            lambda node=node: (
+                node.sql("SELECT state FROM proposals WHERE ap_id = :p", p=proposal)  # type: ignore[misc]
+                == [("closed",)]
+            ),
+        )
+
+    # Contact details: fetched by B from A with a signed request, readable by the two parties only.
+    ok(
+        a.api(
+            "alice",
+            "POST",
+            f"/agreements/{held['id']}/contact",
+            {"address": ADDRESS, "phone": "06 12 34 56 78"},
+        )
+    )
+    wait_until(
+        "Bob can read Alice's address",
+        lambda: "requester" in (one_agreement(b, "bob") or {}).get("contacts", {}),
+    )
+    assert one_agreement(b, "bob")["contacts"]["requester"] == {"address": ADDRESS, "phone": "06 12 34 56 78"}  # type: ignore[index]
+    for node in (a, b, c):
+        for table in ("outbox", "inbox", "agreement_contacts", "notifications"):
+            rows = node.sql(f"SELECT * FROM {table}")
+            assert "digicode" not in repr(rows), (node.domain, table)
+    assert httpx.get(held["ap_id"], headers=AS, timeout=10).status_code == 401  # unsigned
+
+    # Both confirm: the holder completes, B follows, and both show the receipt.
+    ok(b.api("bob", "POST", f"/agreements/{mirror['id']}/confirm"))
+    wait_until(
+        "A took Bob's confirmation",
+        lambda: ok(a.api("alice", "GET", f"/agreements/{held['id']}"))["state"] == "confirmed_by_one",
+    )
+    wait_until("B follows A", lambda: one_agreement(b, "bob")["state"] == "confirmed_by_one")  # type: ignore[index]
+    ok(a.api("alice", "POST", f"/agreements/{held['id']}/confirm"))
+    wait_until("B sees it completed", lambda: one_agreement(b, "bob")["state"] == "completed")  # type: ignore[index]
+    wait_until("B has the receipt", lambda: one_agreement(b, "bob")["receipt"] is not None)  # type: ignore[index]
+    final_a = ok(a.api("alice", "GET", f"/agreements/{held['id']}"))
+    final_b = one_agreement(b, "bob")
+    assert final_b is not None
+    for key in (
+        "state",
+        "receipt",
+        "confirmed_by_provider",
+        "confirmed_by_requester",
+        "provider",
+        "requester",
+    ):
+        assert final_a[key] == final_b[key], key
+    assert final_a["state"] == "completed" and final_a["receipt"] == held["ap_id"] + "/receipt"
+    assert c.sql("SELECT count(*) FROM agreements") == [(0,)]
+    assert alice == final_a["requester"] and bob == final_a["provider"]
+    for node in (a, b):
+        failed = node.sql("SELECT type, error FROM inbox WHERE state = 'failed'")
+        assert failed == [], (node.domain, failed)
