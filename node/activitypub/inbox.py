@@ -342,8 +342,11 @@ class Inbox:
             "next_attempt_at": now,
             "received_at": now,
             "error": "",
-            "blocked_domains": block_candidates(local.domain_of(actor)),
         }
+        candidates = block_candidates(local.domain_of(actor))
+        if len(candidates) > BLOCK_SLOTS:  # a very deep domain name: check all of them apart
+            await self._refuse_if_blocked(actor)
+        row.update(block_slots(candidates))
         inserted = await self._writer.run(row)
         if inserted is None:  # the domain was blocked, or the id is already stored
             await self._refuse_if_blocked(actor)
@@ -420,17 +423,28 @@ STORED_COLUMNS = (
 )
 
 
+BLOCK_SLOTS = 6
+
+
+def block_slots(candidates: list[str]) -> dict[str, str]:
+    """The ``block_<n>`` parameters of :func:`store_statement`: the candidates, the first repeated."""
+    padded = (candidates + candidates[:1] * BLOCK_SLOTS)[:BLOCK_SLOTS]
+    return {f"block_{i}": domain for i, domain in enumerate(padded)}
+
+
 def store_statement(dialect: str) -> Executable:
     """``INSERT INTO inbox ... SELECT <params> WHERE <domain not blocked> ON CONFLICT DO NOTHING
     RETURNING id``: the block check, the deduplication and the insert in one statement.
 
-    Parameters: the columns of :data:`STORED_COLUMNS` and ``blocked_domains`` (the block entries
+    Parameters: the columns of :data:`STORED_COLUMNS` and :func:`block_slots` (the block entries
     that would cover the actor's domain). No row comes back when blocked or already stored.
     """
     table = InboxActivity.__table__  # type: ignore[attr-defined]
     blocks = DomainBlock.__table__  # type: ignore[attr-defined]
     columns = [table.c[name] for name in STORED_COLUMNS]
-    blocked = select(blocks.c.id).where(blocks.c.domain.in_(bindparam("blocked_domains", expanding=True)))
+    # A fixed number of parameters rather than an expanding list: compiled once, not per row.
+    slots = [bindparam(f"block_{i}", type_=blocks.c.domain.type) for i in range(BLOCK_SLOTS)]
+    blocked = select(blocks.c.id).where(blocks.c.domain.in_(slots))
     values = select(*(bindparam(column.name, type_=column.type) for column in columns)).where(
         ~exists(blocked)
     )

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
 from node.activitypub.inbox import (
+    BLOCK_SLOTS,
     STORED_COLUMNS,
     AcceptOutcome,
     ActorMismatch,
@@ -33,13 +34,14 @@ from node.activitypub.inbox import (
     Result,
     Unauthenticated,
     UnsupportedMediaType,
+    block_slots,
     sanitise,
     store_statement,
 )
 from node.activitypub.inbox_routes import install
 from node.activitypub.models import DomainBlock, InboxActivity, InboxState
 from node.activitypub.processing import Registry
-from node.activitypub.remote import RemoteActors
+from node.activitypub.remote import RemoteActors, block_candidates
 from node.activitypub.signatures import Headers, sign_rfc9421
 from node.app import create_app
 from node.db import session_scope
@@ -460,8 +462,8 @@ def test_group_commit_stores_concurrent_rows_and_isolates_a_bad_one(engine: Engi
             recipient_user_id=None,
             next_attempt_at=now,
             received_at=now,
-            blocked_domains=["a.example"],
         )
+        values.update(block_slots(["a.example"]))
         if number == 5:
             values["payload"] = None  # refused by the database: NOT NULL
         return values
@@ -475,3 +477,35 @@ def test_group_commit_stores_concurrent_rows_and_isolates_a_bad_one(engine: Engi
     assert results[-1] is None  # already stored: nothing returned
     stored_ids = [result for result in results if isinstance(result, int)]
     assert len(stored_ids) == 19 == len(set(stored_ids)) == count(engine)
+
+
+def test_store_statement_checks_every_block_slot(engine: Engine) -> None:
+    writer = GroupCommit(engine, store_statement(engine.dialect.name))
+    with session_scope(engine) as session:
+        session.add(DomainBlock(domain="example.org"))
+    now = utcnow()
+
+    def row(number: int, domain: str) -> dict[str, Any]:
+        values: dict[str, Any] = dict.fromkeys(STORED_COLUMNS, "x")
+        values.update(activity_id=f"https://{domain}/{number}", attempts=0, recipient_user_id=None)
+        values.update(next_attempt_at=now, received_at=now)
+        values.update(block_slots(block_candidates(domain)))
+        return values
+
+    async def main() -> list[int | None]:
+        return [
+            await writer.run(row(1, "a.b.c.example.org:8443")),  # the parent domain is blocked
+            await writer.run(row(2, "example.org")),
+            await writer.run(row(3, "example.net")),
+        ]
+
+    blocked, direct, allowed = asyncio.run(main())
+    assert blocked is None and direct is None and isinstance(allowed, int)
+    assert block_candidates("a.b.c.example.org:8443") == [
+        "a.b.c.example.org:8443",
+        "a.b.c.example.org",
+        "b.c.example.org",
+        "c.example.org",
+        "example.org",
+    ]
+    assert list(block_slots(["x"]).values()) == ["x"] * BLOCK_SLOTS
