@@ -73,7 +73,7 @@ def test_answer_accept_and_complete_through_the_pages(
     again = client.post(
         "/bids", data={"csrf_token": token, "proposal": demand.ap_id, "amount": "17", "next": page_path}
     )
-    assert again.status_code == 409 and "withdraw your answer" in again.text
+    assert again.status_code == 409 and "retirez votre réponse" in again.text
     mine = client.get("/me/bids").text
     assert demand.title in mine and "18,50" in mine
     session.rollback()
