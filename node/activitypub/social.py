@@ -354,34 +354,29 @@ def _answered_follow(ctx: ProcessingContext, activity: dict[str, Any]) -> Follow
     return row
 
 
-@handles("Accept")
-def on_accept(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome | None:
+def _answer(ctx: ProcessingContext, activity: dict[str, Any], accepted: bool) -> Outcome | None:
+    """Record the followee's answer (``Accept`` or ``Reject``) to a follow or relay subscription of ours."""
     row = _answered_follow(ctx, activity)
     if row is None:
         return Outcome.IGNORED
     if isinstance(row, Relay):
-        row.state = RelayState.ACCEPTED.value
+        row.state = (RelayState.ACCEPTED if accepted else RelayState.REJECTED).value
         row.actor_uri = ctx.actor_uri
     else:
-        row.state = FollowState.ACCEPTED.value
+        row.state = (FollowState.ACCEPTED if accepted else FollowState.REJECTED).value
         row.updated_at = utcnow()
     ctx.session.add(row)
     return Outcome.DONE
+
+
+@handles("Accept")
+def on_accept(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome | None:
+    return _answer(ctx, activity, accepted=True)
 
 
 @handles("Reject")
 def on_reject(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome | None:
-    row = _answered_follow(ctx, activity)
-    if row is None:
-        return Outcome.IGNORED
-    if isinstance(row, Relay):
-        row.state = RelayState.REJECTED.value
-        row.actor_uri = ctx.actor_uri
-    else:
-        row.state = FollowState.REJECTED.value
-        row.updated_at = utcnow()
-    ctx.session.add(row)
-    return Outcome.DONE
+    return _answer(ctx, activity, accepted=False)
 
 
 @handles("Undo")
