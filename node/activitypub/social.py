@@ -338,6 +338,10 @@ def _answered_follow(ctx: ProcessingContext, activity: dict[str, Any]) -> Follow
         if row is None:
             relay = ctx.session.exec(select(Relay).where(Relay.follow_activity_id == answered_id)).first()
             if relay is not None:
+                # Only the relay itself (the origin of its inbox) may answer the subscription.
+                if local.origin(ctx.actor_uri) != local.origin(relay.inbox_url):
+                    log.warning("ignored an answer to a relay subscription from %s", ctx.actor_uri)
+                    return None
                 return relay
     if row is None and isinstance(answered, dict):
         # Some servers answer with a Follow of their own making whose actor and object are the pair.
