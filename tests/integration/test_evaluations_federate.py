@@ -1,5 +1,6 @@
-"""Three real nodes on loopback: Alice (A) posts a demand open to bids, Bob (B) bids, Alice accepts,
-both confirm completion, both evaluate. Each evaluation stays hidden — on A, B and C — until both are
+"""Three real nodes on loopback — the whole marketplace flow of the issue in one test: node B and C
+follow node A; Alice (A) posts a demand open to bids, Bob (B) and Carol (C) bid, Alice accepts Bob (not
+the cheapest), Carol's node records the rejection, both parties confirm completion, both evaluate. Each evaluation stays hidden — on A, B and C — until both are
 in; then both are published, and Bob's reputation reads the same on the three nodes, each node
 having checked the evaluations against the agreement fetched from A, its holder.
 
@@ -117,8 +118,9 @@ def nodes(
             factory.drop(url)
 
 
-def complete_an_agreement(a: Node, b: Node) -> None:
-    """Alice (A) posts a demand open to bids, Bob (B) bids, Alice accepts, both confirm completion."""
+def complete_an_agreement(a: Node, b: Node, c: Node) -> None:
+    """Alice (A) posts a demand open to bids, Bob (B) and Carol (C) bid, Alice accepts Bob (not the
+    cheapest), Carol receives the rejection, both parties confirm completion."""
     deadline = (utcnow() + timedelta(days=2)).strftime("%Y-%m-%dT18:00")
     demand = a.ok(
         "POST",
@@ -136,25 +138,39 @@ def complete_an_agreement(a: Node, b: Node) -> None:
         },
         user="alice",
     )
-    wait_until(
-        "the demand reaches B",
-        lambda: any(p["ap_id"] == demand["ap_id"] for p in b.ok("GET", "/proposals?origin=remote")["items"]),
-    )
+    for node in (b, c):
+        wait_until(
+            f"the demand reaches {node.domain}",
+            lambda node=node: any(  # type: ignore[misc]
+                p["ap_id"] == demand["ap_id"] for p in node.ok("GET", "/proposals?origin=remote")["items"]
+            ),
+        )
     b.ok(
         "POST",
         "/bids",
         {"proposal": demand["ap_id"], "amount": "55", "message": "Disponible samedi."},
         user="bob",
     )
+    c.ok(
+        "POST",
+        "/bids",
+        {"proposal": demand["ap_id"], "amount": "50", "message": "Je peux venir dimanche."},
+        user="carol",
+    )
 
     def received() -> list[dict[str, Any]]:
         bids: list[dict[str, Any]] = a.ok("GET", f"/bids?proposal={demand['ap_id']}", user="alice")
         return bids
 
-    wait_until("A receives Bob's bid", lambda: len(received()) == 1)
-    agreement = a.ok("POST", f"/bids/{received()[0]['id']}/accept", user="alice")
+    wait_until("A receives both bids", lambda: len(received()) == 2)
+    bobs = next(bid for bid in received() if bid["bidder"] == f"{b.url}/users/bob")
+    agreement = a.ok("POST", f"/bids/{bobs['id']}/accept", user="alice")
     assert agreement["role"] == "requester" and agreement["provider"] == f"{b.url}/users/bob"
     wait_until("B mirrors the agreement", lambda: b.agreement_state("bob") == "accepted")
+    wait_until(
+        "Carol's node records the rejection",
+        lambda: [bid["state"] for bid in c.ok("GET", "/bids", user="carol")] == ["rejected"],
+    )
     a.ok("POST", f"/agreements/{a.agreement_id('alice')}/confirm", user="alice")
     wait_until("B sees Alice's confirmation", lambda: b.agreement_state("bob") == "confirmed_by_one")
     b.ok("POST", f"/agreements/{b.agreement_id('bob')}/confirm", user="bob")
@@ -166,7 +182,9 @@ def test_evaluations_are_double_blind_across_three_nodes(nodes: tuple[Node, Node
     a, b, c = nodes
     a.add_person("alice")
     b.add_person("bob")
-    b.ok("PATCH", "/me", {"offers_services": True, "provider_status": "private_individual"}, user="bob")
+    c.add_person("carol")
+    for node, name in ((b, "bob"), (c, "carol")):
+        node.ok("PATCH", "/me", {"offers_services": True, "provider_status": "private_individual"}, user=name)
     b.follow_node(a)
     c.follow_node(a)
     c.follow_node(b)
@@ -177,7 +195,7 @@ def test_evaluations_are_double_blind_across_three_nodes(nodes: tuple[Node, Node
             and httpx.get(b.url + "/actor/followers", headers=AS).json()["totalItems"] == 1
         ),
     )
-    complete_an_agreement(a, b)
+    complete_an_agreement(a, b, c)
     bob = f"bob@{b.domain}"
     alice = f"alice@{a.domain}"
 
