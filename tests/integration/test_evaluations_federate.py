@@ -1,8 +1,9 @@
 """Three real nodes on loopback — the whole marketplace flow of the issue in one test: node B and C
 follow node A; Alice (A) posts a demand open to bids, Bob (B) and Carol (C) bid, Alice accepts Bob (not
 the cheapest), Carol's node records the rejection, both parties confirm completion, both evaluate.
-Each evaluation stays hidden — on A, B and C — until both are in; then both are published, and Bob's reputation reads the same on the three nodes, each node
-having checked the evaluations against the agreement fetched from A, its holder.
+Each evaluation stays hidden — on A, B and C — until both are in; then both are published, and Bob's
+reputation reads the same on the three nodes, each node having checked the evaluations against the
+agreement fetched from A, its holder.
 
 Node C runs on PostgreSQL when ``ASASAP_TEST_DATABASE_URL`` is set (as in CI), A and B on SQLite.
 """
