@@ -61,6 +61,9 @@ def export_account(session: Session, user: User, *, node_url: str) -> dict[str, 
             for t in tokens
         ],
     }
+    from node.market import export as market_export  # the marketplace builds on accounts, not the reverse
+
+    data.update(market_export.sections(session, user, node_url.rstrip("/") + f"/users/{user.username}"))
     for section, exporter in EXPORTERS.items():
         data[section] = exporter(session, user)
     return data

@@ -1,0 +1,25 @@
+"""A person's account export carries their marketplace data, and nobody else's."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from node import db
+from node.accounts import gdpr, service
+from node.settings import Settings
+from tests.market.bid_support import make_proposal, person
+
+
+def test_export_lists_own_proposals_only(engine: Engine, session: Session, settings: Settings) -> None:
+    alice = person(engine, "alice")
+    bob = person(engine, "bob")
+    make_proposal(session, settings, alice)
+    make_proposal(session, settings, bob)
+    with db.session_scope(engine) as s:
+        data = gdpr.export_account(s, service.get_user(s, "alice"), node_url=settings.base_url)
+    assert len(data["proposals"]) == 1
+    assert data["proposals"][0]["id"].startswith(settings.url("/proposals/"))
+    assert data["proposals"][0]["price"] == "20.00" and data["proposals"][0]["state"] == "open"
+    for section in ("bids", "agreements", "evaluations_given", "evaluations_received", "notifications"):
+        assert data[section] == []
