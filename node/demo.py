@@ -743,11 +743,6 @@ DEMO_AGREEMENT = DemoAgreement(
 )
 
 
-def node_named(slug: str) -> DemoNode:
-    """The demo node ``slug``."""
-    return next(node for node in DEMO_NODES if node.slug == slug)
-
-
 def proposal_named(key: str) -> tuple[DemoNode, DemoProposal]:
     """The demo proposal ``key`` and the node of its author."""
     for node in DEMO_NODES:

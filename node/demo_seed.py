@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from node.market.lifecycles import AgreementState, EvaluationState
 from node.market.models import Agreement, Bid, Evaluation, Proposal
 from node.settings import Settings
 
+log = logging.getLogger("asasap.demo")
 P = ParamSpec("P")
 T = TypeVar("T")
 Say = Callable[[str], None]
@@ -217,7 +219,7 @@ async def _follow(node: LiveNode, username: str | None, target_uri: str) -> tupl
     return node, actor.uri, target_uri
 
 
-async def follow_each_other(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
+async def _follow_each_other(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
     follows = [
         await _follow(node, None, other.settings.url(local.NODE_ACTOR_PATH))
         for node, other in itertools.permutations(nodes.values(), 2)
@@ -235,7 +237,7 @@ async def follow_each_other(nodes: Mapping[str, LiveNode], progress: _Progress) 
     return f"{len(follows)}"
 
 
-async def publish_proposals(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
+async def _publish_proposals(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
     today = datetime.now(PARIS).date()
     for node in nodes.values():
         for author in dict.fromkeys(p.author for p in node.spec.proposals):
@@ -264,7 +266,7 @@ async def publish_proposals(nodes: Mapping[str, LiveNode], progress: _Progress) 
     return f"{len(progress.proposals)}"
 
 
-async def place_bids(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
+async def _place_bids(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
     for spec in DEMO_BIDS:
         bidder = nodes[spec.node]
         progress.bids[spec] = await bidder.write(
@@ -273,13 +275,16 @@ async def place_bids(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
 
     async def received() -> bool:
         for spec, ap_id in progress.bids.items():
-            author_node = nodes[demo_proposal(spec.proposal)[0].slug]
-            if await author_node.read(_count_known, Bid, [ap_id]) == 0:
+            if await _author_node(nodes, spec.proposal).read(_count_known, Bid, [ap_id]) == 0:
                 return False
         return True
 
     await _until(received)
     return f"{len(progress.bids)}"
+
+
+def _author_node(nodes: Mapping[str, LiveNode], proposal_key: str) -> LiveNode:
+    return nodes[demo_proposal(proposal_key)[0].slug]
 
 
 def _agreed_bid() -> DemoBid:
@@ -288,18 +293,23 @@ def _agreed_bid() -> DemoBid:
     )
 
 
-async def accept_one_bid(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
-    author_spec, proposal = demo_proposal(DEMO_AGREEMENT.proposal)
-    holder, agreed = nodes[author_spec.slug], _agreed_bid()
-    progress.agreement = await holder.write(_accept, holder.settings, proposal.author, progress.bids[agreed])
-    mirror = nodes[agreed.node]
+def _parties(nodes: Mapping[str, LiveNode]) -> tuple[LiveNode, str, LiveNode, str]:
+    """The node holding the demo agreement and the proposal's author; the mirror's node and the bidder."""
+    agreed = _agreed_bid()
+    author = demo_proposal(agreed.proposal)[1].author
+    return _author_node(nodes, agreed.proposal), author, nodes[agreed.node], agreed.bidder
+
+
+async def _accept_one_bid(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
+    holder, author, mirror, _ = _parties(nodes)
+    progress.agreement = await holder.write(_accept, holder.settings, author, progress.bids[_agreed_bid()])
 
     async def consistent() -> bool:
         if await mirror.read(_agreement_state, progress.agreement) is None:
             return False
         for spec, ap_id in progress.bids.items():
-            author_node = nodes[demo_proposal(spec.proposal)[0].slug]
-            if await nodes[spec.node].read(_bid_state, ap_id) != await author_node.read(_bid_state, ap_id):
+            on_author_node = await _author_node(nodes, spec.proposal).read(_bid_state, ap_id)
+            if await nodes[spec.node].read(_bid_state, ap_id) != on_author_node:
                 return False
         return True
 
@@ -307,19 +317,17 @@ async def accept_one_bid(nodes: Mapping[str, LiveNode], progress: _Progress) -> 
     return ""
 
 
-async def confirm_service(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
-    author_spec, proposal = demo_proposal(DEMO_AGREEMENT.proposal)
-    holder, agreed = nodes[author_spec.slug], _agreed_bid()
-    mirror = nodes[agreed.node]
+async def _confirm_service(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
+    holder, author, mirror, bidder = _parties(nodes)
     ap_id = progress.agreement
-    done = (AgreementState.CONFIRMED_BY_ONE.value, AgreementState.COMPLETED.value)
-    await holder.write(_confirm, holder.settings, proposal.author, ap_id)
+    await holder.write(_confirm, holder.settings, author, ap_id)
 
     async def mirrored() -> bool:
+        done = (AgreementState.CONFIRMED_BY_ONE.value, AgreementState.COMPLETED.value)
         return await mirror.read(_agreement_state, ap_id) in done
 
     await _until(mirrored)
-    await mirror.write(_confirm, mirror.settings, agreed.bidder, ap_id)
+    await mirror.write(_confirm, mirror.settings, bidder, ap_id)
 
     async def completed() -> bool:
         states = [await node.read(_agreement_state, ap_id) for node in (holder, mirror)]
@@ -329,7 +337,7 @@ async def confirm_service(nodes: Mapping[str, LiveNode], progress: _Progress) ->
     return ""
 
 
-async def evaluate_each_other(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
+async def _evaluate_each_other(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
     for spec in DEMO_AGREEMENT.evaluations:
         node = nodes[spec.node]
         await node.write(_evaluate, node.settings, spec, progress.agreement)
@@ -347,18 +355,18 @@ Step = Callable[[Mapping[str, LiveNode], _Progress], Awaitable[str]]
 STEPS: tuple[tuple[str, Step], ...] = (
     (
         "les nœuds et quelques habitants se suivent / nodes and some residents follow each other",
-        follow_each_other,
+        _follow_each_other,
     ),
     (
         "offres et demandes publiées et reçues partout / offers and demands published and received",
-        publish_proposals,
+        _publish_proposals,
     ),
-    ("réponses envoyées à d'autres nœuds / bids sent to other nodes", place_bids),
-    ("une réponse acceptée, accord conclu / one bid accepted, agreement made", accept_one_bid),
-    ("service confirmé par les deux parties / service confirmed by both parties", confirm_service),
+    ("réponses envoyées à d'autres nœuds / bids sent to other nodes", _place_bids),
+    ("une réponse acceptée, accord conclu / one bid accepted, agreement made", _accept_one_bid),
+    ("service confirmé par les deux parties / service confirmed by both parties", _confirm_service),
     (
         "évaluations publiées sur les trois nœuds / evaluations published on the three nodes",
-        evaluate_each_other,
+        _evaluate_each_other,
     ),
 )
 
@@ -379,6 +387,12 @@ async def seed_marketplace(nodes: Sequence[LiveNode], say: Say, *, timeout: floa
 
     try:
         await asyncio.wait_for(run(), timeout)
+    except asyncio.CancelledError:
+        say(
+            f"  ✗ {progress.step}: interrompu / interrupted.\n"
+            "    La préparation reprendra au prochain lancement / seeding carries on at the next start."
+        )
+        raise
     except TimeoutError:
         say(
             f"  ✗ {progress.step}: pas terminé en {timeout:.0f} s / not done within {timeout:.0f} s.\n"
@@ -390,6 +404,10 @@ async def seed_marketplace(nodes: Sequence[LiveNode], say: Say, *, timeout: floa
     except (DomainError, RemoteError, RemoteActorError, LookupError) as exc:
         reason = exc.message if isinstance(exc, DomainError) else str(exc)
         say(f"  ✗ {progress.step}: échec / failed: {reason}")
+        return False
+    except Exception as exc:  # noqa: BLE001 - the nodes keep serving whatever went wrong
+        log.exception("seeding the demo failed")
+        say(f"  ✗ {progress.step}: échec / failed: {exc!r}")
         return False
     say(f"Données de démonstration prêtes / demo data ready — {time.monotonic() - started:.1f} s")
     return True

@@ -23,19 +23,27 @@ is only recorded while the row is still ``sending`` with the same count, so a wo
 expired (and whose row another worker took over) cannot overwrite the newer attempt. A worker killed
 mid-delivery loses nothing: the row is claimed again when its lease expires and the activity is sent
 again (receivers deduplicate by activity id).
+
+Both ends work on whole batches, with statements built once: a claim is one ``UPDATE ... RETURNING``
+then one query each for the batch's activities, blocked domains and gone recipients (and two per
+publishing actor, for its key); a record is one ``UPDATE`` for all the deliveries that went through
+(per status), one per other outcome, and the peers' upserts.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlmodel
-from sqlalchemy import BindParameter, Connection, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import BindParameter, Connection, Select, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningUpdate, Update
 from sqlmodel import Session, SQLModel, col
 
 from node.accounts.models import User
@@ -78,7 +86,6 @@ log = logging.getLogger("asasap.federation")
 
 S = DeliveryState
 CLAIMABLE = (S.PENDING, S.SENDING)  # the states a claim takes rows from (sending: an expired lease)
-ACTIVITY_JSON = "application/activity+json"
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 BACKOFF_JITTER = 0.2
@@ -131,6 +138,119 @@ def _table(model: type[SQLModel]) -> Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
     return table
+
+
+# --- the statements of the hot path, built once (on first use) and executed with parameters --------
+
+
+@functools.cache
+def _claim_statement(postgres: bool) -> ReturningUpdate[Any]:
+    """Take due rows (``now``, ``limit``, ``lease_until``): they become ``sending``, one attempt more."""
+    table = _table(Delivery)
+    now = bindparam("now", type_=table.c.next_attempt_at.type)
+    due = (
+        select(table.c.id)
+        .where(
+            or_(
+                and_(table.c.state == S.PENDING.value, table.c.next_attempt_at <= now),
+                and_(table.c.state == S.SENDING.value, table.c.lease_until < now),
+            )
+        )
+        .order_by(table.c.next_attempt_at)
+        .limit(bindparam("limit"))
+    )
+    if postgres:
+        due = due.with_for_update(skip_locked=True)
+    return (
+        update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values(
+            state=S.SENDING.value,
+            lease_until=bindparam("lease_until", type_=table.c.lease_until.type),
+            attempts=table.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            table.c.id,
+            table.c.attempts,
+            table.c.outbox_id,
+            table.c.target,
+            table.c.inbox_url,
+            table.c.domain,
+            table.c.created_at,
+        )
+    )
+
+
+@functools.cache
+def _activities_statement() -> Select[Any]:
+    outbox = _table(OutboxActivity)
+    return select(outbox.c.id, outbox.c.activity_id, outbox.c.actor_uri, outbox.c.payload).where(
+        outbox.c.id.in_(bindparam("ids", expanding=True))
+    )
+
+
+@functools.cache
+def _blocks_statement() -> Select[Any]:
+    blocks = _table(DomainBlock)
+    return select(blocks.c.domain).where(blocks.c.domain.in_(bindparam("entries", expanding=True)))
+
+
+@functools.cache
+def _gone_statement() -> Select[Any]:
+    actors = _table(RemoteActor)
+    listed: BindParameter[str] = bindparam("uris", expanding=True)
+    return select(actors.c.uri, actors.c.inbox).where(
+        actors.c.gone_at.is_not(None), or_(actors.c.uri.in_(listed), actors.c.inbox.in_(listed))
+    )
+
+
+@functools.cache
+def _delivered_statement() -> Update:
+    """Delivered (``b_ids`` with ``b_attempts``, answered ``b_status``), if still held by that claim."""
+    table = _table(Delivery)
+    return (
+        update(table)
+        .where(
+            table.c.id.in_(bindparam("b_ids", expanding=True)),
+            table.c.state == S.SENDING.value,
+            table.c.attempts == bindparam("b_attempts"),
+        )
+        .values(
+            state=S.DELIVERED.value,
+            lease_until=None,
+            last_status=bindparam("b_status", type_=table.c.last_status.type),
+            last_error="",
+            delivered_at=bindparam("b_now", type_=table.c.delivered_at.type),
+            updated_at=bindparam("b_now", type_=table.c.updated_at.type),
+        )
+    )
+
+
+@functools.cache
+def _outcome_statement() -> Update:
+    """Any outcome of one delivery (``b_id`` with ``b_attempts``), if still held by that claim."""
+    table = _table(Delivery)
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            table.c.state == S.SENDING.value,
+            table.c.attempts == bindparam("b_attempts"),
+        )
+        .values(
+            state=bindparam("b_state"),
+            lease_until=None,
+            last_status=bindparam("b_status"),
+            last_error=bindparam("b_error"),
+            next_attempt_at=func.coalesce(
+                bindparam("b_next", type_=table.c.next_attempt_at.type), table.c.next_attempt_at
+            ),
+            inbox_url=func.coalesce(bindparam("b_inbox", type_=table.c.inbox_url.type), table.c.inbox_url),
+            delivered_at=bindparam("b_delivered", type_=table.c.delivered_at.type),
+            updated_at=bindparam("b_now", type_=table.c.updated_at.type),
+        )
+    )
 
 
 # --- claiming --------------------------------------------------------------------------------------
@@ -201,46 +321,17 @@ def claim(session: Session, settings: Settings, *, now: datetime, limit: int, le
         # An expired lease is sending -> pending -> sending: the row is simply claimed again.
         if not (can_transition(state, S.SENDING) or can_transition(state, S.PENDING)):
             raise TransitionRefused("delivery", state.value, S.SENDING.value)
-    table = _table(Delivery)
-    due = (
-        select(table.c.id)
-        .where(
-            or_(
-                and_(table.c.state == S.PENDING.value, table.c.next_attempt_at <= now),
-                and_(table.c.state == S.SENDING.value, table.c.lease_until < now),
-            )
-        )
-        .order_by(table.c.next_attempt_at)
-        .limit(limit)
-    )
-    if postgres:
-        due = due.with_for_update(skip_locked=True)
     claimed = connection.execute(
-        update(table)
-        .where(table.c.id.in_(due.scalar_subquery()))
-        .values(state=S.SENDING.value, lease_until=now + lease, attempts=table.c.attempts + 1, updated_at=now)
-        .returning(
-            table.c.id,
-            table.c.attempts,
-            table.c.outbox_id,
-            table.c.target,
-            table.c.inbox_url,
-            table.c.domain,
-            table.c.created_at,
-        )
+        _claim_statement(postgres), {"now": now, "limit": limit, "lease_until": now + lease}
     ).all()
     if not claimed:
         return Batch([], {})
     rows = sorted(claimed, key=lambda row: row.id)  # RETURNING has no order
-    outbox = _table(OutboxActivity)
     # Each activity once, however many of its deliveries the batch holds.
     activities = {
         row.id: (row.activity_id, row.actor_uri, row.payload.encode("utf-8"))
         for row in connection.execute(
-            select(outbox.c.id, outbox.c.activity_id, outbox.c.actor_uri, outbox.c.payload).where(
-                outbox.c.id.in_(bindparam("ids", expanding=True))
-            ),
-            {"ids": sorted({row.outbox_id for row in rows})},
+            _activities_statement(), {"ids": sorted({row.outbox_id for row in rows})}
         )
     }
     blocked = _blocked_domains(connection, {row.domain for row in rows})
@@ -271,9 +362,7 @@ def _blocked_domains(connection: Connection, domains: Iterable[str]) -> set[str]
     """Which of ``domains`` are blocked, directly or through their host or a parent domain."""
     candidates = {domain: block_candidates(domain) for domain in domains}
     wanted = sorted({entry for entries in candidates.values() for entry in entries})
-    blocks = _table(DomainBlock)
-    query = select(blocks.c.domain).where(blocks.c.domain.in_(bindparam("entries", expanding=True)))
-    found = set(connection.execute(query, {"entries": wanted}).scalars())
+    found = set(connection.execute(_blocks_statement(), {"entries": wanted}).scalars())
     return {domain for domain, entries in candidates.items() if found.intersection(entries)}
 
 
@@ -282,12 +371,7 @@ def _gone_targets(connection: Connection, uris: Sequence[str | None]) -> set[str
     wanted = sorted({uri for uri in uris if uri})
     if not wanted:
         return set()
-    actors = _table(RemoteActor)
-    listed: BindParameter[str] = bindparam("uris", expanding=True)
-    query = select(actors.c.uri, actors.c.inbox).where(
-        actors.c.gone_at.is_not(None), or_(actors.c.uri.in_(listed), actors.c.inbox.in_(listed))
-    )
-    rows = connection.execute(query, {"uris": wanted}).all()
+    rows = connection.execute(_gone_statement(), {"uris": wanted}).all()
     return {value for row in rows for value in row} & set(wanted)
 
 
@@ -389,7 +473,7 @@ def precheck(item: ClaimedDelivery, signer: HttpSignatureAuth | None) -> Outcome
 async def post(poster: InboxPoster, item: ClaimedDelivery, inbox: str, signer: HttpSignatureAuth) -> int:
     """POST the stored activity to ``inbox``, signed; the 2xx status, or a :class:`RemoteError`."""
     answer = await poster.post_signed(
-        inbox, item.payload, key_id=signer.key_id, private_key=signer.private_key, content_type=ACTIVITY_JSON
+        inbox, item.payload, key_id=signer.key_id, private_key=signer.private_key
     )
     return answer.status
 
@@ -446,9 +530,7 @@ def record(session: Session, outcomes: Sequence[Outcome], *, now: datetime) -> N
         return
     for state in {outcome.state for outcome in outcomes}:
         require_transition(S.SENDING, state)
-    table = _table(Delivery)
     connection = session.connection()
-    held = table.c.state == S.SENDING.value
     # The common case in one statement per (status, attempts): delivered to the inbox the row holds.
     delivered: dict[tuple[int | None, int], list[int]] = {}
     others: list[Outcome] = []
@@ -457,25 +539,9 @@ def record(session: Session, outcomes: Sequence[Outcome], *, now: datetime) -> N
             delivered.setdefault((outcome.status, outcome.attempts), []).append(outcome.delivery_id)
         else:
             others.append(outcome)
-    if delivered:
-        statement = (
-            update(table)
-            .where(
-                table.c.id.in_(bindparam("b_ids", expanding=True)),
-                held,
-                table.c.attempts == bindparam("b_attempts"),
-            )
-            .values(
-                state=S.DELIVERED.value,
-                lease_until=None,
-                last_status=bindparam("b_status", type_=table.c.last_status.type),
-                last_error="",
-                delivered_at=now,
-                updated_at=now,
-            )
-        )
-        for (status, attempts), ids in delivered.items():
-            connection.execute(statement, {"b_ids": ids, "b_attempts": attempts, "b_status": status})
+    for (status, attempts), ids in delivered.items():
+        parameters = {"b_ids": ids, "b_attempts": attempts, "b_status": status, "b_now": now}
+        connection.execute(_delivered_statement(), parameters)
     if others:
         _record_each(connection, others, now)
     gone = [o for o in outcomes if o.state is S.GONE and o.status == 410]
@@ -496,43 +562,21 @@ def record(session: Session, outcomes: Sequence[Outcome], *, now: datetime) -> N
 
 def _record_each(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
     """One update per outcome (a single statement executed for each)."""
-    table = _table(Delivery)
-    statement = (
-        update(table)
-        .where(
-            table.c.id == bindparam("b_id"),
-            table.c.state == S.SENDING.value,
-            table.c.attempts == bindparam("b_attempts"),
-        )
-        .values(
-            state=bindparam("b_state"),
-            lease_until=None,
-            last_status=bindparam("b_status"),
-            last_error=bindparam("b_error"),
-            next_attempt_at=func.coalesce(
-                bindparam("b_next", type_=table.c.next_attempt_at.type), table.c.next_attempt_at
-            ),
-            inbox_url=func.coalesce(bindparam("b_inbox", type_=table.c.inbox_url.type), table.c.inbox_url),
-            delivered_at=bindparam("b_delivered", type_=table.c.delivered_at.type),
-            updated_at=now,
-        )
-    )
-    connection.execute(
-        statement,
-        [
-            {
-                "b_id": o.delivery_id,
-                "b_attempts": o.attempts,
-                "b_state": o.state.value,
-                "b_status": o.status,
-                "b_error": o.error,
-                "b_next": o.next_attempt_at,
-                "b_inbox": o.inbox_url,
-                "b_delivered": now if o.state is S.DELIVERED else None,
-            }
-            for o in outcomes
-        ],
-    )
+    parameters = [
+        {
+            "b_id": o.delivery_id,
+            "b_attempts": o.attempts,
+            "b_state": o.state.value,
+            "b_status": o.status,
+            "b_error": o.error,
+            "b_next": o.next_attempt_at,
+            "b_inbox": o.inbox_url,
+            "b_delivered": now if o.state is S.DELIVERED else None,
+            "b_now": now,
+        }
+        for o in outcomes
+    ]
+    connection.execute(_outcome_statement(), parameters)
 
 
 def _record_peers(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
@@ -544,35 +588,59 @@ def _record_peers(connection: Connection, outcomes: Sequence[Outcome], now: date
             successes.add(outcome.domain)
         elif outcome.peer is False:
             failures[outcome.domain] = failures.get(outcome.domain, 0) + 1
-    domains = sorted(successes | set(failures))
-    if not domains:
-        return
-    dialect = connection.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    connection.execute(
-        insert(_table(Peer)).on_conflict_do_nothing(index_elements=["domain"]),
-        [
-            {"domain": domain, "state": PeerState.OK.value, "first_seen_at": now, "failure_count": 0}
-            for domain in domains
-        ],
-    )
-    peers = _table(Peer)
+    postgres = connection.dialect.name == "postgresql"
     if successes:
-        connection.execute(
-            update(peers)
-            .where(peers.c.domain.in_(sorted(successes)))
-            .values(last_success_at=now, failure_count=0, state=PeerState.OK.value)
-        )
-    for domain, count in failures.items():
-        if domain in successes:
-            connection.execute(update(peers).where(peers.c.domain == domain).values(last_failure_at=now))
-            continue
-        connection.execute(
-            update(peers)
-            .where(peers.c.domain == domain)
-            .values(
-                last_failure_at=now,
-                failure_count=peers.c.failure_count + count,
-                state=PeerState.FAILING.value,
-            )
-        )
+        rows: list[dict[str, object]] = [
+            {"domain": domain, "now": now, "failed_at": now if domain in failures else None}
+            for domain in sorted(successes)
+        ]
+        connection.execute(_peer_success_statement(postgres), rows)
+    failed = sorted(set(failures) - successes)
+    if failed:
+        counted = [{"domain": domain, "now": now, "count": failures[domain]} for domain in failed]
+        connection.execute(_peer_failure_statement(postgres), counted)
+
+
+def _peer_upsert(postgres: bool, row: dict[str, Any]) -> postgresql.Insert | sqlite.Insert:
+    insert = postgresql.insert if postgres else sqlite.insert
+    return insert(_table(Peer)).values(row)
+
+
+@functools.cache
+def _peer_success_statement(postgres: bool) -> postgresql.Insert | sqlite.Insert:
+    """A peer answered (``domain``, ``now``; ``failed_at`` when it also failed in the same write)."""
+    peers, stamp = _table(Peer), _table(Peer).c.last_success_at.type
+    now, failed_at = bindparam("now", type_=stamp), bindparam("failed_at", type_=stamp)
+    row = {
+        "domain": bindparam("domain"),
+        "state": PeerState.OK.value,
+        "first_seen_at": now,
+        "failure_count": 0,
+    }
+    statement = _peer_upsert(postgres, {**row, "last_success_at": now, "last_failure_at": failed_at})
+    return statement.on_conflict_do_update(
+        index_elements=["domain"],
+        set_={
+            "last_success_at": now,
+            "failure_count": 0,
+            "state": PeerState.OK.value,
+            "last_failure_at": func.coalesce(failed_at, peers.c.last_failure_at),
+        },
+    )
+
+
+@functools.cache
+def _peer_failure_statement(postgres: bool) -> postgresql.Insert | sqlite.Insert:
+    """A peer gave no usable answer ``count`` times (``domain``, ``now``, ``count``)."""
+    peers, now = _table(Peer), bindparam("now", type_=_table(Peer).c.last_failure_at.type)
+    count = bindparam("count", type_=peers.c.failure_count.type)
+    row = {"domain": bindparam("domain"), "state": PeerState.FAILING.value, "first_seen_at": now}
+    statement = _peer_upsert(postgres, {**row, "failure_count": count, "last_failure_at": now})
+    return statement.on_conflict_do_update(
+        index_elements=["domain"],
+        set_={
+            "last_failure_at": now,
+            "failure_count": peers.c.failure_count + count,
+            "state": PeerState.FAILING.value,
+        },
+    )

@@ -1,6 +1,5 @@
-"""Delivery POSTs over a lean HTTP/1.1 client: keep-alive connections pooled per origin on plain
-asyncio transports (uvloop's too), answers parsed by ``httptools``, requests signed as Mastodon
-signs them.
+"""Delivery POSTs over lean HTTP/1.1 connections (:mod:`node.activitypub.http1`), pooled per origin
+and kept alive, signed as Mastodon signs them.
 
 It sends one kind of request, a POST with a body, and keeps every guarantee of
 :meth:`node.activitypub.fetch.Fetcher.post`:
@@ -8,7 +7,7 @@ It sends one kind of request, a POST with a body, and keeps every guarantee of
 - the SSRF guard of :mod:`node.activitypub.fetch_guard`: http(s) only, no credentials, the host
   resolved here and every address it resolves to checked, the connection opened to a checked
   address, and the peer address of the open socket checked again before TLS or any request byte;
-- TLS with SNI and certificate checks (``ssl.create_default_context()`` unless told otherwise);
+- TLS with SNI and certificate checks, trusting what the fetcher trusts (or ``ssl_context``);
 - a deadline (``timeout``) over connecting and the whole exchange; at most 64 KiB of an answer's
   body kept, and little more read (then the connection is closed); no redirect followed;
 - every failure in the exception tree of :mod:`node.activitypub.fetch` (``classify_status`` for
@@ -25,6 +24,7 @@ not idempotent, even though receivers deduplicate activities by id).
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib.metadata
 import ipaddress
 import re
@@ -32,28 +32,28 @@ import ssl
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
-import httptools
 import httpx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from node.activitypub.fetch import (
-    POST_RESPONSE_BYTES,
-    PolicyViolation,
-    Unavailable,
-    classify_status,
-)
+from node.activitypub.digest import digest_header
+from node.activitypub.fetch import PolicyViolation, Unavailable, classify_status
 from node.activitypub.fetch_guard import GuardedBackend, GuardError, IPAddress, IPNetwork, Resolver, check_url
+from node.activitypub.http1 import Answer, Connection, Dropped
 from node.activitypub.signatures import PrivateKey, sign_cavage
 
 if TYPE_CHECKING:
     from node.settings import Settings
 
-__all__ = ["ACTIVITY_JSON", "Answer", "InboxPoster", "user_agent"]
+__all__ = ["ACTIVITY_JSON", "Answer", "InboxPoster", "rsa_signature", "user_agent"]
 
 ACTIVITY_JSON = "application/activity+json"
-HEAD_BYTES = 65_536  # status line and header fields of one answer
+SIGNED_POST = "(request-target) host date digest content-type"
 PER_ORIGIN = 4
 IDLE_SECONDS = 4.0  # under the 5 s idle timeout of common servers (uvicorn, httpcore's pools)
 _RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection", "user-agent"})
@@ -71,18 +71,26 @@ def user_agent(settings: Settings) -> str:
     return f"asasap/{version} (+{settings.base_url.rstrip('/')}/)"
 
 
-@dataclass(frozen=True)
-class Answer:
-    """A 2xx answer: its status, header fields as received, and at most 64 KiB of its body."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        """The first value of the header field ``name`` (any case), or None."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key.lower() == wanted), None)
+def rsa_signature(
+    target: str,
+    host: str,
+    date: str,
+    digest: str,
+    content_type: str,
+    key_id: str,
+    private_key: rsa.RSAPrivateKey,
+) -> str:
+    """The ``Signature`` of a POST, as :func:`~node.activitypub.signatures.sign_cavage` makes it with
+    ``rsa-sha256`` (``target`` is the path and query sent, ``host`` the Host header)."""
+    if '"' in key_id or "\\" in key_id:
+        raise ValueError("the key id cannot contain quotes or backslashes")
+    text = (
+        f"(request-target): post {target}\nhost: {host}\ndate: {date}\ndigest: {digest}\n"
+        f"content-type: {content_type}"
+    )
+    raw = private_key.sign(text.encode("latin-1"), padding.PKCS1v15(), hashes.SHA256())
+    encoded = base64.b64encode(raw).decode("ascii")
+    return f'keyId="{key_id}",algorithm="rsa-sha256",headers="{SIGNED_POST}",signature="{encoded}"'
 
 
 @dataclass(frozen=True)
@@ -118,165 +126,6 @@ def _address(text: str) -> IPAddress | None:
         return None
 
 
-class _Dropped(Exception):
-    """The connection failed during an exchange; ``answered``: part of the answer had come back."""
-
-    def __init__(self, message: str, *, answered: bool, tls: bool = False) -> None:
-        super().__init__(message)
-        self.answered = answered
-        self.tls = tls
-
-
-class _Connection(asyncio.Protocol):
-    """One HTTP/1.1 connection: sends a request, parses its answer, and knows if it may serve again.
-
-    It is also the ``httptools`` parser's callback object (the ``on_*`` methods).
-    """
-
-    def __init__(self, origin: tuple[str, str, int], lost: asyncio.Future[None]) -> None:
-        self.origin = origin
-        self.lost = lost  # done when the transport is gone
-        self.transport: asyncio.Transport | None = None
-        self.reusable = False  # the last answer was complete and the server keeps the connection
-        self.idle_since = 0.0
-        self._parser = httptools.HttpResponseParser(self)
-        self._waiter: asyncio.Future[Answer] | None = None
-        self._begin()
-
-    def _begin(self) -> None:
-        self._status = 0
-        self._headers: list[tuple[str, str]] = []
-        self._body: list[bytes] = []
-        self._body_bytes = 0
-        self._head_bytes = 0
-        self._received = 0
-        self._head_done = False
-        self._framed = False  # Content-Length or chunked: the answer does not end with the connection
-
-    @property
-    def usable(self) -> bool:
-        """Whether a request may be sent on this connection now."""
-        return self.reusable and self.transport is not None and not self.transport.is_closing()
-
-    async def exchange(self, request: bytes) -> Answer:
-        """Send ``request`` and wait for its answer; :class:`_Dropped` if the connection fails."""
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            raise _Dropped("the connection is closed", answered=False)
-        self.reusable = False
-        self._begin()
-        waiter: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._waiter = waiter
-        transport.write(request)
-        try:
-            return await waiter
-        finally:
-            self._waiter = None
-
-    def close(self) -> None:
-        """Close at once; any exchange in progress fails."""
-        self.reusable = False
-        if self.transport is not None:
-            self.transport.abort()
-
-    # -- asyncio.Protocol
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
-
-    def data_received(self, data: bytes) -> None:
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            self.close()  # bytes nobody asked for: this connection cannot be trusted any more
-            return
-        if not self._head_done and self._received > HEAD_BYTES:
-            self._fail(f"the answer's head is larger than {HEAD_BYTES} bytes")
-            return
-        self._received += len(data)
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail("the server switched protocols")
-        except httptools.HttpParserError as exc:
-            self._fail(f"malformed answer: {exc}")
-        if waiter.done():
-            return
-        if self._received > HEAD_BYTES + POST_RESPONSE_BYTES:
-            self._finish(keep=False)  # enough: the rest is neither needed nor read
-            self.close()
-
-    def eof_received(self) -> bool | None:
-        self.reusable = False
-        self._end_without_framing()
-        return None  # close the transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.reusable = False
-        if exc is None:
-            self._end_without_framing()
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            message = f"the connection was lost: {exc!r}" if exc else "the server closed the connection"
-            waiter.set_exception(
-                _Dropped(message, answered=self._received > 0, tls=isinstance(exc, ssl.SSLError))
-            )
-        if not self.lost.done():
-            self.lost.set_result(None)
-
-    # -- httptools callbacks
-
-    def on_message_begin(self) -> None:
-        if self._waiter is None or self._waiter.done():
-            self.close()  # a second answer to one request
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_bytes += len(name) + len(value) + 4  # ": " and CRLF
-        if self._head_bytes > HEAD_BYTES:
-            raise ValueError(f"the answer's head is larger than {HEAD_BYTES} bytes")  # stops the parser
-        key = name.decode("latin-1")
-        self._headers.append((key, value.decode("latin-1")))
-        if key.lower() in ("content-length", "transfer-encoding"):
-            self._framed = True
-
-    def on_headers_complete(self) -> None:
-        self._status = self._parser.get_status_code()
-        self._head_done = True
-
-    def on_body(self, body: bytes) -> None:
-        room = POST_RESPONSE_BYTES - self._body_bytes
-        if room > 0:
-            self._body.append(body[:room])
-        self._body_bytes += len(body)
-
-    def on_message_complete(self) -> None:
-        if 100 <= self._status < 200:  # an interim answer (100 Continue, 103): the real one follows
-            received = self._received
-            self._begin()
-            self._received = received
-            return
-        self._finish(keep=self._parser.should_keep_alive())
-
-    # -- helpers
-
-    def _end_without_framing(self) -> None:
-        """An answer without Content-Length or chunks ends when the connection does."""
-        if self._head_done and not self._framed and self._status >= 200:
-            self._finish(keep=False)
-
-    def _finish(self, *, keep: bool) -> None:
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            return
-        self.reusable = keep
-        waiter.set_result(Answer(self._status, tuple(self._headers), b"".join(self._body)))
-
-    def _fail(self, message: str) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(_Dropped(message, answered=True))
-        self.close()
-
-
 class _Origin:
     """The connections to one (scheme, host, port): a cap on how many at once, and the idle ones."""
 
@@ -284,7 +133,7 @@ class _Origin:
 
     def __init__(self, size: int) -> None:
         self.slots = asyncio.Semaphore(size)
-        self.idle: list[_Connection] = []
+        self.idle: list[Connection] = []
         self.users = 0
         self.sweeper: asyncio.TimerHandle | None = None
 
@@ -319,17 +168,18 @@ class InboxPoster:
         self.ssl_context = ssl_context
         self._origins: dict[tuple[str, str, int], _Origin] = {}
         self._targets: dict[str, _Target] = {}
-        self._open: set[_Connection] = set()
+        self._open: set[Connection] = set()
         self._closed = False
+        self._dated: tuple[int, str] = (0, "")
+        self._digested: tuple[bytes | None, str] = (None, "")
 
     @classmethod
-    def from_settings(cls, settings: Settings, **options: object) -> InboxPoster:
+    def from_settings(cls, settings: Settings) -> InboxPoster:
         """A poster for this node: its address policy, its fetch timeout, a User-Agent naming it."""
         return cls(
             user_agent=user_agent(settings),
             allow_private=settings.allow_private_addresses,
             timeout=settings.fetch_timeout_seconds,
-            **options,  # type: ignore[arg-type]
         )
 
     async def __aenter__(self) -> InboxPoster:
@@ -352,12 +202,26 @@ class InboxPoster:
         private_key: PrivateKey,
         content_type: str = ACTIVITY_JSON,
     ) -> Answer:
-        """POST ``body`` to ``url`` signed as Mastodon signs (``(request-target) host date digest
-        content-type``, draft-cavage ``rsa-sha256``); the 2xx answer, or a RemoteError."""
+        """POST ``body`` to ``url`` signed as Mastodon signs (draft-cavage ``rsa-sha256`` over
+        ``(request-target) host date digest content-type``); the 2xx answer, or a RemoteError.
+
+        ``Date`` is formatted once a second and ``Digest`` computed once for consecutive posts of the
+        same body; a key other than RSA signs with ``hs2019``, through ``sign_cavage``.
+        """
         target = self._target(url)
-        fields = [("Host", target.authority), ("Content-Type", content_type)]
-        added = sign_cavage("POST", target.url, fields, body, key_id=key_id, private_key=private_key)
-        return await self._post(url, target, body, [("Content-Type", content_type), *added.items()])
+        if isinstance(private_key, rsa.RSAPrivateKey):
+            date, digest = self._date(), self._digest(body)
+            signature = rsa_signature(
+                target.path, target.authority, date, digest, content_type, key_id, private_key
+            )
+            added = [("Date", date), ("Digest", digest), ("Signature", signature)]
+        else:
+            fields = [("Host", target.authority), ("Content-Type", content_type)]
+            signed = sign_cavage(
+                "POST", target.url, fields, body, key_id=key_id, private_key=private_key, algorithm="hs2019"
+            )
+            added = list(signed.items())
+        return await self._post(url, target, body, [("Content-Type", content_type), *added])
 
     async def post(self, url: str, body: bytes, headers: Sequence[tuple[str, str]] = ()) -> Answer:
         """POST ``body`` to ``url`` with ``headers`` as given; the 2xx answer, or a RemoteError."""
@@ -377,6 +241,17 @@ class InboxPoster:
             await asyncio.wait([connection.lost for connection in open_now], timeout=5)
 
     # -- one request
+
+    def _date(self) -> str:
+        now = int(time.time())
+        if now != self._dated[0]:
+            self._dated = (now, format_datetime(datetime.fromtimestamp(now, UTC), usegmt=True))
+        return self._dated[1]
+
+    def _digest(self, body: bytes) -> str:
+        if body is not self._digested[0]:
+            self._digested = (body, digest_header(body))
+        return self._digested[1]
 
     def _target(self, url: str) -> _Target:
         target = self._targets.get(url)
@@ -439,7 +314,7 @@ class InboxPoster:
                 connection = await self._connect(url, target)
             try:
                 answer = await connection.exchange(request)
-            except _Dropped as exc:
+            except Dropped as exc:
                 connection.close()
                 if fresh or exc.answered:
                     reason = "tls_error" if exc.tls else "transport_error"
@@ -454,7 +329,7 @@ class InboxPoster:
 
     # -- the pool
 
-    def _take_idle(self, origin: _Origin) -> _Connection | None:
+    def _take_idle(self, origin: _Origin) -> Connection | None:
         now = time.monotonic()
         while origin.idle:
             connection = origin.idle.pop()  # the most recent is the likeliest to be alive
@@ -463,7 +338,7 @@ class InboxPoster:
             connection.close()
         return None
 
-    def _keep(self, origin: _Origin, connection: _Connection) -> None:
+    def _keep(self, origin: _Origin, connection: Connection) -> None:
         if not connection.usable or self._closed:
             connection.close()
             return
@@ -509,7 +384,7 @@ class InboxPoster:
             checked.append(str(address))
         return checked
 
-    async def _connect(self, url: str, target: _Target) -> _Connection:
+    async def _connect(self, url: str, target: _Target) -> Connection:
         failure: OSError | None = None
         for address in await self._addresses(url, target):
             try:
@@ -531,16 +406,16 @@ class InboxPoster:
             return connection
         raise Unavailable(f"cannot connect to {url}: {failure}", url=url, reason="connect_failed")
 
-    async def _open_to(self, address: str, target: _Target) -> _Connection:
+    async def _open_to(self, address: str, target: _Target) -> Connection:
         """A TCP connection to ``address``, tracked until it is lost."""
         loop = asyncio.get_running_loop()
-        connection = _Connection((target.scheme, target.host, target.port), loop.create_future())
+        connection = Connection((target.scheme, target.host, target.port), loop.create_future())
         await loop.create_connection(lambda: connection, address, target.port)
         self._open.add(connection)
         connection.lost.add_done_callback(lambda _: self._open.discard(connection))
         return connection
 
-    def _check_peer(self, url: str, target: _Target, connection: _Connection) -> None:
+    def _check_peer(self, url: str, target: _Target, connection: Connection) -> None:
         if self.guard.allow_private:
             return
         assert connection.transport is not None
@@ -550,9 +425,9 @@ class InboxPoster:
             message = f"{url}: {target.host} connected to a forbidden address ({peer!r})"
             raise PolicyViolation(message, url=url, reason="private_address")
 
-    async def _start_tls(self, url: str, target: _Target, connection: _Connection) -> None:
-        if self.ssl_context is None:
-            self.ssl_context = ssl.create_default_context()
+    async def _start_tls(self, url: str, target: _Target, connection: Connection) -> None:
+        if self.ssl_context is None:  # the CAs the fetcher trusts, so that fetches and posts agree
+            self.ssl_context = httpx.create_ssl_context(verify=True, trust_env=False)
         assert connection.transport is not None
         try:
             transport = await asyncio.get_running_loop().start_tls(

@@ -35,8 +35,7 @@ log = logging.getLogger("asasap.federation")
 
 IDLE_INTERVAL = 0.5  # seconds between polls when there was nothing to do
 BATCH_MIN = 16
-BATCH_ROUNDS = 4  # a batch holds this many deliveries per lane
-RECORD_CHUNK = 32  # outcomes written at once while a batch is still being sent (more while one is written)
+BATCH_ROUNDS = 16  # a batch holds this many deliveries per lane: the database's work per batch is shared
 
 E = TypeVar("E")
 R = TypeVar("R")
@@ -158,28 +157,35 @@ class DeliveryJob:
         self.batch_size = batch_size or max(BATCH_MIN, BATCH_ROUNDS * self.concurrency)
         self._poster = poster
         per_origin = poster.per_origin if poster is not None else PER_ORIGIN
-        # Each round may wait for an inbox lookup and a POST, each bounded by the fetch timeout; when
-        # every delivery goes to one server, only ``per_origin`` of them are in flight at once.
-        rounds = math.ceil(self.batch_size / max(1, min(self.concurrency, per_origin)))
-        self.lease = lease or timedelta(seconds=settings.fetch_timeout_seconds * (2 * rounds + 1) + 30)
+        # The worst case: every inbox lookup and every POST takes the whole fetch timeout, lookups go
+        # ``concurrency`` at a time, and POSTs all go to one server, ``per_origin`` at a time.
+        lookups = math.ceil(self.batch_size / self.concurrency)
+        posts = math.ceil(self.batch_size / max(1, min(self.concurrency, per_origin)))
+        self.lease = lease or timedelta(seconds=settings.fetch_timeout_seconds * (lookups + posts + 1) + 30)
         self.give_up = timedelta(hours=settings.delivery_give_up_hours)
         self.clock = clock
         self.rng = rng or random.Random()
         self._factory = fetcher_factory or node_fetcher_factory(settings, engine)
         self._resolve_inbox = resolve_inbox
         self._fetcher: Fetcher | None = None
+        self._writing: tuple[list[Outcome], asyncio.Future[None]] | None = None
 
     async def run_once(self) -> int:
-        """Claim one batch of due deliveries, attempt each and record every outcome; how many were claimed.
+        """Claim one batch of due deliveries and attempt each; how many were claimed.
 
-        Outcomes are written in chunks while the rest of the batch is being sent (one write at a time),
-        so that the database's commits overlap the network and the signing; every outcome is written
-        before this returns.
+        The outcomes are written in a worker thread while the next batch is being claimed and sent, so
+        that the database's commit overlaps the network and the signing; the next call, or
+        :meth:`aclose`, waits for that write. A write that fails is logged, and its deliveries, still
+        ``sending``, are claimed again when their lease expires.
         """
-        batch = await anyio.to_thread.run_sync(self._claim)
+        if self.engine.dialect.name == "sqlite":
+            await self._written()  # one writer at a time: the claim would only wait for the write's lock
+        claiming = asyncio.ensure_future(anyio.to_thread.run_sync(self._claim))
+        await self._written()
+        batch = await claiming
         if not batch.items:
             return 0
-        recorder = _Recorder(self._record)
+        outcomes: list[Outcome] = []
         try:
             ready: list[tuple[ClaimedDelivery, str, HttpSignatureAuth]] = []
             unresolved: list[tuple[ClaimedDelivery, HttpSignatureAuth]] = []
@@ -187,7 +193,7 @@ class DeliveryJob:
                 signer = batch.signers.get(item.actor_uri)
                 early = delivery.precheck(item, signer)
                 if early is not None:
-                    recorder.add(early)
+                    outcomes.append(early)
                 elif item.inbox_url is None:
                     assert signer is not None
                     unresolved.append((item, signer))
@@ -195,10 +201,26 @@ class DeliveryJob:
                     assert signer is not None
                     ready.append((item, item.inbox_url, signer))
             if unresolved:
-                ready += await self._resolve_all(unresolved, recorder)
-            await self._in_lanes(ready, self._send, recorder.add)
+                ready += await self._resolve_all(unresolved, outcomes)
+            await self._in_lanes(ready, self._send, outcomes.append)
         finally:
-            outcomes = await recorder.finish()
+            self._writing = (
+                outcomes,
+                asyncio.ensure_future(anyio.to_thread.run_sync(self._record, outcomes)),
+            )
+        return len(batch.items)
+
+    async def _written(self) -> None:
+        """Wait for the outcomes of the previous batch to be written; log those not delivered."""
+        if self._writing is None:
+            return
+        outcomes, writing = self._writing
+        self._writing = None
+        try:
+            await writing
+        except Exception:
+            log.exception("writing %d delivery outcomes failed; they will be sent again", len(outcomes))
+            return
         for outcome in outcomes:
             if outcome.state is not delivery.S.DELIVERED:
                 log.info(
@@ -208,10 +230,9 @@ class DeliveryJob:
                     outcome.state.value,
                     outcome.error,
                 )
-        return len(batch.items)
 
     async def _resolve_all(
-        self, unresolved: list[tuple[ClaimedDelivery, HttpSignatureAuth]], recorder: _Recorder
+        self, unresolved: list[tuple[ClaimedDelivery, HttpSignatureAuth]], outcomes: list[Outcome]
     ) -> list[tuple[ClaimedDelivery, str, HttpSignatureAuth]]:
         """Find the inboxes of recipients not in the cache; those that may be posted to."""
         if self._resolve_inbox is None:
@@ -228,11 +249,11 @@ class DeliveryJob:
         ready: list[tuple[ClaimedDelivery, str, HttpSignatureAuth]] = []
         for (item, signer), (_, inbox), refused in zip(unresolved, pairs, checked, strict=True):
             if refused is not None:
-                recorder.add(refused)
+                outcomes.append(refused)
             elif isinstance(inbox, str):
                 ready.append((item, inbox, signer))
             else:
-                recorder.add(inbox)
+                outcomes.append(inbox)
         return ready
 
     def poster(self) -> InboxPoster:
@@ -248,7 +269,8 @@ class DeliveryJob:
         return self._fetcher
 
     async def aclose(self) -> None:
-        """Close the poster's and the fetcher's connections."""
+        """Wait for the last outcomes to be written; close the poster's and the fetcher's connections."""
+        await self._written()
         if self._poster is not None:
             poster, self._poster = self._poster, None
             await poster.aclose()
@@ -311,45 +333,3 @@ class DeliveryJob:
     def _record(self, outcomes: list[Outcome]) -> None:
         with session_scope(self.engine, write=True) as session:
             delivery.record(session, outcomes, now=self.clock())
-
-
-class _Recorder:
-    """Writes outcomes in the background, one chunk at a time, as they come.
-
-    A chunk starts when ``chunk`` outcomes wait and no write is in progress; outcomes that arrive
-    during a write wait for the next one. After a failed write nothing more is started, and
-    :meth:`finish` raises the failure (the rows stay ``sending`` and are claimed again when their
-    lease expires).
-    """
-
-    def __init__(self, write: Callable[[list[Outcome]], None], chunk: int = RECORD_CHUNK) -> None:
-        self.write = write
-        self.chunk = chunk
-        self.outcomes: list[Outcome] = []
-        self._waiting: list[Outcome] = []
-        self._writing: asyncio.Task[None] | None = None
-
-    def add(self, outcome: Outcome) -> None:
-        """Queue ``outcome``; start a write if enough wait and none is in progress."""
-        self.outcomes.append(outcome)
-        self._waiting.append(outcome)
-        if len(self._waiting) >= self.chunk and self._idle():
-            self._start()
-
-    async def finish(self) -> list[Outcome]:
-        """Wait for the write in progress, write what is left; every outcome queued."""
-        if self._writing is not None:
-            await self._writing
-        if self._waiting:
-            self._start()
-            assert self._writing is not None
-            await self._writing
-        return self.outcomes
-
-    def _idle(self) -> bool:
-        writing = self._writing
-        return writing is None or (writing.done() and not writing.cancelled() and writing.exception() is None)
-
-    def _start(self) -> None:
-        chunk, self._waiting = self._waiting, []
-        self._writing = asyncio.ensure_future(anyio.to_thread.run_sync(self.write, chunk))

@@ -278,6 +278,8 @@ async def _serve(
 
 def cmd_demo(args: argparse.Namespace, _context: object) -> int:
     root = Path(args.dir)
+    if not args.seed_timeout > 0:
+        raise CommandError("--seed-timeout takes a number of seconds above 0")
     if args.reset and root.exists():
         shutil.rmtree(root)
     previous = DemoState.load(root)

@@ -225,6 +225,92 @@ def test_giving_up_after_the_period() -> None:
     assert beyond.state is S.FAILED
 
 
+# --- recording outcomes ----------------------------------------------------------------------------
+
+
+def test_one_record_writes_every_kind_of_outcome(fed: Settings, engine: Engine, alice: LocalActor) -> None:
+    inboxes = [
+        "https://a.example/inbox",
+        "https://a.example/x",
+        "https://b.example/inbox",
+        "https://b.example/x",
+    ]
+    publish_note(fed, engine, alice, inboxes=inboxes, recipients=["https://c.example/users/new"])
+    now, give_up = utcnow(), timedelta(hours=72)
+    with session_scope(engine, write=True) as session:
+        batch = delivery.claim(session, fed, now=now, limit=10, lease=timedelta(minutes=5))
+    items = {item.target: item for item in batch.items}
+    outcomes = [
+        settle(items["https://a.example/inbox"], None, now=now, give_up=give_up, status=202),
+        settle(
+            items["https://a.example/x"], Unavailable("500", url=URL, status=500), now=now, give_up=give_up
+        ),
+        settle(items["https://b.example/inbox"], Unavailable("x", url=URL), now=now, give_up=give_up),
+        settle(
+            items["https://b.example/x"],
+            TryLater("429", url=URL, status=429, retry_after=600),
+            now=now,
+            give_up=give_up,
+        ),
+        # delivered to an inbox found for this attempt: it is stored with the outcome
+        settle(
+            items["https://c.example/users/new"],
+            None,
+            now=now,
+            give_up=give_up,
+            inbox="https://c.example/inbox",
+            status=200,
+        ),
+    ]
+    with session_scope(engine, write=True) as session:
+        delivery.record(session, outcomes, now=now)
+    rows = {row.target: row for row in deliveries(engine)}
+    assert {target: (row.state, row.last_status) for target, row in rows.items()} == {
+        "https://a.example/inbox": ("delivered", 202),
+        "https://a.example/x": ("pending", 500),
+        "https://b.example/inbox": ("pending", None),
+        "https://b.example/x": ("pending", 429),
+        "https://c.example/users/new": ("delivered", 200),
+    }
+    assert rows["https://c.example/users/new"].inbox_url == "https://c.example/inbox"
+    assert rows["https://a.example/inbox"].delivered_at is not None
+    assert all(row.lease_until is None and row.attempts == 1 for row in rows.values())
+    assert rows["https://b.example/x"].next_attempt_at >= now + timedelta(seconds=600)
+    a, b, c = (peer(engine, domain) for domain in ("a.example", "b.example", "c.example"))
+    assert (a.state, a.failure_count) == ("ok", 0)
+    assert a.last_success_at is not None and a.last_failure_at is not None
+    assert (b.state, b.failure_count, b.last_success_at) == ("failing", 2, None)
+    assert (c.state, c.failure_count, c.last_failure_at) == ("ok", 0, None)
+    # the next write adds to the count of a failing peer, and a success resets it
+    make_due(engine)
+    later = now + timedelta(seconds=1)
+    with session_scope(engine, write=True) as session:
+        retried = {
+            item.target: item
+            for item in delivery.claim(session, fed, now=later, limit=10, lease=timedelta(minutes=5)).items
+        }
+    assert set(retried) == {"https://a.example/x", "https://b.example/inbox", "https://b.example/x"}
+    with session_scope(engine, write=True) as session:
+        delivery.record(
+            session,
+            [
+                settle(
+                    retried["https://b.example/inbox"], Unavailable("x", url=URL), now=later, give_up=give_up
+                )
+            ],
+            now=later,
+        )
+    assert peer(engine, "b.example").failure_count == 3
+    with session_scope(engine, write=True) as session:
+        delivery.record(
+            session,
+            [settle(retried["https://b.example/x"], None, now=later, give_up=give_up, status=202)],
+            now=later,
+        )
+    b = peer(engine, "b.example")
+    assert (b.state, b.failure_count) == ("ok", 0) and b.first_seen_at == a.first_seen_at
+
+
 # --- real deliveries -------------------------------------------------------------------------------
 
 
@@ -491,6 +577,44 @@ def test_an_outcome_from_an_expired_claim_is_not_recorded(
     with session_scope(engine, write=True) as session:
         delivery.record(session, [settle(second, None, now=now, give_up=timedelta(hours=1))], now=now)
     assert one(engine).state == "delivered"
+
+
+def test_outcomes_are_written_by_the_next_pass_and_a_failed_write_loses_nothing(
+    fed: Settings, engine: Engine, alice: LocalActor, sink: InboxSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    publish_note(fed, engine, alice, inboxes=[sink.url("/inbox")])
+    publish_note(fed, engine, alice, inboxes=[sink.url("/other")])
+
+    class BrokenDatabase(RuntimeError):
+        pass
+
+    async def scenario() -> None:
+        job = DeliveryJob(fed, engine, batch_size=1)
+        written = job._record
+        failures = [BrokenDatabase("the first write fails")]
+
+        def record(outcomes: list[delivery.Outcome]) -> None:
+            if failures:
+                raise failures.pop()
+            written(outcomes)
+
+        job._record = record  # type: ignore[method-assign]
+        try:
+            assert await job.run_once() == 1  # sent; its write fails in the background
+            assert await job.run_once() == 1  # logs the failure, sends the second one
+            assert await job.run_once() == 0  # writes the second outcome; nothing else is due
+        finally:
+            await job.aclose()
+
+    asyncio.run(scenario())
+    assert "writing 1 delivery outcomes failed" in caplog.text
+    first, second = deliveries(engine)
+    assert (first.state, second.state) == ("sending", "delivered")  # the first is held by its lease
+    with session_scope(engine, write=True) as session:
+        session.execute(update(Delivery).values(lease_until=utcnow() - timedelta(seconds=1)))
+    assert step(fed, engine) == 1
+    assert [(d.state, d.attempts) for d in deliveries(engine)] == [("delivered", 2), ("delivered", 1)]
+    assert [p.path for p in sink.posts()] == ["/inbox", "/other", "/inbox"]
 
 
 # --- several workers -------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The delivery client against real HTTP/1.1 servers on loopback: signed POSTs, keep-alive, framing,
-statuses, limits, the SSRF guard and TLS, on asyncio's loop and on uvloop."""
+"""The delivery client (``fastpost`` over ``http1`` connections) against real HTTP/1.1 servers on
+loopback: signed POSTs, keep-alive, framing, statuses, limits, the SSRF guard and TLS, on asyncio's
+loop and on uvloop."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ import functools
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import uvloop
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from node.activitypub.fastpost import Answer, InboxPoster, user_agent
+from node.activitypub.digest import digest_header
+from node.activitypub.fastpost import Answer, InboxPoster, rsa_signature, user_agent
 from node.activitypub.fetch import (
     Gone,
     PolicyViolation,
@@ -33,6 +37,7 @@ from node.activitypub.signatures import (
     Headers,
     SignedRequest,
     parse_signature,
+    sign_cavage,
     verify_signature,
 )
 from node.settings import Settings
@@ -255,6 +260,53 @@ def test_the_post_is_signed_as_mastodon_signs_and_verifies(loop_name: str) -> No
     tampered = SignedRequest("POST", received.target, request.headers, ACTIVITY.replace(b"Create", b"Delete"))
     with pytest.raises(DigestMismatch):
         verify_signature(tampered, parse_signature(tampered), rsa_key().public_key())
+
+
+def test_the_signature_is_the_one_sign_cavage_makes() -> None:
+    when = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
+    date = format_datetime(when, usegmt=True)
+    digest = digest_header(ACTIVITY)
+    url = "https://remote.example:8443/users/bob/inbox?x=1"
+    expected = sign_cavage(
+        "POST",
+        url,
+        [("Content-Type", "application/activity+json")],
+        ACTIVITY,
+        key_id=KEY_ID,
+        private_key=rsa_key(),
+        now=when,
+    )
+    mine = rsa_signature(
+        "/users/bob/inbox?x=1",
+        "remote.example:8443",
+        date,
+        digest,
+        "application/activity+json",
+        KEY_ID,
+        rsa_key(),
+    )
+    assert expected == {"Host": "remote.example:8443", "Date": date, "Digest": digest, "Signature": mine}
+    # the twin: another target gives another signature
+    other = rsa_signature(
+        "/inbox", "remote.example:8443", date, digest, "application/activity+json", KEY_ID, rsa_key()
+    )
+    assert other != mine
+    with pytest.raises(ValueError):
+        rsa_signature("/inbox", "h", date, digest, "a/b", 'k"ey', rsa_key())
+
+
+def test_a_key_other_than_rsa_signs_with_hs2019() -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+
+    async def scenario() -> Server:
+        async with Server() as server, poster() as client:
+            await client.post_signed(server.url(), ACTIVITY, key_id=KEY_ID, private_key=key)
+            return server
+
+    [received] = run(scenario).requests
+    parsed = parse_signature(received.signed())
+    assert parsed.algorithm == "hs2019" and "digest" in parsed.covered
+    verify_signature(received.signed(), parsed, key.public_key())
 
 
 def test_an_unsigned_post_sends_the_headers_given() -> None:

@@ -19,11 +19,9 @@ import httpx
 import pytest
 
 from node.cli import main
-from node.demo import DEMO_AGREEMENT, DEMO_NODES, DEMO_PASSWORD, proposal_named
+from node.demo import DEMO_AGREEMENT, DEMO_BIDS, DEMO_NODES, DEMO_PASSWORD, proposal_named
 from tests.processes import free_port
 from tests.support import form_token
-
-pytestmark = pytest.mark.process
 
 READY = "demo data ready"
 ALREADY = "demo data already in place"
@@ -133,6 +131,7 @@ def reputation(base: str, handle: str) -> dict[str, Any]:
     return found
 
 
+@pytest.mark.process
 def test_demo_federates_three_seeded_nodes_and_stops_cleanly(tmp_path: Path) -> None:
     demo = Demo(tmp_path / "demo", three_ports())
     try:
@@ -151,7 +150,9 @@ def test_demo_federates_three_seeded_nodes_and_stops_cleanly(tmp_path: Path) -> 
 
         # The completed agreement, on the holder's node and on the mirror.
         author_node, demand = proposal_named(DEMO_AGREEMENT.proposal)
-        bidder_node = next(e.node for e in DEMO_AGREEMENT.evaluations if e.evaluator == DEMO_AGREEMENT.bidder)
+        bidder_node = next(
+            b.node for b in DEMO_BIDS if (b.proposal, b.bidder) == (demand.key, DEMO_AGREEMENT.bidder)
+        )
         for slug, username in ((author_node.slug, demand.author), (bidder_node, DEMO_AGREEMENT.bidder)):
             with logged_in(demo.url(slug), username) as http:
                 page = http.get("/me/agreements").text
