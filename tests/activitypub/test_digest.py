@@ -21,7 +21,7 @@ from node.activitypub.digest import (
 )
 from node.activitypub.signatures_errors import InvalidSignature, MalformedSignature, http_status
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 HELLO = b'{"hello": "world"}'  # RFC 9530 Appendix D input: no trailing LF
 HELLO_LF = HELLO + b"\n"  # Appendix B and C content: the same JSON followed by LF
 

@@ -27,7 +27,7 @@ from node.timeutil import utcnow
 from tests.conftest import PASSWORD, TEST_SECRET, make_user
 from tests.processes import NodeProcess
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 JRD = "application/jrd+json; charset=utf-8"
 AS = "application/activity+json"
 

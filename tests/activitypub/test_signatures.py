@@ -34,7 +34,7 @@ from node.activitypub.signatures import (
     verify_signature,
 )
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 KEYS: dict[str, Any] = json.loads((VECTORS / "rfc9421.json").read_text(encoding="utf-8"))["keys"]
 ACTOR = "https://node.example/users/alice"
 KEY_ID = f"{ACTOR}#main-key"

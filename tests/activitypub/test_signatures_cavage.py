@@ -30,7 +30,7 @@ from node.activitypub.signatures import (
 from node.activitypub.signatures_cavage import signing_string
 from node.activitypub.signatures_keys import RSA_V1_5_SHA256, algorithm_for_key, ecdsa_der_from_raw, sign_with
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 
 
 def load(name: str) -> Any:

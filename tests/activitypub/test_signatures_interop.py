@@ -32,7 +32,7 @@ from node.activitypub.signatures import (
     verify_signature,
 )
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 KEYS: dict[str, Any] = json.loads((VECTORS / "rfc9421.json").read_text(encoding="utf-8"))["keys"]
 RSA_PEM: str = KEYS["test-key-rsa"]["private_pem"]
 RSA_KEY = load_private_key_pem(RSA_PEM)

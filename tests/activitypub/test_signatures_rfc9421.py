@@ -31,7 +31,7 @@ from node.activitypub.signatures import (
 from node.activitypub.signatures_message import Message
 from node.activitypub.signatures_rfc9421 import signature_base
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 
 
 def load(name: str) -> Any:

@@ -27,7 +27,7 @@ from node.activitypub.signatures_message import Message
 from node.activitypub.signatures_rfc9421 import signature_base
 from node.activitypub.signatures_sf import InnerList, Item, parse_dictionary, serialize_member
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 KEYS: dict[str, Any] = json.loads((VECTORS / "rfc9421.json").read_text(encoding="utf-8"))["keys"]
 ED25519_KEY = load_private_key_pem(KEYS["test-key-ed25519"]["private_pem"])
 BODY = b'{"hello": "world"}'

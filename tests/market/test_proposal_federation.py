@@ -40,7 +40,7 @@ from tests.conftest import make_user
 
 B = "https://b.example"
 MASTO = "https://masto.example"
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors" / "fep-0837"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors" / "fep-0837"
 CAPTURED = Path(__file__).resolve().parents[1] / "data" / "activitypub"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 

@@ -54,7 +54,7 @@ from node.market.vocab import (
     withdrawal_to_json,
 )
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors" / "fep-0837"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors" / "fep-0837"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 FEP_PROPOSAL = "https://market.example/proposals/ddde9d6f-6f3b-4770-a966-3a18ef006930"
 FEP_OFFER = "https://social.example/objects/fc4af0d2-c3a1-409b-947c-3c5be29f49b0/offer"
