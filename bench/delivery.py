@@ -147,7 +147,7 @@ def scratch_database(backend: str, workdir: Path) -> Iterator[str]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from node import db
+    from node.core import db
 
     if backend == "sqlite":
         url = f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.db'}"
@@ -178,11 +178,11 @@ def scratch_database(backend: str, workdir: Path) -> Iterator[str]:
 
 def prepare(url: str, sink: str, workdir: Path, activities: int, recipients: int) -> tuple[Any, Any, float]:
     """Settings, engine and the publishing time of ``activities × recipients`` deliveries."""
-    from node import db
     from node.accounts import service
-    from node.activitypub import local
+    from node.activitypub.actors import local
     from node.activitypub.models import Follow, RemoteActor
-    from node.activitypub.outbox import publish
+    from node.activitypub.outbox.publish import publish
+    from node.core import db
     from node.settings import load_settings
 
     settings = load_settings(
@@ -222,7 +222,7 @@ def prepare(url: str, sink: str, workdir: Path, activities: int, recipients: int
 
 async def deliver_all(settings: Any, engine: Any, deadline: float) -> tuple[int, float]:
     """Run one delivery job until nothing is due (or the deadline); (claimed, seconds)."""
-    from node.activitypub.worker import DeliveryJob
+    from node.activitypub.outbox.job import DeliveryJob
 
     job = DeliveryJob(settings, engine)  # its connections are opened in the timed part
     try:
@@ -238,7 +238,7 @@ async def sign_and_post(sink: str, count: int, concurrency: int, deadline: float
     """The same signed POSTs through the same client as the delivery job, without any database work."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from node.activitypub.fastpost import InboxPoster
+    from node.activitypub.transport.poster import InboxPoster
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     body = json.dumps({"type": "Create", "object": {"type": "Note", "content": BODY_TEXT}}).encode()

@@ -305,8 +305,8 @@ def ceiling_app(database_url: str, keys_file: str) -> Any:
     from sqlalchemy import insert
 
     from node.activitypub.models import InboxActivity
-    from node.db import make_engine
-    from node.timeutil import utcnow
+    from node.core.db import make_engine
+    from node.core.timeutil import utcnow
 
     engine = make_engine(database_url)
     keys: dict[str, rsa.RSAPublicKey] = {}
@@ -418,7 +418,7 @@ def count_rows(database_url: str, *, clear: bool = False) -> int:
     from sqlalchemy import func, select
 
     from node.activitypub.models import InboxActivity
-    from node.db import make_engine
+    from node.core.db import make_engine
 
     engine = make_engine(database_url)
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -15,20 +14,21 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from node import db
-from node.activitypub import background
-from node.activitypub import inbox_routes as activitypub_inbox_routes
-from node.activitypub import routes as activitypub_routes
-from node.api import routes as api_routes
-from node.i18n import Catalogs
+from node import worker as background
+from node.core import db
+from node.core.i18n import Catalogs
+from node.http import errors as web_errors
+from node.http.api.v1 import accounts as api_routes
+from node.http.federation import actors as activitypub_routes
+from node.http.federation import inbox as activitypub_inbox_routes
+from node.http.middleware import NodeMiddleware
+from node.http.pages import notifications as notification_pages
+from node.http.pages import routes as web_routes
+from node.http.pages import templating
+from node.http.pages.assets import STATIC_DIR, TEMPLATES_DIR, TRANSLATIONS_DIR
+from node.http.runtime import Node
 from node.settings import Settings
-from node.web import errors as web_errors
-from node.web import notification_pages, templating
-from node.web import routes as web_routes
-from node.web.middleware import NodeMiddleware
-from node.web.runtime import Node
 
-WEB_DIR = Path(__file__).parent / "web"
 log = logging.getLogger("asasap")
 
 
@@ -37,9 +37,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, check_schema
     engine = engine or db.make_engine(settings.effective_database_url)
     if check_schema:
         db.check_migrated(engine)
-    catalogs = Catalogs.load()
+    catalogs = Catalogs.load(TRANSLATIONS_DIR)
     templates = Environment(
-        loader=FileSystemLoader(WEB_DIR / "templates"),
+        loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(["html"]),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
@@ -59,7 +59,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, check_schema
         *activitypub_inbox_routes.routes(),
         *activitypub_routes.routes(),  # before the pages: /users/{name} negotiates HTML or JSON
         *web_routes.routes(),
-        Mount("/static", app=StaticFiles(directory=WEB_DIR / "static"), name="static"),
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(
         routes=routes,

@@ -10,9 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from node import db
 from node.commands import register_all
 from node.commands.base import CommandError, Context, Handler
+from node.core import db
 from node.settings import SettingsError
 
 

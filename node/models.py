@@ -5,8 +5,8 @@ from __future__ import annotations
 from node.accounts import models as accounts_models
 from node.activitypub import keys as activitypub_keys
 from node.activitypub import models as activitypub_models
+from node.core.sqlbase import SQLModel
 from node.market import models as market_models
-from node.sqlbase import SQLModel
 
 metadata = SQLModel.metadata
 

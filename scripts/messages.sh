@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=.venv/bin/python
 PYBABEL=.venv/bin/pybabel
 POT=/tmp/asasap-messages.pot
-TRANSLATIONS=node/web/translations
+TRANSLATIONS=node/http/pages/translations
 
 if [[ ! -x "$PYBABEL" ]]; then
     echo "error: $PYBABEL not found; create the virtual environment first (pip install -e '.[dev,test]')" >&2

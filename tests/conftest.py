@@ -20,10 +20,10 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from node import db
 from node.accounts import service
 from node.accounts.models import Role, User
 from node.app import create_app
+from node.core import db
 from node.settings import RegistrationPolicy, Settings, load_settings
 
 PG_ENV = "ASASAP_TEST_DATABASE_URL"

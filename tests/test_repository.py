@@ -17,7 +17,7 @@ SKIPPED = {
     "build",
     "dist",
 }
-# A relative climb to a sibling "shared" folder, or Path pieces that climb out of the repository towards a sibling "shared" folder.
+# A relative path to a sibling "shared" folder, or Path pieces climbing out of the repository to it.
 OUTSIDE = re.compile(r"\.\.[/\\]shared\b|[\"']\.\.[\"']\s*/\s*[\"']shared[\"']")
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, ApiToken, Invite, User, WebSession
-from node.errors import N_, NotFound, ValidationFailed
-from node.timeutil import utcnow
+from node.core.errors import N_, NotFound, ValidationFailed
+from node.core.timeutil import utcnow
 
 TOKEN_PREFIX = "asa_"
 # Refresh last_used_at at most this often, to keep reads from turning into writes.

@@ -11,8 +11,8 @@ from sqlmodel import Session, col, select
 from node.accounts import credentials, passwords
 from node.accounts.models import AccountStatus, ApiToken, ProviderStatus, Role, User, UserCategory
 from node.accounts.service import admin_count, user_categories
-from node.errors import N_, Conflict, ValidationFailed
-from node.timeutil import isoformat, utcnow
+from node.core.errors import N_, Conflict, ValidationFailed
+from node.core.timeutil import isoformat, utcnow
 
 EXPORT_FORMAT = "asasap-account-export/1"
 

@@ -7,9 +7,9 @@ from enum import StrEnum
 
 from sqlalchemy import Column, ForeignKey, Integer, String, text
 
-from node.errors import N_
-from node.sqlbase import Field, SQLModel
-from node.timeutil import UTCDateTime, utcnow
+from node.core.errors import N_
+from node.core.sqlbase import Field, SQLModel
+from node.core.timeutil import UTCDateTime, utcnow
 
 
 class Role(StrEnum):
@@ -119,7 +119,7 @@ class User(SQLModel, table=True):
 
 
 class UserCategory(SQLModel, table=True):
-    """A service category (slug from :mod:`node.market.categories`) a person offers."""
+    """A service category (slug from :mod:`node.catalog.categories`) a person offers."""
 
     __tablename__ = "user_categories"
 

@@ -7,7 +7,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from node.errors import N_
+from node.core.errors import N_
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256

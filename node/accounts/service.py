@@ -1,6 +1,6 @@
 """Account rules: registration per node policy, login with throttling, profiles, roles, moderation.
 
-Services take a SQLModel ``session`` and plain values, raise :mod:`node.errors` exceptions, and never
+Services take a SQLModel ``session`` and plain values, raise :mod:`node.core.errors` exceptions, and never
 touch HTTP. The caller owns the transaction.
 """
 
@@ -24,7 +24,8 @@ from node.accounts.models import (
     User,
     UserCategory,
 )
-from node.errors import (
+from node.catalog import categories
+from node.core.errors import (
     N_,
     AuthenticationFailed,
     Conflict,
@@ -33,9 +34,8 @@ from node.errors import (
     Throttled,
     ValidationFailed,
 )
-from node.market import categories
+from node.core.timeutil import utcnow
 from node.settings import RegistrationPolicy, Settings
-from node.timeutil import utcnow
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{2,30}$")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -329,7 +329,7 @@ def update_profile(session: Session, user: User, data: ProfileInput) -> User:
 
 def _resolve_commune(postal_code: str, name: str) -> tuple[str, str] | None:
     """(INSEE code, official name) for a postal code and a typed name, from the gazetteer."""
-    from node.market.places import default_gazetteer
+    from node.places.gazetteer import default_gazetteer
 
     gazetteer = default_gazetteer()
     if name:

@@ -19,7 +19,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, ApiToken, User, WebSession
-from node.activitypub import local
+from node.activitypub.actors import local
 from node.settings import RegistrationPolicy, Settings
 
 JRD_MEDIA_TYPE = "application/jrd+json; charset=utf-8"

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Column, ForeignKey, Integer, String, Text
 from sqlmodel import Session, col, select
 
-from node import sealing
-from node.sqlbase import Field, SQLModel
-from node.timeutil import UTCDateTime, utcnow
+from node.core import sealing
+from node.core.sqlbase import Field, SQLModel
+from node.core.timeutil import UTCDateTime, utcnow
 
 NODE_OWNER = "node"
 

@@ -12,8 +12,8 @@ from enum import StrEnum
 
 from sqlalchemy import Column, ForeignKey, Integer, String, Text, UniqueConstraint
 
-from node.sqlbase import Field, SQLModel
-from node.timeutil import UTCDateTime, utcnow
+from node.core.sqlbase import Field, SQLModel
+from node.core.timeutil import UTCDateTime, utcnow
 
 URI = 2048  # longest URI we store
 

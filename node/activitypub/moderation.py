@@ -24,7 +24,7 @@ from node.activitypub.models import (
     Peer,
     RemoteActor,
 )
-from node.errors import N_, Conflict, NotFound, ValidationFailed
+from node.core.errors import N_, Conflict, NotFound, ValidationFailed
 
 DOMAIN_RE = re.compile(
     r"^(?=.{1,255}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$"

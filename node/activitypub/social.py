@@ -21,14 +21,14 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
-from node.activitypub import local
-from node.activitypub.local import LocalActor
+from node.activitypub.actors import local
+from node.activitypub.actors.local import LocalActor
+from node.activitypub.inbox.processing import Outcome, PermanentFailure, ProcessingContext, handles
 from node.activitypub.models import Follow, FollowState, Relay, RelayState, RemoteActor
-from node.activitypub.outbox import publish
-from node.activitypub.processing import Outcome, PermanentFailure, ProcessingContext, handles
-from node.errors import N_, Conflict, NotFound, ValidationFailed
+from node.activitypub.outbox.publish import publish
+from node.core.errors import N_, Conflict, NotFound, ValidationFailed
+from node.core.timeutil import utcnow
 from node.settings import Settings
-from node.timeutil import utcnow
 
 log = logging.getLogger("asasap.federation")
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from node.commands import demo, federation, setup, users, worker
+from node.commands import federation, setup, users, worker
 from node.commands.base import SubParsers
+from node.demo import command as demo
 
 
 def register_all(sub: SubParsers) -> None:

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from node import db
-from node.errors import DomainError
+from node.core import db
+from node.core.errors import DomainError
 from node.settings import Settings, load_settings
 
 Handler = Callable[[argparse.Namespace, "Context"], int]

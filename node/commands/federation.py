@@ -14,15 +14,18 @@ from typing import Any, TypeVar
 
 from sqlmodel import select
 
+from node.accounts import federation as account_events
 from node.accounts import service
-from node.activitypub import account_events, delivery_admin, local, moderation, social
-from node.activitypub.fetch import RemoteError
+from node.activitypub import moderation, social
+from node.activitypub.actors import local
+from node.activitypub.actors.remote import RemoteActorError, RemoteActors
+from node.activitypub.actors.resolve import NotResolvable, resolve, resolve_node_actor
 from node.activitypub.models import Follow, RemoteActor
-from node.activitypub.remote import RemoteActorError, RemoteActors
-from node.activitypub.resolve import NotResolvable, resolve, resolve_node_actor
+from node.activitypub.outbox import admin as delivery_admin
+from node.activitypub.transport.fetch import RemoteError
 from node.commands.base import CommandError, Context, SubParsers, add_json_flag, print_json, print_table
-from node.db import check_migrated
-from node.timeutil import isoformat
+from node.core.db import check_migrated
+from node.core.timeutil import isoformat
 
 T = TypeVar("T")
 

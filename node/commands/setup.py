@@ -8,11 +8,11 @@ import stat
 import sys
 from typing import Any
 
-from node import db
 from node.accounts import service
 from node.accounts.models import Role
 from node.activitypub import keys
 from node.commands.base import CommandError, Context, SubParsers, add_json_flag, print_json, read_password
+from node.core import db
 from node.settings import SettingsError, new_secret_key
 
 

@@ -9,7 +9,7 @@ from node.accounts import credentials, service
 from node.accounts.models import AccountStatus, Role, User
 from node.activitypub import keys
 from node.commands.base import Context, SubParsers, add_json_flag, print_json, print_table, read_password
-from node.timeutil import isoformat
+from node.core.timeutil import isoformat
 
 
 def register(sub: SubParsers) -> None:

@@ -9,11 +9,11 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from node import db
-from node.activitypub.background import node_worker
-from node.activitypub.delivery_admin import count_by_state
-from node.activitypub.worker import Worker
+from node.activitypub.outbox.admin import count_by_state
+from node.activitypub.outbox.job import Worker
 from node.commands.base import Context, SubParsers, add_json_flag, print_json
+from node.core import db
+from node.worker import node_worker
 
 log = logging.getLogger("asasap.federation")
 

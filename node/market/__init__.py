@@ -1,0 +1,1 @@
+"""The marketplace: offers and demands, bids, agreements, evaluations, notifications."""

@@ -9,8 +9,8 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from node.accounts.models import User
+from node.core.timeutil import isoformat
 from node.market.models import Agreement, Bid, Evaluation, Notification, Proposal
-from node.timeutil import isoformat
 
 
 def _amount(value: Decimal | None) -> str | None:

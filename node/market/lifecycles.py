@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from node.statemachine import Lifecycle, lifecycle
+from node.core.statemachine import Lifecycle, lifecycle
 
 __all__ = [
     "AGREEMENT_LIFECYCLE",
@@ -146,7 +146,7 @@ def after_confirmation(state: AgreementState | str) -> AgreementState:
     """The state an agreement moves to when a party confirms completion.
 
     The caller makes sure the second confirmation comes from the other party. Raises
-    :class:`~node.statemachine.TransitionRefused` from any other state than the two that allow it.
+    :class:`~node.core.statemachine.TransitionRefused` from any other state than the two that allow it.
     """
     current = AgreementState(state)
     target = _A.CONFIRMED_BY_ONE if current is _A.ACCEPTED else _A.COMPLETED

@@ -14,8 +14,8 @@ from decimal import Decimal
 from sqlalchemy import Column, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 
 from node.activitypub.models import URI
-from node.sqlbase import Field, SQLModel
-from node.timeutil import UTCDateTime, utcnow
+from node.core.sqlbase import Field, SQLModel
+from node.core.timeutil import UTCDateTime, utcnow
 
 
 def _user_fk(ondelete: str = "CASCADE") -> Column[int]:

@@ -4,7 +4,7 @@ A :class:`Price` is an amount in euros (``EUR``) or in time tokens (``HOUR``: ti
 cooperative node), per hour of service or for the whole service. Amounts are :class:`~decimal.Decimal`
 with at most two decimals; nothing here uses binary floating point.
 
-Bounds (refused with :class:`~node.errors.ValidationFailed`, the message naming the field):
+Bounds (refused with :class:`~node.core.errors.ValidationFailed`, the message naming the field):
 
 - euros: more than 0, at most 500 € per hour, at most 20,000 € in total;
 - time tokens: more than 0, at most 10 hours of tokens per hour of service, at most 200 in total;
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
 
-from node.errors import N_, ValidationFailed
+from node.core.errors import N_, ValidationFailed
 
 __all__ = [
     "EUR_PER_HOUR_MAX",

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from node.errors import N_
+from node.core.errors import N_
+from node.core.timeutil import utcnow
 from node.market.models import Notification
-from node.timeutil import utcnow
 
 
 class Kind(StrEnum):

@@ -8,7 +8,7 @@
 
 Rules: :func:`structure_errors` lists what makes a schedule meaningless (applied to everything,
 including what other nodes send); :func:`validate` adds what a new schedule must respect (not in the
-past, at most a year ahead, a plausible duration) and raises :class:`~node.errors.ValidationFailed`.
+past, at most a year ahead, a plausible duration) and raises :class:`~node.core.errors.ValidationFailed`.
 
 JSON (the object that carries the schedule, a ``Proposal`` or an ``Agreement``, gets these
 properties):
@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from node.errors import N_, ValidationFailed
+from node.core.errors import N_, ValidationFailed
 
 __all__ = [
     "DAY_CODES",

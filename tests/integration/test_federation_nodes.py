@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import PASSWORD, DatabaseFactory
-from tests.processes import NodeProcess
+from tests.support.nodes import NodeProcess
 
 pytestmark = pytest.mark.process
 

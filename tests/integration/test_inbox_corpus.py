@@ -20,12 +20,12 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from node import db
-from node.activitypub.digest import digest_header
+from node.activitypub.inbox.processing import InboxJob, ProcessingContext, Registry, delete_actor
 from node.activitypub.models import Follow, InboxActivity, Peer, RemoteActor
-from node.activitypub.processing import InboxJob, ProcessingContext, Registry, delete_actor
+from node.activitypub.signatures.digest import digest_header
+from node.core import db
 from node.settings import load_settings
-from tests.activitypub.test_remote import (  # noqa: F401 - a fixture used by name
+from tests.activitypub.actors.test_remote import (  # noqa: F401 - a fixture used by name
     AS_TYPE,
     ActorServer,
     RemoteTestActor,
@@ -35,7 +35,7 @@ from tests.activitypub.test_remote import (  # noqa: F401 - a fixture used by na
     fixed_key,
 )
 from tests.conftest import PASSWORD, TEST_SECRET
-from tests.processes import NodeProcess
+from tests.support.nodes import NodeProcess
 
 pytestmark = pytest.mark.process
 

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from node.timeutil import utcnow
+from node.core.timeutil import utcnow
 from tests.conftest import PASSWORD, DatabaseFactory
-from tests.processes import NodeProcess
+from tests.support.nodes import NodeProcess
 
 pytestmark = pytest.mark.process
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.processes import NodeProcess
+from tests.support.nodes import NodeProcess
 
 pytestmark = pytest.mark.process
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from node import db
 from node.accounts import gdpr, service
+from node.core import db
 from node.settings import Settings
-from tests.market.bid_support import make_proposal, person
+from tests.support.market import make_proposal, person
 
 
 def test_export_lists_own_proposals_only(engine: Engine, session: Session, settings: Settings) -> None:

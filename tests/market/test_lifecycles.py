@@ -8,6 +8,7 @@ from itertools import product
 
 import pytest
 
+from node.core.statemachine import Lifecycle, TransitionRefused
 from node.market.lifecycles import (
     AGREEMENT_LIFECYCLE,
     BID_LIFECYCLE,
@@ -25,7 +26,6 @@ from node.market.lifecycles import (
     evaluation_open,
     reveal_due,
 )
-from node.statemachine import Lifecycle, TransitionRefused
 
 P, B, A, E = ProposalState, BidState, AgreementState, EvaluationState
 

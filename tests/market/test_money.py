@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from node.errors import ValidationFailed
+from node.core.errors import ValidationFailed
 from node.market.money import (
     MSG_AMOUNT_INVALID,
     MSG_AMOUNT_NEGATIVE,

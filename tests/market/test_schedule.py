@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from node.errors import ValidationFailed
+from node.core.errors import ValidationFailed
 from node.market.schedule import (
     MSG_END_BEFORE_START,
     MSG_FIRST_DAY_PAST,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import node.timeutil
+import node.core.timeutil
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -27,7 +27,7 @@ def upgrade() -> None:
         "login_failures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
     with op.batch_alter_table("login_failures", schema=None) as batch_op:
@@ -53,9 +53,9 @@ def upgrade() -> None:
         sa.Column("siret", sqlmodel.sql.sqltypes.AutoString(length=14), nullable=True),
         sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=5), nullable=True),
         sa.Column("registration_note", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("approved_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("approved_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
@@ -71,8 +71,8 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("public_pem", sa.Text(), nullable=False),
         sa.Column("private_encrypted", sa.Text(), nullable=False),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("retired_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("retired_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_actor_keys_user_id_users"), ondelete="SET NULL"
         ),
@@ -88,9 +88,9 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
         sa.Column("prefix", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users"), ondelete="CASCADE"
         ),
@@ -107,10 +107,10 @@ def upgrade() -> None:
         sa.Column("prefix", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.Column("used_by_id", sa.Integer(), nullable=True),
-        sa.Column("used_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("used_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by_id"], ["users.id"], name=op.f("fk_invites_created_by_id_users"), ondelete="SET NULL"
         ),
@@ -138,8 +138,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_web_sessions_user_id_users"), ondelete="CASCADE"
         ),

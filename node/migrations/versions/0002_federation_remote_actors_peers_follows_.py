@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import node.timeutil
+import node.core.timeutil
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("domain", sa.String(length=255), nullable=False),
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_domain_blocks")),
         sa.UniqueConstraint("domain", name=op.f("uq_domain_blocks_domain")),
     )
@@ -43,10 +43,10 @@ def upgrade() -> None:
         sa.Column("recipient_user_id", sa.Integer(), nullable=True),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("lease_until", node.timeutil.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("received_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("processed_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("lease_until", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbox")),
         sa.UniqueConstraint("activity_id", name=op.f("uq_inbox_activity_id")),
@@ -65,7 +65,7 @@ def upgrade() -> None:
         sa.Column("object_id", sa.String(length=2048), nullable=True),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("public", sa.Boolean(), nullable=False),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("activity_id", name=op.f("uq_outbox_activity_id")),
     )
@@ -80,11 +80,11 @@ def upgrade() -> None:
         sa.Column("domain", sa.String(length=255), nullable=False),
         sa.Column("software", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("version", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("nodeinfo_fetched_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("nodeinfo_fetched_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("first_seen_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_success_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_failure_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("first_seen_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_success_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_failure_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.Column("failure_count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_peers")),
         sa.UniqueConstraint("domain", name=op.f("uq_peers_domain")),
@@ -96,7 +96,7 @@ def upgrade() -> None:
         sa.Column("actor_uri", sa.String(length=2048), nullable=True),
         sa.Column("follow_activity_id", sa.String(length=2048), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_relays")),
         sa.UniqueConstraint("inbox_url", name=op.f("uq_relays_inbox_url")),
     )
@@ -119,8 +119,8 @@ def upgrade() -> None:
         sa.Column("public_key_pem", sa.Text(), nullable=True),
         sa.Column("manually_approves", sa.Boolean(), nullable=False),
         sa.Column("raw", sa.Text(), nullable=False),
-        sa.Column("fetched_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("gone_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("fetched_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("gone_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_remote_actors")),
         sa.UniqueConstraint("uri", name=op.f("uq_remote_actors_uri")),
     )
@@ -137,13 +137,13 @@ def upgrade() -> None:
         sa.Column("domain", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("lease_until", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("lease_until", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_status", sa.Integer(), nullable=True),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("delivered_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["outbox_id"], ["outbox.id"], name=op.f("fk_deliveries_outbox_id_outbox"), ondelete="CASCADE"
         ),
@@ -164,8 +164,8 @@ def upgrade() -> None:
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("local_follower_id", sa.Integer(), nullable=True),
         sa.Column("local_followee_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["local_followee_id"],
             ["users.id"],

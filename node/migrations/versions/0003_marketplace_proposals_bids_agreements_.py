@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import node.timeutil
+import node.core.timeutil
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -31,8 +31,8 @@ def upgrade() -> None:
         sa.Column("object_uri", sa.String(length=2048), nullable=True),
         sa.Column("actor_uri", sa.String(length=2048), nullable=True),
         sa.Column("data", sa.Text(), nullable=False),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("read_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("read_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_notifications_user_id_users"), ondelete="CASCADE"
         ),
@@ -60,19 +60,19 @@ def upgrade() -> None:
         sa.Column("latitude", sa.Float(), nullable=True),
         sa.Column("longitude", sa.Float(), nullable=True),
         sa.Column("schedule", sa.Text(), nullable=True),
-        sa.Column("starts_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("starts_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.Column("quantity_hours", sa.Numeric(precision=8, scale=2), nullable=True),
         sa.Column("price_amount", sa.Numeric(precision=10, scale=2), nullable=True),
         sa.Column("price_currency", sqlmodel.sql.sqltypes.AutoString(length=4), nullable=True),
         sa.Column("price_basis", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
-        sa.Column("bidding_deadline", node.timeutil.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("expires_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("bidding_deadline", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("search_text", sa.Text(), nullable=False),
         sa.Column("raw", sa.Text(), nullable=True),
-        sa.Column("published_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("published_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["local_author_id"],
             ["users.id"],
@@ -112,9 +112,9 @@ def upgrade() -> None:
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("reject_reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.Column("raw", sa.Text(), nullable=True),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("decided_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["local_bidder_id"], ["users.id"], name=op.f("fk_bids_local_bidder_id_users"), ondelete="CASCADE"
         ),
@@ -156,21 +156,21 @@ def upgrade() -> None:
         sa.Column("price_basis", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
         sa.Column("quantity_hours", sa.Numeric(precision=8, scale=2), nullable=True),
         sa.Column("schedule", sa.Text(), nullable=True),
-        sa.Column("starts_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("starts_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("provider_confirmed_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("requester_confirmed_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("completed_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("cancelled_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("provider_confirmed_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("requester_confirmed_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.Column("cancelled_by_uri", sa.String(length=2048), nullable=True),
         sa.Column("late_cancellation", sa.Boolean(), nullable=False),
-        sa.Column("disputed_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("disputed_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.Column("disputed_by_uri", sa.String(length=2048), nullable=True),
         sa.Column("dispute_reason", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
         sa.Column("receipt_ap_id", sa.String(length=2048), nullable=True),
         sa.Column("raw", sa.Text(), nullable=True),
-        sa.Column("created_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["bid_id"], ["bids.id"], name=op.f("fk_agreements_bid_id_bids"), ondelete="SET NULL"
         ),
@@ -214,7 +214,7 @@ def upgrade() -> None:
         sa.Column("agreement_id", sa.Integer(), nullable=False),
         sa.Column("party_uri", sa.String(length=2048), nullable=False),
         sa.Column("sealed", sa.Text(), nullable=False),
-        sa.Column("updated_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["agreement_id"],
             ["agreements.id"],
@@ -232,7 +232,7 @@ def upgrade() -> None:
         sa.Column("actor_uri", sa.String(length=2048), nullable=False),
         sa.Column("activity_id", sa.String(length=2048), nullable=True),
         sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
-        sa.Column("at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["agreement_id"],
             ["agreements.id"],
@@ -259,8 +259,8 @@ def upgrade() -> None:
         sa.Column("criteria", sa.Text(), nullable=False),
         sa.Column("comment", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("submitted_at", node.timeutil.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("published_at", node.timeutil.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("submitted_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["agreement_id"],
             ["agreements.id"],

@@ -1,0 +1,1 @@
+"""The inbox: verify and store incoming activities, then process them from the stored rows."""

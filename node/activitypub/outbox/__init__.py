@@ -1,0 +1,1 @@
+"""The outbox: publish activities and deliver them durably."""

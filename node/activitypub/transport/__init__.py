@@ -1,0 +1,1 @@
+"""Remote requests: the SSRF guard, signed fetches, and the lean delivery poster."""

@@ -1,0 +1,124 @@
+"""Database engine, sessions and migrations (SQLite in WAL mode by default, PostgreSQL with psycopg 3).
+
+Alembic migrations live in ``node/migrations`` so that they ship with the package; the server refuses to
+start on a database that is not at the head revision.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import Session
+
+MIGRATIONS_DIR = Path(__file__).parents[1] / "migrations"
+
+
+class NotMigrated(RuntimeError):
+    """The database is missing or behind the code's migrations."""
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that
+        # SELECT ... then UPDATE in one transaction is really isolated.
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error.
+
+    ``write=True`` takes SQLite's write lock at the start of the transaction (``BEGIN IMMEDIATE``), so
+    a read-then-write transaction waits for other writers instead of failing; PostgreSQL ignores it.
+    """
+    bind = engine.execution_options(sqlite_immediate=True) if write else engine
+    with Session(bind, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration for ``url`` without needing an ``alembic.ini``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(engine: Engine) -> tuple[str | None, str | None]:
+    """Upgrade the database to the head revision; returns (before, after)."""
+    before = current_revision(engine)
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return before, current_revision(engine)
+
+
+def check_migrated(engine: Engine) -> None:
+    """Raise :class:`NotMigrated` with a message saying what to run when the schema is not current."""
+    head = head_revision()
+    try:
+        current = current_revision(engine)
+    except Exception as exc:  # any driver error means the database cannot be read
+        raise NotMigrated(
+            f"cannot read the database {engine.url.render_as_string(hide_password=True)}: {exc}"
+        ) from exc
+    if current != head:
+        state = "is empty" if current is None else f"is at revision {current}"
+        raise NotMigrated(
+            f"the database {engine.url.render_as_string(hide_password=True)} {state}, "
+            f"the code needs revision {head}: run `asasap migrate`"
+        )

@@ -1,0 +1,1 @@
+"""The JSON API: its declarative framework, schemas and OpenAPI document."""

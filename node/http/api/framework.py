@@ -1,0 +1,200 @@
+"""A small declarative layer for the JSON API: each operation is declared once with its input and output
+schemas, and the same declarations produce the routes and the OpenAPI document, so the document cannot
+fall behind the API.
+
+Authentication is by bearer token (``Authorization: Bearer asa_...``). Errors use the node's stable
+shape ``{"error": {"code", "message", "fields"?}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from node.accounts import credentials
+from node.accounts.models import User
+from node.core.errors import N_, ValidationFailed
+from node.http.runtime import run
+
+Handler = Callable[..., Awaitable[Any]]
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "examples": ["not_found"]},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        }
+    },
+}
+ERROR_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing or invalid bearer token",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict with the current state",
+    413: "Body too large",
+    415: "Body is not JSON",
+    422: "Validation failed",
+    429: "Too many requests",
+}
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    auth: str  # "none", "user", "coordinator", "admin"
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    list_response: bool
+    status: int
+    errors: tuple[int, ...]
+    query: dict[str, dict[str, Any]] = field(default_factory=dict)
+    operation_id: str = ""
+
+
+class Api:
+    """A set of operations under one prefix."""
+
+    def __init__(self, prefix: str = "/api/v1") -> None:
+        self.prefix = prefix
+        self.operations: list[Operation] = []
+
+    def operation(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tag: str,
+        auth: str = "user",
+        body: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        list_response: bool = False,
+        status: int = 200,
+        errors: tuple[int, ...] = (),
+        query: dict[str, dict[str, Any]] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Declare an operation. The handler is called as ``handler(request, caller, body)``."""
+
+        def register(handler: Handler) -> Handler:
+            self.operations.append(
+                Operation(
+                    method=method.upper(),
+                    path=path,
+                    handler=handler,
+                    summary=summary,
+                    tag=tag,
+                    auth=auth,
+                    body=body,
+                    response=response,
+                    list_response=list_response,
+                    status=status,
+                    errors=errors,
+                    query=query or {},
+                    operation_id=handler.__name__,
+                )
+            )
+            return handler
+
+        return register
+
+    def routes(self) -> list[Route]:
+        by_path: dict[str, dict[str, Operation]] = defaultdict(dict)
+        for op in self.operations:
+            by_path[op.path][op.method] = op
+        return [
+            Route(self.prefix + path, _dispatcher(ops), methods=list(ops)) for path, ops in by_path.items()
+        ]
+
+
+def _dispatcher(ops: dict[str, Operation]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        op = ops.get(request.method) or (ops.get("GET") if request.method == "HEAD" else None)
+        if op is None:
+            raise HTTPException(405)
+        caller = await authenticate(request, op.auth)
+        payload = await _parse_body(request, op.body) if op.body is not None else None
+        result = await op.handler(request, caller, payload)
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(_dump(result), status_code=op.status)
+
+    return endpoint
+
+
+def _dump(result: Any) -> Any:
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    if isinstance(result, list):
+        return [_dump(item) for item in result]
+    if isinstance(result, dict):
+        return {key: _dump(value) for key, value in result.items()}
+    return result
+
+
+async def authenticate(request: Request, level: str) -> User | None:
+    """The caller of an API request from its bearer token; 401/403 when ``level`` is not met."""
+    header = request.headers.get("authorization")
+    if header is None:
+        if level == "none":
+            return None
+        raise HTTPException(401, N_("A bearer token is required."), headers={"WWW-Authenticate": "Bearer"})
+    scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret or " " in secret:
+        raise HTTPException(
+            401,
+            N_("Malformed Authorization header; expected `Bearer <token>`."),
+            headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
+        )
+    user = await run(request, credentials.user_for_api_token, secret)
+    if user is None:
+        raise HTTPException(
+            401,
+            N_("Unknown, revoked or malformed token."),
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    if level == "coordinator" and not user.is_coordinator:
+        raise HTTPException(403, N_("This requires a coordinator account."))
+    if level == "admin" and not user.is_admin:
+        raise HTTPException(403, N_("This requires an administrator account."))
+    request.state.user = user
+    return user
+
+
+async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise HTTPException(415, N_("Send the body as application/json."))
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(400, N_("The body is not valid JSON.")) from None
+    if not isinstance(data, dict):
+        raise HTTPException(400, N_("The body must be a JSON object."))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in exc.errors()}
+        raise ValidationFailed(N_("Some fields need attention."), fields=fields) from None

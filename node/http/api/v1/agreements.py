@@ -1,0 +1,244 @@
+"""API operations on agreements: list one's agreements, read one (with its timeline, the actions
+allowed now and the contact details the parties shared, for the parties only), confirm completion,
+cancel, dispute, share contact details; coordinators settle disputes on the node that holds them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+from starlette.requests import Request
+
+from node.accounts.models import User
+from node.activitypub.actors import local
+from node.http.api.schemas import Strict
+from node.http.api.v1 import api
+from node.http.api.v1.proposals import PriceOut
+from node.http.runtime import node_of, run
+from node.market import schedule as sched
+from node.market.agreements import contacts as agreement_contacts
+from node.market.agreements import service as agreements
+from node.market.agreements.documents import stored_schedule
+from node.market.agreements.parties import agreement_for, agreements_of, is_holder, role_of, timeline
+from node.market.bids import service as bids
+from node.market.models import Agreement, Proposal
+from node.settings import Settings
+
+
+class ReasonIn(Strict):
+    reason: str = Field(default="", max_length=2000, description="Plain text, at most 500 characters")
+
+
+class ContactIn(Strict):
+    address: str = Field(default="", max_length=1200, description="At most 300 characters")
+    phone: str = Field(default="", max_length=64)
+
+
+class SettlementIn(Strict):
+    outcome: Literal["completed", "cancelled"]
+    note: str = Field(default="", max_length=2000)
+
+
+class ContactOut(BaseModel):
+    address: str
+    phone: str
+
+
+class EventOut(BaseModel):
+    kind: str
+    actor: str
+    at: datetime
+    note: str
+
+
+class AgreementOut(BaseModel):
+    id: int
+    ap_id: str
+    held_here: bool = Field(description="False: mirrored from the node of the proposal's author")
+    state: str
+    role: Literal["provider", "requester"] | None = Field(description="The caller's role")
+    proposal: str
+    proposal_id: int | None
+    title: str
+    provider: str
+    requester: str
+    price: PriceOut | None
+    hours: Decimal | None
+    start: datetime | None
+    end: datetime | None
+    confirmed_by_provider: datetime | None
+    confirmed_by_requester: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    late_cancellation: bool
+    disputed_at: datetime | None
+    receipt: str | None
+    actions: list[str] = Field(description="What the caller may do now")
+    contacts: dict[str, ContactOut] = Field(description="Shared details by role, for the parties only")
+    timeline: list[EventOut]
+
+
+def agreement_out(session: Session, settings: Settings, caller: User, agreement: Agreement) -> AgreementOut:
+    assert agreement.id is not None
+    proposal = session.get(Proposal, agreement.proposal_id) if agreement.proposal_id is not None else None
+    price = bids.price_of(agreement)
+    schedule = stored_schedule(agreement.schedule)
+    first = sched.first_window(schedule) if schedule is not None else None
+    contacts = agreement_contacts.contacts_for(session, settings, caller, agreement)
+    return AgreementOut(
+        id=agreement.id,
+        ap_id=agreement.ap_id,
+        held_here=is_holder(agreement),
+        state=agreement.state,
+        role=role_of(agreement, local.person(settings, caller).uri),
+        proposal=agreement.proposal_ap_id,
+        proposal_id=agreement.proposal_id,
+        title=proposal.title if proposal else "",
+        provider=agreement.provider_uri,
+        requester=agreement.requester_uri,
+        price=PriceOut(amount=price.amount, currency=price.currency, basis=price.basis) if price else None,
+        hours=agreement.quantity_hours,
+        start=first.start if first else agreement.starts_at,
+        end=first.end if first else None,
+        confirmed_by_provider=agreement.provider_confirmed_at,
+        confirmed_by_requester=agreement.requester_confirmed_at,
+        completed_at=agreement.completed_at,
+        cancelled_at=agreement.cancelled_at,
+        late_cancellation=agreement.late_cancellation,
+        disputed_at=agreement.disputed_at,
+        receipt=agreement.receipt_ap_id,
+        actions=agreements.actions_for(settings, caller, agreement),
+        contacts={role: ContactOut(address=c.address, phone=c.phone) for role, c in contacts.items()},
+        timeline=[
+            EventOut(kind=e.kind, actor=e.actor_uri, at=e.at, note=e.note)
+            for e in timeline(session, agreement)
+        ],
+    )
+
+
+@api.operation(
+    "GET",
+    "/agreements",
+    summary="The caller's agreements, newest first",
+    tag="agreements",
+    response=AgreementOut,
+    list_response=True,
+)
+async def list_agreements(request: Request, caller: User, _body: None) -> list[AgreementOut]:
+    settings = node_of(request).settings
+
+    def load(session: Session) -> list[AgreementOut]:
+        return [agreement_out(session, settings, caller, a) for a in agreements_of(session, caller)]
+
+    return await run(request, load)
+
+
+@api.operation(
+    "GET",
+    "/agreements/{agreement_id:int}",
+    summary="One of the caller's agreements, with its timeline and the contact details shared",
+    tag="agreements",
+    response=AgreementOut,
+    errors=(404,),
+)
+async def get_agreement(request: Request, caller: User, _body: None) -> AgreementOut:
+    settings = node_of(request).settings
+    agreement_id = int(request.path_params["agreement_id"])
+
+    def load(session: Session) -> AgreementOut:
+        return agreement_out(
+            session, settings, caller, agreement_for(session, settings, caller, agreement_id)
+        )
+
+    return await run(request, load)
+
+
+Change = Callable[[Session, Settings, Agreement], object]
+
+
+async def _act(request: Request, caller: User, change: Change) -> AgreementOut:
+    """Apply ``change`` to the caller's agreement (its row locked) and answer with the result."""
+    settings = node_of(request).settings
+    agreement_id = int(request.path_params["agreement_id"])
+
+    def save(session: Session) -> AgreementOut:
+        agreement = agreement_for(session, settings, caller, agreement_id, lock=True)
+        change(session, settings, agreement)
+        return agreement_out(session, settings, caller, agreement)
+
+    return await run(request, save)
+
+
+@api.operation(
+    "POST",
+    "/agreements/{agreement_id:int}/confirm",
+    summary="Confirm that the service was done (completed when both confirm, or after 7 days of silence)",
+    tag="agreements",
+    response=AgreementOut,
+    errors=(404, 409),
+)
+async def confirm_agreement(request: Request, caller: User, _body: None) -> AgreementOut:
+    return await _act(request, caller, lambda s, st, a: agreements.confirm_completion(s, st, caller, a))
+
+
+@api.operation(
+    "POST",
+    "/agreements/{agreement_id:int}/cancel",
+    summary="Cancel (free until 24 hours before the start, recorded as late after that)",
+    tag="agreements",
+    body=ReasonIn,
+    response=AgreementOut,
+    errors=(404, 409),
+)
+async def cancel_agreement(request: Request, caller: User, body: ReasonIn) -> AgreementOut:
+    return await _act(request, caller, lambda s, st, a: agreements.cancel(s, st, caller, a, body.reason))
+
+
+@api.operation(
+    "POST",
+    "/agreements/{agreement_id:int}/dispute",
+    summary="Dispute the agreement (a reason is required; the coordinators of both nodes are told)",
+    tag="agreements",
+    body=ReasonIn,
+    response=AgreementOut,
+    errors=(404, 409),
+)
+async def dispute_agreement(request: Request, caller: User, body: ReasonIn) -> AgreementOut:
+    return await _act(request, caller, lambda s, st, a: agreements.dispute(s, st, caller, a, body.reason))
+
+
+@api.operation(
+    "POST",
+    "/agreements/{agreement_id:int}/contact",
+    summary="Share an address and/or a phone number with the other party only",
+    tag="agreements",
+    body=ContactIn,
+    response=AgreementOut,
+    errors=(404, 409),
+)
+async def share_contact(request: Request, caller: User, body: ContactIn) -> AgreementOut:
+    return await _act(
+        request,
+        caller,
+        lambda s, st, a: agreement_contacts.share_contact(s, st, caller, a, body.address, body.phone),
+    )
+
+
+@api.operation(
+    "POST",
+    "/agreements/{agreement_id:int}/settle",
+    summary="Settle a dispute as completed or cancelled (coordinators of the node holding the agreement)",
+    tag="agreements",
+    auth="coordinator",
+    body=SettlementIn,
+    response=AgreementOut,
+    errors=(404, 409),
+)
+async def settle_agreement(request: Request, caller: User, body: SettlementIn) -> AgreementOut:
+    return await _act(
+        request, caller, lambda s, st, a: agreements.settle_dispute(s, st, caller, a, body.outcome, body.note)
+    )

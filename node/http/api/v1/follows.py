@@ -1,0 +1,186 @@
+"""API operations on the caller's follows: follow anyone on the fediverse by handle or URL, unfollow,
+list following and followers, answer follow requests."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from node.accounts import federation as account_events
+from node.accounts.models import User
+from node.activitypub import social
+from node.activitypub.actors import local
+from node.http.api.schemas import Strict
+from node.http.api.v1 import api
+from node.http.pages.follows import follow_overview, remote_actor
+from node.http.runtime import node_of, run
+
+
+class FollowTarget(Strict):
+    target: str = Field(min_length=3, max_length=500, description="user@host, or an actor URL")
+
+
+class ActorRef(Strict):
+    uri: str = Field(min_length=8, max_length=2048)
+
+
+class FollowLineOut(BaseModel):
+    uri: str
+    handle: str
+    name: str
+    state: str
+
+
+class Follows(BaseModel):
+    following: list[FollowLineOut]
+    followers: list[FollowLineOut]
+    requests: list[FollowLineOut]
+    approve_followers: bool
+
+
+class ApprovalSetting(Strict):
+    approve_followers: bool
+
+
+def _overview(session: Session, request: Request, caller: User) -> Follows:
+    data = follow_overview(session, node_of(request).settings, session.get(User, caller.pk) or caller)
+    return Follows(
+        following=[FollowLineOut(**line.__dict__) for line in data["following"]],
+        followers=[FollowLineOut(**line.__dict__) for line in data["followers"]],
+        requests=[FollowLineOut(**line.__dict__) for line in data["requests"]],
+        approve_followers=data["approve_followers"],
+    )
+
+
+@api.operation(
+    "GET",
+    "/follows",
+    summary="Who the caller follows, who follows them, pending requests",
+    tag="follows",
+    response=Follows,
+)
+async def list_follows(request: Request, caller: User, _body: None) -> Follows:
+    return await run(request, _overview, request, caller)
+
+
+@api.operation(
+    "POST",
+    "/follows",
+    summary="Follow someone on any server (by handle or actor URL)",
+    tag="follows",
+    body=FollowTarget,
+    response=Follows,
+    status=201,
+    errors=(409,),
+)
+async def follow(request: Request, caller: User, body: FollowTarget) -> Follows:
+    settings = node_of(request).settings
+    actor = await remote_actor(request, body.target)
+
+    def save(session: Session) -> Follows:
+        social.follow(session, settings, follower=local.person(settings, caller), target=actor)
+        return _overview(session, request, caller)
+
+    return await run(request, save)
+
+
+@api.operation(
+    "POST",
+    "/follows/unfollow",
+    summary="Stop following an actor",
+    tag="follows",
+    body=ActorRef,
+    status=204,
+    errors=(404,),
+)
+async def unfollow(request: Request, caller: User, body: ActorRef) -> Response:
+    settings = node_of(request).settings
+    await run(
+        request,
+        lambda s: social.unfollow(s, settings, follower=local.person(settings, caller), target_uri=body.uri),
+    )
+    return Response(status_code=204)
+
+
+@api.operation(
+    "POST",
+    "/follows/remove",
+    summary="Remove a follower",
+    tag="follows",
+    body=ActorRef,
+    status=204,
+    errors=(404,),
+)
+async def remove_follower(request: Request, caller: User, body: ActorRef) -> Response:
+    settings = node_of(request).settings
+    await run(
+        request,
+        lambda s: social.remove_follower(
+            s, settings, followee=local.person(settings, caller), follower_uri=body.uri
+        ),
+    )
+    return Response(status_code=204)
+
+
+@api.operation(
+    "POST",
+    "/follows/requests/accept",
+    summary="Accept a follow request",
+    tag="follows",
+    body=ActorRef,
+    status=204,
+    errors=(404,),
+)
+async def accept_request(request: Request, caller: User, body: ActorRef) -> Response:
+    settings = node_of(request).settings
+    await run(
+        request,
+        lambda s: social.accept_request(
+            s, settings, followee=local.person(settings, caller), follower_uri=body.uri
+        ),
+    )
+    return Response(status_code=204)
+
+
+@api.operation(
+    "POST",
+    "/follows/requests/refuse",
+    summary="Refuse a follow request",
+    tag="follows",
+    body=ActorRef,
+    status=204,
+    errors=(404,),
+)
+async def refuse_request(request: Request, caller: User, body: ActorRef) -> Response:
+    settings = node_of(request).settings
+    await run(
+        request,
+        lambda s: social.reject_request(
+            s, settings, followee=local.person(settings, caller), follower_uri=body.uri
+        ),
+    )
+    return Response(status_code=204)
+
+
+@api.operation(
+    "PUT",
+    "/follows/approval",
+    summary="Choose whether new followers need the caller's approval",
+    tag="follows",
+    body=ApprovalSetting,
+    response=ApprovalSetting,
+)
+async def set_approval(request: Request, caller: User, body: ApprovalSetting) -> ApprovalSetting:
+    settings = node_of(request).settings
+
+    def save(session: Session) -> ApprovalSetting:
+        account = session.get(User, caller.pk)
+        assert account is not None
+        account.approve_followers = body.approve_followers
+        session.add(account)
+        account_events.profile_changed(session, settings, account)
+        return ApprovalSetting(approve_followers=account.approve_followers)
+
+    return await run(request, save)

@@ -1,0 +1,294 @@
+"""ActivityPub and discovery routes: actors, their collections, WebFinger, host-meta and NodeInfo.
+
+``/users/{username}`` and ``/actor`` answer ActivityStreams JSON to clients that ask for it and the
+web page otherwise (``Vary: Accept``). With ``secure_mode`` on, ActivityStreams reads of people and of
+collections need a valid HTTP signature; the node actor stays readable so that others can check ours.
+The key lookup is injected as ``app.state.key_lookup`` (see :data:`KeyLookup`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from node.activitypub import discovery
+from node.activitypub.actors import documents as actors
+from node.activitypub.actors import local
+from node.activitypub.signatures import (
+    Headers,
+    InvalidSignature,
+    SignatureError,
+    SignedRequest,
+    VerificationKey,
+    parse_signature,
+    verify_signature,
+)
+from node.activitypub.transport.fetch import RemoteError
+from node.core.db import session_scope
+from node.core.errors import DomainError, http_status
+from node.core.timeutil import utcnow
+from node.http.api.v1.accounts import software_version
+from node.http.errors import STATUS_CODES, error_response, json_error
+from node.http.pages import accounts as account_pages
+from node.http.runtime import node_of, run
+
+log = logging.getLogger("asasap.activitypub")
+T = TypeVar("T")
+
+ACTIVITY_JSON = "application/activity+json; charset=utf-8"
+_ACTIVITY_TYPES = frozenset({"application/activity+json", "application/ld+json"})
+CORS = {"Access-Control-Allow-Origin": "*"}
+
+KeyLookup = Callable[[str, bool], Awaitable[VerificationKey | None]]
+"""``await lookup(key_id, refresh)``: the key for ``key_id`` (fetched again when ``refresh``), or None."""
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def wants_activity_json(accept: str) -> bool:
+    """Whether an ``Accept`` header asks for ActivityStreams (activity+json or ld+json, any profile)."""
+    for part in accept.split(","):
+        media_type, *params = part.split(";")
+        if media_type.strip().lower() not in _ACTIVITY_TYPES:
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            return True
+    return False
+
+
+def activity_json(document: dict[str, Any], *, vary: bool = False) -> Response:
+    headers = {"Vary": "Accept"} if vary else None
+    return JSONResponse(document, media_type=ACTIVITY_JSON, headers=headers)
+
+
+def _error(status: int, message: str, *, vary: bool = False, cors: bool = False) -> Response:
+    headers = {**({"Vary": "Accept"} if vary else {}), **(CORS if cors else {})}
+    return json_error(status, STATUS_CODES.get(status, "error"), message, headers=headers)
+
+
+async def _html_page(request: Request, endpoint: Endpoint) -> Response:
+    """The web page for a negotiated URL, with ``Vary: Accept`` also on its error pages."""
+    try:
+        response = await endpoint(request)
+    except DomainError as exc:
+        response = await error_response(request, http_status(exc), exc.message, code=exc.code)
+    response.headers.add_vary_header("Accept")
+    return response
+
+
+async def _with_key(request: Request, load: Callable[[Session, bool], T]) -> T:
+    """Run ``load(session, may_create_key)`` read-only; again in a write transaction if a key is missing."""
+    engine = node_of(request).engine
+
+    def work(create: bool) -> T:
+        with session_scope(engine, write=create) as session:
+            return load(session, create)
+
+    try:
+        return await run_in_threadpool(work, False)
+    except actors.KeyMissing:
+        return await run_in_threadpool(work, True)
+
+
+def _signed_request(request: Request) -> SignedRequest:
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    target = raw_path.decode("latin-1")
+    query: bytes = request.scope.get("query_string", b"")
+    if query:
+        target += "?" + query.decode("latin-1")
+    return SignedRequest(
+        method=request.method, target=target, headers=Headers.from_raw(request.scope["headers"])
+    )
+
+
+def _carries_signature(headers: Headers) -> bool:
+    """Whether a request tries to be signed at all (a missing signature is 401, a broken one 400)."""
+    if "signature" in headers or "signature-input" in headers:
+        return True
+    return any(v.strip().lower().startswith("signature ") for v in headers.get_all("authorization"))
+
+
+async def signature_refusal(request: Request) -> Response | None:
+    """None when the request may be answered; else the 400/401 to send (secure mode only)."""
+    settings = node_of(request).settings
+    if not settings.secure_mode:
+        return None
+    message = _signed_request(request)
+    if not _carries_signature(message.headers):
+        return _error(401, "this node requires signed requests (secure mode)")
+    try:
+        parsed = parse_signature(message)
+    except SignatureError as exc:
+        return _error(exc.status_code, f"malformed signature: {exc}")
+    lookup: KeyLookup | None = getattr(request.app.state, "key_lookup", None)
+    if lookup is None:
+        return _error(401, "this node cannot look up signature keys")
+    scheme = urlsplit(settings.base_url).scheme
+    failure: InvalidSignature | None = None
+    for refresh in (False, True):  # a failure may come from a rotated key: look it up afresh once
+        try:
+            key = await lookup(parsed.key_id, refresh)
+        except RemoteError as exc:
+            log.info("signed GET refused: key %s unavailable: %s", parsed.key_id, exc)
+            return _error(401, "the signature key could not be fetched")
+        if key is None:
+            return _error(401, "unknown signature key")
+        try:
+            verify_signature(message, parsed, key, scheme=scheme)
+        except InvalidSignature as exc:
+            failure = exc
+            continue
+        except SignatureError as exc:
+            return _error(exc.status_code, f"signature not usable: {exc}")
+        return None
+    log.info("signed GET refused for key %s: %s", parsed.key_id, failure)
+    return _error(401, f"invalid signature: {failure}")
+
+
+# --- actors -------------------------------------------------------------------------------------
+
+
+async def person(request: Request) -> Response:
+    """``GET /users/{username}``: the Person as ActivityStreams, or the profile page."""
+    if not wants_activity_json(request.headers.get("accept", "")):
+        return await _html_page(request, account_pages.profile)
+    refused = await signature_refusal(request)
+    if refused is not None:
+        refused.headers["Vary"] = "Accept"
+        return refused
+    settings = node_of(request).settings
+    username = request.path_params["username"]
+    document = await _with_key(
+        request,
+        lambda session, create: actors.load_person_document(session, settings, username, create_key=create),
+    )
+    if document is None:
+        return _error(404, "No such actor.", vary=True)
+    return activity_json(document, vary=True)
+
+
+async def node_actor(request: Request) -> Response:
+    """``GET /actor``: the node's Application actor (never behind secure mode), or the home page."""
+    if not wants_activity_json(request.headers.get("accept", "")):
+        return RedirectResponse("/", status_code=302, headers={"Vary": "Accept"})
+    settings = node_of(request).settings
+    document = await _with_key(
+        request, lambda session, create: actors.load_node_document(session, settings, create_key=create)
+    )
+    return activity_json(document, vary=True)
+
+
+def collection_endpoint(name: actors.CollectionName, *, of_node: bool) -> Endpoint:
+    """The handler of one collection (outbox, followers, following) of people or of the node."""
+
+    async def endpoint(request: Request) -> Response:
+        refused = await signature_refusal(request)
+        if refused is not None:
+            return refused
+        try:
+            page = actors.parse_page(request.query_params.get("page"))
+        except ValueError as exc:
+            return _error(400, str(exc))
+        username = None if of_node else request.path_params["username"]
+        settings = node_of(request).settings
+        document = await run(request, actors.load_collection, settings, username, name, page)
+        if document is None:
+            return _error(404, "No such actor.")
+        return activity_json(document)
+
+    endpoint.__name__ = f"{'node' if of_node else 'person'}_{name}"
+    return endpoint
+
+
+# --- discovery ----------------------------------------------------------------------------------
+
+
+async def webfinger(request: Request) -> Response:
+    """``GET /.well-known/webfinger?resource=...``"""
+    settings = node_of(request).settings
+    resources = request.query_params.getlist("resource")
+    if len(resources) != 1:
+        return _error(400, "exactly one resource parameter is required", cors=True)
+    try:
+        username = discovery.parse_resource(settings, resources[0])
+    except discovery.MalformedResource as exc:
+        return _error(400, str(exc), cors=True)
+    if username is None:
+        return _error(404, "No such resource on this node.", cors=True)
+    if username == local.NODE_USERNAME:
+        actor_uri, profile_url = local.node_actor(settings).uri, settings.url("/")
+    else:
+        user = await run(request, actors.active_person, username)
+        if user is None:
+            return _error(404, "No such resource on this node.", cors=True)
+        username = user.username
+        actor_uri = profile_url = local.person(settings, user).uri
+    document = discovery.webfinger_document(settings, username, actor_uri, profile_url)
+    document = discovery.filter_links(document, request.query_params.getlist("rel"))
+    return JSONResponse(document, media_type=discovery.JRD_MEDIA_TYPE, headers=CORS)
+
+
+async def host_meta(request: Request) -> Response:
+    """``GET /.well-known/host-meta`` (XRD)."""
+    body = discovery.host_meta_xml(node_of(request).settings)
+    return Response(body, media_type=discovery.XRD_MEDIA_TYPE, headers=CORS)
+
+
+async def host_meta_json(request: Request) -> Response:
+    """``GET /.well-known/host-meta.json``."""
+    return JSONResponse(discovery.host_meta_json(node_of(request).settings), headers=CORS)
+
+
+async def nodeinfo_index(request: Request) -> Response:
+    """``GET /.well-known/nodeinfo``."""
+    return JSONResponse(discovery.nodeinfo_index(node_of(request).settings), headers=CORS)
+
+
+async def nodeinfo(request: Request) -> Response:
+    """``GET /nodeinfo/2.0`` and ``/nodeinfo/2.1``."""
+    version = next((v for v in discovery.NODEINFO_VERSIONS if v == request.path_params["version"]), None)
+    if version is None:
+        return _error(404, "No such NodeInfo version.", cors=True)
+    settings = node_of(request).settings
+    usage = await run(request, discovery.count_usage, now=utcnow())
+    repository, homepage = discovery.software_urls()
+    document = discovery.nodeinfo_document(
+        settings, version, usage, software_version(), repository=repository, homepage=homepage
+    )
+    return JSONResponse(document, media_type=discovery.nodeinfo_media_type(version), headers=CORS)
+
+
+def routes() -> list[BaseRoute]:
+    collections: list[BaseRoute] = []
+    for name in actors.COLLECTIONS:
+        collections.append(Route(f"/users/{{username}}/{name}", collection_endpoint(name, of_node=False)))
+        collections.append(Route(f"{local.NODE_ACTOR_PATH}/{name}", collection_endpoint(name, of_node=True)))
+    return [
+        Route("/.well-known/webfinger", webfinger),
+        Route("/.well-known/host-meta", host_meta),
+        Route("/.well-known/host-meta.json", host_meta_json),
+        Route("/.well-known/nodeinfo", nodeinfo_index),
+        Route("/nodeinfo/{version}", nodeinfo),
+        Route(local.NODE_ACTOR_PATH, node_actor),
+        Route("/users/{username}", person),
+        *collections,
+    ]

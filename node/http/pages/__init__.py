@@ -1,0 +1,1 @@
+"""Pages for people: handlers, templates, static files and translations (French first, English)."""

@@ -1,0 +1,109 @@
+"""Coordinator and administrator pages: people, pending registrations, roles, suspensions, invitations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import Session
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from node.accounts import credentials, service
+from node.accounts.models import AccountStatus, Role, User
+from node.core.errors import N_, NotFound
+from node.http.runtime import coordinator_required, form_with_csrf, render, run, text
+
+
+@coordinator_required
+async def users(request: Request, user: User) -> Response:
+    status_param = request.query_params.get("status", "")
+    status = AccountStatus(status_param) if status_param in AccountStatus._value2member_map_ else None
+    query = request.query_params.get("q", "")[:100]
+
+    def load(session: Session) -> dict[str, Any]:
+        return {
+            "people": service.list_users(session, status=status, query=query),
+            "counts": service.count_by_status(session),
+            "invites": credentials.list_invites(session) if user.is_admin else [],
+        }
+
+    context = await run(request, load)
+    context.update(status=status_param, q=query, done=request.query_params.get("done"), new_invite=None)
+    return await render(request, "admin.html", context)
+
+
+def _action(session: Session, actor_id: int, username: str, action: str, value: str) -> str:
+    """Apply one moderation ``action`` by the coordinator ``actor_id`` to ``username``."""
+    actor = session.get(User, actor_id)
+    if actor is None:
+        raise NotFound(N_("No such account."))
+    target = service.get_user(session, username)
+    actions: dict[str, Callable[[], object]] = {
+        "approve": lambda: service.approve(session, target, by=actor),
+        "refuse": lambda: service.refuse(session, target, by=actor),
+        "suspend": lambda: service.suspend(session, target, by=actor),
+        "reinstate": lambda: service.reinstate(session, target, by=actor),
+        "role": lambda: service.set_role(session, target, _role(value), by=actor),
+    }
+    if action not in actions:
+        raise HTTPException(400, N_("Unknown action."))
+    actions[action]()
+    return action
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise HTTPException(400, N_("Unknown role.")) from None
+
+
+@coordinator_required
+async def act_on_user(request: Request, user: User) -> Response:
+    form = await form_with_csrf(request)
+    assert user.id is not None
+    done = await run(
+        request,
+        _action,
+        user.id,
+        request.path_params["username"],
+        request.path_params["action"],
+        text(form, "role", 20),
+    )
+    back = text(form, "back", 200)
+    target = back if back.startswith("/admin") and not back.startswith("//") else "/admin"
+    separator = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{separator}done={done}", status_code=303)
+
+
+@coordinator_required
+async def create_invite(request: Request, user: User) -> Response:
+    if not user.is_admin:
+        raise HTTPException(403, N_("Only an administrator can create invitations."))
+    form = await form_with_csrf(request)
+    note = text(form, "note", 400)
+    _invite, code = await run(request, credentials.create_invite, by=user, note=note)
+
+    def load(session: Session) -> dict[str, Any]:
+        return {
+            "people": service.list_users(session),
+            "counts": service.count_by_status(session),
+            "invites": credentials.list_invites(session),
+        }
+
+    context = await run(request, load)
+    context.update(status="", q="", done=None, new_invite=code)
+    return await render(request, "admin.html", context, status_code=201)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/admin", users, name="admin"),
+        Route("/admin/invites", create_invite, methods=["POST"], name="create_invite"),
+        Route(
+            "/admin/users/{username}/{action:str}", act_on_user, methods=["POST"], name="admin_user_action"
+        ),
+    ]

@@ -1,0 +1,183 @@
+"""A person's follows across the fediverse: follow someone by handle, see followers and following,
+answer follow requests, choose whether to approve followers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from node.accounts import federation as account_events
+from node.accounts.models import User
+from node.activitypub import social
+from node.activitypub.actors import local
+from node.activitypub.actors.local import LocalActor
+from node.activitypub.actors.remote import RemoteActorError, RemoteActors
+from node.activitypub.actors.resolve import NotResolvable, parse_handle, resolve
+from node.activitypub.models import Follow, FollowState, RemoteActor
+from node.activitypub.transport.fetch import RemoteError
+from node.core.errors import N_, DomainError, NotFound, ValidationFailed, http_status
+from node.http.runtime import checkbox, form_with_csrf, login_required, node_of, render, run, text
+from node.settings import Settings
+
+
+@dataclass(frozen=True)
+class FollowLine:
+    uri: str
+    handle: str
+    name: str
+    state: str
+
+
+def _lines(session: Session, settings: Settings, rows: list[tuple[str, str]]) -> list[FollowLine]:
+    uris = [uri for uri, _ in rows]
+    actors = (
+        {a.uri: a for a in session.exec(select(RemoteActor).where(col(RemoteActor.uri).in_(uris))).all()}
+        if uris
+        else {}
+    )
+    lines = []
+    for uri, state in rows:
+        actor = actors.get(uri)
+        username = local.local_username(settings, uri)
+        if actor is not None:
+            lines.append(FollowLine(uri, actor.handle, actor.name, state))
+        elif username is not None:
+            lines.append(FollowLine(uri, f"{username}@{settings.domain}", "", state))
+        else:
+            lines.append(FollowLine(uri, uri, "", state))
+    return lines
+
+
+def follow_overview(session: Session, settings: Settings, user: User) -> dict[str, Any]:
+    me = local.person(settings, user).uri
+    following = session.exec(
+        select(Follow.followee_uri, Follow.state)
+        .where(Follow.follower_uri == me)
+        .order_by(col(Follow.created_at))
+    ).all()
+    followers = session.exec(
+        select(Follow.follower_uri, Follow.state)
+        .where(Follow.followee_uri == me)
+        .order_by(col(Follow.created_at))
+    ).all()
+    return {
+        "following": _lines(session, settings, list(following)),
+        "followers": _lines(session, settings, [r for r in followers if r[1] == FollowState.ACCEPTED]),
+        "requests": _lines(session, settings, [r for r in followers if r[1] == FollowState.PENDING]),
+        "approve_followers": user.approve_followers,
+    }
+
+
+async def _page(request: Request, user: User, *, status_code: int = 200, **extra: Any) -> Response:
+    settings = node_of(request).settings
+    context = await run(request, lambda s: follow_overview(s, settings, s.get(User, user.pk) or user))
+    context.update({"errors": {}, "done": request.query_params.get("done"), "values": {}}, **extra)
+    return await render(request, "follows.html", context, status_code=status_code)
+
+
+@login_required
+async def follows(request: Request, user: User) -> Response:
+    return await _page(request, user)
+
+
+def _local_target(session: Session, settings: Settings, target: str) -> LocalActor | None | bool:
+    """Our person named by ``target`` (handle on this domain or local URL); False when not local."""
+    handle = parse_handle(target)
+    if handle is not None:
+        if handle[1] != settings.domain.lower():
+            return False
+        username: str | None = handle[0].lower()
+    elif local.is_local(settings, target.strip()):
+        username = local.local_username(settings, target.strip())
+    else:
+        return False
+    return social.local_actor_for(session, settings, settings.url(f"/users/{username}")) if username else None
+
+
+async def remote_actor(request: Request, target: str) -> RemoteActor | LocalActor:
+    """The actor named by a handle or URL: someone of this node, or a remote actor fetched from its
+    origin (network, outside any transaction)."""
+    settings = node_of(request).settings
+    nobody = ValidationFailed(
+        N_("Nobody was found at this address."), fields={"target": N_("Nobody was found at this address.")}
+    )
+    found_here = await run(request, _local_target, settings, target)
+    if found_here is None:
+        raise nobody
+    if isinstance(found_here, LocalActor):
+        return found_here
+    actors: RemoteActors = request.app.state.remote_actors
+    try:
+        uri = await resolve(await actors.fetcher(), target, allow_http=settings.allow_private_addresses)
+        return await actors.get_actor(uri)
+    except (RemoteError, RemoteActorError, NotResolvable):
+        raise nobody from None
+
+
+@login_required
+async def follow_someone(request: Request, user: User) -> Response:
+    form = await form_with_csrf(request)
+    target = text(form, "target", 500)
+    settings = node_of(request).settings
+    try:
+        if not target:
+            raise ValidationFailed(
+                N_("Type a handle such as name@server.example."), fields={"target": N_("Required.")}
+            )
+        actor = await remote_actor(request, target)
+        await run(
+            request, lambda s: social.follow(s, settings, follower=local.person(settings, user), target=actor)
+        )
+    except DomainError as exc:
+        return await _page(
+            request,
+            user,
+            status_code=http_status(exc),
+            errors=exc.fields or {"target": exc.message},
+            values={"target": target},
+        )
+    return RedirectResponse("/settings/follows?done=follow", status_code=303)
+
+
+@login_required
+async def follow_action(request: Request, user: User) -> Response:
+    """Unfollow, remove a follower, accept or refuse a request, or change the approval setting."""
+    form = await form_with_csrf(request)
+    action = request.path_params["action"]
+    uri = text(form, "uri", 2048)
+    settings = node_of(request).settings
+    me = local.person(settings, user)
+
+    def act(session: Session) -> None:
+        if action == "unfollow":
+            social.unfollow(session, settings, follower=me, target_uri=uri)
+        elif action == "remove":
+            social.remove_follower(session, settings, followee=me, follower_uri=uri)
+        elif action == "accept":
+            social.accept_request(session, settings, followee=me, follower_uri=uri)
+        elif action == "refuse":
+            social.reject_request(session, settings, followee=me, follower_uri=uri)
+        elif action == "approval":
+            account = session.get(User, user.pk)
+            assert account is not None
+            account.approve_followers = checkbox(form, "approve_followers")
+            session.add(account)
+            account_events.profile_changed(session, settings, account)
+        else:
+            raise NotFound(N_("Unknown action."))
+
+    await run(request, act)
+    return RedirectResponse(f"/settings/follows?done={action}", status_code=303)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/settings/follows", follows, name="follows"),
+        Route("/settings/follows/follow", follow_someone, methods=["POST"], name="follow_someone"),
+        Route("/settings/follows/{action:str}", follow_action, methods=["POST"], name="follow_action"),
+    ]

@@ -1,0 +1,1 @@
+"""Pages of the marketplace: offers and demands, bids, agreements, evaluations."""

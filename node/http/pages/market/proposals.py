@@ -1,0 +1,449 @@
+"""Pages of offers and demands: browse with filters, a proposal's page (also its ActivityStreams
+document), post and edit forms, withdrawal, and the author's own list.
+
+Every form works without JavaScript; ``static/places.js`` only adds autocompletion of communes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import asdict
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from node.accounts.models import User
+from node.activitypub.actors import local
+from node.activitypub.models import RemoteActor
+from node.catalog.categories import CATEGORIES, by_slug
+from node.core.errors import N_, DomainError, NotFound, PermissionDenied, http_status
+from node.core.text import html_to_text, text_to_html
+from node.core.timeutil import utcnow
+from node.http.errors import STATUS_CODES, json_error
+from node.http.federation.actors import ACTIVITY_JSON, activity_json, signature_refusal, wants_activity_json
+from node.http.pages.market import bids as bid_pages
+from node.http.runtime import (
+    checkbox,
+    current_user,
+    form_with_csrf,
+    language_of,
+    login_required,
+    node_of,
+    render,
+    run,
+    text,
+)
+from node.market import schedule as sched
+from node.market.lifecycles import ProposalState, accepts_bids
+from node.market.models import Proposal
+from node.market.money import format_hours, format_price
+from node.market.proposals import notes as proposal_notes
+from node.market.proposals import service as proposals
+from node.market.proposals.records import local_uuid, parse_filters, price_of, schedule_of, to_doc
+from node.market.vocab import proposal_to_json
+from node.places.gazetteer import default_gazetteer
+from node.settings import Mode, Settings
+
+log = logging.getLogger("asasap.web")
+
+_DEPARTEMENT = re.compile(r"^(\d{2,3}|2[AaBb])$")
+LIFETIME_CHOICES = (7, 14, 30, 60, 90, 180)
+
+
+# --- display --------------------------------------------------------------------------------------------
+
+
+def card(settings: Settings, row: Proposal, lang: str) -> dict[str, Any]:
+    """What a page shows of a proposal, already formatted for ``lang``."""
+    price = price_of(row)
+    schedule = schedule_of(row)
+    category = ""
+    if row.category:
+        category = by_slug(row.category).label_en if lang == "en" else by_slug(row.category).label_fr
+    return {
+        "row": row,
+        "url": urlsplit(row.ap_id).path if row.origin == "" else f"/proposals/remote/{row.id}",
+        "local": row.origin == "",
+        "node": row.origin or settings.domain,
+        "category": category,
+        "place": f"{row.commune_name} ({row.postal_code})" if row.postal_code else row.commune_name,
+        "price": format_price(price, lang) if price is not None else "",
+        "free": row.price_currency is None,
+        "hours": format_hours(row.quantity_hours, lang) if row.quantity_hours is not None else "",
+        "schedule": sched.summary(schedule, lang) if schedule is not None else "",
+        "open": row.state == ProposalState.OPEN.value,
+        "takes_bids": row.bidding_deadline is not None
+        and accepts_bids(row.state, row.bidding_deadline, utcnow()),
+    }
+
+
+async def learn_followers_software(request: Request, user: User) -> None:
+    """Before a person publishes: learn which of their followers' servers read ``Proposal``."""
+    node = node_of(request)
+    remote = getattr(request.app.state, "remote_actors", None)
+    if remote is None:
+        return
+    try:
+        await proposal_notes.learn_followers_software(
+            node.settings, node.engine, remote, local.person(node.settings, user)
+        )
+    except Exception:  # noqa: BLE001 - never keep someone from publishing; unknown servers get both shapes
+        log.exception("could not learn the software of %s's followers' servers", user.username)
+
+
+# --- browse ---------------------------------------------------------------------------------------------
+
+
+def _place_filter(place: str) -> tuple[dict[str, str], str | None]:
+    """A typed place as a filter: a département code, else the best matching commune."""
+    place = place.strip()[:100]
+    if not place:
+        return {}, None
+    if _DEPARTEMENT.match(place) and default_gazetteer().departement(place.upper()) is not None:
+        return {"departement": place.upper()}, None
+    found = default_gazetteer().search(place, limit=1)
+    if not found:
+        return {}, N_("No commune matches this place.")
+    return {"commune": found[0].insee}, None
+
+
+async def browse(request: Request) -> Response:
+    params = dict(request.query_params)
+    place_params, place_error = _place_filter(params.get("place", ""))
+    params.update(place_params)
+    filters, page, _errors = parse_filters(params)
+    settings = node_of(request).settings
+    lang = language_of(request, await current_user(request))
+
+    def load(session: Session) -> tuple[list[dict[str, Any]], int, bool]:
+        found = proposals.search(session, filters, now=utcnow(), page=page)
+        return [card(settings, row, lang) for row in found.items], found.page, found.has_next
+
+    cards, page, has_next = await run(request, load)
+    commune = default_gazetteer().by_insee(filters.commune) if filters.commune else None
+    kept = {k: v for k, v in request.query_params.items() if k != "page" and v}
+    return await render(
+        request,
+        "proposals/browse.html",
+        {
+            "cards": cards,
+            "filters": filters,
+            "place": params.get("place", ""),
+            "place_error": place_error,
+            "commune": commune,
+            "departements": default_gazetteer().departements(),
+            "all_categories": CATEGORIES,
+            "page": page,
+            "previous_query": _query(kept, page - 1) if page > 1 else None,
+            "next_query": _query(kept, page + 1) if has_next else None,
+        },
+    )
+
+
+def _query(params: dict[str, str], page: int) -> str:
+    return "?" + urlencode({**params, "page": str(page)})
+
+
+# --- one proposal -------------------------------------------------------------------------------------
+
+
+def _author_line(session: Session, settings: Settings, row: Proposal) -> dict[str, str]:
+    if row.local_author_id is not None:
+        user = session.get(User, row.local_author_id)
+        if user is not None:
+            return {
+                "name": user.name,
+                "url": f"/users/{user.username}",
+                "handle": f"{user.username}@{settings.domain}",
+            }
+    actor = session.exec(select(RemoteActor).where(col(RemoteActor.uri) == row.author_uri)).first()
+    if actor is not None:
+        return {
+            "name": actor.name or actor.preferred_username,
+            "url": actor.url or actor.uri,
+            "handle": actor.handle,
+        }
+    return {"name": row.author_uri, "url": row.author_uri, "handle": row.author_uri}
+
+
+async def _page(request: Request, row: Proposal, viewer: User | None) -> Response:
+    settings = node_of(request).settings
+    lang = language_of(request, viewer)
+    author = await run(request, _author_line, settings, row)
+    is_author = viewer is not None and row.local_author_id == viewer.id
+    bid_panel = await run(request, bid_pages.panel, settings, row, viewer, lang)
+    return await render(
+        request,
+        "proposals/detail.html",
+        {
+            "proposal": row,
+            "viewer": viewer,
+            "item": card(settings, row, lang),
+            "author": author,
+            "is_author": is_author,
+            "saved": request.query_params.get("saved"),
+            "bid_panel": bid_panel,
+        },
+    )
+
+
+def _load_local(session: Session, settings: Settings, proposal_uuid: str) -> tuple[Proposal, bool] | None:
+    row = proposals.get_local(session, settings, proposal_uuid)
+    if row is None:
+        return None
+    return row, proposals.is_visible(session, row)
+
+
+def _tombstone(row: Proposal) -> dict[str, Any]:
+    return {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": row.ap_id,
+        "type": "Tombstone",
+        "formerType": "Proposal",
+        "deleted": row.closed_at.isoformat() if row.closed_at else None,
+    }
+
+
+async def _activity_document(request: Request, build: Any) -> Response:
+    refused = await signature_refusal(request)
+    if refused is not None:
+        refused.headers["Vary"] = "Accept"
+        return refused
+    settings = node_of(request).settings
+    found = await run(request, _load_local, settings, request.path_params["uuid"])
+    if found is None or not found[1]:
+        return json_error(404, STATUS_CODES[404], "No such proposal.", headers={"Vary": "Accept"})
+    row = found[0]
+    if row.state == ProposalState.WITHDRAWN.value:
+        return JSONResponse(
+            _tombstone(row), status_code=410, media_type=ACTIVITY_JSON, headers={"Vary": "Accept"}
+        )
+    return activity_json(build(settings, row), vary=True)
+
+
+def _proposal_json(settings: Settings, row: Proposal) -> dict[str, Any]:
+    return proposal_to_json(to_doc(settings, row))
+
+
+def _note_json(settings: Settings, row: Proposal) -> dict[str, Any]:
+    return proposal_notes.note_document(row, followers=row.author_uri + "/followers")
+
+
+async def proposal_page(request: Request) -> Response:
+    """``/proposals/{uuid}``: the page, or the ``Proposal`` to ``Accept: application/activity+json``."""
+    if wants_activity_json(request.headers.get("accept", "")):
+        return await _activity_document(request, _proposal_json)
+    settings = node_of(request).settings
+    viewer = await current_user(request)
+    found = await run(request, _load_local, settings, request.path_params["uuid"])
+    is_author = found is not None and viewer is not None and found[0].local_author_id == viewer.id
+    if found is None or not (found[1] or is_author):
+        raise NotFound(N_("No such proposal."))
+    row = found[0]
+    response: Response
+    if row.state == ProposalState.WITHDRAWN.value and not is_author:
+        response = await render(request, "proposals/gone.html", {"proposal": row}, status_code=410)
+    else:
+        response = await _page(request, row, viewer)
+    response.headers.add_vary_header("Accept")
+    return response
+
+
+async def proposal_note(request: Request) -> Response:
+    """``/proposals/{uuid}/note``: the readable ``Note`` sent for the proposal (what Mastodon shows)."""
+    if not wants_activity_json(request.headers.get("accept", "")):
+        return RedirectResponse(f"/proposals/{request.path_params['uuid']}", status_code=303)
+    return await _activity_document(request, _note_json)
+
+
+async def remote_page(request: Request) -> Response:
+    """``/proposals/remote/{id}``: a proposal received from another node."""
+    viewer = await current_user(request)
+    proposal_id = int(request.path_params["proposal_id"])
+
+    def load(session: Session) -> Proposal:
+        row = proposals.get_by_id(session, proposal_id)
+        if row is None or row.origin == "" or not proposals.is_visible(session, row):
+            raise NotFound(N_("No such proposal."))
+        return row
+
+    return await _page(request, await run(request, load), viewer)
+
+
+# --- forms ----------------------------------------------------------------------------------------------
+
+
+def _form_input(form: FormData) -> proposals.ProposalInput:
+    description = text(form, "description", 20_000)
+    return proposals.ProposalInput(
+        purpose=text(form, "purpose", 20),
+        title=text(form, "title", 500),
+        # Typed text, not HTML: markup typed in is dropped (script with its content), the rest escaped.
+        description=text_to_html(html_to_text(description, 20_000)),
+        category=text(form, "category", 64),
+        postal_code=text(form, "postal_code", 20),
+        commune_name=text(form, "commune_name", 200),
+        schedule_kind=text(form, "schedule_kind", 20) or "none",
+        start=text(form, "start", 40),
+        end=text(form, "end", 40),
+        weekdays=[str(v)[:4] for v in form.getlist("weekdays")][:7],
+        start_time=text(form, "start_time", 10),
+        end_time=text(form, "end_time", 10),
+        first_day=text(form, "first_day", 12),
+        last_day=text(form, "last_day", 12),
+        quantity=text(form, "quantity", 40),
+        price=text(form, "price", 64),
+        price_basis=text(form, "price_basis", 20) or "per_hour",
+        currency=text(form, "currency", 8),
+        free=checkbox(form, "free"),
+        lifetime_days=text(form, "lifetime_days", 5),
+        bidding_deadline=text(form, "bidding_deadline", 40),
+    )
+
+
+def _form_values(data: proposals.ProposalInput) -> dict[str, Any]:
+    values = asdict(data)
+    values["description"] = html_to_text(data.description, 20_000)
+    for name in ("start", "end", "bidding_deadline"):
+        values[name] = values[name][:16]  # datetime-local: no seconds, no offset
+    return values
+
+
+async def _form_page(
+    request: Request,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    *,
+    proposal: Proposal | None = None,
+    message: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    settings = node_of(request).settings
+    return await render(
+        request,
+        "proposals/form.html",
+        {
+            "values": values,
+            "errors": errors,
+            "proposal": proposal,
+            "action": f"/proposals/{local_uuid(settings, proposal.ap_id)}/edit"
+            if proposal
+            else "/proposals/new",
+            "message": message,
+            "currencies": proposals.currencies_for(settings),
+            "market": settings.mode is Mode.MARKET,
+            "all_categories": CATEGORIES,
+            "lifetimes": LIFETIME_CHOICES,
+            "day_codes": sched.DAY_CODES,
+        },
+        status_code=status_code,
+    )
+
+
+@login_required
+async def new_proposal(request: Request, user: User) -> Response:
+    if request.method == "GET":
+        purpose = request.query_params.get("purpose", "offer")
+        data = proposals.ProposalInput(
+            purpose=purpose if purpose in ("offer", "request") else "offer",
+            postal_code=user.postal_code,
+            commune_name=user.commune_name,
+            lifetime_days=str(proposals.LIFETIME_DEFAULT_DAYS),
+        )
+        return await _form_page(request, _form_values(data), {})
+    form = await form_with_csrf(request)
+    data = _form_input(form)
+    settings = node_of(request).settings
+    await learn_followers_software(request, user)
+    try:
+        row = await run(request, lambda s: proposals.create(s, settings, user, data))
+    except DomainError as exc:
+        return await _form_page(request, _form_values(data), exc.fields, status_code=http_status(exc))
+    return RedirectResponse(row.ap_id + "?saved=created", status_code=303)
+
+
+def _own(session: Session, settings: Settings, proposal_uuid: str, user: User) -> Proposal:
+    row = proposals.get_local(session, settings, proposal_uuid)
+    if row is None:
+        raise NotFound(N_("No such proposal."))
+    if row.local_author_id != user.id:
+        raise PermissionDenied(proposals.MSG_NOT_AUTHOR)
+    return row
+
+
+@login_required
+async def edit_proposal(request: Request, user: User) -> Response:
+    settings = node_of(request).settings
+    proposal_uuid = request.path_params["uuid"]
+    row = await run(request, _own, settings, proposal_uuid, user)
+    if request.method == "GET":
+        values = _form_values(proposals.input_of(row))
+        values["lifetime_days"] = ""
+        return await _form_page(request, values, {}, proposal=row)
+    form = await form_with_csrf(request)
+    data = _form_input(form)
+    data.purpose = row.purpose
+    await learn_followers_software(request, user)
+
+    def save(session: Session) -> Proposal:
+        return proposals.update(session, settings, user, _own(session, settings, proposal_uuid, user), data)
+
+    try:
+        await run(request, save)
+    except DomainError as exc:
+        return await _form_page(
+            request,
+            _form_values(data),
+            exc.fields,
+            proposal=row,
+            message=None if exc.fields else exc.message,
+            status_code=http_status(exc),
+        )
+    return RedirectResponse(row.ap_id + "?saved=updated", status_code=303)
+
+
+@login_required
+async def withdraw_proposal(request: Request, user: User) -> Response:
+    await form_with_csrf(request)
+    settings = node_of(request).settings
+    proposal_uuid = request.path_params["uuid"]
+
+    def save(session: Session) -> Proposal:
+        return proposals.withdraw(session, settings, user, _own(session, settings, proposal_uuid, user))
+
+    await run(request, save)
+    return RedirectResponse("/me/proposals?saved=withdrawn", status_code=303)
+
+
+@login_required
+async def my_proposals(request: Request, user: User) -> Response:
+    settings = node_of(request).settings
+    lang = language_of(request, user)
+
+    def load(session: Session) -> list[dict[str, Any]]:
+        return [card(settings, row, lang) for row in proposals.of_author(session, user.pk)]
+
+    return await render(
+        request,
+        "proposals/mine.html",
+        {"cards": await run(request, load), "saved": request.query_params.get("saved")},
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/proposals", browse),
+        Route("/proposals/new", new_proposal, methods=["GET", "POST"]),
+        Route("/proposals/remote/{proposal_id:int}", remote_page),
+        Route("/proposals/{uuid}", proposal_page),
+        Route("/proposals/{uuid}/note", proposal_note),
+        Route("/proposals/{uuid}/edit", edit_proposal, methods=["GET", "POST"]),
+        Route("/proposals/{uuid}/withdraw", withdraw_proposal, methods=["POST"]),
+        Route("/me/proposals", my_proposals),
+    ]

@@ -1,0 +1,153 @@
+"""The notifications page (list, mark all read) and the unread counter shown in the menu."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jinja2 import Environment
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from node.accounts.models import User
+from node.activitypub.actors import local
+from node.activitypub.models import RemoteActor
+from node.core.db import session_scope
+from node.http.runtime import form_with_csrf, login_required, node_of, render, run
+from node.market import notifications
+from node.market.models import Notification
+from node.settings import Settings
+
+PAGE_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class NotificationLine:
+    """One notification as the page and the API show it."""
+
+    id: int
+    kind: str
+    label: str  # English message id
+    url: str | None
+    actor_uri: str | None
+    actor_name: str
+    created_at: datetime
+    read_at: datetime | None
+    data: dict[str, Any]
+
+
+def link_of(settings: Settings, row: Notification, data: dict[str, Any]) -> str | None:
+    """Where a notification leads: the local page its service gave (``data["href"]``, a path), else
+    its object — on this node as a path, elsewhere as it is."""
+    for key in ("href", "url"):
+        given = data.get(key)
+        if isinstance(given, str) and given.startswith("/") and not given.startswith("//"):
+            return given
+    uri = row.object_uri
+    if not uri:
+        return None
+    if local.is_local(settings, uri):
+        path = uri[len(local.origin(uri)) :]
+        return path or "/"
+    return uri if uri.startswith(("https://", "http://")) else None
+
+
+def _label(kind: str) -> str:
+    for known, label in notifications.LABELS.items():
+        if known.value == kind:
+            return label
+    return kind
+
+
+def _actor_names(session: Session, settings: Settings, uris: set[str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    remote = [uri for uri in uris if not local.is_local(settings, uri)]
+    if remote:
+        for actor in session.exec(select(RemoteActor).where(col(RemoteActor.uri).in_(remote))).all():
+            names[actor.uri] = actor.name or actor.handle
+    for uri in uris - set(names):
+        username = local.local_username(settings, uri)
+        if username is not None:
+            user = session.exec(select(User).where(col(User.username) == username)).first()
+            names[uri] = user.name if user is not None else username
+    return names
+
+
+def lines_for(
+    session: Session, settings: Settings, user_id: int, *, limit: int = PAGE_LIMIT, unread_only: bool = False
+) -> list[NotificationLine]:
+    """The latest notifications of a person, newest first, with their links and actors' names."""
+    rows = notifications.list_for(session, user_id, limit=limit, unread_only=unread_only)
+    names = _actor_names(session, settings, {row.actor_uri for row in rows if row.actor_uri})
+    lines = []
+    for row in rows:
+        assert row.id is not None
+        try:
+            data = notifications.payload(row)
+        except ValueError:
+            data = {}
+        lines.append(
+            NotificationLine(
+                id=row.id,
+                kind=row.kind,
+                label=_label(row.kind),
+                url=link_of(settings, row, data),
+                actor_uri=row.actor_uri,
+                actor_name=names.get(row.actor_uri or "", row.actor_uri or ""),
+                created_at=row.created_at,
+                read_at=row.read_at,
+                data=data,
+            )
+        )
+    return lines
+
+
+@login_required
+async def notifications_page(request: Request, user: User) -> Response:
+    settings = node_of(request).settings
+    lines = await run(request, lines_for, settings, user.pk)
+    return await render(
+        request,
+        "notifications/list.html",
+        {
+            "lines": lines,
+            "unread": sum(1 for line in lines if line.read_at is None),
+            "done": request.query_params.get("done"),
+        },
+    )
+
+
+@login_required
+async def mark_read(request: Request, user: User) -> Response:
+    await form_with_csrf(request)
+    await run(request, notifications.mark_all_read, user.pk)
+    return RedirectResponse("/notifications?done=read", status_code=303)
+
+
+def unread_counter(engine: Engine) -> Callable[[User | None], int]:
+    """The template global ``unread_notifications(user)``: one COUNT query, 0 for visitors."""
+
+    def unread_notifications(user: User | None) -> int:
+        if user is None or user.id is None:
+            return 0
+        with session_scope(engine) as session:
+            return notifications.unread_count(session, user.id)
+
+    return unread_notifications
+
+
+def install(env: Environment, engine: Engine) -> None:
+    """Register the unread counter on the page templates."""
+    env.globals["unread_notifications"] = unread_counter(engine)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/notifications", notifications_page, name="notifications"),
+        Route("/notifications/read", mark_read, methods=["POST"], name="notifications_read"),
+    ]

@@ -1,0 +1,21 @@
+"""Every page route of the node."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from node.http.pages import accounts as account_pages
+from node.http.pages import admin as admin_pages
+from node.http.pages import auth as auth_pages
+from node.http.pages import follows as follow_pages
+from node.http.pages.market import routes as market_routes
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        *auth_pages.routes(),
+        *account_pages.routes(),
+        *follow_pages.routes(),
+        *admin_pages.routes(),
+        *market_routes.routes(),
+    ]

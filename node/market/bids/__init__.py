@@ -1,0 +1,1 @@
+"""Bids and answers to proposals, sealed: placing, withdrawing, choosing."""

@@ -1,0 +1,1 @@
+"""Evaluations: double-blind ratings of each other after a service, and reputations."""

@@ -1,0 +1,82 @@
+"""The marketplace's periodic work, as a worker job: agreements completed by silence, bids and
+proposals whose time is up, evaluations whose double-blind window closed. Run by the node's worker
+(embedded or ``asasap worker``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import anyio.to_thread
+from sqlalchemy import Engine
+
+from node.core.db import session_scope
+from node.core.timeutil import utcnow
+from node.market.agreements import service as agreements
+from node.market.bids import service as bids
+from node.market.evaluations import service as evaluations
+from node.market.proposals import service as proposals
+from node.settings import Settings
+
+log = logging.getLogger("asasap.market")
+
+INTERVAL_SECONDS = 60.0
+
+
+class MarketJob:
+    """Runs :func:`~node.market.agreements.service.complete_by_silence`,
+    :func:`~node.market.bids.service.expire_bids`, :func:`~node.market.proposals.service.expire_due` and
+    :func:`~node.market.evaluations.service.reveal_due_evaluations` at most once every ``interval`` seconds,
+    each in its
+    own transaction (one failing does not hold the others back). Safe with several workers: each step
+    only moves rows that are still due, in a write transaction."""
+
+    name = "market"
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        interval: float = INTERVAL_SECONDS,
+        clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.interval = interval
+        self.clock = clock
+        self.monotonic = monotonic
+        self._last: float | None = None
+
+    async def run_once(self) -> int:
+        """Do what is due if the interval has passed since the last run; how many rows changed."""
+        started = self.monotonic()
+        if self._last is not None and started - self._last < self.interval:
+            return 0
+        self._last = started
+        return await anyio.to_thread.run_sync(self._run)
+
+    def _run(self) -> int:
+        now = self.clock()
+        steps: list[tuple[str, Callable[..., int]]] = [
+            ("proposals expired", lambda s: proposals.expire_due(s, self.settings, now)),
+            ("bids expired", lambda s: bids.expire_bids(s, now=now)),
+            ("agreements completed", lambda s: agreements.complete_by_silence(s, self.settings, now=now)),
+            ("evaluations revealed", lambda s: evaluations.reveal_due_evaluations(s, self.settings, now)),
+        ]
+        total = 0
+        for what, step in steps:
+            try:
+                with session_scope(self.engine, write=True) as session:
+                    count = step(session)
+            except Exception:
+                log.exception("market job: %s failed", what)
+                continue
+            total += count
+        return total
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""Offers and demands: posting, changing, withdrawing, expiring, and their federation."""

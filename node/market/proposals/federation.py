@@ -1,0 +1,430 @@
+"""Offers and demands on the fediverse: publishing ours and receiving other nodes'.
+
+Publishing (called by :mod:`node.market.proposals.service` in the transaction of the change): ``Create``,
+``Update`` (changes, closing, expiry: ``proposalState`` says which) and ``Delete`` (withdrawal, with a
+``Tombstone``) of the FEP-0837 ``Proposal``, to the author's followers, the nodes following this node
+and the relays, like :func:`node.activitypub.social.publish_public` but without the followers whose
+server does not read ``Proposal``: those get the same activity of a readable ``Note`` instead
+(:mod:`node.market.proposals.notes`).
+
+Receiving (inbox handlers):
+
+- ``Create``/``Update`` of a ``Proposal`` (embedded, or an id fetched from its origin): its
+  ``attributedTo`` must be the signer and its id of the signer's origin; a stored proposal may only
+  be updated by its author, never one of ours; structure, amounts and schedule are checked, text is
+  sanitised; anything else is refused (``PermanentFailure``) and changes nothing. Proposals of
+  blocked domains are ignored. A stale update (older ``updated``) or one after the proposal ended is
+  ignored.
+- ``Delete`` of a proposal by its author marks it withdrawn; ``Delete`` of an actor withdraws its
+  open proposals.
+- ``Announce`` of a proposal by a relay or an actor a local actor follows: the proposal is fetched
+  from its origin (unless its server is known not to publish proposals).
+- ``Create(Note)`` replying to one of our proposals (or to the ``Note`` sent for it): its author is
+  notified (kind ``reply``) with the text, sanitised, and the sender's handle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from node.accounts.models import User
+from node.activitypub.actors import local
+from node.activitypub.actors.remote import domain_blocked, same_origin
+from node.activitypub.inbox.processing import Outcome, PermanentFailure, ProcessingContext, handles
+from node.activitypub.models import Follow, FollowState, Peer, Relay, RelayState
+from node.activitypub.outbox.publish import publish
+from node.core.errors import ValidationFailed
+from node.core.statemachine import TransitionRefused
+from node.core.text import html_to_text, plain_text
+from node.core.timeutil import utcnow
+from node.market import schedule as sched
+from node.market.lifecycles import PROPOSAL_LIFECYCLE, ProposalState
+from node.market.models import Proposal
+from node.market.money import check_hours, check_price
+from node.market.notifications import Kind, notify
+from node.market.proposals import notes as proposal_notes
+from node.market.proposals.records import (
+    get_by_ap_id,
+    note_uri,
+    proposal_for_local_uri,
+    search_text_for,
+    to_doc,
+)
+from node.market.vocab import ProposalDoc, VocabError, activity_to_json, proposal_from_json, proposal_to_json
+from node.places.gazetteer import default_gazetteer
+from node.settings import Settings
+
+log = logging.getLogger("asasap.federation")
+
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
+REPLY_MAX = 2000
+RAW_MAX = 100_000
+
+__all__ = [
+    "on_announce",
+    "on_create_or_update",
+    "on_delete",
+    "publish_created",
+    "publish_updated",
+    "publish_withdrawn",
+    "store_remote",
+]
+
+
+# --- publishing ----------------------------------------------------------------------------------------
+
+
+def _author(session: Session, settings: Settings, row: Proposal) -> local.LocalActor:
+    user = session.get(User, row.local_author_id) if row.local_author_id is not None else None
+    if user is None or row.origin != "":
+        raise ValueError(f"{row.ap_id} is not a local person's proposal")
+    return local.person(settings, user)
+
+
+def _publish(session: Session, settings: Settings, row: Proposal, kind: str) -> None:
+    actor = _author(session, settings, row)
+    audience = proposal_notes.audience(session, settings, actor)
+    if kind == "Delete":
+        proposal_object: dict[str, Any] = {"type": "Tombstone", "id": row.ap_id, "formerType": "Proposal"}
+    else:
+        proposal_object = proposal_to_json(to_doc(settings, row))
+    activity = activity_to_json(
+        kind,
+        actor.uri,
+        proposal_object,
+        activity_id=local.new_activity_id(settings),
+        to=[PUBLIC],
+        cc=[actor.followers],
+    )
+    publish(
+        session,
+        settings,
+        actor=actor,
+        activity=activity,
+        recipients=audience.proposal_actors,
+        inboxes=audience.relays,
+        public=True,
+    )
+    if not audience.note_actors:
+        return
+    if kind == "Delete":
+        note: dict[str, Any] = {"type": "Tombstone", "id": note_uri(row.ap_id), "formerType": "Note"}
+    else:
+        note = proposal_notes.note_document(row, followers=actor.followers)
+        note.pop("@context", None)
+    publish(
+        session,
+        settings,
+        actor=actor,
+        activity={
+            "@context": AS_CONTEXT,
+            "type": kind,
+            "object": note,
+            "to": [PUBLIC],
+            "cc": [actor.followers],
+        },
+        recipients=audience.note_actors,
+    )
+
+
+def publish_created(session: Session, settings: Settings, row: Proposal) -> None:
+    """``Create`` of a new local proposal (and of its ``Note`` for other software)."""
+    _publish(session, settings, row, "Create")
+
+
+def publish_updated(session: Session, settings: Settings, row: Proposal) -> None:
+    """``Update`` of a changed, closed or expired local proposal."""
+    _publish(session, settings, row, "Update")
+
+
+def publish_withdrawn(session: Session, settings: Settings, row: Proposal) -> None:
+    """``Delete`` of a withdrawn local proposal."""
+    _publish(session, settings, row, "Delete")
+
+
+# --- storing what other nodes send -------------------------------------------------------------------
+
+
+def _types(value: dict[str, Any]) -> set[str]:
+    kind = value.get("type")
+    if isinstance(kind, str):
+        return {kind}
+    return {k for k in kind if isinstance(k, str)} if isinstance(kind, list) else set()
+
+
+def _id_of(value: object) -> str | None:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _is_proposal(value: dict[str, Any]) -> bool:
+    return "Proposal" in _types(value) or any(key in value for key in ("publishes", "vf:publishes"))
+
+
+def _refuse(ctx_actor: str, message: str, subject: str) -> PermanentFailure:
+    log.warning("refused proposal %s from %s: %s", subject, ctx_actor, message)
+    return PermanentFailure(f"{message}: {subject}")
+
+
+def _clamp(moment: datetime | None, now: datetime) -> datetime:
+    return now if moment is None or moment > now else moment
+
+
+def _remote_values(doc: ProposalDoc) -> dict[str, Any]:
+    """Column values of a received proposal; :class:`ValueError` for absurd amounts or schedules."""
+    values: dict[str, Any] = {
+        "purpose": doc.purpose,
+        "title": doc.name or plain_text(html_to_text(doc.content, 400), 120) or doc.id[-120:],
+        "description": doc.content,
+        "category": doc.category,
+    }
+    commune = doc.commune
+    known = default_gazetteer().commune_of(commune.insee) if commune is not None and commune.insee else None
+    if known is not None:
+        values.update(
+            commune_insee=known.insee,
+            commune_name=known.name,
+            postal_code=commune.postal_code
+            if commune and commune.postal_code in known.postal_codes
+            else (known.postal_codes[0] if known.postal_codes else ""),
+            departement=known.departement,
+            latitude=round(known.lat, 2) if known.lat is not None else None,
+            longitude=round(known.lon, 2) if known.lon is not None else None,
+        )
+    else:
+        values.update(
+            commune_insee=None,
+            commune_name=commune.name if commune else "",
+            postal_code=(commune.postal_code or "") if commune else "",
+            departement=(commune.departement or "") if commune else "",
+            latitude=commune.latitude if commune else None,
+            longitude=commune.longitude if commune else None,
+        )
+    schedule = doc.schedule
+    if schedule is not None and sched.structure_errors(schedule):
+        raise ValueError("meaningless schedule")
+    first = sched.first_window(schedule) if schedule is not None else None
+    values["schedule"] = json.dumps(sched.to_json(schedule)) if schedule is not None else None
+    values["starts_at"] = first.start.astimezone(UTC) if first is not None else None
+    try:
+        values["quantity_hours"] = check_hours(doc.quantity) if doc.quantity is not None else None
+        price = check_price(doc.price) if doc.price is not None else None
+    except ValidationFailed as exc:
+        raise ValueError(exc.message) from None
+    values["price_amount"] = price.amount if price is not None else None
+    values["price_currency"] = doc.currency
+    values["price_basis"] = price.basis if price is not None else ("per_hour" if doc.currency else None)
+    values["bidding_deadline"] = doc.bidding_deadline
+    values["expires_at"] = doc.expires
+    values["search_text"] = search_text_for(values["title"], values["description"], values["commune_name"])
+    return values
+
+
+def store_remote(session: Session, settings: Settings, doc: ProposalDoc, *, signer: str) -> Outcome:
+    """Store or update the proposal another node sent; refuses (``PermanentFailure``) what its signer
+    may not say, ignores what is stale or ended."""
+    if local.is_local(settings, doc.id):
+        raise _refuse(signer, "a remote actor cannot write our proposals", doc.id)
+    if doc.attributed_to != signer or not same_origin(doc.id, signer):
+        raise _refuse(signer, "attributedTo or id is not the signer's", doc.id)
+    if domain_blocked(session, local.domain_of(doc.id)):
+        log.info("ignored proposal %s of a blocked domain", doc.id)
+        return Outcome.IGNORED
+    try:
+        values = _remote_values(doc)
+    except ValueError as exc:
+        raise _refuse(signer, f"invalid proposal ({exc})", doc.id) from None
+    now = utcnow()
+    row = get_by_ap_id(session, doc.id)
+    if row is not None and row.author_uri != signer:
+        raise _refuse(signer, "not the author of the stored proposal", doc.id)
+    if row is not None and row.purpose != doc.purpose:
+        raise _refuse(signer, "a proposal cannot change purpose", doc.id)
+    if row is None:
+        row = Proposal(
+            ap_id=doc.id,
+            origin=local.domain_of(doc.id),
+            author_uri=signer,
+            state=ProposalState.OPEN.value,
+            published_at=_clamp(doc.published, now),
+            title=values["title"],
+            purpose=doc.purpose,
+        )
+    else:
+        if row.state != ProposalState.OPEN.value:
+            log.info("ignored an update of %s, already %s", doc.id, row.state)
+            return Outcome.IGNORED
+        if doc.updated is not None and doc.updated < row.updated_at:
+            log.info("ignored a stale update of %s", doc.id)
+            return Outcome.IGNORED
+    if doc.state.value != row.state:
+        try:
+            PROPOSAL_LIFECYCLE.check(row.state, doc.state)
+        except TransitionRefused:
+            log.info("ignored %s: %s -> %s", doc.id, row.state, doc.state.value)
+            return Outcome.IGNORED
+        row.state = doc.state.value
+        row.closed_at = now
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.updated_at = _clamp(doc.updated or doc.published, now)
+    if row.updated_at < row.published_at:
+        row.updated_at = row.published_at
+    row.raw = json.dumps(dict(doc.raw), ensure_ascii=False)[:RAW_MAX]
+    session.add(row)
+    return Outcome.DONE
+
+
+def _parse(signer: str, value: dict[str, Any]) -> ProposalDoc:
+    try:
+        return proposal_from_json(value)
+    except VocabError as exc:
+        raise _refuse(signer, f"unreadable proposal ({exc})", str(_id_of(value))) from None
+
+
+def _from_unaware_server(session: Session, uri: str) -> bool:
+    """Whether ``uri``'s server is known not to publish proposals (then it is not fetched)."""
+    software = session.exec(select(Peer.software).where(col(Peer.domain) == local.domain_of(uri))).first()
+    return proposal_notes.understands_proposals(software or "") is False
+
+
+# --- inbox handlers ----------------------------------------------------------------------------------
+
+
+@handles("Create", "Update")
+def on_create_or_update(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
+    """``Create``/``Update`` of a ``Proposal``, or a ``Create(Note)`` replying to one of ours."""
+    kind = activity.get("type")
+    obj = activity.get("object")
+    if isinstance(obj, str):
+        if obj == ctx.actor_uri:
+            return Outcome.IGNORED  # an actor's own update
+        if not same_origin(obj, ctx.actor_uri):
+            if kind == "Update" and get_by_ap_id(ctx.session, obj) is not None:
+                raise _refuse(ctx.actor_uri, "Update of a proposal of another origin", obj)
+            return Outcome.IGNORED
+        if _from_unaware_server(ctx.session, obj):
+            return Outcome.IGNORED
+        obj = ctx.document(obj)
+    if not isinstance(obj, dict):
+        return Outcome.IGNORED
+    if _is_proposal(obj):
+        return store_remote(ctx.session, ctx.settings, _parse(ctx.actor_uri, obj), signer=ctx.actor_uri)
+    if kind == "Create" and "Note" in _types(obj):
+        return _receive_reply(ctx, obj)
+    return Outcome.IGNORED
+
+
+def _receive_reply(ctx: ProcessingContext, note: dict[str, Any]) -> Outcome:
+    target = _id_of(note.get("inReplyTo"))
+    if target is None or not local.is_local(ctx.settings, target):
+        return Outcome.IGNORED
+    row = proposal_for_local_uri(ctx.session, ctx.settings, target)
+    if row is None or row.local_author_id is None:
+        return Outcome.IGNORED
+    author = _id_of(note.get("attributedTo"))
+    if author is not None and author != ctx.actor_uri:
+        raise _refuse(ctx.actor_uri, "a reply attributed to someone else", str(_id_of(note)))
+    sender = ctx.actor(ctx.actor_uri)
+    content = note.get("content")
+    text = html_to_text(content, REPLY_MAX) if isinstance(content, str) else ""
+    url = note.get("url")
+    notify(
+        ctx.session,
+        row.local_author_id,
+        Kind.REPLY,
+        object_uri=row.ap_id,
+        actor_uri=ctx.actor_uri,
+        data={
+            "text": text,
+            "handle": sender.handle,
+            "name": plain_text(sender.name, 200),
+            "note": _id_of(note),
+            "url": url if isinstance(url, str) and same_origin(url, ctx.actor_uri) else _id_of(note),
+            "title": row.title,
+        },
+    )
+    return Outcome.DONE
+
+
+@handles("Delete")
+def on_delete(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
+    """A proposal withdrawn by its author, or an actor gone with its open proposals."""
+    target = _id_of(activity.get("object"))
+    if target is None:
+        return Outcome.IGNORED
+    now = utcnow()
+    if target == ctx.actor_uri:
+        rows = ctx.session.exec(
+            select(Proposal).where(
+                col(Proposal.author_uri) == target,
+                col(Proposal.origin) != "",
+                col(Proposal.state) == ProposalState.OPEN.value,
+            )
+        ).all()
+        for row in rows:
+            _withdraw(ctx.session, row, now)
+        return Outcome.DONE if rows else Outcome.IGNORED
+    stored = get_by_ap_id(ctx.session, target)
+    if stored is None:
+        return Outcome.IGNORED
+    if stored.origin == "" or stored.author_uri != ctx.actor_uri:
+        raise _refuse(ctx.actor_uri, "Delete of a proposal by someone else than its author", target)
+    if stored.state != ProposalState.OPEN.value:
+        return Outcome.DONE if stored.state == ProposalState.WITHDRAWN.value else Outcome.IGNORED
+    _withdraw(ctx.session, stored, now)
+    return Outcome.DONE
+
+
+def _withdraw(session: Session, row: Proposal, now: datetime) -> None:
+    row.state = PROPOSAL_LIFECYCLE.check(row.state, ProposalState.WITHDRAWN).value
+    row.closed_at = now
+    row.updated_at = now
+    session.add(row)
+
+
+def _announcer_trusted(session: Session, settings: Settings, signer: str) -> bool:
+    """A relay we subscribe to, or an actor one of our actors follows."""
+    relay = session.exec(
+        select(Relay.id).where(col(Relay.actor_uri) == signer, col(Relay.state) == RelayState.ACCEPTED.value)
+    ).first()
+    if relay is not None:
+        return True
+    follows = session.exec(
+        select(Follow.follower_uri).where(
+            col(Follow.followee_uri) == signer, col(Follow.state) == FollowState.ACCEPTED.value
+        )
+    ).all()
+    return any(local.is_local(settings, uri) for uri in follows)
+
+
+@handles("Announce")
+def on_announce(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
+    """A proposal shared by a relay or by an actor we follow, fetched from its origin."""
+    obj = activity.get("object")
+    target = _id_of(obj)
+    if target is None or local.is_local(ctx.settings, target):
+        return Outcome.IGNORED
+    if not _announcer_trusted(ctx.session, ctx.settings, ctx.actor_uri):
+        return Outcome.IGNORED
+    if isinstance(obj, dict) and not _is_proposal(obj):
+        return Outcome.IGNORED
+    if not isinstance(obj, dict) or not same_origin(target, ctx.actor_uri):
+        if _from_unaware_server(ctx.session, target):
+            return Outcome.IGNORED
+        obj = ctx.document(target)
+    if not _is_proposal(obj):
+        return Outcome.IGNORED
+    doc = _parse(ctx.actor_uri, obj)
+    if doc.id != target or not same_origin(doc.attributed_to, doc.id):
+        raise _refuse(ctx.actor_uri, "an announced proposal attributed to another origin", target)
+    return store_remote(ctx.session, ctx.settings, doc, signer=doc.attributed_to)

@@ -1,0 +1,339 @@
+"""Storage side of proposals: reading rows, mapping them to FEP-0837 documents, and the listing queries.
+
+Local and remote proposals share the ``proposals`` table (:class:`~node.market.models.Proposal`). A local
+proposal's id is ``<base>/proposals/<uuid>``; its readable post for servers that do not know
+``Proposal`` is ``<id>/note``. Listings hide proposals of suspended or deleted local authors and of
+blocked domains, and by default show open proposals whose lifetime has not ended, newest first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal, cast
+
+from sqlalchemy import ColumnElement, and_, or_
+from sqlmodel import Session, col, select
+
+from node.accounts.models import AccountStatus, User
+from node.activitypub.actors.remote import block_candidates
+from node.activitypub.models import DomainBlock
+from node.catalog.categories import is_category
+from node.core.errors import N_
+from node.core.text import html_to_text
+from node.market import schedule as sched
+from node.market.lifecycles import ProposalState
+from node.market.models import Proposal
+from node.market.money import Basis, Currency, Price
+from node.market.vocab import CommuneRef, ProposalDoc, Purpose
+from node.settings import Settings
+
+__all__ = [
+    "PAGE_SIZE",
+    "Origin",
+    "Page",
+    "ProposalFilters",
+    "fold",
+    "get_by_ap_id",
+    "get_by_id",
+    "get_local",
+    "is_visible",
+    "local_uuid",
+    "note_uri",
+    "of_author",
+    "parse_filters",
+    "price_of",
+    "proposal_for_local_uri",
+    "proposal_uri",
+    "schedule_of",
+    "search",
+    "search_text_for",
+    "to_doc",
+]
+
+PAGE_SIZE = 20
+MAX_QUERY_WORDS = 8
+NOTE_SUFFIX = "/note"
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+Origin = Literal["local", "remote", "all"]
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+# --- ids ----------------------------------------------------------------------------------------------
+
+
+def proposal_uri(settings: Settings, proposal_uuid: str) -> str:
+    """The ActivityPub id of a local proposal (also its web page)."""
+    return settings.url(f"/proposals/{proposal_uuid}")
+
+
+def new_proposal_uri(settings: Settings) -> str:
+    return proposal_uri(settings, str(uuid.uuid4()))
+
+
+def note_uri(proposal_ap_id: str) -> str:
+    """The id of the readable ``Note`` sent for a local proposal to servers without ``Proposal``."""
+    return proposal_ap_id + NOTE_SUFFIX
+
+
+def local_uuid(settings: Settings, ap_id: str) -> str | None:
+    """The uuid of a local proposal's id, else None."""
+    prefix = settings.url("/proposals/")
+    if not ap_id.startswith(prefix):
+        return None
+    rest = ap_id[len(prefix) :]
+    return rest if _UUID.match(rest) else None
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+
+def get_by_ap_id(session: Session, ap_id: str) -> Proposal | None:
+    """The proposal (local or remote) with this ActivityPub id."""
+    return session.exec(select(Proposal).where(col(Proposal.ap_id) == ap_id)).first()
+
+
+def get_by_id(session: Session, proposal_id: int) -> Proposal | None:
+    """The proposal with this row id (the "local id" of the API, for local and remote ones)."""
+    return session.get(Proposal, proposal_id)
+
+
+def get_local(session: Session, settings: Settings, proposal_uuid: str) -> Proposal | None:
+    """The local proposal with this uuid (None for a malformed uuid)."""
+    if not _UUID.match(proposal_uuid):
+        return None
+    row = get_by_ap_id(session, proposal_uri(settings, proposal_uuid))
+    return row if row is not None and row.origin == "" else None
+
+
+def proposal_for_local_uri(session: Session, settings: Settings, uri: str) -> Proposal | None:
+    """The local proposal that ``uri`` names: its id, or the id of its readable ``Note``."""
+    target = uri.split("#", 1)[0]
+    if target.endswith(NOTE_SUFFIX):
+        target = target[: -len(NOTE_SUFFIX)]
+    proposal_uuid = local_uuid(settings, target)
+    return get_local(session, settings, proposal_uuid) if proposal_uuid else None
+
+
+def of_author(session: Session, user_id: int) -> Sequence[Proposal]:
+    """Every proposal of a local person, in any state, newest first."""
+    return session.exec(
+        select(Proposal)
+        .where(col(Proposal.local_author_id) == user_id)
+        .order_by(col(Proposal.published_at).desc(), col(Proposal.id).desc())
+    ).all()
+
+
+def _blocked(blocks: set[str], origin: str) -> bool:
+    return any(candidate in blocks for candidate in block_candidates(origin))
+
+
+def is_visible(session: Session, row: Proposal) -> bool:
+    """Whether the public may see ``row``: its local author is active, its domain is not blocked."""
+    if row.local_author_id is not None:
+        author = session.get(User, row.local_author_id)
+        return author is not None and author.status == AccountStatus.ACTIVE.value
+    if row.origin:
+        blocks = set(session.exec(select(DomainBlock.domain)).all())
+        return not _blocked(blocks, row.origin)
+    return True
+
+
+# --- row <-> document ---------------------------------------------------------------------------------
+
+
+def price_of(row: Proposal) -> Price | None:
+    """The price (or budget) of a proposal; None when free or left to the answers."""
+    if row.price_amount is None or row.price_currency not in ("EUR", "HOUR"):
+        return None
+    basis: Basis = "total" if row.price_basis == "total" else "per_hour"
+    return Price(row.price_amount, cast(Currency, row.price_currency), basis)
+
+
+def schedule_of(row: Proposal) -> sched.Schedule | None:
+    """The stored schedule of a proposal, or None (also for an unreadable stored value)."""
+    if not row.schedule:
+        return None
+    try:
+        data = json.loads(row.schedule)
+        return sched.from_json(data) if isinstance(data, dict) else None
+    except ValueError:
+        return None
+
+
+def _commune(row: Proposal) -> CommuneRef | None:
+    if not row.commune_name and row.commune_insee is None:
+        return None
+    return CommuneRef(
+        name=row.commune_name,
+        insee=row.commune_insee,
+        postal_code=row.postal_code or None,
+        departement=row.departement or None,
+        latitude=row.latitude,
+        longitude=row.longitude,
+    )
+
+
+def to_doc(settings: Settings, row: Proposal) -> ProposalDoc:
+    """The FEP-0837 document of a local proposal, addressed to the public and the author's followers."""
+    currency = row.price_currency if row.price_currency in ("EUR", "HOUR") else None
+    return ProposalDoc(
+        id=row.ap_id,
+        attributed_to=row.author_uri,
+        purpose=cast(Purpose, row.purpose),
+        name=row.title,
+        content=row.description,
+        published=row.published_at,
+        updated=row.updated_at if row.updated_at != row.published_at else None,
+        category=row.category,
+        commune=_commune(row),
+        schedule=schedule_of(row),
+        quantity=row.quantity_hours,
+        price=price_of(row),
+        currency=cast(Currency | None, currency),
+        bidding_deadline=row.bidding_deadline,
+        expires=row.expires_at,
+        state=ProposalState(row.state),
+        to=(PUBLIC,),
+        cc=(row.author_uri + "/followers",),
+    )
+
+
+# --- plain text matching ------------------------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """Lower-cased, without accents, with single spaces: the form of ``search_text`` and queries."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    bare = bare.replace("œ", "oe").replace("æ", "ae")
+    return " ".join(re.sub(r"[^\w]+", " ", bare).split())
+
+
+def search_text_for(title: str, description_html: str, commune_name: str) -> str:
+    """What plain text matching looks in: title, description text and commune, folded."""
+    return fold(" ".join((title, html_to_text(description_html, 20_000), commune_name)))
+
+
+# --- listing ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProposalFilters:
+    """What a browse page or an API list asks for; None means any."""
+
+    purpose: Purpose | None = None
+    category: str | None = None
+    commune: str | None = None  # INSEE code
+    departement: str | None = None
+    origin: Origin = "all"
+    query: str = ""
+    open_only: bool = True
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Proposal]
+    page: int
+    has_next: bool
+
+
+MSG_UNKNOWN_VALUE = N_("Unknown value.")
+_INSEE = re.compile(r"^(\d{2}|2A|2B)\d{3}$")
+_DEPARTEMENT = re.compile(r"^(\d{2,3}|2A|2B)$")
+MAX_PAGE = 10_000
+
+
+def parse_filters(params: Mapping[str, str]) -> tuple[ProposalFilters, int, dict[str, str]]:
+    """Filters and page number from query parameters (``purpose``, ``category``, ``commune``,
+    ``departement``, ``origin``, ``q``, ``page``); unknown values are left out and named in the errors."""
+    errors: dict[str, str] = {}
+
+    def pick(name: str, valid: Callable[[str], bool]) -> str | None:
+        value = params.get(name, "").strip()
+        if not value:
+            return None
+        if len(value) > 64 or not valid(value):
+            errors[name] = MSG_UNKNOWN_VALUE
+            return None
+        return value
+
+    purpose = pick("purpose", lambda v: v in ("offer", "request"))
+    origin = pick("origin", lambda v: v in ("local", "remote", "all")) or "all"
+    page_text = pick("page", lambda v: v.isdigit() and 1 <= int(v) <= MAX_PAGE)
+    filters = ProposalFilters(
+        purpose=cast(Purpose | None, purpose),
+        category=pick("category", is_category),
+        commune=pick("commune", lambda v: bool(_INSEE.match(v.upper()))),
+        departement=pick("departement", lambda v: bool(_DEPARTEMENT.match(v.upper()))),
+        origin=cast(Origin, origin),
+        query=params.get("q", "").strip()[:200],
+    )
+    if filters.commune:
+        filters = replace(filters, commune=filters.commune.upper())
+    if filters.departement:
+        filters = replace(filters, departement=filters.departement.upper())
+    return filters, int(page_text) if page_text else 1, errors
+
+
+def _like(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _blocked_origins(session: Session) -> list[str]:
+    blocks = set(session.exec(select(DomainBlock.domain)).all())
+    if not blocks:
+        return []
+    origins = session.exec(select(Proposal.origin).where(col(Proposal.origin) != "").distinct()).all()
+    return [origin for origin in origins if _blocked(blocks, origin)]
+
+
+def _conditions(session: Session, filters: ProposalFilters, now: datetime) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        or_(col(Proposal.local_author_id).is_(None), col(User.status) == AccountStatus.ACTIVE.value)
+    ]
+    if filters.open_only:
+        conditions.append(col(Proposal.state) == ProposalState.OPEN.value)
+        conditions.append(or_(col(Proposal.expires_at).is_(None), col(Proposal.expires_at) > now))
+    if filters.purpose is not None:
+        conditions.append(col(Proposal.purpose) == filters.purpose)
+    if filters.category:
+        conditions.append(col(Proposal.category) == filters.category)
+    if filters.commune:
+        conditions.append(col(Proposal.commune_insee) == filters.commune)
+    if filters.departement:
+        conditions.append(col(Proposal.departement) == filters.departement)
+    if filters.origin == "local":
+        conditions.append(col(Proposal.origin) == "")
+    elif filters.origin == "remote":
+        conditions.append(col(Proposal.origin) != "")
+    blocked = _blocked_origins(session)
+    if blocked:
+        conditions.append(col(Proposal.origin).not_in(blocked))
+    words = fold(filters.query).split()[:MAX_QUERY_WORDS]
+    conditions.extend(col(Proposal.search_text).like(_like(word), escape="\\") for word in words)
+    return conditions
+
+
+def search(
+    session: Session, filters: ProposalFilters, *, now: datetime, page: int = 1, per_page: int = PAGE_SIZE
+) -> Page:
+    """One page of proposals matching ``filters``, newest first."""
+    page = max(1, page)
+    query = (
+        select(Proposal)
+        .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
+        .where(and_(*_conditions(session, filters, now)))
+        .order_by(col(Proposal.published_at).desc(), col(Proposal.id).desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+    )
+    rows = list(session.exec(query).all())
+    return Page(items=rows[:per_page], page=page, has_next=len(rows) > per_page)

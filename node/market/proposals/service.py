@@ -1,0 +1,265 @@
+"""Offers and demands: the rules for posting, changing, withdrawing and expiring a proposal.
+
+A person posts a :class:`ProposalInput` (what they typed, as strings); :func:`create` checks it and
+stores a local proposal, and every change publishes to the fediverse in the same transaction
+(:mod:`node.market.proposals.federation`). Rules:
+
+- title 5 to 120 characters of plain text; description at most 5,000 characters of sanitised HTML
+  (script and other markup outside the allowlist is removed, never stored);
+- one of the 26 categories; an OFFER in a category that needs an agrément or an autorisation requires
+  a provider status that may provide it (:mod:`node.catalog.eligibility`); answering is gated by bids;
+- the commune from a postal code and a name, resolved by the gazetteer (INSEE, name, département,
+  coordinates rounded to 0.01° when published);
+- a schedule (a time window or a weekly recurrence, :mod:`node.market.schedule`) or none (to agree);
+- hours from 0.25 to 500; a price for offers, a budget for demands, per hour or in total, bounded by
+  :mod:`node.market.money`. Euros on market nodes; time tokens (``HOUR``) or euros on cooperative
+  nodes. ``free`` marks a volunteer service (no payment). A demand without budget leaves the amount
+  to the answers; an offer needs a price unless free;
+- a lifetime of 1 to 180 days (30 by default); on market nodes a demand may be opened to bids until
+  a deadline, before both its expiry and the start of the service.
+
+Changing (:func:`update`): only its author, only while open. Once an answer is active or accepted,
+only the title, the description and the lifetime may change; the category, place, schedule, hours,
+price and bidding deadline are frozen (409). The purpose never changes. Withdrawing (:func:`withdraw`)
+and expiring (:func:`expire_due`) follow :data:`~node.market.lifecycles.PROPOSAL_LIFECYCLE`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlmodel import Session, col, select
+
+from node.accounts.models import AccountStatus, User
+from node.activitypub.actors import local
+from node.core.errors import N_, Conflict, PermissionDenied
+from node.core.statemachine import TransitionRefused
+from node.core.timeutil import utcnow
+from node.market import schedule as sched
+from node.market.lifecycles import PROPOSAL_LIFECYCLE, BidState, ProposalState, closes_on_agreement
+from node.market.models import Bid, Proposal
+from node.market.notifications import Kind, notify
+from node.market.proposals import federation as proposal_federation
+from node.market.proposals.input import (
+    LIFETIME_DEFAULT_DAYS,
+    LIFETIME_MAX_DAYS,
+    CleanProposal,
+    ProposalInput,
+    currencies_for,
+    input_of,
+    validate,
+)
+from node.market.proposals.records import (
+    Page,
+    ProposalFilters,
+    get_by_ap_id,
+    get_by_id,
+    get_local,
+    is_visible,
+    new_proposal_uri,
+    of_author,
+    search,
+    search_text_for,
+)
+from node.settings import Settings
+
+__all__ = [
+    "LIFETIME_DEFAULT_DAYS",
+    "LIFETIME_MAX_DAYS",
+    "Page",
+    "ProposalFilters",
+    "ProposalInput",
+    "close",
+    "create",
+    "currencies_for",
+    "expire_due",
+    "get_by_ap_id",
+    "get_by_id",
+    "get_local",
+    "has_answers",
+    "input_of",
+    "is_visible",
+    "of_author",
+    "search",
+    "update",
+    "withdraw",
+]
+
+MSG_NOT_AUTHOR = N_("Only its author can change this proposal.")
+MSG_NOT_OPEN = N_("This proposal is no longer open.")
+MSG_FROZEN = N_("Answers have arrived: only the title, the description and the lifetime can still change.")
+MSG_FROZEN_FIELD = N_("Cannot change once answers have arrived.")
+MSG_INACTIVE = N_("Your account cannot publish.")
+
+
+def _apply(row: Proposal, clean: CleanProposal) -> None:
+    row.title = clean.title
+    row.description = clean.description
+    row.category = clean.category
+    commune = clean.commune
+    row.commune_insee = commune.insee
+    row.commune_name = commune.name
+    row.postal_code = commune.postal_codes[0] if commune.postal_codes else ""
+    row.departement = commune.departement
+    row.latitude = round(commune.lat, 2) if commune.lat is not None else None
+    row.longitude = round(commune.lon, 2) if commune.lon is not None else None
+    row.schedule = json.dumps(sched.to_json(clean.schedule)) if clean.schedule is not None else None
+    first = sched.first_window(clean.schedule) if clean.schedule is not None else None
+    row.starts_at = first.start.astimezone(UTC) if first is not None else None
+    row.quantity_hours = clean.quantity
+    row.price_amount = clean.price.amount if clean.price is not None else None
+    row.price_currency = clean.currency
+    row.price_basis = clean.basis if clean.currency is not None else None
+    row.bidding_deadline = clean.bidding_deadline.astimezone(UTC) if clean.bidding_deadline else None
+    row.expires_at = clean.expires_at
+    row.search_text = search_text_for(row.title, row.description, row.commune_name)
+
+
+def _check_author(session: Session, author: User) -> None:
+    fresh = session.get(User, author.id)
+    if fresh is None or fresh.status != AccountStatus.ACTIVE.value:
+        raise PermissionDenied(MSG_INACTIVE)
+
+
+def create(session: Session, settings: Settings, author: User, data: ProposalInput) -> Proposal:
+    """Publish a new offer or demand of ``author`` (Create to the fediverse in this transaction)."""
+    _check_author(session, author)
+    now = utcnow()
+    clean = validate(settings, author, data, now)
+    row = Proposal(
+        ap_id=new_proposal_uri(settings),
+        origin="",
+        author_uri=local.person(settings, author).uri,
+        local_author_id=author.pk,
+        purpose=clean.purpose,
+        title=clean.title,
+        state=ProposalState.OPEN.value,
+        published_at=now,
+        updated_at=now,
+    )
+    _apply(row, clean)
+    session.add(row)
+    session.flush()
+    proposal_federation.publish_created(session, settings, row)
+    return row
+
+
+def has_answers(session: Session, row: Proposal) -> bool:
+    """Whether an answer to ``row`` is active or accepted (its deal is then frozen)."""
+    states = (BidState.ACTIVE.value, BidState.ACCEPTED.value)
+    found = session.exec(
+        select(Bid.id).where(col(Bid.proposal_id) == row.id, col(Bid.state).in_(states)).limit(1)
+    ).first()
+    return found is not None
+
+
+def _own_open(row: Proposal, author: User) -> None:
+    if row.origin != "" or row.local_author_id != author.id:
+        raise PermissionDenied(MSG_NOT_AUTHOR)
+    if row.state != ProposalState.OPEN.value:
+        raise Conflict(MSG_NOT_OPEN)
+
+
+def _deal(row: Proposal) -> dict[str, object]:
+    return {
+        "category": row.category,
+        "commune_name": row.commune_insee,
+        "schedule_kind": row.schedule,
+        "quantity": row.quantity_hours,
+        "price": row.price_amount,
+        "price_basis": row.price_basis,
+        "currency": row.price_currency,
+        "free": row.price_currency is None,
+        "bidding_deadline": row.bidding_deadline,
+    }
+
+
+def update(
+    session: Session, settings: Settings, author: User, row: Proposal, data: ProposalInput
+) -> Proposal:
+    """Change an open proposal of ``author`` (Update to the fediverse in this transaction)."""
+    _own_open(row, author)
+    _check_author(session, author)
+    now = utcnow()
+    clean = validate(settings, author, data, now, current=row)
+    before = _deal(row)
+    probe = Proposal(ap_id=row.ap_id, author_uri=row.author_uri, purpose=row.purpose, title=row.title)
+    _apply(probe, clean)
+    changed = [name for name, value in _deal(probe).items() if value != before[name]]
+    if changed and has_answers(session, row):
+        raise Conflict(MSG_FROZEN, fields={name: MSG_FROZEN_FIELD for name in changed})
+    _apply(row, clean)
+    row.updated_at = now
+    session.add(row)
+    session.flush()
+    proposal_federation.publish_updated(session, settings, row)
+    return row
+
+
+def _move(row: Proposal, target: ProposalState) -> None:
+    try:
+        PROPOSAL_LIFECYCLE.check(row.state, target)
+    except TransitionRefused:
+        raise Conflict(MSG_NOT_OPEN) from None
+    now = utcnow()
+    row.state = target.value
+    row.closed_at = now
+    row.updated_at = now
+
+
+def withdraw(session: Session, settings: Settings, author: User, row: Proposal) -> Proposal:
+    """The author withdraws an open proposal (Delete to the fediverse in this transaction)."""
+    _own_open(row, author)
+    _move(row, ProposalState.WITHDRAWN)
+    session.add(row)
+    session.flush()
+    proposal_federation.publish_withdrawn(session, settings, row)
+    return row
+
+
+def close(session: Session, settings: Settings, row: Proposal) -> bool:
+    """Close a local demand that reached an agreement (Update with ``proposalState: closed``).
+
+    Offers stay open after an agreement: returns False and changes nothing for them, or for a
+    proposal that is not local and open.
+    """
+    if row.origin != "" or row.state != ProposalState.OPEN.value or not closes_on_agreement(row.purpose):
+        return False
+    _move(row, ProposalState.CLOSED)
+    session.add(row)
+    session.flush()
+    proposal_federation.publish_updated(session, settings, row)
+    return True
+
+
+def expire_due(session: Session, settings: Settings, now: datetime | None = None) -> int:
+    """Expire the open proposals whose lifetime ended; how many. For a periodic job.
+
+    Local ones are published as ``Update`` with ``proposalState: expired`` and their author is
+    notified; remote ones only change here (their origin says so to its own followers).
+    """
+    now = now or utcnow()
+    due: Sequence[Proposal] = session.exec(
+        select(Proposal).where(
+            col(Proposal.state) == ProposalState.OPEN.value,
+            col(Proposal.expires_at).is_not(None),
+            col(Proposal.expires_at) <= now,
+        )
+    ).all()
+    for row in due:
+        _move(row, ProposalState.EXPIRED)
+        session.add(row)
+        session.flush()
+        if row.origin == "":
+            proposal_federation.publish_updated(session, settings, row)
+            if row.local_author_id is not None:
+                notify(
+                    session,
+                    row.local_author_id,
+                    Kind.PROPOSAL_EXPIRED,
+                    object_uri=row.ap_id,
+                    data={"title": row.title},
+                )
+    return len(due)

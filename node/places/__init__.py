@@ -1,0 +1,1 @@
+"""Places: the offline gazetteer of French communes and distances between them."""

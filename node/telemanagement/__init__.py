@@ -1,1 +1,0 @@
-"""Telemanagement (télégestion): visits, clocking, statements; arrives with its own issue."""

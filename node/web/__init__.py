@@ -1,1 +1,0 @@
-"""HTTP handlers and pages rendered on the server."""

@@ -1,0 +1,597 @@
+"""The remote-actor cache against a real actor server on loopback: validation, sanitising, storage,
+keys (Mastodon ``#main-key``, standalone key documents, stubs), rotation, blocks, gone actors.
+
+Also home of the actor server and test actors the inbox and processing tests use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from node.activitypub.actors.remote import (
+    ActorGone,
+    DomainBlocked,
+    FetchFailed,
+    InvalidActor,
+    LocalUri,
+    RemoteActors,
+    clean_summary,
+    parse_actor,
+    plain_text,
+    same_origin,
+)
+from node.activitypub.models import DomainBlock, Peer, RemoteActor
+from node.activitypub.signatures import public_pem, sign_cavage
+from node.core.db import session_scope
+from node.core.timeutil import utcnow
+from node.settings import Settings
+
+T = TypeVar("T")
+ACTOR = "https://social.example/users/a"
+OTHER_KEY = ACTOR + "#k"
+AS_TYPE = "application/activity+json"
+
+
+# --- a real actor server ----------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """What the actor server answers on one path."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = AS_TYPE
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class ActorServer:
+    """An HTTP server on 127.0.0.1, in a thread, answering each path from ``routes`` (404 otherwise)."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Reply] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.server_address[1])
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def hits(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for seen, _ in self.requests if seen == path)
+
+    def serve_json(self, path: str, document: dict[str, Any], status: int = 200) -> None:
+        self.routes[path] = Reply(status=status, body=json.dumps(document).encode())
+
+    def __enter__(self) -> ActorServer:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+                path = self.path.partition("?")[0]
+                with owner._lock:
+                    owner.requests.append((path, {k.lower(): v for k, v in self.headers.items()}))
+                reply = owner.routes.get(path, Reply(404, b'{"error": "not found"}'))
+                if reply.delay and owner._stopping.wait(reply.delay):
+                    return
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", reply.content_type)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = False
+        self._server.block_on_close = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._server is not None and self._thread is not None
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+@lru_cache(maxsize=8)
+def fixed_key(number: int) -> rsa.RSAPrivateKey:
+    """A fixed RSA-2048 key pair per number, generated once per test run."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@dataclass
+class RemoteTestActor:
+    """An actor served by an :class:`ActorServer`, with its key pair; it can sign activities."""
+
+    server: ActorServer
+    name: str
+    key: rsa.RSAPrivateKey
+
+    @property
+    def uri(self) -> str:
+        return self.server.url(f"/users/{self.name}")
+
+    @property
+    def key_id(self) -> str:
+        return self.uri + "#main-key"
+
+    @property
+    def path(self) -> str:
+        return f"/users/{self.name}"
+
+    def document(self, **overrides: Any) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": self.uri,
+            "type": "Person",
+            "preferredUsername": self.name,
+            "name": self.name.title(),
+            "summary": "<p>Hello</p>",
+            "inbox": self.uri + "/inbox",
+            "outbox": self.uri + "/outbox",
+            "followers": self.uri + "/followers",
+            "endpoints": {"sharedInbox": self.server.url("/inbox")},
+            "publicKey": {"id": self.key_id, "owner": self.uri, "publicKeyPem": public_pem(self.key)},
+        }
+        document.update(overrides)
+        return document
+
+    def publish(self, **overrides: Any) -> RemoteTestActor:
+        self.server.serve_json(self.path, self.document(**overrides))
+        return self
+
+    def activity(self, kind: str = "Create", **fields: Any) -> dict[str, Any]:
+        activity_id = f"{self.uri}/activities/{uuid.uuid4()}"
+        body: dict[str, Any] = {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": activity_id,
+            "type": kind,
+            "actor": self.uri,
+        }
+        if kind == "Create":
+            body["object"] = {
+                "id": activity_id + "/note",
+                "type": "Note",
+                "attributedTo": self.uri,
+                "content": "Bonjour",
+            }
+        body.update(fields)
+        return body
+
+    def signed_headers(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        key: rsa.RSAPrivateKey | None = None,
+        key_id: str | None = None,
+        now: datetime | None = None,
+        content_type: str = AS_TYPE,
+    ) -> dict[str, str]:
+        """Headers of a POST of ``body`` to ``url`` signed as Mastodon signs (Host included)."""
+        headers = {"Content-Type": content_type}
+        headers.update(
+            sign_cavage(
+                "POST", url, headers, body, key_id=key_id or self.key_id, private_key=key or self.key, now=now
+            )
+        )
+        return headers
+
+
+def actor_on(server: ActorServer, name: str, key_number: int = 0) -> RemoteTestActor:
+    return RemoteTestActor(server, name, fixed_key(key_number)).publish()
+
+
+def run(factory: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
+        return await factory()
+
+    return asyncio.run(main())
+
+
+# --- fixtures ----------------------------------------------------------------------------------------
+
+
+# Named fixtures, so that other test modules can import them (``*_fixture``) and use them by name.
+@pytest.fixture(name="actor_server")
+def actor_server_fixture() -> Iterator[ActorServer]:
+    with ActorServer() as server:
+        yield server
+
+
+@pytest.fixture(name="loopback_settings")
+def loopback_settings_fixture(settings: Settings) -> Settings:
+    """The test settings, allowed to fetch from the loopback actor server, with a short timeout."""
+    return settings.replace(allow_private_addresses=True, fetch_timeout_seconds=3)
+
+
+def with_remote(
+    settings: Settings, engine: Engine, work: Callable[[RemoteActors], Awaitable[T]], **options: Any
+) -> T:
+    async def main() -> T:
+        remote = RemoteActors(settings, engine, **options)
+        try:
+            return await work(remote)
+        finally:
+            await remote.aclose()
+
+    return asyncio.run(main())
+
+
+def stored(engine: Engine, uri: str) -> RemoteActor | None:
+    with Session(engine) as session:
+        return session.exec(select(RemoteActor).where(col(RemoteActor.uri) == uri)).first()
+
+
+# --- documents ---------------------------------------------------------------------------------------
+
+
+def test_parse_actor_keeps_what_we_need_and_sanitises_text() -> None:
+    uri = "https://social.example/users/amina"
+    document = {
+        "id": uri,
+        "type": "Person",
+        "preferredUsername": "amina<b>",
+        "name": "<script>alert(1)</script>Amina &amp; <em>co</em>",
+        "summary": '<p>Hi <a href="https://x.example/" onclick="evil()">site</a><script>x()</script>'
+        '<a href="javascript:alert(1)">bad</a></p>',
+        "inbox": uri + "/inbox",
+        "endpoints": {"sharedInbox": "https://other.example/inbox"},
+        "icon": {"type": "Image", "url": "https://social.example/a.png"},
+        "manuallyApprovesFollowers": True,
+        "publicKey": {"id": uri + "#main-key", "owner": uri, "publicKeyPem": "PEM"},
+    }
+    actor = parse_actor(document, uri)
+    assert actor.name == "alert(1)Amina & co"
+    assert actor.preferred_username == "amina"
+    assert "<script>" not in actor.summary and "onclick" not in actor.summary
+    assert "javascript:" not in actor.summary
+    assert '<a href="https://x.example/">site</a>' in actor.summary
+    assert actor.shared_inbox is None  # of another origin: not used
+    assert actor.icon_url == "https://social.example/a.png"
+    assert actor.manually_approves is True
+    assert (actor.key_id, actor.public_key_pem) == (uri + "#main-key", "PEM")
+
+
+def test_text_helpers() -> None:
+    assert plain_text("a\x00b  <i>c</i>\ud800", 10) == "ab c?"
+    assert clean_summary(42) == ""
+    assert same_origin("https://a.example/x", "https://A.example:443/y")
+    assert not same_origin("https://a.example/x", "http://a.example/x")
+    assert not same_origin("mailto:x@a.example", "mailto:x@a.example")
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"id": "https://social.example/users/other"}, "served the document of"),
+        ({"type": "Note"}, "not a usable actor"),
+        ({"inbox": "https://elsewhere.example/inbox"}, "no inbox of its origin"),
+        ({"inbox": None}, "not a usable actor"),
+        (
+            {"publicKey": {"id": OTHER_KEY, "owner": "https://social.example/users/b", "publicKeyPem": "P"}},
+            "no key",
+        ),
+        (
+            {"publicKey": {"id": "https://evil.example/k", "owner": ACTOR, "publicKeyPem": "P"}},
+            "another origin",
+        ),
+        ({"publicKey": "https://social.example/users/a#k"}, "no key of its own"),
+        ({"publicKey": {"id": OTHER_KEY, "owner": ACTOR}}, "no key of its own"),
+        ({"publicKey": {"id": OTHER_KEY, "owner": ACTOR, "publicKeyPem": "P" * 30_000}}, "oversized"),
+    ],
+)
+def test_parse_actor_refuses(change: dict[str, Any], problem: str) -> None:
+    uri = ACTOR
+    document = {"id": uri, "type": "Person", "inbox": uri + "/inbox", **change}
+    with pytest.raises(InvalidActor, match=problem):
+        parse_actor(document, uri)
+
+
+# --- fetching and caching ----------------------------------------------------------------------------
+
+
+def test_get_actor_fetches_stores_and_caches(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+
+    async def work(remote: RemoteActors) -> tuple[RemoteActor, RemoteActor, str]:
+        first = await remote.get_actor(amina.uri)
+        second = await remote.get_actor(amina.uri)
+        return first, second, await remote.inbox_for(amina.uri)
+
+    first, second, inbox = with_remote(loopback_settings, engine, work)
+    assert first.uri == second.uri == amina.uri and first.name == "Amina"
+    assert inbox == actor_server.url("/inbox")  # the shared inbox is preferred
+    assert actor_server.hits(amina.path) == 1
+    # The fetch was signed by the node actor, for servers that require authorized fetch.
+    signature = actor_server.requests[0][1]["signature"]
+    assert 'keyId="http://testserver/actor#main-key"' in signature
+    row = stored(engine, amina.uri)
+    assert row is not None and row.key_id == amina.key_id and row.domain == f"127.0.0.1:{actor_server.port}"
+    with Session(engine) as session:
+        peer = session.exec(select(Peer).where(col(Peer.domain) == row.domain)).one()
+        assert peer.last_success_at is not None
+
+
+def test_get_actor_refreshes_when_asked_or_stale(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+
+    async def work(remote: RemoteActors) -> RemoteActor:
+        await remote.get_actor(amina.uri)
+        amina.publish(name="Amina B.", endpoints={})
+        return await remote.get_actor(amina.uri, refresh=True)
+
+    refreshed = with_remote(loopback_settings, engine, work)
+    assert refreshed.name == "Amina B." and refreshed.shared_inbox is None
+    assert with_remote(loopback_settings, engine, lambda r: r.inbox_for(amina.uri)) == amina.uri + "/inbox"
+    with session_scope(engine) as session:
+        row = session.exec(select(RemoteActor).where(col(RemoteActor.uri) == amina.uri)).one()
+        row.fetched_at = utcnow() - timedelta(days=2)
+        session.add(row)
+    with_remote(loopback_settings, engine, lambda r: r.get_actor(amina.uri))
+    assert actor_server.hits(amina.path) == 3
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(RemoteActor)).one() == 1
+
+
+def test_refusals(actor_server: ActorServer, loopback_settings: Settings, engine: Engine) -> None:
+    amina = actor_on(actor_server, "amina")
+    actor_server.serve_json("/users/liar", amina.document())  # serves someone else's document
+
+    async def outcome(uri: str) -> str:
+        remote = RemoteActors(loopback_settings, engine)
+        try:
+            await remote.get_actor(uri)
+            return "ok"
+        except (InvalidActor, LocalUri, DomainBlocked, FetchFailed, ActorGone) as exc:
+            return exc.reason
+        finally:
+            await remote.aclose()
+
+    assert asyncio.run(outcome("http://testserver/users/me")) == "local"
+    assert asyncio.run(outcome(actor_server.url("/users/liar"))) == "invalid"
+    assert asyncio.run(outcome(actor_server.url("/users/nobody"))) == "not_found"
+    assert asyncio.run(outcome("ftp://example.org/x")) == "invalid"
+    with session_scope(engine) as session:
+        session.add(DomainBlock(domain="127.0.0.1"))
+    assert asyncio.run(outcome(amina.uri)) == "blocked"
+    assert actor_server.hits(amina.path) == 0
+    assert stored(engine, actor_server.url("/users/liar")) is None
+
+
+def test_private_addresses_refused_unless_allowed(
+    actor_server: ActorServer, settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+    with pytest.raises(FetchFailed) as caught:
+        with_remote(settings, engine, lambda r: r.get_actor(amina.uri))
+    assert caught.value.reason == "private_address" and not caught.value.retryable
+    assert actor_server.hits(amina.path) == 0
+
+
+def test_gone_actor_is_marked_and_its_keys_dropped(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+
+    async def work(remote: RemoteActors) -> None:
+        await remote.key_for(amina.key_id)
+        actor_server.routes[amina.path] = Reply(410, b"{}")
+        with pytest.raises(ActorGone):
+            await remote.get_actor(amina.uri, refresh=True)
+        with pytest.raises(ActorGone):
+            await remote.get_actor(amina.uri)  # remembered, not fetched again
+        with pytest.raises(ActorGone):
+            await remote.key_for(amina.key_id)
+
+    with_remote(loopback_settings, engine, work)
+    row = stored(engine, amina.uri)
+    assert row is not None and row.gone_at is not None
+    assert actor_server.hits(amina.path) == 3  # key, refresh, then the key again (no stored key left)
+
+
+def test_forget_and_mark_gone(actor_server: ActorServer, loopback_settings: Settings, engine: Engine) -> None:
+    amina = actor_on(actor_server, "amina")
+
+    async def work(remote: RemoteActors) -> None:
+        await remote.get_actor(amina.uri)
+        await remote.mark_gone(amina.uri)
+        with pytest.raises(ActorGone):
+            await remote.get_actor(amina.uri)
+        await remote.forget(amina.uri)
+
+    with_remote(loopback_settings, engine, work)
+    assert stored(engine, amina.uri) is None
+
+
+# --- keys --------------------------------------------------------------------------------------------
+
+
+def test_key_of_a_mastodon_actor_is_cached_in_memory_and_in_the_database(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+
+    async def work(remote: RemoteActors) -> None:
+        key = await remote.key_for(amina.key_id)
+        assert key.owner == amina.uri and key.key_id == amina.key_id
+        assert public_pem(key.key) == public_pem(amina.key)  # type: ignore[arg-type]
+        await remote.key_for(amina.key_id)
+
+    with_remote(loopback_settings, engine, work)
+    assert actor_server.hits(amina.path) == 1
+    with_remote(loopback_settings, engine, lambda r: r.key_for(amina.key_id))  # a new process: from the table
+    assert actor_server.hits(amina.path) == 1
+
+
+def test_concurrent_lookups_fetch_once(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+
+    async def work(remote: RemoteActors) -> None:
+        keys = await asyncio.gather(*(remote.key_for(amina.key_id) for _ in range(10)))
+        assert {key.owner for key in keys} == {amina.uri}
+
+    with_remote(loopback_settings, engine, work)
+    assert actor_server.hits(amina.path) == 1
+
+
+def test_key_rotation_refetches_at_most_once_per_interval(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+
+    async def work(remote: RemoteActors) -> None:
+        await remote.key_for(amina.key_id)
+        amina.key = fixed_key(1)
+        amina.publish()
+        new = await remote.key_for(amina.key_id, refresh=True)  # the first forced refetch: allowed
+        assert public_pem(new.key) == public_pem(fixed_key(1))  # type: ignore[arg-type]
+        amina.key = fixed_key(2)
+        amina.publish()
+        same = await remote.key_for(amina.key_id, refresh=True)  # refetched moments ago: not again
+        assert same is new
+        remote.refetch_interval = 0
+        newer = await remote.key_for(amina.key_id, refresh=True)
+        assert public_pem(newer.key) == public_pem(fixed_key(2))  # type: ignore[arg-type]
+
+    with_remote(loopback_settings, engine, work)
+    assert actor_server.hits(amina.path) == 3
+
+
+def test_standalone_key_document_must_be_listed_by_its_owner(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = RemoteTestActor(actor_server, "amina", fixed_key(0))
+    key_id = actor_server.url("/keys/amina")
+    amina.publish(publicKey={"id": key_id, "owner": amina.uri, "publicKeyPem": public_pem(amina.key)})
+    actor_server.serve_json(
+        "/keys/amina", {"id": key_id, "owner": amina.uri, "publicKeyPem": public_pem(amina.key)}
+    )
+    # A key document naming amina as owner, which amina does not list: refused.
+    forged = actor_server.url("/keys/forged")
+    actor_server.serve_json(
+        "/keys/forged", {"id": forged, "owner": amina.uri, "publicKeyPem": public_pem(fixed_key(2))}
+    )
+
+    async def work(remote: RemoteActors) -> None:
+        key = await remote.key_for(key_id)
+        assert key.owner == amina.uri
+        with pytest.raises(InvalidActor, match="does not publish"):
+            await remote.key_for(forged)
+
+    with_remote(loopback_settings, engine, work)
+
+
+def test_key_served_by_a_stub_of_the_actor(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    # GoToSocial-like: the key id has its own path, which serves a stub of the actor.
+    amina = RemoteTestActor(actor_server, "amina", fixed_key(0))
+    key_id = amina.uri + "/main-key"
+    public_key = {"id": key_id, "owner": amina.uri, "publicKeyPem": public_pem(amina.key)}
+    amina.publish(publicKey=public_key)
+    actor_server.serve_json(
+        amina.path + "/main-key", {"id": amina.uri, "type": "Person", "publicKey": public_key}
+    )
+    key = with_remote(loopback_settings, engine, lambda r: r.key_for(key_id))
+    assert key.owner == amina.uri
+    assert actor_server.hits(amina.path) == 1
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(200, b"<html>hello</html>", content_type="text/html"),
+        Reply(200, b"{not json", content_type=AS_TYPE),
+        Reply(200, b"[1, 2]", content_type=AS_TYPE),
+        Reply(302, b"", headers={"Location": "/users/loop"}),
+        Reply(500, b"oops"),
+    ],
+    ids=["html", "garbage", "not-an-object", "redirect-loop", "server-error"],
+)
+def test_unusable_key_servers(
+    reply: Reply, actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    actor_server.routes["/users/loop"] = reply
+    with pytest.raises(FetchFailed):
+        with_remote(loopback_settings, engine, lambda r: r.key_for(actor_server.url("/users/loop#main-key")))
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(RemoteActor)).one() == 0
+
+
+def test_slow_key_server_times_out(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    actor_server.routes["/users/slow"] = Reply(200, b"{}", delay=30)
+    settings = loopback_settings.replace(fetch_timeout_seconds=1)
+    with pytest.raises(FetchFailed) as caught:
+        with_remote(settings, engine, lambda r: r.key_for(actor_server.url("/users/slow#main-key")))
+    assert caught.value.retryable and caught.value.reason == "timeout"
+
+
+def test_stale_stored_key_is_used_when_its_server_is_down(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+    with_remote(loopback_settings, engine, lambda r: r.key_for(amina.key_id))
+    with session_scope(engine) as session:
+        row = session.exec(select(RemoteActor).where(col(RemoteActor.uri) == amina.uri)).one()
+        row.fetched_at = utcnow() - timedelta(days=3)
+        session.add(row)
+    actor_server.routes[amina.path] = Reply(503, b"down")
+    key = with_remote(loopback_settings, engine, lambda r: r.key_for(amina.key_id))
+    assert key.owner == amina.uri
+    assert actor_server.hits(amina.path) == 2
+
+
+def test_blocked_key_domain_is_refused_without_fetching(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+    with_remote(loopback_settings, engine, lambda r: r.key_for(amina.key_id))
+    with session_scope(engine) as session:
+        session.add(DomainBlock(domain=f"127.0.0.1:{actor_server.port}"))
+    with pytest.raises(DomainBlocked):
+        with_remote(loopback_settings, engine, lambda r: r.key_for(amina.key_id))
+    with pytest.raises(DomainBlocked):
+        with_remote(loopback_settings, engine, lambda r: r.fetch_document(amina.uri))
+    assert actor_server.hits(amina.path) == 1

@@ -1,0 +1,433 @@
+"""Processing stored inbox rows: the registry, the declared lifecycle, claims and leases, retries,
+fetches asked by handlers, exactly-once effects with concurrent jobs, and the built-in handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from node.activitypub.actors.remote import RemoteActors
+from node.activitypub.inbox.processing import (
+    REGISTRY,
+    TRANSITIONS,
+    InboxJob,
+    NeedsFetch,
+    Outcome,
+    PermanentFailure,
+    ProcessingContext,
+    Registry,
+    allowed,
+    backoff,
+    check_transitions,
+    delete_actor,
+    update_actor,
+)
+from node.activitypub.models import DomainBlock, Follow, InboxActivity, InboxState, Peer, RemoteActor
+from node.core.db import session_scope
+from node.core.timeutil import utcnow
+from node.settings import Settings
+from tests.activitypub.actors.test_remote import (  # noqa: F401 - fixtures used by name
+    ActorServer,
+    Reply,
+    actor_on,
+    actor_server_fixture,
+    loopback_settings_fixture,
+)
+
+REMOTE = "https://a.example/users/amina"
+
+
+def store(engine: Engine, activity: dict[str, Any], **row: Any) -> int:
+    with session_scope(engine) as session:
+        stored = InboxActivity(
+            activity_id=activity["id"],
+            actor_uri=activity["actor"],
+            type=activity["type"],
+            payload=json.dumps(activity),
+            key_id=activity["actor"] + "#main-key",
+            **row,
+        )
+        session.add(stored)
+        session.flush()
+        assert stored.id is not None
+        return stored.id
+
+
+def activity(kind: str = "Create", actor: str = REMOTE, **fields: Any) -> dict[str, Any]:
+    return {"id": f"{actor}/activities/{uuid.uuid4()}", "type": kind, "actor": actor, **fields}
+
+
+def rows(engine: Engine) -> list[InboxActivity]:
+    with Session(engine) as session:
+        return list(session.exec(select(InboxActivity).order_by(col(InboxActivity.id))).all())
+
+
+def run_jobs(settings: Settings, engine: Engine, registry: Registry, *, jobs: int = 1, **options: Any) -> int:
+    """Run ``jobs`` concurrent jobs until none of them finds work; the rows they claimed in all."""
+
+    async def main() -> int:
+        remote = RemoteActors(settings, engine)
+        workers = [
+            InboxJob(settings, engine, remote=remote, registry=registry, **options) for _ in range(jobs)
+        ]
+        total = 0
+        try:
+            while counts := await asyncio.gather(*(job.run_once() for job in workers)):
+                if not any(counts):
+                    break
+                total += sum(counts)
+        finally:
+            for job in workers:
+                await job.aclose()
+            await remote.aclose()
+        return total
+
+    return asyncio.run(main())
+
+
+# --- lifecycle and registry --------------------------------------------------------------------------
+
+
+def test_declared_lifecycle() -> None:
+    check_transitions(TRANSITIONS)
+    assert allowed(InboxState.PENDING, InboxState.PROCESSING)
+    assert allowed(InboxState.PROCESSING, InboxState.PENDING)  # retried later
+    assert allowed(InboxState.PROCESSING, InboxState.PROCESSING)  # lease expired: claimed again
+    for final in (InboxState.DONE, InboxState.IGNORED, InboxState.FAILED):
+        assert not TRANSITIONS[final]
+    assert not allowed(InboxState.DONE, InboxState.PENDING)
+    assert not allowed(InboxState.PENDING, InboxState.DONE)
+    with pytest.raises(ValueError, match="without transitions"):
+        check_transitions({InboxState.PENDING: frozenset()})
+    looping = {**TRANSITIONS, InboxState.PENDING: frozenset({InboxState.PENDING})}
+    with pytest.raises(ValueError, match="cannot reach"):
+        check_transitions(looping)
+
+
+def test_registry() -> None:
+    registry = Registry()
+    calls: list[str] = []
+
+    @registry.handles("Follow", "Undo")
+    def first(ctx: ProcessingContext, item: dict[str, Any]) -> Outcome:
+        calls.append("first")
+        return Outcome.IGNORED
+
+    def second(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+        calls.append("second")
+
+    unregister = registry.register(("Follow",), second)
+    assert registry.accepts("Follow") and registry.accepts("Undo") and not registry.accepts("Create")
+    registry.accept("Create")
+    assert registry.accepts("Create") and registry.handlers_for("Create") == ()
+    ctx = ProcessingContext(None, None, None)  # type: ignore[arg-type]
+    assert registry.dispatch(ctx, {"type": "Follow"}) is Outcome.DONE
+    assert registry.dispatch(ctx, {"type": "Undo"}) is Outcome.IGNORED
+    assert calls == ["first", "second", "first"]
+    unregister()
+    assert registry.dispatch(ctx, {"type": "Follow"}) is Outcome.IGNORED
+    assert REGISTRY.accepts("Delete") and REGISTRY.accepts("Update") and REGISTRY.accepts("Create")
+
+
+def test_backoff_doubles_up_to_a_cap() -> None:
+    assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [30, 60, 120]
+    assert backoff(30) == timedelta(hours=1)
+
+
+# --- the job -----------------------------------------------------------------------------------------
+
+
+def test_rows_are_processed_once_and_marked(loopback_settings: Settings, engine: Engine) -> None:
+    registry = Registry()
+    registry.accept("Create")
+    seen: list[str] = []
+
+    @registry.handles("Follow")
+    def follow(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+        assert ctx.row.activity_id == item["id"] and ctx.actor_uri == REMOTE
+        seen.append(item["id"])
+        ctx.session.add(Peer(domain=f"effect-{len(seen)}"))
+
+    followed = store(engine, activity("Follow"))
+    created = store(engine, activity("Create"))
+    assert run_jobs(loopback_settings, engine, registry) == 2
+    done, ignored = rows(engine)
+    assert (done.id, done.state, done.attempts) == (followed, "done", 1)
+    assert (ignored.id, ignored.state) == (created, "ignored")
+    assert done.processed_at is not None and done.lease_until is None
+    assert run_jobs(loopback_settings, engine, registry) == 0
+    assert len(seen) == 1
+
+
+def test_failures_are_retried_with_backoff_then_given_up(loopback_settings: Settings, engine: Engine) -> None:
+    registry = Registry()
+
+    @registry.handles("Follow")
+    def flaky(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+        ctx.session.add(Peer(domain="never-committed"))
+        raise RuntimeError("database hiccup")
+
+    @registry.handles("Block")
+    def impossible(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+        raise PermanentFailure("blocks are not for us")
+
+    retried = store(engine, activity("Follow"))
+    store(engine, activity("Block"))
+    run_jobs(loopback_settings, engine, registry, max_attempts=2)
+    first, failed = rows(engine)
+    assert (first.state, first.attempts, first.error) == ("pending", 1, "RuntimeError('database hiccup')")
+    assert first.next_attempt_at > utcnow() + timedelta(seconds=20)
+    assert (failed.state, failed.error) == ("failed", "blocks are not for us")
+    with session_scope(engine) as session:
+        row = session.get(InboxActivity, retried)
+        assert row is not None
+        row.next_attempt_at = utcnow()
+        session.add(row)
+    run_jobs(loopback_settings, engine, registry, max_attempts=2)
+    first = rows(engine)[0]
+    assert first.state == "failed" and first.attempts == 2 and first.error.startswith("gave up after 2")
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Peer)).one() == 0
+
+
+def test_expired_lease_is_claimed_again_but_a_live_one_is_not(
+    loopback_settings: Settings, engine: Engine
+) -> None:
+    registry = Registry()
+    registry.register(("Follow",), lambda ctx, item: None)
+    now = utcnow()
+    crashed = store(
+        engine, activity("Follow"), state="processing", attempts=1, lease_until=now - timedelta(seconds=1)
+    )
+    busy = store(
+        engine, activity("Follow"), state="processing", attempts=1, lease_until=now + timedelta(minutes=5)
+    )
+    later = store(engine, activity("Follow"), next_attempt_at=now + timedelta(minutes=5))
+    hopeless = store(
+        engine, activity("Follow"), state="processing", attempts=3, lease_until=now - timedelta(seconds=1)
+    )
+    assert run_jobs(loopback_settings, engine, registry, max_attempts=3) == 1
+    states = {row.id: (row.state, row.attempts) for row in rows(engine)}
+    assert states == {
+        crashed: ("done", 2),
+        busy: ("processing", 1),
+        later: ("pending", 0),
+        hopeless: ("failed", 3),
+    }
+
+
+def test_a_claim_taken_over_cannot_commit_its_effects(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    """A job whose lease ran out while it fetched loses the row to another job: no double effect."""
+    actor_server.routes["/notes/slow"] = Reply(
+        200, json.dumps({"id": actor_server.url("/n")}).encode(), delay=1
+    )
+    registry = Registry()
+    effects: list[int] = []
+
+    @registry.handles("Announce")
+    def announce(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+        ctx.document(item["object"])
+        effects.append(ctx.row.attempts)
+        ctx.session.add(Peer(domain=f"effect-{ctx.row.attempts}"))
+
+    store(engine, activity("Announce", object=actor_server.url("/notes/slow")))
+
+    async def main() -> None:
+        remote = RemoteActors(loopback_settings, engine)
+        stale = InboxJob(loopback_settings, engine, remote=remote, registry=registry, lease=timedelta(0))
+        fresh = InboxJob(loopback_settings, engine, remote=remote, registry=registry)
+        try:
+            first = asyncio.ensure_future(stale.run_once())
+            while actor_server.hits("/notes/slow") == 0:  # the stale job is fetching, its lease over
+                await asyncio.sleep(0.01)
+            assert await fresh.run_once() == 1
+            assert await first == 1
+        finally:
+            await remote.aclose()
+
+    asyncio.run(main())
+    (row,) = rows(engine)
+    assert (row.state, row.attempts) == ("done", 2)
+    assert effects == [2]
+    with Session(engine) as session:
+        assert session.exec(select(Peer.domain)).all() == ["effect-2"]
+
+
+def test_concurrent_jobs_process_every_row_exactly_once(loopback_settings: Settings, engine: Engine) -> None:
+    registry = Registry()
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    @registry.handles("Create")
+    def create(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+        with lock:
+            calls.append(item["id"])
+        ctx.session.add(Peer(domain="effect-" + item["id"].rsplit("/", 1)[1]))
+
+    ids = {store(engine, activity("Create")) for _ in range(40)}
+    assert run_jobs(loopback_settings, engine, registry, jobs=3, batch_size=4) == 40
+    assert {row.id for row in rows(engine) if row.state == "done"} == ids
+    assert len(calls) == 40 == len(set(calls))
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Peer)).one() == 40
+
+
+def test_handlers_can_ask_for_fetches(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+    note = {"id": actor_server.url("/notes/1"), "type": "Note", "attributedTo": amina.uri, "content": "hi"}
+    actor_server.serve_json("/notes/1", note)
+    registry = Registry()
+    runs: list[str] = []
+
+    @registry.handles("Announce")
+    def announce(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+        runs.append("run")
+        sender = ctx.actor(amina.uri)
+        document = ctx.document(item["object"])
+        ctx.session.add(Peer(domain=f"{sender.preferred_username}:{document['content']}"))
+
+    store(engine, activity("Announce", actor=amina.uri, object=note["id"]))
+    store(engine, activity("Announce", actor=amina.uri, object=actor_server.url("/notes/missing")))
+    run_jobs(loopback_settings, engine, registry)
+    found, missing = rows(engine)
+    assert found.state == "done" and len(runs) >= 3
+    assert missing.state == "failed" and "404" in missing.error
+    with Session(engine) as session:
+        assert session.exec(select(Peer.domain).where(col(Peer.domain) == "amina:hi")).one()
+    assert actor_server.hits("/notes/1") == 1 and actor_server.hits(amina.path) == 1
+
+
+def test_transient_fetch_failures_are_retried(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    registry = Registry()
+
+    @registry.handles("Announce")
+    def announce(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+        ctx.document(item["object"])
+
+    actor_server.serve_json("/notes/1", {"id": "x"}, status=503)
+    store(engine, activity("Announce", object=actor_server.url("/notes/1")))
+    store(engine, activity("Announce", object="http://testserver/notes/ours"))
+    run_jobs(loopback_settings, engine, registry)
+    transient, local = rows(engine)
+    assert transient.state == "pending" and transient.attempts == 1
+    assert local.state == "failed" and "ours" in local.error
+
+
+def test_needs_fetch_loops_are_cut(loopback_settings: Settings, engine: Engine) -> None:
+    registry = Registry()
+
+    @registry.handles("Follow")
+    def greedy(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+        raise NeedsFetch("http://testserver/always")
+
+    store(engine, activity("Follow"))
+    run_jobs(loopback_settings, engine, registry)
+    assert rows(engine)[0].state == "failed"
+
+
+def test_blocked_domains_are_ignored_at_processing(loopback_settings: Settings, engine: Engine) -> None:
+    registry = Registry()
+    registry.register(("Follow",), lambda ctx, item: None)
+    store(engine, activity("Follow"))
+    with session_scope(engine) as session:
+        session.add(DomainBlock(domain="a.example"))
+    run_jobs(loopback_settings, engine, registry)
+    row = rows(engine)[0]
+    assert (row.state, row.error) == ("ignored", "domain blocked")
+
+
+def test_unreadable_payload_fails(loopback_settings: Settings, engine: Engine) -> None:
+    row_id = store(engine, activity("Follow"))
+    with session_scope(engine) as session:
+        row = session.get(InboxActivity, row_id)
+        assert row is not None
+        row.payload = "[]"
+        session.add(row)
+    run_jobs(loopback_settings, engine, Registry())
+    assert rows(engine)[0].state == "failed"
+
+
+# --- built-in handlers -------------------------------------------------------------------------------
+
+
+def builtins() -> Registry:
+    registry = Registry()
+    registry.register(("Delete",), delete_actor)
+    registry.register(("Update",), update_actor)
+    return registry
+
+
+def test_delete_of_an_actor_removes_what_we_hold(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+    asyncio.run(_cache(loopback_settings, engine, amina.uri))
+    with session_scope(engine) as session:
+        session.add(
+            Follow(follower_uri=amina.uri, followee_uri="http://testserver/users/bob", activity_id="f1")
+        )
+        session.add(
+            Follow(follower_uri="http://testserver/users/bob", followee_uri=amina.uri, activity_id="f2")
+        )
+        session.add(Follow(follower_uri=REMOTE, followee_uri="http://testserver/users/bob", activity_id="f3"))
+    store(engine, activity("Delete", actor=amina.uri, object=amina.uri))
+    store(engine, activity("Delete", actor=amina.uri, object=amina.uri + "/notes/1"))
+    run_jobs(loopback_settings, engine, builtins())
+    assert [row.state for row in rows(engine)] == ["done", "ignored"]
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(RemoteActor)).one() == 0
+        assert session.exec(select(Follow.activity_id)).all() == ["f3"]
+
+
+def test_update_of_an_actor_refreshes_the_cache(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+    asyncio.run(_cache(loopback_settings, engine, amina.uri))
+    amina.publish(name="Amina Benali")
+    store(engine, activity("Update", actor=amina.uri, object=amina.document()))
+    store(engine, activity("Update", actor=amina.uri, object={"id": amina.uri + "/notes/1", "type": "Note"}))
+    run_jobs(loopback_settings, engine, builtins())
+    assert [row.state for row in rows(engine)] == ["done", "ignored"]
+    with Session(engine) as session:
+        assert session.exec(select(RemoteActor.name)).one() == "Amina Benali"
+    assert actor_server.hits(amina.path) == 2
+
+
+async def _cache(settings: Settings, engine: Engine, uri: str) -> None:
+    remote = RemoteActors(settings, engine)
+    try:
+        await remote.get_actor(uri)
+    finally:
+        await remote.aclose()
+
+
+def test_one_actors_activities_are_processed_in_order(loopback_settings: Settings, engine: Engine) -> None:
+    registry = Registry()
+    finished: list[str] = []
+
+    @registry.handles("Follow", "Undo")
+    def record(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+        if item["type"] == "Follow":
+            time.sleep(0.3)  # a slow first activity must still finish first
+        finished.append(item["type"])
+
+    store(engine, activity("Follow"))
+    store(engine, activity("Undo", object="x"))
+    run_jobs(loopback_settings, engine, registry)
+    assert finished == ["Follow", "Undo"]
