@@ -195,10 +195,10 @@ def prepare(url: str, sink: str, workdir: Path, activities: int, recipients: int
     )
     engine = db.make_engine(settings.effective_database_url)
     with db.session_scope(engine, write=True) as session:
-        user = service.create_user(session, username="alice", password="une phrase de passe solide")
+        user = service.create_user(username="alice", password="une phrase de passe solide", session=session)
         actor = local.person(settings, user)
-        local.private_key(session, settings, actor)
-        local.private_key(session, settings, local.node_actor(settings))
+        local.private_key(settings, actor, session=session)
+        local.private_key(settings, local.node_actor(settings), session=session)
         for index in range(recipients):
             uri = f"{sink}/r{index}/actor"
             session.add(RemoteActor(uri=uri, domain=local.domain_of(uri), inbox=f"{sink}/r{index}/inbox"))
@@ -216,7 +216,7 @@ def prepare(url: str, sink: str, workdir: Path, activities: int, recipients: int
                 "to": ["https://www.w3.org/ns/activitystreams#Public"],
                 "object": {"id": note, "type": "Note", "content": f"{index} {BODY_TEXT}"},
             }
-            publish(session, settings, actor=actor, activity=activity, to_followers=True, public=True)
+            publish(settings, actor=actor, activity=activity, to_followers=True, public=True, session=session)
     return settings, engine, time.perf_counter() - start
 
 

@@ -165,7 +165,7 @@ def client(app: Starlette) -> Iterator[TestClient]:
 def make_user(engine: Engine, username: str, role: Role = Role.MEMBER, password: str = PASSWORD) -> User:
     """Create and commit an active account."""
     with db.session_scope(engine) as s:
-        return service.create_user(s, username=username, password=password, role=role)
+        return service.create_user(username=username, password=password, role=role, session=s)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -27,7 +27,7 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_api_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
+def create_api_token(user: User, name: str, *, session: Session) -> tuple[ApiToken, str]:
     """A new API token for ``user``; returns the row and the secret, which is never stored."""
     name = name.strip()
     if not name or len(name) > 80:
@@ -41,7 +41,7 @@ def create_api_token(session: Session, user: User, name: str) -> tuple[ApiToken,
     return token, secret
 
 
-def list_api_tokens(session: Session, user: User) -> Sequence[ApiToken]:
+def list_api_tokens(user: User, *, session: Session) -> Sequence[ApiToken]:
     return session.exec(
         select(ApiToken)
         .where(ApiToken.user_id == user.id, col(ApiToken.revoked_at).is_(None))
@@ -49,7 +49,7 @@ def list_api_tokens(session: Session, user: User) -> Sequence[ApiToken]:
     ).all()
 
 
-def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken:
+def revoke_api_token(user: User, token_id: int, *, session: Session) -> ApiToken:
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id or token.revoked_at is not None:
         raise NotFound(N_("No such token."))
@@ -58,7 +58,7 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken:
     return token
 
 
-def revoke_all_tokens(session: Session, user: User) -> None:
+def revoke_all_tokens(user: User, *, session: Session) -> None:
     session.exec(
         update(ApiToken)
         .where(col(ApiToken.user_id) == user.id, col(ApiToken.revoked_at).is_(None))
@@ -66,7 +66,7 @@ def revoke_all_tokens(session: Session, user: User) -> None:
     )
 
 
-def user_for_api_token(session: Session, secret: str) -> User | None:
+def user_for_api_token(secret: str, *, session: Session) -> User | None:
     """The active account owning the token ``secret``, or None."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
@@ -87,7 +87,7 @@ def user_for_api_token(session: Session, secret: str) -> User | None:
     return user
 
 
-def open_web_session(session: Session, user: User, *, days: int) -> str:
+def open_web_session(user: User, *, session: Session, days: int) -> str:
     """Start a login session; returns the cookie value."""
     secret = secrets.token_urlsafe(32)
     session.add(
@@ -97,7 +97,7 @@ def open_web_session(session: Session, user: User, *, days: int) -> str:
     return secret
 
 
-def user_for_web_session(session: Session, secret: str) -> User | None:
+def user_for_web_session(secret: str, *, session: Session) -> User | None:
     if not secret or len(secret) > 100:
         return None
     row = session.exec(
@@ -110,16 +110,16 @@ def user_for_web_session(session: Session, secret: str) -> User | None:
     return row
 
 
-def close_web_session(session: Session, secret: str) -> None:
+def close_web_session(secret: str, *, session: Session) -> None:
     session.exec(delete(WebSession).where(col(WebSession.token_hash) == digest(secret)))
 
 
-def close_all_sessions(session: Session, user: User) -> None:
+def close_all_sessions(user: User, *, session: Session) -> None:
     session.exec(delete(WebSession).where(col(WebSession.user_id) == user.id))
 
 
 def create_invite(
-    session: Session, *, by: User | None, note: str = "", valid_days: int | None = 30
+    *, session: Session, by: User | None, note: str = "", valid_days: int | None = 30
 ) -> tuple[Invite, str]:
     """A new invitation code; returns the row and the code, which is never stored."""
     if len(note) > 200:
@@ -137,7 +137,7 @@ def create_invite(
     return invite, code
 
 
-def find_usable_invite(session: Session, code: str) -> Invite | None:
+def find_usable_invite(code: str, *, session: Session) -> Invite | None:
     if not code or len(code) > 100:
         return None
     invite = session.exec(select(Invite).where(Invite.code_hash == digest(code))).first()
@@ -148,5 +148,5 @@ def find_usable_invite(session: Session, code: str) -> Invite | None:
     return invite
 
 
-def list_invites(session: Session) -> Sequence[Invite]:
+def list_invites(*, session: Session) -> Sequence[Invite]:
     return session.exec(select(Invite).order_by(col(Invite.created_at).desc()).limit(200)).all()

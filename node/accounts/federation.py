@@ -21,8 +21,8 @@ from node.settings import Settings
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 
-def _document(session: Session, settings: Settings, actor: LocalActor) -> dict[str, object]:
-    pem = actors.public_key_pem(session, settings, actor, create=True)
+def _document(settings: Settings, actor: LocalActor, *, session: Session) -> dict[str, object]:
+    pem = actors.public_key_pem(settings, actor, create=True, session=session)
     if actor.user_id is None:
         return actors.node_document(settings, pem)
     user = session.get(User, actor.user_id)
@@ -30,31 +30,31 @@ def _document(session: Session, settings: Settings, actor: LocalActor) -> dict[s
     return actors.person_document(settings, user, pem, manually_approves_followers=user.approve_followers)
 
 
-def announce_update(session: Session, settings: Settings, actor: LocalActor) -> None:
+def announce_update(settings: Settings, actor: LocalActor, *, session: Session) -> None:
     """Send ``Update`` of ``actor``'s current document to its followers, the nodes that follow this node
     and the relays (they may all hold a copy of the actor)."""
-    node_followers, relays = social.public_audience(session, settings)
+    node_followers, relays = social.public_audience(settings, session=session)
     publish(
-        session,
         settings,
         actor=actor,
         activity={
             "type": "Update",
-            "object": _document(session, settings, actor),
+            "object": _document(settings, actor, session=session),
             "to": [PUBLIC],
             "cc": [actor.followers],
         },
         to_followers=True,
         recipients=node_followers,
         inboxes=relays,
+        session=session,
     )
 
 
-def profile_changed(session: Session, settings: Settings, user: User) -> None:
-    announce_update(session, settings, local.person(settings, user))
+def profile_changed(settings: Settings, user: User, *, session: Session) -> None:
+    announce_update(settings, local.person(settings, user), session=session)
 
 
-def account_deleted(session: Session, settings: Settings, user: User) -> None:
+def account_deleted(settings: Settings, user: User, *, session: Session) -> None:
     """Tell followers and followees that the actor is gone (before its data is erased; the key stays)."""
     actor = local.person(settings, user)
     followees = session.exec(
@@ -63,17 +63,19 @@ def account_deleted(session: Session, settings: Settings, user: User) -> None:
         )
     ).all()
     publish(
-        session,
         settings,
         actor=actor,
         activity={"type": "Delete", "object": actor.uri, "to": [PUBLIC], "cc": [actor.followers]},
         to_followers=True,
         recipients=list(followees),
+        session=session,
     )
 
 
-def rotate_key(session: Session, settings: Settings, actor: LocalActor) -> ActorKey:
+def rotate_key(settings: Settings, actor: LocalActor, *, session: Session) -> ActorKey:
     """Give ``actor`` a new key pair and publish it with ``Update``; the old key is retired."""
-    row = keys.generate_key(session, actor.key_owner, settings.effective_secret_key, user_id=actor.user_id)
-    announce_update(session, settings, actor)
+    row = keys.generate_key(
+        actor.key_owner, settings.effective_secret_key, user_id=actor.user_id, session=session
+    )
+    announce_update(settings, actor, session=session)
     return row

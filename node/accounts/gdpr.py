@@ -21,7 +21,7 @@ Exporter = Callable[[Session, User], Any]
 EXPORTERS: dict[str, Exporter] = {}
 
 
-def export_account(session: Session, user: User, *, node_url: str) -> dict[str, Any]:
+def export_account(user: User, *, session: Session, node_url: str) -> dict[str, Any]:
     """Everything the node holds about ``user``, as JSON-ready data (secrets excluded)."""
     tokens = session.exec(select(ApiToken).where(ApiToken.user_id == user.id)).all()
     data: dict[str, Any] = {
@@ -48,7 +48,7 @@ def export_account(session: Session, user: User, *, node_url: str) -> dict[str, 
             "requests_services": user.requests_services,
             "provider_status": user.provider_status,
             "siret": user.siret,
-            "categories": user_categories(session, user),
+            "categories": user_categories(user, session=session),
         },
         "api_tokens": [
             {
@@ -63,23 +63,25 @@ def export_account(session: Session, user: User, *, node_url: str) -> dict[str, 
     }
     from node.market import export as market_export  # the marketplace builds on accounts, not the reverse
 
-    data.update(market_export.sections(session, user, node_url.rstrip("/") + f"/users/{user.username}"))
+    data.update(
+        market_export.sections(user, node_url.rstrip("/") + f"/users/{user.username}", session=session)
+    )
     for section, exporter in EXPORTERS.items():
         data[section] = exporter(session, user)
     return data
 
 
-def delete_account(session: Session, user: User, *, password: str, confirm_username: str) -> None:
+def delete_account(user: User, *, session: Session, password: str, confirm_username: str) -> None:
     """Erase ``user``'s personal data once the person re-typed their password and username.
 
     What stays is a tombstone: the username (never given to someone else, since other servers remember
     the actor by it) and the actor's key, which signs the ``Delete`` that tells them.
     """
-    check_deletion(session, user, password=password, confirm_username=confirm_username)
-    erase(session, user)
+    check_deletion(user, password=password, confirm_username=confirm_username, session=session)
+    erase(user, session=session)
 
 
-def check_deletion(session: Session, user: User, *, password: str, confirm_username: str) -> None:
+def check_deletion(user: User, *, session: Session, password: str, confirm_username: str) -> None:
     """Refuse a deletion that was not confirmed, or that would leave the node without an admin."""
     errors: dict[str, str] = {}
     if confirm_username.strip().lower() != user.username:
@@ -88,13 +90,13 @@ def check_deletion(session: Session, user: User, *, password: str, confirm_usern
         errors["password"] = N_("Wrong password.")
     if errors:
         raise ValidationFailed(N_("The account was not deleted."), fields=errors)
-    if user.role == Role.ADMIN and user.is_active and admin_count(session) <= 1:
+    if user.role == Role.ADMIN and user.is_active and admin_count(session=session) <= 1:
         raise Conflict(N_("The node needs at least one administrator: name another one first."))
 
 
-def erase(session: Session, user: User) -> None:
+def erase(user: User, *, session: Session) -> None:
     """Turn ``user`` into a tombstone: every personal field emptied, sessions, tokens and categories gone."""
-    credentials.close_all_sessions(session, user)
+    credentials.close_all_sessions(user, session=session)
     session.exec(delete(ApiToken).where(col(ApiToken.user_id) == user.pk))
     session.exec(delete(UserCategory).where(col(UserCategory.user_id) == user.pk))
     user.email = None

@@ -100,7 +100,7 @@ def siret_is_valid(siret: str) -> bool:
     return total % 10 == 0
 
 
-def _check_email(session: Session, email: str, *, exclude_user_id: int | None = None) -> dict[str, str]:
+def _check_email(email: str, *, session: Session, exclude_user_id: int | None = None) -> dict[str, str]:
     if not email:
         return {}
     if len(email) > 254 or not EMAIL_RE.match(email):
@@ -114,8 +114,8 @@ def _check_email(session: Session, email: str, *, exclude_user_id: int | None = 
 
 
 def create_user(
-    session: Session,
     *,
+    session: Session,
     username: str,
     password: str,
     email: str = "",
@@ -136,7 +136,7 @@ def create_user(
         errors["password"] = problem
     if len(note) > 500:
         errors["note"] = N_("At most 500 characters.")
-    errors.update(_check_email(session, email))
+    errors.update(_check_email(email, session=session))
     if language not in (None, "fr", "en"):
         language = None
     if errors:
@@ -162,12 +162,12 @@ def create_user(
     return user
 
 
-def register(session: Session, settings: Settings, data: RegistrationInput) -> User:
+def register(settings: Settings, data: RegistrationInput, *, session: Session) -> User:
     """Register a person according to the node's policy: open, approval by a coordinator, or invite."""
     policy = settings.registration
     invite: Invite | None = None
     if policy == RegistrationPolicy.INVITE:
-        invite = credentials.find_usable_invite(session, data.invite_code.strip())
+        invite = credentials.find_usable_invite(data.invite_code.strip(), session=session)
         if invite is None:
             raise ValidationFailed(
                 N_("Some fields need attention."),
@@ -175,13 +175,13 @@ def register(session: Session, settings: Settings, data: RegistrationInput) -> U
             )
     status = AccountStatus.PENDING if policy == RegistrationPolicy.APPROVAL else AccountStatus.ACTIVE
     user = create_user(
-        session,
         username=data.username,
         password=data.password,
         email=data.email,
         status=status,
         note=data.note,
         language=data.language,
+        session=session,
     )
     if invite is not None:
         invite.used_by_id = user.id
@@ -198,7 +198,7 @@ def _throttle_keys(username: str, remote_addr: str | None) -> list[str]:
 
 
 def authenticate(
-    session: Session, settings: Settings, *, username: str, password: str, remote_addr: str | None
+    settings: Settings, *, session: Session, username: str, password: str, remote_addr: str | None
 ) -> User:
     """The active account matching the credentials. Repeated failures are throttled per name and address."""
     keys = _throttle_keys(username, remote_addr)
@@ -237,7 +237,7 @@ def authenticate(
     return user
 
 
-def get_user(session: Session, username: str) -> User:
+def get_user(username: str, *, session: Session) -> User:
     user = session.exec(select(User).where(User.username == normalise_username(username))).first()
     if user is None:
         raise NotFound(N_("No such account."))
@@ -245,8 +245,8 @@ def get_user(session: Session, username: str) -> User:
 
 
 def list_users(
-    session: Session,
     *,
+    session: Session,
     status: AccountStatus | None = None,
     query: str = "",
     limit: int = 200,
@@ -265,13 +265,13 @@ def list_users(
     return session.exec(statement.offset(offset).limit(limit)).all()
 
 
-def user_categories(session: Session, user: User) -> list[str]:
+def user_categories(user: User, *, session: Session) -> list[str]:
     rows = session.exec(select(UserCategory.category).where(UserCategory.user_id == user.id)).all()
     order = {c.slug: i for i, c in enumerate(categories.CATEGORIES)}
     return sorted(rows, key=lambda slug: order.get(slug, len(order)))
 
 
-def update_profile(session: Session, user: User, data: ProfileInput) -> User:
+def update_profile(user: User, data: ProfileInput, *, session: Session) -> User:
     """Check and store a profile edit; nothing changes when any field is wrong."""
     errors: dict[str, str] = {}
     display_name = data.display_name.strip()
@@ -323,7 +323,7 @@ def update_profile(session: Session, user: User, data: ProfileInput) -> User:
     user.siret = siret or None
     user.updated_at = utcnow()
     session.add(user)
-    _replace_categories(session, user, slugs)
+    _replace_categories(user, slugs, session=session)
     return user
 
 
@@ -341,13 +341,13 @@ def _resolve_commune(postal_code: str, name: str) -> tuple[str, str] | None:
     return None
 
 
-def _replace_categories(session: Session, user: User, slugs: Iterable[str]) -> None:
+def _replace_categories(user: User, slugs: Iterable[str], *, session: Session) -> None:
     session.exec(delete(UserCategory).where(col(UserCategory.user_id) == user.id))
     for slug in slugs:
         session.add(UserCategory(user_id=user.pk, category=slug))
 
 
-def change_password(session: Session, user: User, *, current: str, new: str) -> None:
+def change_password(user: User, *, session: Session, current: str, new: str) -> None:
     if not passwords.verify_password(user.password_hash, current):
         raise ValidationFailed(
             N_("Some fields need attention."), fields={"current_password": N_("Wrong password.")}
@@ -358,27 +358,32 @@ def change_password(session: Session, user: User, *, current: str, new: str) -> 
     user.password_hash = passwords.hash_password(new)
     user.updated_at = utcnow()
     session.add(user)
-    credentials.close_all_sessions(session, user)
+    credentials.close_all_sessions(user, session=session)
 
 
-def set_language(session: Session, user: User, language: str) -> None:
+def set_language(user: User, language: str, *, session: Session) -> None:
     if language not in ("fr", "en"):
         raise ValidationFailed(N_("Unknown language."), fields={"language": N_("Unknown language.")})
     user.language = language
     session.add(user)
 
 
-def admin_count(session: Session) -> int:
+def admin_count(*, session: Session) -> int:
     return session.exec(
         select(func.count()).select_from(User).where(User.role == Role.ADMIN.value, User.status == "active")
     ).one()
 
 
-def set_role(session: Session, user: User, role: Role, *, by: User | None = None) -> User:
+def set_role(user: User, role: Role, *, session: Session, by: User | None = None) -> User:
     """Give ``user`` a role; only admins may, and the last active admin keeps theirs."""
     if by is not None and not by.is_admin:
         raise PermissionDenied(N_("Only an administrator can change roles."))
-    if user.role == Role.ADMIN and role != Role.ADMIN and user.is_active and admin_count(session) <= 1:
+    if (
+        user.role == Role.ADMIN
+        and role != Role.ADMIN
+        and user.is_active
+        and admin_count(session=session) <= 1
+    ):
         raise Conflict(N_("The node needs at least one administrator."))
     user.role = role.value
     user.updated_at = utcnow()
@@ -386,7 +391,7 @@ def set_role(session: Session, user: User, role: Role, *, by: User | None = None
     return user
 
 
-def approve(session: Session, user: User, *, by: User | None = None) -> User:
+def approve(user: User, *, session: Session, by: User | None = None) -> User:
     if by is not None and not by.is_coordinator:
         raise PermissionDenied(N_("Only a coordinator can approve registrations."))
     if user.status != AccountStatus.PENDING:
@@ -397,7 +402,7 @@ def approve(session: Session, user: User, *, by: User | None = None) -> User:
     return user
 
 
-def refuse(session: Session, user: User, *, by: User | None = None) -> None:
+def refuse(user: User, *, session: Session, by: User | None = None) -> None:
     """Refuse a pending registration: the account is removed."""
     if by is not None and not by.is_coordinator:
         raise PermissionDenied(N_("Only a coordinator can refuse registrations."))
@@ -406,7 +411,7 @@ def refuse(session: Session, user: User, *, by: User | None = None) -> None:
     session.delete(user)
 
 
-def suspend(session: Session, user: User, *, by: User | None = None) -> User:
+def suspend(user: User, *, session: Session, by: User | None = None) -> User:
     if by is not None:
         if not by.is_coordinator:
             raise PermissionDenied(N_("Only a coordinator can suspend accounts."))
@@ -414,17 +419,17 @@ def suspend(session: Session, user: User, *, by: User | None = None) -> User:
             raise Conflict(N_("You cannot suspend your own account."))
         if user.is_admin and not by.is_admin:
             raise PermissionDenied(N_("Only an administrator can suspend an administrator."))
-    if user.is_admin and user.is_active and admin_count(session) <= 1:
+    if user.is_admin and user.is_active and admin_count(session=session) <= 1:
         raise Conflict(N_("The node needs at least one administrator."))
     user.status = AccountStatus.SUSPENDED.value
     user.updated_at = utcnow()
     session.add(user)
-    credentials.close_all_sessions(session, user)
-    credentials.revoke_all_tokens(session, user)
+    credentials.close_all_sessions(user, session=session)
+    credentials.revoke_all_tokens(user, session=session)
     return user
 
 
-def reinstate(session: Session, user: User, *, by: User | None = None) -> User:
+def reinstate(user: User, *, session: Session, by: User | None = None) -> User:
     if by is not None and not by.is_coordinator:
         raise PermissionDenied(N_("Only a coordinator can reinstate accounts."))
     if user.status != AccountStatus.SUSPENDED:
@@ -434,6 +439,6 @@ def reinstate(session: Session, user: User, *, by: User | None = None) -> User:
     return user
 
 
-def count_by_status(session: Session) -> dict[str, int]:
+def count_by_status(*, session: Session) -> dict[str, int]:
     rows = session.exec(select(User.status, func.count()).group_by(User.status)).all()
     return {status: count for status, count in rows}

@@ -229,7 +229,7 @@ def nodeinfo_document(
     }
 
 
-def count_usage(session: Session, *, now: datetime) -> Usage:
+def count_usage(*, session: Session, now: datetime) -> Usage:
     """Active accounts, and those active in the last 30 and 180 days.
 
     There is no last-seen column yet, so activity is approximated: an account counts as active in a

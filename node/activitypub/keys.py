@@ -68,7 +68,7 @@ def public_pem(key: rsa.RSAPrivateKey) -> str:
     )
 
 
-def generate_key(session: Session, owner: str, secret: str, *, user_id: int | None = None) -> ActorKey:
+def generate_key(owner: str, secret: str, *, session: Session, user_id: int | None = None) -> ActorKey:
     """A new current key for ``owner``; the previous one, if any, is retired."""
     for old in session.exec(
         select(ActorKey).where(ActorKey.owner == owner, col(ActorKey.retired_at).is_(None))
@@ -87,7 +87,7 @@ def generate_key(session: Session, owner: str, secret: str, *, user_id: int | No
     return row
 
 
-def current_key(session: Session, owner: str) -> ActorKey | None:
+def current_key(owner: str, *, session: Session) -> ActorKey | None:
     return session.exec(
         select(ActorKey)
         .where(ActorKey.owner == owner, col(ActorKey.retired_at).is_(None))
@@ -95,9 +95,11 @@ def current_key(session: Session, owner: str) -> ActorKey | None:
     ).first()
 
 
-def ensure_key(session: Session, owner: str, secret: str, *, user_id: int | None = None) -> ActorKey:
+def ensure_key(owner: str, secret: str, *, session: Session, user_id: int | None = None) -> ActorKey:
     """The current key of ``owner``, created on first use."""
-    return current_key(session, owner) or generate_key(session, owner, secret, user_id=user_id)
+    return current_key(owner, session=session) or generate_key(
+        owner, secret, user_id=user_id, session=session
+    )
 
 
 def user_owner(user_id: int) -> str:

@@ -46,7 +46,7 @@ def normalise_domain(raw: str) -> str:
     return text
 
 
-def is_blocked(session: Session, domain: str) -> bool:
+def is_blocked(domain: str, *, session: Session) -> bool:
     return (
         session.exec(select(DomainBlock.id).where(DomainBlock.domain == domain.lower())).first() is not None
     )
@@ -60,10 +60,10 @@ class BlockResult:
     dropped_inbox: int
 
 
-def block_domain(session: Session, raw_domain: str, *, reason: str = "") -> BlockResult:
+def block_domain(raw_domain: str, *, session: Session, reason: str = "") -> BlockResult:
     """Block a domain and undo what links us to it."""
     domain = normalise_domain(raw_domain)
-    if is_blocked(session, domain):
+    if is_blocked(domain, session=session):
         raise Conflict(N_("This domain is already blocked."))
     session.add(DomainBlock(domain=domain, reason=reason.strip()[:500]))
     cancelled = session.exec(
@@ -94,7 +94,7 @@ def _on_domain(column: str, domain: str) -> list[ColumnElement[bool]]:
     return [col(column).like(f"{scheme}://{domain}/%") for scheme in ("https", "http")]
 
 
-def unblock_domain(session: Session, raw_domain: str) -> None:
+def unblock_domain(raw_domain: str, *, session: Session) -> None:
     domain = normalise_domain(raw_domain)
     row = session.exec(select(DomainBlock).where(DomainBlock.domain == domain)).first()
     if row is None:
@@ -102,7 +102,7 @@ def unblock_domain(session: Session, raw_domain: str) -> None:
     session.delete(row)
 
 
-def list_blocks(session: Session) -> Sequence[DomainBlock]:
+def list_blocks(*, session: Session) -> Sequence[DomainBlock]:
     return session.exec(select(DomainBlock).order_by(col(DomainBlock.domain))).all()
 
 
@@ -120,7 +120,7 @@ class PeerSummary:
     blocked: bool
 
 
-def list_peers(session: Session) -> list[PeerSummary]:
+def list_peers(*, session: Session) -> list[PeerSummary]:
     """Every server we know, with its software, state, last success and failures."""
     actors = dict(session.exec(select(RemoteActor.domain, func.count()).group_by(RemoteActor.domain)).all())
     pending = dict(

@@ -44,20 +44,20 @@ def _follow_object(follow: Follow) -> dict[str, Any]:
     }
 
 
-def find_follow(session: Session, follower_uri: str, followee_uri: str) -> Follow | None:
+def find_follow(follower_uri: str, followee_uri: str, *, session: Session) -> Follow | None:
     return session.exec(
         select(Follow).where(Follow.follower_uri == follower_uri, Follow.followee_uri == followee_uri)
     ).first()
 
 
 def follow(
-    session: Session, settings: Settings, *, follower: LocalActor, target: RemoteActor | LocalActor
+    settings: Settings, *, session: Session, follower: LocalActor, target: RemoteActor | LocalActor
 ) -> Follow:
     """``follower`` asks to follow ``target``: a remote actor (pending until it accepts), or someone of
     this node (accepted at once unless they approve followers; nothing to federate)."""
     if isinstance(target, LocalActor):
-        return _follow_locally(session, settings, follower, target)
-    existing = find_follow(session, follower.uri, target.uri)
+        return _follow_locally(settings, follower, target, session=session)
+    existing = find_follow(follower.uri, target.uri, session=session)
     if existing is not None and existing.state != FollowState.REJECTED:
         raise Conflict(N_("Already following or asked to follow."))
     activity_id = local.new_activity_id(settings)
@@ -74,21 +74,23 @@ def follow(
     session.add(existing)
     session.flush()
     publish(
-        session,
         settings,
         actor=follower,
         activity={"id": activity_id, "type": "Follow", "object": target.uri},
         recipients=[target.uri],
+        session=session,
     )
     return existing
 
 
-def _follow_locally(session: Session, settings: Settings, follower: LocalActor, target: LocalActor) -> Follow:
+def _follow_locally(
+    settings: Settings, follower: LocalActor, target: LocalActor, *, session: Session
+) -> Follow:
     if target.uri == follower.uri:
         raise ValidationFailed(
             N_("You cannot follow yourself."), fields={"target": N_("You cannot follow yourself.")}
         )
-    if find_follow(session, follower.uri, target.uri) is not None:
+    if find_follow(follower.uri, target.uri, session=session) is not None:
         raise Conflict(N_("Already following or asked to follow."))
     approve = False
     if target.user_id is not None:
@@ -107,25 +109,25 @@ def _follow_locally(session: Session, settings: Settings, follower: LocalActor, 
     return row
 
 
-def unfollow(session: Session, settings: Settings, *, follower: LocalActor, target_uri: str) -> None:
+def unfollow(settings: Settings, *, session: Session, follower: LocalActor, target_uri: str) -> None:
     """Stop following ``target_uri`` and tell it with ``Undo(Follow)`` (when it is remote)."""
-    row = find_follow(session, follower.uri, target_uri)
+    row = find_follow(follower.uri, target_uri, session=session)
     if row is None:
         raise NotFound(N_("Not following this actor."))
     if local.is_local(settings, target_uri):
         session.delete(row)
         return
     publish(
-        session,
         settings,
         actor=follower,
         activity={"type": "Undo", "object": _follow_object(row)},
         recipients=[target_uri],
+        session=session,
     )
     session.delete(row)
 
 
-def followers_waiting(session: Session, followee: LocalActor) -> Sequence[Follow]:
+def followers_waiting(followee: LocalActor, *, session: Session) -> Sequence[Follow]:
     return session.exec(
         select(Follow)
         .where(Follow.followee_uri == followee.uri, Follow.state == FollowState.PENDING.value)
@@ -133,60 +135,60 @@ def followers_waiting(session: Session, followee: LocalActor) -> Sequence[Follow
     ).all()
 
 
-def _pending_request(session: Session, followee: LocalActor, follower_uri: str) -> Follow:
-    row = find_follow(session, follower_uri, followee.uri)
+def _pending_request(followee: LocalActor, follower_uri: str, *, session: Session) -> Follow:
+    row = find_follow(follower_uri, followee.uri, session=session)
     if row is None or row.state != FollowState.PENDING:
         raise NotFound(N_("No such follow request."))
     return row
 
 
 def accept_request(
-    session: Session, settings: Settings, *, followee: LocalActor, follower_uri: str
+    settings: Settings, *, session: Session, followee: LocalActor, follower_uri: str
 ) -> Follow:
     """Accept a pending follow request and send ``Accept(Follow)``."""
-    row = _pending_request(session, followee, follower_uri)
+    row = _pending_request(followee, follower_uri, session=session)
     row.state = FollowState.ACCEPTED.value
     row.updated_at = utcnow()
     session.add(row)
     publish(
-        session,
         settings,
         actor=followee,
         activity={"type": "Accept", "object": _follow_object(row)},
         recipients=[follower_uri],
+        session=session,
     )
     return row
 
 
-def reject_request(session: Session, settings: Settings, *, followee: LocalActor, follower_uri: str) -> None:
+def reject_request(settings: Settings, *, session: Session, followee: LocalActor, follower_uri: str) -> None:
     """Refuse a pending follow request and send ``Reject(Follow)``."""
-    row = _pending_request(session, followee, follower_uri)
+    row = _pending_request(followee, follower_uri, session=session)
     publish(
-        session,
         settings,
         actor=followee,
         activity={"type": "Reject", "object": _follow_object(row)},
         recipients=[follower_uri],
+        session=session,
     )
     session.delete(row)
 
 
-def remove_follower(session: Session, settings: Settings, *, followee: LocalActor, follower_uri: str) -> None:
+def remove_follower(settings: Settings, *, session: Session, followee: LocalActor, follower_uri: str) -> None:
     """Remove an accepted follower (Mastodon does this with ``Reject(Follow)`` too)."""
-    row = find_follow(session, follower_uri, followee.uri)
+    row = find_follow(follower_uri, followee.uri, session=session)
     if row is None:
         raise NotFound(N_("This actor does not follow you."))
     publish(
-        session,
         settings,
         actor=followee,
         activity={"type": "Reject", "object": _follow_object(row)},
         recipients=[follower_uri],
+        session=session,
     )
     session.delete(row)
 
 
-def add_relay(session: Session, settings: Settings, inbox_url: str) -> Relay:
+def add_relay(settings: Settings, inbox_url: str, *, session: Session) -> Relay:
     """Subscribe the node to a Mastodon/LitePub-style relay through its inbox."""
     inbox_url = inbox_url.strip()
     if not inbox_url.startswith(("https://", "http://")):
@@ -200,22 +202,21 @@ def add_relay(session: Session, settings: Settings, inbox_url: str) -> Relay:
     session.add(relay)
     # Mastodon's relay protocol: the node actor follows the public collection, sent to the relay's inbox.
     publish(
-        session,
         settings,
         actor=local.node_actor(settings),
         activity={"id": activity_id, "type": "Follow", "object": PUBLIC},
         inboxes=[inbox_url],
+        session=session,
     )
     return relay
 
 
-def remove_relay(session: Session, settings: Settings, inbox_url: str) -> None:
+def remove_relay(settings: Settings, inbox_url: str, *, session: Session) -> None:
     relay = session.exec(select(Relay).where(Relay.inbox_url == inbox_url.strip())).first()
     if relay is None:
         raise NotFound(N_("No such relay."))
     node = local.node_actor(settings)
     publish(
-        session,
         settings,
         actor=node,
         activity={
@@ -223,15 +224,16 @@ def remove_relay(session: Session, settings: Settings, inbox_url: str) -> None:
             "object": {"id": relay.follow_activity_id, "type": "Follow", "actor": node.uri, "object": PUBLIC},
         },
         inboxes=[relay.inbox_url],
+        session=session,
     )
     session.delete(relay)
 
 
-def list_relays(session: Session) -> Sequence[Relay]:
+def list_relays(*, session: Session) -> Sequence[Relay]:
     return session.exec(select(Relay).order_by(col(Relay.created_at))).all()
 
 
-def public_audience(session: Session, settings: Settings) -> tuple[list[str], list[str]]:
+def public_audience(settings: Settings, *, session: Session) -> tuple[list[str], list[str]]:
     """Who also receives every public activity of the node: the node actor's followers (other nodes)
     and the accepted relays' inboxes, as ``(actor URIs, inbox URLs)``."""
     node_uri = local.node_actor(settings).uri
@@ -245,15 +247,14 @@ def public_audience(session: Session, settings: Settings) -> tuple[list[str], li
 
 
 def publish_public(
-    session: Session, settings: Settings, *, actor: LocalActor, activity: dict[str, Any]
+    settings: Settings, *, session: Session, actor: LocalActor, activity: dict[str, Any]
 ) -> None:
     """Publish a public activity: to the actor's followers, the node's followers and the relays."""
-    node_followers, relays = public_audience(session, settings)
+    node_followers, relays = public_audience(settings, session=session)
     document = dict(activity)
     document.setdefault("to", [PUBLIC])
     document.setdefault("cc", [actor.followers])
     publish(
-        session,
         settings,
         actor=actor,
         activity=document,
@@ -261,6 +262,7 @@ def publish_public(
         recipients=node_followers,
         inboxes=relays,
         public=True,
+        session=session,
     )
 
 
@@ -276,7 +278,7 @@ def _id(value: object) -> str | None:
     return None
 
 
-def local_actor_for(session: Session, settings: Settings, uri: str) -> LocalActor | None:
+def local_actor_for(settings: Settings, uri: str, *, session: Session) -> LocalActor | None:
     """Our active actor at ``uri`` (a person or the node), else None."""
     if uri == local.node_actor(settings).uri:
         return local.node_actor(settings)
@@ -294,11 +296,11 @@ def on_follow(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome | Non
     target_uri = _id(activity.get("object"))
     if target_uri is None:
         raise PermanentFailure("Follow without an object")
-    followee = local_actor_for(ctx.session, ctx.settings, target_uri)
+    followee = local_actor_for(ctx.settings, target_uri, session=ctx.session)
     if followee is None:
         return Outcome.IGNORED  # not one of ours, or not active
     follower = ctx.actor(ctx.actor_uri)
-    row = find_follow(ctx.session, follower.uri, followee.uri)
+    row = find_follow(follower.uri, followee.uri, session=ctx.session)
     if row is None:
         row = Follow(
             follower_uri=follower.uri,
@@ -319,11 +321,11 @@ def on_follow(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome | Non
     ctx.session.flush()
     if row.state == FollowState.ACCEPTED:
         publish(
-            ctx.session,
             ctx.settings,
             actor=followee,
             activity={"type": "Accept", "object": _follow_object(row)},
             recipients=[follower.uri],
+            session=ctx.session,
         )
     return Outcome.DONE
 
@@ -347,7 +349,7 @@ def _answered_follow(ctx: ProcessingContext, activity: dict[str, Any]) -> Follow
         # Some servers answer with a Follow of their own making whose actor and object are the pair.
         follower_uri, followee_uri = _id(answered.get("actor")), _id(answered.get("object"))
         if follower_uri and followee_uri:
-            row = find_follow(ctx.session, follower_uri, followee_uri)
+            row = find_follow(follower_uri, followee_uri, session=ctx.session)
     if row is None:
         return None
     if row.followee_uri != ctx.actor_uri or not local.is_local(ctx.settings, row.follower_uri):
@@ -401,7 +403,7 @@ def on_undo(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome | None:
     return Outcome.DONE
 
 
-def forget_follows_of(session: Session, actor_uri: str) -> int:
+def forget_follows_of(actor_uri: str, *, session: Session) -> int:
     """Drop every follow involving ``actor_uri`` (an actor deleted or gone)."""
     result = session.execute(
         delete(Follow).where(

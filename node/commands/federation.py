@@ -184,7 +184,7 @@ def cmd_follow(args: argparse.Namespace, context: Context) -> int:
         lambda actors: _target_actor(actors, args.target, allow_http=settings.allow_private_addresses),
     )
     with context.session() as session:
-        row = social.follow(session, settings, follower=local.node_actor(settings), target=target)
+        row = social.follow(settings, follower=local.node_actor(settings), target=target, session=session)
         data = {
             "follower": row.follower_uri,
             "followee": row.followee_uri,
@@ -211,7 +211,7 @@ def cmd_unfollow(args: argparse.Namespace, context: Context) -> int:
         )
         target_uri = target.uri
     with context.session() as session:
-        social.unfollow(session, settings, follower=node, target_uri=target_uri)
+        social.unfollow(settings, follower=node, target_uri=target_uri, session=session)
     if args.json:
         print_json({"unfollowed": target_uri})
     else:
@@ -221,7 +221,7 @@ def cmd_unfollow(args: argparse.Namespace, context: Context) -> int:
 
 def cmd_peers(args: argparse.Namespace, context: Context) -> int:
     with context.session() as session:
-        peers = moderation.list_peers(session)
+        peers = moderation.list_peers(session=session)
     rows = [
         {
             "domain": p.domain,
@@ -260,7 +260,7 @@ def cmd_peers(args: argparse.Namespace, context: Context) -> int:
 
 def cmd_block(args: argparse.Namespace, context: Context) -> int:
     with context.session() as session:
-        result = moderation.block_domain(session, args.domain, reason=args.reason)
+        result = moderation.block_domain(args.domain, reason=args.reason, session=session)
     data = result.__dict__
     if args.json:
         print_json(data)
@@ -274,7 +274,7 @@ def cmd_block(args: argparse.Namespace, context: Context) -> int:
 
 def cmd_unblock(args: argparse.Namespace, context: Context) -> int:
     with context.session() as session:
-        moderation.unblock_domain(session, args.domain)
+        moderation.unblock_domain(args.domain, session=session)
     domain = moderation.normalise_domain(args.domain)
     if args.json:
         print_json({"unblocked": domain})
@@ -287,7 +287,7 @@ def cmd_blocks(args: argparse.Namespace, context: Context) -> int:
     with context.session() as session:
         rows = [
             {"domain": b.domain, "reason": b.reason, "created_at": isoformat(b.created_at)}
-            for b in moderation.list_blocks(session)
+            for b in moderation.list_blocks(session=session)
         ]
     if args.json:
         print_json(rows)
@@ -302,12 +302,12 @@ def cmd_relay(args: argparse.Namespace, context: Context) -> int:
     settings = context.settings
     with context.session() as session:
         if args.relay_action == "add":
-            social.add_relay(session, settings, args.inbox_url)
+            social.add_relay(settings, args.inbox_url, session=session)
         elif args.relay_action == "remove":
-            social.remove_relay(session, settings, args.inbox_url)
+            social.remove_relay(settings, args.inbox_url, session=session)
         rows = [
             {"inbox": r.inbox_url, "actor": r.actor_uri, "state": r.state, "since": isoformat(r.created_at)}
-            for r in social.list_relays(session)
+            for r in social.list_relays(session=session)
         ]
     if args.json:
         print_json(rows)
@@ -347,8 +347,8 @@ def cmd_lookup(args: argparse.Namespace, context: Context) -> int:
 
 def cmd_deliveries(args: argparse.Namespace, context: Context) -> int:
     with context.session() as session:
-        items = delivery_admin.list_deliveries(session, failed_only=args.failed, limit=args.limit)
-        counts = delivery_admin.count_by_state(session)
+        items = delivery_admin.list_deliveries(failed_only=args.failed, limit=args.limit, session=session)
+        counts = delivery_admin.count_by_state(session=session)
     if args.json:
         print_json({"counts": counts, "deliveries": [i.as_json() for i in items]})
     else:
@@ -376,9 +376,9 @@ def cmd_retry(args: argparse.Namespace, context: Context) -> int:
         raise CommandError("give either a delivery ID or --all")
     with context.session() as session:
         if args.all:
-            count = delivery_admin.retry_all_failed(session)
+            count = delivery_admin.retry_all_failed(session=session)
         else:
-            delivery_admin.retry(session, args.id)
+            delivery_admin.retry(args.id, session=session)
             count = 1
     if args.json:
         print_json({"queued": count})
@@ -391,13 +391,13 @@ def cmd_rotate(args: argparse.Namespace, context: Context) -> int:
     settings = context.settings
     with context.session() as session:
         if args.user:
-            user = service.get_user(session, args.user)
+            user = service.get_user(args.user, session=session)
             if not user.is_active:
                 raise CommandError(f"{user.username} is not an active account")
             actor = local.person(settings, user)
         else:
             actor = local.node_actor(settings)
-        row = account_events.rotate_key(session, settings, actor)
+        row = account_events.rotate_key(settings, actor, session=session)
         data = {"actor": actor.uri, "key_id": actor.key_id, "created_at": isoformat(row.created_at)}
     if args.json:
         print_json(data)

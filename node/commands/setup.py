@@ -79,15 +79,15 @@ def cmd_init(args: argparse.Namespace, context: Context) -> int:
     secret = settings.effective_secret_key
     before, after = db.migrate(context.engine)
     with context.session() as session:
-        had_key = keys.current_key(session, keys.NODE_OWNER) is not None
-        keys.ensure_key(session, keys.NODE_OWNER, secret)
+        had_key = keys.current_key(keys.NODE_OWNER, session=session) is not None
+        keys.ensure_key(keys.NODE_OWNER, secret, session=session)
         admin = None
         if args.admin:
             assert password is not None
             admin = service.create_user(
-                session, username=args.admin, password=password, email=args.email, role=Role.ADMIN
+                username=args.admin, password=password, email=args.email, role=Role.ADMIN, session=session
             )
-            keys.ensure_key(session, keys.user_owner(admin.id or 0), secret, user_id=admin.id)
+            keys.ensure_key(keys.user_owner(admin.id or 0), secret, user_id=admin.id, session=session)
     result: dict[str, Any] = {
         "data_dir": str(settings.data_dir.resolve()),
         "database": context.engine.url.render_as_string(hide_password=True),
@@ -186,7 +186,7 @@ def cmd_doctor(args: argparse.Namespace, context: Context) -> int:
         check("migrations", False, str(exc))
         return _report(args, checks)
     with context.session() as session:
-        row = keys.current_key(session, keys.NODE_OWNER)
+        row = keys.current_key(keys.NODE_OWNER, session=session)
     if row is None:
         check("node key", False, "no key pair: run `asasap init`")
     elif secret is None:

@@ -82,9 +82,9 @@ def cmd_create(args: argparse.Namespace, context: Context) -> int:
     secret = context.settings.effective_secret_key
     with context.session() as session:
         user = service.create_user(
-            session, username=args.username, password=password, email=args.email, role=Role(args.role)
+            username=args.username, password=password, email=args.email, role=Role(args.role), session=session
         )
-        keys.ensure_key(session, keys.user_owner(user.id or 0), secret, user_id=user.id)
+        keys.ensure_key(keys.user_owner(user.id or 0), secret, user_id=user.id, session=session)
         data = _summary(user)
     if args.json:
         print_json(data)
@@ -98,7 +98,7 @@ def cmd_list(args: argparse.Namespace, context: Context) -> int:
     with context.session() as session:
         people = [
             _summary(u)
-            for u in service.list_users(session, status=status, query=args.search, limit=args.limit)
+            for u in service.list_users(status=status, query=args.search, limit=args.limit, session=session)
         ]
     if args.json:
         print_json(people)
@@ -112,7 +112,9 @@ def cmd_list(args: argparse.Namespace, context: Context) -> int:
 
 def cmd_set_role(args: argparse.Namespace, context: Context) -> int:
     with context.session() as session:
-        user = service.set_role(session, service.get_user(session, args.username), Role(args.role))
+        user = service.set_role(
+            service.get_user(args.username, session=session), Role(args.role), session=session
+        )
         data = _summary(user)
     if args.json:
         print_json(data)
@@ -123,9 +125,9 @@ def cmd_set_role(args: argparse.Namespace, context: Context) -> int:
 
 def cmd_moderate(args: argparse.Namespace, context: Context) -> int:
     with context.session() as session:
-        user = service.get_user(session, args.username)
+        user = service.get_user(args.username, session=session)
         {"suspend": service.suspend, "reinstate": service.reinstate, "approve": service.approve}[args.action](
-            session, user
+            user, session=session
         )
         data = _summary(user)
     if args.json:
@@ -137,8 +139,8 @@ def cmd_moderate(args: argparse.Namespace, context: Context) -> int:
 
 def cmd_token(args: argparse.Namespace, context: Context) -> int:
     with context.session() as session:
-        user = service.get_user(session, args.username)
-        token, secret = credentials.create_api_token(session, user, args.name)
+        user = service.get_user(args.username, session=session)
+        token, secret = credentials.create_api_token(user, args.name, session=session)
         data = {"username": user.username, "id": token.id, "name": token.name, "token": secret}
     if args.json:
         print_json(data)
@@ -150,7 +152,7 @@ def cmd_token(args: argparse.Namespace, context: Context) -> int:
 def cmd_invite(args: argparse.Namespace, context: Context) -> int:
     with context.session() as session:
         invite, code = credentials.create_invite(
-            session, by=None, note=args.note, valid_days=args.days or None
+            by=None, note=args.note, valid_days=args.days or None, session=session
         )
         data = {
             "code": code,

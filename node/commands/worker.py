@@ -87,7 +87,7 @@ def cmd_worker(args: argparse.Namespace, context: Context) -> int:
     with _runner() as runner:
         runner.run(main(worker))
     with context.session() as session:
-        counts = count_by_state(session)
+        counts = count_by_state(session=session)
     if args.json:
         print_json({"handled": worker.handled, "deliveries": counts})
     else:

@@ -148,8 +148,8 @@ def _settings(node: DemoNode, root: Path, host: str, port: int) -> Settings:
 
 def _seed_accounts(node: DemoNode, settings: Settings, engine: Engine) -> None:
     with db.session_scope(engine, write=True) as session:
-        keys.ensure_key(session, keys.NODE_OWNER, settings.effective_secret_key)
-        seed(session, settings.effective_secret_key, node.people)
+        keys.ensure_key(keys.NODE_OWNER, settings.effective_secret_key, session=session)
+        seed(settings.effective_secret_key, node.people, session=session)
 
 
 def _prepare(root: Path, host: str, ports: Sequence[int]) -> list[Settings]:

@@ -752,17 +752,16 @@ def proposal_named(key: str) -> tuple[DemoNode, DemoProposal]:
     raise KeyError(key)
 
 
-def seed(session: Session, secret: str, people: tuple[DemoPerson, ...] = MONTREUIL) -> list[DemoPerson]:
+def seed(secret: str, people: tuple[DemoPerson, ...] = MONTREUIL, *, session: Session) -> list[DemoPerson]:
     """Create the demo accounts that do not exist yet; returns the people created."""
     created = []
     for person in people:
         if session.exec(select(User.id).where(User.username == person.username)).first() is not None:
             continue
         user = service.create_user(
-            session, username=person.username, password=DEMO_PASSWORD, role=person.role
+            username=person.username, password=DEMO_PASSWORD, role=person.role, session=session
         )
         service.update_profile(
-            session,
             user,
             service.ProfileInput(
                 display_name=person.display_name,
@@ -775,7 +774,8 @@ def seed(session: Session, secret: str, people: tuple[DemoPerson, ...] = MONTREU
                 siret=person.siret,
                 categories=list(person.categories),
             ),
+            session=session,
         )
-        keys.ensure_key(session, keys.user_owner(user.id or 0), secret, user_id=user.id)
+        keys.ensure_key(keys.user_owner(user.id or 0), secret, user_id=user.id, session=session)
         created.append(person)
     return created

@@ -110,27 +110,29 @@ class _Progress:
 # --- reading and writing one node (each runs in one transaction) ---------------------------------------
 
 
-def _user(session: Session, username: str) -> User:
+def _user(username: str, *, session: Session) -> User:
     user = session.exec(select(User).where(col(User.username) == username)).first()
     if user is None:
         raise LookupError(f"no demo account {username!r}")
     return user
 
 
-def _actor(session: Session, settings: Settings, username: str | None) -> local.LocalActor:
+def _actor(settings: Settings, username: str | None, *, session: Session) -> local.LocalActor:
     return (
-        local.node_actor(settings) if username is None else local.person(settings, _user(session, username))
+        local.node_actor(settings)
+        if username is None
+        else local.person(settings, _user(username, session=session))
     )
 
 
-def _follow_state(session: Session, follower: str, followee: str) -> str | None:
-    row = social.find_follow(session, follower, followee)
+def _follow_state(follower: str, followee: str, *, session: Session) -> str | None:
+    row = social.find_follow(follower, followee, session=session)
     return row.state if row is not None else None
 
 
-def _publish(session: Session, settings: Settings, spec: DemoProposal, today: date) -> str:
+def _publish(settings: Settings, spec: DemoProposal, today: date, *, session: Session) -> str:
     """Publish ``spec`` unless its author already did; its ActivityPub id."""
-    author = _user(session, spec.author)
+    author = _user(spec.author, session=session)
     existing = session.exec(
         select(Proposal.ap_id).where(
             col(Proposal.origin) == "",
@@ -140,55 +142,55 @@ def _publish(session: Session, settings: Settings, spec: DemoProposal, today: da
     ).first()
     if existing is not None:
         return existing
-    return proposals.create(session, settings, author, spec.as_input(today)).ap_id
+    return proposals.create(settings, author, spec.as_input(today), session=session).ap_id
 
 
 def _count_known(
-    session: Session, model: type[Proposal] | type[Bid] | type[Agreement], ap_ids: list[str]
+    model: type[Proposal] | type[Bid] | type[Agreement], ap_ids: list[str], *, session: Session
 ) -> int:
     found = session.exec(select(func.count()).select_from(model).where(col(model.ap_id).in_(ap_ids))).one()
     return int(found)
 
 
-def _place(session: Session, settings: Settings, spec: DemoBid, proposal_ap_id: str) -> str:
+def _place(settings: Settings, spec: DemoBid, proposal_ap_id: str, *, session: Session) -> str:
     """``spec.bidder`` answers the remote proposal unless they already did; the bid's id."""
-    bidder = _user(session, spec.bidder)
-    proposal = bids.proposal_by_ap_id(session, proposal_ap_id)
+    bidder = _user(spec.bidder, session=session)
+    proposal = bids.proposal_by_ap_id(proposal_ap_id, session=session)
     existing = session.exec(
         select(Bid.ap_id).where(col(Bid.proposal_id) == proposal.id, col(Bid.local_bidder_id) == bidder.id)
     ).first()
     if existing is not None:
         return existing
     data = bids.BidInput(amount=spec.amount or None, message=spec.message)
-    return bids.place_bid(session, settings, bidder, proposal, data).ap_id
+    return bids.place_bid(settings, bidder, proposal, data, session=session).ap_id
 
 
-def _bid_state(session: Session, ap_id: str) -> str | None:
+def _bid_state(ap_id: str, *, session: Session) -> str | None:
     return session.exec(select(Bid.state).where(col(Bid.ap_id) == ap_id)).first()
 
 
-def _accept(session: Session, settings: Settings, author: str, bid_ap_id: str) -> str:
+def _accept(settings: Settings, author: str, bid_ap_id: str, *, session: Session) -> str:
     """The proposal's author accepts the bid unless done already; the agreement's id."""
     bid = session.exec(select(Bid).where(col(Bid.ap_id) == bid_ap_id)).one()
     made = session.exec(select(Agreement.ap_id).where(col(Agreement.bid_id) == bid.id)).first()
     if made is not None:
         return made
-    return bids.accept_bid(session, settings, _user(session, author), bid).ap_id
+    return bids.accept_bid(settings, _user(author, session=session), bid, session=session).ap_id
 
 
-def _agreement_state(session: Session, ap_id: str) -> str | None:
+def _agreement_state(ap_id: str, *, session: Session) -> str | None:
     return session.exec(select(Agreement.state).where(col(Agreement.ap_id) == ap_id)).first()
 
 
-def _confirm(session: Session, settings: Settings, username: str, ap_id: str) -> None:
-    party = _user(session, username)
+def _confirm(settings: Settings, username: str, ap_id: str, *, session: Session) -> None:
+    party = _user(username, session=session)
     agreement = session.exec(select(Agreement).where(col(Agreement.ap_id) == ap_id)).one()
     if confirmed_at(agreement, party_of(settings, party, agreement)[1]) is None:
-        agreements.confirm_completion(session, settings, party, agreement)
+        agreements.confirm_completion(settings, party, agreement, session=session)
 
 
-def _evaluate(session: Session, settings: Settings, spec: DemoEvaluation, ap_id: str) -> None:
-    evaluator = _user(session, spec.evaluator)
+def _evaluate(settings: Settings, spec: DemoEvaluation, ap_id: str, *, session: Session) -> None:
+    evaluator = _user(spec.evaluator, session=session)
     agreement = session.exec(select(Agreement).where(col(Agreement.ap_id) == ap_id)).one()
     done = session.exec(
         select(Evaluation.id).where(
@@ -198,10 +200,10 @@ def _evaluate(session: Session, settings: Settings, spec: DemoEvaluation, ap_id:
     ).first()
     if done is None:
         data = evaluations.EvaluationInput(spec.overall, spec.criteria, spec.comment)
-        evaluations.submit(session, settings, evaluator, agreement, data)
+        evaluations.submit(settings, evaluator, agreement, data, session=session)
 
 
-def _published(session: Session, agreement_ap_id: str) -> int:
+def _published(agreement_ap_id: str, *, session: Session) -> int:
     found = session.exec(
         select(func.count())
         .select_from(Evaluation)
@@ -224,11 +226,13 @@ async def _until(check: Callable[[], Awaitable[bool]]) -> None:
 
 async def _follow(node: LiveNode, username: str | None, target_uri: str) -> tuple[LiveNode, str, str]:
     """``username`` (None: the node actor) of ``node`` follows ``target_uri``, unless already asked."""
-    actor = await node.read(_actor, node.settings, username)
-    state = await node.read(_follow_state, actor.uri, target_uri)
+    actor = await node.read(lambda session: _actor(node.settings, username, session=session))
+    state = await node.read(lambda session: _follow_state(actor.uri, target_uri, session=session))
     if state in (None, FollowState.REJECTED.value):
         target = await node.remote.get_actor(target_uri)
-        await node.write(lambda session: social.follow(session, node.settings, follower=actor, target=target))
+        await node.write(
+            lambda session: social.follow(node.settings, follower=actor, target=target, session=session)
+        )
     return node, actor.uri, target_uri
 
 
@@ -242,7 +246,10 @@ async def _follow_each_other(nodes: Mapping[str, LiveNode], progress: _Progress)
 
     async def accepted() -> bool:
         for node, follower, followee in follows:
-            if await node.read(_follow_state, follower, followee) != FollowState.ACCEPTED.value:
+            if (
+                await node.read(lambda session: _follow_state(follower, followee, session=session))  # noqa: B023 - awaited in this iteration
+                != FollowState.ACCEPTED.value
+            ):
                 return False
         return True
 
@@ -255,7 +262,7 @@ async def _publish_proposals(nodes: Mapping[str, LiveNode], progress: _Progress)
     for node in nodes.values():
         for author in dict.fromkeys(p.author for p in node.spec.proposals):
             # Learn once that the followers' servers read Proposal, so that they get no Note besides.
-            actor = await node.read(_actor, node.settings, author)
+            actor = await node.read(lambda session: _actor(node.settings, author, session=session))  # noqa: B023 - awaited in this iteration
             await proposal_notes.learn_followers_software(node.settings, node.engine, node.remote, actor)
     # In turns from the three nodes, so that the newest first lists mix them.
     queues = [[(node, spec) for spec in node.spec.proposals] for node in nodes.values()]
@@ -263,7 +270,9 @@ async def _publish_proposals(nodes: Mapping[str, LiveNode], progress: _Progress)
         for entry in turn:
             if entry is not None:
                 node, spec = entry
-                progress.proposals[spec.key] = await node.write(_publish, node.settings, spec, today)
+                progress.proposals[spec.key] = await node.write(
+                    lambda session: _publish(node.settings, spec, today, session=session)  # noqa: B023 - awaited in this iteration
+                )
     expected = {
         node.spec.slug: [progress.proposals[p.key] for p in node.spec.proposals] for node in nodes.values()
     }
@@ -271,7 +280,7 @@ async def _publish_proposals(nodes: Mapping[str, LiveNode], progress: _Progress)
     async def received() -> bool:
         for node in nodes.values():
             others = [ap_id for slug, ids in expected.items() if slug != node.spec.slug for ap_id in ids]
-            if await node.read(_count_known, Proposal, others) < len(others):
+            if await node.read(lambda session: _count_known(Proposal, others, session=session)) < len(others):  # noqa: B023 - awaited in this iteration
                 return False
         return True
 
@@ -283,12 +292,17 @@ async def _place_bids(nodes: Mapping[str, LiveNode], progress: _Progress) -> str
     for spec in DEMO_BIDS:
         bidder = nodes[spec.node]
         progress.bids[spec] = await bidder.write(
-            _place, bidder.settings, spec, progress.proposals[spec.proposal]
+            lambda session: _place(bidder.settings, spec, progress.proposals[spec.proposal], session=session)  # noqa: B023 - awaited in this iteration
         )
 
     async def received() -> bool:
         for spec, ap_id in progress.bids.items():
-            if await _author_node(nodes, spec.proposal).read(_count_known, Bid, [ap_id]) == 0:
+            if (
+                await _author_node(nodes, spec.proposal).read(
+                    lambda session: _count_known(Bid, [ap_id], session=session)  # noqa: B023 - awaited in this iteration
+                )
+                == 0
+            ):
                 return False
         return True
 
@@ -315,14 +329,21 @@ def _parties(nodes: Mapping[str, LiveNode]) -> tuple[LiveNode, str, LiveNode, st
 
 async def _accept_one_bid(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
     holder, author, mirror, _ = _parties(nodes)
-    progress.agreement = await holder.write(_accept, holder.settings, author, progress.bids[_agreed_bid()])
+    progress.agreement = await holder.write(
+        lambda session: _accept(holder.settings, author, progress.bids[_agreed_bid()], session=session)
+    )
 
     async def consistent() -> bool:
-        if await mirror.read(_agreement_state, progress.agreement) is None:
+        if await mirror.read(lambda session: _agreement_state(progress.agreement, session=session)) is None:
             return False
         for spec, ap_id in progress.bids.items():
-            on_author_node = await _author_node(nodes, spec.proposal).read(_bid_state, ap_id)
-            if await nodes[spec.node].read(_bid_state, ap_id) != on_author_node:
+            on_author_node = await _author_node(nodes, spec.proposal).read(
+                lambda session: _bid_state(ap_id, session=session)  # noqa: B023 - awaited in this iteration
+            )
+            if (
+                await nodes[spec.node].read(lambda session: _bid_state(ap_id, session=session))  # noqa: B023 - awaited in this iteration
+                != on_author_node
+            ):
                 return False
         return True
 
@@ -333,17 +354,20 @@ async def _accept_one_bid(nodes: Mapping[str, LiveNode], progress: _Progress) ->
 async def _confirm_service(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
     holder, author, mirror, bidder = _parties(nodes)
     ap_id = progress.agreement
-    await holder.write(_confirm, holder.settings, author, ap_id)
+    await holder.write(lambda session: _confirm(holder.settings, author, ap_id, session=session))
 
     async def mirrored() -> bool:
         done = (AgreementState.CONFIRMED_BY_ONE.value, AgreementState.COMPLETED.value)
-        return await mirror.read(_agreement_state, ap_id) in done
+        return await mirror.read(lambda session: _agreement_state(ap_id, session=session)) in done
 
     await _until(mirrored)
-    await mirror.write(_confirm, mirror.settings, bidder, ap_id)
+    await mirror.write(lambda session: _confirm(mirror.settings, bidder, ap_id, session=session))
 
     async def completed() -> bool:
-        states = [await node.read(_agreement_state, ap_id) for node in (holder, mirror)]
+        states = [
+            await node.read(lambda session: _agreement_state(ap_id, session=session))
+            for node in (holder, mirror)
+        ]
         return states == [AgreementState.COMPLETED.value] * 2
 
     await _until(completed)
@@ -353,11 +377,16 @@ async def _confirm_service(nodes: Mapping[str, LiveNode], progress: _Progress) -
 async def _evaluate_each_other(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
     for spec in DEMO_AGREEMENT.evaluations:
         node = nodes[spec.node]
-        await node.write(_evaluate, node.settings, spec, progress.agreement)
+        await node.write(lambda session: _evaluate(node.settings, spec, progress.agreement, session=session))  # noqa: B023 - awaited in this iteration
     expected = len(DEMO_AGREEMENT.evaluations)
 
     async def published() -> bool:
-        return all([await node.read(_published, progress.agreement) == expected for node in nodes.values()])
+        return all(
+            [
+                await node.read(lambda session: _published(progress.agreement, session=session)) == expected
+                for node in nodes.values()
+            ]
+        )
 
     await _until(published)
     return ""

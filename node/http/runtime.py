@@ -79,7 +79,11 @@ async def current_user(request: Request) -> User | None:
         assert cached is None or isinstance(cached, User)
         return cached
     secret = request.cookies.get(SESSION_COOKIE, "")
-    user = await run(request, credentials.user_for_web_session, secret) if secret else None
+    user = (
+        await run(request, lambda session: credentials.user_for_web_session(secret, session=session))
+        if secret
+        else None
+    )
     request.state.user = user
     return user
 

@@ -17,7 +17,7 @@ def _amount(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def sections(session: Session, user: User, actor_uri: str) -> dict[str, Any]:
+def sections(user: User, actor_uri: str, *, session: Session) -> dict[str, Any]:
     """The export sections of ``user`` (whose actor is ``actor_uri``), JSON-ready."""
     proposals = session.exec(select(Proposal).where(Proposal.local_author_id == user.pk)).all()
     bids = session.exec(select(Bid).where(Bid.local_bidder_id == user.pk)).all()

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import anyio.to_thread
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from node.core.db import session_scope
 from node.core.timeutil import utcnow
@@ -61,11 +62,17 @@ class MarketJob:
 
     def _run(self) -> int:
         now = self.clock()
-        steps: list[tuple[str, Callable[..., int]]] = [
-            ("proposals expired", lambda s: proposals.expire_due(s, self.settings, now)),
-            ("bids expired", lambda s: bids.expire_bids(s, now=now)),
-            ("agreements completed", lambda s: agreements.complete_by_silence(s, self.settings, now=now)),
-            ("evaluations revealed", lambda s: evaluations.reveal_due_evaluations(s, self.settings, now)),
+        steps: list[tuple[str, Callable[[Session], int]]] = [
+            ("proposals expired", lambda s: proposals.expire_due(self.settings, now, session=s)),
+            ("bids expired", lambda s: bids.expire_bids(now=now, session=s)),
+            (
+                "agreements completed",
+                lambda s: agreements.complete_by_silence(self.settings, now=now, session=s),
+            ),
+            (
+                "evaluations revealed",
+                lambda s: evaluations.reveal_due_evaluations(self.settings, now, session=s),
+            ),
         ]
         total = 0
         for what, step in steps:

@@ -50,10 +50,10 @@ LABELS: dict[Kind, str] = {
 
 
 def notify(
-    session: Session,
     user_id: int,
     kind: Kind,
     *,
+    session: Session,
     object_uri: str | None = None,
     actor_uri: str | None = None,
     data: dict[str, Any] | None = None,
@@ -71,7 +71,7 @@ def notify(
 
 
 def list_for(
-    session: Session, user_id: int, *, limit: int = 50, unread_only: bool = False
+    user_id: int, *, session: Session, limit: int = 50, unread_only: bool = False
 ) -> Sequence[Notification]:
     query = select(Notification).where(Notification.user_id == user_id)
     if unread_only:
@@ -81,7 +81,7 @@ def list_for(
     ).all()
 
 
-def unread_count(session: Session, user_id: int) -> int:
+def unread_count(user_id: int, *, session: Session) -> int:
     return session.exec(
         select(func.count())
         .select_from(Notification)
@@ -89,7 +89,7 @@ def unread_count(session: Session, user_id: int) -> int:
     ).one()
 
 
-def mark_all_read(session: Session, user_id: int) -> int:
+def mark_all_read(user_id: int, *, session: Session) -> int:
     result = session.execute(
         update(Notification)
         .where(col(Notification.user_id) == user_id, col(Notification.read_at).is_(None))

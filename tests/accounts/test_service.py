@@ -17,7 +17,9 @@ def _count(session: Session, model: type) -> int:
 
 
 def test_create_user_hashes_password_with_argon2(session: Session) -> None:
-    user = service.create_user(session, username="Amina", password=PASSWORD, email="Amina@Example.org")
+    user = service.create_user(
+        username="Amina", password=PASSWORD, email="Amina@Example.org", session=session
+    )
     session.commit()
     assert user.username == "amina"
     assert user.email == "amina@example.org"
@@ -42,7 +44,7 @@ def test_invalid_registration_data_creates_nothing(
     session: Session, username: str, password: str, email: str, field: str
 ) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        service.create_user(session, username=username, password=password, email=email)
+        service.create_user(username=username, password=password, email=email, session=session)
     assert field in caught.value.fields
     session.rollback()
     assert _count(session, User) == 0
@@ -50,12 +52,12 @@ def test_invalid_registration_data_creates_nothing(
 
 def test_duplicate_username_and_email(engine: Engine, session: Session) -> None:
     with db.session_scope(engine) as s:
-        service.create_user(s, username="amina", password=PASSWORD, email="a@example.org")
+        service.create_user(username="amina", password=PASSWORD, email="a@example.org", session=s)
     with pytest.raises(Conflict):
-        service.create_user(session, username="AMINA", password=PASSWORD)
+        service.create_user(username="AMINA", password=PASSWORD, session=session)
     session.rollback()
     with pytest.raises(ValidationFailed) as caught:
-        service.create_user(session, username="bernard", password=PASSWORD, email="A@example.org")
+        service.create_user(username="bernard", password=PASSWORD, email="A@example.org", session=session)
     assert "email" in caught.value.fields
     session.rollback()
     assert _count(session, User) == 1
@@ -68,45 +70,51 @@ def _settings(settings: Settings, policy: RegistrationPolicy) -> Settings:
 def test_registration_policies(engine: Engine, settings: Settings) -> None:
     with db.session_scope(engine) as s:
         open_user = service.register(
-            s, _settings(settings, RegistrationPolicy.OPEN), service.RegistrationInput("ouvert", PASSWORD)
+            _settings(settings, RegistrationPolicy.OPEN),
+            service.RegistrationInput("ouvert", PASSWORD),
+            session=s,
         )
         pending = service.register(
-            s,
             _settings(settings, RegistrationPolicy.APPROVAL),
             service.RegistrationInput("attente", PASSWORD, note="Bonjour"),
+            session=s,
         )
     assert open_user.status == AccountStatus.ACTIVE
     assert pending.status == AccountStatus.PENDING
     invite_settings = _settings(settings, RegistrationPolicy.INVITE)
     with db.session_scope(engine) as s, pytest.raises(ValidationFailed) as caught:
         service.register(
-            s, invite_settings, service.RegistrationInput("invite", PASSWORD, invite_code="wrong")
+            invite_settings, service.RegistrationInput("invite", PASSWORD, invite_code="wrong"), session=s
         )
     assert "invite_code" in caught.value.fields
     with db.session_scope(engine) as s:
-        _invite, code = credentials.create_invite(s, by=None)
+        _invite, code = credentials.create_invite(by=None, session=s)
     with db.session_scope(engine) as s:
         invited = service.register(
-            s, invite_settings, service.RegistrationInput("invite", PASSWORD, invite_code=code)
+            invite_settings, service.RegistrationInput("invite", PASSWORD, invite_code=code), session=s
         )
     assert invited.is_active
     with db.session_scope(engine) as s, pytest.raises(ValidationFailed):
-        service.register(s, invite_settings, service.RegistrationInput("second", PASSWORD, invite_code=code))
+        service.register(
+            invite_settings, service.RegistrationInput("second", PASSWORD, invite_code=code), session=s
+        )
 
 
 def test_pending_account_cannot_log_in_until_approved(engine: Engine, settings: Settings) -> None:
     with db.session_scope(engine) as s:
         service.register(
-            s, _settings(settings, RegistrationPolicy.APPROVAL), service.RegistrationInput("zoe", PASSWORD)
+            _settings(settings, RegistrationPolicy.APPROVAL),
+            service.RegistrationInput("zoe", PASSWORD),
+            session=s,
         )
     with db.session_scope(engine) as s, pytest.raises(PermissionDenied):
-        service.authenticate(s, settings, username="zoe", password=PASSWORD, remote_addr="10.0.0.1")
+        service.authenticate(settings, username="zoe", password=PASSWORD, remote_addr="10.0.0.1", session=s)
     coordinator = make_user(engine, "coord", Role.COORDINATOR)
     with db.session_scope(engine) as s:
-        service.approve(s, service.get_user(s, "zoe"), by=coordinator)
+        service.approve(service.get_user("zoe", session=s), by=coordinator, session=s)
     with db.session_scope(engine) as s:
         assert service.authenticate(
-            s, settings, username="zoe", password=PASSWORD, remote_addr=None
+            settings, username="zoe", password=PASSWORD, remote_addr=None, session=s
         ).is_active
 
 
@@ -115,10 +123,10 @@ def test_failed_logins_are_throttled(engine: Engine, settings: Settings) -> None
     for _ in range(settings.login_max_failures):
         with pytest.raises(AuthenticationFailed), db.session_scope(engine) as s:
             service.authenticate(
-                s, settings, username="amina", password="wrong password!", remote_addr="10.1.1.1"
+                settings, username="amina", password="wrong password!", remote_addr="10.1.1.1", session=s
             )
     with db.session_scope(engine) as s, pytest.raises(Throttled) as caught:
-        service.authenticate(s, settings, username="amina", password=PASSWORD, remote_addr="10.2.2.2")
+        service.authenticate(settings, username="amina", password=PASSWORD, remote_addr="10.2.2.2", session=s)
     assert 0 < caught.value.retry_after <= settings.login_window_seconds + 1
     with db.session_scope(engine) as s:
         assert _count(s, LoginFailure) >= settings.login_max_failures
@@ -129,10 +137,10 @@ def test_failed_logins_from_one_address_throttle_other_names(engine: Engine, set
     for index in range(settings.login_max_failures):
         with pytest.raises(AuthenticationFailed), db.session_scope(engine) as s:
             service.authenticate(
-                s, settings, username=f"guess{index}", password="x" * 12, remote_addr="10.9.9.9"
+                settings, username=f"guess{index}", password="x" * 12, remote_addr="10.9.9.9", session=s
             )
     with db.session_scope(engine) as s, pytest.raises(Throttled):
-        service.authenticate(s, settings, username="amina", password=PASSWORD, remote_addr="10.9.9.9")
+        service.authenticate(settings, username="amina", password=PASSWORD, remote_addr="10.9.9.9", session=s)
 
 
 def test_profile_update_rules(engine: Engine) -> None:
@@ -148,13 +156,13 @@ def test_profile_update_rules(engine: Engine) -> None:
         categories=["housework", "gardening"],
     )
     with db.session_scope(engine) as s:
-        service.update_profile(s, s.get(User, user.id), good)  # type: ignore[arg-type]
+        service.update_profile(s.get(User, user.id), good, session=s)  # type: ignore[arg-type]
     with db.session_scope(engine) as s:
         saved = s.get(User, user.id)
         assert saved is not None
         assert saved.commune_insee == "93048" and saved.commune_name == "Montreuil"
         assert saved.siret == "73282932000074"
-        assert service.user_categories(s, saved) == ["housework", "gardening"]
+        assert service.user_categories(saved, session=s) == ["housework", "gardening"]
     bad_cases = [
         ({"siret": "12345678901234"}, "siret"),
         ({"categories": ["weeding-the-moon"]}, "categories"),
@@ -166,7 +174,7 @@ def test_profile_update_rules(engine: Engine) -> None:
     for change, field in bad_cases:
         data = service.ProfileInput(**{**good.__dict__, **change})  # type: ignore[dict-item]
         with pytest.raises(ValidationFailed) as caught, db.session_scope(engine) as s:
-            service.update_profile(s, service.get_user(s, "bernard"), data)
+            service.update_profile(service.get_user("bernard", session=s), data, session=s)
         assert field in caught.value.fields, (change, caught.value.fields)
     with db.session_scope(engine) as s:
         unchanged = s.get(User, user.id)
@@ -185,73 +193,79 @@ def test_roles_keep_one_admin(engine: Engine) -> None:
     admin = make_user(engine, "chef", Role.ADMIN)
     member = make_user(engine, "membre")
     with db.session_scope(engine) as s, pytest.raises(Conflict):
-        service.set_role(s, service.get_user(s, "chef"), Role.MEMBER, by=admin)
+        service.set_role(service.get_user("chef", session=s), Role.MEMBER, by=admin, session=s)
     with db.session_scope(engine) as s, pytest.raises(PermissionDenied):
-        service.set_role(s, service.get_user(s, "chef"), Role.MEMBER, by=member)
+        service.set_role(service.get_user("chef", session=s), Role.MEMBER, by=member, session=s)
     with db.session_scope(engine) as s:
-        service.set_role(s, service.get_user(s, "membre"), Role.ADMIN, by=admin)
+        service.set_role(service.get_user("membre", session=s), Role.ADMIN, by=admin, session=s)
     with db.session_scope(engine) as s:
-        service.set_role(s, service.get_user(s, "chef"), Role.MEMBER)
-        assert service.get_user(s, "chef").role == Role.MEMBER
+        service.set_role(service.get_user("chef", session=s), Role.MEMBER, session=s)
+        assert service.get_user("chef", session=s).role == Role.MEMBER
 
 
 def test_suspension_closes_sessions_and_tokens(engine: Engine, settings: Settings) -> None:
     user = make_user(engine, "amina")
     coordinator = make_user(engine, "coord", Role.COORDINATOR)
     with db.session_scope(engine) as s:
-        cookie = credentials.open_web_session(s, user, days=1)
-        _token, secret = credentials.create_api_token(s, user, "app")
+        cookie = credentials.open_web_session(user, days=1, session=s)
+        _token, secret = credentials.create_api_token(user, "app", session=s)
     with db.session_scope(engine) as s:
-        assert credentials.user_for_web_session(s, cookie) is not None
-        assert credentials.user_for_api_token(s, secret) is not None
-        service.suspend(s, service.get_user(s, "amina"), by=coordinator)
+        assert credentials.user_for_web_session(cookie, session=s) is not None
+        assert credentials.user_for_api_token(secret, session=s) is not None
+        service.suspend(service.get_user("amina", session=s), by=coordinator, session=s)
     with db.session_scope(engine) as s:
-        assert credentials.user_for_web_session(s, cookie) is None
-        assert credentials.user_for_api_token(s, secret) is None
+        assert credentials.user_for_web_session(cookie, session=s) is None
+        assert credentials.user_for_api_token(secret, session=s) is None
         with pytest.raises(PermissionDenied):
-            service.authenticate(s, settings, username="amina", password=PASSWORD, remote_addr=None)
+            service.authenticate(settings, username="amina", password=PASSWORD, remote_addr=None, session=s)
 
 
 def test_api_tokens_are_stored_hashed_and_revocable(engine: Engine) -> None:
     user = make_user(engine, "amina")
     with db.session_scope(engine) as s:
-        token, secret = credentials.create_api_token(s, user, "mon application")
+        token, secret = credentials.create_api_token(user, "mon application", session=s)
     with db.session_scope(engine) as s:
         stored = s.exec(select(ApiToken)).one()
         assert secret not in stored.token_hash and stored.prefix == secret[:12]
-        found = credentials.user_for_api_token(s, secret)
+        found = credentials.user_for_api_token(secret, session=s)
         assert found is not None and found.username == "amina"
-        assert credentials.user_for_api_token(s, secret + "x") is None
-        assert credentials.user_for_api_token(s, "garbage") is None
+        assert credentials.user_for_api_token(secret + "x", session=s) is None
+        assert credentials.user_for_api_token("garbage", session=s) is None
     with db.session_scope(engine) as s:
         assert token.id is not None
-        credentials.revoke_api_token(s, user, token.id)
+        credentials.revoke_api_token(user, token.id, session=s)
     with db.session_scope(engine) as s:
-        assert credentials.user_for_api_token(s, secret) is None
-        assert credentials.list_api_tokens(s, user) == []
+        assert credentials.user_for_api_token(secret, session=s) is None
+        assert credentials.list_api_tokens(user, session=s) == []
 
 
 def test_export_and_delete(engine: Engine, settings: Settings) -> None:
     user = make_user(engine, "amina")
     with db.session_scope(engine) as s:
-        credentials.create_api_token(s, user, "app")
+        credentials.create_api_token(user, "app", session=s)
         service.update_profile(
-            s,
-            service.get_user(s, "amina"),
+            service.get_user("amina", session=s),
             service.ProfileInput(display_name="Amina", offers_services=True, categories=["tutoring"]),
+            session=s,
         )
     with db.session_scope(engine) as s:
-        data = gdpr.export_account(s, service.get_user(s, "amina"), node_url="http://testserver")
+        data = gdpr.export_account(
+            service.get_user("amina", session=s), node_url="http://testserver", session=s
+        )
     assert data["account"]["username"] == "amina"
     assert data["profile"]["categories"] == ["tutoring"]
     assert data["api_tokens"][0]["name"] == "app"
     assert "password_hash" not in str(data)
     with db.session_scope(engine) as s, pytest.raises(ValidationFailed):
-        gdpr.delete_account(s, service.get_user(s, "amina"), password=PASSWORD, confirm_username="someone")
+        gdpr.delete_account(
+            service.get_user("amina", session=s), password=PASSWORD, confirm_username="someone", session=s
+        )
     with db.session_scope(engine) as s:
-        gdpr.delete_account(s, service.get_user(s, "amina"), password=PASSWORD, confirm_username="amina")
+        gdpr.delete_account(
+            service.get_user("amina", session=s), password=PASSWORD, confirm_username="amina", session=s
+        )
     with db.session_scope(engine) as s:
-        tombstone = service.get_user(s, "amina")
+        tombstone = service.get_user("amina", session=s)
         assert tombstone.status == AccountStatus.DELETED
         assert (tombstone.email, tombstone.display_name, tombstone.bio, tombstone.commune_name) == (
             None,
@@ -261,14 +275,16 @@ def test_export_and_delete(engine: Engine, settings: Settings) -> None:
         )
         assert _count(s, ApiToken) == 0
         assert _count(s, UserCategory) == 0
-        assert service.list_users(s) == []
+        assert service.list_users(session=s) == []
     with db.session_scope(engine) as s, pytest.raises(AuthenticationFailed):
-        service.authenticate(s, settings, username="amina", password=PASSWORD, remote_addr=None)
+        service.authenticate(settings, username="amina", password=PASSWORD, remote_addr=None, session=s)
     with db.session_scope(engine) as s, pytest.raises(Conflict):
-        service.create_user(s, username="amina", password=PASSWORD)
+        service.create_user(username="amina", password=PASSWORD, session=s)
 
 
 def test_last_admin_cannot_delete_themselves(engine: Engine) -> None:
     make_user(engine, "chef", Role.ADMIN)
     with db.session_scope(engine) as s, pytest.raises(Conflict):
-        gdpr.delete_account(s, service.get_user(s, "chef"), password=PASSWORD, confirm_username="chef")
+        gdpr.delete_account(
+            service.get_user("chef", session=s), password=PASSWORD, confirm_username="chef", session=s
+        )

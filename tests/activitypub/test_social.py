@@ -51,7 +51,7 @@ def _remote(session: Session, uri: str) -> RemoteActor:
 
 def test_relay_subscription_and_its_answer(engine: Engine, settings: Settings) -> None:
     with db.session_scope(engine) as s:
-        relay = social.add_relay(s, settings, RELAY_INBOX)
+        relay = social.add_relay(settings, RELAY_INBOX, session=s)
         follow_id = relay.follow_activity_id
     with db.session_scope(engine) as s:
         outbox = s.exec(select(OutboxActivity)).one()
@@ -59,9 +59,9 @@ def test_relay_subscription_and_its_answer(engine: Engine, settings: Settings) -
         assert sent["type"] == "Follow" and sent["object"] == social.PUBLIC and sent["id"] == follow_id
         assert [d.inbox_url for d in s.exec(select(Delivery)).all()] == [RELAY_INBOX]
         with pytest.raises(Conflict):
-            social.add_relay(s, settings, RELAY_INBOX)
+            social.add_relay(settings, RELAY_INBOX, session=s)
         with pytest.raises(ValidationFailed):
-            social.add_relay(s, settings, "ftp://relay.example/inbox")
+            social.add_relay(settings, "ftp://relay.example/inbox", session=s)
     answer = {"id": "https://relay.example/activities/1", "type": "Accept", "object": follow_id}
     with db.session_scope(engine) as s:  # an Accept from anyone but the relay is ignored
         assert social.on_accept(_context(s, settings, BOB, answer), answer) == Outcome.IGNORED
@@ -72,14 +72,14 @@ def test_relay_subscription_and_its_answer(engine: Engine, settings: Settings) -
             == Outcome.DONE
         )
     with db.session_scope(engine) as s:
-        assert social.public_audience(s, settings) == ([], [RELAY_INBOX])
-        social.remove_relay(s, settings, RELAY_INBOX)
+        assert social.public_audience(settings, session=s) == ([], [RELAY_INBOX])
+        social.remove_relay(settings, RELAY_INBOX, session=s)
     with db.session_scope(engine) as s:
         assert s.exec(select(Relay)).all() == []
         undo = [json.loads(o.payload) for o in s.exec(select(OutboxActivity)).all() if o.type == "Undo"]
         assert undo and undo[0]["object"]["id"] == follow_id
         with pytest.raises(NotFound):
-            social.remove_relay(s, settings, RELAY_INBOX)
+            social.remove_relay(settings, RELAY_INBOX, session=s)
 
 
 def test_only_the_followee_answers_and_only_the_follower_undoes(engine: Engine, settings: Settings) -> None:
@@ -87,7 +87,7 @@ def test_only_the_followee_answers_and_only_the_follower_undoes(engine: Engine, 
     with db.session_scope(engine) as s:
         bob = _remote(s, BOB)
         eve = _remote(s, "https://evil.example/users/eve")
-        row = social.follow(s, settings, follower=local.person(settings, alice), target=bob)
+        row = social.follow(settings, follower=local.person(settings, alice), target=bob, session=s)
         follow_id = row.activity_id
         eve_uri = eve.uri
     forged = {"id": "https://evil.example/a/1", "type": "Accept", "object": follow_id}

@@ -81,7 +81,7 @@ def test_kill_9_mid_delivery_loses_nothing(
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
     with session_scope(engine) as session:
-        states = count_by_state(session)
+        states = count_by_state(session=session)
     assert states["sending"] > 0, states  # claimed, in flight, and the worker gone
     assert states["delivered"] + states["sending"] + states["pending"] == FOLLOWERS * NOTES
 

@@ -17,7 +17,9 @@ def test_export_lists_own_proposals_only(engine: Engine, session: Session, setti
     make_proposal(session, settings, alice)
     make_proposal(session, settings, bob)
     with db.session_scope(engine) as s:
-        data = gdpr.export_account(s, service.get_user(s, "alice"), node_url=settings.base_url)
+        data = gdpr.export_account(
+            service.get_user("alice", session=s), node_url=settings.base_url, session=s
+        )
     assert len(data["proposals"]) == 1
     assert data["proposals"][0]["id"].startswith(settings.url("/proposals/"))
     assert data["proposals"][0]["price"] == "20.00" and data["proposals"][0]["state"] == "open"

@@ -189,13 +189,13 @@ def local_person(settings: Settings, engine: Engine, username: str) -> LocalActo
     with session_scope(engine, write=True) as session:
         user = session.exec(select(User).where(col(User.username) == username)).one()
         actor = local.person(settings, user)
-        local.private_key(session, settings, actor)
+        local.private_key(settings, actor, session=session)
         return actor
 
 
 def public_key(engine: Engine, actor: LocalActor) -> str:
     with session_scope(engine) as session:
-        row = keys.current_key(session, actor.key_owner)
+        row = keys.current_key(actor.key_owner, session=session)
         assert row is not None
         return row.public_pem
 
@@ -244,7 +244,7 @@ def publish_note(
         "object": {"id": note_id, "type": "Note", "attributedTo": actor.uri, "content": text},
     }
     with session_scope(engine, write=True) as session:
-        return publish(session, settings, actor=actor, activity=activity, public=True, **targets)
+        return publish(settings, actor=actor, activity=activity, public=True, session=session, **targets)
 
 
 def deliveries(engine: Engine) -> list[Delivery]:

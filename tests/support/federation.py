@@ -54,10 +54,10 @@ def serve(node: Node, uri: str, requester: str) -> dict[str, Any] | None:
     with db.session_scope(node.engine) as session:
         if path.startswith("/agreement-contacts/"):
             found = agreement_contacts.contact_document_for(
-                session, node.settings, int(path.rsplit("/", 1)[1]), requester
+                node.settings, int(path.rsplit("/", 1)[1]), requester, session=session
             )
         elif path.startswith("/agreements/"):
-            found = agreement_sync.agreement_document_for(session, node.settings, uri, requester)
+            found = agreement_sync.agreement_document_for(node.settings, uri, requester, session=session)
         else:
             found = None
         return dict(found) if found is not None else None

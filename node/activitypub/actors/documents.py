@@ -194,45 +194,47 @@ def parse_page(value: str | None) -> int | None:
 # --- reads --------------------------------------------------------------------------------------
 
 
-def active_person(session: Session, username: str) -> User | None:
+def active_person(username: str, *, session: Session) -> User | None:
     """The active account called ``username``; pending, suspended and unknown ones are None."""
     user = session.exec(select(User).where(User.username == username.strip().lower())).first()
     return user if user is not None and user.status == AccountStatus.ACTIVE.value else None
 
 
-def public_key_pem(session: Session, settings: Settings, actor: LocalActor, *, create: bool) -> str:
+def public_key_pem(settings: Settings, actor: LocalActor, *, session: Session, create: bool) -> str:
     """The PEM of ``actor``'s current public key; with ``create``, a first key pair is made if needed."""
     if create:
-        row = keys.ensure_key(session, actor.key_owner, settings.effective_secret_key, user_id=actor.user_id)
+        row = keys.ensure_key(
+            actor.key_owner, settings.effective_secret_key, user_id=actor.user_id, session=session
+        )
         return row.public_pem
-    current = keys.current_key(session, actor.key_owner)
+    current = keys.current_key(actor.key_owner, session=session)
     if current is None:
         raise KeyMissing(actor.uri)
     return current.public_pem
 
 
 def load_person_document(
-    session: Session, settings: Settings, username: str, *, create_key: bool
+    settings: Settings, username: str, *, session: Session, create_key: bool
 ) -> dict[str, Any] | None:
     """The ``Person`` document of an active account, or None."""
-    user = active_person(session, username)
+    user = active_person(username, session=session)
     if user is None:
         return None
-    pem = public_key_pem(session, settings, local.person(settings, user), create=create_key)
+    pem = public_key_pem(settings, local.person(settings, user), create=create_key, session=session)
     return person_document(settings, user, pem, manually_approves_followers=user.approve_followers)
 
 
-def load_node_document(session: Session, settings: Settings, *, create_key: bool) -> dict[str, Any]:
+def load_node_document(settings: Settings, *, session: Session, create_key: bool) -> dict[str, Any]:
     """The node actor's document."""
-    pem = public_key_pem(session, settings, local.node_actor(settings), create=create_key)
+    pem = public_key_pem(settings, local.node_actor(settings), create=create_key, session=session)
     return node_document(settings, pem)
 
 
-def resolve_actor(session: Session, settings: Settings, username: str | None) -> LocalActor | None:
+def resolve_actor(settings: Settings, username: str | None, *, session: Session) -> LocalActor | None:
     """The node actor (``username`` None) or an active person's actor, else None."""
     if username is None:
         return local.node_actor(settings)
-    user = active_person(session, username)
+    user = active_person(username, session=session)
     return local.person(settings, user) if user is not None else None
 
 
@@ -244,7 +246,7 @@ def _follow_query(actor: LocalActor, name: CollectionName) -> tuple[Any, Any]:
     return (col(Follow.follower_uri) == actor.uri) & accepted, col(Follow.followee_uri)
 
 
-def count_items(session: Session, actor: LocalActor, name: CollectionName) -> int:
+def count_items(actor: LocalActor, name: CollectionName, *, session: Session) -> int:
     """How many items the collection ``name`` of ``actor`` holds."""
     if name == "outbox":
         where = (col(OutboxActivity.actor_uri) == actor.uri) & col(OutboxActivity.public)
@@ -253,7 +255,7 @@ def count_items(session: Session, actor: LocalActor, name: CollectionName) -> in
     return int(session.exec(select(func.count()).select_from(Follow).where(where)).one())
 
 
-def _outbox_items(session: Session, actor: LocalActor, *, offset: int, limit: int) -> list[Any]:
+def _outbox_items(actor: LocalActor, *, session: Session, offset: int, limit: int) -> list[Any]:
     rows = session.exec(
         select(OutboxActivity.payload)
         .where(col(OutboxActivity.actor_uri) == actor.uri, col(OutboxActivity.public))
@@ -271,29 +273,31 @@ def _outbox_items(session: Session, actor: LocalActor, *, offset: int, limit: in
 
 
 def load_items(
-    session: Session, actor: LocalActor, name: CollectionName, *, offset: int, limit: int
+    actor: LocalActor, name: CollectionName, *, session: Session, offset: int, limit: int
 ) -> list[Any]:
     """Items of a collection, newest first: stored activities for the outbox, actor URIs otherwise."""
     if name == "outbox":
-        return _outbox_items(session, actor, offset=offset, limit=limit)
+        return _outbox_items(actor, offset=offset, limit=limit, session=session)
     where, column = _follow_query(actor, name)
     statement = select(column).where(where).order_by(col(Follow.id).desc()).offset(offset).limit(limit)
     return list(session.exec(statement).all())
 
 
 def load_collection(
-    session: Session, settings: Settings, username: str | None, name: CollectionName, page: int | None
+    settings: Settings, username: str | None, name: CollectionName, page: int | None, *, session: Session
 ) -> dict[str, Any] | None:
     """The collection ``name`` of a person (or of the node when ``username`` is None), or one page of
     it; None when there is no such active actor."""
-    actor = resolve_actor(session, settings, username)
+    actor = resolve_actor(settings, username, session=session)
     if actor is None:
         return None
     collection_id = f"{actor.uri}/{name}"
-    total = count_items(session, actor, name)
+    total = count_items(actor, name, session=session)
     if page is None:
         return collection_document(collection_id, total)
     offset = (page - 1) * PAGE_SIZE
     # Pages past the end are empty; they never reach the database (whose offsets are bounded).
-    items = [] if offset >= total else load_items(session, actor, name, offset=offset, limit=PAGE_SIZE)
+    items = (
+        [] if offset >= total else load_items(actor, name, offset=offset, limit=PAGE_SIZE, session=session)
+    )
     return collection_page_document(collection_id, page, total, items)

@@ -118,12 +118,14 @@ def _decrypt(blob: str, secret: str) -> rsa.RSAPrivateKey:
     return keys.decrypt_private_key(blob, secret)
 
 
-def private_key(session: Session, settings: Settings, actor: LocalActor) -> rsa.RSAPrivateKey:
+def private_key(settings: Settings, actor: LocalActor, *, session: Session) -> rsa.RSAPrivateKey:
     """The current private key of ``actor`` (created on first use), decrypted once per process."""
-    row = keys.ensure_key(session, actor.key_owner, settings.effective_secret_key, user_id=actor.user_id)
+    row = keys.ensure_key(
+        actor.key_owner, settings.effective_secret_key, user_id=actor.user_id, session=session
+    )
     return _decrypt(row.private_encrypted, settings.effective_secret_key)
 
 
-def signer(session: Session, settings: Settings, actor: LocalActor) -> HttpSignatureAuth:
+def signer(settings: Settings, actor: LocalActor, *, session: Session) -> HttpSignatureAuth:
     """An ``httpx.Auth`` signing requests as ``actor``."""
-    return HttpSignatureAuth(key_id=actor.key_id, private_key=private_key(session, settings, actor))
+    return HttpSignatureAuth(key_id=actor.key_id, private_key=private_key(settings, actor, session=session))

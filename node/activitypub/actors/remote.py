@@ -261,7 +261,7 @@ def node_fetcher_factory(settings: Settings, engine: Engine) -> FetcherFactory:
 
     def build() -> Fetcher:
         with session_scope(engine, write=True) as session:
-            auth = local.signer(session, settings, local.node_actor(settings))
+            auth = local.signer(settings, local.node_actor(settings), session=session)
         return Fetcher.from_settings(settings, auth, timeout=settings.fetch_timeout_seconds)
 
     return build
@@ -530,7 +530,7 @@ class RemoteActors:
                         for name, value in values.items():
                             setattr(row, name, value)
                     session.add(row)
-                    _touch_peer(session, domain)
+                    _touch_peer(domain, session=session)
                     session.flush()
                     return row
             except IntegrityError:
@@ -547,7 +547,7 @@ class RemoteActors:
             session.execute(update(RemoteActor).where(col(RemoteActor.uri) == uri).values(gone_at=utcnow()))
 
 
-def _touch_peer(session: Session, domain: str) -> None:
+def _touch_peer(domain: str, *, session: Session) -> None:
     """Record a success with the server ``domain``, creating its peer row on first contact."""
     peer = session.exec(select(Peer).where(col(Peer.domain) == domain)).first()
     now = utcnow()

@@ -320,7 +320,7 @@ class InboxJob:
                 if attempts >= self.max_attempts:
                     error = f"gave up after {attempts} attempts"
                     self._set_state(
-                        session, row_id, InboxState.FAILED, now, old=InboxState(state), error=error
+                        row_id, InboxState.FAILED, now, old=InboxState(state), error=error, session=session
                     )
                     continue
                 if not allowed(InboxState(state), InboxState.PROCESSING):
@@ -337,11 +337,11 @@ class InboxJob:
 
     @staticmethod
     def _set_state(
-        session: Session,
         row_id: int,
         state: InboxState,
         now: datetime,
         *,
+        session: Session,
         old: InboxState = InboxState.PROCESSING,
         error: str = "",
         retry_at: datetime | None = None,
@@ -385,14 +385,14 @@ class InboxJob:
     def _record_failure(self, claim: _Claim, state: InboxState, error: str) -> None:
         now = utcnow()
         with session_scope(self.engine, write=True) as session:
-            if self._reload(session, claim) is None:
+            if self._reload(claim, session=session) is None:
                 return
             if state is InboxState.PENDING and claim.attempts >= self.max_attempts:
                 state, error = InboxState.FAILED, f"gave up after {claim.attempts} attempts: {error}"
             retry_at = now + backoff(claim.attempts) if state is InboxState.PENDING else None
-            self._set_state(session, claim.row_id, state, now, error=error, retry_at=retry_at)
+            self._set_state(claim.row_id, state, now, error=error, retry_at=retry_at, session=session)
 
-    def _reload(self, session: Session, claim: _Claim) -> InboxActivity | None:
+    def _reload(self, claim: _Claim, *, session: Session) -> InboxActivity | None:
         """The claimed row, locked, if this claim still holds it (else another worker took it over)."""
         query = select(InboxActivity).where(
             col(InboxActivity.id) == claim.row_id,
@@ -407,7 +407,7 @@ class InboxJob:
         """Process the row in one transaction: the handlers' changes and the row's state together."""
         now = utcnow()
         with session_scope(self.engine, write=True) as session:
-            row = self._reload(session, claim)
+            row = self._reload(claim, session=session)
             if row is None:
                 return
             try:
@@ -416,11 +416,13 @@ class InboxJob:
                 activity = None
             if not isinstance(activity, dict):
                 self._set_state(
-                    session, claim.row_id, InboxState.FAILED, now, error="stored payload unreadable"
+                    claim.row_id, InboxState.FAILED, now, error="stored payload unreadable", session=session
                 )
                 return
             if domain_blocked(session, local.domain_of(row.actor_uri)):
-                self._set_state(session, claim.row_id, InboxState.IGNORED, now, error="domain blocked")
+                self._set_state(
+                    claim.row_id, InboxState.IGNORED, now, error="domain blocked", session=session
+                )
                 return
             ctx = ProcessingContext(session, self.settings, row, fetched)
             savepoint = session.begin_nested()
@@ -433,18 +435,23 @@ class InboxJob:
             except PermanentFailure as exc:
                 savepoint.rollback()
                 log.info("inbox row %s (%s) failed: %s", row.id, row.activity_id, exc)
-                self._set_state(session, claim.row_id, InboxState.FAILED, now, error=str(exc))
+                self._set_state(claim.row_id, InboxState.FAILED, now, error=str(exc), session=session)
                 return
             except Exception as exc:  # noqa: BLE001 - any other failure may be transient: retry later
                 savepoint.rollback()
                 log.exception("inbox row %s (%s): handler error", row.id, row.activity_id)
                 if claim.attempts >= self.max_attempts:
                     error = f"gave up after {claim.attempts} attempts: {exc!r}"
-                    self._set_state(session, claim.row_id, InboxState.FAILED, now, error=error)
+                    self._set_state(claim.row_id, InboxState.FAILED, now, error=error, session=session)
                 else:
                     retry_at = now + backoff(claim.attempts)
                     self._set_state(
-                        session, claim.row_id, InboxState.PENDING, now, error=repr(exc), retry_at=retry_at
+                        claim.row_id,
+                        InboxState.PENDING,
+                        now,
+                        error=repr(exc),
+                        retry_at=retry_at,
+                        session=session,
                     )
                 return
-            self._set_state(session, claim.row_id, InboxState(outcome.value), now)
+            self._set_state(claim.row_id, InboxState(outcome.value), now, session=session)

@@ -43,7 +43,7 @@ class DeliveryInfo:
         return data
 
 
-def list_deliveries(session: Session, *, failed_only: bool = False, limit: int = 100) -> list[DeliveryInfo]:
+def list_deliveries(*, session: Session, failed_only: bool = False, limit: int = 100) -> list[DeliveryInfo]:
     """The latest deliveries, newest first; ``failed_only`` keeps those that failed for good."""
     query = (
         select(
@@ -76,7 +76,7 @@ def list_deliveries(session: Session, *, failed_only: bool = False, limit: int =
     ]
 
 
-def count_by_state(session: Session) -> dict[str, int]:
+def count_by_state(*, session: Session) -> dict[str, int]:
     """How many deliveries are in each state (every state listed, zero included)."""
     counts = {state.value: 0 for state in DeliveryState}
     for state, count in session.exec(select(col(Delivery.state), func.count()).group_by(col(Delivery.state))):
@@ -84,7 +84,7 @@ def count_by_state(session: Session) -> dict[str, int]:
     return counts
 
 
-def retry(session: Session, delivery_id: int) -> Delivery:
+def retry(delivery_id: int, *, session: Session) -> Delivery:
     """Put a failed delivery back in the queue, due now (it gets one more attempt)."""
     row = session.get(Delivery, delivery_id)
     if row is None:
@@ -102,7 +102,7 @@ def retry(session: Session, delivery_id: int) -> Delivery:
     return row
 
 
-def retry_all_failed(session: Session) -> int:
+def retry_all_failed(*, session: Session) -> int:
     """Put every failed delivery back in the queue, due now; how many."""
     assert DeliveryState.FAILED.value in states_leading_to(DeliveryState.PENDING)
     now = utcnow()

@@ -282,7 +282,7 @@ class Batch:
     signers: dict[str, HttpSignatureAuth]
 
 
-def signing_actor(session: Session, settings: Settings, actor_uri: str) -> local.LocalActor | None:
+def signing_actor(settings: Settings, actor_uri: str, *, session: Session) -> local.LocalActor | None:
     """The local actor that published from ``actor_uri``: the node, or a person in any account state."""
     if actor_uri == local.node_actor(settings).uri:
         return local.node_actor(settings)
@@ -293,16 +293,18 @@ def signing_actor(session: Session, settings: Settings, actor_uri: str) -> local
     return local.person(settings, user) if user is not None else None
 
 
-def _signers(session: Session, settings: Settings, actor_uris: Iterable[str]) -> dict[str, HttpSignatureAuth]:
+def _signers(
+    settings: Settings, actor_uris: Iterable[str], *, session: Session
+) -> dict[str, HttpSignatureAuth]:
     signers: dict[str, HttpSignatureAuth] = {}
     for uri in set(actor_uris):
-        actor = signing_actor(session, settings, uri)
+        actor = signing_actor(settings, uri, session=session)
         if actor is not None:
-            signers[uri] = local.signer(session, settings, actor)
+            signers[uri] = local.signer(settings, actor, session=session)
     return signers
 
 
-def claim(session: Session, settings: Settings, *, now: datetime, limit: int, lease: timedelta) -> Batch:
+def claim(settings: Settings, *, session: Session, now: datetime, limit: int, lease: timedelta) -> Batch:
     """Claim up to ``limit`` due deliveries (pending and due, or sending with an expired lease).
 
     On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED``, so that concurrent workers
@@ -355,7 +357,7 @@ def claim(session: Session, settings: Settings, *, now: datetime, limit: int, le
                 gone=row.target in gone or row.inbox_url in gone,
             )
         )
-    return Batch(items, _signers(session, settings, {item.actor_uri for item in items}))
+    return Batch(items, _signers(settings, {item.actor_uri for item in items}, session=session))
 
 
 def _blocked_domains(connection: Connection, domains: Iterable[str]) -> set[str]:
@@ -490,7 +492,9 @@ async def fetch_inbox(fetcher: Fetcher, actor_uri: str) -> str:
     raise PolicyViolation(f"{actor_uri} names no inbox of its origin", url=actor_uri, reason="no_inbox")
 
 
-def check_resolved(session: Session, settings: Settings, item: ClaimedDelivery, inbox: str) -> Outcome | None:
+def check_resolved(
+    settings: Settings, item: ClaimedDelivery, inbox: str, *, session: Session
+) -> Outcome | None:
     """Store the inbox a worker resolved for ``item``; the outcome when it must not be used, else None.
 
     Refused: one of our own URLs, a blocked domain, or an inbox another delivery of the same activity
@@ -521,7 +525,7 @@ def check_resolved(session: Session, settings: Settings, item: ClaimedDelivery, 
 # --- recording -------------------------------------------------------------------------------------
 
 
-def record(session: Session, outcomes: Sequence[Outcome], *, now: datetime) -> None:
+def record(outcomes: Sequence[Outcome], *, session: Session, now: datetime) -> None:
     """Write the outcomes of a batch in one transaction: deliveries, gone actors, peers.
 
     A delivery is only updated while it is still held by the claim the outcome comes from.

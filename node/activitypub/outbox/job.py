@@ -318,13 +318,13 @@ class DeliveryJob:
     def _claim(self) -> Batch:
         with session_scope(self.engine, write=True) as session:
             return delivery.claim(
-                session, self.settings, now=self.clock(), limit=self.batch_size, lease=self.lease
+                self.settings, now=self.clock(), limit=self.batch_size, lease=self.lease, session=session
             )
 
     def _check_resolved(self, found: list[tuple[ClaimedDelivery, str | Outcome]]) -> list[Outcome | None]:
         with session_scope(self.engine, write=True) as session:
             return [
-                delivery.check_resolved(session, self.settings, item, inbox)
+                delivery.check_resolved(self.settings, item, inbox, session=session)
                 if isinstance(inbox, str)
                 else None
                 for item, inbox in found
@@ -332,4 +332,4 @@ class DeliveryJob:
 
     def _record(self, outcomes: list[Outcome]) -> None:
         with session_scope(self.engine, write=True) as session:
-            delivery.record(session, outcomes, now=self.clock())
+            delivery.record(outcomes, now=self.clock(), session=session)

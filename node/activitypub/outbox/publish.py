@@ -47,7 +47,7 @@ PUBLIC_ADDRESSES = frozenset({AS_CONTEXT + "#Public", "as:Public", "Public"})
 class _Targets:
     """The inboxes of one activity, deduplicated, with the checks every recipient goes through."""
 
-    def __init__(self, session: Session, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, session: Session) -> None:
         self.session = session
         self.settings = settings
         self.rows: dict[str, str | None] = {}  # target -> inbox URL (None: to resolve)
@@ -76,7 +76,7 @@ class _Targets:
             self.add_inbox(shared or inbox)
 
 
-def _cached_actors(session: Session, uris: list[str]) -> dict[str, tuple[str, str | None] | None]:
+def _cached_actors(uris: list[str], *, session: Session) -> dict[str, tuple[str, str | None] | None]:
     """``uri -> (inbox, shared inbox)`` for cached actors; ``uri -> None`` for those that are gone."""
     found: dict[str, tuple[str, str | None] | None] = {}
     for start in range(0, len(uris), 500):
@@ -93,7 +93,7 @@ def _cached_actors(session: Session, uris: list[str]) -> dict[str, tuple[str, st
     return found
 
 
-def _followers(session: Session, actor: LocalActor) -> list[tuple[str, tuple[str, str | None] | None]]:
+def _followers(actor: LocalActor, *, session: Session) -> list[tuple[str, tuple[str, str | None] | None]]:
     """``(follower URI, (inbox, shared inbox) or None when not cached)`` of accepted followers not gone."""
     rows = session.exec(
         select(col(Follow.follower_uri), col(RemoteActor.inbox), col(RemoteActor.shared_inbox))
@@ -136,9 +136,9 @@ def stamp(settings: Settings, actor: LocalActor, activity: dict[str, Any]) -> di
 
 
 def publish(
-    session: Session,
     settings: Settings,
     *,
+    session: Session,
     actor: LocalActor,
     activity: dict[str, Any],
     to_followers: bool = False,
@@ -153,13 +153,13 @@ def publish(
     activity in the actor's outbox collection.
     """
     document = stamp(settings, actor, activity)
-    targets = _Targets(session, settings)
+    targets = _Targets(settings, session=session)
     if to_followers:
-        for uri, cached in _followers(session, actor):
+        for uri, cached in _followers(actor, session=session):
             targets.add_actor(uri, cached)
     wanted = [uri for uri in dict.fromkeys(recipients) if uri not in PUBLIC_ADDRESSES]
     if wanted:
-        known = _cached_actors(session, wanted)
+        known = _cached_actors(wanted, session=session)
         for uri in wanted:
             if uri in known and known[uri] is None:
                 continue  # gone
@@ -216,7 +216,7 @@ def _covered_by(domain: str) -> ColumnElement[bool]:
     return or_(*conditions)
 
 
-def cancel_for_domain(session: Session, domain: str) -> int:
+def cancel_for_domain(domain: str, *, session: Session) -> int:
     """Cancel the deliveries of ``domain`` not yet done (used when it is blocked); how many."""
     domain = domain.strip().lower()
     result = session.execute(

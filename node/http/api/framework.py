@@ -167,7 +167,7 @@ async def authenticate(request: Request, level: str) -> User | None:
             N_("Malformed Authorization header; expected `Bearer <token>`."),
             headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
         )
-    user = await run(request, credentials.user_for_api_token, secret)
+    user = await run(request, lambda session: credentials.user_for_api_token(secret, session=session))
     if user is None:
         raise HTTPException(
             401,

@@ -179,7 +179,9 @@ async def person(request: Request) -> Response:
     username = request.path_params["username"]
     document = await _with_key(
         request,
-        lambda session, create: actors.load_person_document(session, settings, username, create_key=create),
+        lambda session, create: actors.load_person_document(
+            settings, username, create_key=create, session=session
+        ),
     )
     if document is None:
         return _error(404, "No such actor.", vary=True)
@@ -192,7 +194,8 @@ async def node_actor(request: Request) -> Response:
         return RedirectResponse("/", status_code=302, headers={"Vary": "Accept"})
     settings = node_of(request).settings
     document = await _with_key(
-        request, lambda session, create: actors.load_node_document(session, settings, create_key=create)
+        request,
+        lambda session, create: actors.load_node_document(settings, create_key=create, session=session),
     )
     return activity_json(document, vary=True)
 
@@ -210,7 +213,9 @@ def collection_endpoint(name: actors.CollectionName, *, of_node: bool) -> Endpoi
             return _error(400, str(exc))
         username = None if of_node else request.path_params["username"]
         settings = node_of(request).settings
-        document = await run(request, actors.load_collection, settings, username, name, page)
+        document = await run(
+            request, lambda session: actors.load_collection(settings, username, name, page, session=session)
+        )
         if document is None:
             return _error(404, "No such actor.")
         return activity_json(document)
@@ -237,7 +242,8 @@ async def webfinger(request: Request) -> Response:
     if username == local.NODE_USERNAME:
         actor_uri, profile_url = local.node_actor(settings).uri, settings.url("/")
     else:
-        user = await run(request, actors.active_person, username)
+        wanted = username
+        user = await run(request, lambda session: actors.active_person(wanted, session=session))
         if user is None:
             return _error(404, "No such resource on this node.", cors=True)
         username = user.username
@@ -269,7 +275,7 @@ async def nodeinfo(request: Request) -> Response:
     if version is None:
         return _error(404, "No such NodeInfo version.", cors=True)
     settings = node_of(request).settings
-    usage = await run(request, discovery.count_usage, now=utcnow())
+    usage = await run(request, lambda session: discovery.count_usage(now=utcnow(), session=session))
     repository, homepage = discovery.software_urls()
     document = discovery.nodeinfo_document(
         settings, version, usage, software_version(), repository=repository, homepage=homepage

@@ -41,8 +41,8 @@ async def profile(request: Request) -> Response:
     username = request.path_params["username"]
 
     def load(session: Session) -> tuple[User, list[str]]:
-        person = service.get_user(session, username)
-        return person, service.user_categories(session, person)
+        person = service.get_user(username, session=session)
+        return person, service.user_categories(person, session=session)
 
     person, slugs = await run(request, load)
     viewer = await current_user(request)
@@ -70,7 +70,7 @@ def _profile_values(user: User, slugs: list[str]) -> dict[str, Any]:
 @login_required
 async def edit_profile(request: Request, user: User) -> Response:
     if request.method == "GET":
-        slugs = await run(request, service.user_categories, user)
+        slugs = await run(request, lambda session: service.user_categories(user, session=session))
         return await render(
             request,
             "profile_edit.html",
@@ -97,8 +97,8 @@ async def edit_profile(request: Request, user: User) -> Response:
 
     def save(session: Session) -> None:
         account = _reload(session, user)
-        service.update_profile(session, account, data)
-        account_events.profile_changed(session, settings, account)
+        service.update_profile(account, data, session=session)
+        account_events.profile_changed(settings, account, session=session)
 
     try:
         await run(request, save)
@@ -114,7 +114,7 @@ async def edit_profile(request: Request, user: User) -> Response:
 
 
 async def _settings_page(request: Request, user: User, *, status_code: int = 200, **extra: Any) -> Response:
-    tokens = await run(request, credentials.list_api_tokens, user)
+    tokens = await run(request, lambda session: credentials.list_api_tokens(user, session=session))
     context: dict[str, Any] = {"tokens": tokens, "errors": {}, "new_token": None, "saved": None}
     context.update(extra)
     return await render(request, "settings.html", context, status_code=status_code)
@@ -137,8 +137,10 @@ async def change_password(request: Request, user: User) -> Response:
 
     def save(session: Session) -> str:
         account = _reload(session, user)
-        service.change_password(session, account, current=current, new=new)
-        return credentials.open_web_session(session, account, days=node_of(request).settings.session_days)
+        service.change_password(account, current=current, new=new, session=session)
+        return credentials.open_web_session(
+            account, days=node_of(request).settings.session_days, session=session
+        )
 
     try:
         secret = await run(request, save)
@@ -163,7 +165,9 @@ async def create_token(request: Request, user: User) -> Response:
     form = await form_with_csrf(request)
     name = text(form, "name", 200)
     try:
-        _token, secret = await run(request, credentials.create_api_token, user, name)
+        _token, secret = await run(
+            request, lambda session: credentials.create_api_token(user, name, session=session)
+        )
     except DomainError as exc:
         return await _settings_page(request, user, status_code=http_status(exc), errors=exc.fields)
     return await _settings_page(request, user, status_code=201, new_token=secret)
@@ -173,13 +177,18 @@ async def create_token(request: Request, user: User) -> Response:
 async def revoke_token(request: Request, user: User) -> Response:
     await form_with_csrf(request)
     token_id = request.path_params["token_id"]
-    await run(request, credentials.revoke_api_token, user, token_id)
+    await run(request, lambda session: credentials.revoke_api_token(user, token_id, session=session))
     return RedirectResponse("/settings/account?saved=revoked", status_code=303)
 
 
 @login_required
 async def export_data(request: Request, user: User) -> Response:
-    data = await run(request, gdpr.export_account, user, node_url=node_of(request).settings.base_url)
+    data = await run(
+        request,
+        lambda session: gdpr.export_account(
+            user, node_url=node_of(request).settings.base_url, session=session
+        ),
+    )
     body = json.dumps(data, ensure_ascii=False, indent=2)
     return Response(
         body,
@@ -200,9 +209,9 @@ async def delete_account(request: Request, user: User) -> Response:
 
     def destroy(session: Session) -> None:
         account = _reload(session, user)
-        gdpr.check_deletion(session, account, password=password, confirm_username=confirm)
-        account_events.account_deleted(session, settings, account)
-        gdpr.erase(session, account)
+        gdpr.check_deletion(account, password=password, confirm_username=confirm, session=session)
+        account_events.account_deleted(settings, account, session=session)
+        gdpr.erase(account, session=session)
 
     try:
         await run(request, destroy)

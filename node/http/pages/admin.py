@@ -25,9 +25,9 @@ async def users(request: Request, user: User) -> Response:
 
     def load(session: Session) -> dict[str, Any]:
         return {
-            "people": service.list_users(session, status=status, query=query),
-            "counts": service.count_by_status(session),
-            "invites": credentials.list_invites(session) if user.is_admin else [],
+            "people": service.list_users(status=status, query=query, session=session),
+            "counts": service.count_by_status(session=session),
+            "invites": credentials.list_invites(session=session) if user.is_admin else [],
         }
 
     context = await run(request, load)
@@ -40,13 +40,13 @@ def _action(session: Session, actor_id: int, username: str, action: str, value: 
     actor = session.get(User, actor_id)
     if actor is None:
         raise NotFound(N_("No such account."))
-    target = service.get_user(session, username)
+    target = service.get_user(username, session=session)
     actions: dict[str, Callable[[], object]] = {
-        "approve": lambda: service.approve(session, target, by=actor),
-        "refuse": lambda: service.refuse(session, target, by=actor),
-        "suspend": lambda: service.suspend(session, target, by=actor),
-        "reinstate": lambda: service.reinstate(session, target, by=actor),
-        "role": lambda: service.set_role(session, target, _role(value), by=actor),
+        "approve": lambda: service.approve(target, by=actor, session=session),
+        "refuse": lambda: service.refuse(target, by=actor, session=session),
+        "suspend": lambda: service.suspend(target, by=actor, session=session),
+        "reinstate": lambda: service.reinstate(target, by=actor, session=session),
+        "role": lambda: service.set_role(target, _role(value), by=actor, session=session),
     }
     if action not in actions:
         raise HTTPException(400, N_("Unknown action."))
@@ -85,13 +85,15 @@ async def create_invite(request: Request, user: User) -> Response:
         raise HTTPException(403, N_("Only an administrator can create invitations."))
     form = await form_with_csrf(request)
     note = text(form, "note", 400)
-    _invite, code = await run(request, credentials.create_invite, by=user, note=note)
+    _invite, code = await run(
+        request, lambda session: credentials.create_invite(by=user, note=note, session=session)
+    )
 
     def load(session: Session) -> dict[str, Any]:
         return {
-            "people": service.list_users(session),
-            "counts": service.count_by_status(session),
-            "invites": credentials.list_invites(session),
+            "people": service.list_users(session=session),
+            "counts": service.count_by_status(session=session),
+            "invites": credentials.list_invites(session=session),
         }
 
     context = await run(request, load)

@@ -27,7 +27,7 @@ from node.http.runtime import (
 
 
 async def home(request: Request) -> Response:
-    counts = await run(request, service.count_by_status)
+    counts = await run(request, lambda session: service.count_by_status(session=session))
     return await render(request, "home.html", {"member_count": counts.get(AccountStatus.ACTIVE.value, 0)})
 
 
@@ -60,7 +60,7 @@ async def register(request: Request) -> Response:
         )
         return await render(request, "register.html", context, status_code=422)
     try:
-        user = await run(request, service.register, settings, data)
+        user = await run(request, lambda session: service.register(settings, data, session=session))
     except DomainError as exc:
         context.update(
             values={
@@ -81,7 +81,10 @@ async def register(request: Request) -> Response:
 
 async def _log_in(request: Request, response: Response, user: User) -> None:
     settings = node_of(request).settings
-    secret = await run(request, credentials.open_web_session, user, days=settings.session_days)
+    secret = await run(
+        request,
+        lambda session: credentials.open_web_session(user, days=settings.session_days, session=session),
+    )
     response.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -114,7 +117,7 @@ async def login(request: Request) -> Response:
 
     def attempt(session: Session) -> User:
         return service.authenticate(
-            session, settings, username=username, password=password, remote_addr=remote
+            settings, username=username, password=password, remote_addr=remote, session=session
         )
 
     try:
@@ -139,7 +142,7 @@ async def logout(request: Request) -> Response:
     await form_with_csrf(request)
     secret = request.cookies.get(SESSION_COOKIE, "")
     if secret:
-        await run(request, credentials.close_web_session, secret)
+        await run(request, lambda session: credentials.close_web_session(secret, session=session))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -157,7 +160,7 @@ async def choose_language(request: Request) -> Response:
         def store(session: Session) -> None:
             account = session.get(User, user.id)
             if account is not None:
-                service.set_language(session, account, language)
+                service.set_language(account, language, session=session)
 
         await run(request, store)
     response = RedirectResponse(_safe_next(text(form, "next", 500) or "/"), status_code=303)

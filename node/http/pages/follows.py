@@ -96,7 +96,11 @@ def _local_target(session: Session, settings: Settings, target: str) -> LocalAct
         username = local.local_username(settings, target.strip())
     else:
         return False
-    return social.local_actor_for(session, settings, settings.url(f"/users/{username}")) if username else None
+    return (
+        social.local_actor_for(settings, settings.url(f"/users/{username}"), session=session)
+        if username
+        else None
+    )
 
 
 async def remote_actor(request: Request, target: str) -> RemoteActor | LocalActor:
@@ -131,7 +135,8 @@ async def follow_someone(request: Request, user: User) -> Response:
             )
         actor = await remote_actor(request, target)
         await run(
-            request, lambda s: social.follow(s, settings, follower=local.person(settings, user), target=actor)
+            request,
+            lambda s: social.follow(settings, follower=local.person(settings, user), target=actor, session=s),
         )
     except DomainError as exc:
         return await _page(
@@ -155,19 +160,19 @@ async def follow_action(request: Request, user: User) -> Response:
 
     def act(session: Session) -> None:
         if action == "unfollow":
-            social.unfollow(session, settings, follower=me, target_uri=uri)
+            social.unfollow(settings, follower=me, target_uri=uri, session=session)
         elif action == "remove":
-            social.remove_follower(session, settings, followee=me, follower_uri=uri)
+            social.remove_follower(settings, followee=me, follower_uri=uri, session=session)
         elif action == "accept":
-            social.accept_request(session, settings, followee=me, follower_uri=uri)
+            social.accept_request(settings, followee=me, follower_uri=uri, session=session)
         elif action == "refuse":
-            social.reject_request(session, settings, followee=me, follower_uri=uri)
+            social.reject_request(settings, followee=me, follower_uri=uri, session=session)
         elif action == "approval":
             account = session.get(User, user.pk)
             assert account is not None
             account.approve_followers = checkbox(form, "approve_followers")
             session.add(account)
-            account_events.profile_changed(session, settings, account)
+            account_events.profile_changed(settings, account, session=session)
         else:
             raise NotFound(N_("Unknown action."))
 

@@ -82,7 +82,7 @@ def lines_for(
     session: Session, settings: Settings, user_id: int, *, limit: int = PAGE_LIMIT, unread_only: bool = False
 ) -> list[NotificationLine]:
     """The latest notifications of a person, newest first, with their links and actors' names."""
-    rows = notifications.list_for(session, user_id, limit=limit, unread_only=unread_only)
+    rows = notifications.list_for(user_id, limit=limit, unread_only=unread_only, session=session)
     names = _actor_names(session, settings, {row.actor_uri for row in rows if row.actor_uri})
     lines = []
     for row in rows:
@@ -125,7 +125,7 @@ async def notifications_page(request: Request, user: User) -> Response:
 @login_required
 async def mark_read(request: Request, user: User) -> Response:
     await form_with_csrf(request)
-    await run(request, notifications.mark_all_read, user.pk)
+    await run(request, lambda session: notifications.mark_all_read(user.pk, session=session))
     return RedirectResponse("/notifications?done=read", status_code=303)
 
 
@@ -136,7 +136,7 @@ def unread_counter(engine: Engine) -> Callable[[User | None], int]:
         if user is None or user.id is None:
             return 0
         with session_scope(engine) as session:
-            return notifications.unread_count(session, user.id)
+            return notifications.unread_count(user.id, session=session)
 
     return unread_notifications
 

@@ -74,7 +74,12 @@ def check_contact(address: str, phone: str) -> docs.ContactDetails:
 
 
 def store_contact(
-    session: Session, settings: Settings, agreement: Agreement, party_uri: str, details: docs.ContactDetails
+    settings: Settings,
+    agreement: Agreement,
+    party_uri: str,
+    details: docs.ContactDetails,
+    *,
+    session: Session,
 ) -> tuple[AgreementContact, bool]:
     """Seal and keep ``party_uri``'s details (replacing earlier ones); ``(row, first time)``."""
     sealed = seal(settings.effective_secret_key, CONTACT_PURPOSE, details.to_bytes())
@@ -102,7 +107,7 @@ def may_share_contact(agreement: Agreement) -> bool:
 
 
 def share_contact(
-    session: Session, settings: Settings, party: User, agreement: Agreement, address: str, phone: str
+    settings: Settings, party: User, agreement: Agreement, address: str, phone: str, *, session: Session
 ) -> AgreementContact:
     """``party`` shares an address and/or phone with the other party only: sealed here, announced to
     the other party's node, which fetches the details from this node (never inside an activity)."""
@@ -110,9 +115,9 @@ def share_contact(
     details = check_contact(address, phone)
     if not may_share_contact(agreement):
         raise Conflict(MSG_CONTACT_CLOSED)
-    row, first = store_contact(session, settings, agreement, uri, details)
-    record_event(session, agreement, EventKind.CONTACT_SHARED, uri, utcnow())
-    notify_parties(session, agreement, Kind.CONTACT_SHARED, actor_uri=uri, skip=uri)
+    row, first = store_contact(settings, agreement, uri, details, session=session)
+    record_event(agreement, EventKind.CONTACT_SHARED, uri, utcnow(), session=session)
+    notify_parties(agreement, Kind.CONTACT_SHARED, actor_uri=uri, skip=uri, session=session)
     other = other_party(agreement, uri)
     notice = docs.contact_notice(
         actor=uri,
@@ -122,12 +127,12 @@ def share_contact(
         activity_id=local.new_activity_id(settings),
         first=first,
     )
-    send_private(session, settings, local.person(settings, party), notice, other)
+    send_private(settings, local.person(settings, party), notice, other, session=session)
     return row
 
 
 def contacts_for(
-    session: Session, settings: Settings, viewer: User, agreement: Agreement
+    settings: Settings, viewer: User, agreement: Agreement, *, session: Session
 ) -> dict[PartyRole, docs.ContactDetails]:
     """The details each party shared, for a party's eyes only (empty for anyone else)."""
     viewer_uri = local.person(settings, viewer).uri
@@ -152,24 +157,20 @@ def contacts_for(
 
 
 def store_remote_contact(
-    session: Session,
-    settings: Settings,
-    agreement: Agreement,
-    party: str,
-    details: docs.ContactDetails,
+    settings: Settings, agreement: Agreement, party: str, details: docs.ContactDetails, *, session: Session
 ) -> None:
     """The other party's contact details, fetched from its node: sealed here for our party to read."""
     if role_of(agreement, party) is None or local.is_local(settings, party):
         raise NotAParty(f"{party} is not the remote party of {agreement.ap_id}")
     if not details.address and not details.phone:
         raise NotAParty("empty contact details")
-    store_contact(session, settings, agreement, party, details)
-    record_event(session, agreement, EventKind.CONTACT_SHARED, party, utcnow())
-    notify_parties(session, agreement, Kind.CONTACT_SHARED, actor_uri=party, skip=party)
+    store_contact(settings, agreement, party, details, session=session)
+    record_event(agreement, EventKind.CONTACT_SHARED, party, utcnow(), session=session)
+    notify_parties(agreement, Kind.CONTACT_SHARED, actor_uri=party, skip=party, session=session)
 
 
 def contact_document_for(
-    session: Session, settings: Settings, contact_id: int, requester: str
+    settings: Settings, contact_id: int, requester: str, *, session: Session
 ) -> dict[str, object] | None:
     """The contact details shared from this node as contact ``contact_id``, for the other party's node
     only (``requester`` is the verified key owner), else None."""

@@ -80,7 +80,7 @@ def _agreement(ctx: ProcessingContext, ap_id: str | None) -> Agreement | None:
     we have not stored yet (its ``Accept`` may still be on its way)."""
     if ap_id is None:
         return None
-    found = sync.find_agreement(ctx.session, ap_id, lock=True)
+    found = sync.find_agreement(ap_id, lock=True, session=ctx.session)
     if found is None and not local.is_local(ctx.settings, ap_id):
         if local.origin(ap_id) == local.origin(ctx.actor_uri):
             raise NotYetKnown(f"{ap_id} is not known yet")
@@ -109,7 +109,7 @@ def on_offer(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
         return Outcome.IGNORED
     try:
         bid_service.receive_bid(
-            ctx.session, proposal, offer, received=ctx.row.received_at, raw=ctx.row.payload
+            proposal, offer, received=ctx.row.received_at, raw=ctx.row.payload, session=ctx.session
         )
     except DomainError as exc:
         raise _refuse(ctx, f"bid on {proposal.ap_id} refused: {exc.message}") from None
@@ -128,7 +128,7 @@ def on_undo(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
     if bid is None:
         return Outcome.IGNORED
     try:
-        changed = bid_service.receive_withdrawal(ctx.session, bid, ctx.actor_uri)
+        changed = bid_service.receive_withdrawal(bid, ctx.actor_uri, session=ctx.session)
     except DomainError:
         raise _refuse(ctx, f"{ctx.actor_uri} did not make the bid {bid.ap_id}") from None
     return Outcome.DONE if changed else Outcome.IGNORED
@@ -141,7 +141,7 @@ def on_accept(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
     bid = _our_bid(ctx, offer_id) if offer_id else None
     if bid is None:
         return Outcome.IGNORED  # a Follow's acceptance, or not ours
-    proposal = bid_service.proposal_of(ctx.session, bid)
+    proposal = bid_service.proposal_of(bid, session=ctx.session)
     if ctx.actor_uri != proposal.author_uri:
         raise _refuse(ctx, f"only {proposal.author_uri} may accept bids on {proposal.ap_id}")
     result = activity.get("result")
@@ -159,7 +159,6 @@ def on_accept(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
         raise _refuse(ctx, "the agreement does not satisfy the proposal of the bid")
     try:
         sync.store_mirror(
-            ctx.session,
             ctx.settings,
             bid,
             proposal,
@@ -167,6 +166,7 @@ def on_accept(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
             signer=ctx.actor_uri,
             activity_id=ctx.row.activity_id,
             at=ctx.row.received_at,
+            session=ctx.session,
         )
     except sync.Refused as exc:
         raise _refuse(ctx, str(exc)) from None
@@ -189,7 +189,9 @@ def _agreement_event(ctx: ProcessingContext, activity: dict[str, Any], agreement
     if event.actor != ctx.actor_uri:
         raise _refuse(ctx, "the event's actor is not its signer")
     try:
-        changed = sync.apply_event(ctx.session, ctx.settings, agreement, event, received=ctx.row.received_at)
+        changed = sync.apply_event(
+            ctx.settings, agreement, event, received=ctx.row.received_at, session=ctx.session
+        )
     except sync.Refused as exc:
         raise _refuse(ctx, str(exc)) from None
     return Outcome.DONE if changed else Outcome.IGNORED
@@ -205,7 +207,7 @@ def on_reject(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
     if bid is not None:
         try:
             reason = vocab.reject_from_json(activity).reason
-            changed = bid_service.receive_rejection(ctx.session, bid, ctx.actor_uri, reason)
+            changed = bid_service.receive_rejection(bid, ctx.actor_uri, reason, session=ctx.session)
         except vocab.VocabError as exc:
             raise _refuse(ctx, f"unreadable Reject: {exc}") from None
         except DomainError:
@@ -244,7 +246,7 @@ def _on_contact(ctx: ProcessingContext, obj: Mapping[str, Any]) -> Outcome:
     if party != ctx.actor_uri or agreement_id != agreement.ap_id:
         raise _refuse(ctx, "the contact is not the signer's for this agreement")
     try:
-        contacts.store_remote_contact(ctx.session, ctx.settings, agreement, party, details)
+        contacts.store_remote_contact(ctx.settings, agreement, party, details, session=ctx.session)
     except contacts.NotAParty as exc:
         raise _refuse(ctx, str(exc)) from None
     return Outcome.DONE
@@ -270,7 +272,7 @@ def _on_receipt(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
     if agreement is None:
         return Outcome.IGNORED
     try:
-        sync.record_receipt(ctx.session, agreement, receipt)
+        sync.record_receipt(agreement, receipt, session=ctx.session)
     except sync.Refused as exc:
         raise _refuse(ctx, str(exc)) from None
     return Outcome.DONE
@@ -308,7 +310,9 @@ def on_update(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
     except vocab.VocabError as exc:
         raise _refuse(ctx, f"unreadable agreement: {exc}") from None
     try:
-        changed = sync.follow_holder(ctx.session, ctx.settings, agreement, snapshot, signer=ctx.actor_uri)
+        changed = sync.follow_holder(
+            ctx.settings, agreement, snapshot, signer=ctx.actor_uri, session=ctx.session
+        )
     except sync.Refused as exc:
         raise _refuse(ctx, str(exc)) from None
     return Outcome.DONE if changed else Outcome.IGNORED

@@ -45,11 +45,11 @@ class EventKind(StrEnum):
 
 
 def send_private(
-    session: Session, settings: Settings, actor: LocalActor, activity: dict[str, Any], to: str
+    settings: Settings, actor: LocalActor, activity: dict[str, Any], to: str, *, session: Session
 ) -> None:
     """Publish ``activity`` to the one remote actor ``to``; nothing to send when ``to`` is on this node."""
     if not local.is_local(settings, to):
-        publish(session, settings, actor=actor, activity=activity, recipients=[to])
+        publish(settings, actor=actor, activity=activity, recipients=[to], session=session)
 
 
 def is_holder(agreement: Agreement) -> bool:
@@ -94,7 +94,7 @@ def party_of(settings: Settings, user: User, agreement: Agreement) -> tuple[str,
 
 
 def agreement_for(
-    session: Session, settings: Settings, user: User, agreement_id: int, *, lock: bool = False
+    settings: Settings, user: User, agreement_id: int, *, session: Session, lock: bool = False
 ) -> Agreement:
     """Agreement ``agreement_id`` if ``user`` is a party to it (a coordinator also sees disputed ones);
     ``lock`` holds its row until the transaction ends (before changing it)."""
@@ -108,7 +108,7 @@ def agreement_for(
     raise NotFound(MSG_NO_SUCH_AGREEMENT)
 
 
-def agreements_of(session: Session, user: User) -> Sequence[Agreement]:
+def agreements_of(user: User, *, session: Session) -> Sequence[Agreement]:
     """The agreements ``user`` is a party to, newest first."""
     return session.exec(
         select(Agreement)
@@ -117,7 +117,7 @@ def agreements_of(session: Session, user: User) -> Sequence[Agreement]:
     ).all()
 
 
-def timeline(session: Session, agreement: Agreement) -> Sequence[AgreementEvent]:
+def timeline(agreement: Agreement, *, session: Session) -> Sequence[AgreementEvent]:
     return session.exec(
         select(AgreementEvent)
         .where(AgreementEvent.agreement_id == agreement.id)
@@ -125,7 +125,7 @@ def timeline(session: Session, agreement: Agreement) -> Sequence[AgreementEvent]
     ).all()
 
 
-def has_event(session: Session, agreement: Agreement, kind: EventKind, actor_uri: str) -> bool:
+def has_event(agreement: Agreement, kind: EventKind, actor_uri: str, *, session: Session) -> bool:
     """Whether the timeline already has a ``kind`` step by ``actor_uri``."""
     return (
         session.exec(
@@ -140,12 +140,12 @@ def has_event(session: Session, agreement: Agreement, kind: EventKind, actor_uri
 
 
 def record_event(
-    session: Session,
     agreement: Agreement,
     kind: EventKind,
     actor_uri: str,
     at: datetime,
     *,
+    session: Session,
     activity_id: str | None = None,
     note: str = "",
 ) -> AgreementEvent:
@@ -163,10 +163,10 @@ def record_event(
 
 
 def notify_parties(
-    session: Session,
     agreement: Agreement,
     kind: Kind,
     *,
+    session: Session,
     actor_uri: str | None = None,
     skip: str | None = None,
 ) -> None:
@@ -181,16 +181,16 @@ def notify_parties(
     ):
         if user_id is not None and uri != skip:
             notify(
-                session,
                 user_id,
                 kind,
                 object_uri=agreement.ap_id,
                 actor_uri=actor_uri,
                 data={"title": title, "agreement": agreement.id, "href": f"/me/agreements/{agreement.id}"},
+                session=session,
             )
 
 
-def notify_coordinators(session: Session, agreement: Agreement, actor_uri: str) -> None:
+def notify_coordinators(agreement: Agreement, actor_uri: str, *, session: Session) -> None:
     coordinators = session.exec(
         select(User.id).where(
             col(User.role).in_([Role.COORDINATOR.value, Role.ADMIN.value]),
@@ -200,10 +200,10 @@ def notify_coordinators(session: Session, agreement: Agreement, actor_uri: str) 
     for user_id in coordinators:
         if user_id is not None and user_id not in (agreement.local_provider_id, agreement.local_requester_id):
             notify(
-                session,
                 user_id,
                 Kind.AGREEMENT_DISPUTED,
                 object_uri=agreement.ap_id,
                 actor_uri=actor_uri,
                 data={"agreement": agreement.id, "href": f"/me/agreements/{agreement.id}"},
+                session=session,
             )

@@ -91,7 +91,7 @@ def holder_document(agreement: Agreement, author_uri: str | None = None) -> dict
     return docs.agreement_document(agreement, author_uri=author_uri or author_of(agreement))
 
 
-def _author_actor(session: Session, settings: Settings, agreement: Agreement) -> LocalActor | None:
+def _author_actor(settings: Settings, agreement: Agreement, *, session: Session) -> LocalActor | None:
     username = local.local_username(settings, author_of(agreement))
     user = session.exec(select(User).where(User.username == username)).first() if username else None
     if user is None or user.status == AccountStatus.DELETED.value:
@@ -99,7 +99,7 @@ def _author_actor(session: Session, settings: Settings, agreement: Agreement) ->
     return local.person(settings, user)
 
 
-def sync_holder(session: Session, settings: Settings, agreement: Agreement) -> None:
+def sync_holder(settings: Settings, agreement: Agreement, *, session: Session) -> None:
     """After a change on the holder: keep the document and send ``Update`` with it to the other party
     when that party is on another node (the mirror takes its state from it)."""
     agreement.updated_at = utcnow()
@@ -107,17 +107,17 @@ def sync_holder(session: Session, settings: Settings, agreement: Agreement) -> N
     agreement.raw = json.dumps(document, ensure_ascii=False)
     session.add(agreement)
     remote = [p for p in (agreement.provider_uri, agreement.requester_uri) if not local.is_local(settings, p)]
-    author = _author_actor(session, settings, agreement)
+    author = _author_actor(settings, agreement, session=session)
     if not remote or author is None:
         return
     update = docs.update_activity(
         document, actor=author.uri, to=remote[0], activity_id=local.new_activity_id(settings)
     )
-    send_private(session, settings, author, update, remote[0])
+    send_private(settings, author, update, remote[0], session=session)
 
 
 def open_agreement(
-    session: Session, settings: Settings, proposal: Proposal, bid: Bid, *, now: datetime
+    settings: Settings, proposal: Proposal, bid: Bid, *, session: Session, now: datetime
 ) -> Agreement:
     """The agreement made when ``proposal``'s author accepts ``bid`` (held here)."""
     demand = proposal.purpose == "request"
@@ -151,22 +151,22 @@ def open_agreement(
     session.add(agreement)
     session.flush()
     agreement.raw = json.dumps(holder_document(agreement, proposal.author_uri), ensure_ascii=False)
-    record_event(session, agreement, EventKind.ACCEPTED, proposal.author_uri, now)
+    record_event(agreement, EventKind.ACCEPTED, proposal.author_uri, now, session=session)
     return agreement
 
 
 def complete(
-    session: Session, settings: Settings, agreement: Agreement, at: datetime, by: str | None
+    settings: Settings, agreement: Agreement, at: datetime, by: str | None, *, session: Session
 ) -> None:
     """Mark completed (the state was checked by the caller); the holder issues the receipt."""
     agreement.state = AgreementState.COMPLETED.value
     agreement.completed_at = at
-    record_event(session, agreement, EventKind.COMPLETED, by or author_of(agreement), at)
-    notify_parties(session, agreement, Kind.AGREEMENT_COMPLETED, actor_uri=by, skip=by)
+    record_event(agreement, EventKind.COMPLETED, by or author_of(agreement), at, session=session)
+    notify_parties(agreement, Kind.AGREEMENT_COMPLETED, actor_uri=by, skip=by, session=session)
     if not is_holder(agreement):
         return
     agreement.receipt_ap_id = agreement.ap_id + "/receipt"
-    author = _author_actor(session, settings, agreement)
+    author = _author_actor(settings, agreement, session=session)
     other = other_party(agreement, author_of(agreement))
     if author is not None and not local.is_local(settings, other):
         receipt = vocab.receipt_to_json(
@@ -177,19 +177,20 @@ def complete(
             activity_id=local.new_activity_id(settings),
             published=at,
         )
-        send_private(session, settings, author, receipt, other)
+        send_private(settings, author, receipt, other, session=session)
 
 
 # --- transitions, for a local party or a party on another node ------------------------------------
 
 
 def record_confirmation(
-    session: Session,
     settings: Settings,
     agreement: Agreement,
     uri: str,
     at: datetime,
     activity_id: str | None,
+    *,
+    session: Session,
 ) -> None:
     """Party ``uri`` confirmed completion (checked by the caller); the holder moves the state on."""
     role = role_of(agreement, uri)
@@ -198,27 +199,27 @@ def record_confirmation(
         agreement.provider_confirmed_at = at
     else:
         agreement.requester_confirmed_at = at
-    record_event(session, agreement, EventKind.CONFIRMED, uri, at, activity_id=activity_id)
+    record_event(agreement, EventKind.CONFIRMED, uri, at, activity_id=activity_id, session=session)
     session.add(agreement)
     if not is_holder(agreement):
-        notify_parties(session, agreement, Kind.AGREEMENT_CONFIRMED, actor_uri=uri, skip=uri)
+        notify_parties(agreement, Kind.AGREEMENT_CONFIRMED, actor_uri=uri, skip=uri, session=session)
         return
     target = after_confirmation(agreement.state)
     if target is AgreementState.COMPLETED:
-        complete(session, settings, agreement, at, uri)
+        complete(settings, agreement, at, uri, session=session)
     else:
         agreement.state = target.value
-        notify_parties(session, agreement, Kind.AGREEMENT_CONFIRMED, actor_uri=uri, skip=uri)
-    sync_holder(session, settings, agreement)
+        notify_parties(agreement, Kind.AGREEMENT_CONFIRMED, actor_uri=uri, skip=uri, session=session)
+    sync_holder(settings, agreement, session=session)
 
 
 def record_cancellation(
-    session: Session,
     settings: Settings,
     agreement: Agreement,
     uri: str,
     at: datetime,
     *,
+    session: Session,
     late: bool,
     reason: str,
     activity_id: str | None,
@@ -226,22 +227,24 @@ def record_cancellation(
     """Party ``uri`` cancelled (checked by the caller); the holder moves the state on."""
     agreement.cancelled_by_uri = uri
     agreement.late_cancellation = late
-    record_event(session, agreement, EventKind.CANCELLED, uri, at, activity_id=activity_id, note=reason)
-    notify_parties(session, agreement, Kind.AGREEMENT_CANCELLED, actor_uri=uri, skip=uri)
+    record_event(
+        agreement, EventKind.CANCELLED, uri, at, activity_id=activity_id, note=reason, session=session
+    )
+    notify_parties(agreement, Kind.AGREEMENT_CANCELLED, actor_uri=uri, skip=uri, session=session)
     session.add(agreement)
     if is_holder(agreement):
         agreement.state = AGREEMENT_LIFECYCLE.check(agreement.state, AgreementState.CANCELLED).value
         agreement.cancelled_at = at
-        sync_holder(session, settings, agreement)
+        sync_holder(settings, agreement, session=session)
 
 
 def record_dispute(
-    session: Session,
     settings: Settings,
     agreement: Agreement,
     uri: str,
     at: datetime,
     *,
+    session: Session,
     reason: str,
     activity_id: str | None,
 ) -> None:
@@ -249,13 +252,15 @@ def record_dispute(
     agreement.disputed_by_uri = uri
     agreement.disputed_at = at
     agreement.dispute_reason = reason
-    record_event(session, agreement, EventKind.DISPUTED, uri, at, activity_id=activity_id, note=reason)
-    notify_parties(session, agreement, Kind.AGREEMENT_DISPUTED, actor_uri=uri, skip=uri)
-    notify_coordinators(session, agreement, uri)
+    record_event(
+        agreement, EventKind.DISPUTED, uri, at, activity_id=activity_id, note=reason, session=session
+    )
+    notify_parties(agreement, Kind.AGREEMENT_DISPUTED, actor_uri=uri, skip=uri, session=session)
+    notify_coordinators(agreement, uri, session=session)
     session.add(agreement)
     if is_holder(agreement):
         agreement.state = AGREEMENT_LIFECYCLE.check(agreement.state, AgreementState.DISPUTED).value
-        sync_holder(session, settings, agreement)
+        sync_holder(settings, agreement, session=session)
 
 
 def may_confirm(agreement: Agreement, role: PartyRole) -> bool:
@@ -285,13 +290,14 @@ def _reason(reason: str, *, required: bool) -> str:
 
 
 def _tell_other_party(
-    session: Session,
     settings: Settings,
     party: User,
     agreement: Agreement,
     kind: vocab.AgreementEventKind,
     activity_id: str,
     at: datetime,
+    *,
+    session: Session,
     **details: Any,
 ) -> None:
     """Send what ``party`` did (``Create(EconomicEvent)``, ``Reject`` or ``Flag``) to the other party."""
@@ -306,11 +312,11 @@ def _tell_other_party(
         published=at,
         **details,
     )
-    send_private(session, settings, actor, vocab.agreement_event_to_json(event), other)
+    send_private(settings, actor, vocab.agreement_event_to_json(event), other, session=session)
 
 
 def confirm_completion(
-    session: Session, settings: Settings, party: User, agreement: Agreement, *, now: datetime | None = None
+    settings: Settings, party: User, agreement: Agreement, *, session: Session, now: datetime | None = None
 ) -> Agreement:
     """``party`` confirms the service was done; ``Create(EconomicEvent)`` goes to the other party."""
     now = now or utcnow()
@@ -320,9 +326,8 @@ def confirm_completion(
     if not may_confirm(agreement, role):
         raise Conflict(MSG_CANNOT_CONFIRM)
     activity_id = local.new_activity_id(settings)
-    record_confirmation(session, settings, agreement, uri, now, activity_id)
+    record_confirmation(settings, agreement, uri, now, activity_id, session=session)
     _tell_other_party(
-        session,
         settings,
         party,
         agreement,
@@ -333,17 +338,18 @@ def confirm_completion(
         hours=agreement.quantity_hours,
         provider=agreement.provider_uri,
         receiver=agreement.requester_uri,
+        session=session,
     )
     return agreement
 
 
 def cancel(
-    session: Session,
     settings: Settings,
     party: User,
     agreement: Agreement,
     reason: str = "",
     *,
+    session: Session,
     now: datetime | None = None,
 ) -> Agreement:
     """``party`` cancels: free until 24 hours before the start, recorded as late after that;
@@ -356,21 +362,21 @@ def cancel(
     late = agreement.starts_at is not None and cancellation_is_late(agreement.starts_at, now)
     activity_id = local.new_activity_id(settings)
     record_cancellation(
-        session, settings, agreement, uri, now, late=late, reason=cleaned, activity_id=activity_id
+        settings, agreement, uri, now, late=late, reason=cleaned, activity_id=activity_id, session=session
     )
     _tell_other_party(
-        session, settings, party, agreement, "cancel", activity_id, now, reason=cleaned, late=late
+        settings, party, agreement, "cancel", activity_id, now, reason=cleaned, late=late, session=session
     )
     return agreement
 
 
 def dispute(
-    session: Session,
     settings: Settings,
     party: User,
     agreement: Agreement,
     reason: str,
     *,
+    session: Session,
     now: datetime | None = None,
 ) -> Agreement:
     """``party`` disputes the agreement: ``Flag{Agreement}`` goes to the other party; the coordinators
@@ -381,18 +387,21 @@ def dispute(
     if not may_dispute(agreement):
         raise Conflict(MSG_CANNOT_DISPUTE)
     activity_id = local.new_activity_id(settings)
-    record_dispute(session, settings, agreement, uri, now, reason=cleaned, activity_id=activity_id)
-    _tell_other_party(session, settings, party, agreement, "dispute", activity_id, now, reason=cleaned)
+    record_dispute(settings, agreement, uri, now, reason=cleaned, activity_id=activity_id, session=session)
+    _tell_other_party(
+        settings, party, agreement, "dispute", activity_id, now, reason=cleaned, session=session
+    )
     return agreement
 
 
 def settle_dispute(
-    session: Session,
     settings: Settings,
     coordinator: User,
     agreement: Agreement,
     outcome: Literal["completed", "cancelled"],
     note: str = "",
+    *,
+    session: Session,
 ) -> Agreement:
     """A coordinator of the holder's node settles a dispute as completed or cancelled."""
     if not coordinator.is_coordinator:
@@ -405,18 +414,18 @@ def settle_dispute(
     now = utcnow()
     target = AGREEMENT_LIFECYCLE.check(agreement.state, AgreementState(outcome))
     who = local.person(settings, coordinator).uri
-    record_event(session, agreement, EventKind.SETTLED, who, now, note=cleaned)
+    record_event(agreement, EventKind.SETTLED, who, now, note=cleaned, session=session)
     if target is AgreementState.COMPLETED:
-        complete(session, settings, agreement, now, None)
+        complete(settings, agreement, now, None, session=session)
     else:
         agreement.state = target.value
         agreement.cancelled_at = now
-        notify_parties(session, agreement, Kind.AGREEMENT_CANCELLED, actor_uri=who)
-    sync_holder(session, settings, agreement)
+        notify_parties(agreement, Kind.AGREEMENT_CANCELLED, actor_uri=who, session=session)
+    sync_holder(settings, agreement, session=session)
     return agreement
 
 
-def complete_by_silence(session: Session, settings: Settings, *, now: datetime | None = None) -> int:
+def complete_by_silence(settings: Settings, *, session: Session, now: datetime | None = None) -> int:
     """Complete the agreements held here that one party confirmed 7 days ago or more without the other
     disputing; how many."""
     now = now or utcnow()
@@ -435,8 +444,8 @@ def complete_by_silence(session: Session, settings: Settings, *, now: datetime |
         if first is None or not completes_by_silence(first, now):
             continue
         AGREEMENT_LIFECYCLE.check(agreement.state, AgreementState.COMPLETED)
-        complete(session, settings, agreement, now, None)
-        sync_holder(session, settings, agreement)
+        complete(settings, agreement, now, None, session=session)
+        sync_holder(settings, agreement, session=session)
         done += 1
     if done:
         log.info("completed %d agreements by silence", done)

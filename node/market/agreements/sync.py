@@ -60,7 +60,7 @@ def event_time(published: datetime | None, received: datetime) -> datetime:
     return min(max(published, received - CLOCK_SKEW), received)
 
 
-def find_agreement(session: Session, ap_id: str, *, lock: bool = False) -> Agreement | None:
+def find_agreement(ap_id: str, *, session: Session, lock: bool = False) -> Agreement | None:
     """The agreement ``ap_id`` held or mirrored here; ``lock`` holds its row (before changing it)."""
     query = select(Agreement).where(Agreement.ap_id == ap_id)
     return session.exec(query.with_for_update() if lock else query).first()
@@ -70,18 +70,18 @@ def find_agreement(session: Session, ap_id: str, *, lock: bool = False) -> Agree
 
 
 def store_mirror(
-    session: Session,
     settings: Settings,
     bid: Bid,
     proposal: Proposal,
     snapshot: docs.AgreementSnapshot,
     *,
+    session: Session,
     signer: str,
     activity_id: str,
     at: datetime,
 ) -> Agreement:
     """Keep the agreement ``signer`` (the proposal's author) made by accepting our ``bid``."""
-    existing = find_agreement(session, snapshot.id)
+    existing = find_agreement(snapshot.id, session=session)
     if existing is not None:
         if existing.bid_id != bid.id:
             raise Refused(f"{snapshot.id} already belongs to another bid")
@@ -124,7 +124,7 @@ def store_mirror(
     session.add(agreement)
     session.flush()
     agreement.raw = json.dumps({**_raw_of(snapshot), "attributedTo": signer}, ensure_ascii=False)
-    parties.record_event(session, agreement, EventKind.ACCEPTED, signer, at, activity_id=activity_id)
+    parties.record_event(agreement, EventKind.ACCEPTED, signer, at, activity_id=activity_id, session=session)
     session.refresh(bid, with_for_update=True)
     if bid.state == BidState.ACTIVE.value:
         bid_service.move(bid, BidState.ACCEPTED, at)
@@ -133,7 +133,6 @@ def store_mirror(
         log.warning("agreement %s accepts bid %s, which is %s", snapshot.id, bid.ap_id, bid.state)
     if bid.local_bidder_id is not None:
         notify(
-            session,
             bid.local_bidder_id,
             Kind.BID_ACCEPTED,
             object_uri=proposal.ap_id,
@@ -143,9 +142,10 @@ def store_mirror(
                 "agreement": agreement.id,
                 "href": f"/me/agreements/{agreement.id}",
             },
+            session=session,
         )
     if snapshot.state is not AgreementState.ACCEPTED:
-        follow_holder(session, settings, agreement, snapshot, signer=signer)
+        follow_holder(settings, agreement, snapshot, signer=signer, session=session)
     return agreement
 
 
@@ -181,11 +181,11 @@ def _path(current: AgreementState, target: AgreementState) -> list[AgreementStat
 
 
 def follow_holder(
-    session: Session,
     settings: Settings,
     agreement: Agreement,
     snapshot: docs.AgreementSnapshot,
     *,
+    session: Session,
     signer: str,
 ) -> bool:
     """Apply the holder's view of the agreement to our mirror; False when it was stale."""
@@ -211,16 +211,16 @@ def follow_holder(
     before = AgreementState(agreement.state)
     if target is not before:
         if before is AgreementState.DISPUTED:  # the holder's coordinators settled it
-            parties.record_event(session, agreement, EventKind.SETTLED, signer, at)
+            parties.record_event(agreement, EventKind.SETTLED, signer, at, session=session)
         if target is AgreementState.COMPLETED:
-            svc.complete(session, settings, agreement, at, None)
+            svc.complete(settings, agreement, at, None, session=session)
         else:
             agreement.state = target.value
         if target is AgreementState.CANCELLED:
             agreement.cancelled_at = at
             agreement.late_cancellation = snapshot.late_cancellation
             if before is AgreementState.DISPUTED:
-                parties.notify_parties(session, agreement, Kind.AGREEMENT_CANCELLED, actor_uri=signer)
+                parties.notify_parties(agreement, Kind.AGREEMENT_CANCELLED, actor_uri=signer, session=session)
         if target is AgreementState.DISPUTED and agreement.disputed_at is None:
             agreement.disputed_at = at
     agreement.raw = json.dumps({**_raw_of(snapshot), "attributedTo": signer}, ensure_ascii=False)
@@ -229,7 +229,7 @@ def follow_holder(
     return True
 
 
-def record_receipt(session: Session, agreement: Agreement, receipt: vocab.Receipt) -> None:
+def record_receipt(agreement: Agreement, receipt: vocab.Receipt, *, session: Session) -> None:
     """The holder's completion receipt for our mirror."""
     if parties.is_holder(agreement) or receipt.actor != parties.author_of(agreement):
         raise Refused(f"{receipt.actor} does not hold {agreement.ap_id}")
@@ -248,11 +248,11 @@ def _check_party(settings: Settings, agreement: Agreement, signer: str) -> parti
 
 
 def apply_event(
-    session: Session,
     settings: Settings,
     agreement: Agreement,
     event: vocab.AgreementEvent,
     *,
+    session: Session,
     received: datetime,
 ) -> bool:
     """The other party confirmed, cancelled or disputed; False when it changed nothing."""
@@ -266,15 +266,14 @@ def apply_event(
             "dispute": svc.may_dispute(agreement),
         }[event.kind]
     else:  # the mirror records what the holder's party did, once; its state comes with the update
-        allowed = not parties.has_event(session, agreement, _EVENT_KINDS[event.kind], event.actor)
+        allowed = not parties.has_event(agreement, _EVENT_KINDS[event.kind], event.actor, session=session)
     if allowed:
         if event.kind == "confirm":
-            svc.record_confirmation(session, settings, agreement, event.actor, at, event.id)
+            svc.record_confirmation(settings, agreement, event.actor, at, event.id, session=session)
         elif event.kind == "cancel":
             # The holder checks the sender's word against the start and the time received.
             late = agreement.starts_at is not None and cancellation_is_late(agreement.starts_at, at)
             svc.record_cancellation(
-                session,
                 settings,
                 agreement,
                 event.actor,
@@ -282,23 +281,24 @@ def apply_event(
                 late=late if holder else event.late,
                 reason=event.reason,
                 activity_id=event.id,
+                session=session,
             )
         else:
             svc.record_dispute(
-                session,
                 settings,
                 agreement,
                 event.actor,
                 at,
                 reason=event.reason or "–",
                 activity_id=event.id,
+                session=session,
             )
         return True
     log.info(
         "%s of %s by %s no longer applies (%s)", event.kind, agreement.ap_id, event.actor, agreement.state
     )
     if holder:
-        svc.sync_holder(session, settings, agreement)
+        svc.sync_holder(settings, agreement, session=session)
     return False
 
 
@@ -313,11 +313,11 @@ def _origin_of_party(agreement: Agreement, requester: str) -> bool:
 
 
 def agreement_document_for(
-    session: Session, settings: Settings, ap_id: str, requester: str
+    settings: Settings, ap_id: str, requester: str, *, session: Session
 ) -> dict[str, object] | None:
     """The agreement held here at ``ap_id`` as ``requester`` (a verified key owner) may read it: all of
     it for a party's node, the public part of a completed agreement for other nodes, else None."""
-    agreement = find_agreement(session, ap_id)
+    agreement = find_agreement(ap_id, session=session)
     if agreement is None or not parties.is_holder(agreement) or local.is_local(settings, requester):
         return None
     if _origin_of_party(agreement, requester):

@@ -122,20 +122,20 @@ def intent_ids(proposal: Proposal) -> tuple[str, str | None]:
 # --- reading ----------------------------------------------------------------------------------------
 
 
-def active_bid(session: Session, proposal_id: int, bidder_uri: str) -> Bid | None:
+def active_bid(proposal_id: int, bidder_uri: str, *, session: Session) -> Bid | None:
     return session.exec(
         select(Bid).where(Bid.proposal_id == proposal_id, Bid.bidder_uri == bidder_uri, Bid.state == ACTIVE)
     ).first()
 
 
-def proposal_by_ap_id(session: Session, ap_id: str) -> Proposal:
+def proposal_by_ap_id(ap_id: str, *, session: Session) -> Proposal:
     found = session.exec(select(Proposal).where(Proposal.ap_id == ap_id)).first()
     if found is None:
         raise NotFound(MSG_NO_SUCH_PROPOSAL, fields={"proposal": MSG_NO_SUCH_PROPOSAL})
     return found
 
 
-def proposal_of(session: Session, bid: Bid, *, lock: bool = False) -> Proposal:
+def proposal_of(bid: Bid, *, session: Session, lock: bool = False) -> Proposal:
     query = select(Proposal).where(Proposal.id == bid.proposal_id)
     if lock:
         query = query.with_for_update()
@@ -215,7 +215,7 @@ def _eligible(proposal: Proposal, bidder: User) -> bool:
         return False
 
 
-def _insert(session: Session, bid: Bid) -> None:
+def _insert(bid: Bid, *, session: Session) -> None:
     """Store a new active bid; the unique index refuses a second active one by the same person."""
     try:
         with session.begin_nested():
@@ -226,7 +226,7 @@ def _insert(session: Session, bid: Bid) -> None:
 
 
 def check_may_bid(
-    session: Session, settings: Settings, bidder: User, proposal: Proposal, now: datetime
+    settings: Settings, bidder: User, proposal: Proposal, now: datetime, *, session: Session
 ) -> None:
     """Refuse (:class:`PermissionDenied`, :class:`Conflict`) a bid ``bidder`` may not place now."""
     uri = _actor_uri(settings, bidder)
@@ -239,23 +239,23 @@ def check_may_bid(
     if not _eligible(proposal, bidder):
         raise PermissionDenied(MSG_NOT_ELIGIBLE)
     assert proposal.id is not None
-    if active_bid(session, proposal.id, uri) is not None:
+    if active_bid(proposal.id, uri, session=session) is not None:
         raise Conflict(MSG_ALREADY_ANSWERED)
 
 
 def place_bid(
-    session: Session,
     settings: Settings,
     bidder: User,
     proposal: Proposal,
     data: BidInput,
     *,
+    session: Session,
     now: datetime | None = None,
 ) -> Bid:
     """Answer ``proposal``: store the bid and send ``Offer(Agreement)`` to its author only (or notify
     the author when on this node)."""
     now = now or utcnow()
-    check_may_bid(session, settings, bidder, proposal, now)
+    check_may_bid(settings, bidder, proposal, now, session=session)
     price, hours, schedule, message = _terms(proposal, data, now)
     actor = local.person(settings, bidder)
     assert proposal.id is not None
@@ -275,9 +275,9 @@ def place_bid(
         created_at=now,
         updated_at=now,
     )
-    _insert(session, bid)
+    _insert(bid, session=session)
     if proposal.origin == "":
-        _notify_author(session, proposal, Kind.BID_RECEIVED, bid)
+        _notify_author(proposal, Kind.BID_RECEIVED, bid, session=session)
         return bid
     primary, reciprocal = intent_ids(proposal)
     terms = vocab.AgreementDoc(
@@ -289,14 +289,13 @@ def place_bid(
         message=message,
     )
     offer = vocab.offer_to_json(actor.uri, terms, [proposal.author_uri], activity_id=bid.ap_id, published=now)
-    send_private(session, settings, actor, offer, proposal.author_uri)
+    send_private(settings, actor, offer, proposal.author_uri, session=session)
     return bid
 
 
-def _notify_author(session: Session, proposal: Proposal, kind: Kind, bid: Bid) -> None:
+def _notify_author(proposal: Proposal, kind: Kind, bid: Bid, *, session: Session) -> None:
     if proposal.local_author_id is not None:
         notify(
-            session,
             proposal.local_author_id,
             kind,
             object_uri=proposal.ap_id,
@@ -306,18 +305,19 @@ def _notify_author(session: Session, proposal: Proposal, kind: Kind, bid: Bid) -
                 "bid": bid.id,
                 "href": f"/me/bids/received?proposal={proposal.id}",
             },
+            session=session,
         )
 
 
-def _notify_bidder(session: Session, proposal: Proposal, kind: Kind, bid: Bid, **extra: object) -> None:
+def _notify_bidder(proposal: Proposal, kind: Kind, bid: Bid, *, session: Session, **extra: object) -> None:
     if bid.local_bidder_id is not None:
         notify(
-            session,
             bid.local_bidder_id,
             kind,
             object_uri=proposal.ap_id,
             actor_uri=proposal.author_uri,
             data={"title": proposal.title, "bid": bid.id, "href": "/me/bids", **extra},
+            session=session,
         )
 
 
@@ -335,17 +335,17 @@ def move(bid: Bid, target: BidState, now: datetime) -> None:
 # --- deciding ---------------------------------------------------------------------------------------
 
 
-def withdraw_bid(session: Session, settings: Settings, bidder: User, bid: Bid) -> Bid:
+def withdraw_bid(settings: Settings, bidder: User, bid: Bid, *, session: Session) -> Bid:
     """The bidder withdraws an active bid: ``Undo`` of the ``Offer`` to the author (or a notification)."""
     if bid.local_bidder_id != bidder.id:
         raise NotFound(MSG_NO_SUCH_BID)
-    proposal = proposal_of(session, bid)
+    proposal = proposal_of(bid, session=session)
     session.refresh(bid, with_for_update=True)
     now = utcnow()
     move(bid, BidState.WITHDRAWN, now)
     session.add(bid)
     if proposal.origin == "":
-        _notify_author(session, proposal, Kind.BID_WITHDRAWN, bid)
+        _notify_author(proposal, Kind.BID_WITHDRAWN, bid, session=session)
     else:
         actor = local.person(settings, bidder)
         undo = vocab.withdrawal_to_json(
@@ -355,13 +355,13 @@ def withdraw_bid(session: Session, settings: Settings, bidder: User, bid: Bid) -
             activity_id=local.new_activity_id(settings),
             published=now,
         )
-        send_private(session, settings, actor, undo, proposal.author_uri)
+        send_private(settings, actor, undo, proposal.author_uri, session=session)
     return bid
 
 
-def _author_bid(session: Session, author: User, bid: Bid) -> Proposal:
+def _author_bid(author: User, bid: Bid, *, session: Session) -> Proposal:
     """The proposal of ``bid`` if ``author`` wrote it; both rows locked (proposal first, then bid)."""
-    proposal = proposal_of(session, bid, lock=True)
+    proposal = proposal_of(bid, lock=True, session=session)
     if not is_author(proposal, author):
         raise NotFound(MSG_NO_SUCH_BID)
     session.refresh(bid, with_for_update=True)
@@ -376,19 +376,20 @@ def _reason(reason: str) -> str:
 
 
 def _reject(
-    session: Session,
     settings: Settings,
     author: User,
     proposal: Proposal,
     bid: Bid,
     reason: str,
     now: datetime,
+    *,
+    session: Session,
 ) -> None:
     move(bid, BidState.REJECTED, now)
     bid.reject_reason = reason
     session.add(bid)
     if bid.local_bidder_id is not None:
-        _notify_bidder(session, proposal, Kind.BID_REJECTED, bid, reason=reason)
+        _notify_bidder(proposal, Kind.BID_REJECTED, bid, reason=reason, session=session)
         return
     actor = local.person(settings, author)
     activity = vocab.reject_to_json(
@@ -399,32 +400,32 @@ def _reject(
         reason=reason,
         published=now,
     )
-    send_private(session, settings, actor, activity, bid.bidder_uri)
+    send_private(settings, actor, activity, bid.bidder_uri, session=session)
 
 
-def reject_bid(session: Session, settings: Settings, author: User, bid: Bid, reason: str = "") -> Bid:
+def reject_bid(settings: Settings, author: User, bid: Bid, reason: str = "", *, session: Session) -> Bid:
     """The author declines a bid, with an optional reason sent to the bidder."""
     cleaned = _reason(reason)
-    proposal = _author_bid(session, author, bid)
-    _reject(session, settings, author, proposal, bid, cleaned, utcnow())
+    proposal = _author_bid(author, bid, session=session)
+    _reject(settings, author, proposal, bid, cleaned, utcnow(), session=session)
     return bid
 
 
 def accept_bid(
-    session: Session, settings: Settings, author: User, bid: Bid, *, others_reason: str = ""
+    settings: Settings, author: User, bid: Bid, *, session: Session, others_reason: str = ""
 ) -> Agreement:
     """The author chooses ``bid``: the agreement is made (held here), ``Accept`` carrying it goes to
     the bidder, and on a demand the proposal closes and every other active bid is rejected."""
     reason = _reason(others_reason) or MSG_OTHER_CHOSEN
-    proposal = _author_bid(session, author, bid)
+    proposal = _author_bid(author, bid, session=session)
     if proposal.state != ProposalState.OPEN.value:
         raise Conflict(MSG_NOT_OPEN)
     now = utcnow()
     move(bid, BidState.ACCEPTED, now)
     session.add(bid)
-    agreement = agreements.open_agreement(session, settings, proposal, bid, now=now)
+    agreement = agreements.open_agreement(settings, proposal, bid, now=now, session=session)
     if bid.local_bidder_id is not None:
-        _notify_bidder(session, proposal, Kind.BID_ACCEPTED, bid, agreement=agreement.id)
+        _notify_bidder(proposal, Kind.BID_ACCEPTED, bid, agreement=agreement.id, session=session)
     else:
         actor = local.person(settings, author)
         activity = accept_activity(
@@ -434,22 +435,22 @@ def accept_bid(
             to=bid.bidder_uri,
             activity_id=local.new_activity_id(settings),
         )
-        send_private(session, settings, actor, activity, bid.bidder_uri)
-    if proposals.close(session, settings, proposal):
+        send_private(settings, actor, activity, bid.bidder_uri, session=session)
+    if proposals.close(settings, proposal, session=session):
         others = session.exec(
             select(Bid)
             .where(Bid.proposal_id == proposal.id, Bid.state == ACTIVE, Bid.id != bid.id)
             .with_for_update()
         ).all()
         for other in others:
-            _reject(session, settings, author, proposal, other, reason, now)
+            _reject(settings, author, proposal, other, reason, now, session=session)
     return agreement
 
 
 # --- expiry -----------------------------------------------------------------------------------------
 
 
-def expire_bids(session: Session, *, now: datetime | None = None) -> int:
+def expire_bids(*, session: Session, now: datetime | None = None) -> int:
     """Expire the active bids whose proposal was withdrawn, expired or reached the end of its lifetime;
     how many. (A closed demand's other bids were rejected when it closed.)"""
     now = now or utcnow()
@@ -474,7 +475,7 @@ def expire_bids(session: Session, *, now: datetime | None = None) -> int:
 
 
 def receive_bid(
-    session: Session, proposal: Proposal, offer: vocab.BidOffer, *, received: datetime, raw: str
+    proposal: Proposal, offer: vocab.BidOffer, *, session: Session, received: datetime, raw: str
 ) -> Bid:
     """Store a bid that ``offer.actor`` (the verified signer) sent to one of our proposals, under the
     same rules as a bid placed here; a :class:`~node.core.errors.DomainError` says why it is refused."""
@@ -487,7 +488,7 @@ def receive_bid(
     if not accepts_bids(proposal.state, proposal.bidding_deadline, received):
         raise Conflict(MSG_DEADLINE_PASSED)
     assert proposal.id is not None
-    if active_bid(session, proposal.id, offer.actor) is not None:
+    if active_bid(proposal.id, offer.actor, session=session) is not None:
         raise Conflict(MSG_ALREADY_ANSWERED)
     terms = offer.agreement
     primary, reciprocal = intent_ids(proposal)
@@ -519,12 +520,12 @@ def receive_bid(
         created_at=received,
         updated_at=received,
     )
-    _insert(session, bid)
-    _notify_author(session, proposal, Kind.BID_RECEIVED, bid)
+    _insert(bid, session=session)
+    _notify_author(proposal, Kind.BID_RECEIVED, bid, session=session)
     return bid
 
 
-def receive_withdrawal(session: Session, bid: Bid, signer: str) -> bool:
+def receive_withdrawal(bid: Bid, signer: str, *, session: Session) -> bool:
     """The bidder ``signer`` withdrew ``bid`` (one of ours to decide); False when already decided."""
     if bid.bidder_uri != signer or bid.local_bidder_id is not None:
         raise PermissionDenied(MSG_NO_SUCH_BID)
@@ -533,13 +534,13 @@ def receive_withdrawal(session: Session, bid: Bid, signer: str) -> bool:
         return False
     move(bid, BidState.WITHDRAWN, utcnow())
     session.add(bid)
-    _notify_author(session, proposal_of(session, bid), Kind.BID_WITHDRAWN, bid)
+    _notify_author(proposal_of(bid, session=session), Kind.BID_WITHDRAWN, bid, session=session)
     return True
 
 
-def receive_rejection(session: Session, bid: Bid, signer: str, reason: str) -> bool:
+def receive_rejection(bid: Bid, signer: str, reason: str, *, session: Session) -> bool:
     """The proposal's author ``signer`` declined our ``bid``; False when it was no longer active."""
-    proposal = proposal_of(session, bid)
+    proposal = proposal_of(bid, session=session)
     if bid.local_bidder_id is None or signer != proposal.author_uri:
         raise PermissionDenied(MSG_NO_SUCH_BID)
     session.refresh(bid, with_for_update=True)
@@ -548,5 +549,5 @@ def receive_rejection(session: Session, bid: Bid, signer: str, reason: str) -> b
     move(bid, BidState.REJECTED, utcnow())
     bid.reject_reason = reason[:REASON_MAX]
     session.add(bid)
-    _notify_bidder(session, proposal, Kind.BID_REJECTED, bid, reason=bid.reject_reason)
+    _notify_bidder(proposal, Kind.BID_REJECTED, bid, reason=bid.reject_reason, session=session)
     return True

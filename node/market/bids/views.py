@@ -89,7 +89,7 @@ def _place_from_actor(raw: str) -> Commune | None:
     return None
 
 
-def bidder_place(session: Session, actor_uri: str, *, local_user_id: int | None) -> Commune | None:
+def bidder_place(actor_uri: str, *, session: Session, local_user_id: int | None) -> Commune | None:
     """The commune of a bidder: their profile's here, their actor's ``location`` otherwise."""
     if local_user_id is not None:
         user = session.get(User, local_user_id)
@@ -102,17 +102,20 @@ def bidder_place(session: Session, actor_uri: str, *, local_user_id: int | None)
 
 
 def standing_of(
-    session: Session,
     actor_uri: str,
     proposal: Proposal,
     *,
+    session: Session,
     local_user_id: int | None,
     reputation: Reputation | None = None,
 ) -> Standing:
     """Reputation of ``actor_uri`` and their distance to ``proposal`` in km (None when unknown)."""
-    here, there = proposal_place(proposal), bidder_place(session, actor_uri, local_user_id=local_user_id)
+    here, there = (
+        proposal_place(proposal),
+        bidder_place(actor_uri, local_user_id=local_user_id, session=session),
+    )
     distance = distance_km(here, there) if here is not None and there is not None else None
-    return Standing(reputation=reputation or reputation_of(session, actor_uri), distance_km=distance)
+    return Standing(reputation=reputation or reputation_of(actor_uri, session=session), distance_km=distance)
 
 
 @dataclass(frozen=True)
@@ -141,17 +144,17 @@ class MyBid:
     agreement: Agreement | None
 
 
-def visible_bid(session: Session, user: User, bid_id: int) -> tuple[Bid, Proposal]:
+def visible_bid(user: User, bid_id: int, *, session: Session) -> tuple[Bid, Proposal]:
     """A bid seen by ``user``, its bidder or its proposal's author; :class:`NotFound` for anyone else."""
     bid = session.get(Bid, bid_id)
     if bid is not None:
-        proposal = proposal_of(session, bid)
+        proposal = proposal_of(bid, session=session)
         if bid.local_bidder_id == user.id or is_author(proposal, user):
             return bid, proposal
     raise NotFound(MSG_NO_SUCH_BID)
 
 
-def _bidder_names(session: Session, bids: Sequence[Bid]) -> dict[str, tuple[str, str]]:
+def _bidder_names(bids: Sequence[Bid], *, session: Session) -> dict[str, tuple[str, str]]:
     """``uri -> (name, handle)`` of the bidders."""
     names: dict[str, tuple[str, str]] = {}
     local_ids = [b.local_bidder_id for b in bids if b.local_bidder_id is not None]
@@ -167,7 +170,7 @@ def _bidder_names(session: Session, bids: Sequence[Bid]) -> dict[str, tuple[str,
     return names
 
 
-def bids_for(session: Session, settings: Settings, author: User, proposal: Proposal) -> list[BidView]:
+def bids_for(settings: Settings, author: User, proposal: Proposal, *, session: Session) -> list[BidView]:
     """The bids on ``author``'s proposal, active ones first (newest first), with each bidder's
     reputation and distance to the proposal's commune."""
     if not is_author(proposal, author):
@@ -177,17 +180,17 @@ def bids_for(session: Session, settings: Settings, author: User, proposal: Propo
         .where(Bid.proposal_id == proposal.id)
         .order_by(col(Bid.created_at).desc(), col(Bid.id).desc())
     ).all()
-    names = _bidder_names(session, bids)
-    reputations = reputations_of(session, [b.bidder_uri for b in bids])
+    names = _bidder_names(bids, session=session)
+    reputations = reputations_of([b.bidder_uri for b in bids], session=session)
     views = []
     for bid in sorted(bids, key=lambda b: b.state != ACTIVE):
         name, handle = names.get(bid.bidder_uri, (bid.bidder_uri, bid.bidder_uri))
         standing = standing_of(
-            session,
             bid.bidder_uri,
             proposal,
             local_user_id=bid.local_bidder_id,
             reputation=reputations[bid.bidder_uri],
+            session=session,
         )
         views.append(
             BidView(
@@ -203,7 +206,7 @@ def bids_for(session: Session, settings: Settings, author: User, proposal: Propo
     return views
 
 
-def my_bids(session: Session, user: User) -> list[MyBid]:
+def my_bids(user: User, *, session: Session) -> list[MyBid]:
     """The bids ``user`` placed, newest first."""
     rows = session.exec(
         select(Bid, Proposal)
@@ -220,13 +223,13 @@ def my_bids(session: Session, user: User) -> list[MyBid]:
     return [MyBid(bid, proposal, found.get(bid.id)) for bid, proposal in rows]
 
 
-def own_bid(session: Session, settings: Settings, user: User, proposal: Proposal) -> Bid | None:
+def own_bid(settings: Settings, user: User, proposal: Proposal, *, session: Session) -> Bid | None:
     """``user``'s active bid on ``proposal``, if any."""
     assert proposal.id is not None
-    return active_bid(session, proposal.id, local.person(settings, user).uri)
+    return active_bid(proposal.id, local.person(settings, user).uri, session=session)
 
 
-def proposals_with_bids(session: Session, author: User) -> list[tuple[Proposal, int]]:
+def proposals_with_bids(author: User, *, session: Session) -> list[tuple[Proposal, int]]:
     """``author``'s proposals that received bids, with how many are active, newest bid first."""
     rows = session.exec(
         select(Proposal, Bid)

@@ -171,10 +171,12 @@ def on_create_review(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcom
     session.flush()
     if agreement is not None:
         if not public:
-            evaluations.notify_received(session, agreement, doc.role, doc.attributed_to)
-        revealed = evaluations.reveal(session, ctx.settings, doc.agreement, now=now, agreement=agreement)
+            evaluations.notify_received(agreement, doc.role, doc.attributed_to, session=session)
+        revealed = evaluations.reveal(
+            ctx.settings, doc.agreement, now=now, agreement=agreement, session=session
+        )
         if public and not revealed:
-            evaluations.notify_published(session, agreement)
+            evaluations.notify_published(agreement, session=session)
     return Outcome.DONE
 
 
@@ -192,8 +194,12 @@ def _again(ctx: ProcessingContext, existing: Evaluation, doc: vocab.EvaluationDo
         select(Agreement).where(col(Agreement.ap_id) == existing.agreement_ap_id)
     ).first()
     revealed = evaluations.reveal(
-        ctx.session, ctx.settings, existing.agreement_ap_id, now=existing.published_at, agreement=agreement
+        ctx.settings,
+        existing.agreement_ap_id,
+        now=existing.published_at,
+        agreement=agreement,
+        session=ctx.session,
     )
     if agreement is not None and not revealed:
-        evaluations.notify_published(ctx.session, agreement)
+        evaluations.notify_published(agreement, session=ctx.session)
     return Outcome.DONE

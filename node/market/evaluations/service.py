@@ -100,7 +100,7 @@ class EvaluationInput:
 # --- agreements as the evaluations see them ----------------------------------------------------------
 
 
-def find_agreement(session: Session, settings: Settings, ref: str) -> Agreement | None:
+def find_agreement(settings: Settings, ref: str, *, session: Session) -> Agreement | None:
     """The agreement named in a URL: by its local row id (digits), else by the last segment of its
     ActivityPub id, held here (``/agreements/<ref>``) or mirrored from another node."""
     ref = ref.strip()
@@ -144,9 +144,9 @@ def other_party(agreement: Agreement, actor_uri: str) -> tuple[str, Role]:
     return agreement.provider_uri, "provider"
 
 
-def agreement_for_party(session: Session, settings: Settings, ref: str, user: User) -> Agreement:
+def agreement_for_party(settings: Settings, ref: str, user: User, *, session: Session) -> Agreement:
     """The agreement ``ref`` if ``user`` is one of its parties (404 unknown, 403 otherwise)."""
-    agreement = find_agreement(session, settings, ref)
+    agreement = find_agreement(settings, ref, session=session)
     if agreement is None:
         raise NotFound(MSG_NO_AGREEMENT)
     if party_role(agreement, local.person(settings, user).uri) is None:
@@ -169,12 +169,12 @@ def _clean_comment(text: str) -> str:
 
 
 def submit(
-    session: Session,
     settings: Settings,
     evaluator: User,
     agreement: Agreement,
     data: EvaluationInput,
     *,
+    session: Session,
     now: datetime | None = None,
 ) -> Evaluation:
     """Record ``evaluator``'s evaluation of the other party of ``agreement``, send it (hidden) to the
@@ -191,7 +191,7 @@ def submit(
         raise Conflict(MSG_NOT_COMPLETED)
     if not evaluation_open(agreement.completed_at, now):
         raise Conflict(MSG_WINDOW_CLOSED)
-    if _evaluation_by(session, agreement.ap_id, actor.uri) is not None:
+    if _evaluation_by(agreement.ap_id, actor.uri, session=session) is not None:
         raise Conflict(MSG_ALREADY)
     evaluated, role = other_party(agreement, actor.uri)
     comment = _clean_comment(data.comment)
@@ -217,14 +217,14 @@ def submit(
     session.flush()
     if not local.is_local(settings, evaluated):
         publish(
-            session,
             settings,
             actor=actor,
             activity=_create(settings, row, public=False, now=now),
             recipients=[evaluated],
+            session=session,
         )
-    notify_received(session, agreement, role, actor.uri)
-    reveal(session, settings, agreement.ap_id, now=now, agreement=agreement)
+    notify_received(agreement, role, actor.uri, session=session)
+    reveal(settings, agreement.ap_id, now=now, agreement=agreement, session=session)
     return row
 
 
@@ -236,7 +236,7 @@ def evaluation_url(agreement: Agreement) -> str:
 # --- revealing ---------------------------------------------------------------------------------------
 
 
-def _evaluation_by(session: Session, agreement_ap_id: str, evaluator_uri: str) -> Evaluation | None:
+def _evaluation_by(agreement_ap_id: str, evaluator_uri: str, *, session: Session) -> Evaluation | None:
     return session.exec(
         select(Evaluation).where(
             col(Evaluation.agreement_ap_id) == agreement_ap_id, col(Evaluation.evaluator_uri) == evaluator_uri
@@ -244,22 +244,22 @@ def _evaluation_by(session: Session, agreement_ap_id: str, evaluator_uri: str) -
     ).first()
 
 
-def _agreement_by_ap_id(session: Session, ap_id: str) -> Agreement | None:
+def _agreement_by_ap_id(ap_id: str, *, session: Session) -> Agreement | None:
     return session.exec(select(Agreement).where(col(Agreement.ap_id) == ap_id)).first()
 
 
 def reveal(
-    session: Session,
     settings: Settings,
     agreement_ap_id: str,
     *,
+    session: Session,
     now: datetime | None = None,
     agreement: Agreement | None = None,
 ) -> int:
     """Publish the hidden evaluations of an agreement if it is time (both in, or the window closed);
     how many were revealed. Those written here are published to the public audience."""
     now = now or utcnow()
-    agreement = agreement or _agreement_by_ap_id(session, agreement_ap_id)
+    agreement = agreement or _agreement_by_ap_id(agreement_ap_id, session=session)
     hidden = session.exec(
         select(Evaluation)
         .where(
@@ -288,43 +288,43 @@ def reveal(
         row.published_at = now
         session.add(row)
         if row.origin == "":
-            _publish_publicly(session, settings, row, now)
+            _publish_publicly(settings, row, now, session=session)
     session.flush()
     if agreement is not None:
-        notify_published(session, agreement)
+        notify_published(agreement, session=session)
     log.info("revealed %d evaluation(s) of %s", len(hidden), agreement_ap_id)
     return len(hidden)
 
 
-def notify_received(session: Session, agreement: Agreement, role: str, evaluator_uri: str) -> None:
+def notify_received(agreement: Agreement, role: str, evaluator_uri: str, *, session: Session) -> None:
     """Tell the party evaluated in ``role``, if on this node, that they were evaluated (not how)."""
     user_id = agreement.local_provider_id if role == "provider" else agreement.local_requester_id
     if user_id is not None:
         notifications.notify(
-            session,
             user_id,
             notifications.Kind.EVALUATION_RECEIVED,
             object_uri=agreement.ap_id,
             actor_uri=evaluator_uri,
             data={"href": evaluation_url(agreement)},
+            session=session,
         )
 
 
-def notify_published(session: Session, agreement: Agreement) -> None:
+def notify_published(agreement: Agreement, *, session: Session) -> None:
     """Tell the parties of ``agreement`` who are on this node that its evaluations are published."""
     for user_id in dict.fromkeys((agreement.local_provider_id, agreement.local_requester_id)):
         if user_id is None:
             continue
         notifications.notify(
-            session,
             user_id,
             notifications.Kind.EVALUATION_PUBLISHED,
             object_uri=agreement.ap_id,
             data={"href": evaluation_url(agreement)},
+            session=session,
         )
 
 
-def _publish_publicly(session: Session, settings: Settings, row: Evaluation, now: datetime) -> None:
+def _publish_publicly(settings: Settings, row: Evaluation, now: datetime, *, session: Session) -> None:
     username = local.local_username(settings, row.evaluator_uri)
     author = session.exec(select(User).where(col(User.username) == username)).first() if username else None
     if author is None or author.status == AccountStatus.DELETED.value:
@@ -332,11 +332,11 @@ def _publish_publicly(session: Session, settings: Settings, row: Evaluation, now
         return
     actor = local.person(settings, author)
     social.publish_public(
-        session, settings, actor=actor, activity=_create(settings, row, public=True, now=now)
+        settings, actor=actor, activity=_create(settings, row, public=True, now=now), session=session
     )
 
 
-def reveal_due_evaluations(session: Session, settings: Settings, now: datetime | None = None) -> int:
+def reveal_due_evaluations(settings: Settings, now: datetime | None = None, *, session: Session) -> int:
     """Reveal every hidden evaluation whose agreement completed 14 days ago or more (the periodic job);
     how many were revealed."""
     now = now or utcnow()
@@ -350,7 +350,7 @@ def reveal_due_evaluations(session: Session, settings: Settings, now: datetime |
         .distinct()
         .limit(200)
     ).all()
-    return sum(reveal(session, settings, ap_id, now=now) for ap_id in due)
+    return sum(reveal(settings, ap_id, now=now, session=session) for ap_id in due)
 
 
 # --- documents ---------------------------------------------------------------------------------------
@@ -412,7 +412,7 @@ def _create(settings: Settings, row: Evaluation, *, public: bool, now: datetime)
 # --- reading -----------------------------------------------------------------------------------------
 
 
-def visible_to(session: Session, agreement: Agreement, viewer_uri: str) -> list[Evaluation]:
+def visible_to(agreement: Agreement, viewer_uri: str, *, session: Session) -> list[Evaluation]:
     """The evaluations of ``agreement`` that ``viewer_uri`` may read: the published ones and their own."""
     rows = session.exec(
         select(Evaluation)
@@ -422,7 +422,7 @@ def visible_to(session: Session, agreement: Agreement, viewer_uri: str) -> list[
     return [r for r in rows if r.state == EvaluationState.PUBLISHED.value or r.evaluator_uri == viewer_uri]
 
 
-def count_published_of(session: Session, actor_uri: str) -> int:
+def count_published_of(actor_uri: str, *, session: Session) -> int:
     """How many published evaluations of ``actor_uri`` this node holds."""
     return int(
         session.exec(
@@ -437,7 +437,7 @@ def count_published_of(session: Session, actor_uri: str) -> int:
 
 
 def published_of(
-    session: Session, actor_uri: str, *, offset: int = 0, limit: int = 20
+    actor_uri: str, *, session: Session, offset: int = 0, limit: int = 20
 ) -> Sequence[Evaluation]:
     """Published evaluations of ``actor_uri``, newest first."""
     return session.exec(
@@ -463,12 +463,12 @@ def _score(row: Evaluation) -> Score:
     )
 
 
-def reputation_of(session: Session, actor_uri: str) -> Reputation:
+def reputation_of(actor_uri: str, *, session: Session) -> Reputation:
     """The reputation of ``actor_uri`` from the published evaluations this node holds."""
-    return reputations_of(session, [actor_uri])[actor_uri]
+    return reputations_of([actor_uri], session=session)[actor_uri]
 
 
-def reputations_of(session: Session, actor_uris: Iterable[str]) -> dict[str, Reputation]:
+def reputations_of(actor_uris: Iterable[str], *, session: Session) -> dict[str, Reputation]:
     """The reputation of several people at once (beside a list of bids), in one query."""
     uris = list(dict.fromkeys(actor_uris))
     scores: dict[str, list[Score]] = {uri: [] for uri in uris}

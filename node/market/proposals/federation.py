@@ -80,16 +80,16 @@ __all__ = [
 # --- publishing ----------------------------------------------------------------------------------------
 
 
-def _author(session: Session, settings: Settings, row: Proposal) -> local.LocalActor:
+def _author(settings: Settings, row: Proposal, *, session: Session) -> local.LocalActor:
     user = session.get(User, row.local_author_id) if row.local_author_id is not None else None
     if user is None or row.origin != "":
         raise ValueError(f"{row.ap_id} is not a local person's proposal")
     return local.person(settings, user)
 
 
-def _publish(session: Session, settings: Settings, row: Proposal, kind: str) -> None:
-    actor = _author(session, settings, row)
-    audience = proposal_notes.audience(session, settings, actor)
+def _publish(settings: Settings, row: Proposal, kind: str, *, session: Session) -> None:
+    actor = _author(settings, row, session=session)
+    audience = proposal_notes.audience(settings, actor, session=session)
     if kind == "Delete":
         proposal_object: dict[str, Any] = {"type": "Tombstone", "id": row.ap_id, "formerType": "Proposal"}
     else:
@@ -103,13 +103,13 @@ def _publish(session: Session, settings: Settings, row: Proposal, kind: str) -> 
         cc=[actor.followers],
     )
     publish(
-        session,
         settings,
         actor=actor,
         activity=activity,
         recipients=audience.proposal_actors,
         inboxes=audience.relays,
         public=True,
+        session=session,
     )
     if not audience.note_actors:
         return
@@ -119,7 +119,6 @@ def _publish(session: Session, settings: Settings, row: Proposal, kind: str) -> 
         note = proposal_notes.note_document(row, followers=actor.followers)
         note.pop("@context", None)
     publish(
-        session,
         settings,
         actor=actor,
         activity={
@@ -130,22 +129,23 @@ def _publish(session: Session, settings: Settings, row: Proposal, kind: str) -> 
             "cc": [actor.followers],
         },
         recipients=audience.note_actors,
+        session=session,
     )
 
 
-def publish_created(session: Session, settings: Settings, row: Proposal) -> None:
+def publish_created(settings: Settings, row: Proposal, *, session: Session) -> None:
     """``Create`` of a new local proposal (and of its ``Note`` for other software)."""
-    _publish(session, settings, row, "Create")
+    _publish(settings, row, "Create", session=session)
 
 
-def publish_updated(session: Session, settings: Settings, row: Proposal) -> None:
+def publish_updated(settings: Settings, row: Proposal, *, session: Session) -> None:
     """``Update`` of a changed, closed or expired local proposal."""
-    _publish(session, settings, row, "Update")
+    _publish(settings, row, "Update", session=session)
 
 
-def publish_withdrawn(session: Session, settings: Settings, row: Proposal) -> None:
+def publish_withdrawn(settings: Settings, row: Proposal, *, session: Session) -> None:
     """``Delete`` of a withdrawn local proposal."""
-    _publish(session, settings, row, "Delete")
+    _publish(settings, row, "Delete", session=session)
 
 
 # --- storing what other nodes send -------------------------------------------------------------------
@@ -229,7 +229,7 @@ def _remote_values(doc: ProposalDoc) -> dict[str, Any]:
     return values
 
 
-def store_remote(session: Session, settings: Settings, doc: ProposalDoc, *, signer: str) -> Outcome:
+def store_remote(settings: Settings, doc: ProposalDoc, *, session: Session, signer: str) -> Outcome:
     """Store or update the proposal another node sent; refuses (``PermanentFailure``) what its signer
     may not say, ignores what is stale or ended."""
     if local.is_local(settings, doc.id):
@@ -244,7 +244,7 @@ def store_remote(session: Session, settings: Settings, doc: ProposalDoc, *, sign
     except ValueError as exc:
         raise _refuse(signer, f"invalid proposal ({exc})", doc.id) from None
     now = utcnow()
-    row = get_by_ap_id(session, doc.id)
+    row = get_by_ap_id(doc.id, session=session)
     if row is not None and row.author_uri != signer:
         raise _refuse(signer, "not the author of the stored proposal", doc.id)
     if row is not None and row.purpose != doc.purpose:
@@ -291,7 +291,7 @@ def _parse(signer: str, value: dict[str, Any]) -> ProposalDoc:
         raise _refuse(signer, f"unreadable proposal ({exc})", str(_id_of(value))) from None
 
 
-def _from_unaware_server(session: Session, uri: str) -> bool:
+def _from_unaware_server(uri: str, *, session: Session) -> bool:
     """Whether ``uri``'s server is known not to publish proposals (then it is not fetched)."""
     software = session.exec(select(Peer.software).where(col(Peer.domain) == local.domain_of(uri))).first()
     return proposal_notes.understands_proposals(software or "") is False
@@ -309,16 +309,18 @@ def on_create_or_update(ctx: ProcessingContext, activity: dict[str, Any]) -> Out
         if obj == ctx.actor_uri:
             return Outcome.IGNORED  # an actor's own update
         if not same_origin(obj, ctx.actor_uri):
-            if kind == "Update" and get_by_ap_id(ctx.session, obj) is not None:
+            if kind == "Update" and get_by_ap_id(obj, session=ctx.session) is not None:
                 raise _refuse(ctx.actor_uri, "Update of a proposal of another origin", obj)
             return Outcome.IGNORED
-        if _from_unaware_server(ctx.session, obj):
+        if _from_unaware_server(obj, session=ctx.session):
             return Outcome.IGNORED
         obj = ctx.document(obj)
     if not isinstance(obj, dict):
         return Outcome.IGNORED
     if _is_proposal(obj):
-        return store_remote(ctx.session, ctx.settings, _parse(ctx.actor_uri, obj), signer=ctx.actor_uri)
+        return store_remote(
+            ctx.settings, _parse(ctx.actor_uri, obj), signer=ctx.actor_uri, session=ctx.session
+        )
     if kind == "Create" and "Note" in _types(obj):
         return _receive_reply(ctx, obj)
     return Outcome.IGNORED
@@ -328,7 +330,7 @@ def _receive_reply(ctx: ProcessingContext, note: dict[str, Any]) -> Outcome:
     target = _id_of(note.get("inReplyTo"))
     if target is None or not local.is_local(ctx.settings, target):
         return Outcome.IGNORED
-    row = proposal_for_local_uri(ctx.session, ctx.settings, target)
+    row = proposal_for_local_uri(ctx.settings, target, session=ctx.session)
     if row is None or row.local_author_id is None:
         return Outcome.IGNORED
     author = _id_of(note.get("attributedTo"))
@@ -339,7 +341,6 @@ def _receive_reply(ctx: ProcessingContext, note: dict[str, Any]) -> Outcome:
     text = html_to_text(content, REPLY_MAX) if isinstance(content, str) else ""
     url = note.get("url")
     notify(
-        ctx.session,
         row.local_author_id,
         Kind.REPLY,
         object_uri=row.ap_id,
@@ -352,6 +353,7 @@ def _receive_reply(ctx: ProcessingContext, note: dict[str, Any]) -> Outcome:
             "url": url if isinstance(url, str) and same_origin(url, ctx.actor_uri) else _id_of(note),
             "title": row.title,
         },
+        session=ctx.session,
     )
     return Outcome.DONE
 
@@ -372,27 +374,27 @@ def on_delete(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
             )
         ).all()
         for row in rows:
-            _withdraw(ctx.session, row, now)
+            _withdraw(row, now, session=ctx.session)
         return Outcome.DONE if rows else Outcome.IGNORED
-    stored = get_by_ap_id(ctx.session, target)
+    stored = get_by_ap_id(target, session=ctx.session)
     if stored is None:
         return Outcome.IGNORED
     if stored.origin == "" or stored.author_uri != ctx.actor_uri:
         raise _refuse(ctx.actor_uri, "Delete of a proposal by someone else than its author", target)
     if stored.state != ProposalState.OPEN.value:
         return Outcome.DONE if stored.state == ProposalState.WITHDRAWN.value else Outcome.IGNORED
-    _withdraw(ctx.session, stored, now)
+    _withdraw(stored, now, session=ctx.session)
     return Outcome.DONE
 
 
-def _withdraw(session: Session, row: Proposal, now: datetime) -> None:
+def _withdraw(row: Proposal, now: datetime, *, session: Session) -> None:
     row.state = PROPOSAL_LIFECYCLE.check(row.state, ProposalState.WITHDRAWN).value
     row.closed_at = now
     row.updated_at = now
     session.add(row)
 
 
-def _announcer_trusted(session: Session, settings: Settings, signer: str) -> bool:
+def _announcer_trusted(settings: Settings, signer: str, *, session: Session) -> bool:
     """A relay we subscribe to, or an actor one of our actors follows."""
     relay = session.exec(
         select(Relay.id).where(col(Relay.actor_uri) == signer, col(Relay.state) == RelayState.ACCEPTED.value)
@@ -414,12 +416,12 @@ def on_announce(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
     target = _id_of(obj)
     if target is None or local.is_local(ctx.settings, target):
         return Outcome.IGNORED
-    if not _announcer_trusted(ctx.session, ctx.settings, ctx.actor_uri):
+    if not _announcer_trusted(ctx.settings, ctx.actor_uri, session=ctx.session):
         return Outcome.IGNORED
     if isinstance(obj, dict) and not _is_proposal(obj):
         return Outcome.IGNORED
     if not isinstance(obj, dict) or not same_origin(target, ctx.actor_uri):
-        if _from_unaware_server(ctx.session, target):
+        if _from_unaware_server(target, session=ctx.session):
             return Outcome.IGNORED
         obj = ctx.document(target)
     if not _is_proposal(obj):
@@ -427,4 +429,4 @@ def on_announce(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
     doc = _parse(ctx.actor_uri, obj)
     if doc.id != target or not same_origin(doc.attributed_to, doc.id):
         raise _refuse(ctx.actor_uri, "an announced proposal attributed to another origin", target)
-    return store_remote(ctx.session, ctx.settings, doc, signer=doc.attributed_to)
+    return store_remote(ctx.settings, doc, signer=doc.attributed_to, session=ctx.session)

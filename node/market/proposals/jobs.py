@@ -31,7 +31,7 @@ class PeerSoftwareJob:
     async def run_once(self) -> int:
         def find() -> dict[str, str]:
             with session_scope(self.engine) as session:
-                return peers_to_learn(session, now=utcnow(), limit=self.batch)
+                return peers_to_learn(now=utcnow(), limit=self.batch, session=session)
 
         origins = await anyio.to_thread.run_sync(find)
         if not origins:

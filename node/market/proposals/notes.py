@@ -74,7 +74,7 @@ class Audience:
     relays: list[str]
 
 
-def _followers(session: Session, actor_uri: str) -> list[str]:
+def _followers(actor_uri: str, *, session: Session) -> list[str]:
     rows = session.exec(
         select(col(Follow.follower_uri))
         .select_from(Follow)
@@ -89,7 +89,7 @@ def _followers(session: Session, actor_uri: str) -> list[str]:
     return list(rows)
 
 
-def _software(session: Session, domains: Iterable[str]) -> dict[str, str]:
+def _software(domains: Iterable[str], *, session: Session) -> dict[str, str]:
     wanted = sorted(set(domains))
     if not wanted:
         return {}
@@ -97,11 +97,11 @@ def _software(session: Session, domains: Iterable[str]) -> dict[str, str]:
     return {domain: software for domain, software in rows}
 
 
-def audience(session: Session, settings: Settings, actor: LocalActor) -> Audience:
+def audience(settings: Settings, actor: LocalActor, *, session: Session) -> Audience:
     """Split ``actor``'s followers and the nodes following this node by what their server reads."""
-    node_followers, relays = social.public_audience(session, settings)
-    uris = list(dict.fromkeys(_followers(session, actor.uri) + node_followers))
-    software = _software(session, (local.domain_of(uri) for uri in uris))
+    node_followers, relays = social.public_audience(settings, session=session)
+    uris = list(dict.fromkeys(_followers(actor.uri, session=session) + node_followers))
+    software = _software((local.domain_of(uri) for uri in uris), session=session)
     proposals: list[str] = []
     notes: list[str] = []
     for uri in uris:
@@ -176,13 +176,13 @@ def note_document(row: Proposal, *, followers: str) -> dict[str, Any]:
 
 
 def domains_to_learn(
-    session: Session, settings: Settings, actor_uri: str, *, now: datetime, limit: int = 8
+    settings: Settings, actor_uri: str, *, session: Session, now: datetime, limit: int = 8
 ) -> dict[str, str]:
     """Servers of ``actor_uri``'s followers and of the node's followers whose software is unknown and
     was not asked for in the last day: ``domain -> origin`` (``scheme://host[:port]``)."""
-    node_followers, _relays = social.public_audience(session, settings)
+    node_followers, _relays = social.public_audience(settings, session=session)
     origins: dict[str, str] = {}
-    for uri in _followers(session, actor_uri) + node_followers:
+    for uri in _followers(actor_uri, session=session) + node_followers:
         if not local.is_local(settings, uri):
             origins.setdefault(local.domain_of(uri), local.origin(uri))
     if not origins:
@@ -197,7 +197,7 @@ def domains_to_learn(
     return {domain: origins[domain] for domain in wanted[:limit]}
 
 
-def peers_to_learn(session: Session, *, now: datetime, limit: int = 8) -> dict[str, str]:
+def peers_to_learn(*, session: Session, now: datetime, limit: int = 8) -> dict[str, str]:
     """Any known server whose software is unknown and was not asked for in the last day."""
     rows = session.exec(
         select(Peer.domain)
@@ -249,7 +249,7 @@ async def fetch_software(fetcher: Fetcher, origin: str) -> tuple[str, str] | Non
     return name, (version.strip()[:100] if isinstance(version, str) else "")
 
 
-def record_software(session: Session, domain: str, found: tuple[str, str] | None, now: datetime) -> None:
+def record_software(domain: str, found: tuple[str, str] | None, now: datetime, *, session: Session) -> None:
     """Store what NodeInfo said of ``domain`` (or that it said nothing usable, to wait a day)."""
     peer = session.exec(select(Peer).where(col(Peer.domain) == domain)).first()
     if peer is None:
@@ -281,7 +281,7 @@ async def learn(engine: Engine, fetcher: Fetcher, origins: dict[str, str], *, ti
         now = utcnow()
         with session_scope(engine, write=True) as session:
             for domain, found in results.items():
-                record_software(session, domain, found, now)
+                record_software(domain, found, now, session=session)
 
     if results:
         await anyio.to_thread.run_sync(save)
@@ -295,7 +295,7 @@ async def learn_followers_software(
 
     def find() -> dict[str, str]:
         with session_scope(engine) as session:
-            return domains_to_learn(session, settings, actor.uri, now=utcnow())
+            return domains_to_learn(settings, actor.uri, now=utcnow(), session=session)
 
     origins = await anyio.to_thread.run_sync(find)
     if not origins:

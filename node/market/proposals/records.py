@@ -94,34 +94,34 @@ def local_uuid(settings: Settings, ap_id: str) -> str | None:
 # --- reading ------------------------------------------------------------------------------------------
 
 
-def get_by_ap_id(session: Session, ap_id: str) -> Proposal | None:
+def get_by_ap_id(ap_id: str, *, session: Session) -> Proposal | None:
     """The proposal (local or remote) with this ActivityPub id."""
     return session.exec(select(Proposal).where(col(Proposal.ap_id) == ap_id)).first()
 
 
-def get_by_id(session: Session, proposal_id: int) -> Proposal | None:
+def get_by_id(proposal_id: int, *, session: Session) -> Proposal | None:
     """The proposal with this row id (the "local id" of the API, for local and remote ones)."""
     return session.get(Proposal, proposal_id)
 
 
-def get_local(session: Session, settings: Settings, proposal_uuid: str) -> Proposal | None:
+def get_local(settings: Settings, proposal_uuid: str, *, session: Session) -> Proposal | None:
     """The local proposal with this uuid (None for a malformed uuid)."""
     if not _UUID.match(proposal_uuid):
         return None
-    row = get_by_ap_id(session, proposal_uri(settings, proposal_uuid))
+    row = get_by_ap_id(proposal_uri(settings, proposal_uuid), session=session)
     return row if row is not None and row.origin == "" else None
 
 
-def proposal_for_local_uri(session: Session, settings: Settings, uri: str) -> Proposal | None:
+def proposal_for_local_uri(settings: Settings, uri: str, *, session: Session) -> Proposal | None:
     """The local proposal that ``uri`` names: its id, or the id of its readable ``Note``."""
     target = uri.split("#", 1)[0]
     if target.endswith(NOTE_SUFFIX):
         target = target[: -len(NOTE_SUFFIX)]
     proposal_uuid = local_uuid(settings, target)
-    return get_local(session, settings, proposal_uuid) if proposal_uuid else None
+    return get_local(settings, proposal_uuid, session=session) if proposal_uuid else None
 
 
-def of_author(session: Session, user_id: int) -> Sequence[Proposal]:
+def of_author(user_id: int, *, session: Session) -> Sequence[Proposal]:
     """Every proposal of a local person, in any state, newest first."""
     return session.exec(
         select(Proposal)
@@ -134,7 +134,7 @@ def _blocked(blocks: set[str], origin: str) -> bool:
     return any(candidate in blocks for candidate in block_candidates(origin))
 
 
-def is_visible(session: Session, row: Proposal) -> bool:
+def is_visible(row: Proposal, *, session: Session) -> bool:
     """Whether the public may see ``row``: its local author is active, its domain is not blocked."""
     if row.local_author_id is not None:
         author = session.get(User, row.local_author_id)
@@ -287,7 +287,7 @@ def _like(word: str) -> str:
     return f"%{escaped}%"
 
 
-def _blocked_origins(session: Session) -> list[str]:
+def _blocked_origins(*, session: Session) -> list[str]:
     blocks = set(session.exec(select(DomainBlock.domain)).all())
     if not blocks:
         return []
@@ -295,7 +295,7 @@ def _blocked_origins(session: Session) -> list[str]:
     return [origin for origin in origins if _blocked(blocks, origin)]
 
 
-def _conditions(session: Session, filters: ProposalFilters, now: datetime) -> list[ColumnElement[bool]]:
+def _conditions(filters: ProposalFilters, now: datetime, *, session: Session) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
         or_(col(Proposal.local_author_id).is_(None), col(User.status) == AccountStatus.ACTIVE.value)
     ]
@@ -314,7 +314,7 @@ def _conditions(session: Session, filters: ProposalFilters, now: datetime) -> li
         conditions.append(col(Proposal.origin) == "")
     elif filters.origin == "remote":
         conditions.append(col(Proposal.origin) != "")
-    blocked = _blocked_origins(session)
+    blocked = _blocked_origins(session=session)
     if blocked:
         conditions.append(col(Proposal.origin).not_in(blocked))
     words = fold(filters.query).split()[:MAX_QUERY_WORDS]
@@ -323,14 +323,14 @@ def _conditions(session: Session, filters: ProposalFilters, now: datetime) -> li
 
 
 def search(
-    session: Session, filters: ProposalFilters, *, now: datetime, page: int = 1, per_page: int = PAGE_SIZE
+    filters: ProposalFilters, *, session: Session, now: datetime, page: int = 1, per_page: int = PAGE_SIZE
 ) -> Page:
     """One page of proposals matching ``filters``, newest first."""
     page = max(1, page)
     query = (
         select(Proposal)
         .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
-        .where(and_(*_conditions(session, filters, now)))
+        .where(and_(*_conditions(filters, now, session=session)))
         .order_by(col(Proposal.published_at).desc(), col(Proposal.id).desc())
         .offset((page - 1) * per_page)
         .limit(per_page + 1)

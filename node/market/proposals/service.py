@@ -117,15 +117,15 @@ def _apply(row: Proposal, clean: CleanProposal) -> None:
     row.search_text = search_text_for(row.title, row.description, row.commune_name)
 
 
-def _check_author(session: Session, author: User) -> None:
+def _check_author(author: User, *, session: Session) -> None:
     fresh = session.get(User, author.id)
     if fresh is None or fresh.status != AccountStatus.ACTIVE.value:
         raise PermissionDenied(MSG_INACTIVE)
 
 
-def create(session: Session, settings: Settings, author: User, data: ProposalInput) -> Proposal:
+def create(settings: Settings, author: User, data: ProposalInput, *, session: Session) -> Proposal:
     """Publish a new offer or demand of ``author`` (Create to the fediverse in this transaction)."""
-    _check_author(session, author)
+    _check_author(author, session=session)
     now = utcnow()
     clean = validate(settings, author, data, now)
     row = Proposal(
@@ -142,11 +142,11 @@ def create(session: Session, settings: Settings, author: User, data: ProposalInp
     _apply(row, clean)
     session.add(row)
     session.flush()
-    proposal_federation.publish_created(session, settings, row)
+    proposal_federation.publish_created(settings, row, session=session)
     return row
 
 
-def has_answers(session: Session, row: Proposal) -> bool:
+def has_answers(row: Proposal, *, session: Session) -> bool:
     """Whether an answer to ``row`` is active or accepted (its deal is then frozen)."""
     states = (BidState.ACTIVE.value, BidState.ACCEPTED.value)
     found = session.exec(
@@ -177,24 +177,24 @@ def _deal(row: Proposal) -> dict[str, object]:
 
 
 def update(
-    session: Session, settings: Settings, author: User, row: Proposal, data: ProposalInput
+    settings: Settings, author: User, row: Proposal, data: ProposalInput, *, session: Session
 ) -> Proposal:
     """Change an open proposal of ``author`` (Update to the fediverse in this transaction)."""
     _own_open(row, author)
-    _check_author(session, author)
+    _check_author(author, session=session)
     now = utcnow()
     clean = validate(settings, author, data, now, current=row)
     before = _deal(row)
     probe = Proposal(ap_id=row.ap_id, author_uri=row.author_uri, purpose=row.purpose, title=row.title)
     _apply(probe, clean)
     changed = [name for name, value in _deal(probe).items() if value != before[name]]
-    if changed and has_answers(session, row):
+    if changed and has_answers(row, session=session):
         raise Conflict(MSG_FROZEN, fields={name: MSG_FROZEN_FIELD for name in changed})
     _apply(row, clean)
     row.updated_at = now
     session.add(row)
     session.flush()
-    proposal_federation.publish_updated(session, settings, row)
+    proposal_federation.publish_updated(settings, row, session=session)
     return row
 
 
@@ -209,17 +209,17 @@ def _move(row: Proposal, target: ProposalState) -> None:
     row.updated_at = now
 
 
-def withdraw(session: Session, settings: Settings, author: User, row: Proposal) -> Proposal:
+def withdraw(settings: Settings, author: User, row: Proposal, *, session: Session) -> Proposal:
     """The author withdraws an open proposal (Delete to the fediverse in this transaction)."""
     _own_open(row, author)
     _move(row, ProposalState.WITHDRAWN)
     session.add(row)
     session.flush()
-    proposal_federation.publish_withdrawn(session, settings, row)
+    proposal_federation.publish_withdrawn(settings, row, session=session)
     return row
 
 
-def close(session: Session, settings: Settings, row: Proposal) -> bool:
+def close(settings: Settings, row: Proposal, *, session: Session) -> bool:
     """Close a local demand that reached an agreement (Update with ``proposalState: closed``).
 
     Offers stay open after an agreement: returns False and changes nothing for them, or for a
@@ -230,11 +230,11 @@ def close(session: Session, settings: Settings, row: Proposal) -> bool:
     _move(row, ProposalState.CLOSED)
     session.add(row)
     session.flush()
-    proposal_federation.publish_updated(session, settings, row)
+    proposal_federation.publish_updated(settings, row, session=session)
     return True
 
 
-def expire_due(session: Session, settings: Settings, now: datetime | None = None) -> int:
+def expire_due(settings: Settings, now: datetime | None = None, *, session: Session) -> int:
     """Expire the open proposals whose lifetime ended; how many. For a periodic job.
 
     Local ones are published as ``Update`` with ``proposalState: expired`` and their author is
@@ -253,13 +253,13 @@ def expire_due(session: Session, settings: Settings, now: datetime | None = None
         session.add(row)
         session.flush()
         if row.origin == "":
-            proposal_federation.publish_updated(session, settings, row)
+            proposal_federation.publish_updated(settings, row, session=session)
             if row.local_author_id is not None:
                 notify(
-                    session,
                     row.local_author_id,
                     Kind.PROPOSAL_EXPIRED,
                     object_uri=row.ap_id,
                     data={"title": row.title},
+                    session=session,
                 )
     return len(due)

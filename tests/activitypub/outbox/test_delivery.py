@@ -239,7 +239,7 @@ def test_one_record_writes_every_kind_of_outcome(fed: Settings, engine: Engine, 
     publish_note(fed, engine, alice, inboxes=inboxes, recipients=["https://c.example/users/new"])
     now, give_up = utcnow(), timedelta(hours=72)
     with session_scope(engine, write=True) as session:
-        batch = delivery.claim(session, fed, now=now, limit=10, lease=timedelta(minutes=5))
+        batch = delivery.claim(fed, now=now, limit=10, lease=timedelta(minutes=5), session=session)
     items = {item.target: item for item in batch.items}
     outcomes = [
         settle(items["https://a.example/inbox"], None, now=now, give_up=give_up, status=202),
@@ -264,7 +264,7 @@ def test_one_record_writes_every_kind_of_outcome(fed: Settings, engine: Engine, 
         ),
     ]
     with session_scope(engine, write=True) as session:
-        delivery.record(session, outcomes, now=now)
+        delivery.record(outcomes, now=now, session=session)
     rows = {row.target: row for row in deliveries(engine)}
     assert {target: (row.state, row.last_status) for target, row in rows.items()} == {
         "https://a.example/inbox": ("delivered", 202),
@@ -288,25 +288,27 @@ def test_one_record_writes_every_kind_of_outcome(fed: Settings, engine: Engine, 
     with session_scope(engine, write=True) as session:
         retried = {
             item.target: item
-            for item in delivery.claim(session, fed, now=later, limit=10, lease=timedelta(minutes=5)).items
+            for item in delivery.claim(
+                fed, now=later, limit=10, lease=timedelta(minutes=5), session=session
+            ).items
         }
     assert set(retried) == {"https://a.example/x", "https://b.example/inbox", "https://b.example/x"}
     with session_scope(engine, write=True) as session:
         delivery.record(
-            session,
             [
                 settle(
                     retried["https://b.example/inbox"], Unavailable("x", url=URL), now=later, give_up=give_up
                 )
             ],
             now=later,
+            session=session,
         )
     assert peer(engine, "b.example").failure_count == 3
     with session_scope(engine, write=True) as session:
         delivery.record(
-            session,
             [settle(retried["https://b.example/x"], None, now=later, give_up=give_up, status=202)],
             now=later,
+            session=session,
         )
     b = peer(engine, "b.example")
     assert (b.state, b.failure_count) == ("ok", 0) and b.first_seen_at == a.first_seen_at
@@ -550,7 +552,7 @@ def test_a_delivery_claimed_by_a_dead_worker_is_sent_after_its_lease(
 ) -> None:
     publish_note(fed, engine, alice, inboxes=[sink.url("/inbox")])
     with session_scope(engine, write=True) as session:  # a worker claims, then dies before sending
-        batch = delivery.claim(session, fed, now=utcnow(), limit=10, lease=timedelta(minutes=5))
+        batch = delivery.claim(fed, now=utcnow(), limit=10, lease=timedelta(minutes=5), session=session)
     assert len(batch.items) == 1 and one(engine).state == "sending"
     assert step(fed, engine) == 0 and sink.requests == []  # the lease still holds
     with session_scope(engine, write=True) as session:
@@ -566,17 +568,17 @@ def test_an_outcome_from_an_expired_claim_is_not_recorded(
     publish_note(fed, engine, alice, inboxes=["http://127.0.0.1:9/inbox"])
     now = utcnow()
     with session_scope(engine, write=True) as session:
-        (first,) = delivery.claim(session, fed, now=now, limit=1, lease=timedelta(seconds=1)).items
+        (first,) = delivery.claim(fed, now=now, limit=1, lease=timedelta(seconds=1), session=session).items
     with session_scope(engine, write=True) as session:
         (second,) = delivery.claim(
-            session, fed, now=now + timedelta(seconds=2), limit=1, lease=timedelta(minutes=5)
+            fed, now=now + timedelta(seconds=2), limit=1, lease=timedelta(minutes=5), session=session
         ).items
     assert (first.attempts, second.attempts) == (1, 2)
     with session_scope(engine, write=True) as session:
-        delivery.record(session, [settle(first, None, now=now, give_up=timedelta(hours=1))], now=now)
+        delivery.record([settle(first, None, now=now, give_up=timedelta(hours=1))], now=now, session=session)
     assert one(engine).state == "sending"  # the late worker's news is dropped
     with session_scope(engine, write=True) as session:
-        delivery.record(session, [settle(second, None, now=now, give_up=timedelta(hours=1))], now=now)
+        delivery.record([settle(second, None, now=now, give_up=timedelta(hours=1))], now=now, session=session)
     assert one(engine).state == "delivered"
 
 
@@ -649,7 +651,7 @@ def test_two_workers_never_send_the_same_delivery_twice(
     assert len(seen) == 200 and set(seen.values()) == {1}
     assert sum(claimed_by) == 200 and min(claimed_by) > 0
     with session_scope(engine) as session:
-        assert count_by_state(session)["delivered"] == 200
+        assert count_by_state(session=session)["delivered"] == 200
 
 
 # --- listing and retrying --------------------------------------------------------------------------
@@ -661,22 +663,22 @@ def test_list_and_retry(fed: Settings, engine: Engine, alice: LocalActor, sink: 
     publish_note(fed, engine, alice, inboxes=[sink.url("/refuses")])
     drain(fed, engine)
     with session_scope(engine) as session:
-        listed = list_deliveries(session)
-        failed = list_deliveries(session, failed_only=True)
+        listed = list_deliveries(session=session)
+        failed = list_deliveries(failed_only=True, session=session)
         assert [d.state for d in listed] == ["failed", "delivered", "failed"]
         assert [d.id for d in failed] == [listed[0].id, listed[2].id]
         assert failed[1].activity_id == row.activity_id and failed[1].activity_type == "Create"
         assert failed[1].as_json()["created_at"].endswith("Z") and failed[1].last_status == 403
-        assert len(list_deliveries(session, limit=1)) == 1
+        assert len(list_deliveries(limit=1, session=session)) == 1
     with session_scope(engine, write=True) as session:
-        assert retry(session, failed[1].id).state == "pending"
+        assert retry(failed[1].id, session=session).state == "pending"
         with pytest.raises(Conflict):
-            retry(session, listed[1].id)  # delivered
+            retry(listed[1].id, session=session)  # delivered
         with pytest.raises(NotFound):
-            retry(session, 999_999)
+            retry(999_999, session=session)
     drain(fed, engine)  # the retried one is refused again
     with session_scope(engine, write=True) as session:
-        assert retry_all_failed(session) == 2
+        assert retry_all_failed(session=session) == 2
     drain(fed, engine)
     with session_scope(engine) as session:
-        assert count_by_state(session) == {**{s.value: 0 for s in S}, "delivered": 3}
+        assert count_by_state(session=session) == {**{s.value: 0 for s in S}, "delivered": 3}

@@ -62,10 +62,10 @@ def test_publish_keeps_a_given_id_and_context(settings: Settings, engine: Engine
     context = ["https://www.w3.org/ns/activitystreams", {"vf": "https://w3id.org/valueflows/ont/vf#"}]
     with session_scope(engine, write=True) as session:
         row = publish(
-            session,
             settings,
             actor=alice,
             activity={"id": given, "@context": context, "type": "Update", "object": alice.uri},
+            session=session,
         )
     assert row.activity_id == given
     assert json.loads(row.payload)["@context"] == context
@@ -84,7 +84,7 @@ def test_publish_refuses_what_cannot_be_ours(
     settings: Settings, engine: Engine, alice: LocalActor, activity: dict[str, str]
 ) -> None:
     with pytest.raises(ValueError), session_scope(engine, write=True) as session:
-        publish(session, settings, actor=alice, activity=activity)
+        publish(settings, actor=alice, activity=activity, session=session)
     with session_scope(engine) as session:
         assert session.exec(select(func.count()).select_from(OutboxActivity)).one() == 0
 
@@ -181,11 +181,11 @@ def test_nothing_is_stored_when_the_transaction_rolls_back(
 ) -> None:
     add_follower(engine, alice, add_remote_actor(engine, A, "bob").uri)
     with pytest.raises(RuntimeError), session_scope(engine, write=True) as session:
-        publish(session, settings, actor=alice, activity={"type": "Create"}, to_followers=True)
+        publish(settings, actor=alice, activity={"type": "Create"}, to_followers=True, session=session)
         raise RuntimeError("the change being announced failed")
     with session_scope(engine) as session:
         assert session.exec(select(func.count()).select_from(OutboxActivity)).one() == 0
-        assert count_by_state(session)[DeliveryState.PENDING.value] == 0
+        assert count_by_state(session=session)[DeliveryState.PENDING.value] == 0
 
 
 def test_publish_writes_in_the_callers_transaction(
@@ -193,7 +193,7 @@ def test_publish_writes_in_the_callers_transaction(
 ) -> None:
     add_follower(engine, alice, add_remote_actor(engine, A, "bob").uri)
     with Session(engine) as session:
-        publish(session, settings, actor=alice, activity={"type": "Create"}, to_followers=True)
+        publish(settings, actor=alice, activity={"type": "Create"}, to_followers=True, session=session)
         # Not committed: another connection sees nothing yet.
         assert deliveries(engine) == []
         session.commit()
@@ -214,7 +214,7 @@ def test_cancel_for_domain(settings: Settings, engine: Engine, alice: LocalActor
         session.execute(
             update(Delivery).where(col(Delivery.id) == deliveries(engine)[-1].id).values(state="delivered")
         )
-        assert cancel_for_domain(session, "B.example") == 3
+        assert cancel_for_domain("B.example", session=session) == 3
     states = {(d.inbox_url, d.state) for d in deliveries(engine)}
     assert states == {
         ("https://b.example/inbox", "cancelled"),
@@ -225,5 +225,7 @@ def test_cancel_for_domain(settings: Settings, engine: Engine, alice: LocalActor
         ("https://b.example/inbox", "delivered"),
     }
     with session_scope(engine, write=True) as session:
-        assert cancel_for_domain(session, "a.example:8443") == 0  # a port in the block: that port only
-        assert cancel_for_domain(session, "a.example") == 1
+        assert (
+            cancel_for_domain("a.example:8443", session=session) == 0
+        )  # a port in the block: that port only
+        assert cancel_for_domain("a.example", session=session) == 1

@@ -17,7 +17,7 @@ from tests.conftest import make_user
 def _token(engine: Engine, username: str, role: Role = Role.MEMBER) -> str:
     user = make_user(engine, username, role)
     with db.session_scope(engine) as s:
-        return credentials.create_api_token(s, user, "tests")[1]
+        return credentials.create_api_token(user, "tests", session=s)[1]
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -93,8 +93,8 @@ def test_patch_me_validates_and_changes_nothing_on_error(client: TestClient, eng
         400,
     )
     with db.session_scope(engine) as s:
-        user = service.get_user(s, "amina")
-        assert service.user_categories(s, user) == ["housework"]
+        user = service.get_user("amina", session=s)
+        assert service.user_categories(user, session=s) == ["housework"]
         assert user.role == "member"
 
 
@@ -126,7 +126,7 @@ def test_another_persons_token_cannot_be_revoked(client: TestClient, engine: Eng
     mine = _token(engine, "amina")
     theirs_user = make_user(engine, "bernard")
     with db.session_scope(engine) as s:
-        theirs, _ = credentials.create_api_token(s, theirs_user, "b")
+        theirs, _ = credentials.create_api_token(theirs_user, "b", session=s)
     _assert_error(client.delete(f"/api/v1/tokens/{theirs.id}", headers=_auth(mine)), 404)
 
 
@@ -188,7 +188,7 @@ def test_openapi_schemas_validate_real_responses(client: TestClient, engine: Eng
 def test_suspended_or_pending_token_owner_is_refused(client: TestClient, engine: Engine, status: str) -> None:
     token = _token(engine, "amina")
     with db.session_scope(engine) as s:
-        user = s.get(User, service.get_user(s, "amina").id)
+        user = s.get(User, service.get_user("amina", session=s).id)
         assert user is not None
         user.status = status
         s.add(user)

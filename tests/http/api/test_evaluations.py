@@ -30,7 +30,7 @@ def origin() -> Iterator[ActorServer]:
 
 def _token(engine: Engine, user: User) -> dict[str, str]:
     with db.session_scope(engine) as s:
-        return {"Authorization": f"Bearer {credentials.create_api_token(s, user, 'tests')[1]}"}
+        return {"Authorization": f"Bearer {credentials.create_api_token(user, 'tests', session=s)[1]}"}
 
 
 def _error(response: Any, status: int, code: str) -> dict[str, Any]:

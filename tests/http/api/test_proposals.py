@@ -32,8 +32,8 @@ OFFER: dict[str, Any] = {
 def token(engine: Engine, username: str) -> dict[str, str]:
     make_user(engine, username)
     with db.session_scope(engine) as s:
-        user = service.get_user(s, username)
-        return {"Authorization": f"Bearer {credentials.create_api_token(s, user, 'tests')[1]}"}
+        user = service.get_user(username, session=s)
+        return {"Authorization": f"Bearer {credentials.create_api_token(user, 'tests', session=s)[1]}"}
 
 
 @pytest.fixture

@@ -127,10 +127,10 @@ def test_the_published_key_is_the_stored_one_created_on_first_use(
 ) -> None:
     user = make_user(engine, "amina")
     owner = keys.user_owner(user.pk)
-    assert keys.current_key(session, owner) is None
+    assert keys.current_key(owner, session=session) is None
     session.rollback()  # end the read transaction, to see what the request commits
     pem = get_as(client, "/users/amina")["publicKey"]["publicKeyPem"]
-    stored = keys.current_key(session, owner)
+    stored = keys.current_key(owner, session=session)
     assert stored is not None and stored.user_id == user.pk
     published = load_public_key_pem(pem)
     assert isinstance(published, rsa.RSAPublicKey) and published.key_size == 2048
@@ -153,7 +153,7 @@ def test_node_actor_document(client: TestClient, session: Session) -> None:
     assert doc["followers"] == f"{BASE}/actor/followers" and doc["following"] == f"{BASE}/actor/following"
     assert doc["endpoints"]["sharedInbox"] == f"{BASE}/inbox"
     assert doc["publicKey"]["id"] == f"{BASE}/actor#main-key" and doc["publicKey"]["owner"] == doc["id"]
-    stored = keys.current_key(session, keys.NODE_OWNER)
+    stored = keys.current_key(keys.NODE_OWNER, session=session)
     assert stored is not None and stored.public_pem == doc["publicKey"]["publicKeyPem"]
 
 

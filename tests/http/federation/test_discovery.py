@@ -202,14 +202,14 @@ def test_usage_counts(engine: Engine, session: Session) -> None:
             users[name].created_at = now - timedelta(days=400)
         users["suspended"].status = AccountStatus.SUSPENDED.value
         users["pending"].status = AccountStatus.PENDING.value
-        credentials.open_web_session(s, users["oldweb"], days=30)
-        token, _ = credentials.create_api_token(s, users["oldtoken"], "app")
+        credentials.open_web_session(users["oldweb"], days=30, session=s)
+        token, _ = credentials.create_api_token(users["oldtoken"], "app", session=s)
         token.last_used_at = now - timedelta(days=60)
         s.add_all([*users.values(), token])
-    usage = discovery.count_usage(session, now=now)
+    usage = discovery.count_usage(now=now, session=session)
     assert usage == Usage(total=4, active_month=2, active_halfyear=3)
     session.rollback()
-    assert discovery.count_usage(session, now=now + timedelta(days=365)) == Usage(4, 0, 0)
+    assert discovery.count_usage(now=now + timedelta(days=365), session=session) == Usage(4, 0, 0)
 
 
 # --- over HTTP ----------------------------------------------------------------------------------

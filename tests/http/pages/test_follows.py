@@ -118,7 +118,7 @@ def test_follows_api(client: TestClient, engine: Engine) -> None:
     user = make_user(engine, "amina")
     make_user(engine, "bernard")
     with db.session_scope(engine) as s:
-        token = credentials.create_api_token(s, user, "t")[1]
+        token = credentials.create_api_token(user, "t", session=s)[1]
     auth = {"Authorization": f"Bearer {token}"}
     created = client.post("/api/v1/follows", headers=auth, json={"target": "bernard@testserver"})
     assert created.status_code == 201

@@ -153,7 +153,7 @@ def test_language_switch_is_remembered(client: TestClient, engine: Engine) -> No
     page = client.get("/settings/account")
     assert '<html lang="en">' in page.text and "Account settings" in page.text
     with db.session_scope(engine) as s:
-        assert service.get_user(s, "amina").language == "en"
+        assert service.get_user("amina", session=s).language == "en"
     assert post_form(client, "/language", {"language": "de"}, token_from="/").status_code == 422
 
 
@@ -189,7 +189,7 @@ def test_tokens_export_and_delete_from_settings(client: TestClient, engine: Engi
     )
     assert deleted.status_code == 200
     with db.session_scope(engine) as s:
-        assert service.get_user(s, "amina").status == AccountStatus.DELETED
+        assert service.get_user("amina", session=s).status == AccountStatus.DELETED
     assert client.get("/users/amina").status_code == 404
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
@@ -234,7 +234,7 @@ def test_admin_pages_approve_roles_and_suspend(settings: Settings, engine: Engin
         invite = post_form(admin, "/admin/invites", {"note": "pour Zoé"}, token_from="/admin")
         assert invite.status_code == 201 and 'id="new-invite"' in invite.text
     with db.session_scope(engine) as s:
-        person = service.get_user(s, "nouvelle")
+        person = service.get_user("nouvelle", session=s)
         assert person.status == AccountStatus.ACTIVE and person.role == Role.COORDINATOR
     with TestClient(app, base_url="http://testserver", follow_redirects=False) as member_client:
         make_user(engine, "simple")

@@ -83,21 +83,23 @@ class Market:
     def bid(self, amount: str = "18") -> Bid:
         def place(session: Session) -> Bid:
             proposal = session.exec(select(Proposal)).one()
-            return bids.place_bid(session, self.b.settings, self.bob, proposal, BidInput(amount=amount))
+            return bids.place_bid(
+                self.b.settings, self.bob, proposal, BidInput(amount=amount), session=session
+            )
 
         return on(self.b, place)
 
     def accept(self) -> Agreement:
         def do(session: Session) -> Agreement:
             bid = session.exec(select(Bid)).one()
-            return bids.accept_bid(session, self.a.settings, self.alice, bid)
+            return bids.accept_bid(self.a.settings, self.alice, bid, session=session)
 
         agreement = on(self.a, do)
         self.fed.settle()
         return agreement
 
     def act(self, node: Node, user: User, action: Callable[..., object], *args: Any) -> None:
-        on(node, lambda s: action(s, node.settings, user, s.exec(select(Agreement)).one(), *args))
+        on(node, lambda s: action(node.settings, user, s.exec(select(Agreement)).one(), *args, session=s))
 
 
 def coordinator(node: Node, username: str) -> User:
@@ -155,7 +157,7 @@ def test_bid_accept_confirm_complete_across_two_nodes(market: Market) -> None:
     held, mirror = one(a, Agreement), one(b, Agreement)
     assert held.receipt_ap_id == mirror.receipt_ap_id == held.ap_id + "/receipt"
     assert mirror.completed_at is not None and held.completed_at is not None
-    assert [e.kind for e in on(b, lambda s: list(timeline(s, mirror)))] == [
+    assert [e.kind for e in on(b, lambda s: list(timeline(mirror, session=s)))] == [
         "accepted",
         "confirmed",
         "confirmed",
@@ -189,10 +191,18 @@ def test_completed_by_silence_on_the_holder_and_followed_by_the_mirror(market: M
     market.act(market.b, market.bob, agreements.confirm_completion)
     fed.settle()
     assert (
-        on(a, lambda s: agreements.complete_by_silence(s, a.settings, now=utcnow() + timedelta(days=6))) == 0
+        on(
+            a,
+            lambda s: agreements.complete_by_silence(a.settings, now=utcnow() + timedelta(days=6), session=s),
+        )
+        == 0
     )
     assert (
-        on(a, lambda s: agreements.complete_by_silence(s, a.settings, now=utcnow() + timedelta(days=8))) == 1
+        on(
+            a,
+            lambda s: agreements.complete_by_silence(a.settings, now=utcnow() + timedelta(days=8), session=s),
+        )
+        == 1
     )
     fed.settle()
     assert states(fed) == ["completed", "completed"]
@@ -210,9 +220,9 @@ def test_late_cancellation_checked_by_the_holder(federation: Federation) -> None
     held, mirror = one(market.a, Agreement), one(market.b, Agreement)
     assert held.late_cancellation and mirror.late_cancellation
     assert held.cancelled_by_uri == mirror.cancelled_by_uri == market.b.uri("bob")
-    assert [e.note for e in on(market.a, lambda s: list(timeline(s, held))) if e.kind == "cancelled"] == [
-        "Malade"
-    ]
+    assert [
+        e.note for e in on(market.a, lambda s: list(timeline(held, session=s))) if e.kind == "cancelled"
+    ] == ["Malade"]
     assert one(market.a, Notification, kind="agreement_cancelled").user_id == market.alice.id
 
 
@@ -232,7 +242,7 @@ def test_a_dispute_reaches_both_nodes_coordinators_and_is_settled_by_the_holder(
     market.act(a, coordinators[0], agreements.settle_dispute, "cancelled", "Accord amiable")
     fed.settle()
     assert states(fed) == ["cancelled", "cancelled"]
-    assert [e.kind for e in on(b, lambda s: list(timeline(s, s.exec(select(Agreement)).one())))][
+    assert [e.kind for e in on(b, lambda s: list(timeline(s.exec(select(Agreement)).one(), session=s)))][
         -1
     ] == "settled"
     assert one(b, Notification, user_id=market.bob.id, kind="agreement_cancelled") is not None
@@ -249,7 +259,9 @@ def test_contact_details_travel_sealed_and_to_the_other_party_only(market: Marke
     assert len(fed.fetched) == 1 and "/agreement-contacts/" in fed.fetched[0]
     bob_view = on(
         b,
-        lambda s: agreement_contacts.contacts_for(s, b.settings, market.bob, s.exec(select(Agreement)).one()),
+        lambda s: agreement_contacts.contacts_for(
+            b.settings, market.bob, s.exec(select(Agreement)).one(), session=s
+        ),
     )
     assert bob_view["requester"] == agreement_documents.ContactDetails(address, phone)
     for node in (a, b):
@@ -271,7 +283,9 @@ def test_contact_details_travel_sealed_and_to_the_other_party_only(market: Marke
     assert contact_id is not None
 
     def served_to(requester: str) -> object:
-        return on(a, lambda s: agreement_contacts.contact_document_for(s, a.settings, contact_id, requester))
+        return on(
+            a, lambda s: agreement_contacts.contact_document_for(a.settings, contact_id, requester, session=s)
+        )
 
     assert served_to("https://elsewhere.example/actor") is None
     assert served_to(a.settings.url("/actor")) is None
@@ -279,7 +293,7 @@ def test_contact_details_travel_sealed_and_to_the_other_party_only(market: Marke
         on(
             b,
             lambda s: agreement_contacts.contacts_for(
-                s, b.settings, person(b.engine, "eve"), s.exec(select(Agreement)).one()
+                b.settings, person(b.engine, "eve"), s.exec(select(Agreement)).one(), session=s
             ),
         )
         == {}
@@ -290,7 +304,7 @@ def test_contact_details_travel_sealed_and_to_the_other_party_only(market: Marke
     alice_view = on(
         a,
         lambda s: agreement_contacts.contacts_for(
-            s, a.settings, market.alice, s.exec(select(Agreement)).one()
+            a.settings, market.alice, s.exec(select(Agreement)).one(), session=s
         ),
     )
     assert alice_view["provider"].phone == "+33 7 00 00 00 00"
@@ -332,7 +346,7 @@ def test_the_agreement_document_is_served_to_the_parties_nodes(market: Market) -
 def agreement_documents_for(
     session: Session, node: Node, ap_id: str, requester: str
 ) -> dict[str, Any] | None:
-    found = agreement_document_for(session, node.settings, ap_id, requester)
+    found = agreement_document_for(node.settings, ap_id, requester, session=session)
     return dict(found) if found is not None else None
 
 
@@ -543,7 +557,7 @@ def test_an_event_before_its_accept_waits_for_it(market: Market) -> None:
     fed, a, b = market.fed, market.a, market.b
     market.bid()
     fed.settle()
-    on(a, lambda s: bids.accept_bid(s, a.settings, market.alice, s.exec(select(Bid)).one()))
+    on(a, lambda s: bids.accept_bid(a.settings, market.alice, s.exec(select(Bid)).one(), session=s))
     market.act(a, market.alice, agreements.confirm_completion)
     # Deliver to B, but process the Update and the confirmation before the Accept.
     fed.deliver(a)

@@ -48,8 +48,8 @@ def local_agreement(
     """Alice's demand, Bob's bid, accepted: ``(alice the requester, bob the provider, agreement)``."""
     alice, bob = person(engine, "alice"), person(engine, "bob")
     demand = make_proposal(session, settings, alice, schedule=slot(start_in))
-    bid = bids.place_bid(session, settings, bob, demand, BidInput(amount="20"))
-    agreement = bids.accept_bid(session, settings, alice, bid)
+    bid = bids.place_bid(settings, bob, demand, BidInput(amount="20"), session=session)
+    agreement = bids.accept_bid(settings, alice, bid, session=session)
     session.commit()
     return alice, bob, agreement
 
@@ -73,7 +73,7 @@ def remote_agreement(
     )
     session.add(bid)
     session.commit()
-    agreement = bids.accept_bid(session, settings, alice, bid)
+    agreement = bids.accept_bid(settings, alice, bid, session=session)
     session.commit()
     return alice, agreement
 
@@ -120,19 +120,19 @@ def test_both_confirm_then_completed_with_a_receipt(
     alice, bob, agreement = local_agreement(session, settings, engine)
     carol = person(engine, "carol")
     with pytest.raises(NotFound):
-        agreements.confirm_completion(session, settings, carol, agreement)
+        agreements.confirm_completion(settings, carol, agreement, session=session)
     with pytest.raises(NotFound):
-        agreement_for(session, settings, carol, agreement.id or 0)
-    agreements.confirm_completion(session, settings, bob, agreement)
+        agreement_for(settings, carol, agreement.id or 0, session=session)
+    agreements.confirm_completion(settings, bob, agreement, session=session)
     session.commit()
     assert agreement.state == "confirmed_by_one" and agreement.provider_confirmed_at is not None
     with pytest.raises(Conflict):
-        agreements.confirm_completion(session, settings, bob, agreement)
-    agreements.confirm_completion(session, settings, alice, agreement)
+        agreements.confirm_completion(settings, bob, agreement, session=session)
+    agreements.confirm_completion(settings, alice, agreement, session=session)
     session.commit()
     assert agreement.state == "completed" and agreement.completed_at is not None
     assert agreement.receipt_ap_id == agreement.ap_id + "/receipt"
-    assert [e.kind for e in timeline(session, agreement)] == [
+    assert [e.kind for e in timeline(agreement, session=session)] == [
         "accepted",
         "confirmed",
         "confirmed",
@@ -142,45 +142,47 @@ def test_both_confirm_then_completed_with_a_receipt(
     assert kinds(session, bob)[-1] == "agreement_completed"
     assert session.exec(select(OutboxActivity).where(OutboxActivity.type != "Update")).all() == []
     assert (
-        [a.id for a in agreements_of(session, alice)]
+        [a.id for a in agreements_of(alice, session=session)]
         == [agreement.id]
-        == [a.id for a in agreements_of(session, bob)]
+        == [a.id for a in agreements_of(bob, session=session)]
     )
     with pytest.raises(Conflict):
-        agreements.cancel(session, settings, alice, agreement)
+        agreements.cancel(settings, alice, agreement, session=session)
     with pytest.raises(Conflict):
-        agreements.dispute(session, settings, alice, agreement, "trop tard")
+        agreements.dispute(settings, alice, agreement, "trop tard", session=session)
 
 
 def test_cancelling_is_free_until_a_day_before_the_start(
     session: Session, settings: Settings, engine: Engine
 ) -> None:
     alice, bob, agreement = local_agreement(session, settings, engine)
-    agreements.cancel(session, settings, bob, agreement, "Je ne peux plus")
+    agreements.cancel(settings, bob, agreement, "Je ne peux plus", session=session)
     session.commit()
     assert (agreement.state, agreement.late_cancellation) == ("cancelled", False)
     assert agreement.cancelled_by_uri == local.person(settings, bob).uri
-    assert [e.note for e in timeline(session, agreement) if e.kind == "cancelled"] == ["Je ne peux plus"]
+    assert [e.note for e in timeline(agreement, session=session) if e.kind == "cancelled"] == [
+        "Je ne peux plus"
+    ]
     assert kinds(session, alice)[-1] == "agreement_cancelled"
     with pytest.raises(Conflict):
-        agreements.cancel(session, settings, alice, agreement)
+        agreements.cancel(settings, alice, agreement, session=session)
     with pytest.raises(Conflict):
-        agreements.confirm_completion(session, settings, alice, agreement)
+        agreements.confirm_completion(settings, alice, agreement, session=session)
 
 
 def test_a_late_cancellation_is_recorded(session: Session, settings: Settings, engine: Engine) -> None:
     alice, _, agreement = local_agreement(session, settings, engine, start_in=timedelta(hours=10))
     with pytest.raises(ValidationFailed):
-        agreements.cancel(session, settings, alice, agreement, "x" * 501)
-    agreements.cancel(session, settings, alice, agreement)
+        agreements.cancel(settings, alice, agreement, "x" * 501, session=session)
+    agreements.cancel(settings, alice, agreement, session=session)
     assert (agreement.state, agreement.late_cancellation) == ("cancelled", True)
 
 
 def test_no_cancellation_once_someone_confirmed(session: Session, settings: Settings, engine: Engine) -> None:
     alice, bob, agreement = local_agreement(session, settings, engine)
-    agreements.confirm_completion(session, settings, bob, agreement)
+    agreements.confirm_completion(settings, bob, agreement, session=session)
     with pytest.raises(Conflict):
-        agreements.cancel(session, settings, alice, agreement)
+        agreements.cancel(settings, alice, agreement, session=session)
     assert agreement.state == "confirmed_by_one"
 
 
@@ -191,37 +193,47 @@ def test_disputes_and_their_settlement(session: Session, settings: Settings, eng
     assert row is not None
     row.role = Role.COORDINATOR.value
     session.commit()
-    agreements.confirm_completion(session, settings, bob, agreement)
+    agreements.confirm_completion(settings, bob, agreement, session=session)
     with pytest.raises(ValidationFailed):
-        agreements.dispute(session, settings, alice, agreement, "  ")
-    agreements.dispute(session, settings, alice, agreement, "Le ménage n'a pas été fait.")
+        agreements.dispute(settings, alice, agreement, "  ", session=session)
+    agreements.dispute(settings, alice, agreement, "Le ménage n'a pas été fait.", session=session)
     session.commit()
     assert agreement.state == "disputed" and agreement.dispute_reason == "Le ménage n'a pas été fait."
     assert kinds(session, bob)[-1] == "agreement_disputed" and kinds(session, row) == ["agreement_disputed"]
-    assert agreement_for(session, settings, row, agreement.id or 0) is agreement  # coordinators see disputes
+    assert (
+        agreement_for(settings, row, agreement.id or 0, session=session) is agreement
+    )  # coordinators see disputes
     for action in (agreements.confirm_completion, agreements.cancel):
         with pytest.raises(Conflict):
-            action(session, settings, alice, agreement)
-    assert agreements.complete_by_silence(session, settings, now=utcnow() + timedelta(days=30)) == 0
+            action(settings, alice, agreement, session=session)
+    assert agreements.complete_by_silence(settings, now=utcnow() + timedelta(days=30), session=session) == 0
     with pytest.raises(PermissionDenied):
-        agreements.settle_dispute(session, settings, alice, agreement, "completed")
-    agreements.settle_dispute(session, settings, row, agreement, "completed", "Vérifié avec les deux.")
+        agreements.settle_dispute(settings, alice, agreement, "completed", session=session)
+    agreements.settle_dispute(
+        settings, row, agreement, "completed", "Vérifié avec les deux.", session=session
+    )
     session.commit()
     assert agreement.state == "completed" and agreement.receipt_ap_id is not None
-    assert [e.kind for e in timeline(session, agreement)][-2:] == ["settled", "completed"]
+    assert [e.kind for e in timeline(agreement, session=session)][-2:] == ["settled", "completed"]
     with pytest.raises(Conflict):
-        agreements.settle_dispute(session, settings, row, agreement, "cancelled")
+        agreements.settle_dispute(settings, row, agreement, "cancelled", session=session)
 
 
 def test_completion_by_silence(session: Session, settings: Settings, engine: Engine) -> None:
     _, bob, agreement = local_agreement(session, settings, engine)
-    agreements.confirm_completion(session, settings, bob, agreement)
+    agreements.confirm_completion(settings, bob, agreement, session=session)
     session.commit()
-    assert agreements.complete_by_silence(session, settings, now=utcnow() + timedelta(days=6, hours=23)) == 0
-    assert agreements.complete_by_silence(session, settings, now=utcnow() + timedelta(days=7, minutes=1)) == 1
+    assert (
+        agreements.complete_by_silence(settings, now=utcnow() + timedelta(days=6, hours=23), session=session)
+        == 0
+    )
+    assert (
+        agreements.complete_by_silence(settings, now=utcnow() + timedelta(days=7, minutes=1), session=session)
+        == 1
+    )
     session.commit()
     assert agreement.state == "completed"
-    assert [e.kind for e in timeline(session, agreement)][-1] == "completed"
+    assert [e.kind for e in timeline(agreement, session=session)][-1] == "completed"
 
 
 def test_each_step_is_sent_to_the_remote_party_only(
@@ -230,7 +242,7 @@ def test_each_step_is_sent_to_the_remote_party_only(
     alice, agreement = remote_agreement(session, settings, engine)
     [accept] = sent(session, "Accept")
     assert accept["result"]["agreementState"] == "accepted"
-    agreements.confirm_completion(session, settings, alice, agreement)
+    agreements.confirm_completion(settings, alice, agreement, session=session)
     session.commit()
     [create] = sent(session, "Create")
     event = vocab.agreement_event_from_json(create)
@@ -246,7 +258,7 @@ def test_each_step_is_sent_to_the_remote_party_only(
         "confirmed_by_one",
         agreement.requester_confirmed_at,
     )
-    agreements.dispute(session, settings, alice, agreement, "Absent")
+    agreements.dispute(settings, alice, agreement, "Absent", session=session)
     session.commit()
     [flag] = sent(session, "Flag")
     assert vocab.agreement_event_from_json(flag).reason == "Absent"
@@ -257,7 +269,7 @@ def test_a_remote_cancellation_is_a_reject_of_the_agreement(
     session: Session, settings: Settings, engine: Engine
 ) -> None:
     alice, agreement = remote_agreement(session, settings, engine, start_in=timedelta(hours=3))
-    agreements.cancel(session, settings, alice, agreement, "Hospitalisée")
+    agreements.cancel(settings, alice, agreement, "Hospitalisée", session=session)
     session.commit()
     [reject] = [r for r in sent(session, "Reject") if isinstance(r["object"], dict)]
     event = vocab.agreement_event_from_json(reject)
@@ -272,7 +284,7 @@ def test_completion_sends_the_receipt(session: Session, settings: Settings, engi
     agreement.provider_confirmed_at = utcnow()
     agreement.state = "confirmed_by_one"
     session.commit()
-    agreements.confirm_completion(session, settings, alice, agreement)
+    agreements.confirm_completion(settings, alice, agreement, session=session)
     session.commit()
     receipt = next(a for a in sent(session, "Create") if a["object"]["type"] == "Document")
     parsed = vocab.receipt_from_json(receipt)
@@ -288,31 +300,36 @@ def test_contact_details_are_sealed_and_for_the_parties_only(
     alice, bob, agreement = local_agreement(session, settings, engine)
     eve = person(engine, "eve")
     with pytest.raises(ValidationFailed) as caught:
-        agreement_contacts.share_contact(session, settings, alice, agreement, "", "")
+        agreement_contacts.share_contact(settings, alice, agreement, "", "", session=session)
     assert set(caught.value.fields) == {"address"}
     with pytest.raises(ValidationFailed) as caught:
-        agreement_contacts.share_contact(session, settings, alice, agreement, "x" * 301, "appelle-moi")
+        agreement_contacts.share_contact(
+            settings, alice, agreement, "x" * 301, "appelle-moi", session=session
+        )
     assert set(caught.value.fields) == {"address", "phone"}
     agreement_contacts.share_contact(
-        session, settings, alice, agreement, "3 rue <b>Voltaire</b>\nBât. B", "06 11 22 33 44"
+        settings, alice, agreement, "3 rue <b>Voltaire</b>\nBât. B", "06 11 22 33 44", session=session
     )
     session.commit()
     row = session.exec(select(AgreementContact)).one()
     assert "Voltaire" not in row.sealed and row.sealed.startswith("v1:")
     assert kinds(session, bob)[-1] == "contact_shared"
-    seen = agreement_contacts.contacts_for(session, settings, bob, agreement)
+    seen = agreement_contacts.contacts_for(settings, bob, agreement, session=session)
     assert seen == {
         "requester": agreement_documents.ContactDetails("3 rue Voltaire\nBât. B", "06 11 22 33 44")
     }
-    assert agreement_contacts.contacts_for(session, settings, eve, agreement) == {}
-    agreement_contacts.share_contact(session, settings, alice, agreement, "", "07 00 00 00 00")
+    assert agreement_contacts.contacts_for(settings, eve, agreement, session=session) == {}
+    agreement_contacts.share_contact(settings, alice, agreement, "", "07 00 00 00 00", session=session)
     session.commit()
     assert len(session.exec(select(AgreementContact)).all()) == 1
-    assert agreement_contacts.contacts_for(session, settings, alice, agreement)["requester"].address == ""
-    assert [e.note for e in timeline(session, agreement) if e.kind == "contact_shared"] == ["", ""]
-    agreements.cancel(session, settings, bob, agreement)
+    assert (
+        agreement_contacts.contacts_for(settings, alice, agreement, session=session)["requester"].address
+        == ""
+    )
+    assert [e.note for e in timeline(agreement, session=session) if e.kind == "contact_shared"] == ["", ""]
+    agreements.cancel(settings, bob, agreement, session=session)
     with pytest.raises(Conflict):
-        agreement_contacts.share_contact(session, settings, bob, agreement, "ici", "")
+        agreement_contacts.share_contact(settings, bob, agreement, "ici", "", session=session)
 
 
 def test_contact_details_with_a_remote_party_carry_no_details(
@@ -320,21 +337,23 @@ def test_contact_details_with_a_remote_party_carry_no_details(
 ) -> None:
     alice, agreement = remote_agreement(session, settings, engine)
     row = agreement_contacts.share_contact(
-        session, settings, alice, agreement, "12 rue du Marché", "0612345678"
+        settings, alice, agreement, "12 rue du Marché", "0612345678", session=session
     )
     session.commit()
     [notice] = sent(session, "Create")
     assert "Marché" not in json.dumps(notice) and "0612345678" not in json.dumps(notice)
     assert notice["object"]["id"] == agreement_contacts.contact_id_of(settings, row)
     served = agreement_contacts.contact_document_for(
-        session, settings, row.id or 0, "https://bagnolet.example/actor"
+        settings, row.id or 0, "https://bagnolet.example/actor", session=session
     )
     assert (
         served is not None and served["address"] == "12 rue du Marché" and served["telephone"] == "0612345678"
     )
     for stranger in ("https://elsewhere.example/actor", "https://bagnolet.example.evil/actor"):
-        assert agreement_contacts.contact_document_for(session, settings, row.id or 0, stranger) is None
-    agreement_contacts.share_contact(session, settings, alice, agreement, "", "0612345679")
+        assert (
+            agreement_contacts.contact_document_for(settings, row.id or 0, stranger, session=session) is None
+        )
+    agreement_contacts.share_contact(settings, alice, agreement, "", "0612345679", session=session)
     assert [a["type"] for a in sent(session, "Update") if a["object"]["type"] == "ContactPoint"] == ["Update"]
 
 
@@ -344,9 +363,9 @@ def test_contact_details_with_a_remote_party_carry_no_details(
 def test_the_market_job(session: Session, settings: Settings, engine: Engine) -> None:
     _, bob, agreement = local_agreement(session, settings, engine)
     zoe = person(engine, "zoe")
-    agreements.confirm_completion(session, settings, bob, agreement)
+    agreements.confirm_completion(settings, bob, agreement, session=session)
     other = make_proposal(session, settings, zoe, expires=utcnow() + timedelta(days=1))
-    bid = bids.place_bid(session, settings, bob, other, BidInput(amount="15"))
+    bid = bids.place_bid(settings, bob, other, BidInput(amount="15"), session=session)
     session.commit()
     ticks = iter([0.0, 30.0, 61.0])
     job = MarketJob(

@@ -75,7 +75,7 @@ def test_bid_on_a_local_demand_notifies_its_author_and_sends_nothing(
     alice, bob = person(engine, "alice"), person(engine, "bob")
     demand = make_proposal(session, settings, alice)
     bid = bids.place_bid(
-        session, settings, bob, demand, BidInput(amount="18,50", message="Disponible <b>mardi</b>")
+        settings, bob, demand, BidInput(amount="18,50", message="Disponible <b>mardi</b>"), session=session
     )
     session.commit()
     assert bid.state == "active" and bid.local_bidder_id == bob.id
@@ -94,11 +94,11 @@ def test_bid_on_a_remote_proposal_is_an_offer_to_its_author_only(
     proposal = make_proposal(session, settings, author_uri=REMOTE_AUTHOR)
     slot = window(days=3, hours=3)
     bid = bids.place_bid(
-        session,
         settings,
         bob,
         proposal,
         BidInput(amount="17.25", hours="3", schedule=slot, message="Bonjour"),
+        session=session,
     )
     session.commit()
     [sent] = outbox(session)
@@ -120,7 +120,7 @@ def test_an_offer_without_a_price_in_the_answer_takes_the_proposal_price(
 ) -> None:
     alice, bob = person(engine, "alice"), person(engine, "bob", status="none")
     offer = make_proposal(session, settings, alice, purpose="offer", amount=Decimal("22"))
-    bid = bids.place_bid(session, settings, bob, offer, BidInput())
+    bid = bids.place_bid(settings, bob, offer, BidInput(), session=session)
     assert (bid.price_amount, bid.price_basis) == (Decimal("22"), "per_hour")
 
 
@@ -144,7 +144,7 @@ def test_refused_bids_store_nothing(
     alice, bob = person(engine, "alice"), person(engine, "bob", status="volunteer")
     demand = make_proposal(session, settings, alice, **change)
     with pytest.raises(error) as caught:
-        bids.place_bid(session, settings, bob, demand, BidInput(amount="18"))
+        bids.place_bid(settings, bob, demand, BidInput(amount="18"), session=session)
     assert str(caught.value) == message
     session.rollback()
     assert session.exec(select(Bid)).all() == []
@@ -156,13 +156,13 @@ def test_own_second_and_statusless_bids_are_refused(
     alice, bob, carol = person(engine, "alice"), person(engine, "bob"), person(engine, "carol", status="none")
     demand = make_proposal(session, settings, alice)
     with pytest.raises(PermissionDenied, match="your own"):
-        bids.place_bid(session, settings, alice, demand, BidInput(amount="18"))
+        bids.place_bid(settings, alice, demand, BidInput(amount="18"), session=session)
     with pytest.raises(PermissionDenied):  # no provider status: answers no demand
-        bids.place_bid(session, settings, carol, demand, BidInput(amount="18"))
-    bids.place_bid(session, settings, bob, demand, BidInput(amount="18"))
+        bids.place_bid(settings, carol, demand, BidInput(amount="18"), session=session)
+    bids.place_bid(settings, bob, demand, BidInput(amount="18"), session=session)
     session.commit()
     with pytest.raises(Conflict, match="already answered"):
-        bids.place_bid(session, settings, bob, demand, BidInput(amount="17"))
+        bids.place_bid(settings, bob, demand, BidInput(amount="17"), session=session)
     assert len(session.exec(select(Bid)).all()) == 1
 
 
@@ -201,7 +201,7 @@ def test_absurd_bids_are_refused_naming_the_fields(
     alice, bob = person(engine, "alice"), person(engine, "bob")
     demand = make_proposal(session, settings, alice)
     with pytest.raises(ValidationFailed) as caught:
-        bids.place_bid(session, settings, bob, demand, data)
+        bids.place_bid(settings, bob, demand, data, session=session)
     assert set(caught.value.fields) == fields
     session.rollback()
     assert session.exec(select(Bid)).all() == []
@@ -213,15 +213,15 @@ def test_prices_follow_what_the_proposal_is_paid_in(
     alice, bob = person(engine, "alice"), person(engine, "bob")
     free = make_proposal(session, settings, alice, amount=None, currency=None)
     with pytest.raises(ValidationFailed) as caught:
-        bids.place_bid(session, settings, bob, free, BidInput(amount="10"))
+        bids.place_bid(settings, bob, free, BidInput(amount="10"), session=session)
     assert caught.value.fields == {"amount": bids.MSG_FREE_SERVICE}
-    assert bids.place_bid(session, settings, bob, free, BidInput()).price_amount is None
+    assert bids.place_bid(settings, bob, free, BidInput(), session=session).price_amount is None
     open_budget = make_proposal(session, settings, alice, amount=None)
     with pytest.raises(ValidationFailed) as caught:
-        bids.place_bid(session, settings, bob, open_budget, BidInput())
+        bids.place_bid(settings, bob, open_budget, BidInput(), session=session)
     assert caught.value.fields == {"amount": bids.MSG_PRICE_REQUIRED}
     tokens = make_proposal(session, settings, alice, amount=Decimal(1), currency="HOUR")
-    bid = bids.place_bid(session, settings, bob, tokens, BidInput(amount="1,5", basis="total"))
+    bid = bids.place_bid(settings, bob, tokens, BidInput(amount="1,5", basis="total"), session=session)
     assert (bid.price_currency, bid.price_basis, bid.price_amount) == ("HOUR", "total", Decimal("1.5"))
 
 
@@ -231,17 +231,17 @@ def test_prices_follow_what_the_proposal_is_paid_in(
 def test_withdrawing(session: Session, settings: Settings, engine: Engine) -> None:
     alice, bob, carol = person(engine, "alice"), person(engine, "bob"), person(engine, "carol")
     demand = make_proposal(session, settings, alice)
-    bid = bids.place_bid(session, settings, bob, demand, BidInput(amount="18"))
+    bid = bids.place_bid(settings, bob, demand, BidInput(amount="18"), session=session)
     with pytest.raises(NotFound):
-        bids.withdraw_bid(session, settings, carol, bid)
-    bids.withdraw_bid(session, settings, bob, bid)
+        bids.withdraw_bid(settings, carol, bid, session=session)
+    bids.withdraw_bid(settings, bob, bid, session=session)
     session.commit()
     assert bid.state == "withdrawn" and notifications(session, alice.pk) == ["bid_received", "bid_withdrawn"]
     with pytest.raises(Conflict):
-        bids.withdraw_bid(session, settings, bob, bid)
+        bids.withdraw_bid(settings, bob, bid, session=session)
     remote = make_proposal(session, settings, author_uri=REMOTE_AUTHOR)
-    other = bids.place_bid(session, settings, bob, remote, BidInput(amount="18"))
-    bids.withdraw_bid(session, settings, bob, other)
+    other = bids.place_bid(settings, bob, remote, BidInput(amount="18"), session=session)
+    bids.withdraw_bid(settings, bob, other, session=session)
     session.commit()
     undo = outbox(session)[-1]
     assert undo["type"] == "Undo" and undo["to"] == [REMOTE_AUTHOR]
@@ -251,13 +251,13 @@ def test_withdrawing(session: Session, settings: Settings, engine: Engine) -> No
 def test_accepting_a_bid_on_a_demand(session: Session, settings: Settings, engine: Engine) -> None:
     alice, bob, carol = person(engine, "alice"), person(engine, "bob"), person(engine, "carol")
     demand = make_proposal(session, settings, alice)
-    chosen = bids.place_bid(session, settings, bob, demand, BidInput(amount="19"))
-    cheaper = bids.place_bid(session, settings, carol, demand, BidInput(amount="15"))
+    chosen = bids.place_bid(settings, bob, demand, BidInput(amount="19"), session=session)
+    cheaper = bids.place_bid(settings, carol, demand, BidInput(amount="15"), session=session)
     far = remote_bid(session, demand, amount="12")
     session.commit()
     with pytest.raises(NotFound):
-        bids.accept_bid(session, settings, bob, chosen)  # not the author
-    agreement = bids.accept_bid(session, settings, alice, chosen)
+        bids.accept_bid(settings, bob, chosen, session=session)  # not the author
+    agreement = bids.accept_bid(settings, alice, chosen, session=session)
     session.commit()
     alice_uri, bob_uri = local.person(settings, alice).uri, local.person(settings, bob).uri
     assert (agreement.provider_uri, agreement.requester_uri) == (bob_uri, alice_uri)
@@ -279,7 +279,7 @@ def test_accepting_a_bid_on_a_demand(session: Session, settings: Settings, engin
     snapshot = agreement_documents.read_agreement(json.loads(agreement.raw or "{}"))
     assert (snapshot.provider, snapshot.receiver, snapshot.author) == (bob_uri, alice_uri, alice_uri)
     with pytest.raises(Conflict):
-        bids.accept_bid(session, settings, alice, cheaper)
+        bids.accept_bid(settings, alice, cheaper, session=session)
 
 
 def test_accepting_a_remote_bid_sends_the_agreement(
@@ -288,7 +288,7 @@ def test_accepting_a_remote_bid_sends_the_agreement(
     alice = person(engine, "alice")
     demand = make_proposal(session, settings, alice)
     bid = remote_bid(session, demand, amount="18")
-    agreement = bids.accept_bid(session, settings, alice, bid)
+    agreement = bids.accept_bid(settings, alice, bid, session=session)
     session.commit()
     accept = next(a for a in outbox(session) if a["type"] == "Accept")
     assert accept["to"] == [REMOTE_BIDDER] and accept["object"] == bid.ap_id
@@ -305,9 +305,9 @@ def test_accepting_an_answer_to_an_offer_keeps_the_offer_open(
 ) -> None:
     alice, bob, carol = person(engine, "alice"), person(engine, "bob", status="none"), person(engine, "carol")
     offer = make_proposal(session, settings, alice, purpose="offer")
-    first = bids.place_bid(session, settings, bob, offer, BidInput())
-    second = bids.place_bid(session, settings, carol, offer, BidInput())
-    agreement = bids.accept_bid(session, settings, alice, first)
+    first = bids.place_bid(settings, bob, offer, BidInput(), session=session)
+    second = bids.place_bid(settings, carol, offer, BidInput(), session=session)
+    agreement = bids.accept_bid(settings, alice, first, session=session)
     session.commit()
     assert (agreement.provider_uri, agreement.local_requester_id) == (
         local.person(settings, alice).uri,
@@ -320,12 +320,12 @@ def test_accepting_an_answer_to_an_offer_keeps_the_offer_open(
 def test_rejecting_with_a_reason(session: Session, settings: Settings, engine: Engine) -> None:
     alice, bob = person(engine, "alice"), person(engine, "bob")
     demand = make_proposal(session, settings, alice)
-    bid = bids.place_bid(session, settings, bob, demand, BidInput(amount="18"))
+    bid = bids.place_bid(settings, bob, demand, BidInput(amount="18"), session=session)
     with pytest.raises(ValidationFailed):
-        bids.reject_bid(session, settings, alice, bid, "x" * 501)
+        bids.reject_bid(settings, alice, bid, "x" * 501, session=session)
     with pytest.raises(NotFound):
-        bids.reject_bid(session, settings, bob, bid, "no")
-    bids.reject_bid(session, settings, alice, bid, "Trop <script>loin</script> de chez moi")
+        bids.reject_bid(settings, bob, bid, "no", session=session)
+    bids.reject_bid(settings, alice, bid, "Trop <script>loin</script> de chez moi", session=session)
     session.commit()
     assert (bid.state, bid.reject_reason) == ("rejected", "Trop de chez moi")
     data = json.loads(session.exec(select(Notification).where(Notification.user_id == bob.id)).one().data)
@@ -344,7 +344,7 @@ def test_bids_are_sealed_and_shown_with_reputation_and_distance(
         person(engine, "carol"),
     )
     demand = make_proposal(session, settings, alice)
-    bid = bids.place_bid(session, settings, bob, demand, BidInput(amount="18"))
+    bid = bids.place_bid(settings, bob, demand, BidInput(amount="18"), session=session)
     far = remote_bid(session, demand)
     bob_uri = local.person(settings, bob).uri
     for score, evaluator in ((5, "https://a.example/users/x"), (4, "https://b.example/users/y")):
@@ -360,7 +360,7 @@ def test_bids_are_sealed_and_shown_with_reputation_and_distance(
             )
         )
     session.commit()
-    views = {v.bidder_uri: v for v in bid_views.bids_for(session, settings, alice, demand)}
+    views = {v.bidder_uri: v for v in bid_views.bids_for(settings, alice, demand, session=session)}
     mine = views[bob_uri]
     assert (mine.bidder_name, mine.local, mine.price) == (
         "bob",
@@ -371,12 +371,12 @@ def test_bids_are_sealed_and_shown_with_reputation_and_distance(
     assert mine.distance_km is not None and 1 < mine.distance_km < 6  # Bagnolet to Montreuil
     assert views[REMOTE_BIDDER].distance_km is None and views[REMOTE_BIDDER].standing.reputation.count == 0
     with pytest.raises(NotFound):
-        bid_views.bids_for(session, settings, bob, demand)
-    assert bid.id is not None and bid_views.visible_bid(session, alice, bid.id)[0] is bid
+        bid_views.bids_for(settings, bob, demand, session=session)
+    assert bid.id is not None and bid_views.visible_bid(alice, bid.id, session=session)[0] is bid
     with pytest.raises(NotFound):
-        bid_views.visible_bid(session, carol, bid.id)
+        bid_views.visible_bid(carol, bid.id, session=session)
     assert far.id is not None
-    [line] = bid_views.my_bids(session, bob)
+    [line] = bid_views.my_bids(bob, session=session)
     assert line.bid is bid and line.proposal.id == demand.id and line.agreement is None
 
 
@@ -388,14 +388,14 @@ def test_bids_expire_with_their_proposal_not_with_the_deadline(
     withdrawn = make_proposal(session, settings, alice)
     outlived = make_proposal(session, settings, alice, expires=utcnow() + timedelta(days=1))
     placed = [
-        bids.place_bid(session, settings, bob, p, BidInput(amount="18"))
+        bids.place_bid(settings, bob, p, BidInput(amount="18"), session=session)
         for p in (open_one, withdrawn, outlived)
     ]
     withdrawn.state = "withdrawn"
     session.commit()
     later = utcnow() + timedelta(days=2)  # past the deadline and the lifetime of the third
-    assert bids.expire_bids(session, now=later) == 2
+    assert bids.expire_bids(now=later, session=session) == 2
     session.commit()
     assert [b.state for b in placed] == ["active", "expired", "expired"]
-    assert bids.expire_bids(session, now=later) == 0
+    assert bids.expire_bids(now=later, session=session) == 0
     assert session.exec(select(Agreement)).all() == []

@@ -150,8 +150,8 @@ def test_hidden_evaluation_kept_hidden_on_the_party_node_until_both_are_in(
     )
     assert received.comment == "Ponctuel et très aimable."
     with Session(engine) as session:
-        assert evaluations.visible_to(session, mirror, bob_uri) == []
-        assert evaluations.reputation_of(session, bob_uri).count == 0
+        assert evaluations.visible_to(mirror, bob_uri, session=session) == []
+        assert evaluations.reputation_of(bob_uri, session=session).count == 0
         notes = session.exec(select(Notification.kind).where(Notification.user_id == bob.id)).all()
     assert notes == ["evaluation_received"]
 
@@ -159,7 +159,7 @@ def test_hidden_evaluation_kept_hidden_on_the_party_node_until_both_are_in(
     mine = submit(engine, settings, bob, mirror, 4, criteria={"payment": 5})
     assert {e.state for e in stored(engine)} == {"published"}
     with Session(engine) as session:
-        assert evaluations.reputation_of(session, bob_uri).mean is not None
+        assert evaluations.reputation_of(bob_uri, session=session).mean is not None
         sent = [
             json.loads(r.payload)
             for r in session.exec(select(OutboxActivity).order_by(col(OutboxActivity.id)))
@@ -201,7 +201,7 @@ def test_third_node_stores_published_evaluations_only(engine: Engine, settings: 
     [row] = stored(engine)
     assert row.state == "published" and row.agreement_id is None and row.evaluated_role == "provider"
     with Session(engine) as session:
-        reputation = evaluations.reputation_of(session, bob)
+        reputation = evaluations.reputation_of(bob, session=session)
     assert (str(reputation.mean), reputation.count, reputation.by_node) == (
         "5.00",
         1,

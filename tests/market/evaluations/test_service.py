@@ -82,12 +82,12 @@ def submit(
 ) -> Evaluation:
     with db.session_scope(engine) as session:
         return evaluations.submit(
-            session,
             settings,
             user,
             agreement,
             EvaluationInput(overall=overall, criteria=criteria or {}, comment=comment),
             now=now,
+            session=session,
         )
 
 
@@ -129,20 +129,20 @@ def test_double_blind_hidden_until_both_are_in(
     assert first.state == "submitted" and first.evaluated_role == "provider"
     assert first.evaluated_uri == uri(settings, bob)
     with Session(engine) as session:
-        assert [e.ap_id for e in evaluations.visible_to(session, agreement, uri(settings, alice))] == [
-            first.ap_id
-        ]
-        assert evaluations.visible_to(session, agreement, uri(settings, bob)) == []
-        assert evaluations.reputation_of(session, uri(settings, bob)).count == 0
-        assert evaluations.count_published_of(session, uri(settings, bob)) == 0
+        assert [
+            e.ap_id for e in evaluations.visible_to(agreement, uri(settings, alice), session=session)
+        ] == [first.ap_id]
+        assert evaluations.visible_to(agreement, uri(settings, bob), session=session) == []
+        assert evaluations.reputation_of(uri(settings, bob), session=session).count == 0
+        assert evaluations.count_published_of(uri(settings, bob), session=session) == 0
     assert outbox(engine) == []  # both parties are here: nothing to send, nothing public yet
 
     second = submit(engine, settings, bob, agreement, 5, criteria={"clarity": 4, "payment": 5})
     assert second.evaluated_role == "requester"
     assert {e.state for e in stored(engine)} == {"published"}
     with Session(engine) as session:
-        assert len(evaluations.visible_to(session, agreement, uri(settings, bob))) == 2
-        bob_rep = evaluations.reputation_of(session, uri(settings, bob))
+        assert len(evaluations.visible_to(agreement, uri(settings, bob), session=session)) == 2
+        bob_rep = evaluations.reputation_of(uri(settings, bob), session=session)
         assert (bob_rep.mean, bob_rep.count, bob_rep.criteria) == (
             Decimal("4.00"),
             1,
@@ -186,20 +186,26 @@ def test_revealed_fourteen_days_after_completion(engine: Engine, settings: Setti
 
     with db.session_scope(engine) as session:
         assert (
-            evaluations.reveal_due_evaluations(session, settings, completed + timedelta(days=13, hours=23))
+            evaluations.reveal_due_evaluations(
+                settings, completed + timedelta(days=13, hours=23), session=session
+            )
             == 0
         )
     assert stored(engine)[0].state == "submitted"
     with db.session_scope(engine) as session:
-        assert evaluations.reveal_due_evaluations(session, settings, completed + timedelta(days=14)) == 1
-        assert evaluations.reveal_due_evaluations(session, settings, completed + timedelta(days=15)) == 0
+        assert (
+            evaluations.reveal_due_evaluations(settings, completed + timedelta(days=14), session=session) == 1
+        )
+        assert (
+            evaluations.reveal_due_evaluations(settings, completed + timedelta(days=15), session=session) == 0
+        )
     [row] = stored(engine)
     assert row.state == "published" and row.published_at is not None
     (_, _), (create, public) = outbox(engine)
     assert public and create["to"] == [PUBLIC] and REMOTE_BOB in create["cc"]
     assert create["object"]["to"] == [PUBLIC]
     with Session(engine) as session:
-        assert evaluations.reputation_of(session, REMOTE_BOB).count == 1
+        assert evaluations.reputation_of(REMOTE_BOB, session=session).count == 1
 
 
 def test_non_party_refused(engine: Engine, settings: Settings, people: tuple[User, User, Agreement]) -> None:
@@ -303,12 +309,12 @@ def test_find_agreement_by_row_id_uuid_and_mirror(engine: Engine, settings: Sett
     with Session(engine) as session:
         for row in (held, mirrored, numbered):
             ref = evaluations.agreement_ref(row)
-            found = evaluations.find_agreement(session, settings, ref)
+            found = evaluations.find_agreement(settings, ref, session=session)
             assert found is not None and found.ap_id == row.ap_id
         assert evaluations.agreement_ref(numbered) == str(numbered.id)
-        assert evaluations.find_agreement(session, settings, "9f3a-77") is not None
+        assert evaluations.find_agreement(settings, "9f3a-77", session=session) is not None
         for unknown in ("nope", "../etc", "%", "9" * 30, ""):
-            assert evaluations.find_agreement(session, settings, unknown) is None
+            assert evaluations.find_agreement(settings, unknown, session=session) is None
 
 
 def test_reputations_of_several_people(engine: Engine, settings: Settings) -> None:
@@ -320,9 +326,9 @@ def test_reputations_of_several_people(engine: Engine, settings: Settings) -> No
         )
         submit(engine, settings, person, agreement, score, criteria={"respect": score}, now=past)
     with db.session_scope(engine) as session:
-        evaluations.reveal_due_evaluations(session, settings)
+        evaluations.reveal_due_evaluations(settings, session=session)
     with Session(engine) as session:
-        found = evaluations.reputations_of(session, [REMOTE_BOB, uri(settings, alice)])
+        found = evaluations.reputations_of([REMOTE_BOB, uri(settings, alice)], session=session)
     assert found[REMOTE_BOB].mean == Decimal("4.50") and found[REMOTE_BOB].count == 2
     assert found[REMOTE_BOB].distribution == {1: 0, 2: 0, 3: 0, 4: 1, 5: 1}
     assert found[REMOTE_BOB].criteria == {"respect": Decimal("4.50")}

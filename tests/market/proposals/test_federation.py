@@ -75,7 +75,7 @@ def offer_input(**changes: Any) -> proposals.ProposalInput:
 
 def post(engine: Engine, settings: Settings, author: User, **changes: Any) -> Proposal:
     with session_scope(engine) as session:
-        return proposals.create(session, settings, author, offer_input(**changes))
+        return proposals.create(settings, author, offer_input(**changes), session=session)
 
 
 def set_software(engine: Engine, domain: str, software: str) -> None:
@@ -175,7 +175,7 @@ def test_a_server_whose_software_is_learnt_gets_one_shape(
     settings: Settings, engine: Engine, alice: User, audience: LocalActor
 ) -> None:
     with session_scope(engine, write=True) as session:
-        proposal_notes.record_software(session, "unknown.example", ("misskey", "13.0"), utcnow())
+        proposal_notes.record_software("unknown.example", ("misskey", "13.0"), utcnow(), session=session)
     post(engine, settings, alice)
     sent = deliveries_by_type(engine)
     assert "https://unknown.example/users/dan/inbox" not in sent["Create(Proposal)"]
@@ -191,8 +191,8 @@ def test_updates_and_withdrawal_reach_both(
         assert fresh is not None
         data = proposals.input_of(fresh)
         data.title = "Repassage le soir"
-        proposals.update(session, settings, alice, fresh, data)
-        proposals.withdraw(session, settings, alice, fresh)
+        proposals.update(settings, alice, fresh, data, session=session)
+        proposals.withdraw(settings, alice, fresh, session=session)
     kinds = deliveries_by_type(engine)
     assert set(kinds) == {
         "Create(Proposal)",
@@ -527,7 +527,8 @@ def test_store_remote_checks_the_signer(engine: Engine, settings: Settings) -> N
     doc = proposal_from_json(proposal_doc())
     with Session(engine) as session:
         with pytest.raises(PermanentFailure):
-            proposal_federation.store_remote(session, settings, doc, signer=B + "/users/eve")
+            proposal_federation.store_remote(settings, doc, signer=B + "/users/eve", session=session)
         assert (
-            proposal_federation.store_remote(session, settings, doc, signer=B + "/users/bob") is Outcome.DONE
+            proposal_federation.store_remote(settings, doc, signer=B + "/users/bob", session=session)
+            is Outcome.DONE
         )

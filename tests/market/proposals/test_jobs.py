@@ -72,7 +72,7 @@ def test_the_expiry_job(settings: Settings, engine: Engine) -> None:
         commune_name="Montreuil",
     )
     with session_scope(engine) as session:
-        row = proposals.create(session, settings, author, data)
+        row = proposals.create(settings, author, data, session=session)
     with session_scope(engine) as session:
         session.execute(
             update(Proposal)
@@ -111,7 +111,7 @@ def test_learning_software_from_nodeinfo(
     assert found[silent.domain].software == "" and found[silent.domain].nodeinfo_fetched_at is not None
     assert asyncio.run(learn()) == 0  # known, or asked less than a day ago
     with Session(engine) as session:
-        audience = proposal_notes.audience(session, loopback, alice)
+        audience = proposal_notes.audience(loopback, alice, session=session)
     assert [uri.split("/users")[0] for uri in audience.note_actors] == [mastodon.url(""), silent.url("")]
     assert audience.proposal_actors == [silent.url("/users/claire")]
 

@@ -56,7 +56,7 @@ def demand(**changes: Any) -> proposals.ProposalInput:
 
 
 def post(session: Session, settings: Settings, author: User, data: proposals.ProposalInput) -> Proposal:
-    row = proposals.create(session, settings, author, data)
+    row = proposals.create(settings, author, data, session=session)
     session.commit()
     return row
 
@@ -70,7 +70,7 @@ def refused(
     session: Session, settings: Settings, author: User, data: proposals.ProposalInput
 ) -> dict[str, str]:
     with pytest.raises(ValidationFailed) as caught:
-        proposals.create(session, settings, author, data)
+        proposals.create(settings, author, data, session=session)
     session.rollback()
     assert session.exec(select(func.count()).select_from(Proposal)).one() == 0
     assert session.exec(select(func.count()).select_from(OutboxActivity)).one() == 0
@@ -178,10 +178,10 @@ def test_schedules_and_their_timing(session: Session, settings: Settings, alice:
     assert json.loads(row.schedule or "{}")["eventSchedule"]["byDay"] == ["TU", "TH"]
     past = (utcnow() - timedelta(days=2)).strftime("%Y-%m-%dT14:00")
     with pytest.raises(ValidationFailed) as caught:
-        proposals.create(session, settings, alice, offer(schedule_kind="window", start=past, end=end))
+        proposals.create(settings, alice, offer(schedule_kind="window", start=past, end=end), session=session)
     assert "start" in caught.value.fields
     with pytest.raises(ValidationFailed) as caught:
-        proposals.create(session, settings, alice, replace(weekly, weekdays=[]))
+        proposals.create(settings, alice, replace(weekly, weekdays=[]), session=session)
     assert "weekdays" in caught.value.fields
 
 
@@ -219,7 +219,7 @@ def refused_more(
     session: Session, settings: Settings, author: User, data: proposals.ProposalInput
 ) -> dict[str, str]:
     with pytest.raises(ValidationFailed) as caught:
-        proposals.create(session, settings, author, data)
+        proposals.create(settings, author, data, session=session)
     session.rollback()
     return caught.value.fields
 
@@ -255,7 +255,7 @@ def test_suspended_people_cannot_publish(session: Session, settings: Settings, a
     session.add(user)
     session.commit()
     with pytest.raises(PermissionDenied):
-        proposals.create(session, settings, user, offer())
+        proposals.create(settings, user, offer(), session=session)
 
 
 # --- changing, withdrawing, expiring, closing ---------------------------------------------------------
@@ -266,13 +266,13 @@ def test_the_author_changes_an_open_proposal(
 ) -> None:
     row = post(session, settings, alice, offer())
     with pytest.raises(PermissionDenied):
-        proposals.update(session, settings, bob, row, offer(title="Repassage pas cher"))
+        proposals.update(settings, bob, row, offer(title="Repassage pas cher"), session=session)
     session.rollback()
     data = proposals.input_of(row)
     assert data.price == "18.50" and data.commune_name == "Montreuil" and not data.free
     data.title = "Repassage et pliage"
     data.price = "20"
-    proposals.update(session, settings, alice, row, data)
+    proposals.update(settings, alice, row, data, session=session)
     session.commit()
     assert (row.title, row.price_amount) == ("Repassage et pliage", Decimal("20"))
     assert row.updated_at > row.published_at
@@ -280,7 +280,7 @@ def test_the_author_changes_an_open_proposal(
     assert update["type"] == "Update" and update["object"]["name"] == "Repassage et pliage"
     assert update["object"]["updated"]
     with pytest.raises(ValidationFailed) as caught:
-        proposals.update(session, settings, alice, row, replace(data, purpose="request"))
+        proposals.update(settings, alice, row, replace(data, purpose="request"), session=session)
     assert caught.value.fields == {"purpose": proposal_input.MSG_PURPOSE_FIXED}
 
 
@@ -297,16 +297,16 @@ def test_the_deal_is_frozen_once_answers_arrived(session: Session, settings: Set
     data = proposals.input_of(row)
     with pytest.raises(Conflict) as caught:
         proposals.update(
-            session,
             settings,
             alice,
             row,
             replace(data, price="35", postal_code="93170", commune_name="Bagnolet"),
+            session=session,
         )
     assert set(caught.value.fields) == {"price", "commune_name"}
     session.rollback()
     updated = proposals.update(
-        session, settings, alice, row, replace(data, title="Courses du mardi", lifetime_days="60")
+        settings, alice, row, replace(data, title="Courses du mardi", lifetime_days="60"), session=session
     )
     assert updated.title == "Courses du mardi" and updated.price_amount == Decimal("40")
 
@@ -314,17 +314,17 @@ def test_the_deal_is_frozen_once_answers_arrived(session: Session, settings: Set
 def test_withdrawal(session: Session, settings: Settings, alice: User, bob: User) -> None:
     row = post(session, settings, alice, offer())
     with pytest.raises(PermissionDenied):
-        proposals.withdraw(session, settings, bob, row)
-    proposals.withdraw(session, settings, alice, row)
+        proposals.withdraw(settings, bob, row, session=session)
+    proposals.withdraw(settings, alice, row, session=session)
     session.commit()
     assert row.state == "withdrawn" and row.closed_at is not None
     delete = outbox(session)[-1]
     assert delete["type"] == "Delete"
     assert delete["object"] == {"type": "Tombstone", "id": row.ap_id, "formerType": "Proposal"}
     with pytest.raises(Conflict):
-        proposals.withdraw(session, settings, alice, row)
+        proposals.withdraw(settings, alice, row, session=session)
     with pytest.raises(Conflict):
-        proposals.update(session, settings, alice, row, proposals.input_of(row))
+        proposals.update(settings, alice, row, proposals.input_of(row), session=session)
 
 
 def test_expiry_publishes_and_notifies(session: Session, settings: Settings, alice: User) -> None:
@@ -339,8 +339,8 @@ def test_expiry_publishes_and_notifies(session: Session, settings: Settings, ali
     )
     session.add(remote)
     session.commit()
-    assert proposals.expire_due(session, settings, utcnow() + timedelta(days=1)) == 0
-    assert proposals.expire_due(session, settings, utcnow() + timedelta(days=8)) == 2
+    assert proposals.expire_due(settings, utcnow() + timedelta(days=1), session=session) == 0
+    assert proposals.expire_due(settings, utcnow() + timedelta(days=8), session=session) == 2
     session.commit()
     assert (row.state, remote.state) == ("expired", "expired")
     activities = outbox(session)
@@ -348,7 +348,7 @@ def test_expiry_publishes_and_notifies(session: Session, settings: Settings, ali
     assert activities[-1]["object"]["proposalState"] == "expired"
     [note] = session.exec(select(Notification)).all()
     assert (note.user_id, note.kind, note.object_uri) == (alice.id, "proposal_expired", row.ap_id)
-    assert proposals.expire_due(session, settings, utcnow() + timedelta(days=9)) == 0
+    assert proposals.expire_due(settings, utcnow() + timedelta(days=9), session=session) == 0
 
 
 def test_a_demand_closes_on_agreement_an_offer_does_not(
@@ -356,8 +356,8 @@ def test_a_demand_closes_on_agreement_an_offer_does_not(
 ) -> None:
     wanted = post(session, settings, alice, demand())
     offered = post(session, settings, alice, offer())
-    assert proposals.close(session, settings, wanted) and wanted.state == "closed"
-    assert not proposals.close(session, settings, offered) and offered.state == "open"
+    assert proposals.close(settings, wanted, session=session) and wanted.state == "closed"
+    assert not proposals.close(settings, offered, session=session) and offered.state == "open"
     assert outbox(session)[-1]["object"]["proposalState"] == "closed"
 
 
@@ -380,7 +380,7 @@ def remote_row(session: Session, origin: str, title: str, **values: Any) -> Prop
 
 
 def titles(session: Session, **filters: Any) -> list[str]:
-    found = proposals.search(session, ProposalFilters(**filters), now=utcnow())
+    found = proposals.search(ProposalFilters(**filters), now=utcnow(), session=session)
     return [row.title for row in found.items]
 
 
@@ -396,7 +396,7 @@ def test_listing_filters(session: Session, settings: Settings, alice: User, bob:
         session, "b.example", "Jardin a Lyon", category="gardening", commune_insee="69123", departement="69"
     )
     gone = post(session, settings, alice, offer(title="Cours de piano"))
-    proposals.withdraw(session, settings, alice, gone)
+    proposals.withdraw(settings, alice, gone, session=session)
     session.commit()
     every = ["Jardin a Lyon", "Courses à Bagnolet", "Ménage et repassage"]
     assert titles(session) == every  # newest first, withdrawn hidden
@@ -427,15 +427,15 @@ def test_listing_hides_suspended_authors_blocked_domains_and_ended_lifetimes(
     session.add(DomainBlock(domain="spam.example"))
     session.commit()
     assert titles(session) == ["Offre d'Alice"]
-    [bobs] = [r for r in proposals.of_author(session, bob.pk)]
-    assert not proposals.is_visible(session, bobs)
+    [bobs] = [r for r in proposals.of_author(bob.pk, session=session)]
+    assert not proposals.is_visible(bobs, session=session)
 
 
 def test_paging(session: Session, settings: Settings) -> None:
     for n in range(45):
         remote_row(session, "b.example", f"Offre {n:02d}")
-    first = proposals.search(session, ProposalFilters(), now=utcnow(), page=1)
-    third = proposals.search(session, ProposalFilters(), now=utcnow(), page=3)
+    first = proposals.search(ProposalFilters(), now=utcnow(), page=1, session=session)
+    third = proposals.search(ProposalFilters(), now=utcnow(), page=3, session=session)
     assert len(first.items) == 20 and first.has_next
     assert [r.title for r in third.items] == [
         f"Offre {n:02d}" for n in range(4, -1, -1)

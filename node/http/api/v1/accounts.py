@@ -28,7 +28,7 @@ def software_version() -> str:
 
 def _account(request: Request, session: Session, user: User) -> schemas.Account:
     url = node_of(request).settings.url(f"/users/{user.username}")
-    return schemas.Account.of(user, service.user_categories(session, user), url)
+    return schemas.Account.of(user, service.user_categories(user, session=session), url)
 
 
 def _reload(session: Session, user: User) -> User:
@@ -56,7 +56,7 @@ async def get_me(request: Request, caller: User, _body: None) -> schemas.Account
 async def update_me(request: Request, caller: User, body: schemas.ProfileUpdate) -> schemas.Account:
     def save(session: Session) -> schemas.Account:
         user = _reload(session, caller)
-        current = service.user_categories(session, user)
+        current = service.user_categories(user, session=session)
         changes = body.model_dump(exclude_unset=True)
         language = changes.pop("language", None)
         data = service.ProfileInput(
@@ -75,10 +75,10 @@ async def update_me(request: Request, caller: User, body: schemas.ProfileUpdate)
                 setattr(data, key, value)
         if "postal_code" in changes and "commune_name" not in changes:
             data.commune_name = ""
-        service.update_profile(session, user, data)
+        service.update_profile(user, data, session=session)
         if language:
-            service.set_language(session, user, language)
-        account_events.profile_changed(session, node_of(request).settings, user)
+            service.set_language(user, language, session=session)
+        account_events.profile_changed(node_of(request).settings, user, session=session)
         return _account(request, session, user)
 
     return await run(request, save)
@@ -86,7 +86,12 @@ async def update_me(request: Request, caller: User, body: schemas.ProfileUpdate)
 
 @api.operation("GET", "/me/export", summary="Everything the node holds about the caller", tag="accounts")
 async def export_me(request: Request, caller: User, _body: None) -> Response:
-    data = await run(request, gdpr.export_account, caller, node_url=node_of(request).settings.base_url)
+    data = await run(
+        request,
+        lambda session: gdpr.export_account(
+            caller, node_url=node_of(request).settings.base_url, session=session
+        ),
+    )
     return JSONResponse(data)
 
 
@@ -110,7 +115,7 @@ def _token(token: ApiToken) -> schemas.Token:
     list_response=True,
 )
 async def list_tokens(request: Request, caller: User, _body: None) -> list[schemas.Token]:
-    tokens = await run(request, credentials.list_api_tokens, caller)
+    tokens = await run(request, lambda session: credentials.list_api_tokens(caller, session=session))
     return [_token(t) for t in tokens]
 
 
@@ -124,7 +129,9 @@ async def list_tokens(request: Request, caller: User, _body: None) -> list[schem
     status=201,
 )
 async def create_token(request: Request, caller: User, body: schemas.TokenCreate) -> schemas.NewToken:
-    token, secret = await run(request, credentials.create_api_token, caller, body.name)
+    token, secret = await run(
+        request, lambda session: credentials.create_api_token(caller, body.name, session=session)
+    )
     return schemas.NewToken(**_token(token).model_dump(), token=secret)
 
 
@@ -132,7 +139,12 @@ async def create_token(request: Request, caller: User, body: schemas.TokenCreate
     "DELETE", "/tokens/{token_id:int}", summary="Revoke an API token", tag="tokens", status=204, errors=(404,)
 )
 async def revoke_token(request: Request, caller: User, _body: None) -> Response:
-    await run(request, credentials.revoke_api_token, caller, request.path_params["token_id"])
+    await run(
+        request,
+        lambda session: credentials.revoke_api_token(
+            caller, request.path_params["token_id"], session=session
+        ),
+    )
     return Response(status_code=204)
 
 
@@ -199,7 +211,10 @@ async def admin_list_users(request: Request, caller: User, _body: None) -> list[
         AccountStatus(raw_status) if raw_status and raw_status in AccountStatus._value2member_map_ else None
     )
     people = await run(
-        request, service.list_users, status=status, query=request.query_params.get("q", "")[:100]
+        request,
+        lambda session: service.list_users(
+            status=status, query=request.query_params.get("q", "")[:100], session=session
+        ),
     )
     return [
         schemas.UserSummary(

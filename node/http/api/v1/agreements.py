@@ -88,7 +88,7 @@ def agreement_out(session: Session, settings: Settings, caller: User, agreement:
     price = bids.price_of(agreement)
     schedule = stored_schedule(agreement.schedule)
     first = sched.first_window(schedule) if schedule is not None else None
-    contacts = agreement_contacts.contacts_for(session, settings, caller, agreement)
+    contacts = agreement_contacts.contacts_for(settings, caller, agreement, session=session)
     return AgreementOut(
         id=agreement.id,
         ap_id=agreement.ap_id,
@@ -115,7 +115,7 @@ def agreement_out(session: Session, settings: Settings, caller: User, agreement:
         contacts={role: ContactOut(address=c.address, phone=c.phone) for role, c in contacts.items()},
         timeline=[
             EventOut(kind=e.kind, actor=e.actor_uri, at=e.at, note=e.note)
-            for e in timeline(session, agreement)
+            for e in timeline(agreement, session=session)
         ],
     )
 
@@ -132,7 +132,7 @@ async def list_agreements(request: Request, caller: User, _body: None) -> list[A
     settings = node_of(request).settings
 
     def load(session: Session) -> list[AgreementOut]:
-        return [agreement_out(session, settings, caller, a) for a in agreements_of(session, caller)]
+        return [agreement_out(session, settings, caller, a) for a in agreements_of(caller, session=session)]
 
     return await run(request, load)
 
@@ -151,7 +151,7 @@ async def get_agreement(request: Request, caller: User, _body: None) -> Agreemen
 
     def load(session: Session) -> AgreementOut:
         return agreement_out(
-            session, settings, caller, agreement_for(session, settings, caller, agreement_id)
+            session, settings, caller, agreement_for(settings, caller, agreement_id, session=session)
         )
 
     return await run(request, load)
@@ -166,7 +166,7 @@ async def _act(request: Request, caller: User, change: Change) -> AgreementOut:
     agreement_id = int(request.path_params["agreement_id"])
 
     def save(session: Session) -> AgreementOut:
-        agreement = agreement_for(session, settings, caller, agreement_id, lock=True)
+        agreement = agreement_for(settings, caller, agreement_id, lock=True, session=session)
         change(session, settings, agreement)
         return agreement_out(session, settings, caller, agreement)
 
@@ -182,7 +182,9 @@ async def _act(request: Request, caller: User, change: Change) -> AgreementOut:
     errors=(404, 409),
 )
 async def confirm_agreement(request: Request, caller: User, _body: None) -> AgreementOut:
-    return await _act(request, caller, lambda s, st, a: agreements.confirm_completion(s, st, caller, a))
+    return await _act(
+        request, caller, lambda s, st, a: agreements.confirm_completion(st, caller, a, session=s)
+    )
 
 
 @api.operation(
@@ -195,7 +197,9 @@ async def confirm_agreement(request: Request, caller: User, _body: None) -> Agre
     errors=(404, 409),
 )
 async def cancel_agreement(request: Request, caller: User, body: ReasonIn) -> AgreementOut:
-    return await _act(request, caller, lambda s, st, a: agreements.cancel(s, st, caller, a, body.reason))
+    return await _act(
+        request, caller, lambda s, st, a: agreements.cancel(st, caller, a, body.reason, session=s)
+    )
 
 
 @api.operation(
@@ -208,7 +212,9 @@ async def cancel_agreement(request: Request, caller: User, body: ReasonIn) -> Ag
     errors=(404, 409),
 )
 async def dispute_agreement(request: Request, caller: User, body: ReasonIn) -> AgreementOut:
-    return await _act(request, caller, lambda s, st, a: agreements.dispute(s, st, caller, a, body.reason))
+    return await _act(
+        request, caller, lambda s, st, a: agreements.dispute(st, caller, a, body.reason, session=s)
+    )
 
 
 @api.operation(
@@ -224,7 +230,7 @@ async def share_contact(request: Request, caller: User, body: ContactIn) -> Agre
     return await _act(
         request,
         caller,
-        lambda s, st, a: agreement_contacts.share_contact(s, st, caller, a, body.address, body.phone),
+        lambda s, st, a: agreement_contacts.share_contact(st, caller, a, body.address, body.phone, session=s),
     )
 
 
@@ -240,5 +246,7 @@ async def share_contact(request: Request, caller: User, body: ContactIn) -> Agre
 )
 async def settle_agreement(request: Request, caller: User, body: SettlementIn) -> AgreementOut:
     return await _act(
-        request, caller, lambda s, st, a: agreements.settle_dispute(s, st, caller, a, body.outcome, body.note)
+        request,
+        caller,
+        lambda s, st, a: agreements.settle_dispute(st, caller, a, body.outcome, body.note, session=s),
     )

@@ -138,20 +138,20 @@ async def create_bid(request: Request, caller: User, body: BidCreate) -> BidOut:
     data = bid_input(body)
 
     def save(session: Session) -> BidOut:
-        proposal = bids.proposal_by_ap_id(session, body.proposal)
-        return bid_out(bids.place_bid(session, settings, caller, proposal, data), proposal)
+        proposal = bids.proposal_by_ap_id(body.proposal, session=session)
+        return bid_out(bids.place_bid(settings, caller, proposal, data, session=session), proposal)
 
     return await run(request, save)
 
 
 def _list(session: Session, settings: Settings, caller: User, proposal_ap_id: str | None) -> list[BidOut]:
     if proposal_ap_id:
-        proposal = bids.proposal_by_ap_id(session, proposal_ap_id)
-        views = bid_views.bids_for(session, settings, caller, proposal)
+        proposal = bids.proposal_by_ap_id(proposal_ap_id, session=session)
+        views = bid_views.bids_for(settings, caller, proposal, session=session)
         return [bid_out(v.bid, proposal, view=v) for v in views]
     return [
         bid_out(line.bid, line.proposal, agreement_id=line.agreement.id if line.agreement else None)
-        for line in bid_views.my_bids(session, caller)
+        for line in bid_views.my_bids(caller, session=session)
     ]
 
 
@@ -174,11 +174,13 @@ async def list_bids(request: Request, caller: User, _body: None) -> list[BidOut]
 
 
 def _one(session: Session, settings: Settings, caller: User, bid_id: int) -> BidOut:
-    bid, proposal = bid_views.visible_bid(session, caller, bid_id)
+    bid, proposal = bid_views.visible_bid(caller, bid_id, session=session)
     if bids.is_author(proposal, caller):
-        view = next(v for v in bid_views.bids_for(session, settings, caller, proposal) if v.bid.id == bid.id)
+        view = next(
+            v for v in bid_views.bids_for(settings, caller, proposal, session=session) if v.bid.id == bid.id
+        )
         return bid_out(bid, proposal, view=view)
-    mine = next((line for line in bid_views.my_bids(session, caller) if line.bid.id == bid.id), None)
+    mine = next((line for line in bid_views.my_bids(caller, session=session) if line.bid.id == bid.id), None)
     agreement_id = mine.agreement.id if mine and mine.agreement else None
     return bid_out(bid, proposal, agreement_id=agreement_id)
 
@@ -209,8 +211,8 @@ async def withdraw_bid(request: Request, caller: User, _body: None) -> BidOut:
     bid_id = int(request.path_params["bid_id"])
 
     def save(session: Session) -> BidOut:
-        bid, proposal = bid_views.visible_bid(session, caller, bid_id)
-        return bid_out(bids.withdraw_bid(session, settings, caller, bid), proposal)
+        bid, proposal = bid_views.visible_bid(caller, bid_id, session=session)
+        return bid_out(bids.withdraw_bid(settings, caller, bid, session=session), proposal)
 
     return await run(request, save)
 
@@ -229,8 +231,8 @@ async def accept_bid(request: Request, caller: User, _body: None) -> AgreementOu
     bid_id = int(request.path_params["bid_id"])
 
     def save(session: Session) -> AgreementOut:
-        bid, _ = bid_views.visible_bid(session, caller, bid_id)
-        agreement = bids.accept_bid(session, settings, caller, bid)
+        bid, _ = bid_views.visible_bid(caller, bid_id, session=session)
+        agreement = bids.accept_bid(settings, caller, bid, session=session)
         return agreement_out(session, settings, caller, agreement)
 
     return await run(request, save)
@@ -250,7 +252,7 @@ async def reject_bid(request: Request, caller: User, body: BidReason) -> BidOut:
     bid_id = int(request.path_params["bid_id"])
 
     def save(session: Session) -> BidOut:
-        bid, proposal = bid_views.visible_bid(session, caller, bid_id)
-        return bid_out(bids.reject_bid(session, settings, caller, bid, body.reason), proposal)
+        bid, proposal = bid_views.visible_bid(caller, bid_id, session=session)
+        return bid_out(bids.reject_bid(settings, caller, bid, body.reason, session=session), proposal)
 
     return await run(request, save)

@@ -112,8 +112,8 @@ async def create_evaluation(request: Request, caller: User, body: EvaluationCrea
     )
 
     def save(session: Session) -> EvaluationOut:
-        agreement = evaluations.agreement_for_party(session, settings, ref, caller)
-        return EvaluationOut.of(evaluations.submit(session, settings, caller, agreement, data))
+        agreement = evaluations.agreement_for_party(settings, ref, caller, session=session)
+        return EvaluationOut.of(evaluations.submit(settings, caller, agreement, data, session=session))
 
     return await run(request, save)
 
@@ -132,9 +132,9 @@ async def list_evaluations(request: Request, caller: User, _body: None) -> list[
     ref = request.path_params["ref"]
 
     def load(session: Session) -> list[EvaluationOut]:
-        agreement = evaluations.agreement_for_party(session, settings, ref, caller)
+        agreement = evaluations.agreement_for_party(settings, ref, caller, session=session)
         viewer = local.person(settings, caller).uri
-        return [EvaluationOut.of(row) for row in evaluations.visible_to(session, agreement, viewer)]
+        return [EvaluationOut.of(row) for row in evaluations.visible_to(agreement, viewer, session=session)]
 
     return await run(request, load)
 
@@ -194,5 +194,5 @@ async def actor_uri_of(request: Request, handle: str) -> str:
 )
 async def get_reputation(request: Request, caller: User | None, _body: None) -> ReputationOut:
     uri = await actor_uri_of(request, request.path_params["handle"][:300])
-    reputation = await run(request, evaluations.reputation_of, uri)
+    reputation = await run(request, lambda session: evaluations.reputation_of(uri, session=session))
     return ReputationOut.of(uri, reputation)

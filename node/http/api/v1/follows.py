@@ -80,7 +80,7 @@ async def follow(request: Request, caller: User, body: FollowTarget) -> Follows:
     actor = await remote_actor(request, body.target)
 
     def save(session: Session) -> Follows:
-        social.follow(session, settings, follower=local.person(settings, caller), target=actor)
+        social.follow(settings, follower=local.person(settings, caller), target=actor, session=session)
         return _overview(session, request, caller)
 
     return await run(request, save)
@@ -99,7 +99,9 @@ async def unfollow(request: Request, caller: User, body: ActorRef) -> Response:
     settings = node_of(request).settings
     await run(
         request,
-        lambda s: social.unfollow(s, settings, follower=local.person(settings, caller), target_uri=body.uri),
+        lambda s: social.unfollow(
+            settings, follower=local.person(settings, caller), target_uri=body.uri, session=s
+        ),
     )
     return Response(status_code=204)
 
@@ -118,7 +120,7 @@ async def remove_follower(request: Request, caller: User, body: ActorRef) -> Res
     await run(
         request,
         lambda s: social.remove_follower(
-            s, settings, followee=local.person(settings, caller), follower_uri=body.uri
+            settings, followee=local.person(settings, caller), follower_uri=body.uri, session=s
         ),
     )
     return Response(status_code=204)
@@ -138,7 +140,7 @@ async def accept_request(request: Request, caller: User, body: ActorRef) -> Resp
     await run(
         request,
         lambda s: social.accept_request(
-            s, settings, followee=local.person(settings, caller), follower_uri=body.uri
+            settings, followee=local.person(settings, caller), follower_uri=body.uri, session=s
         ),
     )
     return Response(status_code=204)
@@ -158,7 +160,7 @@ async def refuse_request(request: Request, caller: User, body: ActorRef) -> Resp
     await run(
         request,
         lambda s: social.reject_request(
-            s, settings, followee=local.person(settings, caller), follower_uri=body.uri
+            settings, followee=local.person(settings, caller), follower_uri=body.uri, session=s
         ),
     )
     return Response(status_code=204)
@@ -180,7 +182,7 @@ async def set_approval(request: Request, caller: User, body: ApprovalSetting) ->
         assert account is not None
         account.approve_followers = body.approve_followers
         session.add(account)
-        account_events.profile_changed(session, settings, account)
+        account_events.profile_changed(settings, account, session=session)
         return ApprovalSetting(approve_followers=account.approve_followers)
 
     return await run(request, save)

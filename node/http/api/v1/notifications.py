@@ -68,7 +68,7 @@ async def list_notifications(request: Request, caller: User, _body: None) -> Not
     def load(session: Session) -> NotificationList:
         lines = lines_for(session, settings, caller.pk, limit=limit, unread_only=unread_only)
         return NotificationList(
-            unread=notifications.unread_count(session, caller.pk),
+            unread=notifications.unread_count(caller.pk, session=session),
             items=[
                 NotificationOut(
                     id=line.id,
@@ -96,4 +96,6 @@ async def list_notifications(request: Request, caller: User, _body: None) -> Not
     response=MarkedRead,
 )
 async def mark_notifications_read(request: Request, caller: User, _body: None) -> MarkedRead:
-    return MarkedRead(marked=await run(request, notifications.mark_all_read, caller.pk))
+    return MarkedRead(
+        marked=await run(request, lambda session: notifications.mark_all_read(caller.pk, session=session))
+    )

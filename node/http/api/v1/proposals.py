@@ -228,8 +228,8 @@ def merge(data: proposals.ProposalInput, changes: dict[str, Any]) -> proposals.P
 
 
 def _visible_row(session: Session, proposal_id: int) -> Proposal:
-    row = proposals.get_by_id(session, proposal_id)
-    if row is None or not proposals.is_visible(session, row):
+    row = proposals.get_by_id(proposal_id, session=session)
+    if row is None or not proposals.is_visible(row, session=session):
         raise NotFound(N_("No such proposal."))
     return row
 
@@ -251,7 +251,7 @@ async def create_proposal(request: Request, caller: User, body: ProposalCreate) 
     await learn_followers_software(request, caller)
 
     def save(session: Session) -> ProposalOut:
-        return proposal_out(settings, proposals.create(session, settings, caller, data), lang)
+        return proposal_out(settings, proposals.create(settings, caller, data, session=session), lang)
 
     return await run(request, save)
 
@@ -282,7 +282,7 @@ async def list_proposals(request: Request, caller: User | None, _body: None) -> 
     lang = language_of(request, caller)
 
     def load(session: Session) -> ProposalList:
-        found = proposals.search(session, filters, now=utcnow(), page=page)
+        found = proposals.search(filters, now=utcnow(), page=page, session=session)
         return ProposalList(
             items=[proposal_out(settings, row, lang) for row in found.items],
             page=found.page,
@@ -305,7 +305,7 @@ async def my_proposals(request: Request, caller: User, _body: None) -> list[Prop
     lang = language_of(request, caller)
 
     def load(session: Session) -> list[ProposalOut]:
-        return [proposal_out(settings, row, lang) for row in proposals.of_author(session, caller.pk)]
+        return [proposal_out(settings, row, lang) for row in proposals.of_author(caller.pk, session=session)]
 
     return await run(request, load)
 
@@ -344,7 +344,7 @@ async def update_proposal(request: Request, caller: User, body: ProposalChange) 
     def save(session: Session) -> ProposalOut:
         row = _visible_row(session, proposal_id)
         data = merge(proposals.input_of(row), body.model_dump(exclude_unset=True))
-        return proposal_out(settings, proposals.update(session, settings, caller, row, data), lang)
+        return proposal_out(settings, proposals.update(settings, caller, row, data, session=session), lang)
 
     return await run(request, save)
 
@@ -364,6 +364,6 @@ async def withdraw_proposal(request: Request, caller: User, _body: None) -> Prop
 
     def save(session: Session) -> ProposalOut:
         row = _visible_row(session, proposal_id)
-        return proposal_out(settings, proposals.withdraw(session, settings, caller, row), lang)
+        return proposal_out(settings, proposals.withdraw(settings, caller, row, session=session), lang)
 
     return await run(request, save)

@@ -108,11 +108,11 @@ def detail_context(
         if user.id in (agreement.local_provider_id, agreement.local_requester_id)
         else None
     )
-    events = timeline(session, agreement)
+    events = timeline(agreement, session=session)
     names = _names(
         session, settings, {agreement.provider_uri, agreement.requester_uri} | {e.actor_uri for e in events}
     )
-    contacts = agreement_contacts.contacts_for(session, settings, user, agreement)
+    contacts = agreement_contacts.contacts_for(settings, user, agreement, session=session)
     other_role: PartyRole | None = None
     if role is not None:
         other_role = "requester" if role == "provider" else "provider"
@@ -138,7 +138,7 @@ async def my_agreements(request: Request, user: User) -> Response:
 
     def load(session: Session) -> list[dict[str, Any]]:
         rows = []
-        for agreement in agreements_of(session, user):
+        for agreement in agreements_of(user, session=session):
             summary = _summary(session, settings, agreement, lang)
             other = other_party(agreement, local.person(settings, user).uri)
             summary["other"] = _names(session, settings, {other}).get(other, other)
@@ -163,7 +163,7 @@ async def _detail_page(
     lang = language_of(request, user)
 
     def load(session: Session) -> dict[str, Any]:
-        agreement = agreement_for(session, settings, user, agreement_id)
+        agreement = agreement_for(settings, user, agreement_id, session=session)
         return detail_context(session, settings, user, agreement, lang)
 
     context = await run(request, load)
@@ -194,22 +194,22 @@ async def agreement_action(request: Request, user: User) -> Response:
     values = {name: text(form, name, 2000) for name in ("reason", "address", "phone", "outcome")}
 
     def save(session: Session) -> None:
-        agreement = agreement_for(session, settings, user, agreement_id, lock=True)
+        agreement = agreement_for(settings, user, agreement_id, lock=True, session=session)
         if action == "confirm":
-            agreements.confirm_completion(session, settings, user, agreement)
+            agreements.confirm_completion(settings, user, agreement, session=session)
         elif action == "cancel":
-            agreements.cancel(session, settings, user, agreement, values["reason"])
+            agreements.cancel(settings, user, agreement, values["reason"], session=session)
         elif action == "dispute":
-            agreements.dispute(session, settings, user, agreement, values["reason"])
+            agreements.dispute(settings, user, agreement, values["reason"], session=session)
         elif action == "contact":
             agreement_contacts.share_contact(
-                session, settings, user, agreement, values["address"], values["phone"]
+                settings, user, agreement, values["address"], values["phone"], session=session
             )
         else:
             outcome: Literal["completed", "cancelled"] = (
                 "completed" if values["outcome"] == "completed" else "cancelled"
             )
-            agreements.settle_dispute(session, settings, user, agreement, outcome, values["reason"])
+            agreements.settle_dispute(settings, user, agreement, outcome, values["reason"], session=session)
 
     try:
         await run(request, save)
@@ -284,7 +284,7 @@ async def agreement_document(request: Request) -> Response:
     ap_id = settings.url(f"/agreements/{request.path_params['uuid']}")
     if wants_activity_json(request.headers.get("accept", "")):
         return await _signed_document(
-            request, lambda s, st, owner: agreement_sync.agreement_document_for(s, st, ap_id, owner)
+            request, lambda s, st, owner: agreement_sync.agreement_document_for(st, ap_id, owner, session=s)
         )
     return await _redirect_for(request)
 
@@ -296,10 +296,10 @@ async def _redirect_for(request: Request, user: User) -> Response:
     ap_id = settings.url(f"/agreements/{request.path_params['uuid']}")
 
     def find(session: Session) -> int:
-        found = agreement_sync.find_agreement(session, ap_id)
+        found = agreement_sync.find_agreement(ap_id, session=session)
         if found is None or found.id is None:
             raise NotFound(MSG_NO_SUCH_AGREEMENT)
-        return agreement_for(session, settings, user, found.id).id or 0
+        return agreement_for(settings, user, found.id, session=session).id or 0
 
     response = RedirectResponse(f"/me/agreements/{await run(request, find)}", status_code=303)
     response.headers["Vary"] = "Accept"
@@ -310,7 +310,8 @@ async def contact_document(request: Request) -> Response:
     """``GET /agreement-contacts/{id}``: contact details, to the other party's node only."""
     contact_id = int(request.path_params["contact_id"])
     return await _signed_document(
-        request, lambda s, st, owner: agreement_contacts.contact_document_for(s, st, contact_id, owner)
+        request,
+        lambda s, st, owner: agreement_contacts.contact_document_for(st, contact_id, owner, session=s),
     )
 
 

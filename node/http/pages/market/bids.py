@@ -95,14 +95,14 @@ def panel(
     if viewer is None:
         return {"author": False, "lines": [], "own": None, "may_bid": False}
     if bids.is_author(proposal, viewer):
-        views = bid_views.bids_for(session, settings, viewer, proposal)
+        views = bid_views.bids_for(settings, viewer, proposal, session=session)
         return {
             "author": True,
             "lines": [bid_line(v.bid, lang, v) for v in views],
             "own": None,
             "may_bid": False,
         }
-    own = bid_views.own_bid(session, settings, viewer, proposal)
+    own = bid_views.own_bid(settings, viewer, proposal, session=session)
     return {
         "author": False,
         "lines": [],
@@ -174,7 +174,7 @@ async def _new_page(
     lang = language_of(request, user)
 
     def load(session: Session) -> dict[str, Any]:
-        proposal = bids.proposal_by_ap_id(session, proposal_ap_id)
+        proposal = bids.proposal_by_ap_id(proposal_ap_id, session=session)
         return {
             "proposal": proposal,
             "item": _card(settings, proposal, lang),
@@ -208,8 +208,8 @@ async def create_bid(request: Request, user: User) -> Response:
         data = bid_input(values)
 
         def save(session: Session) -> None:
-            proposal = bids.proposal_by_ap_id(session, proposal_ap_id)
-            bids.place_bid(session, settings, user, proposal, data)
+            proposal = bids.proposal_by_ap_id(proposal_ap_id, session=session)
+            bids.place_bid(settings, user, proposal, data, session=session)
 
         await run(request, save)
     except NotFound:
@@ -243,7 +243,7 @@ async def my_bids(request: Request, user: User) -> Response:
                 "line": bid_line(mine.bid, lang, agreement_id=mine.agreement.id if mine.agreement else None),
                 "item": _card(settings, mine.proposal, lang),
             }
-            for mine in bid_views.my_bids(session, user)
+            for mine in bid_views.my_bids(user, session=session)
         ]
 
     rows = await run(request, load)
@@ -259,10 +259,10 @@ async def received_bids(request: Request, user: User) -> Response:
 
     def load(session: Session) -> list[dict[str, Any]]:
         groups = []
-        for proposal, active in bid_views.proposals_with_bids(session, user):
+        for proposal, active in bid_views.proposals_with_bids(user, session=session):
             if only and str(proposal.id) != only:
                 continue
-            views = bid_views.bids_for(session, settings, user, proposal)
+            views = bid_views.bids_for(settings, user, proposal, session=session)
             groups.append(
                 {
                     "proposal": proposal,
@@ -291,14 +291,14 @@ async def _decide(request: Request, user: User, action: str) -> Response:
     reason = text(form, "reason", 2000)
 
     def save(session: Session) -> str:
-        bid, proposal = bid_views.visible_bid(session, user, bid_id)
+        bid, proposal = bid_views.visible_bid(user, bid_id, session=session)
         if action == "withdraw":
-            bids.withdraw_bid(session, settings, user, bid)
+            bids.withdraw_bid(settings, user, bid, session=session)
             return "/me/bids?done=withdrawn"
         if action == "reject":
-            bids.reject_bid(session, settings, user, bid, reason)
+            bids.reject_bid(settings, user, bid, reason, session=session)
             return f"/me/bids/received?proposal={proposal.id}&done=rejected"
-        agreement = bids.accept_bid(session, settings, user, bid)
+        agreement = bids.accept_bid(settings, user, bid, session=session)
         return f"/me/agreements/{agreement.id}?done=accepted"
 
     return RedirectResponse(await run(request, save), status_code=303)

@@ -93,7 +93,7 @@ def reputation_view(reputation: Reputation) -> ReputationView:
 def profile_context(session: Session, settings: Settings, person: User) -> dict[str, Any]:
     """What the profile page needs to show ``person``'s reputation (the ``reputation`` variable)."""
     uri = local.person(settings, person).uri
-    return {"reputation": ReputationView(evaluations.reputation_of(session, uri))}
+    return {"reputation": ReputationView(evaluations.reputation_of(uri, session=session))}
 
 
 # --- the evaluation form -------------------------------------------------------------------------------
@@ -121,10 +121,10 @@ def _party(session: Session, settings: Settings, uri: str) -> Party:
 def _evaluation_context(
     session: Session, settings: Settings, ref: str, user: User, now: datetime
 ) -> dict[str, Any]:
-    agreement = evaluations.agreement_for_party(session, settings, ref, user)
+    agreement = evaluations.agreement_for_party(settings, ref, user, session=session)
     me = local.person(settings, user).uri
     other_uri, other_role = evaluations.other_party(agreement, me)
-    visible = evaluations.visible_to(session, agreement, me)
+    visible = evaluations.visible_to(agreement, me, session=session)
     mine = next((row for row in visible if row.evaluator_uri == me), None)
     theirs = next((row for row in visible if row.evaluator_uri == other_uri), None)
     completed = agreement.state == AgreementState.COMPLETED.value and agreement.completed_at is not None
@@ -218,9 +218,9 @@ async def evaluate(request: Request, user: User) -> Response:
     ref = request.path_params["ref"]
 
     def save(session: Session) -> str:
-        agreement = evaluations.agreement_for_party(session, settings, ref, user)
+        agreement = evaluations.agreement_for_party(settings, ref, user, session=session)
         _, role = evaluations.other_party(agreement, local.person(settings, user).uri)
-        evaluations.submit(session, settings, user, agreement, _form_input(form, role))
+        evaluations.submit(settings, user, agreement, _form_input(form, role), session=session)
         return evaluations.agreement_ref(agreement)
 
     try:
@@ -245,19 +245,19 @@ async def evaluate(request: Request, user: User) -> Response:
 def _collection(
     session: Session, settings: Settings, username: str, page: int | None
 ) -> dict[str, Any] | None:
-    user = actors.active_person(session, username)
+    user = actors.active_person(username, session=session)
     if user is None:
         return None
     uri = local.person(settings, user).uri
     collection_id = uri + "/evaluations"
-    total = evaluations.count_published_of(session, uri)
+    total = evaluations.count_published_of(uri, session=session)
     if page is None:
         return actors.collection_document(collection_id, total)
     offset = (page - 1) * actors.PAGE_SIZE
     rows = (
         []
         if offset >= total
-        else evaluations.published_of(session, uri, offset=offset, limit=actors.PAGE_SIZE)
+        else evaluations.published_of(uri, offset=offset, limit=actors.PAGE_SIZE, session=session)
     )
     items = [evaluations.evaluation_document(row, public=True) for row in rows]
     return actors.collection_page_document(collection_id, page, total, items)

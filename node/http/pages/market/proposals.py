@@ -122,7 +122,7 @@ async def browse(request: Request) -> Response:
     lang = language_of(request, await current_user(request))
 
     def load(session: Session) -> tuple[list[dict[str, Any]], int, bool]:
-        found = proposals.search(session, filters, now=utcnow(), page=page)
+        found = proposals.search(filters, now=utcnow(), page=page, session=session)
         return [card(settings, row, lang) for row in found.items], found.page, found.has_next
 
     cards, page, has_next = await run(request, load)
@@ -194,10 +194,10 @@ async def _page(request: Request, row: Proposal, viewer: User | None) -> Respons
 
 
 def _load_local(session: Session, settings: Settings, proposal_uuid: str) -> tuple[Proposal, bool] | None:
-    row = proposals.get_local(session, settings, proposal_uuid)
+    row = proposals.get_local(settings, proposal_uuid, session=session)
     if row is None:
         return None
-    return row, proposals.is_visible(session, row)
+    return row, proposals.is_visible(row, session=session)
 
 
 def _tombstone(row: Proposal) -> dict[str, Any]:
@@ -268,8 +268,8 @@ async def remote_page(request: Request) -> Response:
     proposal_id = int(request.path_params["proposal_id"])
 
     def load(session: Session) -> Proposal:
-        row = proposals.get_by_id(session, proposal_id)
-        if row is None or row.origin == "" or not proposals.is_visible(session, row):
+        row = proposals.get_by_id(proposal_id, session=session)
+        if row is None or row.origin == "" or not proposals.is_visible(row, session=session):
             raise NotFound(N_("No such proposal."))
         return row
 
@@ -362,14 +362,14 @@ async def new_proposal(request: Request, user: User) -> Response:
     settings = node_of(request).settings
     await learn_followers_software(request, user)
     try:
-        row = await run(request, lambda s: proposals.create(s, settings, user, data))
+        row = await run(request, lambda s: proposals.create(settings, user, data, session=s))
     except DomainError as exc:
         return await _form_page(request, _form_values(data), exc.fields, status_code=http_status(exc))
     return RedirectResponse(row.ap_id + "?saved=created", status_code=303)
 
 
 def _own(session: Session, settings: Settings, proposal_uuid: str, user: User) -> Proposal:
-    row = proposals.get_local(session, settings, proposal_uuid)
+    row = proposals.get_local(settings, proposal_uuid, session=session)
     if row is None:
         raise NotFound(N_("No such proposal."))
     if row.local_author_id != user.id:
@@ -392,7 +392,9 @@ async def edit_proposal(request: Request, user: User) -> Response:
     await learn_followers_software(request, user)
 
     def save(session: Session) -> Proposal:
-        return proposals.update(session, settings, user, _own(session, settings, proposal_uuid, user), data)
+        return proposals.update(
+            settings, user, _own(session, settings, proposal_uuid, user), data, session=session
+        )
 
     try:
         await run(request, save)
@@ -415,7 +417,9 @@ async def withdraw_proposal(request: Request, user: User) -> Response:
     proposal_uuid = request.path_params["uuid"]
 
     def save(session: Session) -> Proposal:
-        return proposals.withdraw(session, settings, user, _own(session, settings, proposal_uuid, user))
+        return proposals.withdraw(
+            settings, user, _own(session, settings, proposal_uuid, user), session=session
+        )
 
     await run(request, save)
     return RedirectResponse("/me/proposals?saved=withdrawn", status_code=303)
@@ -427,7 +431,7 @@ async def my_proposals(request: Request, user: User) -> Response:
     lang = language_of(request, user)
 
     def load(session: Session) -> list[dict[str, Any]]:
-        return [card(settings, row, lang) for row in proposals.of_author(session, user.pk)]
+        return [card(settings, row, lang) for row in proposals.of_author(user.pk, session=session)]
 
     return await render(
         request,

@@ -140,7 +140,7 @@ def test_withdraw_and_decline(
 ) -> None:
     alice, bob = person(engine, "alice"), person(engine, "bob")
     demand, other = make_proposal(session, settings, alice), make_proposal(session, settings, alice)
-    bid = bids.place_bid(session, settings, bob, demand, BidInput(amount="18"))
+    bid = bids.place_bid(settings, bob, demand, BidInput(amount="18"), session=session)
     session.commit()
     login(client, "alice")
     received = client.get(f"/me/bids/received?proposal={demand.id}").text
@@ -188,7 +188,7 @@ def test_the_answer_block_with_its_panel(
 
     alice, bob = person(engine, "alice"), person(engine, "bob", commune=BAGNOLET)
     demand = make_proposal(session, settings, alice)
-    bids.place_bid(session, settings, bob, demand, BidInput(amount="18", message="<em>Bonjour</em>"))
+    bids.place_bid(settings, bob, demand, BidInput(amount="18", message="<em>Bonjour</em>"), session=session)
     session.commit()
     template = app.state.node.templates.get_template("bids/_on_proposal.html")
     card = {"takes_bids": False, "url": urlsplit(demand.ap_id).path}
@@ -271,9 +271,9 @@ def test_agreement_and_contact_documents_need_a_party_signature(
     )
     session.add(remote)
     session.commit()
-    agreement = bids.accept_bid(session, settings, alice, remote)
+    agreement = bids.accept_bid(settings, alice, remote, session=session)
     contact = agreement_contacts.share_contact(
-        session, settings, alice, agreement, "1 rue Haute", "0600000000"
+        settings, alice, agreement, "1 rue Haute", "0600000000", session=session
     )
     session.commit()
     path = urlsplit(agreement.ap_id).path
