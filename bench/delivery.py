@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from node.activitypub import addressing
+
 SINK_HOST = "127.0.0.1"
 BODY_TEXT = "Repassage à domicile, Montreuil, en semaine après 18 h. " * 6
 
@@ -201,7 +203,9 @@ def prepare(url: str, sink: str, workdir: Path, activities: int, recipients: int
         local.private_key(settings, local.node_actor(settings), session=session)
         for index in range(recipients):
             uri = f"{sink}/r{index}/actor"
-            session.add(RemoteActor(uri=uri, domain=local.domain_of(uri), inbox=f"{sink}/r{index}/inbox"))
+            session.add(
+                RemoteActor(uri=uri, domain=addressing.domain_of(uri), inbox=f"{sink}/r{index}/inbox")
+            )
             session.add(
                 Follow(
                     follower_uri=uri, followee_uri=actor.uri, activity_id=uri + "#follow", state="accepted"

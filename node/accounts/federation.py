@@ -13,12 +13,11 @@ from node.activitypub import keys, social
 from node.activitypub.actors import documents as actors
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
+from node.activitypub.addressing import PUBLIC
 from node.activitypub.keys import ActorKey
 from node.activitypub.models import Follow, FollowState
 from node.activitypub.outbox.publish import publish
 from node.settings import Settings
-
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 
 def _document(settings: Settings, actor: LocalActor, *, session: Session) -> dict[str, object]:

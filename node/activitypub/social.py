@@ -21,8 +21,10 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
+from node.activitypub.addressing import PUBLIC
 from node.activitypub.inbox.processing import Outcome, PermanentFailure, ProcessingContext, handles
 from node.activitypub.models import Follow, FollowState, Relay, RelayState, RemoteActor
 from node.activitypub.outbox.publish import publish
@@ -31,8 +33,6 @@ from node.core.timeutil import utcnow
 from node.settings import Settings
 
 log = logging.getLogger("asasap.federation")
-
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 
 def _follow_object(follow: Follow) -> dict[str, Any]:
@@ -341,7 +341,7 @@ def _answered_follow(ctx: ProcessingContext, activity: dict[str, Any]) -> Follow
             relay = ctx.session.exec(select(Relay).where(Relay.follow_activity_id == answered_id)).first()
             if relay is not None:
                 # Only the relay itself (the origin of its inbox) may answer the subscription.
-                if local.origin(ctx.actor_uri) != local.origin(relay.inbox_url):
+                if addressing.origin(ctx.actor_uri) != addressing.origin(relay.inbox_url):
                     log.warning("ignored an answer to a relay subscription from %s", ctx.actor_uri)
                     return None
                 return relay

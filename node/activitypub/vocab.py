@@ -25,10 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-AS_PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
-# Compacted forms of the public collection that some LitePub-family servers send.
-_PUBLIC_ALIASES = frozenset({"as:Public", "Public"})
-MAX_URI_LENGTH = 2048
+from node.activitypub.addressing import PUBLIC, PUBLIC_ADDRESSES, is_uri
+
 _MAX_LINK_DEPTH = 4
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
@@ -103,7 +101,7 @@ class Activity:
 
     @property
     def is_public(self) -> bool:
-        return AS_PUBLIC in self.recipients
+        return PUBLIC in self.recipients
 
     @property
     def object_type(self) -> str | None:
@@ -224,20 +222,10 @@ def _type(data: Mapping[str, Any], known: frozenset[str] | Mapping[str, Any]) ->
     raise VocabError("field 'type' must be a string or a list of strings")
 
 
-def _is_uri(value: str) -> bool:
-    if not value or len(value) > MAX_URI_LENGTH or any(c.isspace() for c in value):
-        return False
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
 def _uri(value: object, name: str) -> str:
     if not isinstance(value, str):
         raise VocabError(f"field {name!r} must be a URI string")
-    if not _is_uri(value):
+    if not is_uri(value):
         raise VocabError(f"field {name!r} is not an http(s) URI")
     return value
 
@@ -292,7 +280,7 @@ def _audience(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
             item = item.get("id")
         if not isinstance(item, str):
             raise VocabError(f"field {name!r} must hold URI strings")
-        result.append(AS_PUBLIC if item in _PUBLIC_ALIASES else item)
+        result.append(PUBLIC if item in PUBLIC_ADDRESSES else item)
     return tuple(result)
 
 
@@ -349,7 +337,7 @@ def _link(value: object, prefer_html: bool = False, depth: int = 0) -> str | Non
     Nesting deeper than a few levels is not a link anyone publishes: it reads as None.
     """
     if isinstance(value, str):
-        return value if _is_uri(value) else None
+        return value if is_uri(value) else None
     if depth >= _MAX_LINK_DEPTH:
         return None
     if isinstance(value, Mapping):
@@ -378,7 +366,7 @@ def _public_key(value: object, actor_id: str) -> PublicKey | None:
         if not isinstance(candidate, Mapping):
             continue
         key_id, owner, pem = candidate.get("id"), candidate.get("owner"), candidate.get("publicKeyPem")
-        if owner == actor_id and isinstance(key_id, str) and _is_uri(key_id) and isinstance(pem, str):
+        if owner == actor_id and isinstance(key_id, str) and is_uri(key_id) and isinstance(pem, str):
             return PublicKey(id=key_id, owner=actor_id, pem=pem)
     return None
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from node.activitypub import social
+from node.activitypub import addressing, social
 from node.activitypub.actors import local
 from node.activitypub.inbox.processing import Outcome, ProcessingContext
 from node.activitypub.models import Delivery, Follow, InboxActivity, OutboxActivity, Relay, RemoteActor
@@ -39,9 +39,9 @@ def _context(
 def _remote(session: Session, uri: str) -> RemoteActor:
     actor = RemoteActor(
         uri=uri,
-        domain=local.domain_of(uri),
+        domain=addressing.domain_of(uri),
         inbox=uri + "/inbox",
-        shared_inbox=local.origin(uri) + "/inbox",
+        shared_inbox=addressing.origin(uri) + "/inbox",
         preferred_username=uri.rsplit("/", 1)[1],
     )
     session.add(actor)
@@ -56,7 +56,7 @@ def test_relay_subscription_and_its_answer(engine: Engine, settings: Settings) -
     with db.session_scope(engine) as s:
         outbox = s.exec(select(OutboxActivity)).one()
         sent = json.loads(outbox.payload)
-        assert sent["type"] == "Follow" and sent["object"] == social.PUBLIC and sent["id"] == follow_id
+        assert sent["type"] == "Follow" and sent["object"] == addressing.PUBLIC and sent["id"] == follow_id
         assert [d.inbox_url for d in s.exec(select(Delivery)).all()] == [RELAY_INBOX]
         with pytest.raises(Conflict):
             social.add_relay(settings, RELAY_INBOX, session=s)

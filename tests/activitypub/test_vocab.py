@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from node.activitypub.addressing import PUBLIC as AS_PUBLIC
 from node.activitypub.signatures import load_public_key_pem
 from node.activitypub.vocab import (
     ACTIVITY_KINDS,
-    AS_PUBLIC,
     UnknownActivityType,
     VocabError,
     parse_activity,

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
 from node.accounts.models import User
-from node.activitypub import keys
+from node.activitypub import addressing, keys
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
 from node.activitypub.models import Delivery, Follow, FollowState, OutboxActivity, RemoteActor
@@ -207,7 +207,7 @@ def add_remote_actor(
     uri = f"{base}/users/{name}"
     row = RemoteActor(
         uri=uri,
-        domain=local.domain_of(uri),
+        domain=addressing.domain_of(uri),
         inbox=uri + "/inbox",
         shared_inbox=f"{base}/inbox" if shared else None,
         preferred_username=name,

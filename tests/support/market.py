@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from node.accounts.models import User
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.core import db
 from node.core.timeutil import utcnow
@@ -69,7 +70,7 @@ def make_proposal(
     else:
         assert author_uri is not None
         ap_id = ap_id or author_uri.split("/users/")[0] + f"/proposals/{uuid.uuid4()}"
-        origin = local.domain_of(author_uri)
+        origin = addressing.domain_of(author_uri)
     schedule = schedule or window()
     first = sched.first_window(schedule)
     row = Proposal(

@@ -21,14 +21,13 @@ from node.accounts.models import AccountStatus, User
 from node.activitypub import keys
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
+from node.activitypub.addressing import AS_CONTEXT, SECURITY_CONTEXT
 from node.activitypub.models import Follow, FollowState, OutboxActivity
 from node.core.timeutil import isoformat
 from node.settings import Settings
 
 log = logging.getLogger("asasap.activitypub")
 
-AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
-SECURITY_CONTEXT = "https://w3id.org/security/v1"
 # Extension terms are defined inline: peers never have to fetch a context of ours.
 ACTOR_CONTEXT: list[Any] = [
     AS_CONTEXT,

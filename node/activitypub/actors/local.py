@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import Session
 
 from node.accounts.models import User
-from node.activitypub import keys
+from node.activitypub import addressing, keys
 from node.activitypub.signatures import HttpSignatureAuth
 from node.settings import Settings
 
@@ -86,19 +86,9 @@ def new_activity_id(settings: Settings) -> str:
     return settings.url(f"/activities/{uuid.uuid4()}")
 
 
-def origin(uri: str) -> str:
-    """``scheme://host[:port]`` of ``uri``, lower-cased, for origin comparisons."""
-    parts = urlsplit(uri)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-
-
-def domain_of(uri: str) -> str:
-    """Host and port of ``uri`` (the unit of peers and blocks)."""
-    return urlsplit(uri).netloc.lower()
-
-
 def is_local(settings: Settings, uri: str) -> bool:
-    return origin(uri) == origin(settings.base_url)
+    """Whether ``uri`` is one of this node's (same scheme, host and port as its base URL)."""
+    return addressing.origin(uri) == addressing.origin(settings.base_url)
 
 
 def local_username(settings: Settings, uri: str) -> str | None:

@@ -25,7 +25,6 @@ import asyncio
 import html
 import json
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -41,9 +40,10 @@ from sqlalchemy import Connection, Engine, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from node.activitypub import vocab
+from node.activitypub import addressing, vocab
 from node.activitypub.actors import local
-from node.activitypub.models import URI, DomainBlock, Peer, PeerState, RemoteActor
+from node.activitypub.addressing import origin_of, same_origin, storable_uri
+from node.activitypub.models import DomainBlock, Peer, PeerState, RemoteActor
 from node.activitypub.signatures import PublicKey, UnusableKey, VerificationKey, load_public_key_pem
 from node.activitypub.transport.fetch import Fetcher, Gone, RemoteError, retryable
 from node.core.db import session_scope
@@ -96,39 +96,6 @@ class FetchFailed(RemoteActorError):
 
 
 # --- origins, domains, blocks --------------------------------------------------------------------
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_UNSAFE_IN_URI = re.compile(r"[\x00-\x20\x7f]")
-
-
-def storable_uri(uri: str) -> bool:
-    """Whether ``uri`` fits a URI column: not too long, no spaces or control characters, encodable."""
-    if _UNSAFE_IN_URI.search(uri):
-        return False
-    try:
-        return len(uri.encode("utf-8")) <= URI
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-
-
-@lru_cache(maxsize=4096)
-def origin_of(uri: str) -> tuple[str, str, int] | None:
-    """``(scheme, host, port)`` of an absolute http(s) URI, default ports filled in; None otherwise."""
-    try:
-        parts = urlsplit(uri)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
-        return None
-    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
-
-
-def same_origin(a: str, b: str) -> bool:
-    """Whether two URIs are absolute http(s) URIs of the same origin."""
-    origin = origin_of(a)
-    return origin is not None and origin == origin_of(b)
 
 
 @lru_cache(maxsize=1024)
@@ -329,7 +296,7 @@ class RemoteActors:
         self._check_remote(uri)
         row, blocked = await anyio.to_thread.run_sync(self._stored_actor, uri)
         if blocked:
-            raise DomainBlocked(f"{local.domain_of(uri)} is blocked")
+            raise DomainBlocked(f"{addressing.domain_of(uri)} is blocked")
         if row is not None and not refresh:
             if row.gone_at is not None:
                 raise ActorGone(f"{uri} is gone")
@@ -358,8 +325,8 @@ class RemoteActors:
     async def fetch_document(self, uri: str) -> dict[str, Any]:
         """Any ActivityStreams object from its origin (signed fetch); its ``id`` must be ``uri``'s origin."""
         self._check_remote(uri)
-        if await anyio.to_thread.run_sync(self._is_blocked, local.domain_of(uri)):
-            raise DomainBlocked(f"{local.domain_of(uri)} is blocked")
+        if await anyio.to_thread.run_sync(self._is_blocked, addressing.domain_of(uri)):
+            raise DomainBlocked(f"{addressing.domain_of(uri)} is blocked")
         fetched = await self._fetch(uri)
         if not same_origin(str(fetched["id"]), uri):
             raise InvalidActor(f"{uri} redirected to an object of another origin")
@@ -476,14 +443,14 @@ class RemoteActors:
 
     def _stored_actor(self, uri: str) -> tuple[RemoteActor | None, bool]:
         with session_scope(self.engine) as session:
-            if domain_blocked(session, local.domain_of(uri)):
+            if domain_blocked(session, addressing.domain_of(uri)):
                 return None, True
             return session.exec(select(RemoteActor).where(col(RemoteActor.uri) == uri)).first(), False
 
     def _stored_key(self, key_id: str) -> tuple[VerificationKey, bool] | None:
         with session_scope(self.engine) as session:
-            if domain_blocked(session, local.domain_of(key_id)):
-                raise DomainBlocked(f"{local.domain_of(key_id)} is blocked")
+            if domain_blocked(session, addressing.domain_of(key_id)):
+                raise DomainBlocked(f"{addressing.domain_of(key_id)} is blocked")
             row = session.exec(
                 select(RemoteActor).where(
                     col(RemoteActor.key_id) == key_id, col(RemoteActor.gone_at).is_(None)
@@ -498,7 +465,7 @@ class RemoteActors:
         return key, utcnow() - row.fetched_at < self.fresh_for
 
     def _store_actor(self, actor: ActorDocument) -> RemoteActor:
-        domain = local.domain_of(actor.uri)
+        domain = addressing.domain_of(actor.uri)
         values: dict[str, Any] = {
             "type": actor.type,
             "domain": domain,

@@ -35,7 +35,7 @@ import anyio.to_thread
 from sqlalchemy import Engine, and_, delete, or_, update
 from sqlmodel import Session, col, select
 
-from node.activitypub.actors import local
+from node.activitypub import addressing
 from node.activitypub.actors.remote import FetchFailed, RemoteActorError, RemoteActors, domain_blocked
 from node.activitypub.models import Follow, InboxActivity, InboxState, RemoteActor
 from node.core.db import session_scope
@@ -419,7 +419,7 @@ class InboxJob:
                     claim.row_id, InboxState.FAILED, now, error="stored payload unreadable", session=session
                 )
                 return
-            if domain_blocked(session, local.domain_of(row.actor_uri)):
+            if domain_blocked(session, addressing.domain_of(row.actor_uri)):
                 self._set_state(
                     claim.row_id, InboxState.IGNORED, now, error="domain blocked", session=session
                 )

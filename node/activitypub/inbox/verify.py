@@ -56,8 +56,7 @@ from sqlalchemy import Connection, Engine, Executable, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from node.activitypub import vocab
-from node.activitypub.actors import local
+from node.activitypub import addressing, vocab
 from node.activitypub.actors.remote import (
     ActorGone,
     DomainBlocked,
@@ -65,10 +64,8 @@ from node.activitypub.actors.remote import (
     RemoteActors,
     block_candidates,
     domain_blocked,
-    origin_of,
-    same_origin,
-    storable_uri,
 )
+from node.activitypub.addressing import origin_of, same_origin, storable_uri
 from node.activitypub.inbox.processing import REGISTRY, Registry
 from node.activitypub.models import DomainBlock, InboxActivity, InboxState
 from node.activitypub.signatures import (
@@ -344,7 +341,7 @@ class Inbox:
             "received_at": now,
             "error": "",
         }
-        candidates = block_candidates(local.domain_of(actor))
+        candidates = block_candidates(addressing.domain_of(actor))
         if len(candidates) > BLOCK_SLOTS:  # a very deep domain name: check all of them apart
             await self._refuse_if_blocked(actor)
         row.update(block_slots(candidates))
@@ -356,7 +353,7 @@ class Inbox:
         return AcceptOutcome(Result.STORED, activity_id, kind, inserted)
 
     async def _refuse_if_blocked(self, actor: str) -> None:
-        if await anyio.to_thread.run_sync(self._blocked, local.domain_of(actor)):
+        if await anyio.to_thread.run_sync(self._blocked, addressing.domain_of(actor)):
             raise DomainBlockedError("This domain is blocked.", f"{actor} is on a blocked domain")
 
     def _blocked(self, domain: str) -> bool:

@@ -47,6 +47,7 @@ from sqlalchemy.sql.dml import ReturningUpdate, Update
 from sqlmodel import Session, SQLModel, col
 
 from node.accounts.models import User
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.actors.remote import (
     ActorGone,
@@ -56,8 +57,8 @@ from node.activitypub.actors.remote import (
     RemoteActorError,
     block_candidates,
     domain_blocked,
-    same_origin,
 )
+from node.activitypub.addressing import same_origin
 from node.activitypub.models import (
     Delivery,
     DeliveryState,
@@ -503,7 +504,7 @@ def check_resolved(
     table = _table(Delivery)
     if local.is_local(settings, inbox):
         return _ending(item, S.CANCELLED, "the inbox is on this node", inbox=inbox)
-    if domain_blocked(session, local.domain_of(inbox)):
+    if domain_blocked(session, addressing.domain_of(inbox)):
         return _ending(item, S.CANCELLED, "domain blocked", inbox=inbox)
     twin = session.execute(
         select(table.c.id).where(

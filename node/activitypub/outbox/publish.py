@@ -24,9 +24,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, insert, or_, update
 from sqlmodel import Session, col, select
 
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
-from node.activitypub.actors.remote import domain_blocked, origin_of
+from node.activitypub.actors.remote import domain_blocked
+from node.activitypub.addressing import AS_CONTEXT, PUBLIC_ADDRESSES, origin_of
 from node.activitypub.models import (
     Delivery,
     DeliveryState,
@@ -38,10 +40,6 @@ from node.activitypub.models import (
 from node.activitypub.outbox.delivery import states_leading_to
 from node.core.timeutil import isoformat, utcnow
 from node.settings import Settings
-
-AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
-# The three spellings of the public collection that ActivityStreams allows in addressing.
-PUBLIC_ADDRESSES = frozenset({AS_CONTEXT + "#Public", "as:Public", "Public"})
 
 
 class _Targets:
@@ -56,7 +54,7 @@ class _Targets:
     def _refused(self, uri: str) -> bool:
         if origin_of(uri) is None or local.is_local(self.settings, uri):
             return True
-        domain = local.domain_of(uri)
+        domain = addressing.domain_of(uri)
         if domain not in self._blocked:
             self._blocked[domain] = domain_blocked(self.session, domain)
         return self._blocked[domain]
@@ -187,7 +185,7 @@ def publish(
                     "outbox_id": row.id,
                     "target": target,
                     "inbox_url": inbox,
-                    "domain": local.domain_of(inbox or target),
+                    "domain": addressing.domain_of(inbox or target),
                     "state": DeliveryState.PENDING.value,
                     "attempts": 0,
                     "next_attempt_at": now,

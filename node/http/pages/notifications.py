@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from node.accounts.models import User
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.models import RemoteActor
 from node.core.db import session_scope
@@ -52,7 +53,7 @@ def link_of(settings: Settings, row: Notification, data: dict[str, Any]) -> str 
     if not uri:
         return None
     if local.is_local(settings, uri):
-        path = uri[len(local.origin(uri)) :]
+        path = uri[len(addressing.origin(uri)) :]
         return path or "/"
     return uri if uri.startswith(("https://", "http://")) else None
 

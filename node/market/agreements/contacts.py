@@ -15,6 +15,7 @@ import re
 from sqlmodel import Session, select
 
 from node.accounts.models import User
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.core.errors import N_, Conflict, ValidationFailed
 from node.core.sealing import UnsealError, seal, unseal
@@ -181,7 +182,7 @@ def contact_document_for(
     if agreement is None or role_of(agreement, row.party_uri) is None:
         return None
     other = other_party(agreement, row.party_uri)
-    if local.is_local(settings, other) or local.origin(requester) != local.origin(other):
+    if local.is_local(settings, other) or addressing.origin(requester) != addressing.origin(other):
         return None
     try:
         details = docs.ContactDetails.from_bytes(

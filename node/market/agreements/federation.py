@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from sqlmodel import select
 
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.inbox.processing import Outcome, PermanentFailure, ProcessingContext, handles
 from node.core.errors import DomainError
@@ -82,7 +83,7 @@ def _agreement(ctx: ProcessingContext, ap_id: str | None) -> Agreement | None:
         return None
     found = sync.find_agreement(ap_id, lock=True, session=ctx.session)
     if found is None and not local.is_local(ctx.settings, ap_id):
-        if local.origin(ap_id) == local.origin(ctx.actor_uri):
+        if addressing.origin(ap_id) == addressing.origin(ctx.actor_uri):
             raise NotYetKnown(f"{ap_id} is not known yet")
     return found
 
@@ -151,7 +152,7 @@ def on_accept(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
         snapshot = docs.read_agreement(result, default_currency=_currency(proposal))
     except vocab.VocabError as exc:
         raise _refuse(ctx, f"unreadable agreement: {exc}") from None
-    if snapshot.author not in (None, ctx.actor_uri) or local.origin(snapshot.id) != local.origin(
+    if snapshot.author not in (None, ctx.actor_uri) or addressing.origin(snapshot.id) != addressing.origin(
         ctx.actor_uri
     ):
         raise _refuse(ctx, "the agreement is not its signer's")
@@ -236,7 +237,7 @@ def _on_contact(ctx: ProcessingContext, obj: Mapping[str, Any]) -> Outcome:
     agreement = _agreement(ctx, _id(obj.get("context")))
     if contact_id is None or agreement is None:
         return Outcome.IGNORED
-    if local.origin(contact_id) != local.origin(ctx.actor_uri):
+    if addressing.origin(contact_id) != addressing.origin(ctx.actor_uri):
         raise _refuse(ctx, "a contact of another origin than its signer's")
     document = ctx.document(contact_id)
     try:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.core.errors import ValidationFailed
 from node.core.timeutil import utcnow
@@ -101,7 +102,7 @@ def store_mirror(
     window = first_window(terms.schedule) if terms.schedule is not None else None
     agreement = Agreement(
         ap_id=snapshot.id,
-        origin=local.domain_of(signer),
+        origin=addressing.domain_of(signer),
         proposal_id=proposal.id,
         proposal_ap_id=proposal.ap_id,
         bid_id=bid.id,
@@ -191,7 +192,7 @@ def follow_holder(
     """Apply the holder's view of the agreement to our mirror; False when it was stale."""
     if parties.is_holder(agreement):
         raise Refused("this node holds the agreement")
-    if signer != parties.author_of(agreement) or local.domain_of(signer) != agreement.origin:
+    if signer != parties.author_of(agreement) or addressing.domain_of(signer) != agreement.origin:
         raise Refused(f"{signer} does not hold {agreement.ap_id}")
     last = _last_update(agreement)
     if last is not None and snapshot.updated is not None and snapshot.updated < last:
@@ -306,9 +307,9 @@ def apply_event(
 
 
 def _origin_of_party(agreement: Agreement, requester: str) -> bool:
-    return local.origin(requester) in (
-        local.origin(agreement.provider_uri),
-        local.origin(agreement.requester_uri),
+    return addressing.origin(requester) in (
+        addressing.origin(agreement.provider_uri),
+        addressing.origin(agreement.requester_uri),
     )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.catalog import eligibility
 from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -508,7 +509,7 @@ def receive_bid(
         proposal_id=proposal.id,
         bidder_uri=offer.actor,
         local_bidder_id=None,
-        origin=local.domain_of(offer.actor),
+        origin=addressing.domain_of(offer.actor),
         price_amount=price.amount if price else None,
         price_currency=price.currency if price else None,
         price_basis=price.basis if price else None,

@@ -27,8 +27,9 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from node.activitypub import addressing
 from node.activitypub.actors import local
-from node.activitypub.actors.remote import same_origin
+from node.activitypub.addressing import same_origin
 from node.activitypub.inbox.processing import Outcome, PermanentFailure, ProcessingContext, handles
 from node.core.timeutil import utcnow
 from node.market import vocab
@@ -40,8 +41,6 @@ from node.market.models import Agreement, Evaluation
 log = logging.getLogger("asasap.federation")
 
 __all__ = ["AgreementFacts", "agreement_facts", "on_create_review"]
-
-_PUBLIC = frozenset({vocab.PUBLIC, "as:Public", "Public"})
 
 
 @dataclass(frozen=True)
@@ -81,11 +80,10 @@ def _is_public(activity: Mapping[str, Any], review: Mapping[str, Any]) -> bool:
     for source in (activity, review):
         for name in ("to", "cc"):
             value = source.get(name)
-            for target in value if isinstance(value, list) else [value]:
-                if isinstance(target, Mapping):
-                    target = target.get("id")
-                if target in _PUBLIC:
-                    return True
+            if any(
+                addressing.is_public(target) for target in (value if isinstance(value, list) else [value])
+            ):
+                return True
     return False
 
 
@@ -154,7 +152,7 @@ def on_create_review(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcom
         state = EVALUATION_LIFECYCLE.check(state, EvaluationState.PUBLISHED)
     row = Evaluation(
         ap_id=doc.id,
-        origin=local.domain_of(doc.id),
+        origin=addressing.domain_of(doc.id),
         agreement_id=agreement.id if agreement is not None else None,
         agreement_ap_id=doc.agreement,
         evaluator_uri=doc.attributed_to,

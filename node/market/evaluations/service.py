@@ -27,7 +27,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
-from node.activitypub import social
+from node.activitypub import addressing, social
 from node.activitypub.actors import local
 from node.activitypub.outbox.publish import publish
 from node.core.errors import N_, Conflict, NotFound, PermissionDenied
@@ -371,7 +371,7 @@ def criteria_of(row: Evaluation) -> dict[str, int]:
 def evaluation_document(row: Evaluation, *, public: bool, followers: str | None = None) -> dict[str, object]:
     """The ``Review`` of a stored evaluation; ``public`` addresses it to everyone, else to the person
     evaluated only (the hidden copy sent at submission)."""
-    to: tuple[str, ...] = (vocab.PUBLIC,) if public else (row.evaluated_uri,)
+    to: tuple[str, ...] = (addressing.PUBLIC,) if public else (row.evaluated_uri,)
     cc: tuple[str, ...] = ()
     if public:
         cc = (followers, row.evaluated_uri) if followers else (row.evaluated_uri,)
@@ -396,7 +396,7 @@ def evaluation_document(row: Evaluation, *, public: bool, followers: str | None 
 def _create(settings: Settings, row: Evaluation, *, public: bool, now: datetime) -> dict[str, object]:
     followers = row.evaluator_uri + "/followers"
     review = evaluation_document(row, public=public, followers=followers)
-    to = (vocab.PUBLIC,) if public else (row.evaluated_uri,)
+    to = (addressing.PUBLIC,) if public else (row.evaluated_uri,)
     cc = (followers, row.evaluated_uri) if public else ()
     return vocab.activity_to_json(
         "Create",
@@ -456,7 +456,7 @@ def _score(row: Evaluation) -> Score:
     role = cast(Role, row.evaluated_role) if row.evaluated_role in CRITERIA else None
     return Score(
         overall=row.overall,
-        evaluator_domain=local.domain_of(row.evaluator_uri),
+        evaluator_domain=addressing.domain_of(row.evaluator_uri),
         state=row.state,
         criteria=criteria_of(row),
         role=role,

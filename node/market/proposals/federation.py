@@ -33,8 +33,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
+from node.activitypub import addressing
 from node.activitypub.actors import local
-from node.activitypub.actors.remote import domain_blocked, same_origin
+from node.activitypub.actors.remote import domain_blocked
+from node.activitypub.addressing import AS_CONTEXT, PUBLIC, same_origin
 from node.activitypub.inbox.processing import Outcome, PermanentFailure, ProcessingContext, handles
 from node.activitypub.models import Follow, FollowState, Peer, Relay, RelayState
 from node.activitypub.outbox.publish import publish
@@ -61,8 +63,6 @@ from node.settings import Settings
 
 log = logging.getLogger("asasap.federation")
 
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
-AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 REPLY_MAX = 2000
 RAW_MAX = 100_000
 
@@ -236,7 +236,7 @@ def store_remote(settings: Settings, doc: ProposalDoc, *, session: Session, sign
         raise _refuse(signer, "a remote actor cannot write our proposals", doc.id)
     if doc.attributed_to != signer or not same_origin(doc.id, signer):
         raise _refuse(signer, "attributedTo or id is not the signer's", doc.id)
-    if domain_blocked(session, local.domain_of(doc.id)):
+    if domain_blocked(session, addressing.domain_of(doc.id)):
         log.info("ignored proposal %s of a blocked domain", doc.id)
         return Outcome.IGNORED
     try:
@@ -252,7 +252,7 @@ def store_remote(settings: Settings, doc: ProposalDoc, *, session: Session, sign
     if row is None:
         row = Proposal(
             ap_id=doc.id,
-            origin=local.domain_of(doc.id),
+            origin=addressing.domain_of(doc.id),
             author_uri=signer,
             state=ProposalState.OPEN.value,
             published_at=_clamp(doc.published, now),
@@ -293,7 +293,9 @@ def _parse(signer: str, value: dict[str, Any]) -> ProposalDoc:
 
 def _from_unaware_server(uri: str, *, session: Session) -> bool:
     """Whether ``uri``'s server is known not to publish proposals (then it is not fetched)."""
-    software = session.exec(select(Peer.software).where(col(Peer.domain) == local.domain_of(uri))).first()
+    software = session.exec(
+        select(Peer.software).where(col(Peer.domain) == addressing.domain_of(uri))
+    ).first()
     return proposal_notes.understands_proposals(software or "") is False
 
 

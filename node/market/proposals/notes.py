@@ -25,10 +25,11 @@ import anyio.to_thread
 from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
-from node.activitypub import social
+from node.activitypub import addressing, social
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
-from node.activitypub.actors.remote import RemoteActors, same_origin
+from node.activitypub.actors.remote import RemoteActors
+from node.activitypub.addressing import AS_CONTEXT, PUBLIC, same_origin
 from node.activitypub.models import Follow, FollowState, Peer, RemoteActor
 from node.activitypub.transport.fetch import Fetcher, RemoteError
 from node.catalog.categories import by_slug
@@ -42,8 +43,6 @@ from node.settings import Settings
 
 log = logging.getLogger("asasap.federation")
 
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
-AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 # Software known to read FEP-0837 proposals.
 PROPOSAL_AWARE = frozenset({"asasap", "mitra"})
 RETRY_AFTER = timedelta(days=1)
@@ -101,13 +100,13 @@ def audience(settings: Settings, actor: LocalActor, *, session: Session) -> Audi
     """Split ``actor``'s followers and the nodes following this node by what their server reads."""
     node_followers, relays = social.public_audience(settings, session=session)
     uris = list(dict.fromkeys(_followers(actor.uri, session=session) + node_followers))
-    software = _software((local.domain_of(uri) for uri in uris), session=session)
+    software = _software((addressing.domain_of(uri) for uri in uris), session=session)
     proposals: list[str] = []
     notes: list[str] = []
     for uri in uris:
         if local.is_local(settings, uri):
             continue
-        understood = understands_proposals(software.get(local.domain_of(uri), ""))
+        understood = understands_proposals(software.get(addressing.domain_of(uri), ""))
         if understood is not False:
             proposals.append(uri)
         if understood is not True:
@@ -184,7 +183,7 @@ def domains_to_learn(
     origins: dict[str, str] = {}
     for uri in _followers(actor_uri, session=session) + node_followers:
         if not local.is_local(settings, uri):
-            origins.setdefault(local.domain_of(uri), local.origin(uri))
+            origins.setdefault(addressing.domain_of(uri), addressing.origin(uri))
     if not origins:
         return {}
     known = session.exec(
@@ -213,7 +212,7 @@ def peers_to_learn(*, session: Session, now: datetime, limit: int = 8) -> dict[s
         sample = session.exec(
             select(RemoteActor.uri).where(col(RemoteActor.domain) == domain).limit(1)
         ).first()
-        found[domain] = local.origin(sample) if sample else f"https://{domain}"
+        found[domain] = addressing.origin(sample) if sample else f"https://{domain}"
     return found
 
 

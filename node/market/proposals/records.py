@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
 from node.activitypub.actors.remote import block_candidates
+from node.activitypub.addressing import PUBLIC
 from node.activitypub.models import DomainBlock
 from node.catalog.categories import is_category
 from node.core.errors import N_
@@ -59,7 +60,6 @@ __all__ = [
 PAGE_SIZE = 20
 MAX_QUERY_WORDS = 8
 NOTE_SUFFIX = "/note"
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 Origin = Literal["local", "remote", "all"]
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -64,6 +64,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
+from node.activitypub.addressing import types_of
 from node.market.vocab import common as vocab_common
 from node.market.vocab.agreements import (
     AgreementDoc,
@@ -94,7 +95,6 @@ from node.market.vocab.common import (
     TIME_TOKEN,
     VocabError,
     activity_to_json,
-    types_of,
 )
 from node.market.vocab.evaluations import EvaluationDoc, evaluation_from_json, evaluation_to_json
 from node.market.vocab.proposals import (
@@ -151,12 +151,10 @@ __all__ = [
 ]
 
 # Constants also read as ``vocab.NAME``, outside ``__all__``.
-AS_CONTEXT = vocab_common.AS_CONTEXT
 OM2 = vocab_common.OM2
 VF = vocab_common.VF
 SCHEMA = vocab_common.SCHEMA
 VF_PROPOSAL = vocab_common.VF_PROPOSAL
-PUBLIC = vocab_common.PUBLIC
 TITLE_MAX = vocab_common.TITLE_MAX
 MESSAGE_MAX = vocab_common.MESSAGE_MAX
 REASON_MAX = vocab_common.REASON_MAX

@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from node.activitypub.addressing import types_of
 from node.core.text import text_to_html
 from node.market import schedule as sched
 from node.market.money import Currency, Price, total_for
@@ -38,7 +39,6 @@ from node.market.vocab.common import (
     read_text,
     require_type,
     required_ref,
-    types_of,
 )
 
 AgreementEventKind = Literal["confirm", "cancel", "dispute"]

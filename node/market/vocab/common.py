@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from node.activitypub import vocab as as_vocab
+from node.activitypub.addressing import AS_CONTEXT, PUBLIC, is_uri, types_of
 from node.core.text import html_to_text
 from node.market import schedule as sched
 from node.market.money import Currency
 
-AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 OM2 = "http://www.ontology-of-units-of-measure.org/resource/om-2/"
 VF = "https://w3id.org/valueflows/ont/vf#"
 SCHEMA = "http://schema.org/"
@@ -39,7 +38,6 @@ CURRENCY_IRI: Mapping[str, str] = {"EUR": EURO, "HOUR": TIME_TOKEN}
 CURRENCY_UNIT: Mapping[str, str] = {"EUR": "one", "HOUR": "hour"}
 VF_PROPOSAL = VF + "Proposal"
 
-PUBLIC = as_vocab.AS_PUBLIC
 TITLE_MAX = 120
 MESSAGE_MAX = 2000
 REASON_MAX = 500
@@ -131,33 +129,12 @@ def as_document(data: object, what: str) -> Mapping[str, Any]:
     return data
 
 
-def types_of(data: Mapping[str, Any]) -> tuple[str, ...]:
-    value = data.get("type")
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list):
-        return tuple(v for v in value if isinstance(v, str))
-    return ()
-
-
 def require_type(data: Mapping[str, Any], expected: str) -> None:
     kinds = types_of(data)
     if not kinds:
         raise VocabError("missing required field 'type'")
     if expected not in kinds:
         raise VocabError(f"type {kinds[0]!r} is not {expected!r}")
-
-
-def is_uri(value: object) -> bool:
-    if not isinstance(value, str) or not value or len(value) > as_vocab.MAX_URI_LENGTH:
-        return False
-    if any(c.isspace() for c in value):
-        return False
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def read_ref(value: object, name: str) -> str:

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, cast
 
+from node.activitypub.addressing import is_uri, types_of
 from node.catalog.categories import is_category
 from node.core.text import clean_description, plain_text
 from node.market import schedule as sched
@@ -25,7 +26,6 @@ from node.market.vocab.common import (
     VocabError,
     as_document,
     hours_of,
-    is_uri,
     put_audience,
     quantity_json,
     read_audience,
@@ -38,7 +38,6 @@ from node.market.vocab.common import (
     read_string,
     read_term,
     required_ref,
-    types_of,
     unwrap,
 )
 from node.places.gazetteer import Commune

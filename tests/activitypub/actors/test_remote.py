@@ -32,8 +32,8 @@ from node.activitypub.actors.remote import (
     clean_summary,
     parse_actor,
     plain_text,
-    same_origin,
 )
+from node.activitypub.addressing import same_origin
 from node.activitypub.models import DomainBlock, Peer, RemoteActor
 from node.activitypub.signatures import public_pem, sign_cavage
 from node.core.db import session_scope

@@ -18,7 +18,8 @@ from node.activitypub.models import (
     OutboxActivity,
 )
 from node.activitypub.outbox.admin import count_by_state
-from node.activitypub.outbox.publish import PUBLIC_ADDRESSES, cancel_for_domain, publish
+from node.activitypub.addressing import PUBLIC_ADDRESSES
+from node.activitypub.outbox.publish import cancel_for_domain, publish
 from node.core.db import session_scope
 from node.settings import Settings
 from tests.conftest import make_user

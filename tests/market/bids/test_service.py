@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.models import Delivery, OutboxActivity
 from node.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -55,7 +56,7 @@ def remote_bid(session: Session, proposal: Proposal, bidder: str = REMOTE_BIDDER
         ap_id=bidder.split("/users/")[0] + f"/activities/{amount}-{proposal.id}",
         proposal_id=proposal.id,
         bidder_uri=bidder,
-        origin=local.domain_of(bidder),
+        origin=addressing.domain_of(bidder),
         price_amount=Decimal(amount),
         price_currency="EUR",
         price_basis="per_hour",

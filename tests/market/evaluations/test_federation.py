@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from node.accounts.models import User
 from node.activitypub.actors.remote import RemoteActors
+from node.activitypub.addressing import PUBLIC
 from node.activitypub.inbox.processing import (
     InboxJob,
     NeedsFetch,
@@ -42,7 +43,6 @@ from tests.market.evaluations.test_service import make_agreement, stored, submit
 A = "https://montreuil.example"
 ALICE = A + "/users/alice"
 AGREEMENT = A + "/agreements/9f3a"
-PUBLIC = vocab.PUBLIC
 
 
 def review_activity(

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.models import Delivery, OutboxActivity
 from node.core import db
@@ -45,7 +46,7 @@ def make_agreement(
 ) -> Agreement:
     """Store an agreement (held here unless ``ap_id`` is another node's)."""
     ap_id = ap_id or settings.url(f"/agreements/{uuid.uuid4()}")
-    origin = "" if local.is_local(settings, ap_id) else local.domain_of(ap_id)
+    origin = "" if local.is_local(settings, ap_id) else addressing.domain_of(ap_id)
     if completed_at is None and state == "completed":
         completed_at = utcnow() - timedelta(days=1)
     row = Agreement(

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, func, select
 from starlette.requests import Request
 
 from node.accounts.models import AccountStatus, User
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.actors.remote import RemoteActorError, RemoteActors
 from node.activitypub.actors.resolve import NotResolvable, parse_handle, resolve
@@ -61,7 +62,7 @@ class EvaluationOut(BaseModel):
             criteria=evaluations.criteria_of(row),
             comment=row.comment,
             state=row.state,
-            node=local.domain_of(row.evaluator_uri),
+            node=addressing.domain_of(row.evaluator_uri),
             submitted_at=row.submitted_at,
             published_at=row.published_at,
         )

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from node.accounts.models import AccountStatus, User
+from node.activitypub import addressing
 from node.activitypub.actors import documents as actors
 from node.activitypub.actors import local
 from node.activitypub.models import RemoteActor
@@ -302,7 +303,7 @@ async def evaluation_object(request: Request) -> Response:
     if not as_json:
         target = row.evaluated_uri if local.is_local(settings, row.evaluated_uri) else row.evaluator_uri
         return RedirectResponse(
-            target[len(local.origin(target)) :], status_code=303, headers={"Vary": "Accept"}
+            target[len(addressing.origin(target)) :], status_code=303, headers={"Vary": "Accept"}
         )
     document = evaluations.evaluation_document(row, public=True, followers=row.evaluator_uri + "/followers")
     return activitypub_routes.activity_json(document, vary=True)

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from node.accounts.models import User
 from node.activitypub.actors import local
+from node.activitypub.addressing import AS_CONTEXT
 from node.activitypub.models import RemoteActor
 from node.catalog.categories import CATEGORIES, by_slug
 from node.core.errors import N_, DomainError, NotFound, PermissionDenied, http_status
@@ -202,7 +203,7 @@ def _load_local(session: Session, settings: Settings, proposal_uuid: str) -> tup
 
 def _tombstone(row: Proposal) -> dict[str, Any]:
     return {
-        "@context": "https://www.w3.org/ns/activitystreams",
+        "@context": AS_CONTEXT,
         "id": row.ap_id,
         "type": "Tombstone",
         "formerType": "Proposal",
