@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from node.accounts.actors import DIRECTORY
 from node.activitypub import addressing
 
 SINK_HOST = "127.0.0.1"
@@ -228,7 +229,7 @@ async def deliver_all(settings: Any, engine: Any, deadline: float) -> tuple[int,
     """Run one delivery job until nothing is due (or the deadline); (claimed, seconds)."""
     from node.activitypub.outbox.job import DeliveryJob
 
-    job = DeliveryJob(settings, engine)  # its connections are opened in the timed part
+    job = DeliveryJob(settings, engine, accounts=DIRECTORY)  # its connections are opened in the timed part
     try:
         total, start = 0, time.perf_counter()
         while time.monotonic() < deadline and (count := await job.run_once()):

@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import Engine
 
+from node.accounts.actors import DIRECTORY
 from node.activitypub import social
 from node.activitypub.actors.remote import RemoteActors
 from node.activitypub.inbox.processing import InboxJob
-from node.activitypub.outbox.job import DeliveryJob, Job, Worker
+from node.activitypub.outbox.job import DeliveryJob
+from node.core.jobs import Job, Worker
 from node.market.agreements import federation as agreement_federation
 from node.market.evaluations import federation as evaluation_federation
 from node.market.jobs import MarketJob
@@ -47,7 +49,7 @@ def node_worker(settings: Settings, engine: Engine, remote: RemoteActors | None 
     owned = remote is None
     remote = remote or RemoteActors(settings, engine)
     jobs: list[Job] = [
-        DeliveryJob(settings, engine, resolve_inbox=remote.inbox_for),
+        DeliveryJob(settings, engine, resolve_inbox=remote.inbox_for, accounts=DIRECTORY),
         InboxJob(settings, engine, remote=remote),
         MarketJob(settings, engine),
         PeerSoftwareJob(engine, remote),

@@ -26,7 +26,7 @@ def _document(settings: Settings, actor: LocalActor, *, session: Session) -> dic
         return actors.node_document(settings, pem)
     user = session.get(User, actor.user_id)
     assert user is not None
-    return actors.person_document(settings, user, pem, manually_approves_followers=user.approve_followers)
+    return actors.person_document(settings, user, pem)
 
 
 def announce_update(settings: Settings, actor: LocalActor, *, session: Session) -> None:

@@ -1,24 +1,20 @@
 """How other servers find this node and its actors: WebFinger, host-meta and NodeInfo documents.
 
 Documents are built by pure functions from the settings; :func:`parse_resource` reads a WebFinger
-``resource`` and :func:`count_usage` counts people for NodeInfo. Nothing here knows about HTTP.
+``resource``; the accounts package counts the people NodeInfo reports (:class:`Usage`). Nothing here
+knows about HTTP.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, metadata
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from xml.sax.saxutils import quoteattr
 
-from sqlalchemy import func, or_
-from sqlmodel import Session, col, select
-
-from node.accounts.models import AccountStatus, ApiToken, User, WebSession
 from node.activitypub.actors import local
 from node.settings import RegistrationPolicy, Settings
 
@@ -227,38 +223,3 @@ def nodeinfo_document(
             "registration": settings.registration.value,
         },
     }
-
-
-def count_usage(*, session: Session, now: datetime) -> Usage:
-    """Active accounts, and those active in the last 30 and 180 days.
-
-    There is no last-seen column yet, so activity is approximated: an account counts as active in a
-    window when it was created, opened a web session or used an API token within it. Logging out
-    deletes the session row, so this undercounts people who log out; never overcounts.
-    """
-    active = col(User.status) == AccountStatus.ACTIVE.value
-
-    def active_since(moment: datetime) -> int:
-        session_since = (
-            select(WebSession.id)
-            .where(col(WebSession.user_id) == col(User.id), col(WebSession.created_at) >= moment)
-            .exists()
-        )
-        token_since = (
-            select(ApiToken.id)
-            .where(col(ApiToken.user_id) == col(User.id), col(ApiToken.last_used_at) >= moment)
-            .exists()
-        )
-        statement = (
-            select(func.count())
-            .select_from(User)
-            .where(active, or_(col(User.created_at) >= moment, session_since, token_since))
-        )
-        return int(session.exec(statement).one())
-
-    total = int(session.exec(select(func.count()).select_from(User).where(active)).one())
-    return Usage(
-        total=total,
-        active_month=active_since(now - timedelta(days=30)),
-        active_halfyear=active_since(now - timedelta(days=180)),
-    )

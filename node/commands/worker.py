@@ -10,9 +10,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from node.activitypub.outbox.admin import count_by_state
-from node.activitypub.outbox.job import Worker
 from node.commands.base import Context, SubParsers, add_json_flag, print_json
 from node.core import db
+from node.core.jobs import Worker
 from node.worker import node_worker
 
 log = logging.getLogger("asasap.federation")

@@ -17,6 +17,7 @@ import uvicorn
 from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
+from node.accounts.actors import DIRECTORY
 from node.accounts.models import User
 from node.activitypub import addressing, keys
 from node.activitypub.actors import local
@@ -277,7 +278,7 @@ def step(
     """Run ``passes`` passes of a fresh delivery job; how many deliveries it claimed in all."""
 
     async def go() -> int:
-        job = DeliveryJob(settings, engine, resolve_inbox=resolve_inbox, **kwargs)
+        job = DeliveryJob(settings, engine, resolve_inbox=resolve_inbox, **kwargs, accounts=DIRECTORY)
         try:
             return sum([await job.run_once() for _ in range(passes)])
         finally:
@@ -290,7 +291,7 @@ def drain(settings: Settings, engine: Engine, **kwargs: Any) -> int:
     """Run a fresh delivery job until a pass finds nothing due; how many deliveries it claimed."""
 
     async def go() -> int:
-        job = DeliveryJob(settings, engine, **kwargs)
+        job = DeliveryJob(settings, engine, **kwargs, accounts=DIRECTORY)
         total = 0
         try:
             while count := await job.run_once():

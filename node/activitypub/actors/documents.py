@@ -17,10 +17,9 @@ from typing import Any, Literal
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from node.accounts.models import AccountStatus, User
 from node.activitypub import keys
 from node.activitypub.actors import local
-from node.activitypub.actors.local import LocalActor
+from node.activitypub.actors.local import Account, Accounts, LocalActor
 from node.activitypub.addressing import AS_CONTEXT, SECURITY_CONTEXT
 from node.activitypub.models import Follow, FollowState, OutboxActivity
 from node.core.timeutil import isoformat
@@ -100,25 +99,20 @@ def actor_document(
 
 
 def person_document(
-    settings: Settings,
-    user: User,
-    public_key_pem: str,
-    *,
-    manually_approves_followers: bool = False,
-    icon_url: str | None = None,
+    settings: Settings, account: Account, public_key_pem: str, *, icon_url: str | None = None
 ) -> dict[str, Any]:
-    """The ``Person`` of ``user``; its ``url`` (the HTML profile) is the actor URL itself, and its
+    """The ``Person`` of ``account``; its ``url`` (the HTML profile) is the actor URL itself, and its
     ``evaluations`` collection lists the published evaluations of the person."""
-    actor = local.person(settings, user)
+    actor = local.person(settings, account)
     document = actor_document(
         settings,
         actor,
-        name=user.display_name or user.username,
-        summary=summary_html(user.bio),
+        name=account.display_name or account.username,
+        summary=summary_html(account.bio),
         url=actor.uri,
         public_key_pem=public_key_pem,
-        published=user.created_at,
-        manually_approves_followers=manually_approves_followers,
+        published=account.created_at,
+        manually_approves_followers=account.approve_followers,
         icon_url=icon_url,
     )
     document["evaluations"] = actor.uri + "/evaluations"
@@ -193,12 +187,6 @@ def parse_page(value: str | None) -> int | None:
 # --- reads --------------------------------------------------------------------------------------
 
 
-def active_person(username: str, *, session: Session) -> User | None:
-    """The active account called ``username``; pending, suspended and unknown ones are None."""
-    user = session.exec(select(User).where(User.username == username.strip().lower())).first()
-    return user if user is not None and user.status == AccountStatus.ACTIVE.value else None
-
-
 def public_key_pem(settings: Settings, actor: LocalActor, *, session: Session, create: bool) -> str:
     """The PEM of ``actor``'s current public key; with ``create``, a first key pair is made if needed."""
     if create:
@@ -212,29 +200,20 @@ def public_key_pem(settings: Settings, actor: LocalActor, *, session: Session, c
     return current.public_pem
 
 
-def load_person_document(
-    settings: Settings, username: str, *, session: Session, create_key: bool
-) -> dict[str, Any] | None:
-    """The ``Person`` document of an active account, or None."""
-    user = active_person(username, session=session)
-    if user is None:
-        return None
-    pem = public_key_pem(settings, local.person(settings, user), create=create_key, session=session)
-    return person_document(settings, user, pem, manually_approves_followers=user.approve_followers)
-
-
 def load_node_document(settings: Settings, *, session: Session, create_key: bool) -> dict[str, Any]:
     """The node actor's document."""
     pem = public_key_pem(settings, local.node_actor(settings), create=create_key, session=session)
     return node_document(settings, pem)
 
 
-def resolve_actor(settings: Settings, username: str | None, *, session: Session) -> LocalActor | None:
+def resolve_actor(
+    settings: Settings, username: str | None, *, session: Session, accounts: Accounts
+) -> LocalActor | None:
     """The node actor (``username`` None) or an active person's actor, else None."""
     if username is None:
         return local.node_actor(settings)
-    user = active_person(username, session=session)
-    return local.person(settings, user) if user is not None else None
+    account = accounts.find(username, session=session)
+    return local.person(settings, account) if account is not None else None
 
 
 def _follow_query(actor: LocalActor, name: CollectionName) -> tuple[Any, Any]:
@@ -283,11 +262,17 @@ def load_items(
 
 
 def load_collection(
-    settings: Settings, username: str | None, name: CollectionName, page: int | None, *, session: Session
+    settings: Settings,
+    username: str | None,
+    name: CollectionName,
+    page: int | None,
+    *,
+    session: Session,
+    accounts: Accounts,
 ) -> dict[str, Any] | None:
     """The collection ``name`` of a person (or of the node when ``username`` is None), or one page of
     it; None when there is no such active actor."""
-    actor = resolve_actor(settings, username, session=session)
+    actor = resolve_actor(settings, username, session=session, accounts=accounts)
     if actor is None:
         return None
     collection_id = f"{actor.uri}/{name}"

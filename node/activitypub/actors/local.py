@@ -4,20 +4,24 @@
 - each person: a ``Person`` at ``/users/{username}``;
 - with ``/inbox`` (shared inbox), ``.../inbox``, ``.../outbox``, ``.../followers``, ``.../following``,
   keys at ``<actor>#main-key`` and activities at ``/activities/{uuid}``.
+
+The protocol does not know the accounts package: it reads a person through :class:`Account` (what an
+account looks like to it) and finds people through :class:`Accounts`, which the node passes in
+(``node.accounts.actors.DIRECTORY``).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import Session
 
-from node.accounts.models import User
 from node.activitypub import addressing, keys
 from node.activitypub.signatures import HttpSignatureAuth
 from node.settings import Settings
@@ -27,15 +31,50 @@ NODE_USERNAME = "node"
 SHARED_INBOX_PATH = "/inbox"
 
 
+class Account(Protocol):
+    """A person's account as the protocol reads it."""
+
+    @property
+    def pk(self) -> int: ...
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def display_name(self) -> str: ...
+
+    @property
+    def bio(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def approve_followers(self) -> bool: ...
+
+    @property
+    def is_active(self) -> bool: ...
+
+
+class Accounts(Protocol):
+    """Where the protocol finds the people of this node."""
+
+    def find(self, username: str, *, session: Session, active_only: bool = True) -> Account | None:
+        """The account called ``username`` (only when active, unless ``active_only`` is false)."""
+        ...
+
+
 @dataclass(frozen=True)
 class LocalActor:
-    """An actor of this node: the node's Application or a person's Person."""
+    """An actor of this node: the node's Application or a person's Person. ``approves_followers``: a
+    follow waits for the person's answer (the node actor accepts every follow)."""
 
     uri: str
     kind: Literal["Person", "Application"]
     username: str
     key_owner: str
     user_id: int | None = None
+    approves_followers: bool = False
 
     @property
     def key_id(self) -> str:
@@ -58,13 +97,15 @@ class LocalActor:
         return self.uri + "/following"
 
 
-def person(settings: Settings, user: User) -> LocalActor:
+def person(settings: Settings, account: Account) -> LocalActor:
+    """The ``Person`` actor of ``account``."""
     return LocalActor(
-        uri=settings.url(f"/users/{user.username}"),
+        uri=settings.url(f"/users/{account.username}"),
         kind="Person",
-        username=user.username,
-        key_owner=keys.user_owner(user.pk),
-        user_id=user.pk,
+        username=account.username,
+        key_owner=keys.user_owner(account.pk),
+        user_id=account.pk,
+        approves_followers=account.approve_followers,
     )
 
 
@@ -101,6 +142,19 @@ def local_username(settings: Settings, uri: str) -> str | None:
         if name and "/" not in name:
             return name
     return None
+
+
+def actor_at(
+    settings: Settings, uri: str, *, session: Session, accounts: Accounts, active_only: bool = True
+) -> LocalActor | None:
+    """Our actor at ``uri``: the node, or a person (only an active one, unless ``active_only`` is false)."""
+    if uri == settings.url(NODE_ACTOR_PATH):
+        return node_actor(settings)
+    username = local_username(settings, uri)
+    if username is None:
+        return None
+    account = accounts.find(username, session=session, active_only=active_only)
+    return person(settings, account) if account is not None else None
 
 
 @lru_cache(maxsize=1024)

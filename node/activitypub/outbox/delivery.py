@@ -40,15 +40,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlmodel
-from sqlalchemy import BindParameter, Connection, Select, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import BindParameter, Connection, Select, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import ReturningUpdate, Update
+from sqlalchemy.sql.dml import Update
 from sqlmodel import Session, SQLModel, col
 
-from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import local
+from node.activitypub.actors.local import Accounts
 from node.activitypub.actors.remote import (
     ActorGone,
     DomainBlocked,
@@ -80,6 +79,7 @@ from node.activitypub.transport.fetch import (
     Unavailable,
 )
 from node.activitypub.transport.poster import InboxPoster
+from node.core.jobs import Backoff, Queue, claim_statement
 from node.core.statemachine import Lifecycle, TransitionRefused, lifecycle
 from node.settings import Settings
 
@@ -87,9 +87,7 @@ log = logging.getLogger("asasap.federation")
 
 S = DeliveryState
 CLAIMABLE = (S.PENDING, S.SENDING)  # the states a claim takes rows from (sending: an expired lease)
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(hours=6)
-BACKOFF_JITTER = 0.2
+BACKOFF = Backoff(base=timedelta(seconds=30), cap=timedelta(hours=6), jitter=0.2)
 ResolveInbox = Callable[[str], Awaitable[str]]
 """``await resolve_inbox(actor_uri)``: where to deliver to that actor (its shared inbox or inbox)."""
 
@@ -126,14 +124,6 @@ def states_leading_to(new: S) -> list[str]:
 # --- backoff ---------------------------------------------------------------------------------------
 
 
-def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
-    """The wait before the next try after ``attempts`` tries: exponential, jittered, capped."""
-    exponent = min(max(attempts - 1, 0), 30)
-    delay = min(BACKOFF_BASE * (1 << exponent), BACKOFF_CAP)
-    jittered = delay * (1 + (rng or random).uniform(-BACKOFF_JITTER, BACKOFF_JITTER))
-    return min(jittered, BACKOFF_CAP)
-
-
 def _table(model: type[SQLModel]) -> Table:
     """The Core table of a model, for statements that bypass the ORM (batch updates, joins)."""
     table = model.__table__  # type: ignore[attr-defined]
@@ -144,43 +134,11 @@ def _table(model: type[SQLModel]) -> Table:
 # --- the statements of the hot path, built once (on first use) and executed with parameters --------
 
 
-@functools.cache
-def _claim_statement(postgres: bool) -> ReturningUpdate[Any]:
-    """Take due rows (``now``, ``limit``, ``lease_until``): they become ``sending``, one attempt more."""
-    table = _table(Delivery)
-    now = bindparam("now", type_=table.c.next_attempt_at.type)
-    due = (
-        select(table.c.id)
-        .where(
-            or_(
-                and_(table.c.state == S.PENDING.value, table.c.next_attempt_at <= now),
-                and_(table.c.state == S.SENDING.value, table.c.lease_until < now),
-            )
-        )
-        .order_by(table.c.next_attempt_at)
-        .limit(bindparam("limit"))
-    )
-    if postgres:
-        due = due.with_for_update(skip_locked=True)
-    return (
-        update(table)
-        .where(table.c.id.in_(due.scalar_subquery()))
-        .values(
-            state=S.SENDING.value,
-            lease_until=bindparam("lease_until", type_=table.c.lease_until.type),
-            attempts=table.c.attempts + 1,
-            updated_at=now,
-        )
-        .returning(
-            table.c.id,
-            table.c.attempts,
-            table.c.outbox_id,
-            table.c.target,
-            table.c.inbox_url,
-            table.c.domain,
-            table.c.created_at,
-        )
-    )
+def _queue() -> Queue:
+    return Queue(_table(Delivery), waiting=S.PENDING.value, claimed=S.SENDING.value, touched=("updated_at",))
+
+
+CLAIMED_COLUMNS = ("id", "attempts", "outbox_id", "target", "inbox_url", "domain", "created_at")
 
 
 @functools.cache
@@ -283,29 +241,22 @@ class Batch:
     signers: dict[str, HttpSignatureAuth]
 
 
-def signing_actor(settings: Settings, actor_uri: str, *, session: Session) -> local.LocalActor | None:
-    """The local actor that published from ``actor_uri``: the node, or a person in any account state."""
-    if actor_uri == local.node_actor(settings).uri:
-        return local.node_actor(settings)
-    username = local.local_username(settings, actor_uri)
-    if username is None:
-        return None
-    user = session.exec(sqlmodel.select(User).where(col(User.username) == username)).first()
-    return local.person(settings, user) if user is not None else None
-
-
 def _signers(
-    settings: Settings, actor_uris: Iterable[str], *, session: Session
+    settings: Settings, actor_uris: Iterable[str], *, session: Session, accounts: Accounts
 ) -> dict[str, HttpSignatureAuth]:
+    """A signer for each local actor that published from ``actor_uris``: the node, or a person in any
+    account state (a deleted account's ``Delete`` is signed with its kept key)."""
     signers: dict[str, HttpSignatureAuth] = {}
     for uri in set(actor_uris):
-        actor = signing_actor(settings, uri, session=session)
+        actor = local.actor_at(settings, uri, session=session, accounts=accounts, active_only=False)
         if actor is not None:
             signers[uri] = local.signer(settings, actor, session=session)
     return signers
 
 
-def claim(settings: Settings, *, session: Session, now: datetime, limit: int, lease: timedelta) -> Batch:
+def claim(
+    settings: Settings, *, session: Session, accounts: Accounts, now: datetime, limit: int, lease: timedelta
+) -> Batch:
     """Claim up to ``limit`` due deliveries (pending and due, or sending with an expired lease).
 
     On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED``, so that concurrent workers
@@ -325,7 +276,8 @@ def claim(settings: Settings, *, session: Session, now: datetime, limit: int, le
         if not (can_transition(state, S.SENDING) or can_transition(state, S.PENDING)):
             raise TransitionRefused("delivery", state.value, S.SENDING.value)
     claimed = connection.execute(
-        _claim_statement(postgres), {"now": now, "limit": limit, "lease_until": now + lease}
+        claim_statement(_queue(), postgres=postgres, returning=CLAIMED_COLUMNS),
+        {"now": now, "limit": limit, "lease_until": now + lease},
     ).all()
     if not claimed:
         return Batch([], {})
@@ -358,7 +310,9 @@ def claim(settings: Settings, *, session: Session, now: datetime, limit: int, le
                 gone=row.target in gone or row.inbox_url in gone,
             )
         )
-    return Batch(items, _signers(settings, {item.actor_uri for item in items}, session=session))
+    return Batch(
+        items, _signers(settings, {item.actor_uri for item in items}, session=session, accounts=accounts)
+    )
 
 
 def _blocked_domains(connection: Connection, domains: Iterable[str]) -> set[str]:
@@ -450,7 +404,7 @@ def settle(
         return _ending(item, S.CANCELLED, text, inbox=inbox)
     if isinstance(error, RemoteNotFound | RemoteRefused | PolicyViolation | RemoteActorError):
         return _ending(item, S.FAILED, text, status=status, inbox=inbox)
-    delay = backoff(item.attempts, rng)
+    delay = BACKOFF.after(item.attempts, rng)
     if isinstance(error, TryLater) and error.retry_after is not None:
         delay = max(delay, timedelta(seconds=error.retry_after))
     peer: bool | None = False if isinstance(error, TryLater | Unavailable) else None

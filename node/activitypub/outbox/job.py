@@ -1,26 +1,23 @@
-"""The federation worker: a loop over jobs that take work from the database (deliveries, stored inbox
-activities), run by ``asasap worker`` or embedded in ``asasap serve``.
+"""The delivery job: claims due deliveries in batches, signs and posts them, records the outcomes; run
+by the node's worker (:mod:`node.core.jobs`, assembled in :mod:`node.worker`).
 
-Several workers, in one process or many, may share a database: each job claims its rows (``FOR UPDATE
-SKIP LOCKED`` on PostgreSQL, SQLite's write lock otherwise) under a lease, and a row whose worker died
-is claimed again when the lease expires. Database calls are synchronous and run in worker threads;
-network calls run on the event loop.
+Database calls are synchronous and run in worker threads; network calls run on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Engine
 
+from node.activitypub.actors.local import Accounts
 from node.activitypub.actors.remote import FetcherFactory, node_fetcher_factory
 from node.activitypub.outbox import delivery
 from node.activitypub.outbox.delivery import Batch, ClaimedDelivery, Outcome, ResolveInbox
@@ -33,100 +30,11 @@ from node.settings import Settings
 
 log = logging.getLogger("asasap.federation")
 
-IDLE_INTERVAL = 0.5  # seconds between polls when there was nothing to do
 BATCH_MIN = 16
 BATCH_ROUNDS = 16  # a batch holds this many deliveries per lane: the database's work per batch is shared
 
 E = TypeVar("E")
 R = TypeVar("R")
-
-
-class Job(Protocol):
-    """A kind of work: ``run_once`` handles what is due now (how many items), ``aclose`` frees resources."""
-
-    async def run_once(self) -> int: ...
-
-    async def aclose(self) -> None: ...
-
-
-def job_name(job: Job) -> str:
-    """A short name for logs and counts: the job's ``name`` attribute, else from its class
-    (``DeliveryJob`` -> ``delivery``)."""
-    given = getattr(job, "name", None)
-    if isinstance(given, str) and given:
-        return given
-    name = type(job).__name__
-    return name.removesuffix("Job").lower() or name
-
-
-class Worker:
-    """Runs every job in turn, again at once while there is work, else every ``idle_interval`` seconds.
-
-    ``handled`` counts the items each job handled since the worker was made.
-    """
-
-    def __init__(
-        self, settings: Settings, engine: Engine, jobs: Sequence[Job], *, idle_interval: float = IDLE_INTERVAL
-    ) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.jobs = list(jobs)
-        self.idle_interval = idle_interval
-        self.handled: dict[str, int] = {job_name(job): 0 for job in self.jobs}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wakeup: asyncio.Event | None = None
-
-    async def run_once(self) -> int:
-        """One pass over every job; how many items they handled. A failing job is logged and skipped."""
-        total = 0
-        for job in self.jobs:
-            try:
-                count = await job.run_once()
-            except Exception:
-                log.exception("worker job %s failed", job_name(job))
-                continue
-            self.handled[job_name(job)] = self.handled.get(job_name(job), 0) + count
-            total += count
-        return total
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set, then finish the pass in progress and close the jobs."""
-        self._loop = asyncio.get_running_loop()
-        self._wakeup = asyncio.Event()
-        try:
-            while not stop.is_set():
-                if await self.run_once():
-                    continue
-                await self._idle(stop, self._wakeup)
-        finally:
-            self._loop = None
-            await self.aclose()
-
-    def wake(self) -> None:
-        """Cut the current idle wait short (new work was queued); callable from any thread."""
-        loop, wakeup = self._loop, self._wakeup
-        if loop is None or wakeup is None:
-            return
-        with contextlib.suppress(RuntimeError):  # the loop is closing
-            loop.call_soon_threadsafe(wakeup.set)
-
-    async def _idle(self, stop: asyncio.Event, wakeup: asyncio.Event) -> None:
-        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wakeup.wait())]
-        try:
-            await asyncio.wait(waits, timeout=self.idle_interval, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiting in waits:
-                waiting.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
-            wakeup.clear()
-
-    async def aclose(self) -> None:
-        """Close every job (connections, clients)."""
-        for job in self.jobs:
-            try:
-                await job.aclose()
-            except Exception:
-                log.exception("closing worker job %s failed", job_name(job))
 
 
 class DeliveryJob:
@@ -135,7 +43,8 @@ class DeliveryJob:
     POSTs go through one :class:`~node.activitypub.transport.poster.InboxPoster` (``poster``, default: built
     from the settings), whose keep-alive connections serve every batch. ``fetcher_factory`` builds the
     fetcher that reads the inbox of a recipient that was not in the cache at publication, unless
-    ``resolve_inbox`` is given; ``clock`` and ``rng`` exist for tests.
+    ``resolve_inbox`` is given; ``accounts`` finds the people whose keys sign; ``clock`` and ``rng``
+    exist for tests.
     """
 
     def __init__(
@@ -143,6 +52,7 @@ class DeliveryJob:
         settings: Settings,
         engine: Engine,
         *,
+        accounts: Accounts,
         poster: InboxPoster | None = None,
         fetcher_factory: FetcherFactory | None = None,
         resolve_inbox: ResolveInbox | None = None,
@@ -153,6 +63,7 @@ class DeliveryJob:
     ) -> None:
         self.settings = settings
         self.engine = engine
+        self.accounts = accounts
         self.concurrency = settings.delivery_concurrency
         self.batch_size = batch_size or max(BATCH_MIN, BATCH_ROUNDS * self.concurrency)
         self._poster = poster
@@ -318,7 +229,12 @@ class DeliveryJob:
     def _claim(self) -> Batch:
         with session_scope(self.engine, write=True) as session:
             return delivery.claim(
-                self.settings, now=self.clock(), limit=self.batch_size, lease=self.lease, session=session
+                self.settings,
+                now=self.clock(),
+                limit=self.batch_size,
+                lease=self.lease,
+                session=session,
+                accounts=self.accounts,
             )
 
     def _check_resolved(self, found: list[tuple[ClaimedDelivery, str | Outcome]]) -> list[Outcome | None]:

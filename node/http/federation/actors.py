@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from node.accounts import actors as accounts_actors
 from node.activitypub import discovery
 from node.activitypub.actors import documents as actors
 from node.activitypub.actors import local
@@ -179,7 +180,7 @@ async def person(request: Request) -> Response:
     username = request.path_params["username"]
     document = await _with_key(
         request,
-        lambda session, create: actors.load_person_document(
+        lambda session, create: accounts_actors.person_document(
             settings, username, create_key=create, session=session
         ),
     )
@@ -214,7 +215,10 @@ def collection_endpoint(name: actors.CollectionName, *, of_node: bool) -> Endpoi
         username = None if of_node else request.path_params["username"]
         settings = node_of(request).settings
         document = await run(
-            request, lambda session: actors.load_collection(settings, username, name, page, session=session)
+            request,
+            lambda session: actors.load_collection(
+                settings, username, name, page, session=session, accounts=accounts_actors.DIRECTORY
+            ),
         )
         if document is None:
             return _error(404, "No such actor.")
@@ -243,7 +247,7 @@ async def webfinger(request: Request) -> Response:
         actor_uri, profile_url = local.node_actor(settings).uri, settings.url("/")
     else:
         wanted = username
-        user = await run(request, lambda session: actors.active_person(wanted, session=session))
+        user = await run(request, lambda session: accounts_actors.active_person(wanted, session=session))
         if user is None:
             return _error(404, "No such resource on this node.", cors=True)
         username = user.username
@@ -275,7 +279,7 @@ async def nodeinfo(request: Request) -> Response:
     if version is None:
         return _error(404, "No such NodeInfo version.", cors=True)
     settings = node_of(request).settings
-    usage = await run(request, lambda session: discovery.count_usage(now=utcnow(), session=session))
+    usage = await run(request, lambda session: accounts_actors.usage(now=utcnow(), session=session))
     repository, homepage = discovery.software_urls()
     document = discovery.nodeinfo_document(
         settings, version, usage, software_version(), repository=repository, homepage=homepage

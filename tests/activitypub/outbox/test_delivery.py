@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, delete, update
 from sqlmodel import col, select
 
+from node.accounts.actors import DIRECTORY
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
@@ -21,10 +22,9 @@ from node.activitypub.models import Delivery, DeliveryState, DomainBlock, Peer, 
 from node.activitypub.outbox import delivery
 from node.activitypub.outbox.admin import count_by_state, list_deliveries, retry, retry_all_failed
 from node.activitypub.outbox.delivery import (
-    BACKOFF_CAP,
+    BACKOFF,
     LIFECYCLE,
     ClaimedDelivery,
-    backoff,
     can_transition,
     require_transition,
     settle,
@@ -122,13 +122,15 @@ def test_the_declared_lifecycle() -> None:
 
 def test_backoff_is_exponential_jittered_and_capped() -> None:
     rng = random.Random(7)
+    cap = timedelta(hours=6)
+    assert BACKOFF.cap == cap
     for attempts in range(1, 12):
-        base = min(timedelta(seconds=30) * 2 ** (attempts - 1), BACKOFF_CAP)
+        base = min(timedelta(seconds=30) * 2 ** (attempts - 1), cap)
         for _ in range(50):
-            delay = backoff(attempts, rng)
-            assert base * 0.8 <= delay <= min(base * 1.2, BACKOFF_CAP)
-    assert backoff(40, rng) == BACKOFF_CAP
-    assert len({backoff(3, rng) for _ in range(20)}) > 1
+            delay = BACKOFF.after(attempts, rng)
+            assert base * 0.8 <= delay <= min(base * 1.2, cap)
+    assert BACKOFF.after(40, rng) == cap
+    assert len({BACKOFF.after(3, rng) for _ in range(20)}) > 1
 
 
 def claimed(attempts: int = 1, age: timedelta = timedelta(0)) -> ClaimedDelivery:
@@ -239,7 +241,9 @@ def test_one_record_writes_every_kind_of_outcome(fed: Settings, engine: Engine, 
     publish_note(fed, engine, alice, inboxes=inboxes, recipients=["https://c.example/users/new"])
     now, give_up = utcnow(), timedelta(hours=72)
     with session_scope(engine, write=True) as session:
-        batch = delivery.claim(fed, now=now, limit=10, lease=timedelta(minutes=5), session=session)
+        batch = delivery.claim(
+            fed, now=now, limit=10, lease=timedelta(minutes=5), session=session, accounts=DIRECTORY
+        )
     items = {item.target: item for item in batch.items}
     outcomes = [
         settle(items["https://a.example/inbox"], None, now=now, give_up=give_up, status=202),
@@ -289,7 +293,7 @@ def test_one_record_writes_every_kind_of_outcome(fed: Settings, engine: Engine, 
         retried = {
             item.target: item
             for item in delivery.claim(
-                fed, now=later, limit=10, lease=timedelta(minutes=5), session=session
+                fed, now=later, limit=10, lease=timedelta(minutes=5), session=session, accounts=DIRECTORY
             ).items
         }
     assert set(retried) == {"https://a.example/x", "https://b.example/inbox", "https://b.example/x"}
@@ -552,7 +556,9 @@ def test_a_delivery_claimed_by_a_dead_worker_is_sent_after_its_lease(
 ) -> None:
     publish_note(fed, engine, alice, inboxes=[sink.url("/inbox")])
     with session_scope(engine, write=True) as session:  # a worker claims, then dies before sending
-        batch = delivery.claim(fed, now=utcnow(), limit=10, lease=timedelta(minutes=5), session=session)
+        batch = delivery.claim(
+            fed, now=utcnow(), limit=10, lease=timedelta(minutes=5), session=session, accounts=DIRECTORY
+        )
     assert len(batch.items) == 1 and one(engine).state == "sending"
     assert step(fed, engine) == 0 and sink.requests == []  # the lease still holds
     with session_scope(engine, write=True) as session:
@@ -568,10 +574,17 @@ def test_an_outcome_from_an_expired_claim_is_not_recorded(
     publish_note(fed, engine, alice, inboxes=["http://127.0.0.1:9/inbox"])
     now = utcnow()
     with session_scope(engine, write=True) as session:
-        (first,) = delivery.claim(fed, now=now, limit=1, lease=timedelta(seconds=1), session=session).items
+        (first,) = delivery.claim(
+            fed, now=now, limit=1, lease=timedelta(seconds=1), session=session, accounts=DIRECTORY
+        ).items
     with session_scope(engine, write=True) as session:
         (second,) = delivery.claim(
-            fed, now=now + timedelta(seconds=2), limit=1, lease=timedelta(minutes=5), session=session
+            fed,
+            now=now + timedelta(seconds=2),
+            limit=1,
+            lease=timedelta(minutes=5),
+            session=session,
+            accounts=DIRECTORY,
         ).items
     assert (first.attempts, second.attempts) == (1, 2)
     with session_scope(engine, write=True) as session:
@@ -592,7 +605,7 @@ def test_outcomes_are_written_by_the_next_pass_and_a_failed_write_loses_nothing(
         pass
 
     async def scenario() -> None:
-        job = DeliveryJob(fed, engine, batch_size=1)
+        job = DeliveryJob(fed, engine, batch_size=1, accounts=DIRECTORY)
         written = job._record
         failures = [BrokenDatabase("the first write fails")]
 
@@ -634,7 +647,7 @@ def test_two_workers_never_send_the_same_delivery_twice(
     claimed_by: list[int] = [0, 0]
 
     async def work(number: int) -> None:
-        job = DeliveryJob(fed, make_engine(database_url), batch_size=7)
+        job = DeliveryJob(fed, make_engine(database_url), batch_size=7, accounts=DIRECTORY)
         try:
             while count := await job.run_once():
                 claimed_by[number] += count

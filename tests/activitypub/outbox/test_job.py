@@ -10,9 +10,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
+from node.accounts.actors import DIRECTORY
 from node.activitypub.actors.local import LocalActor
 from node.activitypub.inbox.processing import InboxJob
-from node.activitypub.outbox.job import DeliveryJob, Worker, job_name
+from node.activitypub.outbox.job import DeliveryJob
+from node.core.jobs import Worker, job_name
 from node.settings import Settings
 from node.worker import node_worker
 from tests.conftest import make_user
@@ -142,7 +144,7 @@ def test_stopping_finishes_the_deliveries_in_flight(
     alice: LocalActor = local_person(fed, engine, "alice")
     sink.answer("/inbox", Reply(202, delay=1.0))
     publish_note(fed, engine, alice, inboxes=[sink.url("/inbox")])
-    worker = Worker(fed, engine, [DeliveryJob(fed, engine)])
+    worker = Worker(fed, engine, [DeliveryJob(fed, engine, accounts=DIRECTORY)])
 
     async def scenario() -> None:
         stop = asyncio.Event()

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
+from node.activitypub.addressing import PUBLIC_ADDRESSES
 from node.activitypub.models import (
     Delivery,
     DeliveryState,
@@ -18,7 +19,6 @@ from node.activitypub.models import (
     OutboxActivity,
 )
 from node.activitypub.outbox.admin import count_by_state
-from node.activitypub.addressing import PUBLIC_ADDRESSES
 from node.activitypub.outbox.publish import cancel_for_domain, publish
 from node.core.db import session_scope
 from node.settings import Settings

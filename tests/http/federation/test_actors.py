@@ -164,10 +164,8 @@ def test_summary_html_escapes_and_splits_paragraphs() -> None:
 
 
 def test_person_document_can_ask_for_approval_and_show_an_icon(settings: Settings) -> None:
-    user = User(id=7, username="carla", password_hash="x", created_at=utcnow())
-    doc = actors.person_document(
-        settings, user, "PEM", manually_approves_followers=True, icon_url="https://cdn.example/c.png"
-    )
+    user = User(id=7, username="carla", password_hash="x", created_at=utcnow(), approve_followers=True)
+    doc = actors.person_document(settings, user, "PEM", icon_url="https://cdn.example/c.png")
     assert doc["manuallyApprovesFollowers"] is True
     assert doc["icon"] == {"type": "Image", "url": "https://cdn.example/c.png"}
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
+from node.accounts import actors as accounts_actors
 from node.accounts import credentials
 from node.accounts.models import AccountStatus, User
 from node.activitypub import discovery
@@ -206,10 +207,10 @@ def test_usage_counts(engine: Engine, session: Session) -> None:
         token, _ = credentials.create_api_token(users["oldtoken"], "app", session=s)
         token.last_used_at = now - timedelta(days=60)
         s.add_all([*users.values(), token])
-    usage = discovery.count_usage(now=now, session=session)
+    usage = accounts_actors.usage(now=now, session=session)
     assert usage == Usage(total=4, active_month=2, active_halfyear=3)
     session.rollback()
-    assert discovery.count_usage(now=now + timedelta(days=365), session=session) == Usage(4, 0, 0)
+    assert accounts_actors.usage(now=now + timedelta(days=365), session=session) == Usage(4, 0, 0)
 
 
 # --- over HTTP ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from node.accounts import actors as accounts_actors
 from node.accounts.models import AccountStatus, User
 from node.activitypub import addressing
 from node.activitypub.actors import documents as actors
@@ -246,7 +247,7 @@ async def evaluate(request: Request, user: User) -> Response:
 def _collection(
     session: Session, settings: Settings, username: str, page: int | None
 ) -> dict[str, Any] | None:
-    user = actors.active_person(username, session=session)
+    user = accounts_actors.active_person(username, session=session)
     if user is None:
         return None
     uri = local.person(settings, user).uri
