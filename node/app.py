@@ -15,6 +15,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from node import worker as background
+from node.activitypub.inbox.dispatch import Dispatcher
 from node.core import db
 from node.core.i18n import Catalogs
 from node.http import errors as web_errors
@@ -71,19 +72,20 @@ def create_app(settings: Settings, *, engine: Engine | None = None, check_schema
         exception_handlers=web_errors.handlers(),
     )
     app.state.node = node
-    activitypub_inbox_routes.install(app, settings, engine)
+    dispatcher = background.inbox_dispatcher()
+    activitypub_inbox_routes.install(app, settings, engine, accepted_types=dispatcher.types)
     if settings.embedded_worker:
-        _embed_worker(app, settings, engine)
+        _embed_worker(app, settings, engine, dispatcher)
     return app
 
 
-def _embed_worker(app: Starlette, settings: Settings, engine: Engine) -> None:
+def _embed_worker(app: Starlette, settings: Settings, engine: Engine, dispatcher: Dispatcher) -> None:
     """Run the federation worker for as long as the application runs (``ASASAP_EMBEDDED_WORKER``)."""
     outer = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(application: Any) -> AsyncIterator[Any]:
-        worker = background.node_worker(settings, engine, app.state.remote_actors)
+        worker = background.node_worker(settings, engine, app.state.remote_actors, dispatcher=dispatcher)
         async with outer(application) as state, background.running(worker):
             yield state
 

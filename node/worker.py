@@ -1,5 +1,6 @@
-"""The node's federation worker as a whole: delivery and inbox processing sharing one remote-actor cache,
-run inside ``asasap serve`` (embedded) or by ``asasap worker``."""
+"""The node's background work, assembled: the jobs of every package sharing one remote-actor cache, run
+inside ``asasap serve`` (embedded) or by ``asasap worker``; and the inbox's dispatcher, the one place
+that says which package processes which incoming activity."""
 
 from __future__ import annotations
 
@@ -11,22 +12,23 @@ from collections.abc import AsyncIterator
 from sqlalchemy import Engine
 
 from node.accounts.actors import DIRECTORY
-from node.activitypub import social
 from node.activitypub.actors.remote import RemoteActors
+from node.activitypub.inbox.dispatch import Dispatcher
 from node.activitypub.inbox.processing import InboxJob
 from node.activitypub.outbox.job import DeliveryJob
+from node.activitypub.social import inbound as social_inbound
 from node.core.jobs import Job, Worker
-from node.market.agreements import federation as agreement_federation
-from node.market.evaluations import federation as evaluation_federation
-from node.market.jobs import MarketJob
-from node.market.proposals import federation as proposal_federation
-from node.market.proposals.jobs import PeerSoftwareJob
+from node.market import federation as market_federation
+from node.market import jobs as market_jobs
 from node.settings import Settings
 
 log = logging.getLogger("asasap.worker")
 
-# The social graph's inbox handlers are registered when this module is imported.
-HANDLER_MODULES = (social, proposal_federation, agreement_federation, evaluation_federation)
+
+def inbox_dispatcher() -> Dispatcher:
+    """Who processes incoming activities: the social graph first (follows, relays, an actor's own
+    ``Update`` and ``Delete``), then the marketplace."""
+    return Dispatcher([social_inbound.inbox_handlers(DIRECTORY), market_federation.inbox_handlers()])
 
 
 class _RemoteActorsCloser:
@@ -44,15 +46,21 @@ class _RemoteActorsCloser:
         await self.remote.aclose()
 
 
-def node_worker(settings: Settings, engine: Engine, remote: RemoteActors | None = None) -> Worker:
-    """Every background job of a node: deliveries (inboxes resolved through the cache) and the inbox."""
+def node_worker(
+    settings: Settings,
+    engine: Engine,
+    remote: RemoteActors | None = None,
+    *,
+    dispatcher: Dispatcher | None = None,
+) -> Worker:
+    """Every background job of a node: deliveries (inboxes resolved through the cache), the inbox, and
+    the marketplace's periodic work."""
     owned = remote is None
     remote = remote or RemoteActors(settings, engine)
     jobs: list[Job] = [
         DeliveryJob(settings, engine, resolve_inbox=remote.inbox_for, accounts=DIRECTORY),
-        InboxJob(settings, engine, remote=remote),
-        MarketJob(settings, engine),
-        PeerSoftwareJob(engine, remote),
+        InboxJob(settings, engine, remote=remote, dispatcher=dispatcher or inbox_dispatcher()),
+        *market_jobs.jobs(settings, engine, remote),
     ]
     if owned:
         jobs.append(_RemoteActorsCloser(remote))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from node.accounts.models import User
-from node.activitypub import keys, social
+from node.activitypub import keys
 from node.activitypub.actors import documents as actors
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
@@ -17,6 +17,7 @@ from node.activitypub.addressing import PUBLIC
 from node.activitypub.keys import ActorKey
 from node.activitypub.models import Follow, FollowState
 from node.activitypub.outbox.publish import publish
+from node.activitypub.social import audience
 from node.settings import Settings
 
 
@@ -32,7 +33,7 @@ def _document(settings: Settings, actor: LocalActor, *, session: Session) -> dic
 def announce_update(settings: Settings, actor: LocalActor, *, session: Session) -> None:
     """Send ``Update`` of ``actor``'s current document to its followers, the nodes that follow this node
     and the relays (they may all hold a copy of the actor)."""
-    node_followers, relays = social.public_audience(settings, session=session)
+    node_followers, relays = audience.public_audience(settings, session=session)
     publish(
         settings,
         actor=actor,

@@ -51,7 +51,6 @@ class RemoteActor(SQLModel, table=True):
 class PeerState(StrEnum):
     OK = "ok"
     FAILING = "failing"
-    GONE = "gone"
 
 
 class Peer(SQLModel, table=True):

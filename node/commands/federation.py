@@ -16,12 +16,13 @@ from sqlmodel import select
 
 from node.accounts import federation as account_events
 from node.accounts import service
-from node.activitypub import moderation, social
+from node.activitypub import moderation
 from node.activitypub.actors import local
 from node.activitypub.actors.remote import RemoteActorError, RemoteActors
 from node.activitypub.actors.resolve import NotResolvable, resolve, resolve_node_actor
 from node.activitypub.models import Follow, RemoteActor
 from node.activitypub.outbox import admin as delivery_admin
+from node.activitypub.social import follows, relays
 from node.activitypub.transport.fetch import RemoteError
 from node.commands.base import CommandError, Context, SubParsers, add_json_flag, print_json, print_table
 from node.core.db import check_migrated
@@ -184,7 +185,7 @@ def cmd_follow(args: argparse.Namespace, context: Context) -> int:
         lambda actors: _target_actor(actors, args.target, allow_http=settings.allow_private_addresses),
     )
     with context.session() as session:
-        row = social.follow(settings, follower=local.node_actor(settings), target=target, session=session)
+        row = follows.follow(settings, follower=local.node_actor(settings), target=target, session=session)
         data = {
             "follower": row.follower_uri,
             "followee": row.followee_uri,
@@ -211,7 +212,7 @@ def cmd_unfollow(args: argparse.Namespace, context: Context) -> int:
         )
         target_uri = target.uri
     with context.session() as session:
-        social.unfollow(settings, follower=node, target_uri=target_uri, session=session)
+        follows.unfollow(settings, follower=node, target_uri=target_uri, session=session)
     if args.json:
         print_json({"unfollowed": target_uri})
     else:
@@ -302,12 +303,12 @@ def cmd_relay(args: argparse.Namespace, context: Context) -> int:
     settings = context.settings
     with context.session() as session:
         if args.relay_action == "add":
-            social.add_relay(settings, args.inbox_url, session=session)
+            relays.add_relay(settings, args.inbox_url, session=session)
         elif args.relay_action == "remove":
-            social.remove_relay(settings, args.inbox_url, session=session)
+            relays.remove_relay(settings, args.inbox_url, session=session)
         rows = [
             {"inbox": r.inbox_url, "actor": r.actor_uri, "state": r.state, "since": isoformat(r.created_at)}
-            for r in social.list_relays(session=session)
+            for r in relays.list_relays(session=session)
         ]
     if args.json:
         print_json(rows)

@@ -1,9 +1,10 @@
 """Declared lifecycles: each one is a graph of states and allowed transitions, checked when declared.
 
 A lifecycle names its initial state, its terminal states and its transitions; declaring it fails at
-import time if a state is unreachable, a terminal state has exits, or a transition names an unknown
-state. Services ask :meth:`Lifecycle.check` before changing a row's state, so no code path can move a
-row along an edge that is not declared.
+import time if a state is unreachable, a terminal state has exits, a state that is not terminal has no
+exit or (when there are terminal states) cannot reach one, or a transition names an unknown state.
+Services ask :meth:`Lifecycle.check` before changing a row's state, so no code path can move a row
+along an edge that is not declared.
 """
 
 from __future__ import annotations
@@ -61,9 +62,33 @@ class Lifecycle(Generic[S]):
             raise LifecycleError(
                 f"{self.name}: states without exits must be declared terminal: {sorted(dead_ends)}"
             )
+        if self.terminal:
+            trapped = {s for s in known if not self._reaches_terminal(s)}
+            if trapped:
+                raise LifecycleError(
+                    f"{self.name}: states that cannot reach a terminal state: {sorted(trapped)}"
+                )
+
+    def _reaches_terminal(self, state: S) -> bool:
+        seen, frontier = {state}, [state]
+        while frontier:
+            current = frontier.pop()
+            if current in self.terminal:
+                return True
+            for target in self.transitions.get(current, frozenset()):
+                if target not in seen:
+                    seen.add(target)
+                    frontier.append(target)
+        return False
 
     def allows(self, current: S | str, target: S | str) -> bool:
         return self.states(target) in self.transitions.get(self.states(current), frozenset())
+
+    def step(self, current: S | str, target: S | str) -> S:
+        """``target`` as a state: staying where it is is no move, anything else must be declared."""
+        if self.states(current) == self.states(target):
+            return self.states(target)
+        return self.check(current, target)
 
     def check(self, current: S | str, target: S | str) -> S:
         """``target`` as a state, or :class:`TransitionRefused` when the edge is not declared."""

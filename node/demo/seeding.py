@@ -33,10 +33,10 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
-from node.activitypub import social
 from node.activitypub.actors import local
 from node.activitypub.actors.remote import RemoteActorError, RemoteActors
 from node.activitypub.models import FollowState
+from node.activitypub.social import follows
 from node.activitypub.transport.fetch import RemoteError
 from node.core.db import session_scope
 from node.core.errors import DomainError
@@ -126,7 +126,7 @@ def _actor(settings: Settings, username: str | None, *, session: Session) -> loc
 
 
 def _follow_state(follower: str, followee: str, *, session: Session) -> str | None:
-    row = social.find_follow(follower, followee, session=session)
+    row = follows.find_follow(follower, followee, session=session)
     return row.state if row is not None else None
 
 
@@ -231,7 +231,7 @@ async def _follow(node: LiveNode, username: str | None, target_uri: str) -> tupl
     if state in (None, FollowState.REJECTED.value):
         target = await node.remote.get_actor(target_uri)
         await node.write(
-            lambda session: social.follow(node.settings, follower=actor, target=target, session=session)
+            lambda session: follows.follow(node.settings, follower=actor, target=target, session=session)
         )
     return node, actor.uri, target_uri
 

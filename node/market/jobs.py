@@ -13,12 +13,15 @@ import anyio.to_thread
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from node.activitypub.actors.remote import RemoteActors
 from node.core.db import session_scope
+from node.core.jobs import Job
 from node.core.timeutil import utcnow
 from node.market.agreements import service as agreements
 from node.market.bids import service as bids
 from node.market.evaluations import service as evaluations
 from node.market.proposals import service as proposals
+from node.market.proposals.jobs import PeerSoftwareJob
 from node.settings import Settings
 
 log = logging.getLogger("asasap.market")
@@ -87,3 +90,9 @@ class MarketJob:
 
     async def aclose(self) -> None:
         return None
+
+
+def jobs(settings: Settings, engine: Engine, remote: RemoteActors) -> list[Job]:
+    """The marketplace's jobs for the node's worker: its periodic work, and learning which servers read
+    proposals."""
+    return [MarketJob(settings, engine), PeerSoftwareJob(engine, remote)]

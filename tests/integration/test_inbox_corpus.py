@@ -20,9 +20,13 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from node.activitypub.inbox.processing import InboxJob, ProcessingContext, Registry, delete_actor
+from node.activitypub.inbox.context import Outcome, ProcessingContext
+from node.activitypub.inbox.dispatch import Dispatcher, contribution
+from node.activitypub.inbox.processing import InboxJob
 from node.activitypub.models import Follow, InboxActivity, Peer, RemoteActor
 from node.activitypub.signatures.digest import digest_header
+from node.activitypub.social import inbound
+from node.activitypub.vocab import Activity
 from node.core import db
 from node.settings import load_settings
 from tests.activitypub.actors.test_remote import (  # noqa: F401 - a fixture used by name
@@ -242,16 +246,26 @@ def test_accepted_activities_survive_kill_and_are_processed_exactly_once(
         states = session.exec(select(InboxActivity.state)).all()
     assert states == ["pending"] * (len(creates) + len(deletes) + 1)
 
-    registry = Registry()
-    registry.register(("Delete",), delete_actor)
     calls: list[str] = []
     lock = threading.Lock()
 
-    @registry.handles("Create")
-    def count_create(ctx: ProcessingContext, activity: dict[str, Any]) -> None:
+    def count_create(ctx: ProcessingContext, activity: Activity) -> Outcome:
         with lock:
-            calls.append(activity["id"])
-        ctx.session.add(Peer(domain="effect-" + activity["id"].rsplit("/", 1)[1]))
+            calls.append(activity.id)
+        ctx.session.add(Peer(domain="effect-" + activity.id.rsplit("/", 1)[1]))
+        return Outcome.DONE
+
+    def classify(ctx: ProcessingContext, activity: Activity) -> str | None:
+        return "created" if activity.type == "Create" else inbound.classify(ctx, activity)
+
+    part = contribution(
+        "test",
+        types=("Create", "Delete"),
+        kinds=("created", inbound.ACTOR_DELETED),
+        classify=classify,
+        handlers={"created": (count_create,), inbound.ACTOR_DELETED: (inbound.on_actor_deleted,)},
+    )
+    dispatcher = Dispatcher([part])
 
     settings = load_settings(
         env={},
@@ -263,7 +277,7 @@ def test_accepted_activities_survive_kill_and_are_processed_exactly_once(
     )
 
     async def drain() -> None:
-        jobs = [InboxJob(settings, node_engine, registry=registry, batch_size=3) for _ in range(2)]
+        jobs = [InboxJob(settings, node_engine, dispatcher=dispatcher, batch_size=3) for _ in range(2)]
         try:
             while any(await asyncio.gather(*(job.run_once() for job in jobs))):
                 pass

@@ -32,8 +32,6 @@ from node.market.agreements import sync as agreement_sync
 from node.settings import Settings
 from tests.conftest import DatabaseFactory
 
-assert background.HANDLER_MODULES  # every inbox handler is registered
-
 
 @dataclass
 class Node:
@@ -128,7 +126,9 @@ class Federation:
     def process(self, node: Node) -> int:
         async def main() -> int:
             resolver = _Resolver(node, self.nodes)
-            job = InboxJob(node.settings, node.engine, remote=resolver)
+            job = InboxJob(
+                node.settings, node.engine, remote=resolver, dispatcher=background.inbox_dispatcher()
+            )
             total = 0
             try:
                 while handled := await job.run_once():

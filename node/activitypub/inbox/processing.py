@@ -1,23 +1,15 @@
-"""Processing of stored inbox activities: a registry of handlers and the job that runs them.
+"""Processing of stored inbox activities: the job that claims verified rows and has them processed.
 
-The inbox stores a verified activity and answers 202; :class:`InboxJob` then claims stored rows,
-runs the handlers registered for the activity's type and records the outcome. A handler's changes
-and the row's new state commit in one transaction, so an activity takes effect exactly once even
-when a worker dies half-way (its lease runs out and another worker takes the row again).
+The inbox stores a verified activity and answers 202; :class:`InboxJob` then claims stored rows, reads
+each payload once into a typed :class:`~node.activitypub.vocab.Activity`, has the node's
+:class:`~node.activitypub.inbox.dispatch.Dispatcher` process it and records the outcome. The handlers'
+changes and the row's new state commit in one transaction, so an activity takes effect exactly once
+even when a worker dies half-way (its lease runs out and another worker takes the row again). What a
+handler may do and answer is in :mod:`node.activitypub.inbox.context`.
 
-Handlers are synchronous functions of a :class:`ProcessingContext` and the activity (the stored
-JSON object, where embedded objects of another origin than the signer were replaced by their id).
-A handler may raise :class:`NeedsFetch` when it needs a remote document or actor: the transaction
-is rolled back, the job fetches it outside any transaction, and the handler runs again with the
-document in ``ctx.fetched``. Other outcomes::
-
-    return None / Outcome.DONE     the activity took effect          -> done
-    return Outcome.IGNORED         nothing to do for this handler    -> ignored (if no handler did it)
-    raise PermanentFailure         it can never be processed         -> failed
-    raise any other exception      perhaps transient                 -> retried with backoff, then failed
-
-Row lifecycle (:data:`TRANSITIONS`): pending -> processing -> done | ignored | failed, or back to
-pending to be retried; a processing row whose lease expired is claimed again.
+Row lifecycle (:data:`LIFECYCLE`): pending -> processing -> done | ignored | failed, or back to
+pending to be retried (after :data:`BACKOFF`); a processing row whose lease expired is claimed again.
+A row claimed ``max_attempts`` times fails.
 """
 
 from __future__ import annotations
@@ -25,213 +17,46 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Engine, and_, delete, or_, update
+from sqlalchemy import Engine, Table, and_, or_, update
 from sqlmodel import Session, col, select
 
-from node.activitypub import addressing
+from node.activitypub import addressing, vocab
 from node.activitypub.actors.remote import FetchFailed, RemoteActorError, RemoteActors, domain_blocked
-from node.activitypub.models import Follow, InboxActivity, InboxState, RemoteActor
+from node.activitypub.inbox.context import NeedsFetch, PermanentFailure, ProcessingContext
+from node.activitypub.inbox.dispatch import Dispatcher
+from node.activitypub.models import InboxActivity, InboxState
 from node.core.db import session_scope
+from node.core.jobs import Backoff, Queue, claim_statement
+from node.core.statemachine import Lifecycle, lifecycle
 from node.core.timeutil import utcnow
 from node.settings import Settings
 
 log = logging.getLogger("asasap.federation")
 
-# --- the row lifecycle -----------------------------------------------------------------------------
-
-TRANSITIONS: dict[InboxState, frozenset[InboxState]] = {
-    InboxState.PENDING: frozenset({InboxState.PROCESSING, InboxState.FAILED}),
-    InboxState.PROCESSING: frozenset(
-        {InboxState.PROCESSING, InboxState.PENDING, InboxState.DONE, InboxState.IGNORED, InboxState.FAILED}
-    ),
-    InboxState.DONE: frozenset(),
-    InboxState.IGNORED: frozenset(),
-    InboxState.FAILED: frozenset(),
-}
-
-
-def check_transitions(table: Mapping[InboxState, frozenset[InboxState]]) -> None:
-    """Refuse a lifecycle table that misses a state or where some state cannot reach an end."""
-    missing = set(InboxState) - set(table)
-    if missing:
-        raise ValueError(f"states without transitions: {sorted(missing)}")
-    terminal = {state for state, targets in table.items() if not targets}
-    for state in table:
-        seen, todo = {state}, [state]
-        while todo:
-            for target in table[todo.pop()]:
-                if target not in seen:
-                    seen.add(target)
-                    todo.append(target)
-        if not seen & terminal:
-            raise ValueError(f"{state} cannot reach a final state")
+S = InboxState
+LIFECYCLE: Lifecycle[InboxState] = lifecycle(
+    "inbox row",
+    InboxState,
+    S.PENDING,
+    {
+        S.PENDING: {S.PROCESSING, S.FAILED},
+        S.PROCESSING: {S.PROCESSING, S.PENDING, S.DONE, S.IGNORED, S.FAILED},
+    },
+    terminal=[S.DONE, S.IGNORED, S.FAILED],
+)
+BACKOFF = Backoff(base=timedelta(seconds=30), cap=timedelta(hours=1))
 
 
-def allowed(old: InboxState, new: InboxState) -> bool:
-    """Whether a row may go from ``old`` to ``new``."""
-    return new in TRANSITIONS[old]
-
-
-check_transitions(TRANSITIONS)
-
-# --- handlers and the registry ---------------------------------------------------------------------
-
-
-class Outcome(StrEnum):
-    DONE = "done"
-    IGNORED = "ignored"
-
-
-class NeedsFetch(Exception):  # noqa: N818 - a request to the job, not an error
-    """The handler needs ``uri`` from its origin: an actor (stored in the cache) or any object."""
-
-    def __init__(self, uri: str, *, actor: bool = False, refresh: bool = False) -> None:
-        super().__init__(f"needs {uri}")
-        self.uri = uri
-        self.actor = actor
-        self.refresh = refresh
-
-
-class PermanentFailure(Exception):
-    """The activity can never be processed (inconsistent, refers to what does not exist...)."""
-
-
-@dataclass
-class ProcessingContext:
-    """What a handler gets: the transaction, the settings, the stored row and fetched documents."""
-
-    session: Session
-    settings: Settings
-    row: InboxActivity
-    fetched: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def actor_uri(self) -> str:
-        """The verified signer of the activity."""
-        return self.row.actor_uri
-
-    def document(self, uri: str) -> dict[str, Any]:
-        """The document at ``uri``, fetched from its origin (raises :class:`NeedsFetch` the first time)."""
-        if uri not in self.fetched:
-            raise NeedsFetch(uri)
-        return self.fetched[uri]
-
-    def actor(self, uri: str) -> RemoteActor:
-        """The cached remote actor ``uri``, fetched into the cache first when unknown."""
-        row = self.session.exec(
-            select(RemoteActor).where(col(RemoteActor.uri) == uri, col(RemoteActor.gone_at).is_(None))
-        ).first()
-        if row is None:
-            if uri in self.fetched:
-                raise PermanentFailure(f"{uri} could not be stored")
-            raise NeedsFetch(uri, actor=True)
-        return row
-
-    def refresh_actor(self, uri: str) -> None:
-        """Ask for ``uri`` to be refetched into the cache once during this processing."""
-        if uri not in self.fetched:
-            raise NeedsFetch(uri, actor=True, refresh=True)
-
-
-Handler = Callable[[ProcessingContext, dict[str, Any]], Outcome | None]
-
-
-class Registry:
-    """Activity types the inbox accepts and the handlers that process them, in registration order."""
-
-    def __init__(self) -> None:
-        self._handlers: dict[str, list[Handler]] = {}
-        self._accepted: set[str] = set()
-
-    def register(self, types: tuple[str, ...], handler: Handler) -> Callable[[], None]:
-        """Register ``handler`` for ``types``; returns a function that unregisters it."""
-        for kind in types:
-            self._handlers.setdefault(kind, []).append(handler)
-
-        def unregister() -> None:
-            for kind in types:
-                if handler in self._handlers.get(kind, []):
-                    self._handlers[kind].remove(handler)
-
-        return unregister
-
-    def handles(self, *types: str) -> Callable[[Handler], Handler]:
-        """Decorator: ``@registry.handles("Follow")`` registers the function for those types."""
-
-        def decorate(handler: Handler) -> Handler:
-            self.register(types, handler)
-            return handler
-
-        return decorate
-
-    def accept(self, *types: str) -> None:
-        """Accept and store ``types`` even without a handler (such rows end up ignored)."""
-        self._accepted.update(types)
-
-    def accepts(self, kind: str) -> bool:
-        """Whether the inbox stores activities of type ``kind``."""
-        return kind in self._accepted or bool(self._handlers.get(kind))
-
-    def handlers_for(self, kind: str) -> tuple[Handler, ...]:
-        return tuple(self._handlers.get(kind, ()))
-
-    def dispatch(self, ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
-        """Run every handler of the activity's type; DONE when at least one of them did something."""
-        outcome = Outcome.IGNORED
-        for handler in self.handlers_for(str(activity.get("type"))):
-            if handler(ctx, activity) in (None, Outcome.DONE):
-                outcome = Outcome.DONE
-        return outcome
-
-
-REGISTRY = Registry()
-handles = REGISTRY.handles
-# Stored for what federates later (proposals and their answers); ignored until a handler exists.
-REGISTRY.accept("Create", "Announce")
-
-
-def _id_of(value: object) -> str | None:
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) else None
-
-
-@handles("Delete")
-def delete_actor(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
-    """An actor deleted itself: drop what we hold of it (cached actor, follows both ways)."""
-    if _id_of(activity.get("object")) != ctx.actor_uri:
-        return Outcome.IGNORED
-    uri = ctx.actor_uri
-    ctx.session.execute(delete(RemoteActor).where(col(RemoteActor.uri) == uri))
-    ctx.session.execute(
-        delete(Follow).where(or_(col(Follow.follower_uri) == uri, col(Follow.followee_uri) == uri))
-    )
-    log.info("deleted what we held of %s", uri)
-    return Outcome.DONE
-
-
-@handles("Update")
-def update_actor(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
-    """An actor updated itself: refetch it from its origin into the cache."""
-    if _id_of(activity.get("object")) != ctx.actor_uri:
-        return Outcome.IGNORED
-    ctx.refresh_actor(ctx.actor_uri)
-    return Outcome.DONE
-
-
-# --- the job ---------------------------------------------------------------------------------------
-
-
-def backoff(attempts: int, *, base: float = 30.0, cap: float = 3600.0) -> timedelta:
-    """The wait before attempt ``attempts + 1``: ``base`` doubled each time, at most ``cap``."""
-    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+def _queue() -> Queue:
+    table = InboxActivity.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return Queue(table, waiting=S.PENDING.value, claimed=S.PROCESSING.value, order="id")
 
 
 @dataclass(frozen=True)
@@ -242,13 +67,12 @@ class _Claim:
 
 
 class InboxJob:
-    """Claims pending inbox rows and processes them; a :class:`~node.activitypub.outbox.job.Job`.
+    """Claims pending inbox rows and processes them; a :class:`~node.core.jobs.Job`.
 
-    Several jobs (threads or processes) may run on one database: claims use ``FOR UPDATE SKIP
-    LOCKED`` on PostgreSQL and SQLite's write lock otherwise, and a row whose ``lease`` expired
-    (its worker died) is claimed again. After ``max_attempts`` claims a row is failed. Within a
-    batch, the activities of one actor are processed one after the other, in the order received
-    (a ``Follow`` and its ``Undo``); different actors' in parallel.
+    Several jobs (threads or processes) may run on one database (see :mod:`node.core.jobs` for the
+    claim). After ``max_attempts`` claims a row is failed. Within a batch, the activities of one actor
+    are processed one after the other, in the order received (a ``Follow`` and its ``Undo``);
+    different actors' in parallel.
     """
 
     MAX_FETCHES = 5
@@ -258,15 +82,15 @@ class InboxJob:
         settings: Settings,
         engine: Engine,
         *,
+        dispatcher: Dispatcher,
         remote: RemoteActors | None = None,
-        registry: Registry = REGISTRY,
         batch_size: int = 16,
         lease: timedelta = timedelta(minutes=5),
         max_attempts: int = 5,
     ) -> None:
         self.settings = settings
         self.engine = engine
-        self.registry = registry
+        self.dispatcher = dispatcher
         self.batch_size = batch_size
         self.lease = lease
         self.max_attempts = max_attempts
@@ -296,44 +120,40 @@ class InboxJob:
     def _claim(self) -> list[_Claim]:
         now = utcnow()
         with session_scope(self.engine, write=True) as session:
-            due = or_(
-                and_(
-                    col(InboxActivity.state) == InboxState.PENDING.value,
-                    col(InboxActivity.next_attempt_at) <= now,
-                ),
-                and_(
-                    col(InboxActivity.state) == InboxState.PROCESSING.value,
-                    col(InboxActivity.lease_until) < now,
-                ),
+            self._give_up_exhausted(now, session=session)
+            for state in (
+                S.PENDING,
+                S.PROCESSING,
+            ):  # a processing row is claimed again when its lease expired
+                LIFECYCLE.check(state, S.PROCESSING)
+            postgres = self.engine.dialect.name == "postgresql"
+            statement = claim_statement(
+                _queue(), postgres=postgres, returning=("id", "attempts", "actor_uri"), capped=True
             )
-            query = (
-                select(InboxActivity.id, InboxActivity.attempts, InboxActivity.state, InboxActivity.actor_uri)
-                .where(due)
-                .order_by(col(InboxActivity.id))
-                .limit(self.batch_size)
-            )
-            if self.engine.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            claims: list[_Claim] = []
-            for row_id, attempts, state, actor_uri in session.exec(query).all():
-                assert row_id is not None
-                if attempts >= self.max_attempts:
-                    error = f"gave up after {attempts} attempts"
-                    self._set_state(
-                        row_id, InboxState.FAILED, now, old=InboxState(state), error=error, session=session
-                    )
-                    continue
-                if not allowed(InboxState(state), InboxState.PROCESSING):
-                    raise AssertionError(f"inbox row {row_id}: {state} cannot be claimed")
-                session.execute(
-                    update(InboxActivity)
-                    .where(col(InboxActivity.id) == row_id)
-                    .values(
-                        state=InboxState.PROCESSING.value, lease_until=now + self.lease, attempts=attempts + 1
-                    )
-                )
-                claims.append(_Claim(row_id, attempts + 1, actor_uri))
-            return claims
+            parameters = {
+                "now": now,
+                "limit": self.batch_size,
+                "lease_until": now + self.lease,
+                "max_attempts": self.max_attempts,
+            }
+            rows = session.connection().execute(statement, parameters).all()
+            return [_Claim(row.id, row.attempts, row.actor_uri) for row in sorted(rows, key=lambda r: r.id)]
+
+    def _give_up_exhausted(self, now: datetime, *, session: Session) -> None:
+        """Fail the due rows that were claimed ``max_attempts`` times already (their last worker died)."""
+        due = or_(
+            and_(col(InboxActivity.state) == S.PENDING.value, col(InboxActivity.next_attempt_at) <= now),
+            and_(col(InboxActivity.state) == S.PROCESSING.value, col(InboxActivity.lease_until) < now),
+        )
+        query = select(InboxActivity.id, InboxActivity.attempts, InboxActivity.state).where(
+            due, col(InboxActivity.attempts) >= self.max_attempts
+        )
+        if self.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        for row_id, attempts, state in session.exec(query).all():
+            assert row_id is not None
+            error = f"gave up after {attempts} attempts"
+            self._set_state(row_id, S.FAILED, now, old=InboxState(state), error=error, session=session)
 
     @staticmethod
     def _set_state(
@@ -346,8 +166,7 @@ class InboxJob:
         error: str = "",
         retry_at: datetime | None = None,
     ) -> None:
-        if not allowed(old, state):
-            raise AssertionError(f"inbox row {row_id}: {old} -> {state} is not a declared transition")
+        LIFECYCLE.check(old, state)
         values: dict[str, Any] = {"state": state.value, "lease_until": None, "error": error[:1000]}
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
@@ -389,7 +208,7 @@ class InboxJob:
                 return
             if state is InboxState.PENDING and claim.attempts >= self.max_attempts:
                 state, error = InboxState.FAILED, f"gave up after {claim.attempts} attempts: {error}"
-            retry_at = now + backoff(claim.attempts) if state is InboxState.PENDING else None
+            retry_at = now + BACKOFF.after(claim.attempts) if state is InboxState.PENDING else None
             self._set_state(claim.row_id, state, now, error=error, retry_at=retry_at, session=session)
 
     def _reload(self, claim: _Claim, *, session: Session) -> InboxActivity | None:
@@ -411,13 +230,10 @@ class InboxJob:
             if row is None:
                 return
             try:
-                activity = json.loads(row.payload)
-            except ValueError:
-                activity = None
-            if not isinstance(activity, dict):
-                self._set_state(
-                    claim.row_id, InboxState.FAILED, now, error="stored payload unreadable", session=session
-                )
+                activity = vocab.parse_activity(json.loads(row.payload))
+            except (ValueError, vocab.VocabError) as exc:
+                error = f"stored payload unreadable: {exc}"[:1000]
+                self._set_state(claim.row_id, InboxState.FAILED, now, error=error, session=session)
                 return
             if domain_blocked(session, addressing.domain_of(row.actor_uri)):
                 self._set_state(
@@ -427,7 +243,7 @@ class InboxJob:
             ctx = ProcessingContext(session, self.settings, row, fetched)
             savepoint = session.begin_nested()
             try:
-                outcome = self.registry.dispatch(ctx, activity)
+                outcome = self.dispatcher.dispatch(ctx, activity)
                 savepoint.commit()
             except NeedsFetch:
                 savepoint.rollback()
@@ -444,7 +260,7 @@ class InboxJob:
                     error = f"gave up after {claim.attempts} attempts: {exc!r}"
                     self._set_state(claim.row_id, InboxState.FAILED, now, error=error, session=session)
                 else:
-                    retry_at = now + backoff(claim.attempts)
+                    retry_at = now + BACKOFF.after(claim.attempts)
                     self._set_state(
                         claim.row_id,
                         InboxState.PENDING,

@@ -12,7 +12,7 @@ Checks run in this order, and nothing is stored unless every one passes:
 6. the key's owner is the activity's ``actor``                                          401
 7. the actor's domain is not blocked                                                    403
 8. the activity has an ``id`` of the actor's origin                                     400
-9. its type is known to the processing registry; unknown types are answered 202 and
+9. its type is one the node processes (``accepted_types``); other types are answered 202 and
    dropped with a log line (as Mastodon does), nothing is stored
 10. the typed reader (:func:`node.activitypub.vocab.parse_activity`) accepts its shape      400
 11. origins of embedded objects: what ``Create``/``Update``/``Delete`` act on must be of
@@ -66,7 +66,6 @@ from node.activitypub.actors.remote import (
     domain_blocked,
 )
 from node.activitypub.addressing import origin_of, same_origin, storable_uri
-from node.activitypub.inbox.processing import REGISTRY, Registry
 from node.activitypub.models import DomainBlock, InboxActivity, InboxState
 from node.activitypub.signatures import (
     DigestMismatch,
@@ -266,12 +265,12 @@ class Inbox:
     """Verifies and stores incoming activities for ``InboxJob`` to process (see the module docs)."""
 
     def __init__(
-        self, settings: Settings, engine: Engine, remote: RemoteActors, registry: Registry = REGISTRY
+        self, settings: Settings, engine: Engine, remote: RemoteActors, *, accepted_types: frozenset[str]
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.remote = remote
-        self.registry = registry
+        self.accepted_types = accepted_types
         self._writer = GroupCommit(engine, store_statement(engine.dialect.name))
 
     async def accept(self, request: IncomingRequest, *, recipient_user_id: int | None) -> AcceptOutcome:
@@ -316,7 +315,7 @@ class Inbox:
             raise ActorMismatch("The key does not belong to the actor.", f"{key.key_id} signed for {actor}")
         try:
             activity_id, kind = _check_activity(activity, actor)
-            if not self.registry.accepts(kind):
+            if kind not in self.accepted_types:
                 await self._refuse_if_blocked(actor)
                 log.info("inbox ignored %s %s: type not processed", kind, activity_id)
                 return AcceptOutcome(Result.IGNORED, activity_id, kind)

@@ -21,7 +21,6 @@ from starlette.routing import BaseRoute, Route
 
 from node.accounts.models import AccountStatus, User
 from node.activitypub.actors.remote import FetcherFactory, RemoteActors
-from node.activitypub.inbox.processing import REGISTRY, Registry
 from node.activitypub.inbox.verify import (
     Inbox,
     InboxError,
@@ -40,17 +39,18 @@ def install(
     settings: Settings,
     engine: Engine,
     *,
+    accepted_types: frozenset[str],
     fetcher_factory: FetcherFactory | None = None,
-    registry: Registry = REGISTRY,
 ) -> Inbox:
-    """Build the remote-actor cache and the inbox once for ``app`` and put them on ``app.state``.
+    """Build the remote-actor cache and the inbox once for ``app`` and put them on ``app.state``; the
+    inbox stores the ``accepted_types`` (those the node's dispatcher processes).
 
     Sets ``app.state.remote_actors``, ``app.state.inbox`` and ``app.state.key_lookup``
     (``await key_lookup(key_id, refresh)`` gives a :class:`VerificationKey`), and closes the
     cache's connections when the application shuts down.
     """
     remote = RemoteActors(settings, engine, fetcher_factory)
-    inbox = Inbox(settings, engine, remote, registry)
+    inbox = Inbox(settings, engine, remote, accepted_types=accepted_types)
     app.state.remote_actors = remote
     app.state.inbox = inbox
 

@@ -12,13 +12,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from node.accounts import federation as account_events
+from node.accounts.actors import DIRECTORY
 from node.accounts.models import User
-from node.activitypub import social
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
 from node.activitypub.actors.remote import RemoteActorError, RemoteActors
 from node.activitypub.actors.resolve import NotResolvable, parse_handle, resolve
 from node.activitypub.models import Follow, FollowState, RemoteActor
+from node.activitypub.social import follows as social_follows
 from node.activitypub.transport.fetch import RemoteError
 from node.core.errors import N_, DomainError, NotFound, ValidationFailed, http_status
 from node.http.runtime import checkbox, form_with_csrf, login_required, node_of, render, run, text
@@ -96,11 +97,9 @@ def _local_target(session: Session, settings: Settings, target: str) -> LocalAct
         username = local.local_username(settings, target.strip())
     else:
         return False
-    return (
-        social.local_actor_for(settings, settings.url(f"/users/{username}"), session=session)
-        if username
-        else None
-    )
+    if not username:
+        return None
+    return local.actor_at(settings, settings.url(f"/users/{username}"), session=session, accounts=DIRECTORY)
 
 
 async def remote_actor(request: Request, target: str) -> RemoteActor | LocalActor:
@@ -136,7 +135,9 @@ async def follow_someone(request: Request, user: User) -> Response:
         actor = await remote_actor(request, target)
         await run(
             request,
-            lambda s: social.follow(settings, follower=local.person(settings, user), target=actor, session=s),
+            lambda s: social_follows.follow(
+                settings, follower=local.person(settings, user), target=actor, session=s
+            ),
         )
     except DomainError as exc:
         return await _page(
@@ -160,13 +161,13 @@ async def follow_action(request: Request, user: User) -> Response:
 
     def act(session: Session) -> None:
         if action == "unfollow":
-            social.unfollow(settings, follower=me, target_uri=uri, session=session)
+            social_follows.unfollow(settings, follower=me, target_uri=uri, session=session)
         elif action == "remove":
-            social.remove_follower(settings, followee=me, follower_uri=uri, session=session)
+            social_follows.remove_follower(settings, followee=me, follower_uri=uri, session=session)
         elif action == "accept":
-            social.accept_request(settings, followee=me, follower_uri=uri, session=session)
+            social_follows.accept_request(settings, followee=me, follower_uri=uri, session=session)
         elif action == "refuse":
-            social.reject_request(settings, followee=me, follower_uri=uri, session=session)
+            social_follows.reject_request(settings, followee=me, follower_uri=uri, session=session)
         elif action == "approval":
             account = session.get(User, user.pk)
             assert account is not None

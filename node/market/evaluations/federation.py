@@ -30,7 +30,8 @@ from sqlmodel import col, select
 from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.addressing import same_origin
-from node.activitypub.inbox.processing import Outcome, PermanentFailure, ProcessingContext, handles
+from node.activitypub.inbox.context import Outcome, PermanentFailure, ProcessingContext
+from node.activitypub.vocab import Activity
 from node.core.timeutil import utcnow
 from node.market import vocab
 from node.market.agreements import documents as agreement_documents
@@ -39,8 +40,6 @@ from node.market.lifecycles import EVALUATION_LIFECYCLE, AgreementState, Evaluat
 from node.market.models import Agreement, Evaluation
 
 log = logging.getLogger("asasap.federation")
-
-__all__ = ["AgreementFacts", "agreement_facts", "on_create_review"]
 
 
 @dataclass(frozen=True)
@@ -110,12 +109,11 @@ def _checked_agreement(
     return facts, row
 
 
-@handles("Create")
-def on_create_review(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
+def on_review(ctx: ProcessingContext, activity: Activity) -> Outcome:
     """Store an evaluation sent by its author's node, once checked (see the module docstring)."""
-    review = activity.get("object")
+    review = activity.object
     # Only an embedded review is ours to read: the inbox keeps objects of the signer's origin embedded.
-    if vocab.classify_activity(activity) != "evaluation" or not isinstance(review, Mapping):
+    if review is None:
         return Outcome.IGNORED
     try:
         doc = vocab.evaluation_from_json(review)
@@ -125,7 +123,7 @@ def on_create_review(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcom
         raise PermanentFailure(
             f"evaluation {doc.id} attributed to {doc.attributed_to}, signed by {ctx.actor_uri}"
         )
-    public = _is_public(activity, review)
+    public = _is_public(activity.raw, review)
     session = ctx.session
     existing = session.exec(select(Evaluation).where(col(Evaluation.ap_id) == doc.id)).first()
     if existing is not None:

@@ -27,9 +27,10 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
-from node.activitypub import addressing, social
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.outbox.publish import publish
+from node.activitypub.social import audience
 from node.core.errors import N_, Conflict, NotFound, PermissionDenied
 from node.core.text import plain_text
 from node.core.timeutil import UTCDateTime, utcnow
@@ -331,7 +332,7 @@ def _publish_publicly(settings: Settings, row: Evaluation, now: datetime, *, ses
         log.info("evaluation %s revealed without publication: its author is gone", row.ap_id)
         return
     actor = local.person(settings, author)
-    social.publish_public(
+    audience.publish_public(
         settings, actor=actor, activity=_create(settings, row, public=True, now=now), session=session
     )
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,10 +37,12 @@ from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.actors.remote import domain_blocked
-from node.activitypub.addressing import AS_CONTEXT, PUBLIC, same_origin
-from node.activitypub.inbox.processing import Outcome, PermanentFailure, ProcessingContext, handles
-from node.activitypub.models import Follow, FollowState, Peer, Relay, RelayState
+from node.activitypub.addressing import AS_CONTEXT, PUBLIC, id_of, same_origin, types_of
+from node.activitypub.inbox.context import Outcome, PermanentFailure, ProcessingContext
+from node.activitypub.models import Peer
 from node.activitypub.outbox.publish import publish
+from node.activitypub.social import follows, relays
+from node.activitypub.vocab import Activity
 from node.core.errors import ValidationFailed
 from node.core.statemachine import TransitionRefused
 from node.core.text import html_to_text, plain_text
@@ -65,17 +68,6 @@ log = logging.getLogger("asasap.federation")
 
 REPLY_MAX = 2000
 RAW_MAX = 100_000
-
-__all__ = [
-    "on_announce",
-    "on_create_or_update",
-    "on_delete",
-    "publish_created",
-    "publish_updated",
-    "publish_withdrawn",
-    "store_remote",
-]
-
 
 # --- publishing ----------------------------------------------------------------------------------------
 
@@ -151,23 +143,8 @@ def publish_withdrawn(settings: Settings, row: Proposal, *, session: Session) ->
 # --- storing what other nodes send -------------------------------------------------------------------
 
 
-def _types(value: dict[str, Any]) -> set[str]:
-    kind = value.get("type")
-    if isinstance(kind, str):
-        return {kind}
-    return {k for k in kind if isinstance(k, str)} if isinstance(kind, list) else set()
-
-
-def _id_of(value: object) -> str | None:
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) and value else None
-
-
-def _is_proposal(value: dict[str, Any]) -> bool:
-    return "Proposal" in _types(value) or any(key in value for key in ("publishes", "vf:publishes"))
+def _is_proposal(value: Mapping[str, Any]) -> bool:
+    return "Proposal" in types_of(value) or any(key in value for key in ("publishes", "vf:publishes"))
 
 
 def _refuse(ctx_actor: str, message: str, subject: str) -> PermanentFailure:
@@ -284,11 +261,11 @@ def store_remote(settings: Settings, doc: ProposalDoc, *, session: Session, sign
     return Outcome.DONE
 
 
-def _parse(signer: str, value: dict[str, Any]) -> ProposalDoc:
+def _parse(signer: str, value: Mapping[str, Any]) -> ProposalDoc:
     try:
         return proposal_from_json(value)
     except VocabError as exc:
-        raise _refuse(signer, f"unreadable proposal ({exc})", str(_id_of(value))) from None
+        raise _refuse(signer, f"unreadable proposal ({exc})", str(id_of(value))) from None
 
 
 def _from_unaware_server(uri: str, *, session: Session) -> bool:
@@ -302,42 +279,52 @@ def _from_unaware_server(uri: str, *, session: Session) -> bool:
 # --- inbox handlers ----------------------------------------------------------------------------------
 
 
-@handles("Create", "Update")
-def on_create_or_update(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
-    """``Create``/``Update`` of a ``Proposal``, or a ``Create(Note)`` replying to one of ours."""
-    kind = activity.get("type")
-    obj = activity.get("object")
-    if isinstance(obj, str):
-        if obj == ctx.actor_uri:
-            return Outcome.IGNORED  # an actor's own update
-        if not same_origin(obj, ctx.actor_uri):
-            if kind == "Update" and get_by_ap_id(obj, session=ctx.session) is not None:
-                raise _refuse(ctx.actor_uri, "Update of a proposal of another origin", obj)
-            return Outcome.IGNORED
-        if _from_unaware_server(obj, session=ctx.session):
-            return Outcome.IGNORED
-        obj = ctx.document(obj)
-    if not isinstance(obj, dict):
+def on_proposal(ctx: ProcessingContext, activity: Activity) -> Outcome:
+    """``Create``/``Update`` of a ``Proposal``."""
+    assert activity.object is not None
+    return store_remote(
+        ctx.settings, _parse(ctx.actor_uri, activity.object), signer=ctx.actor_uri, session=ctx.session
+    )
+
+
+def on_reference(ctx: ProcessingContext, activity: Activity) -> Outcome:
+    """``Create``/``Update`` naming its object by id only: fetched from its origin (unless its server is
+    known not to publish proposals), then read as a proposal or as a reply."""
+    uri = activity.object_id
+    if uri is None or uri == ctx.actor_uri:
+        return Outcome.IGNORED  # an actor's own update is the social graph's
+    if not same_origin(uri, ctx.actor_uri):
+        if activity.type == "Update" and get_by_ap_id(uri, session=ctx.session) is not None:
+            raise _refuse(ctx.actor_uri, "Update of a proposal of another origin", uri)
         return Outcome.IGNORED
-    if _is_proposal(obj):
+    if _from_unaware_server(uri, session=ctx.session):
+        return Outcome.IGNORED
+    document = ctx.document(uri)
+    if _is_proposal(document):
         return store_remote(
-            ctx.settings, _parse(ctx.actor_uri, obj), signer=ctx.actor_uri, session=ctx.session
+            ctx.settings, _parse(ctx.actor_uri, document), signer=ctx.actor_uri, session=ctx.session
         )
-    if kind == "Create" and "Note" in _types(obj):
-        return _receive_reply(ctx, obj)
+    if activity.type == "Create" and "Note" in types_of(document):
+        return _receive_reply(ctx, document)
     return Outcome.IGNORED
 
 
-def _receive_reply(ctx: ProcessingContext, note: dict[str, Any]) -> Outcome:
-    target = _id_of(note.get("inReplyTo"))
+def on_reply(ctx: ProcessingContext, activity: Activity) -> Outcome:
+    """``Create(Note)``: a reply to one of our proposals (or to the ``Note`` sent for it) is notified."""
+    assert activity.object is not None
+    return _receive_reply(ctx, activity.object)
+
+
+def _receive_reply(ctx: ProcessingContext, note: Mapping[str, Any]) -> Outcome:
+    target = id_of(note.get("inReplyTo"))
     if target is None or not local.is_local(ctx.settings, target):
         return Outcome.IGNORED
     row = proposal_for_local_uri(ctx.settings, target, session=ctx.session)
     if row is None or row.local_author_id is None:
         return Outcome.IGNORED
-    author = _id_of(note.get("attributedTo"))
+    author = id_of(note.get("attributedTo"))
     if author is not None and author != ctx.actor_uri:
-        raise _refuse(ctx.actor_uri, "a reply attributed to someone else", str(_id_of(note)))
+        raise _refuse(ctx.actor_uri, "a reply attributed to someone else", str(id_of(note)))
     sender = ctx.actor(ctx.actor_uri)
     content = note.get("content")
     text = html_to_text(content, REPLY_MAX) if isinstance(content, str) else ""
@@ -351,8 +338,8 @@ def _receive_reply(ctx: ProcessingContext, note: dict[str, Any]) -> Outcome:
             "text": text,
             "handle": sender.handle,
             "name": plain_text(sender.name, 200),
-            "note": _id_of(note),
-            "url": url if isinstance(url, str) and same_origin(url, ctx.actor_uri) else _id_of(note),
+            "note": id_of(note),
+            "url": url if isinstance(url, str) and same_origin(url, ctx.actor_uri) else id_of(note),
             "title": row.title,
         },
         session=ctx.session,
@@ -360,24 +347,26 @@ def _receive_reply(ctx: ProcessingContext, note: dict[str, Any]) -> Outcome:
     return Outcome.DONE
 
 
-@handles("Delete")
-def on_delete(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
-    """A proposal withdrawn by its author, or an actor gone with its open proposals."""
-    target = _id_of(activity.get("object"))
+def on_author_deleted(ctx: ProcessingContext, activity: Activity) -> Outcome:
+    """An actor deleted itself: its open proposals are withdrawn."""
+    rows = ctx.session.exec(
+        select(Proposal).where(
+            col(Proposal.author_uri) == ctx.actor_uri,
+            col(Proposal.origin) != "",
+            col(Proposal.state) == ProposalState.OPEN.value,
+        )
+    ).all()
+    now = utcnow()
+    for row in rows:
+        _withdraw(row, now, session=ctx.session)
+    return Outcome.DONE if rows else Outcome.IGNORED
+
+
+def on_delete(ctx: ProcessingContext, activity: Activity) -> Outcome:
+    """A proposal withdrawn by its author (``Delete`` with a ``Tombstone``, or its id)."""
+    target = activity.object_id
     if target is None:
         return Outcome.IGNORED
-    now = utcnow()
-    if target == ctx.actor_uri:
-        rows = ctx.session.exec(
-            select(Proposal).where(
-                col(Proposal.author_uri) == target,
-                col(Proposal.origin) != "",
-                col(Proposal.state) == ProposalState.OPEN.value,
-            )
-        ).all()
-        for row in rows:
-            _withdraw(row, now, session=ctx.session)
-        return Outcome.DONE if rows else Outcome.IGNORED
     stored = get_by_ap_id(target, session=ctx.session)
     if stored is None:
         return Outcome.IGNORED
@@ -385,7 +374,7 @@ def on_delete(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
         raise _refuse(ctx.actor_uri, "Delete of a proposal by someone else than its author", target)
     if stored.state != ProposalState.OPEN.value:
         return Outcome.DONE if stored.state == ProposalState.WITHDRAWN.value else Outcome.IGNORED
-    _withdraw(stored, now, session=ctx.session)
+    _withdraw(stored, utcnow(), session=ctx.session)
     return Outcome.DONE
 
 
@@ -398,31 +387,22 @@ def _withdraw(row: Proposal, now: datetime, *, session: Session) -> None:
 
 def _announcer_trusted(settings: Settings, signer: str, *, session: Session) -> bool:
     """A relay we subscribe to, or an actor one of our actors follows."""
-    relay = session.exec(
-        select(Relay.id).where(col(Relay.actor_uri) == signer, col(Relay.state) == RelayState.ACCEPTED.value)
-    ).first()
-    if relay is not None:
+    if relays.is_accepted_relay(signer, session=session):
         return True
-    follows = session.exec(
-        select(Follow.follower_uri).where(
-            col(Follow.followee_uri) == signer, col(Follow.state) == FollowState.ACCEPTED.value
-        )
-    ).all()
-    return any(local.is_local(settings, uri) for uri in follows)
+    return any(local.is_local(settings, uri) for uri in follows.accepted_followers(signer, session=session))
 
 
-@handles("Announce")
-def on_announce(ctx: ProcessingContext, activity: dict[str, Any]) -> Outcome:
+def on_announce(ctx: ProcessingContext, activity: Activity) -> Outcome:
     """A proposal shared by a relay or by an actor we follow, fetched from its origin."""
-    obj = activity.get("object")
-    target = _id_of(obj)
+    obj: Mapping[str, Any] | None = activity.object
+    target = activity.object_id
     if target is None or local.is_local(ctx.settings, target):
         return Outcome.IGNORED
     if not _announcer_trusted(ctx.settings, ctx.actor_uri, session=ctx.session):
         return Outcome.IGNORED
-    if isinstance(obj, dict) and not _is_proposal(obj):
+    if obj is not None and not _is_proposal(obj):
         return Outcome.IGNORED
-    if not isinstance(obj, dict) or not same_origin(target, ctx.actor_uri):
+    if obj is None or not same_origin(target, ctx.actor_uri):
         if _from_unaware_server(target, session=ctx.session):
             return Outcome.IGNORED
         obj = ctx.document(target)

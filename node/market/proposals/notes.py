@@ -25,12 +25,13 @@ import anyio.to_thread
 from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
-from node.activitypub import addressing, social
+from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
 from node.activitypub.actors.remote import RemoteActors
 from node.activitypub.addressing import AS_CONTEXT, PUBLIC, same_origin
 from node.activitypub.models import Follow, FollowState, Peer, RemoteActor
+from node.activitypub.social import audience as social_audience
 from node.activitypub.transport.fetch import Fetcher, RemoteError
 from node.catalog.categories import by_slug
 from node.core.db import session_scope
@@ -98,7 +99,7 @@ def _software(domains: Iterable[str], *, session: Session) -> dict[str, str]:
 
 def audience(settings: Settings, actor: LocalActor, *, session: Session) -> Audience:
     """Split ``actor``'s followers and the nodes following this node by what their server reads."""
-    node_followers, relays = social.public_audience(settings, session=session)
+    node_followers, relays = social_audience.public_audience(settings, session=session)
     uris = list(dict.fromkeys(_followers(actor.uri, session=session) + node_followers))
     software = _software((addressing.domain_of(uri) for uri in uris), session=session)
     proposals: list[str] = []
@@ -179,7 +180,7 @@ def domains_to_learn(
 ) -> dict[str, str]:
     """Servers of ``actor_uri``'s followers and of the node's followers whose software is unknown and
     was not asked for in the last day: ``domain -> origin`` (``scheme://host[:port]``)."""
-    node_followers, _relays = social.public_audience(settings, session=session)
+    node_followers, _relays = social_audience.public_audience(settings, session=session)
     origins: dict[str, str] = {}
     for uri in _followers(actor_uri, session=session) + node_followers:
         if not local.is_local(settings, uri):

@@ -1,5 +1,6 @@
-"""Processing stored inbox rows: the registry, the declared lifecycle, claims and leases, retries,
-fetches asked by handlers, exactly-once effects with concurrent jobs, and the built-in handlers."""
+"""Processing stored inbox rows: the dispatcher, the declared lifecycle, claims and leases, retries,
+fetches asked by handlers, exactly-once effects with concurrent jobs, and the social graph's handlers of
+an actor's own ``Update`` and ``Delete``."""
 
 from __future__ import annotations
 
@@ -16,25 +17,17 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from node.activitypub.actors.remote import RemoteActors
-from node.activitypub.inbox.processing import (
-    REGISTRY,
-    TRANSITIONS,
-    InboxJob,
-    NeedsFetch,
-    Outcome,
-    PermanentFailure,
-    ProcessingContext,
-    Registry,
-    allowed,
-    backoff,
-    check_transitions,
-    delete_actor,
-    update_actor,
-)
+from node.activitypub.inbox.context import NeedsFetch, Outcome, PermanentFailure, ProcessingContext
+from node.activitypub.inbox.dispatch import Contribution, Dispatcher, DispatchError, Handler, contribution
+from node.activitypub.inbox.processing import BACKOFF, LIFECYCLE, InboxJob
 from node.activitypub.models import DomainBlock, Follow, InboxActivity, InboxState, Peer, RemoteActor
+from node.activitypub.social import inbound
+from node.activitypub.vocab import Activity, parse_activity
 from node.core.db import session_scope
+from node.core.statemachine import LifecycleError, lifecycle
 from node.core.timeutil import utcnow
 from node.settings import Settings
+from node.worker import inbox_dispatcher
 from tests.activitypub.actors.test_remote import (  # noqa: F401 - fixtures used by name
     ActorServer,
     Reply,
@@ -63,7 +56,22 @@ def store(engine: Engine, activity: dict[str, Any], **row: Any) -> int:
 
 
 def activity(kind: str = "Create", actor: str = REMOTE, **fields: Any) -> dict[str, Any]:
+    """An activity of ``actor``, with an object (as the inbox requires) unless one is given."""
+    fields.setdefault("object", f"{actor}/objects/{uuid.uuid4()}")
     return {"id": f"{actor}/activities/{uuid.uuid4()}", "type": kind, "actor": actor, **fields}
+
+
+def by_type(handlers: dict[str, Handler], *, stored: tuple[str, ...] = ()) -> Dispatcher:
+    """A dispatcher whose kinds are the activity types of ``handlers``; ``stored`` types are read but
+    handled by nothing."""
+    part = contribution(
+        "test",
+        types=(*handlers, *stored),
+        kinds=handlers,
+        classify=lambda ctx, item: item.type if item.type in handlers else None,
+        handlers={kind: (handler,) for kind, handler in handlers.items()},
+    )
+    return Dispatcher([part])
 
 
 def rows(engine: Engine) -> list[InboxActivity]:
@@ -71,13 +79,15 @@ def rows(engine: Engine) -> list[InboxActivity]:
         return list(session.exec(select(InboxActivity).order_by(col(InboxActivity.id))).all())
 
 
-def run_jobs(settings: Settings, engine: Engine, registry: Registry, *, jobs: int = 1, **options: Any) -> int:
+def run_jobs(
+    settings: Settings, engine: Engine, dispatcher: Dispatcher, *, jobs: int = 1, **options: Any
+) -> int:
     """Run ``jobs`` concurrent jobs until none of them finds work; the rows they claimed in all."""
 
     async def main() -> int:
         remote = RemoteActors(settings, engine)
         workers = [
-            InboxJob(settings, engine, remote=remote, registry=registry, **options) for _ in range(jobs)
+            InboxJob(settings, engine, remote=remote, dispatcher=dispatcher, **options) for _ in range(jobs)
         ]
         total = 0
         try:
@@ -94,69 +104,111 @@ def run_jobs(settings: Settings, engine: Engine, registry: Registry, *, jobs: in
     return asyncio.run(main())
 
 
-# --- lifecycle and registry --------------------------------------------------------------------------
+# --- lifecycle and dispatcher ------------------------------------------------------------------------
 
 
 def test_declared_lifecycle() -> None:
-    check_transitions(TRANSITIONS)
-    assert allowed(InboxState.PENDING, InboxState.PROCESSING)
-    assert allowed(InboxState.PROCESSING, InboxState.PENDING)  # retried later
-    assert allowed(InboxState.PROCESSING, InboxState.PROCESSING)  # lease expired: claimed again
-    for final in (InboxState.DONE, InboxState.IGNORED, InboxState.FAILED):
-        assert not TRANSITIONS[final]
-    assert not allowed(InboxState.DONE, InboxState.PENDING)
-    assert not allowed(InboxState.PENDING, InboxState.DONE)
-    with pytest.raises(ValueError, match="without transitions"):
-        check_transitions({InboxState.PENDING: frozenset()})
-    looping = {**TRANSITIONS, InboxState.PENDING: frozenset({InboxState.PENDING})}
-    with pytest.raises(ValueError, match="cannot reach"):
-        check_transitions(looping)
+    S = InboxState
+    assert LIFECYCLE.allows(S.PENDING, S.PROCESSING)
+    assert LIFECYCLE.allows(S.PROCESSING, S.PENDING)  # retried later
+    assert LIFECYCLE.allows(S.PROCESSING, S.PROCESSING)  # lease expired: claimed again
+    for final in (S.DONE, S.IGNORED, S.FAILED):
+        assert final in LIFECYCLE.terminal and not LIFECYCLE.transitions.get(final)
+    assert not LIFECYCLE.allows(S.DONE, S.PENDING)
+    assert not LIFECYCLE.allows(S.PENDING, S.DONE)
+    edges = {source: set(targets) for source, targets in LIFECYCLE.transitions.items()}
+    with pytest.raises(LifecycleError, match="without exits"):  # "done" left without exits, not terminal
+        lifecycle("inbox row", InboxState, S.PENDING, edges, terminal=[S.IGNORED, S.FAILED])
+    looping = {S.PENDING: {S.PROCESSING, S.DONE, S.IGNORED, S.FAILED}, S.PROCESSING: {S.PROCESSING}}
+    with pytest.raises(LifecycleError, match="cannot reach a terminal state"):
+        lifecycle("inbox row", InboxState, S.PENDING, looping, terminal=[S.DONE, S.IGNORED, S.FAILED])
 
 
-def test_registry() -> None:
-    registry = Registry()
+def test_dispatcher_runs_every_handler_of_the_kind_in_order() -> None:
     calls: list[str] = []
 
-    @registry.handles("Follow", "Undo")
-    def first(ctx: ProcessingContext, item: dict[str, Any]) -> Outcome:
+    def first(ctx: ProcessingContext, item: Activity) -> Outcome:
         calls.append("first")
         return Outcome.IGNORED
 
-    def second(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+    def second(ctx: ProcessingContext, item: Activity) -> Outcome:
         calls.append("second")
+        return Outcome.DONE
 
-    unregister = registry.register(("Follow",), second)
-    assert registry.accepts("Follow") and registry.accepts("Undo") and not registry.accepts("Create")
-    registry.accept("Create")
-    assert registry.accepts("Create") and registry.handlers_for("Create") == ()
+    part = contribution(
+        "one",
+        types=("Follow", "Undo"),
+        kinds=("followed", "undone"),
+        classify=lambda ctx, item: {"Follow": "followed", "Undo": "undone"}.get(item.type),
+        handlers={"followed": (first,), "undone": (first,)},
+    )
+    other = contribution(
+        "two", types=("Create",), kinds=(), classify=lambda ctx, item: None, handlers={"followed": (second,)}
+    )
+    dispatcher = Dispatcher([part, other])
+    assert dispatcher.accepts("Follow") and dispatcher.accepts("Undo") and dispatcher.accepts("Create")
+    assert not dispatcher.accepts("Block")
     ctx = ProcessingContext(None, None, None)  # type: ignore[arg-type]
-    assert registry.dispatch(ctx, {"type": "Follow"}) is Outcome.DONE
-    assert registry.dispatch(ctx, {"type": "Undo"}) is Outcome.IGNORED
+    assert dispatcher.dispatch(ctx, parse_activity(activity("Follow"))) is Outcome.DONE
+    assert dispatcher.dispatch(ctx, parse_activity(activity("Undo"))) is Outcome.IGNORED
+    assert dispatcher.dispatch(ctx, parse_activity(activity("Create"))) is Outcome.IGNORED  # nobody's
     assert calls == ["first", "second", "first"]
-    unregister()
-    assert registry.dispatch(ctx, {"type": "Follow"}) is Outcome.IGNORED
-    assert REGISTRY.accepts("Delete") and REGISTRY.accepts("Update") and REGISTRY.accepts("Create")
+
+
+def test_a_dispatcher_refuses_kinds_without_handlers_or_claimed_twice() -> None:
+    def handler(ctx: ProcessingContext, item: Activity) -> Outcome:
+        return Outcome.DONE
+
+    def part(name: str, kinds: tuple[str, ...], handlers: dict[str, tuple[Handler, ...]]) -> Contribution:
+        return contribution(
+            name, types=("Follow",), kinds=kinds, classify=lambda c, a: None, handlers=handlers
+        )
+
+    with pytest.raises(DispatchError, match="without handler"):
+        Dispatcher([part("a", ("followed",), {})])
+    with pytest.raises(DispatchError, match="given by both"):
+        Dispatcher([part("a", ("followed",), {"followed": (handler,)}), part("b", ("followed",), {})])
+    with pytest.raises(DispatchError, match="which no classifier gives"):
+        Dispatcher([part("a", (), {"followed": (handler,)})])
+
+
+def test_the_nodes_dispatcher_reads_what_the_node_processes() -> None:
+    dispatcher = inbox_dispatcher()
+    for kind in (
+        "Follow",
+        "Accept",
+        "Reject",
+        "Undo",
+        "Create",
+        "Update",
+        "Delete",
+        "Announce",
+        "Offer",
+        "Flag",
+    ):
+        assert dispatcher.accepts(kind), kind
+    assert not dispatcher.accepts("Like") and not dispatcher.accepts("EmojiReact")
+    assert [part.name for part in dispatcher.contributions] == ["social graph", "marketplace"]
 
 
 def test_backoff_doubles_up_to_a_cap() -> None:
-    assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [30, 60, 120]
-    assert backoff(30) == timedelta(hours=1)
+    assert [BACKOFF.after(n).total_seconds() for n in (1, 2, 3)] == [30, 60, 120]
+    assert BACKOFF.after(30) == timedelta(hours=1)
 
 
 # --- the job -----------------------------------------------------------------------------------------
 
 
 def test_rows_are_processed_once_and_marked(loopback_settings: Settings, engine: Engine) -> None:
-    registry = Registry()
-    registry.accept("Create")
     seen: list[str] = []
 
-    @registry.handles("Follow")
-    def follow(ctx: ProcessingContext, item: dict[str, Any]) -> None:
-        assert ctx.row.activity_id == item["id"] and ctx.actor_uri == REMOTE
-        seen.append(item["id"])
+    def follow(ctx: ProcessingContext, item: Activity) -> Outcome:
+        assert ctx.row.activity_id == item.id and ctx.actor_uri == REMOTE
+        seen.append(item.id)
         ctx.session.add(Peer(domain=f"effect-{len(seen)}"))
+        return Outcome.DONE
 
+    registry = by_type({"Follow": follow}, stored=("Create",))
     followed = store(engine, activity("Follow"))
     created = store(engine, activity("Create"))
     assert run_jobs(loopback_settings, engine, registry) == 2
@@ -169,16 +221,14 @@ def test_rows_are_processed_once_and_marked(loopback_settings: Settings, engine:
 
 
 def test_failures_are_retried_with_backoff_then_given_up(loopback_settings: Settings, engine: Engine) -> None:
-    registry = Registry()
-
-    @registry.handles("Follow")
-    def flaky(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+    def flaky(ctx: ProcessingContext, item: Activity) -> Outcome:
         ctx.session.add(Peer(domain="never-committed"))
         raise RuntimeError("database hiccup")
 
-    @registry.handles("Block")
-    def impossible(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+    def impossible(ctx: ProcessingContext, item: Activity) -> Outcome:
         raise PermanentFailure("blocks are not for us")
+
+    registry = by_type({"Follow": flaky, "Block": impossible})
 
     retried = store(engine, activity("Follow"))
     store(engine, activity("Block"))
@@ -202,8 +252,7 @@ def test_failures_are_retried_with_backoff_then_given_up(loopback_settings: Sett
 def test_expired_lease_is_claimed_again_but_a_live_one_is_not(
     loopback_settings: Settings, engine: Engine
 ) -> None:
-    registry = Registry()
-    registry.register(("Follow",), lambda ctx, item: None)
+    registry = by_type({"Follow": lambda ctx, item: Outcome.DONE})
     now = utcnow()
     crashed = store(
         engine, activity("Follow"), state="processing", attempts=1, lease_until=now - timedelta(seconds=1)
@@ -232,21 +281,23 @@ def test_a_claim_taken_over_cannot_commit_its_effects(
     actor_server.routes["/notes/slow"] = Reply(
         200, json.dumps({"id": actor_server.url("/n")}).encode(), delay=1
     )
-    registry = Registry()
     effects: list[int] = []
 
-    @registry.handles("Announce")
-    def announce(ctx: ProcessingContext, item: dict[str, Any]) -> None:
-        ctx.document(item["object"])
+    def announce(ctx: ProcessingContext, item: Activity) -> Outcome:
+        assert item.object_id is not None
+        ctx.document(item.object_id)
         effects.append(ctx.row.attempts)
         ctx.session.add(Peer(domain=f"effect-{ctx.row.attempts}"))
+        return Outcome.DONE
+
+    registry = by_type({"Announce": announce})
 
     store(engine, activity("Announce", object=actor_server.url("/notes/slow")))
 
     async def main() -> None:
         remote = RemoteActors(loopback_settings, engine)
-        stale = InboxJob(loopback_settings, engine, remote=remote, registry=registry, lease=timedelta(0))
-        fresh = InboxJob(loopback_settings, engine, remote=remote, registry=registry)
+        stale = InboxJob(loopback_settings, engine, remote=remote, dispatcher=registry, lease=timedelta(0))
+        fresh = InboxJob(loopback_settings, engine, remote=remote, dispatcher=registry)
         try:
             first = asyncio.ensure_future(stale.run_once())
             while actor_server.hits("/notes/slow") == 0:  # the stale job is fetching, its lease over
@@ -265,15 +316,16 @@ def test_a_claim_taken_over_cannot_commit_its_effects(
 
 
 def test_concurrent_jobs_process_every_row_exactly_once(loopback_settings: Settings, engine: Engine) -> None:
-    registry = Registry()
     calls: list[str] = []
     lock = threading.Lock()
 
-    @registry.handles("Create")
-    def create(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+    def create(ctx: ProcessingContext, item: Activity) -> Outcome:
         with lock:
-            calls.append(item["id"])
-        ctx.session.add(Peer(domain="effect-" + item["id"].rsplit("/", 1)[1]))
+            calls.append(item.id)
+        ctx.session.add(Peer(domain="effect-" + item.id.rsplit("/", 1)[1]))
+        return Outcome.DONE
+
+    registry = by_type({"Create": create})
 
     ids = {store(engine, activity("Create")) for _ in range(40)}
     assert run_jobs(loopback_settings, engine, registry, jobs=3, batch_size=4) == 40
@@ -289,15 +341,17 @@ def test_handlers_can_ask_for_fetches(
     amina = actor_on(actor_server, "amina")
     note = {"id": actor_server.url("/notes/1"), "type": "Note", "attributedTo": amina.uri, "content": "hi"}
     actor_server.serve_json("/notes/1", note)
-    registry = Registry()
     runs: list[str] = []
 
-    @registry.handles("Announce")
-    def announce(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+    def announce(ctx: ProcessingContext, item: Activity) -> Outcome:
         runs.append("run")
         sender = ctx.actor(amina.uri)
-        document = ctx.document(item["object"])
+        assert item.object_id is not None
+        document = ctx.document(item.object_id)
         ctx.session.add(Peer(domain=f"{sender.preferred_username}:{document['content']}"))
+        return Outcome.DONE
+
+    registry = by_type({"Announce": announce})
 
     store(engine, activity("Announce", actor=amina.uri, object=note["id"]))
     store(engine, activity("Announce", actor=amina.uri, object=actor_server.url("/notes/missing")))
@@ -313,11 +367,12 @@ def test_handlers_can_ask_for_fetches(
 def test_transient_fetch_failures_are_retried(
     actor_server: ActorServer, loopback_settings: Settings, engine: Engine
 ) -> None:
-    registry = Registry()
+    def announce(ctx: ProcessingContext, item: Activity) -> Outcome:
+        assert item.object_id is not None
+        ctx.document(item.object_id)
+        return Outcome.DONE
 
-    @registry.handles("Announce")
-    def announce(ctx: ProcessingContext, item: dict[str, Any]) -> None:
-        ctx.document(item["object"])
+    registry = by_type({"Announce": announce})
 
     actor_server.serve_json("/notes/1", {"id": "x"}, status=503)
     store(engine, activity("Announce", object=actor_server.url("/notes/1")))
@@ -329,11 +384,10 @@ def test_transient_fetch_failures_are_retried(
 
 
 def test_needs_fetch_loops_are_cut(loopback_settings: Settings, engine: Engine) -> None:
-    registry = Registry()
-
-    @registry.handles("Follow")
-    def greedy(ctx: ProcessingContext, item: dict[str, Any]) -> None:
+    def greedy(ctx: ProcessingContext, item: Activity) -> Outcome:
         raise NeedsFetch("http://testserver/always")
+
+    registry = by_type({"Follow": greedy})
 
     store(engine, activity("Follow"))
     run_jobs(loopback_settings, engine, registry)
@@ -341,8 +395,7 @@ def test_needs_fetch_loops_are_cut(loopback_settings: Settings, engine: Engine) 
 
 
 def test_blocked_domains_are_ignored_at_processing(loopback_settings: Settings, engine: Engine) -> None:
-    registry = Registry()
-    registry.register(("Follow",), lambda ctx, item: None)
+    registry = by_type({"Follow": lambda ctx, item: Outcome.DONE})
     store(engine, activity("Follow"))
     with session_scope(engine) as session:
         session.add(DomainBlock(domain="a.example"))
@@ -358,18 +411,28 @@ def test_unreadable_payload_fails(loopback_settings: Settings, engine: Engine) -
         assert row is not None
         row.payload = "[]"
         session.add(row)
-    run_jobs(loopback_settings, engine, Registry())
+    run_jobs(loopback_settings, engine, by_type({}, stored=("Follow",)))
     assert rows(engine)[0].state == "failed"
 
 
-# --- built-in handlers -------------------------------------------------------------------------------
+# --- an actor's own Update and Delete (the social graph's handlers) -----------------------------------
 
 
-def builtins() -> Registry:
-    registry = Registry()
-    registry.register(("Delete",), delete_actor)
-    registry.register(("Update",), update_actor)
-    return registry
+def builtins() -> Dispatcher:
+    return Dispatcher(
+        [
+            contribution(
+                "actors",
+                types=("Update", "Delete"),
+                kinds=(inbound.ACTOR_UPDATED, inbound.ACTOR_DELETED),
+                classify=inbound.classify,
+                handlers={
+                    inbound.ACTOR_UPDATED: (inbound.on_actor_updated,),
+                    inbound.ACTOR_DELETED: (inbound.on_actor_deleted,),
+                },
+            )
+        ]
+    )
 
 
 def test_delete_of_an_actor_removes_what_we_hold(
@@ -418,16 +481,16 @@ async def _cache(settings: Settings, engine: Engine, uri: str) -> None:
 
 
 def test_one_actors_activities_are_processed_in_order(loopback_settings: Settings, engine: Engine) -> None:
-    registry = Registry()
     finished: list[str] = []
 
-    @registry.handles("Follow", "Undo")
-    def record(ctx: ProcessingContext, item: dict[str, Any]) -> None:
-        if item["type"] == "Follow":
+    def record(ctx: ProcessingContext, item: Activity) -> Outcome:
+        if item.type == "Follow":
             time.sleep(0.3)  # a slow first activity must still finish first
-        finished.append(item["type"])
+        finished.append(item.type)
+        return Outcome.DONE
 
+    registry = by_type({"Follow": record, "Undo": record})
     store(engine, activity("Follow"))
-    store(engine, activity("Undo", object="x"))
+    store(engine, activity("Undo", object=REMOTE + "/follows/1"))
     run_jobs(loopback_settings, engine, registry)
     assert finished == ["Follow", "Undo"]

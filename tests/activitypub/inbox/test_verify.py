@@ -15,7 +15,6 @@ from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
 from node.activitypub.actors.remote import RemoteActors, block_candidates
-from node.activitypub.inbox.processing import Registry
 from node.activitypub.inbox.verify import (
     BLOCK_SLOTS,
     STORED_COLUMNS,
@@ -45,7 +44,6 @@ from node.activitypub.signatures import Headers, sign_rfc9421
 from node.app import create_app
 from node.core.db import session_scope
 from node.core.timeutil import utcnow
-from node.http.federation.inbox import install
 from node.settings import Settings
 from tests.activitypub.actors.test_remote import (
     AS_TYPE,
@@ -69,10 +67,7 @@ def loopback_settings(settings: Settings) -> Settings:
     )
 
 
-def registry() -> Registry:
-    known = Registry()
-    known.accept("Create", "Follow", "Delete", "Update", "Announce", "Accept")
-    return known
+KNOWN_TYPES = frozenset({"Create", "Follow", "Delete", "Update", "Announce", "Accept"})
 
 
 def count(engine: Engine) -> int:
@@ -94,7 +89,7 @@ def accept(
 
     async def main() -> list[AcceptOutcome | InboxError]:
         remote = RemoteActors(settings, engine, refetch_interval=refetch_interval)
-        inbox = Inbox(settings, engine, remote, registry())
+        inbox = Inbox(settings, engine, remote, accepted_types=KNOWN_TYPES)
         results: list[AcceptOutcome | InboxError] = []
         try:
             for request in requests:
@@ -184,7 +179,7 @@ def test_key_rotation_is_followed_by_one_refetch(
 
     async def rotate_between() -> list[str]:
         remote = RemoteActors(loopback_settings, engine)
-        inbox = Inbox(loopback_settings, engine, remote, registry())
+        inbox = Inbox(loopback_settings, engine, remote, accepted_types=KNOWN_TYPES)
         try:
             first = await inbox.accept(before, recipient_user_id=None)
             amina.publish()  # the new key is published
@@ -371,7 +366,7 @@ def test_blocked_domain(actor_server: ActorServer, loopback_settings: Settings, 
 
     async def main() -> list[str]:
         remote = RemoteActors(loopback_settings, engine)
-        inbox = Inbox(loopback_settings, engine, remote, registry())
+        inbox = Inbox(loopback_settings, engine, remote, accepted_types=KNOWN_TYPES)
         outcomes = []
         try:
             await remote.key_for(amina.key_id)  # the key is now in memory: the block must still hold
@@ -411,9 +406,7 @@ def test_delete_by_a_gone_actor_is_dropped_quietly(
 @pytest.fixture
 def inbox_client(loopback_settings: Settings, engine: Engine) -> Iterator[TestClient]:
     app = create_app(loopback_settings, engine=engine)
-    if not hasattr(app.state, "inbox"):
-        install(app, loopback_settings, engine)
-    assert callable(app.state.key_lookup)
+    assert hasattr(app.state, "inbox") and callable(app.state.key_lookup)
     with TestClient(app, base_url="http://testserver") as client:
         yield client
 

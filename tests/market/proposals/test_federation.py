@@ -18,13 +18,7 @@ from sqlmodel import Session, col, select
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
-from node.activitypub.inbox.processing import (
-    REGISTRY,
-    NeedsFetch,
-    Outcome,
-    PermanentFailure,
-    ProcessingContext,
-)
+from node.activitypub.inbox.context import NeedsFetch, Outcome, PermanentFailure, ProcessingContext
 from node.activitypub.models import (
     Delivery,
     DomainBlock,
@@ -34,6 +28,7 @@ from node.activitypub.models import (
     Relay,
     RelayState,
 )
+from node.activitypub.vocab import VocabError, parse_activity
 from node.core.db import session_scope
 from node.core.timeutil import isoformat, utcnow
 from node.market.models import Notification, Proposal
@@ -42,6 +37,7 @@ from node.market.proposals import federation as proposal_federation
 from node.market.proposals import notes as proposal_notes
 from node.market.proposals import service as proposals
 from node.settings import Settings
+from node.worker import inbox_dispatcher
 from tests.conftest import make_user
 from tests.support.data import CAPTURED, FEP_0837
 from tests.support.delivery import add_follower, add_remote_actor, local_person
@@ -283,8 +279,9 @@ def activity(kind: str, obj: Any, actor: str = B + "/users/bob", n: int = 1) -> 
 
 @pytest.fixture
 def inbox(engine: Engine, settings: Settings) -> Iterator[Any]:
-    """``receive(activity, fetched=None)``: run the registered handlers on a stored row in one transaction
-    and return the outcome (or raise what a handler raised, after rolling back)."""
+    """``receive(activity, fetched=None)``: process a stored row with the node's dispatcher in one
+    transaction and return the outcome (or raise what a handler raised, after rolling back; an
+    activity the typed reader refuses, which the inbox would have refused, fails for good)."""
 
     def receive(data: dict[str, Any], fetched: dict[str, dict[str, Any]] | None = None) -> Outcome:
         with Session(engine, expire_on_commit=False) as session:
@@ -297,7 +294,11 @@ def inbox(engine: Engine, settings: Settings) -> Iterator[Any]:
             )
             ctx = ProcessingContext(session, settings, row, fetched or {})
             try:
-                outcome = REGISTRY.dispatch(ctx, copy.deepcopy(data))
+                try:
+                    typed = parse_activity(copy.deepcopy(data))
+                except VocabError as exc:
+                    raise PermanentFailure(str(exc)) from exc
+                outcome = inbox_dispatcher().dispatch(ctx, typed)
             except BaseException:
                 session.rollback()
                 raise

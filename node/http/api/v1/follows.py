@@ -10,8 +10,8 @@ from starlette.responses import Response
 
 from node.accounts import federation as account_events
 from node.accounts.models import User
-from node.activitypub import social
 from node.activitypub.actors import local
+from node.activitypub.social import follows
 from node.http.api.schemas import Strict
 from node.http.api.v1 import api
 from node.http.pages.follows import follow_overview, remote_actor
@@ -80,7 +80,7 @@ async def follow(request: Request, caller: User, body: FollowTarget) -> Follows:
     actor = await remote_actor(request, body.target)
 
     def save(session: Session) -> Follows:
-        social.follow(settings, follower=local.person(settings, caller), target=actor, session=session)
+        follows.follow(settings, follower=local.person(settings, caller), target=actor, session=session)
         return _overview(session, request, caller)
 
     return await run(request, save)
@@ -99,7 +99,7 @@ async def unfollow(request: Request, caller: User, body: ActorRef) -> Response:
     settings = node_of(request).settings
     await run(
         request,
-        lambda s: social.unfollow(
+        lambda s: follows.unfollow(
             settings, follower=local.person(settings, caller), target_uri=body.uri, session=s
         ),
     )
@@ -119,7 +119,7 @@ async def remove_follower(request: Request, caller: User, body: ActorRef) -> Res
     settings = node_of(request).settings
     await run(
         request,
-        lambda s: social.remove_follower(
+        lambda s: follows.remove_follower(
             settings, followee=local.person(settings, caller), follower_uri=body.uri, session=s
         ),
     )
@@ -139,7 +139,7 @@ async def accept_request(request: Request, caller: User, body: ActorRef) -> Resp
     settings = node_of(request).settings
     await run(
         request,
-        lambda s: social.accept_request(
+        lambda s: follows.accept_request(
             settings, followee=local.person(settings, caller), follower_uri=body.uri, session=s
         ),
     )
@@ -159,7 +159,7 @@ async def refuse_request(request: Request, caller: User, body: ActorRef) -> Resp
     settings = node_of(request).settings
     await run(
         request,
-        lambda s: social.reject_request(
+        lambda s: follows.reject_request(
             settings, followee=local.person(settings, caller), follower_uri=body.uri, session=s
         ),
     )
