@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import os
 
-from starlette.applications import Starlette
-
 from node.app import create_app
+from node.http.application import Application
 from node.settings import load_settings
 
 
-def app() -> Starlette:
+def app() -> Application:
     """Build the node's application from the environment (and ``ASASAP_CONFIG``)."""
     settings = load_settings(config_file=os.environ.get("ASASAP__SERVE_CONFIG") or None)
     logging.basicConfig(

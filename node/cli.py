@@ -10,9 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from node.commands import register_all
+from node.commands import federation, setup, users, worker
 from node.commands.base import CommandError, Context, Handler
 from node.core import db
+from node.demo import command as demo
 from node.settings import SettingsError
 
 
@@ -25,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", metavar="FILE", help="TOML settings file (default: $ASASAP_CONFIG)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    register_all(sub)
+    for command in (setup, users, demo, federation, worker):  # in the order --help lists them
+        command.register(sub)
     return parser
 
 

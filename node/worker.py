@@ -4,10 +4,7 @@ that says which package processes which incoming activity."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 from sqlalchemy import Engine
 
@@ -65,21 +62,3 @@ def node_worker(
     if owned:
         jobs.append(_RemoteActorsCloser(remote))
     return Worker(settings, engine, jobs)
-
-
-@contextlib.asynccontextmanager
-async def running(worker: Worker) -> AsyncIterator[Worker]:
-    """Run ``worker`` in the background for the duration of the block, then stop it gracefully."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop), name="asasap-worker")
-    try:
-        yield worker
-    finally:
-        stop.set()
-        try:
-            await asyncio.wait_for(task, timeout=30)
-        except TimeoutError:
-            log.warning("the worker did not stop within 30 s; cancelling it")
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from node.accounts import credentials, passwords
-from node.accounts.models import AccountStatus, ApiToken, ProviderStatus, Role, User, UserCategory
+from node.accounts.models import AccountStatus, ApiToken, Role, User, UserCategory
 from node.accounts.service import admin_count, user_categories
+from node.catalog.statuses import ProviderStatus
 from node.core.errors import N_, Conflict, ValidationFailed
 from node.core.timeutil import isoformat, utcnow
 
 EXPORT_FORMAT = "asasap-account-export/1"
 
-# Other capabilities add their sections here (proposals, bids, evaluations...), keyed by section name.
-Exporter = Callable[[Session, User], Any]
-EXPORTERS: dict[str, Exporter] = {}
+
+class Exporter(Protocol):
+    """What another capability adds to an export: its sections (proposals, bids...) for ``user``, whose
+    actor is ``actor_uri``."""
+
+    def __call__(self, user: User, actor_uri: str, *, session: Session) -> Mapping[str, Any]: ...
 
 
-def export_account(user: User, *, session: Session, node_url: str) -> dict[str, Any]:
-    """Everything the node holds about ``user``, as JSON-ready data (secrets excluded)."""
+def export_account(
+    user: User, *, session: Session, node_url: str, exporters: Sequence[Exporter] = ()
+) -> dict[str, Any]:
+    """Everything the node holds about ``user``, as JSON-ready data (secrets excluded): the account, and
+    the sections of each of ``exporters`` (the node passes every capability's)."""
     tokens = session.exec(select(ApiToken).where(ApiToken.user_id == user.id)).all()
     data: dict[str, Any] = {
         "format": EXPORT_FORMAT,
@@ -61,13 +68,9 @@ def export_account(user: User, *, session: Session, node_url: str) -> dict[str, 
             for t in tokens
         ],
     }
-    from node.market import export as market_export  # the marketplace builds on accounts, not the reverse
-
-    data.update(
-        market_export.sections(user, node_url.rstrip("/") + f"/users/{user.username}", session=session)
-    )
-    for section, exporter in EXPORTERS.items():
-        data[section] = exporter(session, user)
+    actor_uri = node_url.rstrip("/") + f"/users/{user.username}"
+    for exporter in exporters:
+        data.update(exporter(user, actor_uri, session=session))
     return data
 
 

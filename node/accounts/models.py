@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from sqlalchemy import Column, ForeignKey, Integer, String, text
 
+from node.catalog.statuses import ProviderStatus
 from node.core.errors import N_
 from node.core.sqlbase import Field, SQLModel
 from node.core.timeutil import UTCDateTime, utcnow
@@ -24,28 +25,6 @@ class AccountStatus(StrEnum):
     SUSPENDED = "suspended"
     DELETED = "deleted"  # a tombstone: personal data erased, the name kept so that it is never reused
 
-
-class ProviderStatus(StrEnum):
-    """Status under which a person provides services; gates care-adjacent categories later."""
-
-    NONE = "none"
-    SELF_EMPLOYED = "self_employed"
-    ASSOCIATION = "association"
-    COOPERATIVE_MEMBER = "cooperative_member"
-    VOLUNTEER = "volunteer"
-    FAMILY_CARER = "family_carer"
-    PRIVATE_INDIVIDUAL = "private_individual"
-
-
-PROVIDER_STATUS_LABELS: dict[ProviderStatus, str] = {
-    ProviderStatus.NONE: N_("Not a provider"),
-    ProviderStatus.SELF_EMPLOYED: N_("Self-employed (SIRET)"),
-    ProviderStatus.ASSOCIATION: N_("Association"),
-    ProviderStatus.COOPERATIVE_MEMBER: N_("Cooperative member or employee-entrepreneur"),
-    ProviderStatus.VOLUNTEER: N_("Volunteer"),
-    ProviderStatus.FAMILY_CARER: N_("Family carer"),
-    ProviderStatus.PRIVATE_INDIVIDUAL: N_("Private individual"),
-}
 
 ROLE_LABELS: dict[Role, str] = {
     Role.MEMBER: N_("Member"),

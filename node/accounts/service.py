@@ -15,16 +15,9 @@ from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
 from node.accounts import credentials, passwords
-from node.accounts.models import (
-    AccountStatus,
-    Invite,
-    LoginFailure,
-    ProviderStatus,
-    Role,
-    User,
-    UserCategory,
-)
+from node.accounts.models import AccountStatus, Invite, LoginFailure, Role, User, UserCategory
 from node.catalog import categories
+from node.catalog.statuses import ProviderStatus
 from node.core.errors import (
     N_,
     AuthenticationFailed,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, metadata
+from importlib.metadata import PackageNotFoundError, metadata, version
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from xml.sax.saxutils import quoteattr
@@ -223,3 +223,11 @@ def nodeinfo_document(
             "registration": settings.registration.value,
         },
     }
+
+
+def software_version() -> str:
+    """The version of the installed ``asasap`` package (``0+unknown`` from a source tree)."""
+    try:
+        return version("asasap")
+    except PackageNotFoundError:
+        return "0+unknown"

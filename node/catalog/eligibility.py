@@ -32,8 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from node.accounts.models import ProviderStatus
 from node.catalog.categories import Category, Regime, by_slug
+from node.catalog.statuses import ProviderStatus
 
 __all__ = [
     "DEFAULT_RULES",

@@ -21,7 +21,7 @@ import contextlib
 import functools
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -122,6 +122,24 @@ class Worker:
                 await job.aclose()
             except Exception:
                 log.exception("closing worker job %s failed", job_name(job))
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[Worker]:
+    """Run ``worker`` in the background for the duration of the block, then stop it gracefully."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop), name="asasap-worker")
+    try:
+        yield worker
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, timeout=30)
+        except TimeoutError:
+            log.warning("the worker did not stop within 30 s; cancelling it")
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 @dataclass(frozen=True)

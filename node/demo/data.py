@@ -16,8 +16,9 @@ from typing import Literal
 from sqlmodel import Session, select
 
 from node.accounts import service
-from node.accounts.models import ProviderStatus, Role, User
+from node.accounts.models import Role, User
 from node.activitypub import keys
+from node.catalog.statuses import ProviderStatus
 from node.market.proposals.input import ProposalInput
 from node.settings import Mode
 

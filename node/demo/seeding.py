@@ -56,7 +56,6 @@ from node.market.bids import service as bids
 from node.market.evaluations import service as evaluations
 from node.market.lifecycles import AgreementState, EvaluationState
 from node.market.models import Agreement, Bid, Evaluation, Proposal
-from node.market.proposals import notes as proposal_notes
 from node.market.proposals import service as proposals
 from node.settings import Settings
 
@@ -259,11 +258,6 @@ async def _follow_each_other(nodes: Mapping[str, LiveNode], progress: _Progress)
 
 async def _publish_proposals(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
     today = datetime.now(PARIS).date()
-    for node in nodes.values():
-        for author in dict.fromkeys(p.author for p in node.spec.proposals):
-            # Learn once that the followers' servers read Proposal, so that they get no Note besides.
-            actor = await node.read(lambda session: _actor(node.settings, author, session=session))  # noqa: B023 - awaited in this iteration
-            await proposal_notes.learn_followers_software(node.settings, node.engine, node.remote, actor)
     # In turns from the three nodes, so that the newest first lists mix them.
     queues = [[(node, spec) for spec in node.spec.proposals] for node in nodes.values()]
     for turn in itertools.zip_longest(*queues):

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from node.accounts import credentials
+from node.accounts.gdpr import Exporter
 from node.accounts.models import User
 from node.core.db import session_scope
 from node.core.errors import N_
@@ -46,6 +47,7 @@ class Node:
     catalogs: Catalogs
     templates: Environment
     secret: bytes
+    exporters: tuple[Exporter, ...] = ()  # what other capabilities add to an account export
 
     def csrf_token(self, csrf_cookie: str) -> str:
         return hmac.new(self.secret, b"csrf:" + csrf_cookie.encode(), hashlib.sha256).hexdigest()[:40]

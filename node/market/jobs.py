@@ -95,4 +95,4 @@ class MarketJob:
 def jobs(settings: Settings, engine: Engine, remote: RemoteActors) -> list[Job]:
     """The marketplace's jobs for the node's worker: its periodic work, and learning which servers read
     proposals."""
-    return [MarketJob(settings, engine), PeerSoftwareJob(engine, remote)]
+    return [MarketJob(settings, engine), PeerSoftwareJob(settings, engine, remote)]

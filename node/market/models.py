@@ -60,6 +60,20 @@ class Proposal(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class PendingPublication(SQLModel, table=True):
+    """A change of a local proposal (``Create``, ``Update`` or ``Delete``) waiting to be published until
+    the software of its audience's servers is known (:mod:`node.market.proposals.publishing`)."""
+
+    __tablename__ = "pending_publications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("proposals.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    kind: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class Bid(SQLModel, table=True):
     """An answer to a proposal (``Offer(Agreement)``), sealed: seen by its author and the proposal's."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from node.accounts.models import ProviderStatus
 from node.catalog.categories import CATEGORIES, UnknownCategory, by_slug
 from node.catalog.eligibility import (
     DEFAULT_RULES,
@@ -13,6 +12,7 @@ from node.catalog.eligibility import (
     may_provide,
     rules_from_mapping,
 )
+from node.catalog.statuses import ProviderStatus
 
 S = ProviderStatus
 HOLDERS = {S.SELF_EMPLOYED, S.ASSOCIATION, S.COOPERATIVE_MEMBER}

@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from node.accounts import gdpr, service
 from node.core import db
+from node.market import export as market_export
 from node.settings import Settings
 from tests.support.market import make_proposal, person
 
@@ -18,7 +19,10 @@ def test_export_lists_own_proposals_only(engine: Engine, session: Session, setti
     make_proposal(session, settings, bob)
     with db.session_scope(engine) as s:
         data = gdpr.export_account(
-            service.get_user("alice", session=s), node_url=settings.base_url, session=s
+            service.get_user("alice", session=s),
+            node_url=settings.base_url,
+            session=s,
+            exporters=(market_export.sections,),
         )
     assert len(data["proposals"]) == 1
     assert data["proposals"][0]["id"].startswith(settings.url("/proposals/"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,51 +72,50 @@ class Operation:
     operation_id: str = ""
 
 
+def operation(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    tag: str,
+    auth: str = "user",
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    list_response: bool = False,
+    status: int = 200,
+    errors: tuple[int, ...] = (),
+    query: dict[str, dict[str, Any]] | None = None,
+) -> Callable[[Handler], Operation]:
+    """Declare an operation: the decorated handler, called as ``handler(request, caller, body)``, becomes
+    its :class:`Operation`. Declaring registers nothing: each module lists its operations."""
+
+    def declare(handler: Handler) -> Operation:
+        return Operation(
+            method=method.upper(),
+            path=path,
+            handler=handler,
+            summary=summary,
+            tag=tag,
+            auth=auth,
+            body=body,
+            response=response,
+            list_response=list_response,
+            status=status,
+            errors=errors,
+            query=query or {},
+            operation_id=handler.__name__,
+        )
+
+    return declare
+
+
 class Api:
-    """A set of operations under one prefix."""
+    """A set of operations under one prefix: their routes and (:mod:`node.http.api.openapi`) their
+    document come from the same declarations."""
 
-    def __init__(self, prefix: str = "/api/v1") -> None:
+    def __init__(self, prefix: str, operations: Sequence[Operation]) -> None:
         self.prefix = prefix
-        self.operations: list[Operation] = []
-
-    def operation(
-        self,
-        method: str,
-        path: str,
-        *,
-        summary: str,
-        tag: str,
-        auth: str = "user",
-        body: type[BaseModel] | None = None,
-        response: type[BaseModel] | None = None,
-        list_response: bool = False,
-        status: int = 200,
-        errors: tuple[int, ...] = (),
-        query: dict[str, dict[str, Any]] | None = None,
-    ) -> Callable[[Handler], Handler]:
-        """Declare an operation. The handler is called as ``handler(request, caller, body)``."""
-
-        def register(handler: Handler) -> Handler:
-            self.operations.append(
-                Operation(
-                    method=method.upper(),
-                    path=path,
-                    handler=handler,
-                    summary=summary,
-                    tag=tag,
-                    auth=auth,
-                    body=body,
-                    response=response,
-                    list_response=list_response,
-                    status=status,
-                    errors=errors,
-                    query=query or {},
-                    operation_id=handler.__name__,
-                )
-            )
-            return handler
-
-        return register
+        self.operations: list[Operation] = list(operations)
 
     def routes(self) -> list[Route]:
         by_path: dict[str, dict[str, Operation]] = defaultdict(dict)

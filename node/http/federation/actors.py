@@ -36,7 +36,6 @@ from node.activitypub.transport.fetch import RemoteError
 from node.core.db import session_scope
 from node.core.errors import DomainError, http_status
 from node.core.timeutil import utcnow
-from node.http.api.v1.accounts import software_version
 from node.http.errors import STATUS_CODES, error_response, json_error
 from node.http.pages import accounts as account_pages
 from node.http.runtime import node_of, run
@@ -282,7 +281,7 @@ async def nodeinfo(request: Request) -> Response:
     usage = await run(request, lambda session: accounts_actors.usage(now=utcnow(), session=session))
     repository, homepage = discovery.software_urls()
     document = discovery.nodeinfo_document(
-        settings, version, usage, software_version(), repository=repository, homepage=homepage
+        settings, version, usage, discovery.software_version(), repository=repository, homepage=homepage
     )
     return JSONResponse(document, media_type=discovery.nodeinfo_media_type(version), headers=CORS)
 

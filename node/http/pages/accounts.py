@@ -186,7 +186,10 @@ async def export_data(request: Request, user: User) -> Response:
     data = await run(
         request,
         lambda session: gdpr.export_account(
-            user, node_url=node_of(request).settings.base_url, session=session
+            user,
+            node_url=node_of(request).settings.base_url,
+            session=session,
+            exporters=node_of(request).exporters,
         ),
     )
     body = json.dumps(data, ensure_ascii=False, indent=2)

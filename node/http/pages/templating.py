@@ -7,8 +7,9 @@ from datetime import datetime
 from babel.dates import format_date, format_datetime, get_timezone
 from jinja2 import Environment
 
-from node.accounts.models import PROVIDER_STATUS_LABELS, ROLE_LABELS, STATUS_LABELS, ProviderStatus, Role
+from node.accounts.models import ROLE_LABELS, STATUS_LABELS, Role
 from node.catalog import categories
+from node.catalog.statuses import PROVIDER_STATUS_LABELS, ProviderStatus
 from node.core.i18n import LANGUAGE_NAMES, LANGUAGES, Catalogs, current_language, locale_for
 from node.settings import Settings
 

@@ -1,13 +1,5 @@
-"""Offers and demands on the fediverse: publishing ours and receiving other nodes'.
-
-Publishing (called by :mod:`node.market.proposals.service` in the transaction of the change): ``Create``,
-``Update`` (changes, closing, expiry: ``proposalState`` says which) and ``Delete`` (withdrawal, with a
-``Tombstone``) of the FEP-0837 ``Proposal``, to the author's followers, the nodes following this node
-and the relays, like :func:`node.activitypub.social.publish_public` but without the followers whose
-server does not read ``Proposal``: those get the same activity of a readable ``Note`` instead
-(:mod:`node.market.proposals.notes`).
-
-Receiving (inbox handlers):
+"""Other nodes' offers and demands, received (the inbox handlers of the marketplace's proposal kinds,
+:mod:`node.market.federation`); publishing ours is :mod:`node.market.proposals.publishing`.
 
 - ``Create``/``Update`` of a ``Proposal`` (embedded, or an id fetched from its origin): its
   ``attributedTo`` must be the signer and its id of the signer's origin; a stored proposal may only
@@ -33,14 +25,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.actors.remote import domain_blocked
-from node.activitypub.addressing import AS_CONTEXT, PUBLIC, id_of, same_origin, types_of
+from node.activitypub.addressing import id_of, same_origin, types_of
 from node.activitypub.inbox.context import Outcome, PermanentFailure, ProcessingContext
 from node.activitypub.models import Peer
-from node.activitypub.outbox.publish import publish
 from node.activitypub.social import follows, relays
 from node.activitypub.vocab import Activity
 from node.core.errors import ValidationFailed
@@ -55,12 +45,10 @@ from node.market.notifications import Kind, notify
 from node.market.proposals import notes as proposal_notes
 from node.market.proposals.records import (
     get_by_ap_id,
-    note_uri,
     proposal_for_local_uri,
     search_text_for,
-    to_doc,
 )
-from node.market.vocab import ProposalDoc, VocabError, activity_to_json, proposal_from_json, proposal_to_json
+from node.market.vocab import ProposalDoc, VocabError, proposal_from_json
 from node.places.gazetteer import default_gazetteer
 from node.settings import Settings
 
@@ -68,77 +56,6 @@ log = logging.getLogger("asasap.federation")
 
 REPLY_MAX = 2000
 RAW_MAX = 100_000
-
-# --- publishing ----------------------------------------------------------------------------------------
-
-
-def _author(settings: Settings, row: Proposal, *, session: Session) -> local.LocalActor:
-    user = session.get(User, row.local_author_id) if row.local_author_id is not None else None
-    if user is None or row.origin != "":
-        raise ValueError(f"{row.ap_id} is not a local person's proposal")
-    return local.person(settings, user)
-
-
-def _publish(settings: Settings, row: Proposal, kind: str, *, session: Session) -> None:
-    actor = _author(settings, row, session=session)
-    audience = proposal_notes.audience(settings, actor, session=session)
-    if kind == "Delete":
-        proposal_object: dict[str, Any] = {"type": "Tombstone", "id": row.ap_id, "formerType": "Proposal"}
-    else:
-        proposal_object = proposal_to_json(to_doc(settings, row))
-    activity = activity_to_json(
-        kind,
-        actor.uri,
-        proposal_object,
-        activity_id=local.new_activity_id(settings),
-        to=[PUBLIC],
-        cc=[actor.followers],
-    )
-    publish(
-        settings,
-        actor=actor,
-        activity=activity,
-        recipients=audience.proposal_actors,
-        inboxes=audience.relays,
-        public=True,
-        session=session,
-    )
-    if not audience.note_actors:
-        return
-    if kind == "Delete":
-        note: dict[str, Any] = {"type": "Tombstone", "id": note_uri(row.ap_id), "formerType": "Note"}
-    else:
-        note = proposal_notes.note_document(row, followers=actor.followers)
-        note.pop("@context", None)
-    publish(
-        settings,
-        actor=actor,
-        activity={
-            "@context": AS_CONTEXT,
-            "type": kind,
-            "object": note,
-            "to": [PUBLIC],
-            "cc": [actor.followers],
-        },
-        recipients=audience.note_actors,
-        session=session,
-    )
-
-
-def publish_created(settings: Settings, row: Proposal, *, session: Session) -> None:
-    """``Create`` of a new local proposal (and of its ``Note`` for other software)."""
-    _publish(settings, row, "Create", session=session)
-
-
-def publish_updated(settings: Settings, row: Proposal, *, session: Session) -> None:
-    """``Update`` of a changed, closed or expired local proposal."""
-    _publish(settings, row, "Update", session=session)
-
-
-def publish_withdrawn(settings: Settings, row: Proposal, *, session: Session) -> None:
-    """``Delete`` of a withdrawn local proposal."""
-    _publish(settings, row, "Delete", session=session)
-
 
 # --- storing what other nodes send -------------------------------------------------------------------
 

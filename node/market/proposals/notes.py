@@ -6,9 +6,9 @@ category in French, commune, price, link to the page); a server whose software i
 both, so that nobody misses a proposal (Mastodon ignores a ``Create`` of a type it does not support,
 and our nodes ignore a ``Note`` that answers nothing).
 
-The software of unknown servers is learnt lazily (:func:`learn_followers_software`, before a person
-publishes, within a few seconds) and by :class:`~node.market.proposals.jobs.PeerSoftwareJob` for a
-worker; a failed NodeInfo fetch is not retried for a day.
+The software of unknown servers is learnt by :class:`~node.market.proposals.jobs.PeerSoftwareJob`, in
+the background (a change whose audience is not known yet waits for it:
+:mod:`node.market.proposals.publishing`); a failed NodeInfo fetch is not retried for a day.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from sqlmodel import Session, col, select
 from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
-from node.activitypub.actors.remote import RemoteActors
 from node.activitypub.addressing import AS_CONTEXT, PUBLIC, same_origin
 from node.activitypub.models import Follow, FollowState, Peer, RemoteActor
 from node.activitypub.social import audience as social_audience
@@ -262,8 +261,9 @@ def record_software(domain: str, found: tuple[str, str] | None, now: datetime, *
 
 async def learn(engine: Engine, fetcher: Fetcher, origins: dict[str, str], *, timeout: float) -> int:
     """Fetch the NodeInfo of each ``domain -> origin`` concurrently within ``timeout`` seconds and store
-    the software found; how many servers were asked."""
-    results: dict[str, tuple[str, str] | None] = {}
+    the software found; how many servers were asked. A server that did not answer in time counts as
+    asked (it is asked again after a day), so that nothing waits for it."""
+    results: dict[str, tuple[str, str] | None] = dict.fromkeys(origins)
 
     async def one(domain: str, origin: str) -> None:
         try:
@@ -286,18 +286,3 @@ async def learn(engine: Engine, fetcher: Fetcher, origins: dict[str, str], *, ti
     if results:
         await anyio.to_thread.run_sync(save)
     return len(results)
-
-
-async def learn_followers_software(
-    settings: Settings, engine: Engine, remote: RemoteActors, actor: LocalActor, *, timeout: float = 5.0
-) -> int:
-    """Before ``actor`` publishes: learn the software of the followers' servers not known yet."""
-
-    def find() -> dict[str, str]:
-        with session_scope(engine) as session:
-            return domains_to_learn(settings, actor.uri, now=utcnow(), session=session)
-
-    origins = await anyio.to_thread.run_sync(find)
-    if not origins:
-        return 0
-    return await learn(engine, await remote.fetcher(), origins, timeout=timeout)

@@ -41,7 +41,7 @@ from node.market import schedule as sched
 from node.market.lifecycles import PROPOSAL_LIFECYCLE, BidState, ProposalState, closes_on_agreement
 from node.market.models import Bid, Proposal
 from node.market.notifications import Kind, notify
-from node.market.proposals import federation as proposal_federation
+from node.market.proposals import publishing as proposal_publishing
 from node.market.proposals.input import (
     LIFETIME_DEFAULT_DAYS,
     LIFETIME_MAX_DAYS,
@@ -142,7 +142,7 @@ def create(settings: Settings, author: User, data: ProposalInput, *, session: Se
     _apply(row, clean)
     session.add(row)
     session.flush()
-    proposal_federation.publish_created(settings, row, session=session)
+    proposal_publishing.publish_created(settings, row, session=session)
     return row
 
 
@@ -194,7 +194,7 @@ def update(
     row.updated_at = now
     session.add(row)
     session.flush()
-    proposal_federation.publish_updated(settings, row, session=session)
+    proposal_publishing.publish_updated(settings, row, session=session)
     return row
 
 
@@ -215,7 +215,7 @@ def withdraw(settings: Settings, author: User, row: Proposal, *, session: Sessio
     _move(row, ProposalState.WITHDRAWN)
     session.add(row)
     session.flush()
-    proposal_federation.publish_withdrawn(settings, row, session=session)
+    proposal_publishing.publish_withdrawn(settings, row, session=session)
     return row
 
 
@@ -230,7 +230,7 @@ def close(settings: Settings, row: Proposal, *, session: Session) -> bool:
     _move(row, ProposalState.CLOSED)
     session.add(row)
     session.flush()
-    proposal_federation.publish_updated(settings, row, session=session)
+    proposal_publishing.publish_updated(settings, row, session=session)
     return True
 
 
@@ -253,7 +253,7 @@ def expire_due(settings: Settings, now: datetime | None = None, *, session: Sess
         session.add(row)
         session.flush()
         if row.origin == "":
-            proposal_federation.publish_updated(settings, row, session=session)
+            proposal_publishing.publish_updated(settings, row, session=session)
             if row.local_author_id is not None:
                 notify(
                     row.local_author_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -11,10 +13,17 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from node.accounts import credentials, service
+from node.activitypub.actors.remote import RemoteActors
+from node.activitypub.models import Delivery, OutboxActivity
 from node.core import db
 from node.core.timeutil import utcnow
-from node.market.models import Bid, Proposal
+from node.market.models import Bid, PendingPublication, Proposal
+from node.market.proposals.jobs import PeerSoftwareJob
+from node.settings import Settings
 from tests.conftest import make_user
+from tests.support.delivery import add_follower, add_remote_actor, local_person, running_sink
+
+NODEINFO = "http://nodeinfo.diaspora.software/ns/schema/"
 
 OFFER: dict[str, Any] = {
     "purpose": "offer",
@@ -209,3 +218,40 @@ def test_the_openapi_document_lists_them(client: TestClient) -> None:
     assert "security" not in paths["/api/v1/proposals"]["get"]
     names = {p["name"] for p in paths["/api/v1/proposals"]["get"]["parameters"]}
     assert names == {"purpose", "category", "commune", "departement", "origin", "q", "page"}
+
+
+def test_creating_a_proposal_waits_on_no_remote_server(
+    client: TestClient, engine: Engine, settings: Settings, alice: dict[str, str]
+) -> None:
+    """The followers' servers are asked for their software by the background job, never inside the
+    request: the proposal waits for it, then goes out."""
+    loopback = settings.replace(allow_private_addresses=True, fetch_timeout_seconds=3)
+    with running_sink() as server:
+        server.documents["/.well-known/nodeinfo"] = {
+            "links": [{"rel": NODEINFO + "2.0", "href": server.url("/nodeinfo/2.0")}]
+        }
+        server.documents["/nodeinfo/2.0"] = {"version": "2.0", "software": {"name": "mastodon"}}
+        add_follower(
+            engine,
+            local_person(settings, engine, "alice"),
+            add_remote_actor(engine, server.url(""), "zoe").uri,
+        )
+        create(client, alice)
+        assert server.requests == []  # the request asked nothing of anyone
+        with Session(engine) as session:
+            assert session.exec(select(OutboxActivity)).all() == []
+            assert len(session.exec(select(PendingPublication)).all()) == 1
+
+        async def run() -> int:
+            remote = RemoteActors(loopback, engine)
+            try:
+                return await PeerSoftwareJob(loopback, engine, remote, timeout=3).run_once()
+            finally:
+                await remote.aclose()
+
+        assert asyncio.run(run()) == 2  # one server asked, one proposal published
+        assert [r.path for r in server.requests] == ["/.well-known/nodeinfo", "/nodeinfo/2.0"]
+    with Session(engine) as session:
+        rows = session.exec(select(OutboxActivity, Delivery).join(Delivery)).all()
+        sent = [(json.loads(row.payload)["object"]["type"], delivery.domain) for row, delivery in rows]
+    assert sent == [("Note", server.domain)]  # Mastodon reads the Note, not the Proposal

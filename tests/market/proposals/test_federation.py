@@ -75,8 +75,9 @@ def post(engine: Engine, settings: Settings, author: User, **changes: Any) -> Pr
 
 
 def set_software(engine: Engine, domain: str, software: str) -> None:
+    """What NodeInfo said of ``domain``: ``software``, or nothing usable when empty (asked just now)."""
     with session_scope(engine, write=True) as session:
-        session.add(Peer(domain=domain, software=software))
+        session.add(Peer(domain=domain, software=software, nodeinfo_fetched_at=utcnow()))
 
 
 def deliveries_by_type(engine: Engine) -> dict[str, dict[str, str]]:
@@ -104,8 +105,8 @@ def payloads(engine: Engine) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def audience(settings: Settings, engine: Engine, alice: User) -> LocalActor:
-    """Alice's followers: on an ASASAP node, on Mastodon, on an unknown server; a node following ours;
-    a relay."""
+    """Alice's followers: on an ASASAP node, on Mastodon, on a server whose NodeInfo says nothing; a node
+    following ours; a relay."""
     actor = local_person(settings, engine, "alice")
     add_follower(engine, actor, add_remote_actor(engine, B, "bob").uri)
     add_follower(engine, actor, add_remote_actor(engine, MASTO, "claire").uri)
@@ -115,6 +116,7 @@ def audience(settings: Settings, engine: Engine, alice: User) -> LocalActor:
     set_software(engine, "b.example", "asasap")
     set_software(engine, "masto.example", "mastodon")
     set_software(engine, "c.example", "asasap")
+    set_software(engine, "unknown.example", "")
     with session_scope(engine, write=True) as session:
         session.add(
             Relay(

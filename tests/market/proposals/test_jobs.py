@@ -4,6 +4,7 @@ real HTTP servers on loopback)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -12,12 +13,13 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from node.activitypub.actors.remote import RemoteActors
-from node.activitypub.models import Peer
+from node.activitypub.models import OutboxActivity, Peer
 from node.core.db import session_scope
 from node.core.timeutil import utcnow
 from node.market.jobs import MarketJob
-from node.market.models import Proposal
+from node.market.models import PendingPublication, Proposal
 from node.market.proposals import notes as proposal_notes
+from node.market.proposals import publishing
 from node.market.proposals import service as proposals
 from node.market.proposals.jobs import PeerSoftwareJob
 from node.settings import Settings
@@ -90,30 +92,74 @@ def test_the_expiry_job(settings: Settings, engine: Engine) -> None:
         assert stored is not None and stored.state == "expired"
 
 
-def test_learning_software_from_nodeinfo(
+def test_a_proposal_waits_until_its_audience_is_known(
     loopback: Settings, engine: Engine, mastodon: InboxSink, silent: InboxSink
 ) -> None:
-    make_user(engine, "alice")
+    """Publishing never waits on a remote server: the proposal of someone whose followers' servers are
+    not known yet waits, the job learns their software from NodeInfo, then publishes it to each in the
+    shape it reads."""
+    author = make_user(engine, "alice")
     alice = local_person(loopback, engine, "alice")
     for sink in (mastodon, silent):
         add_follower(engine, alice, add_remote_actor(engine, sink.url(""), "claire").uri)
+    data = proposals.ProposalInput(
+        purpose="request",
+        title="Courses du mardi",
+        category="grocery-delivery",
+        postal_code="93100",
+        commune_name="Montreuil",
+    )
+    with session_scope(engine) as session:
+        proposals.create(loopback, author, data, session=session)
+    with Session(engine) as session:
+        assert session.exec(select(OutboxActivity)).all() == []  # nothing sent while the audience is unknown
+        assert len(session.exec(select(PendingPublication)).all()) == 1
 
-    async def learn() -> int:
+    async def run() -> int:
         remote = RemoteActors(loopback, engine)
         try:
-            return await proposal_notes.learn_followers_software(loopback, engine, remote, alice)
+            return await PeerSoftwareJob(loopback, engine, remote, timeout=5).run_once()
         finally:
             await remote.aclose()
 
-    assert asyncio.run(learn()) == 2
+    assert asyncio.run(run()) == 2 + 1  # two servers asked, one change published
     found = peers(engine)
     assert (found[mastodon.domain].software, found[mastodon.domain].version) == ("mastodon", "4.3.1")
     assert found[silent.domain].software == "" and found[silent.domain].nodeinfo_fetched_at is not None
-    assert asyncio.run(learn()) == 0  # known, or asked less than a day ago
+    assert asyncio.run(run()) == 0  # known, or asked less than a day ago; nothing left to publish
     with Session(engine) as session:
         audience = proposal_notes.audience(loopback, alice, session=session)
+        sent = {
+            row.type + ":" + json.loads(row.payload)["object"]["type"]
+            for row in session.exec(select(OutboxActivity))
+        }
+        assert session.exec(select(PendingPublication)).all() == []
     assert [uri.split("/users")[0] for uri in audience.note_actors] == [mastodon.url(""), silent.url("")]
     assert audience.proposal_actors == [silent.url("/users/claire")]
+    assert sent == {"Create:Proposal", "Create:Note"}
+
+
+def test_a_waiting_change_goes_out_after_the_longest_wait(loopback: Settings, engine: Engine) -> None:
+    author = make_user(engine, "alice")
+    alice = local_person(loopback, engine, "alice")
+    add_follower(engine, alice, add_remote_actor(engine, "http://127.0.0.1:9", "nobody").uri)
+    data = proposals.ProposalInput(
+        purpose="request",
+        title="Courses du mardi",
+        category="grocery-delivery",
+        postal_code="93100",
+        commune_name="Montreuil",
+    )
+    with session_scope(engine) as session:
+        row = proposals.create(loopback, author, data, session=session)
+        proposals.withdraw(loopback, author, row, session=session)
+    with session_scope(engine) as session:
+        assert publishing.publish_due(loopback, session=session) == 0  # still waiting for the server
+        later = utcnow() + publishing.MAX_WAIT + timedelta(seconds=1)
+        assert publishing.publish_due(loopback, session=session, now=later) == 2
+    with Session(engine) as session:
+        kinds = [o.type for o in session.exec(select(OutboxActivity).order_by(col(OutboxActivity.id)))]
+    assert kinds == ["Create", "Create", "Delete", "Delete"]  # in order, the Proposal and the Note each
 
 
 def test_the_peer_software_job(loopback: Settings, engine: Engine, mastodon: InboxSink) -> None:
@@ -125,7 +171,7 @@ def test_the_peer_software_job(loopback: Settings, engine: Engine, mastodon: Inb
     async def run() -> int:
         remote = RemoteActors(loopback, engine)
         try:
-            return await PeerSoftwareJob(engine, remote, timeout=5).run_once()
+            return await PeerSoftwareJob(loopback, engine, remote, timeout=5).run_once()
         finally:
             await remote.aclose()
 

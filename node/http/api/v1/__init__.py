@@ -1,8 +1,49 @@
-"""The one :class:`~node.http.api.framework.Api` of version 1; operation modules register on it when
-imported."""
+"""Version 1 of the JSON API: every operation, listed by resource, and its OpenAPI document."""
 
 from __future__ import annotations
 
-from node.http.api.framework import Api
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
-api = Api()
+from node.http.api import openapi
+from node.http.api.framework import Api
+from node.http.api.v1 import (
+    accounts,
+    agreements,
+    bids,
+    evaluations,
+    follows,
+    notifications,
+    places,
+    proposals,
+)
+from node.http.runtime import node_of
+
+PREFIX = "/api/v1"
+
+
+def api() -> Api:
+    """Every operation of version 1."""
+    return Api(
+        PREFIX,
+        [
+            *accounts.operations(),
+            *follows.operations(),
+            *agreements.operations(),
+            *bids.operations(),
+            *evaluations.operations(),
+            *notifications.operations(),
+            *places.operations(),
+            *proposals.operations(),
+        ],
+    )
+
+
+def routes(v1: Api) -> list[BaseRoute]:
+    """The routes of ``v1``'s operations, and ``/api/v1/openapi.json`` describing them."""
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(openapi.document(v1, node_of(request).settings))
+
+    return [Route(PREFIX + "/openapi.json", openapi_json, name="openapi"), *v1.routes()]

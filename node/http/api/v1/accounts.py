@@ -1,29 +1,20 @@
-"""Handlers of the JSON API (accounts, tokens, categories, node) and the OpenAPI document route."""
+"""API operations on accounts, tokens, categories and the node itself."""
 
 from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError, version
 
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from node.accounts import credentials, gdpr, service
 from node.accounts import federation as account_events
 from node.accounts.models import AccountStatus, ApiToken, User
+from node.activitypub import discovery
 from node.catalog import categories
 from node.core.errors import N_, NotFound
-from node.http.api import openapi, schemas
-from node.http.api.v1 import api
+from node.http.api import schemas
+from node.http.api.framework import Operation, operation
 from node.http.runtime import node_of, run
-
-
-def software_version() -> str:
-    try:
-        return version("asasap")
-    except PackageNotFoundError:  # running from a source tree without installation
-        return "0+unknown"
 
 
 def _account(request: Request, session: Session, user: User) -> schemas.Account:
@@ -38,14 +29,12 @@ def _reload(session: Session, user: User) -> User:
     return fresh
 
 
-@api.operation(
-    "GET", "/me", summary="The caller's account and profile", tag="accounts", response=schemas.Account
-)
+@operation("GET", "/me", summary="The caller's account and profile", tag="accounts", response=schemas.Account)
 async def get_me(request: Request, caller: User, _body: None) -> schemas.Account:
     return await run(request, lambda session: _account(request, session, _reload(session, caller)))
 
 
-@api.operation(
+@operation(
     "PATCH",
     "/me",
     summary="Change the caller's profile",
@@ -84,12 +73,15 @@ async def update_me(request: Request, caller: User, body: schemas.ProfileUpdate)
     return await run(request, save)
 
 
-@api.operation("GET", "/me/export", summary="Everything the node holds about the caller", tag="accounts")
+@operation("GET", "/me/export", summary="Everything the node holds about the caller", tag="accounts")
 async def export_me(request: Request, caller: User, _body: None) -> Response:
     data = await run(
         request,
         lambda session: gdpr.export_account(
-            caller, node_url=node_of(request).settings.base_url, session=session
+            caller,
+            node_url=node_of(request).settings.base_url,
+            session=session,
+            exporters=node_of(request).exporters,
         ),
     )
     return JSONResponse(data)
@@ -106,7 +98,7 @@ def _token(token: ApiToken) -> schemas.Token:
     )
 
 
-@api.operation(
+@operation(
     "GET",
     "/tokens",
     summary="The caller's active API tokens",
@@ -119,7 +111,7 @@ async def list_tokens(request: Request, caller: User, _body: None) -> list[schem
     return [_token(t) for t in tokens]
 
 
-@api.operation(
+@operation(
     "POST",
     "/tokens",
     summary="Create an API token (the secret is shown once)",
@@ -135,7 +127,7 @@ async def create_token(request: Request, caller: User, body: schemas.TokenCreate
     return schemas.NewToken(**_token(token).model_dump(), token=secret)
 
 
-@api.operation(
+@operation(
     "DELETE", "/tokens/{token_id:int}", summary="Revoke an API token", tag="tokens", status=204, errors=(404,)
 )
 async def revoke_token(request: Request, caller: User, _body: None) -> Response:
@@ -148,7 +140,7 @@ async def revoke_token(request: Request, caller: User, _body: None) -> Response:
     return Response(status_code=204)
 
 
-@api.operation(
+@operation(
     "GET",
     "/categories",
     summary="The 26 service categories (art. D7231-1 of the labour code)",
@@ -171,7 +163,7 @@ async def list_categories(request: Request, caller: User | None, _body: None) ->
     ]
 
 
-@api.operation(
+@operation(
     "GET",
     "/node",
     summary="This node: name, territory, mode, registration policy",
@@ -188,11 +180,11 @@ async def describe_node(request: Request, caller: User | None, _body: None) -> s
         registration=settings.registration.value,
         base_url=settings.base_url,
         software="asasap",
-        version=software_version(),
+        version=discovery.software_version(),
     )
 
 
-@api.operation(
+@operation(
     "GET",
     "/admin/users",
     summary="People registered on this node",
@@ -228,19 +220,16 @@ async def admin_list_users(request: Request, caller: User, _body: None) -> list[
     ]
 
 
-async def openapi_json(request: Request) -> Response:
-    return JSONResponse(openapi.document(api, node_of(request).settings))
-
-
-def routes() -> list[BaseRoute]:
-    from node.http.api.v1 import (  # noqa: F401 - importing registers their operations
-        agreements,
-        bids,
-        evaluations,
-        follows,
-        notifications,
-        places,
-        proposals,
-    )
-
-    return [Route("/api/v1/openapi.json", openapi_json, name="openapi"), *api.routes()]
+def operations() -> list[Operation]:
+    """The operations of this resource, in the order they are served."""
+    return [
+        get_me,
+        update_me,
+        export_me,
+        list_tokens,
+        create_token,
+        revoke_token,
+        list_categories,
+        describe_node,
+        admin_list_users,
+    ]

@@ -15,8 +15,8 @@ from starlette.requests import Request
 
 from node.accounts.models import User
 from node.activitypub.actors import local
+from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
-from node.http.api.v1 import api
 from node.http.api.v1.proposals import PriceOut
 from node.http.runtime import node_of, run
 from node.market import schedule as sched
@@ -120,7 +120,7 @@ def agreement_out(session: Session, settings: Settings, caller: User, agreement:
     )
 
 
-@api.operation(
+@operation(
     "GET",
     "/agreements",
     summary="The caller's agreements, newest first",
@@ -137,7 +137,7 @@ async def list_agreements(request: Request, caller: User, _body: None) -> list[A
     return await run(request, load)
 
 
-@api.operation(
+@operation(
     "GET",
     "/agreements/{agreement_id:int}",
     summary="One of the caller's agreements, with its timeline and the contact details shared",
@@ -173,7 +173,7 @@ async def _act(request: Request, caller: User, change: Change) -> AgreementOut:
     return await run(request, save)
 
 
-@api.operation(
+@operation(
     "POST",
     "/agreements/{agreement_id:int}/confirm",
     summary="Confirm that the service was done (completed when both confirm, or after 7 days of silence)",
@@ -187,7 +187,7 @@ async def confirm_agreement(request: Request, caller: User, _body: None) -> Agre
     )
 
 
-@api.operation(
+@operation(
     "POST",
     "/agreements/{agreement_id:int}/cancel",
     summary="Cancel (free until 24 hours before the start, recorded as late after that)",
@@ -202,7 +202,7 @@ async def cancel_agreement(request: Request, caller: User, body: ReasonIn) -> Ag
     )
 
 
-@api.operation(
+@operation(
     "POST",
     "/agreements/{agreement_id:int}/dispute",
     summary="Dispute the agreement (a reason is required; the coordinators of both nodes are told)",
@@ -217,7 +217,7 @@ async def dispute_agreement(request: Request, caller: User, body: ReasonIn) -> A
     )
 
 
-@api.operation(
+@operation(
     "POST",
     "/agreements/{agreement_id:int}/contact",
     summary="Share an address and/or a phone number with the other party only",
@@ -234,7 +234,7 @@ async def share_contact(request: Request, caller: User, body: ContactIn) -> Agre
     )
 
 
-@api.operation(
+@operation(
     "POST",
     "/agreements/{agreement_id:int}/settle",
     summary="Settle a dispute as completed or cancelled (coordinators of the node holding the agreement)",
@@ -250,3 +250,16 @@ async def settle_agreement(request: Request, caller: User, body: SettlementIn) -
         caller,
         lambda s, st, a: agreements.settle_dispute(st, caller, a, body.outcome, body.note, session=s),
     )
+
+
+def operations() -> list[Operation]:
+    """The operations of this resource, in the order they are served."""
+    return [
+        list_agreements,
+        get_agreement,
+        confirm_agreement,
+        cancel_agreement,
+        dispute_agreement,
+        share_contact,
+        settle_agreement,
+    ]

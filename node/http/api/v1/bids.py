@@ -14,8 +14,8 @@ from starlette.requests import Request
 
 from node.accounts.models import User
 from node.core.errors import N_, ValidationFailed
+from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
-from node.http.api.v1 import api
 from node.http.api.v1.agreements import AgreementOut, agreement_out
 from node.http.api.v1.evaluations import ReputationOut
 from node.http.api.v1.proposals import PriceOut
@@ -123,7 +123,7 @@ def bid_input(body: BidCreate) -> bids.BidInput:
     )
 
 
-@api.operation(
+@operation(
     "POST",
     "/bids",
     summary="Answer a proposal (a bid, seen by its author only)",
@@ -155,7 +155,7 @@ def _list(session: Session, settings: Settings, caller: User, proposal_ap_id: st
     ]
 
 
-@api.operation(
+@operation(
     "GET",
     "/bids",
     summary="The caller's bids, or the bids on one of the caller's proposals",
@@ -185,7 +185,7 @@ def _one(session: Session, settings: Settings, caller: User, bid_id: int) -> Bid
     return bid_out(bid, proposal, agreement_id=agreement_id)
 
 
-@api.operation(
+@operation(
     "GET",
     "/bids/{bid_id:int}",
     summary="One bid (its bidder and the proposal's author only)",
@@ -198,7 +198,7 @@ async def get_bid(request: Request, caller: User, _body: None) -> BidOut:
     return await run(request, _one, settings, caller, int(request.path_params["bid_id"]))
 
 
-@api.operation(
+@operation(
     "POST",
     "/bids/{bid_id:int}/withdraw",
     summary="Withdraw one's active bid",
@@ -217,7 +217,7 @@ async def withdraw_bid(request: Request, caller: User, _body: None) -> BidOut:
     return await run(request, save)
 
 
-@api.operation(
+@operation(
     "POST",
     "/bids/{bid_id:int}/accept",
     summary="Choose a bid on one's proposal: the agreement is made (a demand closes, other bids declined)",
@@ -238,7 +238,7 @@ async def accept_bid(request: Request, caller: User, _body: None) -> AgreementOu
     return await run(request, save)
 
 
-@api.operation(
+@operation(
     "POST",
     "/bids/{bid_id:int}/reject",
     summary="Decline a bid on one's proposal, with a reason told to the bidder",
@@ -256,3 +256,8 @@ async def reject_bid(request: Request, caller: User, body: BidReason) -> BidOut:
         return bid_out(bids.reject_bid(settings, caller, bid, body.reason, session=session), proposal)
 
     return await run(request, save)
+
+
+def operations() -> list[Operation]:
+    """The operations of this resource, in the order they are served."""
+    return [create_bid, list_bids, get_bid, withdraw_bid, accept_bid, reject_bid]

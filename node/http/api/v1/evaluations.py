@@ -17,8 +17,8 @@ from node.activitypub.actors.resolve import NotResolvable, parse_handle, resolve
 from node.activitypub.models import RemoteActor
 from node.activitypub.transport.fetch import RemoteError
 from node.core.errors import N_, NotFound
+from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
-from node.http.api.v1 import api
 from node.http.runtime import node_of, run
 from node.market.evaluations import service as evaluations
 from node.market.evaluations.reputation import Reputation
@@ -95,7 +95,7 @@ class ReputationOut(BaseModel):
         )
 
 
-@api.operation(
+@operation(
     "POST",
     "/agreements/{ref}/evaluations",
     summary="Evaluate the other party of a completed agreement (hidden until both are in or 14 days)",
@@ -119,7 +119,7 @@ async def create_evaluation(request: Request, caller: User, body: EvaluationCrea
     return await run(request, save)
 
 
-@api.operation(
+@operation(
     "GET",
     "/agreements/{ref}/evaluations",
     summary="The evaluations of an agreement the caller may read: published ones and their own",
@@ -184,7 +184,7 @@ async def actor_uri_of(request: Request, handle: str) -> str:
         raise NotFound(MSG_NOBODY) from None
 
 
-@api.operation(
+@operation(
     "GET",
     "/actors/{handle}/reputation",
     summary="Reputation of a person (user@host or a local username) from the evaluations this node holds",
@@ -197,3 +197,8 @@ async def get_reputation(request: Request, caller: User | None, _body: None) -> 
     uri = await actor_uri_of(request, request.path_params["handle"][:300])
     reputation = await run(request, lambda session: evaluations.reputation_of(uri, session=session))
     return ReputationOut.of(uri, reputation)
+
+
+def operations() -> list[Operation]:
+    """The operations of this resource, in the order they are served."""
+    return [create_evaluation, list_evaluations, get_reputation]

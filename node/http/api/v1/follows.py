@@ -12,8 +12,8 @@ from node.accounts import federation as account_events
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.social import follows
+from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
-from node.http.api.v1 import api
 from node.http.pages.follows import follow_overview, remote_actor
 from node.http.runtime import node_of, run
 
@@ -54,7 +54,7 @@ def _overview(session: Session, request: Request, caller: User) -> Follows:
     )
 
 
-@api.operation(
+@operation(
     "GET",
     "/follows",
     summary="Who the caller follows, who follows them, pending requests",
@@ -65,7 +65,7 @@ async def list_follows(request: Request, caller: User, _body: None) -> Follows:
     return await run(request, _overview, request, caller)
 
 
-@api.operation(
+@operation(
     "POST",
     "/follows",
     summary="Follow someone on any server (by handle or actor URL)",
@@ -86,7 +86,7 @@ async def follow(request: Request, caller: User, body: FollowTarget) -> Follows:
     return await run(request, save)
 
 
-@api.operation(
+@operation(
     "POST",
     "/follows/unfollow",
     summary="Stop following an actor",
@@ -106,7 +106,7 @@ async def unfollow(request: Request, caller: User, body: ActorRef) -> Response:
     return Response(status_code=204)
 
 
-@api.operation(
+@operation(
     "POST",
     "/follows/remove",
     summary="Remove a follower",
@@ -126,7 +126,7 @@ async def remove_follower(request: Request, caller: User, body: ActorRef) -> Res
     return Response(status_code=204)
 
 
-@api.operation(
+@operation(
     "POST",
     "/follows/requests/accept",
     summary="Accept a follow request",
@@ -146,7 +146,7 @@ async def accept_request(request: Request, caller: User, body: ActorRef) -> Resp
     return Response(status_code=204)
 
 
-@api.operation(
+@operation(
     "POST",
     "/follows/requests/refuse",
     summary="Refuse a follow request",
@@ -166,7 +166,7 @@ async def refuse_request(request: Request, caller: User, body: ActorRef) -> Resp
     return Response(status_code=204)
 
 
-@api.operation(
+@operation(
     "PUT",
     "/follows/approval",
     summary="Choose whether new followers need the caller's approval",
@@ -186,3 +186,8 @@ async def set_approval(request: Request, caller: User, body: ApprovalSetting) ->
         return ApprovalSetting(approve_followers=account.approve_followers)
 
     return await run(request, save)
+
+
+def operations() -> list[Operation]:
+    """The operations of this resource, in the order they are served."""
+    return [list_follows, follow, unfollow, remove_follower, accept_request, refuse_request, set_approval]

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 
 from node.accounts.models import User
-from node.http.api.v1 import api
+from node.http.api.framework import Operation, operation
 from node.http.pages.notifications import lines_for
 from node.http.runtime import gettext_for, node_of, run
 from node.market import notifications
@@ -45,7 +45,7 @@ def _limit(raw: str | None) -> int:
     return max(1, min(MAX_LIMIT, int(raw[:4])))
 
 
-@api.operation(
+@operation(
     "GET",
     "/notifications",
     summary="The caller's notifications, newest first",
@@ -88,7 +88,7 @@ async def list_notifications(request: Request, caller: User, _body: None) -> Not
     return await run(request, load)
 
 
-@api.operation(
+@operation(
     "POST",
     "/notifications/read",
     summary="Mark all the caller's notifications as read",
@@ -99,3 +99,8 @@ async def mark_notifications_read(request: Request, caller: User, _body: None) -
     return MarkedRead(
         marked=await run(request, lambda session: notifications.mark_all_read(caller.pk, session=session))
     )
+
+
+def operations() -> list[Operation]:
+    """The operations of this resource, in the order they are served."""
+    return [list_notifications, mark_notifications_read]

@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from node.accounts.models import User
 from node.core.errors import N_, ValidationFailed
-from node.http.api.v1 import api
+from node.http.api.framework import Operation, operation
 from node.places.gazetteer import Commune, default_gazetteer
 
 MAX_RESULTS = 10
@@ -39,7 +39,7 @@ def place_of(commune: Commune) -> Place:
     )
 
 
-@api.operation(
+@operation(
     "GET",
     "/places",
     summary="Communes whose name or postal code starts with the query (up to 10)",
@@ -54,7 +54,7 @@ async def search_places(request: Request, caller: User | None, _body: None) -> l
     return [place_of(c) for c in default_gazetteer().search(query, limit=MAX_RESULTS)]
 
 
-@api.operation(
+@operation(
     "GET",
     "/places/postal-codes/{code}",
     summary="The communes a postal code serves",
@@ -70,3 +70,8 @@ async def places_of_postal_code(request: Request, caller: User | None, _body: No
         message = N_("Enter a French postal code of 5 digits.")
         raise ValidationFailed(message, fields={"code": message})
     return [place_of(c) for c in default_gazetteer().by_postal_code(code)]
+
+
+def operations() -> list[Operation]:
+    """The operations of this resource, in the order they are served."""
+    return [search_places, places_of_postal_code]

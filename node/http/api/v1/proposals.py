@@ -19,9 +19,8 @@ from starlette.requests import Request
 from node.accounts.models import User
 from node.core.errors import N_, NotFound, ValidationFailed
 from node.core.timeutil import utcnow
+from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
-from node.http.api.v1 import api
-from node.http.pages.market.proposals import learn_followers_software
 from node.http.runtime import language_of, node_of, run
 from node.market import schedule as sched
 from node.market.models import Proposal
@@ -234,7 +233,7 @@ def _visible_row(session: Session, proposal_id: int) -> Proposal:
     return row
 
 
-@api.operation(
+@operation(
     "POST",
     "/proposals",
     summary="Post an offer or a demand",
@@ -248,7 +247,6 @@ async def create_proposal(request: Request, caller: User, body: ProposalCreate) 
     settings = node_of(request).settings
     lang = language_of(request, caller)
     data = merge(proposals.ProposalInput(), body.model_dump(exclude_unset=True))
-    await learn_followers_software(request, caller)
 
     def save(session: Session) -> ProposalOut:
         return proposal_out(settings, proposals.create(settings, caller, data, session=session), lang)
@@ -256,7 +254,7 @@ async def create_proposal(request: Request, caller: User, body: ProposalCreate) 
     return await run(request, save)
 
 
-@api.operation(
+@operation(
     "GET",
     "/proposals",
     summary="Open offers and demands, local and from other nodes, newest first (20 a page)",
@@ -292,7 +290,7 @@ async def list_proposals(request: Request, caller: User | None, _body: None) -> 
     return await run(request, load)
 
 
-@api.operation(
+@operation(
     "GET",
     "/me/proposals",
     summary="The caller's own proposals, in every state",
@@ -310,7 +308,7 @@ async def my_proposals(request: Request, caller: User, _body: None) -> list[Prop
     return await run(request, load)
 
 
-@api.operation(
+@operation(
     "GET",
     "/proposals/{proposal_id:int}",
     summary="One proposal, by its id on this node",
@@ -326,7 +324,7 @@ async def get_proposal(request: Request, caller: User | None, _body: None) -> Pr
     return await run(request, lambda s: proposal_out(settings, _visible_row(s, proposal_id), lang))
 
 
-@api.operation(
+@operation(
     "PATCH",
     "/proposals/{proposal_id:int}",
     summary="Change one's open proposal (the deal is frozen once answers arrived)",
@@ -339,7 +337,6 @@ async def update_proposal(request: Request, caller: User, body: ProposalChange) 
     settings = node_of(request).settings
     lang = language_of(request, caller)
     proposal_id = int(request.path_params["proposal_id"])
-    await learn_followers_software(request, caller)
 
     def save(session: Session) -> ProposalOut:
         row = _visible_row(session, proposal_id)
@@ -349,7 +346,7 @@ async def update_proposal(request: Request, caller: User, body: ProposalChange) 
     return await run(request, save)
 
 
-@api.operation(
+@operation(
     "POST",
     "/proposals/{proposal_id:int}/withdraw",
     summary="Withdraw one's open proposal",
@@ -367,3 +364,8 @@ async def withdraw_proposal(request: Request, caller: User, _body: None) -> Prop
         return proposal_out(settings, proposals.withdraw(settings, caller, row, session=session), lang)
 
     return await run(request, save)
+
+
+def operations() -> list[Operation]:
+    """The operations of this resource, in the order they are served."""
+    return [create_proposal, list_proposals, my_proposals, get_proposal, update_proposal, withdraw_proposal]

@@ -19,7 +19,6 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from node.accounts.models import User
-from node.activitypub.actors import local
 from node.activitypub.addressing import AS_CONTEXT
 from node.activitypub.models import RemoteActor
 from node.catalog.categories import CATEGORIES, by_slug
@@ -82,20 +81,6 @@ def card(settings: Settings, row: Proposal, lang: str) -> dict[str, Any]:
         "takes_bids": row.bidding_deadline is not None
         and accepts_bids(row.state, row.bidding_deadline, utcnow()),
     }
-
-
-async def learn_followers_software(request: Request, user: User) -> None:
-    """Before a person publishes: learn which of their followers' servers read ``Proposal``."""
-    node = node_of(request)
-    remote = getattr(request.app.state, "remote_actors", None)
-    if remote is None:
-        return
-    try:
-        await proposal_notes.learn_followers_software(
-            node.settings, node.engine, remote, local.person(node.settings, user)
-        )
-    except Exception:  # noqa: BLE001 - never keep someone from publishing; unknown servers get both shapes
-        log.exception("could not learn the software of %s's followers' servers", user.username)
 
 
 # --- browse ---------------------------------------------------------------------------------------------
@@ -361,7 +346,6 @@ async def new_proposal(request: Request, user: User) -> Response:
     form = await form_with_csrf(request)
     data = _form_input(form)
     settings = node_of(request).settings
-    await learn_followers_software(request, user)
     try:
         row = await run(request, lambda s: proposals.create(settings, user, data, session=s))
     except DomainError as exc:
@@ -390,7 +374,6 @@ async def edit_proposal(request: Request, user: User) -> Response:
     form = await form_with_csrf(request)
     data = _form_input(form)
     data.purpose = row.purpose
-    await learn_followers_software(request, user)
 
     def save(session: Session) -> Proposal:
         return proposals.update(
