@@ -3,6 +3,7 @@
 - Starlette is imported only under ``node/http/``;
 - ``node/activitypub/`` (the protocol) and ``node/core/`` import no domain package and not the web layer;
 - no domain package imports the web layer or the composition modules;
+- the web layer builds no query: of the database libraries it imports only ``Session`` and ``Engine``;
 - there is no import cycle between packages;
 - every package appears in the architecture document's tree.
 """
@@ -96,6 +97,26 @@ def test_domain_packages_do_not_import_the_web_layer_or_the_composition() -> Non
             target = package_of(imported)
             if target == "http" or (target in COMPOSITION and not name.startswith("node.demo")):
                 offenders.append(f"{name} imports {imported}")
+    assert offenders == []
+
+
+def test_the_web_layer_builds_no_query() -> None:
+    offenders = []
+    for name, path in modules():
+        if not name.startswith("node.http"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
+                "sqlmodel",
+                "sqlalchemy",
+            ):
+                extra = {alias.name for alias in node.names} - {"Session", "Engine"}
+                if extra:
+                    offenders.append(f"{name} imports {sorted(extra)} from {node.module}")
+            elif isinstance(node, ast.Import) and any(
+                a.name.split(".")[0] in ("sqlmodel", "sqlalchemy") for a in node.names
+            ):
+                offenders.append(f"{name} imports {[a.name for a in node.names]}")
     assert offenders == []
 
 

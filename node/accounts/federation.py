@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from node.accounts import service
 from node.accounts.models import User
 from node.activitypub import keys
 from node.activitypub.actors import documents as actors
@@ -79,3 +80,14 @@ def rotate_key(settings: Settings, actor: LocalActor, *, session: Session) -> Ac
     )
     announce_update(settings, actor, session=session)
     return row
+
+
+def set_approve_followers(settings: Settings, user: User, approve: bool, *, session: Session) -> User:
+    """Whether ``user`` approves each new follower (else follows are accepted at once); other servers
+    hear it with an ``Update`` of the actor."""
+    account = service.reload(user, session=session)
+    account.approve_followers = approve
+    session.add(account)
+    session.flush()
+    profile_changed(settings, account, session=session)
+    return account

@@ -237,6 +237,19 @@ def get_user(username: str, *, session: Session) -> User:
     return user
 
 
+def get_user_by_id(user_id: int, *, session: Session) -> User:
+    """The account ``user_id``; :class:`NotFound` when there is none."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(N_("No such account."))
+    return user
+
+
+def reload(user: User, *, session: Session) -> User:
+    """The current row of ``user`` in this transaction (a copy read earlier may be stale)."""
+    return get_user_by_id(user.pk, session=session)
+
+
 def list_users(
     *,
     session: Session,

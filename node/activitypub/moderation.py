@@ -10,10 +10,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlmodel import Session, col, select
 
+from node.activitypub import addressing
+from node.activitypub.actors.remote import covers
 from node.activitypub.models import (
     Delivery,
     DeliveryState,
@@ -24,6 +27,7 @@ from node.activitypub.models import (
     Peer,
     RemoteActor,
 )
+from node.activitypub.outbox.publish import cancel_for_domain
 from node.core.errors import N_, Conflict, NotFound, ValidationFailed
 
 DOMAIN_RE = re.compile(
@@ -61,37 +65,49 @@ class BlockResult:
 
 
 def block_domain(raw_domain: str, *, session: Session, reason: str = "") -> BlockResult:
-    """Block a domain and undo what links us to it."""
+    """Block a domain and undo what links us to it. The block covers the domain's ports and subdomains
+    (:func:`node.activitypub.actors.remote.covers`), here as at the inbox and in deliveries: their
+    pending deliveries are cancelled, the follows with their actors dropped, their activities not yet
+    processed ignored."""
     domain = normalise_domain(raw_domain)
     if is_blocked(domain, session=session):
         raise Conflict(N_("This domain is already blocked."))
     session.add(DomainBlock(domain=domain, reason=reason.strip()[:500]))
-    cancelled = session.exec(
-        update(Delivery)
-        .where(
-            col(Delivery.domain) == domain,
-            col(Delivery.state).in_([DeliveryState.PENDING, DeliveryState.SENDING]),
+    cancelled = cancel_for_domain(domain, session=session)
+    follows = session.exec(
+        select(Follow).where(
+            or_(_mentions(Follow.follower_uri, domain), _mentions(Follow.followee_uri, domain))
         )
-        .values(state=DeliveryState.CANCELLED.value, last_error="domain blocked")
-    ).rowcount
-    removed = session.exec(
-        delete(Follow).where(
-            or_(*_on_domain(Follow.follower_uri, domain), *_on_domain(Follow.followee_uri, domain))
+    ).all()
+    removed = [
+        row for row in follows if _covered(row.follower_uri, domain) or _covered(row.followee_uri, domain)
+    ]
+    for row in removed:
+        session.delete(row)
+    pending = session.exec(
+        select(InboxActivity).where(
+            _mentions(InboxActivity.actor_uri, domain), col(InboxActivity.state) == InboxState.PENDING.value
         )
-    ).rowcount
-    dropped = session.exec(
-        update(InboxActivity)
-        .where(
-            or_(*_on_domain(InboxActivity.actor_uri, domain)), col(InboxActivity.state) == InboxState.PENDING
+    ).all()
+    dropped = [row for row in pending if _covered(row.actor_uri, domain)]
+    if dropped:
+        session.execute(
+            update(InboxActivity)
+            .where(col(InboxActivity.id).in_([row.id for row in dropped]))
+            .values(state=InboxState.IGNORED.value, error="domain blocked")
         )
-        .values(state=InboxState.IGNORED.value, error="domain blocked")
-    ).rowcount
-    return BlockResult(domain, cancelled or 0, removed or 0, dropped or 0)
+    session.flush()
+    return BlockResult(domain, cancelled, len(removed), len(dropped))
 
 
-def _on_domain(column: str, domain: str) -> list[ColumnElement[bool]]:
-    """Conditions matching URIs served from ``domain`` over http or https."""
-    return [col(column).like(f"{scheme}://{domain}/%") for scheme in ("https", "http")]
+def _mentions(column: Any, domain: str) -> ColumnElement[bool]:
+    """URIs that may be on ``domain`` (a broad filter; :func:`_covered` decides)."""
+    escaped = domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return col(column).like(f"%{escaped}%", escape="\\")
+
+
+def _covered(uri: str, block: str) -> bool:
+    return covers(block, addressing.domain_of(uri))
 
 
 def unblock_domain(raw_domain: str, *, session: Session) -> None:

@@ -36,8 +36,9 @@ from urllib.parse import urlsplit
 
 import anyio.to_thread
 import bleach
-from sqlalchemy import Connection, Engine, delete, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from node.activitypub import addressing, vocab
@@ -109,6 +110,26 @@ def _candidates(domain: str) -> tuple[str, ...]:
 def block_candidates(domain: str) -> list[str]:
     """The block entries that cover ``domain`` (``host[:port]``): itself, its host, parent domains."""
     return list(_candidates(domain.lower()))
+
+
+def covers(block: str, domain: str) -> bool:
+    """Whether a block of ``block`` covers ``domain`` (see :func:`block_candidates`)."""
+    return block in _candidates(domain.lower())
+
+
+def covered_domains(column: Mapped[str] | ColumnElement[str], block: str) -> ColumnElement[bool]:
+    """The SQL condition on a column of domains (``host[:port]``) that a block of ``block`` covers: the
+    same rule as :func:`covers` — itself, and without a port in the block, every port and (for a name,
+    not an address) every subdomain."""
+    escaped = block.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    conditions = [column == block]
+    host = block.rpartition(":")[0] if block.rpartition(":")[2].isdigit() else block
+    if host == block:
+        conditions.append(column.like(escaped + ":%", escape="\\"))
+        if not host[-1:].isdigit() and not host.startswith("["):
+            conditions.append(column.like("%." + escaped, escape="\\"))
+            conditions.append(column.like("%." + escaped + ":%", escape="\\"))
+    return or_(*conditions)
 
 
 def domain_blocked(connection: Connection | Session, domain: str) -> bool:
@@ -512,6 +533,17 @@ class RemoteActors:
     def _mark_gone(self, uri: str) -> None:
         with session_scope(self.engine, write=True) as session:
             session.execute(update(RemoteActor).where(col(RemoteActor.uri) == uri).values(gone_at=utcnow()))
+
+
+def known_actor_uri(username: str, host: str, *, session: Session) -> str | None:
+    """The URI of ``username@host`` among the actors this node has cached (and not gone)."""
+    return session.exec(
+        select(RemoteActor.uri).where(
+            func.lower(col(RemoteActor.preferred_username)) == username.lower(),
+            col(RemoteActor.domain) == host.lower(),
+            col(RemoteActor.gone_at).is_(None),
+        )
+    ).first()
 
 
 def _touch_peer(domain: str, *, session: Session) -> None:

@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -65,7 +66,7 @@ from node.activitypub.actors.remote import (
     block_candidates,
     domain_blocked,
 )
-from node.activitypub.addressing import origin_of, same_origin, storable_uri
+from node.activitypub.addressing import id_of, origin_of, same_origin, storable_uri
 from node.activitypub.models import DomainBlock, InboxActivity, InboxState
 from node.activitypub.signatures import (
     DigestMismatch,
@@ -79,6 +80,7 @@ from node.activitypub.signatures import (
     verify_signature,
 )
 from node.activitypub.signatures.digest import verify_body_digest
+from node.activitypub.transport.fetch import RemoteError
 from node.core.timeutil import utcnow
 from node.settings import Settings
 
@@ -180,17 +182,6 @@ class AcceptOutcome:
     status_code: int = 202
 
 
-def _id_of(value: object) -> str | None:
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) and value else None
-
-
-def _single(value: object) -> object:
-    """A one-element list unwrapped (several servers wrap single values)."""
-    return value[0] if isinstance(value, list) and len(value) == 1 else value
-
-
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
@@ -200,10 +191,45 @@ def media_type(headers: Headers) -> str:
 
 
 def has_signature(headers: Headers) -> bool:
-    """Whether the request carries any signature header (cavage or RFC 9421)."""
+    """Whether the request tries to be signed at all, in either spec (a missing signature is 401, a
+    broken one 400)."""
     if "signature" in headers or "signature-input" in headers:
         return True
-    return headers.get("authorization", "").strip().lower().startswith("signature ")
+    return any(value.strip().lower().startswith("signature ") for value in headers.get_all("authorization"))
+
+
+KeyLookup = Callable[[str, bool], Awaitable[VerificationKey | None]]
+"""``await lookup(key_id, refresh)``: the key ``key_id`` (fetched again when ``refresh``), or None."""
+
+
+async def verified_key(
+    message: SignedRequest, parsed: ParsedSignature, lookup: KeyLookup, *, scheme: str
+) -> VerificationKey:
+    """The key that verifies ``message``, looked up afresh once when the known one fails (the signer
+    may have rotated it). Raises :class:`DomainBlockedError`, :class:`KeyUnavailable` (the key cannot be
+    had, or is unknown), :class:`MalformedRequest` (the signature cannot be checked) or
+    :class:`Unauthenticated` (it does not verify)."""
+    key_id = parsed.key_id
+    failure: InvalidSignature | None = None
+    for refresh in (False, True):
+        try:
+            key = await lookup(key_id, refresh)
+        except DomainBlocked as exc:
+            raise DomainBlockedError("This domain is blocked.", str(exc)) from exc
+        except ActorGone as exc:
+            raise KeyUnavailable("The signer is gone.", str(exc)) from exc
+        except (RemoteActorError, RemoteError) as exc:
+            raise KeyUnavailable("The signing key cannot be fetched.", f"{key_id}: {exc}") from exc
+        if key is None:
+            raise KeyUnavailable("Unknown signature key.", key_id)
+        try:
+            verify_signature(message, parsed, key, scheme=scheme)
+            return key
+        except MalformedSignature as exc:
+            raise MalformedRequest("The signature cannot be checked.", str(exc)) from exc
+        except InvalidSignature as exc:
+            failure = exc
+    raise Unauthenticated("The signature does not verify.", f"{key_id}: {failure}")
 
 
 class GroupCommit:
@@ -308,7 +334,7 @@ class Inbox:
                 log.info("inbox ignored the Delete of gone %s", exc.detail)
                 return AcceptOutcome(Result.IGNORED, str(activity.get("id")), "Delete")
             raise
-        actor = _id_of(_single(activity.get("actor")))
+        actor = id_of(activity.get("actor"))
         if actor is None:
             raise InvalidActivity("The activity has no actor.")
         if key.owner != actor:
@@ -384,25 +410,10 @@ class Inbox:
     async def _verified_key(
         self, signed: SignedRequest, parsed: ParsedSignature, scheme: str
     ) -> VerificationKey:
-        """The key that verifies ``signed``; refetched once when the cached one fails (rotation)."""
-        key_id = parsed.key_id
-        for refresh in (False, True):
-            try:
-                key = await self.remote.key_for(key_id, refresh=refresh)
-            except DomainBlocked as exc:
-                raise DomainBlockedError("This domain is blocked.", str(exc)) from exc
-            except ActorGone as exc:
-                raise KeyUnavailable("The signer is gone.", str(exc)) from exc
-            except RemoteActorError as exc:
-                raise KeyUnavailable("The signing key cannot be fetched.", f"{key_id}: {exc}") from exc
-            try:
-                verify_signature(signed, parsed, key, scheme=scheme)
-                return key
-            except MalformedSignature as exc:
-                raise MalformedRequest("The signature cannot be checked.", str(exc)) from exc
-            except InvalidSignature as exc:
-                failure = exc
-        raise Unauthenticated("The signature does not verify.", f"{key_id}: {failure}")
+        return await verified_key(signed, parsed, self._lookup, scheme=scheme)
+
+    def _lookup(self, key_id: str, refresh: bool) -> Awaitable[VerificationKey | None]:
+        return self.remote.key_for(key_id, refresh=refresh)
 
 
 STORED_COLUMNS = (
@@ -488,8 +499,8 @@ def _payload_text(payload: dict[str, Any], body: bytes, changed: bool) -> str:
 
 
 def _deletes_itself(activity: dict[str, Any]) -> bool:
-    actor = _id_of(activity.get("actor"))
-    return activity.get("type") == "Delete" and actor is not None and _id_of(activity.get("object")) == actor
+    actor = id_of(activity.get("actor"))
+    return activity.get("type") == "Delete" and actor is not None and id_of(activity.get("object")) == actor
 
 
 # --- origins of embedded objects -------------------------------------------------------------------
@@ -505,11 +516,11 @@ def _attributions(value: dict[str, Any]) -> list[object]:
 
 def _trusted(value: dict[str, Any], signer: str) -> bool:
     """An embedded object is trusted when its id and attributions all have the signer's origin."""
-    object_id = _id_of(value)
+    object_id = id_of(value)
     if object_id is not None and not same_origin(object_id, signer):
         return False
     return all(
-        (uri := _id_of(entry)) is not None and same_origin(uri, signer) for entry in _attributions(value)
+        (uri := id_of(entry)) is not None and same_origin(uri, signer) for entry in _attributions(value)
     )
 
 
@@ -528,14 +539,14 @@ def _sanitise_value(value: object, signer: str, *, acted_on: bool, depth: int) -
     if not isinstance(value, dict):
         return value, False
     if _trusted(value, signer):
-        if acted_on and _id_of(value) is None:
+        if acted_on and id_of(value) is None:
             raise InvalidActivity("The object has no id.")
         inner, changed = _sanitise_fields(value, signer, acted_on=False, depth=depth + 1)
         return inner, changed
     if acted_on:
-        detail = f"{_id_of(value)} (or what it is attributed to) acted on by {signer}"
+        detail = f"{id_of(value)} (or what it is attributed to) acted on by {signer}"
         raise OriginMismatch("The object is not of the actor's origin.", detail)
-    object_id = _id_of(value)
+    object_id = id_of(value)
     if object_id is None:
         raise OriginMismatch(
             "An embedded object is attributed to another origin.", f"anonymous object in {signer}"

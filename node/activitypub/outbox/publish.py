@@ -21,13 +21,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, or_, update
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
-from node.activitypub.actors.remote import domain_blocked
+from node.activitypub.actors.remote import covered_domains, domain_blocked
 from node.activitypub.addressing import AS_CONTEXT, PUBLIC_ADDRESSES, origin_of
 from node.activitypub.models import (
     Delivery,
@@ -199,28 +199,13 @@ def publish(
     return row
 
 
-def _covered_by(domain: str) -> ColumnElement[bool]:
-    """Deliveries whose domain a block of ``domain`` covers: itself, and without a port in the block,
-    every port and (for a name, not an address) every subdomain."""
-    column = col(Delivery.domain)
-    escaped = domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    conditions = [column == domain]
-    host = domain.rpartition(":")[0] if domain.rpartition(":")[2].isdigit() else domain
-    if host == domain:
-        conditions.append(column.like(escaped + ":%", escape="\\"))
-        if not host[-1:].isdigit() and not host.startswith("["):
-            conditions.append(column.like("%." + escaped, escape="\\"))
-            conditions.append(column.like("%." + escaped + ":%", escape="\\"))
-    return or_(*conditions)
-
-
 def cancel_for_domain(domain: str, *, session: Session) -> int:
     """Cancel the deliveries of ``domain`` not yet done (used when it is blocked); how many."""
     domain = domain.strip().lower()
     result = session.execute(
         update(Delivery)
         .where(
-            _covered_by(domain),
+            covered_domains(col(Delivery.domain), domain),
             col(Delivery.state).in_(states_leading_to(DeliveryState.CANCELLED)),
         )
         .values(

@@ -124,6 +124,33 @@ def parse_cavage(headers: Headers) -> ParsedSignature:
     )
 
 
+def signing_text(fields: Iterable[tuple[str, str]]) -> bytes:
+    """The bytes a cavage signature covers: one ``name: value`` line per covered field, in order."""
+    lines = []
+    for name, value in fields:
+        if "\n" in value or "\r" in value:
+            raise MalformedSignature(f"the signed header {name!r} contains a line break")
+        lines.append(f"{name}: {value}")
+    return wire_bytes("\n".join(lines))
+
+
+def signature_header(
+    covered: Iterable[str], text: bytes, *, key_id: str, private_key: PrivateKey, algorithm: str = RSA_SHA256
+) -> str:
+    """The ``Signature`` header value of a cavage signature of ``text`` (the signing text of ``covered``)
+    by ``private_key``: ``rsa-sha256`` as Mastodon signs, or ``hs2019`` with the key's own algorithm."""
+    if algorithm not in CAVAGE_ALGORITHMS:
+        raise ValueError(f"unsupported algorithm {algorithm!r}")
+    if '"' in key_id or "\\" in key_id:
+        raise ValueError("the key id cannot contain quotes or backslashes")
+    key_algorithm = RSA_V1_5_SHA256 if algorithm == RSA_SHA256 else algorithm_for_key(private_key)
+    raw = sign_with(key_algorithm, private_key, text)
+    if key_algorithm == ECDSA_P256_SHA256:
+        raw = ecdsa_der_from_raw(raw)
+    encoded = base64.b64encode(raw).decode("ascii")
+    return f'keyId="{key_id}",algorithm="{algorithm}",headers="{" ".join(covered)}",signature="{encoded}"'
+
+
 def signing_string(
     request: SignedRequest,
     covered: Iterable[str],
@@ -133,7 +160,7 @@ def signing_string(
     expires: int | None = None,
 ) -> bytes:
     """The bytes a cavage signature covers; ``target`` overrides the request target."""
-    lines: list[str] = []
+    fields: list[tuple[str, str]] = []
     for name in covered:
         if name == REQUEST_TARGET:
             value = f"{request.method.lower()} {request.target if target is None else target}"
@@ -148,10 +175,8 @@ def signing_string(
             raise MalformedSignature(f"the signed header {name!r} is missing")
         else:
             value = request.headers[name]
-        if "\n" in value or "\r" in value:
-            raise MalformedSignature(f"the signed header {name!r} contains a line break")
-        lines.append(f"{name}: {value}")
-    return wire_bytes("\n".join(lines))
+        fields.append((name, value))
+    return signing_text(fields)
 
 
 def _check_coverage(request: SignedRequest, parsed: ParsedSignature, require_digest_for_body: bool) -> None:
@@ -247,8 +272,6 @@ def sign_cavage(
     """
     if algorithm not in CAVAGE_ALGORITHMS:
         raise ValueError(f"unsupported algorithm {algorithm!r}")
-    if '"' in key_id or "\\" in key_id:
-        raise ValueError("the key id cannot contain quotes or backslashes")
     _, authority, target = split_url(url)
     existing = Headers(headers)
     added: dict[str, str] = {}
@@ -261,13 +284,8 @@ def sign_cavage(
     request = SignedRequest(method.upper(), target, existing.replace(added), body)
     wanted = _SIGN_POST if has_body else _SIGN_GET
     covered = [name for name in wanted if name == REQUEST_TARGET or name in request.headers]
-
-    key_algorithm = RSA_V1_5_SHA256 if algorithm == RSA_SHA256 else algorithm_for_key(private_key)
-    raw = sign_with(key_algorithm, private_key, signing_string(request, covered))
-    if key_algorithm == ECDSA_P256_SHA256:
-        raw = ecdsa_der_from_raw(raw)
-    encoded = base64.b64encode(raw).decode("ascii")
-    added["Signature"] = (
-        f'keyId="{key_id}",algorithm="{algorithm}",headers="{" ".join(covered)}",signature="{encoded}"'
+    text = signing_string(request, covered)
+    added["Signature"] = signature_header(
+        covered, text, key_id=key_id, private_key=private_key, algorithm=algorithm
     )
     return added

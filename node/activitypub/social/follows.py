@@ -226,6 +226,26 @@ def accepted_followees(follower_uri: str, *, session: Session) -> list[str]:
     return list(rows)
 
 
+def follows_of(actor_uri: str, *, session: Session) -> list[tuple[str, str]]:
+    """``(followee URI, state)`` of every follow by ``actor_uri``, oldest first."""
+    rows = session.exec(
+        select(Follow.followee_uri, Follow.state)
+        .where(col(Follow.follower_uri) == actor_uri)
+        .order_by(col(Follow.created_at))
+    ).all()
+    return [(uri, state) for uri, state in rows]
+
+
+def followers_of(actor_uri: str, *, session: Session) -> list[tuple[str, str]]:
+    """``(follower URI, state)`` of every follow of ``actor_uri``, oldest first."""
+    rows = session.exec(
+        select(Follow.follower_uri, Follow.state)
+        .where(col(Follow.followee_uri) == actor_uri)
+        .order_by(col(Follow.created_at))
+    ).all()
+    return [(uri, state) for uri, state in rows]
+
+
 def forget_follows_of(actor_uri: str, *, session: Session) -> int:
     """Drop every follow involving ``actor_uri`` (an actor deleted or gone)."""
     result = session.execute(

@@ -24,7 +24,6 @@ not idempotent, even though receivers deduplicate activities by id).
 from __future__ import annotations
 
 import asyncio
-import base64
 import importlib.metadata
 import ipaddress
 import re
@@ -38,10 +37,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 import httpx
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from node.activitypub.signatures import PrivateKey, sign_cavage
+from node.activitypub.signatures.cavage import signature_header, signing_text
 from node.activitypub.signatures.digest import digest_header
 from node.activitypub.transport.fetch import PolicyViolation, Unavailable, classify_status
 from node.activitypub.transport.guard import (
@@ -60,7 +59,7 @@ if TYPE_CHECKING:
 __all__ = ["ACTIVITY_JSON", "Answer", "InboxPoster", "rsa_signature", "user_agent"]
 
 ACTIVITY_JSON = "application/activity+json"
-SIGNED_POST = "(request-target) host date digest content-type"
+SIGNED_POST = ("(request-target)", "host", "date", "digest", "content-type")
 PER_ORIGIN = 4
 IDLE_SECONDS = 4.0  # under the 5 s idle timeout of common servers (uvicorn, httpcore's pools)
 _RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection", "user-agent"})
@@ -88,16 +87,16 @@ def rsa_signature(
     private_key: rsa.RSAPrivateKey,
 ) -> str:
     """The ``Signature`` of a POST, as :func:`~node.activitypub.signatures.sign_cavage` makes it with
-    ``rsa-sha256`` (``target`` is the path and query sent, ``host`` the Host header)."""
-    if '"' in key_id or "\\" in key_id:
-        raise ValueError("the key id cannot contain quotes or backslashes")
-    text = (
-        f"(request-target): post {target}\nhost: {host}\ndate: {date}\ndigest: {digest}\n"
-        f"content-type: {content_type}"
+    ``rsa-sha256`` (``target`` is the path and query sent, ``host`` the Host header), from the values the
+    poster already holds."""
+    fields = (
+        ("(request-target)", f"post {target}"),
+        ("host", host),
+        ("date", date),
+        ("digest", digest),
+        ("content-type", content_type),
     )
-    raw = private_key.sign(text.encode("latin-1"), padding.PKCS1v15(), hashes.SHA256())
-    encoded = base64.b64encode(raw).decode("ascii")
-    return f'keyId="{key_id}",algorithm="rsa-sha256",headers="{SIGNED_POST}",signature="{encoded}"'
+    return signature_header(SIGNED_POST, signing_text(fields), key_id=key_id, private_key=private_key)
 
 
 @dataclass(frozen=True)

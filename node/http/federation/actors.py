@@ -3,7 +3,7 @@
 ``/users/{username}`` and ``/actor`` answer ActivityStreams JSON to clients that ask for it and the
 web page otherwise (``Vary: Accept``). With ``secure_mode`` on, ActivityStreams reads of people and of
 collections need a valid HTTP signature; the node actor stays readable so that others can check ours.
-The key lookup is injected as ``app.state.key_lookup`` (see :data:`KeyLookup`).
+The key lookup is injected as ``app.state.key_lookup`` (see :mod:`node.http.federation.signed`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -23,20 +22,12 @@ from node.accounts import actors as accounts_actors
 from node.activitypub import discovery
 from node.activitypub.actors import documents as actors
 from node.activitypub.actors import local
-from node.activitypub.signatures import (
-    Headers,
-    InvalidSignature,
-    SignatureError,
-    SignedRequest,
-    VerificationKey,
-    parse_signature,
-    verify_signature,
-)
-from node.activitypub.transport.fetch import RemoteError
+from node.activitypub.inbox.verify import InboxError
 from node.core.db import session_scope
 from node.core.errors import DomainError, http_status
 from node.core.timeutil import utcnow
 from node.http.errors import STATUS_CODES, error_response, json_error
+from node.http.federation.signed import refusal, signer_key
 from node.http.pages import accounts as account_pages
 from node.http.runtime import node_of, run
 
@@ -47,8 +38,6 @@ ACTIVITY_JSON = "application/activity+json; charset=utf-8"
 _ACTIVITY_TYPES = frozenset({"application/activity+json", "application/ld+json"})
 CORS = {"Access-Control-Allow-Origin": "*"}
 
-KeyLookup = Callable[[str, bool], Awaitable[VerificationKey | None]]
-"""``await lookup(key_id, refresh)``: the key for ``key_id`` (fetched again when ``refresh``), or None."""
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -109,59 +98,15 @@ async def _with_key(request: Request, load: Callable[[Session, bool], T]) -> T:
         return await run_in_threadpool(work, True)
 
 
-def _signed_request(request: Request) -> SignedRequest:
-    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
-    target = raw_path.decode("latin-1")
-    query: bytes = request.scope.get("query_string", b"")
-    if query:
-        target += "?" + query.decode("latin-1")
-    return SignedRequest(
-        method=request.method, target=target, headers=Headers.from_raw(request.scope["headers"])
-    )
-
-
-def _carries_signature(headers: Headers) -> bool:
-    """Whether a request tries to be signed at all (a missing signature is 401, a broken one 400)."""
-    if "signature" in headers or "signature-input" in headers:
-        return True
-    return any(v.strip().lower().startswith("signature ") for v in headers.get_all("authorization"))
-
-
 async def signature_refusal(request: Request) -> Response | None:
     """None when the request may be answered; else the 400/401 to send (secure mode only)."""
-    settings = node_of(request).settings
-    if not settings.secure_mode:
+    if not node_of(request).settings.secure_mode:
         return None
-    message = _signed_request(request)
-    if not _carries_signature(message.headers):
-        return _error(401, "this node requires signed requests (secure mode)")
     try:
-        parsed = parse_signature(message)
-    except SignatureError as exc:
-        return _error(exc.status_code, f"malformed signature: {exc}")
-    lookup: KeyLookup | None = getattr(request.app.state, "key_lookup", None)
-    if lookup is None:
-        return _error(401, "this node cannot look up signature keys")
-    scheme = urlsplit(settings.base_url).scheme
-    failure: InvalidSignature | None = None
-    for refresh in (False, True):  # a failure may come from a rotated key: look it up afresh once
-        try:
-            key = await lookup(parsed.key_id, refresh)
-        except RemoteError as exc:
-            log.info("signed GET refused: key %s unavailable: %s", parsed.key_id, exc)
-            return _error(401, "the signature key could not be fetched")
-        if key is None:
-            return _error(401, "unknown signature key")
-        try:
-            verify_signature(message, parsed, key, scheme=scheme)
-        except InvalidSignature as exc:
-            failure = exc
-            continue
-        except SignatureError as exc:
-            return _error(exc.status_code, f"signature not usable: {exc}")
-        return None
-    log.info("signed GET refused for key %s: %s", parsed.key_id, failure)
-    return _error(401, f"invalid signature: {failure}")
+        await signer_key(request, unsigned="This node requires signed requests (secure mode).")
+    except InboxError as exc:
+        return refusal(exc)
+    return None
 
 
 # --- actors -------------------------------------------------------------------------------------

@@ -13,13 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from node.accounts.models import AccountStatus, User
+from node.accounts.actors import DIRECTORY
 from node.activitypub.actors.remote import FetcherFactory, RemoteActors
 from node.activitypub.inbox.verify import (
     Inbox,
@@ -30,6 +29,7 @@ from node.activitypub.inbox.verify import (
 )
 from node.activitypub.signatures import Headers, VerificationKey
 from node.http.errors import json_error
+from node.http.federation.signed import request_target
 from node.http.runtime import run
 from node.settings import Settings
 
@@ -90,20 +90,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _target(request: Request) -> str:
-    raw = request.scope.get("raw_path") or request.scope["path"].encode()
-    path = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    return f"{path}?{query}" if query else path
-
-
 async def _receive(request: Request, recipient_user_id: int | None) -> Response:
     inbox = _inbox(request)
     try:
         body = await _read_body(request, inbox.settings.max_body_bytes)
         incoming = IncomingRequest(
             method=request.method,
-            target=_target(request),
+            target=request_target(request),
             headers=Headers.from_raw(request.headers.raw),
             body=body,
             scheme=urlsplit(inbox.settings.base_url).scheme,
@@ -112,12 +105,6 @@ async def _receive(request: Request, recipient_user_id: int | None) -> Response:
     except InboxError as exc:
         return json_error(exc.status_code, exc.code, exc.message)
     return Response(status_code=202)
-
-
-def _active_user_id(session: Session, username: str) -> int | None:
-    return session.exec(
-        select(User.id).where(col(User.username) == username, col(User.status) == AccountStatus.ACTIVE.value)
-    ).first()
 
 
 async def shared_inbox(request: Request) -> Response:
@@ -130,7 +117,12 @@ async def node_inbox(request: Request) -> Response:
 
 async def user_inbox(request: Request) -> Response:
     username = request.path_params["username"]
-    user_id = await run(request, _active_user_id, username) if len(username) <= 30 else None
+    found = (
+        await run(request, lambda session: DIRECTORY.find(username, session=session))
+        if len(username) <= 30
+        else None
+    )
+    user_id = found.pk if found is not None else None
     if user_id is None:
         error = RecipientNotFound("No such actor here.")
         return json_error(error.status_code, error.code, error.message)

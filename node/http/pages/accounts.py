@@ -29,14 +29,6 @@ from node.http.runtime import (
 )
 
 
-def _reload(session: Session, user: User) -> User:
-    """The current row of ``user`` in this transaction (the request's copy may be stale)."""
-    fresh = session.get(User, user.id)
-    if fresh is None:
-        raise NotFound(N_("No such account."))
-    return fresh
-
-
 async def profile(request: Request) -> Response:
     username = request.path_params["username"]
 
@@ -96,7 +88,7 @@ async def edit_profile(request: Request, user: User) -> Response:
     settings = node_of(request).settings
 
     def save(session: Session) -> None:
-        account = _reload(session, user)
+        account = service.reload(user, session=session)
         service.update_profile(account, data, session=session)
         account_events.profile_changed(settings, account, session=session)
 
@@ -136,7 +128,7 @@ async def change_password(request: Request, user: User) -> Response:
         )
 
     def save(session: Session) -> str:
-        account = _reload(session, user)
+        account = service.reload(user, session=session)
         service.change_password(account, current=current, new=new, session=session)
         return credentials.open_web_session(
             account, days=node_of(request).settings.session_days, session=session
@@ -211,7 +203,7 @@ async def delete_account(request: Request, user: User) -> Response:
     settings = node_of(request).settings
 
     def destroy(session: Session) -> None:
-        account = _reload(session, user)
+        account = service.reload(user, session=session)
         gdpr.check_deletion(account, password=password, confirm_username=confirm, session=session)
         account_events.account_deleted(settings, account, session=session)
         gdpr.erase(account, session=session)

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from node.accounts import credentials, service
 from node.accounts.models import AccountStatus, Role, User
-from node.core.errors import N_, NotFound
+from node.core.errors import N_
 from node.http.runtime import coordinator_required, form_with_csrf, render, run, text
 
 
@@ -37,9 +37,7 @@ async def users(request: Request, user: User) -> Response:
 
 def _action(session: Session, actor_id: int, username: str, action: str, value: str) -> str:
     """Apply one moderation ``action`` by the coordinator ``actor_id`` to ``username``."""
-    actor = session.get(User, actor_id)
-    if actor is None:
-        raise NotFound(N_("No such account."))
+    actor = service.get_user_by_id(actor_id, session=session)
     target = service.get_user(username, session=session)
     actions: dict[str, Callable[[], object]] = {
         "approve": lambda: service.approve(target, by=actor, session=session),

@@ -158,9 +158,7 @@ async def choose_language(request: Request) -> Response:
     if user is not None:
 
         def store(session: Session) -> None:
-            account = session.get(User, user.id)
-            if account is not None:
-                service.set_language(account, language, session=session)
+            service.set_language(service.reload(user, session=session), language, session=session)
 
         await run(request, store)
     response = RedirectResponse(_safe_next(text(form, "next", 500) or "/"), status_code=303)

@@ -6,19 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from node.accounts import federation as account_events
+from node.accounts import people, service
 from node.accounts.actors import DIRECTORY
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
 from node.activitypub.actors.remote import RemoteActorError, RemoteActors
 from node.activitypub.actors.resolve import NotResolvable, parse_handle, resolve
-from node.activitypub.models import Follow, FollowState, RemoteActor
+from node.activitypub.models import FollowState, RemoteActor
 from node.activitypub.social import follows as social_follows
 from node.activitypub.transport.fetch import RemoteError
 from node.core.errors import N_, DomainError, NotFound, ValidationFailed, http_status
@@ -35,39 +36,19 @@ class FollowLine:
 
 
 def _lines(session: Session, settings: Settings, rows: list[tuple[str, str]]) -> list[FollowLine]:
-    uris = [uri for uri, _ in rows]
-    actors = (
-        {a.uri: a for a in session.exec(select(RemoteActor).where(col(RemoteActor.uri).in_(uris))).all()}
-        if uris
-        else {}
-    )
-    lines = []
-    for uri, state in rows:
-        actor = actors.get(uri)
-        username = local.local_username(settings, uri)
-        if actor is not None:
-            lines.append(FollowLine(uri, actor.handle, actor.name, state))
-        elif username is not None:
-            lines.append(FollowLine(uri, f"{username}@{settings.domain}", "", state))
-        else:
-            lines.append(FollowLine(uri, uri, "", state))
-    return lines
+    found = people.describe(settings, [uri for uri, _ in rows], session=session)
+    return [
+        FollowLine(uri, found[uri].handle, "" if found[uri].local else found[uri].name, state)
+        for uri, state in rows
+    ]
 
 
 def follow_overview(session: Session, settings: Settings, user: User) -> dict[str, Any]:
     me = local.person(settings, user).uri
-    following = session.exec(
-        select(Follow.followee_uri, Follow.state)
-        .where(Follow.follower_uri == me)
-        .order_by(col(Follow.created_at))
-    ).all()
-    followers = session.exec(
-        select(Follow.follower_uri, Follow.state)
-        .where(Follow.followee_uri == me)
-        .order_by(col(Follow.created_at))
-    ).all()
+    following = social_follows.follows_of(me, session=session)
+    followers = social_follows.followers_of(me, session=session)
     return {
-        "following": _lines(session, settings, list(following)),
+        "following": _lines(session, settings, following),
         "followers": _lines(session, settings, [r for r in followers if r[1] == FollowState.ACCEPTED]),
         "requests": _lines(session, settings, [r for r in followers if r[1] == FollowState.PENDING]),
         "approve_followers": user.approve_followers,
@@ -76,7 +57,7 @@ def follow_overview(session: Session, settings: Settings, user: User) -> dict[st
 
 async def _page(request: Request, user: User, *, status_code: int = 200, **extra: Any) -> Response:
     settings = node_of(request).settings
-    context = await run(request, lambda s: follow_overview(s, settings, s.get(User, user.pk) or user))
+    context = await run(request, lambda s: follow_overview(s, settings, service.reload(user, session=s)))
     context.update({"errors": {}, "done": request.query_params.get("done"), "values": {}}, **extra)
     return await render(request, "follows.html", context, status_code=status_code)
 
@@ -169,11 +150,9 @@ async def follow_action(request: Request, user: User) -> Response:
         elif action == "refuse":
             social_follows.reject_request(settings, followee=me, follower_uri=uri, session=session)
         elif action == "approval":
-            account = session.get(User, user.pk)
-            assert account is not None
-            account.approve_followers = checkbox(form, "approve_followers")
-            session.add(account)
-            account_events.profile_changed(settings, account, session=session)
+            account_events.set_approve_followers(
+                settings, user, checkbox(form, "approve_followers"), session=session
+            )
         else:
             raise NotFound(N_("Unknown action."))
 

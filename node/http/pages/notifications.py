@@ -9,15 +9,15 @@ from typing import Any
 
 from jinja2 import Environment
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from node.accounts import people
 from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import local
-from node.activitypub.models import RemoteActor
 from node.core.db import session_scope
 from node.http.runtime import form_with_csrf, login_required, node_of, render, run
 from node.market import notifications
@@ -66,17 +66,8 @@ def _label(kind: str) -> str:
 
 
 def _actor_names(session: Session, settings: Settings, uris: set[str]) -> dict[str, str]:
-    names: dict[str, str] = {}
-    remote = [uri for uri in uris if not local.is_local(settings, uri)]
-    if remote:
-        for actor in session.exec(select(RemoteActor).where(col(RemoteActor.uri).in_(remote))).all():
-            names[actor.uri] = actor.name or actor.handle
-    for uri in uris - set(names):
-        username = local.local_username(settings, uri)
-        if username is not None:
-            user = session.exec(select(User).where(col(User.username) == username)).first()
-            names[uri] = user.name if user is not None else username
-    return names
+    found = people.describe(settings, sorted(uris), session=session)
+    return {uri: person.label for uri, person in found.items() if person.known or person.local}
 
 
 def lines_for(

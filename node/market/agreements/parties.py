@@ -108,6 +108,11 @@ def agreement_for(
     raise NotFound(MSG_NO_SUCH_AGREEMENT)
 
 
+def proposal_of(agreement: Agreement, *, session: Session) -> Proposal | None:
+    """The proposal an agreement answers, when this node holds it."""
+    return session.get(Proposal, agreement.proposal_id) if agreement.proposal_id is not None else None
+
+
 def agreements_of(user: User, *, session: Session) -> Sequence[Agreement]:
     """The agreements ``user`` is a party to, newest first."""
     return session.exec(

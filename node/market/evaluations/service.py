@@ -237,6 +237,14 @@ def evaluation_url(agreement: Agreement) -> str:
 # --- revealing ---------------------------------------------------------------------------------------
 
 
+def published_here(ap_id: str, *, session: Session) -> Evaluation | None:
+    """A published evaluation written on this node, by its id (hidden ones are not there yet)."""
+    row = session.exec(select(Evaluation).where(col(Evaluation.ap_id) == ap_id)).first()
+    if row is None or row.origin != "" or row.state != EvaluationState.PUBLISHED.value:
+        return None
+    return row
+
+
 def _evaluation_by(agreement_ap_id: str, evaluator_uri: str, *, session: Session) -> Evaluation | None:
     return session.exec(
         select(Evaluation).where(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -43,10 +43,10 @@ from node.market.models import Proposal
 from node.market.money import check_hours, check_price
 from node.market.notifications import Kind, notify
 from node.market.proposals import notes as proposal_notes
+from node.market.proposals.columns import commune_columns, content_columns
 from node.market.proposals.records import (
     get_by_ap_id,
     proposal_for_local_uri,
-    search_text_for,
 )
 from node.market.vocab import ProposalDoc, VocabError, proposal_from_json
 from node.places.gazetteer import default_gazetteer
@@ -75,52 +75,40 @@ def _clamp(moment: datetime | None, now: datetime) -> datetime:
 
 def _remote_values(doc: ProposalDoc) -> dict[str, Any]:
     """Column values of a received proposal; :class:`ValueError` for absurd amounts or schedules."""
-    values: dict[str, Any] = {
-        "purpose": doc.purpose,
-        "title": doc.name or plain_text(html_to_text(doc.content, 400), 120) or doc.id[-120:],
-        "description": doc.content,
-        "category": doc.category,
-    }
     commune = doc.commune
     known = default_gazetteer().commune_of(commune.insee) if commune is not None and commune.insee else None
     if known is not None:
-        values.update(
-            commune_insee=known.insee,
-            commune_name=known.name,
-            postal_code=commune.postal_code
-            if commune and commune.postal_code in known.postal_codes
-            else (known.postal_codes[0] if known.postal_codes else ""),
-            departement=known.departement,
-            latitude=round(known.lat, 2) if known.lat is not None else None,
-            longitude=round(known.lon, 2) if known.lon is not None else None,
-        )
-    else:
-        values.update(
-            commune_insee=None,
-            commune_name=commune.name if commune else "",
-            postal_code=(commune.postal_code or "") if commune else "",
-            departement=(commune.departement or "") if commune else "",
-            latitude=commune.latitude if commune else None,
-            longitude=commune.longitude if commune else None,
-        )
-    schedule = doc.schedule
-    if schedule is not None and sched.structure_errors(schedule):
+        place = commune_columns(known, commune.postal_code if commune else None)
+    else:  # a commune the gazetteer does not know: kept as received (its position already rounded)
+        place = {
+            "commune_insee": None,
+            "commune_name": commune.name if commune else "",
+            "postal_code": (commune.postal_code or "") if commune else "",
+            "departement": (commune.departement or "") if commune else "",
+            "latitude": commune.latitude if commune else None,
+            "longitude": commune.longitude if commune else None,
+        }
+    if doc.schedule is not None and sched.structure_errors(doc.schedule):
         raise ValueError("meaningless schedule")
-    first = sched.first_window(schedule) if schedule is not None else None
-    values["schedule"] = json.dumps(sched.to_json(schedule)) if schedule is not None else None
-    values["starts_at"] = first.start.astimezone(UTC) if first is not None else None
     try:
-        values["quantity_hours"] = check_hours(doc.quantity) if doc.quantity is not None else None
+        quantity = check_hours(doc.quantity) if doc.quantity is not None else None
         price = check_price(doc.price) if doc.price is not None else None
     except ValidationFailed as exc:
         raise ValueError(exc.message) from None
-    values["price_amount"] = price.amount if price is not None else None
-    values["price_currency"] = doc.currency
-    values["price_basis"] = price.basis if price is not None else ("per_hour" if doc.currency else None)
-    values["bidding_deadline"] = doc.bidding_deadline
-    values["expires_at"] = doc.expires
-    values["search_text"] = search_text_for(values["title"], values["description"], values["commune_name"])
-    return values
+    values = content_columns(
+        title=doc.name or plain_text(html_to_text(doc.content, 400), 120) or doc.id[-120:],
+        description=doc.content,
+        category=doc.category,
+        place=place,
+        schedule=doc.schedule,
+        quantity=quantity,
+        price=price,
+        currency=doc.currency,
+        basis=price.basis if price is not None else ("per_hour" if doc.currency else None),
+        bidding_deadline=doc.bidding_deadline,
+        expires_at=doc.expires,
+    )
+    return {"purpose": doc.purpose, **values}
 
 
 def store_remote(settings: Settings, doc: ProposalDoc, *, session: Session, signer: str) -> Outcome:

@@ -26,9 +26,8 @@ and expiring (:func:`expire_due`) follow :data:`~node.market.lifecycles.PROPOSAL
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -37,11 +36,11 @@ from node.activitypub.actors import local
 from node.core.errors import N_, Conflict, PermissionDenied
 from node.core.statemachine import TransitionRefused
 from node.core.timeutil import utcnow
-from node.market import schedule as sched
 from node.market.lifecycles import PROPOSAL_LIFECYCLE, BidState, ProposalState, closes_on_agreement
 from node.market.models import Bid, Proposal
 from node.market.notifications import Kind, notify
 from node.market.proposals import publishing as proposal_publishing
+from node.market.proposals.columns import commune_columns, content_columns
 from node.market.proposals.input import (
     LIFETIME_DEFAULT_DAYS,
     LIFETIME_MAX_DAYS,
@@ -61,7 +60,6 @@ from node.market.proposals.records import (
     new_proposal_uri,
     of_author,
     search,
-    search_text_for,
 )
 from node.settings import Settings
 
@@ -95,26 +93,21 @@ MSG_INACTIVE = N_("Your account cannot publish.")
 
 
 def _apply(row: Proposal, clean: CleanProposal) -> None:
-    row.title = clean.title
-    row.description = clean.description
-    row.category = clean.category
-    commune = clean.commune
-    row.commune_insee = commune.insee
-    row.commune_name = commune.name
-    row.postal_code = commune.postal_codes[0] if commune.postal_codes else ""
-    row.departement = commune.departement
-    row.latitude = round(commune.lat, 2) if commune.lat is not None else None
-    row.longitude = round(commune.lon, 2) if commune.lon is not None else None
-    row.schedule = json.dumps(sched.to_json(clean.schedule)) if clean.schedule is not None else None
-    first = sched.first_window(clean.schedule) if clean.schedule is not None else None
-    row.starts_at = first.start.astimezone(UTC) if first is not None else None
-    row.quantity_hours = clean.quantity
-    row.price_amount = clean.price.amount if clean.price is not None else None
-    row.price_currency = clean.currency
-    row.price_basis = clean.basis if clean.currency is not None else None
-    row.bidding_deadline = clean.bidding_deadline.astimezone(UTC) if clean.bidding_deadline else None
-    row.expires_at = clean.expires_at
-    row.search_text = search_text_for(row.title, row.description, row.commune_name)
+    values = content_columns(
+        title=clean.title,
+        description=clean.description,
+        category=clean.category,
+        place=commune_columns(clean.commune),
+        schedule=clean.schedule,
+        quantity=clean.quantity,
+        price=clean.price,
+        currency=clean.currency,
+        basis=clean.basis if clean.currency is not None else None,
+        bidding_deadline=clean.bidding_deadline,
+        expires_at=clean.expires_at,
+    )
+    for name, value in values.items():
+        setattr(row, name, value)
 
 
 def _check_author(author: User, *, session: Session) -> None:

@@ -11,7 +11,6 @@ from node.accounts import federation as account_events
 from node.accounts.models import AccountStatus, ApiToken, User
 from node.activitypub import discovery
 from node.catalog import categories
-from node.core.errors import N_, NotFound
 from node.http.api import schemas
 from node.http.api.framework import Operation, operation
 from node.http.runtime import node_of, run
@@ -22,16 +21,11 @@ def _account(request: Request, session: Session, user: User) -> schemas.Account:
     return schemas.Account.of(user, service.user_categories(user, session=session), url)
 
 
-def _reload(session: Session, user: User) -> User:
-    fresh = session.get(User, user.id)
-    if fresh is None:
-        raise NotFound(N_("No such account."))
-    return fresh
-
-
 @operation("GET", "/me", summary="The caller's account and profile", tag="accounts", response=schemas.Account)
 async def get_me(request: Request, caller: User, _body: None) -> schemas.Account:
-    return await run(request, lambda session: _account(request, session, _reload(session, caller)))
+    return await run(
+        request, lambda session: _account(request, session, service.reload(caller, session=session))
+    )
 
 
 @operation(
@@ -44,7 +38,7 @@ async def get_me(request: Request, caller: User, _body: None) -> schemas.Account
 )
 async def update_me(request: Request, caller: User, body: schemas.ProfileUpdate) -> schemas.Account:
     def save(session: Session) -> schemas.Account:
-        user = _reload(session, caller)
+        user = service.reload(caller, session=session)
         current = service.user_categories(user, session=session)
         changes = body.model_dump(exclude_unset=True)
         language = changes.pop("language", None)

@@ -21,11 +21,12 @@ from node.http.api.v1.proposals import PriceOut
 from node.http.runtime import node_of, run
 from node.market import schedule as sched
 from node.market.agreements import contacts as agreement_contacts
+from node.market.agreements import parties as agreement_parties
 from node.market.agreements import service as agreements
 from node.market.agreements.documents import stored_schedule
 from node.market.agreements.parties import agreement_for, agreements_of, is_holder, role_of, timeline
 from node.market.bids import service as bids
-from node.market.models import Agreement, Proposal
+from node.market.models import Agreement
 from node.settings import Settings
 
 
@@ -84,7 +85,7 @@ class AgreementOut(BaseModel):
 
 def agreement_out(session: Session, settings: Settings, caller: User, agreement: Agreement) -> AgreementOut:
     assert agreement.id is not None
-    proposal = session.get(Proposal, agreement.proposal_id) if agreement.proposal_id is not None else None
+    proposal = agreement_parties.proposal_of(agreement, session=session)
     price = bids.price_of(agreement)
     schedule = stored_schedule(agreement.schedule)
     first = sched.first_window(schedule) if schedule is not None else None

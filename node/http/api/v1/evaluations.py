@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 from starlette.requests import Request
 
-from node.accounts.models import AccountStatus, User
+from node.accounts import actors as accounts_actors
+from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import local
-from node.activitypub.actors.remote import RemoteActorError, RemoteActors
+from node.activitypub.actors.remote import RemoteActorError, RemoteActors, known_actor_uri
 from node.activitypub.actors.resolve import NotResolvable, parse_handle, resolve
-from node.activitypub.models import RemoteActor
 from node.activitypub.transport.fetch import RemoteError
 from node.core.errors import N_, NotFound
 from node.http.api.framework import Operation, operation
@@ -140,20 +140,9 @@ async def list_evaluations(request: Request, caller: User, _body: None) -> list[
     return await run(request, load)
 
 
-def _known_uri(session: Session, username: str, host: str) -> str | None:
-    """The actor URI of ``username@host`` among the actors this node has cached."""
-    return session.exec(
-        select(RemoteActor.uri).where(
-            func.lower(col(RemoteActor.preferred_username)) == username.lower(),
-            col(RemoteActor.domain) == host.lower(),
-            col(RemoteActor.gone_at).is_(None),
-        )
-    ).first()
-
-
 def _local_uri(session: Session, request: Request, username: str) -> str:
-    user = session.exec(select(User).where(col(User.username) == username.lower())).first()
-    if user is None or user.status != AccountStatus.ACTIVE.value:
+    user = accounts_actors.active_person(username, session=session)
+    if user is None:
         raise NotFound(N_("No such account."))
     return local.person(node_of(request).settings, user).uri
 
@@ -171,7 +160,7 @@ async def actor_uri_of(request: Request, handle: str) -> str:
     username, host = parsed
     if host == settings.domain.lower():
         return await run(request, _local_uri, request, username)
-    known = await run(request, _known_uri, username, host)
+    known = await run(request, lambda session: known_actor_uri(username, host, session=session))
     if known is not None:
         return known
     actors: RemoteActors = request.app.state.remote_actors

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from node.accounts import federation as account_events
+from node.accounts import service
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.social import follows
@@ -45,7 +46,7 @@ class ApprovalSetting(Strict):
 
 
 def _overview(session: Session, request: Request, caller: User) -> Follows:
-    data = follow_overview(session, node_of(request).settings, session.get(User, caller.pk) or caller)
+    data = follow_overview(session, node_of(request).settings, service.reload(caller, session=session))
     return Follows(
         following=[FollowLineOut(**line.__dict__) for line in data["following"]],
         followers=[FollowLineOut(**line.__dict__) for line in data["followers"]],
@@ -178,11 +179,9 @@ async def set_approval(request: Request, caller: User, body: ApprovalSetting) ->
     settings = node_of(request).settings
 
     def save(session: Session) -> ApprovalSetting:
-        account = session.get(User, caller.pk)
-        assert account is not None
-        account.approve_followers = body.approve_followers
-        session.add(account)
-        account_events.profile_changed(settings, account, session=session)
+        account = account_events.set_approve_followers(
+            settings, caller, body.approve_followers, session=session
+        )
         return ApprovalSetting(approve_followers=account.approve_followers)
 
     return await run(request, save)

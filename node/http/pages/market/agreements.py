@@ -15,34 +15,25 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from node.accounts import people
 from node.accounts.models import User
 from node.activitypub.actors import local
-from node.activitypub.actors.remote import RemoteActorError
-from node.activitypub.inbox.verify import has_signature
-from node.activitypub.models import RemoteActor
-from node.activitypub.signatures import (
-    Headers,
-    InvalidSignature,
-    SignatureError,
-    SignedRequest,
-    parse_signature,
-    verify_signature,
-)
-from node.activitypub.transport.fetch import RemoteError
+from node.activitypub.inbox.verify import InboxError, KeyUnavailable
 from node.core.errors import N_, DomainError, NotFound, http_status
 from node.http.errors import json_error
-from node.http.federation.actors import KeyLookup, activity_json, wants_activity_json
+from node.http.federation.actors import activity_json, wants_activity_json
+from node.http.federation.signed import refusal, signer_key
 from node.http.pages.market import proposals as proposal_pages
 from node.http.runtime import form_with_csrf, language_of, login_required, node_of, render, run, text
 from node.market import schedule as sched
 from node.market.agreements import contacts as agreement_contacts
+from node.market.agreements import parties as agreement_parties
 from node.market.agreements import service as agreements
 from node.market.agreements import sync as agreement_sync
 from node.market.agreements.documents import stored_schedule
@@ -58,7 +49,7 @@ from node.market.agreements.parties import (
 )
 from node.market.bids import service as bids
 from node.market.evaluations import service as evaluations
-from node.market.models import Agreement, Proposal
+from node.market.models import Agreement
 from node.market.money import format_hours, format_price
 from node.settings import Settings
 
@@ -72,20 +63,17 @@ ACTIONS = ("confirm", "cancel", "dispute", "contact", "settle")
 
 def _names(session: Session, settings: Settings, uris: set[str]) -> dict[str, str]:
     """Display names of the actors named in an agreement."""
-    names: dict[str, str] = {}
-    usernames = {u: uri for uri in uris if (u := local.local_username(settings, uri))}
-    if usernames:
-        for user in session.exec(select(User).where(col(User.username).in_(list(usernames)))).all():
-            names[usernames[user.username]] = user.name
-    remote = [uri for uri in uris if uri not in names]
-    if remote:
-        for actor in session.exec(select(RemoteActor).where(col(RemoteActor.uri).in_(remote))).all():
-            names[actor.uri] = f"{actor.name} ({actor.handle})" if actor.name else actor.handle
-    return names
+    return {
+        uri: person.name
+        if person.local
+        else (f"{person.name} ({person.handle})" if person.name else person.handle)
+        for uri, person in people.describe(settings, sorted(uris), session=session).items()
+        if person.known
+    }
 
 
 def _summary(session: Session, settings: Settings, agreement: Agreement, lang: str) -> dict[str, Any]:
-    proposal = session.get(Proposal, agreement.proposal_id) if agreement.proposal_id is not None else None
+    proposal = agreement_parties.proposal_of(agreement, session=session)
     price = bids.price_of(agreement)
     schedule = stored_schedule(agreement.schedule)
     return {
@@ -234,37 +222,13 @@ async def agreement_action(request: Request, user: User) -> Response:
 
 async def signed_key_owner(request: Request) -> str | Response:
     """The actor whose key signed this GET (verified), or the 400/401 answer to send."""
-    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
-    target = raw_path.decode("latin-1")
-    if request.scope.get("query_string"):
-        target += "?" + request.scope["query_string"].decode("latin-1")
-    message = SignedRequest(request.method, target, Headers.from_raw(request.scope["headers"]))
-    if not has_signature(message.headers):
-        return json_error(401, "unauthenticated", "This document needs a signed request.")
     try:
-        parsed = parse_signature(message)
-    except SignatureError as exc:
-        return json_error(exc.status_code, "bad_request", f"malformed signature: {exc}")
-    lookup: KeyLookup | None = getattr(request.app.state, "key_lookup", None)
-    if lookup is None:
-        return json_error(401, "unauthenticated", "This node cannot check signatures.")
-    scheme = urlsplit(node_of(request).settings.base_url).scheme
-    for refresh in (False, True):  # a failure may come from a rotated key: look it up afresh once
-        try:
-            key = await lookup(parsed.key_id, refresh)
-        except (RemoteError, RemoteActorError) as exc:
-            log.info("signed GET refused: key %s unavailable: %s", parsed.key_id, exc)
-            return json_error(401, "unauthenticated", "The signature key could not be fetched.")
-        if key is None or key.owner is None:
-            return json_error(401, "unauthenticated", "Unknown signature key.")
-        try:
-            verify_signature(message, parsed, key, scheme=scheme)
-        except InvalidSignature:
-            continue
-        except SignatureError as exc:
-            return json_error(exc.status_code, "bad_request", f"signature not usable: {exc}")
-        return key.owner
-    return json_error(401, "unauthenticated", "The signature does not verify.")
+        key = await signer_key(request, unsigned="This document needs a signed request.")
+    except InboxError as exc:
+        return refusal(exc)
+    if key.owner is None:
+        return refusal(KeyUnavailable("Unknown signature key."))
+    return key.owner
 
 
 async def _signed_document(request: Request, load: Any) -> Response:

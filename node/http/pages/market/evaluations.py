@@ -9,18 +9,18 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from node.accounts import actors as accounts_actors
-from node.accounts.models import AccountStatus, User
+from node.accounts import people
+from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import documents as actors
 from node.activitypub.actors import local
-from node.activitypub.models import RemoteActor
 from node.core.errors import N_, Conflict, NotFound, ValidationFailed, http_status
 from node.core.timeutil import utcnow
 from node.http.errors import json_error
@@ -109,15 +109,8 @@ class Party:
 
 
 def _party(session: Session, settings: Settings, uri: str) -> Party:
-    username = local.local_username(settings, uri)
-    if username is not None:
-        user = session.exec(select(User).where(col(User.username) == username)).first()
-        name = user.name if user is not None and user.status != AccountStatus.DELETED.value else username
-        return Party(uri, name, f"{username}@{settings.domain}")
-    actor = session.exec(select(RemoteActor).where(col(RemoteActor.uri) == uri)).first()
-    if actor is None:
-        return Party(uri, uri, uri)
-    return Party(uri, actor.name or actor.handle, actor.handle)
+    person = people.person(settings, uri, session=session)
+    return Party(uri, person.label, person.handle)
 
 
 def _evaluation_context(
@@ -281,13 +274,6 @@ async def evaluations_collection(request: Request) -> Response:
     return activitypub_routes.activity_json(document)
 
 
-def _published_here(session: Session, settings: Settings, ap_id: str) -> Evaluation | None:
-    row = session.exec(select(Evaluation).where(col(Evaluation.ap_id) == ap_id)).first()
-    if row is None or row.origin != "" or row.state != EvaluationState.PUBLISHED.value:
-        return None
-    return row
-
-
 async def evaluation_object(request: Request) -> Response:
     """``GET /evaluations/{uuid}``: a published evaluation written here (hidden ones do not exist yet)."""
     settings = node_of(request).settings
@@ -296,7 +282,7 @@ async def evaluation_object(request: Request) -> Response:
     if as_json and (refused := await activitypub_routes.signature_refusal(request)) is not None:
         refused.headers["Vary"] = "Accept"
         return refused
-    row = await run(request, _published_here, settings, ap_id)
+    row = await run(request, lambda session: evaluations.published_here(ap_id, session=session))
     if row is None:
         if as_json:
             return json_error(404, "not_found", "No such evaluation.", headers={"Vary": "Accept"})

@@ -12,15 +12,15 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from node.accounts import people
 from node.accounts.models import User
 from node.activitypub.addressing import AS_CONTEXT
-from node.activitypub.models import RemoteActor
 from node.catalog.categories import CATEGORIES, by_slug
 from node.core.errors import N_, DomainError, NotFound, PermissionDenied, http_status
 from node.core.text import html_to_text, text_to_html
@@ -140,22 +140,10 @@ def _query(params: dict[str, str], page: int) -> str:
 
 
 def _author_line(session: Session, settings: Settings, row: Proposal) -> dict[str, str]:
-    if row.local_author_id is not None:
-        user = session.get(User, row.local_author_id)
-        if user is not None:
-            return {
-                "name": user.name,
-                "url": f"/users/{user.username}",
-                "handle": f"{user.username}@{settings.domain}",
-            }
-    actor = session.exec(select(RemoteActor).where(col(RemoteActor.uri) == row.author_uri)).first()
-    if actor is not None:
-        return {
-            "name": actor.name or actor.preferred_username,
-            "url": actor.url or actor.uri,
-            "handle": actor.handle,
-        }
-    return {"name": row.author_uri, "url": row.author_uri, "handle": row.author_uri}
+    author = people.person(settings, row.author_uri, session=session)
+    if not author.known:
+        return {"name": row.author_uri, "url": row.author_uri, "handle": row.author_uri}
+    return {"name": author.name or author.username, "url": author.url, "handle": author.handle}
 
 
 async def _page(request: Request, row: Proposal, viewer: User | None) -> Response:

@@ -1,0 +1,82 @@
+"""Who an actor URI is, for the pages that show people: someone of this node (their account), someone of
+another server (the cached actor), or nobody known. One query per kind, whatever the number of URIs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from node.accounts.models import AccountStatus, User
+from node.activitypub.actors import local
+from node.activitypub.models import RemoteActor
+from node.settings import Settings
+
+
+@dataclass(frozen=True)
+class Person:
+    """An actor as people see it. ``name`` is empty when unknown (a remote actor without a name, or
+    nobody known; someone of this node is at least their username); ``username`` is the local part of
+    ``handle`` (``user@host``, or the URI when nothing better is known); ``url`` the profile to link to."""
+
+    uri: str
+    name: str
+    username: str
+    handle: str
+    url: str
+    local: bool = False
+    known: bool = False
+    deleted: bool = False
+
+    @property
+    def label(self) -> str:
+        """The name, else the handle."""
+        return self.name or self.handle
+
+
+def describe(settings: Settings, uris: Iterable[str], *, session: Session) -> Mapping[str, Person]:
+    """A :class:`Person` for each of ``uris``."""
+    wanted = list(dict.fromkeys(uris))
+    usernames = {name: uri for uri in wanted if (name := local.local_username(settings, uri)) is not None}
+    found: dict[str, Person] = {}
+    if usernames:
+        for user in session.exec(select(User).where(col(User.username).in_(list(usernames)))).all():
+            uri = usernames[user.username]
+            deleted = user.status == AccountStatus.DELETED.value
+            found[uri] = Person(
+                uri,
+                user.username if deleted else user.name,
+                user.username,
+                f"{user.username}@{settings.domain}",
+                f"/users/{user.username}",
+                local=True,
+                known=True,
+                deleted=deleted,
+            )
+    remote = [uri for uri in wanted if uri not in found and uri not in usernames.values()]
+    if remote:
+        for actor in session.exec(select(RemoteActor).where(col(RemoteActor.uri).in_(remote))).all():
+            found[actor.uri] = Person(
+                actor.uri,
+                actor.name,
+                actor.preferred_username,
+                actor.handle,
+                actor.url or actor.uri,
+                known=True,
+            )
+    by_uri = {uri: name for name, uri in usernames.items()}
+    for uri in wanted:
+        if uri in found:
+            continue
+        if uri in by_uri:  # a URI of this node without an account
+            name = by_uri[uri]
+            found[uri] = Person(uri, name, name, f"{name}@{settings.domain}", f"/users/{name}", local=True)
+        else:
+            found[uri] = Person(uri, "", "", uri, uri)
+    return found
+
+
+def person(settings: Settings, uri: str, *, session: Session) -> Person:
+    """The :class:`Person` at ``uri``."""
+    return describe(settings, [uri], session=session)[uri]
