@@ -17,7 +17,7 @@ from node.activitypub.models import Delivery, Follow, InboxActivity, OutboxActiv
 from node.core import db
 from node.core.errors import Conflict, NotFound, ValidationFailed
 from node.settings import Settings
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 
 RELAY_INBOX = "https://relay.example/inbox"
 BOB = "https://social.example/users/bob"

@@ -21,7 +21,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from node.core.timeutil import utcnow
-from tests.conftest import PASSWORD, DatabaseFactory
+from tests.support.accounts import PASSWORD
+from tests.support.databases import DatabaseFactory
 from tests.support.nodes import NodeProcess
 
 pytestmark = pytest.mark.process

@@ -18,7 +18,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PASSWORD, DatabaseFactory
+from tests.support.accounts import PASSWORD
+from tests.support.databases import DatabaseFactory
 from tests.support.nodes import NodeProcess
 
 pytestmark = pytest.mark.process

@@ -25,7 +25,8 @@ from node.activitypub.models import Follow, InboxActivity, Peer, RemoteActor
 from node.activitypub.signatures.digest import digest_header
 from node.core import db
 from node.settings import load_settings
-from tests.activitypub.actors.test_remote import (  # noqa: F401 - a fixture used by name
+from tests.support.accounts import PASSWORD
+from tests.support.actors import (  # noqa: F401 - a fixture used by name
     AS_TYPE,
     ActorServer,
     RemoteTestActor,
@@ -34,8 +35,8 @@ from tests.activitypub.actors.test_remote import (  # noqa: F401 - a fixture use
     actor_server_fixture,
     fixed_key,
 )
-from tests.conftest import PASSWORD, TEST_SECRET
 from tests.support.nodes import NodeProcess
+from tests.support.settings import TEST_SECRET
 
 pytestmark = pytest.mark.process
 
@@ -50,8 +51,7 @@ class Sent:
 
 
 def started(node: NodeProcess) -> NodeProcess:
-    init = node.cli("init", "--admin", "chef", "--password-stdin", stdin=PASSWORD)
-    assert init.returncode == 0, init.stderr
+    node.init("--admin", "chef", "--password-stdin", stdin=PASSWORD)
     node.start()
     return node
 

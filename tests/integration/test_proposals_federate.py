@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from node.core.timeutil import utcnow
-from tests.conftest import PASSWORD, DatabaseFactory
+from tests.support.accounts import PASSWORD
+from tests.support.databases import DatabaseFactory
 from tests.support.nodes import NodeProcess
 
 pytestmark = pytest.mark.process

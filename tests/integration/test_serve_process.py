@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
 from tests.support.nodes import NodeProcess
 
 pytestmark = pytest.mark.process

@@ -35,7 +35,7 @@ from node.activitypub.models import DomainBlock, Follow, InboxActivity, InboxSta
 from node.core.db import session_scope
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from tests.activitypub.actors.test_remote import (  # noqa: F401 - fixtures used by name
+from tests.support.actors import (  # noqa: F401 - fixtures used by name
     ActorServer,
     Reply,
     actor_on,

@@ -14,7 +14,7 @@ from node.accounts import credentials, service
 from node.core import db
 from node.core.timeutil import utcnow
 from node.market.models import Bid, Proposal
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 
 OFFER: dict[str, Any] = {
     "purpose": "offer",
