@@ -19,6 +19,7 @@ from node.core import db
 from node.settings import RegistrationPolicy, Settings, load_settings
 from tests.support.databases import DatabaseFactory, backends
 from tests.support.settings import TEST_SECRET
+from tests.support.summary import summary_line
 
 
 @pytest.fixture(scope="session")
@@ -95,14 +96,4 @@ def client(app: Starlette) -> Iterator[TestClient]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say how many PostgreSQL, browser and real-process tests ran, so CI shows they were not skipped."""
-    reports = [
-        r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, []) if r.when == "call"
-    ]
-    postgres = sum(1 for r in reports if "[postgresql" in r.nodeid)
-    browser = sum(1 for r in reports if "browser" in r.keywords)
-    process = sum(1 for r in reports if "process" in r.keywords)
-    skipped = len(terminalreporter.stats.get("skipped", []))
-    terminalreporter.write_line(
-        f"ran {len(reports)} tests: {postgres} on PostgreSQL, {browser} in Chromium, "
-        f"{process} with real node processes; {skipped} skipped"
-    )
+    terminalreporter.write_line(summary_line(terminalreporter.stats))
