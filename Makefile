@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# pytest-xdist workers: one per core (`make test PYTEST_WORKERS=0` runs everything in this process).
+PYTEST_WORKERS ?= auto
 
 .PHONY: demo test lint install messages clean help
 
@@ -24,7 +26,7 @@ demo: $(STAMP)
 	$(BIN)/asasap demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check node tests bench scripts

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
 
 
 def run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -124,6 +125,67 @@ def test_user_commands(node_env: dict[str, str]) -> None:
     assert missing.returncode == 1 and "No such account" in missing.stderr
     invite = run_cli(env, "invite", "create", "--note", "Zoé", "--json")
     assert json.loads(invite.stdout)["url"].startswith("http://127.0.0.1:8123/register?invite=")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_user_create_with_a_token(node_env: dict[str, str], client: TestClient) -> None:
+    env = {**node_env, "ASASAP_SECRET_KEY": "y" * 40}
+    created = run_cli(env, "user", "create", "amina", "--password-stdin", "--token", stdin=PASSWORD)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("asa_") and created.stdout == token + "\n"  # the token alone, for scripts
+    assert "Created member account amina." in created.stderr
+    me = client.get("/api/v1/me", headers=bearer(token))
+    assert me.status_code == 200 and me.json()["username"] == "amina"
+
+    scripted = run_cli(
+        env,
+        "user",
+        "create",
+        "bernard",
+        "--role",
+        "coordinator",
+        "--password-stdin",
+        "--token",
+        "--token-name",
+        "tableur",
+        "--json",
+        stdin=PASSWORD,
+    )
+    assert scripted.returncode == 0, scripted.stderr
+    data = json.loads(scripted.stdout)
+    assert (data["username"], data["role"], data["status"]) == ("bernard", "coordinator", "active")
+    listed = client.get("/api/v1/tokens", headers=bearer(data["token"]))
+    assert listed.status_code == 200, listed.text
+    assert [(t["id"], t["name"]) for t in listed.json()] == [(data["token_id"], "tableur")]
+
+    # Refused: a clear message, exit 1, no token printed, and neither account nor token created.
+    duplicate = run_cli(env, "user", "create", "amina", "--password-stdin", "--token", stdin=PASSWORD)
+    assert duplicate.returncode == 1 and "already taken" in duplicate.stderr and duplicate.stdout == ""
+    weak = run_cli(env, "user", "create", "chloe", "--password-stdin", "--token", stdin="123")
+    assert weak.returncode == 1 and "password" in weak.stderr and weak.stdout == ""
+    unnamed = run_cli(
+        env, "user", "create", "chloe", "--password-stdin", "--token", "--token-name", " ", stdin=PASSWORD
+    )
+    assert unnamed.returncode == 1 and "1 to 80 characters" in unnamed.stderr and unnamed.stdout == ""
+    listing = json.loads(run_cli(env, "user", "list", "--json").stdout)
+    assert sorted(u["username"] for u in listing) == ["amina", "bernard"]
+    assert [t["name"] for t in client.get("/api/v1/tokens", headers=bearer(token)).json()] == ["command line"]
+
+
+def test_user_create_refusals_before_any_account(empty_env: dict[str, str]) -> None:
+    stray = run_cli(
+        empty_env, "user", "create", "chloe", "--token-name", "x", "--password-stdin", stdin=PASSWORD
+    )
+    assert stray.returncode == 1 and stray.stdout == ""
+    assert stray.stderr == "asasap: error: --token-name names the token that --token creates: add --token\n"
+    no_password = run_cli(empty_env, "user", "create", "chloe", "--token")
+    assert (
+        no_password.returncode == 1 and no_password.stdout == "" and "--password-stdin" in no_password.stderr
+    )
 
 
 def test_bad_settings_exit_2(empty_env: dict[str, str]) -> None:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from node.accounts import credentials, service
 from node.accounts.models import AccountStatus, Role, User
 from node.activitypub import keys
-from node.commands.base import Context, SubParsers, add_json_flag, print_json, print_table, read_password
+from node.commands.base import (
+    CommandError,
+    Context,
+    SubParsers,
+    add_json_flag,
+    print_json,
+    print_table,
+    read_password,
+)
 from node.core.timeutil import isoformat
+
+TOKEN_NAME = "command line"
 
 
 def register(sub: SubParsers) -> None:
@@ -21,6 +32,12 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--email", default="")
     p.add_argument("--role", choices=[r.value for r in Role], default=Role.MEMBER.value)
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.add_argument(
+        "--token",
+        action="store_true",
+        help="also create an API token for the account and print it (shown only once)",
+    )
+    p.add_argument("--token-name", help=f"a name to recognise that token by (default: {TOKEN_NAME!r})")
     add_json_flag(p)
     p.set_defaults(handler=cmd_create)
 
@@ -53,7 +70,7 @@ def register(sub: SubParsers) -> None:
         description="Create an API token for USERNAME and print it (it is shown only once).",
     )
     p.add_argument("username")
-    p.add_argument("--name", default="command line", help="a name to recognise the token by")
+    p.add_argument("--name", default=TOKEN_NAME, help="a name to recognise the token by")
     add_json_flag(p)
     p.set_defaults(handler=cmd_token)
 
@@ -78,6 +95,9 @@ def _summary(user: User) -> dict[str, Any]:
 
 
 def cmd_create(args: argparse.Namespace, context: Context) -> int:
+    """Create the account; with ``--token``, its API token too, in the same transaction."""
+    if args.token_name is not None and not args.token:
+        raise CommandError("--token-name names the token that --token creates: add --token")
     password = read_password(args)
     secret = context.settings.effective_secret_key
     with context.session() as session:
@@ -86,8 +106,17 @@ def cmd_create(args: argparse.Namespace, context: Context) -> int:
         )
         keys.ensure_key(keys.user_owner(user.id or 0), secret, user_id=user.id, session=session)
         data = _summary(user)
+        if args.token:
+            token, token_secret = credentials.create_api_token(
+                user, TOKEN_NAME if args.token_name is None else args.token_name, session=session
+            )
+            data.update(token=token_secret, token_id=token.id, token_name=token.name)
     if args.json:
         print_json(data)
+    elif args.token:
+        # Standard output holds the token alone, for scripts: TOKEN=$(asasap user create ... --token).
+        print(f"Created {data['role']} account {data['username']}.", file=sys.stderr)
+        print(data["token"])
     else:
         print(f"Created {data['role']} account {data['username']}.")
     return 0

@@ -9,7 +9,7 @@ from node.accounts.models import AccountStatus, ApiToken, LoginFailure, Role, Us
 from node.core import db
 from node.core.errors import AuthenticationFailed, Conflict, PermissionDenied, Throttled, ValidationFailed
 from node.settings import RegistrationPolicy, Settings
-from tests.conftest import PASSWORD, make_user
+from tests.support.accounts import PASSWORD, make_user
 
 
 def _count(session: Session, model: type) -> int:

@@ -15,7 +15,7 @@ from node.activitypub.models import Delivery, Follow, InboxActivity
 from node.core.db import session_scope
 from node.core.errors import Conflict, ValidationFailed
 from node.settings import Settings
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 from tests.support.delivery import add_follower, add_remote_actor, local_person, publish_note
 
 

@@ -20,7 +20,7 @@ from node.core import db
 from node.core.errors import Conflict, NotFound, ValidationFailed
 from node.settings import Settings
 from node.worker import inbox_dispatcher
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 
 RELAY_INBOX = "https://relay.example/inbox"
 BOB = "https://social.example/users/bob"

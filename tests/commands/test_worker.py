@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from node.activitypub.actors.local import LocalActor
 from node.settings import Settings
-from tests.conftest import TEST_SECRET, make_user
+from tests.support.accounts import make_user
 from tests.support.delivery import (
     InboxSink,
     Reply,
@@ -27,6 +27,7 @@ from tests.support.delivery import (
     running_sink,
     verify,
 )
+from tests.support.settings import node_environment
 
 
 @pytest.fixture
@@ -37,15 +38,7 @@ def sink() -> Iterator[InboxSink]:
 
 @pytest.fixture
 def env(tmp_path: Path, database_url: str, settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ASASAP_DATA_DIR": str(tmp_path / "node"),
-        "ASASAP_DATABASE_URL": database_url,
-        "ASASAP_BASE_URL": settings.base_url,
-        "ASASAP_SECRET_KEY": TEST_SECRET,
-        "ASASAP_ALLOW_PRIVATE_ADDRESSES": "true",
-        "ASASAP_LOG_LEVEL": "warning",
-    }
+    return node_environment(tmp_path / "node", database_url, settings.base_url)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, text
 from node.app import create_app
 from node.core import db
 from node.settings import load_settings
-from tests.conftest import TEST_SECRET
+from tests.support.settings import TEST_SECRET
 
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.test_federation_nodes import AS, Node, nodes, wait_until  # noqa: F401
+from tests.support.nodes import AS, Node, wait_until
 
 pytestmark = pytest.mark.process
 
@@ -28,26 +28,25 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
 
 
 def one_agreement(node: Node, username: str) -> dict[str, Any] | None:
-    found = ok(node.api(username, "GET", "/agreements"))
+    found = ok(node.api("GET", "/agreements", user=username))
     assert len(found) <= 1
     return found[0] if found else None
 
 
-def test_a_demand_answered_accepted_and_completed_across_three_nodes(nodes: tuple[Node, Node, Node]) -> None:  # noqa: F811
-    a, b, c = nodes
+def test_a_demand_answered_accepted_and_completed_across_three_nodes(three_nodes: list[Node]) -> None:
+    a, b, c = three_nodes
     a.add_person("alice")
     b.add_person("bob")
     c.add_person("carol")
     alice, bob = f"{a.url}/users/alice", f"{b.url}/users/bob"
     for node, name in ((b, "bob"), (c, "carol")):
-        ok(node.api(name, "PATCH", "/me", {"provider_status": "volunteer", "offers_services": True}))
+        ok(node.api("PATCH", "/me", {"provider_status": "volunteer", "offers_services": True}, user=name))
         node.cli_json("federation", "follow", a.url)
     wait_until("A's node has both nodes as followers", lambda: a.collection_total("/actor/followers") == 2)
 
     start = (datetime.now(UTC) + timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
     demand = ok(
         a.api(
-            "alice",
             "POST",
             "/proposals",
             {
@@ -68,6 +67,7 @@ def test_a_demand_answered_accepted_and_completed_across_three_nodes(nodes: tupl
                 "currency": "EUR",
                 "bidding_deadline": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
             },
+            user="alice",
         ),
         201,
     )
@@ -83,26 +83,30 @@ def test_a_demand_answered_accepted_and_completed_across_three_nodes(nodes: tupl
 
     # Bob and Carol answer from their own nodes; each bid is sealed, sent to Alice only.
     bob_bid = ok(
-        b.api("bob", "POST", "/bids", {"proposal": proposal, "amount": "18.50", "message": "Disponible"}), 201
+        b.api(
+            "POST", "/bids", {"proposal": proposal, "amount": "18.50", "message": "Disponible"}, user="bob"
+        ),
+        201,
     )
-    ok(c.api("carol", "POST", "/bids", {"proposal": proposal, "amount": "16"}), 201)
-    assert b.api("bob", "POST", "/bids", {"proposal": proposal, "amount": "17"}).status_code == 409
+    ok(c.api("POST", "/bids", {"proposal": proposal, "amount": "16"}, user="carol"), 201)
+    assert b.api("POST", "/bids", {"proposal": proposal, "amount": "17"}, user="bob").status_code == 409
     wait_until(
-        "A received both answers", lambda: len(ok(a.api("alice", "GET", f"/bids?proposal={proposal}"))) == 2
+        "A received both answers",
+        lambda: len(ok(a.api("GET", f"/bids?proposal={proposal}", user="alice"))) == 2,
     )
-    received = {bid["bidder"]: bid for bid in ok(a.api("alice", "GET", f"/bids?proposal={proposal}"))}
+    received = {bid["bidder"]: bid for bid in ok(a.api("GET", f"/bids?proposal={proposal}", user="alice"))}
     assert received[bob]["price"] == {"amount": "18.50", "currency": "EUR", "basis": "per_hour"}
     assert received[bob]["offer"] == bob_bid["offer"] and received[bob]["message"] == "Disponible"
     assert c.sql("SELECT count(*) FROM bids WHERE bidder_uri = :u", u=bob) == [(0,)]  # sealed
 
     # Alice chooses Bob (not the cheapest): Accept to B, Reject to C, the demand closes everywhere.
-    held = ok(a.api("alice", "POST", f"/bids/{received[bob]['id']}/accept"), 201)
+    held = ok(a.api("POST", f"/bids/{received[bob]['id']}/accept", user="alice"), 201)
     wait_until("B keeps the agreement", lambda: one_agreement(b, "bob") is not None)
     wait_until(
-        "C received the rejection", lambda: ok(c.api("carol", "GET", "/bids"))[0]["state"] == "rejected"
+        "C received the rejection", lambda: ok(c.api("GET", "/bids", user="carol"))[0]["state"] == "rejected"
     )
-    assert ok(c.api("carol", "GET", "/bids"))[0]["reject_reason"] == "Another answer was chosen."
-    assert ok(b.api("bob", "GET", "/bids"))[0]["state"] == "accepted"
+    assert ok(c.api("GET", "/bids", user="carol"))[0]["reject_reason"] == "Another answer was chosen."
+    assert ok(b.api("GET", "/bids", user="bob"))[0]["state"] == "accepted"
     mirror = one_agreement(b, "bob")
     assert mirror is not None
     assert (mirror["ap_id"], mirror["held_here"], mirror["role"]) == (held["ap_id"], False, "provider")
@@ -119,10 +123,10 @@ def test_a_demand_answered_accepted_and_completed_across_three_nodes(nodes: tupl
     # Contact details: fetched by B from A with a signed request, readable by the two parties only.
     ok(
         a.api(
-            "alice",
             "POST",
             f"/agreements/{held['id']}/contact",
             {"address": ADDRESS, "phone": "06 12 34 56 78"},
+            user="alice",
         )
     )
     wait_until(
@@ -137,16 +141,16 @@ def test_a_demand_answered_accepted_and_completed_across_three_nodes(nodes: tupl
     assert httpx.get(held["ap_id"], headers=AS, timeout=10).status_code == 401  # unsigned
 
     # Both confirm: the holder completes, B follows, and both show the receipt.
-    ok(b.api("bob", "POST", f"/agreements/{mirror['id']}/confirm"))
+    ok(b.api("POST", f"/agreements/{mirror['id']}/confirm", user="bob"))
     wait_until(
         "A took Bob's confirmation",
-        lambda: ok(a.api("alice", "GET", f"/agreements/{held['id']}"))["state"] == "confirmed_by_one",
+        lambda: ok(a.api("GET", f"/agreements/{held['id']}", user="alice"))["state"] == "confirmed_by_one",
     )
     wait_until("B follows A", lambda: one_agreement(b, "bob")["state"] == "confirmed_by_one")  # type: ignore[index]
-    ok(a.api("alice", "POST", f"/agreements/{held['id']}/confirm"))
+    ok(a.api("POST", f"/agreements/{held['id']}/confirm", user="alice"))
     wait_until("B sees it completed", lambda: one_agreement(b, "bob")["state"] == "completed")  # type: ignore[index]
     wait_until("B has the receipt", lambda: one_agreement(b, "bob")["receipt"] is not None)  # type: ignore[index]
-    final_a = ok(a.api("alice", "GET", f"/agreements/{held['id']}"))
+    final_a = ok(a.api("GET", f"/agreements/{held['id']}", user="alice"))
     final_b = one_agreement(b, "bob")
     assert final_b is not None
     for key in (

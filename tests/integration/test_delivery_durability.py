@@ -21,7 +21,7 @@ from node.activitypub.outbox.admin import count_by_state
 from node.core.db import session_scope
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from tests.conftest import TEST_SECRET, make_user
+from tests.support.accounts import make_user
 from tests.support.delivery import (
     InboxSink,
     Reply,
@@ -31,6 +31,7 @@ from tests.support.delivery import (
     publish_note,
     running_sink,
 )
+from tests.support.settings import node_environment
 
 pytestmark = pytest.mark.process
 
@@ -57,16 +58,9 @@ def test_kill_9_mid_delivery_loses_nothing(
         publish_note(settings, engine, alice, f"note {n}", to_followers=True).activity_id
         for n in range(NOTES)
     }
-    env = {
-        **os.environ,
-        "ASASAP_DATA_DIR": str(tmp_path / "node"),
-        "ASASAP_DATABASE_URL": database_url,
-        "ASASAP_BASE_URL": settings.base_url,
-        "ASASAP_SECRET_KEY": TEST_SECRET,
-        "ASASAP_ALLOW_PRIVATE_ADDRESSES": "true",
-        "ASASAP_DELIVERY_CONCURRENCY": "4",
-        "ASASAP_LOG_LEVEL": "warning",
-    }
+    env = node_environment(
+        tmp_path / "node", database_url, settings.base_url, {"ASASAP_DELIVERY_CONCURRENCY": "4"}
+    )
     with (tmp_path / "worker.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "node.cli", "worker"],

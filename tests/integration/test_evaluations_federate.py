@@ -10,113 +10,42 @@ Node C runs on PostgreSQL when ``ASASAP_TEST_DATABASE_URL`` is set (as in CI), A
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from node.core.timeutil import utcnow
-from tests.conftest import PASSWORD, DatabaseFactory
-from tests.support.nodes import NodeProcess
+from tests.support.nodes import AS, Node, wait_until
 
 pytestmark = pytest.mark.process
 
-AS = {"Accept": "application/activity+json"}
+
+def evaluation_states(node: Node) -> list[str]:
+    return sorted(row[0] for row in node.sql("SELECT state FROM evaluations"))
 
 
-def wait_until(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.2)
+def states_are(node: Node, *states: str) -> Callable[[], bool]:
+    return lambda: evaluation_states(node) == sorted(states)
 
 
-class Node:
-    def __init__(self, process: NodeProcess) -> None:
-        self.process = process
-        self.tokens: dict[str, str] = {}
-
-    @property
-    def url(self) -> str:
-        return self.process.base_url
-
-    @property
-    def domain(self) -> str:
-        return self.url.split("://", 1)[1]
-
-    def add_person(self, username: str) -> None:
-        created = self.process.cli("user", "create", username, "--password-stdin", stdin=PASSWORD)
-        assert created.returncode == 0, created.stderr
-        self.tokens[username] = self.process.cli("user", "token", username).stdout.strip()
-
-    def api(
-        self, method: str, path: str, body: dict[str, Any] | None = None, user: str | None = None
-    ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
-        return httpx.request(method, self.url + "/api/v1" + path, json=body, headers=headers, timeout=30)
-
-    def ok(self, method: str, path: str, body: dict[str, Any] | None = None, user: str | None = None) -> Any:
-        response = self.api(method, path, body, user)
-        assert response.status_code in (200, 201), f"{method} {path}: {response.status_code} {response.text}"
-        return response.json()
-
-    def follow_node(self, other: Node) -> None:
-        followed = self.process.cli("federation", "follow", other.url, "--json")
-        assert followed.returncode == 0, followed.stderr
-
-    def sql(self, query: str, **params: Any) -> list[Any]:
-        engine = create_engine(self.process.database_url.replace("postgresql://", "postgresql+psycopg://"))
-        try:
-            with engine.connect() as connection:
-                return list(connection.execute(text(query), params))
-        finally:
-            engine.dispose()
-
-    def evaluation_states(self) -> list[str]:
-        return sorted(row[0] for row in self.sql("SELECT state FROM evaluations"))
-
-    def states_are(self, *states: str) -> Callable[[], bool]:
-        return lambda: self.evaluation_states() == sorted(states)
-
-    def reputation(self, handle: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.ok("GET", f"/actors/{handle}/reputation")
-        return found
-
-    def agreement_id(self, user: str) -> int:
-        """The caller's only agreement, as their node numbers it."""
-        items = self.ok("GET", "/agreements", user=user)
-        assert len(items) == 1, items
-        return int(items[0]["id"])
-
-    def agreement_state(self, user: str) -> str:
-        items = self.ok("GET", "/agreements", user=user)
-        return str(items[0]["state"]) if len(items) == 1 else ""
+def reputation(node: Node, handle: str) -> dict[str, Any]:
+    found: dict[str, Any] = node.ok("GET", f"/actors/{handle}/reputation")
+    return found
 
 
-@pytest.fixture
-def nodes(
-    tmp_path: Path, database_factories: dict[str, DatabaseFactory]
-) -> Iterator[tuple[Node, Node, Node]]:
-    sqlite = database_factories["sqlite"]
-    third = database_factories.get("postgresql", sqlite)
-    urls = [sqlite.create(), sqlite.create(), third.create()]
-    processes = [NodeProcess(tmp_path / name, url) for name, url in zip("abc", urls, strict=True)]
-    try:
-        for process in processes:
-            assert process.cli("init").returncode == 0
-            process.start()
-        yield Node(processes[0]), Node(processes[1]), Node(processes[2])
-    finally:
-        for process in processes:
-            process.stop()
-        for factory, url in zip((sqlite, sqlite, third), urls, strict=True):
-            factory.drop(url)
+def agreement_id(node: Node, user: str) -> int:
+    """The caller's only agreement, as their node numbers it."""
+    items = node.ok("GET", "/agreements", user=user)
+    assert len(items) == 1, items
+    return int(items[0]["id"])
+
+
+def agreement_state(node: Node, user: str) -> str:
+    items = node.ok("GET", "/agreements", user=user)
+    return str(items[0]["state"]) if len(items) == 1 else ""
 
 
 def complete_an_agreement(a: Node, b: Node, c: Node) -> None:
@@ -167,20 +96,20 @@ def complete_an_agreement(a: Node, b: Node, c: Node) -> None:
     bobs = next(bid for bid in received() if bid["bidder"] == f"{b.url}/users/bob")
     agreement = a.ok("POST", f"/bids/{bobs['id']}/accept", user="alice")
     assert agreement["role"] == "requester" and agreement["provider"] == f"{b.url}/users/bob"
-    wait_until("B mirrors the agreement", lambda: b.agreement_state("bob") == "accepted")
+    wait_until("B mirrors the agreement", lambda: agreement_state(b, "bob") == "accepted")
     wait_until(
         "Carol's node records the rejection",
         lambda: [bid["state"] for bid in c.ok("GET", "/bids", user="carol")] == ["rejected"],
     )
-    a.ok("POST", f"/agreements/{a.agreement_id('alice')}/confirm", user="alice")
-    wait_until("B sees Alice's confirmation", lambda: b.agreement_state("bob") == "confirmed_by_one")
-    b.ok("POST", f"/agreements/{b.agreement_id('bob')}/confirm", user="bob")
-    wait_until("A completes the agreement", lambda: a.agreement_state("alice") == "completed")
-    wait_until("B's mirror is completed", lambda: b.agreement_state("bob") == "completed")
+    a.ok("POST", f"/agreements/{agreement_id(a, 'alice')}/confirm", user="alice")
+    wait_until("B sees Alice's confirmation", lambda: agreement_state(b, "bob") == "confirmed_by_one")
+    b.ok("POST", f"/agreements/{agreement_id(b, 'bob')}/confirm", user="bob")
+    wait_until("A completes the agreement", lambda: agreement_state(a, "alice") == "completed")
+    wait_until("B's mirror is completed", lambda: agreement_state(b, "bob") == "completed")
 
 
-def test_evaluations_are_double_blind_across_three_nodes(nodes: tuple[Node, Node, Node]) -> None:
-    a, b, c = nodes
+def test_evaluations_are_double_blind_across_three_nodes(three_nodes: list[Node]) -> None:
+    a, b, c = three_nodes
     a.add_person("alice")
     b.add_person("bob")
     c.add_person("carol")
@@ -201,7 +130,7 @@ def test_evaluations_are_double_blind_across_three_nodes(nodes: tuple[Node, Node
     alice = f"alice@{a.domain}"
 
     # Alice evaluates Bob: sent to B at once, but hidden everywhere.
-    on_a = f"/agreements/{a.agreement_id('alice')}/evaluations"
+    on_a = f"/agreements/{agreement_id(a, 'alice')}/evaluations"
     first = a.ok(
         "POST",
         on_a,
@@ -209,19 +138,19 @@ def test_evaluations_are_double_blind_across_three_nodes(nodes: tuple[Node, Node
         user="alice",
     )
     assert first["state"] == "submitted"
-    wait_until("B holds Alice's evaluation, hidden", lambda: b.evaluation_states() == ["submitted"])
-    on_b = f"/agreements/{b.agreement_id('bob')}/evaluations"
+    wait_until("B holds Alice's evaluation, hidden", lambda: evaluation_states(b) == ["submitted"])
+    on_b = f"/agreements/{agreement_id(b, 'bob')}/evaluations"
     assert b.ok("GET", on_b, user="bob") == []
     for node in (a, b, c):
-        assert node.reputation(bob)["count"] == 0
-    assert c.evaluation_states() == []
+        assert reputation(node, bob)["count"] == 0
+    assert evaluation_states(c) == []
     assert httpx.get(f"{b.url}/users/bob/evaluations", headers=AS).json()["totalItems"] == 0
 
     # Bob evaluates Alice: both are published, on the three nodes.
     b.ok("POST", on_b, {"overall": 5, "criteria": {"welcome": 5, "payment": 5}}, user="bob")
     for node in (a, b, c):
         wait_until(
-            f"{node.domain} holds both evaluations, published", node.states_are("published", "published")
+            f"{node.domain} holds both evaluations, published", states_are(node, "published", "published")
         )
     expected = {
         "actor": f"{b.url}/users/bob",
@@ -232,12 +161,12 @@ def test_evaluations_are_double_blind_across_three_nodes(nodes: tuple[Node, Node
         "by_node": [{"domain": a.domain, "count": 1}],
         "nodes": 1,
     }
-    assert [node.reputation(bob) for node in (a, b, c)] == [expected] * 3
-    assert {node.reputation(alice)["mean"] for node in (a, b, c)} == {"5.00"}
+    assert [reputation(node, bob) for node in (a, b, c)] == [expected] * 3
+    assert {reputation(node, alice)["mean"] for node in (a, b, c)} == {"5.00"}
     seen_by_bob = b.ok("GET", on_b, user="bob")
     assert {e["comment"] for e in seen_by_bob} == {"Travail soigné, merci !", ""}
     assert httpx.get(f"{b.url}/users/bob/evaluations", headers=AS).json()["totalItems"] == 1
     # A second evaluation is refused, and changes nothing anywhere.
     again = b.api("POST", on_b, {"overall": 1}, user="bob")
     assert again.status_code == 409
-    assert [node.reputation(alice)["count"] for node in (a, b, c)] == [1, 1, 1]
+    assert [reputation(node, alice)["count"] for node in (a, b, c)] == [1, 1, 1]

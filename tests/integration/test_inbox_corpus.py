@@ -29,7 +29,8 @@ from node.activitypub.social import inbound
 from node.activitypub.vocab import Activity
 from node.core import db
 from node.settings import load_settings
-from tests.activitypub.actors.test_remote import (  # noqa: F401 - a fixture used by name
+from tests.support.accounts import PASSWORD
+from tests.support.actors import (  # noqa: F401 - a fixture used by name
     AS_TYPE,
     ActorServer,
     RemoteTestActor,
@@ -38,8 +39,8 @@ from tests.activitypub.actors.test_remote import (  # noqa: F401 - a fixture use
     actor_server_fixture,
     fixed_key,
 )
-from tests.conftest import PASSWORD, TEST_SECRET
 from tests.support.nodes import NodeProcess
+from tests.support.settings import TEST_SECRET
 
 pytestmark = pytest.mark.process
 
@@ -54,8 +55,7 @@ class Sent:
 
 
 def started(node: NodeProcess) -> NodeProcess:
-    init = node.cli("init", "--admin", "chef", "--password-stdin", stdin=PASSWORD)
-    assert init.returncode == 0, init.stderr
+    node.init("--admin", "chef", "--password-stdin", stdin=PASSWORD)
     node.start()
     return node
 

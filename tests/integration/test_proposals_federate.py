@@ -6,83 +6,27 @@ Node B runs on PostgreSQL when ``ASASAP_TEST_DATABASE_URL`` is set (as in CI), A
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from node.core.timeutil import utcnow
-from tests.conftest import PASSWORD, DatabaseFactory
-from tests.support.nodes import NodeProcess
+from tests.support.nodes import AS, Node, wait_until
 
 pytestmark = pytest.mark.process
 
-AS = {"Accept": "application/activity+json"}
+
+def remote(node: Node) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = node.ok("GET", "/proposals?origin=remote")["items"]
+    return items
 
 
-def wait_until(what: str, check: Callable[[], bool], timeout: float = 45.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.2)
-
-
-class Node:
-    def __init__(self, process: NodeProcess) -> None:
-        self.process = process
-        self.tokens: dict[str, str] = {}
-
-    @property
-    def url(self) -> str:
-        return self.process.base_url
-
-    def add_person(self, username: str) -> None:
-        created = self.process.cli("user", "create", username, "--password-stdin", stdin=PASSWORD)
-        assert created.returncode == 0, created.stderr
-        self.tokens[username] = self.process.cli("user", "token", username).stdout.strip()
-
-    def api(
-        self, method: str, path: str, body: dict[str, Any] | None = None, user: str | None = None
-    ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
-        return httpx.request(method, self.url + "/api/v1" + path, json=body, headers=headers, timeout=30)
-
-    def remote(self) -> list[dict[str, Any]]:
-        response = self.api("GET", "/proposals?origin=remote")
-        assert response.status_code == 200, response.text
-        items: list[dict[str, Any]] = response.json()["items"]
-        return items
-
-
-@pytest.fixture
-def nodes(tmp_path: Path, database_factories: dict[str, DatabaseFactory]) -> Iterator[tuple[Node, Node]]:
-    sqlite = database_factories["sqlite"]
-    second = database_factories.get("postgresql", sqlite)
-    urls = [sqlite.create(), second.create()]
-    processes = [NodeProcess(tmp_path / name, url) for name, url in zip("ab", urls, strict=True)]
-    try:
-        for process in processes:
-            assert process.cli("init").returncode == 0
-            process.start()
-        yield Node(processes[0]), Node(processes[1])
-    finally:
-        for process in processes:
-            process.stop()
-        for factory, url in zip((sqlite, second), urls, strict=True):
-            factory.drop(url)
-
-
-def test_proposals_federate_from_a_followed_node(nodes: tuple[Node, Node]) -> None:
-    a, b = nodes
+def test_proposals_federate_from_a_followed_node(two_nodes: list[Node]) -> None:
+    a, b = two_nodes
     a.add_person("alice")
-    followed = b.process.cli("federation", "follow", a.url, "--json")
-    assert followed.returncode == 0, followed.stderr
+    b.follow_node(a)
     wait_until(
         "A accepts B's node",
         lambda: httpx.get(a.url + "/actor/followers", headers=AS).json()["totalItems"] == 1,
@@ -113,8 +57,8 @@ def test_proposals_federate_from_a_followed_node(nodes: tuple[Node, Node]) -> No
     assert [r.status_code for r in created] == [201, 201], [r.text for r in created]
     ap_ids = {r.json()["ap_id"] for r in created}
 
-    wait_until("both proposals reach B", lambda: {p["ap_id"] for p in b.remote()} == ap_ids)
-    received = {p["ap_id"]: p for p in b.remote()}
+    wait_until("both proposals reach B", lambda: {p["ap_id"] for p in remote(b)} == ap_ids)
+    received = {p["ap_id"]: p for p in remote(b)}
     remote_offer = received[created[0].json()["ap_id"]]
     assert remote_offer["local"] is False and remote_offer["origin"] == a.url.split("://")[1]
     assert remote_offer["author"] == a.url + "/users/alice"
@@ -132,16 +76,14 @@ def test_proposals_federate_from_a_followed_node(nodes: tuple[Node, Node]) -> No
     offer_id = created[0].json()["id"]
     changed = a.api("PATCH", f"/proposals/{offer_id}", {"title": "Repassage et pliage"}, user="alice")
     assert changed.status_code == 200, changed.text
-    wait_until("the change reaches B", lambda: any(p["title"] == "Repassage et pliage" for p in b.remote()))
+    wait_until("the change reaches B", lambda: any(p["title"] == "Repassage et pliage" for p in remote(b)))
 
     # Withdrawn on A, withdrawn on B.
     assert a.api("POST", f"/proposals/{offer_id}/withdraw", user="alice").status_code == 200
     wait_until(
-        "the withdrawal reaches B", lambda: [p["title"] for p in b.remote()] == ["Courses avec ma mère"]
+        "the withdrawal reaches B", lambda: [p["title"] for p in remote(b)] == ["Courses avec ma mère"]
     )
     assert httpx.get(created[0].json()["ap_id"], headers=AS, timeout=10).status_code == 410
     # Before publishing, A learnt from B's NodeInfo that B reads proposals: B got no Note.
-    peers = a.process.cli("federation", "peers", "--json")
-    assert peers.returncode == 0, peers.stderr
-    software = {peer["domain"]: peer["software"] for peer in json.loads(peers.stdout)}
+    software = {peer["domain"]: peer["software"] for peer in a.cli_json("federation", "peers")}
     assert software[b.url.split("://")[1]] == "asasap"

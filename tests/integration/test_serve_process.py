@@ -1,27 +1,28 @@
-"""A real ``asasap serve`` process, spoken to over HTTP on loopback."""
+"""A real ``asasap serve`` process, spoken to over HTTP on loopback (one node per backend for the
+module: the tests do not depend on each other's traces)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
 from tests.support.nodes import NodeProcess
 
 pytestmark = pytest.mark.process
 
 
-@pytest.fixture
-def node(tmp_path: Path, database_url: str) -> Iterator[NodeProcess]:
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[NodeProcess]:
     process = NodeProcess(
-        tmp_path / "node", database_url, extra_env={"ASASAP_NODE_NAME": "Bagnolet Entraide"}
+        tmp_path_factory.mktemp("node"),
+        module_database_url,
+        extra_env={"ASASAP_NODE_NAME": "Bagnolet Entraide"},
     )
-    init = process.cli("init", "--admin", "chef", "--password-stdin", stdin=PASSWORD)
-    assert init.returncode == 0, init.stderr
+    process.init("--admin", "chef", "--password-stdin", stdin=PASSWORD)
     process.start()
     yield process
     process.stop()

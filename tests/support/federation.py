@@ -30,7 +30,7 @@ from node.core.timeutil import utcnow
 from node.market.agreements import contacts as agreement_contacts
 from node.market.agreements import sync as agreement_sync
 from node.settings import Settings
-from tests.conftest import DatabaseFactory
+from tests.support.databases import DatabaseFactory
 
 
 @dataclass

@@ -19,7 +19,7 @@ from node.core.timeutil import utcnow
 from node.market import schedule as sched
 from node.market.models import Proposal
 from node.settings import Settings
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 
 MONTREUIL = "93048"
 BAGNOLET = "93006"

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from httpx2 import Response
 from starlette.testclient import TestClient
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
 
 _FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S)
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')

@@ -28,7 +28,7 @@ from node.core.statemachine import LifecycleError, lifecycle
 from node.core.timeutil import utcnow
 from node.settings import Settings
 from node.worker import inbox_dispatcher
-from tests.activitypub.actors.test_remote import (  # noqa: F401 - fixtures used by name
+from tests.support.actors import (  # noqa: F401 - fixtures used by name
     ActorServer,
     Reply,
     actor_on,

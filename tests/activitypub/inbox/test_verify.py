@@ -45,7 +45,8 @@ from node.app import create_app
 from node.core.db import session_scope
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from tests.activitypub.actors.test_remote import (
+from tests.support.accounts import make_user
+from tests.support.actors import (
     AS_TYPE,
     ActorServer,
     RemoteTestActor,
@@ -54,7 +55,6 @@ from tests.activitypub.actors.test_remote import (
     actor_server_fixture,  # noqa: F401 - a fixture used by name
     fixed_key,
 )
-from tests.conftest import make_user
 
 INBOX_URL = "http://testserver/inbox"
 SIGNER = "https://a.example/users/amina"

@@ -45,7 +45,7 @@ from node.core.errors import Conflict, NotFound
 from node.core.statemachine import TransitionRefused
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 from tests.support.delivery import (
     InboxSink,
     Reply,

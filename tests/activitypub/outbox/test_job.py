@@ -17,7 +17,7 @@ from node.activitypub.outbox.job import DeliveryJob
 from node.core.jobs import Worker, job_name
 from node.settings import Settings
 from node.worker import node_worker
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 from tests.support.delivery import (
     InboxSink,
     Reply,

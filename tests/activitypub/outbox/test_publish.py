@@ -22,7 +22,7 @@ from node.activitypub.outbox.admin import count_by_state
 from node.activitypub.outbox.publish import cancel_for_domain, publish
 from node.core.db import session_scope
 from node.settings import Settings
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 from tests.support.delivery import (
     add_follower,
     add_remote_actor,

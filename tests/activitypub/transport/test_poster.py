@@ -41,7 +41,7 @@ from node.activitypub.transport.fetch import (
 from node.activitypub.transport.guard import GuardedBackend, IPAddress
 from node.activitypub.transport.poster import Answer, InboxPoster, rsa_signature, user_agent
 from node.settings import Settings
-from tests.activitypub.transport.test_fetch import certificate
+from tests.support.tls import certificate
 
 T = TypeVar("T")
 KEY_ID = "https://node.example/users/alice#main-key"

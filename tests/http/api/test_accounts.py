@@ -11,7 +11,7 @@ from node.accounts import credentials, service
 from node.accounts.models import Role, User
 from node.core import db
 from node.http.api import v1
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 
 
 def _token(engine: Engine, username: str, role: Role = Role.MEMBER) -> str:

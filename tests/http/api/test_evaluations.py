@@ -17,9 +17,9 @@ from node.app import create_app
 from node.core import db
 from node.market.models import Evaluation, Notification
 from node.settings import Settings
-from tests.activitypub.actors.test_remote import ActorServer, actor_on
-from tests.conftest import make_user
-from tests.market.evaluations.test_service import completed_pair, make_agreement, uri
+from tests.support.accounts import make_user
+from tests.support.actors import ActorServer, actor_on
+from tests.support.evaluations import completed_pair, make_agreement, uri
 
 
 @pytest.fixture

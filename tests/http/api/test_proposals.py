@@ -20,7 +20,7 @@ from node.core.timeutil import utcnow
 from node.market.models import Bid, PendingPublication, Proposal
 from node.market.proposals.jobs import PeerSoftwareJob
 from node.settings import Settings
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 from tests.support.delivery import add_follower, add_remote_actor, local_person, running_sink
 
 NODEINFO = "http://nodeinfo.diaspora.software/ns/schema/"

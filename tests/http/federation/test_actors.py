@@ -31,7 +31,8 @@ from node.app import create_app
 from node.core import db
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from tests.conftest import make_user
+from tests.support.accounts import make_user
+from tests.support.actors import FakeKeyLookup
 
 AS = "application/activity+json"
 LD = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
@@ -334,20 +335,6 @@ KEY_ID = "https://remote.example/users/bob#main-key"
 @pytest.fixture(scope="module")
 def remote_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-class FakeKeyLookup:
-    """Stands for the remote-actor cache: known keys, and a different answer when refreshing."""
-
-    def __init__(self, key: VerificationKey | None, refreshed: VerificationKey | None = None) -> None:
-        self.key = key
-        self.refreshed = refreshed if refreshed is not None else key
-        self.calls: list[tuple[str, bool]] = []
-
-    async def __call__(self, key_id: str, refresh: bool) -> VerificationKey | None:
-        self.calls.append((key_id, refresh))
-        key = self.refreshed if refresh else self.key
-        return key if key is not None and key.key_id == key_id else None
 
 
 def verification_key(private: rsa.RSAPrivateKey) -> VerificationKey:

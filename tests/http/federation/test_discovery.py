@@ -25,9 +25,10 @@ from node.app import create_app
 from node.core import db
 from node.core.timeutil import utcnow
 from node.settings import Mode, RegistrationPolicy, Settings, load_settings
-from tests.conftest import PASSWORD, TEST_SECRET, make_user
+from tests.support.accounts import PASSWORD, make_user
 from tests.support.data import VECTORS
 from tests.support.nodes import NodeProcess
+from tests.support.settings import TEST_SECRET
 
 JRD = "application/jrd+json; charset=utf-8"
 AS = "application/activity+json"
@@ -329,8 +330,7 @@ def test_nodeinfo_over_http(client: TestClient, engine: Engine) -> None:
 @pytest.mark.process
 def test_a_real_node_serves_its_actor_and_webfinger(tmp_path: Path, database_url: str) -> None:
     node = NodeProcess(tmp_path / "node", database_url, extra_env={"ASASAP_NODE_NAME": "Bagnolet Entraide"})
-    init = node.cli("init", "--admin", "chef", "--password-stdin", stdin=PASSWORD)
-    assert init.returncode == 0, init.stderr
+    node.init("--admin", "chef", "--password-stdin", stdin=PASSWORD)
     node.start()
     try:
         with httpx.Client(base_url=node.base_url, timeout=10) as http:

@@ -2,69 +2,45 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
+from tests.support.browser import (
+    PHONE_WIDTH,
+    browser_fixture,  # noqa: F401 - a fixture used by name
+    phone_context,
+    skip_without_chromium,
+)
 from tests.support.nodes import NodeProcess
-
-CHROMIUM = os.environ.get("ASASAP_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
-if not shutil.which(CHROMIUM) and not os.environ.get("ASASAP_REQUIRE_BROWSER"):
-    pytest.skip(
-        f"Chromium not installed at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True
-    )
+skip_without_chromium()
 
 
-@pytest.fixture
-def node(tmp_path: Path, database_url: str) -> Iterator[NodeProcess]:
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[NodeProcess]:
+    """One node for the module, on each backend: each test starts from pages no one is logged in on."""
     process = NodeProcess(
-        tmp_path / "node",
-        database_url,
+        tmp_path_factory.mktemp("node"),
+        module_database_url,
         extra_env={
             "ASASAP_NODE_NAME": "Montreuil Services",
             "ASASAP_TERRITORY": "Montreuil (93)",
         },
     )
-    assert process.cli("init").returncode == 0
+    process.init()
     process.start()
     yield process
     process.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(
-        viewport={"width": 360, "height": 740},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="fr-FR",
-    )
+@pytest.fixture(name="phone")
+def phone_fixture(browser: Browser) -> Iterator[Page]:
+    context = phone_context(browser)
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
@@ -73,7 +49,7 @@ def phone(browser: Browser) -> Iterator[Page]:
 
 def _no_horizontal_scroll(page: Page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 360, f"page is {width}px wide on a 360px screen: {page.url}"
+    assert width <= PHONE_WIDTH, f"page is {width}px wide on a {PHONE_WIDTH}px screen: {page.url}"
 
 
 def test_register_login_edit_profile_switch_language_logout(node: NodeProcess, phone: Page) -> None:

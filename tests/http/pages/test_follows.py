@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 
 from node.activitypub.models import Follow, OutboxActivity
 from node.core import db
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 from tests.support.pages import csrf, login, post_form
 
 

@@ -12,7 +12,7 @@ from node.accounts.models import AccountStatus, Role, User
 from node.app import create_app
 from node.core import db
 from node.settings import RegistrationPolicy, Settings
-from tests.conftest import PASSWORD, make_user
+from tests.support.accounts import PASSWORD, make_user
 from tests.support.pages import csrf, login, post_form
 
 

@@ -33,9 +33,9 @@ from node.market.evaluations.reputation import Role
 from node.market.models import Agreement, Notification
 from node.settings import Settings
 from node.worker import inbox_dispatcher
-from tests.activitypub.actors.test_remote import ActorServer
-from tests.conftest import make_user
-from tests.market.evaluations.test_service import make_agreement, stored, submit, uri
+from tests.support.accounts import make_user
+from tests.support.actors import ActorServer
+from tests.support.evaluations import make_agreement, stored, submit, uri
 
 A = "https://montreuil.example"
 ALICE = A + "/users/alice"

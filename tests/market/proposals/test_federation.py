@@ -38,7 +38,7 @@ from node.market.proposals import notes as proposal_notes
 from node.market.proposals import service as proposals
 from node.settings import Settings
 from node.worker import inbox_dispatcher
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 from tests.support.data import CAPTURED, FEP_0837
 from tests.support.delivery import add_follower, add_remote_actor, local_person
 

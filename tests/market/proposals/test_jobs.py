@@ -23,7 +23,7 @@ from node.market.proposals import publishing
 from node.market.proposals import service as proposals
 from node.market.proposals.jobs import PeerSoftwareJob
 from node.settings import Settings
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 from tests.support.delivery import (
     InboxSink,
     add_follower,

@@ -22,7 +22,7 @@ from node.market.proposals import input as proposal_input
 from node.market.proposals import service as proposals
 from node.market.proposals.records import ProposalFilters, fold, parse_filters
 from node.settings import Mode, Settings
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 
 
 @pytest.fixture

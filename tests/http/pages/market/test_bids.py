@@ -24,7 +24,7 @@ from node.market.bids import service as bids
 from node.market.bids.service import BidInput
 from node.market.models import Agreement, AgreementContact, Bid
 from node.settings import Settings
-from tests.http.federation.test_actors import FakeKeyLookup
+from tests.support.actors import FakeKeyLookup
 from tests.support.market import BAGNOLET, make_proposal, person
 from tests.support.pages import csrf, form_token, login, post_form
 

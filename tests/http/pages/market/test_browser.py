@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -20,20 +19,23 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Response, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Response, expect
+from sqlalchemy import Engine
 
-from tests.conftest import PASSWORD
-from tests.http.pages.test_browser import CHROMIUM, LAUNCH_ARGS
+from tests.support.accounts import PASSWORD, make_user
+from tests.support.browser import (
+    PHONE_WIDTH,
+    browser_fixture,  # noqa: F401 - a fixture used by name
+    phone_context,
+    skip_without_chromium,
+)
 from tests.support.nodes import NodeProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
-if not shutil.which(CHROMIUM) and not os.environ.get("ASASAP_REQUIRE_BROWSER"):
-    pytest.skip(
-        f"Chromium not installed at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True
-    )
+skip_without_chromium()
 
-WIDTH = 360
+WIDTH = PHONE_WIDTH
 PARIS = ZoneInfo("Europe/Paris")
 MONTHS = (
     "janvier",
@@ -120,40 +122,22 @@ class Person:
 
 
 @pytest.fixture
-def node(tmp_path: Path, database_url: str) -> Iterator[NodeProcess]:
+def node(tmp_path: Path, database_url: str, engine: Engine) -> Iterator[NodeProcess]:
     process = NodeProcess(
         tmp_path / "node", database_url, extra_env={"ASASAP_NODE_NAME": "Montreuil Services"}
     )
-    assert process.cli("init").returncode == 0
+    process.init()
     for username in ("alice", "bob", "carol"):
-        created = process.cli("user", "create", username, "--password-stdin", stdin=PASSWORD)
-        assert created.returncode == 0, created.stderr
+        make_user(engine, username)
     process.start()
     yield process
     process.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
-        yield instance
-        instance.close()
-
-
 @pytest.fixture
 def phones(browser: Browser, node: NodeProcess) -> Iterator[dict[str, Person]]:
     """A phone each for Alice, Bob and Carol (separate browser contexts: separate sessions)."""
-    contexts = [
-        browser.new_context(
-            viewport={"width": WIDTH, "height": 740},
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
-            locale="fr-FR",
-        )
-        for _ in range(3)
-    ]
+    contexts = [phone_context(browser) for _ in range(3)]
     people = {}
     for name, context in zip(("alice", "bob", "carol"), contexts, strict=True):
         page = context.new_page()

@@ -16,8 +16,8 @@ from node.accounts.models import User
 from node.http.pages import notifications as notification_pages
 from node.market.models import Agreement, Evaluation
 from node.settings import Settings
-from tests.conftest import make_user
-from tests.market.evaluations.test_service import completed_pair, make_agreement, uri
+from tests.support.accounts import make_user
+from tests.support.evaluations import completed_pair, make_agreement, uri
 from tests.support.pages import csrf, login, post_form
 
 EN = {"Accept-Language": "en"}

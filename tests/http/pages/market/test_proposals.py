@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from node.core.timeutil import utcnow
 from node.market.models import Proposal
 from node.market.proposals.records import fold
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 from tests.support.pages import csrf, login, post_form
 
 AS = {"Accept": "application/activity+json"}

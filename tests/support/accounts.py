@@ -1,0 +1,17 @@
+"""People in tests: the one password they all use, and accounts created directly in a database."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from node.accounts import service
+from node.accounts.models import Role, User
+from node.core import db
+
+PASSWORD = "une phrase de passe solide"
+
+
+def make_user(engine: Engine, username: str, role: Role = Role.MEMBER, password: str = PASSWORD) -> User:
+    """Create and commit an active account."""
+    with db.session_scope(engine) as s:
+        return service.create_user(username=username, password=password, role=role, session=s)
