@@ -5,8 +5,10 @@ SQLite database under ``--dir``, serve on three ports of ``--host`` (8001, 8002 
 with their embedded workers, private addresses allowed so that they federate over loopback.
 Accounts are created before serving; the marketplace (follows, offers and demands, bids, one agreement
 completed and evaluated) is seeded through the federation once the servers answer
-(:mod:`node.demo.seeding`), on the first run only. ``demo.json`` under ``--dir`` remembers the addresses
-the data was made for (every ActivityPub id names them) and whether the seeding is done.
+(:mod:`node.demo.seeding`), on the first run only. People, proposals, bids and the agreement come from
+the tables under ``node/demo/data/``, read and checked first (:mod:`node.demo.loader`): a mistake in
+them stops the command before anything is created. ``demo.json`` under ``--dir`` remembers the
+addresses the data was made for (every ActivityPub id names them) and whether the seeding is done.
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ from node.activitypub import keys
 from node.app import create_app
 from node.commands.base import CommandError, SubParsers
 from node.core import db
-from node.demo.data import DEMO_NODES, DEMO_PASSWORD, DemoNode, seed
+from node.demo.accounts import DEMO_PASSWORD, create_accounts
+from node.demo.loader import load_demo
 from node.demo.seeding import SEED_TIMEOUT, LiveNode, seed_marketplace
+from node.demo.specs import DemoData, DemoNode
+from node.demo.tables import DemoDataError
 from node.settings import Mode, RegistrationPolicy, Settings, load_settings
 
 STATE_FILE = "demo.json"
@@ -104,7 +109,8 @@ class DemoState:
         (root / STATE_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
 
 
-def _ports(args: argparse.Namespace, previous: DemoState | None) -> list[int]:
+def _ports(args: argparse.Namespace, previous: DemoState | None, count: int) -> list[int]:
+    """The ``count`` nodes' ports, from the options or else from the existing demo data."""
     if args.ports:
         try:
             ports = [int(part) for part in args.ports.split(",")]
@@ -113,13 +119,13 @@ def _ports(args: argparse.Namespace, previous: DemoState | None) -> list[int]:
                 f"--ports takes three port numbers separated by commas, not {args.ports!r}"
             ) from None
     elif args.base_port is not None:
-        ports = [args.base_port + index for index in range(len(DEMO_NODES))]
+        ports = [args.base_port + index for index in range(count)]
     elif previous is not None:
         ports = previous.ports
     else:
-        ports = [DEFAULT_BASE_PORT + index for index in range(len(DEMO_NODES))]
-    if len(ports) != len(DEMO_NODES) or len(set(ports)) != len(ports):
-        raise CommandError(f"the demo needs {len(DEMO_NODES)} different ports, got {ports}")
+        ports = [DEFAULT_BASE_PORT + index for index in range(count)]
+    if len(ports) != count or len(set(ports)) != len(ports):
+        raise CommandError(f"the demo needs {count} different ports, got {ports}")
     if not all(0 < port < 65536 for port in ports):
         raise CommandError(f"ports must be between 1 and 65535, got {ports}")
     return ports
@@ -149,19 +155,19 @@ def _settings(node: DemoNode, root: Path, host: str, port: int) -> Settings:
 def _seed_accounts(node: DemoNode, settings: Settings, engine: Engine) -> None:
     with db.session_scope(engine, write=True) as session:
         keys.ensure_key(keys.NODE_OWNER, settings.effective_secret_key, session=session)
-        seed(settings.effective_secret_key, node.people, session=session)
+        create_accounts(settings.effective_secret_key, node.people, session=session)
 
 
-def _prepare(root: Path, host: str, ports: Sequence[int]) -> list[Settings]:
+def _prepare(nodes: Sequence[DemoNode], root: Path, host: str, ports: Sequence[int]) -> list[Settings]:
     """Data folders, migrated databases, node keys and demo accounts (what does not exist yet)."""
-    all_settings = [_settings(node, root, host, port) for node, port in zip(DEMO_NODES, ports, strict=True)]
+    all_settings = [_settings(node, root, host, port) for node, port in zip(nodes, ports, strict=True)]
     engines = [db.make_engine(settings.effective_database_url) for settings in all_settings]
     try:
         for engine in engines:
             db.migrate(engine)
         # Password hashing dominates: the three nodes' accounts are made side by side.
         with ThreadPoolExecutor(len(engines)) as pool:
-            list(pool.map(_seed_accounts, DEMO_NODES, all_settings, engines))
+            list(pool.map(_seed_accounts, nodes, all_settings, engines))
     finally:
         for engine in engines:
             engine.dispose()
@@ -182,9 +188,9 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _print_nodes(all_settings: Sequence[Settings]) -> None:
+def _print_nodes(nodes: Sequence[DemoNode], all_settings: Sequence[Settings]) -> None:
     print("ASASAP — démo : trois nœuds fédérés / demo: three federating nodes\n")
-    for node, settings in zip(DEMO_NODES, all_settings, strict=True):
+    for node, settings in zip(nodes, all_settings, strict=True):
         print(f"  {node.name} — {MODES[node.mode]} — {node.territory}")
         print(f"    {settings.base_url}")
         for person in node.people:
@@ -212,6 +218,7 @@ async def _when_started(servers: Sequence[uvicorn.Server], serving: Sequence[asy
 
 
 async def _serve(
+    demo: DemoData,
     all_settings: Sequence[Settings],
     sockets: Sequence[socket.socket],
     root: Path,
@@ -247,9 +254,9 @@ async def _serve(
             print("Préparation de la place de marché / seeding the marketplace…", flush=True)
             live = [
                 LiveNode(node, settings, app.state.node.engine, app.state.remote_actors)
-                for node, settings, app in zip(DEMO_NODES, all_settings, apps, strict=True)
+                for node, settings, app in zip(demo.nodes, all_settings, apps, strict=True)
             ]
-            if await seed_marketplace(live, lambda line: print(line, flush=True), timeout=timeout):
+            if await seed_marketplace(demo, live, lambda line: print(line, flush=True), timeout=timeout):
                 state.seeded = True
                 state.save(root)
         print("\nCtrl-C pour arrêter / to stop.", flush=True)
@@ -280,10 +287,14 @@ def cmd_demo(args: argparse.Namespace, _context: object) -> int:
     root = Path(args.dir)
     if not args.seed_timeout > 0:
         raise CommandError("--seed-timeout takes a number of seconds above 0")
+    try:
+        demo = load_demo()
+    except DemoDataError as exc:
+        raise CommandError(f"the demo's tables hold a mistake: {exc}") from None
     if args.reset and root.exists():
         shutil.rmtree(root)
     previous = DemoState.load(root)
-    ports = _ports(args, previous)
+    ports = _ports(args, previous, len(demo.nodes))
     if previous is not None and (previous.host, previous.ports) != (args.host, ports):
         made_for = ", ".join(f"http://{previous.host}:{port}" for port in previous.ports)
         raise CommandError(
@@ -293,10 +304,10 @@ def cmd_demo(args: argparse.Namespace, _context: object) -> int:
     sockets = [] if args.no_serve else [_listen(args.host, port) for port in ports]
     try:
         root.mkdir(parents=True, exist_ok=True)
-        all_settings = _prepare(root, args.host, ports)
+        all_settings = _prepare(demo.nodes, root, args.host, ports)
         state = previous or DemoState(args.host, ports)
         state.save(root)
-        _print_nodes(all_settings)
+        _print_nodes(demo.nodes, all_settings)
         if args.no_serve:
             if not state.seeded:
                 print(
@@ -305,7 +316,7 @@ def cmd_demo(args: argparse.Namespace, _context: object) -> int:
                 )
             return 0
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        asyncio.run(_serve(all_settings, sockets, root, state, args.seed_timeout))
+        asyncio.run(_serve(demo, all_settings, sockets, root, state, args.seed_timeout))
     finally:
         for sock in sockets:
             sock.close()

@@ -4,8 +4,8 @@ everything federates and every node ends consistent.
 In order, each step waiting until the federation has carried it:
 
 1. each node's actor follows the two others, and a few residents follow residents of other nodes;
-2. the offers and demands of :mod:`node.demo.data` are published (``proposals.create``), in turns from
-   the three nodes, and reach the two other nodes;
+2. the offers and demands of the demo's tables (:mod:`node.demo.loader`) are published
+   (``proposals.create``), in turns from the three nodes, and reach the two other nodes;
 3. people answer proposals of other nodes (``bids.place_bid`` on the remote proposal rows): the bids
    reach the authors' nodes;
 4. one bid is accepted (``bids.accept_bid`` on the author's node, which rejects the others on that
@@ -40,16 +40,7 @@ from node.activitypub.social import follows
 from node.activitypub.transport.fetch import RemoteError
 from node.core.db import session_scope
 from node.core.errors import DomainError
-from node.demo.data import (
-    DEMO_AGREEMENT,
-    DEMO_BIDS,
-    DEMO_FOLLOWS,
-    DemoBid,
-    DemoEvaluation,
-    DemoNode,
-    DemoProposal,
-)
-from node.demo.data import proposal_named as demo_proposal
+from node.demo.specs import DemoBid, DemoData, DemoEvaluation, DemoNode, DemoProposal
 from node.market.agreements import service as agreements
 from node.market.agreements.parties import confirmed_at, party_of
 from node.market.bids import service as bids
@@ -235,13 +226,14 @@ async def _follow(node: LiveNode, username: str | None, target_uri: str) -> tupl
     return node, actor.uri, target_uri
 
 
-async def _follow_each_other(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
+async def _follow_each_other(demo: DemoData, nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
     follows = [
         await _follow(node, None, other.settings.url(local.NODE_ACTOR_PATH))
         for node, other in itertools.permutations(nodes.values(), 2)
     ]
-    for (node, username), (other, followee) in DEMO_FOLLOWS:
-        follows.append(await _follow(nodes[node], username, nodes[other].person_uri(followee)))
+    for spec in demo.follows:
+        followee = nodes[spec.followee_node].person_uri(spec.followee)
+        follows.append(await _follow(nodes[spec.follower_node], spec.follower, followee))
 
     async def accepted() -> bool:
         for node, follower, followee in follows:
@@ -256,7 +248,7 @@ async def _follow_each_other(nodes: Mapping[str, LiveNode], progress: _Progress)
     return f"{len(follows)}"
 
 
-async def _publish_proposals(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
+async def _publish_proposals(demo: DemoData, nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
     today = datetime.now(PARIS).date()
     # In turns from the three nodes, so that the newest first lists mix them.
     queues = [[(node, spec) for spec in node.spec.proposals] for node in nodes.values()]
@@ -282,8 +274,8 @@ async def _publish_proposals(nodes: Mapping[str, LiveNode], progress: _Progress)
     return f"{len(progress.proposals)}"
 
 
-async def _place_bids(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
-    for spec in DEMO_BIDS:
+async def _place_bids(demo: DemoData, nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
+    for spec in demo.bids:
         bidder = nodes[spec.node]
         progress.bids[spec] = await bidder.write(
             lambda session: _place(bidder.settings, spec, progress.proposals[spec.proposal], session=session)  # noqa: B023 - awaited in this iteration
@@ -292,7 +284,7 @@ async def _place_bids(nodes: Mapping[str, LiveNode], progress: _Progress) -> str
     async def received() -> bool:
         for spec, ap_id in progress.bids.items():
             if (
-                await _author_node(nodes, spec.proposal).read(
+                await _author_node(demo, nodes, spec.proposal).read(
                     lambda session: _count_known(Bid, [ap_id], session=session)  # noqa: B023 - awaited in this iteration
                 )
                 == 0
@@ -304,34 +296,28 @@ async def _place_bids(nodes: Mapping[str, LiveNode], progress: _Progress) -> str
     return f"{len(progress.bids)}"
 
 
-def _author_node(nodes: Mapping[str, LiveNode], proposal_key: str) -> LiveNode:
-    return nodes[demo_proposal(proposal_key)[0].slug]
+def _author_node(demo: DemoData, nodes: Mapping[str, LiveNode], proposal_key: str) -> LiveNode:
+    return nodes[demo.proposal_named(proposal_key)[0].slug]
 
 
-def _agreed_bid() -> DemoBid:
-    return next(
-        b for b in DEMO_BIDS if (b.proposal, b.bidder) == (DEMO_AGREEMENT.proposal, DEMO_AGREEMENT.bidder)
-    )
-
-
-def _parties(nodes: Mapping[str, LiveNode]) -> tuple[LiveNode, str, LiveNode, str]:
+def _parties(demo: DemoData, nodes: Mapping[str, LiveNode]) -> tuple[LiveNode, str, LiveNode, str]:
     """The node holding the demo agreement and the proposal's author; the mirror's node and the bidder."""
-    agreed = _agreed_bid()
-    author = demo_proposal(agreed.proposal)[1].author
-    return _author_node(nodes, agreed.proposal), author, nodes[agreed.node], agreed.bidder
+    agreed = demo.agreed_bid()
+    author = demo.proposal_named(agreed.proposal)[1].author
+    return _author_node(demo, nodes, agreed.proposal), author, nodes[agreed.node], agreed.bidder
 
 
-async def _accept_one_bid(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
-    holder, author, mirror, _ = _parties(nodes)
+async def _accept_one_bid(demo: DemoData, nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
+    holder, author, mirror, _ = _parties(demo, nodes)
     progress.agreement = await holder.write(
-        lambda session: _accept(holder.settings, author, progress.bids[_agreed_bid()], session=session)
+        lambda session: _accept(holder.settings, author, progress.bids[demo.agreed_bid()], session=session)
     )
 
     async def consistent() -> bool:
         if await mirror.read(lambda session: _agreement_state(progress.agreement, session=session)) is None:
             return False
         for spec, ap_id in progress.bids.items():
-            on_author_node = await _author_node(nodes, spec.proposal).read(
+            on_author_node = await _author_node(demo, nodes, spec.proposal).read(
                 lambda session: _bid_state(ap_id, session=session)  # noqa: B023 - awaited in this iteration
             )
             if (
@@ -345,8 +331,8 @@ async def _accept_one_bid(nodes: Mapping[str, LiveNode], progress: _Progress) ->
     return ""
 
 
-async def _confirm_service(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
-    holder, author, mirror, bidder = _parties(nodes)
+async def _confirm_service(demo: DemoData, nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
+    holder, author, mirror, bidder = _parties(demo, nodes)
     ap_id = progress.agreement
     await holder.write(lambda session: _confirm(holder.settings, author, ap_id, session=session))
 
@@ -368,11 +354,11 @@ async def _confirm_service(nodes: Mapping[str, LiveNode], progress: _Progress) -
     return ""
 
 
-async def _evaluate_each_other(nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
-    for spec in DEMO_AGREEMENT.evaluations:
+async def _evaluate_each_other(demo: DemoData, nodes: Mapping[str, LiveNode], progress: _Progress) -> str:
+    for spec in demo.agreement.evaluations:
         node = nodes[spec.node]
         await node.write(lambda session: _evaluate(node.settings, spec, progress.agreement, session=session))  # noqa: B023 - awaited in this iteration
-    expected = len(DEMO_AGREEMENT.evaluations)
+    expected = len(demo.agreement.evaluations)
 
     async def published() -> bool:
         return all(
@@ -386,7 +372,7 @@ async def _evaluate_each_other(nodes: Mapping[str, LiveNode], progress: _Progres
     return ""
 
 
-Step = Callable[[Mapping[str, LiveNode], _Progress], Awaitable[str]]
+Step = Callable[[DemoData, Mapping[str, LiveNode], _Progress], Awaitable[str]]
 
 STEPS: tuple[tuple[str, Step], ...] = (
     (
@@ -407,9 +393,11 @@ STEPS: tuple[tuple[str, Step], ...] = (
 )
 
 
-async def seed_marketplace(nodes: Sequence[LiveNode], say: Say, *, timeout: float = SEED_TIMEOUT) -> bool:
-    """Run the steps, printing one line per step; False (with a line saying why) when a step fails or
-    the whole takes longer than ``timeout`` seconds. The nodes keep serving either way."""
+async def seed_marketplace(
+    demo: DemoData, nodes: Sequence[LiveNode], say: Say, *, timeout: float = SEED_TIMEOUT
+) -> bool:
+    """Run the steps on ``demo``'s data, printing one line per step; False (with a line saying why) when
+    a step fails or the whole takes longer than ``timeout`` seconds. The nodes keep serving either way."""
     by_slug = {node.spec.slug: node for node in nodes}
     progress = _Progress()
     started = time.monotonic()
@@ -418,7 +406,7 @@ async def seed_marketplace(nodes: Sequence[LiveNode], say: Say, *, timeout: floa
         for label, step in STEPS:
             progress.step = label
             began = time.monotonic()
-            count = await step(by_slug, progress)
+            count = await step(demo, by_slug, progress)
             say(f"  ✓ {label}{f' ({count})' if count else ''} — {time.monotonic() - began:.1f} s")
 
     try:

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from node.cli import main
-from node.demo.data import DEMO_AGREEMENT, DEMO_BIDS, DEMO_NODES, DEMO_PASSWORD, proposal_named
+from node.demo.accounts import DEMO_PASSWORD
+from node.demo.loader import load_demo
 from tests.support.nodes import free_port
 from tests.support.pages import form_token
 
@@ -33,6 +34,7 @@ class Demo:
 
     def __init__(self, root: Path, ports: list[int]) -> None:
         self.ports = ports
+        self.slugs = [node.slug for node in load_demo().nodes]
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [
@@ -85,8 +87,7 @@ class Demo:
         return code
 
     def url(self, slug: str) -> str:
-        index = [node.slug for node in DEMO_NODES].index(slug)
-        return f"http://127.0.0.1:{self.ports[index]}"
+        return f"http://127.0.0.1:{self.ports[self.slugs.index(slug)]}"
 
     def domain(self, slug: str) -> str:
         return self.url(slug).split("://", 1)[1]
@@ -133,11 +134,12 @@ def reputation(base: str, handle: str) -> dict[str, Any]:
 
 @pytest.mark.process
 def test_demo_federates_three_seeded_nodes_and_stops_cleanly(tmp_path: Path) -> None:
+    data = load_demo()
     demo = Demo(tmp_path / "demo", three_ports())
     try:
         demo.wait_for(READY)
-        slugs = [node.slug for node in DEMO_NODES]
-        for node in DEMO_NODES:
+        slugs = [node.slug for node in data.nodes]
+        for node in data.nodes:
             home = httpx.get(demo.url(node.slug) + "/", timeout=10)
             assert home.status_code == 200 and '<html lang="fr">' in home.text and node.name in home.text
             assert demo.url(node.slug) in demo.output
@@ -149,11 +151,11 @@ def test_demo_federates_three_seeded_nodes_and_stops_cleanly(tmp_path: Path) -> 
         assert origins == {demo.domain("bagnolet"), demo.domain("cooperative")}
 
         # The completed agreement, on the holder's node and on the mirror.
-        author_node, demand = proposal_named(DEMO_AGREEMENT.proposal)
+        author_node, demand = data.proposal_named(data.agreement.proposal)
         bidder_node = next(
-            b.node for b in DEMO_BIDS if (b.proposal, b.bidder) == (demand.key, DEMO_AGREEMENT.bidder)
+            b.node for b in data.bids if (b.proposal, b.bidder) == (demand.key, data.agreement.bidder)
         )
-        for slug, username in ((author_node.slug, demand.author), (bidder_node, DEMO_AGREEMENT.bidder)):
+        for slug, username in ((author_node.slug, demand.author), (bidder_node, data.agreement.bidder)):
             with logged_in(demo.url(slug), username) as http:
                 page = http.get("/me/agreements").text
                 assert demand.title in page and "Terminé" in page, page
@@ -162,7 +164,7 @@ def test_demo_federates_three_seeded_nodes_and_stops_cleanly(tmp_path: Path) -> 
                 assert http.get("/admin").status_code == 200  # an administrator's page
 
         # Both evaluations are published: the reputations read the same on the three nodes.
-        provider = f"{DEMO_AGREEMENT.bidder}@{demo.domain(bidder_node)}"
+        provider = f"{data.agreement.bidder}@{demo.domain(bidder_node)}"
         requester = f"{demand.author}@{demo.domain(author_node.slug)}"
         for handle, mean in ((provider, "5.00"), (requester, "4.00")):
             seen = [reputation(demo.url(slug), handle) for slug in slugs]
