@@ -44,6 +44,7 @@ from sqlmodel import Session, col, select
 from node.activitypub import addressing, vocab
 from node.activitypub.actors import local
 from node.activitypub.addressing import origin_of, same_origin, storable_uri
+from node.activitypub.lifecycles import PEER_LIFECYCLE
 from node.activitypub.models import DomainBlock, Peer, PeerState, RemoteActor
 from node.activitypub.signatures import PublicKey, UnusableKey, VerificationKey, load_public_key_pem
 from node.activitypub.transport.fetch import Fetcher, Gone, RemoteError, retryable
@@ -554,6 +555,5 @@ def _touch_peer(domain: str, *, session: Session) -> None:
         session.add(Peer(domain=domain, last_success_at=now))
         return
     peer.last_success_at = now
-    if peer.state == PeerState.FAILING.value:
-        peer.state = PeerState.OK.value
+    peer.state = PEER_LIFECYCLE.step(peer.state, PeerState.OK).value
     session.add(peer)

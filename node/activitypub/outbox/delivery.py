@@ -41,7 +41,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Select, Table, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Update
 from sqlmodel import Session, SQLModel, col
 
@@ -63,10 +62,9 @@ from node.activitypub.models import (
     DeliveryState,
     DomainBlock,
     OutboxActivity,
-    Peer,
-    PeerState,
     RemoteActor,
 )
+from node.activitypub.outbox import peers
 from node.activitypub.signatures import HttpSignatureAuth
 from node.activitypub.transport.fetch import (
     Fetcher,
@@ -119,9 +117,6 @@ def require_transition(old: S | str, new: S) -> None:
 def states_leading_to(new: S) -> list[str]:
     """The states from which ``new`` is a declared transition."""
     return [old.value for old, target in LIFECYCLE.edges() if target is new]
-
-
-# --- backoff ---------------------------------------------------------------------------------------
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -516,7 +511,7 @@ def record(outcomes: Sequence[Outcome], *, session: Session, now: datetime) -> N
             .values(gone_at=now)
             .execution_options(synchronize_session=False)
         )
-    _record_peers(connection, outcomes, now)
+    peers.record(connection, [(o.domain, o.peer) for o in outcomes], now)
 
 
 def _record_each(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
@@ -536,70 +531,3 @@ def _record_each(connection: Connection, outcomes: Sequence[Outcome], now: datet
         for o in outcomes
     ]
     connection.execute(_outcome_statement(), parameters)
-
-
-def _record_peers(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
-    """Successes reset a peer's failure count; failures (no usable answer) add to it."""
-    successes: set[str] = set()
-    failures: dict[str, int] = {}
-    for outcome in outcomes:
-        if outcome.peer is True:
-            successes.add(outcome.domain)
-        elif outcome.peer is False:
-            failures[outcome.domain] = failures.get(outcome.domain, 0) + 1
-    postgres = connection.dialect.name == "postgresql"
-    if successes:
-        rows: list[dict[str, object]] = [
-            {"domain": domain, "now": now, "failed_at": now if domain in failures else None}
-            for domain in sorted(successes)
-        ]
-        connection.execute(_peer_success_statement(postgres), rows)
-    failed = sorted(set(failures) - successes)
-    if failed:
-        counted = [{"domain": domain, "now": now, "count": failures[domain]} for domain in failed]
-        connection.execute(_peer_failure_statement(postgres), counted)
-
-
-def _peer_upsert(postgres: bool, row: dict[str, Any]) -> postgresql.Insert | sqlite.Insert:
-    insert = postgresql.insert if postgres else sqlite.insert
-    return insert(_table(Peer)).values(row)
-
-
-@functools.cache
-def _peer_success_statement(postgres: bool) -> postgresql.Insert | sqlite.Insert:
-    """A peer answered (``domain``, ``now``; ``failed_at`` when it also failed in the same write)."""
-    peers, stamp = _table(Peer), _table(Peer).c.last_success_at.type
-    now, failed_at = bindparam("now", type_=stamp), bindparam("failed_at", type_=stamp)
-    row = {
-        "domain": bindparam("domain"),
-        "state": PeerState.OK.value,
-        "first_seen_at": now,
-        "failure_count": 0,
-    }
-    statement = _peer_upsert(postgres, {**row, "last_success_at": now, "last_failure_at": failed_at})
-    return statement.on_conflict_do_update(
-        index_elements=["domain"],
-        set_={
-            "last_success_at": now,
-            "failure_count": 0,
-            "state": PeerState.OK.value,
-            "last_failure_at": func.coalesce(failed_at, peers.c.last_failure_at),
-        },
-    )
-
-
-@functools.cache
-def _peer_failure_statement(postgres: bool) -> postgresql.Insert | sqlite.Insert:
-    """A peer gave no usable answer ``count`` times (``domain``, ``now``, ``count``)."""
-    peers, now = _table(Peer), bindparam("now", type_=_table(Peer).c.last_failure_at.type)
-    count = bindparam("count", type_=peers.c.failure_count.type)
-    row = {"domain": bindparam("domain"), "state": PeerState.FAILING.value, "first_seen_at": now}
-    statement = _peer_upsert(postgres, {**row, "failure_count": count, "last_failure_at": now})
-    return statement.on_conflict_do_update(
-        index_elements=["domain"],
-        set_={
-            "last_failure_at": now,
-            "failure_count": peers.c.failure_count + count,
-            "state": PeerState.FAILING.value,
-        },
-    )
