@@ -8,7 +8,8 @@ The marketplace documents are told apart by :func:`node.market.vocab.classify_ac
 or ``Update`` naming its object by id, fetched from its origin), ``reply`` (``Create(Note)``),
 ``contact`` (a ``ContactPoint`` shared by a party), ``agreement-update`` (the holder's ``Update`` of an
 agreement), ``proposal-deleted``, ``announce``, and the references that only an id gives (an
-``Accept``, ``Undo`` or ``Flag`` whose object the inbox kept as an id). The social graph classifies
+``Accept``, ``Undo`` or ``Flag`` whose object the inbox kept as an id; a ``Reject`` of an id, which
+declines one of our bids or else cancels an agreement). The social graph classifies
 before the marketplace, so follows and an actor's own ``Update`` or ``Delete`` never come here; the
 marketplace acts on an actor's deletion through the social graph's ``actor-deleted`` kind.
 """
@@ -54,6 +55,10 @@ TYPES = frozenset({"Create", "Update", "Delete", "Announce", "Offer", "Accept", 
 def classify(ctx: ProcessingContext, activity: Activity) -> str | None:
     """The marketplace's kind of ``activity`` (see the module docs), or None when it is none of its."""
     kind = vocab.classify_activity(activity.raw)
+    if kind == "reject" and activity.object is None:
+        # Only an id (the inbox keeps another origin's embedded object as its id): the decline of one of
+        # our bids, else the cancellation of an agreement.
+        return "reject" if bids.our_bid(ctx, activity.object_id) is not None else "cancel"
     if kind is not None:
         return kind
     obj = activity.object

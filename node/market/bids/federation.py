@@ -27,7 +27,6 @@ from node.activitypub.vocab import Activity
 from node.core.errors import DomainError
 from node.market import vocab
 from node.market.agreements import documents as docs
-from node.market.agreements import federation as agreements_federation
 from node.market.agreements import sync
 from node.market.bids import service as bid_service
 from node.market.models import Bid, Proposal
@@ -45,7 +44,7 @@ def _refuse(ctx: ProcessingContext, reason: str) -> PermanentFailure:
     return PermanentFailure(reason)
 
 
-def _our_bid(ctx: ProcessingContext, offer_id: str | None) -> Bid | None:
+def our_bid(ctx: ProcessingContext, offer_id: str | None) -> Bid | None:
     """A bid one of our people placed, by the id of its ``Offer``."""
     if offer_id is None:
         return None
@@ -93,7 +92,7 @@ def on_withdraw(ctx: ProcessingContext, activity: Activity) -> Outcome:
 
 def on_accept(ctx: ProcessingContext, activity: Activity) -> Outcome:
     """The author of a proposal accepted one of our bids: keep the agreement's mirror."""
-    bid = _our_bid(ctx, activity.object_id)
+    bid = our_bid(ctx, activity.object_id)
     if bid is None:
         return Outcome.IGNORED  # not ours
     proposal = bid_service.proposal_of(bid, session=ctx.session)
@@ -127,12 +126,10 @@ def on_accept(ctx: ProcessingContext, activity: Activity) -> Outcome:
 
 
 def on_reject(ctx: ProcessingContext, activity: Activity) -> Outcome:
-    """A decline of one of our bids; else the cancellation of an agreement known here by its id."""
-    if activity.object_id is None:
-        return Outcome.IGNORED
-    bid = _our_bid(ctx, activity.object_id)
+    """A decline of one of our bids."""
+    bid = our_bid(ctx, activity.object_id)
     if bid is None:
-        return agreements_federation.on_cancel(ctx, activity)
+        return Outcome.IGNORED
     try:
         reason = vocab.reject_from_json(activity.raw).reason
         changed = bid_service.receive_rejection(bid, ctx.actor_uri, reason, session=ctx.session)
