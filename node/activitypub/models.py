@@ -178,6 +178,7 @@ class InboxActivity(SQLModel, table=True):
     key_id: str = Field(sa_column=Column(String(URI), nullable=False))
     recipient_user_id: int | None = Field(default=None)  # the personal inbox it came through, if any
     state: str = Field(default=InboxState.PENDING.value, max_length=16, index=True)
+    kind: str | None = Field(default=None, max_length=40)  # what the dispatcher read it as, once processed
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,5 +1,6 @@
 """Helpers for bid and agreement tests: people with a provider status and a commune, and proposal rows
-(local or as received from another node) stored directly, independent of the proposal forms."""
+(local or as received from another node) stored directly, independent of the proposal forms, and proposal
+documents as another node serves them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -15,7 +17,7 @@ from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.core import db
-from node.core.timeutil import utcnow
+from node.core.timeutil import isoformat, utcnow
 from node.market import schedule as sched
 from node.market.models import Proposal
 from node.settings import Settings
@@ -101,3 +103,46 @@ def make_proposal(
     session.add(row)
     session.commit()
     return row
+
+
+def proposal_document(actor: str, pid: str, **changes: Any) -> dict[str, Any]:
+    """A public FEP-0837 ``Proposal`` (a demand for gardening in Bagnolet) as another node serves it:
+    ``pid`` by ``actor``, with ``changes``."""
+    document: dict[str, Any] = {
+        "type": "Proposal",
+        "id": pid,
+        "attributedTo": actor,
+        "purpose": "request",
+        "name": "Jardinage à Bagnolet",
+        "content": "<p>Tailler la haie.</p>",
+        "published": isoformat(utcnow() - timedelta(hours=1)),
+        "category": "gardening",
+        "location": {
+            "type": "Place",
+            "name": "Bagnolet",
+            "inseeCode": "93006",
+            "postalCode": "93170",
+            "departement": "93",
+            "latitude": 48.8688,
+            "longitude": 2.4226,
+        },
+        "publishes": {
+            "type": "Intent",
+            "id": pid + "#primary",
+            "action": "deliverService",
+            "resourceQuantity": {"hasUnit": "hour", "hasNumericalValue": "3"},
+        },
+        "reciprocal": {
+            "type": "Intent",
+            "id": pid + "#reciprocal",
+            "action": "transfer",
+            "resourceConformsTo": "https://www.wikidata.org/wiki/Q4916",
+            "resourceQuantity": {"hasUnit": "one", "hasNumericalValue": "60"},
+        },
+        "unitBased": False,
+        "hasEnd": isoformat(utcnow() + timedelta(days=20)),
+        "proposalState": "open",
+        "to": [addressing.PUBLIC],
+    }
+    document.update(changes)
+    return document

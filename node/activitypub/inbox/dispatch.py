@@ -92,13 +92,18 @@ class Dispatcher:
                 return kind
         return None
 
-    def dispatch(self, ctx: ProcessingContext, activity: Activity) -> Outcome:
-        """Run every handler of the activity's kind; DONE when at least one of them did something."""
+    def run(self, ctx: ProcessingContext, activity: Activity) -> tuple[str | None, Outcome]:
+        """The activity's kind, and the outcome of running every handler of that kind: DONE when at
+        least one of them did something (IGNORED, with no kind, when no classifier recognised it)."""
         kind = self.kind_of(ctx, activity)
         if kind is None:
-            return Outcome.IGNORED
+            return None, Outcome.IGNORED
         outcome = Outcome.IGNORED
         for handler in self.handlers[kind]:
             if handler(ctx, activity) is Outcome.DONE:
                 outcome = Outcome.DONE
-        return outcome
+        return kind, outcome
+
+    def dispatch(self, ctx: ProcessingContext, activity: Activity) -> Outcome:
+        """Run every handler of the activity's kind (:meth:`run`), and say whether one did something."""
+        return self.run(ctx, activity)[1]

@@ -165,9 +165,12 @@ class InboxJob:
         old: InboxState = InboxState.PROCESSING,
         error: str = "",
         retry_at: datetime | None = None,
+        kind: str | None = None,
     ) -> None:
         LIFECYCLE.check(old, state)
         values: dict[str, Any] = {"state": state.value, "lease_until": None, "error": error[:1000]}
+        if kind is not None:
+            values["kind"] = kind
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
         else:
@@ -243,7 +246,7 @@ class InboxJob:
             ctx = ProcessingContext(session, self.settings, row, fetched)
             savepoint = session.begin_nested()
             try:
-                outcome = self.dispatcher.dispatch(ctx, activity)
+                kind, outcome = self.dispatcher.run(ctx, activity)
                 savepoint.commit()
             except NeedsFetch:
                 savepoint.rollback()
@@ -270,4 +273,4 @@ class InboxJob:
                         session=session,
                     )
                 return
-            self._set_state(claim.row_id, InboxState(outcome.value), now, session=session)
+            self._set_state(claim.row_id, InboxState(outcome.value), now, kind=kind, session=session)

@@ -41,6 +41,7 @@ from node.worker import inbox_dispatcher
 from tests.support.accounts import make_user
 from tests.support.data import CAPTURED, FEP_0837
 from tests.support.delivery import add_follower, add_remote_actor, local_person
+from tests.support.market import proposal_document
 
 B = "https://b.example"
 MASTO = "https://masto.example"
@@ -235,44 +236,7 @@ def test_nodeinfo_says_what_a_server_runs() -> None:
 def proposal_doc(
     actor: str = B + "/users/bob", pid: str = B + "/proposals/1", **changes: Any
 ) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "type": "Proposal",
-        "id": pid,
-        "attributedTo": actor,
-        "purpose": "request",
-        "name": "Jardinage à Bagnolet",
-        "content": "<p>Tailler la haie.</p>",
-        "published": isoformat(utcnow() - timedelta(hours=1)),
-        "category": "gardening",
-        "location": {
-            "type": "Place",
-            "name": "Bagnolet",
-            "inseeCode": "93006",
-            "postalCode": "93170",
-            "departement": "93",
-            "latitude": 48.8688,
-            "longitude": 2.4226,
-        },
-        "publishes": {
-            "type": "Intent",
-            "id": pid + "#primary",
-            "action": "deliverService",
-            "resourceQuantity": {"hasUnit": "hour", "hasNumericalValue": "3"},
-        },
-        "reciprocal": {
-            "type": "Intent",
-            "id": pid + "#reciprocal",
-            "action": "transfer",
-            "resourceConformsTo": "https://www.wikidata.org/wiki/Q4916",
-            "resourceQuantity": {"hasUnit": "one", "hasNumericalValue": "60"},
-        },
-        "unitBased": False,
-        "hasEnd": isoformat(utcnow() + timedelta(days=20)),
-        "proposalState": "open",
-        "to": [PUBLIC],
-    }
-    document.update(changes)
-    return document
+    return proposal_document(actor, pid, **changes)
 
 
 def activity(kind: str, obj: Any, actor: str = B + "/users/bob", n: int = 1) -> dict[str, Any]:

@@ -1,0 +1,337 @@
+"""Every row of FEDERATION.md's Activities table, accepted and processed by real nodes.
+
+Two ``asasap serve`` processes (each a fresh interpreter that builds its application with
+``create_app`` and runs its worker embedded) and a foreign server on loopback (an actor server in this
+process, whose actors sign as Mastodon does) do what their people do, through the API: follows and
+their answers, a profile change, proposals published, updated and withdrawn, bids placed, withdrawn,
+refused and accepted, contact details, confirmations, a receipt, an evaluation, a cancellation, a
+dispute; the foreign server replies, announces, sends proposals by reference and deletes its actor.
+Then each node's inbox table, read directly, must show a processed row (``done``) of every
+``(activity, kind)`` the table lists, and nothing failed.
+
+The kinds the nodes' dispatcher composes must be exactly the table's (checked without processes first).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from node.core.timeutil import isoformat, utcnow
+from node.worker import inbox_dispatcher
+from tests.support.actors import ActorServer, RemoteTestActor, actor_on
+from tests.support.market import proposal_document
+from tests.support.nodes import Node, wait_until
+
+FEDERATION_MD = Path(__file__).resolve().parents[2] / "FEDERATION.md"
+ADDRESS = "3 allée des Tilleuls, 93170 Bagnolet"
+
+
+def table() -> list[tuple[str, str]]:
+    """The ``(activity, kind)`` of each row of FEDERATION.md's Activities table."""
+    text = FEDERATION_MD.read_text(encoding="utf-8")
+    section = text.split("\n## Activities\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| `([a-z-]+)` \|", section, flags=re.MULTILINE)
+    assert rows, "no Activities table in FEDERATION.md"
+    return [(activity, kind) for activity, kind in rows]
+
+
+def test_the_table_lists_what_the_dispatcher_composes() -> None:
+    dispatcher = inbox_dispatcher()
+    rows = table()
+    assert len(set(rows)) == len(rows), "a row appears twice"
+    assert {activity for activity, _ in rows} == set(dispatcher.types)
+    assert {kind for _, kind in rows} == set(dispatcher.handlers)
+
+
+# --- the scenario -----------------------------------------------------------------------------------------
+
+
+def ok(response: httpx.Response) -> Any:
+    assert response.is_success, f"{response.request.url}: {response.status_code} {response.text}"
+    return response.json() if response.content else None
+
+
+def in_days(days: float, hours: int = 0) -> datetime:
+    return (datetime.now(UTC) + timedelta(days=days, hours=hours)).replace(minute=0, second=0, microsecond=0)
+
+
+def proposal_body(purpose: str, title: str, **changes: Any) -> dict[str, Any]:
+    start = in_days(4)
+    body: dict[str, Any] = {
+        "purpose": purpose,
+        "title": title,
+        "description": "<p>Deux heures, matériel fourni.</p>",
+        "category": "housework",
+        "postal_code": "93100",
+        "commune_name": "Montreuil",
+        "schedule": {
+            "kind": "window",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=2)).isoformat(),
+        },
+        "quantity_hours": 2,
+        "price": 20,
+        "price_basis": "per_hour",
+        "currency": "EUR",
+    }
+    body.update(changes)
+    return body
+
+
+def has_row(node: Node, table_name: str, column: str, value: str) -> bool:
+    return node.sql(f"SELECT count(*) FROM {table_name} WHERE {column} = :v", v=value) == [(1,)]  # noqa: S608
+
+
+def settled(node: Node) -> bool:
+    return node.sql("SELECT count(*) FROM inbox WHERE state IN ('pending', 'processing')") == [(0,)]
+
+
+class Foreign:
+    """A server that is no ASASAP node: its actors on an actor server, signing what they post."""
+
+    def __init__(self, server: ActorServer) -> None:
+        self.server = server
+        self.xavier = actor_on(server, "xavier", key_number=3)
+        self.count = 0
+
+    def post(self, node: Node, actor: RemoteTestActor, kind: str, obj: Any, **fields: Any) -> None:
+        self.count += 1
+        activity = {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": actor.server.url(f"/activities/{self.count}"),
+            "type": kind,
+            "actor": actor.uri,
+            "object": obj,
+            **fields,
+        }
+        body = json.dumps(activity).encode()
+        url = node.url + "/inbox"
+        response = httpx.post(url, content=body, headers=actor.signed_headers(url, body), timeout=30)
+        assert response.status_code == 202, f"{kind}: {response.status_code} {response.text}"
+
+    def serve_proposal(self, number: int, **changes: Any) -> str:
+        pid = self.server.url(f"/proposals/{number}")
+        self.server.serve_json(f"/proposals/{number}", proposal_document(self.xavier.uri, pid, **changes))
+        return pid
+
+
+@pytest.fixture
+def foreign() -> Iterator[Foreign]:
+    with ActorServer() as server:
+        yield Foreign(server)
+
+
+@pytest.mark.process
+def test_every_activity_of_the_table_is_accepted_and_processed(
+    two_nodes: list[Node], foreign: Foreign
+) -> None:
+    a, b = two_nodes
+    for node, name in ((a, "alice"), (b, "bob"), (b, "carol")):
+        node.add_person(name)
+    for name in ("bob", "carol"):
+        ok(b.api("PATCH", "/me", {"provider_status": "volunteer", "offers_services": True}, user=name))
+    alice, bob = a.uri("alice"), b.uri("bob")
+
+    # The nodes follow each other (Follow of a node actor, Accept at once).
+    a.follow_node(b)
+    b.follow_node(a)
+    wait_until("the nodes follow each other", lambda: a.collection_total("/actor/followers") == 1)
+    wait_until("... both ways", lambda: b.collection_total("/actor/followers") == 1)
+
+    # Bob follows Alice; she changes her profile (Update of her actor reaches her follower's node),
+    # then removes him (Reject); he follows again and stops (Undo).
+    ok(b.api("POST", "/follows", {"target": alice}, user="bob"))
+    wait_until("Alice accepted Bob", lambda: b.following_state("bob", alice) == "accepted")
+    ok(a.api("PATCH", "/me", {"bio": "Montreuil, quartier de la Boissière."}, user="alice"))
+    wait_until("B has Alice's new profile", lambda: "Boissière" in repr(b.sql("SELECT * FROM remote_actors")))
+    ok(a.api("POST", "/follows/remove", {"uri": bob}, user="alice"))
+    wait_until("Bob was removed", lambda: b.following_state("bob", alice) in (None, "rejected"))
+    ok(b.api("POST", "/follows", {"target": alice}, user="bob"))
+    wait_until("Alice accepted Bob again", lambda: b.following_state("bob", alice) == "accepted")
+    ok(b.api("POST", "/follows/unfollow", {"uri": alice}, user="bob"))
+    wait_until(
+        "A forgot Bob's follow",
+        lambda: a.sql("SELECT count(*) FROM follows WHERE follower_uri = :u", u=bob) == [(0,)],
+    )
+
+    # Carol offers a service, changes it, withdraws it: Create, Update, Delete at A.
+    offer = ok(b.api("POST", "/proposals", proposal_body("offer", "Repassage à Bagnolet"), user="carol"))
+    wait_until("A has Carol's offer", lambda: has_row(a, "proposals", "ap_id", offer["ap_id"]))
+    ok(b.api("PATCH", f"/proposals/{offer['id']}", {"title": "Repassage et couture"}, user="carol"))
+    wait_until(
+        "A has the new title",
+        lambda: (
+            a.sql("SELECT title FROM proposals WHERE ap_id = :p", p=offer["ap_id"])
+            == [("Repassage et couture",)]
+        ),
+    )
+    ok(b.api("POST", f"/proposals/{offer['id']}/withdraw", user="carol"))
+    wait_until(
+        "A has it withdrawn",
+        lambda: a.sql("SELECT state FROM proposals WHERE ap_id = :p", p=offer["ap_id"]) == [("withdrawn",)],
+    )
+
+    # Alice's demands reach B; Bob answers the first, withdraws, answers again; Carol's answer is refused
+    # and Bob's accepted (Offer, Undo, Reject and Accept of bids).
+    def demand(title: str) -> dict[str, Any]:
+        posted: dict[str, Any] = ok(
+            a.api(
+                "POST",
+                "/proposals",
+                proposal_body("request", title, bidding_deadline=in_days(2).isoformat()),
+                user="alice",
+            ),
+        )
+        wait_until(f"B has {title!r}", lambda: has_row(b, "proposals", "ap_id", posted["ap_id"]))
+        return posted
+
+    def bid(user: str, proposal: dict[str, Any], amount: str = "18") -> dict[str, Any]:
+        placed: dict[str, Any] = ok(
+            b.api("POST", "/bids", {"proposal": proposal["ap_id"], "amount": amount}, user=user)
+        )
+        wait_until(f"A has {user}'s bid", lambda: has_row(a, "bids", "ap_id", placed["offer"]))
+        return placed
+
+    def received(offer_id: str) -> int:
+        [(bid_id,)] = a.sql("SELECT id FROM bids WHERE ap_id = :o", o=offer_id)
+        return int(bid_id)
+
+    def accepted(user: str, placed: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        held = ok(a.api("POST", f"/bids/{received(placed['offer'])}/accept", user="alice"))
+        mirror: dict[str, Any] = {}
+
+        def mirrored() -> bool:
+            found = [m for m in ok(b.api("GET", "/agreements", user=user)) if m["ap_id"] == held["ap_id"]]
+            mirror.update(found[0] if found else {})
+            return bool(found)
+
+        wait_until(f"B mirrors {user}'s agreement", mirrored)
+        return held, mirror
+
+    first = demand("Ménage de printemps")
+    withdrawn = bid("bob", first)
+    ok(b.api("POST", f"/bids/{withdrawn['id']}/withdraw", user="bob"))
+    wait_until(
+        "A has the bid withdrawn",
+        lambda: a.sql("SELECT state FROM bids WHERE ap_id = :o", o=withdrawn["offer"]) == [("withdrawn",)],
+    )
+    refused = bid("carol", first, "17")
+    ok(a.api("POST", f"/bids/{received(refused['offer'])}/reject", {"reason": "Trop tard"}, user="alice"))
+    wait_until(
+        "B has Carol's bid refused",
+        lambda: ok(b.api("GET", f"/bids/{refused['id']}", user="carol"))["state"] == "rejected",
+    )
+    held, mirror = accepted("bob", bid("bob", first))
+
+    # The agreement: Bob shares his contact twice (Create, then Update of the ContactPoint), confirms
+    # (EconomicEvent; the holder's Update follows), Alice confirms (the Receipt), Bob evaluates (Review).
+    for phone in ("06 11 22 33 44", "06 55 66 77 88"):
+        ok(
+            b.api(
+                "POST",
+                f"/agreements/{mirror['id']}/contact",
+                {"address": ADDRESS, "phone": phone},
+                user="bob",
+            )
+        )
+        wait_until(
+            f"Alice reads {phone}",
+            lambda phone=phone: (  # type: ignore[misc]
+                ok(a.api("GET", f"/agreements/{held['id']}", user="alice"))
+                .get("contacts", {})
+                .get("provider", {})
+                .get("phone")
+                == phone
+            ),
+        )
+    ok(b.api("POST", f"/agreements/{mirror['id']}/confirm", user="bob"))
+    wait_until(
+        "B follows the holder",
+        lambda: ok(b.api("GET", f"/agreements/{mirror['id']}", user="bob"))["state"] == "confirmed_by_one",
+    )
+    ok(a.api("POST", f"/agreements/{held['id']}/confirm", user="alice"))
+    wait_until(
+        "B has the receipt",
+        lambda: ok(b.api("GET", f"/agreements/{mirror['id']}", user="bob"))["receipt"] is not None,
+    )
+    review = {"overall": 5, "comment": "Parfait"}
+    ok(b.api("POST", f"/agreements/{mirror['id']}/evaluations", review, user="bob"))
+    wait_until("A has Bob's evaluation", lambda: a.sql("SELECT count(*) FROM evaluations") == [(1,)])
+
+    # Two more agreements: Bob cancels one (Reject of the Agreement) and disputes the other (Flag).
+    for title, action, state in (
+        ("Courses du samedi", "cancel", "cancelled"),
+        ("Lessive et repassage", "dispute", "disputed"),
+    ):
+        held, mirror = accepted("bob", bid("bob", demand(title)))
+        ok(b.api("POST", f"/agreements/{mirror['id']}/{action}", {"reason": "Empêchement"}, user="bob"))
+        wait_until(
+            f"A has it {state}",
+            lambda held=held, state=state: (  # type: ignore[misc]
+                ok(a.api("GET", f"/agreements/{held['id']}", user="alice"))["state"] == state
+            ),
+        )
+
+    # The foreign server: a reply to Alice's demand, a proposal sent by reference then updated, Alice
+    # follows Xavier (who accepts) and he announces another proposal; at last he deletes his actor.
+    x = foreign.xavier
+    foreign.post(
+        a,
+        x,
+        "Create",
+        {
+            "id": x.uri + "/statuses/1",
+            "type": "Note",
+            "attributedTo": x.uri,
+            "inReplyTo": first["ap_id"],
+            "content": "<p>Encore disponible ?</p>",
+            "to": [alice],
+        },
+    )
+    reference = foreign.serve_proposal(1)
+    foreign.post(a, x, "Create", reference)
+    wait_until("A fetched the referenced proposal", lambda: has_row(a, "proposals", "ap_id", reference))
+    foreign.serve_proposal(1, name="Jardinage et taille", updated=isoformat(utcnow()))
+    foreign.post(a, x, "Update", reference)
+    wait_until(
+        "A fetched it again",
+        lambda: (
+            a.sql("SELECT title FROM proposals WHERE ap_id = :p", p=reference) == [("Jardinage et taille",)]
+        ),
+    )
+    ok(a.api("POST", "/follows", {"target": x.uri}, user="alice"))
+    [(follow_id,)] = a.sql("SELECT activity_id FROM follows WHERE followee_uri = :u", u=x.uri)
+    foreign.post(a, x, "Accept", {"id": follow_id, "type": "Follow", "actor": alice, "object": x.uri})
+    wait_until("Alice follows Xavier", lambda: a.following_state("alice", x.uri) == "accepted")
+    announced = foreign.serve_proposal(2)
+    foreign.post(a, x, "Announce", announced, to=["https://www.w3.org/ns/activitystreams#Public"])
+    wait_until("A fetched the announced proposal", lambda: has_row(a, "proposals", "ap_id", announced))
+    foreign.post(a, x, "Delete", x.uri, to=["https://www.w3.org/ns/activitystreams#Public"])
+    wait_until(
+        "Xavier's proposals are withdrawn",
+        lambda: (
+            a.sql("SELECT DISTINCT state FROM proposals WHERE author_uri = :u", u=x.uri) == [("withdrawn",)]
+        ),
+    )
+
+    # What each node's inbox made of it all.
+    for node in (a, b):
+        wait_until(f"{node.domain} processed its inbox", lambda node=node: settled(node))  # type: ignore[misc]
+    processed: set[tuple[str, str]] = set()
+    for node in (a, b):
+        failed = node.sql("SELECT type, kind, error FROM inbox WHERE state = 'failed'")
+        assert failed == [], (node.domain, failed)
+        processed |= {(t, k) for t, k in node.sql("SELECT type, kind FROM inbox WHERE state = 'done'")}
+    missing = [row for row in table() if row not in processed]
+    assert missing == [], f"rows of the table no node processed: {missing}"
+    assert processed <= set(table()), (
+        f"kinds processed that the table does not list: {processed - set(table())}"
+    )
