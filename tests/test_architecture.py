@@ -3,7 +3,8 @@
 - Starlette is imported only under ``node/http/``;
 - ``node/activitypub/`` (the protocol) and ``node/core/`` import no domain package and not the web layer;
 - no domain package imports the web layer or the composition modules;
-- the web layer builds no query: of the database libraries it imports only ``Session`` and ``Engine``;
+- the web layer and the inbox handlers build no query: of the database libraries they import only
+  ``Session`` and ``Engine``;
 - there is no import cycle between packages;
 - every package appears in the architecture document's tree.
 """
@@ -100,23 +101,44 @@ def test_domain_packages_do_not_import_the_web_layer_or_the_composition() -> Non
     assert offenders == []
 
 
+def query_builders(path: Path) -> list[str]:
+    """What ``path`` imports from the database libraries beyond ``Session`` and ``Engine``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
+            "sqlmodel",
+            "sqlalchemy",
+        ):
+            extra = {alias.name for alias in node.names} - {"Session", "Engine"}
+            if extra:
+                found.append(f"{sorted(extra)} from {node.module}")
+        elif isinstance(node, ast.Import) and any(
+            a.name.split(".")[0] in ("sqlmodel", "sqlalchemy") for a in node.names
+        ):
+            found.append(str([a.name for a in node.names]))
+    return found
+
+
 def test_the_web_layer_builds_no_query() -> None:
-    offenders = []
-    for name, path in modules():
-        if not name.startswith("node.http"):
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
-                "sqlmodel",
-                "sqlalchemy",
-            ):
-                extra = {alias.name for alias in node.names} - {"Session", "Engine"}
-                if extra:
-                    offenders.append(f"{name} imports {sorted(extra)} from {node.module}")
-            elif isinstance(node, ast.Import) and any(
-                a.name.split(".")[0] in ("sqlmodel", "sqlalchemy") for a in node.names
-            ):
-                offenders.append(f"{name} imports {[a.name for a in node.names]}")
+    offenders = [
+        f"{name} imports {what}"
+        for name, path in modules()
+        if name.startswith("node.http")
+        for what in query_builders(path)
+    ]
+    assert offenders == []
+
+
+def test_inbox_handlers_build_no_query() -> None:
+    """The handlers of incoming activities call their package's storage functions."""
+    handlers = [
+        (name, path)
+        for name, path in modules()
+        if name == "node.activitypub.social.inbound"
+        or (name.startswith("node.market.") and name.endswith(".federation"))
+    ]
+    assert len(handlers) == 6
+    offenders = [f"{name} imports {what}" for name, path in handlers for what in query_builders(path)]
     assert offenders == []
 
 

@@ -529,11 +529,21 @@ class RemoteActors:
 
     def _delete_actor(self, uri: str) -> None:
         with session_scope(self.engine, write=True) as session:
-            session.execute(delete(RemoteActor).where(col(RemoteActor.uri) == uri))
+            forget_actor(uri, session=session)
 
     def _mark_gone(self, uri: str) -> None:
         with session_scope(self.engine, write=True) as session:
             session.execute(update(RemoteActor).where(col(RemoteActor.uri) == uri).values(gone_at=utcnow()))
+
+
+def forget_actor(uri: str, *, session: Session) -> None:
+    """Drop the cached actor ``uri`` (its keys go with it)."""
+    session.execute(delete(RemoteActor).where(col(RemoteActor.uri) == uri))
+
+
+def peer_software(domain: str, *, session: Session) -> str | None:
+    """What ``domain``'s NodeInfo said it runs (empty when it said nothing usable), None if never asked."""
+    return session.exec(select(Peer.software).where(col(Peer.domain) == domain)).first()
 
 
 def known_actor_uri(username: str, host: str, *, session: Session) -> str | None:

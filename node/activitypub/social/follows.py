@@ -51,6 +51,22 @@ def find_follow(follower_uri: str, followee_uri: str, *, session: Session) -> Fo
     ).first()
 
 
+def by_activity_id(activity_id: str, *, session: Session) -> Follow | None:
+    """The follow whose ``Follow`` activity is ``activity_id`` (ours, or someone's of us)."""
+    return session.exec(select(Follow).where(col(Follow.activity_id) == activity_id)).first()
+
+
+def follow_undone(
+    follower_uri: str, activity_id: str | None, followee_uri: str | None, *, session: Session
+) -> Follow | None:
+    """The follow by ``follower_uri`` that an ``Undo`` names: by its activity id, else by its followee."""
+    query = select(Follow).where(col(Follow.follower_uri) == follower_uri)
+    row = session.exec(query.where(col(Follow.activity_id) == activity_id)).first() if activity_id else None
+    if row is None and followee_uri is not None:
+        row = session.exec(query.where(col(Follow.followee_uri) == followee_uri)).first()
+    return row
+
+
 def follow(
     settings: Settings, *, session: Session, follower: LocalActor, target: RemoteActor | LocalActor
 ) -> Follow:

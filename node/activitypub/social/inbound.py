@@ -20,15 +20,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from node.activitypub.actors import local
+from node.activitypub.actors import local, remote
 from node.activitypub.actors.local import Accounts
 from node.activitypub.addressing import id_of, origin, types_of
 from node.activitypub.inbox.context import Outcome, PermanentFailure, ProcessingContext
 from node.activitypub.inbox.dispatch import Contribution, contribution
-from node.activitypub.models import Follow, FollowState, Relay, RemoteActor
+from node.activitypub.models import Follow, FollowState, Relay
 from node.activitypub.outbox.publish import publish
 from node.activitypub.social import follows, relays
 from node.activitypub.vocab import Activity
@@ -47,7 +46,7 @@ TYPES = frozenset({"Follow", "Accept", "Reject", "Undo", "Update", "Delete"})
 
 def _held_follow(activity_id: str, *, session: Session) -> bool:
     """Whether ``activity_id`` is a follow we hold (ours or someone's of us) or a relay subscription."""
-    if session.exec(select(Follow.id).where(col(Follow.activity_id) == activity_id)).first() is not None:
+    if follows.by_activity_id(activity_id, session=session) is not None:
         return True
     return relays.by_subscription(activity_id, session=session) is not None
 
@@ -99,7 +98,7 @@ def _answered(ctx: ProcessingContext, activity: Activity) -> Follow | Relay | No
     answered: Mapping[str, Any] | None = activity.object
     row = None
     if activity.object_id is not None:
-        row = ctx.session.exec(select(Follow).where(col(Follow.activity_id) == activity.object_id)).first()
+        row = follows.by_activity_id(activity.object_id, session=ctx.session)
         if row is None:
             relay = relays.by_subscription(activity.object_id, session=ctx.session)
             if relay is not None:
@@ -146,12 +145,8 @@ def on_reject(ctx: ProcessingContext, activity: Activity) -> Outcome:
 
 def on_undo(ctx: ProcessingContext, activity: Activity) -> Outcome:
     """The follower stopped following."""
-    query = select(Follow).where(col(Follow.follower_uri) == ctx.actor_uri)
-    row = None
-    if activity.object_id is not None:
-        row = ctx.session.exec(query.where(col(Follow.activity_id) == activity.object_id)).first()
-    if row is None and activity.object is not None and (target := id_of(activity.object.get("object"))):
-        row = ctx.session.exec(query.where(col(Follow.followee_uri) == target)).first()
+    followee = id_of(activity.object.get("object")) if activity.object is not None else None
+    row = follows.follow_undone(ctx.actor_uri, activity.object_id, followee, session=ctx.session)
     if row is None:
         return Outcome.IGNORED
     ctx.session.delete(row)
@@ -167,7 +162,7 @@ def on_actor_updated(ctx: ProcessingContext, activity: Activity) -> Outcome:
 def on_actor_deleted(ctx: ProcessingContext, activity: Activity) -> Outcome:
     """An actor deleted itself: drop what we hold of it (cached actor, follows both ways)."""
     uri = ctx.actor_uri
-    ctx.session.execute(delete(RemoteActor).where(col(RemoteActor.uri) == uri))
+    remote.forget_actor(uri, session=ctx.session)
     follows.forget_follows_of(uri, session=ctx.session)
     log.info("deleted what we held of %s", uri)
     return Outcome.DONE

@@ -19,8 +19,6 @@ import logging
 from collections.abc import Mapping
 from typing import cast
 
-from sqlmodel import col, select
-
 from node.activitypub.addressing import origin
 from node.activitypub.inbox.context import Outcome, PermanentFailure, ProcessingContext
 from node.activitypub.vocab import Activity
@@ -31,6 +29,7 @@ from node.market.agreements import sync
 from node.market.bids import service as bid_service
 from node.market.models import Bid, Proposal
 from node.market.money import Currency
+from node.market.proposals.records import get_by_ap_id
 
 log = logging.getLogger("asasap.market")
 
@@ -48,7 +47,7 @@ def our_bid(ctx: ProcessingContext, offer_id: str | None) -> Bid | None:
     """A bid one of our people placed, by the id of its ``Offer``."""
     if offer_id is None:
         return None
-    bid = ctx.session.exec(select(Bid).where(col(Bid.ap_id) == offer_id)).first()
+    bid = bid_service.bid_by_ap_id(offer_id, session=ctx.session)
     return bid if bid is not None and bid.local_bidder_id is not None else None
 
 
@@ -58,15 +57,13 @@ def on_offer(ctx: ProcessingContext, activity: Activity) -> Outcome:
         first = vocab.offer_from_json(activity.raw)
     except vocab.VocabError as exc:
         raise _refuse(ctx, f"unreadable Offer: {exc}") from None
-    proposal = ctx.session.exec(
-        select(Proposal).where(col(Proposal.ap_id) == first.agreement.proposal)
-    ).first()
+    proposal = get_by_ap_id(first.agreement.proposal, session=ctx.session)
     if proposal is None or proposal.origin != "":
         raise _refuse(ctx, f"no proposal of ours at {first.agreement.proposal}")
     offer = vocab.offer_from_json(activity.raw, default_currency=_currency(proposal))
     if offer.actor != ctx.actor_uri:
         raise _refuse(ctx, "the Offer's actor is not its signer")
-    if ctx.session.exec(select(Bid.id).where(col(Bid.ap_id) == offer.id)).first() is not None:
+    if bid_service.bid_by_ap_id(offer.id, session=ctx.session) is not None:
         return Outcome.IGNORED
     try:
         bid_service.receive_bid(
@@ -80,7 +77,7 @@ def on_offer(ctx: ProcessingContext, activity: Activity) -> Outcome:
 def on_withdraw(ctx: ProcessingContext, activity: Activity) -> Outcome:
     """A bidder withdraws a bid on one of our proposals."""
     offer_id = activity.object_id
-    bid = ctx.session.exec(select(Bid).where(col(Bid.ap_id) == offer_id)).first() if offer_id else None
+    bid = bid_service.bid_by_ap_id(offer_id, session=ctx.session) if offer_id else None
     if bid is None:
         return Outcome.IGNORED
     try:

@@ -129,6 +129,11 @@ def active_bid(proposal_id: int, bidder_uri: str, *, session: Session) -> Bid | 
     ).first()
 
 
+def bid_by_ap_id(ap_id: str, *, session: Session) -> Bid | None:
+    """The bid whose ``Offer`` is ``ap_id``."""
+    return session.exec(select(Bid).where(Bid.ap_id == ap_id)).first()
+
+
 def proposal_by_ap_id(ap_id: str, *, session: Session) -> Proposal:
     found = session.exec(select(Proposal).where(Proposal.ap_id == ap_id)).first()
     if found is None:

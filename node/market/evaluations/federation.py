@@ -25,8 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import col, select
-
 from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.addressing import same_origin
@@ -35,6 +33,7 @@ from node.activitypub.vocab import Activity
 from node.core.timeutil import utcnow
 from node.market import vocab
 from node.market.agreements import documents as agreement_documents
+from node.market.agreements.sync import find_agreement
 from node.market.evaluations import service as evaluations
 from node.market.lifecycles import EVALUATION_LIFECYCLE, AgreementState, EvaluationState, evaluation_open
 from node.market.models import Agreement, Evaluation
@@ -90,7 +89,7 @@ def _checked_agreement(
     ctx: ProcessingContext, doc: vocab.EvaluationDoc
 ) -> tuple[AgreementFacts, Agreement | None]:
     """The agreement of ``doc`` as its holder states it, and our row of it if we have one."""
-    row = ctx.session.exec(select(Agreement).where(col(Agreement.ap_id) == doc.agreement)).first()
+    row = find_agreement(doc.agreement, session=ctx.session)
     if local.is_local(ctx.settings, doc.agreement):
         if row is None or row.origin != "":
             raise PermanentFailure(f"{doc.agreement}: no such agreement here")
@@ -125,15 +124,10 @@ def on_review(ctx: ProcessingContext, activity: Activity) -> Outcome:
         )
     public = _is_public(activity.raw, review)
     session = ctx.session
-    existing = session.exec(select(Evaluation).where(col(Evaluation.ap_id) == doc.id)).first()
+    existing = evaluations.by_ap_id(doc.id, session=session)
     if existing is not None:
         return _again(ctx, existing, doc, public)
-    if session.exec(
-        select(Evaluation.id).where(
-            col(Evaluation.agreement_ap_id) == doc.agreement,
-            col(Evaluation.evaluator_uri) == doc.attributed_to,
-        )
-    ).first():
+    if evaluations.evaluation_by(doc.agreement, doc.attributed_to, session=session) is not None:
         log.info("ignored a second evaluation of %s by %s", doc.agreement, doc.attributed_to)
         return Outcome.IGNORED
     if not public and not local.is_local(ctx.settings, doc.evaluated):
@@ -186,9 +180,7 @@ def _again(ctx: ProcessingContext, existing: Evaluation, doc: vocab.EvaluationDo
     existing.published_at = utcnow()
     ctx.session.add(existing)
     ctx.session.flush()
-    agreement = ctx.session.exec(
-        select(Agreement).where(col(Agreement.ap_id) == existing.agreement_ap_id)
-    ).first()
+    agreement = find_agreement(existing.agreement_ap_id, session=ctx.session)
     revealed = evaluations.reveal(
         ctx.settings,
         existing.agreement_ap_id,

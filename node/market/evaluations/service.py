@@ -35,6 +35,7 @@ from node.core.errors import N_, Conflict, NotFound, PermissionDenied
 from node.core.text import plain_text
 from node.core.timeutil import UTCDateTime, utcnow
 from node.market import notifications, vocab
+from node.market.agreements import sync as agreement_sync
 from node.market.evaluations.reputation import (
     COMMENT_MAX,
     CRITERIA,
@@ -192,7 +193,7 @@ def submit(
         raise Conflict(MSG_NOT_COMPLETED)
     if not evaluation_open(agreement.completed_at, now):
         raise Conflict(MSG_WINDOW_CLOSED)
-    if _evaluation_by(agreement.ap_id, actor.uri, session=session) is not None:
+    if evaluation_by(agreement.ap_id, actor.uri, session=session) is not None:
         raise Conflict(MSG_ALREADY)
     evaluated, role = other_party(agreement, actor.uri)
     comment = _clean_comment(data.comment)
@@ -245,16 +246,18 @@ def published_here(ap_id: str, *, session: Session) -> Evaluation | None:
     return row
 
 
-def _evaluation_by(agreement_ap_id: str, evaluator_uri: str, *, session: Session) -> Evaluation | None:
+def by_ap_id(ap_id: str, *, session: Session) -> Evaluation | None:
+    """The evaluation ``ap_id`` stored here, whatever its state."""
+    return session.exec(select(Evaluation).where(col(Evaluation.ap_id) == ap_id)).first()
+
+
+def evaluation_by(agreement_ap_id: str, evaluator_uri: str, *, session: Session) -> Evaluation | None:
+    """The evaluation of the agreement ``agreement_ap_id`` written by ``evaluator_uri``, if any."""
     return session.exec(
         select(Evaluation).where(
             col(Evaluation.agreement_ap_id) == agreement_ap_id, col(Evaluation.evaluator_uri) == evaluator_uri
         )
     ).first()
-
-
-def _agreement_by_ap_id(ap_id: str, *, session: Session) -> Agreement | None:
-    return session.exec(select(Agreement).where(col(Agreement.ap_id) == ap_id)).first()
 
 
 def reveal(
@@ -268,7 +271,7 @@ def reveal(
     """Publish the hidden evaluations of an agreement if it is time (both in, or the window closed);
     how many were revealed. Those written here are published to the public audience."""
     now = now or utcnow()
-    agreement = agreement or _agreement_by_ap_id(agreement_ap_id, session=session)
+    agreement = agreement or agreement_sync.find_agreement(agreement_ap_id, session=session)
     hidden = session.exec(
         select(Evaluation)
         .where(

@@ -23,14 +23,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from node.activitypub import addressing
 from node.activitypub.actors import local
-from node.activitypub.actors.remote import domain_blocked
+from node.activitypub.actors.remote import domain_blocked, peer_software
 from node.activitypub.addressing import id_of, same_origin, types_of
 from node.activitypub.inbox.context import Outcome, PermanentFailure, ProcessingContext
-from node.activitypub.models import Peer
 from node.activitypub.social import follows, relays
 from node.activitypub.vocab import Activity
 from node.core.errors import ValidationFailed
@@ -44,10 +43,7 @@ from node.market.money import check_hours, check_price
 from node.market.notifications import Kind, notify
 from node.market.proposals import notes as proposal_notes
 from node.market.proposals.columns import commune_columns, content_columns
-from node.market.proposals.records import (
-    get_by_ap_id,
-    proposal_for_local_uri,
-)
+from node.market.proposals.records import get_by_ap_id, open_remote_of, proposal_for_local_uri
 from node.market.vocab import ProposalDoc, VocabError, proposal_from_json
 from node.places.gazetteer import default_gazetteer
 from node.settings import Settings
@@ -175,9 +171,7 @@ def _parse(signer: str, value: Mapping[str, Any]) -> ProposalDoc:
 
 def _from_unaware_server(uri: str, *, session: Session) -> bool:
     """Whether ``uri``'s server is known not to publish proposals (then it is not fetched)."""
-    software = session.exec(
-        select(Peer.software).where(col(Peer.domain) == addressing.domain_of(uri))
-    ).first()
+    software = peer_software(addressing.domain_of(uri), session=session)
     return proposal_notes.understands_proposals(software or "") is False
 
 
@@ -254,13 +248,7 @@ def _receive_reply(ctx: ProcessingContext, note: Mapping[str, Any]) -> Outcome:
 
 def on_author_deleted(ctx: ProcessingContext, activity: Activity) -> Outcome:
     """An actor deleted itself: its open proposals are withdrawn."""
-    rows = ctx.session.exec(
-        select(Proposal).where(
-            col(Proposal.author_uri) == ctx.actor_uri,
-            col(Proposal.origin) != "",
-            col(Proposal.state) == ProposalState.OPEN.value,
-        )
-    ).all()
+    rows = open_remote_of(ctx.actor_uri, session=ctx.session)
     now = utcnow()
     for row in rows:
         _withdraw(row, now, session=ctx.session)

@@ -121,6 +121,17 @@ def proposal_for_local_uri(settings: Settings, uri: str, *, session: Session) ->
     return get_local(settings, proposal_uuid, session=session) if proposal_uuid else None
 
 
+def open_remote_of(author_uri: str, *, session: Session) -> Sequence[Proposal]:
+    """The open proposals of another node's ``author_uri`` stored here."""
+    return session.exec(
+        select(Proposal).where(
+            col(Proposal.author_uri) == author_uri,
+            col(Proposal.origin) != "",
+            col(Proposal.state) == ProposalState.OPEN.value,
+        )
+    ).all()
+
+
 def of_author(user_id: int, *, session: Session) -> Sequence[Proposal]:
     """Every proposal of a local person, in any state, newest first."""
     return session.exec(
