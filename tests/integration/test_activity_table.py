@@ -27,7 +27,7 @@ import pytest
 from node.core.timeutil import isoformat, utcnow
 from node.worker import inbox_dispatcher
 from tests.support.actors import ActorServer, RemoteTestActor, actor_on
-from tests.support.market import proposal_document
+from tests.support.market import proposal_document, proposal_fields
 from tests.support.nodes import Node, wait_until
 
 FEDERATION_MD = Path(__file__).resolve().parents[2] / "FEDERATION.md"
@@ -61,29 +61,6 @@ def ok(response: httpx.Response) -> Any:
 
 def in_days(days: float, hours: int = 0) -> datetime:
     return (datetime.now(UTC) + timedelta(days=days, hours=hours)).replace(minute=0, second=0, microsecond=0)
-
-
-def proposal_body(purpose: str, title: str, **changes: Any) -> dict[str, Any]:
-    start = in_days(4)
-    body: dict[str, Any] = {
-        "purpose": purpose,
-        "title": title,
-        "description": "<p>Deux heures, matériel fourni.</p>",
-        "category": "housework",
-        "postal_code": "93100",
-        "commune_name": "Montreuil",
-        "schedule": {
-            "kind": "window",
-            "start": start.isoformat(),
-            "end": (start + timedelta(hours=2)).isoformat(),
-        },
-        "quantity_hours": 2,
-        "price": 20,
-        "price_basis": "per_hour",
-        "currency": "EUR",
-    }
-    body.update(changes)
-    return body
 
 
 def has_row(node: Node, table_name: str, column: str, value: str) -> bool:
@@ -163,7 +140,7 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
     )
 
     # Carol offers a service, changes it, withdraws it: Create, Update, Delete at A.
-    offer = ok(b.api("POST", "/proposals", proposal_body("offer", "Repassage à Bagnolet"), user="carol"))
+    offer = ok(b.api("POST", "/proposals", proposal_fields("offer", "Repassage à Bagnolet"), user="carol"))
     wait_until("A has Carol's offer", lambda: has_row(a, "proposals", "ap_id", offer["ap_id"]))
     ok(b.api("PATCH", f"/proposals/{offer['id']}", {"title": "Repassage et couture"}, user="carol"))
     wait_until(
@@ -186,7 +163,7 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
             a.api(
                 "POST",
                 "/proposals",
-                proposal_body("request", title, bidding_deadline=in_days(2).isoformat()),
+                proposal_fields("request", title, bidding_deadline=in_days(2).isoformat()),
                 user="alice",
             ),
         )

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.market import proposal_fields
 from tests.support.nodes import AS, Node, wait_until
 
 pytestmark = pytest.mark.process
@@ -44,29 +45,17 @@ def test_a_demand_answered_accepted_and_completed_across_three_nodes(three_nodes
         node.cli_json("federation", "follow", a.url)
     wait_until("A's node has both nodes as followers", lambda: a.collection_total("/actor/followers") == 2)
 
-    start = (datetime.now(UTC) + timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
     demand = ok(
         a.api(
             "POST",
             "/proposals",
-            {
-                "purpose": "request",
-                "title": "Grand ménage avant un déménagement",
-                "description": "<p>Trois pièces, matériel fourni.</p>",
-                "category": "housework",
-                "postal_code": "93100",
-                "commune_name": "Montreuil",
-                "schedule": {
-                    "kind": "window",
-                    "start": start.isoformat(),
-                    "end": (start + timedelta(hours=3)).isoformat(),
-                },
-                "quantity_hours": 3,
-                "price": 20,
-                "price_basis": "per_hour",
-                "currency": "EUR",
-                "bidding_deadline": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
-            },
+            proposal_fields(
+                "request",
+                "Grand ménage avant un déménagement",
+                hours=3,
+                description="<p>Trois pièces, matériel fourni.</p>",
+                bidding_deadline=(datetime.now(UTC) + timedelta(days=2)).isoformat(),
+            ),
             user="alice",
         ),
         201,

@@ -146,3 +146,30 @@ def proposal_document(actor: str, pid: str, **changes: Any) -> dict[str, Any]:
     }
     document.update(changes)
     return document
+
+
+def proposal_fields(
+    purpose: str, title: str, *, hours: int = 2, days: float = 4, **changes: Any
+) -> dict[str, Any]:
+    """The body of ``POST /api/v1/proposals``: ``hours`` of housework in Montreuil at 20 € an hour,
+    starting on the hour ``days`` from now, with ``changes``."""
+    start = (utcnow() + timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    body: dict[str, Any] = {
+        "purpose": purpose,
+        "title": title,
+        "description": "<p>Matériel fourni.</p>",
+        "category": "housework",
+        "postal_code": "93100",
+        "commune_name": "Montreuil",
+        "schedule": {
+            "kind": "window",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=hours)).isoformat(),
+        },
+        "quantity_hours": hours,
+        "price": 20,
+        "price_basis": "per_hour",
+        "currency": "EUR",
+    }
+    body.update(changes)
+    return body

@@ -1,6 +1,6 @@
-"""The delivery client (``fastpost`` over ``http1`` connections) against real HTTP/1.1 servers on
-loopback: signed POSTs, keep-alive, framing, statuses, limits, the SSRF guard and TLS, on asyncio's
-loop and on uvloop."""
+"""The delivery client (``transport.poster`` over ``transport.http1`` connections) against real HTTP/1.1
+servers on loopback: signed POSTs, keep-alive, framing, statuses, limits, the SSRF guard and TLS, on
+asyncio's loop and on uvloop."""
 
 from __future__ import annotations
 
