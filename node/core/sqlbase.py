@@ -6,6 +6,7 @@ Named constraints let Alembic alter tables later, SQLite's copy-and-move include
 
 from __future__ import annotations
 
+from sqlalchemy import Table
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -16,4 +17,12 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-__all__ = ["Field", "SQLModel"]
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, for statements that bypass the ORM (batch updates, upserts)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+__all__ = ["Field", "SQLModel", "table_of"]

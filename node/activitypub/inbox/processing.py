@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Engine, Table, and_, or_, update
+from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
 from node.activitypub import addressing, vocab
@@ -33,6 +33,7 @@ from node.activitypub.inbox.dispatch import Dispatcher
 from node.activitypub.models import InboxActivity, InboxState
 from node.core.db import session_scope
 from node.core.jobs import Backoff, Queue, claim_statement
+from node.core.sqlbase import table_of
 from node.core.statemachine import Lifecycle, lifecycle
 from node.core.timeutil import utcnow
 from node.settings import Settings
@@ -54,9 +55,7 @@ BACKOFF = Backoff(base=timedelta(seconds=30), cap=timedelta(hours=1))
 
 
 def _queue() -> Queue:
-    table = InboxActivity.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return Queue(table, waiting=S.PENDING.value, claimed=S.PROCESSING.value, order="id")
+    return Queue(table_of(InboxActivity), waiting=S.PENDING.value, claimed=S.PROCESSING.value, order="id")
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ from node.activitypub.signatures import (
 )
 from node.activitypub.signatures.digest import verify_body_digest
 from node.activitypub.transport.fetch import RemoteError
+from node.core.sqlbase import table_of
 from node.core.timeutil import utcnow
 from node.settings import Settings
 
@@ -447,8 +448,7 @@ def store_statement(dialect: str) -> Executable:
     Parameters: the columns of :data:`STORED_COLUMNS` and :func:`block_slots` (the block entries
     that would cover the actor's domain). No row comes back when blocked or already stored.
     """
-    table = InboxActivity.__table__  # type: ignore[attr-defined]
-    blocks = DomainBlock.__table__  # type: ignore[attr-defined]
+    table, blocks = table_of(InboxActivity), table_of(DomainBlock)
     columns = [table.c[name] for name in STORED_COLUMNS]
     # A fixed number of parameters rather than an expanding list: compiled once, not per row.
     slots = [bindparam(f"block_{i}", type_=blocks.c.domain.type) for i in range(BLOCK_SLOTS)]

@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Select, Table, bindparam, func, or_, select, update
+from sqlalchemy import BindParameter, Connection, Select, bindparam, func, or_, select, update
 from sqlalchemy.sql.dml import Update
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session, col
 
 from node.activitypub import addressing
 from node.activitypub.actors import local
@@ -78,6 +78,7 @@ from node.activitypub.transport.fetch import (
 )
 from node.activitypub.transport.poster import InboxPoster
 from node.core.jobs import Backoff, Queue, claim_statement
+from node.core.sqlbase import table_of
 from node.core.statemachine import Lifecycle, TransitionRefused, lifecycle
 from node.settings import Settings
 
@@ -119,18 +120,13 @@ def states_leading_to(new: S) -> list[str]:
     return [old.value for old, target in LIFECYCLE.edges() if target is new]
 
 
-def _table(model: type[SQLModel]) -> Table:
-    """The Core table of a model, for statements that bypass the ORM (batch updates, joins)."""
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table
-
-
 # --- the statements of the hot path, built once (on first use) and executed with parameters --------
 
 
 def _queue() -> Queue:
-    return Queue(_table(Delivery), waiting=S.PENDING.value, claimed=S.SENDING.value, touched=("updated_at",))
+    return Queue(
+        table_of(Delivery), waiting=S.PENDING.value, claimed=S.SENDING.value, touched=("updated_at",)
+    )
 
 
 CLAIMED_COLUMNS = ("id", "attempts", "outbox_id", "target", "inbox_url", "domain", "created_at")
@@ -138,7 +134,7 @@ CLAIMED_COLUMNS = ("id", "attempts", "outbox_id", "target", "inbox_url", "domain
 
 @functools.cache
 def _activities_statement() -> Select[Any]:
-    outbox = _table(OutboxActivity)
+    outbox = table_of(OutboxActivity)
     return select(outbox.c.id, outbox.c.activity_id, outbox.c.actor_uri, outbox.c.payload).where(
         outbox.c.id.in_(bindparam("ids", expanding=True))
     )
@@ -146,13 +142,13 @@ def _activities_statement() -> Select[Any]:
 
 @functools.cache
 def _blocks_statement() -> Select[Any]:
-    blocks = _table(DomainBlock)
+    blocks = table_of(DomainBlock)
     return select(blocks.c.domain).where(blocks.c.domain.in_(bindparam("entries", expanding=True)))
 
 
 @functools.cache
 def _gone_statement() -> Select[Any]:
-    actors = _table(RemoteActor)
+    actors = table_of(RemoteActor)
     listed: BindParameter[str] = bindparam("uris", expanding=True)
     return select(actors.c.uri, actors.c.inbox).where(
         actors.c.gone_at.is_not(None), or_(actors.c.uri.in_(listed), actors.c.inbox.in_(listed))
@@ -162,7 +158,7 @@ def _gone_statement() -> Select[Any]:
 @functools.cache
 def _delivered_statement() -> Update:
     """Delivered (``b_ids`` with ``b_attempts``, answered ``b_status``), if still held by that claim."""
-    table = _table(Delivery)
+    table = table_of(Delivery)
     return (
         update(table)
         .where(
@@ -184,7 +180,7 @@ def _delivered_statement() -> Update:
 @functools.cache
 def _outcome_statement() -> Update:
     """Any outcome of one delivery (``b_id`` with ``b_attempts``), if still held by that claim."""
-    table = _table(Delivery)
+    table = table_of(Delivery)
     return (
         update(table)
         .where(
@@ -450,7 +446,7 @@ def check_resolved(
     Refused: one of our own URLs, a blocked domain, or an inbox another delivery of the same activity
     already has (one request per inbox and activity).
     """
-    table = _table(Delivery)
+    table = table_of(Delivery)
     if local.is_local(settings, inbox):
         return _ending(item, S.CANCELLED, "the inbox is on this node", inbox=inbox)
     if domain_blocked(session, addressing.domain_of(inbox)):

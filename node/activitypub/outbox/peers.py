@@ -10,17 +10,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func
+from sqlalchemy import Connection, bindparam, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 from node.activitypub.lifecycles import PEER_LIFECYCLE
 from node.activitypub.models import Peer, PeerState
-
-
-def _table() -> Table:
-    table = Peer.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table
+from node.core.sqlbase import table_of
 
 
 def record(connection: Connection, answers: Sequence[tuple[str, bool | None]], now: datetime) -> None:
@@ -48,7 +43,7 @@ def record(connection: Connection, answers: Sequence[tuple[str, bool | None]], n
 
 def _peer_upsert(postgres: bool, row: dict[str, Any]) -> postgresql.Insert | sqlite.Insert:
     insert = postgresql.insert if postgres else sqlite.insert
-    return insert(_table()).values(row)
+    return insert(table_of(Peer)).values(row)
 
 
 @functools.cache
@@ -56,7 +51,7 @@ def _peer_success_statement(postgres: bool) -> postgresql.Insert | sqlite.Insert
     """A peer answered (``domain``, ``now``; ``failed_at`` when it also failed in the same write)."""
     for state in PeerState:  # the upsert moves a peer in any state to ok: each move must be declared
         PEER_LIFECYCLE.step(state, PeerState.OK)
-    peers, stamp = _table(), _table().c.last_success_at.type
+    peers, stamp = table_of(Peer), table_of(Peer).c.last_success_at.type
     now, failed_at = bindparam("now", type_=stamp), bindparam("failed_at", type_=stamp)
     row = {
         "domain": bindparam("domain"),
@@ -81,7 +76,7 @@ def _peer_failure_statement(postgres: bool) -> postgresql.Insert | sqlite.Insert
     """A peer gave no usable answer ``count`` times (``domain``, ``now``, ``count``)."""
     for state in PeerState:
         PEER_LIFECYCLE.step(state, PeerState.FAILING)
-    peers, now = _table(), bindparam("now", type_=_table().c.last_failure_at.type)
+    peers, now = table_of(Peer), bindparam("now", type_=table_of(Peer).c.last_failure_at.type)
     count = bindparam("count", type_=peers.c.failure_count.type)
     row = {"domain": bindparam("domain"), "state": PeerState.FAILING.value, "first_seen_at": now}
     statement = _peer_upsert(postgres, {**row, "failure_count": count, "last_failure_at": now})
