@@ -97,6 +97,7 @@ def start(
                 raise
             values.update(waiting_reason=refused.limit, next_attempt_at=now + policy.retry)
             transfer_id = ledger.insert_transfer(session, values)
+    session.flush()
     found = session.get(Transfer, transfer_id)
     assert found is not None
     session.refresh(found)
