@@ -253,3 +253,33 @@ def export_sections(user: User, actor_uri: str, *, session: Session) -> dict[str
 
 def entries_count(session: Session) -> int:
     return int(session.exec(select(func.count()).select_from(Entry)).one())
+
+
+def before_accepting(
+    session: Session, settings: Settings, author: User, purpose: str, bids: Sequence[object], lang: str
+) -> dict[int, tuple[str, str, bool]]:
+    """For the author of a demand about to accept answers priced in time tokens: per bid id, their
+    balance now, after paying that answer, and whether the payment would have to wait (minimum)."""
+    from node.market.models import Bid
+    from node.timebank.payments import agreed_amount
+    from node.timebank.policy import hours_text
+
+    if purpose != "request" or not Policy.of(settings).enabled:
+        return {}
+    available = balance_of(session, settings, author)
+    if available is None:
+        return {}
+    found: dict[int, tuple[str, str, bool]] = {}
+    for bid in bids:
+        if not isinstance(bid, Bid) or bid.id is None or bid.price_currency != "HOUR":
+            continue
+        amount = agreed_amount(bid)  # type: ignore[arg-type]
+        if amount is None:
+            continue
+        after = available - amount
+        found[bid.id] = (
+            hours_text(available, lang),
+            hours_text(after, lang),
+            after < Policy.of(settings).min_balance,
+        )
+    return found
