@@ -23,6 +23,7 @@ from node.core.timeutil import utcnow
 from node.timebank import ledger, transfers
 from node.timebank.jobs import TimebankJob
 from node.timebank.models import Entry, TimebankAccount, Transfer
+from node.timebank.policy import Policy
 from tests.support.federation import Federation, Node
 from tests.support.market import person
 from tests.support.timebank import Message, Network, balance, two_cooperatives  # noqa: F401
@@ -164,24 +165,16 @@ def test_the_peer_cap_defers_a_transfer_until_it_allows(two_cooperatives: Federa
     first = give(a, alice, b.uri("bob"), "1")
     second = give(a, ana, b.uri("bob"), "0.5")
     assert first is not None and second is not None
-    net.collect()
-    for message in list(net.in_flight):
-        net.deliver(message)
-    net.in_flight.clear()
-    net.process_all()
-    net.collect()
-    for message in list(net.in_flight):
-        net.deliver(message)
-    net.in_flight.clear()
-    net.process_all()
-    states = {uri: None for uri in (first.uri, second.uri)}
+    flow(net)
     with Session(a.engine) as session:
-        for row in session.exec(select(Transfer).where(col(Transfer.uri).in_(list(states)))).all():
-            states[row.uri] = (row.state, row.exchange_state, row.refusal)  # type: ignore[assignment]
-    assert sorted(states.values()) == [("pending", "deferred", "peer-cap"), ("settled", "accepted", "")]  # type: ignore[type-var]
+        rows = session.exec(select(Transfer).where(col(Transfer.uri).in_([first.uri, second.uri]))).all()
+        states = sorted((row.state, row.exchange_state or "", row.refusal) for row in rows)
+    assert states == [("pending", "deferred", "peer-cap"), ("settled", "accepted", "")]
     with Session(b.engine) as session:  # the admins raise the cap: the deferred one goes through
-        row = session.exec(select(TimebankAccount).where(TimebankAccount.peer == a.settings.domain)).one()
-        row.cap = 500
+        clearing = session.exec(
+            select(TimebankAccount).where(TimebankAccount.peer == a.settings.domain)
+        ).one()
+        clearing.cap = 500
         session.commit()
     heal(net)
     assert {state for state, _, _ in transfers_of(a).values()} == {"settled"}
