@@ -23,7 +23,6 @@ from node.core.timeutil import utcnow
 from node.timebank import ledger, transfers
 from node.timebank.jobs import TimebankJob
 from node.timebank.models import Entry, TimebankAccount, Transfer
-from node.timebank.policy import Policy
 from tests.support.federation import Federation, Node
 from tests.support.market import person
 from tests.support.timebank import Message, Network, balance, two_cooperatives  # noqa: F401
