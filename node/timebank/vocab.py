@@ -88,6 +88,7 @@ CONTEXT: list[Any] = [
         "balance": "asasap:balance",
         "transferCount": "asasap:transferCount",
         "digests": {"@id": "asasap:digests", "@type": "@json"},
+        "open": {"@id": "asasap:open", "@type": "@json"},
         "transfers": {"@id": "asasap:transfers", "@type": "@json"},
         "proof": {"@id": "asasap:proof", "@type": "@json"},
     },
