@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, literal, or_, select, true, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import BigInteger, Connection, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session
 
 from node.core.errors import N_, Conflict
@@ -73,55 +73,89 @@ class Side:
         return cls(account.id, account.kind, account.cap)
 
 
-def _debit_ok(policy: Policy, side: Side, amount: int, held: bool) -> ColumnElement[bool]:
-    floor = policy.floor(side.kind, side.cap)
-    if floor is None:
-        return true()
-    reserved = ACCOUNTS.c.held_out if not held else literal(0)
-    return ACCOUNTS.c.balance - reserved - amount >= floor
+NO_LIMIT = 2**62  # a bound no balance reaches: "no limit" in the statements below
 
 
-def _credit_ok(policy: Policy, side: Side, amount: int, held: bool) -> ColumnElement[bool]:
-    ceiling = policy.ceiling(side.kind, side.cap)
-    if ceiling is None:
-        return true()
-    reserved = ACCOUNTS.c.held_in if not held else literal(0)
-    return ACCOUNTS.c.balance + reserved + amount <= ceiling
+def _limits(policy: Policy, debit: Side, credit: Side) -> dict[str, int]:
+    floor = policy.floor(debit.kind, debit.cap)
+    ceiling = policy.ceiling(credit.kind, credit.cap)
+    return {
+        "floor": -NO_LIMIT if floor is None else floor,
+        "ceiling": NO_LIMIT if ceiling is None else ceiling,
+    }
 
 
-def _update_two(
-    session: Session,
-    debit: Side,
-    credit: Side,
-    values: dict[str, Any],
-    undo: dict[str, Any],
-    conditions: tuple[ColumnElement[bool], ColumnElement[bool]] | None,
+def _param(name: str) -> BindParameter[int]:
+    return bindparam(name, type_=BigInteger())
+
+
+_D, _C, _AMOUNT = _param("debit"), _param("credit"), _param("amount")
+_IS_DEBIT = ACCOUNTS.c.id == _D
+_BOTH = ACCOUNTS.c.id.in_([_D, _C])
+# The debit may not go under its floor, the credit not over its ceiling, reserved amounts counted.
+_WITHIN = or_(
+    and_(_IS_DEBIT, ACCOUNTS.c.balance - ACCOUNTS.c.held_out - _AMOUNT >= _param("floor")),
+    and_(ACCOUNTS.c.id == _C, ACCOUNTS.c.balance + ACCOUNTS.c.held_in + _AMOUNT <= _param("ceiling")),
+)
+_SIGNED = case((_IS_DEBIT, -_AMOUNT), else_=_AMOUNT)
+_HELD_OUT = case((_IS_DEBIT, _AMOUNT), else_=0)
+_HELD_IN = case((_IS_DEBIT, 0), else_=_AMOUNT)
+# Statements built once: the hot path only binds parameters (see bench/timebank.py).
+_MOVE = update(ACCOUNTS).where(_WITHIN).values(balance=ACCOUNTS.c.balance + _SIGNED).returning(ACCOUNTS.c.id)
+_MOVE_FREELY = (
+    update(ACCOUNTS).where(_BOTH).values(balance=ACCOUNTS.c.balance + _SIGNED).returning(ACCOUNTS.c.id)
+)
+_UNDO_MOVE = (
+    update(ACCOUNTS).where(ACCOUNTS.c.id == _param("changed")).values(balance=ACCOUNTS.c.balance - _SIGNED)
+)
+_HOLD = (
+    update(ACCOUNTS)
+    .where(_WITHIN)
+    .values(held_out=ACCOUNTS.c.held_out + _HELD_OUT, held_in=ACCOUNTS.c.held_in + _HELD_IN)
+    .returning(ACCOUNTS.c.id)
+)
+_UNDO_HOLD = (
+    update(ACCOUNTS)
+    .where(ACCOUNTS.c.id == _param("changed"))
+    .values(held_out=ACCOUNTS.c.held_out - _HELD_OUT, held_in=ACCOUNTS.c.held_in - _HELD_IN)
+)
+_RELEASE = (
+    update(ACCOUNTS)
+    .where(_BOTH)
+    .values(held_out=ACCOUNTS.c.held_out - _HELD_OUT, held_in=ACCOUNTS.c.held_in - _HELD_IN)
+)
+_APPLY_HELD = (
+    update(ACCOUNTS)
+    .where(_BOTH)
+    .values(
+        balance=ACCOUNTS.c.balance + _SIGNED,
+        held_out=ACCOUNTS.c.held_out - _HELD_OUT,
+        held_in=ACCOUNTS.c.held_in - _HELD_IN,
+    )
+)
+_INSERT_TRANSFER = insert(TRANSFERS).returning(TRANSFERS.c.id)
+_INSERT_ENTRIES = insert(ENTRIES)
+
+
+def _connection(session: Session) -> Connection:
+    return session.connection()
+
+
+def _two(
+    session: Session, statement: Any, undo: Any, debit: Side, credit: Side, params: dict[str, int]
 ) -> None:
-    """One UPDATE of both rows; when a condition fails for one, its partner's change is undone and
-    :class:`LimitRefused` names the failing side."""
+    """Run a conditional two-row ``statement``; when the condition fails for one row, undo its partner's
+    change and raise :class:`LimitRefused` naming the failing side."""
     if debit.id == credit.id:
         raise ValueError("a transfer needs two different accounts")
-    where: ColumnElement[bool]
-    if conditions is None:
-        where = ACCOUNTS.c.id.in_((debit.id, credit.id))
-    else:
-        where = or_(
-            and_(ACCOUNTS.c.id == debit.id, conditions[0]), and_(ACCOUNTS.c.id == credit.id, conditions[1])
-        )
-    changed = {
-        row[0]
-        for row in session.execute(update(ACCOUNTS).where(where).values(**values).returning(ACCOUNTS.c.id))
-    }
+    connection = _connection(session)
+    changed = {row[0] for row in connection.execute(statement, params)}
     if len(changed) == 2:
         return
-    if changed:
-        session.execute(update(ACCOUNTS).where(ACCOUNTS.c.id.in_(changed)).values(**undo))
+    for account_id in changed:
+        connection.execute(undo, {**params, "changed": account_id})
     side = "debit" if debit.id not in changed else "credit"
     raise LimitRefused(side, debit.kind if side == "debit" else credit.kind)
-
-
-def _signed(debit: Side, amount: int) -> ColumnElement[int]:
-    return case((ACCOUNTS.c.id == debit.id, -amount), else_=amount)
 
 
 def move(
@@ -129,65 +163,29 @@ def move(
 ) -> None:
     """Take ``amount`` from ``debit``'s balance and add it to ``credit``'s, within their limits
     (reserved amounts count) unless ``limits`` is false (a closing account, a settlement)."""
-    conditions = (
-        (_debit_ok(policy, debit, amount, held=False), _credit_ok(policy, credit, amount, held=False))
-        if limits
-        else None
-    )
-    _update_two(
-        session,
-        debit,
-        credit,
-        {"balance": ACCOUNTS.c.balance + _signed(debit, amount)},
-        {"balance": ACCOUNTS.c.balance - _signed(debit, amount)},
-        conditions,
-    )
+    params = {"debit": debit.id, "credit": credit.id, "amount": amount}
+    if not limits:
+        if debit.id == credit.id:
+            raise ValueError("a transfer needs two different accounts")
+        _connection(session).execute(_MOVE_FREELY, params)
+        return
+    _two(session, _MOVE, _UNDO_MOVE, debit, credit, {**params, **_limits(policy, debit, credit)})
 
 
 def hold(session: Session, policy: Policy, debit: Side, credit: Side, amount: int) -> None:
     """Reserve ``amount`` on both accounts (a transfer to another node waiting for its answer)."""
-    is_debit = ACCOUNTS.c.id == debit.id
-    _update_two(
-        session,
-        debit,
-        credit,
-        {
-            "held_out": ACCOUNTS.c.held_out + case((is_debit, amount), else_=0),
-            "held_in": ACCOUNTS.c.held_in + case((is_debit, 0), else_=amount),
-        },
-        {
-            "held_out": ACCOUNTS.c.held_out - case((is_debit, amount), else_=0),
-            "held_in": ACCOUNTS.c.held_in - case((is_debit, 0), else_=amount),
-        },
-        (_debit_ok(policy, debit, amount, held=False), _credit_ok(policy, credit, amount, held=False)),
-    )
+    params = {"debit": debit.id, "credit": credit.id, "amount": amount, **_limits(policy, debit, credit)}
+    _two(session, _HOLD, _UNDO_HOLD, debit, credit, params)
 
 
 def release(session: Session, debit: Side, credit: Side, amount: int) -> None:
     """Free what :func:`hold` reserved (the peer refused the transfer for good)."""
-    is_debit = ACCOUNTS.c.id == debit.id
-    session.execute(
-        update(ACCOUNTS)
-        .where(ACCOUNTS.c.id.in_((debit.id, credit.id)))
-        .values(
-            held_out=ACCOUNTS.c.held_out - case((is_debit, amount), else_=0),
-            held_in=ACCOUNTS.c.held_in - case((is_debit, 0), else_=amount),
-        )
-    )
+    _connection(session).execute(_RELEASE, {"debit": debit.id, "credit": credit.id, "amount": amount})
 
 
 def apply_held(session: Session, debit: Side, credit: Side, amount: int) -> None:
     """Apply a held transfer (the peer accepted it): the reservation becomes the balances' change."""
-    is_debit = ACCOUNTS.c.id == debit.id
-    session.execute(
-        update(ACCOUNTS)
-        .where(ACCOUNTS.c.id.in_((debit.id, credit.id)))
-        .values(
-            balance=ACCOUNTS.c.balance + _signed(debit, amount),
-            held_out=ACCOUNTS.c.held_out - case((is_debit, amount), else_=0),
-            held_in=ACCOUNTS.c.held_in - case((is_debit, 0), else_=amount),
-        )
-    )
+    _connection(session).execute(_APPLY_HELD, {"debit": debit.id, "credit": credit.id, "amount": amount})
 
 
 def write_entries(
@@ -205,7 +203,7 @@ def write_entries(
 
 def insert_transfer(session: Session, values: dict[str, Any]) -> int:
     """Store a transfer row; its id."""
-    new_id = session.execute(insert(TRANSFERS).values(**values).returning(TRANSFERS.c.id)).scalar_one()
+    new_id = _connection(session).execute(_INSERT_TRANSFER, values).scalar_one()
     return int(new_id)
 
 
