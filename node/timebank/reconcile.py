@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, RowMapping
 from sqlmodel import Session, col, select
 
 from node.activitypub import addressing
@@ -46,7 +46,7 @@ from node.core.db import session_scope
 from node.core.timeutil import isoformat, utcnow
 from node.market.schedule import parse_instant
 from node.settings import Settings
-from node.timebank import accounts, exchange, vocab
+from node.timebank import accounts, exchange, ledger, vocab
 from node.timebank.lifecycles import TransferState
 from node.timebank.models import TimebankAccount, Transfer
 from node.timebank.policy import to_hours
@@ -144,33 +144,53 @@ def bucket_of(uri: str) -> str:
     return hashlib.sha256(uri.encode()).hexdigest()[:2]
 
 
-def _line(settings: Settings, peer: str, row: Transfer) -> Line:
-    ours = settings.domain
-    payer_node, payee_node = (ours, peer) if row.direction == "out" else (peer, ours)
-    if row.kind == "settlement":
+_COLUMNS = (
+    "uri",
+    "direction",
+    "kind",
+    "amount",
+    "state",
+    "payer_uri",
+    "payee_uri",
+    "created_at",
+    "agreement_ap_id",
+    "refusal",
+    "offer_activity_id",
+)
+
+
+def _line(ours: str, peer: str, row: RowMapping) -> Line:
+    payer_node, payee_node = (ours, peer) if row["direction"] == "out" else (peer, ours)
+    if row["kind"] == "settlement":
         payer_node, payee_node = ("", "")
+    pending = row["state"] == TransferState.PENDING.value
     return Line(
-        uri=row.uri,
+        uri=row["uri"],
         payer_node=payer_node,
         payee_node=payee_node,
-        amount=row.amount,
-        state=row.state,
-        kind=row.kind,
-        payer=row.payer_uri or "",
-        payee=row.payee_uri or "",
-        at=isoformat(row.created_at) or "",
-        agreement=row.agreement_ap_id,
-        refusal=row.refusal,
-        offer=row.offer_activity_id or "" if row.state == TransferState.PENDING.value else "",
+        amount=int(row["amount"]),
+        state=row["state"],
+        kind=row["kind"],
+        payer=row["payer_uri"] or "",
+        payee=row["payee_uri"] or "",
+        at=isoformat(row["created_at"]) or "",
+        agreement=row["agreement_ap_id"],
+        refusal=row["refusal"],
+        offer=(row["offer_activity_id"] or "") if pending else "",
     )
 
 
 def lines(session: Session, settings: Settings, peer: str, since: datetime | None) -> list[Line]:
-    """The transfers of the clearing account with ``peer`` (and those refused) made since ``since``."""
-    query = select(Transfer).where(Transfer.peer == peer.lower())
+    """The transfers of the clearing account with ``peer`` (and those refused) made since ``since``
+    (read as plain rows: a statement may cover a hundred thousand of them)."""
+    table = ledger.TRANSFERS
+    query = select(*(table.c[name] for name in _COLUMNS)).where(table.c.peer == peer.lower())
     if since is not None:
-        query = query.where(col(Transfer.created_at) >= since)
-    return [_line(settings, peer, row) for row in session.exec(query.order_by(col(Transfer.id))).all()]
+        query = query.where(table.c.created_at >= since)
+    ours, peer = settings.domain, peer.lower()
+    return [
+        _line(ours, peer, row) for row in session.connection().execute(query.order_by(table.c.id)).mappings()
+    ]
 
 
 def _digests(found: Iterable[Line]) -> dict[str, str]:
@@ -400,23 +420,17 @@ def _compare_and_repair(
 ) -> Report:
     now = utcnow()
     account = accounts.clearing(session, peer)
-    mine_rows = {
-        row.uri: row
-        for row in session.exec(
-            select(Transfer).where(
-                Transfer.peer == peer.lower(), *([col(Transfer.created_at) >= since] if since else [])
-            )
-        ).all()
-    }
+    mine_lines = {line.uri: line for line in lines(session, settings, peer, since)}
     report = Report(peer=peer, since=since)
     relevant = set(their_lines)
     relevant |= {
         uri
-        for uri, row in mine_rows.items()
-        if row.state != TransferState.SETTLED.value or bucket_of(uri) in differing
+        for uri, mine in mine_lines.items()
+        if mine.state != TransferState.SETTLED.value or bucket_of(uri) in differing
     }
     for uri in sorted(relevant):
-        row, line = mine_rows.get(uri), their_lines.get(uri)
+        row = session.exec(select(Transfer).where(Transfer.uri == uri)).first() if uri in mine_lines else None
+        line = their_lines.get(uri)
         ours_state = row.state if row else "absent"
         theirs_state = (
             line.state
@@ -436,7 +450,7 @@ def _compare_and_repair(
     session.flush()
     session.refresh(account)
     report.balance, report.peer_balance = account.balance, peer_balance
-    report.compared = len(mine_rows)
+    report.compared = len(mine_lines)
     unresolved = [d for d in report.differences if d.repair not in ("applied", "released")]
     open_items = session.exec(
         select(Transfer.id).where(
