@@ -54,6 +54,7 @@ from node.timebank.policy import to_hours
 ALGORITHM = "rsa-v1_5-sha256"
 AGREEMENT_MARGIN = timedelta(minutes=10)  # how far before now an agreed point is set
 BUCKET_CHUNK = 16
+NOTHING_APPLIED = frozenset({"absent", "waiting", "refused"})
 
 
 class StatementRefused(Exception):
@@ -443,6 +444,8 @@ def _compare_and_repair(
             continue
         if ours_state == theirs_state and ours_state in ("settled", "refused"):
             continue
+        if {ours_state, theirs_state} <= NOTHING_APPLIED and "pending" not in (ours_state, theirs_state):
+            continue  # neither side applied it (held back by a limit, or refused): nothing to mirror
         repair = _repair(
             session, settings, row, line, ours_state, theirs_state, now, str(their_document["attributedTo"])
         )

@@ -159,3 +159,15 @@ def test_a_statement_that_cannot_be_trusted_is_refused_and_changes_nothing(
     with pytest.raises(reconcile.StatementRefused, match=message):
         run_reconcile(a, b, tamper=tamper)
     assert state(a, lost.uri) == "pending"
+
+
+def test_transfers_applied_nowhere_are_no_difference(two_cooperatives: Federation) -> None:  # noqa: F811
+    a, b = two_cooperatives.nodes
+    alice = person(a.engine, "alice", status="volunteer")
+    net = Network(two_cooperatives)
+    refused = gift(a, alice, b.uri("nobody"), "1")  # refused for good, stored as refused on both
+    flow(net)
+    with db.session_scope(b.engine) as session:  # as if B had not kept its refusal
+        session.exec(select(Transfer).where(Transfer.uri == refused.uri)).one().refusal = "invalid-amount"
+    report = run_reconcile(a, b)
+    assert report.differences == [] and report.agreed and report.mirrored
