@@ -436,7 +436,7 @@ def _compare_and_repair(
         theirs_state = (
             line.state
             if line
-            else ("settled" if row is not None and bucket_of(uri) not in differing else "absent")
+            else ("settled" if ours_state == "settled" and bucket_of(uri) not in differing else "absent")
         )
         amount = row.amount if row else (line.amount if line else 0)
         if row is not None and line is not None and row.amount != line.amount:
