@@ -390,7 +390,3 @@ def send_answer(session: Session, settings: Settings, answer: vocab.TransferAnsw
         recipients=[to],
         session=session,
     )
-
-
-def known_clearing(session: Session, peer: str) -> TimebankAccount | None:
-    return accounts.find_clearing(session, peer)

@@ -48,7 +48,7 @@ from node.market.schedule import parse_instant
 from node.settings import Settings
 from node.timebank import accounts, exchange, ledger, vocab
 from node.timebank.lifecycles import TransferState
-from node.timebank.models import TimebankAccount, Transfer
+from node.timebank.models import Transfer
 from node.timebank.policy import to_hours
 
 ALGORITHM = "rsa-v1_5-sha256"
@@ -533,7 +533,3 @@ def peer_origin(session: Session, peer: str) -> str:
         if uri and addressing.domain_of(uri) == peer.lower():
             return addressing.origin(uri)
     return f"https://{peer.lower()}"
-
-
-def clearing_summary(session: Session) -> list[TimebankAccount]:
-    return list(accounts.clearing_accounts(session))

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import update
@@ -51,21 +50,6 @@ MSG_COORDINATORS_ONLY = N_("This is for coordinators.")
 MSG_NO_SUCH_TRANSFER = N_("No such transfer.")
 MSG_ALREADY_REVERSED = N_("This transfer was already reversed.")
 MSG_NOT_REVERSIBLE = N_("Only a transfer applied inside this node can be reversed here.")
-MSG_INACTIVE = N_("This account cannot receive transfers.")
-
-LOCAL_KINDS = frozenset(
-    {
-        "starting_credit",
-        "payment",
-        "cancellation_fee",
-        "gift",
-        "grant",
-        "levy",
-        "reversal",
-        "closing",
-        "settlement",
-    }
-)
 
 
 def start(
@@ -309,15 +293,3 @@ def reverse(
         reverses=original.id,
         agreement=original.agreement_ap_id,
     )
-
-
-def find(session: Session, transfer_id: int) -> Transfer:
-    found = session.get(Transfer, transfer_id)
-    if found is None:
-        raise NotFound(MSG_NO_SUCH_TRANSFER)
-    return found
-
-
-def by_purpose(session: Session, purposes: Sequence[str]) -> dict[str, Transfer]:
-    rows = session.exec(select(Transfer).where(col(Transfer.purpose).in_(list(purposes)))).all()
-    return {row.purpose or "": row for row in rows}

@@ -23,7 +23,7 @@ from node.core.timeutil import isoformat, utcnow
 from node.market.models import Agreement
 from node.settings import Settings
 from node.timebank import accounts
-from node.timebank.models import Entry, TimebankAccount, Transfer
+from node.timebank.models import TimebankAccount, Transfer
 from node.timebank.policy import AccountKind, Policy, to_hours
 from node.timebank.records import open_person
 
@@ -249,10 +249,6 @@ def export_sections(user: User, actor_uri: str, *, session: Session) -> dict[str
             ],
         }
     }
-
-
-def entries_count(session: Session) -> int:
-    return int(session.exec(select(func.count()).select_from(Entry)).one())
 
 
 def before_accepting(
