@@ -13,8 +13,7 @@ import anyio.to_thread
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from node.core.db import session_scope
-from node.core.jobs import Job
+from node.core.jobs import Job, run_steps
 from node.settings import Settings
 from node.timebank import closing, exchange, payments, transfers
 from node.timebank.policy import Policy
@@ -69,16 +68,7 @@ class TimebankJob:
             ("offers sent again", lambda s: exchange.offer_due(s, settings, policy, now)),
             ("accounts closed", lambda s: closing.close_deleted(s, settings, policy, now)),
         ]
-        total = 0
-        for what, step in steps:
-            try:
-                with session_scope(self.engine, write=True) as session:
-                    count = step(session)
-            except Exception:
-                log.exception("timebank job: %s failed", what)
-                continue
-            total += count
-        return total
+        return run_steps(self.engine, steps, log)
 
     async def aclose(self) -> None:
         return None

@@ -54,22 +54,23 @@ def _fmt(lang: str) -> Any:
     return lambda hundredths: hours_text(hundredths, lang)
 
 
-async def _my_page(
+async def _page(
     request: Request,
     user: User,
+    template: str,
+    context: dict[str, Any],
     *,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     message: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    settings = node_of(request).settings
-    statement = await run(request, lambda s: views.my_statement(s, settings, user))
+    """A time-bank page with its form's state (errors, values, message) and the labels it uses."""
     return await render(
         request,
-        "timebank/me.html",
+        template,
         {
-            "statement": statement,
+            **context,
             "hours": _fmt(language_of(request, user)),
             "kinds": KIND_LABELS,
             "states": STATE_LABELS,
@@ -80,6 +81,12 @@ async def _my_page(
         },
         status_code=status_code,
     )
+
+
+async def _my_page(request: Request, user: User, **form: Any) -> Response:
+    settings = node_of(request).settings
+    statement = await run(request, lambda s: views.my_statement(s, settings, user))
+    return await _page(request, user, "timebank/me.html", {"statement": statement}, **form)
 
 
 @login_required
@@ -101,9 +108,7 @@ async def gift(request: Request, user: User) -> Response:
         amount = amount_from_text(values["amount"])
         target = transfers.resolve_recipient(session, settings, values["recipient"])
         if isinstance(target, User) and target.id == user.id:
-            raise ValidationFailed(
-                transfers.MSG_TO_ONESELF, fields={"recipient": transfers.MSG_TO_ONESELF}
-            )
+            raise ValidationFailed(transfers.MSG_TO_ONESELF, fields={"recipient": transfers.MSG_TO_ONESELF})
         available = views.balance_of(session, settings, user) or 0
         name = target.display_name or target.username if isinstance(target, User) else target
         return {"amount": amount, "name": name, "after": available - amount, "available": available}
@@ -151,33 +156,11 @@ def _coordinator(user: User) -> None:
         raise HTTPException(403, N_("This page is for coordinators."))
 
 
-async def _coordination_page(
-    request: Request,
-    user: User,
-    *,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    message: str | None = None,
-    status_code: int = 200,
-) -> Response:
+async def _coordination_page(request: Request, user: User, **form: Any) -> Response:
     settings = node_of(request).settings
     figures = await run(request, lambda s: views.figures(s, settings))
-    return await render(
-        request,
-        "timebank/coordination.html",
-        {
-            "figures": figures,
-            "policy": Policy.of(settings),
-            "hours": _fmt(language_of(request, user)),
-            "kinds": KIND_LABELS,
-            "states": STATE_LABELS,
-            "errors": errors or {},
-            "values": values or {},
-            "message": message,
-            "done": request.query_params.get("done"),
-        },
-        status_code=status_code,
-    )
+    context = {"figures": figures, "policy": Policy.of(settings)}
+    return await _page(request, user, "timebank/coordination.html", context, **form)
 
 
 @login_required
