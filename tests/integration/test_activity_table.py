@@ -27,8 +27,9 @@ import pytest
 from node.core.timeutil import isoformat, utcnow
 from node.worker import inbox_dispatcher
 from tests.support.actors import ActorServer, RemoteTestActor, actor_on
+from tests.support.databases import DatabaseFactory
 from tests.support.market import proposal_document, proposal_fields
-from tests.support.nodes import Node, wait_until
+from tests.support.nodes import Node, running_nodes, wait_until
 
 FEDERATION_MD = Path(__file__).resolve().parents[2] / "FEDERATION.md"
 ADDRESS = "3 allée des Tilleuls, 93170 Bagnolet"
@@ -104,6 +105,21 @@ class Foreign:
 def foreign() -> Iterator[Foreign]:
     with ActorServer() as server:
         yield Foreign(server)
+
+
+@pytest.fixture(scope="module")
+def two_nodes(
+    tmp_path_factory: pytest.TempPathFactory, database_factories: dict[str, DatabaseFactory]
+) -> Iterator[list[Node]]:
+    """Nodes A (SQLite) and B (PostgreSQL when configured), cooperative: the marketplace works the same
+    there, and time-bank transfers between them are rows of the table too."""
+    with running_nodes(
+        tmp_path_factory.mktemp("nodes"),
+        database_factories,
+        ["sqlite", "postgresql"],
+        {"ASASAP_MODE": "cooperative", "ASASAP_TIMEBANK_RETRY_SECONDS": "1"},
+    ) as nodes:
+        yield nodes
 
 
 @pytest.mark.process
@@ -298,6 +314,26 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
             a.sql("SELECT DISTINCT state FROM proposals WHERE author_uri = :u", u=x.uri) == [("withdrawn",)]
         ),
     )
+
+    # Time bank: Alice gives Bob an hour (Offer, Accept), and an hour to nobody on B (Offer, Reject).
+    gift = ok(
+        a.api("POST", "/timebank/gifts", {"recipient": bob, "amount": "1", "confirm": True}, user="alice")
+    )
+    lost = ok(
+        a.api(
+            "POST",
+            "/timebank/gifts",
+            {"recipient": b.uri("nobody"), "amount": "1", "confirm": True},
+            user="alice",
+        )
+    )
+    for made, state in ((gift, "settled"), (lost, "refused")):
+        wait_until(
+            f"the gift is {state}",
+            lambda made=made, state=state: (  # type: ignore[misc]
+                a.sql("SELECT state FROM timebank_transfers WHERE uri = :u", u=made["uri"]) == [(state,)]
+            ),
+        )
 
     # What each node's inbox made of it all.
     for node in (a, b):
