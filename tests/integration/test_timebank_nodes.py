@@ -6,7 +6,9 @@ difference and ``asasap timebank verify`` finds every ledger adding up."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
@@ -58,7 +60,7 @@ def agree_and_complete(requester: tuple[Node, str], provider: tuple[Node, str], 
         "the bid arrives", lambda: len(rnode.ok("GET", f"/bids?proposal={demand['ap_id']}", user=rname)) == 1
     )
     bid = rnode.ok("GET", f"/bids?proposal={demand['ap_id']}", user=rname)[0]
-    held = rnode.ok("POST", f"/bids/{bid['id']}/accept", user=rname)
+    held: dict[str, Any] = rnode.ok("POST", f"/bids/{bid['id']}/accept", user=rname)
     wait_until(
         "the provider's node mirrors the agreement",
         lambda: any(a["ap_id"] == held["ap_id"] for a in pnode.ok("GET", "/agreements", user=pname)),
@@ -73,60 +75,50 @@ def agree_and_complete(requester: tuple[Node, str], provider: tuple[Node, str], 
     return held
 
 
+def followed_by_both(node: Node) -> bool:
+    return node.collection_total("/actor/followers") == 2
+
+
+def mirrored(x: Node, y: Node) -> bool:
+    return clearing(x, y) == -clearing(y, x) != 0
+
+
 def test_agreements_in_tokens_across_three_nodes_clear_and_reconcile(cooperatives: list[Node]) -> None:
     a, b, c = cooperatives
-    for node, names in ((a, ("alice", "amir")), (b, ("bob", "berthe")), (c, ("carla", "chen"))):
-        for name in names:
-            node.add_person(name)
-            node.ok("PATCH", "/me", {"provider_status": "volunteer", "offers_services": True}, user=name)
+    people = [(a, "alice"), (a, "amir"), (b, "bob"), (b, "berthe"), (c, "carla"), (c, "chen")]
+    pairs = [(node, other) for node in cooperatives for other in cooperatives if other is not node]
+    with ThreadPoolExecutor(max_workers=6) as pool:  # each is an `asasap` process: side by side
+        list(pool.map(lambda person: person[0].add_person(person[1]), people))
+        list(pool.map(lambda pair: pair[0].follow_node(pair[1]), pairs))
+    for node, name in people:
+        node.ok("PATCH", "/me", {"provider_status": "volunteer", "offers_services": True}, user=name)
     for node in cooperatives:
-        for other in cooperatives:
-            if other is not node:
-                node.follow_node(other)
-    for node in cooperatives:
-        wait_until(
-            f"{node.domain} is followed by both",
-            lambda node=node: node.collection_total("/actor/followers") == 2,
-        )  # type: ignore[misc]
+        wait_until(f"{node.domain} is followed by both", partial(followed_by_both, node))
 
-    start = {
-        name: balance(node, name)
-        for node, name in ((a, "alice"), (a, "amir"), (b, "bob"), (b, "berthe"), (c, "carla"), (c, "chen"))
-    }
+    start = {name: balance(node, name) for node, name in people}
     agree_and_complete((a, "alice"), (b, "bob"), "3")  # A pays B
     agree_and_complete((b, "berthe"), (c, "chen"), "1.5")  # B pays C
     agree_and_complete((c, "carla"), (a, "amir"), "2.25")  # C pays A
 
-    expected = {
-        "alice": -3,
-        "bob": 3,
+    change = {
+        "alice": Decimal(-3),
+        "bob": Decimal(3),
         "berthe": Decimal("-1.5"),
         "chen": Decimal("1.5"),
         "carla": Decimal("-2.25"),
         "amir": Decimal("2.25"),
     }
-    where = {"alice": a, "amir": a, "bob": b, "berthe": b, "carla": c, "chen": c}
-    for name, change in expected.items():
-        wait_until(
-            f"{name} is paid or has paid",
-            lambda name=name, change=change: balance(where[name], name) == start[name] + change,
-        )  # type: ignore[misc]
+    for node, name in people:
+        wait_until(f"{name} is paid or has paid", lambda: balance(node, name) == start[name] + change[name])  # noqa: B023 - awaited in this iteration
     for x, y, owed in ((a, b, Decimal(3)), (b, c, Decimal("1.5")), (c, a, Decimal("2.25"))):
-        wait_until(
-            f"{x.domain} and {y.domain} mirror",
-            lambda x=x, y=y: clearing(x, y) == -clearing(y, x) and clearing(x, y) != 0,
-        )  # type: ignore[misc]
+        wait_until(f"{x.domain} and {y.domain} mirror", partial(mirrored, x, y))
         assert clearing(x, y) == owed and clearing(y, x) == -owed
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        verified = list(pool.map(lambda node: node.cli_json("timebank", "verify"), cooperatives))
+        reports = list(pool.map(lambda pair: pair[0].cli_json("timebank", "reconcile", pair[1].url), pairs))
+    assert all(report["ok"] for report in verified), verified
+    for (node, other), report in zip(pairs, reports, strict=True):
+        assert report["differences"] == [] and report["mirrored"] is True, (node.domain, other.domain, report)
     for node in cooperatives:
-        assert node.cli_json("timebank", "verify")["ok"] is True
-        for other in cooperatives:
-            if other is node:
-                continue
-            report = node.cli_json("timebank", "reconcile", other.url)
-            assert report["differences"] == [] and report["mirrored"] is True, (
-                node.domain,
-                other.domain,
-                report,
-            )
         failed = node.sql("SELECT type, error FROM inbox WHERE state = 'failed'")
         assert failed == [], (node.domain, failed)
