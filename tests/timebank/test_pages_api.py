@@ -90,6 +90,18 @@ def test_coordinators_grant_with_a_reason_and_see_the_figures(
     assert made.status_code == 303
     assert "5\u00a0h" in coop_client.get("/timebank/coordination").text  # 2 h of starting credit + 3
     assert "Atelier vélo" in coop_client.get("/timebank/coordination/transfers.csv").text
+    page = coop_client.get("/timebank/coordination")
+    grant_id = page.text.split("/timebank/coordination/transfers/")[1].split("/reverse")[0]
+    no_reason = coop_client.post(
+        f"/timebank/coordination/transfers/{grant_id}/reverse", data={"csrf_token": token, "reason": ""}
+    )
+    assert no_reason.status_code == 422
+    undone = coop_client.post(
+        f"/timebank/coordination/transfers/{grant_id}/reverse",
+        data={"csrf_token": token, "reason": "Doublon"},
+    )
+    assert undone.status_code == 303
+    assert "2\u00a0h" in coop_client.get("/timebank/coordination").text  # back to the starting credit
 
 
 def test_the_api(coop_client: TestClient, engine: Engine) -> None:

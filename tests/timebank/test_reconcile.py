@@ -18,8 +18,9 @@ from node.accounts.models import User
 from node.activitypub import keys
 from node.activitypub.actors import local
 from node.core import db
+from node.core.errors import Conflict, ValidationFailed
 from node.market.schedule import parse_instant
-from node.timebank import reconcile, transfers
+from node.timebank import reconcile, settlement, transfers
 from node.timebank.models import TimebankAccount, Transfer
 from tests.support.federation import Federation, Node
 from tests.support.market import person
@@ -171,3 +172,27 @@ def test_transfers_applied_nowhere_are_no_difference(two_cooperatives: Federatio
         session.delete(session.exec(select(Transfer).where(Transfer.uri == refused.uri)).one())
     report = run_reconcile(a, b)
     assert report.differences == [] and report.agreed and report.mirrored
+
+
+def test_a_settlement_recorded_on_both_nodes_nets_the_clearing_and_still_reconciles(
+    two_cooperatives: Federation,  # noqa: F811
+) -> None:
+    a, b = two_cooperatives.nodes
+    alice = person(a.engine, "alice", status="volunteer")
+    person(b.engine, "bob", status="volunteer")
+    gift(a, alice, b.uri("bob"), "2")
+    flow(Network(two_cooperatives))
+    for node, peer in ((a, b), (b, a)):
+        with db.session_scope(node.engine) as session:
+            with pytest.raises(ValidationFailed):  # never past zero
+                settlement.settle(session, node.settings, peer.settings.domain, "3", "2026-Q1")
+        with db.session_scope(node.engine) as session:
+            made = settlement.settle(session, node.settings, peer.settings.domain, "1.5", "2026-Q1")
+            assert made.uri == "urn:asasap:settlement:bagnolet.example:montreuil.example:2026-Q1"
+        with db.session_scope(node.engine) as session, pytest.raises(Conflict):
+            settlement.settle(session, node.settings, peer.settings.domain, "0.5", "2026-Q1")
+    assert balance(a.engine, f"clearing:{b.settings.domain}") == 50
+    assert balance(b.engine, f"clearing:{a.settings.domain}") == -50
+    assert balance(a.engine, "community") == -200 + 150  # alice's starting credit, and the settlement
+    report = run_reconcile(a, b)
+    assert report.differences == [] and report.mirrored and report.agreed

@@ -199,6 +199,24 @@ async def coordination_transfer(request: Request, user: User) -> Response:
 
 
 @login_required
+async def coordination_reverse(request: Request, user: User) -> Response:
+    """A coordinator's correction of a transfer made inside the node, with the reason."""
+    _require_timebank(request)
+    _coordinator(user)
+    form = await form_with_csrf(request)
+    settings = node_of(request).settings
+    transfer_id = int(request.path_params["transfer_id"])
+    reason = text(form, "reason", 2000)
+    try:
+        await run(request, lambda s: transfers.reverse(s, settings, user, transfer_id, reason))
+    except DomainError as exc:
+        return await _coordination_page(
+            request, user, message=exc.fields.get("reason", exc.message), status_code=http_status(exc)
+        )
+    return RedirectResponse("/timebank/coordination?done=reversal", status_code=303)
+
+
+@login_required
 async def coordination_csv(request: Request, user: User) -> Response:
     _require_timebank(request)
     _coordinator(user)
@@ -223,4 +241,10 @@ def routes() -> list[Route]:
             name="timebank_transfer",
         ),
         Route("/timebank/coordination/transfers.csv", coordination_csv, name="timebank_csv"),
+        Route(
+            "/timebank/coordination/transfers/{transfer_id:int}/reverse",
+            coordination_reverse,
+            methods=["POST"],
+            name="timebank_reverse",
+        ),
     ]

@@ -41,6 +41,10 @@ class CommunityTransferIn(Strict):
     )
 
 
+class ReversalIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000, description="Required, at most 500 characters")
+
+
 class TransferOut(BaseModel):
     id: int
     uri: str = Field(description="The transfer's id, the same on both nodes of a transfer between nodes")
@@ -156,6 +160,28 @@ async def community_transfer(request: Request, caller: User, body: CommunityTran
 
 
 @operation(
+    "POST",
+    "/timebank/transfers/{transfer_id:int}/reverse",
+    summary="Reverse a transfer made inside this node, with the reason (coordinators; once per transfer)",
+    tag="timebank",
+    auth="coordinator",
+    body=ReversalIn,
+    response=TransferOut,
+    status=201,
+    errors=(403, 404, 409, 422),
+)
+async def reverse(request: Request, caller: User, body: ReversalIn) -> TransferOut:
+    settings = node_of(request).settings
+    transfer_id = int(request.path_params["transfer_id"])
+
+    def save(session: Session) -> TransferOut:
+        made = transfers.reverse(session, settings, caller, transfer_id, body.reason)
+        return _out(made, made.amount, made.payee_uri)
+
+    return await run(request, save)
+
+
+@operation(
     "GET",
     "/timebank/figures",
     summary="The node's figures: circulation, community, velocity, accounts near limits (coordinators)",
@@ -182,4 +208,4 @@ async def figures(request: Request, caller: User, _body: None) -> FiguresOut:
 
 
 def operations() -> list[Operation]:
-    return [my_account, give, community_transfer, figures]
+    return [my_account, give, community_transfer, reverse, figures]
