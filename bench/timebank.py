@@ -359,6 +359,7 @@ def reconcile_run(count: int) -> dict[str, Any]:
             runs.append(
                 {
                     "seconds": round(seconds, 2),
+                    "in_process": False,
                     "differences": len(report["differences"]),
                     "repaired": sum(1 for d in report["differences"] if d["repair"]),
                     "mirrored": report["mirrored"],

@@ -393,13 +393,12 @@ async def reconcile(
         since = account.agreed_until if account is not None else None
     theirs = await _peer_statement(fetch, key_of, peer_origin, ours, since)
     with session_scope(engine) as session:
-        mine = statement(session, settings, peer, since=since, nonce="")
+        mine = {line.uri: line for line in lines(session, settings, peer, since)}
+    my_digests = _digests(mine.values())
     their_digests = theirs.get("digests", {})
     if not isinstance(their_digests, Mapping):
         raise StatementRefused("the statement's digests are not an object")
-    differing = {
-        b for b in set(mine["digests"]) | set(their_digests) if mine["digests"].get(b) != their_digests.get(b)
-    }
+    differing = {b for b in set(my_digests) | set(their_digests) if my_digests.get(b) != their_digests.get(b)}
     their_lines = {line.uri: line for line in _lines_of(theirs, "open")}
     chunks = sorted(differing)
     for start in range(0, len(chunks), BUCKET_CHUNK):
@@ -412,7 +411,7 @@ async def reconcile(
         raise StatementRefused("the statement's balance is not an integer")
     with session_scope(engine, write=True) as session:
         report = _compare_and_repair(
-            session, settings, peer, since, their_lines, differing, peer_balance, theirs
+            session, settings, peer, since, mine, their_lines, differing, peer_balance, theirs
         )
     return report
 
@@ -422,6 +421,7 @@ def _compare_and_repair(
     settings: Settings,
     peer: str,
     since: datetime | None,
+    mine_lines: dict[str, Line],
     their_lines: dict[str, Line],
     differing: set[str],
     peer_balance: int,
@@ -429,7 +429,6 @@ def _compare_and_repair(
 ) -> Report:
     now = utcnow()
     account = accounts.clearing(session, peer)
-    mine_lines = {line.uri: line for line in lines(session, settings, peer, since)}
     report = Report(peer=peer, since=since)
     relevant = set(their_lines)
     relevant |= {
