@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping
+from sqlalchemy import Engine, RowMapping, case, null
 from sqlmodel import Session, col, select
 
 from node.activitypub import addressing
@@ -53,8 +53,9 @@ from node.timebank.policy import to_hours
 
 ALGORITHM = "rsa-v1_5-sha256"
 AGREEMENT_MARGIN = timedelta(minutes=10)  # how far before now an agreed point is set
-BUCKET_CHUNK = 8  # groups asked for at once: about 3,000 transfers in 100,000, 400 KB
+BUCKET_CHUNK = 12  # groups asked for at once: in 100,000 transfers, about 4,700 in short, 600 KB
 NOTHING_APPLIED = frozenset({"absent", "waiting", "refused"})
+SETTLED, PENDING = TransferState.SETTLED.value, TransferState.PENDING.value  # plain strings: hot loops
 
 
 class StatementRefused(Exception):
@@ -73,7 +74,7 @@ class Line:
     kind: str = ""
     payer: str = ""
     payee: str = ""
-    at: str = ""
+    at: str | datetime | None = ""  # formatted only when the line is written in full
     agreement: str | None = None
     refusal: str = ""
     offer: str = ""  # the payer's latest Offer of a transfer still held
@@ -95,7 +96,7 @@ class Line:
             "kind": self.kind,
             "payer": self.payer,
             "payee": self.payee,
-            "at": self.at,
+            "at": self.at if isinstance(self.at, str) else (isoformat(self.at) or ""),  # None: settled
             "agreement": self.agreement,
             "refusal": self.refusal,
             "offer": self.offer,
@@ -168,7 +169,7 @@ def _line(ours: str, peer: str, row: RowMapping) -> Line:
     payer_node, payee_node = (ours, peer) if row["direction"] == "out" else (peer, ours)
     if row["kind"] == "settlement":
         payer_node, payee_node = ("", "")
-    pending = row["state"] == TransferState.PENDING.value
+    pending = row["state"] == PENDING
     return Line(
         uri=row["uri"],
         payer_node=payer_node,
@@ -178,7 +179,7 @@ def _line(ours: str, peer: str, row: RowMapping) -> Line:
         kind=row["kind"],
         payer=row["payer_uri"] or "",
         payee=row["payee_uri"] or "",
-        at=isoformat(row["created_at"]) or "",
+        at=row["created_at"],
         agreement=row["agreement_ap_id"],
         refusal=row["refusal"],
         offer=(row["offer_activity_id"] or "") if pending else "",
@@ -189,7 +190,11 @@ def lines(session: Session, settings: Settings, peer: str, since: datetime | Non
     """The transfers of the clearing account with ``peer`` (and those refused) made since ``since``
     (read as plain rows: a statement may cover a hundred thousand of them)."""
     table = ledger.TRANSFERS
-    query = select(*(table.c[name] for name in _COLUMNS)).where(table.c.peer == peer.lower())
+    # When a settled transfer was made is never written in a statement: not read either.
+    made = case((table.c.state != SETTLED, table.c.created_at), else_=null()).label("created_at")
+    query = select(*(made if name == "created_at" else table.c[name] for name in _COLUMNS)).where(
+        table.c.peer == peer.lower()
+    )
     if since is not None:
         query = query.where(table.c.created_at >= since)
     ours, peer = settings.domain, peer.lower()
@@ -201,7 +206,7 @@ def lines(session: Session, settings: Settings, peer: str, since: datetime | Non
 def _digests(found: Iterable[Line]) -> dict[str, str]:
     groups: dict[str, list[str]] = {}
     for line in found:
-        if line.state == TransferState.SETTLED.value:
+        if line.state == SETTLED:
             groups.setdefault(bucket_of(line.uri), []).append(line.digest_text())
     return {
         bucket: hashlib.sha256("\n".join(sorted(texts)).encode()).hexdigest()[:32]
@@ -238,15 +243,15 @@ def statement(
         "published": isoformat(utcnow()),
         "nonce": nonce,
         "balance": account.balance if account is not None else 0,
-        "transferCount": sum(1 for line in found if line.state == TransferState.SETTLED.value),
+        "transferCount": sum(1 for line in found if line.state == SETTLED),
         "digests": _digests(found),
-        "open": [line.to_json() for line in found if line.state != TransferState.SETTLED.value],
+        "open": [line.to_json() for line in found if line.state != SETTLED],
     }
     if since is not None:
         document["since"] = isoformat(since)
     if wanted:
         document["transfers"] = [
-            line.to_json() if line.state != TransferState.SETTLED.value else line.compact_json()
+            line.to_json() if line.state != SETTLED else line.compact_json()
             for line in found
             if bucket_of(line.uri) in wanted
         ]
@@ -432,9 +437,7 @@ def _compare_and_repair(
     report = Report(peer=peer, since=since)
     relevant = set(their_lines)
     relevant |= {
-        uri
-        for uri, mine in mine_lines.items()
-        if mine.state != TransferState.SETTLED.value or bucket_of(uri) in differing
+        uri for uri, mine in mine_lines.items() if mine.state != SETTLED or bucket_of(uri) in differing
     }
     for uri in sorted(relevant):
         row = session.exec(select(Transfer).where(Transfer.uri == uri)).first() if uri in mine_lines else None
