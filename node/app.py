@@ -12,6 +12,7 @@ from node.core.jobs import Worker
 from node.http.application import Application, build
 from node.market import export as market_export
 from node.settings import Settings
+from node.timebank import views as timebank_views
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, check_schema: bool = True) -> Application:
@@ -28,6 +29,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None, check_schema
         settings,
         engine,
         accepted_types=dispatcher.types,
-        exporters=(market_export.sections,),
+        exporters=(market_export.sections, timebank_views.export_sections),
         worker=embedded if settings.embedded_worker else None,
     )

@@ -7,7 +7,15 @@ from node.activitypub import keys as activitypub_keys
 from node.activitypub import models as activitypub_models
 from node.core.sqlbase import SQLModel
 from node.market import models as market_models
+from node.timebank import models as timebank_models  # time bank (issue 12)
 
 metadata = SQLModel.metadata
 
-__all__ = ["accounts_models", "activitypub_keys", "activitypub_models", "market_models", "metadata"]
+__all__ = [
+    "accounts_models",
+    "activitypub_keys",
+    "activitypub_models",
+    "market_models",
+    "metadata",
+    "timebank_models",
+]

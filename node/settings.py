@@ -13,6 +13,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,42 @@ class Settings:
         default=False,
         metadata=_doc("Require HTTP signatures on ActivityStreams GET requests (authorized fetch)."),
     )
+    # --- time bank (cooperative nodes): the node's policy, in hours with at most two decimals ---
+    timebank_starting_credit: Decimal = field(
+        default=Decimal("2"),
+        metadata=_doc("Hours granted from the community account when a person's account is approved."),
+    )
+    timebank_min_balance: Decimal = field(
+        default=Decimal("-10"), metadata=_doc("Lowest balance a person may reach, in hours (zero or less).")
+    )
+    timebank_max_balance: Decimal = field(
+        default=Decimal("100"), metadata=_doc("Highest balance a person may reach, in hours.")
+    )
+    timebank_peer_cap: Decimal = field(
+        default=Decimal("20"),
+        metadata=_doc(
+            "Default cap, in hours either way, of the clearing balance with another node "
+            "(`asasap timebank peer-cap` sets one per peer)."
+        ),
+    )
+    timebank_late_cancellation_fee: Decimal = field(
+        default=Decimal("0"),
+        metadata=_doc(
+            "Hours a requester pays the provider for a late cancellation of an agreement priced in "
+            "time tokens (at most the agreed amount); 0 for none."
+        ),
+    )
+    timebank_near_limit: Decimal = field(
+        default=Decimal("2"),
+        metadata=_doc("Coordinators see the accounts within this many hours of a limit."),
+    )
+    timebank_retry_seconds: int = field(
+        default=60,
+        metadata=_doc(
+            "Seconds before a transfer to another node that got no answer is offered again (doubling "
+            "up to an hour), and between two looks for payments due."
+        ),
+    )
 
     @property
     def effective_database_url(self) -> str:
@@ -190,6 +227,11 @@ def _coerce(name: str, annotation: object, raw: Any) -> Any:
             return int(raw)
         if kind == "Path":
             return Path(str(raw))
+        if kind == "Decimal":
+            try:
+                return Decimal(str(raw).strip())
+            except InvalidOperation:
+                raise ValueError(f"expected a number of hours, got {raw!r}") from None
         if kind in ("Mode", "RegistrationPolicy"):
             enum = Mode if kind == "Mode" else RegistrationPolicy
             value = str(raw).strip().lower()
@@ -251,9 +293,39 @@ def validate(settings: Settings) -> None:
         raise SettingsError("ASASAP_DELIVERY_GIVE_UP_HOURS and ASASAP_FETCH_TIMEOUT_SECONDS must be positive")
     if settings.log_level.lower() not in {"debug", "info", "warning", "error"}:
         raise SettingsError("ASASAP_LOG_LEVEL must be debug, info, warning or error")
+    _validate_timebank(settings)
     url = settings.effective_database_url
     if not (url.startswith("sqlite:///") or url.startswith("postgresql+psycopg://")):
         raise SettingsError("ASASAP_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+
+
+def _validate_timebank(settings: Settings) -> None:
+    """The time bank's policy: finite hours with two decimals at most, limits around zero."""
+    for name in (
+        "timebank_starting_credit",
+        "timebank_min_balance",
+        "timebank_max_balance",
+        "timebank_peer_cap",
+        "timebank_late_cancellation_fee",
+        "timebank_near_limit",
+    ):
+        value: Decimal = getattr(settings, name)
+        exponent = value.normalize().as_tuple().exponent if value.is_finite() else None
+        if not isinstance(exponent, int) or exponent < -2 or abs(value) > 100_000:
+            raise SettingsError(
+                f"{ENV_PREFIX}{name.upper()} must be a number of hours with at most two decimals"
+            )
+    if settings.timebank_min_balance > 0 or settings.timebank_max_balance <= 0:
+        raise SettingsError(
+            "ASASAP_TIMEBANK_MIN_BALANCE must be 0 or less and ASASAP_TIMEBANK_MAX_BALANCE above 0"
+        )
+    for name in ("timebank_starting_credit", "timebank_peer_cap", "timebank_late_cancellation_fee"):
+        if getattr(settings, name) < 0:
+            raise SettingsError(f"{ENV_PREFIX}{name.upper()} cannot be negative")
+    if settings.timebank_starting_credit > settings.timebank_max_balance:
+        raise SettingsError("ASASAP_TIMEBANK_STARTING_CREDIT cannot exceed ASASAP_TIMEBANK_MAX_BALANCE")
+    if not 1 <= settings.timebank_retry_seconds <= 86_400:
+        raise SettingsError("ASASAP_TIMEBANK_RETRY_SECONDS must be between 1 and 86400")
 
 
 def new_secret_key() -> str:

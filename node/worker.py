@@ -18,14 +18,23 @@ from node.core.jobs import Job, Worker
 from node.market import federation as market_federation
 from node.market import jobs as market_jobs
 from node.settings import Settings
+from node.timebank import federation as timebank_federation
+from node.timebank import jobs as timebank_jobs
 
 log = logging.getLogger("asasap.worker")
 
 
 def inbox_dispatcher() -> Dispatcher:
     """Who processes incoming activities: the social graph first (follows, relays, an actor's own
-    ``Update`` and ``Delete``), then the marketplace."""
-    return Dispatcher([social_inbound.inbox_handlers(DIRECTORY), market_federation.inbox_handlers()])
+    ``Update`` and ``Delete``), then the time bank (transfers between nodes and their answers, which
+    the marketplace would read as a bid's ``Accept``/``Reject``), then the marketplace."""
+    return Dispatcher(
+        [
+            social_inbound.inbox_handlers(DIRECTORY),
+            timebank_federation.inbox_handlers(),
+            market_federation.inbox_handlers(),
+        ]
+    )
 
 
 class _RemoteActorsCloser:
@@ -51,13 +60,14 @@ def node_worker(
     dispatcher: Dispatcher | None = None,
 ) -> Worker:
     """Every background job of a node: deliveries (inboxes resolved through the cache), the inbox, and
-    the marketplace's periodic work."""
+    the marketplace's periodic work, and the time bank's (payments, transfers between nodes)."""
     owned = remote is None
     remote = remote or RemoteActors(settings, engine)
     jobs: list[Job] = [
         DeliveryJob(settings, engine, resolve_inbox=remote.inbox_for, accounts=DIRECTORY),
         InboxJob(settings, engine, remote=remote, dispatcher=dispatcher or inbox_dispatcher()),
         *market_jobs.jobs(settings, engine, remote),
+        *timebank_jobs.jobs(settings, engine),
     ]
     if owned:
         jobs.append(_RemoteActorsCloser(remote))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = ROOT / "node"
-DOMAIN = frozenset({"accounts", "places", "catalog", "market", "demo"})
+DOMAIN = frozenset({"accounts", "places", "catalog", "market", "timebank", "demo"})
 COMPOSITION = frozenset({"app", "asgi", "worker", "cli", "models", "commands"})
 PROTOCOL_MAY_IMPORT = frozenset({"core", "settings"})
 
@@ -135,10 +135,22 @@ def test_inbox_handlers_build_no_query() -> None:
         (name, path)
         for name, path in modules()
         if name == "node.activitypub.social.inbound"
-        or (name.startswith("node.market.") and name.endswith(".federation"))
+        or (name.startswith(("node.market.", "node.timebank.")) and name.endswith(".federation"))
     ]
-    assert len(handlers) == 6
+    assert len(handlers) == 7
     offenders = [f"{name} imports {what}" for name, path in handlers for what in query_builders(path)]
+    assert offenders == []
+
+
+def test_the_marketplace_does_not_import_the_time_bank() -> None:
+    """The time bank reads agreements; completing one knows nothing of payments (the job pays)."""
+    offenders = [
+        f"{name} imports {imported}"
+        for name, path in modules()
+        if package_of(name) == "market"
+        for imported in imports(path)
+        if package_of(imported) == "timebank"
+    ]
     assert offenders == []
 
 

@@ -21,7 +21,7 @@ import contextlib
 import functools
 import logging
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from sqlalchemy import Column, Engine, Table, and_, bindparam, or_, select, update
 from sqlalchemy.sql.dml import ReturningUpdate
 
+from node.core.db import session_scope
 from node.settings import Settings
 
 log = logging.getLogger("asasap.worker")
@@ -140,6 +141,23 @@ async def running(worker: Worker) -> AsyncIterator[Worker]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def run_steps(
+    engine: Engine, steps: Sequence[tuple[str, Callable[[Any], int]]], logger: logging.Logger
+) -> int:
+    """Periodic work in steps, each ``(what, step(session))`` in its own write transaction, so that one
+    failing (logged) does not hold the others back; how many rows the steps moved."""
+    total = 0
+    for what, step in steps:
+        try:
+            with session_scope(engine, write=True) as session:
+                count = step(session)
+        except Exception:
+            logger.exception("%s failed", what)
+            continue
+        total += count
+    return total
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from node.demo.loader import load_demo
 from node.demo.seeding import SEED_TIMEOUT, LiveNode, seed_marketplace
 from node.demo.specs import DemoData, DemoNode
 from node.demo.tables import DemoDataError
+from node.demo.timebank import seed_timebank
 from node.settings import Mode, RegistrationPolicy, Settings, load_settings
 
 STATE_FILE = "demo.json"
@@ -256,7 +257,10 @@ async def _serve(
                 LiveNode(node, settings, app.state.node.engine, app.state.remote_actors)
                 for node, settings, app in zip(demo.nodes, all_settings, apps, strict=True)
             ]
-            if await seed_marketplace(demo, live, lambda line: print(line, flush=True), timeout=timeout):
+            say = lambda line: print(line, flush=True)  # noqa: E731
+            # The time bank (issue 12) after the marketplace: its agreement answers a published demand.
+            seeded = await seed_marketplace(demo, live, say, timeout=timeout)
+            if seeded and await seed_timebank(demo, live, say):
                 state.seeded = True
                 state.save(root)
         print("\nCtrl-C pour arrêter / to stop.", flush=True)

@@ -14,8 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from node.activitypub.actors.remote import RemoteActors
-from node.core.db import session_scope
-from node.core.jobs import Job
+from node.core.jobs import Job, run_steps
 from node.core.timeutil import utcnow
 from node.market.agreements import service as agreements
 from node.market.bids import service as bids
@@ -77,16 +76,7 @@ class MarketJob:
                 lambda s: evaluations.reveal_due_evaluations(self.settings, now, session=s),
             ),
         ]
-        total = 0
-        for what, step in steps:
-            try:
-                with session_scope(self.engine, write=True) as session:
-                    count = step(session)
-            except Exception:
-                log.exception("market job: %s failed", what)
-                continue
-            total += count
-        return total
+        return run_steps(self.engine, steps, log)
 
     async def aclose(self) -> None:
         return None

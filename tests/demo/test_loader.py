@@ -20,7 +20,17 @@ from node.demo.tables import DemoDataError
 from node.settings import Mode
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = ("nodes", "people", "proposals", "follows", "bids", "agreements", "evaluations")
+TABLES = (
+    "nodes",
+    "people",
+    "proposals",
+    "follows",
+    "bids",
+    "agreements",
+    "evaluations",
+    "timebank",
+    "timebank_agreements",
+)
 ROW_NAMES = {
     "nodes": "node",
     "people": "person",

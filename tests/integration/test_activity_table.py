@@ -27,8 +27,9 @@ import pytest
 from node.core.timeutil import isoformat, utcnow
 from node.worker import inbox_dispatcher
 from tests.support.actors import ActorServer, RemoteTestActor, actor_on
+from tests.support.databases import DatabaseFactory
 from tests.support.market import proposal_document, proposal_fields
-from tests.support.nodes import Node, wait_until
+from tests.support.nodes import Node, NodeProcess, wait_until
 
 FEDERATION_MD = Path(__file__).resolve().parents[2] / "FEDERATION.md"
 ADDRESS = "3 allée des Tilleuls, 93170 Bagnolet"
@@ -104,6 +105,43 @@ class Foreign:
 def foreign() -> Iterator[Foreign]:
     with ActorServer() as server:
         yield Foreign(server)
+
+
+@pytest.fixture(scope="module")
+def two_nodes(
+    tmp_path_factory: pytest.TempPathFactory, database_factories: dict[str, DatabaseFactory]
+) -> Iterator[list[Node]]:
+    """Node A, a market node (SQLite), and node B, a cooperative node (PostgreSQL when configured), whose
+    time bank takes transfers from the foreign server and offers it some."""
+    root = tmp_path_factory.mktemp("nodes")
+    processes = []
+    try:
+        for name, backend, env in (("a", "sqlite", {}), ("b", "postgresql", {"ASASAP_MODE": "cooperative"})):
+            factory = database_factories.get(backend, database_factories["sqlite"])
+            process = NodeProcess(root / name, factory.create(), extra_env=env)
+            processes.append((process, factory))
+            process.init()
+            process.start()
+        yield [Node(process) for process, _ in processes]
+    finally:
+        for process, factory in processes:
+            process.stop()
+            factory.drop(process.database_url)
+
+
+def transfer_event(server: ActorServer, number: int, payer: str, payee: str) -> dict[str, Any]:
+    """A time-token transfer as a cooperative node on the foreign server would offer it."""
+    return {
+        "type": "EconomicEvent",
+        "id": server.url(f"/timebank/transfers/{number}"),
+        "action": "transfer",
+        "provider": payer,
+        "receiver": payee,
+        "resourceConformsTo": "https://w3id.org/asasap/ns#TimeToken",
+        "resourceQuantity": {"hasUnit": "hour", "hasNumericalValue": "1"},
+        "transferKind": "gift",
+        "hasPointInTime": isoformat(utcnow()),
+    }
 
 
 @pytest.mark.process
@@ -288,6 +326,28 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
     [(follow_id,)] = a.sql("SELECT activity_id FROM follows WHERE followee_uri = :u", u=x.uri)
     foreign.post(a, x, "Accept", {"id": follow_id, "type": "Follow", "actor": alice, "object": x.uri})
     wait_until("Alice follows Xavier", lambda: a.following_state("alice", x.uri) == "accepted")
+
+    # Time bank (B is cooperative): Xavier's node offers Carol a transfer (Offer); Bob's gifts to Xavier
+    # are accepted, then refused by Xavier's node (Accept, Reject of B's offers).
+    foreign.post(b, x, "Offer", transfer_event(foreign.server, 1, x.uri, b.uri("carol")), to=[b.uri("carol")])
+    wait_until(
+        "Carol received Xavier's hour",
+        lambda: b.sql("SELECT state FROM timebank_transfers WHERE direction = 'in'") == [("settled",)],
+    )
+    for answer in ("Accept", "Reject"):
+        body = {"recipient": x.uri, "amount": "1", "confirm": True}
+        gift = ok(b.api("POST", "/timebank/gifts", body, user="bob"))
+        [(offer,)] = b.sql("SELECT offer_activity_id FROM timebank_transfers WHERE uri = :u", u=gift["uri"])
+        refusal = {"refusal": "unknown-payee", "retryable": False} if answer == "Reject" else {}
+        foreign.post(b, x, answer, offer, result=gift["uri"], to=[b.url + "/actor"], **refusal)
+        wait_until(
+            f"Bob's gift is answered ({answer})",
+            lambda gift=gift, answer=answer: (  # type: ignore[misc]
+                b.sql("SELECT state FROM timebank_transfers WHERE uri = :u", u=gift["uri"])
+                == [("settled" if answer == "Accept" else "refused",)]
+            ),
+        )
+
     announced = foreign.serve_proposal(2)
     foreign.post(a, x, "Announce", announced, to=["https://www.w3.org/ns/activitystreams#Public"])
     wait_until("A fetched the announced proposal", lambda: has_row(a, "proposals", "ap_id", announced))

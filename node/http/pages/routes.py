@@ -8,6 +8,8 @@ from node.http.pages import accounts as account_pages
 from node.http.pages import admin as admin_pages
 from node.http.pages import auth as auth_pages
 from node.http.pages import follows as follow_pages
+from node.http.pages import timebank as timebank_pages
+from node.http.pages import timebank_clearing
 from node.http.pages.market import routes as market_routes
 
 
@@ -18,4 +20,6 @@ def routes() -> list[BaseRoute]:
         *follow_pages.routes(),
         *admin_pages.routes(),
         *market_routes.routes(),
+        *timebank_pages.routes(),
+        *timebank_clearing.routes(),
     ]

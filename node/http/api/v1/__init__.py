@@ -17,6 +17,7 @@ from node.http.api.v1 import (
     notifications,
     places,
     proposals,
+    timebank,
 )
 from node.http.runtime import node_of
 
@@ -36,6 +37,7 @@ def api() -> Api:
             *notifications.operations(),
             *places.operations(),
             *proposals.operations(),
+            *timebank.operations(),  # time bank (issue 12)
         ],
     )
 

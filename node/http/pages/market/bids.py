@@ -41,6 +41,7 @@ from node.market.lifecycles import accepts_bids
 from node.market.models import Bid, Proposal
 from node.market.money import format_hours, format_price
 from node.settings import Settings
+from node.timebank import views as timebank_views
 
 PARIS = ZoneInfo(sched.PARIS)
 MSG_BAD_TIME = N_("Enter a date and a time.")
@@ -101,6 +102,10 @@ def panel(
             "lines": [bid_line(v.bid, lang, v) for v in views],
             "own": None,
             "may_bid": False,
+            # time bank (issue 12): the author's balance before accepting an answer priced in tokens
+            "tokens": timebank_views.before_accepting(
+                session, settings, viewer, proposal.purpose, [v.bid for v in views], lang
+            ),
         }
     own = bid_views.own_bid(settings, viewer, proposal, session=session)
     return {
@@ -269,6 +274,10 @@ async def received_bids(request: Request, user: User) -> Response:
                     "item": _card(settings, proposal, lang),
                     "active": active,
                     "lines": [bid_line(v.bid, lang, v) for v in views],
+                    # time bank (issue 12): the balance before accepting an answer priced in tokens
+                    "tokens": timebank_views.before_accepting(
+                        session, settings, user, proposal.purpose, [v.bid for v in views], lang
+                    ),
                 }
             )
         return groups

@@ -1,0 +1,545 @@
+"""Reconciliation of a clearing account with the peer node's mirror of it.
+
+Each node states, about its clearing account with the other: its balance, the transfers since the last
+agreed point grouped in 256 digests (by the first byte of the SHA-256 of the transfer id; a digest
+covers the settled transfers of its group, each as ``id|payer's node|amount``), and every transfer since
+then still open (waiting for an answer, or refused). A node asks its peer for the peer's statement with
+a signed GET of ``/timebank/clearing/{its own domain}`` (answered only to a key of that domain); the
+statement is signed by the peer's node actor (RSA PKCS#1 v1.5 SHA-256 over the statement without its
+``proof``, keys sorted, no white space: RFC 8785 for the strings and integers it holds) and carries the
+asker's nonce, so an old statement cannot be played again and a statement signed by another key is
+refused. The groups whose digests differ are then asked for in full.
+
+The comparison (:func:`compare`) lists every difference with the transfers that explain it, and the
+repairs this node can make from the peer's signed word:
+
+- a transfer of ours held here and applied by the peer (its ``Accept`` lost): applied here;
+- a transfer of ours held here that the peer refused for good: its hold released;
+- a transfer of ours held here that the peer never heard of: offered again at once;
+- a transfer of the peer's it still holds, applied or refused here: our answer sent again;
+- a transfer of the peer's it holds that we never received: decided now, as if its ``Offer`` came.
+
+Anything else (a transfer settled on one side only, different amounts, balances that differ without a
+transfer to explain it) is reported, never changed. When nothing is open and nothing differs, the two
+nodes agree: the point moves to a little before now (clocks may differ), and the next statements only
+cover what came after.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, RowMapping, case, null
+from sqlmodel import Session, col, select
+
+from node.activitypub import addressing
+from node.activitypub.actors import local
+from node.activitypub.signatures.keys import load_public_key_pem, sign_with, verify_with
+from node.core.db import session_scope
+from node.core.timeutil import isoformat, utcnow
+from node.market.schedule import parse_instant
+from node.settings import Settings
+from node.timebank import accounts, exchange, ledger, vocab
+from node.timebank.lifecycles import TransferState
+from node.timebank.models import Transfer
+from node.timebank.policy import to_hours
+
+ALGORITHM = "rsa-v1_5-sha256"
+AGREEMENT_MARGIN = timedelta(minutes=10)  # how far before now an agreed point is set
+BUCKET_CHUNK = 12  # groups asked for at once: in 100,000 transfers, about 4,700 in short, 600 KB
+NOTHING_APPLIED = frozenset({"absent", "waiting", "refused"})
+SETTLED, PENDING = TransferState.SETTLED.value, TransferState.PENDING.value  # plain strings: hot loops
+
+
+class StatementRefused(Exception):
+    """A peer's statement that cannot be trusted or read; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """A transfer as a statement carries it (the same on both nodes)."""
+
+    uri: str
+    payer_node: str
+    payee_node: str
+    amount: int
+    state: str  # settled | pending | waiting | refused
+    kind: str = ""
+    payer: str = ""
+    payee: str = ""
+    at: str | datetime | None = ""  # formatted only when the line is written in full
+    agreement: str | None = None
+    refusal: str = ""
+    offer: str = ""  # the payer's latest Offer of a transfer still held
+
+    def digest_text(self) -> str:
+        return f"{self.uri}|{self.payer_node}|{self.amount}"
+
+    def compact_json(self) -> dict[str, Any]:
+        """What comparing a settled transfer needs (a group may hold thousands of them)."""
+        return {"id": self.uri, "payerNode": self.payer_node, "amount": self.amount, "state": self.state}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.uri,
+            "payerNode": self.payer_node,
+            "payeeNode": self.payee_node,
+            "amount": self.amount,
+            "state": self.state,
+            "kind": self.kind,
+            "payer": self.payer,
+            "payee": self.payee,
+            "at": self.at if isinstance(self.at, str) else (isoformat(self.at) or ""),  # None: settled
+            "agreement": self.agreement,
+            "refusal": self.refusal,
+            "offer": self.offer,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> Line:
+        if not isinstance(data, Mapping):
+            raise StatementRefused("a transfer of the statement is not an object")
+        try:
+            amount = data["amount"]
+            if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+                raise StatementRefused("a transfer of the statement has no positive amount")
+            text = {
+                k: data.get(k) or ""
+                for k in (
+                    "id",
+                    "payerNode",
+                    "payeeNode",
+                    "state",
+                    "kind",
+                    "payer",
+                    "payee",
+                    "at",
+                    "refusal",
+                    "offer",
+                )
+            }
+            if not all(isinstance(v, str) for v in text.values()) or not text["id"]:
+                raise StatementRefused("a transfer of the statement is malformed")
+            agreement = data.get("agreement")
+            return cls(
+                uri=text["id"],
+                payer_node=text["payerNode"],
+                payee_node=text["payeeNode"],
+                amount=amount,
+                state=text["state"],
+                kind=text["kind"],
+                payer=text["payer"],
+                payee=text["payee"],
+                at=text["at"],
+                agreement=agreement if isinstance(agreement, str) else None,
+                refusal=text["refusal"],
+                offer=text["offer"],
+            )
+        except KeyError as exc:
+            raise StatementRefused(f"a transfer of the statement has no {exc}") from None
+
+
+def bucket_of(uri: str) -> str:
+    return hashlib.sha256(uri.encode()).hexdigest()[:2]
+
+
+_COLUMNS = (
+    "uri",
+    "direction",
+    "kind",
+    "amount",
+    "state",
+    "payer_uri",
+    "payee_uri",
+    "created_at",
+    "agreement_ap_id",
+    "refusal",
+    "offer_activity_id",
+)
+
+
+def _line(ours: str, peer: str, row: RowMapping) -> Line:
+    payer_node, payee_node = (ours, peer) if row["direction"] == "out" else (peer, ours)
+    if row["kind"] == "settlement":
+        payer_node, payee_node = ("", "")
+    pending = row["state"] == PENDING
+    return Line(
+        uri=row["uri"],
+        payer_node=payer_node,
+        payee_node=payee_node,
+        amount=int(row["amount"]),
+        state=row["state"],
+        kind=row["kind"],
+        payer=row["payer_uri"] or "",
+        payee=row["payee_uri"] or "",
+        at=row["created_at"],
+        agreement=row["agreement_ap_id"],
+        refusal=row["refusal"],
+        offer=(row["offer_activity_id"] or "") if pending else "",
+    )
+
+
+def lines(session: Session, settings: Settings, peer: str, since: datetime | None) -> list[Line]:
+    """The transfers of the clearing account with ``peer`` (and those refused) made since ``since``
+    (read as plain rows: a statement may cover a hundred thousand of them)."""
+    table = ledger.TRANSFERS
+    # When a settled transfer was made is never written in a statement: not read either.
+    made = case((table.c.state != SETTLED, table.c.created_at), else_=null()).label("created_at")
+    query = select(*(made if name == "created_at" else table.c[name] for name in _COLUMNS)).where(
+        table.c.peer == peer.lower()
+    )
+    if since is not None:
+        query = query.where(table.c.created_at >= since)
+    ours, peer = settings.domain, peer.lower()
+    return [
+        _line(ours, peer, row) for row in session.connection().execute(query.order_by(table.c.id)).mappings()
+    ]
+
+
+def _digests(found: Iterable[Line]) -> dict[str, str]:
+    groups: dict[str, list[str]] = {}
+    for line in found:
+        if line.state == SETTLED:
+            groups.setdefault(bucket_of(line.uri), []).append(line.digest_text())
+    return {
+        bucket: hashlib.sha256("\n".join(sorted(texts)).encode()).hexdigest()[:32]
+        for bucket, texts in groups.items()
+    }
+
+
+def canonical(document: Mapping[str, Any]) -> bytes:
+    """The bytes a statement's proof signs: the document without ``proof``, keys sorted, compact."""
+    body = {k: v for k, v in document.items() if k != "proof"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def statement(
+    session: Session,
+    settings: Settings,
+    peer: str,
+    *,
+    since: datetime | None,
+    nonce: str,
+    buckets: Iterable[str] = (),
+    url: str | None = None,
+) -> dict[str, Any]:
+    """This node's statement of its clearing account with ``peer`` (unsigned)."""
+    account = accounts.find_clearing(session, peer)
+    found = lines(session, settings, peer, since)
+    wanted = set(buckets)
+    document: dict[str, Any] = {
+        "@context": vocab.CONTEXT,
+        "type": "ClearingStatement",
+        "id": url or settings.url(f"/timebank/clearing/{peer}"),
+        "attributedTo": local.node_actor(settings).uri,
+        "clearingPeer": peer,
+        "published": isoformat(utcnow()),
+        "nonce": nonce,
+        "balance": account.balance if account is not None else 0,
+        "transferCount": sum(1 for line in found if line.state == SETTLED),
+        "digests": _digests(found),
+        "open": [line.to_json() for line in found if line.state != SETTLED],
+    }
+    if since is not None:
+        document["since"] = isoformat(since)
+    if wanted:
+        document["transfers"] = [
+            line.to_json() if line.state != SETTLED else line.compact_json()
+            for line in found
+            if bucket_of(line.uri) in wanted
+        ]
+    return document
+
+
+def sign(session: Session, settings: Settings, document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with the proof of this node's actor."""
+    node = local.node_actor(settings)
+    key = local.private_key(settings, node, session=session)
+    value = sign_with(ALGORITHM, key, canonical(document))
+    return {
+        **document,
+        "proof": {
+            "type": "asasap:StatementSignature",
+            "verificationMethod": node.key_id,
+            "created": isoformat(utcnow()),
+            "proofValue": base64.b64encode(value).decode("ascii"),
+        },
+    }
+
+
+def check_proof(
+    document: Mapping[str, Any], *, peer_origin: str, nonce: str, actor_key: tuple[str, str]
+) -> None:
+    """Refuse (:class:`StatementRefused`) a statement not from the peer, not for this nonce, or whose
+    proof does not verify with ``actor_key`` (the peer's node actor's key id and PEM)."""
+    if document.get("type") != "ClearingStatement":
+        raise StatementRefused("the peer's answer is not a clearing statement")
+    author = document.get("attributedTo")
+    if not isinstance(author, str) or addressing.origin(author) != peer_origin:
+        raise StatementRefused("the statement is not the peer's")
+    if document.get("nonce") != nonce:
+        raise StatementRefused("the statement answers another request (its nonce differs)")
+    proof = document.get("proof")
+    if not isinstance(proof, Mapping) or not isinstance(proof.get("proofValue"), str):
+        raise StatementRefused("the statement is not signed")
+    key_id, pem = actor_key
+    if proof.get("verificationMethod") != key_id:
+        raise StatementRefused("the statement is signed by another key than the peer node's")
+    try:
+        verify_with(
+            ALGORITHM, load_public_key_pem(pem), canonical(document), base64.b64decode(proof["proofValue"])
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure means the proof does not hold
+        raise StatementRefused(f"the statement's signature does not verify: {exc}") from None
+
+
+# --- comparison and repair -------------------------------------------------------------------------
+
+
+@dataclass
+class Difference:
+    transfer: str
+    ours: str  # our state, or "absent"
+    theirs: str
+    amount: int
+    repair: str  # what was done, or "" when it is only reported
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "transfer": self.transfer,
+            "ours": self.ours,
+            "theirs": self.theirs,
+            "hours": str(to_hours(self.amount)),
+            "repair": self.repair,
+        }
+
+
+@dataclass
+class Report:
+    peer: str
+    balance: int = 0
+    peer_balance: int = 0
+    since: datetime | None = None
+    compared: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    agreed: bool = False
+
+    @property
+    def mirrored(self) -> bool:
+        return self.balance == -self.peer_balance
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "peer": self.peer,
+            "balance": str(to_hours(self.balance)),
+            "peer_balance": str(to_hours(self.peer_balance)),
+            "mirrored": self.mirrored,
+            "since": isoformat(self.since),
+            "transfers_compared": self.compared,
+            "differences": [d.to_json() for d in self.differences],
+            "agreed": self.agreed,
+        }
+
+
+Fetch = Callable[[str], Awaitable[Mapping[str, Any]]]
+KeyOf = Callable[[str], Awaitable[tuple[str, str]]]
+
+
+def statement_url(
+    peer_origin: str, ours: str, since: datetime | None, nonce: str, buckets: Iterable[str] = ()
+) -> str:
+    query = [f"nonce={nonce}"]
+    if since is not None:
+        query.append("since=" + (isoformat(since) or "").replace("+", "%2B"))
+    chosen = sorted(buckets)
+    if chosen:
+        query.append("buckets=" + ",".join(chosen))
+    return f"{peer_origin}/timebank/clearing/{ours}?" + "&".join(query)
+
+
+async def _peer_statement(
+    fetch: Fetch,
+    key_of: KeyOf,
+    peer_origin: str,
+    ours: str,
+    since: datetime | None,
+    buckets: Iterable[str] = (),
+) -> Mapping[str, Any]:
+    nonce = secrets.token_urlsafe(16)
+    document = await fetch(statement_url(peer_origin, ours, since, nonce, buckets))
+    author = document.get("attributedTo")
+    if not isinstance(author, str) or addressing.origin(author) != peer_origin:
+        raise StatementRefused("the statement is not the peer's")
+    check_proof(document, peer_origin=peer_origin, nonce=nonce, actor_key=await key_of(author))
+    return document
+
+
+def _lines_of(document: Mapping[str, Any], name: str) -> list[Line]:
+    value = document.get(name, [])
+    if not isinstance(value, list):
+        raise StatementRefused(f"the statement's {name} is not a list")
+    return [Line.from_json(item) for item in value]
+
+
+async def reconcile(
+    settings: Settings, engine: Engine, peer: str, peer_origin: str, fetch: Fetch, key_of: KeyOf
+) -> Report:
+    """Compare with ``peer``'s signed statement, repair what can be, report the rest (module docs)."""
+    ours = settings.domain
+    with session_scope(engine) as session:
+        account = accounts.find_clearing(session, peer)
+        since = account.agreed_until if account is not None else None
+    theirs = await _peer_statement(fetch, key_of, peer_origin, ours, since)
+    with session_scope(engine) as session:
+        mine = {line.uri: line for line in lines(session, settings, peer, since)}
+    my_digests = _digests(mine.values())
+    their_digests = theirs.get("digests", {})
+    if not isinstance(their_digests, Mapping):
+        raise StatementRefused("the statement's digests are not an object")
+    differing = {b for b in set(my_digests) | set(their_digests) if my_digests.get(b) != their_digests.get(b)}
+    their_lines = {line.uri: line for line in _lines_of(theirs, "open")}
+    chunks = sorted(differing)
+    for start in range(0, len(chunks), BUCKET_CHUNK):
+        detail = await _peer_statement(
+            fetch, key_of, peer_origin, ours, since, chunks[start : start + BUCKET_CHUNK]
+        )
+        their_lines.update({line.uri: line for line in _lines_of(detail, "transfers")})
+    peer_balance = theirs.get("balance")
+    if not isinstance(peer_balance, int) or isinstance(peer_balance, bool):
+        raise StatementRefused("the statement's balance is not an integer")
+    with session_scope(engine, write=True) as session:
+        report = _compare_and_repair(
+            session, settings, peer, since, mine, their_lines, differing, peer_balance, theirs
+        )
+    return report
+
+
+def _compare_and_repair(
+    session: Session,
+    settings: Settings,
+    peer: str,
+    since: datetime | None,
+    mine_lines: dict[str, Line],
+    their_lines: dict[str, Line],
+    differing: set[str],
+    peer_balance: int,
+    their_document: Mapping[str, Any],
+) -> Report:
+    now = utcnow()
+    account = accounts.clearing(session, peer)
+    report = Report(peer=peer, since=since)
+    relevant = set(their_lines)
+    relevant |= {
+        uri for uri, mine in mine_lines.items() if mine.state != SETTLED or bucket_of(uri) in differing
+    }
+    for uri in sorted(relevant):
+        row = session.exec(select(Transfer).where(Transfer.uri == uri)).first() if uri in mine_lines else None
+        line = their_lines.get(uri)
+        ours_state = row.state if row else "absent"
+        theirs_state = (
+            line.state
+            if line
+            else ("settled" if ours_state == "settled" and bucket_of(uri) not in differing else "absent")
+        )
+        amount = row.amount if row else (line.amount if line else 0)
+        if row is not None and line is not None and row.amount != line.amount:
+            report.differences.append(Difference(uri, ours_state, theirs_state, amount, ""))
+            continue
+        if ours_state == theirs_state and ours_state in ("settled", "refused"):
+            continue
+        if {ours_state, theirs_state} <= NOTHING_APPLIED and "pending" not in (ours_state, theirs_state):
+            continue  # neither side applied it (held back by a limit, or refused): nothing to mirror
+        repair = _repair(
+            session, settings, row, line, ours_state, theirs_state, now, str(their_document["attributedTo"])
+        )
+        report.differences.append(Difference(uri, ours_state, theirs_state, amount, repair))
+    session.flush()
+    session.refresh(account)
+    report.balance, report.peer_balance = account.balance, peer_balance
+    report.compared = len(mine_lines)
+    unresolved = [d for d in report.differences if d.repair not in ("applied", "released")]
+    open_items = session.exec(
+        select(Transfer.id).where(
+            Transfer.peer == peer.lower(), col(Transfer.state).in_(["pending", "waiting"])
+        )
+    ).first()
+    if (
+        not unresolved
+        and open_items is None
+        and report.mirrored
+        and not any(line.state == "pending" for line in their_lines.values())
+    ):
+        report.agreed = True
+        account.agreed_until = now - AGREEMENT_MARGIN
+        account.agreed_balance = account.balance
+        account.agreed_statement = json.dumps(dict(their_document), ensure_ascii=False)[:200_000]
+        session.add(account)
+    return report
+
+
+def _repair(
+    session: Session,
+    settings: Settings,
+    row: Transfer | None,
+    line: Line | None,
+    ours: str,
+    theirs: str,
+    now: datetime,
+    peer_actor: str,
+) -> str:
+    """What this node does about one difference (see the module docs); the word for the report."""
+    if row is not None and row.direction == "out" and ours == "pending":
+        if theirs == "settled":
+            exchange.settle(session, row, now)
+            return "applied"
+        if theirs == "refused":
+            from node.timebank.policy import Policy
+
+            exchange.refuse(
+                session,
+                Policy.of(settings),
+                row,
+                line.refusal if line else "refused",
+                "",
+                retryable=False,
+                now=now,
+            )
+            return "released"
+        exchange.offer_now(session, row, now)
+        return "offered again"
+    if line is not None and line.state == "pending" and line.payee_node == settings.domain and line.offer:
+        # The payer's node still holds a transfer to us: its Offer, or our answer, was lost.
+        offer = vocab.TransferOffer(
+            id=line.offer,
+            actor=peer_actor,
+            event=vocab.TransferEvent(
+                id=line.uri,
+                payer=line.payer,
+                payee=line.payee,
+                hours=to_hours(line.amount),
+                kind=exchange.WIRE_KIND.get(line.kind, "gift"),
+                at=parse_instant(line.at, "at"),
+                agreement=line.agreement,
+            ),
+        )
+        answer = exchange.receive(session, settings, offer, peer_actor)
+        if answer is not None:
+            exchange.send_answer(session, settings, answer, peer_actor)
+            return "answered again" if row is not None else "received"
+    return ""
+
+
+def peer_origin(session: Session, peer: str) -> str:
+    """``scheme://peer``: the scheme of the peer's people we know, else https."""
+    row = session.exec(select(Transfer).where(Transfer.peer == peer.lower()).limit(1)).first()
+    for uri in (row.payee_uri, row.payer_uri) if row else ():
+        if uri and addressing.domain_of(uri) == peer.lower():
+            return addressing.origin(uri)
+    return f"https://{peer.lower()}"

@@ -1,0 +1,117 @@
+"""How a transfer is recorded: its row, its parties, its application inside the node, and the
+opening of a person's account with the starting credit (the pieces every kind of transfer shares)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from node.accounts.models import AccountStatus, User
+from node.activitypub.actors import local
+from node.core.timeutil import utcnow
+from node.settings import Settings
+from node.timebank import accounts, ledger
+from node.timebank.ledger import Side
+from node.timebank.lifecycles import TRANSFER_LIFECYCLE, TransferState
+from node.timebank.models import TimebankAccount, Transfer
+from node.timebank.policy import Policy
+
+
+def new_uri(settings: Settings) -> str:
+    """A fresh transfer id of this node (the id both nodes keep for a transfer between nodes)."""
+    return settings.url(f"/timebank/transfers/{uuid.uuid4()}")
+
+
+@dataclass(frozen=True)
+class Parties:
+    """Who pays and who is paid: accounts here, actor URIs for the history and the wire."""
+
+    debit: TimebankAccount
+    credit: TimebankAccount
+    payer_uri: str | None = None
+    payee_uri: str | None = None
+
+
+def values_of(
+    settings: Settings,
+    kind: str,
+    parties: Parties,
+    amount: int,
+    now: datetime,
+    *,
+    uri: str | None = None,
+    memo: str = "",
+    by: User | None = None,
+    purpose: str | None = None,
+    agreement: str | None = None,
+    reverses: int | None = None,
+    peer: str | None = None,
+    direction: str = "",
+) -> dict[str, object]:
+    assert parties.debit.id is not None and parties.credit.id is not None
+    return {
+        "uri": uri or new_uri(settings),
+        "kind": kind,
+        "state": TransferState.WAITING.value,
+        "debit_account_id": parties.debit.id,
+        "credit_account_id": parties.credit.id,
+        "amount": amount,
+        "payer_uri": parties.payer_uri,
+        "payee_uri": parties.payee_uri,
+        "peer": peer,
+        "direction": direction,
+        "purpose": purpose,
+        "agreement_ap_id": agreement,
+        "reverses_id": reverses,
+        "memo": memo,
+        "created_by_id": by.id if by is not None else None,
+        "created_at": now,
+        "attempts": 0,
+        "refusal": "",
+        "refusal_text": "",
+        "waiting_reason": "",
+    }
+
+
+def apply_local(
+    session: Session, policy: Policy, values: dict[str, object], parties: Parties, *, limits: bool = True
+) -> int:
+    """Apply a transfer inside the node now: the balances (within limits), the transfer, its two
+    entries. Raises :class:`LimitRefused` having changed nothing."""
+    amount = int(values["amount"])  # type: ignore[call-overload]
+    debit, credit = Side.of(parties.debit), Side.of(parties.credit)
+    ledger.move(session, policy, debit, credit, amount, limits=limits)
+    now = values["created_at"]
+    assert isinstance(now, datetime)
+    TRANSFER_LIFECYCLE.check(TransferState.WAITING, TransferState.SETTLED)
+    transfer_id = ledger.insert_transfer(
+        session, {**values, "state": TransferState.SETTLED.value, "settled_at": now}
+    )
+    ledger.write_entries(session, transfer_id, debit.id, credit.id, amount, now)
+    return transfer_id
+
+
+def open_person(session: Session, settings: Settings, policy: Policy, user: User) -> TimebankAccount:
+    """``user``'s account, opened with the starting credit the first time (an active person only)."""
+    existing = accounts.find_person_account(session, user.pk)
+    if existing is not None:
+        return existing
+    account = accounts.person_account(session, user)
+    if user.status == AccountStatus.ACTIVE.value and policy.starting_credit > 0:
+        purpose = f"start:{user.pk}"
+        if session.exec(select(Transfer.id).where(Transfer.purpose == purpose)).first() is None:
+            parties = Parties(accounts.community(session), account, None, local.person(settings, user).uri)
+            values = values_of(
+                settings, "starting_credit", parties, policy.starting_credit, now(), purpose=purpose
+            )
+            apply_local(session, policy, values, parties)
+    session.refresh(account)
+    return account
+
+
+def now() -> datetime:
+    """The time a transfer is recorded at, to the second (what the wire carries)."""
+    return utcnow().replace(microsecond=0)

@@ -1,0 +1,107 @@
+"""The time bank on a phone, in a real Chromium against a real cooperative ``asasap serve``: Alice sees
+her balance, sees it again before accepting Bob's answer priced in tokens, they both confirm the
+service, and each history shows the payment with the agreement it comes from. Every page is French and
+fits a 360 px screen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.support.accounts import PASSWORD
+from tests.support.browser import (
+    PHONE_WIDTH,
+    browser_fixture,  # noqa: F401 - a fixture used by name
+    phone_context,
+    skip_without_chromium,
+)
+from tests.support.market import proposal_fields
+from tests.support.nodes import Node, NodeProcess, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.process]
+
+skip_without_chromium()
+
+NBSP = "\u00a0"
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Node]:
+    process = NodeProcess(
+        tmp_path_factory.mktemp("coop"),
+        module_database_url,
+        extra_env={
+            "ASASAP_MODE": "cooperative",
+            "ASASAP_NODE_NAME": "Coopérative Est Ensemble",
+            "ASASAP_TIMEBANK_RETRY_SECONDS": "1",
+        },
+    )
+    process.init()
+    process.start()
+    yield Node(process)
+    process.stop()
+
+
+def phone(browser: Browser, node: Node, username: str) -> Page:
+    page = phone_context(browser).new_page()
+    page.set_default_timeout(15_000)
+    page.goto(node.url + "/login")
+    page.get_by_label("Identifiant").fill(username)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+    return page
+
+
+def fits(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE_WIDTH, f"{page.url} is {width}px wide"
+
+
+def test_balance_payment_in_tokens_and_both_histories_on_a_phone(node: Node, browser: Browser) -> None:
+    for name in ("alice", "bob"):
+        node.add_person(name)
+    node.ok("PATCH", "/me", {"provider_status": "volunteer", "offers_services": True}, user="bob")
+    demand = node.ok(
+        "POST",
+        "/proposals",
+        proposal_fields("request", "Courses du samedi", price="1.5", currency="HOUR", price_basis="total"),
+        user="alice",
+    )
+    node.ok("POST", "/bids", {"proposal": demand["ap_id"], "amount": "1.5"}, user="bob")
+
+    a = phone(browser, node, "alice")
+    a.get_by_role("link", name="Banque de temps").click()
+    expect(a.get_by_role("heading", level=1)).to_have_text("Ma banque de temps")
+    expect(a.get_by_test_id("balance")).to_have_text(f"2{NBSP}h")
+    expect(a.locator(".tb-history")).to_contain_text("Crédit de bienvenue")
+    fits(a)
+
+    a.goto(node.url + "/me/bids/received")
+    note = a.get_by_test_id("balance-before-accept")
+    expect(note).to_contain_text(f"Votre solde avant d'accepter : 2{NBSP}h")
+    expect(note).to_contain_text(f"après paiement de cette réponse : 0,50{NBSP}h")
+    fits(a)
+    a.get_by_role("button", name="Accepter").click()
+    a.wait_for_url("**/me/agreements/*")
+    a.get_by_role("button", name="La prestation a été réalisée").click()
+    agreement_url = a.url.split("?")[0]
+
+    b = phone(browser, node, "bob")
+    b.goto(agreement_url)
+    b.get_by_role("button", name="La prestation a été réalisée").click()
+    wait_until("the payment is made", lambda: node.ok("GET", "/timebank/me", user="bob")["balance"] == "3.50")
+
+    for page, amount, balance in ((a, f"−1,50{NBSP}h", f"0,50{NBSP}h"), (b, f"+1,50{NBSP}h", f"3,50{NBSP}h")):
+        page.goto(node.url + "/me/timebank")
+        expect(page.get_by_test_id("balance")).to_have_text(balance)
+        line = page.locator(".tb-line").filter(has_text="Paiement d'un service")
+        expect(line).to_contain_text(amount)
+        expect(line.get_by_role("link", name="L'accord")).to_have_attribute(
+            "href", agreement_url.removeprefix(node.url)
+        )
+        fits(page)
+    a.context.close()
+    b.context.close()
