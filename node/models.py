@@ -6,8 +6,16 @@ from node.accounts import models as accounts_models
 from node.activitypub import keys as activitypub_keys
 from node.activitypub import models as activitypub_models
 from node.core.sqlbase import SQLModel
+from node.groups import models as groups_models
 from node.market import models as market_models
 
 metadata = SQLModel.metadata
 
-__all__ = ["accounts_models", "activitypub_keys", "activitypub_models", "market_models", "metadata"]
+__all__ = [
+    "accounts_models",
+    "activitypub_keys",
+    "activitypub_models",
+    "groups_models",
+    "market_models",
+    "metadata",
+]
