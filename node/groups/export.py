@@ -27,7 +27,9 @@ def sections(user: User, actor_uri: str, *, session: Session) -> dict[str, Any]:
             "bureau_role": member.bureau_role,
             "offers": records.json_list(member.offers),
             "contract": member.contract,
-            "contract_signed_on": member.contract_signed_on.isoformat() if member.contract_signed_on else None,
+            "contract_signed_on": member.contract_signed_on.isoformat()
+            if member.contract_signed_on
+            else None,
             "joined_at": isoformat(member.joined_at),
         }
         for group, member in records.groups_of_user(user, session=session)

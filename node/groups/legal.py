@@ -495,6 +495,15 @@ def checklist(shape: Shape, snapshot: Snapshot) -> list[Check]:
     return [rule(snapshot) for rule in RULES[shape]]
 
 
+def missing_text(check: Check, translate: Callable[[str], str] = lambda message: message) -> str:
+    """What ``check`` says is missing, translated by ``translate`` and filled in."""
+    return (
+        translate(check.missing) % check.values
+        if check.values
+        else translate(check.missing).replace("%%", "%")
+    )
+
+
 def complete(checks: Sequence[Check]) -> bool:
     """Whether every rule that the law sets is met (advice aside)."""
     return all(check.ok for check in checks if not check.advice)

@@ -8,6 +8,7 @@ from node.http.pages import accounts as account_pages
 from node.http.pages import admin as admin_pages
 from node.http.pages import auth as auth_pages
 from node.http.pages import follows as follow_pages
+from node.http.pages.groups import routes as group_routes
 from node.http.pages.market import routes as market_routes
 
 
@@ -18,4 +19,5 @@ def routes() -> list[BaseRoute]:
         *follow_pages.routes(),
         *admin_pages.routes(),
         *market_routes.routes(),
+        *group_routes.routes(),
     ]
