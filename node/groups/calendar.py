@@ -76,6 +76,26 @@ def _agreement_entries(
 SOURCES: tuple[Source, ...] = (_agreement_entries,)
 
 
+def parse_day(value: str) -> date:
+    """A day typed as ``YYYY-MM-DD``; today when unreadable."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return datetime.now(PARIS).date()
+
+
+def parse_month(value: str) -> tuple[int, int]:
+    """A month typed as ``YYYY-MM``; this month when unreadable."""
+    try:
+        year, month = (int(part) for part in value.split("-", 1))
+        if 2000 <= year <= 2100 and 1 <= month <= 12:
+            return year, month
+    except ValueError:
+        pass
+    today = datetime.now(PARIS).date()
+    return today.year, today.month
+
+
 def monday_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 

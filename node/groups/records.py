@@ -228,3 +228,12 @@ def json_list(text: str) -> list[str]:
     except ValueError:
         return []
     return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def contract_items(member: Member) -> list[str]:
+    """The items of a CAE contract recorded for ``member``."""
+    try:
+        items = json.loads(member.contract or "{}").get("items", [])
+    except (ValueError, AttributeError):
+        return []
+    return [str(i) for i in items] if isinstance(items, list) else []

@@ -34,7 +34,7 @@ from node.market.agreements.parties import is_holder
 from node.market.bids import service as bids
 from node.market.evaluations import service as evaluations
 from node.market.lifecycles import AgreementState
-from node.market.models import Agreement, Bid, Proposal
+from node.market.models import Agreement, Bid, Evaluation, Proposal
 from node.market.notifications import Kind, notify
 from node.market.proposals import service as proposals
 from node.market.vocab.common import CONTEXT, format_number
@@ -191,7 +191,7 @@ def evaluate(
     data: evaluations.EvaluationInput,
     *,
     session: Session,
-) -> object:
+) -> Evaluation:
     """A coordinator evaluates, for the group, the other party of a completed agreement."""
     require_coordinator(group, coordinator, session=session)
     row = agreement_of(settings, group, agreement_id, session=session)

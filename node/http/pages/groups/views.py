@@ -3,7 +3,6 @@ with their names, the legal checklist, and formatted figures."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -71,18 +70,10 @@ def member_lines(
                 "url": who.url,
                 "college": colleges.get(m.college_id) if m.college_id else "",
                 "offers": records.json_list(m.offers),
-                "contract_items": set(_contract_items(m)),
+                "contract_items": set(records.contract_items(m)),
             }
         )
     return lines
-
-
-def _contract_items(member: Member) -> list[str]:
-    try:
-        items = json.loads(member.contract or "{}").get("items", [])
-    except (ValueError, AttributeError):
-        return []
-    return [str(i) for i in items] if isinstance(items, list) else []
 
 
 def reputation_of(settings: Settings, group: Group, *, session: Session) -> ReputationView:

@@ -4,7 +4,6 @@ the member assigned to each."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from sqlmodel import Session
@@ -16,7 +15,6 @@ from node.accounts import people
 from node.accounts.models import User
 from node.catalog.categories import CATEGORIES
 from node.core.errors import N_, DomainError, NotFound, http_status
-from node.core.timeutil import utcnow
 from node.groups import calendar, records, service
 from node.groups import work as group_work
 from node.http.pages.groups import views
@@ -33,24 +31,6 @@ from node.settings import Mode
 MONTH_FORMAT = "%Y-%m"
 
 
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return utcnow().date()
-
-
-def _month(value: str) -> tuple[int, int]:
-    try:
-        year, month = (int(part) for part in value.split("-", 1))
-        if 2000 <= year <= 2100 and 1 <= month <= 12:
-            return year, month
-    except ValueError:
-        pass
-    today = utcnow().date()
-    return today.year, today.month
-
-
 @login_required
 async def calendar_page(request: Request, user: User) -> Response:
     """``/groups/{name}/calendar?week=YYYY-MM-DD&month=YYYY-MM``: the week of the group's work, by day,
@@ -58,8 +38,8 @@ async def calendar_page(request: Request, user: User) -> Response:
     settings = node_of(request).settings
     name = request.path_params["name"]
     lang = language_of(request, user)
-    monday = calendar.monday_of(_day(request.query_params.get("week", "")))
-    year, month = _month(request.query_params.get("month", ""))
+    monday = calendar.monday_of(calendar.parse_day(request.query_params.get("week", "")))
+    year, month = calendar.parse_month(request.query_params.get("month", ""))
 
     def load(session: Session) -> dict[str, Any]:
         group = _group(session, name)
