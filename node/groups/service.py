@@ -745,6 +745,7 @@ def set_associate(
     row.contract_signed_on = signed
     row.updated_at = utcnow()
     session.add(row)
+    session.flush()
     return row
 
 

@@ -471,7 +471,7 @@ async def change_member(request: Request, caller: User, body: MemberChange) -> M
                 ),
                 session=session,
             )
-        session.refresh(row)
+        session.flush()
         return _member_out(row)
 
     return await run(request, save)
