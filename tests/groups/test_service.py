@@ -7,7 +7,6 @@ in the month summary, and evaluations counting for the group and for the member 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -145,7 +144,7 @@ def test_a_scic_is_created_joined_and_checked(client: TestClient, engine: Engine
             )
         )
     assert [r for r, c in checklist().items() if not c["ok"]] == []
-    # Capital shares over 100 %, a category the shape does not know, a college out of bounds: 422, nothing changed.
+    # Capital over 100 %, a category the shape does not know, a college out of bounds: 422, nothing changed.
     body = refused(
         client.patch(
             f"/api/v1/groups/coop_montreuil/members/{members['carol']['id']}",
