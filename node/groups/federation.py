@@ -17,7 +17,7 @@ Kinds (:func:`classify`):
   ``members`` collection, signed by the group);
 - ``group-moderators``: ``Add``/``Remove`` on a group's ``moderators`` collection: for a group of another
   node, only when that group announced it (its own act, or a moderator's of its origin); for one of ours,
-  always refused (roles change on our node only), answered with the group's ``Reject``;
+  always refused (roles change on our node only): answered with the group's ``Reject``, the row ignored;
 - ``group-notice``: a group's ``Create(Note)`` to its members, announced by the group;
 - ``group-commitment``: a group's ``Commitment`` naming the member who carries out an agreement it provides
   (``Create``, or ``Update`` on a replacement): recorded as the agreement's ``performer``.
@@ -281,7 +281,10 @@ def on_moderators(ctx: ProcessingContext, activity: vocab.Activity, *, groups: G
             recipients=[ctx.actor_uri],
             session=ctx.session,
         )
-        raise _refuse(ctx, f"a role change of {actor.uri} from another node")
+        log.info(
+            "refused %s from %s: a role change of %s from another node", activity.id, ctx.actor_uri, actor.uri
+        )
+        return Outcome.IGNORED  # the Reject is the answer; nothing else changes
     group_uri = ctx.announced_by
     if group_uri is None or activity.target_id not in _collection_of(ctx, group_uri, "moderators"):
         raise _refuse(ctx, "a role change not announced by its group")
