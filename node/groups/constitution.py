@@ -62,7 +62,7 @@ def summary(
         "checks": [
             {
                 "rule": c.rule,
-                "label": c.label,
+                "label": legal.label_text(c),
                 "article": c.article,
                 "source": c.url,
                 "ok": c.ok,

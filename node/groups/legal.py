@@ -218,7 +218,7 @@ def scic_public_capital(snapshot: Snapshot) -> Check:
     held = _capital(snapshot, Category.PUBLIC_BODY.value)
     return Check(
         "scic.public_capital",
-        N_("Public bodies hold at most 50 % of the capital together"),
+        N_("Public bodies hold at most 50 %% of the capital together"),
         ART_19_SEPTIES,
         LEGIFRANCE_19_SEPTIES,
         held <= PUBLIC_CAPITAL_MAX,
@@ -247,7 +247,7 @@ def scic_college_bounds(snapshot: Snapshot) -> Check:
     outside = sorted(name for name, w in snapshot.colleges.items() if not COLLEGE_MIN <= w <= COLLEGE_MAX)
     return Check(
         "scic.college_bounds",
-        N_("Each college holds between 10 % and 50 % of the votes"),
+        N_("Each college holds between 10 %% and 50 %% of the votes"),
         ART_19_OCTIES,
         LEGIFRANCE_1947,
         not outside,
@@ -277,7 +277,7 @@ def scic_college_total(snapshot: Snapshot) -> Check:
     total = sum(snapshot.colleges.values(), Decimal("0"))
     return Check(
         "scic.college_total",
-        N_("The colleges' weights add up to 100 %"),
+        N_("The colleges' weights add up to 100 %%"),
         ART_19_OCTIES,
         LEGIFRANCE_1947,
         not snapshot.colleges or total == HUNDRED,
@@ -353,7 +353,7 @@ def scop_employee_capital(snapshot: Snapshot) -> Check:
     held = _capital(snapshot, Category.EMPLOYEE.value)
     return Check(
         "scop.employee_capital",
-        N_("Employee associates hold at least 51 % of the capital"),
+        N_("Employee associates hold at least 51 %% of the capital"),
         "Loi n° 78-763 du 19 juillet 1978",
         LEGIFRANCE_SCOP,
         held >= SCOP_EMPLOYEE_CAPITAL_MIN,
@@ -493,6 +493,12 @@ CATEGORIES_OF: dict[Shape, tuple[Category, ...]] = {
 def checklist(shape: Shape, snapshot: Snapshot) -> list[Check]:
     """Every rule of ``shape``, checked against ``snapshot``, in order."""
     return [rule(snapshot) for rule in RULES[shape]]
+
+
+def label_text(check: Check, translate: Callable[[str], str] = lambda message: message) -> str:
+    """The rule's label, translated by ``translate`` (labels write a percent sign ``%%``, as every
+    message the pages %-format)."""
+    return translate(check.label).replace("%%", "%")
 
 
 def missing_text(check: Check, translate: Callable[[str], str] = lambda message: message) -> str:

@@ -42,7 +42,7 @@ MEMBERS_SEE = {
 }
 
 MSG_RATE = N_("A percentage from 0 to 100.")
-MSG_BRACKETS = N_("Brackets are lines 'from amount: rate %', amounts increasing, starting at 0.")
+MSG_BRACKETS = N_("Brackets are lines 'from amount: rate', amounts increasing, starting at 0.")
 
 
 @dataclass(frozen=True)

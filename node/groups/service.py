@@ -73,10 +73,10 @@ MSG_NOT_WAITING = N_("This request or invitation was already answered.")
 MSG_NOT_MEMBER = N_("You are not a member of this group.")
 MSG_ROLE = N_("Unknown role.")
 MSG_ASSOCIATE_CATEGORY = N_("This category of associate does not exist for this legal shape.")
-MSG_CAPITAL = N_("Capital shares add up to more than 100 %.")
+MSG_CAPITAL = N_("Capital shares add up to more than 100 per cent.")
 MSG_PERCENT = N_("A percentage from 0 to 100.")
 MSG_COLLEGE_WEIGHT = N_(
-    "A college holds between 10 % and 50 % of the votes (loi n° 47-1775, art. 19 octies)."
+    "A college holds between 10 and 50 per cent of the votes (loi n° 47-1775, art. 19 octies)."
 )
 MSG_COLLEGE_NAME = N_("Give the college a name.")
 MSG_COLLEGE_TAKEN = N_("A college of this name exists.")

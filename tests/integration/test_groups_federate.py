@@ -16,7 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
+from node.accounts import credentials
+from node.core import db
+from tests.support.accounts import make_user
 from tests.support.market import proposal_fields
 from tests.support.nodes import AS, Node, wait_until
 
@@ -28,22 +32,37 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
+def add_people(node: Node, *names: str) -> None:
+    """Accounts and API tokens made in this process, on the node's database (as ``asasap user create
+    --token`` makes them, without starting one process per person)."""
+    engine: Engine = db.make_engine(node.process.database_url)
+    try:
+        for name in names:
+            user = make_user(engine, name)
+            with db.session_scope(engine) as session:
+                node.tokens[name] = credentials.create_api_token(user, "tests", session=session)[1]
+    finally:
+        engine.dispose()
+
+
 def membership(node: Node, user: str, group: str) -> dict[str, Any] | None:
     return next((g for g in node.ok("GET", "/me/groups", user=user) if g["group"] == group), None)
 
 
 def test_a_cooperative_group_across_three_nodes(three_nodes: list[Node]) -> None:
     a, b, c = three_nodes
+    add_people(a, "alice")
+    add_people(b, "bob", "rita")
+    add_people(c, "carol")
     for node, name in ((a, "alice"), (b, "bob"), (b, "rita"), (c, "carol")):
-        node.add_person(name)
         ok(
             node.api(
                 "PATCH", "/me", {"provider_status": "cooperative_member", "offers_services": True}, user=name
             )
         )
-    a.follow_node(b)  # the group sees B's demands
-    b.follow_node(a)  # B hears A's public evaluations
-    wait_until("the nodes follow each other", lambda: a.collection_total("/actor/followers") == 1)
+    # Alice follows Rita: her node receives Rita's demands and, later, her public evaluations.
+    ok(a.api("POST", "/follows", {"target": f"rita@{b.domain}"}, user="alice"), 201)
+    wait_until("Alice follows Rita", lambda: a.following_state("alice", b.uri("rita")) == "accepted")
 
     group = ok(
         a.api(

@@ -547,7 +547,7 @@ async def checklist(request: Request, caller: User, _body: None) -> list[CheckOu
         return [
             CheckOut(
                 rule=c.rule,
-                label=c.label,
+                label=legal.label_text(c),
                 article=c.article,
                 source=c.url,
                 ok=c.ok,

@@ -20,11 +20,13 @@ from starlette.routing import BaseRoute, Route
 
 from node.accounts import people
 from node.accounts.models import User
+from node.activitypub.actors import local
 from node.activitypub.addressing import AS_CONTEXT
 from node.catalog.categories import CATEGORIES, by_slug
 from node.core.errors import N_, DomainError, NotFound, PermissionDenied, http_status
 from node.core.text import html_to_text, text_to_html
 from node.core.timeutil import utcnow
+from node.groups import actors as group_actors
 from node.http.errors import STATUS_CODES, json_error
 from node.http.federation.actors import ACTIVITY_JSON, activity_json, signature_refusal, wants_activity_json
 from node.http.pages.market import bids as bid_pages
@@ -140,6 +142,14 @@ def _query(params: dict[str, str], page: int) -> str:
 
 
 def _author_line(session: Session, settings: Settings, row: Proposal) -> dict[str, str]:
+    group_name = local.local_group_name(settings, row.author_uri)
+    group = group_actors.DIRECTORY.find(group_name, session=session) if group_name else None
+    if group is not None:  # a group's offer: the group is its author
+        return {
+            "name": group.display_name,
+            "url": f"/groups/{group.name}",
+            "handle": f"{group.name}@{settings.domain}",
+        }
     author = people.person(settings, row.author_uri, session=session)
     if not author.known:
         return {"name": row.author_uri, "url": row.author_uri, "handle": row.author_uri}
