@@ -10,7 +10,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from node.activitypub import addressing
 from node.activitypub.inbox import verify as inbox
@@ -20,6 +20,12 @@ from node.groups import memberships, records, service
 from node.groups.models import Group, Notice, RemoteMembership
 from tests.support.federation import Federation, Node, federation  # noqa: F401
 from tests.support.market import person
+
+
+def stored_group(session: Session, group_id: int) -> Group:
+    found = session.get(Group, group_id)
+    assert found is not None
+    return found
 
 
 def cache(node: Node, uri: str, kind: str = "Person") -> RemoteActor:
@@ -54,7 +60,7 @@ def receive(node: Node, payload: dict[str, Any]) -> None:
         )
 
 
-def row_of(node: Node, activity_id: str) -> InboxActivity:
+def row_of(node: Node, activity_id: object) -> InboxActivity:
     with node.session() as session:
         found = session.exec(
             select(InboxActivity).where(col(InboxActivity.activity_id) == activity_id)
@@ -81,8 +87,7 @@ def setup(federation: Federation) -> tuple[Node, Node, int, str, str]:  # noqa: 
         memberships.join_remote(b.settings, bob, remote_group, "Bonjour", session=s)
     federation.settle()
     with db.session_scope(a.engine) as s:
-        group = s.get(Group, group_id)
-        assert group is not None
+        group = stored_group(s, group_id)
         pending = records.member_by_uri(group, bob_uri, session=s)
         assert pending is not None and pending.state == "pending" and pending.message == "Bonjour"
         assert pending.id is not None
@@ -98,8 +103,7 @@ def test_a_member_of_another_node_joins_gets_a_role_and_notices(federation: Fede
         assert (mirror.state, mirror.role, mirror.group_uri) == ("active", "member", group_uri)
     alice = person(a.engine, "alice2")
     with db.session_scope(a.engine) as s:
-        group = s.get(Group, group_id)
-        assert group is not None
+        group = stored_group(s, group_id)
         founder = records.coordinators(group, session=s)[0]
         assert founder.local_user_id is not None
         alice = s.get(type(alice), founder.local_user_id) or alice

@@ -19,7 +19,7 @@ from node.accounts.models import User
 from node.activitypub.models import OutboxActivity
 from node.core import db
 from node.core.timeutil import utcnow
-from node.groups import calendar, service
+from node.groups import calendar, records, service
 from node.groups import work as group_work
 from node.groups.models import Group
 from node.market.agreements import service as agreements
@@ -31,6 +31,12 @@ from node.settings import Settings
 from tests.support.market import make_proposal, person
 
 AS = {"Accept": "application/activity+json"}
+
+
+def stored_group(session: Session, group_id: int) -> Group:
+    found = session.get(Group, group_id)
+    assert found is not None
+    return found
 
 
 def auth(engine: Engine, user: User) -> dict[str, str]:
@@ -232,7 +238,7 @@ def test_the_group_at_work_shares_and_counts(engine: Engine, settings: Settings,
         for user in (bob, carol):
             service.join(settings, user, group, session=s)
         s.flush()
-        for member in service.records.members(group, session=s, states=["pending"]):
+        for member in records.members(group, session=s, states=["pending"]):
             assert member.id is not None
             service.decide_request(settings, alice, group, member.id, accept=True, session=s)
             service.set_associate(
@@ -253,8 +259,7 @@ def test_the_group_at_work_shares_and_counts(engine: Engine, settings: Settings,
     for requester in (dora, eve):
         with db.session_scope(engine) as s:
             demand = make_proposal(s, settings, requester, hours=Decimal("2"), amount=Decimal("20"))
-            group = s.get(Group, group_id)
-            assert group is not None
+            group = stored_group(s, group_id)
             bid = group_work.answer(settings, alice, group, demand, bids.BidInput(), session=s)
             assert bid.bidder_uri == actor_uri and bid.local_bidder_id is None
         with db.session_scope(engine) as s:
@@ -270,8 +275,8 @@ def test_the_group_at_work_shares_and_counts(engine: Engine, settings: Settings,
 
     # The group and the requester confirm; both evaluate; the evaluation counts for the group and for Bob.
     with db.session_scope(engine) as s:
-        group = s.get(Group, group_id)
-        assert group is not None and made[0].id is not None
+        group = stored_group(s, group_id)
+        assert made[0].id is not None
         group_work.confirm(settings, alice, group, made[0].id, session=s)
     with db.session_scope(engine) as s:
         row = s.get(Agreement, made[0].id)
@@ -285,15 +290,13 @@ def test_the_group_at_work_shares_and_counts(engine: Engine, settings: Settings,
             settings, dora, row, EvaluationInput(overall=5, criteria={"quality": 5}), session=s
         )
     with db.session_scope(engine) as s:
-        group = s.get(Group, group_id)
-        assert group is not None
+        group = stored_group(s, group_id)
         group_work.evaluate(settings, alice, group, made[0].id, EvaluationInput(overall=4), session=s)
     with Session(engine) as s:
         assert evaluations.reputation_of(actor_uri, session=s).count == 1
         assert evaluations.reputation_of(settings.url("/users/bob"), session=s).count == 1
         assert evaluations.reputation_of(settings.url("/users/carol"), session=s).count == 0
-        group = s.get(Group, group_id)
-        assert group is not None
+        group = stored_group(s, group_id)
         now = utcnow().astimezone(calendar.PARIS)
         lines = calendar.month(settings, group, now.year, now.month, session=s)
         week = calendar.week(

@@ -215,8 +215,8 @@ def test_a_cooperative_group_across_three_nodes(three_nodes: list[Node]) -> None
     for node, name in ((b, "bob"), (c, "carol")):
         wait_until(
             f"{name} has the notice",
-            lambda node=node: node.sql("SELECT count(*) FROM group_notices") == [(1,)],
-        )  # type: ignore[misc]
+            lambda node=node: node.sql("SELECT count(*) FROM group_notices") == [(1,)],  # type: ignore[misc]
+        )
     ok(a.api("DELETE", f"/groups/coop/members/{members[carol]['id']}", user="alice"))
     wait_until(
         "Carol's node knows she was removed",

@@ -130,7 +130,7 @@ def test_a_founder_creates_a_scic_on_a_phone(node: NodeProcess, phone: Page) -> 
     page.get_by_label("Son identifiant sur ce nœud, ou son adresse sur un autre nœud").fill("dan")
     page.get_by_role("button", name="Inviter", exact=True).click()
     expect(page.get_by_role("status").first).to_have_text("L’invitation a été envoyée.")
-    expect(page.locator("ul.people")).to_contain_text("invité")
+    expect(page.locator("ul.people").first).to_contain_text("invité")
 
     # An offer in the group's name.
     page.goto(node.base_url + "/groups/coop")

@@ -885,6 +885,31 @@ async def answer_remote(request: Request, caller: User, body: RemoteJoinIn) -> M
     return await run(request, save)
 
 
+class RemoteGroupIn(Strict):
+    group: str = Field(min_length=8, max_length=2048, description="The group's actor id")
+
+
+@operation(
+    "POST",
+    "/groups/remote/leave",
+    summary="Leave a group of another node (its Leave)",
+    tag=TAG,
+    body=RemoteGroupIn,
+    response=MyGroupOut,
+    errors=(404, 409),
+)
+async def leave_remote(request: Request, caller: User, body: RemoteGroupIn) -> MyGroupOut:
+    settings = node_of(request).settings
+
+    def save(session: Session) -> MyGroupOut:
+        row = memberships.leave_remote(settings, caller, body.group, session=session)
+        return MyGroupOut(
+            group=row.group_uri, name=row.group_name, state=row.state, role=row.role, here=False
+        )
+
+    return await run(request, save)
+
+
 @operation(
     "GET",
     "/me/groups",
@@ -922,6 +947,7 @@ def operations() -> list[Operation]:
         create_group,
         join_remote,
         answer_remote,
+        leave_remote,
         my_groups,
         get_group,
         list_members,
