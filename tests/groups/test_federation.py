@@ -14,10 +14,14 @@ from sqlmodel import Session, col, select
 
 from node.activitypub import addressing
 from node.activitypub.inbox import verify as inbox
-from node.activitypub.models import InboxActivity, OutboxActivity, RemoteActor
+from node.activitypub.models import Delivery, InboxActivity, OutboxActivity, Peer, RemoteActor
 from node.core import db
+from node.core.timeutil import utcnow
 from node.groups import memberships, records, service
+from node.groups import work as group_work
 from node.groups.models import Group, Notice, RemoteMembership
+from node.market.proposals import service as proposals
+from tests.support.data import CAPTURED
 from tests.support.federation import Federation, Node, federation  # noqa: F401
 from tests.support.market import person
 
@@ -191,3 +195,63 @@ def test_role_changes_from_elsewhere_and_announces_that_do_not_verify_are_refuse
     assert row_of(b, wrapped["id"]).state == "failed"
     with b.session() as s:
         assert s.exec(select(Notice)).all() == []
+
+
+def test_a_mastodon_user_follows_the_group_and_gets_its_posts(federation: Federation) -> None:  # noqa: F811
+    a, _ = federation.nodes
+    alice = person(a.engine, "alice")
+    with db.session_scope(a.engine) as s:
+        group = service.create_group(
+            a.settings,
+            alice,
+            service.GroupInput(name="coop", display_name="Coop", legal_shape="scic"),
+            session=s,
+        )
+    group_uri, claire = a.settings.url("/groups/coop"), "https://masto.example/users/claire"
+    cache(a, claire)
+    with db.session_scope(a.engine) as s:
+        s.add(Peer(domain="masto.example", software="mastodon", nodeinfo_fetched_at=utcnow()))
+    # Mastodon's Follow (captured shape): the group accepts at once, as FEP-1b12 asks.
+    follow = {
+        **json.loads((CAPTURED / "mastodon-follow.json").read_text()),
+        "actor": claire,
+        "object": group_uri,
+    }
+    follow["id"] = "https://masto.example/" + str(uuid.uuid4())
+    receive(a, follow)
+    federation.process(a)
+    assert row_of(a, follow["id"]).state == "done"
+    with db.session_scope(a.engine) as s:
+        group = stored_group(s, group.pk)
+        group_work.publish_offer(
+            a.settings,
+            alice,
+            group,
+            proposals.ProposalInput(
+                purpose="offer",
+                title="Ménage en coopérative",
+                category="housework",
+                postal_code="93100",
+                commune_name="Montreuil",
+                quantity="2",
+                price="22",
+                lifetime_days="30",
+            ),
+            session=s,
+        )
+    with a.session() as s:
+        sent = [
+            (json.loads(activity.payload), delivery.target)
+            for activity, delivery in s.exec(
+                select(OutboxActivity, Delivery).join(
+                    Delivery, col(Delivery.outbox_id) == col(OutboxActivity.id)
+                )
+            ).all()
+        ]
+    accept = next(p for p, target in sent if p["type"] == "Accept")
+    assert accept["actor"] == group_uri and accept["object"]["id"] == follow["id"]
+    [(announce, target)] = [(p, t) for p, t in sent if p["type"] == "Announce"]
+    # What Mastodon shows: the group's boost of a readable Note written by the group.
+    assert target == "https://masto.example/inbox" and announce["actor"] == group_uri
+    assert announce["object"]["type"] == "Create" and announce["object"]["object"]["type"] == "Note"
+    assert announce["object"]["object"]["attributedTo"] == group_uri

@@ -143,7 +143,9 @@ def test_a_founder_creates_a_scic_on_a_phone(node: NodeProcess, phone: Page) -> 
     page.get_by_label("Nom de la commune").fill("Montreuil")
     page.get_by_label("Montant", exact=True).fill("22")
     page.get_by_role("button", name="Publier").click()
-    page.wait_for_url(re.compile(r"/proposals/[^/?]+\?saved=created$"), timeout=30_000)  # publishing can be slow
+    page.wait_for_url(
+        re.compile(r"/proposals/[^/?]+\?saved=created$"), timeout=30_000
+    )  # publishing can be slow
     expect(page.get_by_role("heading", level=1)).to_have_text("Ménage et repassage en coopérative")
     expect(page.get_by_role("link", name="Coop Montreuil")).to_be_visible()
     no_horizontal_scroll(page)
