@@ -10,6 +10,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
@@ -19,7 +20,11 @@ from node.accounts.models import User
 from node.activitypub.models import OutboxActivity
 from node.core import db
 from node.core.timeutil import utcnow
-from node.groups import calendar, records, service
+from node.demo import groups as demo_groups
+from node.demo.loader import load_demo
+from node.demo.tables import DemoDataError
+from node.groups import calendar, legal, records, service
+from node.groups import export as group_export
 from node.groups import work as group_work
 from node.groups.models import Group
 from node.market.agreements import service as agreements
@@ -335,3 +340,33 @@ def test_an_offer_in_the_group_name_is_announced(
     assert announce["object"] == inner and inner["object"]["attributedTo"] == "http://testserver/groups/coop"
     assert inner["audience"] == "http://testserver/groups/coop" and announce["actor"] == inner["actor"]
     assert ok(client.get("/groups/coop/outbox?page=1", headers=AS))["orderedItems"][0]["type"] == "Announce"
+
+
+def test_export_and_erasure_of_a_member(client: TestClient, engine: Engine, settings: Settings) -> None:
+    alice, bob = person(engine, "alice"), person(engine, "bob")
+    as_alice, as_bob = auth(engine, alice), auth(engine, bob)
+    ok(client.post("/api/v1/groups", json={**SCIC, "name": "coop"}, headers=as_alice), 201)
+    ok(client.post("/api/v1/groups/coop/join", json={"message": "Je fais du ménage"}, headers=as_bob))
+    exported = ok(client.get("/api/v1/me/export", headers=as_bob))
+    [membership] = exported["group_memberships"]
+    assert (membership["group"], membership["state"]) == ("coop", "pending")
+    with db.session_scope(engine) as s:
+        fresh = s.get(User, bob.id)
+        assert fresh is not None
+        group_export.erase(fresh, session=s)
+    with Session(engine) as s:
+        group = s.exec(select(Group)).one()
+        row = records.member_of_user(group, bob, session=s)
+        assert row is not None and (row.state, row.name, row.message) == ("left", "", "")
+
+
+def test_the_demo_tables_describe_a_valid_scic() -> None:
+    demo = load_demo()
+    groups = demo_groups.load_groups({n.slug: {p.username for p in n.people} for n in demo.nodes})
+    [scic] = groups
+    assert scic.node == "cooperative" and scic.legal_shape == "scic" and len(scic.colleges) == 3
+    associates = [legal.Associate(m.username, m.category, Decimal(m.capital)) for m in scic.members]
+    colleges = {name: Decimal(weight) for name, weight in scic.colleges}
+    assert legal.complete(legal.checklist(legal.Shape.SCIC, legal.Snapshot(associates, colleges)))
+    with pytest.raises(DemoDataError):
+        demo_groups.load_groups({"montreuil": set()})
