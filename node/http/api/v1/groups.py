@@ -866,13 +866,13 @@ async def join_remote(request: Request, caller: User, body: RemoteJoinIn) -> MyG
     "/groups/remote/answer",
     summary="Accept or decline an invitation of a group of another node",
     tag=TAG,
-    body=RemoteJoinIn,
+    body=RemoteAnswerIn,
     response=MyGroupOut,
     errors=(409,),
 )
-async def answer_remote(request: Request, caller: User, body: RemoteJoinIn) -> MyGroupOut:
+async def answer_remote(request: Request, caller: User, body: RemoteAnswerIn) -> MyGroupOut:
     settings = node_of(request).settings
-    accept = body.message != "decline"
+    accept = body.accept
 
     def save(session: Session) -> MyGroupOut:
         row = memberships.answer_remote_invitation(
