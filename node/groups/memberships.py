@@ -13,9 +13,8 @@ from sqlmodel import Session
 
 from node.accounts.models import User
 from node.activitypub.actors import local
-from node.activitypub.models import Follow, FollowState, RemoteActor
+from node.activitypub.models import RemoteActor
 from node.activitypub.outbox.publish import publish
-from node.activitypub.social import follows
 from node.core.errors import N_, Conflict, NotFound, ValidationFailed
 from node.core.text import plain_text, text_to_html
 from node.core.timeutil import utcnow
@@ -36,30 +35,15 @@ def _move(row: RemoteMembership, target: MembershipState) -> None:
 
 
 def _follow(settings: Settings, user: User, group_uri: str, activity_id: str, *, session: Session) -> None:
-    uri = local.person(settings, user).uri
-    existing = follows.find_follow(uri, group_uri, session=session)
-    if existing is None:
-        session.add(
-            Follow(
-                follower_uri=uri,
-                followee_uri=group_uri,
-                activity_id=activity_id,
-                state=FollowState.ACCEPTED.value,
-                local_follower_id=user.id,
-            )
-        )
-    elif existing.state != FollowState.ACCEPTED.value:
-        follows.move(existing, FollowState.ACCEPTED)
-        session.add(existing)
+    records.follow_as_member(
+        local.person(settings, user).uri, user.id, group_uri, activity_id, session=session
+    )
 
 
 def _unfollow(settings: Settings, user_id: int, group_uri: str, *, session: Session) -> None:
     user = records.active_user(user_id, session=session)
-    if user is None:
-        return
-    existing = follows.find_follow(local.person(settings, user).uri, group_uri, session=session)
-    if existing is not None:
-        session.delete(existing)
+    if user is not None:
+        records.unfollow_as_member(local.person(settings, user).uri, group_uri, session=session)
 
 
 def join_remote(

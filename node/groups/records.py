@@ -10,6 +10,8 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
+from node.activitypub.models import Follow, FollowState
+from node.activitypub.social import follows
 from node.groups.lifecycles import MembershipState
 from node.groups.models import Assignment, College, Group, Member, Notice, RemoteMembership
 
@@ -237,3 +239,31 @@ def contract_items(member: Member) -> list[str]:
     except (ValueError, AttributeError):
         return []
     return [str(i) for i in items] if isinstance(items, list) else []
+
+
+def follow_as_member(
+    member_uri: str, user_id: int | None, group_uri: str, activity_id: str, *, session: Session
+) -> None:
+    """An accepted member follows their group (on the group's node and on the member's): they receive what
+    it publishes. The follow is recorded accepted, under the ``Join``'s (or invitation's) id."""
+    existing = follows.find_follow(member_uri, group_uri, session=session)
+    if existing is None:
+        session.add(
+            Follow(
+                follower_uri=member_uri,
+                followee_uri=group_uri,
+                activity_id=activity_id,
+                state=FollowState.ACCEPTED.value,
+                local_follower_id=user_id,
+            )
+        )
+    elif existing.state != FollowState.ACCEPTED.value:
+        follows.move(existing, FollowState.ACCEPTED)
+        session.add(existing)
+
+
+def unfollow_as_member(member_uri: str, group_uri: str, *, session: Session) -> None:
+    """A member who left or was removed stops following the group."""
+    existing = follows.find_follow(member_uri, group_uri, session=session)
+    if existing is not None:
+        session.delete(existing)

@@ -33,9 +33,7 @@ from sqlmodel import Session
 from node.accounts.models import AccountStatus, User
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
-from node.activitypub.models import Follow, FollowState
 from node.activitypub.outbox.publish import publish
-from node.activitypub.social import follows
 from node.activitypub.social.groups import publish_as
 from node.catalog.categories import by_slug
 from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -301,28 +299,13 @@ def update_rules(
 def _follow_as_member(
     settings: Settings, group: Group, row: Member, activity_id: str, *, session: Session
 ) -> None:
-    """An accepted member follows the group: they receive what it publishes."""
-    actor = actor_of(settings, group)
-    existing = follows.find_follow(row.member_uri, actor.uri, session=session)
-    if existing is None:
-        session.add(
-            Follow(
-                follower_uri=row.member_uri,
-                followee_uri=actor.uri,
-                activity_id=activity_id,
-                state=FollowState.ACCEPTED.value,
-                local_follower_id=row.local_user_id,
-            )
-        )
-    elif existing.state != FollowState.ACCEPTED.value:
-        follows.move(existing, FollowState.ACCEPTED)
-        session.add(existing)
+    records.follow_as_member(
+        row.member_uri, row.local_user_id, actor_of(settings, group).uri, activity_id, session=session
+    )
 
 
 def _unfollow_as_member(settings: Settings, group: Group, row: Member, *, session: Session) -> None:
-    existing = follows.find_follow(row.member_uri, actor_of(settings, group).uri, session=session)
-    if existing is not None:
-        session.delete(existing)
+    records.unfollow_as_member(row.member_uri, actor_of(settings, group).uri, session=session)
 
 
 def _notify_coordinators(

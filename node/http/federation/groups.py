@@ -24,8 +24,8 @@ from node.http.federation.actors import (
     signature_refusal,
     wants_activity_json,
 )
+from node.http.pages.market import evaluations as evaluation_pages
 from node.http.runtime import node_of, run
-from node.market.evaluations import service as evaluations
 from node.settings import Settings
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -60,19 +60,7 @@ def _evaluations(session: Session, settings: Settings, name: str, page: int | No
     group = records.by_name(name, session=session)
     if group is None:
         return None
-    uri = group_actors.actor_of(settings, group).uri
-    collection_id = uri + "/evaluations"
-    total = evaluations.count_published_of(uri, session=session)
-    if page is None:
-        return documents.collection_document(collection_id, total)
-    offset = (page - 1) * documents.PAGE_SIZE
-    rows = (
-        []
-        if offset >= total
-        else evaluations.published_of(uri, offset=offset, limit=documents.PAGE_SIZE, session=session)
-    )
-    items = [evaluations.evaluation_document(row, public=True) for row in rows]
-    return documents.collection_page_document(collection_id, page, total, items)
+    return evaluation_pages.evaluations_of(group_actors.actor_of(settings, group).uri, page, session=session)
 
 
 def collection_endpoint(which: str, page_endpoint: Endpoint | None = None) -> Endpoint:

@@ -13,7 +13,6 @@ from starlette.routing import BaseRoute, Route
 
 from node.accounts import people
 from node.accounts.models import User
-from node.catalog.categories import CATEGORIES
 from node.core.errors import N_, DomainError, NotFound, http_status
 from node.groups import calendar, records, service
 from node.groups import work as group_work
@@ -22,11 +21,9 @@ from node.http.pages.groups.pages import _group
 from node.http.pages.market import bids as bid_pages
 from node.http.pages.market import proposals as proposal_pages
 from node.http.runtime import form_with_csrf, language_of, login_required, node_of, render, run, text
-from node.market import schedule as sched
 from node.market.bids import service as bids
 from node.market.money import format_hours
 from node.market.proposals import service as proposals
-from node.settings import Mode
 
 MONTH_FORMAT = "%Y-%m"
 
@@ -124,30 +121,6 @@ async def work_page(request: Request, user: User) -> Response:
     return await render(request, "groups/work.html", context)
 
 
-async def _offer_form(
-    request: Request, name: str, values: dict[str, Any], errors: dict[str, str], status: int = 200
-) -> Response:
-    settings = node_of(request).settings
-    return await render(
-        request,
-        "proposals/form.html",
-        {
-            "values": values,
-            "errors": errors,
-            "proposal": None,
-            "action": f"/groups/{name}/offers",
-            "message": None,
-            "currencies": proposals.currencies_for(settings),
-            "market": settings.mode is Mode.MARKET,
-            "all_categories": CATEGORIES,
-            "lifetimes": proposal_pages.LIFETIME_CHOICES,
-            "day_codes": sched.DAY_CODES,
-            "on_behalf_of": name,
-        },
-        status_code=status,
-    )
-
-
 @login_required
 async def new_offer(request: Request, user: User) -> Response:
     """``/groups/{name}/offers``: a coordinator publishes an offer (or a demand) in the group's name."""
@@ -156,16 +129,23 @@ async def new_offer(request: Request, user: User) -> Response:
     await run(request, lambda s: service.require_coordinator(_group(s, name), user, session=s))
     if request.method == "GET":
         data = proposals.ProposalInput(purpose="offer", lifetime_days=str(proposals.LIFETIME_DEFAULT_DAYS))
-        return await _offer_form(request, name, proposal_pages._form_values(data), {})
+        return await proposal_pages.form_page(
+            request, proposal_pages.form_values(data), {}, action=f"/groups/{name}/offers", on_behalf_of=name
+        )
     form = await form_with_csrf(request)
-    data = proposal_pages._form_input(form)
+    data = proposal_pages.form_input(form)
     try:
         row = await run(
             request, lambda s: group_work.publish_offer(settings, user, _group(s, name), data, session=s)
         )
     except DomainError as exc:
-        return await _offer_form(
-            request, name, proposal_pages._form_values(data), exc.fields, http_status(exc)
+        return await proposal_pages.form_page(
+            request,
+            proposal_pages.form_values(data),
+            exc.fields,
+            status_code=http_status(exc),
+            action=f"/groups/{name}/offers",
+            on_behalf_of=name,
         )
     return RedirectResponse(row.ap_id + "?saved=created", status_code=303)
 

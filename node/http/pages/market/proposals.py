@@ -263,7 +263,7 @@ async def remote_page(request: Request) -> Response:
 # --- forms ----------------------------------------------------------------------------------------------
 
 
-def _form_input(form: FormData) -> proposals.ProposalInput:
+def form_input(form: FormData) -> proposals.ProposalInput:
     description = text(form, "description", 20_000)
     return proposals.ProposalInput(
         purpose=text(form, "purpose", 20),
@@ -291,7 +291,7 @@ def _form_input(form: FormData) -> proposals.ProposalInput:
     )
 
 
-def _form_values(data: proposals.ProposalInput) -> dict[str, Any]:
+def form_values(data: proposals.ProposalInput) -> dict[str, Any]:
     values = asdict(data)
     values["description"] = html_to_text(data.description, 20_000)
     for name in ("start", "end", "bidding_deadline"):
@@ -299,7 +299,7 @@ def _form_values(data: proposals.ProposalInput) -> dict[str, Any]:
     return values
 
 
-async def _form_page(
+async def form_page(
     request: Request,
     values: dict[str, Any],
     errors: dict[str, str],
@@ -307,8 +307,13 @@ async def _form_page(
     proposal: Proposal | None = None,
     message: str | None = None,
     status_code: int = 200,
+    action: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> Response:
+    """The post and edit form; ``action`` and ``on_behalf_of`` (a group's name) for a group's offer."""
     settings = node_of(request).settings
+    if action is None:
+        action = f"/proposals/{local_uuid(settings, proposal.ap_id)}/edit" if proposal else "/proposals/new"
     return await render(
         request,
         "proposals/form.html",
@@ -316,9 +321,8 @@ async def _form_page(
             "values": values,
             "errors": errors,
             "proposal": proposal,
-            "action": f"/proposals/{local_uuid(settings, proposal.ap_id)}/edit"
-            if proposal
-            else "/proposals/new",
+            "action": action,
+            "on_behalf_of": on_behalf_of,
             "message": message,
             "currencies": proposals.currencies_for(settings),
             "market": settings.mode is Mode.MARKET,
@@ -340,14 +344,14 @@ async def new_proposal(request: Request, user: User) -> Response:
             commune_name=user.commune_name,
             lifetime_days=str(proposals.LIFETIME_DEFAULT_DAYS),
         )
-        return await _form_page(request, _form_values(data), {})
+        return await form_page(request, form_values(data), {})
     form = await form_with_csrf(request)
-    data = _form_input(form)
+    data = form_input(form)
     settings = node_of(request).settings
     try:
         row = await run(request, lambda s: proposals.create(settings, user, data, session=s))
     except DomainError as exc:
-        return await _form_page(request, _form_values(data), exc.fields, status_code=http_status(exc))
+        return await form_page(request, form_values(data), exc.fields, status_code=http_status(exc))
     return RedirectResponse(row.ap_id + "?saved=created", status_code=303)
 
 
@@ -366,11 +370,11 @@ async def edit_proposal(request: Request, user: User) -> Response:
     proposal_uuid = request.path_params["uuid"]
     row = await run(request, _own, settings, proposal_uuid, user)
     if request.method == "GET":
-        values = _form_values(proposals.input_of(row))
+        values = form_values(proposals.input_of(row))
         values["lifetime_days"] = ""
-        return await _form_page(request, values, {}, proposal=row)
+        return await form_page(request, values, {}, proposal=row)
     form = await form_with_csrf(request)
-    data = _form_input(form)
+    data = form_input(form)
     data.purpose = row.purpose
 
     def save(session: Session) -> Proposal:
@@ -381,9 +385,9 @@ async def edit_proposal(request: Request, user: User) -> Response:
     try:
         await run(request, save)
     except DomainError as exc:
-        return await _form_page(
+        return await form_page(
             request,
-            _form_values(data),
+            form_values(data),
             exc.fields,
             proposal=row,
             message=None if exc.fields else exc.message,
