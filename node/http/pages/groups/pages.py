@@ -482,6 +482,7 @@ async def constitution_page(request: Request) -> Response:
         return {
             "document": constitution.summary(settings, group, session=session, shape=wanted),
             "group": group,
+            "checks": service.checklist(group, session=session, shape=wanted),
         }
 
     context = await run(request, load)
