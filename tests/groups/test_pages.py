@@ -4,12 +4,28 @@ people outside the group do not see its internal pages."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
+from node.accounts.models import User
+from node.core import db
+from node.core.timeutil import utcnow
+from node.groups import calendar, service
+from node.groups import work as group_work
+from node.market.bids import service as bids
+from node.market.models import Bid
 from node.settings import Settings
-from tests.support.market import person
+from tests.support.market import make_proposal, person
 from tests.support.pages import login, post_form
+
+
+def person_named(engine: Engine, username: str) -> User:
+    with Session(engine) as s:
+        return s.exec(select(User).where(col(User.username) == username)).one()
+
 
 PAGES = ("", "/members", "/work", "/calendar", "/rules", "/constitution", "/offers")
 
@@ -92,6 +108,30 @@ def test_the_group_pages_render_and_their_forms_work(
     assert "Salariés: 40 %" in client.get("/groups/coop/constitution").text
     json_summary = client.get("/groups/coop/constitution.json").json()
     assert json_summary["colleges"] == [{"name": "Salariés", "weight_percent": "40"}]
+
+    # With an agreement of the group, assigned: the work page and the week of the calendar show it.
+    dora = person(engine, "dora")
+    amina = person_named(engine, "amina")
+    with db.session_scope(engine) as s:
+        demand = make_proposal(s, settings, dora, hours=Decimal("2"))
+        group = service.group_named("coop", session=s)
+        bid = group_work.answer(settings, amina, group, demand, bids.BidInput(), session=s)
+    with db.session_scope(engine) as s:
+        fresh = s.get(Bid, bid.id)
+        assert fresh is not None
+        agreement = bids.accept_bid(settings, dora, fresh, session=s)
+    assign = post_form(
+        client,
+        f"/groups/coop/agreements/{agreement.id}/assign",
+        {"member": ""},
+        token_from="/groups/coop/work",
+    )
+    assert assign.status_code == 303  # round robin: the rules say so
+    work = client.get("/groups/coop/work").text
+    assert "Réalisé par" in work and "Pour" in work
+    monday = calendar.monday_of((agreement.starts_at or utcnow()).astimezone(calendar.PARIS).date())
+    week = client.get(f"/groups/coop/calendar?week={monday.isoformat()}").text
+    assert "Entretien de la maison" in week and "amina" in week
 
     # Someone outside the group sees the profile, not the inside.
     client.cookies.clear()
