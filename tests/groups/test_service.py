@@ -207,6 +207,19 @@ def test_a_scic_is_created_joined_and_checked(client: TestClient, engine: Engine
     moderators = ok(client.get("/groups/coop_montreuil/moderators", headers=AS))
     assert moderators["orderedItems"] == ["http://testserver/users/alice", "http://testserver/users/bob"]
 
+    # A coordinator changes the profile: the group announces its Update; anyone else is refused.
+    change = {"display_name": "Coop Montreuil 93", "summary": "Ménage et aide à domicile."}
+    refused(client.put("/api/v1/groups/coop_montreuil", json=change, headers=as_dora), 403)
+    assert (
+        ok(client.put("/api/v1/groups/coop_montreuil", json=change, headers=as_bob))["display_name"]
+        == "Coop Montreuil 93"
+    )
+    update = next(a for a in outbox(engine) if a["type"] == "Announce" and a["object"]["type"] == "Update")
+    assert (
+        update["object"]["object"]["type"] == "Group"
+        and update["object"]["object"]["name"] == "Coop Montreuil 93"
+    )
+
     # The Group actor, its members collection, WebFinger, the constitution.
     actor = ok(client.get("/groups/coop_montreuil", headers=AS))
     assert actor["type"] == "Group" and actor["attributedTo"] == group["id"] + "/moderators"

@@ -296,6 +296,38 @@ async def get_group(request: Request, caller: User | None, _body: None) -> Group
     )
 
 
+class GroupChange(Strict):
+    """A new public profile of the group (its name, address and legal shape stay)."""
+
+    display_name: str = Field(min_length=3, max_length=80)
+    summary: str = Field(default="", max_length=2000)
+    territory: str = Field(default="", max_length=120)
+    categories: list[str] = Field(default_factory=list, max_length=26)
+    join_policy: Literal["approval", "open"] = "approval"
+
+
+@operation(
+    "PUT",
+    "/groups/{name}",
+    summary="Change the group's public profile (coordinators; its followers get the group's Update)",
+    tag=TAG,
+    body=GroupChange,
+    response=GroupOut,
+    errors=(403, 404, 422),
+)
+async def change_group(request: Request, caller: User, body: GroupChange) -> GroupOut:
+    settings = node_of(request).settings
+
+    def save(session: Session) -> GroupOut:
+        group = service.group_named(_name(request), session=session)
+        data = service.GroupInput(**body.model_dump(), legal_shape=group.legal_shape)
+        return _group_out(
+            settings, service.update_profile(settings, caller, group, data, session=session), session=session
+        )
+
+    return await run(request, save)
+
+
 @operation(
     "GET",
     "/groups/{name}/members",
@@ -950,6 +982,7 @@ def operations() -> list[Operation]:
         leave_remote,
         my_groups,
         get_group,
+        change_group,
         list_members,
         join_group,
         leave_group,
