@@ -102,12 +102,9 @@ def classify(ctx: ProcessingContext, activity: vocab.Activity, *, groups: Groups
     if kind == "Announce":
         if is_group_announce(activity):
             return ANNOUNCE
-        if (
-            activity.object is None
-            and activity.object_id is not None
-            and ctx.actor(ctx.actor_uri).type == "Group"
-        ):
-            return ANNOUNCE
+        if activity.object is None and activity.object_id is not None:
+            # Only an id: a group's announce when the signer is a group we know (a relay's share otherwise).
+            return ANNOUNCE if records.is_known_group(ctx.actor_uri, session=ctx.session) else None
         return None
     if kind == "Join":
         return JOIN if _local_group(ctx, activity.object_id, groups) is not None else None

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
-from node.activitypub.models import Follow, FollowState
+from node.activitypub.models import Follow, FollowState, RemoteActor
 from node.activitypub.social import follows
 from node.groups.lifecycles import MembershipState
 from node.groups.models import Assignment, College, Group, Member, Notice, RemoteMembership
@@ -267,3 +267,11 @@ def unfollow_as_member(member_uri: str, group_uri: str, *, session: Session) -> 
     existing = follows.find_follow(member_uri, group_uri, session=session)
     if existing is not None:
         session.delete(existing)
+
+
+def is_known_group(uri: str, *, session: Session) -> bool:
+    """Whether ``uri`` is a ``Group`` in the cache of remote actors (no fetch: unknown is False)."""
+    found = session.exec(
+        select(RemoteActor.type).where(col(RemoteActor.uri) == uri, col(RemoteActor.gone_at).is_(None))
+    ).first()
+    return found == "Group"
