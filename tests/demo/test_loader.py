@@ -20,7 +20,18 @@ from node.demo.tables import DemoDataError
 from node.settings import Mode
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = ("nodes", "people", "proposals", "follows", "bids", "agreements", "evaluations")
+TABLES = (
+    "nodes",
+    "people",
+    "proposals",
+    "follows",
+    "bids",
+    "agreements",
+    "evaluations",
+    "groups",  # the micro-organisations' tables (node.demo.groups)
+    "group_colleges",
+    "group_members",
+)
 ROW_NAMES = {
     "nodes": "node",
     "people": "person",
@@ -29,6 +40,9 @@ ROW_NAMES = {
     "bids": "bid",
     "agreements": "agreement",
     "evaluations": "evaluation",
+    "groups": "group",
+    "group_colleges": "college",
+    "group_members": "member",
 }
 
 
