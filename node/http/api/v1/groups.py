@@ -1,7 +1,7 @@
 """API operations on micro-organisations: the directory, a group's profile, joining and leaving (here or
 on another node), invitations, members and roles, categories of associates and colleges, the legal
-checklist and the constitution, rules, the group's offers, answers, agreements and assignments, its
-calendar and month summary, notices to members, and the caller's groups."""
+checklist and the constitution, rules, and the caller's groups. The group at work (offers, answers,
+agreements, assignment, calendar, notices) is :mod:`node.http.api.v1.group_work`."""
 
 from __future__ import annotations
 
@@ -16,20 +16,12 @@ from starlette.requests import Request
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.core.errors import N_, NotFound, PermissionDenied
-from node.groups import calendar, constitution, legal, memberships, records, service
-from node.groups import work as group_work
+from node.groups import constitution, legal, memberships, records, service
 from node.groups.models import Group, Member
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
-from node.http.api.v1.agreements import AgreementOut, agreement_out
-from node.http.api.v1.bids import BidCreate, BidOut, bid_input, bid_out
-from node.http.api.v1.evaluations import EvaluationCreate, EvaluationOut
-from node.http.api.v1.proposals import ProposalCreate, ProposalOut, merge, proposal_out
 from node.http.pages.groups.pages import person_address, remote_actor
-from node.http.runtime import language_of, node_of, run
-from node.market.bids import service as bids
-from node.market.evaluations.service import EvaluationInput
-from node.market.proposals import service as proposals
+from node.http.runtime import node_of, run
 from node.settings import Settings
 
 TAG = "groups"
@@ -141,40 +133,6 @@ class CheckOut(BaseModel):
     article_verified: bool
 
 
-class AssignIn(Strict):
-    member: str | None = Field(default=None, description="The member's actor id; none: the group's rule")
-
-
-class NoticeIn(Strict):
-    text: str = Field(min_length=1, max_length=2000)
-
-
-class EntryOut(BaseModel):
-    start: datetime
-    end: datetime
-    member: str | None
-    kind: str
-    title: str
-    state: str
-    agreement_id: int | None
-
-
-class MonthLineOut(BaseModel):
-    member: str | None
-    name: str
-    agreements: int
-    hours: Decimal
-    amounts: dict[str, Decimal]
-    contributions: dict[str, Decimal]
-
-
-class CalendarOut(BaseModel):
-    week: date
-    entries: list[EntryOut]
-    month: str
-    lines: list[MonthLineOut]
-
-
 class MyGroupOut(BaseModel):
     group: str
     name: str
@@ -215,11 +173,11 @@ def _member_out(row: Member) -> MemberOut:
     )
 
 
-def _name(request: Request) -> str:
+def name_of(request: Request) -> str:
     return str(request.path_params["name"])
 
 
-def _member_of(group: Group, caller: User, *, session: Session) -> Member:
+def member_of(group: Group, caller: User, *, session: Session) -> Member:
     row = records.member_of_user(group, caller, session=session)
     if row is None or row.state != "active":
         raise PermissionDenied(MSG_MEMBERS_ONLY)
@@ -292,7 +250,7 @@ async def create_group(request: Request, caller: User, body: GroupCreate) -> Gro
 async def get_group(request: Request, caller: User | None, _body: None) -> GroupOut:
     settings = node_of(request).settings
     return await run(
-        request, lambda s: _group_out(settings, service.group_named(_name(request), session=s), session=s)
+        request, lambda s: _group_out(settings, service.group_named(name_of(request), session=s), session=s)
     )
 
 
@@ -319,7 +277,7 @@ async def change_group(request: Request, caller: User, body: GroupChange) -> Gro
     settings = node_of(request).settings
 
     def save(session: Session) -> GroupOut:
-        group = service.group_named(_name(request), session=session)
+        group = service.group_named(name_of(request), session=session)
         data = service.GroupInput(**body.model_dump(), legal_shape=group.legal_shape)
         return _group_out(
             settings, service.update_profile(settings, caller, group, data, session=session), session=session
@@ -339,8 +297,8 @@ async def change_group(request: Request, caller: User, body: GroupChange) -> Gro
 )
 async def list_members(request: Request, caller: User, _body: None) -> list[MemberOut]:
     def load(session: Session) -> list[MemberOut]:
-        group = service.group_named(_name(request), session=session)
-        _member_of(group, caller, session=session)
+        group = service.group_named(name_of(request), session=session)
+        member_of(group, caller, session=session)
         rows = records.members(group, session=session, states=["active", "pending", "invited"])
         return [_member_out(r) for r in rows]
 
@@ -360,7 +318,7 @@ async def join_group(request: Request, caller: User, body: JoinIn) -> MemberOut:
     settings = node_of(request).settings
 
     def save(session: Session) -> MemberOut:
-        group = service.group_named(_name(request), session=session)
+        group = service.group_named(name_of(request), session=session)
         return _member_out(service.join(settings, caller, group, body.message, session=session))
 
     return await run(request, save)
@@ -379,7 +337,7 @@ async def leave_group(request: Request, caller: User, _body: None) -> MemberOut:
     return await run(
         request,
         lambda s: _member_out(
-            service.leave(settings, caller, service.group_named(_name(request), session=s), session=s)
+            service.leave(settings, caller, service.group_named(name_of(request), session=s), session=s)
         ),
     )
 
@@ -401,7 +359,7 @@ async def answer_invitation(request: Request, caller: User, body: AnswerIn) -> M
             service.answer_invitation(
                 settings,
                 caller,
-                service.group_named(_name(request), session=s),
+                service.group_named(name_of(request), session=s),
                 accept=body.accept,
                 session=s,
             )
@@ -426,7 +384,7 @@ async def invite(request: Request, caller: User, body: InviteIn) -> MemberOut:
         request,
         lambda s: _member_out(
             service.invite(
-                settings, caller, service.group_named(_name(request), session=s), uri, display, session=s
+                settings, caller, service.group_named(name_of(request), session=s), uri, display, session=s
             )
         ),
     )
@@ -450,7 +408,7 @@ async def decide(request: Request, caller: User, body: DecisionIn) -> MemberOut:
             service.decide_request(
                 settings,
                 caller,
-                service.group_named(_name(request), session=s),
+                service.group_named(name_of(request), session=s),
                 member_id,
                 accept=body.accept,
                 session=s,
@@ -474,7 +432,7 @@ async def change_member(request: Request, caller: User, body: MemberChange) -> M
     changes = body.model_dump(exclude_unset=True)
 
     def save(session: Session) -> MemberOut:
-        group = service.group_named(_name(request), session=session)
+        group = service.group_named(name_of(request), session=session)
         row = records.member(group, member_id, session=session)
         if row is None:
             raise NotFound(service.MSG_NO_MEMBER)
@@ -524,7 +482,7 @@ async def remove_member(request: Request, caller: User, _body: None) -> MemberOu
         request,
         lambda s: _member_out(
             service.remove(
-                settings, caller, service.group_named(_name(request), session=s), member_id, session=s
+                settings, caller, service.group_named(name_of(request), session=s), member_id, session=s
             )
         ),
     )
@@ -546,7 +504,7 @@ async def add_college(request: Request, caller: User, body: CollegeIn) -> dict[s
         row = service.add_college(
             settings,
             caller,
-            service.group_named(_name(request), session=session),
+            service.group_named(name_of(request), session=session),
             body.name,
             str(body.weight),
             session=session,
@@ -570,8 +528,8 @@ async def checklist(request: Request, caller: User, _body: None) -> list[CheckOu
     wanted = request.query_params.get("shape") or None
 
     def load(session: Session) -> list[CheckOut]:
-        group = service.group_named(_name(request), session=session)
-        _member_of(group, caller, session=session)
+        group = service.group_named(name_of(request), session=session)
+        member_of(group, caller, session=session)
         try:
             shape = legal.Shape(wanted).value if wanted else None
         except ValueError:
@@ -604,8 +562,8 @@ async def get_constitution(request: Request, caller: User, _body: None) -> dict[
     settings = node_of(request).settings
 
     def load(session: Session) -> dict[str, Any]:
-        group = service.group_named(_name(request), session=session)
-        _member_of(group, caller, session=session)
+        group = service.group_named(name_of(request), session=session)
+        member_of(group, caller, session=session)
         return constitution.summary(settings, group, session=session)
 
     return await run(request, load)
@@ -632,240 +590,9 @@ async def put_rules(request: Request, caller: User, body: RulesIn) -> GroupOut:
 
     def save(session: Session) -> GroupOut:
         group = service.update_rules(
-            settings, caller, service.group_named(_name(request), session=session), data, session=session
+            settings, caller, service.group_named(name_of(request), session=session), data, session=session
         )
         return _group_out(settings, group, session=session)
-
-    return await run(request, save)
-
-
-@operation(
-    "POST",
-    "/groups/{name}/offers",
-    summary="Publish an offer or a demand in the group's name (coordinators)",
-    tag=TAG,
-    body=ProposalCreate,
-    response=ProposalOut,
-    status=201,
-    errors=(403, 422),
-)
-async def create_offer(request: Request, caller: User, body: ProposalCreate) -> ProposalOut:
-    settings = node_of(request).settings
-    lang = language_of(request, caller)
-    data = merge(proposals.ProposalInput(), body.model_dump(exclude_unset=True))
-
-    def save(session: Session) -> ProposalOut:
-        group = service.group_named(_name(request), session=session)
-        return proposal_out(
-            settings, group_work.publish_offer(settings, caller, group, data, session=session), lang
-        )
-
-    return await run(request, save)
-
-
-@operation(
-    "POST",
-    "/groups/{name}/bids",
-    summary="Answer a proposal in the group's name (coordinators)",
-    tag=TAG,
-    body=BidCreate,
-    response=BidOut,
-    status=201,
-    errors=(403, 404, 409),
-)
-async def create_bid(request: Request, caller: User, body: BidCreate) -> BidOut:
-    settings = node_of(request).settings
-    data = bid_input(body)
-
-    def save(session: Session) -> BidOut:
-        proposal = bids.proposal_by_ap_id(body.proposal, session=session)
-        group = service.group_named(_name(request), session=session)
-        return bid_out(group_work.answer(settings, caller, group, proposal, data, session=session), proposal)
-
-    return await run(request, save)
-
-
-@operation(
-    "GET",
-    "/groups/{name}/agreements",
-    summary="The group's agreements (members only)",
-    tag=TAG,
-    response=AgreementOut,
-    list_response=True,
-    errors=(403, 404),
-)
-async def list_agreements(request: Request, caller: User, _body: None) -> list[AgreementOut]:
-    settings = node_of(request).settings
-
-    def load(session: Session) -> list[AgreementOut]:
-        group = service.group_named(_name(request), session=session)
-        _member_of(group, caller, session=session)
-        return [
-            agreement_out(session, settings, caller, a)
-            for a in group_work.agreements_of(settings, group, session=session)
-        ]
-
-    return await run(request, load)
-
-
-@operation(
-    "POST",
-    "/groups/{name}/agreements/{agreement_id}/assign",
-    summary="Assign (or replace) the member who carries out an agreement (coordinators)",
-    tag=TAG,
-    body=AssignIn,
-    errors=(403, 404, 409, 422),
-)
-async def assign(request: Request, caller: User, body: AssignIn) -> dict[str, Any]:
-    settings = node_of(request).settings
-    agreement_id = int(request.path_params["agreement_id"])
-
-    def save(session: Session) -> dict[str, Any]:
-        group = service.group_named(_name(request), session=session)
-        member_id = None
-        if body.member is not None:
-            row = records.member_by_uri(group, body.member, session=session)
-            if row is None:
-                raise NotFound(service.MSG_NO_MEMBER)
-            member_id = row.id
-        done = group_work.assign(settings, caller, group, agreement_id, member_id, session=session)
-        return {
-            "agreement": done.agreement_ap_id,
-            "member": done.member_uri,
-            "rule": done.rule,
-            "commitment": done.commitment_ap_id,
-        }
-
-    return await run(request, save)
-
-
-@operation(
-    "POST",
-    "/groups/{name}/agreements/{agreement_id}/confirm",
-    summary="Confirm, for the group, that the service was done (coordinators)",
-    tag=TAG,
-    response=AgreementOut,
-    errors=(403, 404, 409),
-)
-async def confirm(request: Request, caller: User, _body: None) -> AgreementOut:
-    settings = node_of(request).settings
-    agreement_id = int(request.path_params["agreement_id"])
-
-    def save(session: Session) -> AgreementOut:
-        group = service.group_named(_name(request), session=session)
-        return agreement_out(
-            session,
-            settings,
-            caller,
-            group_work.confirm(settings, caller, group, agreement_id, session=session),
-        )
-
-    return await run(request, save)
-
-
-@operation(
-    "POST",
-    "/groups/{name}/agreements/{agreement_id}/evaluation",
-    summary="Evaluate, for the group, the other party of a completed agreement (coordinators)",
-    tag=TAG,
-    body=EvaluationCreate,
-    response=EvaluationOut,
-    status=201,
-    errors=(403, 404, 409, 422),
-)
-async def evaluate(request: Request, caller: User, body: EvaluationCreate) -> EvaluationOut:
-    settings = node_of(request).settings
-    agreement_id = int(request.path_params["agreement_id"])
-    data = EvaluationInput(overall=body.overall, criteria=dict(body.criteria), comment=body.comment)
-
-    def save(session: Session) -> EvaluationOut:
-        group = service.group_named(_name(request), session=session)
-        row = group_work.evaluate(settings, caller, group, agreement_id, data, session=session)
-        return EvaluationOut.of(row)
-
-    return await run(request, save)
-
-
-@operation(
-    "GET",
-    "/groups/{name}/calendar",
-    summary="The week of the group's work and each member's month (members)",
-    tag=TAG,
-    response=CalendarOut,
-    errors=(403, 404),
-    query={
-        "week": {"type": "string", "format": "date"},
-        "month": {"type": "string", "description": "YYYY-MM"},
-    },
-)
-async def get_calendar(request: Request, caller: User, _body: None) -> CalendarOut:
-    settings = node_of(request).settings
-    monday = calendar.monday_of(calendar.parse_day(request.query_params.get("week", "")))
-    year, month = calendar.parse_month(request.query_params.get("month", ""))
-
-    def load(session: Session) -> CalendarOut:
-        group = service.group_named(_name(request), session=session)
-        member = _member_of(group, caller, session=session)
-        only = (
-            member.member_uri
-            if group.members_see == "own" and member.role not in records.COORDINATING
-            else None
-        )
-        week = calendar.week(settings, group, monday, session=session, only=only)
-        lines = [
-            line
-            for line in calendar.month(settings, group, year, month, session=session)
-            if only is None or line.member_uri == only
-        ]
-        return CalendarOut(
-            week=monday,
-            entries=[
-                EntryOut(
-                    start=e.start,
-                    end=e.end,
-                    member=e.member_uri or None,
-                    kind=e.kind,
-                    title=e.title,
-                    state=e.state,
-                    agreement_id=e.agreement_id,
-                )
-                for d in week.days
-                for e in d.entries
-            ],
-            month=f"{year:04d}-{month:02d}",
-            lines=[
-                MonthLineOut(
-                    member=line.member_uri or None,
-                    name=line.name,
-                    agreements=line.agreements,
-                    hours=line.hours,
-                    amounts=line.amounts,
-                    contributions=line.contributions,
-                )
-                for line in lines
-            ],
-        )
-
-    return await run(request, load)
-
-
-@operation(
-    "POST",
-    "/groups/{name}/notices",
-    summary="Send a notice to the members only (coordinators)",
-    tag=TAG,
-    body=NoticeIn,
-    status=201,
-    errors=(403, 422),
-)
-async def post_notice(request: Request, caller: User, body: NoticeIn) -> dict[str, Any]:
-    settings = node_of(request).settings
-
-    def save(session: Session) -> dict[str, Any]:
-        row = service.post_notice(
-            settings, caller, service.group_named(_name(request), session=session), body.text, session=session
-        )
-        return {"id": row.ap_id, "content": row.content}
 
     return await run(request, save)
 
@@ -995,12 +722,4 @@ def operations() -> list[Operation]:
         checklist,
         get_constitution,
         put_rules,
-        create_offer,
-        create_bid,
-        list_agreements,
-        assign,
-        confirm,
-        evaluate,
-        get_calendar,
-        post_notice,
     ]
