@@ -18,9 +18,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from node.accounts import credentials
+from node.accounts import credentials, service
 from node.core import db
-from tests.support.accounts import make_user
+from tests.support.accounts import PASSWORD
 from tests.support.market import proposal_fields
 from tests.support.nodes import AS, Node, wait_until
 
@@ -38,8 +38,9 @@ def add_people(node: Node, *names: str) -> None:
     engine: Engine = db.make_engine(node.process.database_url)
     try:
         for name in names:
-            user = make_user(engine, name)
-            with db.session_scope(engine) as session:
+            # One write transaction (BEGIN IMMEDIATE on SQLite): it waits for the node's own writers.
+            with db.session_scope(engine, write=True) as session:
+                user = service.create_user(username=name, password=PASSWORD, session=session)
                 node.tokens[name] = credentials.create_api_token(user, "tests", session=session)[1]
     finally:
         engine.dispose()

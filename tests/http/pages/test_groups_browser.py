@@ -11,9 +11,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from node.accounts import credentials
+from node.accounts import credentials, service
 from node.core import db
-from tests.support.accounts import PASSWORD, make_user
+from tests.support.accounts import PASSWORD
 from tests.support.browser import (
     PHONE_WIDTH,
     browser_fixture,  # noqa: F401 - a fixture used by name
@@ -58,8 +58,9 @@ def tokens(node: NodeProcess, *names: str) -> dict[str, str]:
     found = {}
     try:
         for name in names:
-            user = make_user(engine, name)
-            with db.session_scope(engine) as session:
+            # One write transaction (BEGIN IMMEDIATE on SQLite): it waits for the node's own writers.
+            with db.session_scope(engine, write=True) as session:
+                user = service.create_user(username=name, password=PASSWORD, session=session)
                 found[name] = credentials.create_api_token(user, "tests", session=session)[1]
     finally:
         engine.dispose()
@@ -143,9 +144,8 @@ def test_a_founder_creates_a_scic_on_a_phone(node: NodeProcess, phone: Page) -> 
     page.get_by_label("Nom de la commune").fill("Montreuil")
     page.get_by_label("Montant", exact=True).fill("22")
     page.get_by_role("button", name="Publier").click()
-    page.wait_for_url(
-        re.compile(r"/proposals/[^/?]+\?saved=created$"), timeout=30_000
-    )  # publishing can be slow
+    # Publishing waits for the database on a busy machine: a generous limit.
+    page.wait_for_url(re.compile(r"/proposals/[^/?]+\?saved=created$"), timeout=90_000)
     expect(page.get_by_role("heading", level=1)).to_have_text("Ménage et repassage en coopérative")
     expect(page.get_by_role("link", name="Coop Montreuil")).to_be_visible()
     no_horizontal_scroll(page)
