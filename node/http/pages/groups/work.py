@@ -128,7 +128,12 @@ async def new_offer(request: Request, user: User) -> Response:
     name = request.path_params["name"]
     await run(request, lambda s: service.require_coordinator(_group(s, name), user, session=s))
     if request.method == "GET":
-        data = proposals.ProposalInput(purpose="offer", lifetime_days=str(proposals.LIFETIME_DEFAULT_DAYS))
+        data = proposals.ProposalInput(
+            purpose="offer",
+            postal_code=user.postal_code,
+            commune_name=user.commune_name,
+            lifetime_days=str(proposals.LIFETIME_DEFAULT_DAYS),
+        )
         return await proposal_pages.form_page(
             request, proposal_pages.form_values(data), {}, action=f"/groups/{name}/offers", on_behalf_of=name
         )
