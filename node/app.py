@@ -9,6 +9,7 @@ from node import worker
 from node.activitypub.actors.remote import RemoteActors
 from node.core import db
 from node.core.jobs import Worker
+from node.groups import export as groups_export
 from node.http.application import Application, build
 from node.market import export as market_export
 from node.settings import Settings
@@ -29,6 +30,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None, check_schema
         settings,
         engine,
         accepted_types=dispatcher.types,
-        exporters=(market_export.sections, timebank_views.export_sections),
+        exporters=(market_export.sections, timebank_views.export_sections, groups_export.sections),
         worker=embedded if settings.embedded_worker else None,
     )

@@ -6,6 +6,7 @@ from node.accounts import models as accounts_models
 from node.activitypub import keys as activitypub_keys
 from node.activitypub import models as activitypub_models
 from node.core.sqlbase import SQLModel
+from node.groups import models as groups_models
 from node.market import models as market_models
 from node.timebank import models as timebank_models  # time bank (issue 12)
 
@@ -15,6 +16,7 @@ __all__ = [
     "accounts_models",
     "activitypub_keys",
     "activitypub_models",
+    "groups_models",
     "market_models",
     "metadata",
     "timebank_models",

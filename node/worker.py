@@ -10,11 +10,16 @@ from sqlalchemy import Engine
 
 from node.accounts.actors import DIRECTORY
 from node.activitypub.actors.remote import RemoteActors
+from node.activitypub.inbox.context import Outcome, ProcessingContext
 from node.activitypub.inbox.dispatch import Dispatcher
 from node.activitypub.inbox.processing import InboxJob
 from node.activitypub.outbox.job import DeliveryJob
 from node.activitypub.social import inbound as social_inbound
+from node.activitypub.vocab import Activity
 from node.core.jobs import Job, Worker
+from node.groups import federation as groups_federation
+from node.groups import jobs as groups_jobs
+from node.groups.actors import DIRECTORY as GROUPS
 from node.market import federation as market_federation
 from node.market import jobs as market_jobs
 from node.settings import Settings
@@ -26,15 +31,24 @@ log = logging.getLogger("asasap.worker")
 
 def inbox_dispatcher() -> Dispatcher:
     """Who processes incoming activities: the social graph first (follows, relays, an actor's own
-    ``Update`` and ``Delete``), then the time bank (transfers between nodes and their answers, which
-    the marketplace would read as a bid's ``Accept``/``Reject``), then the marketplace."""
-    return Dispatcher(
+    ``Update`` and ``Delete``), then the groups (membership, roles, a group's announces: what a group
+    announces goes through this same dispatcher again, as its actor's), then the time bank (transfers
+    between nodes and their answers, which the marketplace would read as a bid's ``Accept``/``Reject``),
+    then the marketplace."""
+    dispatcher: Dispatcher
+
+    def announced(ctx: ProcessingContext, activity: Activity) -> tuple[str | None, Outcome]:
+        return dispatcher.run(ctx, activity)
+
+    dispatcher = Dispatcher(
         [
-            social_inbound.inbox_handlers(DIRECTORY),
+            social_inbound.inbox_handlers(DIRECTORY, GROUPS),
+            groups_federation.inbox_handlers(GROUPS, announced=announced),
             timebank_federation.inbox_handlers(),
             market_federation.inbox_handlers(),
         ]
     )
+    return dispatcher
 
 
 class _RemoteActorsCloser:
@@ -64,10 +78,11 @@ def node_worker(
     owned = remote is None
     remote = remote or RemoteActors(settings, engine)
     jobs: list[Job] = [
-        DeliveryJob(settings, engine, resolve_inbox=remote.inbox_for, accounts=DIRECTORY),
+        DeliveryJob(settings, engine, resolve_inbox=remote.inbox_for, accounts=DIRECTORY, groups=GROUPS),
         InboxJob(settings, engine, remote=remote, dispatcher=dispatcher or inbox_dispatcher()),
         *market_jobs.jobs(settings, engine, remote),
         *timebank_jobs.jobs(settings, engine),
+        *groups_jobs.jobs(settings, engine),
     ]
     if owned:
         jobs.append(_RemoteActorsCloser(remote))

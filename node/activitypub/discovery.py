@@ -100,20 +100,29 @@ def _parse_url(settings: Settings, url: str) -> str | None:
         return None
     if parts.path == local.NODE_ACTOR_PATH:
         return local.NODE_USERNAME
+    group = local.local_group_name(settings, url)
+    if group is not None:
+        return group.lower()
     username = local.local_username(settings, url)
     return username.lower() if username else None
 
 
-def webfinger_document(settings: Settings, username: str, actor_uri: str, profile_url: str) -> dict[str, Any]:
-    """The JRD describing one of our actors."""
+AS_TYPE_PROPERTY = "https://www.w3.org/ns/activitystreams#type"
+
+
+def webfinger_document(
+    settings: Settings, username: str, actor_uri: str, profile_url: str, *, actor_type: str | None = None
+) -> dict[str, Any]:
+    """The JRD describing one of our actors; ``actor_type`` (a group's ``Group``) is stated on the
+    ``self`` link's properties, as Lemmy does, so that clients know a group without fetching it."""
     aliases = list(dict.fromkeys([actor_uri, profile_url]))
+    link: dict[str, Any] = {"rel": "self", "type": AS_MEDIA_TYPE, "href": actor_uri}
+    if actor_type is not None:
+        link["properties"] = {AS_TYPE_PROPERTY: actor_type}
     return {
         "subject": f"acct:{username}@{settings.domain}",
         "aliases": aliases,
-        "links": [
-            {"rel": "self", "type": AS_MEDIA_TYPE, "href": actor_uri},
-            {"rel": PROFILE_PAGE_REL, "type": "text/html", "href": profile_url},
-        ],
+        "links": [link, {"rel": PROFILE_PAGE_REL, "type": "text/html", "href": profile_url}],
     }
 
 

@@ -25,7 +25,7 @@ class KeyDecryptionError(Exception):
 
 
 class ActorKey(SQLModel, table=True):
-    """A key pair of an actor: ``owner`` is ``node`` or ``user:<id>``."""
+    """A key pair of an actor: ``owner`` is ``node``, ``user:<id>`` or ``group:<name>``."""
 
     __tablename__ = "actor_keys"
 
@@ -100,6 +100,11 @@ def ensure_key(owner: str, secret: str, *, session: Session, user_id: int | None
     return current_key(owner, session=session) or generate_key(
         owner, secret, user_id=user_id, session=session
     )
+
+
+def group_owner(name: str) -> str:
+    """The key owner of the group called ``name`` (group names are never reused)."""
+    return f"group:{name}"
 
 
 def user_owner(user_id: int) -> str:

@@ -22,6 +22,7 @@ import secrets
 import shutil
 import signal
 import socket
+import time
 from collections.abc import Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -35,6 +36,7 @@ from node.activitypub import keys
 from node.app import create_app
 from node.commands.base import CommandError, SubParsers
 from node.core import db
+from node.demo import groups as demo_groups
 from node.demo.accounts import DEMO_PASSWORD, create_accounts
 from node.demo.loader import load_demo
 from node.demo.seeding import SEED_TIMEOUT, LiveNode, seed_marketplace
@@ -153,13 +155,24 @@ def _settings(node: DemoNode, root: Path, host: str, port: int) -> Settings:
     )
 
 
-def _seed_accounts(node: DemoNode, settings: Settings, engine: Engine) -> None:
+def _seed_accounts(
+    node: DemoNode, settings: Settings, engine: Engine, groups: Sequence[demo_groups.DemoGroup] = ()
+) -> None:
     with db.session_scope(engine, write=True) as session:
         keys.ensure_key(keys.NODE_OWNER, settings.effective_secret_key, session=session)
         create_accounts(settings.effective_secret_key, node.people, session=session)
+    # The node's groups (micro-organisations), local to it: made before it serves.
+    with db.session_scope(engine, write=True) as session:
+        demo_groups.seed_groups(settings, groups, node.slug, session=session)
 
 
-def _prepare(nodes: Sequence[DemoNode], root: Path, host: str, ports: Sequence[int]) -> list[Settings]:
+def _prepare(
+    nodes: Sequence[DemoNode],
+    root: Path,
+    host: str,
+    ports: Sequence[int],
+    groups: Sequence[demo_groups.DemoGroup] = (),
+) -> list[Settings]:
     """Data folders, migrated databases, node keys and demo accounts (what does not exist yet)."""
     all_settings = [_settings(node, root, host, port) for node, port in zip(nodes, ports, strict=True)]
     engines = [db.make_engine(settings.effective_database_url) for settings in all_settings]
@@ -168,7 +181,7 @@ def _prepare(nodes: Sequence[DemoNode], root: Path, host: str, ports: Sequence[i
             db.migrate(engine)
         # Password hashing dominates: the three nodes' accounts are made side by side.
         with ThreadPoolExecutor(len(engines)) as pool:
-            list(pool.map(_seed_accounts, nodes, all_settings, engines))
+            list(pool.map(_seed_accounts, nodes, all_settings, engines, [groups] * len(engines)))
     finally:
         for engine in engines:
             engine.dispose()
@@ -259,10 +272,12 @@ async def _serve(
             ]
             say = lambda line: print(line, flush=True)  # noqa: E731
             # The time bank (issue 12) after the marketplace: its agreement answers a published demand.
+            started = time.monotonic()
             seeded = await seed_marketplace(demo, live, say, timeout=timeout)
             if seeded and await seed_timebank(demo, live, say):
                 state.seeded = True
                 state.save(root)
+                say(f"Données de démonstration prêtes / demo data ready — {time.monotonic() - started:.1f} s")
         print("\nCtrl-C pour arrêter / to stop.", flush=True)
 
     seeding = asyncio.create_task(seed_then_wait())
@@ -293,6 +308,7 @@ def cmd_demo(args: argparse.Namespace, _context: object) -> int:
         raise CommandError("--seed-timeout takes a number of seconds above 0")
     try:
         demo = load_demo()
+        groups = demo_groups.load_groups({n.slug: {p.username for p in n.people} for n in demo.nodes})
     except DemoDataError as exc:
         raise CommandError(f"the demo's tables hold a mistake: {exc}") from None
     if args.reset and root.exists():
@@ -308,7 +324,7 @@ def cmd_demo(args: argparse.Namespace, _context: object) -> int:
     sockets = [] if args.no_serve else [_listen(args.host, port) for port in ports]
     try:
         root.mkdir(parents=True, exist_ok=True)
-        all_settings = _prepare(demo.nodes, root, args.host, ports)
+        all_settings = _prepare(demo.nodes, root, args.host, ports, groups)
         state = previous or DemoState(args.host, ports)
         state.save(root)
         _print_nodes(demo.nodes, all_settings)

@@ -400,7 +400,6 @@ async def seed_marketplace(
     a step fails or the whole takes longer than ``timeout`` seconds. The nodes keep serving either way."""
     by_slug = {node.spec.slug: node for node in nodes}
     progress = _Progress()
-    started = time.monotonic()
 
     async def run() -> None:
         for label, step in STEPS:
@@ -433,5 +432,4 @@ async def seed_marketplace(
         log.exception("seeding the demo failed")
         say(f"  ✗ {progress.step}: échec / failed: {exc!r}")
         return False
-    say(f"Données de démonstration prêtes / demo data ready — {time.monotonic() - started:.1f} s")
     return True

@@ -151,6 +151,8 @@ class Agreement(SQLModel, table=True):
     disputed_by_uri: str | None = Field(default=None, sa_column=Column(String(URI), nullable=True))
     dispute_reason: str = Field(default="", max_length=1000)
     receipt_ap_id: str | None = Field(default=None, sa_column=Column(String(URI), nullable=True))
+    # When the provider is a group: the member who carries the service out (set by the group).
+    performer_uri: str | None = Field(default=None, sa_column=Column(String(URI), nullable=True, index=True))
     raw: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -204,6 +206,8 @@ class Evaluation(SQLModel, table=True):
     evaluator_uri: str = Field(sa_column=Column(String(URI), nullable=False))
     evaluated_uri: str = Field(sa_column=Column(String(URI), nullable=False, index=True))
     evaluated_role: str = Field(max_length=12)  # provider | requester
+    # The member of a provider group who carried the service out: the evaluation counts for them too.
+    performer_uri: str | None = Field(default=None, sa_column=Column(String(URI), nullable=True, index=True))
     overall: int = Field()
     criteria: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
     comment: str = Field(default="", max_length=1000)

@@ -30,6 +30,12 @@ class Kind(StrEnum):
     EVALUATION_PUBLISHED = "evaluation_published"
     REPLY = "reply"
     PROPOSAL_EXPIRED = "proposal_expired"
+    # micro-organisations (node.groups)
+    GROUP_JOIN_REQUEST = "group_join_request"
+    GROUP_MEMBERSHIP = "group_membership"
+    GROUP_INVITED = "group_invited"
+    GROUP_ASSIGNED = "group_assigned"
+    GROUP_NOTICE = "group_notice"
 
 
 LABELS: dict[Kind, str] = {
@@ -46,6 +52,11 @@ LABELS: dict[Kind, str] = {
     Kind.EVALUATION_PUBLISHED: N_("Evaluations published"),
     Kind.REPLY: N_("Reply to your proposal"),
     Kind.PROPOSAL_EXPIRED: N_("Your proposal expired"),
+    Kind.GROUP_JOIN_REQUEST: N_("Someone asks to join your group"),
+    Kind.GROUP_MEMBERSHIP: N_("Your membership of a group changed"),
+    Kind.GROUP_INVITED: N_("You are invited to join a group"),
+    Kind.GROUP_ASSIGNED: N_("You are assigned to a group's service"),
+    Kind.GROUP_NOTICE: N_("A notice from your group"),
 }
 
 

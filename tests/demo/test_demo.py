@@ -138,6 +138,7 @@ def test_demo_federates_three_seeded_nodes_and_stops_cleanly(tmp_path: Path) -> 
     demo = Demo(tmp_path / "demo", three_ports())
     try:
         demo.wait_for(READY)
+        demo.wait_for("Ctrl-C pour arrêter / to stop")
         slugs = [node.slug for node in data.nodes]
         for node in data.nodes:
             home = httpx.get(demo.url(node.slug) + "/", timeout=10)

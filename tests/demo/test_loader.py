@@ -30,6 +30,9 @@ TABLES = (
     "evaluations",
     "timebank",
     "timebank_agreements",
+    "groups",  # the micro-organisations' tables (node.demo.groups)
+    "group_colleges",
+    "group_members",
 )
 ROW_NAMES = {
     "nodes": "node",
@@ -39,6 +42,9 @@ ROW_NAMES = {
     "bids": "bid",
     "agreements": "agreement",
     "evaluations": "evaluation",
+    "groups": "group",
+    "group_colleges": "college",
+    "group_members": "member",
 }
 
 

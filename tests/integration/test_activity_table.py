@@ -44,9 +44,19 @@ def table() -> list[tuple[str, str]]:
     return [(activity, kind) for activity, kind in rows]
 
 
+def announced_table() -> list[tuple[str, str]]:
+    """The ``(activity, kind)`` of each row of FEDERATION.md's "Activities a group announces" table: kinds
+    that only arrive inside a group's ``Announce`` (the row is the ``Announce``'s)."""
+    text = FEDERATION_MD.read_text(encoding="utf-8")
+    section = text.split("\n### Activities a group announces\n", 1)[1].split("\n### ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| `([a-z-]+)` \|", section, flags=re.MULTILINE)
+    assert rows, "no table of the activities a group announces in FEDERATION.md"
+    return [(activity, kind) for activity, kind in rows]
+
+
 def test_the_table_lists_what_the_dispatcher_composes() -> None:
     dispatcher = inbox_dispatcher()
-    rows = table()
+    rows = table() + announced_table()
     assert len(set(rows)) == len(rows), "a row appears twice"
     assert {activity for activity, _ in rows} == set(dispatcher.types)
     assert {kind for _, kind in rows} == set(dispatcher.handlers)
@@ -294,6 +304,88 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
                 ok(a.api("GET", f"/agreements/{held['id']}", user="alice"))["state"] == state
             ),
         )
+
+    # A group on A (FEP-1b12). Bob joins from B (Join at A, Accept at B); Carol's request is refused (Reject
+    # at B), she is invited (Invite at B) and accepts (Accept at A); the group makes Bob coordinator and sends
+    # a notice (two Announces at B: an Add on its moderators, a Create of a Note), removes Carol (Remove at
+    # B), answers her demand and assigns Bob, then Alice (Create and Update of a Commitment at B); Bob steps
+    # down and leaves (Leave at A).
+    group = ok(
+        a.api(
+            "POST", "/groups", {"name": "coop", "display_name": "Coop", "legal_shape": "scic"}, user="alice"
+        )
+    )
+    gid, carol = group["id"], b.uri("carol")
+    for name in ("bob", "carol"):
+        ok(b.api("POST", "/groups/remote/join", {"group": gid}, user=name))
+    wait_until(
+        "A has both requests", lambda: len(ok(a.api("GET", "/groups/coop/members", user="alice"))) == 3
+    )
+    member_ids = {m["actor"]: m["id"] for m in ok(a.api("GET", "/groups/coop/members", user="alice"))}
+
+    def state_on_b(name: str) -> tuple[str, str]:
+        found = [g for g in ok(b.api("GET", "/me/groups", user=name)) if g["group"] == gid]
+        return (found[0]["state"], found[0]["role"]) if found else ("", "")
+
+    ok(a.api("POST", f"/groups/coop/members/{member_ids[bob]}/decision", {"accept": True}, user="alice"))
+    ok(a.api("POST", f"/groups/coop/members/{member_ids[carol]}/decision", {"accept": False}, user="alice"))
+    wait_until(
+        "B has Bob in, Carol refused",
+        lambda: (state_on_b("bob")[0], state_on_b("carol")[0]) == ("active", "rejected"),
+    )
+    ok(a.api("POST", "/groups/coop/invitations", {"person": carol}, user="alice"))
+    wait_until("B has Carol invited", lambda: state_on_b("carol")[0] == "invited")
+    ok(b.api("POST", "/groups/remote/answer", {"group": gid, "accept": True}, user="carol"))
+    wait_until(
+        "A has Carol in",
+        lambda: any(
+            m["actor"] == carol and m["state"] == "active"
+            for m in ok(a.api("GET", "/groups/coop/members", user="alice"))
+        ),
+    )
+    ok(a.api("PATCH", f"/groups/coop/members/{member_ids[bob]}", {"role": "coordinator"}, user="alice"))
+    ok(a.api("POST", "/groups/coop/notices", {"text": "Réunion jeudi"}, user="alice"))
+    wait_until("B has Bob coordinator", lambda: state_on_b("bob") == ("active", "coordinator"))
+    wait_until("B has the notice", lambda: b.sql("SELECT count(*) FROM group_notices") == [(2,)])
+    ok(a.api("DELETE", f"/groups/coop/members/{member_ids[carol]}", user="alice"))
+    wait_until("B has Carol removed", lambda: state_on_b("carol")[0] == "removed")
+    ok(a.api("PATCH", "/me", {"provider_status": "volunteer", "offers_services": True}, user="alice"))
+    windows = ok(b.api("POST", "/proposals", proposal_fields("request", "Vitres et rideaux"), user="carol"))
+    wait_until("A has Carol's demand", lambda: has_row(a, "proposals", "ap_id", windows["ap_id"]))
+    ok(a.api("POST", "/groups/coop/bids", {"proposal": windows["ap_id"], "amount": "19"}, user="alice"))
+    wait_until(
+        "B has the group's answer",
+        lambda: len(ok(b.api("GET", f"/bids?proposal={windows['ap_id']}", user="carol"))) == 1,
+    )
+    [answer] = ok(b.api("GET", f"/bids?proposal={windows['ap_id']}", user="carol"))
+    carols = ok(b.api("POST", f"/bids/{answer['id']}/accept", user="carol"))
+    wait_until(
+        "A mirrors the group's agreement",
+        lambda: len(ok(a.api("GET", "/groups/coop/agreements", user="alice"))) == 1,
+    )
+    [group_agreement] = ok(a.api("GET", "/groups/coop/agreements", user="alice"))
+    for member in (bob, alice):
+        ok(
+            a.api(
+                "POST",
+                f"/groups/coop/agreements/{group_agreement['id']}/assign",
+                {"member": member},
+                user="alice",
+            )
+        )
+        wait_until(
+            f"B has {member} carrying it out",
+            lambda member=member: (
+                ok(b.api("GET", f"/agreements/{carols['id']}", user="carol"))["performer"] == member
+            ),  # type: ignore[misc]
+        )
+    ok(a.api("PATCH", f"/groups/coop/members/{member_ids[bob]}", {"role": "member"}, user="alice"))
+    wait_until("B has Bob member again", lambda: state_on_b("bob") == ("active", "member"))
+    ok(b.api("POST", "/groups/remote/leave", {"group": gid}, user="bob"))
+    wait_until(
+        "A has Bob gone",
+        lambda: all(m["actor"] != bob for m in ok(a.api("GET", "/groups/coop/members", user="alice"))),
+    )
 
     # The foreign server: a reply to Alice's demand, a proposal sent by reference then updated, Alice
     # follows Xavier (who accepts) and he announces another proposal; at last he deletes his actor.

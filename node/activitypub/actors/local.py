@@ -2,12 +2,14 @@
 
 - the node itself: an ``Application`` at ``/actor`` (signs fetches, follows other nodes and relays);
 - each person: a ``Person`` at ``/users/{username}``;
+- each micro-organisation: a ``Group`` at ``/groups/{name}`` (FEP-1b12);
 - with ``/inbox`` (shared inbox), ``.../inbox``, ``.../outbox``, ``.../followers``, ``.../following``,
   keys at ``<actor>#main-key`` and activities at ``/activities/{uuid}``.
 
 The protocol does not know the accounts package: it reads a person through :class:`Account` (what an
 account looks like to it) and finds people through :class:`Accounts`, which the node passes in
-(``node.accounts.actors.DIRECTORY``).
+(``node.accounts.actors.DIRECTORY``). Groups are read the same way, through :class:`Group` and
+:class:`Groups` (``node.groups.actors.DIRECTORY``), which the composition passes in explicitly.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from node.settings import Settings
 NODE_ACTOR_PATH = "/actor"
 NODE_USERNAME = "node"
 SHARED_INBOX_PATH = "/inbox"
+GROUPS_PATH = "/groups"
 
 
 class Account(Protocol):
@@ -64,13 +67,35 @@ class Accounts(Protocol):
         ...
 
 
+class Group(Protocol):
+    """A micro-organisation (a ``Group`` actor) as the protocol reads it."""
+
+    @property
+    def pk(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def is_active(self) -> bool: ...
+
+
+class Groups(Protocol):
+    """Where the protocol finds the groups of this node."""
+
+    def find(self, name: str, *, session: Session, active_only: bool = True) -> Group | None:
+        """The group called ``name`` (only when active, unless ``active_only`` is false)."""
+        ...
+
+
 @dataclass(frozen=True)
 class LocalActor:
-    """An actor of this node: the node's Application or a person's Person. ``approves_followers``: a
-    follow waits for the person's answer (the node actor accepts every follow)."""
+    """An actor of this node: the node's Application, a person's Person or a group's Group.
+    ``approves_followers``: a follow waits for the person's answer (the node actor and groups accept
+    every follow)."""
 
     uri: str
-    kind: Literal["Person", "Application"]
+    kind: Literal["Person", "Application", "Group"]
     username: str
     key_owner: str
     user_id: int | None = None
@@ -118,6 +143,17 @@ def node_actor(settings: Settings) -> LocalActor:
     )
 
 
+def group(settings: Settings, name: str) -> LocalActor:
+    """The ``Group`` actor of the group called ``name``; its key is owned by ``group:<name>`` (group names,
+    like usernames, are never reused), so the actor follows from its URI alone."""
+    return LocalActor(
+        uri=settings.url(f"{GROUPS_PATH}/{name}"),
+        kind="Group",
+        username=name,
+        key_owner=keys.group_owner(name),
+    )
+
+
 def shared_inbox(settings: Settings) -> str:
     return settings.url(SHARED_INBOX_PATH)
 
@@ -144,12 +180,36 @@ def local_username(settings: Settings, uri: str) -> str | None:
     return None
 
 
+def local_group_name(settings: Settings, uri: str) -> str | None:
+    """The name of a local group's actor URI, or None."""
+    if not is_local(settings, uri):
+        return None
+    path = urlsplit(uri).path
+    prefix = GROUPS_PATH + "/"
+    if path.startswith(prefix):
+        name = path[len(prefix) :]
+        if name and "/" not in name:
+            return name
+    return None
+
+
 def actor_at(
-    settings: Settings, uri: str, *, session: Session, accounts: Accounts, active_only: bool = True
+    settings: Settings,
+    uri: str,
+    *,
+    session: Session,
+    accounts: Accounts,
+    active_only: bool = True,
+    groups: Groups | None = None,
 ) -> LocalActor | None:
-    """Our actor at ``uri``: the node, or a person (only an active one, unless ``active_only`` is false)."""
+    """Our actor at ``uri``: the node, a person, or (when ``groups`` is given) a group; only an active
+    person or group, unless ``active_only`` is false."""
     if uri == settings.url(NODE_ACTOR_PATH):
         return node_actor(settings)
+    name = local_group_name(settings, uri)
+    if name is not None:
+        found = groups.find(name, session=session, active_only=active_only) if groups is not None else None
+        return group(settings, found.name) if found is not None else None
     username = local_username(settings, uri)
     if username is None:
         return None

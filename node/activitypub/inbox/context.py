@@ -14,8 +14,9 @@ any transaction, and the handler runs again with the document in ``ctx.fetched``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -46,12 +47,29 @@ class PermanentFailure(Exception):
 
 @dataclass
 class ProcessingContext:
-    """What a handler gets: the transaction, the settings, the stored row and fetched documents."""
+    """What a handler gets: the transaction, the settings, the stored row and fetched documents.
+    ``announced_by`` is the group whose ``Announce`` carried the activity (FEP-1b12), else None."""
 
     session: Session
     settings: Settings
     row: InboxActivity
     fetched: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    announced_by: str | None = None
+
+    def announced(self, activity: Mapping[str, Any], actor: str) -> ProcessingContext:
+        """The context of ``activity`` (by ``actor``, verified by its origin) that the signer, a group,
+        announced: handlers see ``actor`` as its author, and ``announced_by`` the group. Nothing is
+        stored for it: it lives in this transaction."""
+        row = InboxActivity(
+            activity_id=str(activity.get("id")),
+            actor_uri=actor,
+            type=str(activity.get("type"))[:40],
+            payload=json.dumps(activity, ensure_ascii=False),
+            key_id=self.row.key_id,
+            recipient_user_id=self.row.recipient_user_id,
+            received_at=self.row.received_at,
+        )
+        return replace(self, row=row, announced_by=self.row.actor_uri)
 
     @property
     def actor_uri(self) -> str:

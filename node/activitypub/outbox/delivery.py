@@ -46,7 +46,7 @@ from sqlmodel import Session, col
 
 from node.activitypub import addressing
 from node.activitypub.actors import local
-from node.activitypub.actors.local import Accounts
+from node.activitypub.actors.local import Accounts, Groups
 from node.activitypub.actors.remote import (
     ActorGone,
     DomainBlocked,
@@ -233,20 +233,34 @@ class Batch:
 
 
 def _signers(
-    settings: Settings, actor_uris: Iterable[str], *, session: Session, accounts: Accounts
+    settings: Settings,
+    actor_uris: Iterable[str],
+    *,
+    session: Session,
+    accounts: Accounts,
+    groups: Groups | None = None,
 ) -> dict[str, HttpSignatureAuth]:
-    """A signer for each local actor that published from ``actor_uris``: the node, or a person in any
-    account state (a deleted account's ``Delete`` is signed with its kept key)."""
+    """A signer for each local actor that published from ``actor_uris``: the node, a group, or a person
+    in any account state (a deleted account's ``Delete`` is signed with its kept key)."""
     signers: dict[str, HttpSignatureAuth] = {}
     for uri in set(actor_uris):
-        actor = local.actor_at(settings, uri, session=session, accounts=accounts, active_only=False)
+        actor = local.actor_at(
+            settings, uri, session=session, accounts=accounts, active_only=False, groups=groups
+        )
         if actor is not None:
             signers[uri] = local.signer(settings, actor, session=session)
     return signers
 
 
 def claim(
-    settings: Settings, *, session: Session, accounts: Accounts, now: datetime, limit: int, lease: timedelta
+    settings: Settings,
+    *,
+    session: Session,
+    accounts: Accounts,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    groups: Groups | None = None,
 ) -> Batch:
     """Claim up to ``limit`` due deliveries (pending and due, or sending with an expired lease).
 
@@ -302,7 +316,10 @@ def claim(
             )
         )
     return Batch(
-        items, _signers(settings, {item.actor_uri for item in items}, session=session, accounts=accounts)
+        items,
+        _signers(
+            settings, {item.actor_uri for item in items}, session=session, accounts=accounts, groups=groups
+        ),
     )
 
 

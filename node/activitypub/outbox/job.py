@@ -17,7 +17,7 @@ from typing import TypeVar
 import anyio.to_thread
 from sqlalchemy import Engine
 
-from node.activitypub.actors.local import Accounts
+from node.activitypub.actors.local import Accounts, Groups
 from node.activitypub.actors.remote import FetcherFactory, node_fetcher_factory
 from node.activitypub.outbox import delivery
 from node.activitypub.outbox.delivery import Batch, ClaimedDelivery, Outcome, ResolveInbox
@@ -43,8 +43,8 @@ class DeliveryJob:
     POSTs go through one :class:`~node.activitypub.transport.poster.InboxPoster` (``poster``, default: built
     from the settings), whose keep-alive connections serve every batch. ``fetcher_factory`` builds the
     fetcher that reads the inbox of a recipient that was not in the cache at publication, unless
-    ``resolve_inbox`` is given; ``accounts`` finds the people whose keys sign; ``clock`` and ``rng``
-    exist for tests.
+    ``resolve_inbox`` is given; ``accounts`` finds the people whose keys sign (``groups`` the groups);
+    ``clock`` and ``rng`` exist for tests.
     """
 
     def __init__(
@@ -53,6 +53,7 @@ class DeliveryJob:
         engine: Engine,
         *,
         accounts: Accounts,
+        groups: Groups | None = None,
         poster: InboxPoster | None = None,
         fetcher_factory: FetcherFactory | None = None,
         resolve_inbox: ResolveInbox | None = None,
@@ -64,6 +65,7 @@ class DeliveryJob:
         self.settings = settings
         self.engine = engine
         self.accounts = accounts
+        self.groups = groups
         self.concurrency = settings.delivery_concurrency
         self.batch_size = batch_size or max(BATCH_MIN, BATCH_ROUNDS * self.concurrency)
         self._poster = poster
@@ -235,6 +237,7 @@ class DeliveryJob:
                 lease=self.lease,
                 session=session,
                 accounts=self.accounts,
+                groups=self.groups,
             )
 
     def _check_resolved(self, found: list[tuple[ClaimedDelivery, str | Outcome]]) -> list[Outcome | None]:

@@ -23,7 +23,7 @@ from typing import Any
 from sqlmodel import Session
 
 from node.activitypub.actors import local, remote
-from node.activitypub.actors.local import Accounts
+from node.activitypub.actors.local import Accounts, Groups
 from node.activitypub.addressing import id_of, origin, types_of
 from node.activitypub.inbox.context import Outcome, PermanentFailure, ProcessingContext
 from node.activitypub.inbox.dispatch import Contribution, contribution
@@ -73,11 +73,15 @@ def classify(ctx: ProcessingContext, activity: Activity) -> str | None:
     return None
 
 
-def on_follow(ctx: ProcessingContext, activity: Activity, *, accounts: Accounts) -> Outcome:
+def on_follow(
+    ctx: ProcessingContext, activity: Activity, *, accounts: Accounts, groups: Groups | None = None
+) -> Outcome:
     """Record a remote actor's follow of one of our active actors, and accept it unless it must wait."""
     if activity.object_id is None:
         raise PermanentFailure("Follow without an object")
-    followee = local.actor_at(ctx.settings, activity.object_id, session=ctx.session, accounts=accounts)
+    followee = local.actor_at(
+        ctx.settings, activity.object_id, session=ctx.session, accounts=accounts, groups=groups
+    )
     if followee is None:
         return Outcome.IGNORED  # not one of ours, or not active
     follower = ctx.actor(ctx.actor_uri)
@@ -168,11 +172,12 @@ def on_actor_deleted(ctx: ProcessingContext, activity: Activity) -> Outcome:
     return Outcome.DONE
 
 
-def inbox_handlers(accounts: Accounts) -> Contribution:
-    """The social graph's part of the node's dispatcher; ``accounts`` finds the people followed."""
+def inbox_handlers(accounts: Accounts, groups: Groups | None = None) -> Contribution:
+    """The social graph's part of the node's dispatcher; ``accounts`` finds the people followed and
+    ``groups`` the groups (which accept every follow, as FEP-1b12 asks)."""
 
     def follow(ctx: ProcessingContext, activity: Activity) -> Outcome:
-        return on_follow(ctx, activity, accounts=accounts)
+        return on_follow(ctx, activity, accounts=accounts, groups=groups)
 
     return contribution(
         "social graph",

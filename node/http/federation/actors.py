@@ -26,6 +26,7 @@ from node.activitypub.inbox.verify import InboxError
 from node.core.db import session_scope
 from node.core.errors import DomainError, http_status
 from node.core.timeutil import utcnow
+from node.groups import actors as group_actors
 from node.http.errors import STATUS_CODES, error_response, json_error
 from node.http.federation.signed import refusal, signer_key
 from node.http.pages import accounts as account_pages
@@ -187,16 +188,24 @@ async def webfinger(request: Request) -> Response:
         return _error(400, str(exc), cors=True)
     if username is None:
         return _error(404, "No such resource on this node.", cors=True)
+    actor_type: str | None = None
     if username == local.NODE_USERNAME:
         actor_uri, profile_url = local.node_actor(settings).uri, settings.url("/")
     else:
         wanted = username
         user = await run(request, lambda session: accounts_actors.active_person(wanted, session=session))
-        if user is None:
+        group = None
+        if user is None:  # no person of that name: a group (micro-organisation) of that name?
+            group = await run(request, lambda session: group_actors.DIRECTORY.find(wanted, session=session))
+        if user is not None:
+            username = user.username
+            actor_uri = profile_url = local.person(settings, user).uri
+        elif group is not None:
+            username, actor_type = group.name, "Group"
+            actor_uri = profile_url = local.group(settings, group.name).uri
+        else:
             return _error(404, "No such resource on this node.", cors=True)
-        username = user.username
-        actor_uri = profile_url = local.person(settings, user).uri
-    document = discovery.webfinger_document(settings, username, actor_uri, profile_url)
+    document = discovery.webfinger_document(settings, username, actor_uri, profile_url, actor_type=actor_type)
     document = discovery.filter_links(document, request.query_params.getlist("rel"))
     return JSONResponse(document, media_type=discovery.JRD_MEDIA_TYPE, headers=CORS)
 

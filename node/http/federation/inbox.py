@@ -28,6 +28,7 @@ from node.activitypub.inbox.verify import (
     RecipientNotFound,
 )
 from node.activitypub.signatures import Headers, VerificationKey
+from node.groups import actors as group_actors
 from node.http.errors import json_error
 from node.http.federation.signed import request_target
 from node.http.runtime import run
@@ -129,9 +130,24 @@ async def user_inbox(request: Request) -> Response:
     return await _receive(request, user_id)
 
 
+async def group_inbox(request: Request) -> Response:
+    """``POST /groups/{name}/inbox``: as the shared inbox, for an existing group."""
+    name = request.path_params["name"]
+    found = (
+        await run(request, lambda session: group_actors.DIRECTORY.find(name, session=session))
+        if len(name) <= 30
+        else None
+    )
+    if found is None:
+        error = RecipientNotFound("No such actor here.")
+        return json_error(error.status_code, error.code, error.message)
+    return await _receive(request, None)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/inbox", shared_inbox, methods=["POST"]),
         Route("/actor/inbox", node_inbox, methods=["POST"]),
         Route("/users/{username}/inbox", user_inbox, methods=["POST"]),
+        Route("/groups/{name}/inbox", group_inbox, methods=["POST"]),
     ]

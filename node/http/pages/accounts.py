@@ -15,6 +15,7 @@ from node.accounts import credentials, gdpr, service
 from node.accounts import federation as account_events
 from node.accounts.models import User
 from node.core.errors import N_, DomainError, NotFound, http_status
+from node.groups import export as groups_export
 from node.http.pages.market import evaluations as evaluation_pages
 from node.http.runtime import (
     SESSION_COOKIE,
@@ -206,6 +207,7 @@ async def delete_account(request: Request, user: User) -> Response:
         account = service.reload(user, session=session)
         gdpr.check_deletion(account, password=password, confirm_username=confirm, session=session)
         account_events.account_deleted(settings, account, session=session)
+        groups_export.erase(account, session=session)
         gdpr.erase(account, session=session)
 
     try:

@@ -10,6 +10,7 @@ from node.http.pages import auth as auth_pages
 from node.http.pages import follows as follow_pages
 from node.http.pages import timebank as timebank_pages
 from node.http.pages import timebank_clearing
+from node.http.pages.groups import routes as group_routes
 from node.http.pages.market import routes as market_routes
 
 
@@ -22,4 +23,5 @@ def routes() -> list[BaseRoute]:
         *market_routes.routes(),
         *timebank_pages.routes(),
         *timebank_clearing.routes(),
+        *group_routes.routes(),
     ]

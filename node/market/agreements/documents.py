@@ -144,6 +144,8 @@ def agreement_document(agreement: Agreement, *, author_uri: str, full: bool = Tr
             },
         }
     data = _with_parties(data, agreement.provider_uri, agreement.requester_uri)
+    if agreement.performer_uri:
+        data["performer"] = agreement.performer_uri
     data["agreementState"] = agreement.state
     extras: dict[str, str | None] = {
         "published": _instant(agreement.created_at),
@@ -199,6 +201,7 @@ class AgreementSnapshot:
     confirmed_by_provider: datetime | None = None
     confirmed_by_receiver: datetime | None = None
     late_cancellation: bool = False
+    performer: str | None = None
 
     @property
     def id(self) -> str:
@@ -262,6 +265,7 @@ def read_agreement(data: object, *, default_currency: Currency | None = None) ->
         confirmed_by_provider=_optional_instant(data, "confirmedByProvider"),
         confirmed_by_receiver=_optional_instant(data, "confirmedByReceiver"),
         late_cancellation=late,
+        performer=_optional_uri(data, "performer"),
     )
 
 

@@ -85,10 +85,14 @@ def author_of(agreement: Agreement) -> str:
     return author if isinstance(author, str) and role_of(agreement, author) else agreement.requester_uri
 
 
-def party_of(settings: Settings, user: User, agreement: Agreement) -> tuple[str, PartyRole]:
-    uri = local.person(settings, user).uri
+def party_of(
+    settings: Settings, user: User, agreement: Agreement, on_behalf_of: LocalActor | None = None
+) -> tuple[str, PartyRole]:
+    """``user``'s URI and role in ``agreement`` (with ``on_behalf_of``: the group's, whose coordinator
+    ``user`` is, as the group's service checked); :class:`NotFound` when not a party."""
+    uri = (on_behalf_of or local.person(settings, user)).uri
     role = role_of(agreement, uri)
-    if role is None or local_user_id(agreement, role) != user.id:
+    if role is None or (on_behalf_of is None and local_user_id(agreement, role) != user.id):
         raise NotFound(MSG_NO_SUCH_AGREEMENT)
     return uri, role
 

@@ -92,6 +92,9 @@ def holder_document(agreement: Agreement, author_uri: str | None = None) -> dict
 
 
 def _author_actor(settings: Settings, agreement: Agreement, *, session: Session) -> LocalActor | None:
+    group = local.local_group_name(settings, author_of(agreement))
+    if group is not None:  # a group's proposal: the group holds the agreement
+        return local.group(settings, group)
     username = local.local_username(settings, author_of(agreement))
     user = session.exec(select(User).where(User.username == username)).first() if username else None
     if user is None or user.status == AccountStatus.DELETED.value:
@@ -298,10 +301,11 @@ def _tell_other_party(
     at: datetime,
     *,
     session: Session,
+    on_behalf_of: LocalActor | None = None,
     **details: Any,
 ) -> None:
     """Send what ``party`` did (``Create(EconomicEvent)``, ``Reject`` or ``Flag``) to the other party."""
-    actor = local.person(settings, party)
+    actor = on_behalf_of or local.person(settings, party)
     other = other_party(agreement, actor.uri)
     event = vocab.AgreementEvent(
         kind=kind,
@@ -316,11 +320,18 @@ def _tell_other_party(
 
 
 def confirm_completion(
-    settings: Settings, party: User, agreement: Agreement, *, session: Session, now: datetime | None = None
+    settings: Settings,
+    party: User,
+    agreement: Agreement,
+    *,
+    session: Session,
+    now: datetime | None = None,
+    on_behalf_of: LocalActor | None = None,
 ) -> Agreement:
-    """``party`` confirms the service was done; ``Create(EconomicEvent)`` goes to the other party."""
+    """``party`` (or a coordinator for the group ``on_behalf_of``) confirms the service was done;
+    ``Create(EconomicEvent)`` goes to the other party."""
     now = now or utcnow()
-    uri, role = party_of(settings, party, agreement)
+    uri, role = party_of(settings, party, agreement, on_behalf_of)
     if confirmed_at(agreement, role) is not None:
         raise Conflict(MSG_ALREADY_CONFIRMED)
     if not may_confirm(agreement, role):
@@ -339,6 +350,7 @@ def confirm_completion(
         provider=agreement.provider_uri,
         receiver=agreement.requester_uri,
         session=session,
+        on_behalf_of=on_behalf_of,
     )
     return agreement
 
@@ -351,11 +363,12 @@ def cancel(
     *,
     session: Session,
     now: datetime | None = None,
+    on_behalf_of: LocalActor | None = None,
 ) -> Agreement:
-    """``party`` cancels: free until 24 hours before the start, recorded as late after that;
-    ``Reject{Agreement}`` goes to the other party."""
+    """``party`` (or a coordinator for the group ``on_behalf_of``) cancels: free until 24 hours before
+    the start, recorded as late after that; ``Reject{Agreement}`` goes to the other party."""
     now = now or utcnow()
-    uri, _ = party_of(settings, party, agreement)
+    uri, _ = party_of(settings, party, agreement, on_behalf_of)
     cleaned = _reason(reason, required=False)
     if not may_cancel(agreement):
         raise Conflict(MSG_CANNOT_CANCEL)
@@ -365,7 +378,16 @@ def cancel(
         settings, agreement, uri, now, late=late, reason=cleaned, activity_id=activity_id, session=session
     )
     _tell_other_party(
-        settings, party, agreement, "cancel", activity_id, now, reason=cleaned, late=late, session=session
+        settings,
+        party,
+        agreement,
+        "cancel",
+        activity_id,
+        now,
+        reason=cleaned,
+        late=late,
+        session=session,
+        on_behalf_of=on_behalf_of,
     )
     return agreement
 

@@ -207,6 +207,7 @@ def follow_holder(
             AGREEMENT_LIFECYCLE.check(current, step)
             current = step
     at = snapshot.updated or utcnow()
+    agreement.performer_uri = snapshot.performer or agreement.performer_uri
     agreement.provider_confirmed_at = snapshot.confirmed_by_provider or agreement.provider_confirmed_at
     agreement.requester_confirmed_at = snapshot.confirmed_by_receiver or agreement.requester_confirmed_at
     before = AgreementState(agreement.state)

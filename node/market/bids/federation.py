@@ -44,11 +44,11 @@ def _refuse(ctx: ProcessingContext, reason: str) -> PermanentFailure:
 
 
 def our_bid(ctx: ProcessingContext, offer_id: str | None) -> Bid | None:
-    """A bid one of our people placed, by the id of its ``Offer``."""
+    """A bid placed on this node (by one of our people or groups), by the id of its ``Offer``."""
     if offer_id is None:
         return None
     bid = bid_service.bid_by_ap_id(offer_id, session=ctx.session)
-    return bid if bid is not None and bid.local_bidder_id is not None else None
+    return bid if bid is not None and bid.origin == "" else None
 
 
 def on_offer(ctx: ProcessingContext, activity: Activity) -> Outcome:

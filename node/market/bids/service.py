@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import local
+from node.activitypub.actors.local import LocalActor
 from node.catalog import eligibility
 from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
 from node.core.statemachine import TransitionRefused
@@ -150,7 +151,10 @@ def proposal_of(bid: Bid, *, session: Session, lock: bool = False) -> Proposal:
     return proposal
 
 
-def is_author(proposal: Proposal, user: User) -> bool:
+def is_author(proposal: Proposal, user: User, on_behalf_of: LocalActor | None = None) -> bool:
+    """Whether ``user`` wrote ``proposal`` (or, with ``on_behalf_of``, whether that group of ours did)."""
+    if on_behalf_of is not None:
+        return proposal.origin == "" and proposal.author_uri == on_behalf_of.uri
     return proposal.origin == "" and proposal.local_author_id == user.id
 
 
@@ -232,10 +236,17 @@ def _insert(bid: Bid, *, session: Session) -> None:
 
 
 def check_may_bid(
-    settings: Settings, bidder: User, proposal: Proposal, now: datetime, *, session: Session
+    settings: Settings,
+    bidder: User,
+    proposal: Proposal,
+    now: datetime,
+    *,
+    session: Session,
+    on_behalf_of: LocalActor | None = None,
 ) -> None:
-    """Refuse (:class:`PermissionDenied`, :class:`Conflict`) a bid ``bidder`` may not place now."""
-    uri = _actor_uri(settings, bidder)
+    """Refuse (:class:`PermissionDenied`, :class:`Conflict`) a bid ``bidder`` (or the group
+    ``on_behalf_of`` through its coordinator ``bidder``) may not place now."""
+    uri = on_behalf_of.uri if on_behalf_of is not None else _actor_uri(settings, bidder)
     if uri == proposal.author_uri:
         raise PermissionDenied(MSG_OWN_PROPOSAL)
     if proposal.state != ProposalState.OPEN.value:
@@ -257,19 +268,20 @@ def place_bid(
     *,
     session: Session,
     now: datetime | None = None,
+    on_behalf_of: LocalActor | None = None,
 ) -> Bid:
     """Answer ``proposal``: store the bid and send ``Offer(Agreement)`` to its author only (or notify
-    the author when on this node)."""
+    the author when on this node). With ``on_behalf_of`` (a group of this node), the group answers."""
     now = now or utcnow()
-    check_may_bid(settings, bidder, proposal, now, session=session)
+    check_may_bid(settings, bidder, proposal, now, session=session, on_behalf_of=on_behalf_of)
     price, hours, schedule, message = _terms(proposal, data, now)
-    actor = local.person(settings, bidder)
+    actor = on_behalf_of or local.person(settings, bidder)
     assert proposal.id is not None
     bid = Bid(
         ap_id=local.new_activity_id(settings),
         proposal_id=proposal.id,
         bidder_uri=actor.uri,
-        local_bidder_id=bidder.id,
+        local_bidder_id=bidder.id if on_behalf_of is None else None,
         origin="",
         price_amount=price.amount if price else None,
         price_currency=price.currency if price else None,
@@ -365,10 +377,13 @@ def withdraw_bid(settings: Settings, bidder: User, bid: Bid, *, session: Session
     return bid
 
 
-def _author_bid(author: User, bid: Bid, *, session: Session) -> Proposal:
-    """The proposal of ``bid`` if ``author`` wrote it; both rows locked (proposal first, then bid)."""
+def _author_bid(
+    author: User, bid: Bid, *, session: Session, on_behalf_of: LocalActor | None = None
+) -> Proposal:
+    """The proposal of ``bid`` if ``author`` (or the group ``on_behalf_of``) wrote it; both rows locked
+    (proposal first, then bid)."""
     proposal = proposal_of(bid, lock=True, session=session)
-    if not is_author(proposal, author):
+    if not is_author(proposal, author, on_behalf_of):
         raise NotFound(MSG_NO_SUCH_BID)
     session.refresh(bid, with_for_update=True)
     return proposal
@@ -390,14 +405,15 @@ def _reject(
     now: datetime,
     *,
     session: Session,
+    on_behalf_of: LocalActor | None = None,
 ) -> None:
     move(bid, BidState.REJECTED, now)
     bid.reject_reason = reason
     session.add(bid)
-    if bid.local_bidder_id is not None:
+    if bid.origin == "":
         _notify_bidder(proposal, Kind.BID_REJECTED, bid, reason=reason, session=session)
         return
-    actor = local.person(settings, author)
+    actor = on_behalf_of or local.person(settings, author)
     activity = vocab.reject_to_json(
         actor.uri,
         bid.ap_id,
@@ -409,31 +425,47 @@ def _reject(
     send_private(settings, actor, activity, bid.bidder_uri, session=session)
 
 
-def reject_bid(settings: Settings, author: User, bid: Bid, reason: str = "", *, session: Session) -> Bid:
-    """The author declines a bid, with an optional reason sent to the bidder."""
+def reject_bid(
+    settings: Settings,
+    author: User,
+    bid: Bid,
+    reason: str = "",
+    *,
+    session: Session,
+    on_behalf_of: LocalActor | None = None,
+) -> Bid:
+    """The author (or a coordinator of the group ``on_behalf_of``) declines a bid, with an optional
+    reason sent to the bidder."""
     cleaned = _reason(reason)
-    proposal = _author_bid(author, bid, session=session)
-    _reject(settings, author, proposal, bid, cleaned, utcnow(), session=session)
+    proposal = _author_bid(author, bid, session=session, on_behalf_of=on_behalf_of)
+    _reject(settings, author, proposal, bid, cleaned, utcnow(), session=session, on_behalf_of=on_behalf_of)
     return bid
 
 
 def accept_bid(
-    settings: Settings, author: User, bid: Bid, *, session: Session, others_reason: str = ""
+    settings: Settings,
+    author: User,
+    bid: Bid,
+    *,
+    session: Session,
+    others_reason: str = "",
+    on_behalf_of: LocalActor | None = None,
 ) -> Agreement:
-    """The author chooses ``bid``: the agreement is made (held here), ``Accept`` carrying it goes to
-    the bidder, and on a demand the proposal closes and every other active bid is rejected."""
+    """The author (or a coordinator of the group ``on_behalf_of``) chooses ``bid``: the agreement is
+    made (held here), ``Accept`` carrying it goes to the bidder, and on a demand the proposal closes and
+    every other active bid is rejected."""
     reason = _reason(others_reason) or MSG_OTHER_CHOSEN
-    proposal = _author_bid(author, bid, session=session)
+    proposal = _author_bid(author, bid, session=session, on_behalf_of=on_behalf_of)
     if proposal.state != ProposalState.OPEN.value:
         raise Conflict(MSG_NOT_OPEN)
     now = utcnow()
     move(bid, BidState.ACCEPTED, now)
     session.add(bid)
     agreement = agreements.open_agreement(settings, proposal, bid, now=now, session=session)
-    if bid.local_bidder_id is not None:
+    if bid.origin == "":
         _notify_bidder(proposal, Kind.BID_ACCEPTED, bid, agreement=agreement.id, session=session)
     else:
-        actor = local.person(settings, author)
+        actor = on_behalf_of or local.person(settings, author)
         activity = accept_activity(
             agreement,
             author_uri=actor.uri,
@@ -449,7 +481,9 @@ def accept_bid(
             .with_for_update()
         ).all()
         for other in others:
-            _reject(settings, author, proposal, other, reason, now, session=session)
+            _reject(
+                settings, author, proposal, other, reason, now, session=session, on_behalf_of=on_behalf_of
+            )
     return agreement
 
 
@@ -533,7 +567,7 @@ def receive_bid(
 
 def receive_withdrawal(bid: Bid, signer: str, *, session: Session) -> bool:
     """The bidder ``signer`` withdrew ``bid`` (one of ours to decide); False when already decided."""
-    if bid.bidder_uri != signer or bid.local_bidder_id is not None:
+    if bid.bidder_uri != signer or bid.origin == "":
         raise PermissionDenied(MSG_NO_SUCH_BID)
     session.refresh(bid, with_for_update=True)
     if bid.state != ACTIVE:
@@ -547,7 +581,7 @@ def receive_withdrawal(bid: Bid, signer: str, *, session: Session) -> bool:
 def receive_rejection(bid: Bid, signer: str, reason: str, *, session: Session) -> bool:
     """The proposal's author ``signer`` declined our ``bid``; False when it was no longer active."""
     proposal = proposal_of(bid, session=session)
-    if bid.local_bidder_id is None or signer != proposal.author_uri:
+    if bid.origin != "" or signer != proposal.author_uri:
         raise PermissionDenied(MSG_NO_SUCH_BID)
     session.refresh(bid, with_for_update=True)
     if bid.state != ACTIVE:

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from node.accounts.models import User
 from node.activitypub.actors import local
+from node.activitypub.actors.local import LocalActor
 from node.activitypub.models import RemoteActor
 from node.core.errors import NotFound
 from node.market.bids.service import (
@@ -170,10 +171,17 @@ def _bidder_names(bids: Sequence[Bid], *, session: Session) -> dict[str, tuple[s
     return names
 
 
-def bids_for(settings: Settings, author: User, proposal: Proposal, *, session: Session) -> list[BidView]:
-    """The bids on ``author``'s proposal, active ones first (newest first), with each bidder's
-    reputation and distance to the proposal's commune."""
-    if not is_author(proposal, author):
+def bids_for(
+    settings: Settings,
+    author: User,
+    proposal: Proposal,
+    *,
+    session: Session,
+    on_behalf_of: LocalActor | None = None,
+) -> list[BidView]:
+    """The bids on ``author``'s proposal (or on the proposal of the group ``on_behalf_of``), active ones
+    first (newest first), with each bidder's reputation and distance to the proposal's commune."""
+    if not is_author(proposal, author, on_behalf_of):
         raise NotFound(MSG_NO_SUCH_PROPOSAL)
     bids = session.exec(
         select(Bid)

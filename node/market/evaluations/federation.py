@@ -49,6 +49,7 @@ class AgreementFacts:
     state: str
     provider: str
     requester: str
+    performer: str | None = None
 
 
 def agreement_facts(document: Mapping[str, Any], agreement_id: str) -> AgreementFacts:
@@ -64,13 +65,21 @@ def agreement_facts(document: Mapping[str, Any], agreement_id: str) -> Agreement
     if snapshot.provider is None or snapshot.receiver is None:
         raise PermanentFailure(f"{agreement_id}: its origin does not name its parties")
     return AgreementFacts(
-        id=agreement_id, state=snapshot.state.value, provider=snapshot.provider, requester=snapshot.receiver
+        id=agreement_id,
+        state=snapshot.state.value,
+        provider=snapshot.provider,
+        requester=snapshot.receiver,
+        performer=snapshot.performer,
     )
 
 
 def _facts_of_row(row: Agreement) -> AgreementFacts:
     return AgreementFacts(
-        id=row.ap_id, state=row.state, provider=row.provider_uri, requester=row.requester_uri
+        id=row.ap_id,
+        state=row.state,
+        provider=row.provider_uri,
+        requester=row.requester_uri,
+        performer=row.performer_uri,
     )
 
 
@@ -133,7 +142,11 @@ def on_review(ctx: ProcessingContext, activity: Activity) -> Outcome:
     if not public and not local.is_local(ctx.settings, doc.evaluated):
         log.info("ignored hidden evaluation %s: the person evaluated is not on this node", doc.id)
         return Outcome.IGNORED
-    _, agreement = _checked_agreement(ctx, doc)
+    facts, agreement = _checked_agreement(ctx, doc)
+    performer = agreement.performer_uri if agreement is not None else facts.performer
+    if doc.performer is not None and doc.performer != performer:
+        # Only the member the agreement names (the holder's word, or ours) counts; a stranger is dropped.
+        log.info("evaluation %s names %s, not the agreement's performer", doc.id, doc.performer)
     now = utcnow()
     written = min(doc.published or now, now)
     if agreement is not None and agreement.completed_at is not None:
@@ -150,6 +163,7 @@ def on_review(ctx: ProcessingContext, activity: Activity) -> Outcome:
         evaluator_uri=doc.attributed_to,
         evaluated_uri=doc.evaluated,
         evaluated_role=doc.role,
+        performer_uri=doc.performer if doc.performer == performer and doc.role == "provider" else None,
         overall=doc.overall,
         criteria=json.dumps(dict(doc.criteria)),
         comment=doc.comment,

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 from node.accounts.models import AccountStatus, User
 from node.activitypub import addressing
 from node.activitypub.actors import local
+from node.activitypub.actors.local import LocalActor
 from node.activitypub.outbox.publish import publish
 from node.activitypub.social import audience
 from node.core.errors import N_, Conflict, NotFound, PermissionDenied
@@ -178,15 +179,18 @@ def submit(
     *,
     session: Session,
     now: datetime | None = None,
+    on_behalf_of: LocalActor | None = None,
 ) -> Evaluation:
-    """Record ``evaluator``'s evaluation of the other party of ``agreement``, send it (hidden) to the
-    other party's node, and reveal both evaluations if the other one is already in.
+    """Record ``evaluator``'s evaluation of the other party of ``agreement`` (with ``on_behalf_of``: the
+    evaluation by that group of ours, written by its coordinator), send it (hidden) to the other party's
+    node, and reveal both evaluations if the other one is already in. An evaluation of a group that
+    provided the service names the member who carried it out (``performer``): it counts for them too.
 
     Refused: not a party (403), agreement not completed or window closed or already evaluated (409),
     scores or comment breaking the rules (422, fields ``overall``, ``criteria.<name>``, ``comment``).
     """
     now = now or utcnow()
-    actor = local.person(settings, evaluator)
+    actor = on_behalf_of or local.person(settings, evaluator)
     if party_role(agreement, actor.uri) is None:
         raise PermissionDenied(MSG_NOT_PARTY)
     if agreement.state != AgreementState.COMPLETED.value or agreement.completed_at is None:
@@ -209,6 +213,7 @@ def submit(
         evaluator_uri=actor.uri,
         evaluated_uri=evaluated,
         evaluated_role=role,
+        performer_uri=agreement.performer_uri if role == "provider" else None,
         overall=data.overall,
         criteria=json.dumps({name: rated[name] for name in CRITERIA[role] if name in rated}),
         comment=comment,
@@ -337,6 +342,15 @@ def notify_published(agreement: Agreement, *, session: Session) -> None:
 
 
 def _publish_publicly(settings: Settings, row: Evaluation, now: datetime, *, session: Session) -> None:
+    group = local.local_group_name(settings, row.evaluator_uri)
+    if group is not None:  # a group's evaluation, published by the group
+        audience.publish_public(
+            settings,
+            actor=local.group(settings, group),
+            activity=_create(settings, row, public=True, now=now),
+            session=session,
+        )
+        return
     username = local.local_username(settings, row.evaluator_uri)
     author = session.exec(select(User).where(col(User.username) == username)).first() if username else None
     if author is None or author.status == AccountStatus.DELETED.value:
@@ -401,6 +415,7 @@ def evaluation_document(row: Evaluation, *, public: bool, followers: str | None 
             published=row.submitted_at,
             to=to,
             cc=cc,
+            performer=row.performer_uri,
         )
     )
 
@@ -434,16 +449,18 @@ def visible_to(agreement: Agreement, viewer_uri: str, *, session: Session) -> li
     return [r for r in rows if r.state == EvaluationState.PUBLISHED.value or r.evaluator_uri == viewer_uri]
 
 
+def _of(actor_uri: str) -> Any:
+    """Evaluations that count for ``actor_uri``: of them, or of a group's service they carried out."""
+    return (col(Evaluation.evaluated_uri) == actor_uri) | (col(Evaluation.performer_uri) == actor_uri)
+
+
 def count_published_of(actor_uri: str, *, session: Session) -> int:
     """How many published evaluations of ``actor_uri`` this node holds."""
     return int(
         session.exec(
             select(func.count())
             .select_from(Evaluation)
-            .where(
-                col(Evaluation.evaluated_uri) == actor_uri,
-                col(Evaluation.state) == EvaluationState.PUBLISHED.value,
-            )
+            .where(_of(actor_uri), col(Evaluation.state) == EvaluationState.PUBLISHED.value)
         ).one()
     )
 
@@ -454,10 +471,7 @@ def published_of(
     """Published evaluations of ``actor_uri``, newest first."""
     return session.exec(
         select(Evaluation)
-        .where(
-            col(Evaluation.evaluated_uri) == actor_uri,
-            col(Evaluation.state) == EvaluationState.PUBLISHED.value,
-        )
+        .where(_of(actor_uri), col(Evaluation.state) == EvaluationState.PUBLISHED.value)
         .order_by(col(Evaluation.published_at).desc(), col(Evaluation.id).desc())
         .offset(offset)
         .limit(limit)
@@ -485,12 +499,16 @@ def reputations_of(actor_uris: Iterable[str], *, session: Session) -> dict[str, 
     uris = list(dict.fromkeys(actor_uris))
     scores: dict[str, list[Score]] = {uri: [] for uri in uris}
     for start in range(0, len(uris), 500):
+        chunk = uris[start : start + 500]
         rows = session.exec(
             select(Evaluation).where(
-                col(Evaluation.evaluated_uri).in_(uris[start : start + 500]),
+                col(Evaluation.evaluated_uri).in_(chunk) | col(Evaluation.performer_uri).in_(chunk),
                 col(Evaluation.state) == EvaluationState.PUBLISHED.value,
             )
         ).all()
         for row in rows:
-            scores[row.evaluated_uri].append(_score(row))
+            # A group's evaluation counts for the group and for the member who carried the service out.
+            for uri in dict.fromkeys((row.evaluated_uri, row.performer_uri)):
+                if uri in scores:
+                    scores[uri].append(_score(row))
     return {uri: aggregate(found) for uri, found in scores.items()}

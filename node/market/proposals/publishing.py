@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.addressing import AS_CONTEXT, PUBLIC
-from node.activitypub.outbox.publish import publish
+from node.activitypub.social.groups import publish_as
 from node.core.timeutil import utcnow
 from node.market.models import PendingPublication, Proposal
 from node.market.proposals import notes as proposal_notes
@@ -34,6 +34,9 @@ MAX_WAIT = timedelta(minutes=1)
 
 
 def _author(settings: Settings, row: Proposal, *, session: Session) -> local.LocalActor:
+    group = local.local_group_name(settings, row.author_uri) if row.origin == "" else None
+    if group is not None:  # a group's proposal: published by the group (FEP-1b12 Announce)
+        return local.group(settings, group)
     user = session.get(User, row.local_author_id) if row.local_author_id is not None else None
     if user is None or row.origin != "":
         raise ValueError(f"{row.ap_id} is not a local person's proposal")
@@ -55,7 +58,7 @@ def _publish(settings: Settings, row: Proposal, kind: str, *, session: Session) 
         to=[PUBLIC],
         cc=[actor.followers],
     )
-    publish(
+    publish_as(
         settings,
         actor=actor,
         activity=activity,
@@ -71,18 +74,15 @@ def _publish(settings: Settings, row: Proposal, kind: str, *, session: Session) 
     else:
         note = proposal_notes.note_document(row, followers=actor.followers)
         note.pop("@context", None)
-    publish(
-        settings,
-        actor=actor,
-        activity={
-            "@context": AS_CONTEXT,
-            "type": kind,
-            "object": note,
-            "to": [PUBLIC],
-            "cc": [actor.followers],
-        },
-        recipients=audience.note_actors,
-        session=session,
+    note_activity: dict[str, Any] = {
+        "@context": AS_CONTEXT,
+        "type": kind,
+        "object": note,
+        "to": [PUBLIC],
+        "cc": [actor.followers],
+    }
+    publish_as(
+        settings, actor=actor, activity=note_activity, recipients=audience.note_actors, session=session
     )
 
 

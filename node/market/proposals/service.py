@@ -33,6 +33,7 @@ from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
 from node.activitypub.actors import local
+from node.activitypub.actors.local import LocalActor
 from node.core.errors import N_, Conflict, PermissionDenied
 from node.core.statemachine import TransitionRefused
 from node.core.timeutil import utcnow
@@ -116,16 +117,24 @@ def _check_author(author: User, *, session: Session) -> None:
         raise PermissionDenied(MSG_INACTIVE)
 
 
-def create(settings: Settings, author: User, data: ProposalInput, *, session: Session) -> Proposal:
-    """Publish a new offer or demand of ``author`` (Create to the fediverse in this transaction)."""
+def create(
+    settings: Settings,
+    author: User,
+    data: ProposalInput,
+    *,
+    session: Session,
+    on_behalf_of: LocalActor | None = None,
+) -> Proposal:
+    """Publish a new offer or demand of ``author`` (Create to the fediverse in this transaction); with
+    ``on_behalf_of`` (a group of this node, whose coordinator ``author`` is) in that actor's name."""
     _check_author(author, session=session)
     now = utcnow()
     clean = validate(settings, author, data, now)
     row = Proposal(
         ap_id=new_proposal_uri(settings),
         origin="",
-        author_uri=local.person(settings, author).uri,
-        local_author_id=author.pk,
+        author_uri=(on_behalf_of or local.person(settings, author)).uri,
+        local_author_id=None if on_behalf_of is not None else author.pk,
         purpose=clean.purpose,
         title=clean.title,
         state=ProposalState.OPEN.value,
@@ -148,8 +157,11 @@ def has_answers(row: Proposal, *, session: Session) -> bool:
     return found is not None
 
 
-def _own_open(row: Proposal, author: User) -> None:
-    if row.origin != "" or row.local_author_id != author.id:
+def _own_open(row: Proposal, author: User, on_behalf_of: LocalActor | None = None) -> None:
+    owner = (
+        row.author_uri == on_behalf_of.uri if on_behalf_of is not None else row.local_author_id == author.id
+    )
+    if row.origin != "" or not owner:
         raise PermissionDenied(MSG_NOT_AUTHOR)
     if row.state != ProposalState.OPEN.value:
         raise Conflict(MSG_NOT_OPEN)
@@ -202,9 +214,17 @@ def _move(row: Proposal, target: ProposalState) -> None:
     row.updated_at = now
 
 
-def withdraw(settings: Settings, author: User, row: Proposal, *, session: Session) -> Proposal:
-    """The author withdraws an open proposal (Delete to the fediverse in this transaction)."""
-    _own_open(row, author)
+def withdraw(
+    settings: Settings,
+    author: User,
+    row: Proposal,
+    *,
+    session: Session,
+    on_behalf_of: LocalActor | None = None,
+) -> Proposal:
+    """The author (or a coordinator of the group ``on_behalf_of``) withdraws an open proposal (Delete to
+    the fediverse in this transaction)."""
+    _own_open(row, author, on_behalf_of)
     _move(row, ProposalState.WITHDRAWN)
     session.add(row)
     session.flush()

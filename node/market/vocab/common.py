@@ -106,6 +106,10 @@ CONTEXT: list[Any] = [
         "lateCancellation": "asasap:lateCancellation",
         "evaluatedRole": "asasap:evaluatedRole",
         "criteria": "asasap:criteria",
+        # groups (FEP-1b12 micro-organisations): who carries out a group's agreement
+        "performer": {"@id": "asasap:performer", "@type": "@id"},
+        "clauseOf": {"@id": "vf:clauseOf", "@type": "@id"},
+        "inScopeOf": {"@id": "vf:inScopeOf", "@type": "@id"},
     },
 ]
 

@@ -15,6 +15,7 @@ from node.market.vocab.common import (
     CONTEXT,
     VocabError,
     as_document,
+    optional_ref,
     put_audience,
     read_audience,
     read_instant,
@@ -40,6 +41,7 @@ class EvaluationDoc:
     published: datetime | None = None
     to: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
+    performer: str | None = None  # the member of a provider group who carried the service out
 
 
 # --- evaluations ----------------------------------------------------------------------------------
@@ -66,6 +68,8 @@ def evaluation_to_json(doc: EvaluationDoc) -> dict[str, Any]:
         "reviewRating": _rating(doc.overall),
         "criteria": [_rating(value, name) for name, value in doc.criteria.items()],
     }
+    if doc.performer:
+        data["performer"] = doc.performer
     if doc.comment:
         data["content"] = text_to_html(doc.comment)
     if doc.published is not None:
@@ -119,4 +123,5 @@ def evaluation_from_json(data: object) -> EvaluationDoc:
         published=read_instant(doc, "published"),
         to=read_audience(doc, "to"),
         cc=read_audience(doc, "cc"),
+        performer=optional_ref(doc, "performer"),
     )

@@ -67,6 +67,9 @@ class AgreementOut(BaseModel):
     title: str
     provider: str
     requester: str
+    performer: str | None = Field(
+        default=None, description="When the provider is a group: the member who carries the service out"
+    )
     price: PriceOut | None
     hours: Decimal | None
     start: datetime | None
@@ -101,6 +104,7 @@ def agreement_out(session: Session, settings: Settings, caller: User, agreement:
         title=proposal.title if proposal else "",
         provider=agreement.provider_uri,
         requester=agreement.requester_uri,
+        performer=agreement.performer_uri,
         price=PriceOut(amount=price.amount, currency=price.currency, basis=price.basis) if price else None,
         hours=agreement.quantity_hours,
         start=first.start if first else agreement.starts_at,

@@ -17,6 +17,7 @@ from node.activitypub.actors.remote import RemoteActorError, RemoteActors, known
 from node.activitypub.actors.resolve import NotResolvable, parse_handle, resolve
 from node.activitypub.transport.fetch import RemoteError
 from node.core.errors import N_, NotFound
+from node.groups import actors as group_actors
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
 from node.http.runtime import node_of, run
@@ -143,7 +144,10 @@ async def list_evaluations(request: Request, caller: User, _body: None) -> list[
 def _local_uri(session: Session, request: Request, username: str) -> str:
     user = accounts_actors.active_person(username, session=session)
     if user is None:
-        raise NotFound(N_("No such account."))
+        group = group_actors.DIRECTORY.find(username, session=session)  # a group's reputation
+        if group is None:
+            raise NotFound(N_("No such account."))
+        return local.group(node_of(request).settings, group.name).uri
     return local.person(node_of(request).settings, user).uri
 
 
@@ -176,7 +180,7 @@ async def actor_uri_of(request: Request, handle: str) -> str:
 @operation(
     "GET",
     "/actors/{handle}/reputation",
-    summary="Reputation of a person (user@host or a local username) from the evaluations this node holds",
+    summary="Reputation of a person or group (user@host or a local name) from the evaluations held here",
     tag="evaluations",
     auth="none",
     response=ReputationOut,

@@ -243,7 +243,11 @@ def _collection(
     user = accounts_actors.active_person(username, session=session)
     if user is None:
         return None
-    uri = local.person(settings, user).uri
+    return evaluations_of(local.person(settings, user).uri, page, session=session)
+
+
+def evaluations_of(uri: str, page: int | None, *, session: Session) -> dict[str, Any]:
+    """The ``evaluations`` collection of the actor ``uri`` (a person's or a group's), or one of its pages."""
     collection_id = uri + "/evaluations"
     total = evaluations.count_published_of(uri, session=session)
     if page is None:

@@ -20,11 +20,13 @@ from starlette.routing import BaseRoute, Route
 
 from node.accounts import people
 from node.accounts.models import User
+from node.activitypub.actors import local
 from node.activitypub.addressing import AS_CONTEXT
 from node.catalog.categories import CATEGORIES, by_slug
 from node.core.errors import N_, DomainError, NotFound, PermissionDenied, http_status
 from node.core.text import html_to_text, text_to_html
 from node.core.timeutil import utcnow
+from node.groups import actors as group_actors
 from node.http.errors import STATUS_CODES, json_error
 from node.http.federation.actors import ACTIVITY_JSON, activity_json, signature_refusal, wants_activity_json
 from node.http.pages.market import bids as bid_pages
@@ -140,6 +142,14 @@ def _query(params: dict[str, str], page: int) -> str:
 
 
 def _author_line(session: Session, settings: Settings, row: Proposal) -> dict[str, str]:
+    group_name = local.local_group_name(settings, row.author_uri)
+    group = group_actors.DIRECTORY.find(group_name, session=session) if group_name else None
+    if group is not None:  # a group's offer: the group is its author
+        return {
+            "name": group.display_name,
+            "url": f"/groups/{group.name}",
+            "handle": f"{group.name}@{settings.domain}",
+        }
     author = people.person(settings, row.author_uri, session=session)
     if not author.known:
         return {"name": row.author_uri, "url": row.author_uri, "handle": row.author_uri}
@@ -253,7 +263,7 @@ async def remote_page(request: Request) -> Response:
 # --- forms ----------------------------------------------------------------------------------------------
 
 
-def _form_input(form: FormData) -> proposals.ProposalInput:
+def form_input(form: FormData) -> proposals.ProposalInput:
     description = text(form, "description", 20_000)
     return proposals.ProposalInput(
         purpose=text(form, "purpose", 20),
@@ -281,7 +291,7 @@ def _form_input(form: FormData) -> proposals.ProposalInput:
     )
 
 
-def _form_values(data: proposals.ProposalInput) -> dict[str, Any]:
+def form_values(data: proposals.ProposalInput) -> dict[str, Any]:
     values = asdict(data)
     values["description"] = html_to_text(data.description, 20_000)
     for name in ("start", "end", "bidding_deadline"):
@@ -289,7 +299,7 @@ def _form_values(data: proposals.ProposalInput) -> dict[str, Any]:
     return values
 
 
-async def _form_page(
+async def form_page(
     request: Request,
     values: dict[str, Any],
     errors: dict[str, str],
@@ -297,8 +307,13 @@ async def _form_page(
     proposal: Proposal | None = None,
     message: str | None = None,
     status_code: int = 200,
+    action: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> Response:
+    """The post and edit form; ``action`` and ``on_behalf_of`` (a group's name) for a group's offer."""
     settings = node_of(request).settings
+    if action is None:
+        action = f"/proposals/{local_uuid(settings, proposal.ap_id)}/edit" if proposal else "/proposals/new"
     return await render(
         request,
         "proposals/form.html",
@@ -306,9 +321,8 @@ async def _form_page(
             "values": values,
             "errors": errors,
             "proposal": proposal,
-            "action": f"/proposals/{local_uuid(settings, proposal.ap_id)}/edit"
-            if proposal
-            else "/proposals/new",
+            "action": action,
+            "on_behalf_of": on_behalf_of,
             "message": message,
             "currencies": proposals.currencies_for(settings),
             "market": settings.mode is Mode.MARKET,
@@ -330,14 +344,14 @@ async def new_proposal(request: Request, user: User) -> Response:
             commune_name=user.commune_name,
             lifetime_days=str(proposals.LIFETIME_DEFAULT_DAYS),
         )
-        return await _form_page(request, _form_values(data), {})
+        return await form_page(request, form_values(data), {})
     form = await form_with_csrf(request)
-    data = _form_input(form)
+    data = form_input(form)
     settings = node_of(request).settings
     try:
         row = await run(request, lambda s: proposals.create(settings, user, data, session=s))
     except DomainError as exc:
-        return await _form_page(request, _form_values(data), exc.fields, status_code=http_status(exc))
+        return await form_page(request, form_values(data), exc.fields, status_code=http_status(exc))
     return RedirectResponse(row.ap_id + "?saved=created", status_code=303)
 
 
@@ -356,11 +370,11 @@ async def edit_proposal(request: Request, user: User) -> Response:
     proposal_uuid = request.path_params["uuid"]
     row = await run(request, _own, settings, proposal_uuid, user)
     if request.method == "GET":
-        values = _form_values(proposals.input_of(row))
+        values = form_values(proposals.input_of(row))
         values["lifetime_days"] = ""
-        return await _form_page(request, values, {}, proposal=row)
+        return await form_page(request, values, {}, proposal=row)
     form = await form_with_csrf(request)
-    data = _form_input(form)
+    data = form_input(form)
     data.purpose = row.purpose
 
     def save(session: Session) -> Proposal:
@@ -371,9 +385,9 @@ async def edit_proposal(request: Request, user: User) -> Response:
     try:
         await run(request, save)
     except DomainError as exc:
-        return await _form_page(
+        return await form_page(
             request,
-            _form_values(data),
+            form_values(data),
             exc.fields,
             proposal=row,
             message=None if exc.fields else exc.message,

@@ -1,0 +1,725 @@
+"""API operations on micro-organisations: the directory, a group's profile, joining and leaving (here or
+on another node), invitations, members and roles, categories of associates and colleges, the legal
+checklist and the constitution, rules, and the caller's groups. The group at work (offers, answers,
+agreements, assignment, calendar, notices) is :mod:`node.http.api.v1.group_work`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+from starlette.requests import Request
+
+from node.accounts.models import User
+from node.activitypub.actors import local
+from node.core.errors import N_, NotFound, PermissionDenied
+from node.groups import constitution, legal, memberships, records, service
+from node.groups.models import Group, Member
+from node.http.api.framework import Operation, operation
+from node.http.api.schemas import Strict
+from node.http.pages.groups.pages import person_address, remote_actor
+from node.http.runtime import node_of, run
+from node.settings import Settings
+
+TAG = "groups"
+MSG_MEMBERS_ONLY = N_("Only the group's members see this.")
+
+
+class GroupCreate(Strict):
+    """A new group: ``name`` is its address (``/groups/<name>``, ``name@host``)."""
+
+    name: str = Field(min_length=3, max_length=30, pattern=r"^[a-z0-9_]+$")
+    display_name: str = Field(min_length=3, max_length=80)
+    summary: str = Field(default="", max_length=2000)
+    territory: str = Field(default="", max_length=120)
+    legal_shape: legal.Shape
+    categories: list[str] = Field(default_factory=list, max_length=26)
+    join_policy: Literal["approval", "open"] = "approval"
+
+
+class GroupOut(BaseModel):
+    name: str
+    id: str = Field(description="The Group actor's ActivityPub id")
+    display_name: str
+    summary: str
+    territory: str
+    legal_shape: str
+    categories: list[str]
+    join_policy: str
+    members: int
+    created_at: datetime
+
+
+class MemberOut(BaseModel):
+    id: int
+    actor: str
+    name: str
+    state: str
+    role: str
+    category: str
+    capital_percent: Decimal
+    college: int | None
+    associate: bool
+    bureau_role: str
+    offers: list[str]
+
+
+class MemberChange(Strict):
+    """What a coordinator changes about a member: role, and their place in the constitution."""
+
+    role: Literal["coordinator", "member"] | None = None
+    category: str | None = Field(default=None, max_length=20)
+    capital_percent: Decimal | None = Field(default=None, ge=0, le=100, description="Share of the capital, %")
+    college: int | None = None
+    associate: bool | None = None
+    bureau_role: Literal["", "president", "treasurer", "secretary"] | None = None
+    offers: list[str] | None = Field(default=None, max_length=26)
+    contract_items: list[str] | None = Field(default=None, max_length=6, description="CAE: items of L7331-2")
+    contract_signed_on: date | None = None
+
+
+class JoinIn(Strict):
+    message: str = Field(default="", max_length=2000)
+
+
+class RemoteJoinIn(Strict):
+    group: str = Field(min_length=3, max_length=300, description="The group's handle (name@host) or address")
+    message: str = Field(default="", max_length=2000)
+
+
+class AnswerIn(Strict):
+    accept: bool
+
+
+class RemoteAnswerIn(Strict):
+    group: str = Field(min_length=8, max_length=2048, description="The group's actor id")
+    accept: bool
+
+
+class DecisionIn(Strict):
+    accept: bool
+
+
+class InviteIn(Strict):
+    person: str = Field(min_length=1, max_length=300, description="A username here, or a handle elsewhere")
+
+
+class CollegeIn(Strict):
+    name: str = Field(min_length=1, max_length=80)
+    weight: Decimal = Field(description="Share of the votes, % (10 to 50, loi n° 47-1775 art. 19 octies)")
+
+
+class RulesIn(Strict):
+    sharing_rule: Literal["coordinator", "round_robin", "first_available"]
+    contribution_rate: Decimal = Field(default=Decimal("0"), ge=0, le=100)
+    contribution_brackets: list[tuple[Decimal, Decimal]] = Field(
+        default_factory=list, max_length=8, description="[[from amount, rate %], ...], marginal, from 0"
+    )
+    members_see: Literal["all", "own"] = "all"
+    rules_text: str = Field(default="", max_length=4000)
+
+
+class CheckOut(BaseModel):
+    rule: str
+    label: str
+    article: str
+    source: str
+    ok: bool
+    missing: str | None
+    advice: bool
+    article_verified: bool
+
+
+class MyGroupOut(BaseModel):
+    group: str
+    name: str
+    state: str
+    role: str
+    here: bool
+
+
+def _group_out(settings: Settings, group: Group, *, session: Session) -> GroupOut:
+    return GroupOut(
+        name=group.name,
+        id=service.actor_of(settings, group).uri,
+        display_name=group.display_name,
+        summary=group.summary,
+        territory=group.territory,
+        legal_shape=group.legal_shape,
+        categories=records.json_list(group.categories),
+        join_policy=group.join_policy,
+        members=records.member_count(group, session=session),
+        created_at=group.created_at,
+    )
+
+
+def _member_out(row: Member) -> MemberOut:
+    assert row.id is not None
+    return MemberOut(
+        id=row.id,
+        actor=row.member_uri,
+        name=row.name,
+        state=row.state,
+        role=row.role,
+        category=row.category,
+        capital_percent=row.capital_percent,
+        college=row.college_id,
+        associate=row.associate,
+        bureau_role=row.bureau_role,
+        offers=records.json_list(row.offers),
+    )
+
+
+def name_of(request: Request) -> str:
+    return str(request.path_params["name"])
+
+
+def member_of(group: Group, caller: User, *, session: Session) -> Member:
+    row = records.member_of_user(group, caller, session=session)
+    if row is None or row.state != "active":
+        raise PermissionDenied(MSG_MEMBERS_ONLY)
+    return row
+
+
+@operation(
+    "GET",
+    "/groups",
+    summary="Groups of this node (search)",
+    tag=TAG,
+    auth="none",
+    response=GroupOut,
+    list_response=True,
+    query={
+        "q": {"type": "string", "description": "Words in the name, description or territory"},
+        "shape": {"type": "string", "enum": [s.value for s in legal.Shape]},
+        "departement": {"type": "string"},
+        "category": {"type": "string"},
+    },
+)
+async def list_groups(request: Request, caller: User | None, _body: None) -> list[GroupOut]:
+    settings = node_of(request).settings
+    params = request.query_params
+
+    def load(session: Session) -> list[GroupOut]:
+        found = records.search(
+            session=session,
+            text=params.get("q", "")[:100],
+            shape=params.get("shape", "")[:16],
+            departement=params.get("departement", "")[:3],
+            category=params.get("category", "")[:64],
+        )
+        return [_group_out(settings, g, session=session) for g in found]
+
+    return await run(request, load)
+
+
+@operation(
+    "POST",
+    "/groups",
+    summary="Create a group (the caller is its founder)",
+    tag=TAG,
+    body=GroupCreate,
+    response=GroupOut,
+    status=201,
+    errors=(409,),
+)
+async def create_group(request: Request, caller: User, body: GroupCreate) -> GroupOut:
+    settings = node_of(request).settings
+    data = service.GroupInput(**{**body.model_dump(), "legal_shape": body.legal_shape.value})
+
+    def save(session: Session) -> GroupOut:
+        return _group_out(
+            settings, service.create_group(settings, caller, data, session=session), session=session
+        )
+
+    return await run(request, save)
+
+
+@operation(
+    "GET",
+    "/groups/{name}",
+    summary="A group's profile",
+    tag=TAG,
+    auth="none",
+    response=GroupOut,
+    errors=(404,),
+)
+async def get_group(request: Request, caller: User | None, _body: None) -> GroupOut:
+    settings = node_of(request).settings
+    return await run(
+        request, lambda s: _group_out(settings, service.group_named(name_of(request), session=s), session=s)
+    )
+
+
+class GroupChange(Strict):
+    """A new public profile of the group (its name, address and legal shape stay)."""
+
+    display_name: str = Field(min_length=3, max_length=80)
+    summary: str = Field(default="", max_length=2000)
+    territory: str = Field(default="", max_length=120)
+    categories: list[str] = Field(default_factory=list, max_length=26)
+    join_policy: Literal["approval", "open"] = "approval"
+
+
+@operation(
+    "PUT",
+    "/groups/{name}",
+    summary="Change the group's public profile (coordinators; its followers get the group's Update)",
+    tag=TAG,
+    body=GroupChange,
+    response=GroupOut,
+    errors=(403, 404, 422),
+)
+async def change_group(request: Request, caller: User, body: GroupChange) -> GroupOut:
+    settings = node_of(request).settings
+
+    def save(session: Session) -> GroupOut:
+        group = service.group_named(name_of(request), session=session)
+        data = service.GroupInput(**body.model_dump(), legal_shape=group.legal_shape)
+        return _group_out(
+            settings, service.update_profile(settings, caller, group, data, session=session), session=session
+        )
+
+    return await run(request, save)
+
+
+@operation(
+    "GET",
+    "/groups/{name}/members",
+    summary="Members, requests and invitations (members only)",
+    tag=TAG,
+    response=MemberOut,
+    list_response=True,
+    errors=(403, 404),
+)
+async def list_members(request: Request, caller: User, _body: None) -> list[MemberOut]:
+    def load(session: Session) -> list[MemberOut]:
+        group = service.group_named(name_of(request), session=session)
+        member_of(group, caller, session=session)
+        rows = records.members(group, session=session, states=["active", "pending", "invited"])
+        return [_member_out(r) for r in rows]
+
+    return await run(request, load)
+
+
+@operation(
+    "POST",
+    "/groups/{name}/join",
+    summary="Ask to join a group of this node (joins at once when open)",
+    tag=TAG,
+    body=JoinIn,
+    response=MemberOut,
+    errors=(404, 409),
+)
+async def join_group(request: Request, caller: User, body: JoinIn) -> MemberOut:
+    settings = node_of(request).settings
+
+    def save(session: Session) -> MemberOut:
+        group = service.group_named(name_of(request), session=session)
+        return _member_out(service.join(settings, caller, group, body.message, session=session))
+
+    return await run(request, save)
+
+
+@operation(
+    "POST",
+    "/groups/{name}/leave",
+    summary="Leave a group of this node (never as its last coordinator)",
+    tag=TAG,
+    response=MemberOut,
+    errors=(404, 409),
+)
+async def leave_group(request: Request, caller: User, _body: None) -> MemberOut:
+    settings = node_of(request).settings
+    return await run(
+        request,
+        lambda s: _member_out(
+            service.leave(settings, caller, service.group_named(name_of(request), session=s), session=s)
+        ),
+    )
+
+
+@operation(
+    "POST",
+    "/groups/{name}/invitation",
+    summary="Accept or decline an invitation to a group of this node",
+    tag=TAG,
+    body=AnswerIn,
+    response=MemberOut,
+    errors=(404, 409),
+)
+async def answer_invitation(request: Request, caller: User, body: AnswerIn) -> MemberOut:
+    settings = node_of(request).settings
+    return await run(
+        request,
+        lambda s: _member_out(
+            service.answer_invitation(
+                settings,
+                caller,
+                service.group_named(name_of(request), session=s),
+                accept=body.accept,
+                session=s,
+            )
+        ),
+    )
+
+
+@operation(
+    "POST",
+    "/groups/{name}/invitations",
+    summary="Invite a person, here or on another node (coordinators)",
+    tag=TAG,
+    body=InviteIn,
+    response=MemberOut,
+    status=201,
+    errors=(403, 404, 409, 422),
+)
+async def invite(request: Request, caller: User, body: InviteIn) -> MemberOut:
+    settings = node_of(request).settings
+    uri, display = await person_address(request, body.person)
+    return await run(
+        request,
+        lambda s: _member_out(
+            service.invite(
+                settings, caller, service.group_named(name_of(request), session=s), uri, display, session=s
+            )
+        ),
+    )
+
+
+@operation(
+    "POST",
+    "/groups/{name}/members/{member_id}/decision",
+    summary="Accept or refuse a request to join (coordinators)",
+    tag=TAG,
+    body=DecisionIn,
+    response=MemberOut,
+    errors=(403, 404, 409),
+)
+async def decide(request: Request, caller: User, body: DecisionIn) -> MemberOut:
+    settings = node_of(request).settings
+    member_id = int(request.path_params["member_id"])
+    return await run(
+        request,
+        lambda s: _member_out(
+            service.decide_request(
+                settings,
+                caller,
+                service.group_named(name_of(request), session=s),
+                member_id,
+                accept=body.accept,
+                session=s,
+            )
+        ),
+    )
+
+
+@operation(
+    "PATCH",
+    "/groups/{name}/members/{member_id}",
+    summary="Change a member's role and place in the constitution (coordinators)",
+    tag=TAG,
+    body=MemberChange,
+    response=MemberOut,
+    errors=(403, 404, 409, 422),
+)
+async def change_member(request: Request, caller: User, body: MemberChange) -> MemberOut:
+    settings = node_of(request).settings
+    member_id = int(request.path_params["member_id"])
+    changes = body.model_dump(exclude_unset=True)
+
+    def save(session: Session) -> MemberOut:
+        group = service.group_named(name_of(request), session=session)
+        row = records.member(group, member_id, session=session)
+        if row is None:
+            raise NotFound(service.MSG_NO_MEMBER)
+        if "role" in changes and changes["role"] is not None:
+            service.set_role(settings, caller, group, member_id, changes["role"], session=session)
+        constitution_fields = set(changes) - {"role"}
+        if constitution_fields:
+            items = changes.get("contract_items")
+            signed = changes.get("contract_signed_on")
+            service.set_associate(
+                settings,
+                caller,
+                group,
+                member_id,
+                service.AssociateInput(
+                    category=changes.get("category", row.category) or "",
+                    capital_percent=str(changes.get("capital_percent", row.capital_percent)),
+                    college_id=changes.get("college", row.college_id),
+                    associate=changes.get("associate", row.associate),
+                    bureau_role=changes.get("bureau_role", row.bureau_role) or "",
+                    offers=changes.get("offers") or records.json_list(row.offers),
+                    contract_items=items if items is not None else records.contract_items(row),
+                    contract_signed_on=(signed or row.contract_signed_on or "").__str__()
+                    if (signed or row.contract_signed_on)
+                    else "",
+                ),
+                session=session,
+            )
+        session.flush()
+        return _member_out(row)
+
+    return await run(request, save)
+
+
+@operation(
+    "DELETE",
+    "/groups/{name}/members/{member_id}",
+    summary="Remove a member (coordinators)",
+    tag=TAG,
+    response=MemberOut,
+    errors=(403, 404, 409),
+)
+async def remove_member(request: Request, caller: User, _body: None) -> MemberOut:
+    settings = node_of(request).settings
+    member_id = int(request.path_params["member_id"])
+    return await run(
+        request,
+        lambda s: _member_out(
+            service.remove(
+                settings, caller, service.group_named(name_of(request), session=s), member_id, session=s
+            )
+        ),
+    )
+
+
+@operation(
+    "POST",
+    "/groups/{name}/colleges",
+    summary="Add a voting college (coordinators; 10–50 % of the votes)",
+    tag=TAG,
+    body=CollegeIn,
+    status=201,
+    errors=(403, 409, 422),
+)
+async def add_college(request: Request, caller: User, body: CollegeIn) -> dict[str, Any]:
+    settings = node_of(request).settings
+
+    def save(session: Session) -> dict[str, Any]:
+        row = service.add_college(
+            settings,
+            caller,
+            service.group_named(name_of(request), session=session),
+            body.name,
+            str(body.weight),
+            session=session,
+        )
+        return {"id": row.id, "name": row.name, "weight": str(row.weight)}
+
+    return await run(request, save)
+
+
+@operation(
+    "GET",
+    "/groups/{name}/checklist",
+    summary="The legal shape's rules checked against the members (members only)",
+    tag=TAG,
+    response=CheckOut,
+    list_response=True,
+    errors=(403, 404),
+    query={"shape": {"type": "string", "enum": [s.value for s in legal.Shape]}},
+)
+async def checklist(request: Request, caller: User, _body: None) -> list[CheckOut]:
+    wanted = request.query_params.get("shape") or None
+
+    def load(session: Session) -> list[CheckOut]:
+        group = service.group_named(name_of(request), session=session)
+        member_of(group, caller, session=session)
+        try:
+            shape = legal.Shape(wanted).value if wanted else None
+        except ValueError:
+            shape = None
+        return [
+            CheckOut(
+                rule=c.rule,
+                label=legal.label_text(c),
+                article=c.article,
+                source=c.url,
+                ok=c.ok,
+                missing=None if c.ok else legal.missing_text(c),
+                advice=c.advice,
+                article_verified=c.verified,
+            )
+            for c in service.checklist(group, session=session, shape=shape)
+        ]
+
+    return await run(request, load)
+
+
+@operation(
+    "GET",
+    "/groups/{name}/constitution",
+    summary="The summary of the group's constitution (members only)",
+    tag=TAG,
+    errors=(403, 404),
+)
+async def get_constitution(request: Request, caller: User, _body: None) -> dict[str, Any]:
+    settings = node_of(request).settings
+
+    def load(session: Session) -> dict[str, Any]:
+        group = service.group_named(name_of(request), session=session)
+        member_of(group, caller, session=session)
+        return constitution.summary(settings, group, session=session)
+
+    return await run(request, load)
+
+
+@operation(
+    "PUT",
+    "/groups/{name}/rules",
+    summary="Write the group's rules (coordinators)",
+    tag=TAG,
+    body=RulesIn,
+    response=GroupOut,
+    errors=(403, 422),
+)
+async def put_rules(request: Request, caller: User, body: RulesIn) -> GroupOut:
+    settings = node_of(request).settings
+    data = service.RulesInput(
+        sharing_rule=body.sharing_rule,
+        contribution_rate=str(body.contribution_rate),
+        contribution_brackets="\n".join(f"{start}: {rate}" for start, rate in body.contribution_brackets),
+        members_see=body.members_see,
+        rules_text=body.rules_text,
+    )
+
+    def save(session: Session) -> GroupOut:
+        group = service.update_rules(
+            settings, caller, service.group_named(name_of(request), session=session), data, session=session
+        )
+        return _group_out(settings, group, session=session)
+
+    return await run(request, save)
+
+
+@operation(
+    "POST",
+    "/groups/remote/join",
+    summary="Ask to join a group of another node (its Join)",
+    tag=TAG,
+    body=RemoteJoinIn,
+    response=MyGroupOut,
+    status=201,
+    errors=(409, 422),
+)
+async def join_remote(request: Request, caller: User, body: RemoteJoinIn) -> MyGroupOut:
+    settings = node_of(request).settings
+    actor = await remote_actor(request, body.group, "group")
+
+    def save(session: Session) -> MyGroupOut:
+        row = memberships.join_remote(settings, caller, actor, body.message, session=session)
+        return MyGroupOut(
+            group=row.group_uri, name=row.group_name, state=row.state, role=row.role, here=False
+        )
+
+    return await run(request, save)
+
+
+@operation(
+    "POST",
+    "/groups/remote/answer",
+    summary="Accept or decline an invitation of a group of another node",
+    tag=TAG,
+    body=RemoteAnswerIn,
+    response=MyGroupOut,
+    errors=(409,),
+)
+async def answer_remote(request: Request, caller: User, body: RemoteAnswerIn) -> MyGroupOut:
+    settings = node_of(request).settings
+    accept = body.accept
+
+    def save(session: Session) -> MyGroupOut:
+        row = memberships.answer_remote_invitation(
+            settings, caller, body.group, accept=accept, session=session
+        )
+        return MyGroupOut(
+            group=row.group_uri, name=row.group_name, state=row.state, role=row.role, here=False
+        )
+
+    return await run(request, save)
+
+
+class RemoteGroupIn(Strict):
+    group: str = Field(min_length=8, max_length=2048, description="The group's actor id")
+
+
+@operation(
+    "POST",
+    "/groups/remote/leave",
+    summary="Leave a group of another node (its Leave)",
+    tag=TAG,
+    body=RemoteGroupIn,
+    response=MyGroupOut,
+    errors=(404, 409),
+)
+async def leave_remote(request: Request, caller: User, body: RemoteGroupIn) -> MyGroupOut:
+    settings = node_of(request).settings
+
+    def save(session: Session) -> MyGroupOut:
+        row = memberships.leave_remote(settings, caller, body.group, session=session)
+        return MyGroupOut(
+            group=row.group_uri, name=row.group_name, state=row.state, role=row.role, here=False
+        )
+
+    return await run(request, save)
+
+
+@operation(
+    "GET",
+    "/me/groups",
+    summary="The caller's groups, here and on other nodes",
+    tag=TAG,
+    response=MyGroupOut,
+    list_response=True,
+)
+async def my_groups(request: Request, caller: User, _body: None) -> list[MyGroupOut]:
+    settings = node_of(request).settings
+
+    def load(session: Session) -> list[MyGroupOut]:
+        here = [
+            MyGroupOut(
+                group=local.group(settings, g.name).uri,
+                name=g.display_name,
+                state=m.state,
+                role=m.role,
+                here=True,
+            )
+            for g, m in records.groups_of_user(caller, session=session)
+        ]
+        there = [
+            MyGroupOut(group=r.group_uri, name=r.group_name, state=r.state, role=r.role, here=False)
+            for r in records.remote_memberships_of(caller, session=session)
+        ]
+        return here + there
+
+    return await run(request, load)
+
+
+def operations() -> list[Operation]:
+    return [
+        list_groups,
+        create_group,
+        join_remote,
+        answer_remote,
+        leave_remote,
+        my_groups,
+        get_group,
+        change_group,
+        list_members,
+        join_group,
+        leave_group,
+        answer_invitation,
+        invite,
+        decide,
+        change_member,
+        remove_member,
+        add_college,
+        checklist,
+        get_constitution,
+        put_rules,
+    ]
