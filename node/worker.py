@@ -14,6 +14,7 @@ from node.activitypub.inbox.dispatch import Dispatcher
 from node.activitypub.inbox.processing import InboxJob
 from node.activitypub.outbox.job import DeliveryJob
 from node.activitypub.social import inbound as social_inbound
+from node.core import limits, processes
 from node.core.jobs import Job, Worker
 from node.market import federation as market_federation
 from node.market import jobs as market_jobs
@@ -58,6 +59,8 @@ def node_worker(
         DeliveryJob(settings, engine, resolve_inbox=remote.inbox_for, accounts=DIRECTORY),
         InboxJob(settings, engine, remote=remote, dispatcher=dispatcher or inbox_dispatcher()),
         *market_jobs.jobs(settings, engine, remote),
+        processes.Heartbeat(engine),
+        limits.PruneJob(engine),
     ]
     if owned:
         jobs.append(_RemoteActorsCloser(remote))

@@ -12,7 +12,8 @@ from node.accounts import service
 from node.accounts.models import Role
 from node.activitypub import keys
 from node.commands.base import CommandError, Context, SubParsers, add_json_flag, print_json, read_password
-from node.core import db
+from node.core import db, logs
+from node.http import serving
 from node.settings import SettingsError, new_secret_key
 
 
@@ -136,6 +137,7 @@ def cmd_serve(args: argparse.Namespace, context: Context) -> int:
         f"ASASAP node {settings.node_name!r} serving {settings.base_url} on http://{host}:{port}",
         file=sys.stderr,
     )
+    logs.configure(settings.log_level, settings.log_format)
     uvicorn.run(
         "node.asgi:app",
         factory=True,
@@ -143,11 +145,9 @@ def cmd_serve(args: argparse.Namespace, context: Context) -> int:
         port=port,
         workers=args.workers if args.workers > 1 else None,
         loop="auto",
-        http="auto",
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        server_header=False,
         lifespan="on",
+        **serving.uvicorn_options(settings),
     )
     return 0
 

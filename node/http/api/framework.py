@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from node.accounts import credentials
+from node.accounts import service
 from node.accounts.models import User
 from node.core.errors import N_, ValidationFailed
-from node.http.runtime import run
+from node.http.runtime import node_of, run_writing
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -166,7 +166,8 @@ async def authenticate(request: Request, level: str) -> User | None:
             N_("Malformed Authorization header; expected `Bearer <token>`."),
             headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
         )
-    user = await run(request, lambda session: credentials.user_for_api_token(secret, session=session))
+    settings = node_of(request).settings
+    user = await run_writing(request, lambda session: service.api_caller(settings, secret, session=session))
     if user is None:
         raise HTTPException(
             401,

@@ -31,6 +31,7 @@ from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.catalog import eligibility
+from node.core import limits
 from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
 from node.core.statemachine import TransitionRefused
 from node.core.text import plain_text
@@ -263,6 +264,8 @@ def place_bid(
     now = now or utcnow()
     check_may_bid(settings, bidder, proposal, now, session=session)
     price, hours, schedule, message = _terms(proposal, data, now)
+    limits.hit(settings, "bids per person per day", bidder.pk, session=session, now=now)
+    limits.hit(settings, "bids per proposal per day", proposal.ap_id, session=session, now=now)
     actor = local.person(settings, bidder)
     assert proposal.id is not None
     bid = Bid(

@@ -33,6 +33,7 @@ from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
 from node.activitypub.actors import local
+from node.core import limits
 from node.core.errors import N_, Conflict, PermissionDenied
 from node.core.statemachine import TransitionRefused
 from node.core.timeutil import utcnow
@@ -121,6 +122,7 @@ def create(settings: Settings, author: User, data: ProposalInput, *, session: Se
     _check_author(author, session=session)
     now = utcnow()
     clean = validate(settings, author, data, now)
+    limits.hit(settings, "proposals per person per day", author.pk, session=session, now=now)
     row = Proposal(
         ap_id=new_proposal_uri(settings),
         origin="",

@@ -116,7 +116,8 @@ async def list_tokens(request: Request, caller: User, _body: None) -> list[schem
 )
 async def create_token(request: Request, caller: User, body: schemas.TokenCreate) -> schemas.NewToken:
     token, secret = await run(
-        request, lambda session: credentials.create_api_token(caller, body.name, session=session)
+        request,
+        lambda session: service.create_token(node_of(request).settings, caller, body.name, session=session),
     )
     return schemas.NewToken(**_token(token).model_dump(), token=secret)
 
