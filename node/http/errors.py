@@ -81,6 +81,9 @@ async def error_response(
     """The error as JSON or as a page, in the request's language."""
     code = code or STATUS_CODES.get(status, "error")
     if wants_json(request):
+        if "accept-language" in request.headers:  # API clients get English unless they ask otherwise
+            _ = gettext_for(request)
+            message, fields = _(message), {name: _(text) for name, text in (fields or {}).items()}
         return json_error(status, code, message, fields=fields, headers=headers)
     try:
         _ = gettext_for(request)
