@@ -307,14 +307,15 @@ def restore(settings: Settings, engine: Engine, archive_path: Path, *, force: bo
         raise BackupError(f"no such file: {archive_path}")
     backend = backend_of(engine)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    declared = read_manifest(archive_path)
+    if declared.backend != backend:
+        raise BackupError(
+            f"this backup is of a {declared.backend} database and the node is set up for {backend}: "
+            "restore it onto the same kind of database"
+        )
     with tempfile.TemporaryDirectory(prefix="asasap-restore-", dir=settings.data_dir.parent) as work:
         unpacked = Path(work)
         manifest = unpack(archive_path, unpacked)
-        if manifest.backend != backend:
-            raise BackupError(
-                f"this backup is of a {manifest.backend} database and the node is set up for {backend}: "
-                "restore it onto the same kind of database"
-            )
         if not _known_revision(manifest.revision):
             raise BackupError(
                 f"this backup comes from a newer release (database revision {manifest.revision}): "
