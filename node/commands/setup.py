@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import stat
-import sys
 from typing import Any
 
 from node.accounts import service
@@ -133,11 +133,10 @@ def cmd_serve(args: argparse.Namespace, context: Context) -> int:
     db.check_migrated(context.engine)
     context.close()
     os.environ["ASASAP__SERVE_CONFIG"] = context.config_file or ""
-    print(
-        f"ASASAP node {settings.node_name!r} serving {settings.base_url} on http://{host}:{port}",
-        file=sys.stderr,
-    )
     logs.configure(settings.log_level, settings.log_format)
+    logging.getLogger("asasap.web").warning(
+        "ASASAP node %r serving %s on http://%s:%s", settings.node_name, settings.base_url, host, port
+    )
     uvicorn.run(
         "node.asgi:app",
         factory=True,

@@ -156,12 +156,18 @@ def route_template(scope: Scope) -> str:
     logs carry what the client put in the path; ``unmatched`` when no route took it."""
     if "endpoint" not in scope:
         return "unmatched"
-    path: str = scope.get("root_path", "") + scope.get("path", "")
-    for name, value in sorted(scope.get("path_params", {}).items(), key=lambda item: -len(str(item[1]))):
-        text = str(value)
-        if text:
-            path = path.replace(text, "{" + name + "}", 1)
-    return path
+    segments: list[str] = (scope.get("root_path", "") + scope.get("path", "")).split("/")
+    taken = [False] * len(segments)
+    for name, value in scope.get("path_params", {}).items():
+        wanted = str(value).split("/")
+        for start in range(len(segments) - len(wanted), -1, -1):  # the last place the value stands
+            span = range(start, start + len(wanted))
+            if segments[start : start + len(wanted)] == wanted and not any(taken[i] for i in span):
+                segments[start : start + len(wanted)] = ["{" + name + "}"] + [""] * (len(wanted) - 1)
+                for i in span:
+                    taken[i] = True
+                break
+    return "/".join(s for i, s in enumerate(segments) if s or not taken[i])
 
 
 def _read_cookie(raw: bytes, name: str) -> str | None:

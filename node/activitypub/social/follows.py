@@ -245,6 +245,17 @@ def accepted_followees(follower_uri: str, *, session: Session) -> list[str]:
     return list(rows)
 
 
+def outgoing(*, session: Session, follower_uri: str | None = None, local_only: bool = True) -> list[Follow]:
+    """The follows made from this node, oldest first: those of ``follower_uri`` when given, else of
+    every local follower (the node actor and people) whose followee is on another server."""
+    query = select(Follow).order_by(col(Follow.created_at), col(Follow.id))
+    if follower_uri is not None:
+        query = query.where(col(Follow.follower_uri) == follower_uri)
+    if local_only:
+        query = query.where(col(Follow.local_followee_id).is_(None))
+    return list(session.exec(query).all())
+
+
 def follows_of(actor_uri: str, *, session: Session) -> list[tuple[str, str]]:
     """``(followee URI, state)`` of every follow by ``actor_uri``, oldest first."""
     rows = session.exec(
