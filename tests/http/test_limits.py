@@ -16,22 +16,8 @@ from node.core import db
 from node.market.models import Proposal
 from node.settings import Settings
 from tests.support.accounts import PASSWORD, make_user
+from tests.support.market import PROPOSAL_FORM
 from tests.support.pages import login, post_form
-
-PROPOSAL_FORM = {
-    "purpose": "offer",
-    "title": "Repassage en soirée",
-    "description": "Chemises et draps.",
-    "category": "laundry-delivery",
-    "postal_code": "93100",
-    "commune_name": "Montreuil",
-    "schedule_kind": "none",
-    "quantity": "2",
-    "price": "18,50",
-    "price_basis": "per_hour",
-    "currency": "EUR",
-    "lifetime_days": "30",
-}
 
 
 def count(engine: Engine, model: type) -> int:

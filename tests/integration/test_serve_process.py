@@ -37,22 +37,28 @@ def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> 
     process.stop()
 
 
+def register(http: httpx.Client, username: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    """Fill in and send the registration form as ``username``."""
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', http.get("/register").text)
+    assert token
+    return http.post(
+        "/register",
+        data={
+            "csrf_token": token.group(1),
+            "username": username,
+            "password": PASSWORD,
+            "password_confirm": PASSWORD,
+        },
+        headers=headers,
+    )
+
+
 def test_real_server_serves_pages_api_and_sessions(node: NodeProcess) -> None:
     with httpx.Client(base_url=node.base_url, follow_redirects=False, timeout=10) as http:
         home = http.get("/")
         assert home.status_code == 200 and "Bagnolet Entraide" in home.text
         assert home.headers["x-content-type-options"] == "nosniff"
-        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', http.get("/register").text)
-        assert token
-        registered = http.post(
-            "/register",
-            data={
-                "csrf_token": token.group(1),
-                "username": "amina",
-                "password": PASSWORD,
-                "password_confirm": PASSWORD,
-            },
-        )
+        registered = register(http, "amina")
         assert registered.status_code == 303
         assert http.get("/settings/account").status_code == 200
         assert http.get("/api/v1/openapi.json").json()["openapi"].startswith("3.1")
@@ -147,18 +153,7 @@ def test_forwarded_addresses_are_not_believed_by_default(node: NodeProcess) -> N
     statuses = []
     for index in range(REGISTRATIONS_PER_HOUR + 1):
         with httpx.Client(base_url=node.base_url, follow_redirects=False, timeout=30) as http:
-            token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', http.get("/register").text)
-            assert token
-            response = http.post(
-                "/register",
-                data={
-                    "csrf_token": token.group(1),
-                    "username": f"spoof{index}",
-                    "password": PASSWORD,
-                    "password_confirm": PASSWORD,
-                },
-                headers={"X-Forwarded-For": f"203.0.113.{index}"},
-            )
+            response = register(http, f"spoof{index}", {"X-Forwarded-For": f"203.0.113.{index}"})
             statuses.append(response.status_code)
             if response.status_code == 429:
                 assert int(response.headers["retry-after"]) > 0 and "Trop de comptes" in response.text
