@@ -24,6 +24,7 @@ and documentation), then call :func:`hit` where the action happens.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import time
@@ -123,9 +124,14 @@ def maximum(settings: Settings, name: str) -> int:
     return value
 
 
+@functools.lru_cache(maxsize=16)
+def _mac_key(settings: Settings) -> bytes:
+    """The node secret, read once per settings (it may come from a file)."""
+    return hmac.new(settings.effective_secret_key.encode(), b"asasap limits", hashlib.sha256).digest()
+
+
 def _subject(settings: Settings, name: str, key: str | int) -> str:
-    mac = hmac.new(settings.effective_secret_key.encode(), f"{name}\0{key}".encode(), hashlib.sha256)
-    return mac.hexdigest()[:32]
+    return hmac.new(_mac_key(settings), f"{name}\0{key}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _window(now: datetime, length: timedelta) -> tuple[datetime, datetime]:
