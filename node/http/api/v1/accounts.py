@@ -40,7 +40,7 @@ async def update_me(request: Request, caller: User, body: schemas.ProfileUpdate)
     def save(session: Session) -> schemas.Account:
         user = service.reload(caller, session=session)
         current = service.user_categories(user, session=session)
-        changes = body.model_dump(exclude_unset=True)
+        changes = body.model_dump(exclude_unset=True, mode="json")
         language = changes.pop("language", None)
         data = service.ProfileInput(
             display_name=user.display_name,
