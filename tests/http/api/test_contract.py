@@ -58,6 +58,7 @@ def test_every_operation_keeps_its_contract(live: Node, tmp_path: Path) -> None:
     coverage of each schema's edges, fuzzing, stateful sequences), with a fixed seed."""
     command = [
         str(Path(sys.executable).with_name("st")),
+        f"--config-file={Path(__file__).with_name('schemathesis.toml')}",
         "run",
         live.url + "/api/v1/openapi.json",
         "--checks=all",
