@@ -35,7 +35,6 @@ USERNAME_RE = re.compile(r"^[a-z0-9_]{2,30}$")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 POSTAL_CODE_RE = re.compile(r"^(?:[0-8]\d|9[0-8])\d{3}$")
 # Names that would clash with the node's own actor or with routes.
-LOGIN_FREE_FAILURES = 3  # failed logins on an account before its answers are delayed
 RESERVED_USERNAMES = frozenset(
     {"node", "actor", "instance", "api", "admin_", "static", "inbox", "outbox", "users", "root", "system"}
 )
@@ -211,14 +210,16 @@ def _recent_failures(
 
 
 def login_delay(settings: Settings, username: str, *, session: Session) -> float:
-    """Seconds to wait before checking a password for ``username``: nothing for the first failures,
-    then doubling with each failure on the account from anywhere, up to ``login_delay_max_seconds``.
-    It slows guessing without locking the account: the right password still logs in."""
+    """Seconds to wait before checking a password for ``username``: nothing until the account has
+    failed as often as locks one address (``login_max_failures``, from anywhere), then 1, 2, 4...
+    seconds, up to ``login_delay_max_seconds``. It slows guessing spread over many addresses without
+    locking the account: the right password still logs in."""
     key = _throttle_keys(username, None)["account"]
     count = _recent_failures(settings, [key], session=session).get(key, (0, utcnow()))[0]
-    if count < LOGIN_FREE_FAILURES:
+    free = max(settings.login_max_failures, 1)
+    if count < free:
         return 0.0
-    return float(min(settings.login_delay_max_seconds, 2 ** (count - LOGIN_FREE_FAILURES)))
+    return float(min(settings.login_delay_max_seconds, 2 ** min(count - free, 16)))
 
 
 def authenticate(
