@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 from node.app import create_app
+from node.core import logs
 from node.http.application import Application
 from node.settings import load_settings
 
@@ -13,7 +13,5 @@ from node.settings import load_settings
 def app() -> Application:
     """Build the node's application from the environment (and ``ASASAP_CONFIG``)."""
     settings = load_settings(config_file=os.environ.get("ASASAP__SERVE_CONFIG") or None)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format)
     return create_app(settings)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from node.commands import federation, setup, timebank, users, worker
+from node.commands import backup, federation, setup, timebank, users, worker
 from node.commands.base import CommandError, Context, Handler
 from node.core import db
 from node.demo import command as demo
@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", metavar="FILE", help="TOML settings file (default: $ASASAP_CONFIG)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (setup, users, demo, federation, timebank, worker):  # in the order --help lists them
+    # in the order --help lists them
+    for command in (setup, users, demo, federation, timebank, worker, backup):
         command.register(sub)
     return parser
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from node.accounts import models as accounts_models
 from node.activitypub import keys as activitypub_keys
 from node.activitypub import models as activitypub_models
+from node.core import limits as core_limits
+from node.core import processes as core_processes
 from node.core.sqlbase import SQLModel
 from node.groups import models as groups_models
 from node.market import models as market_models
@@ -16,6 +18,8 @@ __all__ = [
     "accounts_models",
     "activitypub_keys",
     "activitypub_models",
+    "core_limits",
+    "core_processes",
     "groups_models",
     "market_models",
     "metadata",

@@ -8,6 +8,7 @@ Nothing is read at import time: call :func:`load_settings`.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -89,7 +90,7 @@ class Settings:
     )
     login_max_failures: int = field(
         default=5,
-        metadata=_doc("Failed logins allowed per account or address within the window before throttling."),
+        metadata=_doc("Failed logins allowed per (account, address) pair within the window before a lock."),
     )
     login_window_seconds: int = field(
         default=900, metadata=_doc("Window, in seconds, over which failed logins are counted.")
@@ -147,6 +148,59 @@ class Settings:
             "Seconds before a transfer to another node that got no answer is offered again (doubling "
             "up to an hour), and between two looks for payments due."
         ),
+    )
+    # Running a node for real (issue 9): abuse limits, proxies, slow clients, logs, metrics.
+    limit_registrations_per_address_hour: int = field(
+        default=5, metadata=_doc("Accounts one client address may register per hour (0: no limit).")
+    )
+    limit_proposals_per_person_day: int = field(
+        default=30, metadata=_doc("Offers and demands one person may publish per day (0: no limit).")
+    )
+    limit_bids_per_proposal_day: int = field(
+        default=50, metadata=_doc("Answers (bids) one proposal may receive per day (0: no limit).")
+    )
+    limit_bids_per_person_day: int = field(
+        default=60, metadata=_doc("Answers (bids) one person may send per day (0: no limit).")
+    )
+    limit_follows_per_person_day: int = field(
+        default=200, metadata=_doc("Follow requests one person may send per day (0: no limit).")
+    )
+    limit_tokens_per_person_hour: int = field(
+        default=20, metadata=_doc("API tokens one person may create per hour (0: no limit).")
+    )
+    limit_api_requests_per_token_minute: int = field(
+        default=600, metadata=_doc("API requests one token may make per minute (0: no limit).")
+    )
+    login_address_max_failures: int = field(
+        default=50,
+        metadata=_doc("Failed logins allowed from one address, on any accounts, within the login window."),
+    )
+    login_delay_max_seconds: int = field(
+        default=8,
+        metadata=_doc("Longest delay before answering a login to an account that keeps failing, in seconds."),
+    )
+    trusted_proxies: str = field(
+        default="",
+        metadata=_doc(
+            "Comma-separated addresses of the reverse proxies whose `X-Forwarded-For` is believed (none)."
+        ),
+    )
+    header_timeout_seconds: int = field(
+        default=15, metadata=_doc("Seconds a client has to send a request's headers before it is cut off.")
+    )
+    body_timeout_seconds: int = field(
+        default=30, metadata=_doc("Seconds a client may pause while sending a request body (then 408).")
+    )
+    log_format: str = field(
+        default="text", metadata=_doc("Log lines as `text` or `json` (one object a line).")
+    )
+    metrics_allow: str = field(
+        default="127.0.0.1,::1",
+        metadata=_doc("Comma-separated addresses or networks allowed to read `/metrics` (empty: nobody)."),
+    )
+    worker_stale_seconds: int = field(
+        default=60,
+        metadata=_doc("A worker not heard from for this many seconds is dead for `/readyz` and `/metrics`."),
     )
 
     @property
@@ -294,6 +348,15 @@ def validate(settings: Settings) -> None:
     if settings.log_level.lower() not in {"debug", "info", "warning", "error"}:
         raise SettingsError("ASASAP_LOG_LEVEL must be debug, info, warning or error")
     _validate_timebank(settings)
+    for name in ("trusted_proxies", "metrics_allow"):
+        try:
+            networks(getattr(settings, name))
+        except ValueError as exc:
+            raise SettingsError(f"ASASAP_{name.upper()}: {exc}") from None
+    if settings.log_format not in {"text", "json"}:
+        raise SettingsError("ASASAP_LOG_FORMAT must be `text` or `json`")
+    if settings.header_timeout_seconds < 1 or settings.body_timeout_seconds < 1:
+        raise SettingsError("ASASAP_HEADER_TIMEOUT_SECONDS and ASASAP_BODY_TIMEOUT_SECONDS must be positive")
     url = settings.effective_database_url
     if not (url.startswith("sqlite:///") or url.startswith("postgresql+psycopg://")):
         raise SettingsError("ASASAP_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
@@ -326,6 +389,10 @@ def _validate_timebank(settings: Settings) -> None:
         raise SettingsError("ASASAP_TIMEBANK_STARTING_CREDIT cannot exceed ASASAP_TIMEBANK_MAX_BALANCE")
     if not 1 <= settings.timebank_retry_seconds <= 86_400:
         raise SettingsError("ASASAP_TIMEBANK_RETRY_SECONDS must be between 1 and 86400")
+
+def networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The addresses or networks of a comma-separated setting (``127.0.0.1, 10.0.0.0/8``)."""
+    return [ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()]
 
 
 def new_secret_key() -> str:

@@ -16,6 +16,7 @@ from node.activitypub.inbox.processing import InboxJob
 from node.activitypub.outbox.job import DeliveryJob
 from node.activitypub.social import inbound as social_inbound
 from node.activitypub.vocab import Activity
+from node.core import limits, processes
 from node.core.jobs import Job, Worker
 from node.groups import federation as groups_federation
 from node.groups import jobs as groups_jobs
@@ -83,6 +84,8 @@ def node_worker(
         *market_jobs.jobs(settings, engine, remote),
         *timebank_jobs.jobs(settings, engine),
         *groups_jobs.jobs(settings, engine),
+        processes.Heartbeat(engine),
+        limits.PruneJob(engine),
     ]
     if owned:
         jobs.append(_RemoteActorsCloser(remote))

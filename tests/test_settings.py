@@ -58,6 +58,11 @@ def test_postgres_url_uses_psycopg() -> None:
         ({"ASASAP_ALLOW_PRIVATE_ADDRESSES": "maybe"}, "boolean"),
         ({"ASASAP_DATABASE_URL": "mysql://x"}, "ASASAP_DATABASE_URL"),
         ({"ASASAP_DEFAULT_LANGUAGE": "de"}, "ASASAP_DEFAULT_LANGUAGE"),
+        ({"ASASAP_TRUSTED_PROXIES": "127.0.0.1, nginx.local"}, "ASASAP_TRUSTED_PROXIES"),
+        ({"ASASAP_METRICS_ALLOW": "10.0.0.0/33"}, "ASASAP_METRICS_ALLOW"),
+        ({"ASASAP_LOG_FORMAT": "xml"}, "ASASAP_LOG_FORMAT"),
+        ({"ASASAP_BODY_TIMEOUT_SECONDS": "0"}, "ASASAP_BODY_TIMEOUT_SECONDS"),
+        ({"ASASAP_LIMIT_BIDS_PER_PERSON_DAY": "many"}, "ASASAP_LIMIT_BIDS_PER_PERSON_DAY"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:

@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
 from node.accounts import credentials, passwords
-from node.accounts.models import AccountStatus, Invite, LoginFailure, Role, User, UserCategory
+from node.accounts.models import AccountStatus, ApiToken, Invite, LoginFailure, Role, User, UserCategory
 from node.catalog import categories
 from node.catalog.statuses import ProviderStatus
+from node.core import limits
 from node.core.errors import (
     N_,
     AuthenticationFailed,
@@ -62,6 +63,7 @@ class RegistrationInput:
     invite_code: str = ""
     note: str = ""
     language: str | None = None
+    address: str | None = None  # the client's address, for the registrations-per-address limit
 
 
 def normalise_username(username: str) -> str:
@@ -159,6 +161,8 @@ def register(settings: Settings, data: RegistrationInput, *, session: Session) -
     """Register a person according to the node's policy: open, approval by a coordinator, or invite."""
     policy = settings.registration
     invite: Invite | None = None
+    if data.address:
+        limits.hit(settings, "registrations per address per hour", data.address, session=session)
     if policy == RegistrationPolicy.INVITE:
         invite = credentials.find_usable_invite(data.invite_code.strip(), session=session)
         if invite is None:
@@ -183,27 +187,55 @@ def register(settings: Settings, data: RegistrationInput, *, session: Session) -
     return user
 
 
-def _throttle_keys(username: str, remote_addr: str | None) -> list[str]:
-    keys = [f"user:{normalise_username(username)}"]
+def _throttle_keys(username: str, remote_addr: str | None) -> dict[str, str]:
+    """The keys a failed login is counted under: the account, the (account, address) pair, the address."""
+    name = normalise_username(username)
+    keys = {"account": f"user:{name}", "pair": f"pair:{name}|{remote_addr or '-'}"}
     if remote_addr:
-        keys.append(f"addr:{remote_addr}")
+        keys["address"] = f"addr:{remote_addr}"
     return keys
+
+
+def _recent_failures(
+    settings: Settings, keys: Iterable[str], *, session: Session
+) -> dict[str, tuple[int, datetime]]:
+    """Failed logins within the window under each of ``keys``: (count, first)."""
+    window_start = utcnow() - timedelta(seconds=settings.login_window_seconds)
+    rows = session.exec(
+        select(LoginFailure.key, func.count(), func.min(LoginFailure.at))
+        .where(col(LoginFailure.key).in_(list(keys)), col(LoginFailure.at) >= window_start)
+        .group_by(LoginFailure.key)
+    ).all()
+    return {key: (count, first) for key, count, first in rows}
+
+
+def login_delay(settings: Settings, username: str, *, session: Session) -> float:
+    """Seconds to wait before checking a password for ``username``: nothing until the account has
+    failed as often as locks one address (``login_max_failures``, from anywhere), then 1, 2, 4...
+    seconds, up to ``login_delay_max_seconds``. It slows guessing spread over many addresses without
+    locking the account: the right password still logs in."""
+    key = _throttle_keys(username, None)["account"]
+    count = _recent_failures(settings, [key], session=session).get(key, (0, utcnow()))[0]
+    free = max(settings.login_max_failures, 1)
+    if count < free:
+        return 0.0
+    return float(min(settings.login_delay_max_seconds, 2 ** min(count - free, 16)))
 
 
 def authenticate(
     settings: Settings, *, session: Session, username: str, password: str, remote_addr: str | None
 ) -> User:
-    """The active account matching the credentials. Repeated failures are throttled per name and address."""
+    """The active account matching the credentials. Repeated failures lock the (account, address) pair
+    and, past a higher count, the address; never the account itself, so that nobody can lock someone
+    else out from elsewhere (the account gets a progressive delay instead, :func:`login_delay`)."""
     keys = _throttle_keys(username, remote_addr)
     window_start = utcnow() - timedelta(seconds=settings.login_window_seconds)
     session.exec(delete(LoginFailure).where(col(LoginFailure.at) < window_start))
-    failures = session.exec(
-        select(LoginFailure.key, func.count(), func.min(LoginFailure.at))
-        .where(col(LoginFailure.key).in_(keys), col(LoginFailure.at) >= window_start)
-        .group_by(LoginFailure.key)
-    ).all()
-    for _key, count, first in failures:
-        if count >= settings.login_max_failures:
+    failures = _recent_failures(settings, keys.values(), session=session)
+    caps = {"pair": settings.login_max_failures, "address": settings.login_address_max_failures}
+    for kind, cap in caps.items():
+        count, first = failures.get(keys.get(kind, ""), (0, utcnow()))
+        if cap > 0 and count >= cap:
             wait = (
                 int((first + timedelta(seconds=settings.login_window_seconds) - utcnow()).total_seconds()) + 1
             )
@@ -211,7 +243,7 @@ def authenticate(
     user = session.exec(select(User).where(User.username == normalise_username(username))).first()
     ok = passwords.verify_password(user.password_hash if user else passwords.DUMMY_HASH, password)
     if user is None or not ok:
-        for key in keys:
+        for key in keys.values():
             session.add(LoginFailure(key=key))
         # The failure must be remembered although the caller's transaction will be rolled back
         # when the error propagates: commit it here.
@@ -223,10 +255,25 @@ def authenticate(
         raise PermissionDenied(N_("This account is suspended."))
     if user.status != AccountStatus.ACTIVE:
         raise AuthenticationFailed(N_("Wrong username or password."))
-    session.exec(delete(LoginFailure).where(col(LoginFailure.key) == keys[0]))
+    session.exec(delete(LoginFailure).where(col(LoginFailure.key).in_([keys["account"], keys["pair"]])))
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
         session.add(user)
+    return user
+
+
+def create_token(settings: Settings, user: User, name: str, *, session: Session) -> tuple[ApiToken, str]:
+    """A new API token for ``user`` (the secret is returned once), within the node's hourly limit."""
+    limits.hit(settings, "api tokens per person per hour", user.pk, session=session)
+    return credentials.create_api_token(user, name, session=session)
+
+
+def api_caller(settings: Settings, secret: str, *, session: Session) -> User | None:
+    """The active account owning the API token ``secret`` (None when there is none), its request
+    counted against the token's per-minute limit."""
+    user = credentials.user_for_api_token(secret, session=session)
+    if user is not None:
+        limits.hit(settings, "api requests per token per minute", credentials.digest(secret), session=session)
     return user
 
 

@@ -57,6 +57,17 @@ def register(sub: SubParsers) -> None:
     p.set_defaults(handler=cmd_unfollow)
 
     p = cmds.add_parser(
+        "following",
+        help="the nodes and actors this node follows, with state and since when",
+        description="List what the node actor follows (other nodes, relays' actors, anyone): each "
+        "followee with its state (pending until it answers, accepted, rejected) and since when. "
+        "--people adds the follows of this node's people to actors on other servers.",
+    )
+    p.add_argument("--people", action="store_true", help="also list the follows of this node's people")
+    add_json_flag(p)
+    p.set_defaults(handler=cmd_following)
+
+    p = cmds.add_parser(
         "peers",
         help="known servers: software, state, last success, failures",
         description="List the servers this node knows: software, state, last success and failures.",
@@ -217,6 +228,35 @@ def cmd_unfollow(args: argparse.Namespace, context: Context) -> int:
         print_json({"unfollowed": target_uri})
     else:
         print(f"Unfollowed {target_uri}.")
+    return 0
+
+
+def cmd_following(args: argparse.Namespace, context: Context) -> int:
+    node = local.node_actor(context.settings)
+    with context.session() as session:
+        rows = [
+            {
+                "follower": row.follower_uri,
+                "followee": row.followee_uri,
+                "state": row.state,
+                "since": isoformat(row.updated_at),
+                "requested_at": isoformat(row.created_at),
+            }
+            for row in follows.outgoing(session=session, follower_uri=None if args.people else node.uri)
+        ]
+    if args.json:
+        print_json(rows)
+    elif not rows:
+        print("This node follows nobody yet: `asasap federation follow https://other.example`.")
+    else:
+        headers = ["followee", "state", "since"] + (["follower"] if args.people else [])
+        print_table(
+            headers,
+            [
+                [r["followee"], r["state"], r["since"]] + ([r["follower"]] if args.people else [])
+                for r in rows
+            ],
+        )
     return 0
 
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import stat
-import sys
 from typing import Any
 
 from node.accounts import service
 from node.accounts.models import Role
 from node.activitypub import keys
 from node.commands.base import CommandError, Context, SubParsers, add_json_flag, print_json, read_password
-from node.core import db
+from node.core import db, logs
+from node.http import serving
 from node.settings import SettingsError, new_secret_key
 
 
@@ -132,9 +133,9 @@ def cmd_serve(args: argparse.Namespace, context: Context) -> int:
     db.check_migrated(context.engine)
     context.close()
     os.environ["ASASAP__SERVE_CONFIG"] = context.config_file or ""
-    print(
-        f"ASASAP node {settings.node_name!r} serving {settings.base_url} on http://{host}:{port}",
-        file=sys.stderr,
+    logs.configure(settings.log_level, settings.log_format)
+    logging.getLogger("asasap.web").warning(
+        "ASASAP node %r serving %s on http://%s:%s", settings.node_name, settings.base_url, host, port
     )
     uvicorn.run(
         "node.asgi:app",
@@ -143,11 +144,9 @@ def cmd_serve(args: argparse.Namespace, context: Context) -> int:
         port=port,
         workers=args.workers if args.workers > 1 else None,
         loop="auto",
-        http="auto",
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        server_header=False,
         lifespan="on",
+        **serving.uvicorn_options(settings),
     )
     return 0
 

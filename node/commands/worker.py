@@ -11,7 +11,7 @@ from typing import Any
 
 from node.activitypub.outbox.admin import count_by_state
 from node.commands.base import Context, SubParsers, add_json_flag, print_json
-from node.core import db
+from node.core import db, logs
 from node.core.jobs import Worker
 from node.worker import node_worker
 
@@ -79,9 +79,7 @@ def cmd_worker(args: argparse.Namespace, context: Context) -> int:
     settings = context.settings
     settings.effective_secret_key  # noqa: B018 - fail now, with a clear message, if there is none
     db.check_migrated(context.engine)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format)
     worker = node_worker(settings, context.engine)
     main: Callable[[Worker], Coroutine[Any, Any, None]] = _once if args.once else _until_signalled
     with _runner() as runner:

@@ -6,21 +6,27 @@ start on a database that is not at the head revision.
 
 from __future__ import annotations
 
+import random
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session
 
+T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).parents[1] / "migrations"
 
 
@@ -78,6 +84,38 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def insert_or_update(
+    session: Session, table: Table, values: Mapping[str, Any], keys: Sequence[str], changes: Mapping[str, Any]
+) -> Insert:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET changes`` in the session's dialect (one atomic
+    statement on SQLite and PostgreSQL)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement: Insert = (
+        dialect.insert(table).values(**values).on_conflict_do_update(index_elements=list(keys), set_=changes)
+    )
+    return statement
+
+
+BUSY_RETRIES = 8  # attempts of a transaction that SQLite refused with "database is locked"
+
+
+def retry_when_busy(engine: Engine, transaction: Callable[[], T], *, attempts: int = BUSY_RETRIES) -> T:
+    """Run ``transaction`` (which opens and commits its own session), again after a short, growing
+    wait when SQLite answers "database is locked" (``SQLITE_BUSY``: another process held the write lock
+    past the busy timeout, or a read transaction's snapshot went stale when it tried to write). The
+    failed attempt was rolled back entirely, so running it again is safe. PostgreSQL is not retried."""
+    if engine.dialect.name != "sqlite":
+        return transaction()
+    for attempt in range(attempts):
+        try:
+            return transaction()
+        except OperationalError as exc:
+            if "database is locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
 
 
 def alembic_config(url: str) -> Config:

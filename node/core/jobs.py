@@ -21,6 +21,7 @@ import contextlib
 import functools
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +31,7 @@ from sqlalchemy import Column, Engine, Table, and_, bindparam, or_, select, upda
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from node.core.db import session_scope
+from node.core.metrics import METRICS
 from node.settings import Settings
 
 log = logging.getLogger("asasap.worker")
@@ -76,11 +78,17 @@ class Worker:
         """One pass over every job; how many items they handled. A failing job is logged and skipped."""
         total = 0
         for job in self.jobs:
+            started = time.perf_counter()
             try:
                 count = await job.run_once()
             except Exception:
                 log.exception("worker job %s failed", job_name(job))
                 continue
+            if count:  # idle passes would drown the durations of real work
+                METRICS.observe(
+                    "asasap_job_duration_seconds", time.perf_counter() - started, job=job_name(job)
+                )
+                METRICS.inc("asasap_job_items_total", count, job=job_name(job))
             self.handled[job_name(job)] = self.handled.get(job_name(job), 0) + count
             total += count
         return total

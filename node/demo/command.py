@@ -277,7 +277,10 @@ async def _serve(
             if seeded and await seed_timebank(demo, live, say):
                 state.seeded = True
                 state.save(root)
-                say(f"Données de démonstration prêtes / demo data ready — {time.monotonic() - started:.1f} s")
+                print(
+                    f"Données de démonstration prêtes / demo data ready — {time.monotonic() - started:.1f} s",
+                    flush=True,
+                )
         print("\nCtrl-C pour arrêter / to stop.", flush=True)
 
     seeding = asyncio.create_task(seed_then_wait())

@@ -20,6 +20,7 @@ from node.activitypub.actors.remote import RemoteActors
 from node.core.i18n import Catalogs
 from node.core.jobs import Worker, running
 from node.http import errors as web_errors
+from node.http import observability
 from node.http.api import v1
 from node.http.federation import actors as federation_actors
 from node.http.federation import inbox as federation_inbox
@@ -65,6 +66,7 @@ def build(
         exporters=tuple(exporters),
     )
     routes = [
+        *observability.routes(),
         *v1.routes(v1.api()),
         *federation_inbox.routes(),
         *federation_actors.routes(),  # before the pages: /users/{name} negotiates HTML or JSON
@@ -75,13 +77,20 @@ def build(
         routes=routes,
         middleware=[
             Middleware(
-                NodeMiddleware, max_body_bytes=settings.max_body_bytes, secure_cookies=settings.is_https
+                NodeMiddleware,
+                max_body_bytes=settings.max_body_bytes,
+                secure_cookies=settings.is_https,
+                body_timeout=settings.body_timeout_seconds,
             )
         ],
         exception_handlers=web_errors.handlers(),
     )
     app.state.node = node
     federation_inbox.install(app, settings, engine, accepted_types=accepted_types)
+    if engine.dialect.name == "postgresql":
+        # Web processes on PostgreSQL (several of them, scaled out) add their counters to /metrics
+        # through heartbeats. A node on SQLite is one machine: its web process shows its own counters.
+        observability.install_heartbeat(app)
     if worker is not None:
         _embed(app, worker)
     return app

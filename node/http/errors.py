@@ -10,11 +10,11 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from node.core.errors import N_, DomainError, Throttled, http_status
-from node.http.middleware import BodyTooLarge
+from node.http.middleware import BodyTooLarge, BodyTooSlow
 from node.http.runtime import gettext_for, render
 
 log = logging.getLogger("asasap.web")
@@ -26,6 +26,7 @@ STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     409: "conflict",
     410: "gone",
     413: "payload_too_large",
@@ -40,6 +41,7 @@ DEFAULT_MESSAGES = {
     403: N_("You are not allowed to do this."),
     404: N_("This page does not exist."),
     405: N_("This method is not allowed here."),
+    408: N_("The request took too long to arrive."),
     413: N_("The request body is too large."),
     429: N_("Too many requests. Try again later."),
     500: N_("Something went wrong on our side. The error was logged."),
@@ -79,6 +81,9 @@ async def error_response(
     """The error as JSON or as a page, in the request's language."""
     code = code or STATUS_CODES.get(status, "error")
     if wants_json(request):
+        if "accept-language" in request.headers:  # API clients get English unless they ask otherwise
+            _ = gettext_for(request)
+            message, fields = _(message), {name: _(text) for name, text in (fields or {}).items()}
         return json_error(status, code, message, fields=fields, headers=headers)
     try:
         _ = gettext_for(request)
@@ -124,6 +129,17 @@ async def _too_large(request: Request, exc: Exception) -> Response:
     return await error_response(request, 413, DEFAULT_MESSAGES[413])
 
 
+async def _too_slow(request: Request, exc: Exception) -> Response:
+    log.info("%s: the request body stalled; answered 408", request.method)
+    return await error_response(request, 408, DEFAULT_MESSAGES[408], headers={"Connection": "close"})
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away while sending its request: one line, no traceback; nobody reads the answer."""
+    log.info("%s: the client disconnected before sending its whole request", request.method)
+    return Response(status_code=499)
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return await error_response(request, 500, DEFAULT_MESSAGES[500])
@@ -137,5 +153,7 @@ def handlers() -> dict[Any, Handler]:
         HTTPException: _http_exception,
         DomainError: _domain_error,
         BodyTooLarge: _too_large,
+        BodyTooSlow: _too_slow,
+        ClientDisconnect: _client_gone,
         Exception: _server_error,
     }

@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from node.accounts import credentials
 from node.accounts.gdpr import Exporter
 from node.accounts.models import User
-from node.core.db import session_scope
+from node.core.db import retry_when_busy, session_scope
 from node.core.errors import N_
 from node.core.i18n import LANGUAGES, Catalogs, current_language, negotiate
 from node.settings import Settings
@@ -62,16 +62,34 @@ async def run(
     request: Request, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
 ) -> T:
     """Run ``fn(session, ...)`` in one transaction, in a worker thread (database and hashing block)."""
-    engine = node_of(request).engine
     # Requests that change things take SQLite's write lock up front, so a read-then-write cannot fail
     # with "database is locked" when the worker commits in between.
-    write = request.method not in ("GET", "HEAD")
+    return await _run(request, request.method not in ("GET", "HEAD"), fn, *args, **kwargs)
+
+
+async def run_writing(
+    request: Request, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """:func:`run` for a transaction that writes whatever the request's method (counting a request)."""
+    return await _run(request, True, fn, *args, **kwargs)
+
+
+async def _run(
+    request: Request, write: bool, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    engine = node_of(request).engine
 
     def work() -> T:
-        with session_scope(engine, write=write) as session:
-            return fn(session, *args, **kwargs)
+        return retry_when_busy(engine, lambda: _once(engine, write, fn, *args, **kwargs))
 
     return await run_in_threadpool(work)
+
+
+def _once(
+    engine: Engine, write: bool, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    with session_scope(engine, write=write) as session:
+        return fn(session, *args, **kwargs)
 
 
 async def current_user(request: Request) -> User | None:

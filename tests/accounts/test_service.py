@@ -118,7 +118,8 @@ def test_pending_account_cannot_log_in_until_approved(engine: Engine, settings: 
         ).is_active
 
 
-def test_failed_logins_are_throttled(engine: Engine, settings: Settings) -> None:
+def test_failed_logins_lock_the_account_and_address_pair_only(engine: Engine, settings: Settings) -> None:
+    """A stranger's wrong passwords lock the stranger out, not the account's owner elsewhere."""
     make_user(engine, "amina")
     for _ in range(settings.login_max_failures):
         with pytest.raises(AuthenticationFailed), db.session_scope(engine) as s:
@@ -126,21 +127,35 @@ def test_failed_logins_are_throttled(engine: Engine, settings: Settings) -> None
                 settings, username="amina", password="wrong password!", remote_addr="10.1.1.1", session=s
             )
     with db.session_scope(engine) as s, pytest.raises(Throttled) as caught:
-        service.authenticate(settings, username="amina", password=PASSWORD, remote_addr="10.2.2.2", session=s)
+        service.authenticate(settings, username="amina", password=PASSWORD, remote_addr="10.1.1.1", session=s)
     assert 0 < caught.value.retry_after <= settings.login_window_seconds + 1
     with db.session_scope(engine) as s:
         assert _count(s, LoginFailure) >= settings.login_max_failures
+        delay = service.login_delay(settings, "amina", session=s)
+    assert 0 < delay <= settings.login_delay_max_seconds  # the account is slowed down, not locked
+    with db.session_scope(engine) as s:
+        user = service.authenticate(
+            settings, username="amina", password=PASSWORD, remote_addr="10.2.2.2", session=s
+        )
+    assert user.username == "amina"
+    with db.session_scope(engine) as s:
+        assert service.login_delay(settings, "amina", session=s) == 0  # a success clears the account's count
 
 
 def test_failed_logins_from_one_address_throttle_other_names(engine: Engine, settings: Settings) -> None:
+    settings = settings.replace(login_address_max_failures=4)
     make_user(engine, "amina")
-    for index in range(settings.login_max_failures):
+    for index in range(settings.login_address_max_failures):
         with pytest.raises(AuthenticationFailed), db.session_scope(engine) as s:
             service.authenticate(
                 settings, username=f"guess{index}", password="x" * 12, remote_addr="10.9.9.9", session=s
             )
     with db.session_scope(engine) as s, pytest.raises(Throttled):
         service.authenticate(settings, username="amina", password=PASSWORD, remote_addr="10.9.9.9", session=s)
+    with db.session_scope(engine) as s:
+        assert service.authenticate(
+            settings, username="amina", password=PASSWORD, remote_addr="10.8.8.8", session=s
+        ).is_active
 
 
 def test_profile_update_rules(engine: Engine) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.accounts import PASSWORD
 from tests.support.market import proposal_fields
 from tests.support.nodes import AS, Node, wait_until
 
@@ -157,3 +158,22 @@ def test_a_demand_answered_accepted_and_completed_across_three_nodes(three_nodes
     for node in (a, b):
         failed = node.sql("SELECT type, error FROM inbox WHERE state = 'failed'")
         assert failed == [], (node.domain, failed)
+
+    # The three nodes' logs (JSON lines, each with its request id) hold none of what people entrusted to
+    # them: the address, door code and phone number, the password, the API tokens.
+    secrets = [
+        ADDRESS,
+        "rue de Paris",
+        "4521",
+        "06 12 34 56 78",
+        PASSWORD,
+        *a.tokens.values(),
+        *b.tokens.values(),
+    ]
+    secrets += list(c.tokens.values())
+    routes = {record.get("route") for record in a.log_records()}
+    assert "/api/v1/agreements/{agreement_id}/contact" in routes  # requests are logged, by route template
+    for node in (a, b, c):
+        assert all(len(record["request_id"]) >= 8 for record in node.log_records() if "route" in record)
+        found = [secret for secret in secrets if secret in node.process.log_text()]
+        assert found == [], (node.domain, found)

@@ -57,6 +57,11 @@ def test_three_nodes_federate(three_nodes: list[Node]) -> None:
         ),
     )
     assert a.domain in {peer["domain"] for peer in c.cli_json("federation", "peers")}
+    following = c.cli_json("federation", "following")
+    assert [(f["followee"], f["state"]) for f in following] == [(f"{a.url}/actor", "accepted")]
+    assert following[0]["since"].endswith("Z")
+    with_people = c.cli_json("federation", "following", "--people")
+    assert (carol, bob, "accepted") in {(f["follower"], f["followee"], f["state"]) for f in with_people}
 
     # Alice changes her profile: Update(Person) reaches her follower's node B and the following node C.
     assert a.api("PATCH", "/me", {"display_name": "Alice Martin"}, user="alice").status_code == 200

@@ -80,6 +80,14 @@ class DatabaseFactory:
         self._admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         return self._url_for(name)
 
+    def create_empty(self) -> str:
+        """The URL of a new database with no table at all (for restoring or migrating into)."""
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.workdir / f'empty-{uuid.uuid4().hex}.db'}"
+        name = f"asasap_e_{uuid.uuid4().hex[:12]}"
+        self._admin_execute(f'CREATE DATABASE "{name}"')
+        return self._url_for(name)
+
     def drop(self, url: str) -> None:
         parsed = make_url(url)
         if self.backend == "sqlite":

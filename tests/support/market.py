@@ -148,6 +148,23 @@ def proposal_document(actor: str, pid: str, **changes: Any) -> dict[str, Any]:
     return document
 
 
+PROPOSAL_FORM: dict[str, Any] = {
+    "purpose": "offer",
+    "title": "Repassage en soirée",
+    "description": "Chemises et draps.\n\nLe soir en semaine.",
+    "category": "laundry-delivery",
+    "postal_code": "93100",
+    "commune_name": "Montreuil",
+    "schedule_kind": "none",
+    "quantity": "2",
+    "price": "18,50",
+    "price_basis": "per_hour",
+    "currency": "EUR",
+    "lifetime_days": "30",
+}
+"""The form of /proposals/new for an ironing offer in Montreuil, as a person fills it in."""
+
+
 def proposal_fields(
     purpose: str, title: str, *, hours: int = 2, days: float = 4, **changes: Any
 ) -> dict[str, Any]:

@@ -133,8 +133,12 @@ class NodeProcess:
         self.stop(signal.SIGKILL)
 
     def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def log_text(self) -> str:
+        """Everything the node's server process wrote (its log, as JSON lines)."""
         path = self.data_dir / "server.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return path.read_text(errors="replace") if path.exists() else ""
 
 
 class Node:
@@ -184,6 +188,15 @@ class Node:
         result = self.process.cli(*args, "--json")
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """The node's log lines, each of which must be one JSON object (``ASASAP_LOG_FORMAT=json``)."""
+        records = []
+        for line in self.process.log_text().splitlines():
+            record = json.loads(line)
+            assert isinstance(record, dict), line
+            records.append(record)
+        return records
 
     def follow_node(self, other: Node) -> dict[str, Any]:
         """This node's actor follows ``other``'s (``asasap federation follow``)."""

@@ -21,6 +21,7 @@ def node_environment(
         "ASASAP_BASE_URL": base_url,
         "ASASAP_SECRET_KEY": TEST_SECRET,
         "ASASAP_ALLOW_PRIVATE_ADDRESSES": "true",
-        "ASASAP_LOG_LEVEL": "warning",
+        "ASASAP_LOG_LEVEL": "info",  # every request logged, as JSON lines: tests read them
+        "ASASAP_LOG_FORMAT": "json",
         **(extra or {}),
     }

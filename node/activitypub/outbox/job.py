@@ -25,6 +25,7 @@ from node.activitypub.signatures import HttpSignatureAuth
 from node.activitypub.transport.fetch import Fetcher
 from node.activitypub.transport.poster import PER_ORIGIN, InboxPoster
 from node.core.db import session_scope
+from node.core.metrics import METRICS
 from node.core.timeutil import utcnow
 from node.settings import Settings
 
@@ -135,6 +136,7 @@ class DeliveryJob:
             log.exception("writing %d delivery outcomes failed; they will be sent again", len(outcomes))
             return
         for outcome in outcomes:
+            METRICS.inc("asasap_deliveries_total", outcome=outcome.state.value)
             if outcome.state is not delivery.S.DELIVERED:
                 log.info(
                     "delivery %s to %s: %s %s",

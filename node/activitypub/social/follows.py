@@ -21,6 +21,7 @@ from node.activitypub.actors.local import LocalActor
 from node.activitypub.lifecycles import FOLLOW_LIFECYCLE
 from node.activitypub.models import Follow, FollowState, RemoteActor
 from node.activitypub.outbox.publish import publish
+from node.core import limits
 from node.core.errors import N_, Conflict, NotFound, ValidationFailed
 from node.core.timeutil import utcnow
 from node.settings import Settings
@@ -72,6 +73,8 @@ def follow(
 ) -> Follow:
     """``follower`` asks to follow ``target``: a remote actor (pending until it accepts), or someone of
     this node (:func:`initial_state`; nothing to federate)."""
+    if follower.user_id is not None:
+        limits.hit(settings, "follows per person per day", follower.user_id, session=session)
     if isinstance(target, LocalActor):
         return _follow_locally(settings, follower, target, session=session)
     existing = find_follow(follower.uri, target.uri, session=session)
@@ -240,6 +243,17 @@ def accepted_followees(follower_uri: str, *, session: Session) -> list[str]:
         )
     ).all()
     return list(rows)
+
+
+def outgoing(*, session: Session, follower_uri: str | None = None, local_only: bool = True) -> list[Follow]:
+    """The follows made from this node, oldest first: those of ``follower_uri`` when given, else of
+    every local follower (the node actor and people) whose followee is on another server."""
+    query = select(Follow).order_by(col(Follow.created_at), col(Follow.id))
+    if follower_uri is not None:
+        query = query.where(col(Follow.follower_uri) == follower_uri)
+    if local_only:
+        query = query.where(col(Follow.local_followee_id).is_(None))
+    return list(session.exec(query).all())
 
 
 def follows_of(actor_uri: str, *, session: Session) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ shape ``{"error": {"code", "message", "fields"?}}``.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from node.accounts import credentials
+from node.accounts import service
 from node.accounts.models import User
 from node.core.errors import N_, ValidationFailed
-from node.http.runtime import run
+from node.http.runtime import node_of, run_writing
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -44,15 +45,36 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 ERROR_DESCRIPTIONS = {
     400: "Malformed request",
-    401: "Missing or invalid bearer token",
+    401: "Missing, malformed or invalid bearer token (on a public route: a token was sent and is invalid)",
     403: "Not allowed",
     404: "Not found",
     409: "Conflict with the current state",
     413: "Body too large",
     415: "Body is not JSON",
     422: "Validation failed",
-    429: "Too many requests",
+    429: "Too many requests: an abuse limit of the node (see Retry-After)",
 }
+
+
+INTEGER_ID: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+"""An integer in a path (``{id:int}``): a row id, which the databases hold in 64 bits."""
+
+
+def expected_errors(op: Operation) -> set[int]:
+    """Every error status ``op`` can answer, whatever its handler declares beyond them: 401 (a bearer
+    token may be sent to any route and be refused), 429 (the token's request limit, and the node's
+    abuse limits), 403 for coordinator and admin routes, 404 where the path names a resource, 422 for
+    query parameters, 400/413/415/422 for a body."""
+    codes = set(op.errors) | {401, 429}
+    if op.auth in ("coordinator", "admin"):
+        codes.add(403)
+    if "{" in op.path:
+        codes.add(404)
+    if op.query:
+        codes.add(422)
+    if op.body is not None:
+        codes.update({400, 413, 415, 422})
+    return codes
 
 
 @dataclass
@@ -131,7 +153,10 @@ def _dispatcher(ops: dict[str, Operation]) -> Callable[[Request], Awaitable[Resp
         op = ops.get(request.method) or (ops.get("GET") if request.method == "HEAD" else None)
         if op is None:
             raise HTTPException(405)
+        if any(isinstance(v, int) and v > INTEGER_ID["maximum"] for v in request.path_params.values()):
+            raise HTTPException(404)  # no row has such an id (and no database can hold it)
         caller = await authenticate(request, op.auth)
+        check_query(request, op.query)
         payload = await _parse_body(request, op.body) if op.body is not None else None
         result = await op.handler(request, caller, payload)
         if isinstance(result, Response):
@@ -166,7 +191,8 @@ async def authenticate(request: Request, level: str) -> User | None:
             N_("Malformed Authorization header; expected `Bearer <token>`."),
             headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
         )
-    user = await run(request, lambda session: credentials.user_for_api_token(secret, session=session))
+    settings = node_of(request).settings
+    user = await run_writing(request, lambda session: service.api_caller(settings, secret, session=session))
     if user is None:
         raise HTTPException(
             401,
@@ -181,6 +207,60 @@ async def authenticate(request: Request, level: str) -> User | None:
     return user
 
 
+def check_query(request: Request, declared: dict[str, dict[str, Any]]) -> None:
+    """Refuse (422) query parameters that break their declared schema: the handler reads only values
+    the OpenAPI document allows (type, enum, bounds, length, pattern). Undeclared parameters are ignored."""
+    problems: dict[str, str] = {}
+    for name, spec in declared.items():
+        values = request.query_params.getlist(name)
+        if not values:
+            if spec.get("required"):
+                problems[name] = N_("Required.")
+            continue
+        schema = spec.get("schema", {"type": "string"})
+        if len(values) > 1 and schema.get("type") != "array":
+            problems[name] = N_("Give this parameter once.")
+            continue
+        problem = _query_value_problem(values[0], schema)
+        if problem:
+            problems[name] = problem
+    if problems:
+        raise ValidationFailed(N_("Some query parameters are not valid."), fields=problems)
+
+
+def _query_value_problem(raw: str, schema: dict[str, Any]) -> str | None:
+    kind = schema.get("type", "string")
+    value: Any = raw
+    if kind == "integer":
+        if not re.fullmatch(r"-?\d{1,18}", raw):
+            return N_("Expected a whole number.")
+        value = int(raw)
+    elif kind == "number":
+        try:
+            value = float(raw)
+        except ValueError:
+            return N_("Expected a number.")
+        if value != value or value in (float("inf"), float("-inf")):
+            return N_("Expected a number.")
+    elif kind == "boolean":
+        if raw not in ("true", "false"):
+            return N_("Expected true or false.")
+        return None
+    if "enum" in schema and value not in schema["enum"]:
+        return N_("Not one of the allowed values.")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            return N_("Too small.")
+        if "maximum" in schema and value > schema["maximum"]:
+            return N_("Too large.")
+    if isinstance(value, str):
+        if len(value) > schema.get("maxLength", len(value)) or len(value) < schema.get("minLength", 0):
+            return N_("Wrong length.")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            return N_("Not in the expected form.")
+    return None
+
+
 async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
@@ -193,7 +273,8 @@ async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
     if not isinstance(data, dict):
         raise HTTPException(400, N_("The body must be a JSON object."))
     try:
-        return model.model_validate(data)
+        # Strict: no 0 for false, no "3" for 3; the types the document states are the types accepted.
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in exc.errors()}
         raise ValidationFailed(N_("Some fields need attention."), fields=fields) from None

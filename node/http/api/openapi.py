@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from node.http.api.framework import ERROR_DESCRIPTIONS, ERROR_SCHEMA, Api
+from node.http.api.framework import ERROR_DESCRIPTIONS, ERROR_SCHEMA, INTEGER_ID, Api, expected_errors
 from node.settings import Settings
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -38,7 +38,7 @@ def document(api: Api, settings: Settings) -> dict[str, Any]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer" if ":int" in raw else "string"},
+                "schema": dict(INTEGER_ID) if ":int" in raw else {"type": "string", "minLength": 1},
             }
             for raw, name in ((m.group(0), m.group(1)) for m in re.finditer(r"\{(\w+)(?::\w+)?\}", op.path))
         ]
@@ -71,18 +71,20 @@ def document(api: Api, settings: Settings) -> dict[str, Any]:
             }
         else:
             item["responses"][str(op.status)] = {"description": op.summary}
-        codes = set(op.errors)
-        if op.auth != "none":
-            codes.add(401)
-        if op.auth in ("coordinator", "admin"):
-            codes.add(403)
-        if op.body is not None:
-            codes.update({400, 413, 415, 422})
+        codes = expected_errors(op)
         for code in sorted(codes):
-            item["responses"][str(code)] = {
+            response: dict[str, Any] = {
                 "description": ERROR_DESCRIPTIONS.get(code, "Error"),
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
+            if code == 429:
+                response["headers"] = {
+                    "Retry-After": {
+                        "description": "Seconds to wait before trying again",
+                        "schema": {"type": "integer", "minimum": 1},
+                    }
+                }
+            item["responses"][str(code)] = response
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", api.prefix + op.path)
         paths.setdefault(path, {})[op.method.lower()] = item
     return {

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from node.accounts.models import User
+from node.catalog.categories import CATEGORIES
+from node.catalog.statuses import ProviderStatus
+
+CategorySlug = Enum(  # type: ignore[misc]
+    "CategorySlug", {category.slug.replace("-", "_"): category.slug for category in CATEGORIES}, type=str
+)
+"""The slug of one of the 26 service categories."""
 
 
 class Strict(BaseModel):
@@ -66,18 +74,22 @@ class ProfileUpdate(Strict):
 
     display_name: str | None = Field(default=None, max_length=80)
     bio: str | None = Field(default=None, max_length=1000)
-    postal_code: str | None = Field(default=None, max_length=5)
+    postal_code: str | None = Field(
+        default=None,
+        pattern=r"^$|^(?:[0-8]\d|9[0-8])\d{3}$",
+        description="A French postal code of 5 digits, or empty to forget the place",
+    )
     commune_name: str | None = Field(default=None, max_length=80)
     offers_services: bool | None = None
     requests_services: bool | None = None
-    provider_status: str | None = Field(default=None, max_length=32)
-    siret: str | None = Field(default=None, max_length=20)
-    categories: list[str] | None = Field(default=None, max_length=26)
+    provider_status: ProviderStatus | None = None
+    siret: str | None = Field(default=None, max_length=20, pattern=r"^[\d ]*$")
+    categories: list[CategorySlug] | None = Field(default=None, max_length=26)
     language: str | None = Field(default=None, pattern="^(fr|en)$")
 
 
 class TokenCreate(Strict):
-    name: str = Field(min_length=1, max_length=80)
+    name: str = Field(min_length=1, max_length=80, pattern=r"\S", description="Not only spaces")
 
 
 class Token(BaseModel):

@@ -28,6 +28,7 @@ from node.activitypub.inbox.verify import (
     RecipientNotFound,
 )
 from node.activitypub.signatures import Headers, VerificationKey
+from node.core.metrics import METRICS
 from node.groups import actors as group_actors
 from node.http.errors import json_error
 from node.http.federation.signed import request_target
@@ -104,7 +105,9 @@ async def _receive(request: Request, recipient_user_id: int | None) -> Response:
         )
         await inbox.accept(incoming, recipient_user_id=recipient_user_id)
     except InboxError as exc:
+        METRICS.inc("asasap_inbox_total", outcome=exc.code)
         return json_error(exc.status_code, exc.code, exc.message)
+    METRICS.inc("asasap_inbox_total", outcome="accepted")
     return Response(status_code=202)
 
 

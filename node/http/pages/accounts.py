@@ -14,7 +14,7 @@ from starlette.routing import Route
 from node.accounts import credentials, gdpr, service
 from node.accounts import federation as account_events
 from node.accounts.models import User
-from node.core.errors import N_, DomainError, NotFound, http_status
+from node.core.errors import N_, DomainError, NotFound, Throttled, http_status
 from node.groups import export as groups_export
 from node.http.pages.market import evaluations as evaluation_pages
 from node.http.runtime import (
@@ -159,8 +159,11 @@ async def create_token(request: Request, user: User) -> Response:
     name = text(form, "name", 200)
     try:
         _token, secret = await run(
-            request, lambda session: credentials.create_api_token(user, name, session=session)
+            request,
+            lambda session: service.create_token(node_of(request).settings, user, name, session=session),
         )
+    except Throttled:
+        raise
     except DomainError as exc:
         return await _settings_page(request, user, status_code=http_status(exc), errors=exc.fields)
     return await _settings_page(request, user, status_code=201, new_token=secret)

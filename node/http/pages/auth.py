@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit
 
 from sqlmodel import Session
@@ -11,7 +12,7 @@ from starlette.routing import Route
 
 from node.accounts import credentials, service
 from node.accounts.models import AccountStatus, User
-from node.core.errors import N_, DomainError, ValidationFailed, http_status
+from node.core.errors import N_, DomainError, Throttled, ValidationFailed, http_status
 from node.core.i18n import LANGUAGES
 from node.http.runtime import (
     LANGUAGE_COOKIE,
@@ -47,6 +48,7 @@ async def register(request: Request) -> Response:
         invite_code=text(form, "invite_code", 100),
         note=text(form, "note", 2000),
         language=language_of(request),
+        address=request.client.host if request.client else None,
     )
     if data.password != str(form.get("password_confirm", ""))[:1000]:
         context.update(
@@ -61,6 +63,8 @@ async def register(request: Request) -> Response:
         return await render(request, "register.html", context, status_code=422)
     try:
         user = await run(request, lambda session: service.register(settings, data, session=session))
+    except Throttled:
+        raise
     except DomainError as exc:
         context.update(
             values={
@@ -120,6 +124,9 @@ async def login(request: Request) -> Response:
             settings, username=username, password=password, remote_addr=remote, session=session
         )
 
+    delay = await run(request, lambda session: service.login_delay(settings, username, session=session))
+    if delay:
+        await asyncio.sleep(delay)
     try:
         user = await run(request, attempt)
     except DomainError as exc:

@@ -22,7 +22,7 @@ from node.activitypub.actors.resolve import NotResolvable, parse_handle, resolve
 from node.activitypub.models import FollowState, RemoteActor
 from node.activitypub.social import follows as social_follows
 from node.activitypub.transport.fetch import RemoteError
-from node.core.errors import N_, DomainError, NotFound, ValidationFailed, http_status
+from node.core.errors import N_, DomainError, NotFound, Throttled, ValidationFailed, http_status
 from node.http.runtime import checkbox, form_with_csrf, login_required, node_of, render, run, text
 from node.settings import Settings
 
@@ -120,6 +120,8 @@ async def follow_someone(request: Request, user: User) -> Response:
                 settings, follower=local.person(settings, user), target=actor, session=s
             ),
         )
+    except Throttled:
+        raise
     except DomainError as exc:
         return await _page(
             request,

@@ -32,6 +32,7 @@ from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
 from node.catalog import eligibility
+from node.core import limits
 from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
 from node.core.statemachine import TransitionRefused
 from node.core.text import plain_text
@@ -275,6 +276,8 @@ def place_bid(
     now = now or utcnow()
     check_may_bid(settings, bidder, proposal, now, session=session, on_behalf_of=on_behalf_of)
     price, hours, schedule, message = _terms(proposal, data, now)
+    limits.hit(settings, "bids per person per day", bidder.pk, session=session, now=now)
+    limits.hit(settings, "bids per proposal per day", proposal.ap_id, session=session, now=now)
     actor = on_behalf_of or local.person(settings, bidder)
     assert proposal.id is not None
     bid = Bid(

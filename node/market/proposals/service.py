@@ -34,6 +34,7 @@ from sqlmodel import Session, col, select
 from node.accounts.models import AccountStatus, User
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
+from node.core import limits
 from node.core.errors import N_, Conflict, PermissionDenied
 from node.core.statemachine import TransitionRefused
 from node.core.timeutil import utcnow
@@ -130,6 +131,7 @@ def create(
     _check_author(author, session=session)
     now = utcnow()
     clean = validate(settings, author, data, now)
+    limits.hit(settings, "proposals per person per day", author.pk, session=session, now=now)
     row = Proposal(
         ap_id=new_proposal_uri(settings),
         origin="",

@@ -175,7 +175,10 @@ def test_notifications_list_and_mark_read(client: TestClient, engine: Engine, se
     assert item["actor_name"] == "alice" and item["read_at"] is None
     assert item["url"] == f"/agreements/{agreement.ap_id.rsplit('/', 1)[1]}/evaluate"
     assert item["label"] == "You were evaluated"  # in the caller's language
-    assert client.get("/api/v1/notifications?unread=true&limit=abc", headers=as_bob).json()["unread"] == 1
+    assert client.get("/api/v1/notifications?unread=true&limit=5", headers=as_bob).json()["unread"] == 1
+    for bad in ("limit=abc", "limit=0", "unread=null", "unread=1"):  # the document's types, strictly
+        refused = client.get(f"/api/v1/notifications?{bad}", headers=as_bob)
+        assert refused.status_code == 422 and refused.json()["error"]["fields"], bad
 
     marked = client.post("/api/v1/notifications/read", headers=as_bob)
     assert marked.status_code == 200 and marked.json() == {"marked": 1}

@@ -40,7 +40,7 @@ async def update_me(request: Request, caller: User, body: schemas.ProfileUpdate)
     def save(session: Session) -> schemas.Account:
         user = service.reload(caller, session=session)
         current = service.user_categories(user, session=session)
-        changes = body.model_dump(exclude_unset=True)
+        changes = body.model_dump(exclude_unset=True, mode="json")
         language = changes.pop("language", None)
         data = service.ProfileInput(
             display_name=user.display_name,
@@ -116,7 +116,8 @@ async def list_tokens(request: Request, caller: User, _body: None) -> list[schem
 )
 async def create_token(request: Request, caller: User, body: schemas.TokenCreate) -> schemas.NewToken:
     token, secret = await run(
-        request, lambda session: credentials.create_api_token(caller, body.name, session=session)
+        request,
+        lambda session: service.create_token(node_of(request).settings, caller, body.name, session=session),
     )
     return schemas.NewToken(**_token(token).model_dump(), token=secret)
 

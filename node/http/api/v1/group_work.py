@@ -134,7 +134,7 @@ async def list_agreements(request: Request, caller: User, _body: None) -> list[A
 
 @operation(
     "POST",
-    "/groups/{name}/agreements/{agreement_id}/assign",
+    "/groups/{name}/agreements/{agreement_id:int}/assign",
     summary="Assign (or replace) the member who carries out an agreement (coordinators)",
     tag=TAG,
     body=AssignIn,
@@ -165,7 +165,7 @@ async def assign(request: Request, caller: User, body: AssignIn) -> dict[str, An
 
 @operation(
     "POST",
-    "/groups/{name}/agreements/{agreement_id}/confirm",
+    "/groups/{name}/agreements/{agreement_id:int}/confirm",
     summary="Confirm, for the group, that the service was done (coordinators)",
     tag=TAG,
     response=AgreementOut,
@@ -189,7 +189,7 @@ async def confirm(request: Request, caller: User, _body: None) -> AgreementOut:
 
 @operation(
     "POST",
-    "/groups/{name}/agreements/{agreement_id}/evaluation",
+    "/groups/{name}/agreements/{agreement_id:int}/evaluation",
     summary="Evaluate, for the group, the other party of a completed agreement (coordinators)",
     tag=TAG,
     body=EvaluationCreate,

@@ -392,7 +392,7 @@ async def invite(request: Request, caller: User, body: InviteIn) -> MemberOut:
 
 @operation(
     "POST",
-    "/groups/{name}/members/{member_id}/decision",
+    "/groups/{name}/members/{member_id:int}/decision",
     summary="Accept or refuse a request to join (coordinators)",
     tag=TAG,
     body=DecisionIn,
@@ -419,7 +419,7 @@ async def decide(request: Request, caller: User, body: DecisionIn) -> MemberOut:
 
 @operation(
     "PATCH",
-    "/groups/{name}/members/{member_id}",
+    "/groups/{name}/members/{member_id:int}",
     summary="Change a member's role and place in the constitution (coordinators)",
     tag=TAG,
     body=MemberChange,
@@ -440,24 +440,28 @@ async def change_member(request: Request, caller: User, body: MemberChange) -> M
             service.set_role(settings, caller, group, member_id, changes["role"], session=session)
         constitution_fields = set(changes) - {"role"}
         if constitution_fields:
+
+            def given(key: str, current: Any) -> Any:
+                """The new value of a field that cannot be empty; null leaves it unchanged."""
+                value = changes.get(key)
+                return current if value is None else value
+
             items = changes.get("contract_items")
-            signed = changes.get("contract_signed_on")
+            signed = changes.get("contract_signed_on") or row.contract_signed_on
             service.set_associate(
                 settings,
                 caller,
                 group,
                 member_id,
                 service.AssociateInput(
-                    category=changes.get("category", row.category) or "",
-                    capital_percent=str(changes.get("capital_percent", row.capital_percent)),
+                    category=given("category", row.category) or "",
+                    capital_percent=str(given("capital_percent", row.capital_percent)),
                     college_id=changes.get("college", row.college_id),
-                    associate=changes.get("associate", row.associate),
-                    bureau_role=changes.get("bureau_role", row.bureau_role) or "",
+                    associate=given("associate", row.associate),
+                    bureau_role=given("bureau_role", row.bureau_role) or "",
                     offers=changes.get("offers") or records.json_list(row.offers),
                     contract_items=items if items is not None else records.contract_items(row),
-                    contract_signed_on=(signed or row.contract_signed_on or "").__str__()
-                    if (signed or row.contract_signed_on)
-                    else "",
+                    contract_signed_on=str(signed) if signed else "",
                 ),
                 session=session,
             )
@@ -469,7 +473,7 @@ async def change_member(request: Request, caller: User, body: MemberChange) -> M
 
 @operation(
     "DELETE",
-    "/groups/{name}/members/{member_id}",
+    "/groups/{name}/members/{member_id:int}",
     summary="Remove a member (coordinators)",
     tag=TAG,
     response=MemberOut,

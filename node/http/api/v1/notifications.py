@@ -55,7 +55,7 @@ def _limit(raw: str | None) -> int:
         "unread": {"description": "true: only unread ones", "schema": {"type": "boolean"}},
         "limit": {
             "description": f"How many (1 to {MAX_LIMIT}, 50 by default)",
-            "schema": {"type": "integer"},
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
         },
     },
 )

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from node.accounts.models import User
-from node.core.errors import N_, DomainError, NotFound, ValidationFailed, http_status
+from node.core.errors import N_, DomainError, NotFound, Throttled, ValidationFailed, http_status
 from node.core.timeutil import utcnow
 from node.http.pages.market import evaluations as evaluation_pages
 from node.http.pages.market import proposals as proposal_pages
@@ -217,7 +217,7 @@ async def create_bid(request: Request, user: User) -> Response:
             bids.place_bid(settings, user, proposal, data, session=session)
 
         await run(request, save)
-    except NotFound:
+    except (NotFound, Throttled):
         raise
     except DomainError as exc:
         return await _new_page(

@@ -23,7 +23,7 @@ from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.addressing import AS_CONTEXT
 from node.catalog.categories import CATEGORIES, by_slug
-from node.core.errors import N_, DomainError, NotFound, PermissionDenied, http_status
+from node.core.errors import N_, DomainError, NotFound, PermissionDenied, Throttled, http_status
 from node.core.text import html_to_text, text_to_html
 from node.core.timeutil import utcnow
 from node.groups import actors as group_actors
@@ -350,6 +350,8 @@ async def new_proposal(request: Request, user: User) -> Response:
     settings = node_of(request).settings
     try:
         row = await run(request, lambda s: proposals.create(settings, user, data, session=s))
+    except Throttled:
+        raise
     except DomainError as exc:
         return await form_page(request, form_values(data), exc.fields, status_code=http_status(exc))
     return RedirectResponse(row.ap_id + "?saved=created", status_code=303)

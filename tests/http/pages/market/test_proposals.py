@@ -16,23 +16,11 @@ from node.core.timeutil import utcnow
 from node.market.models import Proposal
 from node.market.proposals.records import fold
 from tests.support.accounts import make_user
+from tests.support.market import PROPOSAL_FORM
 from tests.support.pages import csrf, login, post_form
 
 AS = {"Accept": "application/activity+json"}
-FORM: dict[str, Any] = {
-    "purpose": "offer",
-    "title": "Repassage en soirée",
-    "description": "Chemises et draps.\n\nLe soir en semaine.",
-    "category": "laundry-delivery",
-    "postal_code": "93100",
-    "commune_name": "Montreuil",
-    "schedule_kind": "none",
-    "quantity": "2",
-    "price": "18,50",
-    "price_basis": "per_hour",
-    "currency": "EUR",
-    "lifetime_days": "30",
-}
+FORM = PROPOSAL_FORM
 
 
 @pytest.fixture
