@@ -188,7 +188,12 @@ def test_the_nodes_dispatcher_reads_what_the_node_processes() -> None:
     ):
         assert dispatcher.accepts(kind), kind
     assert not dispatcher.accepts("Like") and not dispatcher.accepts("EmojiReact")
-    assert [part.name for part in dispatcher.contributions] == ["social graph", "marketplace"]
+    assert [part.name for part in dispatcher.contributions] == [
+        "social graph",
+        "groups",
+        "timebank",
+        "marketplace",
+    ]
 
 
 def test_backoff_doubles_up_to_a_cap() -> None:
