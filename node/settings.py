@@ -202,6 +202,21 @@ class Settings:
         default=60,
         metadata=_doc("A worker not heard from for this many seconds is dead for `/readyz` and `/metrics`."),
     )
+    # Research figures (issue 15).
+    research_min_people: int = field(
+        default=5,
+        metadata=_doc(
+            "Smallest number of people a published research figure may come from (k, never below 3); "
+            "smaller cells are suppressed."
+        ),
+    )
+    research_publish: bool = field(
+        default=False,
+        metadata=_doc(
+            "Publish this node's monthly research figures as a signed document at `/research/figures` "
+            "(linked from NodeInfo) for other nodes' researchers to collect."
+        ),
+    )
 
     @property
     def effective_database_url(self) -> str:
@@ -353,6 +368,8 @@ def validate(settings: Settings) -> None:
             networks(getattr(settings, name))
         except ValueError as exc:
             raise SettingsError(f"ASASAP_{name.upper()}: {exc}") from None
+    if settings.research_min_people < 3:
+        raise SettingsError("ASASAP_RESEARCH_MIN_PEOPLE must be at least 3: smaller cells identify people")
     if settings.log_format not in {"text", "json"}:
         raise SettingsError("ASASAP_LOG_FORMAT must be `text` or `json`")
     if settings.header_timeout_seconds < 1 or settings.body_timeout_seconds < 1:

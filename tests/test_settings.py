@@ -63,6 +63,7 @@ def test_postgres_url_uses_psycopg() -> None:
         ({"ASASAP_LOG_FORMAT": "xml"}, "ASASAP_LOG_FORMAT"),
         ({"ASASAP_BODY_TIMEOUT_SECONDS": "0"}, "ASASAP_BODY_TIMEOUT_SECONDS"),
         ({"ASASAP_LIMIT_BIDS_PER_PERSON_DAY": "many"}, "ASASAP_LIMIT_BIDS_PER_PERSON_DAY"),
+        ({"ASASAP_RESEARCH_MIN_PEOPLE": "2"}, "ASASAP_RESEARCH_MIN_PEOPLE"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:

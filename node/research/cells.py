@@ -1,0 +1,157 @@
+"""Cells of research figures and their protection (statistical disclosure control).
+
+A *raw* cell is one figure of one month and one scope (``local``: what this node holds as its own,
+``federated``: what it holds from other nodes) with the people behind it, as URIs. It is never shown:
+:func:`protect` turns raw cells into published cells that carry counts of people, never who.
+
+The rules, from the statistical offices' secrecy rules (a figure may not single anyone out):
+
+- *primary suppression*: a cell computed from fewer than ``k`` people is withheld; a quantile also needs
+  at least ``k`` values;
+- *secondary suppression*: in an additive group (cells that partition a published total: proposals of
+  one purpose by category, agreements by outcome, evaluations of one role by score), the total minus the
+  shown cells gives the sum of the withheld ones; so more cells are withheld, those with the fewest people
+  first, until the withheld cells together come from at least ``k`` people (or none is withheld);
+- *linked suppression*: a quantile whose population is a cell of an additive group (prices of the
+  agreements in euros) is withheld with that cell, and publishes that cell's count as its own.
+
+Nothing is finer than a month and a node: no cell is keyed by a person, a day or a commune.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+PRIMARY = "primary"
+SECONDARY = "secondary"
+LINKED = "linked"
+TOTAL = "*"  # the breakdown suffix of an additive group's total
+
+
+@dataclass(frozen=True)
+class Key:
+    """Where a cell sits: month (``YYYY-MM``), scope, indicator and breakdown."""
+
+    month: str
+    scope: str
+    indicator: str
+    breakdown: str
+
+
+@dataclass(frozen=True)
+class RawCell:
+    """A figure with the people and the number of items behind it (never published as such).
+
+    ``group`` names the additive group the cell belongs to (its total has ``is_total``); ``linked`` is
+    the key of the count cell whose population a quantile describes; ``quantile`` marks figures that
+    need ``k`` values as well as ``k`` people.
+    """
+
+    key: Key
+    value: Decimal | None
+    items: int
+    people: frozenset[str]
+    group: str | None = None
+    is_total: bool = False
+    linked: Key | None = None
+    quantile: bool = False
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A published figure: the value and the counts behind it, or why it is withheld."""
+
+    key: Key
+    value: Decimal | None
+    items: int | None
+    people: int | None
+    suppressed: str = ""  # '' | primary | secondary | linked
+    share: Decimal | None = None  # of the group's total, when both are shown
+
+    @property
+    def shown(self) -> bool:
+        return not self.suppressed
+
+
+@dataclass
+class _Group:
+    total: RawCell | None = None
+    members: list[RawCell] = field(default_factory=list)
+
+
+def primary_suppressed(cell: RawCell, k: int) -> bool:
+    """True when ``cell`` comes from too few people (or, for a quantile, too few values).
+
+    An empty count (no item, nobody) is published: it says that nothing happened, about no one."""
+    if cell.items == 0 and not cell.people and not cell.quantile:
+        return False
+    return len(cell.people) < k or (cell.quantile and cell.items < k)
+
+
+def _secondary(group: _Group, withheld: set[Key], k: int) -> None:
+    """Withhold more cells of ``group`` until the withheld ones come from at least ``k`` people."""
+    if group.total is None or group.total.key in withheld:
+        return
+    hidden = [c for c in group.members if c.key in withheld]
+    if not hidden:
+        return
+    union: set[str] = set().union(*(c.people for c in hidden))
+    candidates = sorted(
+        (c for c in group.members if c.key not in withheld and c.people),
+        key=lambda c: (len(c.people), c.items, c.key.breakdown),
+    )
+    for candidate in candidates:
+        if len(union) >= k:
+            break
+        withheld.add(candidate.key)
+        union |= candidate.people
+    if len(union) < k:  # every cell withheld and still too few: the total is itself too small
+        withheld.add(group.total.key)
+
+
+def protect(raw: Iterable[RawCell], k: int) -> list[Cell]:
+    """The publishable form of ``raw``: primary, secondary and linked suppression applied (module doc)."""
+    if k < 3:
+        raise ValueError("k must be at least 3")
+    cells = list(raw)
+    primary = {c.key for c in cells if primary_suppressed(c, k)}
+    groups: dict[str, _Group] = {}
+    for cell in cells:
+        if cell.group is not None:
+            group = groups.setdefault(cell.group, _Group())
+            if cell.is_total:
+                group.total = cell
+            else:
+                group.members.append(cell)
+    withheld = set(primary)
+    for group in groups.values():
+        _secondary(group, withheld, k)
+    by_key = {c.key: c for c in cells}
+    linked = {c.key for c in cells if c.linked is not None and c.linked in withheld and c.key not in withheld}
+    published: list[Cell] = []
+    for cell in cells:
+        if cell.key in withheld or cell.key in linked:
+            reason = PRIMARY if cell.key in primary else SECONDARY if cell.key in withheld else LINKED
+            published.append(Cell(cell.key, None, None, None, reason))
+            continue
+        items = cell.items
+        if cell.linked is not None and cell.linked in by_key:
+            items = by_key[cell.linked].items
+        share = None
+        owner = groups.get(cell.group) if cell.group is not None else None
+        if owner is not None and not cell.is_total and owner.total is not None:
+            total = owner.total
+            if total.key not in withheld and total.items > 0:
+                share = (Decimal(cell.items) / Decimal(total.items)).quantize(Decimal("0.0001"))
+        published.append(Cell(cell.key, cell.value, items, len(cell.people), "", share))
+    return published
+
+
+def withheld_people(raw: Sequence[RawCell], published: Sequence[Cell], group: str) -> set[str]:
+    """The people behind the withheld cells of one additive group (what differencing its shown total
+    could reveal together); used by the checks and the tests."""
+    shown = {c.key for c in published if c.shown}
+    hidden = [c for c in raw if c.group == group and not c.is_total and c.key not in shown]
+    return set().union(*(c.people for c in hidden)) if hidden else set()

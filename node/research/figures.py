@@ -1,0 +1,90 @@
+"""The service: a node's protected figures for a range of months, and opting in and out of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from node.core.timeutil import isoformat, utcnow
+from node.research import cells, indicators, reading
+from node.research.cells import Cell
+from node.research.models import ResearchOptOut
+from node.research.records import PeriodError, month_of, month_start, months, next_month
+from node.settings import Mode, Settings
+
+DEFAULT_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The published cells of a node for ``months``, with what a reader needs to interpret them."""
+
+    node: str
+    mode: str
+    k: int
+    months: list[str]
+    cells: list[Cell]
+    computed_at: datetime
+
+    def header(self) -> dict[str, object]:
+        return {
+            "node": self.node,
+            "mode": self.mode,
+            "k": self.k,
+            "from": self.months[0],
+            "to": self.months[-1],
+            "computedAt": isoformat(self.computed_at),
+        }
+
+
+def period(first: str | None, last: str | None, *, now: datetime | None = None) -> list[str]:
+    """The months from ``first`` to ``last`` (default: the twelve months up to the current one).
+
+    Refused (:class:`PeriodError`): malformed, reversed, longer than ten years, or ending in the future."""
+    current = month_of(now or utcnow())
+    last = (last or current).strip()
+    if first is None:
+        start = month_start(last)
+        year, month = start.year, start.month - (DEFAULT_MONTHS - 1)
+        while month < 1:
+            year, month = year - 1, month + 12
+        first = f"{year:04d}-{month:02d}"
+    found = months(first.strip(), last)
+    if found[-1] > current:
+        raise PeriodError(f"the range ends after the current month ({current})")
+    return found
+
+
+def compute(
+    session: Session, settings: Settings, wanted: list[str], *, now: datetime | None = None
+) -> Figures:
+    """The protected figures of the months ``wanted`` (see :mod:`.cells` for what is withheld)."""
+    records = reading.read(session, settings, month_start(next_month(wanted[-1])))
+    raw = indicators.compute(records, wanted, cooperative=settings.mode == Mode.COOPERATIVE)
+    return Figures(
+        node=settings.domain,
+        mode=settings.mode.value,
+        k=settings.research_min_people,
+        months=wanted,
+        cells=cells.protect(raw, settings.research_min_people),
+        computed_at=now or utcnow(),
+    )
+
+
+def is_opted_out(session: Session, user_id: int) -> bool:
+    return session.get(ResearchOptOut, user_id) is not None
+
+
+def set_opt_out(session: Session, user_id: int, out: bool) -> None:
+    """Leave the figures (``out``) or come back; the figures are computed afresh from then on."""
+    row = session.get(ResearchOptOut, user_id)
+    if out and row is None:
+        session.add(ResearchOptOut(user_id=user_id))
+    elif not out and row is not None:
+        session.delete(row)
+    session.flush()
+
+
+__all__ = ["Figures", "PeriodError", "compute", "is_opted_out", "period", "set_opt_out"]

@@ -1,0 +1,169 @@
+"""Reading :class:`~.records.Records` from the database: what the indicators need and nothing else (no
+titles, no descriptions, no places finer than the node, no comments), opted-out people taken out.
+
+Whatever an opted-out person took part in is left out as a whole (their proposals, the answers they
+gave, their agreements and the evaluations of those, their transfers and assignments), so that no figure
+keeps half of an exchange that involved them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from node.accounts.models import AccountStatus, User
+from node.activitypub import addressing
+from node.groups.models import Assignment, Group
+from node.market.models import Agreement, Bid, Evaluation, Proposal
+from node.research.models import ResearchOptOut
+from node.research.records import (
+    FEDERATED,
+    LOCAL,
+    AgreementRecord,
+    AssignmentRecord,
+    EvaluationRecord,
+    ProposalRecord,
+    Records,
+    TransferRecord,
+)
+from node.settings import Settings
+from node.timebank.models import TimebankAccount, Transfer
+
+PERSON_TO_PERSON = ("payment", "gift")
+
+
+def opted_out(session: Session, settings: Settings) -> set[str]:
+    """The actor URIs of the people left out: those who opted out, and deleted accounts."""
+    query = (
+        select(User.username)
+        .outerjoin(ResearchOptOut, col(ResearchOptOut.user_id) == col(User.id))
+        .where(or_(col(ResearchOptOut.user_id).is_not(None), col(User.status) == AccountStatus.DELETED.value))
+    )
+    return {settings.url(f"/users/{name}") for name in session.exec(query)}
+
+
+def _scope(origin: str) -> str:
+    return LOCAL if not origin else FEDERATED
+
+
+def _per_hour(amount: Decimal | None, basis: str | None, hours: Decimal | None) -> Decimal | None:
+    if amount is None:
+        return None
+    if basis == "per_hour":
+        return amount
+    if hours:
+        return amount / hours
+    return None
+
+
+def read(session: Session, settings: Settings, until: datetime) -> Records:
+    """Every record made before ``until`` (the end of the last month wanted)."""
+    out = opted_out(session, settings)
+    records = Records()
+    bids: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
+    bid_rows = session.exec(
+        select(Bid.proposal_id, Bid.bidder_uri, Bid.created_at).where(col(Bid.created_at) < until)
+    )
+    for proposal_id, bidder, at in bid_rows:
+        bids[proposal_id].append((bidder, at))
+    published: dict[int, datetime] = {}
+    proposal_rows = session.execute(
+        sa_select(
+            col(Proposal.id),
+            col(Proposal.origin),
+            col(Proposal.author_uri),
+            col(Proposal.purpose),
+            col(Proposal.category),
+            col(Proposal.published_at),
+        ).where(col(Proposal.published_at) < until)
+    )
+    for pid, origin, author, purpose, category, at in proposal_rows:
+        assert pid is not None
+        published[pid] = at
+        if author in out:
+            continue
+        answers = tuple(sorted((a for a in bids.get(pid, []) if a[0] not in out), key=lambda a: a[1]))
+        records.proposals.append(ProposalRecord(_scope(origin), author, purpose, category or "", at, answers))
+    excluded: set[str] = set()
+    for a in session.exec(select(Agreement).where(col(Agreement.created_at) < until)):
+        if a.provider_uri in out or a.requester_uri in out:
+            excluded.add(a.ap_id)
+            continue
+        records.agreements.append(
+            AgreementRecord(
+                scope=_scope(a.origin),
+                provider=a.provider_uri,
+                requester=a.requester_uri,
+                created_at=a.created_at,
+                proposal_published_at=published.get(a.proposal_id) if a.proposal_id else None,
+                state=a.state,
+                late_cancellation=a.late_cancellation,
+                disputed=a.disputed_at is not None,
+                currency=a.price_currency,
+                per_hour=_per_hour(a.price_amount, a.price_basis, a.quantity_hours),
+                cross_node=addressing.origin(a.provider_uri) != addressing.origin(a.requester_uri),
+            )
+        )
+    evaluation_rows = session.exec(
+        select(Evaluation).where(
+            col(Evaluation.state) == "published",
+            col(Evaluation.published_at).is_not(None),
+            col(Evaluation.published_at) < until,
+        )
+    )
+    for e in evaluation_rows:
+        if e.evaluator_uri in out or e.evaluated_uri in out or e.agreement_ap_id in excluded:
+            continue
+        assert e.published_at is not None
+        records.evaluations.append(
+            EvaluationRecord(
+                _scope(e.origin),
+                e.evaluator_uri,
+                e.evaluated_uri,
+                e.evaluated_role,
+                e.overall,
+                e.published_at,
+            )
+        )
+    records.transfers = _transfers(session, settings, until, out)
+    groups = dict(session.exec(select(Group.id, Group.name)).all())
+    assignment_rows = session.exec(
+        select(
+            Assignment.group_id, Assignment.member_uri, Assignment.created_at, Assignment.agreement_ap_id
+        ).where(col(Assignment.created_at) < until)
+    )
+    for group_id, member, at, agreement in assignment_rows:
+        if member not in out and agreement not in excluded:
+            records.assignments.append(AssignmentRecord(groups.get(group_id, str(group_id)), member, at))
+    return records
+
+
+def _transfers(session: Session, settings: Settings, until: datetime, out: set[str]) -> list[TransferRecord]:
+    owners = {
+        account_id: settings.url(f"/users/{name}")
+        for account_id, name in session.exec(
+            select(TimebankAccount.id, User.username).join(User, col(User.id) == col(TimebankAccount.user_id))
+        )
+    }
+    found = []
+    rows = session.exec(
+        select(
+            Transfer.debit_account_id, Transfer.credit_account_id, Transfer.amount, Transfer.settled_at
+        ).where(
+            col(Transfer.state) == "settled",
+            col(Transfer.kind).in_(PERSON_TO_PERSON),
+            col(Transfer.settled_at).is_not(None),
+            col(Transfer.settled_at) < until,
+        )
+    )
+    for debit, credit, amount, at in rows:
+        payer, payee = owners.get(debit), owners.get(credit)
+        if payer is None or payee is None or payer in out or payee in out or at is None:
+            continue  # a clearing account is a node, not a person: transfers across nodes are left out
+        found.append(TransferRecord(payer, payee, Decimal(amount) / 100, at))
+    return found
