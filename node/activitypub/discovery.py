@@ -230,6 +230,8 @@ def nodeinfo_document(
             "territory": settings.territory,
             "mode": settings.mode.value,
             "registration": settings.registration.value,
+            # Where the signed monthly research figures are, when this node publishes them (issue 15).
+            **({"researchFigures": settings.url("/research/figures")} if settings.research_publish else {}),
         },
     }
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from node.core.errors import N_
+
 COUNT_RULE = (
     "Withheld when fewer than k people are behind the cell; when one cell of the group is withheld, "
     "more are (fewest people first) until the withheld cells come from at least k people."
@@ -52,7 +54,7 @@ class Indicator:
 CATALOGUE: tuple[Indicator, ...] = (
     Indicator(
         "proposals",
-        "Proposals posted",
+        N_("Proposals posted"),
         "Offers and demands published in the month, by purpose and category.",
         "proposals",
         "Proposals published in the month; people: their authors.",
@@ -61,7 +63,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "demand_answers",
-        "Demands answered",
+        N_("Demands answered"),
         "Demands published in the month that received at least one answer (bid), and those that did not.",
         "demands",
         "Demands published in the month; people: their authors and first answerers.",
@@ -70,7 +72,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "first_answer_hours",
-        "Time to first answer",
+        N_("Time to first answer"),
         "Hours from a demand's publication to its first answer: quartiles.",
         "hours",
         "Demands published in the month that received an answer; people: authors and first answerers.",
@@ -79,7 +81,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "bids_per_demand",
-        "Answers per demand",
+        N_("Answers per demand"),
         "Number of answers (bids) each demand published in the month received: quartiles and mean.",
         "bids",
         "Demands published in the month; people: their authors and every bidder.",
@@ -88,7 +90,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "agreement_hours",
-        "Time to agreement",
+        N_("Time to agreement"),
         "Hours from a proposal's publication to an agreement on it: quartiles.",
         "hours",
         "Agreements made in the month whose proposal is known here; people: both parties.",
@@ -97,7 +99,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "agreement_pricing",
-        "Agreements by kind of price",
+        N_("Agreements by kind of price"),
         "Agreements made in the month priced in euros, in time tokens, or without a usable price.",
         "agreements",
         "Agreements made in the month; people: both parties.",
@@ -106,7 +108,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "price_eur_hour",
-        "Price per hour",
+        N_("Price per hour"),
         "Agreed price in euros per hour of service (a total price divided by the agreed hours): quartiles.",
         "€/h",
         "Agreements made in the month priced in euros with known hours; people: both parties.",
@@ -115,7 +117,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "token_rate",
-        "Token rate",
+        N_("Token rate"),
         "Agreed time tokens per hour of service: quartiles (1 means an hour for an hour).",
         "tokens/h",
         "Agreements made in the month priced in time tokens with known hours; people: both parties.",
@@ -124,7 +126,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "agreement_outcomes",
-        "Outcomes of agreements",
+        N_("Outcomes of agreements"),
         "Agreements made in the month by where they stand: completed, cancelled late, cancelled in time, "
         "disputed, still under way. The share is the rate (completion, cancellation, dispute rates).",
         "agreements",
@@ -134,7 +136,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "evaluations",
-        "Evaluations by role",
+        N_("Evaluations by role"),
         "Revealed evaluations in the month by the role of the person evaluated and the overall score "
         "(1 to 5). Sealed evaluations (not yet revealed to the parties) are never counted.",
         "evaluations",
@@ -144,7 +146,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "repeat_agreements",
-        "Repeat relationships",
+        N_("Repeat relationships"),
         "Agreements made in the month between two people who had already agreed before, and first ones.",
         "agreements",
         "Agreements made in the month; people: both parties.",
@@ -153,7 +155,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "cross_node_agreements",
-        "Agreements across nodes",
+        N_("Agreements across nodes"),
         "Agreements made in the month whose two parties are on different nodes, and those on one node.",
         "agreements",
         "Agreements made in the month; people: both parties.",
@@ -162,7 +164,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "token_circulation",
-        "Token circulation",
+        N_("Token circulation"),
         "Time tokens moved between people in the month (payments of agreements and gifts): the number "
         "of transfers and the hours moved.",
         "transfers, hours",
@@ -174,7 +176,7 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         "group_work",
-        "Work shared in groups",
+        N_("Work shared in groups"),
         "Agreements of this node's groups assigned in the month to a member: the assignments, the members "
         "who carried work, and the share of the assignments done by each group's busiest member.",
         "assignments, members, share",

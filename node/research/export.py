@@ -51,7 +51,8 @@ def to_json(figures: Figures) -> dict[str, Any]:
     }
 
 
-def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+def table_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV with ``columns`` (None as an empty field)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -62,12 +63,12 @@ def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
 
 def figures_csv(figures: Figures) -> str:
     """One line per cell; a withheld cell has empty values and the reason in ``suppressed``."""
-    return _csv(COLUMNS, [cell_json(c) for c in figures.cells])
+    return table_csv(COLUMNS, [cell_json(c) for c in figures.cells])
 
 
 def dictionary_csv(k: int) -> str:
     rows = [{**entry, "scopes": " ".join(entry["scopes"])} for entry in dictionary(k)]  # type: ignore[arg-type]
-    return _csv(DICTIONARY_COLUMNS, rows)
+    return table_csv(DICTIONARY_COLUMNS, rows)
 
 
 def title_of(indicator: str) -> str:

@@ -1,0 +1,181 @@
+"""``asasap research collect``: fetch the signed figures of many nodes and compare market and
+cooperative nodes side by side.
+
+Each node is found from its URL through NodeInfo (``metadata.researchFigures``, on the node's own
+origin), its document fetched, its proof checked against the node actor's key fetched from the same
+origin, and its figures against their own rules (:mod:`.document`). The comparison uses the ``local``
+scope only (each node's own objects: a federated copy would count an agreement twice) and pools the
+node-months of each setting:
+
+- counts are added up; the share of a part is the pooled parts over the pooled totals, with a Wilson
+  95 % interval (the share of the busiest member in groups too);
+- quantiles are the median of the node-months' quantiles (no interval: medians do not pool);
+- a mean is weighted by the number of items behind each.
+
+Every figure says how many nodes, person-months (people summed over node-months: a person active in
+two months counts twice) and items are behind it; withheld cells add nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from node.activitypub import addressing
+from node.research.cells import TOTAL
+from node.research.document import DocumentRefused, check_figures, check_signature
+
+QUANTILES = ("q1", "median", "q3")
+SETTINGS = ("market", "cooperative")
+Z95 = 1.959964
+
+GetJson = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Collected:
+    """One node's checked figures."""
+
+    url: str
+    node: str
+    mode: str
+    name: str
+    cells: list[dict[str, Any]]
+
+
+async def collect_one(
+    node_url: str,
+    get_json: GetJson,
+    get_activity: GetJson,
+    actor_key: Callable[[dict[str, Any]], tuple[str, str]],
+) -> Collected:
+    """Fetch and check the figures of the node at ``node_url`` (:class:`DocumentRefused` if they fail)."""
+    origin = addressing.origin(node_url.rstrip("/"))
+    index = await get_json(f"{origin}/.well-known/nodeinfo")
+    links = [link.get("href") for link in index.get("links", []) if isinstance(link, Mapping)]
+    hrefs = [h for h in links if isinstance(h, str) and addressing.origin(h) == origin]
+    if not hrefs:
+        raise DocumentRefused(f"{origin} publishes no NodeInfo")
+    info = await get_json(sorted(hrefs)[-1])
+    metadata = info.get("metadata") if isinstance(info.get("metadata"), Mapping) else {}
+    assert isinstance(metadata, Mapping)
+    url = metadata.get("researchFigures")
+    if not isinstance(url, str) or addressing.origin(url) != origin:
+        raise DocumentRefused(f"{origin} publishes no research figures (NodeInfo metadata.researchFigures)")
+    document = await get_activity(url)
+    author = document.get("attributedTo")
+    if not isinstance(author, str) or addressing.origin(author) != origin:
+        raise DocumentRefused(f"the figures of {origin} are not attributed to its node actor")
+    check_signature(document, origin, actor_key(await get_activity(author)))
+    cells = check_figures(document)
+    if metadata.get("mode") != document.get("mode"):
+        raise DocumentRefused(f"{origin}'s figures name another mode than its NodeInfo")
+    name = document.get("nodeName")
+    return Collected(origin, str(document["node"]), str(document["mode"]), str(name or ""), cells)
+
+
+@dataclass
+class _Pool:
+    nodes: set[str] = field(default_factory=set)
+    values: list[tuple[Decimal, int]] = field(default_factory=list)  # value, items
+    people: int = 0
+    parts: int = 0  # pooled counts of the part, over node-months whose total is shown
+    totals: int = 0
+
+
+def wilson(successes: int, n: int) -> tuple[float, float] | None:
+    """The Wilson 95 % interval of a proportion (None without observations)."""
+    if n <= 0:
+        return None
+    p = successes / n
+    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
+    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
+
+
+def _statistic(breakdown: str) -> str:
+    part = breakdown.rpartition(":")[2]
+    if part in QUANTILES:
+        return "quantile"
+    if part == "mean":
+        return "mean"
+    if breakdown == "busiest_share":
+        return "share"
+    return "count"
+
+
+def compare(collected: Sequence[Collected]) -> list[dict[str, Any]]:
+    """One row per indicator and breakdown, with each setting's pooled figure (module doc)."""
+    pools: dict[tuple[str, str], dict[str, _Pool]] = {}
+    for node in collected:
+        shown = {
+            (c["month"], c["indicator"], c["breakdown"]): c
+            for c in node.cells
+            if c["scope"] == "local" and not c.get("suppressed")
+        }
+        for (month, indicator, breakdown), cell in shown.items():
+            pool = pools.setdefault((indicator, breakdown), {}).setdefault(node.mode, _Pool())
+            pool.nodes.add(node.node)
+            pool.values.append((Decimal(cell["value"]), int(cell.get("items") or 0)))
+            pool.people += int(cell.get("people") or 0)
+            prefix = breakdown.rpartition(":")[0]
+            total = shown.get((month, indicator, f"{prefix}:{TOTAL}" if prefix else TOTAL))
+            if total is not None and not breakdown.endswith(TOTAL):
+                pool.parts += int(Decimal(cell["value"]))
+                pool.totals += int(Decimal(total["value"]))
+            if breakdown == "busiest_share":
+                pool.parts += round(Decimal(cell["value"]) * int(cell.get("items") or 0))
+                pool.totals += int(cell.get("items") or 0)
+    rows = []
+    for (indicator, breakdown), by_mode in sorted(pools.items()):
+        row: dict[str, Any] = {"indicator": indicator, "breakdown": breakdown}
+        kind = _statistic(breakdown)
+        for mode in SETTINGS:
+            row.update(_figure(mode, kind, by_mode.get(mode)))
+        rows.append(row)
+    return rows
+
+
+def _figure(mode: str, kind: str, pool: _Pool | None) -> dict[str, Any]:
+    empty: dict[str, Any] = {
+        f"{mode}_{name}": None for name in ("value", "share", "ci_low", "ci_high", "nodes", "people", "items")
+    }
+    if pool is None or not pool.values:
+        return empty
+    values = [v for v, _ in pool.values]
+    items = sum(n for _, n in pool.values)
+    share = interval = None
+    if kind == "quantile":
+        value: Decimal = Decimal(str(statistics.median(values)))
+    elif kind == "mean":
+        value = sum((v * n for v, n in pool.values), Decimal(0)) / items if items else Decimal(0)
+    elif kind == "share":
+        value = Decimal(pool.parts) / pool.totals if pool.totals else Decimal(0)
+        interval = wilson(pool.parts, pool.totals)
+    else:
+        value = sum(values, Decimal(0))
+        if pool.totals:
+            share = Decimal(pool.parts) / pool.totals
+            interval = wilson(pool.parts, pool.totals)
+    return {
+        f"{mode}_value": str(value.quantize(Decimal("0.01")))
+        if kind != "share"
+        else str(value.quantize(Decimal("0.0001"))),
+        f"{mode}_share": None if share is None else str(share.quantize(Decimal("0.0001"))),
+        f"{mode}_ci_low": None if interval is None else interval[0],
+        f"{mode}_ci_high": None if interval is None else interval[1],
+        f"{mode}_nodes": len(pool.nodes),
+        f"{mode}_people": pool.people,
+        f"{mode}_items": items if kind != "count" else int(value),
+    }
+
+
+COLUMNS = ["indicator", "breakdown"] + [
+    f"{mode}_{name}"
+    for mode in SETTINGS
+    for name in ("value", "share", "ci_low", "ci_high", "nodes", "people", "items")
+]
