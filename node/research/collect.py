@@ -13,7 +13,8 @@ node-months of each setting:
 - a mean is weighted by the number of items behind each.
 
 Every figure says how many nodes, person-months (people summed over node-months: a person active in
-two months counts twice) and items are behind it; withheld cells add nothing.
+two months counts twice) and items are behind it, and how many node-months were withheld: those add
+nothing, so a pooled count is a lower bound when ``withheld`` is not zero.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from node.research.document import DocumentRefused, check_figures, check_signatu
 QUANTILES = ("q1", "median", "q3")
 SETTINGS = ("market", "cooperative")
 Z95 = 1.959964
+FIGURE_COLUMNS = ("value", "share", "ci_low", "ci_high", "nodes", "people", "items", "withheld")
 
 GetJson = Callable[[str], Awaitable[dict[str, Any]]]
 
@@ -85,6 +87,7 @@ class _Pool:
     people: int = 0
     parts: int = 0  # pooled counts of the part, over node-months whose total is shown
     totals: int = 0
+    withheld: int = 0  # node-months whose cell was withheld: the pooled figure leaves them out
 
 
 def wilson(successes: int, n: int) -> tuple[float, float] | None:
@@ -112,10 +115,15 @@ def compare(collected: Sequence[Collected]) -> list[dict[str, Any]]:
     """One row per indicator and breakdown, with each setting's pooled figure (module doc)."""
     pools: dict[tuple[str, str], dict[str, _Pool]] = {}
     for node in collected:
+        for c in node.cells:
+            if c["scope"] == "local" and c.get("suppressed"):
+                pool = pools.setdefault((c["indicator"], c["breakdown"]), {}).setdefault(node.mode, _Pool())
+                pool.nodes.add(node.node)
+                pool.withheld += 1
         shown = {
             (c["month"], c["indicator"], c["breakdown"]): c
             for c in node.cells
-            if c["scope"] == "local" and not c.get("suppressed")
+            if c["scope"] == "local" and not c.get("suppressed") and c.get("value") is not None
         }
         for (month, indicator, breakdown), cell in shown.items():
             pool = pools.setdefault((indicator, breakdown), {}).setdefault(node.mode, _Pool())
@@ -141,11 +149,11 @@ def compare(collected: Sequence[Collected]) -> list[dict[str, Any]]:
 
 
 def _figure(mode: str, kind: str, pool: _Pool | None) -> dict[str, Any]:
-    empty: dict[str, Any] = {
-        f"{mode}_{name}": None for name in ("value", "share", "ci_low", "ci_high", "nodes", "people", "items")
-    }
-    if pool is None or not pool.values:
+    empty: dict[str, Any] = {f"{mode}_{name}": None for name in FIGURE_COLUMNS}
+    if pool is None:
         return empty
+    if not pool.values:
+        return {**empty, f"{mode}_nodes": len(pool.nodes), f"{mode}_withheld": pool.withheld}
     values = [v for v, _ in pool.values]
     items = sum(n for _, n in pool.values)
     share = interval = None
@@ -171,11 +179,8 @@ def _figure(mode: str, kind: str, pool: _Pool | None) -> dict[str, Any]:
         f"{mode}_nodes": len(pool.nodes),
         f"{mode}_people": pool.people,
         f"{mode}_items": items if kind != "count" else int(value),
+        f"{mode}_withheld": pool.withheld,
     }
 
 
-COLUMNS = ["indicator", "breakdown"] + [
-    f"{mode}_{name}"
-    for mode in SETTINGS
-    for name in ("value", "share", "ci_low", "ci_high", "nodes", "people", "items")
-]
+COLUMNS = ["indicator", "breakdown"] + [f"{mode}_{name}" for mode in SETTINGS for name in FIGURE_COLUMNS]

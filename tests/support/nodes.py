@@ -236,17 +236,19 @@ def running_nodes(
     factories: dict[str, DatabaseFactory],
     backends: Sequence[str],
     extra_env: dict[str, str] | None = None,
+    each_env: Sequence[dict[str, str]] = (),
 ) -> Iterator[list[Node]]:
     """One started node per backend named (``"postgresql"`` falls back to SQLite when no server is
     configured), each on a fresh database and in its own folder under ``root``; all stopped and their
-    databases dropped afterwards."""
+    databases dropped afterwards. ``each_env`` adds settings node by node (a market and a cooperative)."""
     with ExitStack() as cleanup:
         processes = []
         for index, backend in enumerate(backends):
             factory = factories.get(backend, factories["sqlite"])
             url = factory.create()
             cleanup.callback(factory.drop, url)
-            process = NodeProcess(root / "abcdefgh"[index], url, extra_env=dict(extra_env or {}))
+            own = each_env[index] if index < len(each_env) else {}
+            process = NodeProcess(root / "abcdefgh"[index], url, extra_env={**(extra_env or {}), **own})
             cleanup.callback(process.stop)
             processes.append(process)
         _start_all(processes)
