@@ -193,3 +193,22 @@ BY_NAME = {indicator.name: indicator for indicator in CATALOGUE}
 def dictionary(k: int) -> list[dict[str, object]]:
     """The data dictionary of an export: every indicator, with k written into its suppression rule."""
     return [{**i.as_json(), "suppression": i.suppression.replace("k ", f"k = {k} ")} for i in CATALOGUE]
+
+
+def markdown(k: int = 5) -> str:
+    """The data dictionary as the Markdown table of docs/research.md (a test keeps the two equal)."""
+    lines = [
+        "| indicator | definition | unit | population | breakdown | suppression |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for entry in dictionary(k):
+        cells = [
+            f"`{entry['name']}`",
+            entry["definition"],
+            entry["unit"],
+            entry["population"],
+            entry["breakdown"],
+            entry["suppression"],
+        ]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
