@@ -1,0 +1,124 @@
+"""Research figures on a phone, in a real Chromium against a real ``asasap serve``: the public page and
+the coordinators' page show each indicator as a chart with its data table, withheld cells said as such
+("moins de 5 personnes"), within a 360 px screen; a person leaves the figures from their settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import create_engine, text
+
+from tests.support.accounts import PASSWORD
+from tests.support.browser import (
+    PHONE_WIDTH,
+    browser_fixture,  # noqa: F401 - a fixture used by name
+    phone_context,
+    skip_without_chromium,
+)
+from tests.support.nodes import Node, NodeProcess
+
+pytestmark = [pytest.mark.browser, pytest.mark.process]
+
+skip_without_chromium()
+
+INSERT_PROPOSAL = (
+    "INSERT INTO proposals (ap_id, origin, author_uri, purpose, title, description, category, commune_name,"
+    " postal_code, departement, state, search_text, published_at, updated_at) VALUES (:ap, '', :author,"
+    " 'request', 'Demande', '', :category, '', '', '', 'open', '', :at, :at)"
+)
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Node]:
+    process = NodeProcess(tmp_path_factory.mktemp("research"), module_database_url)
+    process.init()
+    process.start()
+    yield Node(process)
+    process.stop()
+
+
+def seed(node: Node) -> None:
+    """Last month: six people ask for cleaning, one for gardening (too few: withheld, and so is cleaning,
+    else the total would give gardening away)."""
+    at = (datetime.now(UTC).replace(day=1) - timedelta(days=1)).replace(day=3, hour=10)
+    engine = create_engine(node.process.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as connection:
+            for i, category in enumerate(["menage"] * 6 + ["jardinage"]):
+                connection.execute(
+                    text(INSERT_PROPOSAL),
+                    {
+                        "ap": f"{node.url}/proposals/r{i}",
+                        "author": f"{node.url}/users/r{i}",
+                        "category": category,
+                        "at": at,
+                    },
+                )
+    finally:
+        engine.dispose()
+
+
+def phone(browser: Browser, node: Node, username: str | None = None) -> Page:
+    page = phone_context(browser).new_page()
+    page.set_default_timeout(15_000)
+    if username:
+        page.goto(node.url + "/login")
+        page.get_by_label("Identifiant").fill(username)
+        page.get_by_label("Mot de passe").fill(PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_url(lambda url: "/login" not in url)
+    return page
+
+
+def fits(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE_WIDTH, f"{page.url} is {width}px wide"
+
+
+def test_public_and_coordination_pages_and_leaving_on_a_phone(node: Node, browser: Browser) -> None:
+    seed(node)
+    created = node.process.cli(
+        "user", "create", "coord", "--role", "coordinator", "--password-stdin", stdin=PASSWORD
+    )
+    assert created.returncode == 0, created.stderr
+    node.add_person("alice")
+
+    public = phone(browser, node)
+    public.goto(node.url + "/research")
+    expect(public.get_by_role("heading", level=1)).to_have_text("Chiffres pour la recherche")
+    section = public.get_by_role("region", name="Propositions publiées").first
+    expect(public.get_by_role("img", name="Propositions publiées")).to_have_count(1)
+    table = public.locator("#pub-proposals").locator("xpath=..").locator("table")
+    expect(table).to_contain_text("request:*")
+    expect(table).to_contain_text("7")
+    expect(table).to_contain_text("moins de 5 personnes")
+    assert section is not None
+    fits(public)
+
+    coordinator = phone(browser, node, "coord")
+    coordinator.goto(node.url + "/research/coordination")
+    expect(coordinator.get_by_role("heading", level=1)).to_have_text(
+        "Chiffres pour la recherche\u00a0: exports"
+    )
+    expect(coordinator.get_by_role("link", name="Télécharger les chiffres (CSV)")).to_be_visible()
+    expect(coordinator.get_by_role("heading", name="Dictionnaire des données")).to_be_visible()
+    fits(coordinator)
+
+    alice = phone(browser, node, "alice")
+    alice.goto(node.url + "/research/coordination")
+    expect(alice.get_by_role("heading", level=1)).not_to_have_text(
+        "Chiffres pour la recherche\u00a0: exports"
+    )
+    alice.goto(node.url + "/settings/account")
+    # By keyboard: on a phone the tokens' section of that page overlaps what follows it.
+    alice.get_by_role("link", name="Les chiffres pour la recherche et vous").focus()
+    alice.keyboard.press("Enter")
+    expect(alice.get_by_role("heading", name="Information sur la confidentialité")).to_be_visible()
+    alice.get_by_label("Ne pas me compter dans les chiffres pour la recherche").check()
+    alice.get_by_role("button", name="Enregistrer").click()
+    expect(alice.get_by_role("status")).to_contain_text("Votre choix est enregistré")
+    expect(alice.get_by_label("Ne pas me compter dans les chiffres pour la recherche")).to_be_checked()
+    fits(alice)
