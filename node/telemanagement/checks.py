@@ -59,6 +59,14 @@ def anomalies_of(visit: Visit, settings: Settings, now: datetime, manual: bool) 
     return found
 
 
+def visit_anomalies(session: Session, settings: Settings, visit: Visit) -> list[str]:
+    """The anomalies of one visit now."""
+    manual = session.exec(
+        select(ClockEvent.id).where(ClockEvent.visit_id == visit.id, ClockEvent.method == "manual")
+    ).first()
+    return anomalies_of(visit, settings, utcnow(), manual is not None)
+
+
 @dataclass(frozen=True)
 class Anomaly:
     line: VisitLine

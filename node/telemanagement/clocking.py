@@ -16,7 +16,8 @@ import base64
 import hashlib
 import hmac
 import io
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import segno
 from sqlmodel import Session, select
@@ -28,7 +29,9 @@ from node.settings import Settings
 from node.telemanagement import plans
 from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
 from node.telemanagement.models import Beneficiary, CarePlan, ClockEvent
-from node.telemanagement.visits import visit_of
+from node.telemanagement.plans import PrivateDetails
+from node.telemanagement.visits import VisitLine, between, day_bounds, visit_of
+from node.telemanagement.visits import today as visits_today
 
 MANUAL_REASONS = ("qr_missing", "qr_damaged", "camera_broken", "no_network", "other")
 EARLIEST = timedelta(days=7)  # an event sent late, from a phone that was offline
@@ -159,3 +162,37 @@ def clock(
 
 def events_of(session: Session, visit_id: int) -> list[ClockEvent]:
     return list(session.exec(select(ClockEvent).where(ClockEvent.visit_id == visit_id)))
+
+
+@dataclass(frozen=True)
+class DoorVisit:
+    """A visit of a provider's day with what they need at the door (opened for them only)."""
+
+    line: VisitLine
+    details: PrivateDetails
+
+
+def provider_day(session: Session, settings: Settings, provider: User, day: date) -> list[DoorVisit]:
+    """The provider's visits on a Paris day, with the address and door code of each home. The health
+    details stay on the coordinators' pages."""
+    start, end = day_bounds(day)
+    lines = between(session, start, end, provider_id=provider.id)
+    opened: dict[int, PrivateDetails] = {}
+    for line in lines:
+        if line.beneficiary_id not in opened:
+            full = plans.private_details(settings, plans.beneficiary(session, line.beneficiary_id))
+            opened[line.beneficiary_id] = PrivateDetails(address=full.address, door_code=full.door_code)
+    return [DoorVisit(line, opened[line.beneficiary_id]) for line in lines]
+
+
+def at_home(
+    session: Session, settings: Settings, provider: User, token: str
+) -> tuple[Beneficiary, list[DoorVisit]]:
+    """What a scanned code opens: the home, and the provider's visits there today (none is fine)."""
+    home = home_of_token(session, settings, token)
+    today = [
+        door
+        for door in provider_day(session, settings, provider, visits_today())
+        if door.line.beneficiary_id == home.id
+    ]
+    return home, today

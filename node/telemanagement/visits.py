@@ -234,6 +234,7 @@ class VisitLine:
     beneficiary: str
     commune: str
     provider: str
+    beneficiary_id: int
 
 
 def between(
@@ -258,7 +259,13 @@ def between(
     if plan_id is not None:
         query = query.where(Visit.plan_id == plan_id)
     return [
-        VisitLine(visit, who.name, who.commune, (person.display_name or person.username) if person else "")
+        VisitLine(
+            visit,
+            who.name,
+            who.commune,
+            (person.display_name or person.username) if person else "",
+            who.id or 0,
+        )
         for visit, who, person in session.exec(query)
     ]
 
