@@ -181,6 +181,10 @@ def parse_terms(
             end = date.fromisoformat(valid_until.strip())
         except ValueError:
             errors["valid_until"] = MSG_DATE
+    if start and not 2000 <= start.year <= 2100:
+        errors["valid_from"] = MSG_DATE
+    if end and not 2000 <= end.year <= 2100:
+        errors["valid_until"] = MSG_DATE
     if start and end and end < start:
         errors["valid_until"] = MSG_UNTIL
     rate = _decimal(hourly_rate)

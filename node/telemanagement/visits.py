@@ -10,6 +10,7 @@ force and ask for an activity that version grants. A series writes its visits at
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -54,6 +55,8 @@ def local_start(text: str) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValidationFailed(MSG_START, fields={"start": MSG_START}) from None
+    if not 2000 <= moment.year <= 2100:
+        raise ValidationFailed(MSG_START, fields={"start": MSG_START})
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=PARIS)
     return moment.astimezone(UTC)
@@ -111,9 +114,15 @@ def occurrences(rule: str, first: datetime, until: date | None, excluded: set[da
     if not text or "\n" in text or len(text) > 300:
         raise ValidationFailed(MSG_RULE, fields={"rule": MSG_RULE})
     try:
-        recurrence = rrulestr(text, dtstart=local_first)
-    except (ValueError, TypeError, KeyError):
+        recurrence = iter(rrulestr(text, dtstart=local_first))
+        return _bounded(recurrence, text, until, excluded)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
         raise ValidationFailed(MSG_RULE, fields={"rule": MSG_RULE}) from None
+
+
+def _bounded(
+    recurrence: Iterator[datetime], text: str, until: date | None, excluded: set[date]
+) -> list[datetime]:
     last = datetime.combine(until, time.max) if until else None
     found: list[datetime] = []
     for moment in recurrence:
