@@ -187,6 +187,9 @@ def test_from_plan_to_clocked_visit_on_the_pages(client: TestClient, engine: Eng
     assert f'data-visit="{visit_id}"' in anomalies.text  # too short and clocked by hand
     month = client.get(plan_page)
     assert 'data-testid="plan-month"' in month.text and "20.00 h" in month.text
+    statement = client.get(f"/telemanagement/funders/{funder_id.group(1)}/statement.csv")
+    assert statement.status_code == 200 and statement.headers["content-type"].startswith("text/csv")
+    assert ",APA-1,Mme Martin,housework,20.00," in statement.text
     with db.session_scope(engine) as s:
         assert len(s.exec(select(ClockEvent)).all()) == 2
 

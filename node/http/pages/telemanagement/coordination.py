@@ -7,7 +7,8 @@
   the visits, and the form planning a visit or a recurring series;
 - ``/telemanagement/board``: the week's visits, day by day; ``/telemanagement/visits/{id}``: one
   visit, its clock events, assignment and cancellation with a reason;
-- ``/telemanagement/anomalies``: the month's visits with an anomaly.
+- ``/telemanagement/anomalies``: the month's visits with an anomaly;
+- ``/telemanagement/funders/{id}/statement.csv?month=``: a funder's monthly statement.
 
 Every form's URL answers GET by sending back to the page that shows the form.
 """
@@ -29,7 +30,7 @@ from node.catalog import categories
 from node.core.errors import DomainError, http_status
 from node.http.pages.telemanagement import labels
 from node.http.runtime import coordinator_required, form_with_csrf, node_of, render, run, text
-from node.telemanagement import checks, clocking, plans, visits
+from node.telemanagement import checks, clocking, plans, statements, visits
 
 PLAN_FIELDS = ("valid_from", "valid_until", "hourly_rate", "participation")
 
@@ -416,6 +417,22 @@ async def anomalies(request: Request, user: User) -> Response:
     return await _page(request, "telemanagement/anomalies.html", {"anomalies": found, "month": month})
 
 
+@coordinator_required
+async def statement_csv(request: Request, user: User) -> Response:
+    """A funder's statement of a month, as CSV (``?month=YYYY-MM``, default this month)."""
+    month = _month(request)
+    funder_id: int = request.path_params["funder_id"]
+    try:
+        body = await run(request, lambda s: statements.statement_csv(s, funder_id, month))
+    except DomainError as exc:
+        raise HTTPException(http_status(exc), exc.message) from None
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="releve-{funder_id}-{month}.csv"'},
+    )
+
+
 def routes() -> list[Route]:
     both = ["GET", "POST"]
     return [
@@ -434,4 +451,5 @@ def routes() -> list[Route]:
         Route("/telemanagement/visits/{visit_id:int}/assign", assign, methods=both),
         Route("/telemanagement/visits/{visit_id:int}/cancel", cancel, methods=both),
         Route("/telemanagement/anomalies", anomalies, name="telemanagement_anomalies"),
+        Route("/telemanagement/funders/{funder_id:int}/statement.csv", statement_csv),
     ]
