@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from node.core.errors import N_, ValidationFailed
 from node.core.timeutil import utcnow
 from node.settings import Settings
 from node.telemanagement import plans
@@ -97,9 +98,17 @@ def anomalies(session: Session, settings: Settings, start: datetime, end: dateti
     return found
 
 
+MSG_MONTH = N_("Give a month as YYYY-MM, between 2000 and 2100.")
+
+
 def month_bounds(month: str) -> tuple[date, datetime, datetime]:
-    """``2026-12`` as its first day and its Paris bounds in UTC; ValueError for anything else."""
-    first = date.fromisoformat(month + "-01")
+    """``2026-12`` as its first day and its Paris bounds in UTC; :class:`ValidationFailed` otherwise."""
+    try:
+        first = date.fromisoformat(month + "-01") if len(month) == 7 else None
+    except ValueError:
+        first = None
+    if first is None or not 2000 <= first.year <= 2100:
+        raise ValidationFailed(MSG_MONTH, fields={"month": MSG_MONTH})
     following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return first, day_bounds(first)[0], day_bounds(following)[0]
 

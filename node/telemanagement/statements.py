@@ -59,7 +59,7 @@ def _round(value: Decimal) -> int:
 
 
 def statement(session: Session, funder_id: int, month: str) -> tuple[Funder, list[StatementLine]]:
-    """The funder and its lines for ``month`` (``YYYY-MM``; ValueError otherwise)."""
+    """The funder and its lines for ``month`` (``YYYY-MM``; :class:`ValidationFailed` otherwise)."""
     checks.month_bounds(month)
     funder = session.get(Funder, funder_id)
     if funder is None:

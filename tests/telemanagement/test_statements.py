@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from node.core import db
-from node.core.errors import NotFound
+from node.core.errors import NotFound, ValidationFailed
 from node.settings import Settings
 from node.telemanagement import clocking, statements, visits
 from tests.support.telemanagement import CATEGORY, care_setup
@@ -75,5 +75,5 @@ def test_the_statement_counts_clocked_hours_at_the_plans_rate(engine: Engine, se
     ]
     with pytest.raises(NotFound), db.session_scope(engine) as s:
         statements.statement(s, setup.funder_id + 1, month)
-    with pytest.raises(ValueError), db.session_scope(engine) as s:
+    with pytest.raises(ValidationFailed), db.session_scope(engine) as s:
         statements.statement(s, setup.funder_id, "2026-13")

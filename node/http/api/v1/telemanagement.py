@@ -24,7 +24,10 @@ from node.telemanagement import checks, clocking, plans, visits
 from node.telemanagement.models import Beneficiary, CarePlan, Funder, Visit
 
 TAG = "telemanagement"
-MONTH = {"schema": {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}, "description": "YYYY-MM"}
+MONTH = {
+    "schema": {"type": "string", "pattern": r"^(20\d\d|2100)-(0[1-9]|1[0-2])$"},
+    "description": "YYYY-MM",
+}
 
 
 class FunderIn(Strict):
@@ -346,6 +349,7 @@ async def list_visits(request: Request, caller: User, _body: None) -> list[Visit
     response=VisitOut,
     list_response=True,
     status=201,
+    errors=(404,),
 )
 async def add_visits(request: Request, caller: User, body: VisitIn) -> list[VisitOut]:
     def save(s: Session) -> list[VisitOut]:

@@ -69,7 +69,7 @@ def _month(request: Request) -> str:
     month = request.query_params.get("month", "")
     try:
         checks.month_bounds(month)
-    except ValueError:
+    except DomainError:
         return checks.current_month()
     return month
 
@@ -211,6 +211,7 @@ async def _beneficiary_page(request: Request, beneficiary_id: int, **form: Any) 
         return {
             "beneficiary": row,
             "details": plans.private_details(settings, row),
+            "code": clocking.home_token(settings, row),
             "plans": plans.plans(s, beneficiary_id=beneficiary_id),
             "funder_names": {f.id: f.name for f in plans.funders(s)},
         }
