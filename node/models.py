@@ -11,6 +11,7 @@ from node.core.sqlbase import SQLModel
 from node.groups import models as groups_models
 from node.market import models as market_models
 from node.research import models as research_models  # research figures (issue 15)
+from node.telemanagement import models as telemanagement_models  # telemanagement (issue 11)
 from node.timebank import models as timebank_models  # time bank (issue 12)
 
 metadata = SQLModel.metadata
@@ -24,6 +25,7 @@ __all__ = [
     "groups_models",
     "market_models",
     "metadata",
+    "telemanagement_models",
     "research_models",
     "timebank_models",
 ]

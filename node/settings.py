@@ -149,6 +149,18 @@ class Settings:
             "up to an hour), and between two looks for payments due."
         ),
     )
+    # Telemanagement (issue 11): the tolerances of the anomaly checks.
+    telemanagement_late_minutes: int = field(
+        default=15,
+        metadata=_doc(
+            "Minutes of tolerance around a planned visit: a later check-in is late, an earlier one or a "
+            "later check-out is outside the slot, a missing clock is reported once the end passed by this."
+        ),
+    )
+    telemanagement_short_percent: int = field(
+        default=80,
+        metadata=_doc("A clocked visit shorter than this percentage of its planned duration is too short."),
+    )
     # Running a node for real (issue 9): abuse limits, proxies, slow clients, logs, metrics.
     limit_registrations_per_address_hour: int = field(
         default=5, metadata=_doc("Accounts one client address may register per hour (0: no limit).")
@@ -363,6 +375,7 @@ def validate(settings: Settings) -> None:
     if settings.log_level.lower() not in {"debug", "info", "warning", "error"}:
         raise SettingsError("ASASAP_LOG_LEVEL must be debug, info, warning or error")
     _validate_timebank(settings)
+    _validate_telemanagement(settings)
     for name in ("trusted_proxies", "metrics_allow"):
         try:
             networks(getattr(settings, name))
@@ -406,6 +419,14 @@ def _validate_timebank(settings: Settings) -> None:
         raise SettingsError("ASASAP_TIMEBANK_STARTING_CREDIT cannot exceed ASASAP_TIMEBANK_MAX_BALANCE")
     if not 1 <= settings.timebank_retry_seconds <= 86_400:
         raise SettingsError("ASASAP_TIMEBANK_RETRY_SECONDS must be between 1 and 86400")
+
+
+def _validate_telemanagement(settings: Settings) -> None:
+    if not 0 <= settings.telemanagement_late_minutes <= 240:
+        raise SettingsError("ASASAP_TELEMANAGEMENT_LATE_MINUTES must be between 0 and 240")
+    if not 1 <= settings.telemanagement_short_percent <= 100:
+        raise SettingsError("ASASAP_TELEMANAGEMENT_SHORT_PERCENT must be between 1 and 100")
+
 
 def networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """The addresses or networks of a comma-separated setting (``127.0.0.1, 10.0.0.0/8``)."""

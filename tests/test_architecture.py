@@ -18,7 +18,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = ROOT / "node"
-DOMAIN = frozenset({"accounts", "places", "catalog", "market", "timebank", "groups", "demo", "research"})
+DOMAIN = frozenset(
+    {"accounts", "places", "catalog", "market", "timebank", "groups", "demo", "research", "telemanagement"}
+)
 COMPOSITION = frozenset({"app", "asgi", "worker", "cli", "models", "commands"})
 PROTOCOL_MAY_IMPORT = frozenset({"core", "settings"})
 

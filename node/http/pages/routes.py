@@ -13,6 +13,7 @@ from node.http.pages import timebank as timebank_pages
 from node.http.pages import timebank_clearing
 from node.http.pages.groups import routes as group_routes
 from node.http.pages.market import routes as market_routes
+from node.http.pages.telemanagement import routes as telemanagement_routes
 
 
 def routes() -> list[BaseRoute]:
@@ -26,4 +27,5 @@ def routes() -> list[BaseRoute]:
         *timebank_clearing.routes(),
         *group_routes.routes(),
         *research_pages.routes(),
+        *telemanagement_routes.routes(),  # telemanagement (issue 11)
     ]

@@ -1,0 +1,1 @@
+"""Telemanagement on the pages: coordinators' planning, providers' day and the homes' QR codes."""

@@ -1,0 +1,148 @@
+"""The providers' telemanagement pages, made for a phone:
+
+- ``/me/visits``: my visits of the day (``?day=``), each with the address and door code of the home,
+  and the check-in / check-out form: the code printed under the home's QR code, or clocking by hand with
+  a reason; the secret URL of my calendar feed, and a button that replaces it;
+- ``/home/{token}``: what a phone's camera opens when it reads a home's QR code: my visits there today,
+  with one big button to check in or out;
+- ``/calendar/{token}.ics``: my visits as an iCalendar feed (no login: the URL is the secret).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from node.accounts.models import User
+from node.core.errors import DomainError, http_status
+from node.http.pages.telemanagement import labels
+from node.http.runtime import form_with_csrf, login_required, node_of, render, run, text
+from node.telemanagement import clocking, feeds, visits
+
+
+def _day(request: Request) -> date:
+    try:
+        return date.fromisoformat(request.query_params.get("day", ""))
+    except ValueError:
+        return visits.today()
+
+
+async def _day_page(request: Request, user: User, day: date, **form: Any) -> Response:
+    settings = node_of(request).settings
+
+    def load(s: Any) -> dict[str, Any]:
+        return {
+            "doors": clocking.provider_day(s, settings, user, day),
+            "feed": feeds.feed_url(s, settings, user),
+        }
+
+    context = await run(request, load)
+    return await render(
+        request,
+        "telemanagement/day.html",
+        {
+            **context,
+            **labels.ALL,
+            "day": day,
+            "previous_day": day - timedelta(days=1),
+            "next_day": day + timedelta(days=1),
+            "is_today": day == visits.today(),
+            "done": request.query_params.get("done"),
+            "errors": form.get("errors") or {},
+            "message": form.get("message"),
+            "failed_visit": form.get("visit_id"),
+        },
+        status_code=form.get("status_code", 200),
+    )
+
+
+@login_required
+async def my_day(request: Request, user: User) -> Response:
+    return await _day_page(request, user, _day(request))
+
+
+@login_required
+async def clock(request: Request, user: User) -> Response:
+    """A check-in or check-out, then back to where it was made (the day or the home's page)."""
+    visit_id: int = request.path_params["visit_id"]
+    if request.method == "GET":
+        return RedirectResponse("/me/visits", status_code=303)
+    form = await form_with_csrf(request)
+    settings = node_of(request).settings
+    kind, token, reason = text(form, "kind", 10), text(form, "token", 200), text(form, "manual_reason", 30)
+    back = text(form, "back", 200)
+    try:
+        await run(
+            request,
+            lambda s: clocking.clock(s, settings, user, visit_id, kind, token=token, manual_reason=reason),
+        )
+    except DomainError as exc:
+        return await _day_page(
+            request,
+            user,
+            visits.today(),
+            errors=exc.fields,
+            message=exc.message,
+            visit_id=visit_id,
+            status_code=http_status(exc),
+        )
+    target = back if back.startswith("/home/") else "/me/visits"
+    return RedirectResponse(f"{target}?done={'in' if kind == 'in' else 'out'}", status_code=303)
+
+
+@login_required
+async def home(request: Request, user: User) -> Response:
+    settings = node_of(request).settings
+    token: str = request.path_params["token"]
+    try:
+        place, doors = await run(request, lambda s: clocking.at_home(s, settings, user, token))
+    except DomainError as exc:
+        raise HTTPException(http_status(exc) if http_status(exc) != 422 else 404, exc.message) from None
+    return await render(
+        request,
+        "telemanagement/home.html",
+        {
+            "home": place,
+            "doors": doors,
+            "token": token,
+            **labels.ALL,
+            "done": request.query_params.get("done"),
+        },
+    )
+
+
+@login_required
+async def new_feed(request: Request, user: User) -> Response:
+    if request.method == "POST":
+        await form_with_csrf(request)
+        settings = node_of(request).settings
+        await run(request, lambda s: feeds.regenerate(s, settings, user))
+        return RedirectResponse("/me/visits?done=feed#feed", status_code=303)
+    return RedirectResponse("/me/visits#feed", status_code=303)
+
+
+async def calendar(request: Request) -> Response:
+    settings = node_of(request).settings
+    token: str = request.path_params["token"]
+    try:
+        body = await run(request, lambda s: feeds.calendar(s, settings, token))
+    except DomainError as exc:
+        raise HTTPException(http_status(exc), exc.message) from None
+    return Response(
+        body, media_type="text/calendar; charset=utf-8", headers={"Cache-Control": "private, max-age=300"}
+    )
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/me/visits", my_day, name="my_visits"),
+        Route("/me/visits/feed", new_feed, methods=["GET", "POST"]),
+        Route("/me/visits/{visit_id:int}/clock", clock, methods=["GET", "POST"]),
+        Route("/home/{token}", home, name="home_code"),
+        Route("/calendar/{token}.ics", calendar, name="calendar_feed"),
+    ]

@@ -1,0 +1,11 @@
+"""Every page route of telemanagement."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from node.http.pages.telemanagement import coordination, provider
+
+
+def routes() -> list[BaseRoute]:
+    return [*coordination.routes(), *provider.routes()]

@@ -1,0 +1,34 @@
+"""The lifecycle of a visit, declared as a graph.
+
+Visit (column ``state``): ``planned`` → ``in_progress`` | ``done`` | ``cancelled``;
+``in_progress`` → ``done``.
+    ``planned``: on the board, assigned or not. ``in_progress``: the provider checked in at the door.
+    ``done``: checked out (or, for a coordinator's correction, marked done without a clock, which the
+    anomaly list then shows). ``cancelled``: with its reason code; a visit under way cannot be cancelled,
+    only finished.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from node.core.statemachine import Lifecycle, lifecycle
+
+__all__ = ["VISIT_LIFECYCLE", "VisitState"]
+
+
+class VisitState(StrEnum):
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+_V = VisitState
+VISIT_LIFECYCLE: Lifecycle[VisitState] = lifecycle(
+    "visit",
+    VisitState,
+    _V.PLANNED,
+    {_V.PLANNED: [_V.IN_PROGRESS, _V.DONE, _V.CANCELLED], _V.IN_PROGRESS: [_V.DONE]},
+    terminal=[_V.DONE, _V.CANCELLED],
+)

@@ -1,0 +1,289 @@
+"""Planning visits: one-off or recurring (an RFC 5545 rule read by ``dateutil.rrule``, with excluded
+dates), assignment to a provider, cancellation with a reason code.
+
+Times are typed as wall-clock times in Europe/Paris and stored in UTC; a weekly visit at 9:00 stays at
+9:00 across the change to summer time. Every visit must fall on a day when a version of its plan is in
+force and ask for an activity that version grants. A series writes its visits at once, at most
+:data:`MAX_OCCURRENCES`: a rule without an end stops at the plan's last day of validity, a rule with
+``COUNT`` or ``UNTIL`` that goes beyond it is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+from sqlmodel import Session, col, select
+
+from node.accounts.models import AccountStatus, User
+from node.core.errors import N_, NotFound, ValidationFailed
+from node.telemanagement import plans
+from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
+from node.telemanagement.models import Beneficiary, CarePlan, Visit, VisitSeries
+
+PARIS = ZoneInfo("Europe/Paris")
+MAX_OCCURRENCES = 400
+MAX_MINUTES = 12 * 60
+CANCEL_REASONS = (
+    "beneficiary_absent",
+    "beneficiary_hospitalised",
+    "beneficiary_cancelled",
+    "provider_absent",
+    "funder_stopped",
+    "other",
+)
+
+MSG_START = N_("Enter a start as a date and a time.")
+MSG_MINUTES = N_("A visit lasts between 15 minutes and 12 hours.")
+MSG_OUTSIDE_PLAN = N_("No version of the plan is in force on that day.")
+MSG_NOT_GRANTED = N_("The plan in force that day grants no hours for this activity.")
+MSG_RULE = N_("Enter a recurrence rule such as FREQ=WEEKLY;BYDAY=MO,TH.")
+MSG_RULE_EMPTY = N_("This rule gives no visit inside the plan's validity.")
+MSG_RULE_ENDLESS = N_("This rule gives too many visits: add COUNT or UNTIL, or end the plan.")
+MSG_RULE_BEYOND = N_("This rule goes beyond the plan's last day of validity.")
+MSG_PROVIDER = N_("No active person with this username.")
+MSG_REASON = N_("Choose a reason.")
+MSG_NOT_PLANNED = N_("Only a planned visit can be changed.")
+
+
+def local_start(text: str) -> datetime:
+    """``2026-12-08T09:00`` (as a datetime-local field sends it) in Paris time, as an aware UTC time."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationFailed(MSG_START, fields={"start": MSG_START}) from None
+    if not 2000 <= moment.year <= 2100:
+        raise ValidationFailed(MSG_START, fields={"start": MSG_START})
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=PARIS)
+    return moment.astimezone(UTC)
+
+
+def _check_minutes(minutes: int) -> timedelta:
+    if not 15 <= minutes <= MAX_MINUTES:
+        raise ValidationFailed(MSG_MINUTES, fields={"minutes": MSG_MINUTES})
+    return timedelta(minutes=minutes)
+
+
+def _check_in_plan(session: Session, plan: CarePlan, category: str, start: datetime) -> None:
+    assert plan.id is not None
+    version = plans.version_on(session, plan.id, start.astimezone(PARIS).date())
+    if version is None:
+        raise ValidationFailed(MSG_OUTSIDE_PLAN, fields={"start": MSG_OUTSIDE_PLAN})
+    if category not in plans.hours_of(session, version.id or 0):
+        raise ValidationFailed(MSG_NOT_GRANTED, fields={"category": MSG_NOT_GRANTED})
+
+
+def provider_named(session: Session, username: str) -> User:
+    found = session.exec(select(User).where(User.username == username.strip())).first()
+    if found is None or found.status != AccountStatus.ACTIVE.value:
+        raise ValidationFailed(MSG_PROVIDER, fields={"provider": MSG_PROVIDER})
+    return found
+
+
+def plan_visit(
+    session: Session, user: User, *, plan_id: int, category: str, start: str, minutes: int, provider: str = ""
+) -> Visit:
+    """A one-off visit."""
+    plans.require_coordinator(user)
+    plan = plans.plan_of(session, plan_id)
+    begins = local_start(start)
+    length = _check_minutes(minutes)
+    _check_in_plan(session, plan, category, begins)
+    assignee = provider_named(session, provider) if provider.strip() else None
+    visit = Visit(
+        plan_id=plan_id,
+        category=category,
+        starts_at=begins,
+        ends_at=begins + length,
+        provider_id=assignee.id if assignee else None,
+    )
+    session.add(visit)
+    session.flush()
+    return visit
+
+
+def occurrences(rule: str, first: datetime, until: date | None, excluded: set[date]) -> list[datetime]:
+    """The local starts a rule gives from ``first`` (Paris wall-clock), up to ``until``, minus the
+    excluded days. Raises :class:`ValidationFailed` for a rule that cannot be read or never ends."""
+    local_first = first.astimezone(PARIS).replace(tzinfo=None)
+    text = rule.strip().removeprefix("RRULE:")
+    if not text or "\n" in text or len(text) > 300:
+        raise ValidationFailed(MSG_RULE, fields={"rule": MSG_RULE})
+    try:
+        recurrence = iter(rrulestr(text, dtstart=local_first))
+        return _bounded(recurrence, text, until, excluded)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+        raise ValidationFailed(MSG_RULE, fields={"rule": MSG_RULE}) from None
+
+
+def _bounded(
+    recurrence: Iterator[datetime], text: str, until: date | None, excluded: set[date]
+) -> list[datetime]:
+    last = datetime.combine(until, time.max) if until else None
+    found: list[datetime] = []
+    for moment in recurrence:
+        if last is not None and moment > last:
+            if "COUNT=" in text.upper() or "UNTIL=" in text.upper():
+                raise ValidationFailed(MSG_RULE_BEYOND, fields={"rule": MSG_RULE_BEYOND})
+            break
+        if len(found) >= MAX_OCCURRENCES:
+            raise ValidationFailed(MSG_RULE_ENDLESS, fields={"rule": MSG_RULE_ENDLESS})
+        if moment.date() not in excluded:
+            found.append(moment.replace(tzinfo=PARIS).astimezone(UTC))
+    return found
+
+
+def parse_excluded(text: str) -> set[date]:
+    days: set[date] = set()
+    for part in text.replace(";", ",").split(","):
+        if part.strip():
+            try:
+                days.add(date.fromisoformat(part.strip()))
+            except ValueError:
+                message = N_("Excluded days are dates as YYYY-MM-DD, separated by commas.")
+                raise ValidationFailed(message, fields={"excluded": message}) from None
+    return days
+
+
+def plan_series(
+    session: Session,
+    user: User,
+    *,
+    plan_id: int,
+    category: str,
+    start: str,
+    minutes: int,
+    rule: str,
+    excluded: str = "",
+    provider: str = "",
+) -> tuple[VisitSeries, list[Visit]]:
+    """Recurring visits: the series and every visit it gives inside the plan's validity."""
+    plans.require_coordinator(user)
+    plan = plans.plan_of(session, plan_id)
+    first = local_start(start)
+    length = _check_minutes(minutes)
+    skipped = parse_excluded(excluded)
+    assert plan.id is not None
+    last_version = plans.versions(session, plan.id)[-1]
+    starts = occurrences(rule, first, last_version.valid_until, skipped)
+    if not starts:
+        raise ValidationFailed(MSG_RULE_EMPTY, fields={"rule": MSG_RULE_EMPTY})
+    for moment in starts:
+        _check_in_plan(session, plan, category, moment)
+    assignee = provider_named(session, provider) if provider.strip() else None
+    series = VisitSeries(
+        plan_id=plan.id,
+        rule=rule.strip().removeprefix("RRULE:"),
+        first_start=first,
+        minutes=minutes,
+        excluded=",".join(sorted(day.isoformat() for day in skipped)),
+    )
+    session.add(series)
+    session.flush()
+    made = [
+        Visit(
+            plan_id=plan.id,
+            series_id=series.id,
+            category=category,
+            starts_at=moment,
+            ends_at=moment + length,
+            provider_id=assignee.id if assignee else None,
+        )
+        for moment in starts
+    ]
+    session.add_all(made)
+    session.flush()
+    return series, made
+
+
+def visit_of(session: Session, visit_id: int) -> Visit:
+    found = session.get(Visit, visit_id)
+    if found is None:
+        raise NotFound(N_("No such visit."))
+    return found
+
+
+def assign(session: Session, user: User, visit_id: int, provider: str) -> Visit:
+    """Give a planned visit to a provider (or take it back from them with an empty name)."""
+    plans.require_coordinator(user)
+    visit = visit_of(session, visit_id)
+    if visit.state != VisitState.PLANNED:
+        raise ValidationFailed(MSG_NOT_PLANNED)
+    visit.provider_id = provider_named(session, provider).id if provider.strip() else None
+    session.add(visit)
+    return visit
+
+
+def cancel(session: Session, user: User, visit_id: int, reason: str, note: str = "") -> Visit:
+    """Cancel a planned visit with its reason code (and, for ``other``, a note)."""
+    plans.require_coordinator(user)
+    visit = visit_of(session, visit_id)
+    if reason not in CANCEL_REASONS or (reason == "other" and not note.strip()):
+        raise ValidationFailed(MSG_REASON, fields={"reason": MSG_REASON})
+    if len(note) > 500:
+        raise ValidationFailed(plans.MSG_TOO_LONG, fields={"note": plans.MSG_TOO_LONG})
+    if visit.state != VisitState.PLANNED:
+        raise ValidationFailed(MSG_NOT_PLANNED)
+    visit.state = VISIT_LIFECYCLE.check(visit.state, VisitState.CANCELLED)
+    visit.cancel_reason = reason
+    visit.cancel_note = note.strip()
+    session.add(visit)
+    return visit
+
+
+@dataclass(frozen=True)
+class VisitLine:
+    """A visit with what a list shows beside it."""
+
+    visit: Visit
+    beneficiary: str
+    commune: str
+    provider: str
+    beneficiary_id: int
+
+
+def between(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    provider_id: int | None = None,
+    plan_id: int | None = None,
+) -> list[VisitLine]:
+    """The visits starting in [start, end), in time order, with their beneficiary and provider."""
+    query = (
+        select(Visit, Beneficiary, User)
+        .join(CarePlan, col(CarePlan.id) == Visit.plan_id)
+        .join(Beneficiary, col(Beneficiary.id) == CarePlan.beneficiary_id)
+        .outerjoin(User, col(User.id) == Visit.provider_id)
+        .where(Visit.starts_at >= start, Visit.starts_at < end)
+        .order_by(col(Visit.starts_at), col(Visit.id))
+    )
+    if provider_id is not None:
+        query = query.where(Visit.provider_id == provider_id)
+    if plan_id is not None:
+        query = query.where(Visit.plan_id == plan_id)
+    return [
+        VisitLine(
+            visit,
+            who.name,
+            who.commune,
+            (person.display_name or person.username) if person else "",
+            who.id or 0,
+        )
+        for visit, who, person in session.exec(query)
+    ]
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """A Paris day as UTC instants."""
+    start = datetime.combine(day, time.min, PARIS)
+    return start.astimezone(UTC), datetime.combine(day + timedelta(days=1), time.min, PARIS).astimezone(UTC)
+
+
+def today() -> date:
+    return datetime.now(PARIS).date()

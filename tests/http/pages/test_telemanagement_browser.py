@@ -1,0 +1,124 @@
+"""Telemanagement on a phone, in a real Chromium against a real ``asasap serve``: the coordinator reads
+the home's code on the beneficiary's page; the provider opens what the QR code says, checks in with the
+big button, then checks out by hand with a reason on the day page (address and door code shown); the
+coordinator sees the visit done on the week board and its anomaly. Every page is French and fits a
+360 px screen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.support.accounts import PASSWORD
+from tests.support.browser import (
+    PHONE_WIDTH,
+    browser_fixture,  # noqa: F401 - a fixture used by name
+    phone_context,
+    skip_without_chromium,
+)
+from tests.support.nodes import Node, NodeProcess
+
+pytestmark = [pytest.mark.browser, pytest.mark.process]
+
+skip_without_chromium()
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Node]:
+    process = NodeProcess(tmp_path_factory.mktemp("tm"), module_database_url)
+    process.init()
+    process.start()
+    yield Node(process)
+    process.stop()
+
+
+def phone(browser: Browser, node: Node, username: str) -> Page:
+    page = phone_context(browser).new_page()
+    page.set_default_timeout(15_000)
+    page.goto(node.url + "/login")
+    page.get_by_label("Identifiant").fill(username)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+    return page
+
+
+def fits(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE_WIDTH, f"{page.url} is {width}px wide"
+
+
+def test_a_visit_clocked_at_the_door_on_a_phone(node: Node, browser: Browser) -> None:
+    node.add_person("coord")
+    node.add_person("aline")
+    assert node.process.cli("user", "set-role", "coord", "coordinator").returncode == 0
+    funder = node.ok(
+        "POST", "/funders", {"name": "Département 93", "kind": "apa", "billing": "direct"}, user="coord"
+    )
+    home = node.ok(
+        "POST",
+        "/beneficiaries",
+        {"name": "Mme Martin", "commune": "Montreuil", "address": "12 rue de Paris", "door_code": "4812B"},
+        user="coord",
+    )
+    today = datetime.now(PARIS).date()
+    plan = node.ok(
+        "POST",
+        "/plans",
+        {
+            "beneficiary_id": home["id"],
+            "funder_id": funder["id"],
+            "folder_number": "APA-7",
+            "valid_from": (today - timedelta(days=2)).isoformat(),
+            "hourly_rate": "24.58",
+            "participation": "10",
+            "hours": {"housework": "12"},
+        },
+        user="coord",
+    )
+    start = (datetime.now(UTC) - timedelta(minutes=10)).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+    [visit] = node.ok(
+        "POST",
+        "/visits",
+        {"plan_id": plan["id"], "category": "housework", "start": start, "minutes": 60, "provider": "aline"},
+        user="coord",
+    )
+
+    c = phone(browser, node, "coord")
+    c.goto(node.url + "/telemanagement")
+    fits(c)
+    c.get_by_role("link", name="Mme Martin", exact=True).click()
+    expect(c.get_by_role("heading", level=1)).to_have_text("Mme Martin")
+    expect(c.locator("dl.facts")).to_contain_text("4812B")
+    code = c.get_by_test_id("home-code").inner_text()
+    fits(c)
+
+    a = phone(browser, node, "aline")
+    a.goto(f"{node.url}/home/{code}")  # what the phone's camera opens from the QR code
+    expect(a.get_by_role("heading", level=1)).to_have_text("Mme Martin")
+    fits(a)
+    a.get_by_role("button", name="Pointer l’arrivée").click()
+    expect(a.get_by_role("status")).to_have_text("Arrivée pointée.")
+    expect(a.get_by_test_id(f"state-{visit['id']}")).to_have_text("En cours")
+    a.get_by_role("link", name="Mes visites").first.click()
+    expect(a.locator(".tm-door")).to_contain_text("12 rue de Paris")
+    expect(a.locator(".tm-door")).to_contain_text("4812B")
+    fits(a)
+    a.get_by_label("Ou pointer à la main, parce que…").select_option("qr_damaged")
+    a.get_by_role("button", name="Pointer le départ").click()
+    expect(a.get_by_role("status")).to_have_text("Départ pointé.")
+    expect(a.get_by_test_id(f"state-{visit['id']}")).to_have_text("Fait")
+
+    c.goto(node.url + "/telemanagement/board")
+    expect(c.locator(".tm-board")).to_contain_text("Mme Martin")
+    expect(c.locator(".tm-board .tm-done")).to_have_text("Fait")
+    fits(c)
+    c.goto(node.url + "/telemanagement/anomalies")
+    expect(c.locator(f'[data-visit="{visit["id"]}"]')).to_contain_text("Pointage manuel")
+    fits(c)

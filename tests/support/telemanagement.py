@@ -1,0 +1,64 @@
+"""Telemanagement in tests: a coordinator, a provider, a funder, a beneficiary and a plan, made through
+the real services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Engine
+
+from node.accounts.models import Role, User
+from node.core import db
+from node.settings import Settings
+from node.telemanagement import plans
+from tests.support.accounts import make_user
+
+CATEGORY = "housework"
+
+
+@dataclass(frozen=True)
+class Setup:
+    coordinator: User
+    provider: User
+    funder_id: int
+    beneficiary_id: int
+    plan_id: int
+
+
+def care_setup(
+    engine: Engine, settings: Settings, *, valid_from: date, valid_until: date | None = None
+) -> Setup:
+    """A plan of 20 h a month of housework at 24.58 €/h, 10 % paid by the beneficiary."""
+    coordinator = make_user(engine, "coord", role=Role.COORDINATOR)
+    provider = make_user(engine, "aline")
+    with db.session_scope(engine) as s:
+        funder = plans.create_funder(
+            s, coordinator, name="CD 93", kind="apa", billing="direct", reference="CD93-7"
+        )
+        home = plans.create_beneficiary(
+            s,
+            settings,
+            coordinator,
+            name="Mme Martin",
+            commune="Montreuil",
+            address="12 rue de Paris",
+            door_code="4812B",
+            health="GIR 3, diabète",
+        )
+        terms = plans.parse_terms(
+            valid_from=valid_from.isoformat(),
+            valid_until=valid_until.isoformat() if valid_until else "",
+            hourly_rate="24,58",
+            participation="10",
+            hours={CATEGORY: "20"},
+        )
+        plan = plans.create_plan(
+            s,
+            coordinator,
+            beneficiary_id=home.id or 0,
+            funder_id=funder.id or 0,
+            folder_number="APA-0042",
+            terms=terms,
+        )
+        return Setup(coordinator, provider, funder.id or 0, home.id or 0, plan.id or 0)
