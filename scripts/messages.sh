@@ -10,7 +10,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON=.venv/bin/python
 PYBABEL=.venv/bin/pybabel
-POT=/tmp/asasap-messages.pot
+POT=$(mktemp --suffix=.pot)
+trap 'rm -f "$POT"' EXIT
 TRANSLATIONS=node/http/pages/translations
 
 if [[ ! -x "$PYBABEL" ]]; then
