@@ -30,7 +30,7 @@ from node.groups.models import Assignment, Group, Member
 from node.groups.rules import SharingRule
 from node.groups.service import actor_of, require_coordinator
 from node.market.agreements import service as agreements
-from node.market.agreements.parties import is_holder
+from node.market.agreements.parties import is_holder, role_of
 from node.market.bids import service as bids
 from node.market.evaluations import service as evaluations
 from node.market.lifecycles import AgreementState
@@ -181,6 +181,39 @@ def cancel(
     return agreements.cancel(
         settings, coordinator, row, reason, session=session, on_behalf_of=actor_of(settings, group)
     )
+
+
+def dispute(
+    settings: Settings, coordinator: User, group: Group, agreement_id: int, reason: str, *, session: Session
+) -> Agreement:
+    """A coordinator disputes, for the group, one of its agreements (a reason is required): the other
+    party hears of it and the coordinators of the node holding the agreement settle it."""
+    require_coordinator(group, coordinator, session=session)
+    row = agreement_of(settings, group, agreement_id, session=session, lock=True)
+    return agreements.dispute(
+        settings, coordinator, row, reason, session=session, on_behalf_of=actor_of(settings, group)
+    )
+
+
+def actions(settings: Settings, group: Group, agreement: Agreement) -> list[str]:
+    """What a coordinator may do now on one of the group's agreements, for the group: ``assign`` (the
+    group provides it and it is open), ``confirm``, ``cancel``, ``dispute``, ``evaluate``."""
+    uri = actor_of(settings, group).uri
+    role = role_of(agreement, uri)
+    found: list[str] = []
+    if role is None:
+        return found
+    if role == "provider" and agreement.state in OPEN_STATES:
+        found.append("assign")
+    if agreements.may_confirm(agreement, role):
+        found.append("confirm")
+    if agreements.may_cancel(agreement):
+        found.append("cancel")
+    if agreements.may_dispute(agreement):
+        found.append("dispute")
+    if agreement.state == AgreementState.COMPLETED.value:
+        found.append("evaluate")
+    return found
 
 
 def evaluate(
