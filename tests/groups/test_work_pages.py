@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
+from node.accounts import credentials
 from node.accounts.models import User
 from node.activitypub.models import OutboxActivity
 from node.core import db
@@ -205,3 +206,34 @@ def test_a_coordinator_edits_the_groups_profile(
     login(client, "bilal")
     assert client.get("/groups/coop/edit").status_code == 403
     assert "/groups/coop/edit" not in client.get("/groups/coop").text
+
+
+def test_the_api_cancels_and_disputes_for_the_group(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    amina = person(engine, "amina")
+    dora = person(engine, "dora")
+    with db.session_scope(engine) as s:
+        service.create_group(
+            settings,
+            amina,
+            service.GroupInput(name="coop", display_name="Coop", legal_shape="scic"),
+            session=s,
+        )
+        as_amina = {"Authorization": f"Bearer {credentials.create_api_token(amina, 't', session=s)[1]}"}
+        as_dora = {"Authorization": f"Bearer {credentials.create_api_token(dora, 't', session=s)[1]}"}
+    first = _agreement(engine, settings, amina, dora)
+    second = _agreement(engine, settings, amina, dora)
+    base = "/api/v1/groups/coop/agreements"
+    # Only a coordinator acts for the group; a dispute needs a reason; unknown fields are refused.
+    assert client.post(f"{base}/{first.id}/dispute", json={"reason": "x"}, headers=as_dora).status_code == 403
+    assert client.post(f"{base}/{first.id}/dispute", json={"reason": ""}, headers=as_amina).status_code == 422
+    assert client.post(f"{base}/{first.id}/cancel", json={"why": "x"}, headers=as_amina).status_code == 422
+    assert _state(engine, first.id).state == "accepted"
+    disputed = client.post(f"{base}/{first.id}/dispute", json={"reason": "Absent."}, headers=as_amina)
+    assert disputed.status_code == 200 and disputed.json()["state"] == "disputed"
+    assert client.post(f"{base}/{first.id}/cancel", json={}, headers=as_amina).status_code == 409
+    cancelled = client.post(f"{base}/{second.id}/cancel", json={"reason": "Malade."}, headers=as_amina)
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    assert _state(engine, second.id).cancelled_by_uri == GROUP
+    assert client.post(f"{base}/999999/cancel", json={}, headers=as_amina).status_code == 404
