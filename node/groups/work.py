@@ -23,9 +23,11 @@ from sqlmodel import Session, col, select
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.outbox.publish import publish
+from node.catalog.statuses import ProviderStatus
 from node.core.errors import N_, Conflict, NotFound, ValidationFailed
 from node.core.timeutil import utcnow
 from node.groups import records
+from node.groups.legal import Shape
 from node.groups.models import Assignment, Group, Member
 from node.groups.rules import SharingRule
 from node.groups.service import actor_of, require_coordinator
@@ -45,6 +47,14 @@ MSG_NOT_PROVIDER = N_("Members are assigned to the services the group provides."
 MSG_NO_CANDIDATE = N_("No member is available for this service: assign one by hand.")
 MSG_NOT_ASSIGNABLE = N_("This agreement is over: its member can no longer change.")
 MSG_MEMBER_REQUIRED = N_("Choose the member.")
+STATUS_OF_SHAPE: dict[Shape, ProviderStatus] = {
+    Shape.SCIC: ProviderStatus.COOPERATIVE_MEMBER,
+    Shape.SCOP: ProviderStatus.COOPERATIVE_MEMBER,
+    Shape.CAE: ProviderStatus.COOPERATIVE_MEMBER,
+    Shape.ASSOCIATION: ProviderStatus.ASSOCIATION,
+    # A status that admits the declared activities only (no agrément can be held).
+    Shape.COLLECTIVE: ProviderStatus.PRIVATE_INDIVIDUAL,
+}
 OPEN_STATES = (
     AgreementState.ACCEPTED.value,
     AgreementState.CONFIRMED_BY_ONE.value,
@@ -55,13 +65,28 @@ OPEN_STATES = (
 # --- offers and bids in the group's name --------------------------------------------------------------
 
 
+def provider_status(group: Group) -> ProviderStatus:
+    """The status under which the group provides services, from the legal shape it declares (the
+    platform relies on declared statuses, as for people: :mod:`node.catalog.eligibility`), never its
+    coordinator's. A cooperative (SCIC, SCOP, CAE) or an association is a legal person that may hold the
+    agrément (Code du travail, L7232-1) its members work under; an informal collective is not one and
+    holds none, so it provides only the declared activities (D7231-1 II) — its self-employed members
+    offer the others in their own name."""
+    return STATUS_OF_SHAPE[Shape(group.legal_shape)]
+
+
 def publish_offer(
     settings: Settings, coordinator: User, group: Group, data: proposals.ProposalInput, *, session: Session
 ) -> Proposal:
-    """A coordinator publishes an offer (or a demand) in the group's name."""
+    """A coordinator publishes an offer (or a demand) in the group's name, under the group's status."""
     require_coordinator(group, coordinator, session=session)
     return proposals.create(
-        settings, coordinator, data, session=session, on_behalf_of=actor_of(settings, group)
+        settings,
+        coordinator,
+        data,
+        session=session,
+        on_behalf_of=actor_of(settings, group),
+        provider_status=provider_status(group),
     )
 
 
@@ -86,7 +111,13 @@ def answer(
     """The group answers a demand (its bid, in its name)."""
     require_coordinator(group, coordinator, session=session)
     return bids.place_bid(
-        settings, coordinator, proposal, data, session=session, on_behalf_of=actor_of(settings, group)
+        settings,
+        coordinator,
+        proposal,
+        data,
+        session=session,
+        on_behalf_of=actor_of(settings, group),
+        provider_status=provider_status(group),
     )
 
 
