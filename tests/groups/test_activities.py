@@ -18,6 +18,7 @@ from node.app import create_app
 from node.core import db
 from node.groups import service
 from node.settings import Settings
+from tests.support.groups import make_group
 from tests.support.market import person
 
 AS = "application/activity+json"
@@ -27,23 +28,9 @@ def test_a_groups_public_activities_are_served_at_their_ids(
     client: TestClient, engine: Engine, settings: Settings
 ) -> None:
     amina = person(engine, "amina")
+    make_group(engine, settings, amina, remote_member=True)
     with db.session_scope(engine) as s:
-        group = service.create_group(
-            settings,
-            amina,
-            service.GroupInput(name="coop", display_name="Coop", legal_shape="scic"),
-            session=s,
-        )
-        group.join_policy = "open"
-        service.receive_join(
-            settings,
-            group,
-            "https://bagnolet.test/users/rita",
-            "Rita",
-            "https://bagnolet.test/a/1",
-            "",
-            session=s,
-        )
+        group = service.group_named("coop", session=s)
         service.update_profile(
             settings,
             amina,

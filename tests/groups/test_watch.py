@@ -12,13 +12,14 @@ from sqlmodel import Session, col, select
 from node.accounts.models import User
 from node.core import db
 from node.core.timeutil import utcnow
-from node.groups import service, watch
+from node.groups import records, service, watch
 from node.groups import work as group_work
 from node.groups.models import Member
 from node.market.agreements import service as agreements
 from node.market.bids import service as bids
 from node.market.models import Agreement, Bid, Notification
 from node.settings import Settings
+from tests.support.groups import REMOTE_MEMBER, make_group
 from tests.support.market import make_proposal, person
 
 
@@ -41,17 +42,11 @@ def test_coordinators_hear_of_their_groups_work_and_members_leaving(
     engine: Engine, settings: Settings
 ) -> None:
     amina, carl, bilal, dora = (person(engine, n) for n in ("amina", "carl", "bilal", "dora"))
+    make_group(engine, settings, amina, joining=(carl, bilal))
     with db.session_scope(engine) as s:
-        group = service.create_group(
-            settings,
-            amina,
-            service.GroupInput(name="coop", display_name="Coop", legal_shape="scic"),
-            session=s,
-        )
-        group.join_policy = "open"
-        carl_row = service.join(settings, carl, group, session=s)
-        service.join(settings, bilal, group, session=s)
-        assert carl_row.id is not None
+        group = service.group_named("coop", session=s)
+        carl_row = records.member_of_user(group, carl, session=s)
+        assert carl_row is not None and carl_row.id is not None
         service.set_role(settings, amina, group, carl_row.id, "coordinator", session=s)
         offer = make_proposal(s, settings, amina, purpose="offer")
         offer.author_uri, offer.local_author_id = service.actor_of(settings, group).uri, None
@@ -99,7 +94,7 @@ def test_coordinators_hear_of_their_groups_work_and_members_leaving(
         service.receive_join(
             settings,
             group,
-            "https://bagnolet.test/users/rita",
+            REMOTE_MEMBER,
             "Rita",
             "https://bagnolet.test/a/1",
             "",
@@ -107,12 +102,10 @@ def test_coordinators_hear_of_their_groups_work_and_members_leaving(
         )
     with db.session_scope(engine) as s:
         group = service.group_named("coop", session=s)
-        assert service.receive_leave(settings, group, "https://bagnolet.test/users/rita", session=s)
-        assert not service.receive_leave(settings, group, "https://bagnolet.test/users/rita", session=s)
+        assert service.receive_leave(settings, group, REMOTE_MEMBER, session=s)
+        assert not service.receive_leave(settings, group, REMOTE_MEMBER, session=s)
     assert kinds_of(engine, amina).count("group_member_left") == 2
     with Session(engine) as s:
-        rita = s.exec(
-            select(Member).where(col(Member.member_uri) == "https://bagnolet.test/users/rita")
-        ).one()
+        rita = s.exec(select(Member).where(col(Member.member_uri) == REMOTE_MEMBER)).one()
     assert rita.state == "left"
     assert "group_member_left" not in kinds_of(engine, bilal)

@@ -21,6 +21,7 @@ from node.market.agreements import service as agreements
 from node.market.bids import service as bids
 from node.market.models import Agreement, Bid, Evaluation, Notification
 from node.settings import Settings
+from tests.support.groups import make_group
 from tests.support.market import make_proposal, person
 from tests.support.pages import csrf, login, post_form
 
@@ -52,15 +53,7 @@ def test_a_coordinator_cancels_disputes_and_evaluates_for_the_group(
     amina = person(engine, "amina")
     dora = person(engine, "dora")
     bilal = person(engine, "bilal")
-    with db.session_scope(engine) as s:
-        group = service.create_group(
-            settings,
-            amina,
-            service.GroupInput(name="coop", display_name="Coop", legal_shape="scic"),
-            session=s,
-        )
-        group.join_policy = "open"
-        service.join(settings, bilal, group, session=s)
+    make_group(engine, settings, amina, joining=(bilal,))
     assert settings.url("/groups/coop") == GROUP
     first = _agreement(engine, settings, amina, dora)
     second = _agreement(engine, settings, amina, dora)
@@ -155,13 +148,7 @@ def test_a_coordinator_edits_the_groups_profile(
 ) -> None:
     amina = person(engine, "amina")
     person(engine, "bilal")
-    with db.session_scope(engine) as s:
-        service.create_group(
-            settings,
-            amina,
-            service.GroupInput(name="coop", display_name="Coop", legal_shape="scic"),
-            session=s,
-        )
+    make_group(engine, settings, amina)
     login(client, "amina")
     assert 'href="/groups/coop/edit"' in client.get("/groups/coop").text
     page = client.get("/groups/coop/edit")
@@ -181,14 +168,18 @@ def test_a_coordinator_edits_the_groups_profile(
             "summary": "Ménage et repassage.",
             "territory": "Montreuil",
             "legal_shape": "cae",
-            "join_policy": "open",
+            "join_policy": "approval",
             "categories": ["gardening", "housework"],
         },
     )
     assert saved.status_code == 303 and saved.headers["location"] == "/groups/coop?done=saved"
     with Session(engine) as s:
         group = service.group_named("coop", session=s)
-        assert (group.display_name, group.legal_shape, group.join_policy) == ("Coop Montreuil", "cae", "open")
+        assert (group.display_name, group.legal_shape, group.join_policy) == (
+            "Coop Montreuil",
+            "cae",
+            "approval",
+        )
         assert json.loads(group.categories) == ["gardening", "housework"]
         published = s.exec(
             select(OutboxActivity).where(
@@ -213,13 +204,8 @@ def test_the_api_cancels_and_disputes_for_the_group(
 ) -> None:
     amina = person(engine, "amina")
     dora = person(engine, "dora")
+    make_group(engine, settings, amina)
     with db.session_scope(engine) as s:
-        service.create_group(
-            settings,
-            amina,
-            service.GroupInput(name="coop", display_name="Coop", legal_shape="scic"),
-            session=s,
-        )
         as_amina = {"Authorization": f"Bearer {credentials.create_api_token(amina, 't', session=s)[1]}"}
         as_dora = {"Authorization": f"Bearer {credentials.create_api_token(dora, 't', session=s)[1]}"}
     first = _agreement(engine, settings, amina, dora)

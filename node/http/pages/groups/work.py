@@ -13,10 +13,11 @@ from starlette.routing import BaseRoute, Route
 
 from node.accounts import people
 from node.accounts.models import User
-from node.core.errors import N_, Conflict, DomainError, NotFound, ValidationFailed, http_status
+from node.core.errors import N_, DomainError, NotFound, http_status
 from node.core.timeutil import utcnow
 from node.groups import calendar, records, service
 from node.groups import work as group_work
+from node.groups.models import Group
 from node.http.pages.groups import views
 from node.http.pages.groups.pages import _group
 from node.http.pages.market import bids as bid_pages
@@ -25,8 +26,10 @@ from node.http.pages.market import proposals as proposal_pages
 from node.http.runtime import form_with_csrf, language_of, login_required, node_of, render, run, text
 from node.market.bids import service as bids
 from node.market.evaluations import service as evaluations
+from node.market.models import Agreement
 from node.market.money import format_hours
 from node.market.proposals import service as proposals
+from node.settings import Settings
 
 MONTH_FORMAT = "%Y-%m"
 
@@ -129,6 +132,16 @@ async def _work(request: Request, user: User, *, message: str = "", status_code:
     return await render(request, "groups/work.html", context, status_code=status_code)
 
 
+def _coordinated(
+    session: Session, settings: Settings, name: str, user: User, item: int
+) -> tuple[Group, Agreement, str]:
+    """The group ``name``, its agreement ``item`` and the group's actor id, for one of its coordinators."""
+    group = _group(session, name)
+    service.require_coordinator(group, user, session=session)
+    agreement = group_work.agreement_of(settings, group, item, session=session)
+    return group, agreement, service.actor_of(settings, group).uri
+
+
 async def _evaluation(
     request: Request,
     user: User,
@@ -143,10 +156,7 @@ async def _evaluation(
     item = int(request.path_params["item"])
 
     def load(session: Session) -> dict[str, Any]:
-        group = _group(session, name)
-        service.require_coordinator(group, user, session=session)
-        agreement = group_work.agreement_of(settings, group, item, session=session)
-        me = service.actor_of(settings, group).uri
+        _, agreement, me = _coordinated(session, settings, name, user, item)
         return evaluation_pages.evaluation_view(session, settings, agreement, me, utcnow())
 
     context = await run(request, load)
@@ -167,28 +177,16 @@ async def evaluate(request: Request, user: User) -> Response:
     name = request.path_params["name"]
     item = int(request.path_params["item"])
 
-    def save(session: Session) -> None:
-        group = _group(session, name)
-        service.require_coordinator(group, user, session=session)
-        agreement = group_work.agreement_of(settings, group, item, session=session)
-        _, role = evaluations.other_party(agreement, service.actor_of(settings, group).uri)
+    def save(session: Session) -> str:
+        group, agreement, me = _coordinated(session, settings, name, user, item)
+        _, role = evaluations.other_party(agreement, me)
         data = evaluation_pages.form_input(form, role)
         group_work.evaluate(settings, user, group, item, data, session=session)
+        return f"/groups/{name}/agreements/{item}/evaluate?done=1"
 
-    try:
-        await run(request, save)
-    except (ValidationFailed, Conflict) as exc:
-        values = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
-        errors = exc.fields if isinstance(exc, ValidationFailed) else {}
-        return await _evaluation(
-            request,
-            user,
-            values=values,
-            errors=errors,
-            message=None if errors else exc.message,
-            status_code=http_status(exc),
-        )
-    return RedirectResponse(f"/groups/{name}/agreements/{item}/evaluate?done=1", status_code=303)
+    return await evaluation_pages.post_evaluation(
+        request, form, save, lambda **again: _evaluation(request, user, **again)
+    )
 
 
 @login_required

@@ -4,6 +4,7 @@ published evaluation at its id)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -240,22 +241,31 @@ async def evaluate(request: Request, user: User) -> Response:
         agreement = evaluations.agreement_for_party(settings, ref, user, session=session)
         _, role = evaluations.other_party(agreement, local.person(settings, user).uri)
         evaluations.submit(settings, user, agreement, form_input(form, role), session=session)
-        return evaluations.agreement_ref(agreement)
+        return f"/agreements/{evaluations.agreement_ref(agreement)}/evaluate?done=1"
 
+    return await post_evaluation(request, form, save, lambda **again: _page(request, user, **again))
+
+
+async def post_evaluation(
+    request: Request,
+    form: FormData,
+    save: Callable[[Session], str],
+    page: Callable[..., Awaitable[Response]],
+) -> Response:
+    """Run ``save`` (it records the evaluation and says where to go then); when the rules refuse it,
+    ``page`` again (``values``, ``errors``, ``message``, ``status_code``) with what was typed."""
     try:
-        saved_ref = await run(request, save)
+        target = await run(request, save)
     except (ValidationFailed, Conflict) as exc:
         values = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
         errors = exc.fields if isinstance(exc, ValidationFailed) else {}
-        return await _page(
-            request,
-            user,
+        return await page(
             values=values,
             errors=errors,
             message=None if errors else exc.message,
             status_code=http_status(exc),
         )
-    return RedirectResponse(f"/agreements/{saved_ref}/evaluate?done=1", status_code=303)
+    return RedirectResponse(target, status_code=303)
 
 
 # --- ActivityStreams ---------------------------------------------------------------------------------
