@@ -43,6 +43,7 @@ from node.market.vocab.common import CONTEXT, format_number
 from node.settings import Settings
 
 MSG_NOT_OURS = N_("This agreement is not the group's.")
+MSG_NOT_OUR_PROPOSAL = N_("This proposal is not the group's.")
 MSG_NOT_PROVIDER = N_("Members are assigned to the services the group provides.")
 MSG_NO_CANDIDATE = N_("No member is available for this service: assign one by hand.")
 MSG_NOT_ASSIGNABLE = N_("This agreement is over: its member can no longer change.")
@@ -91,11 +92,15 @@ def publish_offer(
 
 
 def withdraw_offer(
-    settings: Settings, coordinator: User, group: Group, proposal: Proposal, *, session: Session
+    settings: Settings, coordinator: User, group: Group, proposal_id: int, *, session: Session
 ) -> Proposal:
+    """A coordinator withdraws one of the group's open offers or demands (its ``Delete``, announced)."""
     require_coordinator(group, coordinator, session=session)
+    row = session.get(Proposal, proposal_id, with_for_update=True)
+    if row is None or row.origin != "" or row.author_uri != actor_of(settings, group).uri:
+        raise NotFound(MSG_NOT_OUR_PROPOSAL)
     return proposals.withdraw(
-        settings, coordinator, proposal, session=session, on_behalf_of=actor_of(settings, group)
+        settings, coordinator, row, session=session, on_behalf_of=actor_of(settings, group)
     )
 
 

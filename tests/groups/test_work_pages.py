@@ -19,7 +19,7 @@ from node.groups import service
 from node.groups import work as group_work
 from node.market.agreements import service as agreements
 from node.market.bids import service as bids
-from node.market.models import Agreement, Bid, Evaluation, Notification
+from node.market.models import Agreement, Bid, Evaluation, Notification, Proposal
 from node.settings import Settings
 from tests.support.groups import make_group
 from tests.support.market import make_proposal, person
@@ -223,3 +223,53 @@ def test_the_api_cancels_and_disputes_for_the_group(
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
     assert _state(engine, second.id).cancelled_by_uri == GROUP
     assert client.post(f"{base}/999999/cancel", json={}, headers=as_amina).status_code == 404
+
+
+def test_a_coordinator_withdraws_the_groups_offer(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    amina = person(engine, "amina")
+    bilal = person(engine, "bilal")
+    dora = person(engine, "dora")
+    make_group(engine, settings, amina, joining=(bilal,))
+    offers = []
+    with db.session_scope(engine) as s:
+        for _ in range(2):
+            row = make_proposal(s, settings, amina, purpose="offer")
+            row.author_uri, row.local_author_id = GROUP, None
+            offers.append(row)
+        mine = make_proposal(s, settings, dora, purpose="offer")
+    first, second = (o.id for o in offers)
+    with db.session_scope(engine) as s:
+        as_amina = {"Authorization": f"Bearer {credentials.create_api_token(amina, 't', session=s)[1]}"}
+        as_bilal = {"Authorization": f"Bearer {credentials.create_api_token(bilal, 't', session=s)[1]}"}
+
+    def state(proposal_id: int | None) -> str:
+        with Session(engine) as s:
+            found = s.get(Proposal, proposal_id)
+            assert found is not None
+            return found.state
+
+    # A member who does not coordinate, or another person's offer: refused, nothing changed.
+    assert client.post(f"/api/v1/groups/coop/offers/{first}/withdraw", headers=as_bilal).status_code == 403
+    assert client.post(f"/api/v1/groups/coop/offers/{mine.id}/withdraw", headers=as_amina).status_code == 404
+    assert state(first) == "open" and state(mine.id) == "open"
+    withdrawn = client.post(f"/api/v1/groups/coop/offers/{first}/withdraw", headers=as_amina)
+    assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "withdrawn"
+    assert client.post(f"/api/v1/groups/coop/offers/{first}/withdraw", headers=as_amina).status_code == 409
+    with Session(engine) as s:
+        deletes = s.exec(
+            select(OutboxActivity).where(
+                col(OutboxActivity.actor_uri) == GROUP, col(OutboxActivity.type) == "Delete"
+            )
+        ).all()
+    assert len(deletes) == 1
+
+    # On the work page: the open one has its button; pressing it withdraws it.
+    login(client, "amina")
+    work = client.get("/groups/coop/work").text
+    assert f'action="/groups/coop/offers/{second}/withdraw"' in work
+    assert f'action="/groups/coop/offers/{first}/withdraw"' not in work
+    done = post_form(client, f"/groups/coop/offers/{second}/withdraw", {}, token_from="/groups/coop/work")
+    assert done.status_code == 303 and done.headers["location"] == "/groups/coop/work?done=withdraw"
+    assert state(second) == "withdrawn"

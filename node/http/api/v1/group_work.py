@@ -90,6 +90,27 @@ async def create_offer(request: Request, caller: User, body: ProposalCreate) -> 
 
 @operation(
     "POST",
+    "/groups/{name}/offers/{proposal_id:int}/withdraw",
+    summary="Withdraw one of the group's open offers or demands (coordinators)",
+    tag=TAG,
+    response=ProposalOut,
+    errors=(403, 404, 409),
+)
+async def withdraw_offer(request: Request, caller: User, _body: None) -> ProposalOut:
+    settings = node_of(request).settings
+    lang = language_of(request, caller)
+    proposal_id = int(request.path_params["proposal_id"])
+
+    def save(session: Session) -> ProposalOut:
+        group = service.group_named(name_of(request), session=session)
+        row = group_work.withdraw_offer(settings, caller, group, proposal_id, session=session)
+        return proposal_out(settings, row, lang)
+
+    return await run(request, save)
+
+
+@operation(
+    "POST",
     "/groups/{name}/bids",
     summary="Answer a proposal in the group's name (coordinators)",
     tag=TAG,
@@ -338,6 +359,7 @@ async def post_notice(request: Request, caller: User, body: NoticeIn) -> dict[st
 def operations() -> list[Operation]:
     return [
         create_offer,
+        withdraw_offer,
         create_bid,
         list_agreements,
         assign,

@@ -269,6 +269,8 @@ async def _act(request: Request, user: User, action: str) -> Response:
             group_work.cancel(settings, user, group, item, text(form, "reason", 2000), session=session)
         elif action == "dispute":
             group_work.dispute(settings, user, group, item, text(form, "reason", 2000), session=session)
+        elif action == "withdraw":
+            group_work.withdraw_offer(settings, user, group, item, session=session)
 
     try:
         await run(request, save)
@@ -303,4 +305,5 @@ def routes() -> list[BaseRoute]:
         Route("/groups/{name}/agreements/{item:int}/cancel", _endpoint("cancel"), methods=["GET", "POST"]),
         Route("/groups/{name}/agreements/{item:int}/dispute", _endpoint("dispute"), methods=["GET", "POST"]),
         Route("/groups/{name}/agreements/{item:int}/evaluate", evaluate, methods=["GET", "POST"]),
+        Route("/groups/{name}/offers/{item:int}/withdraw", _endpoint("withdraw"), methods=["GET", "POST"]),
     ]
