@@ -1,5 +1,5 @@
-"""What a group's coordinators hear of: new answers to the group's proposals, the group's new agreements,
-and its agreements cancelled or disputed by the other party.
+"""What a group's coordinators hear of: new answers to the group's proposals, the group's answers
+declined, its new agreements, and its agreements cancelled or disputed by the other party.
 
 The marketplace notifies the parties of this node it knows (``local_*_id``); a group is a party as an
 actor, which the marketplace knows nothing of (it never imports this package), whether the change came
@@ -19,12 +19,19 @@ from node.core.timeutil import utcnow
 from node.groups import records
 from node.groups.models import Group
 from node.groups.service import actor_of
+from node.market.lifecycles import BidState
 from node.market.models import Agreement, Bid, Notification, Proposal
 from node.market.notifications import Kind, notify
 from node.settings import Settings
 
 WINDOW = timedelta(days=2)
-KINDS = (Kind.GROUP_BID, Kind.GROUP_AGREEMENT, Kind.AGREEMENT_CANCELLED, Kind.AGREEMENT_DISPUTED)
+KINDS = (
+    Kind.GROUP_BID,
+    Kind.BID_REJECTED,
+    Kind.GROUP_AGREEMENT,
+    Kind.AGREEMENT_CANCELLED,
+    Kind.AGREEMENT_DISPUTED,
+)
 
 # (group uri, kind, object id) — what the coordinators of that group should hear of.
 News = tuple[str, Kind, str]
@@ -42,6 +49,14 @@ def _news(uris: list[str], since: datetime, *, session: Session) -> list[News]:
         )
     ).all()
     found.extend((author, Kind.GROUP_BID, ap_id) for author, ap_id in answers)
+    declined = session.exec(
+        select(Bid.bidder_uri, Bid.ap_id).where(
+            col(Bid.bidder_uri).in_(uris),
+            col(Bid.state) == BidState.REJECTED.value,
+            col(Bid.decided_at) >= since,
+        )
+    ).all()
+    found.extend((bidder, Kind.BID_REJECTED, ap_id) for bidder, ap_id in declined)
     touched = session.exec(
         select(Agreement).where(
             col(Agreement.provider_uri).in_(uris) | col(Agreement.requester_uri).in_(uris),

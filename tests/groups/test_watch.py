@@ -1,6 +1,7 @@
-"""A group's coordinators of this node hear of a new answer to the group's offer, of the group's new
-agreement, of its cancellation by the other party (not of their own acts), and of a member leaving, here
-or from another node; each once, whoever runs the job and however often; ordinary members hear nothing."""
+"""A group's coordinators of this node hear of a new answer to the group's offer, of the group's answer
+declined, of its new agreement, of its cancellation by the other party (not of their own acts), and of a
+member leaving, here or from another node; each once, whoever runs the job and however often; ordinary
+members hear nothing."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def kinds_of(engine: Engine, user: User) -> list[str]:
             .where(col(Notification.user_id) == user.id)
             .order_by(col(Notification.id))
         ).all()
-    return [k for k in rows if k.startswith("group_") or k.startswith("agreement_")]
+    return [k for k in rows if k.startswith(("group_", "agreement_", "bid_"))]
 
 
 def tell(engine: Engine, settings: Settings, now: datetime | None = None) -> int:
@@ -70,6 +71,19 @@ def test_coordinators_hear_of_their_groups_work_and_members_leaving(
         assert isinstance(agreement, Agreement)
     assert tell(engine, settings) == 2
     assert kinds_of(engine, carl)[-1] == "group_agreement"
+
+    # The group's answer to Dora's demand, declined by her: the coordinators hear of it.
+    with db.session_scope(engine) as s:
+        demand = make_proposal(s, settings, dora)
+        ours = group_work.answer(
+            settings, amina, service.group_named("coop", session=s), demand, bids.BidInput(), session=s
+        )
+    with db.session_scope(engine) as s:
+        declined = s.get(Bid, ours.id)
+        assert declined is not None
+        bids.reject_bid(settings, dora, declined, "Déjà trouvé", session=s)
+    assert tell(engine, settings) == 2
+    assert kinds_of(engine, amina)[-1] == "bid_rejected" and kinds_of(engine, carl)[-1] == "bid_rejected"
 
     # The other party cancels: the coordinators hear of it; nothing of their own acts.
     with db.session_scope(engine) as s:
