@@ -147,3 +147,17 @@ def load_actor_collection(
         else documents.load_items(actor, which, offset=offset, limit=documents.PAGE_SIZE, session=session)
     )
     return documents.collection_page_document(collection_id, page, total, items)
+
+
+def load_activity(settings: Settings, activity_id: str, *, session: Session) -> dict[str, Any] | None:
+    """An activity of one of our active groups at its id (what the group announces, or its
+    ``Announce``), when public: a node that received only the id fetches it from here (FEP-1b12). What
+    goes to the members only (notices) is never served."""
+    found = documents.public_activity(activity_id, session=session)
+    if found is None:
+        return None
+    actor_uri, document = found
+    name = local.local_group_name(settings, actor_uri)
+    if name is None or records.by_name(name, session=session) is None:
+        return None
+    return document

@@ -1,5 +1,6 @@
 """The groups' periodic work, as a worker job: assigning a member, by its group's rule, to each new
-agreement of a group that shares work automatically (round robin, first available)."""
+agreement of a group that shares work automatically (round robin, first available), and telling the
+coordinators what happened to their group in the marketplace (:mod:`node.groups.watch`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from collections.abc import Callable
 import anyio.to_thread
 from sqlalchemy import Engine
 
-from node.core.db import session_scope
-from node.core.jobs import Job
+from node.core.jobs import Job, run_steps
+from node.groups.watch import tell_coordinators
 from node.groups.work import assign_due
 from node.settings import Settings
 
@@ -21,7 +22,8 @@ INTERVAL_SECONDS = 10.0
 
 
 class GroupsJob:
-    """Runs :func:`~node.groups.work.assign_due` at most once every ``interval`` seconds."""
+    """Runs :func:`~node.groups.work.assign_due` and :func:`~node.groups.watch.tell_coordinators` at
+    most once every ``interval`` seconds."""
 
     name = "groups"
 
@@ -47,12 +49,12 @@ class GroupsJob:
         return await anyio.to_thread.run_sync(self._run)
 
     def _run(self) -> int:
-        try:
-            with session_scope(self.engine, write=True) as session:
-                return assign_due(self.settings, session=session)
-        except Exception:
-            log.exception("groups job: assignment failed")
-            return 0
+        settings = self.settings
+        steps = [
+            ("groups job: assignment", lambda session: assign_due(settings, session=session)),
+            ("groups job: notifications", lambda session: tell_coordinators(settings, session=session)),
+        ]
+        return run_steps(self.engine, steps, log)
 
     async def aclose(self) -> None:
         return None

@@ -546,9 +546,12 @@ def leave(settings: Settings, user: User, group: Group, *, session: Session) -> 
     if row is None or row.state not in (M.ACTIVE.value, M.PENDING.value):
         raise Conflict(MSG_NOT_MEMBER)
     _check_not_last_coordinator(group, row, session=session)
+    was_member = row.state == M.ACTIVE.value
     _move(row, M.LEFT)
     session.add(row)
     _unfollow_as_member(settings, group, row, session=session)
+    if was_member:
+        _tell_left(group, row, session=session)
     return row
 
 
@@ -559,10 +562,24 @@ def receive_leave(settings: Settings, group: Group, member_uri: str, *, session:
     if row is None or row.state not in (M.ACTIVE.value, M.PENDING.value):
         return False
     _check_not_last_coordinator(group, row, session=session)
+    was_member = row.state == M.ACTIVE.value
     _move(row, M.LEFT)
     session.add(row)
     _unfollow_as_member(settings, group, row, session=session)
+    if was_member:
+        _tell_left(group, row, session=session)
     return True
+
+
+def _tell_left(group: Group, row: Member, *, session: Session) -> None:
+    """The coordinators of this node hear that a member left."""
+    _notify_coordinators(
+        group,
+        Kind.GROUP_MEMBER_LEFT,
+        {"group": group.display_name, "href": f"/groups/{group.name}/members"},
+        session=session,
+        actor=row.member_uri,
+    )
 
 
 def remove(

@@ -23,14 +23,16 @@ from sqlmodel import Session, col, select
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.outbox.publish import publish
+from node.catalog.statuses import ProviderStatus
 from node.core.errors import N_, Conflict, NotFound, ValidationFailed
 from node.core.timeutil import utcnow
 from node.groups import records
+from node.groups.legal import Shape
 from node.groups.models import Assignment, Group, Member
 from node.groups.rules import SharingRule
 from node.groups.service import actor_of, require_coordinator
 from node.market.agreements import service as agreements
-from node.market.agreements.parties import is_holder
+from node.market.agreements.parties import is_holder, role_of
 from node.market.bids import service as bids
 from node.market.evaluations import service as evaluations
 from node.market.lifecycles import AgreementState
@@ -41,10 +43,19 @@ from node.market.vocab.common import CONTEXT, format_number
 from node.settings import Settings
 
 MSG_NOT_OURS = N_("This agreement is not the group's.")
+MSG_NOT_OUR_PROPOSAL = N_("This proposal is not the group's.")
 MSG_NOT_PROVIDER = N_("Members are assigned to the services the group provides.")
 MSG_NO_CANDIDATE = N_("No member is available for this service: assign one by hand.")
 MSG_NOT_ASSIGNABLE = N_("This agreement is over: its member can no longer change.")
 MSG_MEMBER_REQUIRED = N_("Choose the member.")
+STATUS_OF_SHAPE: dict[Shape, ProviderStatus] = {
+    Shape.SCIC: ProviderStatus.COOPERATIVE_MEMBER,
+    Shape.SCOP: ProviderStatus.COOPERATIVE_MEMBER,
+    Shape.CAE: ProviderStatus.COOPERATIVE_MEMBER,
+    Shape.ASSOCIATION: ProviderStatus.ASSOCIATION,
+    # A status that admits the declared activities only (no agrément can be held).
+    Shape.COLLECTIVE: ProviderStatus.PRIVATE_INDIVIDUAL,
+}
 OPEN_STATES = (
     AgreementState.ACCEPTED.value,
     AgreementState.CONFIRMED_BY_ONE.value,
@@ -55,22 +66,41 @@ OPEN_STATES = (
 # --- offers and bids in the group's name --------------------------------------------------------------
 
 
+def provider_status(group: Group) -> ProviderStatus:
+    """The status under which the group provides services, from the legal shape it declares (the
+    platform relies on declared statuses, as for people: :mod:`node.catalog.eligibility`), never its
+    coordinator's. A cooperative (SCIC, SCOP, CAE) or an association is a legal person that may hold the
+    agrément (Code du travail, L7232-1) its members work under; an informal collective is not one and
+    holds none, so it provides only the declared activities (D7231-1 II) — its self-employed members
+    offer the others in their own name."""
+    return STATUS_OF_SHAPE[Shape(group.legal_shape)]
+
+
 def publish_offer(
     settings: Settings, coordinator: User, group: Group, data: proposals.ProposalInput, *, session: Session
 ) -> Proposal:
-    """A coordinator publishes an offer (or a demand) in the group's name."""
+    """A coordinator publishes an offer (or a demand) in the group's name, under the group's status."""
     require_coordinator(group, coordinator, session=session)
     return proposals.create(
-        settings, coordinator, data, session=session, on_behalf_of=actor_of(settings, group)
+        settings,
+        coordinator,
+        data,
+        session=session,
+        on_behalf_of=actor_of(settings, group),
+        provider_status=provider_status(group),
     )
 
 
 def withdraw_offer(
-    settings: Settings, coordinator: User, group: Group, proposal: Proposal, *, session: Session
+    settings: Settings, coordinator: User, group: Group, proposal_id: int, *, session: Session
 ) -> Proposal:
+    """A coordinator withdraws one of the group's open offers or demands (its ``Delete``, announced)."""
     require_coordinator(group, coordinator, session=session)
+    row = session.get(Proposal, proposal_id, with_for_update=True)
+    if row is None or row.origin != "" or row.author_uri != actor_of(settings, group).uri:
+        raise NotFound(MSG_NOT_OUR_PROPOSAL)
     return proposals.withdraw(
-        settings, coordinator, proposal, session=session, on_behalf_of=actor_of(settings, group)
+        settings, coordinator, row, session=session, on_behalf_of=actor_of(settings, group)
     )
 
 
@@ -86,7 +116,13 @@ def answer(
     """The group answers a demand (its bid, in its name)."""
     require_coordinator(group, coordinator, session=session)
     return bids.place_bid(
-        settings, coordinator, proposal, data, session=session, on_behalf_of=actor_of(settings, group)
+        settings,
+        coordinator,
+        proposal,
+        data,
+        session=session,
+        on_behalf_of=actor_of(settings, group),
+        provider_status=provider_status(group),
     )
 
 
@@ -181,6 +217,39 @@ def cancel(
     return agreements.cancel(
         settings, coordinator, row, reason, session=session, on_behalf_of=actor_of(settings, group)
     )
+
+
+def dispute(
+    settings: Settings, coordinator: User, group: Group, agreement_id: int, reason: str, *, session: Session
+) -> Agreement:
+    """A coordinator disputes, for the group, one of its agreements (a reason is required): the other
+    party hears of it and the coordinators of the node holding the agreement settle it."""
+    require_coordinator(group, coordinator, session=session)
+    row = agreement_of(settings, group, agreement_id, session=session, lock=True)
+    return agreements.dispute(
+        settings, coordinator, row, reason, session=session, on_behalf_of=actor_of(settings, group)
+    )
+
+
+def actions(settings: Settings, group: Group, agreement: Agreement) -> list[str]:
+    """What a coordinator may do now on one of the group's agreements, for the group: ``assign`` (the
+    group provides it and it is open), ``confirm``, ``cancel``, ``dispute``, ``evaluate``."""
+    uri = actor_of(settings, group).uri
+    role = role_of(agreement, uri)
+    found: list[str] = []
+    if role is None:
+        return found
+    if role == "provider" and agreement.state in OPEN_STATES:
+        found.append("assign")
+    if agreements.may_confirm(agreement, role):
+        found.append("confirm")
+    if agreements.may_cancel(agreement):
+        found.append("cancel")
+    if agreements.may_dispute(agreement):
+        found.append("dispute")
+    if agreement.state == AgreementState.COMPLETED.value:
+        found.append("evaluate")
+    return found
 
 
 def evaluate(

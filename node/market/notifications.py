@@ -36,6 +36,9 @@ class Kind(StrEnum):
     GROUP_INVITED = "group_invited"
     GROUP_ASSIGNED = "group_assigned"
     GROUP_NOTICE = "group_notice"
+    GROUP_MEMBER_LEFT = "group_member_left"
+    GROUP_BID = "group_bid"
+    GROUP_AGREEMENT = "group_agreement"
 
 
 LABELS: dict[Kind, str] = {
@@ -57,6 +60,9 @@ LABELS: dict[Kind, str] = {
     Kind.GROUP_INVITED: N_("You are invited to join a group"),
     Kind.GROUP_ASSIGNED: N_("You are assigned to a group's service"),
     Kind.GROUP_NOTICE: N_("A notice from your group"),
+    Kind.GROUP_MEMBER_LEFT: N_("A member left your group"),
+    Kind.GROUP_BID: N_("New answer to your group's proposal"),
+    Kind.GROUP_AGREEMENT: N_("New agreement for your group"),
 }
 
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from node.activitypub import keys
 from node.activitypub.actors import local
 from node.activitypub.actors.local import Account, Accounts, LocalActor
-from node.activitypub.addressing import AS_CONTEXT, SECURITY_CONTEXT
+from node.activitypub.addressing import AS_CONTEXT, SECURITY_CONTEXT, is_public
 from node.activitypub.models import Follow, FollowState, OutboxActivity
 from node.core.timeutil import isoformat
 from node.settings import Settings
@@ -248,6 +248,37 @@ def _outbox_items(actor: LocalActor, *, session: Session, offset: int, limit: in
         except ValueError:
             log.error("outbox row of %s holds invalid JSON; left out of the collection", actor.uri)
     return items
+
+
+def public_activity(activity_id: str, *, session: Session) -> tuple[str, dict[str, Any]] | None:
+    """The actor and the document of an activity published here, when it is public (listed in its
+    actor's outbox, addressed to the public, or the object of its actor's public ``Announce``): what its
+    id may serve to anyone; None otherwise."""
+    row = session.exec(select(OutboxActivity).where(col(OutboxActivity.activity_id) == activity_id)).first()
+    if row is None:
+        return None
+    try:
+        document = json.loads(row.payload)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    addressed = [a for name in ("to", "cc") for a in _as_list(document.get(name))]
+    if row.public or any(is_public(a) for a in addressed):
+        return row.actor_uri, document
+    announced = session.exec(
+        select(OutboxActivity.id).where(
+            col(OutboxActivity.object_id) == activity_id,
+            col(OutboxActivity.actor_uri) == row.actor_uri,
+            col(OutboxActivity.type) == "Announce",
+            col(OutboxActivity.public),
+        )
+    ).first()
+    return (row.actor_uri, document) if announced is not None else None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if value is not None else []
 
 
 def load_items(

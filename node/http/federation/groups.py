@@ -1,16 +1,18 @@
 """The ActivityPub side of groups: ``/groups/{name}`` answers the ``Group`` to ActivityStreams requests
 (the profile page otherwise, ``Vary: Accept``), and its collections: ``outbox``, ``followers``,
 ``following``, ``members``, ``moderators`` and ``evaluations`` (the published evaluations of the services
-it provided). Secure mode applies as for people."""
+it provided); ``/activities/{uuid}`` serves a group's public activities (what it announces, and its
+``Announce``s). Secure mode applies as for people."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlmodel import Session
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from node.activitypub.actors import documents
@@ -96,6 +98,27 @@ def collection_endpoint(which: str, page_endpoint: Endpoint | None = None) -> En
     return endpoint
 
 
+async def activity(request: Request) -> Response:
+    """``GET /activities/{uuid}``: a group's public activity, as for its collections (signed in secure
+    mode); browsers are sent to the group's page."""
+    settings = node_of(request).settings
+    activity_id = settings.url(f"/activities/{request.path_params['uuid']}")
+    as_json = wants_activity_json(request.headers.get("accept", ""))
+    if as_json and (refused := await signature_refusal(request)) is not None:
+        refused.headers["Vary"] = "Accept"
+        return refused
+    document = await run(
+        request, lambda session: group_actors.load_activity(settings, activity_id, session=session)
+    )
+    if document is None:
+        return json_error(404, "not_found", "No such activity.", headers={"Vary": "Accept"})
+    if not as_json:
+        return RedirectResponse(
+            urlsplit(str(document.get("actor", ""))).path or "/", status_code=303, headers={"Vary": "Accept"}
+        )
+    return activity_json(document, vary=True)
+
+
 def routes(profile: Endpoint, members_page: Endpoint) -> list[BaseRoute]:
     """The group's URL and its collections; ``profile`` and ``members_page`` answer browsers."""
     names = ("outbox", "followers", "following", "moderators", "evaluations")
@@ -103,4 +126,5 @@ def routes(profile: Endpoint, members_page: Endpoint) -> list[BaseRoute]:
         Route("/groups/{name}", group_endpoint(profile), name="group"),
         Route("/groups/{name}/members", collection_endpoint("members", members_page)),
         *(Route(f"/groups/{{name}}/{which}", collection_endpoint(which)) for which in names),
+        Route("/activities/{uuid}", activity, name="activity"),
     ]

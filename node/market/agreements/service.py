@@ -400,18 +400,27 @@ def dispute(
     *,
     session: Session,
     now: datetime | None = None,
+    on_behalf_of: LocalActor | None = None,
 ) -> Agreement:
-    """``party`` disputes the agreement: ``Flag{Agreement}`` goes to the other party; the coordinators
-    of both nodes are told."""
+    """``party`` (or a coordinator for the group ``on_behalf_of``) disputes the agreement:
+    ``Flag{Agreement}`` goes to the other party; the coordinators of both nodes are told."""
     now = now or utcnow()
-    uri, _ = party_of(settings, party, agreement)
+    uri, _ = party_of(settings, party, agreement, on_behalf_of)
     cleaned = _reason(reason, required=True)
     if not may_dispute(agreement):
         raise Conflict(MSG_CANNOT_DISPUTE)
     activity_id = local.new_activity_id(settings)
     record_dispute(settings, agreement, uri, now, reason=cleaned, activity_id=activity_id, session=session)
     _tell_other_party(
-        settings, party, agreement, "dispute", activity_id, now, reason=cleaned, session=session
+        settings,
+        party,
+        agreement,
+        "dispute",
+        activity_id,
+        now,
+        reason=cleaned,
+        session=session,
+        on_behalf_of=on_behalf_of,
     )
     return agreement
 

@@ -218,10 +218,10 @@ def _terms(
     return price, hours, schedule, message
 
 
-def _eligible(proposal: Proposal, bidder: User) -> bool:
+def _eligible(proposal: Proposal, provider_status: str) -> bool:
     purpose: Literal["offer", "request"] = "offer" if proposal.purpose == "offer" else "request"
     try:
-        return eligibility.may_answer(proposal.category, bidder.provider_status, purpose=purpose)
+        return eligibility.may_answer(proposal.category, provider_status, purpose=purpose)
     except ValueError:  # a category this node does not know
         return False
 
@@ -244,9 +244,11 @@ def check_may_bid(
     *,
     session: Session,
     on_behalf_of: LocalActor | None = None,
+    provider_status: str | None = None,
 ) -> None:
     """Refuse (:class:`PermissionDenied`, :class:`Conflict`) a bid ``bidder`` (or the group
-    ``on_behalf_of`` through its coordinator ``bidder``) may not place now."""
+    ``on_behalf_of`` through its coordinator ``bidder``, under the group's ``provider_status``) may not
+    place now."""
     uri = on_behalf_of.uri if on_behalf_of is not None else _actor_uri(settings, bidder)
     if uri == proposal.author_uri:
         raise PermissionDenied(MSG_OWN_PROPOSAL)
@@ -254,7 +256,7 @@ def check_may_bid(
         raise Conflict(MSG_NOT_OPEN)
     if not accepts_bids(proposal.state, proposal.bidding_deadline, now):
         raise Conflict(MSG_DEADLINE_PASSED)
-    if not _eligible(proposal, bidder):
+    if not _eligible(proposal, provider_status or bidder.provider_status):
         raise PermissionDenied(MSG_NOT_ELIGIBLE)
     assert proposal.id is not None
     if active_bid(proposal.id, uri, session=session) is not None:
@@ -270,11 +272,21 @@ def place_bid(
     session: Session,
     now: datetime | None = None,
     on_behalf_of: LocalActor | None = None,
+    provider_status: str | None = None,
 ) -> Bid:
     """Answer ``proposal``: store the bid and send ``Offer(Agreement)`` to its author only (or notify
-    the author when on this node). With ``on_behalf_of`` (a group of this node), the group answers."""
+    the author when on this node). With ``on_behalf_of`` (a group of this node), the group answers,
+    under its ``provider_status``."""
     now = now or utcnow()
-    check_may_bid(settings, bidder, proposal, now, session=session, on_behalf_of=on_behalf_of)
+    check_may_bid(
+        settings,
+        bidder,
+        proposal,
+        now,
+        session=session,
+        on_behalf_of=on_behalf_of,
+        provider_status=provider_status,
+    )
     price, hours, schedule, message = _terms(proposal, data, now)
     limits.hit(settings, "bids per person per day", bidder.pk, session=session, now=now)
     limits.hit(settings, "bids per proposal per day", proposal.ap_id, session=session, now=now)

@@ -245,8 +245,11 @@ def validate(
     now: datetime,
     *,
     current: Proposal | None = None,
+    provider_status: str | None = None,
 ) -> CleanProposal:
-    """Every field checked; :class:`ValidationFailed` listing all faulty fields at once."""
+    """Every field checked; :class:`ValidationFailed` listing all faulty fields at once.
+    ``provider_status``: the status under which the offer is made when it is not ``author``'s own (a
+    group's, given by the group's service)."""
     errors: dict[str, str] = {}
     purpose = data.purpose
     if purpose not in ("offer", "request"):
@@ -271,7 +274,7 @@ def validate(
     elif (
         purpose == "offer"
         and by_slug(category).requires_approval
-        and not eligibility.may_provide(category, author.provider_status)
+        and not eligibility.may_provide(category, provider_status or author.provider_status)
     ):
         errors["category"] = MSG_NOT_ELIGIBLE
     commune = _commune(data, errors)

@@ -125,12 +125,14 @@ def create(
     *,
     session: Session,
     on_behalf_of: LocalActor | None = None,
+    provider_status: str | None = None,
 ) -> Proposal:
     """Publish a new offer or demand of ``author`` (Create to the fediverse in this transaction); with
-    ``on_behalf_of`` (a group of this node, whose coordinator ``author`` is) in that actor's name."""
+    ``on_behalf_of`` (a group of this node, whose coordinator ``author`` is) in that actor's name, under
+    that actor's ``provider_status``."""
     _check_author(author, session=session)
     now = utcnow()
-    clean = validate(settings, author, data, now)
+    clean = validate(settings, author, data, now, provider_status=provider_status)
     limits.hit(settings, "proposals per person per day", author.pk, session=session, now=now)
     row = Proposal(
         ap_id=new_proposal_uri(settings),

@@ -1,11 +1,13 @@
 """A founder on a phone, in a real Chromium against a real ``asasap serve``: creates a SCIC with the
 wizard, accepts two members and records three categories of associates until the checklist turns green,
-invites a member, and publishes an offer in the group's name."""
+invites a member, and publishes an offer in the group's name; then edits the group's profile and, on
+the group's work page, cancels an agreement for the group."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +22,7 @@ from tests.support.browser import (
     phone_context,
     skip_without_chromium,
 )
+from tests.support.market import proposal_fields
 from tests.support.nodes import NodeProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
@@ -158,3 +161,38 @@ def test_a_founder_creates_a_scic_on_a_phone(node: NodeProcess, phone: Page) -> 
     no_horizontal_scroll(page)
     page.goto(node.base_url + "/groups/coop")
     expect(page.locator("ul.proposals")).to_contain_text("Ménage et repassage en coopérative")
+
+    # The group's profile, edited on the phone.
+    page.get_by_role("link", name="Modifier le profil").click()
+    no_horizontal_scroll(page)
+    page.get_by_label("Ce que fait le groupe").fill("Ménage et repassage à Montreuil.")
+    page.get_by_role("button", name="Enregistrer", exact=True).click()
+    expect(page).to_have_url(node.base_url + "/groups/coop?done=saved")
+    expect(page.locator("p.bio")).to_have_text("Ménage et repassage à Montreuil.")
+
+    # Dan's demand, answered by the group and accepted (from their apps); the founder cancels it for
+    # the group on the work page.
+    def api(method: str, path: str, user: str, body: dict[str, object] | None = None) -> dict[str, Any]:
+        response = httpx.request(
+            method,
+            f"{node.base_url}/api/v1{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {people[user]}"},
+            timeout=30,
+        )
+        assert response.status_code in (200, 201), response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    demand = api("POST", "/proposals", "dan", proposal_fields("request", "Ménage du samedi"))
+    bid = api("POST", "/groups/coop/bids", "amina", {"proposal": demand["ap_id"]})
+    api("POST", f"/bids/{bid['id']}/accept", "dan")
+    page.goto(node.base_url + "/groups/coop/work")
+    agreement = page.locator("li.member").filter(has_text="Pour")
+    agreement.locator("summary").filter(has_text="Annuler").click()
+    agreement.get_by_label("Motif (facultatif), communiqué à l'autre partie").fill("Plus personne de libre.")
+    no_horizontal_scroll(page)
+    agreement.get_by_role("button", name="Annuler l'accord").click()
+    expect(page).to_have_url(node.base_url + "/groups/coop/work?done=cancel")
+    expect(page.locator("li.member").filter(has_text="Pour")).to_contain_text("cancelled")
+    no_horizontal_scroll(page)

@@ -1,6 +1,7 @@
 """API operations on a group at work: offers and answers in its name, its agreements and the member
-assigned to each, confirmation and evaluation for the group, its calendar and month summary, and notices
-to its members. Who may act: coordinators (members read the agreements and the calendar)."""
+assigned to each, confirmation, cancellation, dispute and evaluation for the group, its calendar and
+month summary, and notices to its members. Who may act: coordinators (members read the agreements and
+the calendar)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from node.groups import calendar, records, service
 from node.groups import work as group_work
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
-from node.http.api.v1.agreements import AgreementOut, agreement_out
+from node.http.api.v1.agreements import AgreementOut, ReasonIn, agreement_out
 from node.http.api.v1.bids import BidCreate, BidOut, bid_input, bid_out
 from node.http.api.v1.evaluations import EvaluationCreate, EvaluationOut
 from node.http.api.v1.groups import TAG, member_of, name_of
@@ -83,6 +84,27 @@ async def create_offer(request: Request, caller: User, body: ProposalCreate) -> 
         return proposal_out(
             settings, group_work.publish_offer(settings, caller, group, data, session=session), lang
         )
+
+    return await run(request, save)
+
+
+@operation(
+    "POST",
+    "/groups/{name}/offers/{proposal_id:int}/withdraw",
+    summary="Withdraw one of the group's open offers or demands (coordinators)",
+    tag=TAG,
+    response=ProposalOut,
+    errors=(403, 404, 409),
+)
+async def withdraw_offer(request: Request, caller: User, _body: None) -> ProposalOut:
+    settings = node_of(request).settings
+    lang = language_of(request, caller)
+    proposal_id = int(request.path_params["proposal_id"])
+
+    def save(session: Session) -> ProposalOut:
+        group = service.group_named(name_of(request), session=session)
+        row = group_work.withdraw_offer(settings, caller, group, proposal_id, session=session)
+        return proposal_out(settings, row, lang)
 
     return await run(request, save)
 
@@ -172,19 +194,55 @@ async def assign(request: Request, caller: User, body: AssignIn) -> dict[str, An
     errors=(403, 404, 409),
 )
 async def confirm(request: Request, caller: User, _body: None) -> AgreementOut:
+    return await _on_agreement(
+        request, lambda st, g, item, s: group_work.confirm(st, caller, g, item, session=s), caller
+    )
+
+
+async def _on_agreement(request: Request, act: Any, caller: User) -> AgreementOut:
+    """Run ``act(settings, group, agreement_id, session)`` on one of the group's agreements; the
+    agreement as it is then."""
     settings = node_of(request).settings
     agreement_id = int(request.path_params["agreement_id"])
 
     def save(session: Session) -> AgreementOut:
         group = service.group_named(name_of(request), session=session)
-        return agreement_out(
-            session,
-            settings,
-            caller,
-            group_work.confirm(settings, caller, group, agreement_id, session=session),
-        )
+        return agreement_out(session, settings, caller, act(settings, group, agreement_id, session))
 
     return await run(request, save)
+
+
+@operation(
+    "POST",
+    "/groups/{name}/agreements/{agreement_id:int}/cancel",
+    summary="Cancel, for the group, one of its agreements (free until 24 hours before the start; "
+    "coordinators)",
+    tag=TAG,
+    body=ReasonIn,
+    response=AgreementOut,
+    errors=(403, 404, 409, 422),
+)
+async def cancel(request: Request, caller: User, body: ReasonIn) -> AgreementOut:
+    return await _on_agreement(
+        request, lambda st, g, item, s: group_work.cancel(st, caller, g, item, body.reason, session=s), caller
+    )
+
+
+@operation(
+    "POST",
+    "/groups/{name}/agreements/{agreement_id:int}/dispute",
+    summary="Dispute, for the group, one of its agreements (a reason is required; coordinators)",
+    tag=TAG,
+    body=ReasonIn,
+    response=AgreementOut,
+    errors=(403, 404, 409, 422),
+)
+async def dispute(request: Request, caller: User, body: ReasonIn) -> AgreementOut:
+    return await _on_agreement(
+        request,
+        lambda st, g, item, s: group_work.dispute(st, caller, g, item, body.reason, session=s),
+        caller,
+    )
 
 
 @operation(
@@ -299,4 +357,16 @@ async def post_notice(request: Request, caller: User, body: NoticeIn) -> dict[st
 
 
 def operations() -> list[Operation]:
-    return [create_offer, create_bid, list_agreements, assign, confirm, evaluate, get_calendar, post_notice]
+    return [
+        create_offer,
+        withdraw_offer,
+        create_bid,
+        list_agreements,
+        assign,
+        confirm,
+        cancel,
+        dispute,
+        evaluate,
+        get_calendar,
+        post_notice,
+    ]

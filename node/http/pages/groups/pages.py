@@ -460,6 +460,48 @@ async def rules_page(request: Request, user: User) -> Response:
     return await render(request, "groups/rules.html", context, status_code=status)
 
 
+@login_required
+async def edit_profile(request: Request, user: User) -> Response:
+    """``/groups/{name}/edit``: coordinators change the group's public profile (its followers receive
+    the group's ``Update``)."""
+    settings = node_of(request).settings
+    name = request.path_params["name"]
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    status = 200
+    if request.method == "POST":
+        form = await form_with_csrf(request)
+        data = _group_input(form)
+        try:
+            await run(
+                request, lambda s: service.update_profile(settings, user, _group(s, name), data, session=s)
+            )
+            return _redirect(f"/groups/{name}", "saved")
+        except ValidationFailed as exc:
+            errors, values, status = exc.fields, vars(data), http_status(exc)
+
+    def load(session: Session) -> Group:
+        group = _group(session, name)
+        service.require_coordinator(group, user, session=session)
+        return group
+
+    group = await run(request, load)
+    context = _wizard_context(
+        values
+        or {
+            "display_name": group.display_name,
+            "summary": group.summary,
+            "territory": group.territory,
+            "legal_shape": group.legal_shape,
+            "categories": records.json_list(group.categories),
+            "join_policy": group.join_policy,
+        },
+        errors,
+    )
+    context["group"] = group
+    return await render(request, "groups/edit.html", context, status_code=status)
+
+
 # --- the constitution -------------------------------------------------------------------------------------
 
 
@@ -512,6 +554,7 @@ def routes() -> list[BaseRoute]:
             for action in ("accept", "reject", "role", "remove", "associate")
         ),
         Route("/groups/{name}/rules", rules_page, methods=["GET", "POST"]),
+        Route("/groups/{name}/edit", edit_profile, methods=["GET", "POST"]),
         Route("/groups/{name}/constitution", constitution_page),
         Route("/groups/{name}/constitution.json", constitution_page),
     ]

@@ -14,16 +14,22 @@ from starlette.routing import BaseRoute, Route
 from node.accounts import people
 from node.accounts.models import User
 from node.core.errors import N_, DomainError, NotFound, http_status
+from node.core.timeutil import utcnow
 from node.groups import calendar, records, service
 from node.groups import work as group_work
+from node.groups.models import Group
 from node.http.pages.groups import views
 from node.http.pages.groups.pages import _group
 from node.http.pages.market import bids as bid_pages
+from node.http.pages.market import evaluations as evaluation_pages
 from node.http.pages.market import proposals as proposal_pages
 from node.http.runtime import form_with_csrf, language_of, login_required, node_of, render, run, text
 from node.market.bids import service as bids
+from node.market.evaluations import service as evaluations
+from node.market.models import Agreement
 from node.market.money import format_hours
 from node.market.proposals import service as proposals
+from node.settings import Settings
 
 MONTH_FORMAT = "%Y-%m"
 
@@ -74,7 +80,12 @@ async def calendar_page(request: Request, user: User) -> Response:
 @login_required
 async def work_page(request: Request, user: User) -> Response:
     """``/groups/{name}/work``: the group's offers, the answers to them, its own answers, its
-    agreements with their member (coordinators act here)."""
+    agreements with their member and what a coordinator may do on each (coordinators act here)."""
+    return await _work(request, user)
+
+
+async def _work(request: Request, user: User, *, message: str = "", status_code: int = 200) -> Response:
+    """The work page; ``message``: why the last action was refused."""
     settings = node_of(request).settings
     name = request.path_params["name"]
     lang = language_of(request, user)
@@ -110,15 +121,72 @@ async def work_page(request: Request, user: User) -> Response:
                 (bid_pages.bid_line(b, lang), proposal_pages.card(settings, p, lang))
                 for b, p in group_work.bids_of(settings, group, session=session)
             ],
-            "agreements": agreements,
+            "agreements": [(a, group_work.actions(settings, group, a)) for a in agreements],
             "parties": parties,
             "members": records.members(group, session=session),
             "group_uri": service.actor_of(settings, group).uri,
         }
 
     context = await run(request, load)
-    context["done"] = request.query_params.get("done")
-    return await render(request, "groups/work.html", context)
+    context.update(done=request.query_params.get("done"), message=message)
+    return await render(request, "groups/work.html", context, status_code=status_code)
+
+
+def _coordinated(
+    session: Session, settings: Settings, name: str, user: User, item: int
+) -> tuple[Group, Agreement, str]:
+    """The group ``name``, its agreement ``item`` and the group's actor id, for one of its coordinators."""
+    group = _group(session, name)
+    service.require_coordinator(group, user, session=session)
+    agreement = group_work.agreement_of(settings, group, item, session=session)
+    return group, agreement, service.actor_of(settings, group).uri
+
+
+async def _evaluation(
+    request: Request,
+    user: User,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    settings = node_of(request).settings
+    name = request.path_params["name"]
+    item = int(request.path_params["item"])
+
+    def load(session: Session) -> dict[str, Any]:
+        _, agreement, me = _coordinated(session, settings, name, user, item)
+        return evaluation_pages.evaluation_view(session, settings, agreement, me, utcnow())
+
+    context = await run(request, load)
+    context.update(form_action=f"/groups/{name}/agreements/{item}/evaluate", back_url=f"/groups/{name}/work")
+    return await evaluation_pages.render_form(
+        request, context, values=values, errors=errors, message=message, status_code=status_code
+    )
+
+
+@login_required
+async def evaluate(request: Request, user: User) -> Response:
+    """``/groups/{name}/agreements/{id}/evaluate``: a coordinator evaluates, for the group, the other
+    party of a completed agreement (the evaluation form, double-blind as for a person)."""
+    if request.method == "GET":
+        return await _evaluation(request, user)
+    form = await form_with_csrf(request)
+    settings = node_of(request).settings
+    name = request.path_params["name"]
+    item = int(request.path_params["item"])
+
+    def save(session: Session) -> str:
+        group, agreement, me = _coordinated(session, settings, name, user, item)
+        _, role = evaluations.other_party(agreement, me)
+        data = evaluation_pages.form_input(form, role)
+        group_work.evaluate(settings, user, group, item, data, session=session)
+        return f"/groups/{name}/agreements/{item}/evaluate?done=1"
+
+    return await evaluation_pages.post_evaluation(
+        request, form, save, lambda **again: _evaluation(request, user, **again)
+    )
 
 
 @login_required
@@ -199,14 +267,25 @@ async def _act(request: Request, user: User, action: str) -> Response:
             group_work.confirm(settings, user, group, item, session=session)
         elif action == "cancel":
             group_work.cancel(settings, user, group, item, text(form, "reason", 2000), session=session)
+        elif action == "dispute":
+            group_work.dispute(settings, user, group, item, text(form, "reason", 2000), session=session)
+        elif action == "withdraw":
+            group_work.withdraw_offer(settings, user, group, item, session=session)
 
-    await run(request, save)
+    try:
+        await run(request, save)
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return await _work(request, user, message=exc.message, status_code=http_status(exc))
     return RedirectResponse(f"/groups/{name}/work?done={action}", status_code=303)
 
 
 def _endpoint(action: str) -> Any:
     @login_required
     async def endpoint(request: Request, user: User) -> Response:
+        if request.method == "GET":  # a reload after the POST: back to the work page
+            return RedirectResponse(f"/groups/{request.path_params['name']}/work", status_code=303)
         return await _act(request, user, action)
 
     endpoint.__name__ = f"group_work_{action}"
@@ -219,9 +298,12 @@ def routes() -> list[BaseRoute]:
         Route("/groups/{name}/work", work_page),
         Route("/groups/{name}/offers", new_offer, methods=["GET", "POST"]),
         Route("/groups/{name}/answer", answer, methods=["POST"]),
-        Route("/groups/{name}/bids/{item:int}/accept", _endpoint("accept"), methods=["POST"]),
-        Route("/groups/{name}/bids/{item:int}/reject", _endpoint("reject"), methods=["POST"]),
-        Route("/groups/{name}/agreements/{item:int}/assign", _endpoint("assign"), methods=["POST"]),
-        Route("/groups/{name}/agreements/{item:int}/confirm", _endpoint("confirm"), methods=["POST"]),
-        Route("/groups/{name}/agreements/{item:int}/cancel", _endpoint("cancel"), methods=["POST"]),
+        Route("/groups/{name}/bids/{item:int}/accept", _endpoint("accept"), methods=["GET", "POST"]),
+        Route("/groups/{name}/bids/{item:int}/reject", _endpoint("reject"), methods=["GET", "POST"]),
+        Route("/groups/{name}/agreements/{item:int}/assign", _endpoint("assign"), methods=["GET", "POST"]),
+        Route("/groups/{name}/agreements/{item:int}/confirm", _endpoint("confirm"), methods=["GET", "POST"]),
+        Route("/groups/{name}/agreements/{item:int}/cancel", _endpoint("cancel"), methods=["GET", "POST"]),
+        Route("/groups/{name}/agreements/{item:int}/dispute", _endpoint("dispute"), methods=["GET", "POST"]),
+        Route("/groups/{name}/agreements/{item:int}/evaluate", evaluate, methods=["GET", "POST"]),
+        Route("/groups/{name}/offers/{item:int}/withdraw", _endpoint("withdraw"), methods=["GET", "POST"]),
     ]

@@ -4,6 +4,7 @@ published evaluation at its id)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,7 +31,7 @@ from node.market.evaluations import service as evaluations
 from node.market.evaluations.reputation import COMMENT_MAX, CRITERIA, CRITERIA_LABELS, Reputation, format_mean
 from node.market.evaluations.service import EvaluationInput
 from node.market.lifecycles import AgreementState, EvaluationState, evaluation_open
-from node.market.models import Evaluation
+from node.market.models import Agreement, Evaluation
 from node.settings import Settings
 
 SCORE_LABELS: tuple[tuple[int, str], ...] = (
@@ -117,7 +118,14 @@ def _evaluation_context(
     session: Session, settings: Settings, ref: str, user: User, now: datetime
 ) -> dict[str, Any]:
     agreement = evaluations.agreement_for_party(settings, ref, user, session=session)
-    me = local.person(settings, user).uri
+    return evaluation_view(session, settings, agreement, local.person(settings, user).uri, now)
+
+
+def evaluation_view(
+    session: Session, settings: Settings, agreement: Agreement, me: str, now: datetime
+) -> dict[str, Any]:
+    """What the evaluation form shows to the party ``me`` (a person, or a group its coordinator acts
+    for) of ``agreement``."""
     other_uri, other_role = evaluations.other_party(agreement, me)
     visible = evaluations.visible_to(agreement, me, session=session)
     mine = next((row for row in visible if row.evaluator_uri == me), None)
@@ -174,7 +182,8 @@ def _score(form: FormData, name: str) -> int | None:
     return int(value) if value in ("1", "2", "3", "4", "5") else 0
 
 
-def _form_input(form: FormData, role: str) -> EvaluationInput:
+def form_input(form: FormData, role: str) -> EvaluationInput:
+    """The evaluation typed in ``form``, of a party in ``role``."""
     criteria = {name: _score(form, f"criteria.{name}") for name in CRITERIA.get(role, ())}
     return EvaluationInput(
         overall=_score(form, "overall"), criteria=criteria, comment=text(form, "comment", MAX_COMMENT_INPUT)
@@ -192,6 +201,22 @@ async def _page(
 ) -> Response:
     settings = node_of(request).settings
     context = await run(request, _evaluation_context, settings, request.path_params["ref"], user, utcnow())
+    return await render_form(
+        request, context, values=values, errors=errors, message=message, status_code=status_code
+    )
+
+
+async def render_form(
+    request: Request,
+    context: dict[str, Any],
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The evaluation form (``context`` from :func:`evaluation_view`, with ``form_action`` and
+    ``back_url`` when a group evaluates), its values and its errors."""
     context.update(
         values=values or {},
         errors=errors or {},
@@ -215,23 +240,32 @@ async def evaluate(request: Request, user: User) -> Response:
     def save(session: Session) -> str:
         agreement = evaluations.agreement_for_party(settings, ref, user, session=session)
         _, role = evaluations.other_party(agreement, local.person(settings, user).uri)
-        evaluations.submit(settings, user, agreement, _form_input(form, role), session=session)
-        return evaluations.agreement_ref(agreement)
+        evaluations.submit(settings, user, agreement, form_input(form, role), session=session)
+        return f"/agreements/{evaluations.agreement_ref(agreement)}/evaluate?done=1"
 
+    return await post_evaluation(request, form, save, lambda **again: _page(request, user, **again))
+
+
+async def post_evaluation(
+    request: Request,
+    form: FormData,
+    save: Callable[[Session], str],
+    page: Callable[..., Awaitable[Response]],
+) -> Response:
+    """Run ``save`` (it records the evaluation and says where to go then); when the rules refuse it,
+    ``page`` again (``values``, ``errors``, ``message``, ``status_code``) with what was typed."""
     try:
-        saved_ref = await run(request, save)
+        target = await run(request, save)
     except (ValidationFailed, Conflict) as exc:
         values = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
         errors = exc.fields if isinstance(exc, ValidationFailed) else {}
-        return await _page(
-            request,
-            user,
+        return await page(
             values=values,
             errors=errors,
             message=None if errors else exc.message,
             status_code=http_status(exc),
         )
-    return RedirectResponse(f"/agreements/{saved_ref}/evaluate?done=1", status_code=303)
+    return RedirectResponse(target, status_code=303)
 
 
 # --- ActivityStreams ---------------------------------------------------------------------------------
