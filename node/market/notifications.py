@@ -36,6 +36,10 @@ class Kind(StrEnum):
     GROUP_INVITED = "group_invited"
     GROUP_ASSIGNED = "group_assigned"
     GROUP_NOTICE = "group_notice"
+    # time bank (node.timebank)
+    TIMEBANK_RECEIVED = "timebank_received"
+    TIMEBANK_WAITING = "timebank_waiting"
+    TIMEBANK_REFUSED = "timebank_refused"
 
 
 LABELS: dict[Kind, str] = {
@@ -57,6 +61,9 @@ LABELS: dict[Kind, str] = {
     Kind.GROUP_INVITED: N_("You are invited to join a group"),
     Kind.GROUP_ASSIGNED: N_("You are assigned to a group's service"),
     Kind.GROUP_NOTICE: N_("A notice from your group"),
+    Kind.TIMEBANK_RECEIVED: N_("You received time"),
+    Kind.TIMEBANK_WAITING: N_("A transfer of time waits: a limit is reached"),
+    Kind.TIMEBANK_REFUSED: N_("A transfer of time to another node was refused"),
 }
 
 
