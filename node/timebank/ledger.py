@@ -192,8 +192,8 @@ def write_entries(
     session: Session, transfer_id: int, debit_id: int, credit_id: int, amount: int, at: datetime
 ) -> None:
     """The two entries of an applied transfer."""
-    session.execute(
-        insert(ENTRIES),
+    _connection(session).execute(
+        _INSERT_ENTRIES,
         [
             {"transfer_id": transfer_id, "account_id": debit_id, "amount": -amount, "created_at": at},
             {"transfer_id": transfer_id, "account_id": credit_id, "amount": amount, "created_at": at},

@@ -12,15 +12,21 @@ the change they tell of (so each is told once, however often a message is repeat
 
 from __future__ import annotations
 
+import json
+
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, Role, User
-from node.market.models import Agreement
+from node.core.sqlbase import table_of
+from node.core.timeutil import utcnow
+from node.market.models import Agreement, Notification
 from node.market.notifications import Kind, notify
 from node.timebank.models import TimebankAccount
 from node.timebank.policy import to_hours
 
 TOLD_WHEN_RECEIVED = frozenset({"payment", "cancellation_fee", "gift", "grant", "reversal"})
+_INSERT = insert(table_of(Notification))  # built once: hours received is on a transfer's hot path
 
 
 def _person(session: Session, account_id: int) -> int | None:
@@ -55,19 +61,20 @@ def received(session: Session, transfer: dict[str, object], user_id: int | None)
     if kind not in TOLD_WHEN_RECEIVED or user_id is None:
         return
     agreement = transfer.get("agreement_ap_id")
-    notify(
-        user_id,
-        Kind.TIMEBANK_RECEIVED,
-        object_uri=agreement if isinstance(agreement, str) else None,
-        actor_uri=str(transfer["payer_uri"]) if transfer.get("payer_uri") else None,
-        data=_data(
-            session,
-            str(transfer["uri"]),
-            kind,
-            int(transfer["amount"]),  # type: ignore[call-overload]
-            agreement if isinstance(agreement, str) else None,
-        ),
-        session=session,
+    agreement = agreement if isinstance(agreement, str) else None
+    data = _data(session, str(transfer["uri"]), kind, int(transfer["amount"]), agreement)  # type: ignore[call-overload]
+    # The row notify() would add, written with a statement built once rather than through the ORM.
+    session.connection().execute(
+        _INSERT,
+        {
+            "user_id": user_id,
+            "kind": Kind.TIMEBANK_RECEIVED.value,
+            "object_uri": agreement,
+            "actor_uri": str(transfer["payer_uri"]) if transfer.get("payer_uri") else None,
+            "data": json.dumps(data, ensure_ascii=False),
+            "created_at": utcnow(),
+            "read_at": None,
+        },
     )
 
 
