@@ -24,9 +24,10 @@ from node.market.models import Agreement, Notification
 from node.market.notifications import Kind, notify
 from node.timebank.models import TimebankAccount
 from node.timebank.policy import to_hours
+from node.timebank.prepared import Prepared
 
 TOLD_WHEN_RECEIVED = frozenset({"payment", "cancellation_fee", "gift", "grant", "reversal"})
-_INSERT = insert(table_of(Notification))  # built once: hours received is on a transfer's hot path
+_INSERT = Prepared(insert(table_of(Notification)))  # hours received is on a transfer's hot path
 
 
 def _person(session: Session, account_id: int) -> int | None:
@@ -63,9 +64,9 @@ def received(session: Session, transfer: dict[str, object], user_id: int | None)
     agreement = transfer.get("agreement_ap_id")
     agreement = agreement if isinstance(agreement, str) else None
     data = _data(session, str(transfer["uri"]), kind, int(transfer["amount"]), agreement)  # type: ignore[call-overload]
-    # The row notify() would add, written with a statement built once rather than through the ORM.
-    session.connection().execute(
-        _INSERT,
+    # The row notify() would add, written at the driver level rather than through the ORM.
+    _INSERT.run(
+        session,
         {
             "user_id": user_id,
             "kind": Kind.TIMEBANK_RECEIVED.value,

@@ -441,9 +441,7 @@ def _compare_and_repair(
     account = accounts.clearing(session, peer)
     report = Report(peer=peer, since=since)
     relevant = set(their_lines)
-    relevant |= {
-        uri for uri, mine in mine_lines.items() if mine.state != SETTLED or mine.bucket in differing
-    }
+    relevant |= {uri for uri, mine in mine_lines.items() if mine.state != SETTLED or mine.bucket in differing}
     # What the lines read before the peer answered settle without a query (terminal states agreeing,
     # nothing applied on either side); the rest is read again, in this transaction, in one go.
     candidates = sorted(
