@@ -36,7 +36,7 @@ from node.market.lifecycles import AgreementState
 from node.market.models import Agreement
 from node.market.money import Price, total_for
 from node.settings import Settings
-from node.timebank import accounts, ledger, vocab
+from node.timebank import accounts, ledger, notices, vocab
 from node.timebank.ledger import LimitRefused, Side
 from node.timebank.lifecycles import EXCHANGE_LIFECYCLE, TRANSFER_LIFECYCLE, ExchangeState, TransferState
 from node.timebank.models import TimebankAccount, Transfer
@@ -116,7 +116,9 @@ def hold_and_offer(
         if interactive:
             raise
         values.update(waiting_reason=refused.limit, next_attempt_at=now + policy.retry)
-        return ledger.insert_transfer(session, values)
+        transfer_id = ledger.insert_transfer(session, values)
+        notices.waiting(session, values, refused.limit)
+        return transfer_id
     TRANSFER_LIFECYCLE.check(TransferState.WAITING, TransferState.PENDING)
     transfer_id = ledger.insert_transfer(
         session,
@@ -204,8 +206,11 @@ def refuse(
     """The peer refused: for now (offered again later, still held) or for good (the hold released)."""
     if transfer.state != TransferState.PENDING.value:
         return False
+    told = bool(transfer.refusal)  # deferred before: the payer already knows it waits
     transfer.refusal, transfer.refusal_text = code[:40], text[:500]
     if retryable:
+        if not told:
+            notices.waiting(session, transfer.model_dump(), transfer.refusal)
         transfer.exchange_state = EXCHANGE_LIFECYCLE.step(
             transfer.exchange_state or "", ExchangeState.DEFERRED
         ).value
@@ -222,6 +227,7 @@ def refuse(
             transfer.exchange_state or "", ExchangeState.REFUSED
         ).value
         transfer.next_attempt_at = None
+        notices.refused(session, transfer.model_dump(), transfer.refusal)
     session.add(transfer)
     return True
 

@@ -32,6 +32,7 @@ from node.core.sqlbase import table_of
 from node.timebank.lifecycles import TransferState
 from node.timebank.models import Entry, TimebankAccount, Transfer
 from node.timebank.policy import AccountKind, Policy
+from node.timebank.prepared import Prepared
 
 ACCOUNTS = table_of(TimebankAccount)
 TRANSFERS = table_of(Transfer)
@@ -133,8 +134,10 @@ _APPLY_HELD = (
         held_in=ACCOUNTS.c.held_in - _HELD_IN,
     )
 )
-_INSERT_TRANSFER = insert(TRANSFERS).returning(TRANSFERS.c.id)
-_INSERT_ENTRIES = insert(ENTRIES)
+_INSERT_TRANSFER = Prepared(insert(TRANSFERS).returning(TRANSFERS.c.id))
+_INSERT_ENTRIES = Prepared(insert(ENTRIES))
+_MOVE_AT_DRIVER = Prepared(_MOVE)
+_MOVE_FREELY_AT_DRIVER = Prepared(_MOVE_FREELY)
 
 
 def _connection(session: Session) -> Connection:
@@ -149,7 +152,10 @@ def _two(
     if debit.id == credit.id:
         raise ValueError("a transfer needs two different accounts")
     connection = _connection(session)
-    changed = {row[0] for row in connection.execute(statement, params)}
+    if isinstance(statement, Prepared):
+        changed = {row[0] for row in statement.run(session, params)}
+    else:
+        changed = {row[0] for row in connection.execute(statement, params)}
     if len(changed) == 2:
         return
     for account_id in changed:
@@ -167,9 +173,9 @@ def move(
     if not limits:
         if debit.id == credit.id:
             raise ValueError("a transfer needs two different accounts")
-        _connection(session).execute(_MOVE_FREELY, params)
+        _MOVE_FREELY_AT_DRIVER.run(session, params)
         return
-    _two(session, _MOVE, _UNDO_MOVE, debit, credit, {**params, **_limits(policy, debit, credit)})
+    _two(session, _MOVE_AT_DRIVER, _UNDO_MOVE, debit, credit, {**params, **_limits(policy, debit, credit)})
 
 
 def hold(session: Session, policy: Policy, debit: Side, credit: Side, amount: int) -> None:
@@ -192,8 +198,8 @@ def write_entries(
     session: Session, transfer_id: int, debit_id: int, credit_id: int, amount: int, at: datetime
 ) -> None:
     """The two entries of an applied transfer."""
-    session.execute(
-        insert(ENTRIES),
+    _INSERT_ENTRIES.run_many(
+        session,
         [
             {"transfer_id": transfer_id, "account_id": debit_id, "amount": -amount, "created_at": at},
             {"transfer_id": transfer_id, "account_id": credit_id, "amount": amount, "created_at": at},
@@ -203,7 +209,7 @@ def write_entries(
 
 def insert_transfer(session: Session, values: dict[str, Any]) -> int:
     """Store a transfer row; its id."""
-    new_id = _connection(session).execute(_INSERT_TRANSFER, values).scalar_one()
+    ((new_id,),) = _INSERT_TRANSFER.run(session, values)
     return int(new_id)
 
 

@@ -17,6 +17,7 @@ change in any of them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -24,11 +25,13 @@ from sqlmodel import Session, col, select
 from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import local
+from node.core.errors import N_
 from node.market.lifecycles import AgreementState
 from node.market.models import Agreement
 from node.market.money import Price, total_for
 from node.settings import Settings
 from node.timebank import accounts
+from node.timebank.lifecycles import ExchangeState, TransferState
 from node.timebank.models import Transfer
 from node.timebank.policy import Policy, to_hundredths
 from node.timebank.records import Parties, open_person
@@ -132,3 +135,90 @@ def payments_of(session: Session, agreement_ap_ids: list[str]) -> dict[str, Tran
         .order_by(col(Transfer.id))
     ).all()
     return {row.agreement_ap_id or "": row for row in rows}
+
+
+# --- the payment's state, as the agreement's page and the API show it --------------------------------
+
+# Why a payment waits or was refused, by the code the ledger or the payee's node gave.
+REASONS = {
+    "minimum": N_("The requester's balance would go below the minimum: paid as soon as it allows."),
+    "maximum": N_("The provider's balance would go above the maximum: paid as soon as it allows."),
+    "peer-cap": N_("The clearing between the two nodes has reached its cap: paid as soon as it allows."),
+    "no-time-bank": N_("The provider's node keeps no time bank."),
+    "unknown-payee": N_("The provider's node does not know the provider (account closed or moved)."),
+    "invalid-amount": N_("The provider's node refused the amount."),
+    "agreement-mismatch": N_("The provider's node found that the payment does not match the agreement."),
+    "conflicting-transfer": N_("The provider's node holds another transfer with the same id."),
+}
+REASON_UNKNOWN = N_("The provider's node refused the payment.")
+
+
+class PaymentState:
+    """The states a payment shows (plain strings, the API's values)."""
+
+    UPCOMING = "upcoming"  # priced in tokens, not completed yet: paid on completion
+    DUE = "due"  # completed, the payment starts at the job's next pass (seconds)
+    AWAITED = "awaited"  # on the provider's node: the requester's node pays, nothing received yet
+    WAITING = "waiting"  # a limit holds it back here; tried again until it passes
+    CLEARING = "clearing"  # held here, offered to the provider's node, no final answer yet
+    PAID = "paid"
+    REFUSED = "refused"  # refused for good by the provider's node; the tokens were released
+    REVERSED = "reversed"  # paid, then corrected by a coordinator
+
+
+@dataclass(frozen=True)
+class PaymentStatus:
+    """Where the payment of an agreement priced in time tokens stands (``reason`` a code, ``reason_text``
+    its English message id, translated by the pages)."""
+
+    state: str
+    kind: str  # payment | cancellation_fee
+    amount: int  # hundredths of an hour
+    transfer: str | None = None
+    reason: str = ""
+    reason_text: str = ""
+    at: datetime | None = None
+
+
+def _reason(code: str) -> str:
+    return REASONS.get(code, REASON_UNKNOWN) if code else ""
+
+
+def status_of(session: Session, settings: Settings, agreement: Agreement) -> PaymentStatus | None:
+    """The payment (or late-cancellation fee) of ``agreement`` on this node; None when the agreement
+    is not priced in time tokens, carries nothing to pay, or the node keeps no time bank."""
+    amount = agreed_amount(agreement)
+    if amount is None or not Policy.of(settings).enabled:
+        return None
+    rows = session.exec(
+        select(Transfer).where(Transfer.agreement_ap_id == agreement.ap_id).order_by(col(Transfer.id))
+    ).all()
+    reversed_ids = {row.reverses_id for row in rows if row.kind == "reversal" and row.state == "settled"}
+    found = next((row for row in rows if row.kind in (PAYMENT, FEE)), None)
+    if found is None:
+        return _not_started(settings, agreement, amount)
+    state = found.state
+    if state == TransferState.SETTLED.value:
+        shown = PaymentState.REVERSED if found.id in reversed_ids else PaymentState.PAID
+        return PaymentStatus(shown, found.kind, found.amount, found.uri, at=found.settled_at)
+    if state == TransferState.WAITING.value:
+        code = found.waiting_reason
+        return PaymentStatus(PaymentState.WAITING, found.kind, found.amount, found.uri, code, _reason(code))
+    if state == TransferState.PENDING.value:
+        code = found.refusal if found.exchange_state == ExchangeState.DEFERRED.value else ""
+        return PaymentStatus(PaymentState.CLEARING, found.kind, found.amount, found.uri, code, _reason(code))
+    code = found.refusal or "refused"
+    return PaymentStatus(PaymentState.REFUSED, found.kind, found.amount, found.uri, code, _reason(code))
+
+
+def _not_started(settings: Settings, agreement: Agreement, amount: int) -> PaymentStatus | None:
+    fee = min(amount, Policy.of(settings).late_cancellation_fee)
+    payer_here = agreement.local_requester_id is not None
+    if agreement.state == AgreementState.COMPLETED.value:
+        return PaymentStatus(PaymentState.DUE if payer_here else PaymentState.AWAITED, PAYMENT, amount)
+    if agreement.state == AgreementState.CANCELLED.value:
+        late = agreement.late_cancellation and agreement.cancelled_by_uri == agreement.requester_uri
+        if not late or fee <= 0 or not payer_here:
+            return None  # nothing to pay (a fee charged by another node shows once it arrives)
+        return PaymentStatus(PaymentState.DUE, FEE, fee)
+    return PaymentStatus(PaymentState.UPCOMING, PAYMENT, amount)

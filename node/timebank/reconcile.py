@@ -31,12 +31,12 @@ import base64
 import hashlib
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, case, null
+from sqlalchemy import Engine, case, null
 from sqlmodel import Session, col, select
 
 from node.activitypub import addressing
@@ -62,9 +62,10 @@ class StatementRefused(Exception):
     """A peer's statement that cannot be trusted or read; nothing was changed."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Line:
-    """A transfer as a statement carries it (the same on both nodes)."""
+    """A transfer as a statement carries it (the same on both nodes). Not frozen: a statement builds
+    a hundred thousand of them, and a frozen dataclass's ``__init__`` costs twice as much."""
 
     uri: str
     payer_node: str
@@ -78,6 +79,11 @@ class Line:
     agreement: str | None = None
     refusal: str = ""
     offer: str = ""  # the payer's latest Offer of a transfer still held
+    bucket: str = ""  # its group (see bucket_of), computed once
+
+    def __post_init__(self) -> None:
+        if not self.bucket:
+            self.bucket = bucket_of(self.uri)
 
     def digest_text(self) -> str:
         return f"{self.uri}|{self.payer_node}|{self.amount}"
@@ -165,30 +171,30 @@ _COLUMNS = (
 )
 
 
-def _line(ours: str, peer: str, row: RowMapping) -> Line:
-    payer_node, payee_node = (ours, peer) if row["direction"] == "out" else (peer, ours)
-    if row["kind"] == "settlement":
+def _line(ours: str, peer: str, row: Sequence[Any]) -> Line:
+    uri, direction, kind, amount, state, payer, payee, made, agreement, refusal, offer = row
+    payer_node, payee_node = (ours, peer) if direction == "out" else (peer, ours)
+    if kind == "settlement":
         payer_node, payee_node = ("", "")
-    pending = row["state"] == PENDING
     return Line(
-        uri=row["uri"],
-        payer_node=payer_node,
-        payee_node=payee_node,
-        amount=int(row["amount"]),
-        state=row["state"],
-        kind=row["kind"],
-        payer=row["payer_uri"] or "",
-        payee=row["payee_uri"] or "",
-        at=row["created_at"],
-        agreement=row["agreement_ap_id"],
-        refusal=row["refusal"],
-        offer=(row["offer_activity_id"] or "") if pending else "",
+        uri,
+        payer_node,
+        payee_node,
+        int(amount),
+        state,
+        kind,
+        payer or "",
+        payee or "",
+        made,
+        agreement,
+        refusal,
+        (offer or "") if state == PENDING else "",
     )
 
 
 def lines(session: Session, settings: Settings, peer: str, since: datetime | None) -> list[Line]:
     """The transfers of the clearing account with ``peer`` (and those refused) made since ``since``
-    (read as plain rows: a statement may cover a hundred thousand of them)."""
+    (read as plain tuples, all at once: a statement may cover a hundred thousand of them)."""
     table = ledger.TRANSFERS
     # When a settled transfer was made is never written in a statement: not read either.
     made = case((table.c.state != SETTLED, table.c.created_at), else_=null()).label("created_at")
@@ -198,16 +204,15 @@ def lines(session: Session, settings: Settings, peer: str, since: datetime | Non
     if since is not None:
         query = query.where(table.c.created_at >= since)
     ours, peer = settings.domain, peer.lower()
-    return [
-        _line(ours, peer, row) for row in session.connection().execute(query.order_by(table.c.id)).mappings()
-    ]
+    rows = session.connection().execute(query.order_by(table.c.id)).all()
+    return [_line(ours, peer, row) for row in rows]
 
 
 def _digests(found: Iterable[Line]) -> dict[str, str]:
     groups: dict[str, list[str]] = {}
     for line in found:
         if line.state == SETTLED:
-            groups.setdefault(bucket_of(line.uri), []).append(line.digest_text())
+            groups.setdefault(line.bucket, []).append(line.digest_text())
     return {
         bucket: hashlib.sha256("\n".join(sorted(texts)).encode()).hexdigest()[:32]
         for bucket, texts in groups.items()
@@ -253,7 +258,7 @@ def statement(
         document["transfers"] = [
             line.to_json() if line.state != SETTLED else line.compact_json()
             for line in found
-            if bucket_of(line.uri) in wanted
+            if line.bucket in wanted
         ]
     return document
 
@@ -436,26 +441,26 @@ def _compare_and_repair(
     account = accounts.clearing(session, peer)
     report = Report(peer=peer, since=since)
     relevant = set(their_lines)
-    relevant |= {
-        uri for uri, mine in mine_lines.items() if mine.state != SETTLED or bucket_of(uri) in differing
-    }
-    for uri in sorted(relevant):
-        row = session.exec(select(Transfer).where(Transfer.uri == uri)).first() if uri in mine_lines else None
-        line = their_lines.get(uri)
-        ours_state = row.state if row else "absent"
-        theirs_state = (
-            line.state
-            if line
-            else ("settled" if ours_state == "settled" and bucket_of(uri) not in differing else "absent")
-        )
+    relevant |= {uri for uri, mine in mine_lines.items() if mine.state != SETTLED or mine.bucket in differing}
+    # What the lines read before the peer answered settle without a query (terminal states agreeing,
+    # nothing applied on either side); the rest is read again, in this transaction, in one go.
+    candidates = sorted(
+        uri for uri in relevant if _may_differ(mine_lines.get(uri), their_lines.get(uri), differing)
+    )
+    rows: dict[str, Transfer] = {}
+    for start in range(0, len(candidates), 500):
+        chunk = [uri for uri in candidates[start : start + 500] if uri in mine_lines]
+        rows.update((t.uri, t) for t in session.exec(select(Transfer).where(col(Transfer.uri).in_(chunk))))
+    for uri in candidates:
+        row, line, mine = rows.get(uri), their_lines.get(uri), mine_lines.get(uri)
+        fresh = replace(mine, state=row.state) if mine is not None and row is not None else None
+        if not _may_differ(fresh, line, differing):
+            continue  # settled or refused meanwhile, as on the peer's side
+        ours_state, theirs_state = _states(fresh, line, differing)
         amount = row.amount if row else (line.amount if line else 0)
         if row is not None and line is not None and row.amount != line.amount:
             report.differences.append(Difference(uri, ours_state, theirs_state, amount, ""))
             continue
-        if ours_state == theirs_state and ours_state in ("settled", "refused"):
-            continue
-        if {ours_state, theirs_state} <= NOTHING_APPLIED and "pending" not in (ours_state, theirs_state):
-            continue  # neither side applied it (held back by a limit, or refused): nothing to mirror
         repair = _repair(
             session, settings, row, line, ours_state, theirs_state, now, str(their_document["attributedTo"])
         )
@@ -482,6 +487,26 @@ def _compare_and_repair(
         account.agreed_statement = json.dumps(dict(their_document), ensure_ascii=False)[:200_000]
         session.add(account)
     return report
+
+
+def _states(mine: Line | None, line: Line | None, differing: set[str]) -> tuple[str, str]:
+    """Our state and the peer's of one transfer (settled there too when its group's digests agree)."""
+    ours = mine.state if mine is not None else "absent"
+    if line is not None:
+        return ours, line.state
+    agreed = mine is not None and ours == SETTLED and mine.bucket not in differing
+    return ours, ("settled" if agreed else "absent")
+
+
+def _may_differ(mine: Line | None, line: Line | None, differing: set[str]) -> bool:
+    """False when the two sides agree for good on a transfer (see :func:`_compare_and_repair`)."""
+    if mine is not None and line is not None and mine.amount != line.amount:
+        return True
+    ours, theirs = _states(mine, line, differing)
+    if ours == theirs and ours in ("settled", "refused"):
+        return False
+    # Neither side applied it (held back by a limit, or refused): nothing to mirror.
+    return not ({ours, theirs} <= NOTHING_APPLIED and PENDING not in (ours, theirs))
 
 
 def _repair(

@@ -13,7 +13,7 @@ from node.accounts.models import AccountStatus, User
 from node.activitypub.actors import local
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from node.timebank import accounts, ledger
+from node.timebank import accounts, ledger, notices
 from node.timebank.ledger import Side
 from node.timebank.lifecycles import TRANSFER_LIFECYCLE, TransferState
 from node.timebank.models import TimebankAccount, Transfer
@@ -91,6 +91,7 @@ def apply_local(
         session, {**values, "state": TransferState.SETTLED.value, "settled_at": now}
     )
     ledger.write_entries(session, transfer_id, debit.id, credit.id, amount, now)
+    notices.received(session, values, parties.credit.user_id)
     return transfer_id
 
 

@@ -30,7 +30,7 @@ from node.core.errors import N_, Conflict, NotFound, PermissionDenied, Validatio
 from node.core.sqlbase import table_of
 from node.core.text import plain_text
 from node.settings import Settings
-from node.timebank import accounts, exchange, ledger
+from node.timebank import accounts, exchange, ledger, notices
 from node.timebank.ledger import LimitRefused, Side
 from node.timebank.lifecycles import TRANSFER_LIFECYCLE, TransferState
 from node.timebank.models import Transfer
@@ -81,6 +81,7 @@ def start(
                 raise
             values.update(waiting_reason=refused.limit, next_attempt_at=now + policy.retry)
             transfer_id = ledger.insert_transfer(session, values)
+            notices.waiting(session, values, refused.limit)
     session.flush()
     found = session.get(Transfer, transfer_id)
     assert found is not None
@@ -114,6 +115,7 @@ def retry_waiting(
                 transfer.settled_at = now
                 transfer.waiting_reason = ""
                 session.add(transfer)
+                notices.received(session, transfer.model_dump(), credit.user_id)
             moved += 1
         except LimitRefused as refused:
             waits = min(policy.retry * (2 ** min(transfer.attempts, 6)), policy.retry * 60)

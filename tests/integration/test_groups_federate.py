@@ -16,11 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
 
-from node.accounts import credentials, service
-from node.core import db
-from tests.support.accounts import PASSWORD
 from tests.support.market import proposal_fields
 from tests.support.nodes import AS, Node, wait_until
 
@@ -32,29 +28,15 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
-def add_people(node: Node, *names: str) -> None:
-    """Accounts and API tokens made in this process, on the node's database (as ``asasap user create
-    --token`` makes them, without starting one process per person)."""
-    engine: Engine = db.make_engine(node.process.database_url)
-    try:
-        for name in names:
-            # One write transaction (BEGIN IMMEDIATE on SQLite): it waits for the node's own writers.
-            with db.session_scope(engine, write=True) as session:
-                user = service.create_user(username=name, password=PASSWORD, session=session)
-                node.tokens[name] = credentials.create_api_token(user, "tests", session=session)[1]
-    finally:
-        engine.dispose()
-
-
 def membership(node: Node, user: str, group: str) -> dict[str, Any] | None:
     return next((g for g in node.ok("GET", "/me/groups", user=user) if g["group"] == group), None)
 
 
 def test_a_cooperative_group_across_three_nodes(three_nodes: list[Node]) -> None:
     a, b, c = three_nodes
-    add_people(a, "alice")
-    add_people(b, "bob", "rita")
-    add_people(c, "carol")
+    a.add_people("alice")
+    b.add_people("bob", "rita")
+    c.add_people("carol")
     for node, name in ((a, "alice"), (b, "bob"), (b, "rita"), (c, "carol")):
         ok(
             node.api(

@@ -2,20 +2,23 @@
 network that loses, repeats or holds its messages (a loopback proxy in front of each node): in the end it
 is applied exactly once on both sides and the clearing balances mirror each other.
 
-The nodes run ``asasap serve`` without their embedded worker, and the test runs ``asasap worker --once``
-for the node whose turn it is, so that every step happens when the test says: a step either committed
-or left nothing (each is one transaction), and the processes killed are the real ones. Node A runs on
-SQLite, node B on PostgreSQL when ``ASASAP_TEST_DATABASE_URL`` is set (as in CI)."""
+The nodes run ``asasap serve`` without their embedded worker; the test does what ``asasap worker --once``
+does for the node whose turn it is, or runs ``asasap worker`` and kills it, so that every step happens
+when the test says: a step either committed or left nothing (each is one transaction), and the processes
+killed are the real ones. Node A runs on SQLite, node B on PostgreSQL when ``ASASAP_TEST_DATABASE_URL``
+is set (as in CI)."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,7 +28,10 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from node.core import db
 from node.core.timeutil import utcnow
+from node.settings import load_settings
+from node.worker import node_worker
 from tests.support.databases import DatabaseFactory
 from tests.support.nodes import Node, NodeProcess, free_port
 from tests.support.proxy import Proxy, running_proxy
@@ -70,12 +76,40 @@ class Side:
         self.process.kill()
         self.process.start(timeout=60)
 
-    def work(self) -> dict[str, Any]:
-        """One ``asasap worker --once``: whatever is due now, as this node's worker does it."""
-        done = self.process.cli("worker", "--once", "--json")
-        assert done.returncode == 0, done.stderr
-        result: dict[str, Any] = json.loads(done.stdout)
-        return result
+    def kill_worker_when(self, event: threading.Event) -> None:
+        """Run this node's ``asasap worker`` until ``event`` (a proxy holding what it sent); kill -9 it."""
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "worker"],
+            env=self.process.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            assert event.wait(120), "the worker never sent what was expected"
+        finally:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=30)
+
+    def work(self) -> None:
+        """Whatever is due now, as ``asasap worker --once`` does it for this node, run in the test's
+        process: it is never killed (the workers killed are real processes), and a process each time
+        would only add start-up time."""
+
+        async def once() -> None:
+            worker = node_worker(settings, engine)
+            try:
+                while await worker.run_once():
+                    pass
+            finally:
+                await worker.aclose()
+
+        settings = load_settings(env=self.process.env)
+        engine = db.make_engine(settings.effective_database_url)
+        try:
+            asyncio.run(once())
+        finally:
+            engine.dispose()
 
     def execute(self, statement: str, **params: Any) -> None:
         engine = create_engine(self.process.database_url.replace("postgresql://", "postgresql+psycopg://"))
@@ -132,9 +166,10 @@ def pair(
                 root / name, url, port=proxy.port, extra_env=dict(SETTINGS), listen_port=listen
             )
             stack.callback(process.stop)
-            process.init()
-            process.start(timeout=60)
             sides.append(Side(Node(process), proxy))
+        with ThreadPoolExecutor(max_workers=2) as pool:  # the two nodes made and started side by side
+            list(pool.map(lambda side: side.process.init(), sides))
+            list(pool.map(lambda side: side.process.start(timeout=60), sides))
         yield sides[0], sides[1]
 
 
@@ -164,18 +199,9 @@ def test_kill_9_and_a_faulty_network_at_every_step_leave_one_transfer_on_each_si
     #    answer is held while A's worker is killed mid-delivery: A will send that activity again.
     a.make_due()
     b.proxy.plan("hold")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "node.cli", "worker"],
-        env=a.process.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     try:
-        assert b.proxy.holding.wait(120), "the offer never reached B"
+        a.kill_worker_when(b.proxy.holding)
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=30)
         b.proxy.holding.clear()
         b.proxy.release()
 
@@ -185,12 +211,22 @@ def test_kill_9_and_a_faulty_network_at_every_step_leave_one_transfer_on_each_si
     a.make_due()
     b.proxy.plan("repeat")
     a.work()
-    a.proxy.plan("drop")  # B's Accept is refused by the network: B retries it later
-    b.work()
+
+    # 5. B applies the transfer, then is killed (its worker, then the whole node) before its Accept
+    #    reaches A: the Accept was queued in the transaction that applied the transfer, and is sent
+    #    once B is back; the transfer is not applied twice.
+    a.proxy.plan("stall")
+    try:
+        b.kill_worker_when(a.proxy.holding)
+    finally:
+        a.proxy.holding.clear()
+        a.proxy.release()
     assert b.transfer(uri) == ("settled", 2)
     assert a.transfer(uri) == ("pending", 0)
+    b.restart_after_kill()
+    assert b.transfer(uri) == ("settled", 2)
 
-    # 5. A is killed; B's Accept arrives (twice: the network repeats it) at the restarted A, which is
+    # 6. A is killed; B's Accept arrives (twice: the network repeats it) at the restarted A, which is
     #    killed again before processing it; restarted, A applies its half once.
     a.restart_after_kill()
     b.make_due()
@@ -208,8 +244,11 @@ def test_kill_9_and_a_faulty_network_at_every_step_leave_one_transfer_on_each_si
     b.work()
     assert a.transfer(uri) == ("settled", 2) and b.transfer(uri) == ("settled", 2)
     assert a.clearing(b.node.domain) == 125 and b.clearing(a.node.domain) == -125
-    for side in (a, b):
-        assert side.node.cli_json("timebank", "verify")["ok"] is True
-    report = a.node.cli_json("timebank", "reconcile", b.node.url)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        verified = pool.map(lambda side: side.node.cli_json("timebank", "verify")["ok"], (a, b))
+        reconciled = pool.submit(a.node.cli_json, "timebank", "reconcile", b.node.url)
+        assert list(verified) == [True, True]
+        report = reconciled.result()
     assert report["differences"] == [] and report["mirrored"] is True
     assert {what for _, what in b.proxy.seen} >= {"lose", "hold", "repeat"}
+    assert {what for _, what in a.proxy.seen} >= {"stall", "repeat"}

@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
+from node.accounts import credentials, service
+from node.core import db
 from tests.support.accounts import PASSWORD
 from tests.support.databases import DatabaseFactory
 from tests.support.settings import node_environment
@@ -167,6 +169,19 @@ class Node:
         assert created.returncode == 0, created.stderr
         self.tokens[username] = created.stdout.strip()
         return self.tokens[username]
+
+    def add_people(self, *usernames: str) -> None:
+        """Accounts and API tokens made in this process, on the node's database (as ``asasap user create
+        --token`` makes them, without starting one process per person)."""
+        engine = db.make_engine(self.process.database_url)
+        try:
+            for name in usernames:
+                # One write transaction (BEGIN IMMEDIATE on SQLite): it waits for the node's own writers.
+                with db.session_scope(engine, write=True) as session:
+                    user = service.create_user(username=name, password=PASSWORD, session=session)
+                    self.tokens[name] = credentials.create_api_token(user, "tests", session=session)[1]
+        finally:
+            engine.dispose()
 
     def api(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, user: str | None = None

@@ -4,7 +4,9 @@ The node's public address (``ASASAP_BASE_URL``) is the proxy's, so every request
 another node goes through it, headers and body untouched (signatures stay valid). ``plan`` queues what
 happens to the next POSTs: ``pass`` (forward), ``lose`` (answer 202 without forwarding: the sender
 believes it delivered), ``drop`` (answer 503 without forwarding: the sender retries), ``repeat``
-(forward twice), ``hold`` (forward, then keep the answer until :meth:`Proxy.release`).
+(forward twice), ``hold`` (forward, then keep the answer until :meth:`Proxy.release`), ``stall`` (keep
+the request, unforwarded, until :meth:`Proxy.release`, then answer 503: the sender is killed meanwhile,
+and the node behind never hears of it).
 """
 
 from __future__ import annotations
@@ -70,8 +72,15 @@ def _handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
             if action == "lose":
                 self._answer(202, [], b"")
                 return
-            if action == "drop":
-                self._answer(503, [("Retry-After", "1")], b"")
+            if action == "stall":
+                proxy.holding.set()
+                proxy.released.wait(120)
+                proxy.released.clear()
+            if action in ("drop", "stall"):
+                try:
+                    self._answer(503, [("Retry-After", "1")], b"")
+                except OSError:
+                    pass  # the sender was killed while its request stalled
                 return
             try:
                 response = proxy._forward(self.command, self.path, headers, body)

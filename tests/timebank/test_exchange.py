@@ -20,6 +20,7 @@ from node.accounts.models import User
 from node.activitypub.models import Delivery, InboxActivity, OutboxActivity
 from node.core.errors import DomainError
 from node.core.timeutil import utcnow
+from node.market.models import Notification
 from node.timebank import ledger, transfers
 from node.timebank.jobs import TimebankJob
 from node.timebank.models import Entry, TimebankAccount, Transfer
@@ -54,6 +55,17 @@ def job(node: Node, *, due: bool = False) -> None:
             )
             session.commit()
     TimebankJob(node.settings, node.engine, interval=0).run_steps()
+
+
+def kinds_told(node: Node, user: User) -> list[str]:
+    """The time bank's notifications ``user`` got, oldest first."""
+    with Session(node.engine) as session:
+        rows = session.exec(
+            select(Notification.kind)
+            .where(Notification.user_id == user.pk, col(Notification.kind).startswith("timebank_"))
+            .order_by(col(Notification.id))
+        ).all()
+    return list(rows)
 
 
 def transfers_of(node: Node) -> dict[str, tuple[str, int, str]]:
@@ -154,7 +166,7 @@ def test_every_copy_of_an_offer_gets_the_same_answer_and_applies_once(two_cooper
 def test_the_peer_cap_defers_a_transfer_until_it_allows(two_cooperatives: Federation) -> None:  # noqa: F811
     a, b = two_cooperatives.nodes
     alice, ana = users(a, "alice", "ana")
-    users(b, "bob")
+    (bob,) = users(b, "bob")
     with Session(b.engine) as session:  # B allows A at most 1 hour
         from node.timebank import accounts
 
@@ -169,6 +181,10 @@ def test_the_peer_cap_defers_a_transfer_until_it_allows(two_cooperatives: Federa
         rows = session.exec(select(Transfer).where(col(Transfer.uri).in_([first.uri, second.uri]))).all()
         states = sorted((row.state, row.exchange_state or "", row.refusal) for row in rows)
     assert states == [("pending", "deferred", "peer-cap"), ("settled", "accepted", "")]
+    job(a, due=True)  # offered again, deferred again: told once
+    flow(net)
+    assert kinds_told(a, ana) == ["timebank_waiting"] and kinds_told(a, alice) == []
+    assert kinds_told(b, bob) == ["timebank_received"]
     with Session(b.engine) as session:  # the admins raise the cap: the deferred one goes through
         clearing = session.exec(
             select(TimebankAccount).where(TimebankAccount.peer == a.settings.domain)
@@ -193,6 +209,7 @@ def test_a_refusal_for_good_releases_the_hold(two_cooperatives: Federation) -> N
         assert (row.refusal, row.exchange_state) == ("unknown-payee", "refused")
     assert balance(a.engine, f"person:{alice.pk}") == 200
     assert balance(b.engine, f"clearing:{a.settings.domain}") == 0
+    assert kinds_told(a, alice) == ["timebank_refused"]
 
 
 def test_a_transfer_claimed_by_another_origin_is_refused(two_cooperatives: Federation) -> None:  # noqa: F811

@@ -28,6 +28,8 @@ from node.market.agreements.parties import agreement_for, agreements_of, is_hold
 from node.market.bids import service as bids
 from node.market.models import Agreement
 from node.settings import Settings
+from node.timebank import payments as timebank_payments
+from node.timebank.policy import to_hours
 
 
 class ReasonIn(Strict):
@@ -54,6 +56,23 @@ class EventOut(BaseModel):
     actor: str
     at: datetime
     note: str
+
+
+PaymentStateOut = Literal["upcoming", "due", "awaited", "waiting", "clearing", "paid", "refused", "reversed"]
+
+
+class PaymentOut(BaseModel):
+    state: PaymentStateOut = Field(
+        description="upcoming: paid on completion; due: starting; awaited: the requester's node pays; "
+        "waiting: a limit holds it back; clearing: offered to the provider's node, no answer yet; "
+        "paid; refused: refused for good by the provider's node; reversed: paid, then corrected"
+    )
+    kind: Literal["payment", "cancellation_fee"]
+    hours: Decimal
+    transfer: str | None = Field(description="The transfer's id, once it exists")
+    reason: str = Field(description="Why it waits or was refused: minimum, maximum, peer-cap, a peer's code")
+    reason_text: str = Field(description="The reason in words (English)")
+    at: datetime | None = Field(description="When it was paid")
 
 
 class AgreementOut(BaseModel):
@@ -84,6 +103,9 @@ class AgreementOut(BaseModel):
     actions: list[str] = Field(description="What the caller may do now")
     contacts: dict[str, ContactOut] = Field(description="Shared details by role, for the parties only")
     timeline: list[EventOut]
+    payment: PaymentOut | None = Field(
+        default=None, description="On a cooperative node, the payment of an agreement priced in time tokens"
+    )
 
 
 def agreement_out(session: Session, settings: Settings, caller: User, agreement: Agreement) -> AgreementOut:
@@ -122,6 +144,21 @@ def agreement_out(session: Session, settings: Settings, caller: User, agreement:
             EventOut(kind=e.kind, actor=e.actor_uri, at=e.at, note=e.note)
             for e in timeline(agreement, session=session)
         ],
+        payment=_payment_out(timebank_payments.status_of(session, settings, agreement)),
+    )
+
+
+def _payment_out(status: timebank_payments.PaymentStatus | None) -> PaymentOut | None:
+    if status is None:
+        return None
+    return PaymentOut(
+        state=status.state,  # type: ignore[arg-type]
+        kind=status.kind,  # type: ignore[arg-type]
+        hours=to_hours(status.amount),
+        transfer=status.transfer,
+        reason=status.reason,
+        reason_text=status.reason_text,
+        at=status.at,
     )
 
 

@@ -52,6 +52,8 @@ from node.market.evaluations import service as evaluations
 from node.market.models import Agreement
 from node.market.money import format_hours, format_price
 from node.settings import Settings
+from node.timebank import payments as timebank_payments
+from node.timebank.policy import hours_text
 
 log = logging.getLogger("asasap.market")
 
@@ -116,6 +118,8 @@ def detail_context(
         "evaluate_url": evaluations.evaluation_url(agreement)
         if agreement.state == "completed" and role
         else None,
+        "payment": timebank_payments.status_of(session, settings, agreement),
+        "payment_hours": lambda hundredths: hours_text(hundredths, lang),
     }
 
 

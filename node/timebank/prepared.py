@@ -1,0 +1,105 @@
+"""Statements of the ledger's hot path, compiled once per database and run on the driver's cursor.
+
+A transfer inside the node is four short statements (both balances, the transfer, its two entries,
+the payee's notification); through SQLAlchemy's execution each costs about as much Python as a bare
+insert does, which kept a transfer at a fifth of the physical limit on SQLite (``bench/timebank.py``).
+Here a Core statement is compiled once for the connection's dialect and for the set of keys given
+(an ``INSERT`` names only those), and each run binds its parameters (through the column types' bind
+processors, so datetimes are stored exactly as SQLAlchemy stores them) and calls the DB-API cursor of
+the session's own connection: the same transaction, none of the per-statement machinery. A key the
+statement needs but the caller did not give takes the column's scalar default, else NULL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.dml import Insert, UpdateBase
+from sqlmodel import Session
+
+_DRIVER = "asasap.timebank.driver"
+
+
+def _driver(session: Session) -> tuple[Dialect, Any]:
+    """The dialect and DB-API connection of the session's transaction, looked up once per transaction
+    (``Session.connection()`` walks the session's transaction machinery on every call)."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_DRIVER)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cached[1], cached[2]
+    connection: Connection = session.connection()
+    found = (session.get_transaction(), connection.dialect, connection.connection.dbapi_connection)
+    session.info[_DRIVER] = found
+    return found[1], found[2]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    names: tuple[str, ...]
+    positional: bool
+    processors: dict[str, Callable[[Any], Any]]
+    defaults: dict[str, Any]
+
+
+class Prepared:
+    """A Core ``INSERT``/``UPDATE`` run at the driver level (see the module docs)."""
+
+    def __init__(self, statement: UpdateBase) -> None:
+        self.statement = statement
+        self._plans: dict[tuple[str, frozenset[str]], _Plan] = {}
+
+    def _plan(self, dialect: Dialect, keys: frozenset[str]) -> _Plan:
+        found = self._plans.get((dialect.name, keys))
+        if found is not None:
+            return found
+        column_keys = sorted(keys) if isinstance(self.statement, Insert) else None
+        compiled = self.statement.compile(dialect=dialect, column_keys=column_keys)
+        names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(compiled.binds)
+        processors: dict[str, Callable[[Any], Any]] = {}
+        defaults: dict[str, Any] = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+            if name not in keys:
+                column = getattr(self.statement, "table").c.get(name)  # noqa: B009 - typed as a FromClause
+                default = getattr(column, "default", None)
+                defaults[name] = default.arg if default is not None and default.is_scalar else None
+        plan = _Plan(compiled.string, names, dialect.positional, processors, defaults)
+        self._plans[(dialect.name, keys)] = plan
+        return plan
+
+    def _bound(self, plan: _Plan, params: Mapping[str, Any]) -> Any:
+        values = {
+            name: params[name] if name in params else plan.defaults.get(name) for name in set(plan.names)
+        }
+        for name, processor in plan.processors.items():
+            if name in values:
+                values[name] = processor(values[name])
+        return tuple(values[name] for name in plan.names) if plan.positional else values
+
+    def run(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run once with ``params``; the rows of its ``RETURNING`` clause, if any."""
+        dialect, dbapi = _driver(session)
+        plan = self._plan(dialect, frozenset(params))
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(plan.sql, self._bound(plan, params))
+            return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            cursor.close()
+
+    def run_many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run once per row (rows with the same keys), without ``RETURNING``."""
+        dialect, dbapi = _driver(session)
+        plan = self._plan(dialect, frozenset(rows[0]))
+        cursor = dbapi.cursor()
+        try:
+            cursor.executemany(plan.sql, [self._bound(plan, row) for row in rows])
+        finally:
+            cursor.close()
