@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from node.accounts.models import User
 from node.http.api.framework import Operation, operation
-from node.http.api.schemas import Strict
+from node.http.api.schemas import Strict, text
 from node.http.runtime import node_of, run
 from node.timebank import transfers, views
 from node.timebank.models import Transfer
@@ -36,13 +36,11 @@ class CommunityTransferIn(Strict):
     direction: Literal["grant", "levy"]
     username: str = Field(max_length=64)
     amount: str = Field(max_length=24, description=HOURS)
-    reason: str = Field(
-        min_length=1, max_length=2000, description="Required, at most 500 characters; the person sees it"
-    )
+    reason: str = text(1, 2000, description="Required, at most 500 characters; the person sees it")
 
 
 class ReversalIn(Strict):
-    reason: str = Field(min_length=1, max_length=2000, description="Required, at most 500 characters")
+    reason: str = text(1, 2000, description="Required, at most 500 characters")
 
 
 class TransferOut(BaseModel):
