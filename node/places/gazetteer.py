@@ -46,6 +46,12 @@ __all__ = [
 ]
 
 EARTH_RADIUS_KM = 6371.0088
+POSTAL_CODE = r"^[0-9]{5}$"
+"""The form of a French postal code (whether it exists is the gazetteer's to say)."""
+INSEE_CODE = r"^(?:[0-9]{2}|2[ABab])[0-9]{3}$"
+"""The form of a commune's INSEE code (Corsica's départements are 2A and 2B)."""
+DEPARTEMENT_CODE = r"^(?:[0-9]{2,3}|2[ABab])$"
+"""The form of a département's code."""
 DATA_PACKAGE = "node.places"
 DATA_FILE = "communes.csv.gz"
 

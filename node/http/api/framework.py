@@ -92,6 +92,7 @@ class Operation:
     errors: tuple[int, ...]
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
     operation_id: str = ""
+    path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def operation(
@@ -107,9 +108,11 @@ def operation(
     status: int = 200,
     errors: tuple[int, ...] = (),
     query: dict[str, dict[str, Any]] | None = None,
+    path_schemas: dict[str, dict[str, Any]] | None = None,
 ) -> Callable[[Handler], Operation]:
     """Declare an operation: the decorated handler, called as ``handler(request, caller, body)``, becomes
-    its :class:`Operation`. Declaring registers nothing: each module lists its operations."""
+    its :class:`Operation`. Declaring registers nothing: each module lists its operations.
+    ``path_schemas`` states the form of a string in the path that the handler checks (422 otherwise)."""
 
     def declare(handler: Handler) -> Operation:
         return Operation(
@@ -126,6 +129,7 @@ def operation(
             errors=errors,
             query=query or {},
             operation_id=handler.__name__,
+            path_schemas=path_schemas or {},
         )
 
     return declare

@@ -38,7 +38,9 @@ def document(api: Api, settings: Settings) -> dict[str, Any]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": dict(INTEGER_ID) if ":int" in raw else {"type": "string", "minLength": 1},
+                "schema": dict(INTEGER_ID)
+                if ":int" in raw
+                else op.path_schemas.get(name, {"type": "string", "minLength": 1}),
             }
             for raw, name in ((m.group(0), m.group(1)) for m in re.finditer(r"\{(\w+)(?::\w+)?\}", op.path))
         ]

@@ -24,12 +24,14 @@ from node.market import schedule as sched
 from node.market.models import Proposal
 from node.market.money import Basis, Currency, Price, check_total, parse_hours, parse_price
 from node.market.proposals.records import schedule_of
-from node.places.gazetteer import Commune, default_gazetteer
+from node.places.gazetteer import POSTAL_CODE, Commune, default_gazetteer
 from node.settings import Mode, Settings
 
 __all__ = [
     "LIFETIME_DEFAULT_DAYS",
     "LIFETIME_MAX_DAYS",
+    "TITLE_MAX",
+    "TITLE_MIN",
     "CleanProposal",
     "ProposalInput",
     "currencies_for",
@@ -74,7 +76,7 @@ _TIMEZONES = {
     "974": "Indian/Reunion",
     "976": "Indian/Mayotte",
 }
-_POSTAL_CODE = re.compile(r"^\d{5}$")
+_POSTAL_CODE = re.compile(POSTAL_CODE)
 
 
 @dataclass

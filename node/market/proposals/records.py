@@ -32,6 +32,7 @@ from node.market.lifecycles import ProposalState
 from node.market.models import Proposal
 from node.market.money import Basis, Currency, Price
 from node.market.vocab import CommuneRef, ProposalDoc, Purpose
+from node.places.gazetteer import DEPARTEMENT_CODE, INSEE_CODE
 from node.settings import Settings
 
 __all__ = [
@@ -256,8 +257,8 @@ class Page:
 
 
 MSG_UNKNOWN_VALUE = N_("Unknown value.")
-_INSEE = re.compile(r"^(\d{2}|2A|2B)\d{3}$")
-_DEPARTEMENT = re.compile(r"^(\d{2,3}|2A|2B)$")
+_INSEE = re.compile(INSEE_CODE)
+_DEPARTEMENT = re.compile(DEPARTEMENT_CODE)
 MAX_PAGE = 10_000
 
 

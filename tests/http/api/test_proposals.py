@@ -130,7 +130,7 @@ def test_schedules_over_the_api(client: TestClient, alice: dict[str, str]) -> No
         ({"commune_name": "Lyon"}, "commune_name"),
         ({"price": 9000}, "price"),
         ({"price": "1e999999"}, "price"),
-        ({"quantity_hours": -1}, "quantity"),
+        ({"quantity_hours": -1}, "quantity_hours"),
         ({"currency": "HOUR"}, "currency"),
         ({"schedule": {"kind": "window", "start": "2001-01-01T10:00", "end": "2001-01-01T12:00"}}, "start"),
         ({"lifetime_days": 365}, "lifetime_days"),

@@ -15,10 +15,10 @@ from starlette.requests import Request
 from node.accounts.models import User
 from node.core.errors import N_, ValidationFailed
 from node.http.api.framework import Operation, operation
-from node.http.api.schemas import Strict
+from node.http.api.schemas import Strict, text
 from node.http.api.v1.agreements import AgreementOut, agreement_out
 from node.http.api.v1.evaluations import ReputationOut
-from node.http.api.v1.proposals import PriceOut
+from node.http.api.v1.proposals import Amount, Hours, PriceOut
 from node.http.runtime import node_of, run
 from node.market import schedule as sched
 from node.market.agreements.documents import stored_schedule
@@ -31,12 +31,12 @@ MSG_WINDOW = N_("Give both the start and the end, or neither.")
 
 
 class BidCreate(Strict):
-    proposal: str = Field(min_length=8, max_length=2048, description="The proposal's ActivityPub id")
-    amount: Decimal | None = Field(
+    proposal: str = text(8, 2048, description="The proposal's ActivityPub id")
+    amount: Amount | None = Field(
         default=None, description="Your price in the proposal's currency; empty: the proposal's own price"
     )
     basis: Literal["per_hour", "total"] | None = Field(default=None, description="Default: the proposal's")
-    hours: Decimal | None = Field(default=None, description="Hours of service; default: the proposal's")
+    hours: Hours | None = Field(default=None, description="Hours of service; default: the proposal's")
     start: datetime | None = Field(
         default=None, description="Proposed start (with end); default: the proposal's"
     )

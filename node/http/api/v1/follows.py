@@ -3,7 +3,7 @@ list following and followers, answer follow requests."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,17 +14,17 @@ from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.social import follows
 from node.http.api.framework import Operation, operation
-from node.http.api.schemas import Strict
+from node.http.api.schemas import Strict, text
 from node.http.pages.follows import follow_overview, remote_actor
 from node.http.runtime import node_of, run
 
 
 class FollowTarget(Strict):
-    target: str = Field(min_length=3, max_length=500, description="user@host, or an actor URL")
+    target: str = text(3, 500, description="user@host, or an actor URL")
 
 
 class ActorRef(Strict):
-    uri: str = Field(min_length=8, max_length=2048)
+    uri: str = text(8, 2048)
 
 
 class FollowLineOut(BaseModel):

@@ -17,6 +17,7 @@ from node.accounts.models import User
 from node.core.errors import NotFound
 from node.groups import calendar, records, service
 from node.groups import work as group_work
+from node.http.api import schemas
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
 from node.http.api.v1.agreements import AgreementOut, ReasonIn, agreement_out
@@ -35,7 +36,7 @@ class AssignIn(Strict):
 
 
 class NoticeIn(Strict):
-    text: str = Field(min_length=1, max_length=2000)
+    text: str = schemas.text(1, 2000)
 
 
 class EntryOut(BaseModel):
@@ -77,7 +78,7 @@ class CalendarOut(BaseModel):
 async def create_offer(request: Request, caller: User, body: ProposalCreate) -> ProposalOut:
     settings = node_of(request).settings
     lang = language_of(request, caller)
-    data = merge(proposals.ProposalInput(), body.model_dump(exclude_unset=True))
+    data = merge(proposals.ProposalInput(), body.model_dump(exclude_unset=True, mode="json"))
 
     def save(session: Session) -> ProposalOut:
         group = service.group_named(name_of(request), session=session)

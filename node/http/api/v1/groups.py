@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -17,26 +17,34 @@ from node.accounts.models import User
 from node.activitypub.actors import local
 from node.core.errors import N_, NotFound, PermissionDenied
 from node.groups import constitution, legal, memberships, records, service
+from node.groups import rules as group_rules
 from node.groups.models import Group, Member
 from node.http.api.framework import Operation, operation
-from node.http.api.schemas import Strict
+from node.http.api.schemas import CategorySlug, DecimalText, Strict, text
 from node.http.pages.groups.pages import person_address, remote_actor
 from node.http.runtime import node_of, run
 from node.settings import Settings
 
 TAG = "groups"
 MSG_MEMBERS_ONLY = N_("Only the group's members see this.")
+Percent = Annotated[Decimal, DecimalText.between(Decimal(0), Decimal(100))]
 
 
 class GroupCreate(Strict):
     """A new group: ``name`` is its address (``/groups/<name>``, ``name@host``)."""
 
-    name: str = Field(min_length=3, max_length=30, pattern=r"^[a-z0-9_]+$")
-    display_name: str = Field(min_length=3, max_length=80)
+    name: str = Field(
+        min_length=3,
+        max_length=30,
+        pattern=service.NAME_RE.pattern,
+        json_schema_extra={"not": {"enum": [*map(str, sorted(service.RESERVED))]}},
+        description="Not one of the node's reserved names",
+    )
+    display_name: str = text(3, 80)
     summary: str = Field(default="", max_length=2000)
     territory: str = Field(default="", max_length=120)
     legal_shape: legal.Shape
-    categories: list[str] = Field(default_factory=list, max_length=26)
+    categories: list[CategorySlug] = Field(default_factory=list, max_length=26)
     join_policy: Literal["approval", "open"] = "approval"
 
 
@@ -72,11 +80,11 @@ class MemberChange(Strict):
 
     role: Literal["coordinator", "member"] | None = None
     category: str | None = Field(default=None, max_length=20)
-    capital_percent: Decimal | None = Field(default=None, ge=0, le=100, description="Share of the capital, %")
+    capital_percent: Percent | None = Field(default=None, description="Share of the capital, %")
     college: int | None = None
     associate: bool | None = None
     bureau_role: Literal["", "president", "treasurer", "secretary"] | None = None
-    offers: list[str] | None = Field(default=None, max_length=26)
+    offers: list[CategorySlug] | None = Field(default=None, max_length=26)
     contract_items: list[str] | None = Field(default=None, max_length=6, description="CAE: items of L7331-2")
     contract_signed_on: date | None = None
 
@@ -86,7 +94,7 @@ class JoinIn(Strict):
 
 
 class RemoteJoinIn(Strict):
-    group: str = Field(min_length=3, max_length=300, description="The group's handle (name@host) or address")
+    group: str = text(3, 300, description="The group's handle (name@host) or address")
     message: str = Field(default="", max_length=2000)
 
 
@@ -95,7 +103,7 @@ class AnswerIn(Strict):
 
 
 class RemoteAnswerIn(Strict):
-    group: str = Field(min_length=8, max_length=2048, description="The group's actor id")
+    group: str = text(8, 2048, description="The group's actor id")
     accept: bool
 
 
@@ -104,19 +112,25 @@ class DecisionIn(Strict):
 
 
 class InviteIn(Strict):
-    person: str = Field(min_length=1, max_length=300, description="A username here, or a handle elsewhere")
+    person: str = text(1, 300, description="A username here, or a handle elsewhere")
 
 
 class CollegeIn(Strict):
-    name: str = Field(min_length=1, max_length=80)
-    weight: Decimal = Field(description="Share of the votes, % (10 to 50, loi n° 47-1775 art. 19 octies)")
+    name: str = text(1, 80)
+    weight: Annotated[Decimal, DecimalText.between(legal.COLLEGE_MIN, legal.COLLEGE_MAX)] = Field(
+        description="Share of the votes, % (loi n° 47-1775 art. 19 octies)"
+    )
 
 
 class RulesIn(Strict):
     sharing_rule: Literal["coordinator", "round_robin", "first_available"]
-    contribution_rate: Decimal = Field(default=Decimal("0"), ge=0, le=100)
-    contribution_brackets: list[tuple[Decimal, Decimal]] = Field(
-        default_factory=list, max_length=8, description="[[from amount, rate %], ...], marginal, from 0"
+    contribution_rate: Percent = Decimal("0")
+    contribution_brackets: list[
+        tuple[Annotated[Decimal, DecimalText.between(Decimal(0), group_rules.AMOUNT_MAX)], Percent]
+    ] = Field(
+        default_factory=list,
+        max_length=group_rules.BRACKETS_MAX,
+        description="[[from amount, rate %], ...], marginal: the first from 0, the amounts increasing",
     )
     members_see: Literal["all", "own"] = "all"
     rules_text: str = Field(default="", max_length=4000)
@@ -228,7 +242,7 @@ async def list_groups(request: Request, caller: User | None, _body: None) -> lis
 )
 async def create_group(request: Request, caller: User, body: GroupCreate) -> GroupOut:
     settings = node_of(request).settings
-    data = service.GroupInput(**{**body.model_dump(), "legal_shape": body.legal_shape.value})
+    data = service.GroupInput(**body.model_dump(mode="json"))
 
     def save(session: Session) -> GroupOut:
         return _group_out(
@@ -257,10 +271,10 @@ async def get_group(request: Request, caller: User | None, _body: None) -> Group
 class GroupChange(Strict):
     """A new public profile of the group (its name, address and legal shape stay)."""
 
-    display_name: str = Field(min_length=3, max_length=80)
+    display_name: str = text(3, 80)
     summary: str = Field(default="", max_length=2000)
     territory: str = Field(default="", max_length=120)
-    categories: list[str] = Field(default_factory=list, max_length=26)
+    categories: list[CategorySlug] = Field(default_factory=list, max_length=26)
     join_policy: Literal["approval", "open"] = "approval"
 
 
@@ -278,7 +292,7 @@ async def change_group(request: Request, caller: User, body: GroupChange) -> Gro
 
     def save(session: Session) -> GroupOut:
         group = service.group_named(name_of(request), session=session)
-        data = service.GroupInput(**body.model_dump(), legal_shape=group.legal_shape)
+        data = service.GroupInput(**body.model_dump(mode="json"), legal_shape=group.legal_shape)
         return _group_out(
             settings, service.update_profile(settings, caller, group, data, session=session), session=session
         )
@@ -430,6 +444,8 @@ async def change_member(request: Request, caller: User, body: MemberChange) -> M
     settings = node_of(request).settings
     member_id = int(request.path_params["member_id"])
     changes = body.model_dump(exclude_unset=True)
+    if body.offers is not None:
+        changes["offers"] = [slug.value for slug in body.offers]
 
     def save(session: Session) -> MemberOut:
         group = service.group_named(name_of(request), session=session)
@@ -649,7 +665,7 @@ async def answer_remote(request: Request, caller: User, body: RemoteAnswerIn) ->
 
 
 class RemoteGroupIn(Strict):
-    group: str = Field(min_length=8, max_length=2048, description="The group's actor id")
+    group: str = text(8, 2048, description="The group's actor id")
 
 
 @operation(

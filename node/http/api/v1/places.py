@@ -10,11 +10,11 @@ from starlette.requests import Request
 from node.accounts.models import User
 from node.core.errors import N_, ValidationFailed
 from node.http.api.framework import Operation, operation
-from node.places.gazetteer import Commune, default_gazetteer
+from node.places.gazetteer import POSTAL_CODE, Commune, default_gazetteer
 
 MAX_RESULTS = 10
 QUERY_MAX = 100
-_POSTAL_CODE = re.compile(r"^\d{5}$")
+_POSTAL_CODE = re.compile(POSTAL_CODE)
 
 
 class Place(BaseModel):
@@ -63,6 +63,7 @@ async def search_places(request: Request, caller: User | None, _body: None) -> l
     response=Place,
     list_response=True,
     errors=(422,),
+    path_schemas={"code": {"type": "string", "pattern": POSTAL_CODE}},
 )
 async def places_of_postal_code(request: Request, caller: User | None, _body: None) -> list[Place]:
     code = str(request.path_params["code"])

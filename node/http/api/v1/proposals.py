@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -20,16 +20,22 @@ from node.accounts.models import User
 from node.core.errors import N_, NotFound, ValidationFailed
 from node.core.timeutil import utcnow
 from node.http.api.framework import Operation, operation
-from node.http.api.schemas import Strict
+from node.http.api.schemas import CategorySlug, DecimalText, Strict, text
 from node.http.runtime import language_of, node_of, run
 from node.market import schedule as sched
 from node.market.models import Proposal
-from node.market.money import CENT
+from node.market.money import CENT, EUR_TOTAL_MAX, HOURS_MAX, HOURS_MIN
 from node.market.proposals import service as proposals
-from node.market.proposals.records import parse_filters, price_of, schedule_of
+from node.market.proposals.input import LIFETIME_MAX_DAYS, TITLE_MAX, TITLE_MIN
+from node.market.proposals.records import MAX_PAGE, parse_filters, price_of, schedule_of
+from node.places.gazetteer import DEPARTEMENT_CODE, INSEE_CODE, POSTAL_CODE
 from node.settings import Settings
 
 Day = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+Hours = Annotated[Decimal, DecimalText.between(HOURS_MIN, HOURS_MAX, places=2)]
+Amount = Annotated[Decimal, DecimalText.between(Decimal(0), EUR_TOTAL_MAX, places=2, above=True)]
+"""At most 20,000 (the largest bound: those of a price per hour and of time tokens depend on the
+proposal's basis and currency, the service's to check)."""
 
 
 class ScheduleIn(Strict):
@@ -46,31 +52,41 @@ class ScheduleIn(Strict):
 
 
 class ProposalChange(Strict):
-    """Fields of a proposal; on PATCH, absent fields keep their value (``schedule: null`` removes it)."""
+    """Fields of a proposal; on PATCH, absent fields keep their value, and so does null for the fields a
+    proposal cannot be without (title, category, postal code); ``schedule: null`` removes the schedule."""
 
-    title: str | None = Field(default=None, max_length=500, description="5 to 120 characters")
+    title: str | None = text(TITLE_MIN, TITLE_MAX, default=None, description="Plain text")
     description: str | None = Field(default=None, max_length=20_000, description="HTML, sanitised")
-    category: str | None = Field(default=None, max_length=64, description="a slug of /api/v1/categories")
-    postal_code: str | None = Field(default=None, max_length=10)
+    category: CategorySlug | None = Field(default=None, description="a slug of /api/v1/categories")
+    postal_code: str | None = Field(default=None, pattern=POSTAL_CODE)
     commune_name: str | None = Field(default=None, max_length=200)
     schedule: ScheduleIn | None = None
-    quantity_hours: Decimal | None = Field(default=None, max_digits=12)
-    price: Decimal | None = Field(
-        default=None, max_digits=12, description="a price for offers, a budget for demands"
+    quantity_hours: Hours | None = None
+    price: Amount | None = Field(
+        default=None,
+        description="a price for offers, a budget for demands, at most two decimals: up to 500 € or 10 "
+        "hours of tokens per hour, 20,000 € or 200 hours of tokens in total",
     )
     price_basis: Literal["per_hour", "total"] | None = None
     currency: Literal["EUR", "HOUR"] | None = Field(
         default=None, description="EUR on market nodes; HOUR (time tokens) or EUR on cooperative nodes"
     )
     free: bool | None = Field(default=None, description="a volunteer service, without payment")
-    lifetime_days: int | None = Field(default=None, description="1 to 180 days from now (30 on creation)")
+    lifetime_days: int | None = Field(
+        default=None, ge=1, le=LIFETIME_MAX_DAYS, description="Days from now (30 on creation)"
+    )
     bidding_deadline: str | None = Field(
         default=None, max_length=40, description="demands on market nodes: bids until this date-time"
     )
 
 
 class ProposalCreate(ProposalChange):
+    """A new proposal: its purpose, title, category and postal code are required."""
+
     purpose: Literal["offer", "request"]
+    title: str = text(TITLE_MIN, TITLE_MAX, description="Plain text")
+    category: CategorySlug = Field(description="a slug of /api/v1/categories")
+    postal_code: str = Field(pattern=POSTAL_CODE)
 
 
 class CommuneOut(BaseModel):
@@ -198,9 +214,9 @@ def _text(value: object) -> str:
 def merge(data: proposals.ProposalInput, changes: dict[str, Any]) -> proposals.ProposalInput:
     """``data`` with the fields given in a request body (a dump with ``exclude_unset``)."""
     for name in ("purpose", "title", "description", "category", "postal_code", "commune_name"):
-        if name in changes:
+        if name in changes and (changes[name] is not None or name in ("description", "commune_name")):
             setattr(data, name, changes[name] or "")
-    if "postal_code" in changes and "commune_name" not in changes:
+    if changes.get("postal_code") is not None and "commune_name" not in changes:
         data.commune_name = ""
     if "schedule" in changes:
         schedule = changes["schedule"] or {"kind": "none"}
@@ -246,7 +262,7 @@ def _visible_row(session: Session, proposal_id: int) -> Proposal:
 async def create_proposal(request: Request, caller: User, body: ProposalCreate) -> ProposalOut:
     settings = node_of(request).settings
     lang = language_of(request, caller)
-    data = merge(proposals.ProposalInput(), body.model_dump(exclude_unset=True))
+    data = merge(proposals.ProposalInput(), body.model_dump(exclude_unset=True, mode="json"))
 
     def save(session: Session) -> ProposalOut:
         return proposal_out(settings, proposals.create(settings, caller, data, session=session), lang)
@@ -264,12 +280,18 @@ async def create_proposal(request: Request, caller: User, body: ProposalCreate) 
     errors=(422,),
     query={
         "purpose": {"schema": {"type": "string", "enum": ["offer", "request"]}},
-        "category": {"description": "A category slug"},
-        "commune": {"description": "INSEE code of a commune"},
-        "departement": {"description": "Code of a département, e.g. 93"},
+        "category": {"schema": {"type": "string", "enum": [c.value for c in CategorySlug]}},
+        "commune": {
+            "description": "INSEE code of a commune",
+            "schema": {"type": "string", "pattern": INSEE_CODE},
+        },
+        "departement": {
+            "description": "Code of a département, e.g. 93",
+            "schema": {"type": "string", "pattern": DEPARTEMENT_CODE},
+        },
         "origin": {"schema": {"type": "string", "enum": ["local", "remote", "all"]}},
         "q": {"description": "Words to find in the title, description or commune (accents ignored)"},
-        "page": {"schema": {"type": "integer", "minimum": 1}},
+        "page": {"schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
     },
 )
 async def list_proposals(request: Request, caller: User | None, _body: None) -> ProposalList:
@@ -340,7 +362,7 @@ async def update_proposal(request: Request, caller: User, body: ProposalChange) 
 
     def save(session: Session) -> ProposalOut:
         row = _visible_row(session, proposal_id)
-        data = merge(proposals.input_of(row), body.model_dump(exclude_unset=True))
+        data = merge(proposals.input_of(row), body.model_dump(exclude_unset=True, mode="json"))
         return proposal_out(settings, proposals.update(settings, caller, row, data, session=session), lang)
 
     return await run(request, save)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -14,20 +14,21 @@ from starlette.requests import Request
 
 from node.accounts.models import User
 from node.http.api.framework import Operation, operation
-from node.http.api.schemas import Strict
+from node.http.api.schemas import DecimalText, Strict, text
 from node.http.runtime import node_of, run
 from node.timebank import transfers, views
 from node.timebank.models import Transfer
-from node.timebank.policy import to_hours
+from node.timebank.policy import TRANSFER_MAX, to_hours
 
-HOURS = 'Hours with at most two decimals, above 0, at most 200 ("1.5", "1,5")'
+HOURS = 'Hours with at most two decimals, above 0, at most 200 (1.5 or "1.5")'
+Hours = Annotated[Decimal, DecimalText.between(Decimal(0), TRANSFER_MAX, places=2, above=True)]
 
 
 class GiftIn(Strict):
     recipient: str = Field(
         max_length=2048, description="A username here, or a person's actor URI on another node"
     )
-    amount: str = Field(max_length=24, description=HOURS)
+    amount: Hours = Field(description=HOURS)
     message: str = Field(default="", max_length=2000, description="At most 500 characters")
     confirm: bool = Field(description="Must be true: the giver cannot take a gift back")
 
@@ -35,14 +36,12 @@ class GiftIn(Strict):
 class CommunityTransferIn(Strict):
     direction: Literal["grant", "levy"]
     username: str = Field(max_length=64)
-    amount: str = Field(max_length=24, description=HOURS)
-    reason: str = Field(
-        min_length=1, max_length=2000, description="Required, at most 500 characters; the person sees it"
-    )
+    amount: Hours = Field(description=HOURS)
+    reason: str = text(1, 2000, description="Required, at most 500 characters; the person sees it")
 
 
 class ReversalIn(Strict):
-    reason: str = Field(min_length=1, max_length=2000, description="Required, at most 500 characters")
+    reason: str = text(1, 2000, description="Required, at most 500 characters")
 
 
 class TransferOut(BaseModel):
@@ -130,7 +129,13 @@ async def give(request: Request, caller: User, body: GiftIn) -> TransferOut:
 
     def save(session: Session) -> TransferOut:
         gift = transfers.give(
-            session, settings, caller, body.recipient, body.amount, body.message, confirm=body.confirm
+            session,
+            settings,
+            caller,
+            body.recipient,
+            format(body.amount, "f"),
+            body.message,
+            confirm=body.confirm,
         )
         return _out(gift, -gift.amount, gift.payee_uri)
 
@@ -153,7 +158,7 @@ async def community_transfer(request: Request, caller: User, body: CommunityTran
     action = transfers.grant if body.direction == "grant" else transfers.levy
 
     def save(session: Session) -> TransferOut:
-        made = action(session, settings, caller, body.username, body.amount, body.reason)
+        made = action(session, settings, caller, body.username, format(body.amount, "f"), body.reason)
         return _out(made, made.amount, made.payee_uri or made.payer_uri)
 
     return await run(request, save)
