@@ -28,7 +28,7 @@ from node.core.timeutil import utcnow
 from node.settings import Settings
 from node.telemanagement import plans
 from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
-from node.telemanagement.models import Beneficiary, CarePlan, ClockEvent
+from node.telemanagement.models import Beneficiary, CarePlan, ClockEvent, Visit
 from node.telemanagement.plans import PrivateDetails
 from node.telemanagement.visits import VisitLine, between, day_bounds, visit_of
 from node.telemanagement.visits import today as visits_today
@@ -111,7 +111,8 @@ def clock(
     it was kept offline; nothing is recorded when anything is wrong."""
     if kind not in ("in", "out"):
         raise ValidationFailed(N_("Clock in or out."), fields={"kind": N_("Clock in or out.")})
-    visit = visit_of(session, visit_id)
+    # Locked: two check-ins sent at once (a double tap, a phone resending) are taken one after the other.
+    visit = session.get(Visit, visit_id, with_for_update=True) or visit_of(session, visit_id)
     if visit.provider_id is None or visit.provider_id != provider.id:
         raise PermissionDenied(MSG_NOT_YOURS)
     now = utcnow()

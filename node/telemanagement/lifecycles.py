@@ -1,11 +1,10 @@
 """The lifecycle of a visit, declared as a graph.
 
-Visit (column ``state``): ``planned`` → ``in_progress`` | ``done`` | ``cancelled``;
-``in_progress`` → ``done``.
+Visit (column ``state``): ``planned`` → ``in_progress`` | ``cancelled``; ``in_progress`` → ``done``.
     ``planned``: on the board, assigned or not. ``in_progress``: the provider checked in at the door.
-    ``done``: checked out (or, for a coordinator's correction, marked done without a clock, which the
-    anomaly list then shows). ``cancelled``: with its reason code; a visit under way cannot be cancelled,
-    only finished.
+    ``done``: checked out. ``cancelled``: with its reason code; a visit under way cannot be cancelled,
+    only finished. (A coordinator's correction of a visit never clocked is not built yet: it stays
+    ``planned`` and the anomaly list shows it.)
 """
 
 from __future__ import annotations
@@ -29,6 +28,6 @@ VISIT_LIFECYCLE: Lifecycle[VisitState] = lifecycle(
     "visit",
     VisitState,
     _V.PLANNED,
-    {_V.PLANNED: [_V.IN_PROGRESS, _V.DONE, _V.CANCELLED], _V.IN_PROGRESS: [_V.DONE]},
+    {_V.PLANNED: [_V.IN_PROGRESS, _V.CANCELLED], _V.IN_PROGRESS: [_V.DONE]},
     terminal=[_V.DONE, _V.CANCELLED],
 )

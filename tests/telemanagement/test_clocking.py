@@ -4,6 +4,7 @@ the time it arrived; then the anomalies and planned against done hours that foll
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 from xml.etree import ElementTree
 
@@ -196,3 +197,29 @@ def test_outside_the_slot_is_a_pure_rule(settings: Settings) -> None:
     assert checks.anomalies_of(visit, settings, start + timedelta(days=1), False) == ["outside_slot"]
     visit.checked_out_at = start + timedelta(hours=1, minutes=10)
     assert checks.anomalies_of(visit, settings, start + timedelta(days=1), False) == []
+
+
+def test_two_check_ins_sent_at_once_record_one(engine: Engine, settings: Settings, setup: Setup) -> None:
+    """A double tap, or a phone resending: two transactions race; the visit's row lock (PostgreSQL) or
+    the write lock (SQLite) lets one in, the other sees it checked in and is refused."""
+    visit_id = _visit(engine, setup, datetime.now(UTC))
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def tap() -> None:
+        barrier.wait()
+        try:
+            with db.session_scope(engine, write=True) as s:
+                clocking.clock(s, settings, setup.provider, visit_id, "in", manual_reason="qr_missing")
+            outcomes.append("recorded")
+        except Conflict:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=tap) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["recorded", "refused"]
+    with db.session_scope(engine) as s:
+        assert len(s.exec(select(ClockEvent)).all()) == 1

@@ -6,7 +6,7 @@ done and the anomalies; the calendar feed and its replacement; bad input answere
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -14,17 +14,13 @@ from starlette.testclient import TestClient
 
 from node.accounts.models import Role
 from node.core import db
-from node.telemanagement.models import Beneficiary, CarePlan, ClockEvent, Visit
+from node.http.pages.telemanagement import labels
+from node.telemanagement import checks, clocking, plans, visits
+from node.telemanagement.lifecycles import VisitState
+from node.telemanagement.models import ClockEvent, Visit
 from node.telemanagement.visits import PARIS
 from tests.support.accounts import make_user
 from tests.support.pages import csrf, form_token, login
-
-
-def _ids(engine: Engine) -> tuple[int, int]:
-    with db.session_scope(engine) as s:
-        home = s.exec(select(Beneficiary)).one()
-        plan = s.exec(select(CarePlan)).one()
-        return home.id or 0, plan.id or 0
 
 
 def test_from_plan_to_clocked_visit_on_the_pages(client: TestClient, engine: Engine) -> None:
@@ -120,8 +116,6 @@ def test_from_plan_to_clocked_visit_on_the_pages(client: TestClient, engine: Eng
     qr_page = client.get(f"/telemanagement/beneficiaries/{home_id}")
     assert 'src="/telemanagement/beneficiaries/' in qr_page.text
     with db.session_scope(engine) as s:
-        from node.telemanagement import clocking, plans
-
         settings = client.app.state.node.settings  # type: ignore[attr-defined]
         url = clocking.home_url(settings, plans.beneficiary(s, int(home_id)))
         visit = s.exec(select(Visit).order_by(Visit.starts_at)).first()  # type: ignore[arg-type]
@@ -210,5 +204,13 @@ def test_codes_and_pages_refused(client: TestClient, engine: Engine) -> None:
         },
     )
     assert bad.status_code == 404
-    assert date.today()  # the day page answers on any day
     assert client.get("/me/visits?day=not-a-day").status_code == 200
+
+
+def test_every_code_has_its_words_on_the_pages() -> None:
+    assert tuple(labels.FUNDER_KINDS) == plans.FUNDER_KINDS
+    assert tuple(labels.BILLING) == plans.BILLING_MODES
+    assert set(labels.STATES) == {state.value for state in VisitState}
+    assert tuple(labels.CANCEL_REASONS) == visits.CANCEL_REASONS
+    assert tuple(labels.MANUAL_REASONS) == clocking.MANUAL_REASONS
+    assert tuple(labels.ANOMALIES) == checks.KINDS

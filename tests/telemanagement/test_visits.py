@@ -23,13 +23,13 @@ def test_the_visit_lifecycle_is_declared() -> None:
     V = VisitState
     assert set(VISIT_LIFECYCLE.edges()) == {
         (V.PLANNED, V.IN_PROGRESS),
-        (V.PLANNED, V.DONE),
         (V.PLANNED, V.CANCELLED),
         (V.IN_PROGRESS, V.DONE),
     }
     assert VISIT_LIFECYCLE.terminal == {V.DONE, V.CANCELLED}
     assert not VISIT_LIFECYCLE.allows(V.IN_PROGRESS, V.CANCELLED)
     assert not VISIT_LIFECYCLE.allows(V.DONE, V.IN_PROGRESS)
+    assert not VISIT_LIFECYCLE.allows(V.PLANNED, V.DONE)  # done only by checking out
 
 
 def test_a_weekly_series_keeps_its_wall_clock_time_and_skips_excluded_days(

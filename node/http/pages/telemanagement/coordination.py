@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
@@ -32,6 +32,7 @@ from node.http.pages.telemanagement import labels
 from node.http.runtime import coordinator_required, form_with_csrf, node_of, render, run, text
 from node.telemanagement import checks, clocking, plans, statements, visits
 
+T = TypeVar("T")
 PLAN_FIELDS = ("valid_from", "valid_until", "hourly_rate", "participation")
 
 
@@ -59,6 +60,14 @@ async def _page(
         },
         status_code=status_code,
     )
+
+
+async def _read(request: Request, fn: Callable[[Session], T]) -> T:
+    """``fn`` in a transaction; what the domain refuses (no such row) becomes the page's error."""
+    try:
+        return await run(request, fn)
+    except DomainError as exc:
+        raise HTTPException(http_status(exc), exc.message) from None
 
 
 def _int(value: str, default: int = 0) -> int:
@@ -216,10 +225,7 @@ async def _beneficiary_page(request: Request, beneficiary_id: int, **form: Any) 
             "funder_names": {f.id: f.name for f in plans.funders(s)},
         }
 
-    try:
-        context = await run(request, load)
-    except DomainError as exc:
-        raise HTTPException(http_status(exc), exc.message) from None
+    context = await _read(request, load)
     return await _page(request, "telemanagement/beneficiary.html", context, **form)
 
 
@@ -232,12 +238,7 @@ async def beneficiary_page(request: Request, user: User) -> Response:
 async def beneficiary_qr(request: Request, user: User) -> Response:
     settings = node_of(request).settings
     beneficiary_id = request.path_params["beneficiary_id"]
-    try:
-        svg = await run(
-            request, lambda s: clocking.home_qr_svg(settings, plans.beneficiary(s, beneficiary_id))
-        )
-    except DomainError as exc:
-        raise HTTPException(http_status(exc), exc.message) from None
+    svg = await _read(request, lambda s: clocking.home_qr_svg(settings, plans.beneficiary(s, beneficiary_id)))
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
@@ -277,10 +278,7 @@ async def _plan_page(request: Request, plan_id: int, **form: Any) -> Response:
             "next_month": (first + timedelta(days=32)).strftime("%Y-%m"),
         }
 
-    try:
-        context = await run(request, load)
-    except DomainError as exc:
-        raise HTTPException(http_status(exc), exc.message) from None
+    context = await _read(request, load)
     return await _page(request, "telemanagement/plan.html", context, **form)
 
 
@@ -373,10 +371,7 @@ async def _visit_page(request: Request, visit_id: int, **form: Any) -> Response:
             "anomalies": checks.visit_anomalies(s, node_of(request).settings, visit),
         }
 
-    try:
-        context = await run(request, load)
-    except DomainError as exc:
-        raise HTTPException(http_status(exc), exc.message) from None
+    context = await _read(request, load)
     return await _page(request, "telemanagement/visit.html", context, **form)
 
 
@@ -423,10 +418,7 @@ async def statement_csv(request: Request, user: User) -> Response:
     """A funder's statement of a month, as CSV (``?month=YYYY-MM``, default this month)."""
     month = _month(request)
     funder_id: int = request.path_params["funder_id"]
-    try:
-        body = await run(request, lambda s: statements.statement_csv(s, funder_id, month))
-    except DomainError as exc:
-        raise HTTPException(http_status(exc), exc.message) from None
+    body = await _read(request, lambda s: statements.statement_csv(s, funder_id, month))
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
