@@ -512,11 +512,7 @@ def answer_invitation(
     row = records.member_of_user(group, user, session=session)
     if row is None or row.state != M.INVITED.value:
         raise Conflict(MSG_NOT_WAITING)
-    if accept:
-        _activate(settings, group, row, session=session)
-    else:
-        _move(row, M.DECLINED)
-        session.add(row)
+    _invitation_answered(settings, group, row, accept=accept, session=session)
     return row
 
 
@@ -526,11 +522,25 @@ def receive_invitation_answer(
     """The invitee's node answered our ``Invite``."""
     if row.state != M.INVITED.value:
         return
+    _invitation_answered(settings, group, row, accept=accept, session=session)
+
+
+def _invitation_answered(
+    settings: Settings, group: Group, row: Member, *, accept: bool, session: Session
+) -> None:
+    """The invitee joins or declines; the coordinators of this node hear of it."""
     if accept:
         _activate(settings, group, row, session=session)
     else:
         _move(row, M.DECLINED)
         session.add(row)
+    _notify_coordinators(
+        group,
+        Kind.GROUP_INVITATION_ANSWERED,
+        {"group": group.display_name, "state": row.state, "href": f"/groups/{group.name}/members"},
+        session=session,
+        actor=row.member_uri,
+    )
 
 
 def _check_not_last_coordinator(group: Group, row: Member, *, session: Session) -> None:

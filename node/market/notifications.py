@@ -39,6 +39,7 @@ class Kind(StrEnum):
     GROUP_MEMBER_LEFT = "group_member_left"
     GROUP_BID = "group_bid"
     GROUP_AGREEMENT = "group_agreement"
+    GROUP_INVITATION_ANSWERED = "group_invitation_answered"
     # time bank (node.timebank)
     TIMEBANK_RECEIVED = "timebank_received"
     TIMEBANK_WAITING = "timebank_waiting"
@@ -67,6 +68,7 @@ LABELS: dict[Kind, str] = {
     Kind.GROUP_MEMBER_LEFT: N_("A member left your group"),
     Kind.GROUP_BID: N_("New answer to your group's proposal"),
     Kind.GROUP_AGREEMENT: N_("New agreement for your group"),
+    Kind.GROUP_INVITATION_ANSWERED: N_("Someone answered your group's invitation"),
     Kind.TIMEBANK_RECEIVED: N_("You received time"),
     Kind.TIMEBANK_WAITING: N_("A transfer of time waits: a limit is reached"),
     Kind.TIMEBANK_REFUSED: N_("A transfer of time to another node was refused"),

@@ -5,6 +5,7 @@ members hear nothing."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -123,3 +124,26 @@ def test_coordinators_hear_of_their_groups_work_and_members_leaving(
         rita = s.exec(select(Member).where(col(Member.member_uri) == REMOTE_MEMBER)).one()
     assert rita.state == "left"
     assert "group_member_left" not in kinds_of(engine, bilal)
+
+
+def test_coordinators_hear_of_an_answer_to_the_groups_invitation(engine: Engine, settings: Settings) -> None:
+    amina, eva, fred = (person(engine, n) for n in ("amina", "eva", "fred"))
+    make_group(engine, settings, amina)
+    with db.session_scope(engine) as s:
+        group = service.group_named("coop", session=s)
+        service.invite(settings, amina, group, settings.url("/users/eva"), session=s)
+        service.invite(settings, amina, group, settings.url("/users/fred"), session=s)
+    assert "group_invitation_answered" not in kinds_of(engine, amina)
+    with db.session_scope(engine) as s:
+        group = service.group_named("coop", session=s)
+        service.answer_invitation(settings, eva, group, accept=True, session=s)
+        service.answer_invitation(settings, fred, group, accept=False, session=s)
+    assert kinds_of(engine, amina).count("group_invitation_answered") == 2
+    with Session(engine) as s:
+        told = s.exec(
+            select(Notification.data).where(
+                col(Notification.user_id) == amina.id, col(Notification.kind) == "group_invitation_answered"
+            )
+        ).all()
+    assert sorted(json.loads(d)["state"] for d in told) == ["active", "declined"]
+    assert "group_invitation_answered" not in kinds_of(engine, eva)

@@ -15,7 +15,7 @@ from node.accounts import credentials
 from node.accounts.models import User
 from node.activitypub.models import OutboxActivity
 from node.core import db
-from node.groups import service
+from node.groups import records, service
 from node.groups import work as group_work
 from node.market.agreements import service as agreements
 from node.market.bids import service as bids
@@ -273,3 +273,31 @@ def test_a_coordinator_withdraws_the_groups_offer(
     done = post_form(client, f"/groups/coop/offers/{second}/withdraw", {}, token_from="/groups/coop/work")
     assert done.status_code == 303 and done.headers["location"] == "/groups/coop/work?done=withdraw"
     assert state(second) == "withdrawn"
+
+
+def test_a_reload_of_a_forms_address_goes_back_to_its_page(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    amina = person(engine, "amina")
+    make_group(engine, settings, amina)
+    login(client, "amina")
+    for path, page in (
+        ("/groups/join", "/me/groups"),
+        ("/me/groups/answer", "/me/groups"),
+        ("/groups/coop/join", "/groups/coop"),
+        ("/groups/coop/leave", "/groups/coop"),
+        ("/groups/coop/notices", "/groups/coop"),
+        ("/groups/coop/invite", "/groups/coop/members"),
+        ("/groups/coop/members/1/accept", "/groups/coop/members"),
+        ("/groups/coop/colleges/1/delete", "/groups/coop/members"),
+        ("/groups/coop/answer", "/groups/coop/work"),
+        ("/groups/coop/bids/1/accept", "/groups/coop/work"),
+        ("/groups/coop/offers/1/withdraw", "/groups/coop/work"),
+    ):
+        reload = client.get(path)
+        assert reload.status_code == 303 and reload.headers["location"] == page, path
+    # The POST still needs its CSRF token: nothing happens without it.
+    assert client.post("/groups/coop/leave", data={"confirm": "1"}).status_code == 403
+    with Session(engine) as s:
+        founder = records.member_of_user(service.group_named("coop", session=s), amina, session=s)
+        assert founder is not None and founder.state == "active"

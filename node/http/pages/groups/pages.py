@@ -25,6 +25,7 @@ from node.groups import rules as group_rules
 from node.groups import work as group_work
 from node.groups.models import Group
 from node.http.pages.groups import views
+from node.http.pages.groups.forms import form_route
 from node.http.pages.market import proposals as proposal_pages
 from node.http.runtime import (
     checkbox,
@@ -535,22 +536,23 @@ async def constitution_page(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
+    members = "/groups/{name}/members"
     return [
         Route("/groups", directory, name="groups"),
         Route("/groups/new", new_group, methods=["GET", "POST"], name="new_group"),
-        Route("/groups/join", join_remote, methods=["POST"], name="join_remote_group"),
+        form_route("/groups/join", join_remote, "/me/groups", name="join_remote_group"),
         Route("/me/groups", my_groups, name="my_groups"),
-        Route("/me/groups/answer", remote_answer, methods=["POST"], name="remote_group_answer"),
-        Route("/groups/{name}/join", join, methods=["POST"]),
-        Route("/groups/{name}/leave", leave, methods=["POST"]),
-        Route("/groups/{name}/invitation", invitation, methods=["POST"]),
-        Route("/groups/{name}/invite", _action("invite"), methods=["POST"]),
-        Route("/groups/{name}/colleges", _action("college"), methods=["POST"]),
-        Route("/groups/{name}/colleges/{member_id:int}", _action("college-weight"), methods=["POST"]),
-        Route("/groups/{name}/colleges/{member_id:int}/delete", _action("college-delete"), methods=["POST"]),
-        Route("/groups/{name}/notices", _action("notice"), methods=["POST"]),
+        form_route("/me/groups/answer", remote_answer, "/me/groups", name="remote_group_answer"),
+        form_route("/groups/{name}/join", join, "/groups/{name}"),
+        form_route("/groups/{name}/leave", leave, "/groups/{name}"),
+        form_route("/groups/{name}/invitation", invitation, "/groups/{name}"),
+        form_route("/groups/{name}/invite", _action("invite"), members),
+        form_route("/groups/{name}/colleges", _action("college"), members),
+        form_route("/groups/{name}/colleges/{member_id:int}", _action("college-weight"), members),
+        form_route("/groups/{name}/colleges/{member_id:int}/delete", _action("college-delete"), members),
+        form_route("/groups/{name}/notices", _action("notice"), "/groups/{name}"),
         *(
-            Route(f"/groups/{{name}}/members/{{member_id:int}}/{action}", _action(action), methods=["POST"])
+            form_route(f"/groups/{{name}}/members/{{member_id:int}}/{action}", _action(action), members)
             for action in ("accept", "reject", "role", "remove", "associate")
         ),
         Route("/groups/{name}/rules", rules_page, methods=["GET", "POST"]),

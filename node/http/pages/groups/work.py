@@ -19,6 +19,7 @@ from node.groups import calendar, records, service
 from node.groups import work as group_work
 from node.groups.models import Group
 from node.http.pages.groups import views
+from node.http.pages.groups.forms import form_route
 from node.http.pages.groups.pages import _group
 from node.http.pages.market import bids as bid_pages
 from node.http.pages.market import evaluations as evaluation_pages
@@ -284,8 +285,6 @@ async def _act(request: Request, user: User, action: str) -> Response:
 def _endpoint(action: str) -> Any:
     @login_required
     async def endpoint(request: Request, user: User) -> Response:
-        if request.method == "GET":  # a reload after the POST: back to the work page
-            return RedirectResponse(f"/groups/{request.path_params['name']}/work", status_code=303)
         return await _act(request, user, action)
 
     endpoint.__name__ = f"group_work_{action}"
@@ -293,17 +292,17 @@ def _endpoint(action: str) -> Any:
 
 
 def routes() -> list[BaseRoute]:
+    work = "/groups/{name}/work"
+    acts = (
+        ("/groups/{name}/bids/{item:int}/", ("accept", "reject")),
+        ("/groups/{name}/agreements/{item:int}/", ("assign", "confirm", "cancel", "dispute")),
+        ("/groups/{name}/offers/{item:int}/", ("withdraw",)),
+    )
     return [
         Route("/groups/{name}/calendar", calendar_page),
-        Route("/groups/{name}/work", work_page),
+        Route(work, work_page),
         Route("/groups/{name}/offers", new_offer, methods=["GET", "POST"]),
-        Route("/groups/{name}/answer", answer, methods=["POST"]),
-        Route("/groups/{name}/bids/{item:int}/accept", _endpoint("accept"), methods=["GET", "POST"]),
-        Route("/groups/{name}/bids/{item:int}/reject", _endpoint("reject"), methods=["GET", "POST"]),
-        Route("/groups/{name}/agreements/{item:int}/assign", _endpoint("assign"), methods=["GET", "POST"]),
-        Route("/groups/{name}/agreements/{item:int}/confirm", _endpoint("confirm"), methods=["GET", "POST"]),
-        Route("/groups/{name}/agreements/{item:int}/cancel", _endpoint("cancel"), methods=["GET", "POST"]),
-        Route("/groups/{name}/agreements/{item:int}/dispute", _endpoint("dispute"), methods=["GET", "POST"]),
+        form_route("/groups/{name}/answer", answer, work),
+        *(form_route(prefix + action, _endpoint(action), work) for prefix, names in acts for action in names),
         Route("/groups/{name}/agreements/{item:int}/evaluate", evaluate, methods=["GET", "POST"]),
-        Route("/groups/{name}/offers/{item:int}/withdraw", _endpoint("withdraw"), methods=["GET", "POST"]),
     ]
