@@ -246,6 +246,13 @@ def test_coordinators_export_and_bad_ranges_change_nothing(
     assert client.get("/research/coordination?from=2026-11&to=2026-01").status_code == 400
 
 
+def test_researchers_read_the_exports(engine: Engine, settings: Settings, client: TestClient) -> None:
+    make_user(engine, "chercheuse", Role.RESEARCHER)
+    login(client, "chercheuse", PASSWORD)
+    assert client.get("/research/coordination").status_code == 200
+    assert client.get("/research/export?format=dictionary").status_code == 200
+
+
 def test_a_publishing_node_links_its_figures_from_nodeinfo(engine: Engine, settings: Settings) -> None:
     from node.app import create_app
 

@@ -2,8 +2,9 @@
 
 - ``/research``: this node's figures for everyone, a chart and its data table per indicator, withheld
   cells said as such;
-- ``/research/coordination`` (coordinators and admins): the same with the federated scope, the data
-  dictionary and the export form; ``/research/export`` downloads CSV (figures, or the dictionary) or JSON;
+- ``/research/coordination`` (coordinators, admins and researchers, read-only): the same with the
+  federated scope, the data dictionary and the export form; ``/research/export`` downloads CSV (figures,
+  or the dictionary) or JSON;
 - ``/research/figures``: the signed monthly document other nodes collect (404 unless the node publishes);
 - ``/settings/research``: a person's choice to be left out of the figures, with the privacy notice.
 """
@@ -23,7 +24,6 @@ from node.core.errors import N_
 from node.http.federation.actors import activity_json
 from node.http.runtime import (
     checkbox,
-    coordinator_required,
     form_with_csrf,
     login_required,
     node_of,
@@ -33,6 +33,11 @@ from node.http.runtime import (
 from node.research import document, export, figures, views
 from node.research.catalogue import dictionary
 from node.research.records import PeriodError
+
+
+def _reader(user: User) -> None:
+    if not user.reads_research:
+        raise HTTPException(403, N_("This page is for coordinators and researchers."))
 
 
 async def _figures(request: Request, first: str | None, last: str | None) -> figures.Figures:
@@ -48,8 +53,9 @@ async def public(request: Request) -> Response:
     )
 
 
-@coordinator_required
+@login_required
 async def coordination(request: Request, user: User) -> Response:
+    _reader(user)
     first, last = request.query_params.get("from") or None, request.query_params.get("to") or None
     try:
         computed = await _figures(request, first, last)
@@ -79,8 +85,9 @@ def _coordination_context(
     }
 
 
-@coordinator_required
+@login_required
 async def download(request: Request, user: User) -> Response:
+    _reader(user)
     params = request.query_params
     kind = params.get("format", "csv")
     if kind not in ("csv", "json", "dictionary"):
