@@ -407,6 +407,7 @@ def _validate_timebank(settings: Settings) -> None:
     if not 1 <= settings.timebank_retry_seconds <= 86_400:
         raise SettingsError("ASASAP_TIMEBANK_RETRY_SECONDS must be between 1 and 86400")
 
+
 def networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """The addresses or networks of a comma-separated setting (``127.0.0.1, 10.0.0.0/8``)."""
     return [ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()]

@@ -262,3 +262,39 @@ def test_a_publishing_node_links_its_figures_from_nodeinfo(engine: Engine, setti
         assert info["metadata"]["researchFigures"] == "http://testserver/research/figures"
         signed = client.get("/research/figures", headers={"Accept": "application/activity+json"})
         assert signed.status_code == 200 and signed.json()["proof"]["proofValue"]
+
+
+def test_an_opt_out_on_the_page_shows_at_once_despite_the_cache(
+    engine: Engine, settings: Settings, client: TestClient
+) -> None:
+    users = seed(engine, settings, people=7)
+    make_user(engine, "coord", Role.COORDINATOR)
+    login(client, "coord", PASSWORD)
+    url = "/research/export?format=json&from=2026-11&to=2026-11"
+
+    def demands() -> object:
+        cells = client.get(url).json()["figures"]
+        return next(
+            c["value"]
+            for c in cells
+            if c["indicator"] == "proposals" and c["breakdown"] == "request:*" and c["scope"] == "local"
+        )
+
+    assert demands() == "7"
+    with TestClient(client.app, base_url="http://testserver", follow_redirects=False) as person:
+        login(person, users[0].username, PASSWORD)
+        assert post_form(person, "/settings/research", {"opt_out": "on"}).status_code == 303
+    assert demands() == "6"
+
+
+def test_the_cache_keeps_figures_for_a_while() -> None:
+    computed = figures.Figures("n.example", "market", 5, ["2026-11"], [], NOW)
+    cache = figures.Cache(seconds=60)
+    assert cache.get(["2026-11"]) is None
+    cache.put(computed)
+    assert cache.get(["2026-11"]) is computed and cache.get(["2026-10"]) is None
+    cache.clear()
+    assert cache.get(["2026-11"]) is None
+    expired = figures.Cache(seconds=-1)
+    expired.put(computed)
+    assert expired.get(["2026-11"]) is None

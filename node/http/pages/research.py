@@ -40,10 +40,23 @@ def _reader(user: User) -> None:
         raise HTTPException(403, N_("This page is for coordinators and researchers."))
 
 
+def _cache(request: Request) -> figures.Cache:
+    """This application's cache of figures (on its state: one per node application)."""
+    cache = getattr(request.app.state, "research_figures", None)
+    if not isinstance(cache, figures.Cache):
+        cache = request.app.state.research_figures = figures.Cache()
+    return cache
+
+
 async def _figures(request: Request, first: str | None, last: str | None) -> figures.Figures:
     settings = node_of(request).settings
     months = figures.period(first, last)
-    return await run(request, lambda session: figures.compute(session, settings, months))
+    cache = _cache(request)
+    found = cache.get(months)
+    if found is None:
+        found = await run(request, lambda session: figures.compute(session, settings, months))
+        cache.put(found)
+    return found
 
 
 async def public(request: Request) -> Response:
@@ -127,6 +140,7 @@ async def opt_out(request: Request, user: User) -> Response:
         form = await form_with_csrf(request)
         out = checkbox(form, "opt_out")
         await run(request, lambda session: figures.set_opt_out(session, user.pk, out))
+        _cache(request).clear()
         return RedirectResponse("/settings/research?saved=1", status_code=303)
     current = await run(request, lambda session: figures.is_opted_out(session, user.pk))
     context = {
