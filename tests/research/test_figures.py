@@ -298,3 +298,36 @@ def test_the_cache_keeps_figures_for_a_while() -> None:
     expired = figures.Cache(seconds=-1)
     expired.put(computed)
     assert expired.get(["2026-11"]) is None
+
+
+def test_an_opted_out_person_is_in_no_month_at_all(engine: Engine, settings: Settings) -> None:
+    """Leaving applies to every month, those before the choice included, so no month of an export keeps
+    them while another leaves them out (subtracting one month from another isolates nobody)."""
+    from node.research import indicators, reading
+
+    users = seed(engine, settings, people=6)
+    leaver = local.person(settings, users[0]).uri
+    with session_scope(engine, write=True) as session:
+        october = Proposal(
+            ap_id=settings.url("/proposals/october"),
+            author_uri=leaver,
+            local_author_id=users[0].id,
+            purpose="offer",
+            title="Repassage",
+            category="repassage",
+            published_at=NOV - timedelta(days=30),
+        )
+        session.add(october)
+    with session_scope(engine) as session:
+        before = reading.read(session, settings, datetime(2026, 12, 1, tzinfo=UTC))
+    raw = indicators.compute(before, ["2026-10", "2026-11"], cooperative=False)
+    assert {c.key.month for c in raw if leaver in c.people} == {"2026-10", "2026-11"}
+    with session_scope(engine, write=True) as session:
+        figures.set_opt_out(session, users[0].pk, True)
+    with session_scope(engine) as session:
+        after = reading.read(session, settings, datetime(2026, 12, 1, tzinfo=UTC))
+    raw = indicators.compute(after, ["2026-10", "2026-11"], cooperative=False)
+    assert not [c.key for c in raw if leaver in c.people]
+    assert len(after.agreements) == len(before.agreements) - 1
+    assert len(after.evaluations) == len(before.evaluations) - 1
+    assert not any(leaver in (p.author, *(who for who, _ in p.answers)) for p in after.proposals)
