@@ -126,9 +126,11 @@ async def signed_figures(request: Request) -> Response:
     settings = node_of(request).settings
     if not settings.research_publish:
         raise HTTPException(404, N_("This node does not publish research figures."))
+    closed = document.closed_months()
+    computed = await _figures(request, closed[0], closed[-1])
 
     def build(session: Session) -> dict[str, object]:
-        return document.build(session, settings)
+        return document.build(session, settings, computed=computed)
 
     return activity_json(await run(request, build))
 
