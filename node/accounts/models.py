@@ -17,6 +17,7 @@ class Role(StrEnum):
     MEMBER = "member"
     COORDINATOR = "coordinator"
     ADMIN = "admin"
+    RESEARCHER = "researcher"  # a member who also reads the research figures' exports (issue 15)
 
 
 class AccountStatus(StrEnum):
@@ -30,6 +31,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.MEMBER: N_("Member"),
     Role.COORDINATOR: N_("Coordinator"),
     Role.ADMIN: N_("Administrator"),
+    Role.RESEARCHER: N_("Researcher"),
 }
 
 STATUS_LABELS: dict[AccountStatus, str] = {
@@ -87,6 +89,11 @@ class User(SQLModel, table=True):
     @property
     def is_coordinator(self) -> bool:
         return self.role in (Role.COORDINATOR, Role.ADMIN)
+
+    @property
+    def reads_research(self) -> bool:
+        """Coordinators, admins and researchers see the research figures' exports."""
+        return self.is_coordinator or self.role == Role.RESEARCHER
 
     @property
     def is_admin(self) -> bool:

@@ -51,6 +51,7 @@ ROLES = {
     Role.ADMIN.value: "administration / admin",
     Role.COORDINATOR.value: "coordination / coordinator",
     Role.MEMBER.value: "membre / member",
+    Role.RESEARCHER.value: "recherche / researcher",
 }
 MODES = {Mode.MARKET: "marché / market", Mode.COOPERATIVE: "coopérative / cooperative"}
 

@@ -47,9 +47,16 @@ def closed_months(now: datetime | None = None) -> list[str]:
     return figures.period(None, last, now=now)
 
 
-def build(session: Session, settings: Settings, *, now: datetime | None = None) -> dict[str, Any]:
-    """This node's signed figures document."""
-    computed = figures.compute(session, settings, closed_months(now), now=now)
+def build(
+    session: Session,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    computed: figures.Figures | None = None,
+) -> dict[str, Any]:
+    """This node's signed figures document (of ``computed``, the closed months' figures, when given)."""
+    if computed is None:
+        computed = figures.compute(session, settings, closed_months(now), now=now)
     document: dict[str, Any] = {
         "@context": CONTEXT,
         "type": TYPE,

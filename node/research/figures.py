@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -73,6 +74,30 @@ def compute(
     )
 
 
+class Cache:
+    """Figures kept for ``seconds`` per range of months, so that pages do not recompute them on every
+    request (twelve months of a busy node take seconds, see bench/research.py). Opting out clears the
+    cache of the process it happens in; other processes catch up within ``seconds``."""
+
+    def __init__(self, seconds: float = 300.0) -> None:
+        self.seconds = seconds
+        self._kept: dict[tuple[str, ...], tuple[float, Figures]] = {}
+
+    def get(self, wanted: list[str]) -> Figures | None:
+        found = self._kept.get(tuple(wanted))
+        if found is None or time.monotonic() - found[0] > self.seconds:
+            return None
+        return found[1]
+
+    def put(self, figures: Figures) -> None:
+        if len(self._kept) > 64:  # ranges asked for by hand: keep the memory bounded
+            self._kept.clear()
+        self._kept[tuple(figures.months)] = (time.monotonic(), figures)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
 def is_opted_out(session: Session, user_id: int) -> bool:
     return session.get(ResearchOptOut, user_id) is not None
 
@@ -87,4 +112,4 @@ def set_opt_out(session: Session, user_id: int, out: bool) -> None:
     session.flush()
 
 
-__all__ = ["Figures", "PeriodError", "compute", "is_opted_out", "period", "set_opt_out"]
+__all__ = ["Cache", "Figures", "PeriodError", "compute", "is_opted_out", "period", "set_opt_out"]

@@ -72,11 +72,12 @@ def _group(
 
 
 def _tally(items: Iterable[tuple[str, Iterable[str]]]) -> dict[str, tuple[int, set[str]]]:
-    parts: dict[str, tuple[int, set[str]]] = {}
-    for part, people in items:
-        count, found = parts.get(part, (0, set()))
-        parts[part] = (count + 1, found | set(people))
-    return parts
+    counts: dict[str, int] = defaultdict(int)
+    people: dict[str, set[str]] = defaultdict(set)
+    for part, who in items:
+        counts[part] += 1
+        people[part].update(who)
+    return {part: (counts[part], people[part]) for part in counts}
 
 
 def _quartiles(

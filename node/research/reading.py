@@ -72,7 +72,7 @@ def read(session: Session, settings: Settings, until: datetime) -> Records:
     for proposal_id, bidder, at in bid_rows:
         bids[proposal_id].append((bidder, at))
     published: dict[int, datetime] = {}
-    proposal_rows = session.execute(
+    proposal_rows = session.connection().execute(
         sa_select(
             col(Proposal.id),
             col(Proposal.origin),
@@ -90,44 +90,76 @@ def read(session: Session, settings: Settings, until: datetime) -> Records:
         answers = tuple(sorted((a for a in bids.get(pid, []) if a[0] not in out), key=lambda a: a[1]))
         records.proposals.append(ProposalRecord(_scope(origin), author, purpose, category or "", at, answers))
     excluded: set[str] = set()
-    for a in session.exec(select(Agreement).where(col(Agreement.created_at) < until)):
-        if a.provider_uri in out or a.requester_uri in out:
-            excluded.add(a.ap_id)
+    origins: dict[str, str] = {}
+
+    def origin_of(uri: str) -> str:
+        if uri not in origins:
+            origins[uri] = addressing.origin(uri)
+        return origins[uri]
+
+    agreement_rows = session.connection().execute(
+        sa_select(
+            col(Agreement.ap_id),
+            col(Agreement.origin),
+            col(Agreement.provider_uri),
+            col(Agreement.requester_uri),
+            col(Agreement.created_at),
+            col(Agreement.proposal_id),
+            col(Agreement.state),
+            col(Agreement.late_cancellation),
+            col(Agreement.disputed_at),
+            col(Agreement.price_currency),
+            col(Agreement.price_amount),
+            col(Agreement.price_basis),
+            col(Agreement.quantity_hours),
+        ).where(col(Agreement.created_at) < until)
+    )
+    for a in agreement_rows.mappings():
+        provider, requester = a["provider_uri"], a["requester_uri"]
+        if provider in out or requester in out:
+            excluded.add(a["ap_id"])
             continue
         records.agreements.append(
             AgreementRecord(
-                scope=_scope(a.origin),
-                provider=a.provider_uri,
-                requester=a.requester_uri,
-                created_at=a.created_at,
-                proposal_published_at=published.get(a.proposal_id) if a.proposal_id else None,
-                state=a.state,
-                late_cancellation=a.late_cancellation,
-                disputed=a.disputed_at is not None,
-                currency=a.price_currency,
-                per_hour=_per_hour(a.price_amount, a.price_basis, a.quantity_hours),
-                cross_node=addressing.origin(a.provider_uri) != addressing.origin(a.requester_uri),
+                scope=_scope(a["origin"]),
+                provider=provider,
+                requester=requester,
+                created_at=a["created_at"],
+                proposal_published_at=published.get(a["proposal_id"]) if a["proposal_id"] else None,
+                state=a["state"],
+                late_cancellation=bool(a["late_cancellation"]),
+                disputed=a["disputed_at"] is not None,
+                currency=a["price_currency"],
+                per_hour=_per_hour(a["price_amount"], a["price_basis"], a["quantity_hours"]),
+                cross_node=origin_of(provider) != origin_of(requester),
             )
         )
-    evaluation_rows = session.exec(
-        select(Evaluation).where(
+    evaluation_rows = session.connection().execute(
+        sa_select(
+            col(Evaluation.origin),
+            col(Evaluation.evaluator_uri),
+            col(Evaluation.evaluated_uri),
+            col(Evaluation.evaluated_role),
+            col(Evaluation.overall),
+            col(Evaluation.published_at),
+            col(Evaluation.agreement_ap_id),
+        ).where(
             col(Evaluation.state) == "published",
             col(Evaluation.published_at).is_not(None),
             col(Evaluation.published_at) < until,
         )
     )
-    for e in evaluation_rows:
-        if e.evaluator_uri in out or e.evaluated_uri in out or e.agreement_ap_id in excluded:
+    for e in evaluation_rows.mappings():
+        if e["evaluator_uri"] in out or e["evaluated_uri"] in out or e["agreement_ap_id"] in excluded:
             continue
-        assert e.published_at is not None
         records.evaluations.append(
             EvaluationRecord(
-                _scope(e.origin),
-                e.evaluator_uri,
-                e.evaluated_uri,
-                e.evaluated_role,
-                e.overall,
-                e.published_at,
+                _scope(e["origin"]),
+                e["evaluator_uri"],
+                e["evaluated_uri"],
+                e["evaluated_role"],
+                e["overall"],
+                e["published_at"],
             )
         )
     records.transfers = _transfers(session, settings, until, out)

@@ -246,6 +246,13 @@ def test_coordinators_export_and_bad_ranges_change_nothing(
     assert client.get("/research/coordination?from=2026-11&to=2026-01").status_code == 400
 
 
+def test_researchers_read_the_exports(engine: Engine, settings: Settings, client: TestClient) -> None:
+    make_user(engine, "chercheuse", Role.RESEARCHER)
+    login(client, "chercheuse", PASSWORD)
+    assert client.get("/research/coordination").status_code == 200
+    assert client.get("/research/export?format=dictionary").status_code == 200
+
+
 def test_a_publishing_node_links_its_figures_from_nodeinfo(engine: Engine, settings: Settings) -> None:
     from node.app import create_app
 
@@ -255,3 +262,72 @@ def test_a_publishing_node_links_its_figures_from_nodeinfo(engine: Engine, setti
         assert info["metadata"]["researchFigures"] == "http://testserver/research/figures"
         signed = client.get("/research/figures", headers={"Accept": "application/activity+json"})
         assert signed.status_code == 200 and signed.json()["proof"]["proofValue"]
+
+
+def test_an_opt_out_on_the_page_shows_at_once_despite_the_cache(
+    engine: Engine, settings: Settings, client: TestClient
+) -> None:
+    users = seed(engine, settings, people=7)
+    make_user(engine, "coord", Role.COORDINATOR)
+    login(client, "coord", PASSWORD)
+    url = "/research/export?format=json&from=2026-11&to=2026-11"
+
+    def demands() -> object:
+        cells = client.get(url).json()["figures"]
+        return next(
+            c["value"]
+            for c in cells
+            if c["indicator"] == "proposals" and c["breakdown"] == "request:*" and c["scope"] == "local"
+        )
+
+    assert demands() == "7"
+    with TestClient(client.app, base_url="http://testserver", follow_redirects=False) as person:
+        login(person, users[0].username, PASSWORD)
+        assert post_form(person, "/settings/research", {"opt_out": "on"}).status_code == 303
+    assert demands() == "6"
+
+
+def test_the_cache_keeps_figures_for_a_while() -> None:
+    computed = figures.Figures("n.example", "market", 5, ["2026-11"], [], NOW)
+    cache = figures.Cache(seconds=60)
+    assert cache.get(["2026-11"]) is None
+    cache.put(computed)
+    assert cache.get(["2026-11"]) is computed and cache.get(["2026-10"]) is None
+    cache.clear()
+    assert cache.get(["2026-11"]) is None
+    expired = figures.Cache(seconds=-1)
+    expired.put(computed)
+    assert expired.get(["2026-11"]) is None
+
+
+def test_an_opted_out_person_is_in_no_month_at_all(engine: Engine, settings: Settings) -> None:
+    """Leaving applies to every month, those before the choice included, so no month of an export keeps
+    them while another leaves them out (subtracting one month from another isolates nobody)."""
+    from node.research import indicators, reading
+
+    users = seed(engine, settings, people=6)
+    leaver = local.person(settings, users[0]).uri
+    with session_scope(engine, write=True) as session:
+        october = Proposal(
+            ap_id=settings.url("/proposals/october"),
+            author_uri=leaver,
+            local_author_id=users[0].id,
+            purpose="offer",
+            title="Repassage",
+            category="repassage",
+            published_at=NOV - timedelta(days=30),
+        )
+        session.add(october)
+    with session_scope(engine) as session:
+        before = reading.read(session, settings, datetime(2026, 12, 1, tzinfo=UTC))
+    raw = indicators.compute(before, ["2026-10", "2026-11"], cooperative=False)
+    assert {c.key.month for c in raw if leaver in c.people} == {"2026-10", "2026-11"}
+    with session_scope(engine, write=True) as session:
+        figures.set_opt_out(session, users[0].pk, True)
+    with session_scope(engine) as session:
+        after = reading.read(session, settings, datetime(2026, 12, 1, tzinfo=UTC))
+    raw = indicators.compute(after, ["2026-10", "2026-11"], cooperative=False)
+    assert not [c.key for c in raw if leaver in c.people]
+    assert len(after.agreements) == len(before.agreements) - 1
+    assert len(after.evaluations) == len(before.evaluations) - 1
+    assert not any(leaver in (p.author, *(who for who, _ in p.answers)) for p in after.proposals)

@@ -249,4 +249,4 @@ class UserSummary(BaseModel):
 
 
 class RoleChange(Strict):
-    role: str = Field(pattern="^(member|coordinator|admin)$")
+    role: str = Field(pattern="^(member|coordinator|admin|researcher)$")

@@ -2,8 +2,9 @@
 
 - ``/research``: this node's figures for everyone, a chart and its data table per indicator, withheld
   cells said as such;
-- ``/research/coordination`` (coordinators and admins): the same with the federated scope, the data
-  dictionary and the export form; ``/research/export`` downloads CSV (figures, or the dictionary) or JSON;
+- ``/research/coordination`` (coordinators, admins and researchers, read-only): the same with the
+  federated scope, the data dictionary and the export form; ``/research/export`` downloads CSV (figures,
+  or the dictionary) or JSON;
 - ``/research/figures``: the signed monthly document other nodes collect (404 unless the node publishes);
 - ``/settings/research``: a person's choice to be left out of the figures, with the privacy notice.
 """
@@ -23,7 +24,6 @@ from node.core.errors import N_
 from node.http.federation.actors import activity_json
 from node.http.runtime import (
     checkbox,
-    coordinator_required,
     form_with_csrf,
     login_required,
     node_of,
@@ -35,10 +35,28 @@ from node.research.catalogue import dictionary
 from node.research.records import PeriodError
 
 
+def _reader(user: User) -> None:
+    if not user.reads_research:
+        raise HTTPException(403, N_("This page is for coordinators and researchers."))
+
+
+def _cache(request: Request) -> figures.Cache:
+    """This application's cache of figures (on its state: one per node application)."""
+    cache = getattr(request.app.state, "research_figures", None)
+    if not isinstance(cache, figures.Cache):
+        cache = request.app.state.research_figures = figures.Cache()
+    return cache
+
+
 async def _figures(request: Request, first: str | None, last: str | None) -> figures.Figures:
     settings = node_of(request).settings
     months = figures.period(first, last)
-    return await run(request, lambda session: figures.compute(session, settings, months))
+    cache = _cache(request)
+    found = cache.get(months)
+    if found is None:
+        found = await run(request, lambda session: figures.compute(session, settings, months))
+        cache.put(found)
+    return found
 
 
 async def public(request: Request) -> Response:
@@ -48,8 +66,9 @@ async def public(request: Request) -> Response:
     )
 
 
-@coordinator_required
+@login_required
 async def coordination(request: Request, user: User) -> Response:
+    _reader(user)
     first, last = request.query_params.get("from") or None, request.query_params.get("to") or None
     try:
         computed = await _figures(request, first, last)
@@ -79,8 +98,9 @@ def _coordination_context(
     }
 
 
-@coordinator_required
+@login_required
 async def download(request: Request, user: User) -> Response:
+    _reader(user)
     params = request.query_params
     kind = params.get("format", "csv")
     if kind not in ("csv", "json", "dictionary"):
@@ -106,9 +126,11 @@ async def signed_figures(request: Request) -> Response:
     settings = node_of(request).settings
     if not settings.research_publish:
         raise HTTPException(404, N_("This node does not publish research figures."))
+    closed = document.closed_months()
+    computed = await _figures(request, closed[0], closed[-1])
 
     def build(session: Session) -> dict[str, object]:
-        return document.build(session, settings)
+        return document.build(session, settings, computed=computed)
 
     return activity_json(await run(request, build))
 
@@ -120,6 +142,7 @@ async def opt_out(request: Request, user: User) -> Response:
         form = await form_with_csrf(request)
         out = checkbox(form, "opt_out")
         await run(request, lambda session: figures.set_opt_out(session, user.pk, out))
+        _cache(request).clear()
         return RedirectResponse("/settings/research?saved=1", status_code=303)
     current = await run(request, lambda session: figures.is_opted_out(session, user.pk))
     context = {
