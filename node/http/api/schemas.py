@@ -2,8 +2,8 @@
 
 The rules an input field obeys on its own are declared here once, so that the same declaration
 validates the request and writes the OpenAPI document: :func:`text` (visible characters, not only
-spaces), :class:`DecimalText` and :func:`decimal_between` (how a decimal may be written), the category
-slugs of the catalogue. Rules that depend on the node's state or on several fields at once are the
+spaces), :class:`DecimalText` (how a decimal may be written, its pattern made from its bounds), the
+category slugs of the catalogue. Rules that depend on the node's state or on several fields at once are the
 services' (a 422 naming the field)."""
 
 from __future__ import annotations

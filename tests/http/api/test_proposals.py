@@ -130,6 +130,9 @@ def test_schedules_over_the_api(client: TestClient, alice: dict[str, str]) -> No
         ({"commune_name": "Lyon"}, "commune_name"),
         ({"price": 9000}, "price"),
         ({"price": "1e999999"}, "price"),
+        ({"price": "0"}, "price"),
+        ({"title": None}, "title"),
+        ({"postal_code": "9310"}, "postal_code"),
         ({"quantity_hours": -1}, "quantity_hours"),
         ({"currency": "HOUR"}, "currency"),
         ({"schedule": {"kind": "window", "start": "2001-01-01T10:00", "end": "2001-01-01T12:00"}}, "start"),
@@ -195,6 +198,19 @@ def test_change_and_withdraw(
     assert client.post(path + "/withdraw", headers=alice).status_code == 409
     assert client.patch(path, json={"title": "Encore ouvert ?"}, headers=alice).status_code == 409
     assert client.get("/api/v1/proposals").json()["items"] == []
+
+
+def test_null_keeps_what_a_proposal_cannot_be_without(client: TestClient, alice: dict[str, str]) -> None:
+    created = create(client, alice)
+    changed = client.patch(
+        f"/api/v1/proposals/{created['id']}",
+        json={"title": None, "category": None, "postal_code": None, "description": None},
+        headers=alice,
+    )
+    assert changed.status_code == 200, changed.text
+    kept = changed.json()
+    assert (kept["title"], kept["category"]) == (created["title"], created["category"])
+    assert kept["commune"] == created["commune"] and kept["description"] == ""
 
 
 def test_places(client: TestClient) -> None:

@@ -37,7 +37,7 @@ class GroupCreate(Strict):
         min_length=3,
         max_length=30,
         pattern=service.NAME_RE.pattern,
-        json_schema_extra={"not": {"enum": [*map(str, sorted(service.RESERVED))]}},
+        json_schema_extra={"not": {"enum": [name for name in sorted(service.RESERVED)]}},
         description="Not one of the node's reserved names",
     )
     display_name: str = text(3, 80)
