@@ -151,13 +151,13 @@ def _two(
     change and raise :class:`LimitRefused` naming the failing side."""
     if debit.id == credit.id:
         raise ValueError("a transfer needs two different accounts")
-    connection = _connection(session)
     if isinstance(statement, Prepared):
         changed = {row[0] for row in statement.run(session, params)}
     else:
-        changed = {row[0] for row in connection.execute(statement, params)}
+        changed = {row[0] for row in _connection(session).execute(statement, params)}
     if len(changed) == 2:
         return
+    connection = _connection(session)
     for account_id in changed:
         connection.execute(undo, {**params, "changed": account_id})
     side = "debit" if debit.id not in changed else "credit"

@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Insert, UpdateBase
+from sqlalchemy.types import TypeEngine
 from sqlmodel import Session
 
 _DRIVER = "asasap.timebank.driver"
@@ -103,3 +104,31 @@ class Prepared:
             cursor.executemany(plan.sql, [self._bound(plan, row) for row in rows])
         finally:
             cursor.close()
+
+
+def fetch_all(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` as the driver gives them, in the session's transaction: its parameters
+    bound through their types' processors, its results left as they are (no row objects, no result
+    processing: the caller converts the few values it needs; a statement reads a hundred thousand)."""
+    dialect, dbapi = _driver(session)
+    compiled = query.compile(dialect=dialect)
+    values = compiled.construct_params()
+    for name, bind in compiled.binds.items():
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None and name in values:
+            values[name] = processor(values[name])
+    params = tuple(values[name] for name in compiled.positiontup or ()) if dialect.positional else values
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(compiled.string, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def result_processor(session: Session, type_: TypeEngine[Any]) -> Callable[[Any], Any]:
+    """How the session's database gives a value of ``type_`` back as SQLAlchemy would (for
+    :func:`fetch_all`'s raw values)."""
+    dialect, _ = _driver(session)
+    processor = type_.dialect_impl(dialect).result_processor(dialect, None)
+    return processor if processor is not None else (lambda value: value)

@@ -50,6 +50,7 @@ from node.timebank import accounts, exchange, ledger, vocab
 from node.timebank.lifecycles import TransferState
 from node.timebank.models import Transfer
 from node.timebank.policy import to_hours
+from node.timebank.prepared import fetch_all, result_processor
 
 ALGORITHM = "rsa-v1_5-sha256"
 AGREEMENT_MARGIN = timedelta(minutes=10)  # how far before now an agreed point is set
@@ -194,7 +195,7 @@ def _line(ours: str, peer: str, row: Sequence[Any]) -> Line:
 
 def lines(session: Session, settings: Settings, peer: str, since: datetime | None) -> list[Line]:
     """The transfers of the clearing account with ``peer`` (and those refused) made since ``since``
-    (read as plain tuples, all at once: a statement may cover a hundred thousand of them)."""
+    (read as the driver's tuples, all at once: a statement may cover a hundred thousand of them)."""
     table = ledger.TRANSFERS
     # When a settled transfer was made is never written in a statement: not read either.
     made = case((table.c.state != SETTLED, table.c.created_at), else_=null()).label("created_at")
@@ -204,8 +205,12 @@ def lines(session: Session, settings: Settings, peer: str, since: datetime | Non
     if since is not None:
         query = query.where(table.c.created_at >= since)
     ours, peer = settings.domain, peer.lower()
-    rows = session.connection().execute(query.order_by(table.c.id)).all()
-    return [_line(ours, peer, row) for row in rows]
+    found = [_line(ours, peer, row) for row in fetch_all(session, query.order_by(table.c.id))]
+    to_datetime = result_processor(session, table.c.created_at.type)
+    for line in found:
+        if line.at is not None:  # open transfers only: they are few
+            line.at = to_datetime(line.at)
+    return found
 
 
 def _digests(found: Iterable[Line]) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """The time bank on a phone, in a real Chromium against a real cooperative ``asasap serve``: Alice sees
 her balance, sees it again before accepting Bob's answer priced in tokens, they both confirm the
-service, and each history shows the payment with the agreement it comes from. Every page is French and
+service, each history shows the payment with the agreement it comes from, the agreement shows it paid
+and the provider's notifications tell of the hours received. Every page is French and
 fits a 360 px screen."""
 
 from __future__ import annotations
@@ -103,5 +104,11 @@ def test_balance_payment_in_tokens_and_both_histories_on_a_phone(node: Node, bro
             "href", agreement_url.removeprefix(node.url)
         )
         fits(page)
+    b.goto(agreement_url)  # the agreement says it is paid, and bob was told the hours arrived
+    expect(b.get_by_test_id("payment")).to_have_attribute("data-state", "paid")
+    expect(b.get_by_test_id("payment").locator(".badge")).to_have_text("Payé")
+    fits(b)
+    b.goto(node.url + "/notifications")
+    expect(b.locator(".notifications")).to_contain_text("Vous avez reçu du temps")
     a.context.close()
     b.context.close()
