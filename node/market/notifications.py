@@ -36,6 +36,9 @@ class Kind(StrEnum):
     GROUP_INVITED = "group_invited"
     GROUP_ASSIGNED = "group_assigned"
     GROUP_NOTICE = "group_notice"
+    # conversations and moderation (node.conversations)
+    MESSAGE = "message"
+    REPORT = "report"
 
 
 LABELS: dict[Kind, str] = {
@@ -57,6 +60,8 @@ LABELS: dict[Kind, str] = {
     Kind.GROUP_INVITED: N_("You are invited to join a group"),
     Kind.GROUP_ASSIGNED: N_("You are assigned to a group's service"),
     Kind.GROUP_NOTICE: N_("A notice from your group"),
+    Kind.MESSAGE: N_("New message"),
+    Kind.REPORT: N_("New report to moderate"),
 }
 
 
