@@ -12,6 +12,7 @@ from node.http.api.v1 import (
     accounts,
     agreements,
     bids,
+    conversations,  # conversations and moderation (issue 14)
     evaluations,
     follows,
     group_work,
@@ -42,6 +43,7 @@ def api() -> Api:
             *places.operations(),
             *proposals.operations(),
             *timebank.operations(),  # time bank (issue 12)
+            *conversations.operations(),  # conversations and moderation (issue 14)
         ],
     )
 
