@@ -292,7 +292,7 @@ def _notify(user_id: int, conversation: Conversation, author: str, *, session: S
         Kind.MESSAGE,
         object_uri=conversation.uri,
         actor_uri=author,
-        data={"conversation": conversation.id, "title": conversation.subject_title},
+        data={"href": f"/conversations/{conversation.id}", "title": conversation.subject_title},
         session=session,
     )
 

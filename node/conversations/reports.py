@@ -93,7 +93,9 @@ def _coordinators(*, session: Session) -> Sequence[User]:
 
 def _notify_moderators(report: Report, *, session: Session) -> None:
     for user in _coordinators(session=session):
-        notify(user.pk, Kind.REPORT, object_uri=None, data={"report": report.id}, session=session)
+        notify(
+            user.pk, Kind.REPORT, data={"href": f"/moderation/reports#report-{report.id}"}, session=session
+        )
 
 
 def file_report(

@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from node.http.pages import accounts as account_pages
 from node.http.pages import admin as admin_pages
 from node.http.pages import auth as auth_pages
+from node.http.pages import conversations as conversation_pages
 from node.http.pages import follows as follow_pages
 from node.http.pages import timebank as timebank_pages
 from node.http.pages import timebank_clearing
@@ -24,4 +25,5 @@ def routes() -> list[BaseRoute]:
         *timebank_pages.routes(),
         *timebank_clearing.routes(),
         *group_routes.routes(),
+        *conversation_pages.routes(),  # conversations and moderation (issue 14)
     ]
