@@ -17,9 +17,12 @@ from node.activitypub.models import InboxActivity, RemoteActor
 from node.conversations import messages, reports
 from node.conversations.models import Message, Report
 from node.core import db
+from node.core.errors import ValidationFailed
+from node.market.models import Proposal
 from tests.support.accounts import make_user
 from tests.support.data import CAPTURED
 from tests.support.federation import Federation, Node, federation  # noqa: F401
+from tests.support.market import make_proposal
 
 T = TypeVar("T")
 
@@ -199,10 +202,11 @@ def test_a_flag_naming_nothing_of_ours_is_ignored(federation: Federation) -> Non
 def test_a_report_forwarded_reaches_the_other_node_as_a_flag(federation: Federation) -> None:  # noqa: F811
     """Carol (B) reports a proposal of Alice (A), asking that it be forwarded; A's coordinator hides it."""
     a, b = federation.nodes
-    make_user(a.engine, "alice")
+    alice = make_user(a.engine, "alice")
     coordinator = make_user(a.engine, "dora", role=Role.COORDINATOR)
     carol = make_user(b.engine, "carol")
     proposal = a.settings.url("/proposals/0c8f6a1e-2222-4222-8222-222222222222")
+    on(a, lambda s: make_proposal(s, a.settings, alice, ap_id=proposal))
     # Carol saw Alice's profile: B has Alice's actor cached.
     on(
         b,
@@ -225,7 +229,12 @@ def test_a_report_forwarded_reaches_the_other_node_as_a_flag(federation: Federat
     report_id = report.id
     assert report_id is not None
     decision = on(
-        a, lambda s: reports.decide(a.settings, coordinator, report_id, "dismiss", "", "Rien", session=s)
+        a, lambda s: reports.decide(a.settings, coordinator, report_id, "hide", proposal, "Faux", session=s)
     )
-    assert decision.action == "dismiss"
-    assert on(a, lambda s: s.exec(select(Report.state)).one()) == "dismissed"
+    assert (decision.action, decision.target_uri, decision.note) == ("hide", proposal, "Faux")
+    assert on(a, lambda s: s.exec(select(Report.state)).one()) == "actioned"
+    assert on(a, lambda s: s.exec(select(Proposal.state)).one()) == "withdrawn"
+    # Withdrawn here, and the fediverse told (Delete of the proposal).
+    assert [o.type for o in federation.outbox(a)][-1] == "Delete"
+    with pytest.raises(ValidationFailed):  # a person cannot be hidden
+        on(a, lambda s: reports.decide(a.settings, coordinator, report_id, "hide", a.uri("alice"), session=s))
