@@ -39,6 +39,10 @@ def test_write_read_answer_block_and_report(client: TestClient, engine: Engine, 
     assert answered.status_code == 201 and [m["mine"] for m in answered.json()["messages"]] == [False, True]
     assert client.get(f"/api/v1/conversations/{conversation['id']}", headers=as_dora).status_code == 404
 
+    exported = client.get("/api/v1/me/export", headers=as_bob).json()
+    (mine,) = exported["conversations"]
+    assert [m["text"] for m in mine["messages"]] == ["Bonjour", "Salut"] and mine["with"] == [alice_uri]
+
     assert client.post("/api/v1/blocks", json={"actor": alice_uri}, headers=as_bob).status_code == 204
     refused = client.post(
         f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "Encore"}, headers=as_alice
