@@ -467,8 +467,7 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
             ),
         )
 
-    # Xavier writes to Alice directly, his server reports her and her demand (a Flag listing both), then
-    # he moves to a new account that lists him: Alice's follow moves there (Create, Flag, Move).
+    # Xavier writes to Alice directly, and his server reports her and her demand (a Flag listing both).
     foreign.post(
         a,
         x,
@@ -485,14 +484,15 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
     )
     foreign.post(a, x, "Flag", [alice, first["ap_id"]], content="Annonce douteuse")
     wait_until("A queued the report", lambda: a.sql("SELECT count(*) FROM reports") == [(1,)])
-    moved = actor_on(foreign.server, "xavier-new", key_number=4)
-    moved.publish(alsoKnownAs=[x.uri])
-    foreign.post(a, x, "Move", x.uri, target=moved.uri)
-    wait_until("Alice's follow moved", lambda: a.following_state("alice", moved.uri) is not None)
 
     announced = foreign.serve_proposal(2)
     foreign.post(a, x, "Announce", announced, to=["https://www.w3.org/ns/activitystreams#Public"])
     wait_until("A fetched the announced proposal", lambda: has_row(a, "proposals", "ap_id", announced))
+    # Xavier moves to a new account that lists him: Alice's follow moves there (Move).
+    moved = actor_on(foreign.server, "xavier-new", key_number=4)
+    moved.publish(alsoKnownAs=[x.uri])
+    foreign.post(a, x, "Move", x.uri, target=moved.uri)
+    wait_until("Alice's follow moved", lambda: a.following_state("alice", moved.uri) is not None)
     foreign.post(a, x, "Delete", x.uri, to=["https://www.w3.org/ns/activitystreams#Public"])
     wait_until(
         "Xavier's proposals are withdrawn",
