@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from node import worker
 from node.activitypub.actors.remote import RemoteActors
+from node.conversations import export as conversations_export
 from node.core import db
 from node.core.jobs import Worker
 from node.groups import export as groups_export
@@ -30,6 +31,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None, check_schema
         settings,
         engine,
         accepted_types=dispatcher.types,
-        exporters=(market_export.sections, timebank_views.export_sections, groups_export.sections),
+        exporters=(
+            market_export.sections,
+            timebank_views.export_sections,
+            groups_export.sections,
+            conversations_export.sections_for(settings),  # conversations (issue 14)
+        ),
         worker=embedded if settings.embedded_worker else None,
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from node.accounts import blocks as accounts_blocks  # people's blocks (issue 14)
 from node.accounts import models as accounts_models
 from node.activitypub import keys as activitypub_keys
 from node.activitypub import models as activitypub_models
+from node.conversations import models as conversations_models  # conversations, moderation (issue 14)
 from node.core import limits as core_limits
 from node.core import processes as core_processes
 from node.core.sqlbase import SQLModel
@@ -17,9 +19,11 @@ from node.timebank import models as timebank_models  # time bank (issue 12)
 metadata = SQLModel.metadata
 
 __all__ = [
+    "accounts_blocks",
     "accounts_models",
     "activitypub_keys",
     "activitypub_models",
+    "conversations_models",
     "core_limits",
     "core_processes",
     "groups_models",

@@ -177,6 +177,12 @@ class Settings:
     limit_follows_per_person_day: int = field(
         default=200, metadata=_doc("Follow requests one person may send per day (0: no limit).")
     )
+    limit_messages_per_person_hour: int = field(
+        default=60, metadata=_doc("Messages one person may send per hour (0: no limit).")
+    )
+    limit_reports_per_person_day: int = field(
+        default=20, metadata=_doc("Reports one person may file per day (0: no limit).")
+    )
     limit_tokens_per_person_hour: int = field(
         default=20, metadata=_doc("API tokens one person may create per hour (0: no limit).")
     )

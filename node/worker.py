@@ -16,6 +16,7 @@ from node.activitypub.inbox.processing import InboxJob
 from node.activitypub.outbox.job import DeliveryJob
 from node.activitypub.social import inbound as social_inbound
 from node.activitypub.vocab import Activity
+from node.conversations import federation as conversations_federation
 from node.core import limits, processes
 from node.core.jobs import Job, Worker
 from node.groups import federation as groups_federation
@@ -35,7 +36,8 @@ def inbox_dispatcher() -> Dispatcher:
     ``Update`` and ``Delete``), then the groups (membership, roles, a group's announces: what a group
     announces goes through this same dispatcher again, as its actor's), then the time bank (transfers
     between nodes and their answers, which the marketplace would read as a bid's ``Accept``/``Reject``),
-    then the marketplace."""
+    then the conversations (messages and reports, which the marketplace would read as replies and
+    disputes), then the marketplace."""
     dispatcher: Dispatcher
 
     def announced(ctx: ProcessingContext, activity: Activity) -> tuple[str | None, Outcome]:
@@ -46,6 +48,7 @@ def inbox_dispatcher() -> Dispatcher:
             social_inbound.inbox_handlers(DIRECTORY, GROUPS),
             groups_federation.inbox_handlers(GROUPS, announced=announced),
             timebank_federation.inbox_handlers(),
+            conversations_federation.inbox_handlers(),
             market_federation.inbox_handlers(),
         ]
     )

@@ -12,7 +12,9 @@ The rules, the same for every field:
 - unknown fields are ignored.
 
 Shapes seen in the wild and accepted: ``actor`` and ``object`` as an id, an embedded object or a
-one-element list; ``to``/``cc``/``audience`` as one string or a list; ``icon`` and ``url`` as a string,
+one-element list (a ``Flag`` may list several objects: Mastodon reports an account with its statuses,
+GoToSocial and Mbin do the same; ``object_ids`` keeps them all); ``to``/``cc``/``audience`` as one
+string or a list; ``icon`` and ``url`` as a string,
 a ``Link``/``Image`` object or a list of them; ``publicKey`` as an object or a list (the key whose
 ``owner`` is the actor is kept); ``first`` of a collection as an id or an embedded page.
 """
@@ -88,6 +90,7 @@ class Activity:
     object_id: str | None = None
     object: Mapping[str, Any] | None = field(default=None, compare=False)
     target_id: str | None = None
+    object_ids: tuple[str, ...] = ()
     to: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
     audience: tuple[str, ...] = ()
@@ -154,10 +157,12 @@ class Collection:
 
 @dataclass(frozen=True)
 class ActivityKind:
-    """What :func:`parse_activity` requires of one activity type."""
+    """What :func:`parse_activity` requires of one activity type; ``many_objects`` when it may act on a
+    list of objects."""
 
     name: str
     object_required: bool = True
+    many_objects: bool = False
 
 
 def _kinds(*kinds: ActivityKind) -> Mapping[str, ActivityKind]:
@@ -175,7 +180,7 @@ ACTIVITY_KINDS: Mapping[str, ActivityKind] = _kinds(
     ActivityKind("Delete"),
     ActivityKind("Dislike"),
     ActivityKind("EmojiReact"),  # Akkoma and Pleroma reactions
-    ActivityKind("Flag"),
+    ActivityKind("Flag", many_objects=True),  # Mastodon, GoToSocial, Mbin: an account and its posts
     ActivityKind("Follow"),
     ActivityKind("Ignore"),
     ActivityKind("Invite"),
@@ -422,8 +427,14 @@ def parse_activity(data: object) -> Activity:
     actor = _ref(doc["actor"], "actor")
     object_id: str | None = None
     embedded: Mapping[str, Any] | None = None
-    if doc.get("object") is not None:
-        object_id, embedded = _object(doc["object"], "object")
+    object_ids: tuple[str, ...] = ()
+    raw_object = doc.get("object")
+    if kind.many_objects and isinstance(raw_object, list) and len(raw_object) > 1:
+        object_ids = tuple(dict.fromkeys(_ref(item, "object") for item in raw_object))
+        object_id = object_ids[0]
+    elif raw_object is not None:
+        object_id, embedded = _object(raw_object, "object")
+        object_ids = () if object_id is None else (object_id,)
     elif kind.object_required:
         raise VocabError(f"missing required field 'object' of a {kind.name}")
     return Activity(
@@ -433,6 +444,7 @@ def parse_activity(data: object) -> Activity:
         object_id=object_id,
         object=embedded,
         target_id=_optional_uri(doc, "target"),
+        object_ids=object_ids,
         to=_audience(doc, "to"),
         cc=_audience(doc, "cc"),
         audience=_audience(doc, "audience"),

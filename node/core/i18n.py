@@ -11,6 +11,7 @@ import io
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -56,6 +57,23 @@ class Catalogs:
         if translations is None:
             return singular if n == 1 else plural
         return translations.ngettext(singular, plural, n)
+
+
+# The catalogs shipped with the node (the web layer loads the same directory when it builds the app).
+SHIPPED_CATALOGS = Path(__file__).resolve().parents[1] / "http" / "pages" / "translations"
+
+
+@lru_cache(maxsize=1)
+def shipped() -> Catalogs:
+    """The shipped catalogs, compiled on first use (never at import)."""
+    return Catalogs.load(SHIPPED_CATALOGS)
+
+
+def in_every_language(message: str) -> dict[str, str]:
+    """``message`` in each supported language: what leaves the node for a server that cannot know its
+    reader's language (the reason of a refusal, as an ActivityStreams ``contentMap``)."""
+    catalogs = shipped()
+    return {language: catalogs.gettext(message, language) for language in LANGUAGES}
 
 
 def negotiate(accept_language: str | None, default: str) -> str:

@@ -90,6 +90,18 @@ LIMITS: dict[str, Limit] = {
             N_("You have followed too many accounts today. Try again tomorrow."),
         ),
         Limit(
+            "messages per person per hour",
+            "limit_messages_per_person_hour",
+            HOUR,
+            N_("You have sent too many messages in the last hour. Try again later."),
+        ),
+        Limit(
+            "reports per person per day",
+            "limit_reports_per_person_day",
+            DAY,
+            N_("You have filed too many reports today. Try again tomorrow."),
+        ),
+        Limit(
             "api tokens per person per hour",
             "limit_tokens_per_person_hour",
             HOUR,

@@ -44,6 +44,9 @@ class Kind(StrEnum):
     TIMEBANK_RECEIVED = "timebank_received"
     TIMEBANK_WAITING = "timebank_waiting"
     TIMEBANK_REFUSED = "timebank_refused"
+    # conversations and moderation (node.conversations)
+    MESSAGE = "message"
+    REPORT = "report"
 
 
 LABELS: dict[Kind, str] = {
@@ -72,6 +75,8 @@ LABELS: dict[Kind, str] = {
     Kind.TIMEBANK_RECEIVED: N_("You received time"),
     Kind.TIMEBANK_WAITING: N_("A transfer of time waits: a limit is reached"),
     Kind.TIMEBANK_REFUSED: N_("A transfer of time to another node was refused"),
+    Kind.MESSAGE: N_("New message"),
+    Kind.REPORT: N_("New report to moderate"),
 }
 
 

@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 import pytest
-from pyld import jsonld
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -23,13 +22,10 @@ from node.groups import work as group_work
 from node.market.proposals import service as proposals
 from node.settings import Settings
 from tests.support.data import DATA
+from tests.support.jsonld import expand
 from tests.support.market import person
 
 AS_NS = "https://www.w3.org/ns/activitystreams#"
-CONTEXTS = {
-    "https://www.w3.org/ns/activitystreams": DATA / "jsonld" / "activitystreams.jsonld",
-    "https://w3id.org/security/v1": DATA / "jsonld" / "security-v1.jsonld",
-}
 # What Mastodon reads of an actor to show and follow it (ActivityPub::ProcessAccountService).
 MASTODON_READS = (
     "id type preferredUsername name summary url inbox outbox followers following endpoints publicKey "
@@ -40,23 +36,6 @@ LEMMY_READS = (
     "id type preferredUsername name summary inbox outbox followers attributedTo endpoints publicKey "
     "postingRestrictedToMods published updated"
 ).split()
-
-
-def load(url: str, options: dict[str, Any]) -> dict[str, Any]:
-    if url not in CONTEXTS:
-        raise jsonld.JsonLdError(
-            "not offline", "jsonld.LoadDocumentError", {"url": url}, code="loading document failed"
-        )
-    return {
-        "contextUrl": None,
-        "documentUrl": url,
-        "document": json.loads(CONTEXTS[url].read_text(encoding="utf-8")),
-    }
-
-
-def expand(document: dict[str, Any]) -> list[dict[str, Any]]:
-    expanded: list[dict[str, Any]] = jsonld.expand(document, {"documentLoader": load})
-    return expanded
 
 
 def undefined_terms(node: object) -> set[str]:

@@ -387,6 +387,33 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
         lambda: all(m["actor"] != bob for m in ok(a.api("GET", "/groups/coop/members", user="alice"))),
     )
 
+    # Alice (A) and Bob (B) talk about her first demand: direct Notes both ways, one thread (Create, message).
+    written = ok(
+        a.api(
+            "POST",
+            "/conversations",
+            {"to": [bob], "text": "Bonjour Bob, une question sur ma demande.", "about": first["ap_id"]},
+            user="alice",
+        )
+    )
+
+    def bob_received() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = ok(b.api("GET", "/conversations", user="bob"))
+        return found
+
+    wait_until("Bob received Alice's message", lambda: [c["unread"] for c in bob_received()] == [1])
+    (on_b,) = bob_received()
+    assert on_b["about"] == first["ap_id"] and on_b["others"] == [alice]
+    ok(b.api("POST", f"/conversations/{on_b['id']}/messages", {"text": "Oui, je vous écoute."}, user="bob"))
+    thread = f"/conversations/{written['conversation']['id']}"
+    wait_until(
+        "Alice has Bob's answer in the same thread",
+        lambda: (
+            [m["text"] for m in ok(a.api("GET", thread, user="alice"))["messages"]]
+            == ["Bonjour Bob, une question sur ma demande.", "Oui, je vous écoute."]
+        ),
+    )
+
     # The foreign server: a reply to Alice's demand, a proposal sent by reference then updated, Alice
     # follows Xavier (who accepts) and he announces another proposal; at last he deletes his actor.
     x = foreign.xavier
@@ -440,9 +467,32 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
             ),
         )
 
+    # Xavier writes to Alice directly, and his server reports her and her demand (a Flag listing both).
+    foreign.post(
+        a,
+        x,
+        "Create",
+        {
+            "id": x.uri + "/statuses/2",
+            "type": "Note",
+            "attributedTo": x.uri,
+            "content": "<p>Bonjour Alice, un message privé.</p>",
+            "to": [alice],
+            "tag": [{"type": "Mention", "href": alice}],
+        },
+        to=[alice],
+    )
+    foreign.post(a, x, "Flag", [alice, first["ap_id"]], content="Annonce douteuse")
+    wait_until("A queued the report", lambda: a.sql("SELECT count(*) FROM reports") == [(1,)])
+
     announced = foreign.serve_proposal(2)
     foreign.post(a, x, "Announce", announced, to=["https://www.w3.org/ns/activitystreams#Public"])
     wait_until("A fetched the announced proposal", lambda: has_row(a, "proposals", "ap_id", announced))
+    # Xavier moves to a new account that lists him: Alice's follow moves there (Move).
+    moved = actor_on(foreign.server, "xavier-new", key_number=4)
+    moved.publish(alsoKnownAs=[x.uri])
+    foreign.post(a, x, "Move", x.uri, target=moved.uri)
+    wait_until("Alice's follow moved", lambda: a.following_state("alice", moved.uri) is not None)
     foreign.post(a, x, "Delete", x.uri, to=["https://www.w3.org/ns/activitystreams#Public"])
     wait_until(
         "Xavier's proposals are withdrawn",

@@ -161,6 +161,11 @@ class Federation:
                 return
         raise AssertionError("the nodes did not settle")
 
+    def outbox(self, node: Node) -> list[OutboxActivity]:
+        """What ``node`` published, oldest first."""
+        with node.session() as session:
+            return list(session.exec(select(OutboxActivity).order_by(col(OutboxActivity.id))).all())
+
     def inbox_rows(self, node: Node) -> list[InboxActivity]:
         with node.session() as session:
             return list(session.exec(select(InboxActivity).order_by(col(InboxActivity.id))).all())

@@ -541,6 +541,12 @@ def forget_actor(uri: str, *, session: Session) -> None:
     session.execute(delete(RemoteActor).where(col(RemoteActor.uri) == uri))
 
 
+def is_known(uri: str, *, session: Session) -> bool:
+    """Whether ``uri`` is an actor this node has cached (and not gone)."""
+    query = select(RemoteActor.id).where(col(RemoteActor.uri) == uri, col(RemoteActor.gone_at).is_(None))
+    return session.exec(query).first() is not None
+
+
 def peer_software(domain: str, *, session: Session) -> str | None:
     """What ``domain``'s NodeInfo said it runs (empty when it said nothing usable), None if never asked."""
     return session.exec(select(Peer.software).where(col(Peer.domain) == domain)).first()

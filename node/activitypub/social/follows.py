@@ -69,11 +69,17 @@ def follow_undone(
 
 
 def follow(
-    settings: Settings, *, session: Session, follower: LocalActor, target: RemoteActor | LocalActor
+    settings: Settings,
+    *,
+    session: Session,
+    follower: LocalActor,
+    target: RemoteActor | LocalActor,
+    counted: bool = True,
 ) -> Follow:
     """``follower`` asks to follow ``target``: a remote actor (pending until it accepts), or someone of
-    this node (:func:`initial_state`; nothing to federate)."""
-    if follower.user_id is not None:
+    this node (:func:`initial_state`; nothing to federate). ``counted``: against the person's daily
+    limit (not when the follow moves with an account that moved)."""
+    if counted and follower.user_id is not None:
         limits.hit(settings, "follows per person per day", follower.user_id, session=session)
     if isinstance(target, LocalActor):
         return _follow_locally(settings, follower, target, session=session)
@@ -162,6 +168,19 @@ def unfollow(settings: Settings, *, session: Session, follower: LocalActor, targ
         session=session,
     )
     session.delete(row)
+
+
+def local_follows_of(followee_uri: str, *, session: Session) -> Sequence[Follow]:
+    """Our people's follows of ``followee_uri``, accepted or waiting."""
+    return session.exec(
+        select(Follow)
+        .where(
+            col(Follow.followee_uri) == followee_uri,
+            col(Follow.local_follower_id).is_not(None),
+            col(Follow.state).in_([FollowState.ACCEPTED.value, FollowState.PENDING.value]),
+        )
+        .order_by(col(Follow.id))
+    ).all()
 
 
 def followers_waiting(followee: LocalActor, *, session: Session) -> Sequence[Follow]:

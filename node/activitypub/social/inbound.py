@@ -11,7 +11,9 @@ Kinds (:func:`classify`):
 - ``follow-undone``: ``Undo`` of a follow (embedded, or the id of one we hold), only from its follower;
 - ``actor-updated``: ``Update`` of the signer itself: the cached actor is refetched;
 - ``actor-deleted``: ``Delete`` of the signer itself: the cached actor and every follow involving it
-  are dropped. Other packages act on it too (the marketplace withdraws the actor's proposals).
+  are dropped. Other packages act on it too (the marketplace withdraws the actor's proposals);
+- ``actor-moved``: ``Move`` of the signer itself to a new account that lists it in ``alsoKnownAs``: our
+  people's follows move to the new account (:mod:`node.activitypub.social.moves`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from node.activitypub.inbox.context import Outcome, PermanentFailure, Processing
 from node.activitypub.inbox.dispatch import Contribution, contribution
 from node.activitypub.models import Follow, FollowState, Relay
 from node.activitypub.outbox.publish import publish
-from node.activitypub.social import follows, relays
+from node.activitypub.social import follows, moves, relays
 from node.activitypub.vocab import Activity
 
 log = logging.getLogger("asasap.federation")
@@ -40,8 +42,11 @@ FOLLOW_REJECTED = "follow-rejected"
 FOLLOW_UNDONE = "follow-undone"
 ACTOR_UPDATED = "actor-updated"
 ACTOR_DELETED = "actor-deleted"
-KINDS = frozenset({FOLLOW, FOLLOW_ACCEPTED, FOLLOW_REJECTED, FOLLOW_UNDONE, ACTOR_UPDATED, ACTOR_DELETED})
-TYPES = frozenset({"Follow", "Accept", "Reject", "Undo", "Update", "Delete"})
+ACTOR_MOVED = "actor-moved"
+KINDS = frozenset(
+    {FOLLOW, FOLLOW_ACCEPTED, FOLLOW_REJECTED, FOLLOW_UNDONE, ACTOR_UPDATED, ACTOR_DELETED, ACTOR_MOVED}
+)
+TYPES = frozenset({"Follow", "Accept", "Reject", "Undo", "Update", "Delete", "Move"})
 
 
 def _held_follow(activity_id: str, *, session: Session) -> bool:
@@ -68,6 +73,8 @@ def classify(ctx: ProcessingContext, activity: Activity) -> str | None:
         if activity.object_id != ctx.actor_uri:
             return None
         return ACTOR_UPDATED if kind == "Update" else ACTOR_DELETED
+    if kind == "Move":
+        return ACTOR_MOVED if moves.is_move_of_self(ctx, activity) else None
     if kind in ("Accept", "Reject", "Undo") and _about_a_follow(ctx, activity):
         return {"Accept": FOLLOW_ACCEPTED, "Reject": FOLLOW_REJECTED, "Undo": FOLLOW_UNDONE}[kind]
     return None
@@ -179,6 +186,9 @@ def inbox_handlers(accounts: Accounts, groups: Groups | None = None) -> Contribu
     def follow(ctx: ProcessingContext, activity: Activity) -> Outcome:
         return on_follow(ctx, activity, accounts=accounts, groups=groups)
 
+    def move(ctx: ProcessingContext, activity: Activity) -> Outcome:
+        return moves.on_move(ctx, activity, accounts=accounts)
+
     return contribution(
         "social graph",
         types=TYPES,
@@ -191,5 +201,6 @@ def inbox_handlers(accounts: Accounts, groups: Groups | None = None) -> Contribu
             FOLLOW_UNDONE: (on_undo,),
             ACTOR_UPDATED: (on_actor_updated,),
             ACTOR_DELETED: (on_actor_deleted,),
+            ACTOR_MOVED: (move,),
         },
     )

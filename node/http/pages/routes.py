@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from node.http.pages import accounts as account_pages
 from node.http.pages import admin as admin_pages
 from node.http.pages import auth as auth_pages
+from node.http.pages import conversations as conversation_pages
 from node.http.pages import follows as follow_pages
 from node.http.pages import research as research_pages
 from node.http.pages import timebank as timebank_pages
@@ -28,4 +29,5 @@ def routes() -> list[BaseRoute]:
         *group_routes.routes(),
         *research_pages.routes(),
         *telemanagement_routes.routes(),  # telemanagement (issue 11)
+        *conversation_pages.routes(),  # conversations and moderation (issue 14)
     ]

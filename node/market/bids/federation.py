@@ -2,8 +2,10 @@
 section of FEDERATION.md and :mod:`node.market.agreements.documents` for the shapes).
 
 - ``offer``: ``Offer(Agreement)`` answering one of our proposals: stored as a remote bid, its author
-  notified; refused when the proposal is unknown, not ours, not open, past its deadline, already
-  answered by the signer, or priced absurdly or in another currency.
+  notified; refused when the proposal is unknown or not ours; answered with a ``Reject`` carrying the
+  reason in French and English (:mod:`node.market.bids.refusals`) when it is not open, past its
+  deadline, already answered by the signer, or priced absurdly or in an asset we do not handle (time
+  counted in seconds or minutes is converted to hours).
 - ``withdraw``: ``Undo`` of an ``Offer`` (embedded, or only its id when the inbox did not trust an
   embedded copy of another origin): the bid is withdrawn, only when the signer made it.
 - ``accept``: ``Accept`` of one of our bids, only from the proposal's author: the agreement it carries
@@ -26,6 +28,7 @@ from node.core.errors import DomainError
 from node.market import vocab
 from node.market.agreements import documents as docs
 from node.market.agreements import sync
+from node.market.bids import refusals
 from node.market.bids import service as bid_service
 from node.market.models import Bid, Proposal
 from node.market.money import Currency
@@ -52,25 +55,41 @@ def our_bid(ctx: ProcessingContext, offer_id: str | None) -> Bid | None:
 
 
 def on_offer(ctx: ProcessingContext, activity: Activity) -> Outcome:
-    """A bid on one of our proposals."""
+    """A bid on one of our proposals. One we cannot take (priced in an asset we do not handle, out of
+    bounds, on a closed proposal...) is answered with a ``Reject`` giving the reason, and the row is
+    done: the bidder's server learns why, rather than nothing."""
     try:
-        first = vocab.offer_from_json(activity.raw)
+        target = vocab.offered_proposal(activity.raw)
     except vocab.VocabError as exc:
         raise _refuse(ctx, f"unreadable Offer: {exc}") from None
-    proposal = get_by_ap_id(first.agreement.proposal, session=ctx.session)
+    proposal = get_by_ap_id(target, session=ctx.session)
     if proposal is None or proposal.origin != "":
-        raise _refuse(ctx, f"no proposal of ours at {first.agreement.proposal}")
-    offer = vocab.offer_from_json(activity.raw, default_currency=_currency(proposal))
-    if offer.actor != ctx.actor_uri:
+        raise _refuse(ctx, f"no proposal of ours at {target}")
+    if activity.actor != ctx.actor_uri:
         raise _refuse(ctx, "the Offer's actor is not its signer")
-    if bid_service.bid_by_ap_id(offer.id, session=ctx.session) is not None:
+    if bid_service.bid_by_ap_id(activity.id, session=ctx.session) is not None:
         return Outcome.IGNORED
     try:
+        offer = vocab.offer_from_json(activity.raw, default_currency=_currency(proposal))
         bid_service.receive_bid(
             proposal, offer, received=ctx.row.received_at, raw=ctx.row.payload, session=ctx.session
         )
+    except vocab.UnsupportedPayment as exc:
+        log.info("offer %s priced in what we do not handle: %s", activity.id, exc)
+        refusals.refuse_offer(
+            ctx.settings,
+            proposal,
+            activity.id,
+            ctx.actor_uri,
+            refusals.MSG_PAYMENT_UNSUPPORTED,
+            session=ctx.session,
+        )
+    except vocab.VocabError as exc:
+        raise _refuse(ctx, f"unreadable Offer: {exc}") from None
     except DomainError as exc:
-        raise _refuse(ctx, f"bid on {proposal.ap_id} refused: {exc.message}") from None
+        refusals.refuse_offer(
+            ctx.settings, proposal, activity.id, ctx.actor_uri, exc.message, session=ctx.session
+        )
     return Outcome.DONE
 
 

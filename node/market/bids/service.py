@@ -27,6 +27,7 @@ from typing import Literal, cast
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from node.accounts import blocks
 from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import local
@@ -71,6 +72,7 @@ MSG_REASON_TOO_LONG = N_("At most 500 characters.")
 MSG_SOME_FIELDS = N_("Some fields need attention.")
 MSG_NO_SUCH_BID = N_("No such answer.")
 MSG_NO_SUCH_PROPOSAL = N_("No such proposal.")
+MSG_BLOCKED = N_("The author of this proposal does not take your answers.")
 MSG_DECIDED = N_("This answer was already decided or withdrawn.")
 MSG_OTHER_CHOSEN = N_("Another answer was chosen.")
 
@@ -236,6 +238,14 @@ def _insert(bid: Bid, *, session: Session) -> None:
         raise Conflict(MSG_ALREADY_ANSWERED) from None
 
 
+def _check_not_blocked(proposal: Proposal, bidder_uri: str, *, session: Session) -> None:
+    """The author of the proposal blocked the bidder: no answer from them."""
+    if proposal.local_author_id is not None and blocks.is_blocked(
+        proposal.local_author_id, bidder_uri, session=session
+    ):
+        raise PermissionDenied(MSG_BLOCKED)
+
+
 def check_may_bid(
     settings: Settings,
     bidder: User,
@@ -252,6 +262,7 @@ def check_may_bid(
     uri = on_behalf_of.uri if on_behalf_of is not None else _actor_uri(settings, bidder)
     if uri == proposal.author_uri:
         raise PermissionDenied(MSG_OWN_PROPOSAL)
+    _check_not_blocked(proposal, uri, session=session)
     if proposal.state != ProposalState.OPEN.value:
         raise Conflict(MSG_NOT_OPEN)
     if not accepts_bids(proposal.state, proposal.bidding_deadline, now):
@@ -538,6 +549,7 @@ def receive_bid(
         raise NotFound(MSG_NO_SUCH_PROPOSAL)
     if offer.actor == proposal.author_uri:
         raise PermissionDenied(MSG_OWN_PROPOSAL)
+    _check_not_blocked(proposal, offer.actor, session=session)
     if proposal.state != ProposalState.OPEN.value:
         raise Conflict(MSG_NOT_OPEN)
     if not accepts_bids(proposal.state, proposal.bidding_deadline, received):

@@ -33,7 +33,8 @@ from node.settings import Settings
 MAX_WAIT = timedelta(minutes=1)
 
 
-def _author(settings: Settings, row: Proposal, *, session: Session) -> local.LocalActor:
+def author_actor(settings: Settings, row: Proposal, *, session: Session) -> local.LocalActor:
+    """The local actor who publishes ``row`` and answers for it: its group, else its author."""
     group = local.local_group_name(settings, row.author_uri) if row.origin == "" else None
     if group is not None:  # a group's proposal: published by the group (FEP-1b12 Announce)
         return local.group(settings, group)
@@ -44,7 +45,7 @@ def _author(settings: Settings, row: Proposal, *, session: Session) -> local.Loc
 
 
 def _publish(settings: Settings, row: Proposal, kind: str, *, session: Session) -> None:
-    actor = _author(settings, row, session=session)
+    actor = author_actor(settings, row, session=session)
     audience = proposal_notes.audience(settings, actor, session=session)
     if kind == "Delete":
         proposal_object: dict[str, Any] = {"type": "Tombstone", "id": row.ap_id, "formerType": "Proposal"}
@@ -103,7 +104,7 @@ def publish_withdrawn(settings: Settings, row: Proposal, *, session: Session) ->
 
 def _unknown_audience(settings: Settings, row: Proposal, *, session: Session, now: datetime) -> bool:
     """Whether some server of the audience of ``row`` has a software not known yet and not asked lately."""
-    actor = _author(settings, row, session=session)
+    actor = author_actor(settings, row, session=session)
     return bool(proposal_notes.domains_to_learn(settings, actor.uri, now=now, limit=1, session=session))
 
 

@@ -236,6 +236,17 @@ def withdraw(
     return row
 
 
+def hide(settings: Settings, row: Proposal, *, session: Session) -> Proposal:
+    """A moderator takes an open proposal down: ours is withdrawn (``Delete`` to the fediverse), another
+    node's is withdrawn here only (no longer listed, nor answerable, on this node)."""
+    _move(row, ProposalState.WITHDRAWN)
+    session.add(row)
+    session.flush()
+    if row.origin == "":
+        proposal_publishing.publish_withdrawn(settings, row, session=session)
+    return row
+
+
 def close(settings: Settings, row: Proposal, *, session: Session) -> bool:
     """Close a local demand that reached an agreement (Update with ``proposalState: closed``).
 

@@ -19,6 +19,7 @@ from node.market.vocab.common import (
     MESSAGE_MAX,
     NS,
     REASON_MAX,
+    UnsupportedPayment,
     VocabError,
     activity_to_json,
     as_document,
@@ -219,6 +220,8 @@ def _agreement_from_json(data: object, *, final: bool, default_currency: Currenc
         reciprocal_intent = required_ref(reciprocal, "satisfies")
         currency = read_currency(reciprocal) or default_currency
         amount = read_quantity(reciprocal, "resourceQuantity")
+        if currency is not None and amount is not None and amount.unit != CURRENCY_UNIT[currency]:
+            raise UnsupportedPayment(f"an amount of {currency} counted in {amount.unit[:40]!r}")
         rate = read_term(reciprocal, "hourlyRate", ("asasap:", NS))
         if currency is not None and rate is not None:
             price = Price(read_decimal(rate, "hourlyRate"), currency, "per_hour")
@@ -254,6 +257,19 @@ def offer_to_json(
     return activity_to_json(
         "Offer", actor, _agreement_to_json(agreement), activity_id=activity_id, to=to, published=published
     )
+
+
+def offered_proposal(data: object) -> str:
+    """The id of the proposal an ``Offer(Agreement)`` answers (what its primary commitment satisfies),
+    read before the rest so that an offer we cannot take can still be answered."""
+    doc = _activity(data, "Offer")
+    agreement = read_embedded(doc, "object", required=True)
+    assert agreement is not None
+    primary = read_embedded(agreement, "stipulates", required=False) or read_embedded(
+        agreement, "stiplulates", required=True
+    )
+    assert primary is not None
+    return required_ref(primary, "satisfies").split("#", 1)[0]
 
 
 def offer_from_json(data: object, *, default_currency: Currency | None = None) -> BidOffer:
@@ -319,9 +335,13 @@ def reject_to_json(
     activity_id: str,
     reason: str = "",
     published: datetime | None = None,
+    reasons: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``Reject`` of the ``Offer`` ``offer_id``, with an optional plain-text reason."""
-    extra = {"content": text_to_html(reason)} if reason else {}
+    """``Reject`` of the ``Offer`` ``offer_id``, with an optional plain-text reason; ``reasons`` gives
+    it in several languages (``contentMap``), for a peer whose reader's language we do not know."""
+    extra: dict[str, Any] = {"content": text_to_html(reason)} if reason else {}
+    if reasons:
+        extra["contentMap"] = {language: text_to_html(text) for language, text in reasons.items()}
     return activity_to_json(
         "Reject", actor, offer_id, activity_id=activity_id, to=to, published=published, **extra
     )

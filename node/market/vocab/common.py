@@ -44,6 +44,9 @@ REASON_MAX = 500
 LINK_NAME_MAX = 200
 
 _XSD_DATETIME = "xsd:dateTime"
+# Every term whose value is an id (or an embedded node) is typed "@id": a JSON-LD reader (Fedify, for one)
+# then reads its string values as IRIs, not as plain strings. ``action`` and ``hasUnit`` name a term of
+# their vocabulary ("deliverService", "hour"), not an IRI of ours, and stay plain.
 CONTEXT: list[Any] = [
     AS_CONTEXT,
     {
@@ -60,18 +63,18 @@ CONTEXT: list[Any] = [
         "action": "vf:action",
         "purpose": "vf:purpose",
         "unitBased": "vf:unitBased",
-        "publishes": "vf:publishes",
-        "reciprocal": "vf:reciprocal",
-        "resourceConformsTo": "vf:resourceConformsTo",
+        "publishes": {"@id": "vf:publishes", "@type": "@id"},
+        "reciprocal": {"@id": "vf:reciprocal", "@type": "@id"},
+        "resourceConformsTo": {"@id": "vf:resourceConformsTo", "@type": "@id"},
         "resourceQuantity": "vf:resourceQuantity",
         "availableQuantity": "vf:availableQuantity",
         "effortQuantity": "vf:effortQuantity",
-        "stipulates": "vf:stipulates",
-        "stipulatesReciprocal": "vf:stipulatesReciprocal",
-        "satisfies": "vf:satisfies",
-        "fulfills": "vf:fulfills",
-        "provider": "vf:provider",
-        "receiver": "vf:receiver",
+        "stipulates": {"@id": "vf:stipulates", "@type": "@id"},
+        "stipulatesReciprocal": {"@id": "vf:stipulatesReciprocal", "@type": "@id"},
+        "satisfies": {"@id": "vf:satisfies", "@type": "@id"},
+        "fulfills": {"@id": "vf:fulfills", "@type": "@id"},
+        "provider": {"@id": "vf:provider", "@type": "@id"},
+        "receiver": {"@id": "vf:receiver", "@type": "@id"},
         "finished": "vf:finished",
         "hasEnd": {"@id": "vf:hasEnd", "@type": _XSD_DATETIME},
         "hasUnit": "om2:hasUnit",
@@ -257,19 +260,49 @@ def read_quantity(data: Mapping[str, Any], name: str) -> Quantity | None:
     )
 
 
+# Durations in the units peers use, in hours: om2 names ``second-Time``/``minute-Time``, the plain names
+# the FEP and ValueFlows write (Mitra counts the time of its subscriptions in ``second``).
+_SECONDS_PER_UNIT: Mapping[str, int] = {
+    "second": 1,
+    "second-Time": 1,
+    "minute": 60,
+    "minute-Time": 60,
+    "hour": 3600,
+}
+_HOURS_PRECISION = Decimal("0.01")
+
+
 def hours_of(quantity: Quantity | None) -> Decimal | None:
-    return quantity.value if quantity is not None and quantity.unit == "hour" else None
+    """A duration in hours, converted from seconds or minutes (to the hundredth), else None."""
+    if quantity is None or quantity.value is None or quantity.unit not in _SECONDS_PER_UNIT:
+        return None
+    seconds = _SECONDS_PER_UNIT[quantity.unit]
+    if seconds == 3600:
+        return quantity.value
+    return (quantity.value * seconds / 3600).quantize(_HOURS_PRECISION).normalize()
+
+
+class UnsupportedPayment(VocabError):
+    """A payment in something this node does not handle (an asset other than euros and time tokens, or
+    an amount counted in another unit): the offer is answered with a ``Reject``, not stored."""
 
 
 def read_currency(data: Mapping[str, Any]) -> Currency | None:
+    """The currency named by ``resourceConformsTo``; None when it names none; :class:`UnsupportedPayment`
+    when it names an asset we do not handle (Mitra names a CAIP-19 asset, counted in its smallest
+    unit)."""
     conforms = read_term(data, "resourceConformsTo")
     if isinstance(conforms, Mapping):
         conforms = conforms.get("id")
+    if conforms is None:
+        return None
     if conforms in _EURO_IRIS:
         return "EUR"
     if conforms in (TIME_TOKEN, "asasap:TimeToken"):
         return "HOUR"
-    return None
+    raise UnsupportedPayment(f"payment in {str(conforms)[:100]!r}, which this node does not handle")
+
+
 
 
 def read_embedded(data: Mapping[str, Any], name: str, *, required: bool) -> Mapping[str, Any] | None:

@@ -23,6 +23,7 @@ from node.market.vocab.common import (
     LINK_NAME_MAX,
     TITLE_MAX,
     VF_PROPOSAL,
+    UnsupportedPayment,
     VocabError,
     as_document,
     hours_of,
@@ -271,7 +272,10 @@ def _proposal_price(
 ) -> tuple[Decimal | None, Price | None, Currency | None]:
     """``(hours, price, currency)`` from the intents, per the FEP's ``unitBased`` rule."""
     amount_of = read_quantity(reciprocal, "resourceQuantity") if reciprocal is not None else None
-    currency = read_currency(reciprocal) if reciprocal is not None else None
+    try:
+        currency = read_currency(reciprocal) if reciprocal is not None else None
+    except UnsupportedPayment:
+        currency = None  # shown without a price (a Mitra subscription priced in another asset)
     amount = amount_of.value if amount_of is not None else None
     unit = read_quantity(primary, "resourceQuantity")
     if (

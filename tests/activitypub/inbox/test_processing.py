@@ -185,6 +185,7 @@ def test_the_nodes_dispatcher_reads_what_the_node_processes() -> None:
         "Announce",
         "Offer",
         "Flag",
+        "Move",
     ):
         assert dispatcher.accepts(kind), kind
     assert not dispatcher.accepts("Like") and not dispatcher.accepts("EmojiReact")
@@ -192,6 +193,7 @@ def test_the_nodes_dispatcher_reads_what_the_node_processes() -> None:
         "social graph",
         "groups",
         "timebank",
+        "conversations",
         "marketplace",
     ]
 

@@ -38,6 +38,8 @@ UNLIMITED = {  # the abuse limits have their own tests; here they would hide the
         "BIDS_PER_PROPOSAL_DAY",
         "FOLLOWS_PER_PERSON_DAY",
         "TOKENS_PER_PERSON_HOUR",
+        "MESSAGES_PER_PERSON_HOUR",
+        "REPORTS_PER_PERSON_DAY",
     )
 }
 

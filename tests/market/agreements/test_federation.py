@@ -33,6 +33,8 @@ from node.market.bids import service as bids
 from node.market.bids.service import BidInput
 from node.market.models import Agreement, AgreementContact, Bid, Notification, Proposal
 from node.market.money import Price
+from node.market.vocab.common import hours_of, read_quantity
+from tests.support.data import DATA
 from tests.support.federation import Federation, Node, federation  # noqa: F401
 from tests.support.market import make_proposal, person
 
@@ -426,8 +428,53 @@ def test_offers_the_proposal_does_not_take_are_refused(market: Market, setup: st
     before = on(a, lambda s: len(s.exec(select(Bid)).all()))
     store(a, activity)
     row = last_row(fed, a)
-    assert row.state == InboxState.FAILED.value, row.error
     assert on(a, lambda s: len(s.exec(select(Bid)).all())) == before
+    if setup == "unknown":  # not ours to answer
+        assert row.state == InboxState.FAILED.value, row.error
+        return
+    # Answered: the bidder's server learns why, in French and English; the row is done, not failed.
+    assert row.state == InboxState.DONE.value, row.error
+    rejects = [json.loads(o.payload) for o in fed.outbox(a) if o.type == "Reject"]
+    if setup == "own":
+        assert rejects == []  # a local author: nothing to send
+        return
+    (reject,) = rejects
+    assert reject["object"] == activity["id"] and reject["to"] == [bidder]
+    assert set(reject["contentMap"]) == {"fr", "en"}
+    assert reject["contentMap"]["fr"] != reject["contentMap"]["en"]
+
+
+def test_mitra_offer_priced_in_another_asset_is_answered_with_a_reject(market: Market) -> None:
+    """Mitra's ``Offer(Agreement)``: time in seconds, money in an asset's smallest unit."""
+    fed, a = market.fed, market.a
+    activity = json.loads((DATA / "activitypub" / "mitra-offer-agreement.json").read_text(encoding="utf-8"))
+    text = json.dumps(activity).replace("https://market.example/proposals/demand", market.demand.ap_id)
+    text = text.replace("https://market.example/users/alice", a.uri("alice"))
+    activity = json.loads(text)
+    with pytest.raises(vocab.UnsupportedPayment, match="caip:19:monero"):
+        vocab.offer_from_json(activity)
+    primary = activity["object"]["stipulates"]
+    assert hours_of(read_quantity(primary, "resourceQuantity")) == Decimal(2)  # 7200 seconds
+    store(a, activity)
+    row = last_row(fed, a)
+    assert row.state == InboxState.DONE.value, row.error
+    assert on(a, lambda s: s.exec(select(Bid)).all()) == []
+    (reject,) = [json.loads(o.payload) for o in fed.outbox(a) if o.type == "Reject"]
+    assert reject["object"] == activity["id"] and reject["to"] == [activity["actor"]]
+    assert "euros" in reject["contentMap"]["en"] and "euros" in reject["contentMap"]["fr"]
+    assert reject["actor"] == a.uri("alice")
+
+
+def test_offer_counted_in_minutes_is_read_in_hours(market: Market) -> None:
+    fed, a = market.fed, market.a
+    activity = offer(market, market.b.uri("bob"))
+    activity["object"]["stipulates"]["resourceQuantity"] = {
+        "hasUnit": "om2:minute-Time",
+        "hasNumericalValue": 150,
+    }
+    store(a, activity)
+    assert last_row(fed, a).state == InboxState.DONE.value
+    assert on(a, lambda s: s.exec(select(Bid)).one().quantity_hours) == Decimal("2.5")
 
 
 def test_a_forged_accept_is_refused(market: Market) -> None:

@@ -12,6 +12,7 @@ from node.http.api.v1 import (
     accounts,
     agreements,
     bids,
+    conversations,  # conversations and moderation (issue 14)
     evaluations,
     follows,
     group_work,
@@ -44,6 +45,7 @@ def api() -> Api:
             *proposals.operations(),
             *timebank.operations(),  # time bank (issue 12)
             *telemanagement.operations(),  # telemanagement (issue 11)
+            *conversations.operations(),  # conversations and moderation (issue 14)
         ],
     )
 

@@ -1,0 +1,284 @@
+"""Reports and the moderation queue, with Mastodon-compatible ``Flag``s both ways.
+
+- One of our people reports people, proposals or messages (a reason, a comment). The report waits in the
+  coordinators' queue, who are notified. When the reporter asks for it (``forward``), or later when a
+  coordinator does, the node actor sends a ``Flag`` to each other server whose content is reported, as
+  Mastodon does: ``object`` lists the reported account and its reported objects, ``content`` the
+  comment, addressed to the reported account (delivered to its server's shared inbox). The reporter is
+  never named.
+- A ``Flag`` received from any server (Mastodon, GoToSocial and Mbin list an account with its posts)
+  lands in the queue when at least one of its objects is on this node; the others are dropped.
+- Coordinators decide: dismiss; hide a proposal or a message; suspend a local account; block a remote
+  account's domain; forward. Every decision is logged (:class:`~node.conversations.models.Decision`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlmodel import Session, col, select
+
+from node.accounts import service as accounts
+from node.accounts.models import AccountStatus, Role, User
+from node.activitypub import addressing, moderation
+from node.activitypub.actors import local
+from node.activitypub.actors import remote as remote_actors
+from node.activitypub.outbox.publish import publish
+from node.conversations import messages
+from node.conversations.models import Decision, Message, Report, ReportState
+from node.core import limits
+from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
+from node.core.text import plain_text
+from node.core.timeutil import utcnow
+from node.market.notifications import Kind, notify
+from node.market.proposals import records as proposals
+from node.market.proposals import service as proposal_service
+from node.settings import Settings
+
+log = logging.getLogger("asasap.moderation")
+
+REASONS = ("spam", "abuse", "illegal", "other")
+TARGETS_MAX = 20
+COMMENT_MAX = 1000
+Action = Literal["dismiss", "hide", "suspend", "block-domain", "forward"]
+ACTIONS: tuple[Action, ...] = ("dismiss", "hide", "suspend", "block-domain", "forward")
+
+MSG_NO_TARGET = N_("Say what you report.")
+MSG_REASON = N_("Choose a reason.")
+MSG_COMMENT_TOO_LONG = N_("A comment has at most 1,000 characters.")
+MSG_NOT_MODERATOR = N_("Only coordinators moderate reports.")
+MSG_NO_SUCH_REPORT = N_("No such report.")
+MSG_ACTION = N_("This action does not apply to what was reported.")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A reported URI, and the account that answers for it (itself when it is an account; None for an
+    object this node does not hold)."""
+
+    uri: str
+    account: str | None
+    kind: Literal["person", "proposal", "message", "object"]
+
+
+def targets_of(report: Report) -> list[str]:
+    found: list[str] = json.loads(report.targets)
+    return found
+
+
+def _resolve(settings: Settings, uri: str, *, session: Session) -> Target:
+    proposal = proposals.get_by_ap_id(uri, session=session)
+    if proposal is not None:
+        return Target(uri, proposal.author_uri, "proposal")
+    message = messages.message_by_uri(uri, session=session)
+    if message is not None:
+        return Target(uri, message.author_uri, "message")
+    if local.local_username(settings, uri) is not None or remote_actors.is_known(uri, session=session):
+        return Target(uri, uri, "person")
+    return Target(uri, None, "object")
+
+
+def _coordinators(*, session: Session) -> Sequence[User]:
+    return session.exec(
+        select(User).where(
+            col(User.role).in_([Role.COORDINATOR.value, Role.ADMIN.value]),
+            col(User.status) == AccountStatus.ACTIVE.value,
+        )
+    ).all()
+
+
+def _notify_moderators(report: Report, *, session: Session) -> None:
+    for user in _coordinators(session=session):
+        notify(
+            user.pk, Kind.REPORT, data={"href": f"/moderation/reports#report-{report.id}"}, session=session
+        )
+
+
+def file_report(
+    settings: Settings,
+    reporter: User,
+    targets: Sequence[str],
+    reason: str,
+    comment: str = "",
+    *,
+    forward: bool = False,
+    session: Session,
+) -> Report:
+    """``reporter`` reports ``targets`` (URIs of people, proposals or messages)."""
+    wanted = [t.strip() for t in dict.fromkeys(targets) if t and t.strip()]
+    if not wanted or not all(addressing.is_uri(t) for t in wanted) or len(wanted) > TARGETS_MAX:
+        raise ValidationFailed(MSG_NO_TARGET, fields={"targets": MSG_NO_TARGET})
+    if reason not in REASONS:
+        raise ValidationFailed(MSG_REASON, fields={"reason": MSG_REASON})
+    cleaned = plain_text(comment or "", COMMENT_MAX + 1, multiline=True)
+    if len(cleaned) > COMMENT_MAX:
+        raise ValidationFailed(MSG_COMMENT_TOO_LONG, fields={"comment": MSG_COMMENT_TOO_LONG})
+    limits.hit(settings, "reports per person per day", reporter.pk, session=session)
+    report = Report(
+        reporter_uri=local.person(settings, reporter).uri,
+        reporter_user_id=reporter.pk,
+        targets=json.dumps(wanted),
+        reason=reason,
+        comment=cleaned,
+        forward=forward,
+    )
+    session.add(report)
+    session.flush()
+    if forward:
+        _forward(settings, report, session=session)
+    _notify_moderators(report, session=session)
+    return report
+
+
+def _forward(settings: Settings, report: Report, *, session: Session) -> int:
+    """Send the report as a ``Flag`` of the node actor to each other server it concerns; how many."""
+    by_domain: dict[str, list[Target]] = {}
+    for uri in targets_of(report):
+        if not local.is_local(settings, uri):
+            target = _resolve(settings, uri, session=session)
+            by_domain.setdefault(addressing.domain_of(target.account or uri), []).append(target)
+    sent = 0
+    for domain, found in by_domain.items():
+        accounts_named = list(dict.fromkeys(t.account for t in found if t.account is not None))
+        if not accounts_named:
+            log.info("report %s: no account known on %s to send it to", report.id, domain)
+            continue
+        objects = list(dict.fromkeys([*accounts_named, *(t.uri for t in found)]))
+        publish(
+            settings,
+            actor=local.node_actor(settings),
+            activity={"type": "Flag", "object": objects, "content": report.comment, "to": accounts_named},
+            recipients=accounts_named,
+            session=session,
+        )
+        sent += 1
+    return sent
+
+
+def receive_flag(
+    settings: Settings,
+    activity_id: str,
+    signer: str,
+    objects: Sequence[str],
+    content: str,
+    *,
+    session: Session,
+) -> Report | None:
+    """A ``Flag`` from another server: queued when it names something of ours (the rest is dropped);
+    None when it names nothing here or was already received."""
+    if session.exec(select(Report.id).where(col(Report.activity_id) == activity_id)).first() is not None:
+        return None
+    ours = [uri for uri in dict.fromkeys(objects) if local.is_local(settings, uri)][:TARGETS_MAX]
+    if not ours:
+        return None
+    report = Report(
+        activity_id=activity_id,
+        reporter_uri=signer,
+        origin=addressing.domain_of(signer),
+        targets=json.dumps(ours),
+        comment=plain_text(content, COMMENT_MAX, multiline=True),
+    )
+    session.add(report)
+    session.flush()
+    _notify_moderators(report, session=session)
+    return report
+
+
+# --- the queue --------------------------------------------------------------------------------------------
+
+
+def _check_moderator(user: User) -> None:
+    if not user.is_coordinator:
+        raise PermissionDenied(MSG_NOT_MODERATOR)
+
+
+def queue(moderator: User, *, session: Session, state: str = ReportState.OPEN.value) -> Sequence[Report]:
+    """Reports in ``state``, the oldest first (open ones wait longest)."""
+    _check_moderator(moderator)
+    return session.exec(
+        select(Report).where(col(Report.state) == state).order_by(col(Report.created_at), col(Report.id))
+    ).all()
+
+
+def get(moderator: User, report_id: int, *, session: Session) -> Report:
+    _check_moderator(moderator)
+    report = session.get(Report, report_id)
+    if report is None:
+        raise NotFound(MSG_NO_SUCH_REPORT)
+    return report
+
+
+def decisions(report_id: int, *, session: Session) -> Sequence[Decision]:
+    return session.exec(
+        select(Decision).where(col(Decision.report_id) == report_id).order_by(col(Decision.id))
+    ).all()
+
+
+def decide(
+    settings: Settings,
+    moderator: User,
+    report_id: int,
+    action: str,
+    target: str,
+    note: str = "",
+    *,
+    session: Session,
+) -> Decision:
+    """``moderator`` acts on ``target`` (one of the report's) and the decision is logged. ``dismiss``
+    and ``forward`` concern the whole report; the others one target."""
+    report = get(moderator, report_id, session=session)
+    if action not in ACTIONS:
+        raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
+    if action not in ("dismiss", "forward") and target not in targets_of(report):
+        raise ValidationFailed(MSG_ACTION, fields={"target": MSG_ACTION})
+    resolved = _resolve(settings, target, session=session) if target else None
+    if action == "hide":
+        _hide(settings, resolved, session=session)
+    elif action == "suspend":
+        username = local.local_username(settings, resolved.account) if resolved and resolved.account else None
+        if username is None:
+            raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
+        accounts.suspend(accounts.get_user(username, session=session), session=session, by=moderator)
+    elif action == "block-domain":
+        if resolved is None or resolved.account is None or local.is_local(settings, resolved.account):
+            raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
+        try:
+            moderation.block_domain(resolved.account, session=session, reason=f"report {report.id}")
+        except Conflict:
+            pass  # already blocked: the decision is still logged
+    elif action == "forward":
+        if report.origin or _forward(settings, report, session=session) == 0:
+            raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
+    report.state = ReportState.DISMISSED.value if action == "dismiss" else ReportState.ACTIONED.value
+    report.decided_at = utcnow()
+    session.add(report)
+    decision = Decision(
+        report_id=report.id,
+        moderator_id=moderator.pk,
+        action=action,
+        target_uri=target or report.reporter_uri,
+        note=plain_text(note or "", COMMENT_MAX, multiline=True),
+    )
+    session.add(decision)
+    session.flush()
+    return decision
+
+
+def _hide(settings: Settings, target: Target | None, *, session: Session) -> None:
+    if target is None or target.kind in ("person", "object"):
+        raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
+    if target.kind == "proposal":
+        row = proposals.get_by_ap_id(target.uri, session=session)
+        assert row is not None
+        try:
+            proposal_service.hide(settings, row, session=session)
+        except Conflict:
+            pass  # already closed or withdrawn: nothing left to hide
+        return
+    message = messages.message_by_uri(target.uri, session=session)
+    assert isinstance(message, Message) and message.id is not None
+    messages.hide(message.id, session=session)
