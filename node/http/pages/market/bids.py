@@ -22,6 +22,7 @@ from starlette.routing import Route
 from node.accounts.models import User
 from node.core.errors import N_, DomainError, NotFound, Throttled, ValidationFailed, http_status
 from node.core.timeutil import utcnow
+from node.http.pages import confirm
 from node.http.pages.market import evaluations as evaluation_pages
 from node.http.pages.market import proposals as proposal_pages
 from node.http.runtime import (
@@ -298,6 +299,17 @@ async def _decide(request: Request, user: User, action: str) -> Response:
     settings = node_of(request).settings
     bid_id = int(request.path_params["bid_id"])
     reason = text(form, "reason", 2000)
+    if action == "accept":
+        await run(request, lambda session: bid_views.visible_bid(user, bid_id, session=session))
+        asking = await confirm.ask(
+            request,
+            form,
+            question=N_("Accept this answer? The other answers to this proposal will be declined."),
+            button=N_("Accept"),
+            back="/me/bids/received",
+        )
+        if asking is not None:
+            return asking
 
     def save(session: Session) -> str:
         bid, proposal = bid_views.visible_bid(user, bid_id, session=session)

@@ -29,6 +29,7 @@ from node.core.timeutil import utcnow
 from node.groups import actors as group_actors
 from node.http.errors import STATUS_CODES, json_error
 from node.http.federation.actors import ACTIVITY_JSON, activity_json, signature_refusal, wants_activity_json
+from node.http.pages import confirm
 from node.http.pages.market import bids as bid_pages
 from node.http.runtime import (
     checkbox,
@@ -400,9 +401,19 @@ async def edit_proposal(request: Request, user: User) -> Response:
 
 @login_required
 async def withdraw_proposal(request: Request, user: User) -> Response:
-    await form_with_csrf(request)
+    form = await form_with_csrf(request)
     settings = node_of(request).settings
     proposal_uuid = request.path_params["uuid"]
+    await run(request, _own, settings, proposal_uuid, user)  # others are refused before being asked
+    asking = await confirm.ask(
+        request,
+        form,
+        question=N_("Withdraw this proposal? Nobody will be able to answer it any more."),
+        button=N_("Withdraw"),
+        back="/me/proposals",
+    )
+    if asking is not None:
+        return asking
 
     def save(session: Session) -> Proposal:
         return proposals.withdraw(

@@ -89,7 +89,8 @@ def test_answer_accept_and_complete_through_the_pages(
         or f'action="/bids/{bid.id}/accept"' in client.get(page_path).text
     )
     accepted = client.post(
-        f"/bids/{bid.id}/accept", data={"csrf_token": form_token(received, f"/bids/{bid.id}/accept")}
+        f"/bids/{bid.id}/accept",
+        data={"csrf_token": form_token(received, f"/bids/{bid.id}/accept"), "confirmed": "1"},
     )
     assert accepted.status_code == 303
     session.rollback()
