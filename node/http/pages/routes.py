@@ -9,6 +9,7 @@ from node.http.pages import admin as admin_pages
 from node.http.pages import auth as auth_pages
 from node.http.pages import follows as follow_pages
 from node.http.pages import me as me_pages
+from node.http.pages import reload as page_reload
 from node.http.pages import timebank as timebank_pages
 from node.http.pages import timebank_clearing
 from node.http.pages.groups import routes as group_routes
@@ -16,7 +17,7 @@ from node.http.pages.market import routes as market_routes
 
 
 def routes() -> list[BaseRoute]:
-    return [
+    listed: list[BaseRoute] = [
         *auth_pages.routes(),
         *account_pages.routes(),
         *follow_pages.routes(),
@@ -27,3 +28,4 @@ def routes() -> list[BaseRoute]:
         *group_routes.routes(),
         *me_pages.routes(),
     ]
+    return page_reload.answer_get(listed)
