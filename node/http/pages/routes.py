@@ -9,6 +9,7 @@ from node.http.pages import admin as admin_pages
 from node.http.pages import auth as auth_pages
 from node.http.pages import follows as follow_pages
 from node.http.pages import me as me_pages
+from node.http.pages import people as people_pages
 from node.http.pages import reload as page_reload
 from node.http.pages import timebank as timebank_pages
 from node.http.pages import timebank_clearing
@@ -27,5 +28,6 @@ def routes() -> list[BaseRoute]:
         *timebank_clearing.routes(),
         *group_routes.routes(),
         *me_pages.routes(),
+        *people_pages.routes(),
     ]
     return page_reload.answer_get(listed)

@@ -218,7 +218,8 @@ def _terms(
     return price, hours, schedule, message
 
 
-def _eligible(proposal: Proposal, bidder: User) -> bool:
+def eligible(proposal: Proposal, bidder: User) -> bool:
+    """Whether ``bidder``'s provider status lets them answer ``proposal`` (pages say so before the form)."""
     purpose: Literal["offer", "request"] = "offer" if proposal.purpose == "offer" else "request"
     try:
         return eligibility.may_answer(proposal.category, bidder.provider_status, purpose=purpose)
@@ -254,7 +255,7 @@ def check_may_bid(
         raise Conflict(MSG_NOT_OPEN)
     if not accepts_bids(proposal.state, proposal.bidding_deadline, now):
         raise Conflict(MSG_DEADLINE_PASSED)
-    if not _eligible(proposal, bidder):
+    if not eligible(proposal, bidder):
         raise PermissionDenied(MSG_NOT_ELIGIBLE)
     assert proposal.id is not None
     if active_bid(proposal.id, uri, session=session) is not None:

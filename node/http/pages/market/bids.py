@@ -59,6 +59,7 @@ class BidLine:
     schedule: str
     bidder_name: str = ""
     bidder_handle: str = ""
+    bidder_url: str = ""
     reputation: evaluation_pages.ReputationView | None = None
     distance: str = ""
     agreement_id: int | None = None
@@ -83,6 +84,7 @@ def bid_line(
         schedule=sched.summary(schedule, lang) if schedule else "",
         bidder_name=view.bidder_name if view else "",
         bidder_handle=view.bidder_handle if view else "",
+        bidder_url=view.bidder_url if view else "",
         reputation=evaluation_pages.ReputationView(view.standing.reputation) if view else None,
         distance=distance,
         agreement_id=agreement_id,
@@ -114,6 +116,7 @@ def panel(
         "lines": [],
         "own": bid_line(own, lang) if own else None,
         "may_bid": own is None and accepts_bids(proposal.state, proposal.bidding_deadline, utcnow()),
+        "eligible": bids.eligible(proposal, viewer),
     }
 
 
