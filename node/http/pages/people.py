@@ -20,9 +20,8 @@ from node.core.db import session_scope
 from node.core.errors import N_, NotFound
 from node.core.text import plain_text
 from node.http.pages.market import proposals as proposal_pages
-from node.http.pages.market.evaluations import reputation_view
+from node.http.pages.market.evaluations import reputation_context
 from node.http.runtime import current_user, language_of, node_of, render, run
-from node.market.evaluations.service import reputation_of
 from node.market.proposals.records import open_of_remote_author
 
 BIO_MAX = 2000
@@ -57,7 +56,7 @@ async def remote_person(request: Request) -> Response:
             "actor": actor,
             "bio": plain_text(actor.summary, BIO_MAX, multiline=True),
             "node": people.node_names([actor.domain], session=session).get(actor.domain, actor.domain),
-            "reputation": reputation_view(reputation_of(actor.uri, session=session)),
+            **reputation_context(session, actor.uri),
             "cards": [
                 proposal_pages.card(settings, row, lang)
                 for row in open_of_remote_author(actor.uri, session=session)
