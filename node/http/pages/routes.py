@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from node.http.pages import accounts as account_pages
 from node.http.pages import admin as admin_pages
 from node.http.pages import auth as auth_pages
+from node.http.pages import avatars as avatar_pages
 from node.http.pages import follows as follow_pages
 from node.http.pages import me as me_pages
 from node.http.pages import people as people_pages
@@ -29,5 +30,6 @@ def routes() -> list[BaseRoute]:
         *group_routes.routes(),
         *me_pages.routes(),
         *people_pages.routes(),
+        *avatar_pages.routes(),
     ]
     return page_reload.answer_get(listed)
