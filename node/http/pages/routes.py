@@ -9,11 +9,11 @@ from node.http.pages import admin as admin_pages
 from node.http.pages import auth as auth_pages
 from node.http.pages import avatars as avatar_pages
 from node.http.pages import follows as follow_pages
+from node.http.pages import installable, timebank_clearing
 from node.http.pages import me as me_pages
 from node.http.pages import people as people_pages
 from node.http.pages import reload as page_reload
 from node.http.pages import timebank as timebank_pages
-from node.http.pages import timebank_clearing
 from node.http.pages.groups import routes as group_routes
 from node.http.pages.market import routes as market_routes
 
@@ -31,5 +31,6 @@ def routes() -> list[BaseRoute]:
         *me_pages.routes(),
         *people_pages.routes(),
         *avatar_pages.routes(),
+        *installable.routes(),
     ]
     return page_reload.answer_get(listed)

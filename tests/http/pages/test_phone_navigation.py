@@ -148,3 +148,25 @@ def test_one_row_of_menu_on_a_desktop(node: Node, browser: Browser) -> None:
     assert len(tops) == 1, f"the menu spreads over rows at {tops}"
     _screenshot(page, "desktop-home")
     context.close()
+
+
+def test_installable_with_an_offline_page(node: Node, browser: Browser) -> None:
+    context = phone_context(browser)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(node.url + "/")
+    manifest = page.evaluate(
+        "fetch(document.querySelector('link[rel=manifest]').href).then((r) => r.json())"
+    )
+    assert manifest["name"] == "Montreuil Services de proximité" and manifest["display"] == "standalone"
+    assert {icon["sizes"] for icon in manifest["icons"]} >= {"192x192", "512x512"}
+    # The service worker takes control, keeps the shell, and answers offline with its page.
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    context.set_offline(True)
+    page.goto(node.url + "/proposals")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pas de connexion")
+    assert page.evaluate("getComputedStyle(document.body).margin") == "0px"  # the cached stylesheet
+    context.set_offline(False)
+    context.close()
