@@ -188,7 +188,7 @@ def _answer(person: Person, amount: str, message: str) -> None:
     page = person.page
     page.get_by_label("Montant", exact=True).fill(amount)
     page.get_by_label("Le montant s'entend").select_option(label="de l'heure")
-    page.get_by_label("Message à l'auteur·rice de l'annonce").fill(message)
+    page.get_by_label("Message à la personne qui a publié l'annonce").fill(message)
     person.button("Envoyer ma réponse")
 
 
@@ -277,7 +277,7 @@ def test_demand_answers_agreement_and_evaluations_through_the_pages(
         mine = p.locator("li.bid-card")
         expect(mine).to_have_count(1)
         expect(mine).to_contain_text(TITLE)
-        expect(mine).to_contain_text("En attente du choix de l'auteur·rice")
+        expect(mine).to_contain_text("En attente du choix de la personne qui a publié l'annonce")
         expect(mine).to_contain_text(f"{amount}{NBSP}€/h")
 
     # Bob sees nothing of Carol's answer: not on the demand's page, not among answers received.
