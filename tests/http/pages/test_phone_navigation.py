@@ -134,6 +134,19 @@ def test_tab_bar_search_me_and_next_steps_on_a_phone(node: Node, browser: Browse
     page.get_by_text("Vie quotidienne et ménage").click()
     page.get_by_role("link", name="Entretien de la maison et travaux ménagers").click()
     expect(page).to_have_url(node.url + "/proposals?category=housework")
+
+    # The new-listing form shows only the time fields of the schedule chosen.
+    tabs.get_by_role("link", name="Publier").click()
+    expect(page.get_by_label("Début", exact=True)).to_be_hidden()
+    expect(page.get_by_label("Premier jour")).to_be_hidden()
+    height = page.evaluate("document.documentElement.scrollHeight")
+    print(f"new-listing form: {height}px tall on a phone")
+    page.get_by_label("Une seule fois, à une date précise").check()
+    expect(page.get_by_label("Début", exact=True)).to_be_visible()
+    expect(page.get_by_label("Premier jour")).to_be_hidden()
+    page.get_by_label("Chaque semaine").check()
+    expect(page.get_by_label("Premier jour")).to_be_visible()
+    expect(page.get_by_label("Début", exact=True)).to_be_hidden()
     context.close()
 
 
