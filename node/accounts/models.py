@@ -68,6 +68,7 @@ class User(SQLModel, table=True):
     registration_note: str = Field(default="", max_length=500)
     # False: follow requests are accepted automatically.
     approve_followers: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    avatar: str | None = Field(default=None, max_length=32)  # content hash of the picture (accounts.avatars)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -13,6 +13,8 @@ from node.activitypub.actors import local
 from node.activitypub.models import RemoteActor
 from node.settings import Settings
 
+REMOTE_PROFILE_PATH = "/people"
+
 
 @dataclass(frozen=True)
 class Person:
@@ -62,7 +64,7 @@ def describe(settings: Settings, uris: Iterable[str], *, session: Session) -> Ma
                 actor.name,
                 actor.preferred_username,
                 actor.handle,
-                actor.url or actor.uri,
+                f"{REMOTE_PROFILE_PATH}/{actor.id}",  # a local page: no dead end on another server
                 known=True,
             )
     by_uri = {uri: name for name, uri in usernames.items()}
@@ -80,3 +82,23 @@ def describe(settings: Settings, uris: Iterable[str], *, session: Session) -> Ma
 def person(settings: Settings, uri: str, *, session: Session) -> Person:
     """The :class:`Person` at ``uri``."""
     return describe(settings, [uri], session=session)[uri]
+
+
+def remote_actor(actor_id: int, *, session: Session) -> RemoteActor | None:
+    """The cached actor of another server shown at ``/people/<id>``."""
+    return session.get(RemoteActor, actor_id)
+
+
+def node_names(domains: Iterable[str], *, session: Session) -> dict[str, str]:
+    """The names other nodes give themselves (their node actor's ``name``, at ``/actor``, as ASASAP and
+    Mastodon publish it), for the domains whose node actor this node has cached; the others are absent."""
+    wanted = {domain for domain in domains if domain}
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(RemoteActor.domain, RemoteActor.uri, RemoteActor.name).where(
+            col(RemoteActor.domain).in_(sorted(wanted)),
+            col(RemoteActor.type).in_(("Application", "Service")),
+        )
+    ).all()
+    return {domain: name for domain, uri, name in rows if name and uri.endswith("/actor")}

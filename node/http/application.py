@@ -26,6 +26,7 @@ from node.http.federation import actors as federation_actors
 from node.http.federation import inbox as federation_inbox
 from node.http.middleware import NodeMiddleware
 from node.http.pages import notifications as notification_pages
+from node.http.pages import people as people_pages
 from node.http.pages import routes as page_routes
 from node.http.pages import templating
 from node.http.pages.assets import STATIC_DIR, TEMPLATES_DIR, TRANSLATIONS_DIR
@@ -57,6 +58,7 @@ def build(
     )
     templating.install(templates, catalogs, settings)
     notification_pages.install(templates, engine)
+    people_pages.install(templates, engine)
     node = Node(
         settings=settings,
         engine=engine,

@@ -172,9 +172,10 @@ def csrf_token(request: Request) -> str:
     return node_of(request).csrf_token(csrf_cookie_value(request))
 
 
-async def form_with_csrf(request: Request) -> FormData:
-    """The submitted form, once its CSRF token is checked; 403 otherwise. Files are refused."""
-    form = await request.form(max_files=0, max_fields=200)
+async def form_with_csrf(request: Request, *, max_files: int = 0) -> FormData:
+    """The submitted form, once its CSRF token is checked; 403 otherwise. Files are refused unless
+    ``max_files`` allows some."""
+    form = await request.form(max_files=max_files, max_fields=200)
     sent = form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_token(request)):
         raise HTTPException(

@@ -84,7 +84,7 @@ def test_tokens_and_requests_per_token_in_the_api(limited: Starlette, engine: En
         )
         assert created.status_code == 201 and refused.status_code == 429
         assert refused.json()["error"]["code"] == "throttled"
-        assert "jetons" in refused.json()["error"]["message"]
+        assert "clés d'API" in refused.json()["error"]["message"]
         assert int(refused.headers["retry-after"]) > 0
         assert count(engine, ApiToken) == 2
         # Three requests per minute for this token: the two above counted, one more passes.

@@ -46,7 +46,7 @@ async def profile(request: Request) -> Response:
     return await render(request, "profile.html", {"person": person, "person_categories": slugs, **extra})
 
 
-def _profile_values(user: User, slugs: list[str]) -> dict[str, Any]:
+def profile_values(user: User, slugs: list[str]) -> dict[str, Any]:
     return {
         "display_name": user.display_name,
         "bio": user.bio,
@@ -68,7 +68,7 @@ async def edit_profile(request: Request, user: User) -> Response:
             request,
             "profile_edit.html",
             {
-                "values": _profile_values(user, slugs),
+                "values": profile_values(user, slugs),
                 "errors": {},
                 "welcome": "welcome" in request.query_params,
             },

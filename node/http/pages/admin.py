@@ -14,6 +14,7 @@ from starlette.routing import Route
 from node.accounts import credentials, service
 from node.accounts.models import AccountStatus, Role, User
 from node.core.errors import N_
+from node.http.pages import confirm
 from node.http.runtime import coordinator_required, form_with_csrf, render, run, text
 
 
@@ -63,6 +64,16 @@ def _role(value: str) -> Role:
 async def act_on_user(request: Request, user: User) -> Response:
     form = await form_with_csrf(request)
     assert user.id is not None
+    if request.path_params["action"] == "suspend":
+        asking = await confirm.ask(
+            request,
+            form,
+            question=N_("Suspend this member? They will not be able to log in until reinstated."),
+            button=N_("Suspend"),
+            back="/admin",
+        )
+        if asking is not None:
+            return asking
     done = await run(
         request,
         _action,

@@ -25,9 +25,16 @@ from node.http.runtime import (
     run,
     text,
 )
+from node.market import pending
 
 
 async def home(request: Request) -> Response:
+    """The home page: what the node is to visitors, what to do next to a logged-in person."""
+    user = await current_user(request)
+    if user is not None:
+        settings = node_of(request).settings
+        found = await run(request, lambda session: pending.pending_for(settings, user, session=session))
+        return await render(request, "home.html", {"pending": found})
     counts = await run(request, lambda session: service.count_by_status(session=session))
     return await render(request, "home.html", {"member_count": counts.get(AccountStatus.ACTIVE.value, 0)})
 

@@ -23,6 +23,7 @@ from node.activitypub.models import FollowState, RemoteActor
 from node.activitypub.social import follows as social_follows
 from node.activitypub.transport.fetch import RemoteError
 from node.core.errors import N_, DomainError, NotFound, Throttled, ValidationFailed, http_status
+from node.http.pages import confirm
 from node.http.runtime import checkbox, form_with_csrf, login_required, node_of, render, run, text
 from node.settings import Settings
 
@@ -141,6 +142,16 @@ async def follow_action(request: Request, user: User) -> Response:
     uri = text(form, "uri", 2048)
     settings = node_of(request).settings
     me = local.person(settings, user)
+    if action == "unfollow":
+        asking = await confirm.ask(
+            request,
+            form,
+            question=N_("Stop following this person? You will no longer receive their offers and demands."),
+            button=N_("Unfollow"),
+            back="/settings/follows",
+        )
+        if asking is not None:
+            return asking
 
     def act(session: Session) -> None:
         if action == "unfollow":

@@ -19,7 +19,7 @@ from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.core.db import session_scope
-from node.http.runtime import form_with_csrf, login_required, node_of, render, run
+from node.http.runtime import form_with_csrf, login_required, node_of, render, run, run_writing
 from node.market import notifications
 from node.market.models import Notification
 from node.settings import Settings
@@ -103,12 +103,15 @@ def lines_for(
 async def notifications_page(request: Request, user: User) -> Response:
     settings = node_of(request).settings
     lines = await run(request, lines_for, settings, user.pk)
+    unread = sum(1 for line in lines if line.read_at is None)
+    if unread:  # seen: the counter in the menu clears, the page still marks them "New" this once
+        await run_writing(request, lambda session: notifications.mark_all_read(user.pk, session=session))
     return await render(
         request,
         "notifications/list.html",
         {
             "lines": lines,
-            "unread": sum(1 for line in lines if line.read_at is None),
+            "unread": unread,
             "done": request.query_params.get("done"),
         },
     )

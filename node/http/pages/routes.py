@@ -7,18 +7,22 @@ from starlette.routing import BaseRoute
 from node.http.pages import accounts as account_pages
 from node.http.pages import admin as admin_pages
 from node.http.pages import auth as auth_pages
+from node.http.pages import avatars as avatar_pages
 from node.http.pages import conversations as conversation_pages
 from node.http.pages import follows as follow_pages
+from node.http.pages import installable, timebank_clearing
+from node.http.pages import me as me_pages
+from node.http.pages import people as people_pages
+from node.http.pages import reload as page_reload
 from node.http.pages import research as research_pages
 from node.http.pages import timebank as timebank_pages
-from node.http.pages import timebank_clearing
 from node.http.pages.groups import routes as group_routes
 from node.http.pages.market import routes as market_routes
 from node.http.pages.telemanagement import routes as telemanagement_routes
 
 
 def routes() -> list[BaseRoute]:
-    return [
+    listed: list[BaseRoute] = [
         *auth_pages.routes(),
         *account_pages.routes(),
         *follow_pages.routes(),
@@ -30,4 +34,9 @@ def routes() -> list[BaseRoute]:
         *research_pages.routes(),
         *telemanagement_routes.routes(),  # telemanagement (issue 11)
         *conversation_pages.routes(),  # conversations and moderation (issue 14)
+        *me_pages.routes(),
+        *people_pages.routes(),
+        *avatar_pages.routes(),
+        *installable.routes(),
     ]
+    return page_reload.answer_get(listed)

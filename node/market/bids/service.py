@@ -220,10 +220,13 @@ def _terms(
     return price, hours, schedule, message
 
 
-def _eligible(proposal: Proposal, provider_status: str) -> bool:
+def eligible(proposal: Proposal, bidder: User, provider_status: str | None = None) -> bool:
+    """Whether ``bidder``'s provider status (or the ``provider_status`` they answer under, a group's)
+    lets them answer ``proposal`` (pages say so before the form)."""
+    status = provider_status or bidder.provider_status
     purpose: Literal["offer", "request"] = "offer" if proposal.purpose == "offer" else "request"
     try:
-        return eligibility.may_answer(proposal.category, provider_status, purpose=purpose)
+        return eligibility.may_answer(proposal.category, status, purpose=purpose)
     except ValueError:  # a category this node does not know
         return False
 
@@ -267,7 +270,7 @@ def check_may_bid(
         raise Conflict(MSG_NOT_OPEN)
     if not accepts_bids(proposal.state, proposal.bidding_deadline, now):
         raise Conflict(MSG_DEADLINE_PASSED)
-    if not _eligible(proposal, provider_status or bidder.provider_status):
+    if not eligible(proposal, bidder, provider_status):
         raise PermissionDenied(MSG_NOT_ELIGIBLE)
     assert proposal.id is not None
     if active_bid(proposal.id, uri, session=session) is not None:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
+from node.accounts.people import REMOTE_PROFILE_PATH
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
 from node.activitypub.models import RemoteActor
@@ -130,6 +131,7 @@ class BidView:
     local: bool
     standing: Standing
     distance_km: float | None
+    bidder_url: str = ""  # their profile on this node (``/people/<id>`` for someone of another server)
 
     @property
     def price(self) -> Price | None:
@@ -155,19 +157,19 @@ def visible_bid(user: User, bid_id: int, *, session: Session) -> tuple[Bid, Prop
     raise NotFound(MSG_NO_SUCH_BID)
 
 
-def _bidder_names(bids: Sequence[Bid], *, session: Session) -> dict[str, tuple[str, str]]:
-    """``uri -> (name, handle)`` of the bidders."""
-    names: dict[str, tuple[str, str]] = {}
+def _bidder_names(bids: Sequence[Bid], *, session: Session) -> dict[str, tuple[str, str, str]]:
+    """``uri -> (name, handle, profile path on this node)`` of the bidders."""
+    names: dict[str, tuple[str, str, str]] = {}
     local_ids = [b.local_bidder_id for b in bids if b.local_bidder_id is not None]
     if local_ids:
         for user in session.exec(select(User).where(col(User.id).in_(local_ids))).all():
             for bid in bids:
                 if bid.local_bidder_id == user.id:
-                    names[bid.bidder_uri] = (user.name, "@" + user.username)
+                    names[bid.bidder_uri] = (user.name, "@" + user.username, f"/users/{user.username}")
     remote = [b.bidder_uri for b in bids if b.bidder_uri not in names]
     if remote:
         for actor in session.exec(select(RemoteActor).where(col(RemoteActor.uri).in_(remote))).all():
-            names[actor.uri] = (actor.name or actor.handle, actor.handle)
+            names[actor.uri] = (actor.name or actor.handle, actor.handle, f"{REMOTE_PROFILE_PATH}/{actor.id}")
     return names
 
 
@@ -192,7 +194,7 @@ def bids_for(
     reputations = reputations_of([b.bidder_uri for b in bids], session=session)
     views = []
     for bid in sorted(bids, key=lambda b: b.state != ACTIVE):
-        name, handle = names.get(bid.bidder_uri, (bid.bidder_uri, bid.bidder_uri))
+        name, handle, url = names.get(bid.bidder_uri, (bid.bidder_uri, bid.bidder_uri, ""))
         standing = standing_of(
             bid.bidder_uri,
             proposal,
@@ -209,6 +211,7 @@ def bids_for(
                 local=bid.local_bidder_id is not None,
                 standing=standing,
                 distance_km=standing.distance_km,
+                bidder_url=url,
             )
         )
     return views

@@ -142,6 +142,17 @@ def of_author(user_id: int, *, session: Session) -> Sequence[Proposal]:
     ).all()
 
 
+def open_of_remote_author(author_uri: str, *, session: Session, limit: int = 20) -> Sequence[Proposal]:
+    """The open proposals of a person of another server that this node holds, newest first."""
+    return session.exec(
+        select(Proposal)
+        .where(col(Proposal.author_uri) == author_uri, col(Proposal.origin) != "")
+        .where(col(Proposal.state) == "open")
+        .order_by(col(Proposal.published_at).desc(), col(Proposal.id).desc())
+        .limit(limit)
+    ).all()
+
+
 def _blocked(blocks: set[str], origin: str) -> bool:
     return any(candidate in blocks for candidate in block_candidates(origin))
 

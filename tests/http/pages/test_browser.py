@@ -74,7 +74,7 @@ def test_register_login_edit_profile_switch_language_logout(node: NodeProcess, p
     page.get_by_label("Identifiant").fill("amina")
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.keyboard.press("Enter")  # submitted from the keyboard
-    expect(page.get_by_role("link", name="Mon profil", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Moi", exact=True)).to_be_visible()
 
     page.goto(node.base_url + "/settings/profile")
     page.get_by_label("Nom affiché").fill("Amina K.")
@@ -91,7 +91,7 @@ def test_register_login_edit_profile_switch_language_logout(node: NodeProcess, p
 
     page.get_by_role("button", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.get_by_role("link", name="My profile", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Me", exact=True)).to_be_visible()
     expect(page.get_by_text("Member since")).to_be_visible()
 
     page.get_by_role("button", name="Log out").click()

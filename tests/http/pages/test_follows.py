@@ -39,7 +39,7 @@ def test_follow_someone_of_this_node_by_handle_and_unfollow(client: TestClient, 
     gone = post_form(
         client,
         "/settings/follows/unfollow",
-        {"uri": "http://testserver/users/bernard"},
+        {"uri": "http://testserver/users/bernard", "confirmed": "1"},
         token_from="/settings/follows",
     )
     assert gone.status_code == 303 and _follows(engine) == []

@@ -97,10 +97,11 @@ def test_a_founder_creates_a_scic_on_a_phone(node: NodeProcess, phone: Page) -> 
     page.get_by_label("Identifiant").fill("amina")
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.keyboard.press("Enter")
-    expect(page.get_by_role("link", name="Mon profil", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Moi", exact=True)).to_be_visible()
 
     # The wizard: what, where, the legal shape aimed at (its requirements shown beside it).
-    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Groupes").click()
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Moi").click()
+    page.locator("main").get_by_role("link", name="Groupes").click()
     page.get_by_role("link", name="Créer un groupe").click()
     no_horizontal_scroll(page)
     page.get_by_label("Nom du groupe").fill("Coop Montreuil")

@@ -74,6 +74,7 @@ def test_balance_payment_in_tokens_and_both_histories_on_a_phone(node: Node, bro
     node.ok("POST", "/bids", {"proposal": demand["ap_id"], "amount": "1.5"}, user="bob")
 
     a = phone(browser, node, "alice")
+    a.get_by_role("link", name="Moi", exact=True).click()
     a.get_by_role("link", name="Banque de temps").click()
     expect(a.get_by_role("heading", level=1)).to_have_text("Ma banque de temps")
     expect(a.get_by_test_id("balance")).to_have_text(f"2{NBSP}h")
@@ -86,6 +87,7 @@ def test_balance_payment_in_tokens_and_both_histories_on_a_phone(node: Node, bro
     expect(note).to_contain_text(f"après paiement de cette réponse : 0,50{NBSP}h")
     fits(a)
     a.get_by_role("button", name="Accepter").click()
+    a.get_by_role("dialog").get_by_role("button", name="Accepter").click()  # the others are declined
     a.wait_for_url("**/me/agreements/*")
     a.get_by_role("button", name="La prestation a été réalisée").click()
     agreement_url = a.url.split("?")[0]

@@ -64,11 +64,9 @@ ACTIONS = ("confirm", "cancel", "dispute", "contact", "settle")
 
 
 def _names(session: Session, settings: Settings, uris: set[str]) -> dict[str, str]:
-    """Display names of the actors named in an agreement."""
+    """Display names of the actors named in an agreement (the handle only for want of a name)."""
     return {
-        uri: person.name
-        if person.local
-        else (f"{person.name} ({person.handle})" if person.name else person.handle)
+        uri: person.label
         for uri, person in people.describe(settings, sorted(uris), session=session).items()
         if person.known
     }

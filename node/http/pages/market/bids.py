@@ -22,6 +22,7 @@ from starlette.routing import Route
 from node.accounts.models import User
 from node.core.errors import N_, DomainError, NotFound, Throttled, ValidationFailed, http_status
 from node.core.timeutil import utcnow
+from node.http.pages import confirm
 from node.http.pages.market import evaluations as evaluation_pages
 from node.http.pages.market import proposals as proposal_pages
 from node.http.runtime import (
@@ -58,6 +59,7 @@ class BidLine:
     schedule: str
     bidder_name: str = ""
     bidder_handle: str = ""
+    bidder_url: str = ""
     reputation: evaluation_pages.ReputationView | None = None
     distance: str = ""
     agreement_id: int | None = None
@@ -82,6 +84,7 @@ def bid_line(
         schedule=sched.summary(schedule, lang) if schedule else "",
         bidder_name=view.bidder_name if view else "",
         bidder_handle=view.bidder_handle if view else "",
+        bidder_url=view.bidder_url if view else "",
         reputation=evaluation_pages.ReputationView(view.standing.reputation) if view else None,
         distance=distance,
         agreement_id=agreement_id,
@@ -113,6 +116,7 @@ def panel(
         "lines": [],
         "own": bid_line(own, lang) if own else None,
         "may_bid": own is None and accepts_bids(proposal.state, proposal.bidding_deadline, utcnow()),
+        "eligible": bids.eligible(proposal, viewer),
     }
 
 
@@ -298,6 +302,17 @@ async def _decide(request: Request, user: User, action: str) -> Response:
     settings = node_of(request).settings
     bid_id = int(request.path_params["bid_id"])
     reason = text(form, "reason", 2000)
+    if action == "accept":
+        await run(request, lambda session: bid_views.visible_bid(user, bid_id, session=session))
+        asking = await confirm.ask(
+            request,
+            form,
+            question=N_("Accept this answer? The other answers to this proposal will be declined."),
+            button=N_("Accept"),
+            back="/me/bids/received",
+        )
+        if asking is not None:
+            return asking
 
     def save(session: Session) -> str:
         bid, proposal = bid_views.visible_bid(user, bid_id, session=session)

@@ -42,6 +42,7 @@ SCORE_LABELS: tuple[tuple[int, str], ...] = (
     (5, N_("Excellent")),
 )
 MAX_COMMENT_INPUT = 4 * COMMENT_MAX
+COMMENTS_SHOWN = 10  # written comments shown under a reputation, newest first
 
 
 # --- reputation ----------------------------------------------------------------------------------------
@@ -96,7 +97,17 @@ def reputation_view(reputation: Reputation) -> ReputationView:
 def profile_context(session: Session, settings: Settings, person: User) -> dict[str, Any]:
     """What the profile page needs to show ``person``'s reputation (the ``reputation`` variable)."""
     uri = local.person(settings, person).uri
-    return {"reputation": ReputationView(evaluations.reputation_of(uri, session=session))}
+    return reputation_context(session, uri)
+
+
+def reputation_context(session: Session, uri: str) -> dict[str, Any]:
+    """The ``reputation`` of the actor ``uri`` and the latest written ``comments`` about them."""
+    return {
+        "reputation": ReputationView(evaluations.reputation_of(uri, session=session)),
+        "comments": [
+            row for row in evaluations.published_of(uri, session=session, limit=COMMENTS_SHOWN) if row.comment
+        ],
+    }
 
 
 # --- the evaluation form -------------------------------------------------------------------------------

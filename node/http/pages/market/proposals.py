@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -29,7 +30,9 @@ from node.core.timeutil import utcnow
 from node.groups import actors as group_actors
 from node.http.errors import STATUS_CODES, json_error
 from node.http.federation.actors import ACTIVITY_JSON, activity_json, signature_refusal, wants_activity_json
+from node.http.pages import confirm
 from node.http.pages.market import bids as bid_pages
+from node.http.pages.market import evaluations as evaluation_pages
 from node.http.runtime import (
     checkbox,
     current_user,
@@ -42,6 +45,7 @@ from node.http.runtime import (
     text,
 )
 from node.market import schedule as sched
+from node.market.evaluations.service import reputations_of
 from node.market.lifecycles import ProposalState, accepts_bids
 from node.market.models import Proposal
 from node.market.money import format_hours, format_price
@@ -85,6 +89,22 @@ def card(settings: Settings, row: Proposal, lang: str) -> dict[str, Any]:
     }
 
 
+def with_ratings(
+    session: Session, settings: Settings, rows: Sequence[Proposal], lang: str
+) -> list[dict[str, Any]]:
+    """The cards of ``rows`` with their authors' ratings (``rating``: a ReputationView, or None before
+    any evaluation), read in one query, so that a listing shows whom people trust."""
+    reputations = reputations_of([row.author_uri for row in rows], session=session)
+    cards = []
+    for row in rows:
+        item = card(settings, row, lang)
+        reputation = reputations.get(row.author_uri)
+        rated = reputation is not None and reputation.count > 0
+        item["rating"] = evaluation_pages.reputation_view(reputation) if reputation and rated else None
+        cards.append(item)
+    return cards
+
+
 # --- browse ---------------------------------------------------------------------------------------------
 
 
@@ -111,7 +131,7 @@ async def browse(request: Request) -> Response:
 
     def load(session: Session) -> tuple[list[dict[str, Any]], int, bool]:
         found = proposals.search(filters, now=utcnow(), page=page, session=session)
-        return [card(settings, row, lang) for row in found.items], found.page, found.has_next
+        return with_ratings(session, settings, found.items, lang), found.page, found.has_next
 
     cards, page, has_next = await run(request, load)
     commune = default_gazetteer().by_insee(filters.commune) if filters.commune else None
@@ -400,9 +420,19 @@ async def edit_proposal(request: Request, user: User) -> Response:
 
 @login_required
 async def withdraw_proposal(request: Request, user: User) -> Response:
-    await form_with_csrf(request)
+    form = await form_with_csrf(request)
     settings = node_of(request).settings
     proposal_uuid = request.path_params["uuid"]
+    await run(request, _own, settings, proposal_uuid, user)  # others are refused before being asked
+    asking = await confirm.ask(
+        request,
+        form,
+        question=N_("Withdraw this proposal? Nobody will be able to answer it any more."),
+        button=N_("Withdraw"),
+        back="/me/proposals",
+    )
+    if asking is not None:
+        return asking
 
     def save(session: Session) -> Proposal:
         return proposals.withdraw(

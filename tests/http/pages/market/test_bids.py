@@ -89,7 +89,8 @@ def test_answer_accept_and_complete_through_the_pages(
         or f'action="/bids/{bid.id}/accept"' in client.get(page_path).text
     )
     accepted = client.post(
-        f"/bids/{bid.id}/accept", data={"csrf_token": form_token(received, f"/bids/{bid.id}/accept")}
+        f"/bids/{bid.id}/accept",
+        data={"csrf_token": form_token(received, f"/bids/{bid.id}/accept"), "confirmed": "1"},
     )
     assert accepted.status_code == 303
     session.rollback()
@@ -225,6 +226,17 @@ def test_the_answer_block_with_its_panel(
     for_other = render(carol, bid_pages.panel(session, settings, demand, carol, "fr"))
     assert 'action="/bids"' in for_other and "bob" not in for_other
     assert "/login?next=" in render(None, bid_pages.panel(session, settings, demand, None, "fr"))
+    assert 'href="/users/bob"' in for_author  # the bidder's name leads to their profile
+
+    # Someone whose status does not allow the service gets no form, but the way to change it.
+    session.rollback()  # end the reads, before writing through another connection
+    dan = person(engine, "dan", status="private_individual")
+    care = make_proposal(session, settings, alice, category="childcare-under-3")
+    demand = care
+    for_dan = render(dan, bid_pages.panel(session, settings, care, dan, "fr"))
+    assert 'action="/bids"' not in for_dan
+    assert "Votre statut de prestataire ne vous permet pas" in for_dan
+    assert 'href="/settings/profile#f-provider_status"' in for_dan
 
 
 # --- documents for other nodes ----------------------------------------------------------------------

@@ -106,7 +106,13 @@ class Person:
         self.check()
 
     def menu(self, name: str | re.Pattern[str]) -> None:
-        self.follow(self.page.get_by_role("navigation", name="Menu principal").get_by_role("link", name=name))
+        """Follow a link of the main menu, or of the "Me" page it leads to."""
+        tabs = self.page.get_by_role("navigation", name="Menu principal")
+        if tabs.get_by_role("link", name=name).count() == 0:
+            self.follow(tabs.get_by_role("link", name="Moi", exact=True))
+            self.follow(self.page.locator("main").get_by_role("link", name=name, exact=isinstance(name, str)))
+            return
+        self.follow(tabs.get_by_role("link", name=name))
 
     def button(self, name: str) -> None:
         self.follow(self.page.get_by_role("button", name=name, exact=True))
@@ -153,7 +159,7 @@ def _log_in(person: Person, username: str) -> None:
     person.page.get_by_label("Identifiant").fill(username)
     person.page.get_by_label("Mot de passe").fill(PASSWORD)
     person.press_enter()
-    expect(person.page.get_by_role("link", name="Mon profil", exact=True)).to_be_visible()
+    expect(person.page.get_by_role("link", name="Moi", exact=True)).to_be_visible()
 
 
 def _describe_self(person: Person, name: str, postal_code: str, commune: str, *, provider: bool) -> None:
@@ -182,7 +188,7 @@ def _answer(person: Person, amount: str, message: str) -> None:
     page = person.page
     page.get_by_label("Montant", exact=True).fill(amount)
     page.get_by_label("Le montant s'entend").select_option(label="de l'heure")
-    page.get_by_label("Message à l'auteur·rice de l'annonce").fill(message)
+    page.get_by_label("Message à la personne qui a publié l'annonce").fill(message)
     person.button("Envoyer ma réponse")
 
 
@@ -206,7 +212,7 @@ def test_demand_answers_agreement_and_evaluations_through_the_pages(
     # 1. Alice posts a demand open to answers, and finds it on her list and on the browse page.
     _log_in(alice, "alice")
     _describe_self(alice, "Alice Durand", "93100", "Montreuil", provider=False)
-    alice.menu("Offres et demandes")
+    alice.menu("Rechercher")
     alice.follow(a.get_by_role("link", name="Demander un service"))
     expect(a.get_by_label("demander un service")).to_be_checked()
     a.get_by_label("Titre").fill(TITLE)
@@ -237,7 +243,7 @@ def test_demand_answers_agreement_and_evaluations_through_the_pages(
 
     alice.menu("Mes annonces")
     expect(a.locator("li.proposal-card").get_by_role("link", name=TITLE, exact=True)).to_be_visible()
-    alice.menu("Offres et demandes")
+    alice.menu("Rechercher")
     expect(a.locator("li.proposal-card").get_by_role("link", name=TITLE, exact=True)).to_be_visible()
 
     # 2. Carol, then Bob, find the demand through the filters and answer it; each sees only their own.
@@ -248,7 +254,8 @@ def test_demand_answers_agreement_and_evaluations_through_the_pages(
         p = person.page
         _log_in(person, username)
         _describe_self(person, name, "93170", "Bagnolet", provider=True)
-        person.menu("Offres et demandes")
+        person.menu("Rechercher")
+        p.get_by_text("Plus de filtres").click()
         p.get_by_label("Offres ou demandes").select_option(label="Offres")
         p.get_by_label("Service", exact=True).select_option(label=HOUSEWORK)
         p.get_by_label("Commune ou code postal").fill("93100")
@@ -270,7 +277,7 @@ def test_demand_answers_agreement_and_evaluations_through_the_pages(
         mine = p.locator("li.bid-card")
         expect(mine).to_have_count(1)
         expect(mine).to_contain_text(TITLE)
-        expect(mine).to_contain_text("En attente du choix de l'auteur·rice")
+        expect(mine).to_contain_text("En attente du choix de la personne qui a publié l'annonce")
         expect(mine).to_contain_text(f"{amount}{NBSP}€/h")
 
     # Bob sees nothing of Carol's answer: not on the demand's page, not among answers received.
@@ -302,7 +309,10 @@ def test_demand_answers_agreement_and_evaluations_through_the_pages(
     expect(bob_card).to_contain_text(BOB_MESSAGE)
     expect(_bid_card(a, "Carol Petit")).to_contain_text(f"17{NBSP}€/h")
     alice.screenshot("proposal-with-answers")
-    alice.button("Accepter Bob Martin")
+    a.get_by_role("button", name="Accepter Bob Martin", exact=True).click()
+    dialog = a.get_by_role("dialog")
+    expect(dialog).to_contain_text("Les autres réponses à cette annonce seront déclinées.")
+    alice.follow(dialog.get_by_role("button", name="Accepter"))
     expect(a.get_by_role("status")).to_have_text(
         "Vous avez accepté cette réponse\u00a0: l'accord est conclu."
     )
@@ -320,7 +330,7 @@ def test_demand_answers_agreement_and_evaluations_through_the_pages(
     expect(a.get_by_role("button", name=re.compile("^Accepter"))).to_have_count(0)
     alice.menu("Mes annonces")
     expect(a.locator("li.proposal-card").filter(has_text=TITLE)).to_contain_text("Clôturée")
-    alice.menu("Offres et demandes")  # open proposals only
+    alice.menu("Rechercher")  # open proposals only
     expect(a.get_by_text("Aucun résultat pour l'instant.")).to_be_visible()
     carol.menu("Mes réponses")
     expect(carol.page.locator("li.bid-card")).to_contain_text("Non retenue")

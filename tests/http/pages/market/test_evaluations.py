@@ -18,6 +18,7 @@ from node.market.models import Agreement, Evaluation
 from node.settings import Settings
 from tests.support.accounts import make_user
 from tests.support.evaluations import completed_pair, make_agreement, uri
+from tests.support.market import make_proposal
 from tests.support.pages import csrf, login, post_form
 
 EN = {"Accept-Language": "en"}
@@ -146,13 +147,13 @@ def test_refused_to_others_and_before_completion(
 
 
 def test_profile_shows_the_reputation(
-    client: TestClient, engine: Engine, pair: tuple[User, User, Agreement]
+    client: TestClient, engine: Engine, settings: Settings, pair: tuple[User, User, Agreement]
 ) -> None:
-    _, _, agreement = pair
+    _, bob_user, agreement = pair
     empty = client.get("/users/bob", headers=EN)
     assert "No evaluation yet." in empty.text
     login(client, "alice")
-    post_form(client, _path(agreement), {"overall": "4", "criteria.respect": "5"})
+    post_form(client, _path(agreement), {"overall": "4", "criteria.respect": "5", "comment": "Très soigneux"})
     assert "No evaluation yet." in client.get("/users/bob", headers=EN).text  # still hidden
     client.cookies.clear()
     login(client, "bob")
@@ -164,6 +165,11 @@ def test_profile_shows_the_reputation(
     assert "Respect" in profile and "testserver: 1 evaluation" in profile
     french = client.get("/users/bob", headers={"Accept-Language": "fr"}).text
     assert "4,0" in french
+    assert "Ce qu’on a écrit" in french and "Très soigneux" in french  # written comments shown
+    with Session(engine) as session:  # Bob's listing shows his rating
+        make_proposal(session, settings, bob_user, purpose="offer")
+    card = client.get("/proposals", headers={"Accept-Language": "fr"}).text.split('class="proposal-card"')[1]
+    assert '<span class="stars" aria-hidden="true">★★★★☆</span> 4,0 sur 5 · 1 évaluation' in card
 
 
 def test_notifications_page_and_counter(
@@ -171,19 +177,22 @@ def test_notifications_page_and_counter(
 ) -> None:
     _, _, agreement = pair
     login(client, "alice")
-    assert ">Notifications</a>" in client.get("/notifications", headers=EN).text
+    assert ">Notifications</span></a>" in client.get("/notifications", headers=EN).text
     post_form(client, _path(agreement), {"overall": "5"})
     client.cookies.clear()
     login(client, "bob")
+    assert "Notifications (1)" in client.get("/me", headers=EN).text
     page = client.get("/notifications", headers=EN)
     assert page.status_code == 200
-    assert "Notifications (1)" in page.text
     assert f'<a href="{_path(agreement)}">You were evaluated</a>' in page.text
-    assert "alice" in page.text and 'class="badge">New' in page.text
-    read = post_form(client, "/notifications/read", {}, token_from="/notifications")
+    assert "alice" in page.text and 'class="badge state-new">New' in page.text
+    # Seen: the counter clears at once, and the next visit shows nothing new.
+    assert "Notifications (1)" not in page.text
+    after = client.get("/notifications", headers=EN).text
+    assert "Notifications (1)" not in after and 'class="badge state-new">New' not in after
+    token = csrf(client, "/", "/logout")
+    read = client.post("/notifications/read", data={"csrf_token": token})
     assert read.status_code == 303 and read.headers["location"] == "/notifications?done=read"
-    after = client.get("/notifications?done=read", headers=EN).text
-    assert "Notifications (1)" not in after and 'class="badge">New' not in after
     assert client.post("/notifications/read", data={}).status_code == 403
 
 

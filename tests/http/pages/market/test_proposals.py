@@ -200,7 +200,12 @@ def test_edit_and_withdraw(alice: TestClient, engine: Engine) -> None:
     mine = alice.get("/me/proposals")
     assert "Repassage et pliage" in mine.text
     token = csrf(alice, "/me/proposals", path + "/withdraw")
-    withdrawn = alice.post(path + "/withdraw", data={"csrf_token": token})
+    # Without JavaScript, the first submission asks on a page of its own, and changes nothing.
+    asked = alice.post(path + "/withdraw", data={"csrf_token": token})
+    assert asked.status_code == 200 and "Veuillez confirmer" in asked.text
+    assert 'name="confirmed" value="1"' in asked.text and "Repassage et pliage" in alice.get(path).text
+    assert f'action="{path}/withdraw"' in alice.get("/me/proposals").text
+    withdrawn = alice.post(path + "/withdraw", data={"csrf_token": token, "confirmed": "1"})
     assert withdrawn.status_code == 303 and withdrawn.headers["location"] == "/me/proposals?saved=withdrawn"
     gone = alice.get(path, headers=AS)
     assert gone.status_code == 410 and gone.json()["type"] == "Tombstone"
@@ -234,8 +239,8 @@ def test_others_cannot_edit_or_withdraw(client: TestClient, engine: Engine) -> N
 
 def test_navigation_and_script(client: TestClient, alice: TestClient) -> None:
     page = alice.get("/proposals").text
-    for href in ("/proposals", "/proposals/new", "/me/proposals"):
-        assert f'<li><a href="{href}">' in page
+    assert '<li><a href="/proposals" aria-current="page">' in page and '<li><a href="/proposals/new">' in page
+    assert '<li><a href="/me/proposals">' in alice.get("/me").text
     script = client.get("/static/places.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert "/api/v1/places?q=" in script.text and 'setAttribute("role", "combobox")' in script.text
