@@ -10,6 +10,7 @@ from node.core import processes as core_processes
 from node.core.sqlbase import SQLModel
 from node.groups import models as groups_models
 from node.market import models as market_models
+from node.search import models as search_models  # search (issue 10)
 from node.timebank import models as timebank_models  # time bank (issue 12)
 
 metadata = SQLModel.metadata
@@ -23,5 +24,6 @@ __all__ = [
     "groups_models",
     "market_models",
     "metadata",
+    "search_models",
     "timebank_models",
 ]

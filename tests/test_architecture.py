@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = ROOT / "node"
-DOMAIN = frozenset({"accounts", "places", "catalog", "market", "timebank", "groups", "demo"})
+DOMAIN = frozenset({"accounts", "places", "catalog", "market", "timebank", "groups", "demo", "search"})
 COMPOSITION = frozenset({"app", "asgi", "worker", "cli", "models", "commands"})
 PROTOCOL_MAY_IMPORT = frozenset({"core", "settings"})
 
