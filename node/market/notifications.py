@@ -36,6 +36,8 @@ class Kind(StrEnum):
     GROUP_INVITED = "group_invited"
     GROUP_ASSIGNED = "group_assigned"
     GROUP_NOTICE = "group_notice"
+    # search (node.search)
+    SAVED_SEARCH_MATCH = "saved_search_match"
 
 
 LABELS: dict[Kind, str] = {
@@ -57,6 +59,7 @@ LABELS: dict[Kind, str] = {
     Kind.GROUP_INVITED: N_("You are invited to join a group"),
     Kind.GROUP_ASSIGNED: N_("You are assigned to a group's service"),
     Kind.GROUP_NOTICE: N_("A notice from your group"),
+    Kind.SAVED_SEARCH_MATCH: N_("A new proposal matches your saved search"),
 }
 
 

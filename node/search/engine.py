@@ -29,7 +29,7 @@ from node.search import query as text_query
 from node.search.backends import backend_for
 from node.search.filters import SearchFilters
 
-__all__ = ["MAX_CANDIDATES", "PAGE_SIZE", "Hit", "Results", "centre_of", "search"]
+__all__ = ["MAX_CANDIDATES", "PAGE_SIZE", "Hit", "Results", "centre_of", "newer_matches", "search"]
 
 PAGE_SIZE = 20
 MAX_CANDIDATES = 50_000  # what one search may rank; beyond, the newest are kept
@@ -130,10 +130,12 @@ def _order(sort: str, has_text: bool) -> object:
 
 
 def _candidates(
-    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
+    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session, after_id: int = 0
 ) -> list[_Candidate]:
     parsed = text_query.parse(filters.q)
     conditions = _conditions(filters, centre, now, session=session)
+    if after_id:
+        conditions.append(col(Proposal.id) > after_id)
     title_match: ColumnElement[bool] = false()
     if parsed:
         backend = backend_for(session)
@@ -191,3 +193,16 @@ def search(filters: SearchFilters, *, session: Session, now: datetime, home: str
     rows = _load([c.id for c in chosen], session=session)
     hits = [Hit(rows[c.id], c.distance, c.title_match) for c in chosen if c.id in rows]
     return Results(hits=hits, total=total, page=page, pages=pages, centre=centre)
+
+
+def newer_matches(
+    filters: SearchFilters, *, session: Session, now: datetime, after_id: int, home: str | None = None
+) -> list[Proposal]:
+    """The proposals stored after the row ``after_id`` that match ``filters`` (every page), oldest first:
+    what a saved search has not seen yet."""
+    centre = centre_of(filters, home)
+    candidates = _candidates(filters, centre, now, session=session, after_id=after_id)
+    if filters.min_reputation is not None and candidates:
+        candidates = _reputable(candidates, filters.min_reputation, session=session)
+    rows = _load([c.id for c in candidates], session=session)
+    return [rows[i] for i in sorted(rows)]

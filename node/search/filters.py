@@ -18,7 +18,7 @@ from node.market.vocab import Purpose
 from node.places.gazetteer import default_gazetteer
 from node.search.query import MAX_LENGTH
 
-__all__ = ["MAX_RADIUS_KM", "SORTS", "SearchFilters", "Sort", "parse_search"]
+__all__ = ["MAX_RADIUS_KM", "SORTS", "SearchFilters", "Sort", "Widening", "parse_search", "widenings"]
 
 Sort = Literal["relevance", "distance", "date", "price"]
 SORTS: tuple[Sort, ...] = ("relevance", "distance", "date", "price")
@@ -178,3 +178,31 @@ def parse_search(params: Mapping[str, str]) -> tuple[SearchFilters, dict[str, st
         page=page,
     )
     return filters, errors
+
+
+Widening = Literal["radius", "origin", "category", "purpose", "dates", "price", "reputation", "words"]
+
+
+def widenings(filters: SearchFilters) -> list[tuple[Widening, SearchFilters]]:
+    """What to try when nothing matches, most useful first: each kind of widening with its filters (a
+    radius four times as large up to the limit, then none; every node; every category...)."""
+    found: list[tuple[Widening, SearchFilters]] = []
+    first = replace(filters, page=1)
+    if filters.radius_km is not None:
+        larger = filters.radius_km * 4 if filters.radius_km * 4 <= MAX_RADIUS_KM else None
+        found.append(("radius", replace(first, radius_km=larger)))
+    if filters.origin != "all":
+        found.append(("origin", replace(first, origin="all")))
+    if filters.category is not None:
+        found.append(("category", replace(first, category=None)))
+    if filters.purpose is not None:
+        found.append(("purpose", replace(first, purpose=None)))
+    if filters.date_from is not None or filters.date_to is not None:
+        found.append(("dates", replace(first, date_from=None, date_to=None)))
+    if filters.price_min is not None or filters.price_max is not None:
+        found.append(("price", replace(first, price_min=None, price_max=None)))
+    if filters.min_reputation is not None:
+        found.append(("reputation", replace(first, min_reputation=None)))
+    if filters.q.strip():
+        found.append(("words", replace(first, q="")))
+    return found

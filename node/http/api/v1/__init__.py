@@ -19,6 +19,7 @@ from node.http.api.v1 import (
     notifications,
     places,
     proposals,
+    search,
     timebank,
 )
 from node.http.runtime import node_of
@@ -42,6 +43,7 @@ def api() -> Api:
             *places.operations(),
             *proposals.operations(),
             *timebank.operations(),  # time bank (issue 12)
+            *search.operations(),  # search (issue 10)
         ],
     )
 
