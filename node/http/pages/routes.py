@@ -8,6 +8,7 @@ from node.http.pages import accounts as account_pages
 from node.http.pages import admin as admin_pages
 from node.http.pages import auth as auth_pages
 from node.http.pages import follows as follow_pages
+from node.http.pages import search as search_pages
 from node.http.pages import timebank as timebank_pages
 from node.http.pages import timebank_clearing
 from node.http.pages.groups import routes as group_routes
@@ -24,4 +25,5 @@ def routes() -> list[BaseRoute]:
         *timebank_pages.routes(),
         *timebank_clearing.routes(),
         *group_routes.routes(),
+        *search_pages.routes(),  # search (issue 10)
     ]
