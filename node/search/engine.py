@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false
+from sqlalchemy import ColumnElement, and_, false, func
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -178,10 +179,90 @@ def _load(ids: Sequence[int], *, session: Session) -> dict[int, Proposal]:
     return {row.id: row for row in rows if row.id is not None}
 
 
+def _planar(centre: Commune | None) -> ColumnElement[float | None] | None:
+    """The squared equirectangular distance to ``centre`` in degrees: an order the database can sort by
+    (the same as the great circle's at the scale of a country), NULL without a position."""
+    if centre is None or centre.lat is None or centre.lon is None:
+        return None
+    shrink = math.cos(math.radians(centre.lat))
+    dx = (col(Proposal.longitude) - centre.lon) * shrink
+    dy = col(Proposal.latitude) - centre.lat
+    return dx * dx + dy * dy
+
+
+def _sql_order(
+    sort: str, title_match: ColumnElement[bool] | None, planar: ColumnElement[float | None] | None
+) -> list[Any]:
+    newest = [col(Proposal.published_at).desc(), col(Proposal.id).desc()]
+    nearest = [planar.is_(None), planar] if planar is not None else []
+    if sort == "date":
+        return newest
+    if sort == "distance":
+        return [*nearest, *newest]
+    if sort == "price":
+        return [col(Proposal.price_amount).is_(None), col(Proposal.price_amount), *nearest, *newest]
+    return [title_match.desc(), *nearest, *newest] if title_match is not None else [*nearest, *newest]
+
+
+def _in_database(
+    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
+) -> Results:
+    """The search when the database can do all of it (no radius, no reputation): count, order, page."""
+    parsed = text_query.parse(filters.q)
+    conditions = _conditions(filters, centre, now, session=session)
+    title_match: ColumnElement[bool] = false()
+    if parsed:
+        backend = backend_for(session)
+        backend.prepare(session=session)
+        conditions.append(backend.matches(parsed))
+        title_match = backend.title_matches(parsed)
+    order = _sql_order(filters.sort, title_match if parsed else None, _planar(centre))
+
+    def page_of(number: int) -> list[Any]:
+        # the count rides along (a window over every match): the full-text lookup runs once
+        statement = (
+            select_columns(col(Proposal.id), title_match, func.count().over())
+            .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
+            .where(and_(*conditions))
+            .order_by(*order)
+            .offset((number - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+        return list(session.execute(statement).all())
+
+    page = filters.page
+    found = page_of(page)
+    if not found and page > 1:  # past the last page: show the last one
+        total = int(
+            session.execute(
+                select_columns(func.count())
+                .select_from(Proposal)
+                .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
+                .where(and_(*conditions))
+            ).scalar_one()
+        )
+        page = max(1, -(-total // PAGE_SIZE))
+        found = page_of(page) if total else []
+    total = int(found[0][2]) if found else 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    chosen = [(row_id, bool(in_title)) for row_id, in_title, _ in found]
+    rows = _load([row_id for row_id, _ in chosen], session=session)
+    hits = [
+        Hit(rows[row_id], _distance(centre, rows[row_id].latitude, rows[row_id].longitude), in_title)
+        for row_id, in_title in chosen
+        if row_id in rows
+    ]
+    return Results(hits=hits, total=total, page=page, pages=pages, centre=centre)
+
+
 def search(filters: SearchFilters, *, session: Session, now: datetime, home: str | None = None) -> Results:
     """One page of the proposals matching ``filters`` in the asked order, with their count; ``home``
-    (an INSEE code, the person's commune) is the centre when the filters name none."""
+    (an INSEE code, the person's commune) is the centre when the filters name none. Without a radius
+    or a minimum reputation the database orders and counts; with one, the candidates (inside the radius's
+    bounding box) are filtered by great-circle distance and reputation here, then ordered the same way."""
     centre = centre_of(filters, home)
+    if filters.radius_km is None and filters.min_reputation is None:
+        return _in_database(filters, centre, now, session=session)
     candidates = _candidates(filters, centre, now, session=session)
     if filters.min_reputation is not None and candidates:
         candidates = _reputable(candidates, filters.min_reputation, session=session)
