@@ -161,3 +161,51 @@ def test_the_openapi_document_lists_search(client: TestClient) -> None:
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert {"/api/v1/search", "/api/v1/saved-searches", "/api/v1/saved-searches/{saved_id}"} <= set(paths)
     assert "radius" in {p["name"] for p in paths["/api/v1/search"]["get"]["parameters"]}
+
+
+def test_people_search_by_category_and_distance(
+    client: TestClient, engine: Engine, settings: Settings, alice: dict[str, str]
+) -> None:
+    for name, commune, categories in (("carla", "93006", ["gardening"]), ("dan", "69123", ["gardening"])):
+        made = client.patch(
+            "/api/v1/me",
+            json={
+                "offers_services": True,
+                "categories": categories,
+                "postal_code": "93170" if commune == "93006" else "69001",
+                "commune_name": "Bagnolet" if commune == "93006" else "Lyon",
+            },
+            headers=token(engine, name),
+        )
+        assert made.status_code == 200, made.text
+    with Session(engine) as session:
+        indexed(
+            session,
+            settings,
+            "Taille de haies",
+            insee="93048",
+            origin="b.example",
+            category="gardening",
+            author_uri="https://b.example/users/gil",
+        )
+        indexed(
+            session,
+            settings,
+            "Ménage",
+            insee="93048",
+            origin="b.example",
+            category="housework",
+            author_uri="https://b.example/users/hugo",
+        )
+    near = client.get(
+        "/api/v1/search/people", params={"category": "gardening", "commune": "93048", "radius": 20}
+    )
+    assert near.status_code == 200, near.text
+    found = [(p["uri"].rsplit("/", 1)[-1], p["local"], p["commune"]) for p in near.json()]
+    assert found == [("gil", False, "Montreuil"), ("carla", True, "Bagnolet")]
+    assert near.json()[1]["reputation"] == {"mean": None, "count": 0} and near.json()[1]["distance_km"] < 5
+    everywhere = client.get(
+        "/api/v1/search/people", params={"category": "gardening", "commune": "93048"}
+    ).json()
+    assert [p["uri"].rsplit("/", 1)[-1] for p in everywhere][-1] == "dan"
+    assert client.get("/api/v1/search/people", params={"radius": "-1"}).status_code == 422

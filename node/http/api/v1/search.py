@@ -4,6 +4,7 @@ caller's commune is the default centre), and the caller's saved searches."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -11,6 +12,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from node.accounts import people
 from node.accounts.models import User
 from node.core.errors import N_, ValidationFailed
 from node.core.timeutil import utcnow
@@ -19,6 +21,7 @@ from node.http.api.schemas import Strict
 from node.http.api.v1.proposals import ProposalOut, proposal_out
 from node.http.runtime import language_of, node_of, run
 from node.search import engine, saved
+from node.search import people as people_search
 from node.search.filters import MAX_RADIUS_KM, SORTS, parse_search, widenings
 
 MSG_FIX = N_("Some fields need attention.")
@@ -117,6 +120,71 @@ async def search_proposals(request: Request, caller: User | None, _body: None) -
     return await run(request, load)
 
 
+class ReputationOut(BaseModel):
+    mean: Decimal | None = Field(description="1 to 5, None before the first published evaluation")
+    count: int
+
+
+class ProviderOut(BaseModel):
+    uri: str
+    name: str
+    handle: str
+    url: str
+    local: bool
+    commune: str
+    distance_km: float | None
+    reputation: ReputationOut
+    categories: list[str]
+
+
+@operation(
+    "GET",
+    "/search/people",
+    summary="Providers by category and distance, with their reputation (this node's and other nodes')",
+    tag="search",
+    auth="none",
+    response=ProviderOut,
+    list_response=True,
+    errors=(422,),
+    query={name: SEARCH_QUERY[name] for name in ("category", "commune", "radius")},
+)
+async def search_people(request: Request, caller: User | None, _body: None) -> list[ProviderOut]:
+    params = {k: v for k, v in request.query_params.items() if k in ("category", "commune", "radius")}
+    filters, errors = parse_search(params)
+    if errors:
+        raise ValidationFailed(MSG_FIX, fields=errors)
+    settings = node_of(request).settings
+    home = caller.commune_insee if caller is not None and caller.commune_insee else None
+
+    def load(session: Session) -> list[ProviderOut]:
+        centre = engine.centre_of(filters, home)
+        found = people_search.providers(
+            settings,
+            session=session,
+            now=utcnow(),
+            category=filters.category,
+            centre=centre,
+            radius_km=filters.radius_km,
+        )
+        described = people.describe(settings, [p.uri for p in found], session=session)
+        return [
+            ProviderOut(
+                uri=p.uri,
+                name=described[p.uri].label,
+                handle=described[p.uri].handle,
+                url=described[p.uri].url,
+                local=p.local,
+                commune=p.commune_name,
+                distance_km=round(p.distance_km, 1) if p.distance_km is not None else None,
+                reputation=ReputationOut(mean=p.reputation.mean, count=p.reputation.count),
+                categories=list(p.categories),
+            )
+            for p in found
+        ]
+
+    return await run(request, load)
+
+
 class SavedSearchIn(Strict):
     name: str = Field(min_length=1, max_length=120)
     query: str = Field(max_length=2000, description="the query string of a search, e.g. `q=menage&radius=10`")
@@ -179,4 +247,4 @@ async def delete_saved_search(request: Request, caller: User, _body: None) -> Re
 
 
 def operations() -> list[Operation]:
-    return [search_proposals, list_saved_searches, create_saved_search, delete_saved_search]
+    return [search_proposals, search_people, list_saved_searches, create_saved_search, delete_saved_search]
