@@ -50,7 +50,7 @@ def indexed(
         expires_at=utcnow() + timedelta(days=60),
         author_name=author_name,
     )
-    base = f"https://{origin}" if origin else settings.url("")
+    base = f"https://{origin}" if origin else settings.url("").rstrip("/")
     row = Proposal(
         ap_id=f"{base}/proposals/{uuid.uuid4()}",
         origin=origin,
