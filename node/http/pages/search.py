@@ -32,7 +32,7 @@ from node.http.runtime import (
 )
 from node.places.gazetteer import default_gazetteer
 from node.search import engine, saved
-from node.search.filters import parse_search, widenings
+from node.search.filters import MSG_NO_CENTRE, parse_search, widenings
 
 _DEPARTEMENT = re.compile(r"^(\d{2,3}|2[AaBb])$")
 RADIUS_CHOICES = (2, 5, 10, 20, 50, 100)
@@ -87,6 +87,8 @@ async def search_page(request: Request) -> Response:
     user = await current_user(request)
     lang = language_of(request, user)
     home = user.commune_insee if user is not None and user.commune_insee else None
+    if filters.radius_km is not None and not errors and engine.centre_of(filters, home) is None:
+        errors["radius"] = MSG_NO_CENTRE
 
     def load(session: Session) -> engine.Results | None:
         if errors:

@@ -88,6 +88,8 @@ def test_the_callers_commune_is_the_default_centre(
     post(client, alice)
     assert client.get("/api/v1/search", params={"radius": 50}, headers=bob).json()["total"] == 0
     assert client.get("/api/v1/search", params={"radius": 500}, headers=bob).json()["total"] == 1
+    nowhere = client.get("/api/v1/search", params={"radius": 500}, headers=alice)  # no commune in her profile
+    assert nowhere.status_code == 422 and set(nowhere.json()["error"]["fields"]) == {"radius"}
 
 
 @pytest.mark.parametrize(

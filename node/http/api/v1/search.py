@@ -22,7 +22,7 @@ from node.http.api.v1.proposals import ProposalOut, proposal_out
 from node.http.runtime import language_of, node_of, run
 from node.search import engine, saved
 from node.search import people as people_search
-from node.search.filters import MAX_RADIUS_KM, SORTS, parse_search, widenings
+from node.search.filters import MAX_RADIUS_KM, MSG_NO_CENTRE, SORTS, parse_search, widenings
 
 MSG_FIX = N_("Some fields need attention.")
 
@@ -95,6 +95,8 @@ async def search_proposals(request: Request, caller: User | None, _body: None) -
     settings = node_of(request).settings
     lang = language_of(request, caller)
     home = caller.commune_insee if caller is not None else None
+    if filters.radius_km is not None and engine.centre_of(filters, home or None) is None:
+        raise ValidationFailed(MSG_FIX, fields={"radius": MSG_NO_CENTRE})
 
     def load(session: Session) -> SearchResults:
         found = engine.search(filters, session=session, now=utcnow(), home=home or None)
