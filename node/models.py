@@ -13,6 +13,7 @@ from node.core.sqlbase import SQLModel
 from node.groups import models as groups_models
 from node.market import models as market_models
 from node.research import models as research_models  # research figures (issue 15)
+from node.search import models as search_models  # search (issue 10)
 from node.telemanagement import models as telemanagement_models  # telemanagement (issue 11)
 from node.timebank import models as timebank_models  # time bank (issue 12)
 
@@ -31,5 +32,6 @@ __all__ = [
     "metadata",
     "telemanagement_models",
     "research_models",
+    "search_models",
     "timebank_models",
 ]

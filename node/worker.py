@@ -24,6 +24,7 @@ from node.groups import jobs as groups_jobs
 from node.groups.actors import DIRECTORY as GROUPS
 from node.market import federation as market_federation
 from node.market import jobs as market_jobs
+from node.search import jobs as search_jobs
 from node.settings import Settings
 from node.timebank import federation as timebank_federation
 from node.timebank import jobs as timebank_jobs
@@ -87,6 +88,7 @@ def node_worker(
         *market_jobs.jobs(settings, engine, remote),
         *timebank_jobs.jobs(settings, engine),
         *groups_jobs.jobs(settings, engine),
+        *search_jobs.jobs(settings, engine),  # saved searches (issue 10)
         processes.Heartbeat(engine),
         limits.PruneJob(engine),
     ]

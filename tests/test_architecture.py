@@ -26,6 +26,7 @@ DOMAIN = frozenset(
         "market",
         "timebank",
         "groups",
+        "search",
         "conversations",
         "demo",
         "research",

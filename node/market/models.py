@@ -52,6 +52,9 @@ class Proposal(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     state: str = Field(default="open", max_length=16, index=True)
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # French stems of search_text and of the title, indexed by SQLite FTS5 (node.search)
+    search_terms: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    title_terms: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     raw: str | None = Field(
         default=None, sa_column=Column(Text, nullable=True)
     )  # as received, for remote ones

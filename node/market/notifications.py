@@ -47,6 +47,8 @@ class Kind(StrEnum):
     # conversations and moderation (node.conversations)
     MESSAGE = "message"
     REPORT = "report"
+    # search (node.search)
+    SAVED_SEARCH_MATCH = "saved_search_match"
 
 
 LABELS: dict[Kind, str] = {
@@ -77,6 +79,7 @@ LABELS: dict[Kind, str] = {
     Kind.TIMEBANK_REFUSED: N_("A transfer of time to another node was refused"),
     Kind.MESSAGE: N_("New message"),
     Kind.REPORT: N_("New report to moderate"),
+    Kind.SAVED_SEARCH_MATCH: N_("A new proposal matches your saved search"),
 }
 
 

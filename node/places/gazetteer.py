@@ -39,9 +39,11 @@ __all__ = [
     "Commune",
     "Departement",
     "Gazetteer",
+    "bounding_box",
     "default_gazetteer",
     "departement_of_postal_code",
     "distance_km",
+    "great_circle_km",
     "normalize",
 ]
 
@@ -126,9 +128,23 @@ def distance_km(a: Commune, b: Commune) -> float | None:
     """Great-circle (haversine) distance between two communes' points, or None."""
     if a.lat is None or a.lon is None or b.lat is None or b.lon is None:
         return None
-    lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
+    return great_circle_km(a.lat, a.lon, b.lat, b.lon)
+
+
+def great_circle_km(lat_a: float, lon_a: float, lat_b: float, lon_b: float) -> float:
+    """Great-circle (haversine) distance between two points given in degrees."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (lat_a, lon_a, lat_b, lon_b))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def bounding_box(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, float]:
+    """(south, north, west, east) in degrees of a box holding every point within ``radius_km`` of the
+    point (a cheap prefilter before :func:`great_circle_km`); the box spans all longitudes near a pole."""
+    dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
+    cos_lat = math.cos(math.radians(lat))
+    dlon = 180.0 if cos_lat < 1e-6 else min(180.0, math.degrees(radius_km / (EARTH_RADIUS_KM * cos_lat)))
+    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
 
 
 def departement_of_postal_code(postal_code: str) -> tuple[str, ...]:

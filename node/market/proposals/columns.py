@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from node.core.textsearch import terms
 from node.market import schedule as sched
 from node.market.money import Price
 from node.market.proposals.records import search_text_for
@@ -46,8 +47,18 @@ def content_columns(
     basis: str | None,
     bidding_deadline: datetime | None,
     expires_at: datetime | None,
+    author_name: str = "",
 ) -> dict[str, Any]:
-    """The columns of a proposal's content (``place`` from :func:`commune_columns` or as received)."""
+    """The columns of a proposal's content (``place`` from :func:`commune_columns` or as received),
+    with what full-text search indexes (the author's name among it)."""
+    search_text = search_text_for(
+        title,
+        description,
+        category=category,
+        commune_name=str(place.get("commune_name") or ""),
+        departement=str(place.get("departement") or ""),
+        author_name=author_name,
+    )
     first = sched.first_window(schedule) if schedule is not None else None
     return {
         "title": title,
@@ -62,5 +73,7 @@ def content_columns(
         "price_basis": basis,
         "bidding_deadline": bidding_deadline.astimezone(UTC) if bidding_deadline is not None else None,
         "expires_at": expires_at,
-        "search_text": search_text_for(title, description, str(place.get("commune_name") or "")),
+        "search_text": search_text,
+        "search_terms": terms(search_text),
+        "title_terms": terms(title),
     }

@@ -43,7 +43,12 @@ from node.market.money import check_hours, check_price
 from node.market.notifications import Kind, notify
 from node.market.proposals import notes as proposal_notes
 from node.market.proposals.columns import commune_columns, content_columns
-from node.market.proposals.records import get_by_ap_id, open_remote_of, proposal_for_local_uri
+from node.market.proposals.records import (
+    get_by_ap_id,
+    open_remote_of,
+    proposal_for_local_uri,
+    remote_author_name,
+)
 from node.market.vocab import ProposalDoc, VocabError, proposal_from_json
 from node.places.gazetteer import default_gazetteer
 from node.settings import Settings
@@ -69,7 +74,7 @@ def _clamp(moment: datetime | None, now: datetime) -> datetime:
     return now if moment is None or moment > now else moment
 
 
-def _remote_values(doc: ProposalDoc) -> dict[str, Any]:
+def _remote_values(doc: ProposalDoc, author_name: str) -> dict[str, Any]:
     """Column values of a received proposal; :class:`ValueError` for absurd amounts or schedules."""
     commune = doc.commune
     known = default_gazetteer().commune_of(commune.insee) if commune is not None and commune.insee else None
@@ -103,6 +108,7 @@ def _remote_values(doc: ProposalDoc) -> dict[str, Any]:
         basis=price.basis if price is not None else ("per_hour" if doc.currency else None),
         bidding_deadline=doc.bidding_deadline,
         expires_at=doc.expires,
+        author_name=author_name,
     )
     return {"purpose": doc.purpose, **values}
 
@@ -118,7 +124,7 @@ def store_remote(settings: Settings, doc: ProposalDoc, *, session: Session, sign
         log.info("ignored proposal %s of a blocked domain", doc.id)
         return Outcome.IGNORED
     try:
-        values = _remote_values(doc)
+        values = _remote_values(doc, remote_author_name(signer, session=session))
     except ValueError as exc:
         raise _refuse(signer, f"invalid proposal ({exc})", doc.id) from None
     now = utcnow()

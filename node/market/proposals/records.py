@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,16 +22,17 @@ from sqlmodel import Session, col, select
 from node.accounts.models import AccountStatus, User
 from node.activitypub.actors.remote import block_candidates
 from node.activitypub.addressing import PUBLIC
-from node.activitypub.models import DomainBlock
-from node.catalog.categories import is_category
+from node.activitypub.models import DomainBlock, RemoteActor
+from node.catalog.categories import is_category, label
 from node.core.errors import N_
 from node.core.text import html_to_text
+from node.core.textsearch import fold
 from node.market import schedule as sched
 from node.market.lifecycles import ProposalState
 from node.market.models import Proposal
 from node.market.money import Basis, Currency, Price
 from node.market.vocab import CommuneRef, ProposalDoc, Purpose
-from node.places.gazetteer import DEPARTEMENT_CODE, INSEE_CODE
+from node.places.gazetteer import DEPARTEMENT_CODE, INSEE_CODE, default_gazetteer
 from node.settings import Settings
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "get_by_id",
     "get_local",
     "is_visible",
+    "listing_conditions",
     "local_uuid",
     "note_uri",
     "of_author",
@@ -52,6 +53,7 @@ __all__ = [
     "price_of",
     "proposal_for_local_uri",
     "proposal_uri",
+    "remote_author_name",
     "schedule_of",
     "search",
     "search_text_for",
@@ -231,17 +233,30 @@ def to_doc(settings: Settings, row: Proposal) -> ProposalDoc:
 # --- plain text matching ------------------------------------------------------------------------------
 
 
-def fold(text: str) -> str:
-    """Lower-cased, without accents, with single spaces: the form of ``search_text`` and queries."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    bare = bare.replace("œ", "oe").replace("æ", "ae")
-    return " ".join(re.sub(r"[^\w]+", " ", bare).split())
+def search_text_for(
+    title: str,
+    description_html: str,
+    *,
+    category: str | None = None,
+    commune_name: str = "",
+    departement: str = "",
+    author_name: str = "",
+) -> str:
+    """What a proposal is found by, folded: title, description text, the category's French and English
+    labels, commune and département names, the author's name (the full-text indexes read it)."""
+    parts = [title, html_to_text(description_html, 20_000), commune_name, author_name]
+    if category and is_category(category):
+        parts += [label(category, "fr"), label(category, "en")]
+    known = default_gazetteer().departement(departement) if departement else None
+    if known is not None:
+        parts.append(known.name)
+    return fold(" ".join(parts))
 
 
-def search_text_for(title: str, description_html: str, commune_name: str) -> str:
-    """What plain text matching looks in: title, description text and commune, folded."""
-    return fold(" ".join((title, html_to_text(description_html, 20_000), commune_name)))
+def remote_author_name(uri: str, *, session: Session) -> str:
+    """The name of another node's actor as cached here ('' when unknown)."""
+    row = session.exec(select(RemoteActor).where(col(RemoteActor.uri) == uri)).first()
+    return (row.name or row.preferred_username) if row is not None else ""
 
 
 # --- listing ------------------------------------------------------------------------------------------
@@ -318,7 +333,11 @@ def _blocked_origins(*, session: Session) -> list[str]:
     return [origin for origin in origins if _blocked(blocks, origin)]
 
 
-def _conditions(filters: ProposalFilters, now: datetime, *, session: Session) -> list[ColumnElement[bool]]:
+def listing_conditions(
+    filters: ProposalFilters, now: datetime, *, session: Session
+) -> list[ColumnElement[bool]]:
+    """What a listing keeps: visible, open and current by default, then ``filters`` (a query that joins
+    ``User`` on the local author)."""
     conditions: list[ColumnElement[bool]] = [
         or_(col(Proposal.local_author_id).is_(None), col(User.status) == AccountStatus.ACTIVE.value)
     ]
@@ -353,7 +372,7 @@ def search(
     query = (
         select(Proposal)
         .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
-        .where(and_(*_conditions(filters, now, session=session)))
+        .where(and_(*listing_conditions(filters, now, session=session)))
         .order_by(col(Proposal.published_at).desc(), col(Proposal.id).desc())
         .offset((page - 1) * per_page)
         .limit(per_page + 1)

@@ -94,7 +94,7 @@ MSG_FROZEN_FIELD = N_("Cannot change once answers have arrived.")
 MSG_INACTIVE = N_("Your account cannot publish.")
 
 
-def _apply(row: Proposal, clean: CleanProposal) -> None:
+def _apply(row: Proposal, clean: CleanProposal, author_name: str) -> None:
     values = content_columns(
         title=clean.title,
         description=clean.description,
@@ -107,6 +107,7 @@ def _apply(row: Proposal, clean: CleanProposal) -> None:
         basis=clean.basis if clean.currency is not None else None,
         bidding_deadline=clean.bidding_deadline,
         expires_at=clean.expires_at,
+        author_name=author_name,
     )
     for name, value in values.items():
         setattr(row, name, value)
@@ -145,7 +146,7 @@ def create(
         published_at=now,
         updated_at=now,
     )
-    _apply(row, clean)
+    _apply(row, clean, on_behalf_of.username if on_behalf_of is not None else author.name)
     session.add(row)
     session.flush()
     proposal_publishing.publish_created(settings, row, session=session)
@@ -195,11 +196,11 @@ def update(
     clean = validate(settings, author, data, now, current=row)
     before = _deal(row)
     probe = Proposal(ap_id=row.ap_id, author_uri=row.author_uri, purpose=row.purpose, title=row.title)
-    _apply(probe, clean)
+    _apply(probe, clean, author.name)
     changed = [name for name, value in _deal(probe).items() if value != before[name]]
     if changed and has_answers(row, session=session):
         raise Conflict(MSG_FROZEN, fields={name: MSG_FROZEN_FIELD for name in changed})
-    _apply(row, clean)
+    _apply(row, clean, author.name)
     row.updated_at = now
     session.add(row)
     session.flush()

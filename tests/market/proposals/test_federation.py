@@ -291,7 +291,10 @@ def test_a_remote_proposal_is_stored_and_updated(engine: Engine, inbox: Any) -> 
     assert (row.commune_insee, row.commune_name, row.departement) == ("93006", "Bagnolet", "93")
     assert (row.latitude, row.longitude) == (48.87, 2.42)
     assert (row.price_amount, row.price_currency, row.price_basis) == (Decimal("60"), "EUR", "total")
-    assert row.search_text == "jardinage a bagnolet tailler la haie bagnolet"
+    # what full-text search reads: title, text, commune, the category (FR and EN) and the département
+    assert row.search_text.startswith("jardinage a bagnolet tailler la haie bagnolet ")
+    assert row.title_terms == "jardinag a bagnolet" and "debroussaillag" in row.search_terms
+    assert row.search_text.endswith(" seine saint denis")
     assert json.loads(row.raw or "{}")["id"] == B + "/proposals/1"
     later = isoformat(utcnow())
     changed = proposal_doc(name="Jardinage et haie", updated=later)

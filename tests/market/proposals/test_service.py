@@ -95,7 +95,12 @@ def test_an_offer_is_stored_and_published(session: Session, settings: Settings, 
     assert row.quantity_hours == Decimal("2") and row.state == "open"
     assert row.expires_at is not None
     assert timedelta(days=29) < row.expires_at - row.published_at <= timedelta(days=30)
-    assert row.search_text == "repassage en soiree je repasse vos chemises soigneusement montreuil"
+    # what full-text search reads: title, text, commune, author, the category (FR and EN), the département
+    assert row.search_text.startswith(
+        "repassage en soiree je repasse vos chemises soigneusement montreuil alice collecte "
+    )
+    assert row.search_text.endswith(" ironed laundry seine saint denis")
+    assert row.title_terms == "repassag soire"
     [activity] = outbox(session)
     assert activity["type"] == "Create" and activity["actor"] == row.author_uri
     assert activity["to"] == ["https://www.w3.org/ns/activitystreams#Public"]

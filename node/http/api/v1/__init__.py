@@ -20,6 +20,7 @@ from node.http.api.v1 import (
     notifications,
     places,
     proposals,
+    search,
     telemanagement,
     timebank,
 )
@@ -46,6 +47,7 @@ def api() -> Api:
             *timebank.operations(),  # time bank (issue 12)
             *telemanagement.operations(),  # telemanagement (issue 11)
             *conversations.operations(),  # conversations and moderation (issue 14)
+            *search.operations(),  # search (issue 10)
         ],
     )
 

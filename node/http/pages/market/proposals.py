@@ -1,5 +1,5 @@
-"""Pages of offers and demands: browse with filters, a proposal's page (also its ActivityStreams
-document), post and edit forms, withdrawal, and the author's own list.
+"""Pages of offers and demands: a proposal's page (also its ActivityStreams document), post and edit
+forms, withdrawal, and the author's own list (their search is :mod:`node.http.pages.search`).
 
 Every form works without JavaScript; ``static/places.js`` only adds autocompletion of communes.
 """
@@ -7,11 +7,10 @@ Every form works without JavaScript; ``static/places.js`` only adds autocompleti
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from sqlmodel import Session
 from starlette.datastructures import FormData
@@ -51,14 +50,12 @@ from node.market.models import Proposal
 from node.market.money import format_hours, format_price
 from node.market.proposals import notes as proposal_notes
 from node.market.proposals import service as proposals
-from node.market.proposals.records import local_uuid, parse_filters, price_of, schedule_of, to_doc
+from node.market.proposals.records import local_uuid, price_of, schedule_of, to_doc
 from node.market.vocab import proposal_to_json
-from node.places.gazetteer import default_gazetteer
 from node.settings import Mode, Settings
 
 log = logging.getLogger("asasap.web")
 
-_DEPARTEMENT = re.compile(r"^(\d{2,3}|2[AaBb])$")
 LIFETIME_CHOICES = (7, 14, 30, 60, 90, 180)
 
 
@@ -103,59 +100,6 @@ def with_ratings(
         item["rating"] = evaluation_pages.reputation_view(reputation) if reputation and rated else None
         cards.append(item)
     return cards
-
-
-# --- browse ---------------------------------------------------------------------------------------------
-
-
-def _place_filter(place: str) -> tuple[dict[str, str], str | None]:
-    """A typed place as a filter: a département code, else the best matching commune."""
-    place = place.strip()[:100]
-    if not place:
-        return {}, None
-    if _DEPARTEMENT.match(place) and default_gazetteer().departement(place.upper()) is not None:
-        return {"departement": place.upper()}, None
-    found = default_gazetteer().search(place, limit=1)
-    if not found:
-        return {}, N_("No commune matches this place.")
-    return {"commune": found[0].insee}, None
-
-
-async def browse(request: Request) -> Response:
-    params = dict(request.query_params)
-    place_params, place_error = _place_filter(params.get("place", ""))
-    params.update(place_params)
-    filters, page, _errors = parse_filters(params)
-    settings = node_of(request).settings
-    lang = language_of(request, await current_user(request))
-
-    def load(session: Session) -> tuple[list[dict[str, Any]], int, bool]:
-        found = proposals.search(filters, now=utcnow(), page=page, session=session)
-        return with_ratings(session, settings, found.items, lang), found.page, found.has_next
-
-    cards, page, has_next = await run(request, load)
-    commune = default_gazetteer().by_insee(filters.commune) if filters.commune else None
-    kept = {k: v for k, v in request.query_params.items() if k != "page" and v}
-    return await render(
-        request,
-        "proposals/browse.html",
-        {
-            "cards": cards,
-            "filters": filters,
-            "place": params.get("place", ""),
-            "place_error": place_error,
-            "commune": commune,
-            "departements": default_gazetteer().departements(),
-            "all_categories": CATEGORIES,
-            "page": page,
-            "previous_query": _query(kept, page - 1) if page > 1 else None,
-            "next_query": _query(kept, page + 1) if has_next else None,
-        },
-    )
-
-
-def _query(params: dict[str, str], page: int) -> str:
-    return "?" + urlencode({**params, "page": str(page)})
 
 
 # --- one proposal -------------------------------------------------------------------------------------
@@ -460,7 +404,6 @@ async def my_proposals(request: Request, user: User) -> Response:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/proposals", browse),
         Route("/proposals/new", new_proposal, methods=["GET", "POST"]),
         Route("/proposals/remote/{proposal_id:int}", remote_page),
         Route("/proposals/{uuid}", proposal_page),

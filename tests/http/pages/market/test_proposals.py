@@ -132,17 +132,20 @@ def test_browse_with_filters(alice: TestClient, engine: Engine) -> None:
     assert titles() == ["Cours d&#39;informatique", "Jardinage à Bagnolet", "Repassage en soirée"]
     assert titles(purpose="request") == ["Jardinage à Bagnolet"]
     assert titles(category="laundry-delivery") == ["Repassage en soirée"]
-    assert titles(place="Bagnolet") == ["Jardinage à Bagnolet"]
-    assert titles(place="93100") == ["Repassage en soirée"]
+    # a typed place is a centre: within 10 km unless a distance is chosen, nearest first
+    assert titles(place="Bagnolet") == ["Jardinage à Bagnolet", "Repassage en soirée"]
+    assert titles(place="93100", radius="2") == ["Repassage en soirée"]
+    assert titles(place="Bagnolet", radius="")[-1] == "Cours d&#39;informatique"
     assert titles(place="69") == ["Cours d&#39;informatique"]
     assert titles(departement="93") == ["Jardinage à Bagnolet", "Repassage en soirée"]
     assert titles(origin="remote") == ["Cours d&#39;informatique"]
     assert titles(origin="local", q="jardin") == ["Jardinage à Bagnolet"]
-    assert titles(purpose="nonsense", origin="mars") == titles()  # unknown values are left out
+    refused = alice.get("/proposals", params={"purpose": "nonsense", "origin": "mars"})
+    assert refused.status_code == 422 and 'href="#f-purpose"' in refused.text  # named, not searched
     remote = alice.get("/proposals", params={"origin": "remote"}).text
     assert 'href="/proposals/remote/' in remote and "lyon.example" in remote
     page = alice.get("/proposals", params={"place": "Zzzzzz"})
-    assert page.status_code == 200 and 'class="alert"' in page.text
+    assert page.status_code == 422 and 'id="e-place"' in page.text
 
 
 def test_a_remote_proposal_page(client: TestClient, engine: Engine) -> None:

@@ -1,0 +1,258 @@
+"""Search latency: one search of the engine (:func:`node.search.engine.search`: full text, filters,
+distance, order, count and page) on generated French proposals, as a ratio to the bare full-text query
+of the same words on the same database, measured in the same run.
+
+    .venv/bin/python bench/search.py [--proposals 10000] [--repeat 5] [--json]
+
+SQLite (a file in WAL mode) always; PostgreSQL too when ``ASASAP_TEST_DATABASE_URL`` is set (a scratch
+database is created and dropped). The proposals are generated from French sentences of the sector in 26
+categories and about 200 communes around Paris, Lyon, Marseille, Lille and Toulouse, with prices and
+authors' names, through the same column mapping as the services (so indexed as theirs are). Each query
+of :data:`QUERIES` runs ``--repeat`` times after a warm-up; the figures are the p50 and p95 over all of
+them. The bare query is only the index lookup (``proposals_fts MATCH`` on SQLite, ``@@ to_tsquery`` with
+the GIN index on PostgreSQL) returning the matching ids, without filters, order or rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlmodel import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from node.catalog.categories import CATEGORIES  # noqa: E402
+from node.core import db  # noqa: E402
+from node.core.timeutil import utcnow  # noqa: E402
+from node.market.models import Proposal  # noqa: E402
+from node.market.money import Price  # noqa: E402
+from node.market.proposals.columns import commune_columns, content_columns  # noqa: E402
+from node.places.gazetteer import default_gazetteer  # noqa: E402
+from node.search import query as text_query  # noqa: E402
+from node.search.backends import postgres, sqlite  # noqa: E402
+from node.search.engine import search  # noqa: E402
+from node.search.filters import parse_search  # noqa: E402
+
+PG_ENV = "ASASAP_TEST_DATABASE_URL"
+CENTRES = ("75056", "69123", "13055", "59350", "31555")
+VERBS = ("Je propose", "Cherche quelqu'un pour", "Besoin d'aide pour", "Disponible pour", "Je peux faire")
+OBJECTS = (
+    "le ménage de l'appartement",
+    "le repassage des chemises",
+    "la tonte de la pelouse",
+    "la taille des haies",
+    "les courses au marché",
+    "la garde des enfants après l'école",
+    "l'aide aux devoirs en mathématiques",
+    "le dépannage de l'ordinateur",
+    "la préparation des repas de la semaine",
+    "la promenade du chien",
+    "le montage de meubles en kit",
+    "l'accompagnement chez le médecin",
+    "les papiers administratifs",
+    "le nettoyage des vitres",
+    "la livraison de linge propre",
+)
+WHEN = (
+    "le mardi matin",
+    "en soirée",
+    "le week-end",
+    "pendant les vacances",
+    "chaque semaine",
+    "ponctuellement",
+)
+NAMES = ("Amina", "Bernard", "Chloé", "Dominique", "Élodie", "François", "Hélène", "Karim", "Léa", "Yasmine")
+QUERIES: list[dict[str, str]] = [
+    {"q": "ménage"},
+    {"q": "repassage chemises "},
+    {"q": "jardinage ", "commune": "75056", "radius": "20"},
+    {"q": "garde d'enfants ", "sort": "distance", "commune": "69123"},
+    {"q": "ordi"},
+    {"q": "courses", "purpose": "request", "price_max": "25"},
+    {"commune": "13055", "radius": "10"},
+    {"q": "aide ", "sort": "date"},
+]
+
+
+def _scratch_pg() -> tuple[str, Callable[[], None]]:
+    admin = os.environ[PG_ENV].replace("postgresql://", "postgresql+psycopg://")
+    name = f"asasap_bench_search_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with engine.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+    return admin.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def _communes() -> list[Any]:
+    """About 200 communes with coordinates, around five large cities."""
+    gazetteer = default_gazetteer()
+    found = []
+    for code in CENTRES:
+        centre = gazetteer.by_insee(code)
+        assert centre is not None
+        found += [
+            c for c in gazetteer.communes() if c.departement == centre.departement and c.has_coordinates
+        ][:40]
+    return found
+
+
+def fill(url: str, count: int) -> None:
+    """``count`` open proposals, generated from a fixed seed."""
+    rng = random.Random(10)
+    communes = _communes()
+    now = utcnow()
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    with Session(engine) as session:
+        for i in range(count):
+            commune = rng.choice(communes)
+            category = rng.choice(CATEGORIES)
+            price = Decimal(rng.randint(12, 40))
+            title = f"{rng.choice(VERBS)} {rng.choice(OBJECTS)}"
+            values = content_columns(
+                title=title[:120],
+                description=f"<p>{title} {rng.choice(WHEN)} à {commune.name}. "
+                f"{rng.choice(OBJECTS).capitalize()}.</p>",
+                category=category.slug,
+                place=commune_columns(commune),
+                schedule=None,
+                quantity=None,
+                price=Price(price, "EUR", "per_hour"),
+                currency="EUR",
+                basis="per_hour",
+                bidding_deadline=None,
+                expires_at=now + timedelta(days=60),
+                author_name=rng.choice(NAMES),
+            )
+            origin = "" if i % 3 else "b.example"
+            base = f"https://{origin}" if origin else "https://bench.example"
+            session.add(
+                Proposal(
+                    ap_id=f"{base}/proposals/{uuid.uuid4()}",
+                    origin=origin,
+                    author_uri=f"{base}/users/u{i % 500}",
+                    purpose="offer" if i % 2 else "request",
+                    published_at=now - timedelta(minutes=i),
+                    **values,
+                )
+            )
+            if i % 2000 == 1999:
+                session.commit()
+        session.commit()
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as c:
+            c.execute(text("ANALYZE proposals"))
+    engine.dispose()
+
+
+def _bare(session: Session, q: str) -> int:
+    parsed = text_query.parse(q)
+    if not parsed:
+        return int(session.execute(text("SELECT count(*) FROM proposals")).scalar_one())
+    if session.get_bind().dialect.name == "sqlite":
+        statement = text("SELECT rowid FROM proposals_fts WHERE proposals_fts MATCH :q")
+        return len(session.execute(statement, {"q": sqlite.expression(parsed)}).all())
+    statement = text(
+        "SELECT id FROM proposals WHERE to_tsvector('asasap_french', search_text) "
+        "@@ to_tsquery('asasap_french', :q)"
+    )
+    return len(session.execute(statement, {"q": postgres.tsquery(parsed)}).all())
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p95_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000, 2),
+    }
+
+
+def measure(url: str, repeat: int) -> dict[str, Any]:
+    engine = db.make_engine(url)
+    engine_times: list[float] = []
+    bare_times: list[float] = []
+    totals: dict[str, int] = {}
+    with Session(engine) as session:
+        for params in QUERIES:
+            filters, errors = parse_search(params)
+            assert errors == {}, errors
+            search(filters, session=session, now=utcnow())  # warm-up
+            _bare(session, filters.q)
+            for _ in range(repeat):
+                started = time.perf_counter()
+                found = search(filters, session=session, now=utcnow())
+                engine_times.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                _bare(session, filters.q)
+                bare_times.append(time.perf_counter() - started)
+                session.rollback()
+            totals[json.dumps(params, ensure_ascii=False)] = found.total
+    engine.dispose()
+    searched, bare = _percentiles(engine_times), _percentiles(bare_times)
+    return {
+        "search": searched,
+        "bare_fts": bare,
+        "ratio_p50": round(searched["p50_ms"] / max(bare["p50_ms"], 0.001), 1),
+        "totals": totals,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--proposals", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        started = time.perf_counter()
+        fill(url, args.proposals)
+        results["sqlite"] = {"fill_s": round(time.perf_counter() - started, 1), **measure(url, args.repeat)}
+    if os.environ.get(PG_ENV):
+        url, drop = _scratch_pg()
+        try:
+            started = time.perf_counter()
+            fill(url, args.proposals)
+            results["postgresql"] = {
+                "fill_s": round(time.perf_counter() - started, 1),
+                **measure(url, args.repeat),
+            }
+        finally:
+            drop()
+    if args.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+        return
+    for backend, figures in results.items():
+        print(
+            f"{backend}: {args.proposals} proposals (filled in {figures['fill_s']} s); search p50 "
+            f"{figures['search']['p50_ms']} ms, p95 {figures['search']['p95_ms']} ms; bare full-text "
+            f"p50 {figures['bare_fts']['p50_ms']} ms, p95 {figures['bare_fts']['p95_ms']} ms; "
+            f"ratio at p50 {figures['ratio_p50']}"
+        )
+        for query, total in figures["totals"].items():
+            print(f"  {total:6d}  {query}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Pages of search: ``/proposals`` searches offers and demands (words, place and radius, dates, price,
+reputation, sort; 20 a page with the count; wider searches when nothing matches), and ``/me/searches``
+keeps a person's saved searches, whose new matches arrive as notifications.
+
+Every form works without JavaScript; ``static/places.js`` only adds autocompletion of communes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from node.accounts.models import User
+from node.catalog.categories import CATEGORIES
+from node.core.errors import N_
+from node.core.timeutil import utcnow
+from node.http.pages.market.proposals import with_ratings
+from node.http.runtime import (
+    current_user,
+    form_with_csrf,
+    language_of,
+    login_required,
+    node_of,
+    render,
+    run,
+    text,
+)
+from node.places.gazetteer import default_gazetteer
+from node.search import engine, saved
+from node.search.filters import MSG_NO_CENTRE, parse_search, widenings
+
+_DEPARTEMENT = re.compile(r"^(\d{2,3}|2[AaBb])$")
+RADIUS_CHOICES = (2, 5, 10, 20, 50, 100)
+DEFAULT_RADIUS_KM = 10
+MSG_NO_PLACE = N_("No commune matches this place.")
+WIDENING_LABELS = {
+    "radius": N_("Search farther away"),
+    "origin": N_("Search on every node"),
+    "category": N_("Search every service"),
+    "purpose": N_("Search offers and demands"),
+    "dates": N_("Search any date"),
+    "price": N_("Search any price"),
+    "reputation": N_("Search any reputation"),
+    "words": N_("Search without the words"),
+}
+
+
+def _place(params: dict[str, str]) -> str | None:
+    """A typed place (``place``) read into ``departement`` or ``commune`` (within
+    :data:`DEFAULT_RADIUS_KM` unless a distance is chosen); the error when unknown."""
+    place = params.pop("place", "").strip()[:100]
+    if not place or params.get("commune"):
+        return None
+    if _DEPARTEMENT.match(place) and default_gazetteer().departement(place.upper()) is not None:
+        params.setdefault("departement", place.upper())
+        return None
+    found = default_gazetteer().search(place, limit=1)
+    if not found:
+        return MSG_NO_PLACE
+    params["commune"] = found[0].insee
+    if "radius" not in params:  # a place typed in a link or the address bar: around it, not all France
+        params["radius"] = str(DEFAULT_RADIUS_KM)
+    return None
+
+
+def _hit_cards(session: Session, settings: Any, hits: list[engine.Hit], lang: str) -> list[dict[str, Any]]:
+    """The cards of ``hits``, with their authors' ratings and their distance when one was asked."""
+    cards = with_ratings(session, settings, [hit.proposal for hit in hits], lang)
+    for item, hit in zip(cards, hits, strict=True):
+        if hit.distance_km is not None:
+            distance = f"{hit.distance_km:.0f}" if hit.distance_km >= 10 else f"{hit.distance_km:.1f}"
+            shown = distance.replace(".", ",") if lang == "fr" else distance
+            item["place"] = f"{item['place']} · {shown} km"
+    return cards
+
+
+async def search_page(request: Request) -> Response:
+    """``GET /proposals``: the search form and one page of results."""
+    params = dict(request.query_params)
+    place_error = _place(params)
+    filters, errors = parse_search(params)
+    if place_error:
+        errors["place"] = place_error
+    settings = node_of(request).settings
+    user = await current_user(request)
+    lang = language_of(request, user)
+    home = user.commune_insee if user is not None and user.commune_insee else None
+    if filters.radius_km is not None and not errors and engine.centre_of(filters, home) is None:
+        errors["radius"] = MSG_NO_CENTRE
+
+    def load(session: Session) -> tuple[engine.Results | None, list[dict[str, Any]]]:
+        if errors:
+            return None, []
+        results = engine.search(filters, session=session, now=utcnow(), home=home)
+        return results, _hit_cards(session, settings, list(results.hits), lang)
+
+    found, cards = await run(request, load)
+    commune = default_gazetteer().by_insee(filters.commune) if filters.commune else None
+    return await render(
+        request,
+        "search/proposals.html",
+        {
+            "filters": filters,
+            "values": {k: v for k, v in request.query_params.items() if k != "place"},
+            "errors": errors,
+            "place": request.query_params.get("place", "") or (commune.label() if commune else ""),
+            "results": found,
+            "cards": cards,
+            "widen": [(WIDENING_LABELS[k], w.query_string()) for k, w in widenings(filters)]
+            if found is not None and found.total == 0
+            else [],
+            "previous_query": filters.query_string(page=found.page - 1) if found and found.page > 1 else None,
+            "next_query": filters.query_string(page=found.page + 1) if found and found.has_next else None,
+            "saved_query": filters.query_string(sort="relevance", page=1),
+            "departements": default_gazetteer().departements(),
+            "all_categories": CATEGORIES,
+            "radius_choices": RADIUS_CHOICES,
+            "home": home,
+        },
+        status_code=200 if not errors else 422,
+    )
+
+
+@login_required
+async def saved_searches(request: Request, user: User) -> Response:
+    """``GET /me/searches``: the person's saved searches; ``POST`` saves one."""
+    if request.method == "POST":
+        form = await form_with_csrf(request)
+        settings = node_of(request).settings
+        name, query = text(form, "name", 200), text(form, "query", 2000)
+        await run(request, lambda s: saved.create(settings, user, name or query or "?", query, session=s))
+        return RedirectResponse("/me/searches?saved=1", status_code=303)
+    rows = await run(request, lambda s: list(saved.of_user(user.pk, session=s)))
+    return await render(
+        request, "search/saved.html", {"searches": rows, "saved": request.query_params.get("saved")}
+    )
+
+
+@login_required
+async def delete_saved_search(request: Request, user: User) -> Response:
+    """``POST /me/searches/{id}/delete``; a ``GET`` (a reload) goes back to the list."""
+    if request.method == "POST":
+        await form_with_csrf(request)
+        saved_id = int(request.path_params["saved_id"])
+        await run(request, lambda s: saved.delete(user, saved_id, session=s))
+    return RedirectResponse("/me/searches", status_code=303)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/proposals", search_page),
+        Route("/me/searches", saved_searches, methods=["GET", "POST"]),
+        Route("/me/searches/{saved_id:int}/delete", delete_saved_search, methods=["GET", "POST"]),
+    ]

@@ -1,0 +1,37 @@
+"""One full-text backend per database, behind one interface (:class:`TextBackend`): given a parsed
+:class:`~node.search.query.TextQuery`, a condition that a proposal matches, and one that its title alone
+matches (the first rank of relevance). Both backends find the same rows: they index the same folded text
+with the same French stemmer and stop words (:mod:`node.core.textsearch`)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy import ColumnElement
+from sqlmodel import Session
+
+from node.search.backends import postgres, sqlite
+from node.search.query import TextQuery
+
+__all__ = ["TextBackend", "backend_for"]
+
+
+class TextBackend(Protocol):
+    def prepare(self, *, session: Session) -> None:
+        """Bound what one search may cost on this database (a statement timeout)."""
+
+    def matches(self, query: TextQuery) -> ColumnElement[bool]:
+        """The proposals whose indexed text matches every group of ``query``."""
+
+    def title_matches(self, query: TextQuery) -> ColumnElement[bool]:
+        """The proposals whose title alone matches every group of ``query``."""
+
+
+def backend_for(session: Session) -> TextBackend:
+    """The backend of the database ``session`` talks to."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgres.BACKEND
+    if name == "sqlite":
+        return sqlite.BACKEND
+    raise RuntimeError(f"no full-text search for {name}")

@@ -1,0 +1,51 @@
+"""SQLite: the FTS5 table ``proposals_fts`` (tokenizer ``unicode61 remove_diacritics 2``) over the stems
+that :mod:`node.core.textsearch` stores in ``proposals.title_terms`` and ``proposals.search_terms``,
+kept in step by triggers (migration 0010). A query is stemmed the same way in Python and written as an
+FTS5 expression of quoted stems: nothing typed reaches FTS5's syntax."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, column, literal, literal_column, select, table
+from sqlmodel import Session, col
+
+from node.market.models import Proposal
+from node.search.query import Group, TextQuery
+
+__all__ = ["BACKEND", "expression"]
+
+_FTS = table("proposals_fts", column("rowid"))
+
+
+def _group(group: Group) -> str:
+    alternatives = [
+        "(" + " AND ".join(f'"{term.stem}"' + ("*" if term.prefix else "") for term in alternative) + ")"
+        for alternative in group.alternatives
+    ]
+    return "(" + " OR ".join(alternatives) + ")"
+
+
+def expression(query: TextQuery) -> str:
+    """The FTS5 expression of ``query`` (stems contain only letters and digits)."""
+    return " AND ".join(_group(g) for g in query.groups)
+
+
+def _rows_matching(fts_expression: str) -> ColumnElement[bool]:
+    found = select(_FTS.c.rowid).where(literal_column("proposals_fts").op("MATCH")(literal(fts_expression)))
+    return col(Proposal.id).in_(found)
+
+
+@dataclass(frozen=True)
+class SQLiteFTS:
+    def prepare(self, *, session: Session) -> None:
+        """Nothing to bound: a query has at most eight groups of quoted stems."""
+
+    def matches(self, query: TextQuery) -> ColumnElement[bool]:
+        return _rows_matching(expression(query))
+
+    def title_matches(self, query: TextQuery) -> ColumnElement[bool]:
+        return _rows_matching("{title_terms} : (" + expression(query) + ")")
+
+
+BACKEND = SQLiteFTS()

@@ -1,0 +1,289 @@
+"""Searching proposals, local and federated, in one index: full text (:mod:`node.search.backends`), then
+the filters, a distance around a commune, the ranking, the count and one page of 20.
+
+The database returns the candidates that match the text and the cheap filters, with a bounding box
+around the centre when a radius is asked; the exact great-circle distance, the minimum reputation, the
+order and the page are then worked out here, the same way on every database. Relevance has two ranks —
+the title alone matches the whole query, or only the whole text does — so that, within a rank, nearer
+comes first and then newer: relevance, then distance, then freshness.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, func
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, col, select
+
+from node.accounts.models import User
+from node.market.evaluations.service import reputations_of
+from node.market.models import Proposal
+from node.market.proposals.records import ProposalFilters, listing_conditions
+from node.places.gazetteer import Commune, bounding_box, default_gazetteer, great_circle_km
+from node.search import query as text_query
+from node.search.backends import backend_for
+from node.search.filters import SearchFilters
+
+__all__ = ["MAX_CANDIDATES", "PAGE_SIZE", "Hit", "Results", "centre_of", "newer_matches", "search"]
+
+PAGE_SIZE = 20
+MAX_CANDIDATES = 50_000  # what one search may rank; beyond, the newest are kept
+
+
+@dataclass(frozen=True)
+class Hit:
+    proposal: Proposal
+    distance_km: float | None
+    title_match: bool
+
+
+@dataclass(frozen=True)
+class Results:
+    hits: list[Hit]
+    total: int
+    page: int
+    pages: int
+    centre: Commune | None
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    id: int
+    author_uri: str
+    title_match: bool
+    distance: float | None
+    published: datetime
+    price: Decimal | None
+
+
+def centre_of(filters: SearchFilters, home: str | None) -> Commune | None:
+    """The commune distances are measured from: the one asked for, else the person's own (``home``)."""
+    code = filters.commune or home
+    commune = default_gazetteer().by_insee(code) if code else None
+    return commune if commune is not None and commune.has_coordinates else None
+
+
+def _conditions(
+    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
+) -> list[ColumnElement[bool]]:
+    listing = ProposalFilters(
+        purpose=filters.purpose,
+        category=filters.category,
+        departement=filters.departement,
+        origin=filters.origin,
+    )
+    conditions = listing_conditions(listing, now, session=session)
+    if filters.radius_km is not None:
+        if centre is None or centre.lat is None or centre.lon is None:
+            conditions.append(false())
+        else:
+            south, north, west, east = bounding_box(centre.lat, centre.lon, filters.radius_km)
+            conditions += [
+                col(Proposal.latitude).between(south, north),
+                col(Proposal.longitude).between(west, east),
+            ]
+    if filters.date_from is not None:
+        start = datetime.combine(filters.date_from, time.min, tzinfo=UTC)
+        conditions.append(col(Proposal.starts_at) >= start)
+    if filters.date_to is not None:
+        end = datetime.combine(filters.date_to, time.min, tzinfo=UTC) + timedelta(days=1)
+        conditions.append(col(Proposal.starts_at) < end)
+    if filters.price_min is not None or filters.price_max is not None:
+        conditions.append(col(Proposal.price_currency) == "EUR")
+        if filters.price_min is not None:
+            conditions.append(col(Proposal.price_amount) >= filters.price_min)
+        if filters.price_max is not None:
+            conditions.append(col(Proposal.price_amount) <= filters.price_max)
+    return conditions
+
+
+def _distance(centre: Commune | None, lat: float | None, lon: float | None) -> float | None:
+    if centre is None or centre.lat is None or centre.lon is None or lat is None or lon is None:
+        return None
+    return great_circle_km(centre.lat, centre.lon, lat, lon)
+
+
+def _order(sort: str, has_text: bool) -> object:
+    far = math.inf
+
+    def key(c: _Candidate) -> tuple[object, ...]:
+        newest = (-c.published.timestamp(), -c.id)
+        distance = c.distance if c.distance is not None else far
+        if sort == "date":
+            return newest
+        if sort == "distance":
+            return (distance, *newest)
+        if sort == "price":
+            return (c.price is None, c.price or Decimal(0), distance, *newest)
+        return (not c.title_match if has_text else False, distance, *newest)
+
+    return key
+
+
+def _candidates(
+    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session, after_id: int = 0
+) -> list[_Candidate]:
+    parsed = text_query.parse(filters.q)
+    conditions = _conditions(filters, centre, now, session=session)
+    if after_id:
+        conditions.append(col(Proposal.id) > after_id)
+    title_match: ColumnElement[bool] = false()
+    if parsed:
+        backend = backend_for(session)
+        backend.prepare(session=session)
+        conditions.append(backend.matches(parsed))
+        title_match = backend.title_matches(parsed)
+    statement = (
+        select_columns(
+            col(Proposal.id),
+            col(Proposal.author_uri),
+            title_match,
+            col(Proposal.latitude),
+            col(Proposal.longitude),
+            col(Proposal.published_at),
+            col(Proposal.price_amount),
+        )
+        .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
+        .where(and_(*conditions))
+        .order_by(col(Proposal.published_at).desc(), col(Proposal.id).desc())
+        .limit(MAX_CANDIDATES)
+    )
+    found: list[_Candidate] = []
+    for row_id, author, in_title, lat, lon, published, price in session.execute(statement).all():
+        distance = _distance(centre, lat, lon)
+        if filters.radius_km is not None and (distance is None or distance > filters.radius_km):
+            continue
+        found.append(_Candidate(row_id, author, bool(in_title), distance, published, price))
+    return found
+
+
+def _reputable(candidates: list[_Candidate], minimum: Decimal, *, session: Session) -> list[_Candidate]:
+    reputations = reputations_of({c.author_uri for c in candidates}, session=session)
+    return [c for c in candidates if (mean := reputations[c.author_uri].mean) is not None and mean >= minimum]
+
+
+def _load(ids: Sequence[int], *, session: Session) -> dict[int, Proposal]:
+    if not ids:
+        return {}
+    rows = session.exec(select(Proposal).where(col(Proposal.id).in_(ids))).all()
+    return {row.id: row for row in rows if row.id is not None}
+
+
+def _planar(centre: Commune | None) -> ColumnElement[float | None] | None:
+    """The squared equirectangular distance to ``centre`` in degrees: an order the database can sort by
+    (the same as the great circle's at the scale of a country), NULL without a position."""
+    if centre is None or centre.lat is None or centre.lon is None:
+        return None
+    shrink = math.cos(math.radians(centre.lat))
+    dx = (col(Proposal.longitude) - centre.lon) * shrink
+    dy = col(Proposal.latitude) - centre.lat
+    return dx * dx + dy * dy
+
+
+def _sql_order(
+    sort: str, title_match: ColumnElement[bool] | None, planar: ColumnElement[float | None] | None
+) -> list[Any]:
+    newest = [col(Proposal.published_at).desc(), col(Proposal.id).desc()]
+    nearest = [planar.is_(None), planar] if planar is not None else []
+    if sort == "date":
+        return newest
+    if sort == "distance":
+        return [*nearest, *newest]
+    if sort == "price":
+        return [col(Proposal.price_amount).is_(None), col(Proposal.price_amount), *nearest, *newest]
+    return [title_match.desc(), *nearest, *newest] if title_match is not None else [*nearest, *newest]
+
+
+def _in_database(
+    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
+) -> Results:
+    """The search when the database can do all of it (no radius, no reputation): count, order, page."""
+    parsed = text_query.parse(filters.q)
+    conditions = _conditions(filters, centre, now, session=session)
+    title_match: ColumnElement[bool] = false()
+    if parsed:
+        backend = backend_for(session)
+        backend.prepare(session=session)
+        conditions.append(backend.matches(parsed))
+        title_match = backend.title_matches(parsed)
+    order = _sql_order(filters.sort, title_match if parsed else None, _planar(centre))
+
+    def page_of(number: int) -> list[Any]:
+        # the count rides along (a window over every match): the full-text lookup runs once
+        statement = (
+            select_columns(col(Proposal.id), title_match, func.count().over())
+            .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
+            .where(and_(*conditions))
+            .order_by(*order)
+            .offset((number - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+        return list(session.execute(statement).all())
+
+    page = filters.page
+    found = page_of(page)
+    if not found and page > 1:  # past the last page: show the last one
+        total = int(
+            session.execute(
+                select_columns(func.count())
+                .select_from(Proposal)
+                .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
+                .where(and_(*conditions))
+            ).scalar_one()
+        )
+        page = max(1, -(-total // PAGE_SIZE))
+        found = page_of(page) if total else []
+    total = int(found[0][2]) if found else 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    chosen = [(row_id, bool(in_title)) for row_id, in_title, _ in found]
+    rows = _load([row_id for row_id, _ in chosen], session=session)
+    hits = [
+        Hit(rows[row_id], _distance(centre, rows[row_id].latitude, rows[row_id].longitude), in_title)
+        for row_id, in_title in chosen
+        if row_id in rows
+    ]
+    return Results(hits=hits, total=total, page=page, pages=pages, centre=centre)
+
+
+def search(filters: SearchFilters, *, session: Session, now: datetime, home: str | None = None) -> Results:
+    """One page of the proposals matching ``filters`` in the asked order, with their count; ``home``
+    (an INSEE code, the person's commune) is the centre when the filters name none. Without a radius
+    or a minimum reputation the database orders and counts; with one, the candidates (inside the radius's
+    bounding box) are filtered by great-circle distance and reputation here, then ordered the same way."""
+    centre = centre_of(filters, home)
+    if filters.radius_km is None and filters.min_reputation is None:
+        return _in_database(filters, centre, now, session=session)
+    candidates = _candidates(filters, centre, now, session=session)
+    if filters.min_reputation is not None and candidates:
+        candidates = _reputable(candidates, filters.min_reputation, session=session)
+    candidates.sort(key=_order(filters.sort, bool(text_query.parse(filters.q))))  # type: ignore[arg-type]
+    total = len(candidates)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(filters.page, pages)
+    chosen = candidates[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    rows = _load([c.id for c in chosen], session=session)
+    hits = [Hit(rows[c.id], c.distance, c.title_match) for c in chosen if c.id in rows]
+    return Results(hits=hits, total=total, page=page, pages=pages, centre=centre)
+
+
+def newer_matches(
+    filters: SearchFilters, *, session: Session, now: datetime, after_id: int, home: str | None = None
+) -> list[Proposal]:
+    """The proposals stored after the row ``after_id`` that match ``filters`` (every page), oldest first:
+    what a saved search has not seen yet."""
+    centre = centre_of(filters, home)
+    candidates = _candidates(filters, centre, now, session=session, after_id=after_id)
+    if filters.min_reputation is not None and candidates:
+        candidates = _reputable(candidates, filters.min_reputation, session=session)
+    rows = _load([c.id for c in candidates], session=session)
+    return [rows[i] for i in sorted(rows)]

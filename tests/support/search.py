@@ -1,0 +1,65 @@
+"""Proposals for search tests, stored with the same column mapping as the services' (so indexed as
+theirs are), local or as received from another node, in any commune of the gazetteer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlmodel import Session
+
+from node.core.timeutil import utcnow
+from node.market.models import Proposal
+from node.market.money import Price
+from node.market.proposals.columns import commune_columns, content_columns
+from node.places.gazetteer import default_gazetteer
+from node.settings import Settings
+
+
+def indexed(
+    session: Session,
+    settings: Settings,
+    title: str,
+    *,
+    description: str = "",
+    purpose: str = "offer",
+    category: str | None = None,
+    insee: str = "93048",
+    origin: str = "",
+    author_name: str = "",
+    published: datetime | None = None,
+    starts: datetime | None = None,
+    price: Decimal | None = None,
+    author_uri: str | None = None,
+) -> Proposal:
+    """One open proposal, stored and indexed (committed)."""
+    commune = default_gazetteer().by_insee(insee)
+    assert commune is not None, insee
+    values = content_columns(
+        title=title,
+        description=description,
+        category=category,
+        place=commune_columns(commune),
+        schedule=None,
+        quantity=None,
+        price=Price(price, "EUR", "per_hour") if price is not None else None,
+        currency="EUR" if price is not None else None,
+        basis="per_hour" if price is not None else None,
+        bidding_deadline=None,
+        expires_at=utcnow() + timedelta(days=60),
+        author_name=author_name,
+    )
+    base = f"https://{origin}" if origin else settings.url("").rstrip("/")
+    row = Proposal(
+        ap_id=f"{base}/proposals/{uuid.uuid4()}",
+        origin=origin,
+        author_uri=author_uri or f"{base}/users/someone",
+        purpose=purpose,
+        published_at=published or utcnow(),
+        **values,
+    )
+    row.starts_at = starts
+    session.add(row)
+    session.commit()
+    return row
