@@ -1,9 +1,9 @@
 """The shared calendar of a group's work, and each member's hours, amounts and contributions per month.
 
-Entries come from *sources*, each a function of the group and a time span. Today the one source is the
-group's agreements (per assigned member). Visits (telemanagement) will be a second source here: a function
-with the same signature returning one :class:`Entry` per planned or clocked visit of the group's members,
-added to :data:`SOURCES` — the week view and the month summary need no other change.
+Entries come from *sources*, each a function of the group and a time span: the group's agreements (per
+assigned member) and the visits (telemanagement) its members on this node are assigned to, planned,
+under way or done (cancelled ones are left out). A visit shows its activity and times only: who is visited
+stays with the coordinators who plan the visits.
 
 The month summary counts the agreements completed in the month, per member: hours, amounts per currency
 (euros, time tokens) and the contribution to pooled costs by the group's rules
@@ -29,6 +29,8 @@ from node.market.lifecycles import AgreementState
 from node.market.models import Agreement
 from node.market.money import total_for
 from node.settings import Settings
+from node.telemanagement import visits
+from node.telemanagement.lifecycles import VisitState
 
 PARIS = ZoneInfo("Europe/Paris")
 UNASSIGNED = ""
@@ -41,7 +43,7 @@ class Entry:
     start: datetime
     end: datetime
     member_uri: str
-    kind: str  # "agreement" (and "visit" once telemanagement adds its source)
+    kind: str  # "agreement" or "visit"
     title: str
     state: str
     agreement_id: int | None = None
@@ -72,8 +74,31 @@ def _agreement_entries(
     return found
 
 
-# Telemanagement (visits) adds its source here.
-SOURCES: tuple[Source, ...] = (_agreement_entries,)
+def _visit_entries(
+    settings: Settings, group: Group, start: datetime, end: datetime, session: Session
+) -> list[Entry]:
+    uris = {
+        m.local_user_id: m.member_uri
+        for m in records.members(group, session=session)
+        if m.local_user_id is not None
+    }
+    if not uris:
+        return []
+    return [
+        Entry(
+            start=line.visit.starts_at,
+            end=line.visit.ends_at,
+            member_uri=uris[line.visit.provider_id],
+            kind="visit",
+            title=line.visit.category,
+            state=line.visit.state,
+        )
+        for line in visits.between(session, start, end, providers=list(uris))
+        if line.visit.provider_id is not None and line.visit.state != VisitState.CANCELLED.value
+    ]
+
+
+SOURCES: tuple[Source, ...] = (_agreement_entries, _visit_entries)
 
 
 def parse_day(value: str) -> date:

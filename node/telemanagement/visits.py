@@ -10,7 +10,7 @@ force and ask for an activity that version grants. A series writes its visits at
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -253,8 +253,10 @@ def between(
     *,
     provider_id: int | None = None,
     plan_id: int | None = None,
+    providers: Sequence[int] | None = None,
 ) -> list[VisitLine]:
-    """The visits starting in [start, end), in time order, with their beneficiary and provider."""
+    """The visits starting in [start, end), in time order, with their beneficiary and provider;
+    ``providers``: only the visits of these people (a group's members, for its shared calendar)."""
     query = (
         select(Visit, Beneficiary, User)
         .join(CarePlan, col(CarePlan.id) == Visit.plan_id)
@@ -267,6 +269,8 @@ def between(
         query = query.where(Visit.provider_id == provider_id)
     if plan_id is not None:
         query = query.where(Visit.plan_id == plan_id)
+    if providers is not None:
+        query = query.where(col(Visit.provider_id).in_(list(providers)))
     return [
         VisitLine(
             visit,
