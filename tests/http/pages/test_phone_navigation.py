@@ -76,12 +76,12 @@ def test_tab_bar_search_me_and_next_steps_on_a_phone(node: Node, browser: Browse
     page.set_default_timeout(15_000)
     _log_in(page, node, "alice")
 
-    # The top bar is one short row; the tab bar sits at the bottom of the screen, four tabs side by side.
+    # The top bar is one short row; the tab bar sits at the bottom of the screen, five tabs side by side.
     header = _box(page, "header.site-header")
     assert header["height"] <= TOP_BAR_MAX, f"the header is {header['height']}px tall on a phone"
     tabs = page.get_by_role("navigation", name="Menu principal")
     names = [link.inner_text().strip() for link in tabs.get_by_role("link").all()]
-    assert names == ["Accueil", "Rechercher", "Publier", "Moi"]
+    assert names == ["Accueil", "Rechercher", "Publier", "Messages", "Moi"]
     bar = tabs.bounding_box()
     assert bar is not None
     assert bar["y"] + bar["height"] == pytest.approx(PHONE_HEIGHT, abs=1)

@@ -62,6 +62,7 @@ def test_search_with_place_radius_and_a_wider_search(node: NodeProcess, phone: P
     page = phone
     page.goto(node.base_url + "/proposals")
     page.get_by_label("Mots").fill("linge")
+    page.get_by_text("Plus de filtres").click()  # folded on a first visit, so that results start high
     page.get_by_label("Commune ou code postal").fill("Bagnolet")
     page.get_by_label("Distance").select_option("5")
     page.get_by_role("button", name="Rechercher").click()

@@ -106,6 +106,7 @@ def test_a_visit_clocked_at_the_door_on_a_phone(node: Node, browser: Browser) ->
     a.get_by_role("button", name="Pointer l’arrivée").click()
     expect(a.get_by_role("status")).to_have_text("Arrivée pointée.")
     expect(a.get_by_test_id(f"state-{visit['id']}")).to_have_text("En cours")
+    a.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Moi").click()
     a.get_by_role("link", name="Mes visites").first.click()
     expect(a.locator(".tm-door")).to_contain_text("12 rue de Paris")
     expect(a.locator(".tm-door")).to_contain_text("4812B")

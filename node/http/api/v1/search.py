@@ -17,9 +17,10 @@ from node.accounts.models import User
 from node.core.errors import N_, ValidationFailed
 from node.core.timeutil import utcnow
 from node.http.api.framework import Operation, operation
-from node.http.api.schemas import Strict
+from node.http.api.schemas import CategorySlug, Strict
 from node.http.api.v1.proposals import ProposalOut, proposal_out
 from node.http.runtime import language_of, node_of, run
+from node.places.gazetteer import DEPARTEMENT_CODE, INSEE_CODE
 from node.search import engine, saved
 from node.search import people as people_search
 from node.search.filters import MAX_RADIUS_KM, MSG_NO_CENTRE, SORTS, parse_search, widenings
@@ -32,10 +33,19 @@ SEARCH_QUERY: dict[str, dict[str, Any]] = {
         "sector; the last word is a prefix unless followed by a space"
     },
     "purpose": {"schema": {"type": "string", "enum": ["offer", "request"]}},
-    "category": {"description": "A category slug"},
-    "departement": {"description": "Code of a département, e.g. 93"},
+    "category": {
+        "description": "A category slug",
+        "schema": {"type": "string", "enum": [c.value for c in CategorySlug]},
+    },
+    "departement": {
+        "description": "Code of a département, e.g. 93",
+        "schema": {"type": "string", "pattern": DEPARTEMENT_CODE},
+    },
     "origin": {"schema": {"type": "string", "enum": ["local", "remote", "all"]}},
-    "commune": {"description": "INSEE code of the centre (default: the caller's commune)"},
+    "commune": {
+        "description": "INSEE code of the centre (default: the caller's commune)",
+        "schema": {"type": "string", "pattern": INSEE_CODE},
+    },
     "radius": {
         "description": "Kilometres around the centre",
         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RADIUS_KM},

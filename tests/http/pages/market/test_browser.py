@@ -260,7 +260,7 @@ def test_demand_answers_agreement_and_evaluations_through_the_pages(
         p.get_by_label("Service", exact=True).select_option(label=HOUSEWORK)
         p.get_by_label("Commune ou code postal").fill("93100")
         person.button("Rechercher")
-        expect(p.get_by_text("Commune\u00a0: Montreuil (93100)")).to_be_visible()
+        expect(p.locator(".result-count")).to_contain_text("0 résultats")
         expect(p.get_by_text("Aucun résultat pour l'instant.")).to_be_visible()
         p.get_by_label("Offres ou demandes").select_option(label="Demandes")
         person.button("Rechercher")
