@@ -5,6 +5,7 @@ app and client of a node on it. What tests share besides fixtures lives in :mod:
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +98,23 @@ def client(app: Starlette) -> Iterator[TestClient]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say how many PostgreSQL, browser and real-process tests ran, so CI shows they were not skipped."""
     terminalreporter.write_line(summary_line(terminalreporter.stats))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A browser test runs on one backend, not both: it checks what a person sees and does through a real
+    node, while the storage beneath is tested on both backends by the in-process tests. Which backend is
+    fixed by the test module's path (a stable hash: one node per module), so that about half of the
+    browser modules run on SQLite, the embedded default, and half on PostgreSQL when a server is given."""
+    if len(backends()) < 2:
+        return
+    kept, dropped = [], []
+    for item in items:
+        chosen = backends()[zlib.crc32(item.nodeid.split("::")[0].encode()) % 2]
+        others = [b for b in backends() if b != chosen]
+        if "browser" in item.keywords and any(item.name.endswith(f"[{b}]") for b in others):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
