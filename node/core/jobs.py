@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
+import anyio
 from sqlalchemy import Column, Engine, Table, and_, bindparam, or_, select, update
 from sqlalchemy.sql.dml import ReturningUpdate
 
@@ -166,6 +167,51 @@ def run_steps(
             continue
         total += count
     return total
+
+
+Step = tuple[str, Callable[[Any], int]]
+
+
+class Periodic:
+    """A job whose steps (:meth:`steps`) run at most once every ``interval`` seconds, each in its own
+    write transaction (:func:`run_steps`), in a thread so that the event loop goes on. Safe with several
+    workers when each step only moves rows that are still due. Subclasses name themselves (``name``) and
+    give their steps."""
+
+    name = "periodic"
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        interval: float,
+        monotonic: Callable[[], float] = time.monotonic,
+        logger: logging.Logger = log,
+    ) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.monotonic = monotonic
+        self.logger = logger
+        self._last: float | None = None
+
+    async def run_once(self) -> int:
+        """Run the steps if the interval has passed since the last run; how many rows they moved."""
+        started = self.monotonic()
+        if self._last is not None and started - self._last < self.interval:
+            return 0
+        self._last = started
+        return await anyio.to_thread.run_sync(self.run_steps)
+
+    def run_steps(self) -> int:
+        """Every step once, each in its own transaction; how many rows moved."""
+        return run_steps(self.engine, self.steps(), self.logger)
+
+    def steps(self) -> list[Step]:
+        """What to do this time, as ``(what, step(session))`` pairs."""
+        return []
+
+    async def aclose(self) -> None:
+        return None
 
 
 @dataclass(frozen=True)

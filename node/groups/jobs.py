@@ -8,10 +8,9 @@ import logging
 import time
 from collections.abc import Callable
 
-import anyio.to_thread
 from sqlalchemy import Engine
 
-from node.core.jobs import Job, run_steps
+from node.core.jobs import Job, Periodic, Step
 from node.groups.watch import tell_coordinators
 from node.groups.work import assign_due
 from node.settings import Settings
@@ -21,7 +20,7 @@ log = logging.getLogger("asasap.groups")
 INTERVAL_SECONDS = 10.0
 
 
-class GroupsJob:
+class GroupsJob(Periodic):
     """Runs :func:`~node.groups.work.assign_due` and :func:`~node.groups.watch.tell_coordinators` at
     most once every ``interval`` seconds."""
 
@@ -35,29 +34,16 @@ class GroupsJob:
         interval: float = INTERVAL_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(engine, interval=interval, monotonic=monotonic, logger=log)
         self.settings = settings
-        self.engine = engine
-        self.interval = interval
-        self.monotonic = monotonic
-        self._last: float | None = None
 
-    async def run_once(self) -> int:
-        started = self.monotonic()
-        if self._last is not None and started - self._last < self.interval:
-            return 0
-        self._last = started
-        return await anyio.to_thread.run_sync(self._run)
-
-    def _run(self) -> int:
+    def steps(self) -> list[Step]:
         settings = self.settings
-        steps = [
+        return [
             ("groups job: assignment", lambda session: assign_due(settings, session=session)),
             ("groups job: notifications", lambda session: tell_coordinators(settings, session=session)),
         ]
-        return run_steps(self.engine, steps, log)
 
-    async def aclose(self) -> None:
-        return None
 
 
 def jobs(settings: Settings, engine: Engine) -> list[Job]:

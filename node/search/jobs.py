@@ -9,11 +9,9 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-import anyio.to_thread
 from sqlalchemy import Engine
-from sqlmodel import Session
 
-from node.core.jobs import Job, run_steps
+from node.core.jobs import Job, Periodic, Step
 from node.core.timeutil import utcnow
 from node.search import saved
 from node.settings import Settings
@@ -23,7 +21,7 @@ log = logging.getLogger("asasap.search")
 INTERVAL_SECONDS = 30.0
 
 
-class SavedSearchAlerts:
+class SavedSearchAlerts(Periodic):
     """Runs :func:`~node.search.saved.alert` in one transaction. Safe with several workers: a second pass
     over the same rows finds their ``seen_up_to`` already moved (the write lock orders them)."""
 
@@ -38,30 +36,14 @@ class SavedSearchAlerts:
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(engine, interval=interval, monotonic=monotonic, logger=log)
         self.settings = settings
-        self.engine = engine
-        self.interval = interval
         self.clock = clock
-        self.monotonic = monotonic
-        self._last: float | None = None
 
-    async def run_once(self) -> int:
-        """Alert if the interval has passed since the last run; how many notifications were made."""
-        started = self.monotonic()
-        if self._last is not None and started - self._last < self.interval:
-            return 0
-        self._last = started
-        return await anyio.to_thread.run_sync(self._run)
+    def steps(self) -> list[Step]:
+        now, settings = self.clock(), self.settings
+        return [("saved search alerts", lambda s: saved.alert(settings, now, session=s))]
 
-    def _run(self) -> int:
-        now = self.clock()
-        steps: list[tuple[str, Callable[[Session], int]]] = [
-            ("saved search alerts", lambda s: saved.alert(self.settings, now, session=s)),
-        ]
-        return run_steps(self.engine, steps, log)
-
-    async def aclose(self) -> None:
-        return None
 
 
 def jobs(settings: Settings, engine: Engine) -> list[Job]:
