@@ -8,7 +8,9 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.support.accounts import PASSWORD
 
 CHROMIUM = os.environ.get("ASASAP_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -41,6 +43,26 @@ def phone_context(browser: Browser) -> BrowserContext:
         has_touch=True,
         locale="fr-FR",
     )
+
+
+def phone_page(browser: Browser, url: str, username: str | None = None, password: str = "") -> Page:
+    """A phone of its own (cookies included) on the node at ``url``, logged in as ``username`` when given
+    (``password``: the test people's, :data:`tests.support.accounts.PASSWORD`, by default)."""
+    page = phone_context(browser).new_page()
+    page.set_default_timeout(15_000)
+    if username:
+        page.goto(url + "/login")
+        page.get_by_label("Identifiant").fill(username)
+        page.get_by_label("Mot de passe").fill(password or PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_url(lambda address: "/login" not in address)
+    return page
+
+
+def fits(page: Page) -> None:
+    """The page is no wider than the phone (nothing to scroll sideways)."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE_WIDTH, f"{page.url} is {width}px wide on a {PHONE_WIDTH}px screen"
 
 
 # Named ``*_fixture``, so that test modules import it and use it by name.

@@ -10,8 +10,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.support.accounts import PASSWORD
 from tests.support.browser import (
-    PHONE_WIDTH,
     browser_fixture,  # noqa: F401 - a fixture used by name
+    fits,
     phone_context,
     skip_without_chromium,
 )
@@ -43,11 +43,6 @@ def phone_of(browser: Browser, node: Node, username: str) -> Page:
     page.keyboard.press("Enter")
     expect(page.get_by_role("link", name="Messages", exact=True)).to_be_visible()
     return page
-
-
-def fits(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE_WIDTH, f"page is {width}px wide on a {PHONE_WIDTH}px screen: {page.url}"
 
 
 def test_write_receive_reply_report_block(browser: Browser, node: Node) -> None:

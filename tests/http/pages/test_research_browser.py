@@ -13,9 +13,9 @@ from sqlalchemy import create_engine, text
 
 from tests.support.accounts import PASSWORD
 from tests.support.browser import (
-    PHONE_WIDTH,
     browser_fixture,  # noqa: F401 - a fixture used by name
-    phone_context,
+    fits,
+    phone_page,
     skip_without_chromium,
 )
 from tests.support.nodes import Node, NodeProcess
@@ -62,20 +62,7 @@ def seed(node: Node) -> None:
 
 
 def phone(browser: Browser, node: Node, username: str | None = None) -> Page:
-    page = phone_context(browser).new_page()
-    page.set_default_timeout(15_000)
-    if username:
-        page.goto(node.url + "/login")
-        page.get_by_label("Identifiant").fill(username)
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
-        page.wait_for_url(lambda url: "/login" not in url)
-    return page
-
-
-def fits(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE_WIDTH, f"{page.url} is {width}px wide"
+    return phone_page(browser, node.url, username)
 
 
 def test_public_and_coordination_pages_and_leaving_on_a_phone(node: Node, browser: Browser) -> None:

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.accounts import PASSWORD
 from tests.support.browser import (
-    PHONE_WIDTH,
     browser_fixture,  # noqa: F401 - a fixture used by name
-    phone_context,
+    fits,
+    phone_page,
     skip_without_chromium,
 )
 from tests.support.market import proposal_fields
@@ -45,20 +44,8 @@ def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> 
     process.stop()
 
 
-def phone(browser: Browser, node: Node, username: str) -> Page:
-    page = phone_context(browser).new_page()
-    page.set_default_timeout(15_000)
-    page.goto(node.url + "/login")
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(lambda url: "/login" not in url)
-    return page
-
-
-def fits(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE_WIDTH, f"{page.url} is {width}px wide"
+def phone(browser: Browser, node: Node, username: str | None = None) -> Page:
+    return phone_page(browser, node.url, username)
 
 
 def test_balance_payment_in_tokens_and_both_histories_on_a_phone(node: Node, browser: Browser) -> None:
