@@ -79,18 +79,17 @@ def received(session: Session, transfer: dict[str, object], user_id: int | None)
     )
 
 
-def waiting(session: Session, transfer: dict[str, object], reason: str) -> None:
-    """Tell the payer (and a payee of this node) that a transfer waits for a limit (``reason``)."""
+def _about(session: Session, transfer: dict[str, object], **extra: str) -> tuple[str | None, dict[str, str]]:
+    """The agreement a transfer (a row as a mapping) pays, if any, and what its notification says."""
     agreement = transfer.get("agreement_ap_id")
     agreement = agreement if isinstance(agreement, str) else None
-    data = _data(
-        session,
-        str(transfer["uri"]),
-        str(transfer["kind"]),
-        int(transfer["amount"]),  # type: ignore[call-overload]
-        agreement,
-        reason=reason,
-    )
+    amount = int(transfer["amount"])  # type: ignore[call-overload]
+    return agreement, _data(session, str(transfer["uri"]), str(transfer["kind"]), amount, agreement, **extra)
+
+
+def waiting(session: Session, transfer: dict[str, object], reason: str) -> None:
+    """Tell the payer (and a payee of this node) that a transfer waits for a limit (``reason``)."""
+    agreement, data = _about(session, transfer, reason=reason)
     told = set()
     for column in ("debit_account_id", "credit_account_id"):
         user_id = _person(session, int(transfer[column]))  # type: ignore[call-overload]
@@ -101,17 +100,7 @@ def waiting(session: Session, transfer: dict[str, object], reason: str) -> None:
 
 def refused(session: Session, transfer: dict[str, object], reason: str) -> None:
     """Tell the payer and the coordinators that the payee's node refused a transfer for good."""
-    agreement = transfer.get("agreement_ap_id")
-    agreement = agreement if isinstance(agreement, str) else None
-    data = _data(
-        session,
-        str(transfer["uri"]),
-        str(transfer["kind"]),
-        int(transfer["amount"]),  # type: ignore[call-overload]
-        agreement,
-        reason=reason,
-        peer=str(transfer.get("peer") or ""),
-    )
+    agreement, data = _about(session, transfer, reason=reason, peer=str(transfer.get("peer") or ""))
     payer = _person(session, int(transfer["debit_account_id"]))  # type: ignore[call-overload]
     coordinators = session.exec(
         select(User.id).where(
