@@ -14,7 +14,8 @@ from sqlmodel import Session
 from node.accounts.models import User
 from node.demo.loader import data_folder
 from node.demo.tables import DemoDataError, read_table
-from node.groups import legal, records, service
+from node.groups import associates, legal, records, service
+from node.groups import profile as group_profile
 from node.groups.lifecycles import MembershipState
 from node.groups.rules import SharingRule
 from node.settings import Settings
@@ -126,10 +127,10 @@ def seed_group(settings: Settings, group: DemoGroup, *, session: Session) -> boo
     founder = records.user_by_username(group.founder, session=session)
     if founder is None:
         raise DemoDataError(f"groups.toml: founder {group.founder!r} is not an account of {group.node}")
-    row = service.create_group(
+    row = group_profile.create_group(
         settings,
         founder,
-        service.GroupInput(
+        group_profile.GroupInput(
             name=group.name,
             display_name=group.display_name,
             summary=group.summary,
@@ -139,15 +140,15 @@ def seed_group(settings: Settings, group: DemoGroup, *, session: Session) -> boo
         ),
         session=session,
     )
-    service.update_rules(
+    group_profile.update_rules(
         settings,
         founder,
         row,
-        service.RulesInput(sharing_rule=group.sharing_rule, contribution_rate=group.contribution_rate),
+        group_profile.RulesInput(sharing_rule=group.sharing_rule, contribution_rate=group.contribution_rate),
         session=session,
     )
     college_ids = {
-        name: service.add_college(settings, founder, row, name, weight, session=session).id
+        name: associates.add_college(settings, founder, row, name, weight, session=session).id
         for name, weight in group.colleges
     }
     for member in group.members:
@@ -160,12 +161,12 @@ def seed_group(settings: Settings, group: DemoGroup, *, session: Session) -> boo
         assert membership.id is not None and membership.state == MembershipState.ACTIVE.value
         if member.role == "coordinator":
             service.set_role(settings, founder, row, membership.id, "coordinator", session=session)
-        service.set_associate(
+        associates.set_associate(
             settings,
             founder,
             row,
             membership.id,
-            service.AssociateInput(
+            associates.AssociateInput(
                 category=member.category,
                 capital_percent=member.capital,
                 college_id=college_ids.get(member.college),

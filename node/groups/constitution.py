@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from node.groups import legal, records, service
+from node.groups import associates, legal, records, service
 from node.groups import rules as group_rules
 from node.groups.models import Group
 from node.settings import Settings
@@ -37,7 +37,7 @@ def summary(
             }
         )
     wanted = legal.Shape(shape or group.legal_shape)
-    checks = legal.checklist(wanted, service.snapshot(group, session=session, today=today))
+    checks = legal.checklist(wanted, associates.snapshot(group, session=session, today=today))
     brackets = group_rules.brackets_from_json(group.contribution_brackets)
     return {
         "group": service.actor_of(settings, group).uri,

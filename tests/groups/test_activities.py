@@ -16,6 +16,7 @@ from node.activitypub.models import OutboxActivity
 from node.activitypub.outbox.publish import publish
 from node.app import create_app
 from node.core import db
+from node.groups import profile as group_profile
 from node.groups import service
 from node.settings import Settings
 from tests.support.groups import make_group
@@ -31,11 +32,11 @@ def test_a_groups_public_activities_are_served_at_their_ids(
     make_group(engine, settings, amina, remote_member=True)
     with db.session_scope(engine) as s:
         group = service.group_named("coop", session=s)
-        service.update_profile(
+        group_profile.update_profile(
             settings,
             amina,
             group,
-            service.GroupInput(display_name="Coop Montreuil", legal_shape="scic"),
+            group_profile.GroupInput(display_name="Coop Montreuil", legal_shape="scic"),
             session=s,
         )
         service.post_notice(settings, amina, group, "Réunion jeudi", session=s)

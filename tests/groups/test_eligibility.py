@@ -12,6 +12,7 @@ from node.catalog.statuses import ProviderStatus
 from node.core import db
 from node.core.errors import PermissionDenied, ValidationFailed
 from node.groups import legal, service
+from node.groups import profile as group_profile
 from node.groups import work as group_work
 from node.market.bids import service as bids
 from node.market.models import Proposal
@@ -55,10 +56,10 @@ def test_a_group_offers_and_answers_care_under_its_own_status(
     coordinator = person(engine, "amina", status=coordinator_status)
     dora = person(engine, "dora")
     with db.session_scope(engine) as s:
-        group = service.create_group(
+        group = group_profile.create_group(
             settings,
             coordinator,
-            service.GroupInput(name="coop", display_name="Coop", legal_shape=shape),
+            group_profile.GroupInput(name="coop", display_name="Coop", legal_shape=shape),
             session=s,
         )
         demand = make_proposal(s, settings, dora, category=CARE)

@@ -18,6 +18,7 @@ from node.activitypub.models import Delivery, InboxActivity, OutboxActivity, Pee
 from node.core import db
 from node.core.timeutil import utcnow
 from node.groups import memberships, records, service
+from node.groups import profile as group_profile
 from node.groups import work as group_work
 from node.groups.models import Group, Notice, RemoteMembership
 from node.market.proposals import service as proposals
@@ -77,10 +78,10 @@ def setup(federation: Federation) -> tuple[Node, Node, int, str, str]:  # noqa: 
     a, b = federation.nodes
     alice, bob = person(a.engine, "alice"), person(b.engine, "bob")
     with db.session_scope(a.engine) as s:
-        group = service.create_group(
+        group = group_profile.create_group(
             a.settings,
             alice,
-            service.GroupInput(name="coop", display_name="Coop", legal_shape="scic"),
+            group_profile.GroupInput(name="coop", display_name="Coop", legal_shape="scic"),
             session=s,
         )
         group_id = group.pk
@@ -201,10 +202,10 @@ def test_a_mastodon_user_follows_the_group_and_gets_its_posts(federation: Federa
     a, _ = federation.nodes
     alice = person(a.engine, "alice")
     with db.session_scope(a.engine) as s:
-        group = service.create_group(
+        group = group_profile.create_group(
             a.settings,
             alice,
-            service.GroupInput(name="coop", display_name="Coop", legal_shape="scic"),
+            group_profile.GroupInput(name="coop", display_name="Coop", legal_shape="scic"),
             session=s,
         )
     group_uri, claire = a.settings.url("/groups/coop"), "https://masto.example/users/claire"

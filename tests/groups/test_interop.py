@@ -17,7 +17,7 @@ from node.activitypub.models import OutboxActivity
 from node.activitypub.social.groups import is_group_announce
 from node.core import db
 from node.groups import actors as group_actors
-from node.groups import service
+from node.groups import profile as group_profile
 from node.groups import work as group_work
 from node.market.proposals import service as proposals
 from node.settings import Settings
@@ -62,10 +62,10 @@ def published(engine: Engine, settings: Settings) -> tuple[dict[str, Any], dict[
     """A SCIC's actor document and the Announce of its first offer."""
     alice = person(engine, "alice")
     with db.session_scope(engine) as s:
-        group = service.create_group(
+        group = group_profile.create_group(
             settings,
             alice,
-            service.GroupInput(
+            group_profile.GroupInput(
                 name="coop", display_name="Coop Montreuil", legal_shape="scic", territory="Montreuil"
             ),
             session=s,

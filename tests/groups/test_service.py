@@ -23,8 +23,9 @@ from node.core.timeutil import utcnow
 from node.demo import groups as demo_groups
 from node.demo.loader import load_demo
 from node.demo.tables import DemoDataError
-from node.groups import calendar, legal, records, service
+from node.groups import associates, calendar, legal, records, service
 from node.groups import export as group_export
+from node.groups import profile as group_profile
 from node.groups import work as group_work
 from node.groups.models import Group
 from node.market.agreements import service as agreements
@@ -247,10 +248,10 @@ def test_the_group_at_work_shares_and_counts(engine: Engine, settings: Settings,
     alice, bob, carol = (person(engine, n) for n in ("alice", "bob", "carol"))
     dora, eve = person(engine, "dora", status="none"), person(engine, "eve", status="none")
     with db.session_scope(engine) as s:
-        group = service.create_group(
+        group = group_profile.create_group(
             settings,
             alice,
-            service.GroupInput(name="brigade", display_name="La Brigade", legal_shape="collective"),
+            group_profile.GroupInput(name="brigade", display_name="La Brigade", legal_shape="collective"),
             session=s,
         )
         for user in (bob, carol):
@@ -259,14 +260,14 @@ def test_the_group_at_work_shares_and_counts(engine: Engine, settings: Settings,
         for member in records.members(group, session=s, states=["pending"]):
             assert member.id is not None
             service.decide_request(settings, alice, group, member.id, accept=True, session=s)
-            service.set_associate(
-                settings, alice, group, member.id, service.AssociateInput(offers=["housework"]), session=s
+            associates.set_associate(
+                settings, alice, group, member.id, associates.AssociateInput(offers=["housework"]), session=s
             )
-        service.update_rules(
+        group_profile.update_rules(
             settings,
             alice,
             group,
-            service.RulesInput(sharing_rule="round_robin", contribution_rate="10"),
+            group_profile.RulesInput(sharing_rule="round_robin", contribution_rate="10"),
             session=s,
         )
         group_id = group.pk

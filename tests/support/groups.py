@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 
 from node.accounts.models import User
 from node.core import db
+from node.groups import profile as group_profile
 from node.groups import service
 from node.settings import Settings
 
@@ -24,10 +25,10 @@ def make_group(
     """The open group ``coop`` founded by ``founder``, which ``joining`` (people here) and, with
     ``remote_member``, :data:`REMOTE_MEMBER` (another node's, by their ``Join``) joined."""
     with db.session_scope(engine) as session:
-        group = service.create_group(
+        group = group_profile.create_group(
             settings,
             founder,
-            service.GroupInput(name="coop", display_name="Coop", legal_shape=shape, join_policy="open"),
+            group_profile.GroupInput(name="coop", display_name="Coop", legal_shape=shape, join_policy="open"),
             session=session,
         )
         for person in joining:

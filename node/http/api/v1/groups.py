@@ -16,7 +16,8 @@ from starlette.requests import Request
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.core.errors import N_, NotFound, PermissionDenied
-from node.groups import constitution, legal, memberships, records, service
+from node.groups import associates, constitution, legal, memberships, records, service
+from node.groups import profile as group_profile
 from node.groups import rules as group_rules
 from node.groups.models import Group, Member
 from node.http.api.framework import Operation, operation
@@ -242,11 +243,11 @@ async def list_groups(request: Request, caller: User | None, _body: None) -> lis
 )
 async def create_group(request: Request, caller: User, body: GroupCreate) -> GroupOut:
     settings = node_of(request).settings
-    data = service.GroupInput(**body.model_dump(mode="json"))
+    data = group_profile.GroupInput(**body.model_dump(mode="json"))
 
     def save(session: Session) -> GroupOut:
         return _group_out(
-            settings, service.create_group(settings, caller, data, session=session), session=session
+            settings, group_profile.create_group(settings, caller, data, session=session), session=session
         )
 
     return await run(request, save)
@@ -292,9 +293,11 @@ async def change_group(request: Request, caller: User, body: GroupChange) -> Gro
 
     def save(session: Session) -> GroupOut:
         group = service.group_named(name_of(request), session=session)
-        data = service.GroupInput(**body.model_dump(mode="json"), legal_shape=group.legal_shape)
+        data = group_profile.GroupInput(**body.model_dump(mode="json"), legal_shape=group.legal_shape)
         return _group_out(
-            settings, service.update_profile(settings, caller, group, data, session=session), session=session
+            settings,
+            group_profile.update_profile(settings, caller, group, data, session=session),
+            session=session,
         )
 
     return await run(request, save)
@@ -464,12 +467,12 @@ async def change_member(request: Request, caller: User, body: MemberChange) -> M
 
             items = changes.get("contract_items")
             signed = changes.get("contract_signed_on") or row.contract_signed_on
-            service.set_associate(
+            associates.set_associate(
                 settings,
                 caller,
                 group,
                 member_id,
-                service.AssociateInput(
+                associates.AssociateInput(
                     category=given("category", row.category) or "",
                     capital_percent=str(given("capital_percent", row.capital_percent)),
                     college_id=changes.get("college", row.college_id),
@@ -521,7 +524,7 @@ async def add_college(request: Request, caller: User, body: CollegeIn) -> dict[s
     settings = node_of(request).settings
 
     def save(session: Session) -> dict[str, Any]:
-        row = service.add_college(
+        row = associates.add_college(
             settings,
             caller,
             service.group_named(name_of(request), session=session),
@@ -565,7 +568,7 @@ async def checklist(request: Request, caller: User, _body: None) -> list[CheckOu
                 advice=c.advice,
                 article_verified=c.verified,
             )
-            for c in service.checklist(group, session=session, shape=shape)
+            for c in associates.checklist(group, session=session, shape=shape)
         ]
 
     return await run(request, load)
@@ -600,7 +603,7 @@ async def get_constitution(request: Request, caller: User, _body: None) -> dict[
 )
 async def put_rules(request: Request, caller: User, body: RulesIn) -> GroupOut:
     settings = node_of(request).settings
-    data = service.RulesInput(
+    data = group_profile.RulesInput(
         sharing_rule=body.sharing_rule,
         contribution_rate=str(body.contribution_rate),
         contribution_brackets="\n".join(f"{start}: {rate}" for start, rate in body.contribution_brackets),
@@ -609,7 +612,7 @@ async def put_rules(request: Request, caller: User, body: RulesIn) -> GroupOut:
     )
 
     def save(session: Session) -> GroupOut:
-        group = service.update_rules(
+        group = group_profile.update_rules(
             settings, caller, service.group_named(name_of(request), session=session), data, session=session
         )
         return _group_out(settings, group, session=session)

@@ -20,7 +20,8 @@ from node.activitypub.models import RemoteActor
 from node.activitypub.transport.fetch import RemoteError
 from node.catalog.categories import CATEGORIES
 from node.core.errors import N_, DomainError, NotFound, ValidationFailed, http_status
-from node.groups import constitution, legal, memberships, records, service
+from node.groups import associates, constitution, legal, memberships, records, service
+from node.groups import profile as group_profile
 from node.groups import rules as group_rules
 from node.groups import work as group_work
 from node.groups.models import Group
@@ -109,8 +110,8 @@ async def directory(request: Request) -> Response:
 # --- the creation wizard ---------------------------------------------------------------------------------
 
 
-def _group_input(form: FormData) -> service.GroupInput:
-    return service.GroupInput(
+def _group_input(form: FormData) -> group_profile.GroupInput:
+    return group_profile.GroupInput(
         name=text(form, "name", 60),
         display_name=text(form, "display_name", 200),
         summary=text(form, "summary", 4000),
@@ -143,7 +144,7 @@ async def new_group(request: Request, user: User) -> Response:
     data = _group_input(form)
     settings = node_of(request).settings
     try:
-        group = await run(request, lambda s: service.create_group(settings, user, data, session=s))
+        group = await run(request, lambda s: group_profile.create_group(settings, user, data, session=s))
     except DomainError as exc:
         return await render(
             request, "groups/new.html", _wizard_context(vars(data), exc.fields), status_code=http_status(exc)
@@ -360,12 +361,12 @@ async def _coordinator_action(request: Request, user: User, action: str) -> Resp
             service.remove(settings, user, group, member_id, session=session)
         elif action == "associate":
             college = text(form, "college_id", 12)
-            service.set_associate(
+            associates.set_associate(
                 settings,
                 user,
                 group,
                 member_id,
-                service.AssociateInput(
+                associates.AssociateInput(
                     category=text(form, "category", 20),
                     capital_percent=text(form, "capital_percent", 12),
                     college_id=int(college) if college.isdigit() else None,
@@ -378,15 +379,15 @@ async def _coordinator_action(request: Request, user: User, action: str) -> Resp
                 session=session,
             )
         elif action == "college":
-            service.add_college(
+            associates.add_college(
                 settings, user, group, text(form, "name", 200), text(form, "weight", 12), session=session
             )
         elif action == "college-weight":
-            service.set_college_weight(
+            associates.set_college_weight(
                 settings, user, group, member_id, text(form, "weight", 12), session=session
             )
         elif action == "college-delete":
-            service.delete_college(settings, user, group, member_id, session=session)
+            associates.delete_college(settings, user, group, member_id, session=session)
         elif action == "notice":
             service.post_notice(settings, user, group, text(form, "text", 8000), session=session)
             return f"/groups/{name}"
@@ -418,7 +419,7 @@ async def rules_page(request: Request, user: User) -> Response:
     status = 200
     if request.method == "POST":
         form = await form_with_csrf(request)
-        data = service.RulesInput(
+        data = group_profile.RulesInput(
             sharing_rule=text(form, "sharing_rule", 20),
             contribution_rate=text(form, "contribution_rate", 12),
             contribution_brackets=text(form, "contribution_brackets", 1000),
@@ -427,7 +428,8 @@ async def rules_page(request: Request, user: User) -> Response:
         )
         try:
             await run(
-                request, lambda s: service.update_rules(settings, user, _group(s, name), data, session=s)
+                request,
+                lambda s: group_profile.update_rules(settings, user, _group(s, name), data, session=s),
             )
             return _redirect(f"/groups/{name}/rules", "saved")
         except ValidationFailed as exc:
@@ -475,7 +477,8 @@ async def edit_profile(request: Request, user: User) -> Response:
         data = _group_input(form)
         try:
             await run(
-                request, lambda s: service.update_profile(settings, user, _group(s, name), data, session=s)
+                request,
+                lambda s: group_profile.update_profile(settings, user, _group(s, name), data, session=s),
             )
             return _redirect(f"/groups/{name}", "saved")
         except ValidationFailed as exc:
@@ -525,7 +528,7 @@ async def constitution_page(request: Request) -> Response:
         return {
             "document": constitution.summary(settings, group, session=session, shape=wanted),
             "group": group,
-            "checks": service.checklist(group, session=session, shape=wanted),
+            "checks": associates.checklist(group, session=session, shape=wanted),
         }
 
     context = await run(request, load)

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from node.accounts import people
 from node.accounts.models import User
-from node.groups import legal, records, service
+from node.groups import associates, legal, records, service
 from node.groups.models import Group, Member
 from node.http.pages.market.evaluations import ReputationView
 from node.market.evaluations import service as evaluations
@@ -50,7 +50,7 @@ def check_view(check: legal.Check) -> dict[str, Any]:
 
 
 def checklist_context(group: Group, *, session: Session, shape: str | None = None) -> dict[str, Any]:
-    checks = service.checklist(group, session=session, shape=shape)
+    checks = associates.checklist(group, session=session, shape=shape)
     return {"checks": checks, "complete": legal.complete(checks)}
 
 
