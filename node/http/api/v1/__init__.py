@@ -15,6 +15,8 @@ from node.http.api.v1 import (
     conversations,  # conversations and moderation (issue 14)
     evaluations,
     follows,
+    group_constitution,
+    group_memberships,
     group_work,
     groups,
     notifications,
@@ -39,7 +41,9 @@ def api() -> Api:
             *agreements.operations(),
             *bids.operations(),
             *evaluations.operations(),
+            *group_memberships.operations(),  # before groups: /groups/remote/... is no group
             *groups.operations(),
+            *group_constitution.operations(),
             *group_work.operations(),
             *notifications.operations(),
             *places.operations(),

@@ -1,7 +1,8 @@
-"""API operations on micro-organisations: the directory, a group's profile, joining and leaving (here or
-on another node), invitations, members and roles, categories of associates and colleges, the legal
-checklist and the constitution, rules, and the caller's groups. The group at work (offers, answers,
-agreements, assignment, calendar, notices) is :mod:`node.http.api.v1.group_work`."""
+"""API operations on micro-organisations: the directory, a group's profile, joining and leaving,
+invitations, members and roles (with their categories of associates), and rules. Groups of other nodes
+and the caller's groups are :mod:`node.http.api.v1.group_memberships`; colleges, the legal checklist and
+the constitution :mod:`node.http.api.v1.group_constitution`; the group at work (offers, answers,
+agreements, assignment, calendar, notices) :mod:`node.http.api.v1.group_work`."""
 
 from __future__ import annotations
 
@@ -14,15 +15,14 @@ from sqlmodel import Session
 from starlette.requests import Request
 
 from node.accounts.models import User
-from node.activitypub.actors import local
 from node.core.errors import N_, NotFound, PermissionDenied
-from node.groups import associates, constitution, legal, memberships, records, service
+from node.groups import associates, legal, records, service
 from node.groups import profile as group_profile
 from node.groups import rules as group_rules
 from node.groups.models import Group, Member
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import CategorySlug, DecimalText, Strict, text
-from node.http.pages.groups.pages import person_address, remote_actor
+from node.http.pages.groups.pages import person_address
 from node.http.runtime import node_of, run
 from node.settings import Settings
 
@@ -94,17 +94,7 @@ class JoinIn(Strict):
     message: str = Field(default="", max_length=2000)
 
 
-class RemoteJoinIn(Strict):
-    group: str = text(3, 300, description="The group's handle (name@host) or address")
-    message: str = Field(default="", max_length=2000)
-
-
 class AnswerIn(Strict):
-    accept: bool
-
-
-class RemoteAnswerIn(Strict):
-    group: str = text(8, 2048, description="The group's actor id")
     accept: bool
 
 
@@ -114,13 +104,6 @@ class DecisionIn(Strict):
 
 class InviteIn(Strict):
     person: str = text(1, 300, description="A username here, or a handle elsewhere")
-
-
-class CollegeIn(Strict):
-    name: str = text(1, 80)
-    weight: Annotated[Decimal, DecimalText.between(legal.COLLEGE_MIN, legal.COLLEGE_MAX)] = Field(
-        description="Share of the votes, % (loi n° 47-1775 art. 19 octies)"
-    )
 
 
 class RulesIn(Strict):
@@ -135,25 +118,6 @@ class RulesIn(Strict):
     )
     members_see: Literal["all", "own"] = "all"
     rules_text: str = Field(default="", max_length=4000)
-
-
-class CheckOut(BaseModel):
-    rule: str
-    label: str
-    article: str
-    source: str
-    ok: bool
-    missing: str | None
-    advice: bool
-    article_verified: bool
-
-
-class MyGroupOut(BaseModel):
-    group: str
-    name: str
-    state: str
-    role: str
-    here: bool
 
 
 def _group_out(settings: Settings, group: Group, *, session: Session) -> GroupOut:
@@ -512,87 +476,6 @@ async def remove_member(request: Request, caller: User, _body: None) -> MemberOu
 
 
 @operation(
-    "POST",
-    "/groups/{name}/colleges",
-    summary="Add a voting college (coordinators; 10–50 % of the votes)",
-    tag=TAG,
-    body=CollegeIn,
-    status=201,
-    errors=(403, 409, 422),
-)
-async def add_college(request: Request, caller: User, body: CollegeIn) -> dict[str, Any]:
-    settings = node_of(request).settings
-
-    def save(session: Session) -> dict[str, Any]:
-        row = associates.add_college(
-            settings,
-            caller,
-            service.group_named(name_of(request), session=session),
-            body.name,
-            str(body.weight),
-            session=session,
-        )
-        return {"id": row.id, "name": row.name, "weight": str(row.weight)}
-
-    return await run(request, save)
-
-
-@operation(
-    "GET",
-    "/groups/{name}/checklist",
-    summary="The legal shape's rules checked against the members (members only)",
-    tag=TAG,
-    response=CheckOut,
-    list_response=True,
-    errors=(403, 404),
-    query={"shape": {"type": "string", "enum": [s.value for s in legal.Shape]}},
-)
-async def checklist(request: Request, caller: User, _body: None) -> list[CheckOut]:
-    wanted = request.query_params.get("shape") or None
-
-    def load(session: Session) -> list[CheckOut]:
-        group = service.group_named(name_of(request), session=session)
-        member_of(group, caller, session=session)
-        try:
-            shape = legal.Shape(wanted).value if wanted else None
-        except ValueError:
-            shape = None
-        return [
-            CheckOut(
-                rule=c.rule,
-                label=legal.label_text(c),
-                article=c.article,
-                source=c.url,
-                ok=c.ok,
-                missing=None if c.ok else legal.missing_text(c),
-                advice=c.advice,
-                article_verified=c.verified,
-            )
-            for c in associates.checklist(group, session=session, shape=shape)
-        ]
-
-    return await run(request, load)
-
-
-@operation(
-    "GET",
-    "/groups/{name}/constitution",
-    summary="The summary of the group's constitution (members only)",
-    tag=TAG,
-    errors=(403, 404),
-)
-async def get_constitution(request: Request, caller: User, _body: None) -> dict[str, Any]:
-    settings = node_of(request).settings
-
-    def load(session: Session) -> dict[str, Any]:
-        group = service.group_named(name_of(request), session=session)
-        member_of(group, caller, session=session)
-        return constitution.summary(settings, group, session=session)
-
-    return await run(request, load)
-
-
-@operation(
     "PUT",
     "/groups/{name}/rules",
     summary="Write the group's rules (coordinators)",
@@ -620,117 +503,10 @@ async def put_rules(request: Request, caller: User, body: RulesIn) -> GroupOut:
     return await run(request, save)
 
 
-@operation(
-    "POST",
-    "/groups/remote/join",
-    summary="Ask to join a group of another node (its Join)",
-    tag=TAG,
-    body=RemoteJoinIn,
-    response=MyGroupOut,
-    status=201,
-    errors=(409, 422),
-)
-async def join_remote(request: Request, caller: User, body: RemoteJoinIn) -> MyGroupOut:
-    settings = node_of(request).settings
-    actor = await remote_actor(request, body.group, "group")
-
-    def save(session: Session) -> MyGroupOut:
-        row = memberships.join_remote(settings, caller, actor, body.message, session=session)
-        return MyGroupOut(
-            group=row.group_uri, name=row.group_name, state=row.state, role=row.role, here=False
-        )
-
-    return await run(request, save)
-
-
-@operation(
-    "POST",
-    "/groups/remote/answer",
-    summary="Accept or decline an invitation of a group of another node",
-    tag=TAG,
-    body=RemoteAnswerIn,
-    response=MyGroupOut,
-    errors=(409,),
-)
-async def answer_remote(request: Request, caller: User, body: RemoteAnswerIn) -> MyGroupOut:
-    settings = node_of(request).settings
-    accept = body.accept
-
-    def save(session: Session) -> MyGroupOut:
-        row = memberships.answer_remote_invitation(
-            settings, caller, body.group, accept=accept, session=session
-        )
-        return MyGroupOut(
-            group=row.group_uri, name=row.group_name, state=row.state, role=row.role, here=False
-        )
-
-    return await run(request, save)
-
-
-class RemoteGroupIn(Strict):
-    group: str = text(8, 2048, description="The group's actor id")
-
-
-@operation(
-    "POST",
-    "/groups/remote/leave",
-    summary="Leave a group of another node (its Leave)",
-    tag=TAG,
-    body=RemoteGroupIn,
-    response=MyGroupOut,
-    errors=(404, 409),
-)
-async def leave_remote(request: Request, caller: User, body: RemoteGroupIn) -> MyGroupOut:
-    settings = node_of(request).settings
-
-    def save(session: Session) -> MyGroupOut:
-        row = memberships.leave_remote(settings, caller, body.group, session=session)
-        return MyGroupOut(
-            group=row.group_uri, name=row.group_name, state=row.state, role=row.role, here=False
-        )
-
-    return await run(request, save)
-
-
-@operation(
-    "GET",
-    "/me/groups",
-    summary="The caller's groups, here and on other nodes",
-    tag=TAG,
-    response=MyGroupOut,
-    list_response=True,
-)
-async def my_groups(request: Request, caller: User, _body: None) -> list[MyGroupOut]:
-    settings = node_of(request).settings
-
-    def load(session: Session) -> list[MyGroupOut]:
-        here = [
-            MyGroupOut(
-                group=local.group(settings, g.name).uri,
-                name=g.display_name,
-                state=m.state,
-                role=m.role,
-                here=True,
-            )
-            for g, m in records.groups_of_user(caller, session=session)
-        ]
-        there = [
-            MyGroupOut(group=r.group_uri, name=r.group_name, state=r.state, role=r.role, here=False)
-            for r in records.remote_memberships_of(caller, session=session)
-        ]
-        return here + there
-
-    return await run(request, load)
-
-
 def operations() -> list[Operation]:
     return [
         list_groups,
         create_group,
-        join_remote,
-        answer_remote,
-        leave_remote,
-        my_groups,
         get_group,
         change_group,
         list_members,
@@ -741,8 +517,5 @@ def operations() -> list[Operation]:
         decide,
         change_member,
         remove_member,
-        add_college,
-        checklist,
-        get_constitution,
         put_rules,
     ]
