@@ -195,3 +195,24 @@ def test_bad_settings_exit_2(empty_env: dict[str, str]) -> None:
     )
     doctor = run_cli({**empty_env, "ASASAP_MODE": "feudal"}, "doctor")
     assert doctor.returncode == 1 and "[FAIL] settings: ASASAP_MODE" in doctor.stdout
+
+
+def test_each_command_loads_only_its_module() -> None:
+    """`asasap user list` imports the users commands and not the web application: the table of which
+    module defines which command must say what each module really registers."""
+    import argparse
+    import importlib
+
+    from node import cli
+
+    for name, commands in cli.MODULES.items():
+        parser = argparse.ArgumentParser()
+        importlib.import_module(name).register(parser.add_subparsers(dest="command"))
+        (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        assert tuple(action.choices) == commands, name
+    assert cli._command_in(["--config", "user", "demo", "--port", "1"]) == "demo"
+    assert cli._command_in(["--help"]) is None
+    top = [a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)][0]
+    assert set(top.choices) == {c for commands in cli.MODULES.values() for c in commands}
+    one = [a for a in cli.build_parser("user")._actions if isinstance(a, argparse._SubParsersAction)][0]
+    assert set(one.choices) == {"user", "invite"}
