@@ -28,7 +28,7 @@ from node.core.errors import DomainError
 from node.market import vocab
 from node.market.agreements import documents as docs
 from node.market.agreements import sync
-from node.market.bids import refusals
+from node.market.bids import incoming, refusals
 from node.market.bids import service as bid_service
 from node.market.models import Bid, Proposal
 from node.market.money import Currency
@@ -71,7 +71,7 @@ def on_offer(ctx: ProcessingContext, activity: Activity) -> Outcome:
         return Outcome.IGNORED
     try:
         offer = vocab.offer_from_json(activity.raw, default_currency=_currency(proposal))
-        bid_service.receive_bid(
+        incoming.receive_bid(
             proposal, offer, received=ctx.row.received_at, raw=ctx.row.payload, session=ctx.session
         )
     except vocab.UnsupportedPayment as exc:
@@ -100,7 +100,7 @@ def on_withdraw(ctx: ProcessingContext, activity: Activity) -> Outcome:
     if bid is None:
         return Outcome.IGNORED
     try:
-        changed = bid_service.receive_withdrawal(bid, ctx.actor_uri, session=ctx.session)
+        changed = incoming.receive_withdrawal(bid, ctx.actor_uri, session=ctx.session)
     except DomainError:
         raise _refuse(ctx, f"{ctx.actor_uri} did not make the bid {bid.ap_id}") from None
     return Outcome.DONE if changed else Outcome.IGNORED
@@ -148,7 +148,7 @@ def on_reject(ctx: ProcessingContext, activity: Activity) -> Outcome:
         return Outcome.IGNORED
     try:
         reason = vocab.reject_from_json(activity.raw).reason
-        changed = bid_service.receive_rejection(bid, ctx.actor_uri, reason, session=ctx.session)
+        changed = incoming.receive_rejection(bid, ctx.actor_uri, reason, session=ctx.session)
     except vocab.VocabError as exc:
         raise _refuse(ctx, f"unreadable Reject: {exc}") from None
     except DomainError:

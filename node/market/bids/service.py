@@ -29,7 +29,6 @@ from sqlmodel import Session, col, select
 
 from node.accounts import blocks
 from node.accounts.models import User
-from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.actors.local import LocalActor
 from node.catalog import eligibility
@@ -231,7 +230,7 @@ def eligible(proposal: Proposal, bidder: User, provider_status: str | None = Non
         return False
 
 
-def _insert(bid: Bid, *, session: Session) -> None:
+def insert(bid: Bid, *, session: Session) -> None:
     """Store a new active bid; the unique index refuses a second active one by the same person."""
     try:
         with session.begin_nested():
@@ -241,7 +240,7 @@ def _insert(bid: Bid, *, session: Session) -> None:
         raise Conflict(MSG_ALREADY_ANSWERED) from None
 
 
-def _check_not_blocked(proposal: Proposal, bidder_uri: str, *, session: Session) -> None:
+def check_not_blocked(proposal: Proposal, bidder_uri: str, *, session: Session) -> None:
     """The author of the proposal blocked the bidder: no answer from them."""
     if proposal.local_author_id is not None and blocks.is_blocked(
         proposal.local_author_id, bidder_uri, session=session
@@ -265,7 +264,7 @@ def check_may_bid(
     uri = on_behalf_of.uri if on_behalf_of is not None else _actor_uri(settings, bidder)
     if uri == proposal.author_uri:
         raise PermissionDenied(MSG_OWN_PROPOSAL)
-    _check_not_blocked(proposal, uri, session=session)
+    check_not_blocked(proposal, uri, session=session)
     if proposal.state != ProposalState.OPEN.value:
         raise Conflict(MSG_NOT_OPEN)
     if not accepts_bids(proposal.state, proposal.bidding_deadline, now):
@@ -322,9 +321,9 @@ def place_bid(
         created_at=now,
         updated_at=now,
     )
-    _insert(bid, session=session)
+    insert(bid, session=session)
     if proposal.origin == "":
-        _notify_author(proposal, Kind.BID_RECEIVED, bid, session=session)
+        notify_author(proposal, Kind.BID_RECEIVED, bid, session=session)
         return bid
     primary, reciprocal = intent_ids(proposal)
     terms = vocab.AgreementDoc(
@@ -340,7 +339,7 @@ def place_bid(
     return bid
 
 
-def _notify_author(proposal: Proposal, kind: Kind, bid: Bid, *, session: Session) -> None:
+def notify_author(proposal: Proposal, kind: Kind, bid: Bid, *, session: Session) -> None:
     if proposal.local_author_id is not None:
         notify(
             proposal.local_author_id,
@@ -356,7 +355,7 @@ def _notify_author(proposal: Proposal, kind: Kind, bid: Bid, *, session: Session
         )
 
 
-def _notify_bidder(proposal: Proposal, kind: Kind, bid: Bid, *, session: Session, **extra: object) -> None:
+def notify_bidder(proposal: Proposal, kind: Kind, bid: Bid, *, session: Session, **extra: object) -> None:
     if bid.local_bidder_id is not None:
         notify(
             bid.local_bidder_id,
@@ -392,7 +391,7 @@ def withdraw_bid(settings: Settings, bidder: User, bid: Bid, *, session: Session
     move(bid, BidState.WITHDRAWN, now)
     session.add(bid)
     if proposal.origin == "":
-        _notify_author(proposal, Kind.BID_WITHDRAWN, bid, session=session)
+        notify_author(proposal, Kind.BID_WITHDRAWN, bid, session=session)
     else:
         actor = local.person(settings, bidder)
         undo = vocab.withdrawal_to_json(
@@ -440,7 +439,7 @@ def _reject(
     bid.reject_reason = reason
     session.add(bid)
     if bid.origin == "":
-        _notify_bidder(proposal, Kind.BID_REJECTED, bid, reason=reason, session=session)
+        notify_bidder(proposal, Kind.BID_REJECTED, bid, reason=reason, session=session)
         return
     actor = on_behalf_of or local.person(settings, author)
     activity = vocab.reject_to_json(
@@ -492,7 +491,7 @@ def accept_bid(
     session.add(bid)
     agreement = agreements.open_agreement(settings, proposal, bid, now=now, session=session)
     if bid.origin == "":
-        _notify_bidder(proposal, Kind.BID_ACCEPTED, bid, agreement=agreement.id, session=session)
+        notify_bidder(proposal, Kind.BID_ACCEPTED, bid, agreement=agreement.id, session=session)
     else:
         actor = on_behalf_of or local.person(settings, author)
         activity = accept_activity(
@@ -538,86 +537,3 @@ def expire_bids(*, session: Session, now: datetime | None = None) -> int:
     if rows:
         log.info("expired %d bids", len(rows))
     return len(rows)
-
-
-# --- bids from other nodes ------------------------------------------------------------------------
-
-
-def receive_bid(
-    proposal: Proposal, offer: vocab.BidOffer, *, session: Session, received: datetime, raw: str
-) -> Bid:
-    """Store a bid that ``offer.actor`` (the verified signer) sent to one of our proposals, under the
-    same rules as a bid placed here; a :class:`~node.core.errors.DomainError` says why it is refused."""
-    if proposal.origin != "":
-        raise NotFound(MSG_NO_SUCH_PROPOSAL)
-    if offer.actor == proposal.author_uri:
-        raise PermissionDenied(MSG_OWN_PROPOSAL)
-    _check_not_blocked(proposal, offer.actor, session=session)
-    if proposal.state != ProposalState.OPEN.value:
-        raise Conflict(MSG_NOT_OPEN)
-    if not accepts_bids(proposal.state, proposal.bidding_deadline, received):
-        raise Conflict(MSG_DEADLINE_PASSED)
-    assert proposal.id is not None
-    if active_bid(proposal.id, offer.actor, session=session) is not None:
-        raise Conflict(MSG_ALREADY_ANSWERED)
-    terms = offer.agreement
-    primary, reciprocal = intent_ids(proposal)
-    if terms.primary_intent != primary or terms.reciprocal_intent not in (None, reciprocal):
-        raise ValidationFailed(MSG_NO_SUCH_PROPOSAL, fields={"satisfies": MSG_NO_SUCH_PROPOSAL})
-    price = terms.price
-    if price is not None and price.currency != proposal.price_currency:
-        raise ValidationFailed(MSG_FREE_SERVICE, fields={"amount": MSG_FREE_SERVICE})
-    if price is not None:
-        check_price(price, field="amount")
-        if terms.quantity is not None:
-            check_total(price, terms.quantity, field="amount")
-    if terms.quantity is not None:
-        check_hours(terms.quantity, field="hours")
-    bid = Bid(
-        ap_id=offer.id,
-        proposal_id=proposal.id,
-        bidder_uri=offer.actor,
-        local_bidder_id=None,
-        origin=addressing.domain_of(offer.actor),
-        price_amount=price.amount if price else None,
-        price_currency=price.currency if price else None,
-        price_basis=price.basis if price else None,
-        quantity_hours=terms.quantity,
-        schedule=json.dumps(sched.to_json(terms.schedule)) if terms.schedule else None,
-        message=terms.message[:MESSAGE_MAX],
-        state=ACTIVE,
-        raw=raw,
-        created_at=received,
-        updated_at=received,
-    )
-    _insert(bid, session=session)
-    _notify_author(proposal, Kind.BID_RECEIVED, bid, session=session)
-    return bid
-
-
-def receive_withdrawal(bid: Bid, signer: str, *, session: Session) -> bool:
-    """The bidder ``signer`` withdrew ``bid`` (one of ours to decide); False when already decided."""
-    if bid.bidder_uri != signer or bid.origin == "":
-        raise PermissionDenied(MSG_NO_SUCH_BID)
-    session.refresh(bid, with_for_update=True)
-    if bid.state != ACTIVE:
-        return False
-    move(bid, BidState.WITHDRAWN, utcnow())
-    session.add(bid)
-    _notify_author(proposal_of(bid, session=session), Kind.BID_WITHDRAWN, bid, session=session)
-    return True
-
-
-def receive_rejection(bid: Bid, signer: str, reason: str, *, session: Session) -> bool:
-    """The proposal's author ``signer`` declined our ``bid``; False when it was no longer active."""
-    proposal = proposal_of(bid, session=session)
-    if bid.origin != "" or signer != proposal.author_uri:
-        raise PermissionDenied(MSG_NO_SUCH_BID)
-    session.refresh(bid, with_for_update=True)
-    if bid.state != ACTIVE:
-        return False
-    move(bid, BidState.REJECTED, utcnow())
-    bid.reject_reason = reason[:REASON_MAX]
-    session.add(bid)
-    _notify_bidder(proposal, Kind.BID_REJECTED, bid, reason=bid.reject_reason, session=session)
-    return True
