@@ -111,7 +111,7 @@ def fetch_all(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
     bound through their types' processors, its results left as they are (no row objects, no result
     processing: the caller converts the few values it needs; a statement reads a hundred thousand)."""
     dialect, dbapi = _driver(session)
-    compiled = query.compile(dialect=dialect)
+    compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})  # IN lists
     values = compiled.construct_params()
     for name, bind in compiled.binds.items():
         processor = bind.type.dialect_impl(dialect).bind_processor(dialect)

@@ -41,6 +41,7 @@ def serve_statement(node: Node, url: str, asker: str) -> dict[str, Any]:
             nonce=query["nonce"][0],
             buckets=[b for b in buckets if b],
             url=url,
+            version=int(query.get("digests", ["1"])[0]),
         )
         signed = reconcile.sign(session, node.settings, document)
     return dict(json.loads(json.dumps(signed)))
