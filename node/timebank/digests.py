@@ -109,10 +109,11 @@ def rebuild(session: Session, peer: str, found: Iterable[tuple[str, str, int]]) 
 
 
 def settled_lines(
-    session: Session, ours: str, peer: str | None = None
+    session: Session, ours: str | None, peer: str | None = None
 ) -> dict[str, list[tuple[str, str, int]]]:
     """``(id, payer's node, amount)`` of the settled transfers with ``peer`` (every peer when None),
-    by peer: what the digests cover (``ours``: this node's domain)."""
+    by peer: what the digests cover (``ours``: this node's domain; None: that of the ids this node
+    minted, the transfers it paid)."""
     table = _TRANSFERS
     query = select(table.c.peer, table.c.uri, table.c.direction, table.c.kind, table.c.amount).where(
         table.c.state == "settled",

@@ -61,6 +61,9 @@ class TimebankAccount(SQLModel, table=True):
     digests_ready: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False))
 
 
+OPEN = "state <> 'settled'"  # the transfers a statement lists in full (few)
+
+
 class Transfer(SQLModel, table=True):
     """An amount moved from one account to another, with why, who and, between nodes, the exchange.
 
@@ -88,6 +91,13 @@ class Transfer(SQLModel, table=True):
             "bucket",
             sqlite_where=text("peer IS NOT NULL"),
             postgresql_where=text("peer IS NOT NULL"),
+        ),
+        Index(
+            "ix_timebank_transfers_open",
+            "peer",
+            "created_at",
+            sqlite_where=text(OPEN),
+            postgresql_where=text(OPEN),
         ),
         Index(
             "ix_timebank_transfers_agreement",

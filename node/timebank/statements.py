@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, null, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import case, null, select, text
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 from sqlmodel import Session
 
 from node.activitypub import addressing
@@ -31,6 +31,7 @@ from node.settings import Settings
 from node.timebank import accounts, digests, ledger, vocab
 from node.timebank.digests import bucket_of
 from node.timebank.lifecycles import TransferState
+from node.timebank.models import OPEN
 from node.timebank.prepared import fetch_all, result_processor
 
 ALGORITHM = "rsa-v1_5-sha256"
@@ -171,7 +172,9 @@ def _nodes(ours: str, peer: str, direction: str, kind: str) -> tuple[str, str]:
     return payer, ("" if not payer else (peer if payer == ours else ours))
 
 
-def _read(session: Session, settings: Settings, peer: str, *where: ColumnElement[bool]) -> list[Line]:
+def _read(
+    session: Session, settings: Settings, peer: str, *where: ColumnElement[bool] | TextClause
+) -> list[Line]:
     """The transfers with ``peer`` that match ``where``, read as the driver's tuples, all at once."""
     table = ledger.TRANSFERS
     # When a settled transfer was made is never written in a statement: not read either.
@@ -198,7 +201,8 @@ def lines(session: Session, settings: Settings, peer: str, since: datetime | Non
 def open_lines(session: Session, settings: Settings, peer: str, since: datetime | None) -> list[Line]:
     """The transfers with ``peer`` made since ``since`` that are not settled (few)."""
     table = ledger.TRANSFERS
-    where = [table.c.state != SETTLED] + ([table.c.created_at >= since] if since is not None else [])
+    # Written as the partial index ix_timebank_transfers_open says it, so that both databases use it.
+    where = [text(OPEN)] + ([table.c.created_at >= since] if since is not None else [])
     return _read(session, settings, peer, *where)
 
 

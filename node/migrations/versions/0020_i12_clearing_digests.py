@@ -54,6 +54,15 @@ def upgrade() -> None:
         op.create_index(
             name, "timebank_transfers", columns, unique=False, sqlite_where=where, postgresql_where=where
         )
+    not_settled = sa.text("state <> 'settled'")  # the transfers a statement lists in full
+    op.create_index(
+        "ix_timebank_transfers_open",
+        "timebank_transfers",
+        ["peer", "created_at"],
+        unique=False,
+        sqlite_where=not_settled,
+        postgresql_where=not_settled,
+    )
     transfers = sa.table(
         "timebank_transfers",
         sa.column("id", sa.Integer),
@@ -73,6 +82,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for name in (
+        "ix_timebank_transfers_open",
         "ix_timebank_transfers_agreement",
         "ix_timebank_transfers_peer_bucket",
         "ix_timebank_transfers_exchange_due",
