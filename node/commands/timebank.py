@@ -91,7 +91,7 @@ def _hours(value: int | None) -> str | None:
 def cmd_verify(args: argparse.Namespace, context: Context) -> int:
     policy = _policy(context)
     with context.session() as session:
-        report = ledger.verify(session, policy)
+        report = ledger.verify(session, policy, context.settings.domain)
     data = {
         "ok": report.ok,
         "entries_sum": _hours(report.entries_sum),

@@ -76,7 +76,7 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     ``write=True`` takes SQLite's write lock at the start of the transaction (``BEGIN IMMEDIATE``), so
     a read-then-write transaction waits for other writers instead of failing; PostgreSQL ignores it.
     """
-    bind = engine.execution_options(sqlite_immediate=True) if write else engine
+    bind = _immediate(engine) if write else engine
     with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
@@ -84,6 +84,16 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def _immediate(engine: Engine) -> Engine:
+    """``engine`` with ``sqlite_immediate``, made once per engine (making it costs as much as a short
+    statement, on the path of every write)."""
+    found: Engine | None = engine.__dict__.get("_asasap_immediate")
+    if found is None:
+        found = engine.execution_options(sqlite_immediate=True)
+        engine.__dict__["_asasap_immediate"] = found
+    return found
 
 
 def insert_or_update(

@@ -51,7 +51,10 @@ def community(session: Session) -> TimebankAccount:
 def clearing(session: Session, peer: str) -> TimebankAccount:
     """The clearing account of the peer node ``peer`` (its domain: host and port)."""
     peer = peer.lower()
-    return _get_or_open(session, clearing_key(peer), kind=AccountKind.CLEARING.value, peer=peer)
+    # Opened with no transfer: its digests (none yet) are ready, and kept from then on.
+    return _get_or_open(
+        session, clearing_key(peer), kind=AccountKind.CLEARING.value, peer=peer, digests_ready=True
+    )
 
 
 def person_account(session: Session, user: User) -> TimebankAccount:

@@ -36,7 +36,7 @@ from node.market.lifecycles import AgreementState
 from node.market.models import Agreement
 from node.market.money import Price, total_for
 from node.settings import Settings
-from node.timebank import accounts, ledger, notices, vocab
+from node.timebank import accounts, digests, ledger, notices, vocab
 from node.timebank.ledger import LimitRefused, Side
 from node.timebank.lifecycles import EXCHANGE_LIFECYCLE, TRANSFER_LIFECYCLE, ExchangeState, TransferState
 from node.timebank.models import TimebankAccount, Transfer
@@ -173,7 +173,7 @@ def offer_now(session: Session, transfer: Transfer, now: datetime) -> None:
     session.add(transfer)
 
 
-def settle(session: Session, transfer: Transfer, now: datetime) -> bool:
+def settle(session: Session, settings: Settings, transfer: Transfer, now: datetime) -> bool:
     """The peer accepted: apply the held transfer here; False when it was settled already."""
     if transfer.state == TransferState.SETTLED.value:
         return False
@@ -183,6 +183,9 @@ def settle(session: Session, transfer: Transfer, now: datetime) -> bool:
     debit, credit = Side(transfer.debit_account_id, ""), Side(transfer.credit_account_id, "")
     ledger.apply_held(session, debit, credit, transfer.amount)
     ledger.write_entries(session, transfer.id or 0, debit.id, credit.id, transfer.amount, now)
+    peer = transfer.peer or ""
+    ours = digests.payer_node(settings.domain, peer, transfer.direction, transfer.kind)
+    digests.settled(session, peer, transfer.uri, ours, transfer.amount)
     transfer.state = TRANSFER_LIFECYCLE.check(transfer.state, TransferState.SETTLED).value
     transfer.exchange_state = EXCHANGE_LIFECYCLE.step(
         transfer.exchange_state or "", ExchangeState.ACCEPTED
@@ -251,7 +254,7 @@ def on_answer(session: Session, settings: Settings, answer: vocab.TransferAnswer
         raise NotThePayersNode("the answer is not signed by the payee's node")
     now = utcnow()
     if answer.accepted:
-        return settle(session, transfer, now)
+        return settle(session, settings, transfer, now)
     if answer.offer_id != transfer.offer_activity_id and answer.retryable:
         return False  # an answer to an older attempt: the latest one decides
     return refuse(

@@ -1,6 +1,7 @@
 """The time bank's background work, as a worker job: accounts to open (with the starting credit),
 agreements to pay, transfers a limit held back, offers to other nodes without an answer, accounts of
-deleted people to close. Each step runs in its own transaction; on a market node the job does nothing."""
+deleted people to close, the digests of a clearing account opened before they were kept (once). Each
+step runs in its own transaction; on a market node the job does nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import Engine
 
 from node.core.jobs import Job, Periodic, Step
 from node.settings import Settings
-from node.timebank import closing, exchange, payments, transfers
+from node.timebank import closing, exchange, payments, statements, transfers
 from node.timebank.policy import Policy
 from node.timebank.records import now as record_time
 
@@ -56,8 +57,8 @@ class TimebankJob(Periodic):
             ("waiting transfers", lambda s: transfers.retry_waiting(s, settings, policy, now)),
             ("offers sent again", lambda s: exchange.offer_due(s, settings, policy, now)),
             ("accounts closed", lambda s: closing.close_deleted(s, settings, policy, now)),
+            ("clearing digests built", lambda s: statements.build_missing(s, settings)),
         ]
-
 
 
 def jobs(settings: Settings, engine: Engine) -> list[Job]:

@@ -29,6 +29,7 @@ from sqlmodel import Session
 
 from node.core.errors import N_, Conflict
 from node.core.sqlbase import table_of
+from node.timebank import digests
 from node.timebank.lifecycles import TransferState
 from node.timebank.models import Entry, TimebankAccount, Transfer
 from node.timebank.policy import AccountKind, Policy
@@ -208,7 +209,10 @@ def write_entries(
 
 
 def insert_transfer(session: Session, values: dict[str, Any]) -> int:
-    """Store a transfer row; its id."""
+    """Store a transfer row (one with a peer node in its group, see :mod:`node.timebank.digests`); its
+    id."""
+    if values.get("peer"):
+        values = {**values, "bucket": digests.bucket_of(str(values["uri"]))}
     ((new_id,),) = _INSERT_TRANSFER.run(session, values)
     return int(new_id)
 
@@ -232,10 +236,12 @@ class Verification:
         return not self.problems and self.entries_sum == 0
 
 
-def verify(session: Session, policy: Policy) -> Verification:
+def verify(session: Session, policy: Policy, domain: str | None = None) -> Verification:
     """Check the ledger as a whole (see the module docs); limits crossed are warnings, since a policy
-    may have changed after the balances were reached."""
+    may have changed after the balances were reached. The kept digests of the clearing accounts too
+    (:mod:`node.timebank.digests`; ``domain``: this node's, else that of the transfer ids it minted)."""
     report = Verification()
+    report.problems += digests.check(session, domain)
     report.entries_sum = int(
         session.execute(select(func.coalesce(func.sum(ENTRIES.c.amount), 0))).scalar_one()
     )

@@ -45,6 +45,8 @@ class _Plan:
     positional: bool
     processors: dict[str, Callable[[Any], Any]]
     defaults: dict[str, Any]
+    # Each parameter in order: its name, its processor (or None), its default: bound in one pass.
+    steps: tuple[tuple[str, Callable[[Any], Any] | None, Any], ...] = ()
 
 
 class Prepared:
@@ -71,18 +73,23 @@ class Prepared:
                 column = getattr(self.statement, "table").c.get(name)  # noqa: B009 - typed as a FromClause
                 default = getattr(column, "default", None)
                 defaults[name] = default.arg if default is not None and default.is_scalar else None
-        plan = _Plan(compiled.string, names, dialect.positional, processors, defaults)
+        order = names if dialect.positional else tuple(dict.fromkeys(names))
+        steps = tuple((name, processors.get(name), defaults.get(name)) for name in order)
+        plan = _Plan(compiled.string, names, dialect.positional, processors, defaults, steps)
         self._plans[(dialect.name, keys)] = plan
         return plan
 
     def _bound(self, plan: _Plan, params: Mapping[str, Any]) -> Any:
-        values = {
-            name: params[name] if name in params else plan.defaults.get(name) for name in set(plan.names)
+        get = params.get
+        if plan.positional:
+            return tuple(
+                (processor(get(name, default)) if processor else get(name, default))
+                for name, processor, default in plan.steps
+            )
+        return {
+            name: (processor(get(name, default)) if processor else get(name, default))
+            for name, processor, default in plan.steps
         }
-        for name, processor in plan.processors.items():
-            if name in values:
-                values[name] = processor(values[name])
-        return tuple(values[name] for name in plan.names) if plan.positional else values
 
     def run(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run once with ``params``; the rows of its ``RETURNING`` clause, if any."""
@@ -111,7 +118,7 @@ def fetch_all(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
     bound through their types' processors, its results left as they are (no row objects, no result
     processing: the caller converts the few values it needs; a statement reads a hundred thousand)."""
     dialect, dbapi = _driver(session)
-    compiled = query.compile(dialect=dialect)
+    compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})  # IN lists
     values = compiled.construct_params()
     for name, bind in compiled.binds.items():
         processor = bind.type.dialect_impl(dialect).bind_processor(dialect)

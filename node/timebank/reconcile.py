@@ -1,14 +1,16 @@
 """Reconciliation of a clearing account with the peer node's mirror of it.
 
-Each node states, about its clearing account with the other: its balance, the transfers since the last
-agreed point grouped in 256 digests (by the first byte of the SHA-256 of the transfer id; a digest
-covers the settled transfers of its group, each as ``id|payer's node|amount``), and every transfer since
-then still open (waiting for an answer, or refused). A node asks its peer for the peer's statement with
-a signed GET of ``/timebank/clearing/{its own domain}`` (answered only to a key of that domain); the
-statement is signed by the peer's node actor (RSA PKCS#1 v1.5 SHA-256 over the statement without its
-``proof``, keys sorted, no white space: RFC 8785 for the strings and integers it holds) and carries the
-asker's nonce, so an old statement cannot be played again and a statement signed by another key is
-refused. The groups whose digests differ are then asked for in full.
+Each node states, about its clearing account with the other: its balance, its settled transfers grouped
+in 256 digests (by the first byte of the SHA-256 of the transfer id; a digest covers the settled
+transfers of its group, each as ``id|payer's node|amount``: kept up to date as they settle in version 2,
+see :mod:`node.timebank.statements` and :mod:`node.timebank.digests`), and every transfer since the last
+agreed point still open (waiting for an answer, or refused). A node asks its peer for the peer's
+statement with a signed GET of ``/timebank/clearing/{its own domain}`` (answered only to a key of that
+domain); the statement is signed by the peer's node actor (RSA PKCS#1 v1.5 SHA-256 over the
+statement without its ``proof``, keys sorted, no white space: RFC 8785 for the strings and integers it
+holds) and carries the asker's nonce, so an old statement cannot be played again and a statement
+signed by another key is refused. The groups whose digests differ are then asked for in full, and only
+those are read here.
 
 The comparison (:func:`compare`) lists every difference with the transfers that explain it, and the
 repairs this node can make from the peer's signed word:
@@ -27,287 +29,51 @@ cover what came after.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, case, null
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from node.activitypub import addressing
-from node.activitypub.actors import local
-from node.activitypub.signatures.keys import load_public_key_pem, sign_with, verify_with
 from node.core.db import session_scope
 from node.core.timeutil import isoformat, utcnow
 from node.market.schedule import parse_instant
 from node.settings import Settings
-from node.timebank import accounts, exchange, ledger, vocab
-from node.timebank.lifecycles import TransferState
+from node.timebank import accounts, digests, exchange, statements, vocab
 from node.timebank.models import Transfer
 from node.timebank.policy import to_hours
-from node.timebank.prepared import fetch_all, result_processor
+from node.timebank.statements import (
+    ALGORITHM,
+    PENDING,
+    SETTLED,
+    Line,
+    StatementRefused,
+    canonical,
+    check_proof,
+    sign,
+    statement,
+    statement_url,
+)
 
-ALGORITHM = "rsa-v1_5-sha256"
+__all__ = [
+    "ALGORITHM",
+    "StatementRefused",
+    "canonical",
+    "check_proof",
+    "reconcile",
+    "sign",
+    "statement",
+    "statement_url",
+]
+
 AGREEMENT_MARGIN = timedelta(minutes=10)  # how far before now an agreed point is set
 BUCKET_CHUNK = 12  # groups asked for at once: in 100,000 transfers, about 4,700 in short, 600 KB
 NOTHING_APPLIED = frozenset({"absent", "waiting", "refused"})
-SETTLED, PENDING = TransferState.SETTLED.value, TransferState.PENDING.value  # plain strings: hot loops
-
-
-class StatementRefused(Exception):
-    """A peer's statement that cannot be trusted or read; nothing was changed."""
-
-
-@dataclass(slots=True)
-class Line:
-    """A transfer as a statement carries it (the same on both nodes). Not frozen: a statement builds
-    a hundred thousand of them, and a frozen dataclass's ``__init__`` costs twice as much."""
-
-    uri: str
-    payer_node: str
-    payee_node: str
-    amount: int
-    state: str  # settled | pending | waiting | refused
-    kind: str = ""
-    payer: str = ""
-    payee: str = ""
-    at: str | datetime | None = ""  # formatted only when the line is written in full
-    agreement: str | None = None
-    refusal: str = ""
-    offer: str = ""  # the payer's latest Offer of a transfer still held
-    bucket: str = ""  # its group (see bucket_of), computed once
-
-    def __post_init__(self) -> None:
-        if not self.bucket:
-            self.bucket = bucket_of(self.uri)
-
-    def digest_text(self) -> str:
-        return f"{self.uri}|{self.payer_node}|{self.amount}"
-
-    def compact_json(self) -> dict[str, Any]:
-        """What comparing a settled transfer needs (a group may hold thousands of them)."""
-        return {"id": self.uri, "payerNode": self.payer_node, "amount": self.amount, "state": self.state}
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.uri,
-            "payerNode": self.payer_node,
-            "payeeNode": self.payee_node,
-            "amount": self.amount,
-            "state": self.state,
-            "kind": self.kind,
-            "payer": self.payer,
-            "payee": self.payee,
-            "at": self.at if isinstance(self.at, str) else (isoformat(self.at) or ""),  # None: settled
-            "agreement": self.agreement,
-            "refusal": self.refusal,
-            "offer": self.offer,
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> Line:
-        if not isinstance(data, Mapping):
-            raise StatementRefused("a transfer of the statement is not an object")
-        try:
-            amount = data["amount"]
-            if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-                raise StatementRefused("a transfer of the statement has no positive amount")
-            text = {
-                k: data.get(k) or ""
-                for k in (
-                    "id",
-                    "payerNode",
-                    "payeeNode",
-                    "state",
-                    "kind",
-                    "payer",
-                    "payee",
-                    "at",
-                    "refusal",
-                    "offer",
-                )
-            }
-            if not all(isinstance(v, str) for v in text.values()) or not text["id"]:
-                raise StatementRefused("a transfer of the statement is malformed")
-            agreement = data.get("agreement")
-            return cls(
-                uri=text["id"],
-                payer_node=text["payerNode"],
-                payee_node=text["payeeNode"],
-                amount=amount,
-                state=text["state"],
-                kind=text["kind"],
-                payer=text["payer"],
-                payee=text["payee"],
-                at=text["at"],
-                agreement=agreement if isinstance(agreement, str) else None,
-                refusal=text["refusal"],
-                offer=text["offer"],
-            )
-        except KeyError as exc:
-            raise StatementRefused(f"a transfer of the statement has no {exc}") from None
-
-
-def bucket_of(uri: str) -> str:
-    return hashlib.sha256(uri.encode()).hexdigest()[:2]
-
-
-_COLUMNS = (
-    "uri",
-    "direction",
-    "kind",
-    "amount",
-    "state",
-    "payer_uri",
-    "payee_uri",
-    "created_at",
-    "agreement_ap_id",
-    "refusal",
-    "offer_activity_id",
-)
-
-
-def _line(ours: str, peer: str, row: Sequence[Any]) -> Line:
-    uri, direction, kind, amount, state, payer, payee, made, agreement, refusal, offer = row
-    payer_node, payee_node = (ours, peer) if direction == "out" else (peer, ours)
-    if kind == "settlement":
-        payer_node, payee_node = ("", "")
-    return Line(
-        uri,
-        payer_node,
-        payee_node,
-        int(amount),
-        state,
-        kind,
-        payer or "",
-        payee or "",
-        made,
-        agreement,
-        refusal,
-        (offer or "") if state == PENDING else "",
-    )
-
-
-def lines(session: Session, settings: Settings, peer: str, since: datetime | None) -> list[Line]:
-    """The transfers of the clearing account with ``peer`` (and those refused) made since ``since``
-    (read as the driver's tuples, all at once: a statement may cover a hundred thousand of them)."""
-    table = ledger.TRANSFERS
-    # When a settled transfer was made is never written in a statement: not read either.
-    made = case((table.c.state != SETTLED, table.c.created_at), else_=null()).label("created_at")
-    query = select(*(made if name == "created_at" else table.c[name] for name in _COLUMNS)).where(
-        table.c.peer == peer.lower()
-    )
-    if since is not None:
-        query = query.where(table.c.created_at >= since)
-    ours, peer = settings.domain, peer.lower()
-    found = [_line(ours, peer, row) for row in fetch_all(session, query.order_by(table.c.id))]
-    to_datetime = result_processor(session, table.c.created_at.type)
-    for line in found:
-        if line.at is not None:  # open transfers only: they are few
-            line.at = to_datetime(line.at)
-    return found
-
-
-def _digests(found: Iterable[Line]) -> dict[str, str]:
-    groups: dict[str, list[str]] = {}
-    for line in found:
-        if line.state == SETTLED:
-            groups.setdefault(line.bucket, []).append(line.digest_text())
-    return {
-        bucket: hashlib.sha256("\n".join(sorted(texts)).encode()).hexdigest()[:32]
-        for bucket, texts in groups.items()
-    }
-
-
-def canonical(document: Mapping[str, Any]) -> bytes:
-    """The bytes a statement's proof signs: the document without ``proof``, keys sorted, compact."""
-    body = {k: v for k, v in document.items() if k != "proof"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def statement(
-    session: Session,
-    settings: Settings,
-    peer: str,
-    *,
-    since: datetime | None,
-    nonce: str,
-    buckets: Iterable[str] = (),
-    url: str | None = None,
-) -> dict[str, Any]:
-    """This node's statement of its clearing account with ``peer`` (unsigned)."""
-    account = accounts.find_clearing(session, peer)
-    found = lines(session, settings, peer, since)
-    wanted = set(buckets)
-    document: dict[str, Any] = {
-        "@context": vocab.CONTEXT,
-        "type": "ClearingStatement",
-        "id": url or settings.url(f"/timebank/clearing/{peer}"),
-        "attributedTo": local.node_actor(settings).uri,
-        "clearingPeer": peer,
-        "published": isoformat(utcnow()),
-        "nonce": nonce,
-        "balance": account.balance if account is not None else 0,
-        "transferCount": sum(1 for line in found if line.state == SETTLED),
-        "digests": _digests(found),
-        "open": [line.to_json() for line in found if line.state != SETTLED],
-    }
-    if since is not None:
-        document["since"] = isoformat(since)
-    if wanted:
-        document["transfers"] = [
-            line.to_json() if line.state != SETTLED else line.compact_json()
-            for line in found
-            if line.bucket in wanted
-        ]
-    return document
-
-
-def sign(session: Session, settings: Settings, document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` with the proof of this node's actor."""
-    node = local.node_actor(settings)
-    key = local.private_key(settings, node, session=session)
-    value = sign_with(ALGORITHM, key, canonical(document))
-    return {
-        **document,
-        "proof": {
-            "type": "asasap:StatementSignature",
-            "verificationMethod": node.key_id,
-            "created": isoformat(utcnow()),
-            "proofValue": base64.b64encode(value).decode("ascii"),
-        },
-    }
-
-
-def check_proof(
-    document: Mapping[str, Any], *, peer_origin: str, nonce: str, actor_key: tuple[str, str]
-) -> None:
-    """Refuse (:class:`StatementRefused`) a statement not from the peer, not for this nonce, or whose
-    proof does not verify with ``actor_key`` (the peer's node actor's key id and PEM)."""
-    if document.get("type") != "ClearingStatement":
-        raise StatementRefused("the peer's answer is not a clearing statement")
-    author = document.get("attributedTo")
-    if not isinstance(author, str) or addressing.origin(author) != peer_origin:
-        raise StatementRefused("the statement is not the peer's")
-    if document.get("nonce") != nonce:
-        raise StatementRefused("the statement answers another request (its nonce differs)")
-    proof = document.get("proof")
-    if not isinstance(proof, Mapping) or not isinstance(proof.get("proofValue"), str):
-        raise StatementRefused("the statement is not signed")
-    key_id, pem = actor_key
-    if proof.get("verificationMethod") != key_id:
-        raise StatementRefused("the statement is signed by another key than the peer node's")
-    try:
-        verify_with(
-            ALGORITHM, load_public_key_pem(pem), canonical(document), base64.b64decode(proof["proofValue"])
-        )
-    except Exception as exc:  # noqa: BLE001 - any failure means the proof does not hold
-        raise StatementRefused(f"the statement's signature does not verify: {exc}") from None
 
 
 # --- comparison and repair -------------------------------------------------------------------------
@@ -362,18 +128,6 @@ Fetch = Callable[[str], Awaitable[Mapping[str, Any]]]
 KeyOf = Callable[[str], Awaitable[tuple[str, str]]]
 
 
-def statement_url(
-    peer_origin: str, ours: str, since: datetime | None, nonce: str, buckets: Iterable[str] = ()
-) -> str:
-    query = [f"nonce={nonce}"]
-    if since is not None:
-        query.append("since=" + (isoformat(since) or "").replace("+", "%2B"))
-    chosen = sorted(buckets)
-    if chosen:
-        query.append("buckets=" + ",".join(chosen))
-    return f"{peer_origin}/timebank/clearing/{ours}?" + "&".join(query)
-
-
 async def _peer_statement(
     fetch: Fetch,
     key_of: KeyOf,
@@ -381,9 +135,10 @@ async def _peer_statement(
     ours: str,
     since: datetime | None,
     buckets: Iterable[str] = (),
+    version: int = digests.VERSION,
 ) -> Mapping[str, Any]:
     nonce = secrets.token_urlsafe(16)
-    document = await fetch(statement_url(peer_origin, ours, since, nonce, buckets))
+    document = await fetch(statement_url(peer_origin, ours, since, nonce, buckets, version))
     author = document.get("attributedTo")
     if not isinstance(author, str) or addressing.origin(author) != peer_origin:
         raise StatementRefused("the statement is not the peer's")
@@ -407,18 +162,28 @@ async def reconcile(
         account = accounts.find_clearing(session, peer)
         since = account.agreed_until if account is not None else None
     theirs = await _peer_statement(fetch, key_of, peer_origin, ours, since)
-    with session_scope(engine) as session:
-        mine = {line.uri: line for line in lines(session, settings, peer, since)}
-    my_digests = _digests(mine.values())
     their_digests = theirs.get("digests", {})
     if not isinstance(their_digests, Mapping):
         raise StatementRefused("the statement's digests are not an object")
+    # A peer that does not keep its digests (version 1) states those of the transfers since the point.
+    version = digests.VERSION if theirs.get("digestVersion") == digests.VERSION else 1
+    with session_scope(engine) as session:
+        if version == 1:
+            mine = {line.uri: line for line in statements.lines(session, settings, peer, since)}
+            my_digests = statements.digests_v1(mine.values())
+        else:
+            my_digests = statements.digests_of(session, settings, peer)
     differing = {b for b in set(my_digests) | set(their_digests) if my_digests.get(b) != their_digests.get(b)}
+    if version > 1:  # only the transfers still open and those of the groups that differ
+        with session_scope(engine) as session:
+            found = statements.open_lines(session, settings, peer, since)
+            found += statements.bucket_lines(session, settings, peer, differing) if differing else []
+        mine = {line.uri: line for line in found}
     their_lines = {line.uri: line for line in _lines_of(theirs, "open")}
     chunks = sorted(differing)
     for start in range(0, len(chunks), BUCKET_CHUNK):
         detail = await _peer_statement(
-            fetch, key_of, peer_origin, ours, since, chunks[start : start + BUCKET_CHUNK]
+            fetch, key_of, peer_origin, ours, since, chunks[start : start + BUCKET_CHUNK], version
         )
         their_lines.update({line.uri: line for line in _lines_of(detail, "transfers")})
     peer_balance = theirs.get("balance")
@@ -428,6 +193,9 @@ async def reconcile(
         report = _compare_and_repair(
             session, settings, peer, since, mine, their_lines, differing, peer_balance, theirs
         )
+        if version > 1:  # every settled transfer, as the digests count them, and the open ones
+            settled = sum(int(text.split(":")[0]) for text in my_digests.values())
+            report.compared = settled + sum(1 for line in mine.values() if line.state != SETTLED)
     return report
 
 
@@ -527,7 +295,7 @@ def _repair(
     """What this node does about one difference (see the module docs); the word for the report."""
     if row is not None and row.direction == "out" and ours == "pending":
         if theirs == "settled":
-            exchange.settle(session, row, now)
+            exchange.settle(session, settings, row, now)
             return "applied"
         if theirs == "refused":
             from node.timebank.policy import Policy

@@ -13,7 +13,7 @@ from node.accounts.models import AccountStatus, User
 from node.activitypub.actors import local
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from node.timebank import accounts, ledger, notices
+from node.timebank import accounts, digests, ledger, notices
 from node.timebank.ledger import Side
 from node.timebank.lifecycles import TRANSFER_LIFECYCLE, TransferState
 from node.timebank.models import TimebankAccount, Transfer
@@ -91,6 +91,13 @@ def apply_local(
         session, {**values, "state": TransferState.SETTLED.value, "settled_at": now}
     )
     ledger.write_entries(session, transfer_id, debit.id, credit.id, amount, now)
+    peer = values.get("peer")
+    if isinstance(peer, str) and peer:  # the payee's half of a transfer from a peer node, a settlement
+        direction, kind = str(values.get("direction") or ""), str(values["kind"])
+        assert direction != "out", "a transfer to a peer node is applied by exchange.settle"
+        digests.settled(
+            session, peer, str(values["uri"]), digests.payer_node("", peer, direction, kind), amount
+        )
     notices.received(session, values, parties.credit.user_id)
     return transfer_id
 

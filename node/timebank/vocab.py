@@ -9,7 +9,8 @@ Pure mapping between decoded JSON and frozen dataclasses (see the "Time bank" se
 - the payee's node answers ``Accept`` or ``Reject`` of the ``Offer`` (by id), ``result`` the
   transfer id; a refusal carries ``refusal`` (a code) and ``retryable``;
 - a clearing statement (``ClearingStatement``) is what a node says of its clearing account with a peer:
-  balance, transfers since the last agreed point grouped in digests, and, on request, those transfers.
+  balance, its settled transfers grouped in digests, the open ones since the last agreed point, and, on
+  request, the transfers of some groups.
 
 Parsers ignore ``@context``, read the compacted names, refuse what is missing or malformed with a
 :class:`~node.market.vocab.common.VocabError` naming the field, and ignore unknown fields.
@@ -88,6 +89,7 @@ CONTEXT: list[Any] = [
         "balance": "asasap:balance",
         "transferCount": "asasap:transferCount",
         "digests": {"@id": "asasap:digests", "@type": "@json"},
+        "digestVersion": "asasap:digestVersion",
         "open": {"@id": "asasap:open", "@type": "@json"},
         "transfers": {"@id": "asasap:transfers", "@type": "@json"},
         "proof": {"@id": "asasap:proof", "@type": "@json"},

@@ -23,12 +23,12 @@ from node.core.timeutil import utcnow
 from node.market.models import Notification
 from node.timebank import ledger, transfers
 from node.timebank.jobs import TimebankJob
-from node.timebank.models import Entry, TimebankAccount, Transfer
+from node.timebank.models import ClearingDigest, Entry, TimebankAccount, Transfer
 from tests.support.federation import Federation, Node
 from tests.support.market import person
 from tests.support.timebank import Message, Network, balance, two_cooperatives  # noqa: F401
 
-TABLES = (Entry, Transfer, TimebankAccount, InboxActivity, Delivery, OutboxActivity)
+TABLES = (Entry, Transfer, ClearingDigest, TimebankAccount, InboxActivity, Delivery, OutboxActivity)
 
 
 def users(node: Node, *names: str) -> list[User]:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
 from node.accounts.models import User
@@ -20,15 +21,16 @@ from node.activitypub.actors import local
 from node.core import db
 from node.core.errors import Conflict, ValidationFailed
 from node.market.schedule import parse_instant
-from node.timebank import reconcile, settlement, transfers
-from node.timebank.models import TimebankAccount, Transfer
+from node.timebank import digests, reconcile, settlement, statements, transfers
+from node.timebank.models import ClearingDigest, TimebankAccount, Transfer
 from tests.support.federation import Federation, Node
 from tests.support.market import person
 from tests.support.timebank import Network, balance, two_cooperatives  # noqa: F401
 
 
-def serve_statement(node: Node, url: str, asker: str) -> dict[str, Any]:
-    """What ``node``'s ``/timebank/clearing/{asker}`` answers, as JSON on the wire."""
+def serve_statement(node: Node, url: str, asker: str, *, version: int | None = None) -> dict[str, Any]:
+    """What ``node``'s ``/timebank/clearing/{asker}`` answers, as JSON on the wire (``version``: the
+    digests a node of that version states, whatever is asked)."""
     query = parse_qs(urlsplit(url).query)
     since = parse_instant(query["since"][0]) if "since" in query else None
     buckets = query.get("buckets", [""])[0].split(",") if "buckets" in query else []
@@ -41,6 +43,7 @@ def serve_statement(node: Node, url: str, asker: str) -> dict[str, Any]:
             nonce=query["nonce"][0],
             buckets=[b for b in buckets if b],
             url=url,
+            version=version or int(query.get("digests", ["1"])[0]),
         )
         signed = reconcile.sign(session, node.settings, document)
     return dict(json.loads(json.dumps(signed)))
@@ -52,9 +55,9 @@ def key_of(node: Node) -> tuple[str, str]:
         return local.node_actor(node.settings).key_id, key.public_pem
 
 
-def run_reconcile(a: Node, b: Node, *, tamper: Any = None) -> reconcile.Report:
+def run_reconcile(a: Node, b: Node, *, tamper: Any = None, version: int | None = None) -> reconcile.Report:
     async def fetch(url: str) -> Mapping[str, Any]:
-        document = serve_statement(b, url, a.settings.domain)
+        document = serve_statement(b, url, a.settings.domain, version=version)
         return tamper(document) if tamper else document
 
     async def key(actor: str) -> tuple[str, str]:
@@ -195,3 +198,46 @@ def test_a_settlement_recorded_on_both_nodes_nets_the_clearing_and_still_reconci
     assert balance(a.engine, "community") == -200 + 150  # alice's starting credit, and the settlement
     report = run_reconcile(a, b)
     assert report.differences == [] and report.mirrored and report.agreed
+
+
+def test_a_peer_that_states_version_1_digests_is_still_reconciled(two_cooperatives: Federation) -> None:  # noqa: F811
+    a, b = two_cooperatives.nodes
+    alice = person(a.engine, "alice", status="volunteer")
+    person(b.engine, "bob", status="volunteer")
+    net = Network(two_cooperatives)
+    gift(a, alice, b.uri("bob"), "1")
+    flow(net)
+    lost = gift(a, alice, b.uri("bob"), "0.5")
+    flow(net, drop_answers_to=a)
+    old = serve_statement(b, f"https://{b.settings.domain}/x?nonce=abcdefgh&buckets=00", a.settings.domain)
+    assert "digestVersion" not in old and all(":" not in d for d in old["digests"].values())
+    report = run_reconcile(a, b, version=1)  # B of an earlier version: no digestVersion
+    assert [(d.transfer, d.repair) for d in report.differences] == [(lost.uri, "applied")]
+    assert report.agreed and report.compared == 2
+    assert run_reconcile(a, b).agreed  # and in version 2
+
+
+def test_digests_are_kept_as_transfers_settle_and_built_once_for_an_older_account(
+    two_cooperatives: Federation,  # noqa: F811
+) -> None:
+    a, b = two_cooperatives.nodes
+    alice = person(a.engine, "alice", status="volunteer")
+    person(b.engine, "bob", status="volunteer")
+    net = Network(two_cooperatives)
+    for amount in ("1", "0.25", "2"):
+        gift(a, alice, b.uri("bob"), amount)
+    flow(net)
+    url = f"https://{a.settings.domain}/x?nonce=abcdefgh&digests=2"
+    ours, theirs = (serve_statement(node, url, peer.settings.domain) for node, peer in ((a, b), (b, a)))
+    assert ours["digestVersion"] == 2 and ours["transferCount"] == 3
+    assert ours["digests"] == theirs["digests"]  # the same on both nodes
+    with db.session_scope(a.engine) as session:  # as a clearing account opened before they were kept
+        session.execute(delete(ClearingDigest))
+        session.execute(update(TimebankAccount).values(digests_ready=False))
+    assert serve_statement(a, url, b.settings.domain)["digests"] == ours["digests"]  # computed
+    with db.session_scope(a.engine, write=True) as session:
+        assert statements.build_missing(session, a.settings) == 1
+    with db.session_scope(a.engine, write=True) as session:
+        assert statements.build_missing(session, a.settings) == 0
+        assert digests.stored(session, b.settings.domain) == ours["digests"]
+    assert run_reconcile(a, b).agreed

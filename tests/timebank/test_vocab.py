@@ -81,6 +81,7 @@ def test_our_documents_use_only_defined_terms() -> None:
         "balance": 0,
         "transferCount": 0,
         "digests": {},
+        "digestVersion": 2,
         "open": [],
         "transfers": [],
         "proof": {},

@@ -1,8 +1,9 @@
 """``GET /timebank/clearing/{domain}``: this node's signed statement of its clearing account with the
 node ``domain``, to a signed request by a key of that domain only (401 unsigned, 403 another domain,
 404 on a market node). ``nonce`` (required) is echoed in the statement; ``since`` limits it to the
-transfers since that point; ``buckets`` (comma-separated hex pairs) asks for those groups in full.
-See :mod:`node.timebank.reconcile`."""
+transfers since that point; ``buckets`` (comma-separated hex pairs) asks for those groups in full;
+``digests=2`` asks for the digests kept up to date (version 2; version 1 otherwise).
+See :mod:`node.timebank.reconcile` and :mod:`node.timebank.statements`."""
 
 from __future__ import annotations
 
@@ -39,9 +40,17 @@ async def clearing_statement(request: Request) -> Response:
         return json_error(403, "forbidden", "A statement is given only to the peer node itself.")
     nonce = request.query_params.get("nonce", "")
     buckets = [b for b in request.query_params.get("buckets", "").split(",") if b]
-    if not _NONCE.match(nonce) or not all(_BUCKET.match(b) for b in buckets) or len(buckets) > 256:
+    version = request.query_params.get("digests", "1")
+    if (
+        not _NONCE.match(nonce)
+        or not all(_BUCKET.match(b) for b in buckets)
+        or len(buckets) > 256
+        or version not in ("1", "2")
+    ):
         return json_error(
-            400, "invalid_request", "Give a nonce (8 to 64 URL-safe characters) and hex buckets."
+            400,
+            "invalid_request",
+            "Give a nonce (8 to 64 URL-safe characters), hex buckets and digests 1 or 2.",
         )
     since: datetime | None = None
     if "since" in request.query_params:
@@ -53,7 +62,7 @@ async def clearing_statement(request: Request) -> Response:
 
     def build(session: Session) -> dict[str, object]:
         document = reconcile.statement(
-            session, settings, peer, since=since, nonce=nonce, buckets=buckets, url=url
+            session, settings, peer, since=since, nonce=nonce, buckets=buckets, url=url, version=int(version)
         )
         return reconcile.sign(session, settings, document)
 
