@@ -1,6 +1,6 @@
 """time bank: digests of the clearing accounts kept up to date, fewer indexes on a transfer inside the node
 
-Revision ID: 0020_i12
+Revision ID: 0016
 Revises: 0010
 Create Date: 2026-12-07 12:10:00.000000
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020_i12"
+revision: str = "0016"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
