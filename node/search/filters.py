@@ -19,7 +19,18 @@ from node.market.vocab import Purpose
 from node.places.gazetteer import default_gazetteer
 from node.search.query import MAX_LENGTH
 
-__all__ = ["MAX_RADIUS_KM", "PAYMENTS", "PROVIDER_STATUSES", "SORTS", "Payment", "SearchFilters", "Sort", "Widening", "parse_search", "widenings"]
+__all__ = [
+    "MAX_RADIUS_KM",
+    "PAYMENTS",
+    "PROVIDER_STATUSES",
+    "SORTS",
+    "Payment",
+    "SearchFilters",
+    "Sort",
+    "Widening",
+    "parse_search",
+    "widenings",
+]
 
 Sort = Literal["relevance", "distance", "date", "price", "reputation"]
 SORTS: tuple[Sort, ...] = ("relevance", "distance", "date", "price", "reputation")

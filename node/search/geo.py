@@ -137,9 +137,7 @@ def _within(commune: Commune | None, centre: Commune | None, radius_km: int | No
     return great_circle_km(centre.lat, centre.lon, commune.lat, commune.lon) <= radius_km
 
 
-def map_of(
-    filters: SearchFilters, *, session: Session, now: datetime, home: str | None = None
-) -> MapData:
+def map_of(filters: SearchFilters, *, session: Session, now: datetime, home: str | None = None) -> MapData:
     """Where the proposals matching ``filters`` are (every page of the search, not one): per commune and
     per département, with their counts by purpose and category."""
     gazetteer = default_gazetteer()

@@ -141,7 +141,9 @@ def providers(
     reputations = reputations_of(candidates, session=session)
     if min_reputation is not None:
         candidates = {
-            u: c for u, c in candidates.items() if (m := reputations[u].mean) is not None and m >= min_reputation
+            u: c
+            for u, c in candidates.items()
+            if (m := reputations[u].mean) is not None and m >= min_reputation
         }
 
     def order(uri: str) -> tuple[float, ...]:

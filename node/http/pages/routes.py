@@ -10,13 +10,12 @@ from node.http.pages import auth as auth_pages
 from node.http.pages import avatars as avatar_pages
 from node.http.pages import conversations as conversation_pages
 from node.http.pages import follows as follow_pages
-from node.http.pages import installable, timebank_clearing
+from node.http.pages import installable, search_maps, search_people, timebank_clearing
 from node.http.pages import me as me_pages
 from node.http.pages import people as people_pages
 from node.http.pages import reload as page_reload
 from node.http.pages import research as research_pages
 from node.http.pages import search as search_pages
-from node.http.pages import search_maps, search_people
 from node.http.pages import timebank as timebank_pages
 from node.http.pages.groups import routes as group_routes
 from node.http.pages.market import routes as market_routes
