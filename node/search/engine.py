@@ -17,7 +17,7 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func
+from sqlalchemy import ColumnElement, and_, false, func, null
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -27,6 +27,7 @@ from node.market.evaluations.service import reputations_of
 from node.market.models import Proposal
 from node.market.proposals.records import ProposalFilters, listing_conditions
 from node.places.gazetteer import Commune, bounding_box, default_gazetteer, great_circle_km
+from node.search import availability
 from node.search import query as text_query
 from node.search.backends import backend_for
 from node.search.filters import SearchFilters
@@ -173,6 +174,7 @@ def _candidates(
     conditions, title_match = matching_conditions(filters, centre, now, session=session)
     if after_id:
         conditions.append(col(Proposal.id) > after_id)
+    when = filters.weekday is not None or filters.time_of_day is not None
     statement = (
         select_columns(
             col(Proposal.id),
@@ -182,6 +184,7 @@ def _candidates(
             col(Proposal.longitude),
             col(Proposal.published_at),
             col(Proposal.price_amount),
+            col(Proposal.schedule) if when else null(),
         )
         .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
         .where(and_(*conditions))
@@ -189,7 +192,9 @@ def _candidates(
         .limit(MAX_CANDIDATES)
     )
     found: list[_Candidate] = []
-    for row_id, author, in_title, lat, lon, published, price in session.execute(statement).all():
+    for row_id, author, in_title, lat, lon, published, price, schedule in session.execute(statement).all():
+        if when and not availability.fits(schedule, filters.weekday, filters.time_of_day):
+            continue
         distance = _distance(centre, lat, lon)
         if filters.radius_km is not None and (distance is None or distance > filters.radius_km):
             continue
@@ -283,11 +288,12 @@ def _in_database(
 def search(filters: SearchFilters, *, session: Session, now: datetime, home: str | None = None) -> Results:
     """One page of the proposals matching ``filters`` in the asked order, with their count; ``home``
     (an INSEE code, the person's commune) is the centre when the filters name none. Without a radius
-    or a minimum reputation (nor an order by reputation) the database orders and counts; with one, the
-    candidates (inside the radius's bounding box) are filtered by great-circle distance and reputation
-    here, then ordered the same way."""
+    or a minimum reputation or an availability (nor an order by reputation) the database orders and
+    counts; with one, the candidates (inside the radius's bounding box) are filtered by great-circle
+    distance, reputation and schedule here, then ordered the same way."""
     centre = centre_of(filters, home)
-    if filters.radius_km is None and filters.min_reputation is None and filters.sort != "reputation":
+    in_python = (filters.radius_km, filters.min_reputation, filters.weekday, filters.time_of_day)
+    if all(v is None for v in in_python) and filters.sort != "reputation":
         return _in_database(filters, centre, now, session=session)
     candidates = _candidates(filters, centre, now, session=session)
     reputations: dict[str, Reputation] = {}

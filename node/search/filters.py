@@ -17,12 +17,14 @@ from node.core.errors import N_
 from node.market.proposals.records import MAX_PAGE, Origin
 from node.market.vocab import Purpose
 from node.places.gazetteer import default_gazetteer
+from node.search.availability import PARTS, Part
 from node.search.query import MAX_LENGTH
 
 __all__ = [
     "MAX_RADIUS_KM",
     "PAYMENTS",
     "PROVIDER_STATUSES",
+    "WEEKDAYS",
     "SORTS",
     "Payment",
     "SearchFilters",
@@ -36,6 +38,7 @@ Sort = Literal["relevance", "distance", "date", "price", "reputation"]
 SORTS: tuple[Sort, ...] = ("relevance", "distance", "date", "price", "reputation")
 Payment = Literal["euros", "tokens"]
 PAYMENTS: tuple[Payment, ...] = ("euros", "tokens")
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # as iCalendar and schedules write them
 PROVIDER_STATUSES: tuple[str, ...] = tuple(s.value for s in ProviderStatus if s is not ProviderStatus.NONE)
 MAX_RADIUS_KM = 1000
 MAX_PRICE = Decimal(100_000)
@@ -61,7 +64,8 @@ class SearchFilters:
     (the person's own commune when not given); prices are euros (per hour or in total, as the proposal
     says); ``date_from``/``date_to`` bound the first occurrence of the proposal's schedule; ``payment``
     keeps proposals paid in euros or in time tokens (hours of the time bank); ``provider_status`` keeps
-    proposals whose author provides under that status (known for this node's people only)."""
+    proposals whose author provides under that status (known for this node's people only); ``weekday``
+    (0 is Monday) and ``time_of_day`` keep proposals whose schedule has an occurrence then."""
 
     q: str = ""
     purpose: Purpose | None = None
@@ -77,6 +81,8 @@ class SearchFilters:
     min_reputation: Decimal | None = None
     payment: Payment | None = None
     provider_status: str | None = None
+    weekday: int | None = None
+    time_of_day: Part | None = None
     sort: Sort = "relevance"
     page: int = 1
 
@@ -98,6 +104,8 @@ class SearchFilters:
             "min_reputation": str(values.min_reputation) if values.min_reputation is not None else "",
             "payment": values.payment or "",
             "provider_status": values.provider_status or "",
+            "weekday": WEEKDAYS[values.weekday] if values.weekday is not None else "",
+            "time_of_day": values.time_of_day or "",
             "sort": "" if values.sort == "relevance" else values.sort,
             "page": "" if values.page == 1 else str(values.page),
         }
@@ -197,6 +205,8 @@ def parse_search(params: Mapping[str, str]) -> tuple[SearchFilters, dict[str, st
         min_reputation=number("min_reputation", Decimal(1), Decimal(5), MSG_REPUTATION),
         payment=cast(Payment | None, choice("payment", PAYMENTS)),
         provider_status=choice("provider_status", PROVIDER_STATUSES),
+        weekday=WEEKDAYS.index(day_code) if (day_code := choice("weekday", WEEKDAYS)) else None,
+        time_of_day=cast(Part | None, choice("time_of_day", tuple(PARTS))),
         sort=cast(Sort, choice("sort", SORTS) or "relevance"),
         page=page,
     )
@@ -204,7 +214,17 @@ def parse_search(params: Mapping[str, str]) -> tuple[SearchFilters, dict[str, st
 
 
 Widening = Literal[
-    "radius", "origin", "category", "purpose", "dates", "price", "reputation", "payment", "status", "words"
+    "radius",
+    "origin",
+    "category",
+    "purpose",
+    "dates",
+    "availability",
+    "price",
+    "reputation",
+    "payment",
+    "status",
+    "words",
 ]
 
 
@@ -224,6 +244,8 @@ def widenings(filters: SearchFilters) -> list[tuple[Widening, SearchFilters]]:
         found.append(("purpose", replace(first, purpose=None)))
     if filters.date_from is not None or filters.date_to is not None:
         found.append(("dates", replace(first, date_from=None, date_to=None)))
+    if filters.weekday is not None or filters.time_of_day is not None:
+        found.append(("availability", replace(first, weekday=None, time_of_day=None)))
     if filters.price_min is not None or filters.price_max is not None:
         found.append(("price", replace(first, price_min=None, price_max=None)))
     if filters.min_reputation is not None:

@@ -22,7 +22,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func
+from sqlalchemy import and_, func, literal, null
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
@@ -30,6 +30,7 @@ from node.accounts.models import User
 from node.market.evaluations.service import reputations_of
 from node.market.models import Proposal
 from node.places.gazetteer import Commune, default_gazetteer, great_circle_km
+from node.search import availability
 from node.search.engine import centre_of, matching_conditions
 from node.search.filters import SearchFilters
 
@@ -98,32 +99,36 @@ def _rounded(value: float, decimals: int = COORDINATE_DECIMALS) -> float:
 def _groups(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
 ) -> list[tuple[str | None, str, str, str | None, str, int]]:
-    """(commune, département, purpose, category, author or '', count) of the matches."""
+    """(commune, département, purpose, category, author or '', count) of the matches (grouped by
+    schedule too when an availability is asked, so that each schedule is checked)."""
     conditions, _ = matching_conditions(filters, centre, now, session=session)
     by_author = filters.min_reputation is not None
-    author = col(Proposal.author_uri) if by_author else None
-    columns: list[Any] = [
+    when = filters.weekday is not None or filters.time_of_day is not None
+    keys: list[Any] = [
         col(Proposal.commune_insee),
         col(Proposal.departement),
         col(Proposal.purpose),
         col(Proposal.category),
     ]
-    if author is not None:
-        columns.append(author)
+    author = col(Proposal.author_uri) if by_author else None
+    schedule = col(Proposal.schedule) if when else None
+    grouped = [*keys, *(c for c in (author, schedule) if c is not None)]
     statement = (
-        select_columns(*columns, func.count())
+        select_columns(
+            *keys,
+            author if author is not None else literal(""),
+            schedule if schedule is not None else null(),
+            func.count(),
+        )
         .select_from(Proposal)
         .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
         .where(and_(*conditions))
-        .group_by(*columns)
+        .group_by(*grouped)
     )
     rows: list[tuple[str | None, str, str, str | None, str, int]] = []
-    for row in session.execute(statement).all():
-        if by_author:
-            insee, dep, purpose, category, uri, n = row
-        else:
-            insee, dep, purpose, category, n = row
-            uri = ""
+    for insee, dep, purpose, category, uri, stored, n in session.execute(statement).all():
+        if when and not availability.fits(stored, filters.weekday, filters.time_of_day):
+            continue
         rows.append((insee, dep or "", purpose, category, uri, int(n)))
     return rows
 

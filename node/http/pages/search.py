@@ -44,6 +44,7 @@ WIDENING_LABELS = {
     "category": N_("Search every service"),
     "purpose": N_("Search offers and demands"),
     "dates": N_("Search any date"),
+    "availability": N_("Search any day and time"),
     "price": N_("Search any price"),
     "reputation": N_("Search any reputation"),
     "payment": N_("Search any payment"),

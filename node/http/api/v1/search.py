@@ -23,12 +23,14 @@ from node.http.runtime import language_of, node_of, run
 from node.places.gazetteer import DEPARTEMENT_CODE, INSEE_CODE
 from node.search import engine, saved
 from node.search import people as people_search
+from node.search.availability import PARTS
 from node.search.filters import (
     MAX_RADIUS_KM,
     MSG_NO_CENTRE,
     PAYMENTS,
     PROVIDER_STATUSES,
     SORTS,
+    WEEKDAYS,
     parse_search,
     widenings,
 )
@@ -74,6 +76,14 @@ SEARCH_QUERY: dict[str, dict[str, Any]] = {
         "description": "The author provides under this status (known for this node's people only)",
         "schema": {"type": "string", "enum": list(PROVIDER_STATUSES)},
     },
+    "weekday": {
+        "description": "A day of the week (MO to SU) on which the proposal's schedule has an occurrence",
+        "schema": {"type": "string", "enum": list(WEEKDAYS)},
+    },
+    "time_of_day": {
+        "description": "Part of the day (before noon, noon to 6 pm, after 6 pm, Paris time) of an occurrence",
+        "schema": {"type": "string", "enum": list(PARTS)},
+    },
     "sort": {"schema": {"type": "string", "enum": list(SORTS)}},
     "page": {"schema": {"type": "integer", "minimum": 1}},
 }
@@ -91,7 +101,8 @@ class Centre(BaseModel):
 
 class Widening(BaseModel):
     kind: str = Field(
-        description="radius, origin, category, purpose, dates, price, reputation, payment, status or words"
+        description="radius, origin, category, purpose, dates, availability, price, reputation, payment, "
+        "status or words"
     )
     query: str = Field(description="the query string of the wider search")
 
