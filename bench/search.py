@@ -284,12 +284,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--http", action="store_true", help="also through the HTTP API of a real node")
+    parser.add_argument(
+        "--sqlite-file", type=Path, help="keep the SQLite database in this file, filled only when missing"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
+        kept = args.sqlite_file
+        url = f"sqlite:///{kept.resolve() if kept else Path(tmp) / 'bench.db'}"
         started = time.perf_counter()
-        fill(url, args.proposals)
+        if kept is None or not kept.exists():
+            fill(url, args.proposals)
         results["sqlite"] = {"fill_s": round(time.perf_counter() - started, 1), **measure(url, args.repeat)}
         if args.http:
             results["sqlite"].update(measure_http(url, args.repeat, Path(tmp)))
