@@ -109,12 +109,10 @@ def _conditions(
     if filters.date_to is not None:
         end = datetime.combine(filters.date_to, time.min, tzinfo=UTC) + timedelta(days=1)
         conditions.append(col(Proposal.starts_at) < end)
-    if filters.payment is not None:
-        conditions.append(col(Proposal.price_currency) == ("HOUR" if filters.payment == "tokens" else "EUR"))
     if filters.provider_status is not None:  # only this node's people have a known status
         conditions.append(col(User.provider_status) == filters.provider_status)
-    if filters.price_min is not None or filters.price_max is not None:
-        # the bounds are in the payment asked for: euros by default, hours when paid in time tokens
+    if filters.payment is not None or filters.price_min is not None or filters.price_max is not None:
+        # prices are in the payment asked for: euros by default, hours when paid in time tokens
         conditions.append(col(Proposal.price_currency) == ("HOUR" if filters.payment == "tokens" else "EUR"))
         if filters.price_min is not None:
             conditions.append(col(Proposal.price_amount) >= filters.price_min)
