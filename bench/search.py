@@ -14,7 +14,8 @@ the GIN index on PostgreSQL) returning the matching ids, without filters, order 
 
 With ``--http`` the same queries also go through the HTTP API of a real ``asasap serve`` on the filled
 database (``GET /api/v1/search``, one keep-alive connection), beside a bare ``GET /healthz`` of the same
-server measured in the same run (the cost of a request that does nothing).
+server measured in the same run (the cost of a request that does nothing), and the plain listing
+``GET /api/v1/proposals?q=`` with the same words.
 """
 
 from __future__ import annotations
@@ -261,6 +262,7 @@ def measure_http(url: str, repeat: int, workdir: Path) -> dict[str, Any]:
                     time.sleep(0.2)
             api_times: list[float] = []
             bare_times: list[float] = []
+            listing_times: list[float] = []
             for params in QUERIES:
                 assert client.get("/api/v1/search", params=params).status_code == 200  # warm-up
                 for _ in range(repeat):
@@ -271,11 +273,16 @@ def measure_http(url: str, repeat: int, workdir: Path) -> dict[str, Any]:
                     started = time.perf_counter()
                     client.get("/healthz")
                     bare_times.append(time.perf_counter() - started)
+                    if params.get("q"):  # the plain listing with the same words, newest first
+                        started = time.perf_counter()
+                        listed = client.get("/api/v1/proposals", params={"q": params["q"]})
+                        listing_times.append(time.perf_counter() - started)
+                        assert listed.status_code == 200, listed.text
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
     api, bare = _percentiles(api_times), _percentiles(bare_times)
-    return {"http_search": api, "http_bare": bare}
+    return {"http_search": api, "http_bare": bare, "http_listing": _percentiles(listing_times)}
 
 
 def main() -> None:
@@ -326,7 +333,8 @@ def main() -> None:
             api, bare = figures["http_search"], figures["http_bare"]
             print(
                 f"  HTTP GET /api/v1/search p50 {api['p50_ms']} ms, p95 {api['p95_ms']} ms; "
-                f"bare GET /healthz p50 {bare['p50_ms']} ms"
+                f"bare GET /healthz p50 {bare['p50_ms']} ms; GET /api/v1/proposals?q= p50 "
+                f"{figures['http_listing']['p50_ms']} ms"
             )
         for query, total in figures["totals"].items():
             print(f"  {total:6d}  {query}")
