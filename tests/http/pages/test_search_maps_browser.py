@@ -64,7 +64,8 @@ def test_map_shows_points_and_tables_on_a_phone(node: NodeProcess, browser: Brow
     expect(page.locator("path.map-point")).to_have_count(2)  # Montreuil and Bagnolet, not Lyon
     assert page.locator("path.leaflet-interactive").count() > 90  # the départements, then the points
     page.locator("path.map-point").first.click()
-    expect(page.locator(".leaflet-popup-content")).to_contain_text("1 offres")
+    expect(page.locator(".leaflet-popup-content dt").first).to_have_text("Offres")
+    expect(page.locator(".leaflet-popup-content dd").first).to_have_text("1")
     expect(page.get_by_role("table").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
     assert outside == []

@@ -19,9 +19,15 @@
     var node = document.createElement("div");
     var title = document.createElement("strong");
     title.textContent = (properties.kind === "departement" ? properties.code + " · " : "") + properties.name;
-    var figures = document.createElement("p");
-    figures.textContent = properties.offers + " " + box.dataset.offers + ", " +
-      properties.requests + " " + box.dataset.demands;
+    var figures = document.createElement("dl");
+    [[box.dataset.offers, properties.offers], [box.dataset.demands, properties.requests]].forEach(function (pair) {
+      var term = document.createElement("dt");
+      var value = document.createElement("dd");
+      term.textContent = pair[0];
+      value.textContent = String(pair[1]);
+      figures.appendChild(term);
+      figures.appendChild(value);
+    });
     var link = document.createElement("a");
     link.href = href;
     link.textContent = box.dataset.search;
