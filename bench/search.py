@@ -11,6 +11,11 @@ authors' names, through the same column mapping as the services (so indexed as t
 of :data:`QUERIES` runs ``--repeat`` times after a warm-up; the figures are the p50 and p95 over all of
 them. The bare query is only the index lookup (``proposals_fts MATCH`` on SQLite, ``@@ to_tsquery`` with
 the GIN index on PostgreSQL) returning the matching ids, without filters, order or rows.
+
+With ``--http`` the same queries also go through the HTTP API of a real ``asasap serve`` on the filled
+database (``GET /api/v1/search``, one keep-alive connection), beside a bare ``GET /healthz`` of the same
+server measured in the same run (the cost of a request that does nothing), and the plain listing
+``GET /api/v1/proposals?q=`` with the same words.
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ import argparse
 import json
 import os
 import random
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
@@ -217,18 +226,85 @@ def measure(url: str, repeat: int) -> dict[str, Any]:
     }
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def measure_http(url: str, repeat: int, workdir: Path) -> dict[str, Any]:
+    """The queries through ``GET /api/v1/search`` of a node serving ``url``, and a bare ``/healthz``."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ASASAP_DATA_DIR": str(workdir / "data"),
+        "ASASAP_DATABASE_URL": url,
+        "ASASAP_BASE_URL": f"http://127.0.0.1:{port}",
+        "ASASAP_SECRET_KEY": "bench-search-" + "x" * 40,
+        "ASASAP_EMBEDDED_WORKER": "false",
+        "ASASAP_LOG_LEVEL": "warning",
+        "ASASAP_LIMIT_API_REQUESTS_PER_TOKEN_MINUTE": "0",
+    }
+    cli = [sys.executable, "-m", "node.cli"]
+    subprocess.run([*cli, "init", "--json"], env=env, check=True, capture_output=True, timeout=300)
+    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise
+                    time.sleep(0.2)
+            api_times: list[float] = []
+            bare_times: list[float] = []
+            listing_times: list[float] = []
+            for params in QUERIES:
+                assert client.get("/api/v1/search", params=params).status_code == 200  # warm-up
+                for _ in range(repeat):
+                    started = time.perf_counter()
+                    answer = client.get("/api/v1/search", params=params)
+                    api_times.append(time.perf_counter() - started)
+                    assert answer.status_code == 200, answer.text
+                    started = time.perf_counter()
+                    client.get("/healthz")
+                    bare_times.append(time.perf_counter() - started)
+                    if params.get("q"):  # the plain listing with the same words, newest first
+                        started = time.perf_counter()
+                        listed = client.get("/api/v1/proposals", params={"q": params["q"]})
+                        listing_times.append(time.perf_counter() - started)
+                        assert listed.status_code == 200, listed.text
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+    api, bare = _percentiles(api_times), _percentiles(bare_times)
+    return {"http_search": api, "http_bare": bare, "http_listing": _percentiles(listing_times)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--proposals", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--http", action="store_true", help="also through the HTTP API of a real node")
+    parser.add_argument(
+        "--sqlite-file", type=Path, help="keep the SQLite database in this file, filled only when missing"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
+        kept = args.sqlite_file
+        url = f"sqlite:///{kept.resolve() if kept else Path(tmp) / 'bench.db'}"
         started = time.perf_counter()
-        fill(url, args.proposals)
+        if kept is None or not kept.exists():
+            fill(url, args.proposals)
         results["sqlite"] = {"fill_s": round(time.perf_counter() - started, 1), **measure(url, args.repeat)}
+        if args.http:
+            results["sqlite"].update(measure_http(url, args.repeat, Path(tmp)))
     if os.environ.get(PG_ENV):
         url, drop = _scratch_pg()
         try:
@@ -238,6 +314,9 @@ def main() -> None:
                 "fill_s": round(time.perf_counter() - started, 1),
                 **measure(url, args.repeat),
             }
+            if args.http:
+                with tempfile.TemporaryDirectory() as tmp:
+                    results["postgresql"].update(measure_http(url, args.repeat, Path(tmp)))
         finally:
             drop()
     if args.json:
@@ -250,6 +329,13 @@ def main() -> None:
             f"p50 {figures['bare_fts']['p50_ms']} ms, p95 {figures['bare_fts']['p95_ms']} ms; "
             f"ratio at p50 {figures['ratio_p50']}"
         )
+        if "http_search" in figures:
+            api, bare = figures["http_search"], figures["http_bare"]
+            print(
+                f"  HTTP GET /api/v1/search p50 {api['p50_ms']} ms, p95 {api['p95_ms']} ms; "
+                f"bare GET /healthz p50 {bare['p50_ms']} ms; GET /api/v1/proposals?q= p50 "
+                f"{figures['http_listing']['p50_ms']} ms"
+            )
         for query, total in figures["totals"].items():
             print(f"  {total:6d}  {query}")
 

@@ -17,20 +17,31 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func
+from sqlalchemy import ColumnElement, and_, false, func, null
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
+from node.market.evaluations.reputation import Reputation
 from node.market.evaluations.service import reputations_of
 from node.market.models import Proposal
 from node.market.proposals.records import ProposalFilters, listing_conditions
 from node.places.gazetteer import Commune, bounding_box, default_gazetteer, great_circle_km
+from node.search import availability
 from node.search import query as text_query
 from node.search.backends import backend_for
 from node.search.filters import SearchFilters
 
-__all__ = ["MAX_CANDIDATES", "PAGE_SIZE", "Hit", "Results", "centre_of", "newer_matches", "search"]
+__all__ = [
+    "MAX_CANDIDATES",
+    "PAGE_SIZE",
+    "Hit",
+    "Results",
+    "centre_of",
+    "matching_conditions",
+    "newer_matches",
+    "search",
+]
 
 PAGE_SIZE = 20
 MAX_CANDIDATES = 50_000  # what one search may rank; beyond, the newest are kept
@@ -98,8 +109,11 @@ def _conditions(
     if filters.date_to is not None:
         end = datetime.combine(filters.date_to, time.min, tzinfo=UTC) + timedelta(days=1)
         conditions.append(col(Proposal.starts_at) < end)
-    if filters.price_min is not None or filters.price_max is not None:
-        conditions.append(col(Proposal.price_currency) == "EUR")
+    if filters.provider_status is not None:  # only this node's people have a known status
+        conditions.append(col(User.provider_status) == filters.provider_status)
+    if filters.payment is not None or filters.price_min is not None or filters.price_max is not None:
+        # prices are in the payment asked for: euros by default, hours when paid in time tokens
+        conditions.append(col(Proposal.price_currency) == ("HOUR" if filters.payment == "tokens" else "EUR"))
         if filters.price_min is not None:
             conditions.append(col(Proposal.price_amount) >= filters.price_min)
         if filters.price_max is not None:
@@ -113,7 +127,7 @@ def _distance(centre: Commune | None, lat: float | None, lon: float | None) -> f
     return great_circle_km(centre.lat, centre.lon, lat, lon)
 
 
-def _order(sort: str, has_text: bool) -> object:
+def _order(sort: str, has_text: bool, reputations: dict[str, Reputation]) -> object:
     far = math.inf
 
     def key(c: _Candidate) -> tuple[object, ...]:
@@ -121,6 +135,11 @@ def _order(sort: str, has_text: bool) -> object:
         distance = c.distance if c.distance is not None else far
         if sort == "date":
             return newest
+        if sort == "reputation":  # the better mean first, then the more evaluations; none last
+            reputation = reputations.get(c.author_uri)
+            mean = reputation.mean if reputation is not None else None
+            count = reputation.count if reputation is not None else 0
+            return (mean is None, -(mean or 0), -count, distance, *newest)
         if sort == "distance":
             return (distance, *newest)
         if sort == "price":
@@ -130,19 +149,30 @@ def _order(sort: str, has_text: bool) -> object:
     return key
 
 
-def _candidates(
-    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session, after_id: int = 0
-) -> list[_Candidate]:
+def matching_conditions(
+    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
+) -> tuple[list[ColumnElement[bool]], ColumnElement[bool]]:
+    """What a proposal must satisfy to match ``filters`` (the words included; the radius only as its
+    bounding box), for a query that joins ``User`` on the local author; and whether its title alone
+    matches the words."""
     parsed = text_query.parse(filters.q)
     conditions = _conditions(filters, centre, now, session=session)
-    if after_id:
-        conditions.append(col(Proposal.id) > after_id)
     title_match: ColumnElement[bool] = false()
     if parsed:
         backend = backend_for(session)
         backend.prepare(session=session)
         conditions.append(backend.matches(parsed))
         title_match = backend.title_matches(parsed)
+    return conditions, title_match
+
+
+def _candidates(
+    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session, after_id: int = 0
+) -> list[_Candidate]:
+    conditions, title_match = matching_conditions(filters, centre, now, session=session)
+    if after_id:
+        conditions.append(col(Proposal.id) > after_id)
+    when = filters.weekday is not None or filters.time_of_day is not None
     statement = (
         select_columns(
             col(Proposal.id),
@@ -152,6 +182,7 @@ def _candidates(
             col(Proposal.longitude),
             col(Proposal.published_at),
             col(Proposal.price_amount),
+            col(Proposal.schedule) if when else null(),
         )
         .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
         .where(and_(*conditions))
@@ -159,7 +190,9 @@ def _candidates(
         .limit(MAX_CANDIDATES)
     )
     found: list[_Candidate] = []
-    for row_id, author, in_title, lat, lon, published, price in session.execute(statement).all():
+    for row_id, author, in_title, lat, lon, published, price, schedule in session.execute(statement).all():
+        if when and not availability.fits(schedule, filters.weekday, filters.time_of_day):
+            continue
         distance = _distance(centre, lat, lon)
         if filters.radius_km is not None and (distance is None or distance > filters.radius_km):
             continue
@@ -167,8 +200,9 @@ def _candidates(
     return found
 
 
-def _reputable(candidates: list[_Candidate], minimum: Decimal, *, session: Session) -> list[_Candidate]:
-    reputations = reputations_of({c.author_uri for c in candidates}, session=session)
+def _reputable(
+    candidates: list[_Candidate], minimum: Decimal, reputations: dict[str, Reputation]
+) -> list[_Candidate]:
     return [c for c in candidates if (mean := reputations[c.author_uri].mean) is not None and mean >= minimum]
 
 
@@ -209,13 +243,7 @@ def _in_database(
 ) -> Results:
     """The search when the database can do all of it (no radius, no reputation): count, order, page."""
     parsed = text_query.parse(filters.q)
-    conditions = _conditions(filters, centre, now, session=session)
-    title_match: ColumnElement[bool] = false()
-    if parsed:
-        backend = backend_for(session)
-        backend.prepare(session=session)
-        conditions.append(backend.matches(parsed))
-        title_match = backend.title_matches(parsed)
+    conditions, title_match = matching_conditions(filters, centre, now, session=session)
     order = _sql_order(filters.sort, title_match if parsed else None, _planar(centre))
 
     def page_of(number: int) -> list[Any]:
@@ -258,15 +286,21 @@ def _in_database(
 def search(filters: SearchFilters, *, session: Session, now: datetime, home: str | None = None) -> Results:
     """One page of the proposals matching ``filters`` in the asked order, with their count; ``home``
     (an INSEE code, the person's commune) is the centre when the filters name none. Without a radius
-    or a minimum reputation the database orders and counts; with one, the candidates (inside the radius's
-    bounding box) are filtered by great-circle distance and reputation here, then ordered the same way."""
+    or a minimum reputation or an availability (nor an order by reputation) the database orders and
+    counts; with one, the candidates (inside the radius's bounding box) are filtered by great-circle
+    distance, reputation and schedule here, then ordered the same way."""
     centre = centre_of(filters, home)
-    if filters.radius_km is None and filters.min_reputation is None:
+    in_python = (filters.radius_km, filters.min_reputation, filters.weekday, filters.time_of_day)
+    if all(v is None for v in in_python) and filters.sort != "reputation":
         return _in_database(filters, centre, now, session=session)
     candidates = _candidates(filters, centre, now, session=session)
-    if filters.min_reputation is not None and candidates:
-        candidates = _reputable(candidates, filters.min_reputation, session=session)
-    candidates.sort(key=_order(filters.sort, bool(text_query.parse(filters.q))))  # type: ignore[arg-type]
+    reputations: dict[str, Reputation] = {}
+    if (filters.min_reputation is not None or filters.sort == "reputation") and candidates:
+        reputations = reputations_of({c.author_uri for c in candidates}, session=session)
+    if filters.min_reputation is not None:
+        candidates = _reputable(candidates, filters.min_reputation, reputations)
+    order = _order(filters.sort, bool(text_query.parse(filters.q)), reputations)
+    candidates.sort(key=order)  # type: ignore[arg-type]
     total = len(candidates)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(filters.page, pages)
@@ -284,6 +318,7 @@ def newer_matches(
     centre = centre_of(filters, home)
     candidates = _candidates(filters, centre, now, session=session, after_id=after_id)
     if filters.min_reputation is not None and candidates:
-        candidates = _reputable(candidates, filters.min_reputation, session=session)
+        reputations = reputations_of({c.author_uri for c in candidates}, session=session)
+        candidates = _reputable(candidates, filters.min_reputation, reputations)
     rows = _load([c.id for c in candidates], session=session)
     return [rows[i] for i in sorted(rows)]

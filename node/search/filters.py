@@ -12,16 +12,34 @@ from typing import Literal, cast
 from urllib.parse import urlencode
 
 from node.catalog.categories import is_category
+from node.catalog.statuses import ProviderStatus
 from node.core.errors import N_
 from node.market.proposals.records import MAX_PAGE, Origin
 from node.market.vocab import Purpose
 from node.places.gazetteer import default_gazetteer
+from node.search.availability import PARTS, Part
 from node.search.query import MAX_LENGTH
 
-__all__ = ["MAX_RADIUS_KM", "SORTS", "SearchFilters", "Sort", "Widening", "parse_search", "widenings"]
+__all__ = [
+    "MAX_RADIUS_KM",
+    "PAYMENTS",
+    "PROVIDER_STATUSES",
+    "WEEKDAYS",
+    "SORTS",
+    "Payment",
+    "SearchFilters",
+    "Sort",
+    "Widening",
+    "parse_search",
+    "widenings",
+]
 
-Sort = Literal["relevance", "distance", "date", "price"]
-SORTS: tuple[Sort, ...] = ("relevance", "distance", "date", "price")
+Sort = Literal["relevance", "distance", "date", "price", "reputation"]
+SORTS: tuple[Sort, ...] = ("relevance", "distance", "date", "price", "reputation")
+Payment = Literal["euros", "tokens"]
+PAYMENTS: tuple[Payment, ...] = ("euros", "tokens")
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # as iCalendar and schedules write them
+PROVIDER_STATUSES: tuple[str, ...] = tuple(s.value for s in ProviderStatus if s is not ProviderStatus.NONE)
 MAX_RADIUS_KM = 1000
 MAX_PRICE = Decimal(100_000)
 
@@ -44,7 +62,10 @@ _DEPARTEMENT = re.compile(r"^(\d{2,3}|2A|2B)$")
 class SearchFilters:
     """A search; None (or empty) means any. ``commune`` is the centre of ``radius_km`` and of distances
     (the person's own commune when not given); prices are euros (per hour or in total, as the proposal
-    says); ``date_from``/``date_to`` bound the first occurrence of the proposal's schedule."""
+    says); ``date_from``/``date_to`` bound the first occurrence of the proposal's schedule; ``payment``
+    keeps proposals paid in euros or in time tokens (hours of the time bank); ``provider_status`` keeps
+    proposals whose author provides under that status (known for this node's people only); ``weekday``
+    (0 is Monday) and ``time_of_day`` keep proposals whose schedule has an occurrence then."""
 
     q: str = ""
     purpose: Purpose | None = None
@@ -58,6 +79,10 @@ class SearchFilters:
     price_min: Decimal | None = None
     price_max: Decimal | None = None
     min_reputation: Decimal | None = None
+    payment: Payment | None = None
+    provider_status: str | None = None
+    weekday: int | None = None
+    time_of_day: Part | None = None
     sort: Sort = "relevance"
     page: int = 1
 
@@ -77,6 +102,10 @@ class SearchFilters:
             "price_min": str(values.price_min) if values.price_min is not None else "",
             "price_max": str(values.price_max) if values.price_max is not None else "",
             "min_reputation": str(values.min_reputation) if values.min_reputation is not None else "",
+            "payment": values.payment or "",
+            "provider_status": values.provider_status or "",
+            "weekday": WEEKDAYS[values.weekday] if values.weekday is not None else "",
+            "time_of_day": values.time_of_day or "",
             "sort": "" if values.sort == "relevance" else values.sort,
             "page": "" if values.page == 1 else str(values.page),
         }
@@ -174,13 +203,29 @@ def parse_search(params: Mapping[str, str]) -> tuple[SearchFilters, dict[str, st
         price_min=price_min,
         price_max=price_max,
         min_reputation=number("min_reputation", Decimal(1), Decimal(5), MSG_REPUTATION),
+        payment=cast(Payment | None, choice("payment", PAYMENTS)),
+        provider_status=choice("provider_status", PROVIDER_STATUSES),
+        weekday=WEEKDAYS.index(day_code) if (day_code := choice("weekday", WEEKDAYS)) else None,
+        time_of_day=cast(Part | None, choice("time_of_day", tuple(PARTS))),
         sort=cast(Sort, choice("sort", SORTS) or "relevance"),
         page=page,
     )
     return filters, errors
 
 
-Widening = Literal["radius", "origin", "category", "purpose", "dates", "price", "reputation", "words"]
+Widening = Literal[
+    "radius",
+    "origin",
+    "category",
+    "purpose",
+    "dates",
+    "availability",
+    "price",
+    "reputation",
+    "payment",
+    "status",
+    "words",
+]
 
 
 def widenings(filters: SearchFilters) -> list[tuple[Widening, SearchFilters]]:
@@ -199,10 +244,16 @@ def widenings(filters: SearchFilters) -> list[tuple[Widening, SearchFilters]]:
         found.append(("purpose", replace(first, purpose=None)))
     if filters.date_from is not None or filters.date_to is not None:
         found.append(("dates", replace(first, date_from=None, date_to=None)))
+    if filters.weekday is not None or filters.time_of_day is not None:
+        found.append(("availability", replace(first, weekday=None, time_of_day=None)))
     if filters.price_min is not None or filters.price_max is not None:
         found.append(("price", replace(first, price_min=None, price_max=None)))
     if filters.min_reputation is not None:
         found.append(("reputation", replace(first, min_reputation=None)))
+    if filters.payment is not None:
+        found.append(("payment", replace(first, payment=None)))
+    if filters.provider_status is not None:
+        found.append(("status", replace(first, provider_status=None)))
     if filters.q.strip():
         found.append(("words", replace(first, q="")))
     return found

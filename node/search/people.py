@@ -2,7 +2,9 @@
 other nodes who have an open offer here (in that category), around a commune, with their reputation.
 
 Positions are communes' centres: a local person's profile commune, another node's person's offers'
-communes (the nearest counts). Order: nearest first, then the better reputation, then the name.
+communes (the nearest counts). Order: nearest first, then the better reputation, then the name; or the
+better reputation first. A provider status is known for this node's people only: asking for one leaves
+other nodes' people out.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
@@ -32,6 +35,7 @@ MAX_PROVIDERS = 100
 class Provider:
     uri: str
     local: bool
+    status: str  # a ProviderStatus value, '' when not known (another node's person)
     commune_name: str
     distance_km: float | None
     reputation: Reputation
@@ -45,9 +49,17 @@ def _distance(centre: Commune | None, lat: float | None, lon: float | None) -> f
 
 
 def _local(
-    settings: Settings, category: str | None, centre: Commune | None, *, session: Session
+    settings: Settings,
+    category: str | None,
+    centre: Commune | None,
+    *,
+    session: Session,
+    provider_status: str | None = None,
+    statuses: dict[str, str] | None = None,
 ) -> dict[str, tuple[str, float | None, set[str]]]:
     query = select(User).where(col(User.offers_services), col(User.status) == AccountStatus.ACTIVE.value)
+    if provider_status:
+        query = query.where(col(User.provider_status) == provider_status)
     if category:
         query = query.join(UserCategory, col(UserCategory.user_id) == col(User.id)).where(
             col(UserCategory.category) == category
@@ -64,7 +76,10 @@ def _local(
         commune = gazetteer.by_insee(person.commune_insee) if person.commune_insee else None
         distance = _distance(centre, commune.lat, commune.lon) if commune is not None else None
         name = commune.name if commune is not None else person.commune_name
-        found[local.person(settings, person).uri] = (name, distance, categories.get(person.pk, set()))
+        uri = local.person(settings, person).uri
+        found[uri] = (name, distance, categories.get(person.pk, set()))
+        if statuses is not None:
+            statuses[uri] = person.provider_status
     return found
 
 
@@ -105,27 +120,46 @@ def providers(
     category: str | None = None,
     centre: Commune | None = None,
     radius_km: int | None = None,
+    provider_status: str | None = None,
+    min_reputation: Decimal | None = None,
+    sort: str = "distance",
 ) -> list[Provider]:
     """Providers offering ``category`` (any when None) within ``radius_km`` of ``centre`` (anywhere when
-    either is None), nearest first, at most :data:`MAX_PROVIDERS`."""
+    either is None), under ``provider_status`` and with a mean evaluation of at least ``min_reputation``
+    (any when None), nearest first (or best reputation first when ``sort`` is ``reputation``), at most
+    :data:`MAX_PROVIDERS`."""
+    statuses: dict[str, str] = {}
+    remote = {} if provider_status else _remote(category, centre, now, session=session)
     candidates = {
-        **_remote(category, centre, now, session=session),
-        **_local(settings, category, centre, session=session),
+        **remote,
+        **_local(
+            settings, category, centre, session=session, provider_status=provider_status, statuses=statuses
+        ),
     }
     if radius_km is not None and centre is not None:
         candidates = {u: c for u, c in candidates.items() if c[1] is not None and c[1] <= radius_km}
     reputations = reputations_of(candidates, session=session)
+    if min_reputation is not None:
+        candidates = {
+            u: c
+            for u, c in candidates.items()
+            if (m := reputations[u].mean) is not None and m >= min_reputation
+        }
 
-    def order(uri: str) -> tuple[float, float, str]:
+    def order(uri: str) -> tuple[float, ...]:
         distance = candidates[uri][1]
+        far = distance if distance is not None else math.inf
         mean = reputations[uri].mean
-        return (distance if distance is not None else math.inf, -float(mean or 0), uri)
+        if sort == "reputation":
+            return (mean is None, -float(mean or 0), -reputations[uri].count, far)
+        return (far, -float(mean or 0))
 
-    chosen = sorted(candidates, key=order)[:MAX_PROVIDERS]
+    chosen = sorted(sorted(candidates), key=order)[:MAX_PROVIDERS]
     return [
         Provider(
             uri=uri,
             local=local.is_local(settings, uri),
+            status=statuses.get(uri, ""),
             commune_name=candidates[uri][0],
             distance_km=candidates[uri][1],
             reputation=reputations[uri],

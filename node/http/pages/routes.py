@@ -10,7 +10,7 @@ from node.http.pages import auth as auth_pages
 from node.http.pages import avatars as avatar_pages
 from node.http.pages import conversations as conversation_pages
 from node.http.pages import follows as follow_pages
-from node.http.pages import installable, timebank_clearing
+from node.http.pages import installable, search_maps, search_people, timebank_clearing
 from node.http.pages import me as me_pages
 from node.http.pages import people as people_pages
 from node.http.pages import reload as page_reload
@@ -40,5 +40,7 @@ def routes() -> list[BaseRoute]:
         *avatar_pages.routes(),
         *installable.routes(),
         *search_pages.routes(),  # search (issue 10)
+        *search_maps.routes(),  # map of a search (issue 10)
+        *search_people.routes(),  # search for people (issue 10)
     ]
     return page_reload.answer_get(listed)

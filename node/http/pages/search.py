@@ -44,13 +44,16 @@ WIDENING_LABELS = {
     "category": N_("Search every service"),
     "purpose": N_("Search offers and demands"),
     "dates": N_("Search any date"),
+    "availability": N_("Search any day and time"),
     "price": N_("Search any price"),
     "reputation": N_("Search any reputation"),
+    "payment": N_("Search any payment"),
+    "status": N_("Search any provider status"),
     "words": N_("Search without the words"),
 }
 
 
-def _place(params: dict[str, str]) -> str | None:
+def read_place(params: dict[str, str]) -> str | None:
     """A typed place (``place``) read into ``departement`` or ``commune`` (within
     :data:`DEFAULT_RADIUS_KM` unless a distance is chosen); the error when unknown."""
     place = params.pop("place", "").strip()[:100]
@@ -68,7 +71,7 @@ def _place(params: dict[str, str]) -> str | None:
     return None
 
 
-def _hit_cards(session: Session, settings: Any, hits: list[engine.Hit], lang: str) -> list[dict[str, Any]]:
+def hit_cards(session: Session, settings: Any, hits: list[engine.Hit], lang: str) -> list[dict[str, Any]]:
     """The cards of ``hits``, with their authors' ratings and their distance when one was asked."""
     cards = with_ratings(session, settings, [hit.proposal for hit in hits], lang)
     for item, hit in zip(cards, hits, strict=True):
@@ -82,7 +85,7 @@ def _hit_cards(session: Session, settings: Any, hits: list[engine.Hit], lang: st
 async def search_page(request: Request) -> Response:
     """``GET /proposals``: the search form and one page of results."""
     params = dict(request.query_params)
-    place_error = _place(params)
+    place_error = read_place(params)
     filters, errors = parse_search(params)
     if place_error:
         errors["place"] = place_error
@@ -97,7 +100,7 @@ async def search_page(request: Request) -> Response:
         if errors:
             return None, []
         results = engine.search(filters, session=session, now=utcnow(), home=home)
-        return results, _hit_cards(session, settings, list(results.hits), lang)
+        return results, hit_cards(session, settings, list(results.hits), lang)
 
     found, cards = await run(request, load)
     commune = default_gazetteer().by_insee(filters.commune) if filters.commune else None

@@ -29,6 +29,7 @@ from node.market.proposals import service as proposals
 from node.market.proposals.input import LIFETIME_MAX_DAYS, TITLE_MAX, TITLE_MIN
 from node.market.proposals.records import MAX_PAGE, parse_filters, price_of, schedule_of
 from node.places.gazetteer import DEPARTEMENT_CODE, INSEE_CODE, POSTAL_CODE
+from node.search import listing
 from node.settings import Settings
 
 Day = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
@@ -290,7 +291,10 @@ async def create_proposal(request: Request, caller: User, body: ProposalCreate) 
             "schema": {"type": "string", "pattern": DEPARTEMENT_CODE},
         },
         "origin": {"schema": {"type": "string", "enum": ["local", "remote", "all"]}},
-        "q": {"description": "Words to find in the title, description or commune (accents ignored)"},
+        "q": {
+            "description": "Words, as /search reads them (French stems, accents ignored, synonyms of the "
+            "sector, the last word a prefix), in the title, description, category, commune or author"
+        },
         "page": {"schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
     },
 )
@@ -302,7 +306,10 @@ async def list_proposals(request: Request, caller: User | None, _body: None) -> 
     lang = language_of(request, caller)
 
     def load(session: Session) -> ProposalList:
-        found = proposals.search(filters, now=utcnow(), page=page, session=session)
+        if filters.query:  # through the full-text index, as /search does
+            found = listing.page_of(filters, now=utcnow(), page=page, session=session)
+        else:
+            found = proposals.search(filters, now=utcnow(), page=page, session=session)
         return ProposalList(
             items=[proposal_out(settings, row, lang) for row in found.items],
             page=found.page,

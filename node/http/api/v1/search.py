@@ -23,7 +23,17 @@ from node.http.runtime import language_of, node_of, run
 from node.places.gazetteer import DEPARTEMENT_CODE, INSEE_CODE
 from node.search import engine, saved
 from node.search import people as people_search
-from node.search.filters import MAX_RADIUS_KM, MSG_NO_CENTRE, SORTS, parse_search, widenings
+from node.search.availability import PARTS
+from node.search.filters import (
+    MAX_RADIUS_KM,
+    MSG_NO_CENTRE,
+    PAYMENTS,
+    PROVIDER_STATUSES,
+    SORTS,
+    WEEKDAYS,
+    parse_search,
+    widenings,
+)
 
 MSG_FIX = N_("Some fields need attention.")
 
@@ -58,6 +68,22 @@ SEARCH_QUERY: dict[str, dict[str, Any]] = {
         "description": "Mean evaluation of the author, 1 to 5",
         "schema": {"type": "number", "minimum": 1, "maximum": 5},
     },
+    "payment": {
+        "description": "Paid in euros or in time tokens (hours); price bounds are then in that unit",
+        "schema": {"type": "string", "enum": list(PAYMENTS)},
+    },
+    "provider_status": {
+        "description": "The author provides under this status (known for this node's people only)",
+        "schema": {"type": "string", "enum": list(PROVIDER_STATUSES)},
+    },
+    "weekday": {
+        "description": "A day of the week (MO to SU) on which the proposal's schedule has an occurrence",
+        "schema": {"type": "string", "enum": list(WEEKDAYS)},
+    },
+    "time_of_day": {
+        "description": "Part of the day (before noon, noon to 6 pm, after 6 pm, Paris time) of an occurrence",
+        "schema": {"type": "string", "enum": list(PARTS)},
+    },
     "sort": {"schema": {"type": "string", "enum": list(SORTS)}},
     "page": {"schema": {"type": "integer", "minimum": 1}},
 }
@@ -74,7 +100,10 @@ class Centre(BaseModel):
 
 
 class Widening(BaseModel):
-    kind: str = Field(description="radius, origin, category, purpose, dates, price, reputation or words")
+    kind: str = Field(
+        description="radius, origin, category, purpose, dates, availability, price, reputation, payment, "
+        "status or words"
+    )
     query: str = Field(description="the query string of the wider search")
 
 
@@ -132,6 +161,10 @@ async def search_proposals(request: Request, caller: User | None, _body: None) -
     return await run(request, load)
 
 
+PEOPLE_PARAMETERS = ("category", "commune", "radius", "provider_status", "min_reputation", "sort")
+PEOPLE_SORTS = ("distance", "reputation")
+
+
 class ReputationOut(BaseModel):
     mean: Decimal | None = Field(description="1 to 5, None before the first published evaluation")
     count: int
@@ -143,6 +176,7 @@ class ProviderOut(BaseModel):
     handle: str
     url: str
     local: bool
+    status: str = Field(description="provider status, '' when not known (a person of another node)")
     commune: str
     distance_km: float | None
     reputation: ReputationOut
@@ -158,11 +192,15 @@ class ProviderOut(BaseModel):
     response=ProviderOut,
     list_response=True,
     errors=(422,),
-    query={name: SEARCH_QUERY[name] for name in ("category", "commune", "radius")},
+    query={
+        **{name: SEARCH_QUERY[name] for name in PEOPLE_PARAMETERS if name != "sort"},
+        "sort": {"schema": {"type": "string", "enum": list(PEOPLE_SORTS)}},
+    },
 )
 async def search_people(request: Request, caller: User | None, _body: None) -> list[ProviderOut]:
-    params = {k: v for k, v in request.query_params.items() if k in ("category", "commune", "radius")}
+    params = {k: v for k, v in request.query_params.items() if k in PEOPLE_PARAMETERS and k != "sort"}
     filters, errors = parse_search(params)
+    sort = request.query_params.get("sort") or "distance"
     if errors:
         raise ValidationFailed(MSG_FIX, fields=errors)
     settings = node_of(request).settings
@@ -177,6 +215,9 @@ async def search_people(request: Request, caller: User | None, _body: None) -> l
             category=filters.category,
             centre=centre,
             radius_km=filters.radius_km,
+            provider_status=filters.provider_status,
+            min_reputation=filters.min_reputation,
+            sort=sort,
         )
         described = people.describe(settings, [p.uri for p in found], session=session)
         return [
@@ -186,6 +227,7 @@ async def search_people(request: Request, caller: User | None, _body: None) -> l
                 handle=described[p.uri].handle,
                 url=described[p.uri].url,
                 local=p.local,
+                status=p.status,
                 commune=p.commune_name,
                 distance_km=round(p.distance_km, 1) if p.distance_km is not None else None,
                 reputation=ReputationOut(mean=p.reputation.mean, count=p.reputation.count),
