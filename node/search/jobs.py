@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from node.core.jobs import Job, Periodic, Step
 from node.core.timeutil import utcnow
 from node.search import saved
+from node.search.matching.jobs import MatchAlerts
 from node.settings import Settings
 
 log = logging.getLogger("asasap.search")
@@ -45,7 +46,6 @@ class SavedSearchAlerts(Periodic):
         return [("saved search alerts", lambda s: saved.alert(settings, now, session=s))]
 
 
-
 def jobs(settings: Settings, engine: Engine) -> list[Job]:
     """The search's jobs for the node's worker."""
-    return [SavedSearchAlerts(settings, engine)]
+    return [SavedSearchAlerts(settings, engine), MatchAlerts(settings, engine)]
