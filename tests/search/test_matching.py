@@ -14,6 +14,7 @@ from node.activitypub.actors import local
 from node.core import db
 from node.core.timeutil import utcnow
 from node.market.models import Notification
+from node.market.notifications import Kind
 from node.search.matching import alerts, candidates, suggestions
 from node.search.matching.jobs import MatchAlerts
 from node.search.matching.scoring import WEIGHTS, Need, Supply, reasons, score, text_terms
@@ -67,9 +68,7 @@ def test_a_new_demand_notifies_the_best_providers_never_twice(settings: Settings
         demand_row = session.get(type(demand), demand.id)
         assert demand_row is not None
         assert (
-            alerts.notify_best(
-                settings, demand_row, ranked, alerts.Kind.MATCH_DEMAND, utcnow(), session=session
-            )
+            alerts.notify_best(settings, demand_row, ranked, Kind.MATCH_DEMAND, utcnow(), session=session)
             == 0
         )
 
