@@ -24,7 +24,15 @@ from node.search.matching.candidates import (
 from node.search.matching.models import MatchSettings
 from node.settings import Settings
 
-__all__ = ["MAX_RADIUS_KM", "MAX_SUGGESTIONS", "Suggestions", "for_person", "settings_of", "update_settings"]
+__all__ = [
+    "MAX_RADIUS_KM",
+    "MAX_SUGGESTIONS",
+    "Suggestion",
+    "Suggestions",
+    "for_person",
+    "settings_of",
+    "update_settings",
+]
 
 MAX_SUGGESTIONS = 20
 MAX_RADIUS_KM = 200

@@ -19,6 +19,7 @@ from node.http.api.v1 import (
     group_memberships,
     group_work,
     groups,
+    matches,  # matching (issue 10)
     notifications,
     places,
     proposals,
@@ -52,6 +53,7 @@ def api() -> Api:
             *telemanagement.operations(),  # telemanagement (issue 11)
             *conversations.operations(),  # conversations and moderation (issue 14)
             *search.operations(),  # search (issue 10)
+            *matches.operations(),  # matching (issue 10)
         ],
     )
 
