@@ -42,6 +42,7 @@ __all__ = [
     "Person",
     "Ranked",
     "need_of",
+    "offer_supplies",
     "offers_for_demand",
     "people_of_node",
     "open_proposals",
@@ -253,22 +254,28 @@ def providers_for_demand(
     return _ordered(found)
 
 
-def offer_supply(settings: Settings, offer: Proposal, *, session: Session) -> Supply:
-    """One offer as a supply: its category, words, place and days, its author's radius (the node's
-    default for another node's author) and reputation."""
-    own = _radii([offer.local_author_id], session=session) if offer.local_author_id else {}
-    reputation = reputations_of([offer.author_uri], session=session)[offer.author_uri]
-    return Supply(
-        uri=offer.author_uri,
-        categories=frozenset({offer.category}) if offer.category else frozenset(),
-        terms=text_terms(offer.title, offer.description),
-        lat=offer.latitude,
-        lon=offer.longitude,
-        radius_km=float(radius_of(settings, own.get(offer.local_author_id or 0))),
-        weekdays=weekdays_of(offer.schedule),
-        reputation_mean=reputation.mean,
-        reputation_count=reputation.count,
-    )
+def offer_supplies(settings: Settings, offers: Sequence[Proposal], *, session: Session) -> list[Supply]:
+    """Offers as supplies: each one's category, words, place and days, its author's radius (the node's
+    default for another node's author) and reputation (read for all at once)."""
+    own = _radii([o.local_author_id for o in offers if o.local_author_id], session=session)
+    reputations = reputations_of([o.author_uri for o in offers], session=session)
+    found = []
+    for offer in offers:
+        reputation = reputations[offer.author_uri]
+        found.append(
+            Supply(
+                uri=offer.author_uri,
+                categories=frozenset({offer.category}) if offer.category else frozenset(),
+                terms=text_terms(offer.title, offer.description),
+                lat=offer.latitude,
+                lon=offer.longitude,
+                radius_km=float(radius_of(settings, own.get(offer.local_author_id or 0))),
+                weekdays=weekdays_of(offer.schedule),
+                reputation_mean=reputation.mean,
+                reputation_count=reputation.count,
+            )
+        )
+    return found
 
 
 def _offer_may_answer(offer: Proposal, demand: Proposal, *, session: Session) -> bool:
@@ -286,7 +293,7 @@ def demands_for_offer(
         author = session.get(User, offer.local_author_id)
         if author is None or author.status != AccountStatus.ACTIVE.value:
             return []
-    supply = offer_supply(settings, offer, session=session)
+    (supply,) = offer_supplies(settings, [offer], session=session)
     demands = [d for d in open_proposals("request", now, session=session, local_only=True)]
     authors = {u.pk: u for u in _active([d.local_author_id for d in demands], session=session)}
     blocks = _blocks(
@@ -326,12 +333,13 @@ def offers_for_demand(
     author_id = demand.local_author_id
     blocked = {uri for user, uri in _blocks(session=session, users=[author_id] if author_id else [])}
     found: list[Ranked] = []
-    for offer in open_proposals("offer", now, session=session):
+    offers = open_proposals("offer", now, session=session)
+    for offer, supply in zip(offers, offer_supplies(settings, offers, session=session), strict=True):
         if offer.author_uri == demand.author_uri or offer.author_uri in blocked:
             continue
         if not _offer_may_answer(offer, demand, session=session):
             continue
-        match = score(need, offer_supply(settings, offer, session=session))
+        match = score(need, supply)
         if match is not None:
             found.append(Ranked(match=match, proposal=offer))
     return _ordered(found)
