@@ -7,6 +7,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
+from node.core import db
+from node.core.timeutil import utcnow
+from node.search.matching import alerts
 from node.search.matching.models import MatchSettings
 from node.settings import Settings
 from tests.support.matching import proposal_of, provider
@@ -34,3 +37,17 @@ def test_suggestions_page(client: TestClient, settings: Settings, engine: Engine
     with Session(engine) as session:
         row = session.get(MatchSettings, gardener.pk)
         assert row is not None and row.alerts and row.radius_km == 1
+
+
+def test_a_match_notification_shows_its_reasons(
+    client: TestClient, settings: Settings, engine: Engine
+) -> None:
+    provider(engine, "gardener", categories=("gardening",), insee="93006")
+    alice = provider(engine, "alice", status="none")
+    proposal_of(engine, settings, alice, "Tonte de pelouse", category="gardening")
+    with db.session_scope(engine, write=True) as session:
+        assert alerts.match_new_demands(settings, utcnow(), session=session) == 1
+    login(client, "gardener")
+    page = client.get("/notifications", headers={"Accept-Language": "fr"}).text
+    assert "Une nouvelle demande à laquelle vous pourriez répondre" in page
+    assert "« Tonte de pelouse »" in page and "même service · 2,2 km · pas encore évalué" in page
