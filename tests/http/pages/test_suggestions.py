@@ -24,6 +24,7 @@ def test_suggestions_page(client: TestClient, settings: Settings, engine: Engine
     assert client.get("/me/suggestions").status_code in (302, 303)
     login(client, "gardener")
     assert 'href="/me/suggestions"' in client.get("/me", headers={"Accept-Language": "fr"}).text
+    assert 'href="/me/suggestions"' in client.get("/", headers={"Accept-Language": "fr"}).text
     page = client.get("/me/suggestions", headers={"Accept-Language": "fr"}).text
     assert "Suggestions pour vous" in page and "Tonte de pelouse" in page and "même service" in page
     bad = post_form(client, "/me/suggestions", {"radius_km": "-3", "alerts": "on"})
