@@ -12,6 +12,7 @@ from node.accounts import blocks
 from node.accounts.models import AccountStatus, User
 from node.activitypub.actors import local
 from node.core import db
+from node.core.jobs import job_name
 from node.core.timeutil import utcnow
 from node.market.models import Notification
 from node.market.notifications import Kind
@@ -19,6 +20,7 @@ from node.search.matching import alerts, candidates, suggestions
 from node.search.matching.jobs import MatchAlerts
 from node.search.matching.scoring import WEIGHTS, Need, Supply, reasons, score, text_terms
 from node.settings import Settings
+from node.worker import node_worker
 from tests.support.accounts import make_user
 from tests.support.matching import proposal_of, provider
 from tests.support.search import indexed
@@ -112,6 +114,7 @@ def test_a_demand_from_another_node_notifies_a_local_provider(settings: Settings
         indexed(
             session, settings, "Taille de haies", purpose="request", category="gardening", origin="b.example"
         )
+    assert "match alerts" in [job_name(job) for job in node_worker(settings, engine).jobs]
     job = MatchAlerts(settings, engine, interval=60)
     assert job.run_steps() == 1
     (notice,) = _notices(engine, gardener)
