@@ -16,8 +16,8 @@ from node.core.jobs import job_name
 from node.core.timeutil import utcnow
 from node.market.models import Notification
 from node.market.notifications import Kind
+from node.search.jobs import MatchAlerts
 from node.search.matching import alerts, candidates, suggestions
-from node.search.matching.jobs import MatchAlerts
 from node.search.matching.scoring import WEIGHTS, Need, Supply, reasons, score, text_terms
 from node.settings import Settings
 from node.worker import node_worker
