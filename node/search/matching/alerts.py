@@ -10,6 +10,7 @@ old news is no news). A pass reads the proposals stored since the last one (``ma
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -32,6 +33,7 @@ from node.settings import Settings
 __all__ = ["BATCH", "match_new_demands", "match_new_offers", "page_of"]
 
 BATCH = 50
+log = logging.getLogger("asasap.matching")
 DAY = timedelta(hours=24)
 
 
@@ -154,8 +156,13 @@ def _pass(
         cursor.seen_up_to = max(cursor.seen_up_to, row.id)
         if row.state != ProposalState.OPEN.value or (row.expires_at is not None and row.expires_at <= now):
             continue
-        if settings.match_notify_top:
-            made += notify_best(settings, row, rank(row), kind, now, session=session)
+        if not settings.match_notify_top:
+            continue
+        try:
+            with session.begin_nested():  # one proposal that cannot be matched must not stop the others
+                made += notify_best(settings, row, rank(row), kind, now, session=session)
+        except Exception:
+            log.exception("matching proposal %s failed; skipped", row.id)
     session.add(cursor)
     return made
 
