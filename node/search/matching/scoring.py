@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from node.catalog.categories import UnknownCategory, by_slug
 from node.core.textsearch import stems
@@ -35,6 +35,7 @@ from node.search.synonyms import sets
 __all__ = [
     "MIN_SCORE",
     "WEIGHTS",
+    "forget_texts",
     "Match",
     "Need",
     "Supply",
@@ -57,6 +58,7 @@ PRIOR_WEIGHT = 2
 MIN_SCORE = 0.35
 
 _TAG = re.compile(r"<[^>]*>")
+TEXT_CACHE = 50_000  # texts whose stems are kept (a few hundred bytes each)
 
 
 @cache
@@ -64,10 +66,23 @@ def _synonym_keys() -> tuple[tuple[str, tuple[frozenset[str], ...]], ...]:
     return tuple((f"~{n}", tuple(frozenset(t) for t in s.stem_keys())) for n, s in enumerate(sets()))
 
 
+@lru_cache(maxsize=TEXT_CACHE)
+def _stems_of(text: str) -> frozenset[str]:
+    return frozenset(stems(_TAG.sub(" ", text)))
+
+
+def forget_texts() -> None:
+    """Empty the memory of texts' stems (a measurement of the cold cost starts with it)."""
+    _stems_of.cache_clear()
+
+
 def text_terms(*texts: str) -> frozenset[str]:
     """The words of ``texts`` (HTML tags dropped) as French stems, plus one key per synonym set one of
-    whose terms is there, so that "tonte" meets "jardinage"."""
-    found = set(stems(" ".join(_TAG.sub(" ", t) for t in texts)))
+    whose terms is there, so that "tonte" meets "jardinage". Each text's stems are kept in memory (the
+    same bios and offers are read again at every pass of the job)."""
+    found: set[str] = set()
+    for text in texts:
+        found |= _stems_of(text)
     for key, terms in _synonym_keys():
         if any(term <= found for term in terms):
             found.add(key)
