@@ -235,6 +235,24 @@ class Settings:
             "(linked from NodeInfo) for other nodes' researchers to collect."
         ),
     )
+    # Matching (issue 10).
+    match_radius_km: int = field(
+        default=10,
+        metadata=_doc(
+            "Kilometres a provider goes to provide a service unless they set their own radius "
+            "(\"rayon d'intervention\"); also the radius of offers from other nodes."
+        ),
+    )
+    match_notify_top: int = field(
+        default=5, metadata=_doc("How many of the best matches of a new proposal are notified (0: none).")
+    )
+    match_alerts_per_day: int = field(
+        default=5, metadata=_doc("At most this many match notifications per person in 24 hours.")
+    )
+    alerts_interval_seconds: int = field(
+        default=30,
+        metadata=_doc("Seconds between two passes of the saved-search and match alerts over new proposals."),
+    )
 
     @property
     def effective_database_url(self) -> str:
@@ -389,6 +407,12 @@ def validate(settings: Settings) -> None:
             raise SettingsError(f"ASASAP_{name.upper()}: {exc}") from None
     if settings.research_min_people < 3:
         raise SettingsError("ASASAP_RESEARCH_MIN_PEOPLE must be at least 3: smaller cells identify people")
+    if not 1 <= settings.match_radius_km <= 1000:  # matching (issue 10)
+        raise SettingsError("ASASAP_MATCH_RADIUS_KM must be between 1 and 1000")
+    if settings.match_notify_top < 0 or settings.match_alerts_per_day < 0:
+        raise SettingsError("ASASAP_MATCH_NOTIFY_TOP and ASASAP_MATCH_ALERTS_PER_DAY must not be negative")
+    if not 1 <= settings.alerts_interval_seconds <= 86400:
+        raise SettingsError("ASASAP_ALERTS_INTERVAL_SECONDS must be between 1 and 86400")
     if settings.log_format not in {"text", "json"}:
         raise SettingsError("ASASAP_LOG_FORMAT must be `text` or `json`")
     if settings.header_timeout_seconds < 1 or settings.body_timeout_seconds < 1:

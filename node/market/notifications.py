@@ -49,6 +49,8 @@ class Kind(StrEnum):
     REPORT = "report"
     # search (node.search)
     SAVED_SEARCH_MATCH = "saved_search_match"
+    MATCH_DEMAND = "match_demand"  # a demand the person could answer (node.search.matching)
+    MATCH_OFFER = "match_offer"  # an offer that answers the person's demand
 
 
 LABELS: dict[Kind, str] = {
@@ -80,6 +82,8 @@ LABELS: dict[Kind, str] = {
     Kind.MESSAGE: N_("New message"),
     Kind.REPORT: N_("New report to moderate"),
     Kind.SAVED_SEARCH_MATCH: N_("A new proposal matches your saved search"),
+    Kind.MATCH_DEMAND: N_("A new demand you could answer"),
+    Kind.MATCH_OFFER: N_("A new offer answers your demand"),
 }
 
 

@@ -20,6 +20,7 @@ from node.http.api.v1 import (
     group_work,
     groups,
     maps,
+    matches,  # matching (issue 10)
     notifications,
     places,
     proposals,
@@ -54,6 +55,7 @@ def api() -> Api:
             *conversations.operations(),  # conversations and moderation (issue 14)
             *search.operations(),  # search (issue 10)
             *maps.operations(),  # maps of search results (issue 10)
+            *matches.operations(),  # matching (issue 10)
         ],
     )
 

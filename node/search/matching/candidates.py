@@ -1,0 +1,345 @@
+"""Who may answer what, as :mod:`~node.search.matching.scoring` sees them, read from the database: the
+needs (open demands) and the supplies (this node's providers, open offers), and the rankings built on
+them. Exclusions come first, scores after:
+
+- never the author themselves;
+- only active accounts (a suspended, pending or deleted person is neither suggested nor notified);
+- no pair where either side blocked the other;
+- a provider only for a category their declared status allows (:mod:`node.catalog.eligibility`); an offer
+  from another node only for its own category, or for one that needs no agrément;
+- only open proposals, not expired.
+
+Candidates are always people of this node: proposals received from other nodes are matched here with our
+people, and nothing about our people leaves the node.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_
+from sqlmodel import Session, col, or_, select
+
+from node.accounts.blocks import PersonBlock
+from node.accounts.models import AccountStatus, User, UserCategory
+from node.activitypub.actors import local
+from node.catalog.categories import UnknownCategory, by_slug
+from node.catalog.eligibility import may_provide
+from node.market import schedule as sched
+from node.market.evaluations.service import reputations_of
+from node.market.lifecycles import ProposalState
+from node.market.models import Proposal
+from node.places.gazetteer import default_gazetteer
+from node.search.matching.models import MatchSettings
+from node.search.matching.scoring import MIN_SCORE, Match, Need, Supply, score, text_terms
+from node.settings import Settings
+
+__all__ = [
+    "Person",
+    "Ranked",
+    "need_of",
+    "offer_supplies",
+    "offers_for_demand",
+    "people_of_node",
+    "open_proposals",
+    "person_supply",
+    "providers_for_demand",
+    "demands_for_offer",
+    "weekdays_of",
+]
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person of this node as a provider: the account and what matching knows of them."""
+
+    user: User
+    uri: str
+    supply: Supply
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One candidate of a ranking: a local person (for a demand) or a proposal (for an offer or a
+    person's suggestions), with its match."""
+
+    match: Match
+    user: User | None = None
+    proposal: Proposal | None = None
+
+
+def weekdays_of(schedule_json: str | None) -> frozenset[int] | None:
+    """The days of the week (0 is Monday) a stored schedule takes place on; None without one."""
+    if not schedule_json:
+        return None
+    try:
+        parsed = sched.from_json(json.loads(schedule_json))
+    except (ValueError, TypeError, KeyError):
+        return None
+    if parsed is None:
+        return None
+    if isinstance(parsed, sched.WeeklyRecurrence):
+        return frozenset(parsed.weekdays)
+    start = parsed.start.astimezone(ZoneInfo(sched.PARIS)).date()
+    end = parsed.end.astimezone(ZoneInfo(sched.PARIS)).date()
+    days = min((end - start).days + 1, 7)
+    return frozenset((start.weekday() + n) % 7 for n in range(days))
+
+
+def need_of(demand: Proposal) -> Need:
+    """A demand as a need."""
+    return Need(
+        author_uri=demand.author_uri,
+        category=demand.category,
+        terms=text_terms(demand.title, demand.description),
+        lat=demand.latitude,
+        lon=demand.longitude,
+        weekdays=weekdays_of(demand.schedule),
+    )
+
+
+def _is_open(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        col(Proposal.state) == ProposalState.OPEN.value,
+        or_(col(Proposal.expires_at).is_(None), col(Proposal.expires_at) > now),
+    )
+
+
+def open_proposals(
+    purpose: str, now: datetime, *, session: Session, local_only: bool = False
+) -> list[Proposal]:
+    """The open offers or demands (``purpose``), of this node only when ``local_only``."""
+    query = select(Proposal).where(col(Proposal.purpose) == purpose, _is_open(now))
+    if local_only:
+        query = query.where(col(Proposal.local_author_id).is_not(None))
+    return list(session.exec(query.order_by(col(Proposal.id))).all())
+
+
+def _radii(user_ids: Iterable[int], *, session: Session) -> dict[int, MatchSettings]:
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    rows = session.exec(select(MatchSettings).where(col(MatchSettings.user_id).in_(ids))).all()
+    return {row.user_id: row for row in rows}
+
+
+def radius_of(settings: Settings, row: MatchSettings | None) -> int:
+    """A person's radius: their own, else the node's default."""
+    return row.radius_km if row is not None and row.radius_km else settings.match_radius_km
+
+
+def people_of_node(
+    settings: Settings, now: datetime, *, session: Session, only: int | None = None
+) -> list[Person]:
+    """This node's active providers as supplies (only one of them with ``only``)."""
+    query = select(User).where(col(User.offers_services), col(User.status) == AccountStatus.ACTIVE.value)
+    if only is not None:
+        query = query.where(col(User.id) == only)
+    users = list(session.exec(query.order_by(col(User.id))).all())
+    if not users:
+        return []
+    ids = [u.pk for u in users]
+    categories: dict[int, set[str]] = {i: set() for i in ids}
+    for row in session.exec(select(UserCategory).where(col(UserCategory.user_id).in_(ids))).all():
+        categories[row.user_id].add(row.category)
+    texts: dict[int, list[str]] = {u.pk: [u.bio] for u in users}
+    days: dict[int, set[int]] = {}
+    offers = session.exec(
+        select(Proposal).where(
+            col(Proposal.purpose) == "offer", col(Proposal.local_author_id).in_(ids), _is_open(now)
+        )
+    ).all()
+    for offer in offers:
+        owner = offer.local_author_id
+        assert owner is not None
+        texts[owner] += [offer.title, offer.description]
+        if offer.category:
+            categories[owner].add(offer.category)
+        offered = weekdays_of(offer.schedule)
+        if offered is not None:
+            days.setdefault(owner, set()).update(offered)
+    own = _radii(ids, session=session)
+    uris = {u.pk: local.person(settings, u).uri for u in users}
+    reputations = reputations_of(uris.values(), session=session)
+    gazetteer = default_gazetteer()
+    found: list[Person] = []
+    for user in users:
+        commune = gazetteer.by_insee(user.commune_insee) if user.commune_insee else None
+        reputation = reputations[uris[user.pk]]
+        supply = Supply(
+            uri=uris[user.pk],
+            categories=frozenset(categories[user.pk]),
+            terms=text_terms(*texts[user.pk]),
+            lat=commune.lat if commune is not None else None,
+            lon=commune.lon if commune is not None else None,
+            radius_km=float(radius_of(settings, own.get(user.pk))),
+            weekdays=frozenset(days[user.pk]) if user.pk in days else None,
+            reputation_mean=reputation.mean,
+            reputation_count=reputation.count,
+        )
+        found.append(Person(user=user, uri=uris[user.pk], supply=supply))
+    return found
+
+
+def person_supply(settings: Settings, user: User, now: datetime, *, session: Session) -> Person | None:
+    """``user`` as a provider (None unless they offer services and are active)."""
+    found = people_of_node(settings, now, session=session, only=user.pk)
+    return found[0] if found else None
+
+
+def _blocks(*, session: Session, users: Iterable[int]) -> set[tuple[int, str]]:
+    ids = list(users)
+    if not ids:
+        return set()
+    rows = session.exec(select(PersonBlock).where(col(PersonBlock.user_id).in_(ids))).all()
+    return {(row.user_id, row.blocked_uri) for row in rows}
+
+
+def _eligible(category: str | None, status: str) -> bool:
+    try:
+        return may_provide(category, status)
+    except UnknownCategory:
+        return False
+
+
+def _remote_offer_eligible(offer: Proposal, category: str | None) -> bool:
+    """An offer from another node was checked there for its own category; another category must need
+    no agrément (we do not know the author's status)."""
+    if category is None or category == offer.category:
+        return True
+    try:
+        return by_slug(category).regime == "declaration"
+    except UnknownCategory:
+        return False
+
+
+def _ordered(found: list[Ranked]) -> list[Ranked]:
+    def key(r: Ranked) -> tuple[float, float, int]:
+        distance = r.match.distance_km if r.match.distance_km is not None else 1e9
+        row_id = r.user.pk if r.user is not None else (r.proposal.id if r.proposal is not None else 0) or 0
+        return (-r.match.score, distance, row_id)
+
+    return sorted((r for r in found if r.match.score >= MIN_SCORE), key=key)
+
+
+def providers_for_demand(
+    settings: Settings,
+    demand: Proposal,
+    now: datetime,
+    *,
+    session: Session,
+    people: Sequence[Person] | None = None,
+) -> list[Ranked]:
+    """This node's providers for ``demand``, best first (``people`` may be given when ranking many
+    demands at once)."""
+    people = people_of_node(settings, now, session=session) if people is None else people
+    need = need_of(demand)
+    author_id = demand.local_author_id
+    blocks = _blocks(session=session, users=[p.user.pk for p in people] + ([author_id] if author_id else []))
+    found: list[Ranked] = []
+    for person in people:
+        if person.uri == demand.author_uri or person.user.pk == author_id:
+            continue
+        if (person.user.pk, demand.author_uri) in blocks or (author_id, person.uri) in blocks:
+            continue
+        if not _eligible(demand.category, person.user.provider_status):
+            continue
+        match = score(need, person.supply)
+        if match is not None:
+            found.append(Ranked(match=match, user=person.user))
+    return _ordered(found)
+
+
+def offer_supplies(settings: Settings, offers: Sequence[Proposal], *, session: Session) -> list[Supply]:
+    """Offers as supplies: each one's category, words, place and days, its author's radius (the node's
+    default for another node's author) and reputation (read for all at once)."""
+    own = _radii([o.local_author_id for o in offers if o.local_author_id], session=session)
+    reputations = reputations_of([o.author_uri for o in offers], session=session)
+    found = []
+    for offer in offers:
+        reputation = reputations[offer.author_uri]
+        found.append(
+            Supply(
+                uri=offer.author_uri,
+                categories=frozenset({offer.category}) if offer.category else frozenset(),
+                terms=text_terms(offer.title, offer.description),
+                lat=offer.latitude,
+                lon=offer.longitude,
+                radius_km=float(radius_of(settings, own.get(offer.local_author_id or 0))),
+                weekdays=weekdays_of(offer.schedule),
+                reputation_mean=reputation.mean,
+                reputation_count=reputation.count,
+            )
+        )
+    return found
+
+
+def _offer_may_answer(offer: Proposal, demand: Proposal, *, session: Session) -> bool:
+    if offer.local_author_id is None:
+        return _remote_offer_eligible(offer, demand.category)
+    author = session.get(User, offer.local_author_id)
+    return author is not None and _eligible(demand.category, author.provider_status)
+
+
+def demands_for_offer(
+    settings: Settings, offer: Proposal, now: datetime, *, session: Session
+) -> list[Ranked]:
+    """Open demands of this node's active people that ``offer`` could answer, best first."""
+    if offer.local_author_id is not None:
+        author = session.get(User, offer.local_author_id)
+        if author is None or author.status != AccountStatus.ACTIVE.value:
+            return []
+    (supply,) = offer_supplies(settings, [offer], session=session)
+    demands = [d for d in open_proposals("request", now, session=session, local_only=True)]
+    authors = {u.pk: u for u in _active([d.local_author_id for d in demands], session=session)}
+    blocks = _blocks(
+        session=session, users=list(authors) + ([offer.local_author_id] if offer.local_author_id else [])
+    )
+    found: list[Ranked] = []
+    for demand in demands:
+        author = authors.get(demand.local_author_id or 0)
+        if author is None or demand.author_uri == offer.author_uri:
+            continue
+        if (author.pk, offer.author_uri) in blocks or (offer.local_author_id, demand.author_uri) in blocks:
+            continue
+        if not _offer_may_answer(offer, demand, session=session):
+            continue
+        match = score(need_of(demand), supply)
+        if match is not None:
+            found.append(Ranked(match=match, user=author, proposal=demand))
+    return _ordered(found)
+
+
+def _active(ids: Iterable[int | None], *, session: Session) -> list[User]:
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return []
+    return list(
+        session.exec(
+            select(User).where(col(User.id).in_(wanted), col(User.status) == AccountStatus.ACTIVE.value)
+        ).all()
+    )
+
+
+def offers_for_demand(
+    settings: Settings, demand: Proposal, now: datetime, *, session: Session
+) -> list[Ranked]:
+    """Open offers, of this node and others, that answer ``demand``, best first."""
+    need = need_of(demand)
+    author_id = demand.local_author_id
+    blocked = {uri for user, uri in _blocks(session=session, users=[author_id] if author_id else [])}
+    found: list[Ranked] = []
+    offers = open_proposals("offer", now, session=session)
+    for offer, supply in zip(offers, offer_supplies(settings, offers, session=session), strict=True):
+        if offer.author_uri == demand.author_uri or offer.author_uri in blocked:
+            continue
+        if not _offer_may_answer(offer, demand, session=session):
+            continue
+        match = score(need, supply)
+        if match is not None:
+            found.append(Ranked(match=match, proposal=offer))
+    return _ordered(found)

@@ -1,0 +1,87 @@
+"""Precision at 5 of the matching on a labelled French corpus (tests/data/matching/corpus.json, made by
+scripts/matching_corpus.py): 60 providers with their offers, 240 demands received from another node,
+each labelled with the providers who do that very task within their radius and may provide it.
+
+For each demand with at least one relevant provider: the share of the first five providers ranked by the
+matcher who are relevant (out of at most five, fewer when fewer are relevant), averaged. The floor is
+checked to be out of reach of a ranking that does not score: random, or every provider of the category
+in no particular order."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from node.core.timeutil import utcnow
+from node.market.models import Proposal
+from node.search.matching import candidates
+from node.settings import Settings
+from tests.support.matching import many_providers, unsaved_proposal
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "matching" / "corpus.json"
+FLOOR = 0.85
+
+
+def precision_at_5(demands: Sequence[dict[str, Any]], rank: Callable[[dict[str, Any]], list[str]]) -> float:
+    scores = []
+    for demand in demands:
+        relevant = set(demand["relevant"])
+        if relevant:
+            top = rank(demand)[:5]
+            scores.append(len(relevant & set(top)) / min(5, len(relevant)))
+    return sum(scores) / len(scores)
+
+
+def test_precision_at_5_on_the_labelled_corpus(settings: Settings, engine: Engine) -> None:
+    corpus = json.loads(CORPUS.read_text(encoding="utf-8"))
+    people = corpus["providers"]
+    with Session(engine) as session:
+        many_providers(session, settings, people)
+        demands = {
+            demand["key"]: unsaved_proposal(
+                settings,
+                demand["title"],
+                author_uri=f"https://b.example/users/{demand['key']}",
+                purpose="request",
+                description=demand["description"],
+                category=demand["category"],
+                insee=demand["insee"],
+                origin="b.example",
+            )
+            for demand in corpus["demands"]
+        }
+        session.add_all(demands.values())
+        session.commit()
+        ids = {key: row.id for key, row in demands.items()}
+    now = utcnow()
+    with Session(engine) as session:
+        supplies = candidates.people_of_node(settings, now, session=session)
+
+        def matched(demand: dict[str, Any]) -> list[str]:
+            row = session.get(Proposal, ids[demand["key"]])
+            assert row is not None
+            ranked = candidates.providers_for_demand(settings, row, now, session=session, people=supplies)
+            return [r.user.username for r in ranked if r.user is not None]
+
+        score = precision_at_5(corpus["demands"], matched)
+    shuffled = random.Random(1)
+
+    def at_random(_demand: dict[str, Any]) -> list[str]:
+        return shuffled.sample([p["username"] for p in people], len(people))
+
+    def same_category(demand: dict[str, Any]) -> list[str]:
+        return [p["username"] for p in people if demand["category"] in p["categories"]]
+
+    baselines = {
+        "random": precision_at_5(corpus["demands"], at_random),
+        "category": precision_at_5(corpus["demands"], same_category),
+    }
+    print(f"precision@5: matching {score:.3f}, " + ", ".join(f"{k} {v:.3f}" for k, v in baselines.items()))
+    assert all(value < FLOOR for value in baselines.values()), baselines
+    assert score >= FLOOR, score
