@@ -22,6 +22,18 @@ QUANTILE_RULE = (
     "population is withheld."
 )
 POOLED_RULE = "Withheld when fewer than k people are behind it."
+COUNT_NOISE = (
+    "Cell key method: each count, and the items and people beside it, within 2 of the true one "
+    "(-2, -1, 0, +1, +2 with probabilities 5, 20, 50, 20, 5 %); an empty count stays 0."
+)
+QUANTILE_NOISE = "Not perturbed (values from at least k of them); the count beside it is, as the counts."
+MEAN_NOISE = (
+    "Quartiles not perturbed; the mean moves by the cell key perturbation (at most 2) over the demands."
+)
+MAGNITUDE_NOISE = (
+    "Cell key method: counts within 2 of the true ones; hours move by the perturbation times the mean "
+    "hours of a transfer, the share by the perturbation over the assignments."
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,7 @@ class Indicator:
     population: str
     breakdown: str
     suppression: str
+    perturbation: str = COUNT_NOISE
     scopes: tuple[str, ...] = ("local", "federated")
     cooperative_only: bool = False
 
@@ -47,6 +60,7 @@ class Indicator:
             "population": self.population,
             "breakdown": self.breakdown,
             "suppression": self.suppression,
+            "perturbation": self.perturbation,
             "scopes": list(self.scopes),
         }
 
@@ -78,6 +92,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Demands published in the month that received an answer; people: authors and first answerers.",
         "`q1`, `median`, `q3`.",
         QUANTILE_RULE,
+        QUANTILE_NOISE,
     ),
     Indicator(
         "bids_per_demand",
@@ -87,6 +102,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Demands published in the month; people: their authors and every bidder.",
         "`q1`, `median`, `q3`, `mean`.",
         QUANTILE_RULE,
+        MEAN_NOISE,
     ),
     Indicator(
         "agreement_hours",
@@ -96,6 +112,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Agreements made in the month whose proposal is known here; people: both parties.",
         "`q1`, `median`, `q3`.",
         QUANTILE_RULE,
+        QUANTILE_NOISE,
     ),
     Indicator(
         "agreement_pricing",
@@ -114,6 +131,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Agreements made in the month priced in euros with known hours; people: both parties.",
         "`q1`, `median`, `q3`.",
         QUANTILE_RULE,
+        QUANTILE_NOISE,
     ),
     Indicator(
         "token_rate",
@@ -123,6 +141,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Agreements made in the month priced in time tokens with known hours; people: both parties.",
         "`q1`, `median`, `q3`.",
         QUANTILE_RULE,
+        QUANTILE_NOISE,
     ),
     Indicator(
         "agreement_outcomes",
@@ -171,6 +190,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Settled transfers between two people's accounts in the month; people: payers and payees.",
         "`transfers`, `hours`.",
         POOLED_RULE,
+        MAGNITUDE_NOISE,
         scopes=("local",),
         cooperative_only=True,
     ),
@@ -183,6 +203,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Assignments of this node's groups made in the month; people: the members assigned.",
         "`assignments`, `members`, `busiest_share`.",
         POOLED_RULE,
+        MAGNITUDE_NOISE,
         scopes=("local",),
     ),
 )
@@ -198,8 +219,8 @@ def dictionary(k: int) -> list[dict[str, object]]:
 def markdown(k: int = 5) -> str:
     """The data dictionary as the Markdown table of docs/research.md (a test keeps the two equal)."""
     lines = [
-        "| indicator | definition | unit | population | breakdown | suppression |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| indicator | definition | unit | population | breakdown | suppression | perturbation |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for entry in dictionary(k):
         cells = [
@@ -209,6 +230,7 @@ def markdown(k: int = 5) -> str:
             entry["population"],
             entry["breakdown"],
             entry["suppression"],
+            entry["perturbation"],
         ]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"

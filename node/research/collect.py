@@ -8,7 +8,10 @@ scope only (each node's own objects: a federated copy would count an agreement t
 node-months of each setting:
 
 - counts are added up; the share of a part is the pooled parts over the pooled totals, with a Wilson
-  95 % interval (the share of the busiest member in groups too);
+  95 % interval (the share of the busiest member in groups too). The counts are perturbed by the cell key
+  method (each within the document's ``noise.maxChange`` of the true one), so the interval is widened to
+  hold the noise too: its low end is Wilson's for the fewest parts and the most totals the noise allows,
+  its high end Wilson's for the most parts and the fewest totals;
 - quantiles are the median of the node-months' quantiles (no interval: medians do not pool);
 - a mean is weighted by the number of items behind each.
 
@@ -28,7 +31,7 @@ from typing import Any
 
 from node.activitypub import addressing
 from node.research.cells import TOTAL
-from node.research.document import DocumentRefused, check_figures, check_signature
+from node.research.document import DocumentRefused, check_figures, check_signature, max_change
 
 QUANTILES = ("q1", "median", "q3")
 SETTINGS = ("market", "cooperative")
@@ -47,6 +50,7 @@ class Collected:
     mode: str
     name: str
     cells: list[dict[str, Any]]
+    max_change: int = 0  # the declared noise: each count within this of the true one
 
 
 async def collect_one(
@@ -77,7 +81,9 @@ async def collect_one(
     if metadata.get("mode") != document.get("mode"):
         raise DocumentRefused(f"{origin}'s figures name another mode than its NodeInfo")
     name = document.get("nodeName")
-    return Collected(origin, str(document["node"]), str(document["mode"]), str(name or ""), cells)
+    return Collected(
+        origin, str(document["node"]), str(document["mode"]), str(name or ""), cells, max_change(document)
+    )
 
 
 @dataclass
@@ -87,6 +93,8 @@ class _Pool:
     people: int = 0
     parts: int = 0  # pooled counts of the part, over node-months whose total is shown
     totals: int = 0
+    part_slack: int = 0  # how far the noise may have moved the pooled parts, and the totals
+    total_slack: int = 0
     withheld: int = 0  # node-months whose cell was withheld: the pooled figure leaves them out
 
 
@@ -98,6 +106,25 @@ def wilson(successes: int, n: int) -> tuple[float, float] | None:
     centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
     half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
     return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
+
+
+def _add(pool: _Pool, part: int, whole: int, change: int) -> None:
+    pool.parts += part
+    pool.totals += whole
+    pool.part_slack += change if part else 0  # an empty count is never perturbed
+    pool.total_slack += change if whole else 0
+
+
+def noisy_wilson(parts: int, totals: int, part_slack: int, total_slack: int) -> tuple[float, float] | None:
+    """The Wilson interval widened by the noise: every true (parts, totals) the noise allows is inside."""
+    if totals <= 0:
+        return None
+    most_totals = totals + total_slack
+    fewest_totals = max(1, totals - total_slack)
+    low = wilson(max(0, parts - part_slack), most_totals)
+    high = wilson(min(parts + part_slack, fewest_totals), fewest_totals)
+    assert low is not None and high is not None
+    return low[0], high[1]
 
 
 def _statistic(breakdown: str) -> str:
@@ -133,11 +160,11 @@ def compare(collected: Sequence[Collected]) -> list[dict[str, Any]]:
             prefix = breakdown.rpartition(":")[0]
             total = shown.get((month, indicator, f"{prefix}:{TOTAL}" if prefix else TOTAL))
             if total is not None and not breakdown.endswith(TOTAL):
-                pool.parts += int(Decimal(cell["value"]))
-                pool.totals += int(Decimal(total["value"]))
+                part, whole = int(Decimal(cell["value"])), int(Decimal(total["value"]))
+                _add(pool, part, whole, node.max_change)
             if breakdown == "busiest_share":
-                pool.parts += round(Decimal(cell["value"]) * int(cell.get("items") or 0))
-                pool.totals += int(cell.get("items") or 0)
+                whole = int(cell.get("items") or 0)
+                _add(pool, round(Decimal(cell["value"]) * whole), whole, node.max_change)
     rows = []
     for (indicator, breakdown), by_mode in sorted(pools.items()):
         row: dict[str, Any] = {"indicator": indicator, "breakdown": breakdown}
@@ -162,13 +189,13 @@ def _figure(mode: str, kind: str, pool: _Pool | None) -> dict[str, Any]:
     elif kind == "mean":
         value = sum((v * n for v, n in pool.values), Decimal(0)) / items if items else Decimal(0)
     elif kind == "share":
-        value = Decimal(pool.parts) / pool.totals if pool.totals else Decimal(0)
-        interval = wilson(pool.parts, pool.totals)
+        value = min(Decimal(1), Decimal(pool.parts) / pool.totals) if pool.totals else Decimal(0)
+        interval = noisy_wilson(pool.parts, pool.totals, pool.part_slack, pool.total_slack)
     else:
         value = sum(values, Decimal(0))
         if pool.totals:
-            share = Decimal(pool.parts) / pool.totals
-            interval = wilson(pool.parts, pool.totals)
+            share = min(Decimal(1), Decimal(pool.parts) / pool.totals)
+            interval = noisy_wilson(pool.parts, pool.totals, pool.part_slack, pool.total_slack)
     return {
         f"{mode}_value": str(value.quantize(Decimal("0.01")))
         if kind != "share"

@@ -19,6 +19,7 @@ DICTIONARY_COLUMNS = [
     "population",
     "breakdown",
     "suppression",
+    "perturbation",
     "scopes",
 ]
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from node.core.timeutil import isoformat, utcnow
-from node.research import cells, indicators, reading
+from node.research import cellkey, cells, indicators, reading
 from node.research.cells import Cell
 from node.research.models import ResearchOptOut
 from node.research.records import PeriodError, month_of, month_start, months, next_month
@@ -37,6 +37,7 @@ class Figures:
             "from": self.months[0],
             "to": self.months[-1],
             "computedAt": isoformat(self.computed_at),
+            "noise": cellkey.description(),
         }
 
 
@@ -61,7 +62,8 @@ def period(first: str | None, last: str | None, *, now: datetime | None = None) 
 def compute(
     session: Session, settings: Settings, wanted: list[str], *, now: datetime | None = None
 ) -> Figures:
-    """The protected figures of the months ``wanted`` (see :mod:`.cells` for what is withheld)."""
+    """The protected figures of the months ``wanted`` (see :mod:`.cells` for what is withheld), their
+    counts perturbed by the cell key method under the node's secret (:mod:`.cellkey`)."""
     records = reading.read(session, settings, month_start(next_month(wanted[-1])))
     raw = indicators.compute(records, wanted, cooperative=settings.mode == Mode.COOPERATIVE)
     return Figures(
@@ -69,7 +71,9 @@ def compute(
         mode=settings.mode.value,
         k=settings.research_min_people,
         months=wanted,
-        cells=cells.protect(raw, settings.research_min_people),
+        cells=cells.protect(
+            raw, settings.research_min_people, cellkey.CellKeys.of_secret(settings.effective_secret_key)
+        ),
         computed_at=now or utcnow(),
     )
 

@@ -56,6 +56,11 @@ class ProposalRecord:
     # Answers (bids) in the order they came: who and when.
     answers: tuple[tuple[str, datetime], ...] = ()
 
+    @property
+    def ref(self) -> str:
+        """The record's identity, whose key makes the cell keys of :mod:`.cellkey`."""
+        return f"proposal|{self.scope}|{self.author}|{self.published_at.isoformat()}|{self.purpose}"
+
 
 @dataclass(frozen=True)
 class AgreementRecord:
@@ -71,6 +76,10 @@ class AgreementRecord:
     per_hour: Decimal | None = None  # price per hour of service, in its currency
     cross_node: bool = False
 
+    @property
+    def ref(self) -> str:
+        return f"agreement|{self.scope}|{self.provider}|{self.requester}|{self.created_at.isoformat()}"
+
 
 @dataclass(frozen=True)
 class EvaluationRecord:
@@ -81,6 +90,10 @@ class EvaluationRecord:
     overall: int
     revealed_at: datetime
 
+    @property
+    def ref(self) -> str:
+        return f"evaluation|{self.scope}|{self.evaluator}|{self.evaluated}|{self.revealed_at.isoformat()}"
+
 
 @dataclass(frozen=True)
 class TransferRecord:
@@ -89,12 +102,20 @@ class TransferRecord:
     hours: Decimal
     at: datetime
 
+    @property
+    def ref(self) -> str:
+        return f"transfer|{self.payer}|{self.payee}|{self.at.isoformat()}|{self.hours}"
+
 
 @dataclass(frozen=True)
 class AssignmentRecord:
     group: str
     member: str
     at: datetime
+
+    @property
+    def ref(self) -> str:
+        return f"assignment|{self.group}|{self.member}|{self.at.isoformat()}"
 
 
 @dataclass
