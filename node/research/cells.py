@@ -69,6 +69,9 @@ class RawCell:
     quantile: bool = False
     records: frozenset[str] = frozenset()
     step: Decimal | None = None
+    # Kinds of people of which each must count k too (the providers and the beneficiaries of visits),
+    # so that k people of one kind cannot hide one person of the other.
+    parties: tuple[frozenset[str], ...] = ()
 
     @property
     def is_count(self) -> bool:
@@ -103,7 +106,7 @@ def primary_suppressed(cell: RawCell, k: int) -> bool:
     An empty count (no item, nobody) is published: it says that nothing happened, about no one."""
     if cell.items == 0 and not cell.people and not cell.quantile:
         return False
-    return len(cell.people) < k or (cell.quantile and cell.items < k)
+    return len(cell.people) < k or (cell.quantile and cell.items < k) or any(len(p) < k for p in cell.parties)
 
 
 def _secondary(group: _Group, withheld: set[Key], k: int) -> None:
@@ -114,16 +117,29 @@ def _secondary(group: _Group, withheld: set[Key], k: int) -> None:
     if not hidden:
         return
     union: set[str] = set().union(*(c.people for c in hidden))
+    kinds = max((len(c.parties) for c in group.members), default=0)
+    unions: list[set[str]] = [set() for _ in range(kinds)]
+
+    def add(cell: RawCell) -> None:
+        union.update(cell.people)
+        for i, party in enumerate(cell.parties):
+            unions[i].update(party)
+
+    def enough() -> bool:
+        return len(union) >= k and all(len(u) >= k for u in unions)
+
+    for cell in hidden:
+        add(cell)
     candidates = sorted(
         (c for c in group.members if c.key not in withheld and c.people),
         key=lambda c: (len(c.people), c.items, c.key.breakdown),
     )
     for candidate in candidates:
-        if len(union) >= k:
+        if enough():
             break
         withheld.add(candidate.key)
-        union |= candidate.people
-    if len(union) < k:  # every cell withheld and still too few: the total is itself too small
+        add(candidate)
+    if not enough():  # every cell withheld and still too few: the total is itself too small
         withheld.add(group.total.key)
 
 

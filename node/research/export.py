@@ -14,6 +14,7 @@ COLUMNS = ["month", "scope", "indicator", "breakdown", "value", "share", "items"
 DICTIONARY_COLUMNS = [
     "name",
     "title",
+    "definition_fr",
     "definition",
     "unit",
     "population",

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TypeVar
 
+from node.research.care import care
 from node.research.cells import TOTAL, Key, RawCell
 from node.research.records import (
     FEDERATED,
@@ -339,4 +340,5 @@ def compute(records: Records, wanted: Sequence[str], *, cooperative: bool) -> li
         if cooperative:
             cells += token_circulation(month, records)
         cells += group_work(month, records)
+        cells += care(month, records.visits)
     return cells

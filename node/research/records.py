@@ -118,6 +118,25 @@ class AssignmentRecord:
         return f"assignment|{self.group}|{self.member}|{self.at.isoformat()}"
 
 
+@dataclass(frozen=True)
+class VisitRecord:
+    """A telemanagement visit assigned to a provider, not cancelled: who (the provider's actor URI and
+    the beneficiary as ``beneficiary:<id>``, never a name), when, how long, and what the checks found."""
+
+    provider: str
+    beneficiary: str
+    starts_at: datetime
+    planned_minutes: int
+    done_minutes: int | None  # clocked, for a finished visit
+    checked_in: bool
+    past: bool  # its end (and the tolerance) has passed when read
+    anomalies: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"visit|{self.provider}|{self.beneficiary}|{self.starts_at.isoformat()}"
+
+
 @dataclass
 class Records:
     """Everything the indicators read (opted-out people already taken out)."""
@@ -127,3 +146,4 @@ class Records:
     evaluations: list[EvaluationRecord] = field(default_factory=list)
     transfers: list[TransferRecord] = field(default_factory=list)
     assignments: list[AssignmentRecord] = field(default_factory=list)
+    visits: list[VisitRecord] = field(default_factory=list)

@@ -25,6 +25,9 @@ HEADLINE = {
     "cross_node_agreements": "cross_node",
     "token_circulation": "hours",
     "group_work": "assignments",
+    "care_hours": "done",
+    "visit_anomalies": "per_100_visits",
+    "punctuality": "on_time",
 }
 CHART_HEIGHT = 120
 

@@ -177,7 +177,11 @@ def test_exports_carry_the_dictionary(engine: Engine, settings: Settings) -> Non
     assert lines[0] == ",".join(export.COLUMNS)
     assert any(line.startswith("2026-11,local,price_eur_hour,median,20.00,,") for line in lines)
     assert data["noise"]["method"] == "cell-key" and data["noise"]["maxChange"] == MAX_CHANGE
-    assert export.dictionary_csv(5).splitlines()[0].startswith("name,title,definition,unit,population")
+    assert (
+        export.dictionary_csv(5)
+        .splitlines()[0]
+        .startswith("name,title,definition_fr,definition,unit,population")
+    )
 
 
 def test_the_signed_document_verifies_and_tampering_is_refused(engine: Engine, settings: Settings) -> None:
