@@ -56,11 +56,15 @@ class Indicator:
     scopes: tuple[str, ...] = ("local", "federated")
     cooperative_only: bool = False
 
+    @property
+    def definition_fr(self) -> str:
+        return FRENCH[self.name]
+
     def as_json(self) -> dict[str, object]:
         return {
             "name": self.name,
             "title": self.title,
-            "definition_fr": FRENCH[self.name],
+            "definition_fr": self.definition_fr,
             "definition": self.definition,
             "unit": self.unit,
             "population": self.population,

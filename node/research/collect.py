@@ -22,11 +22,13 @@ nothing, so a pooled count is a lower bound when ``withheld`` is not zero.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from node.activitypub import addressing
@@ -211,3 +213,33 @@ def _figure(mode: str, kind: str, pool: _Pool | None) -> dict[str, Any]:
 
 
 COLUMNS = ["indicator", "breakdown"] + [f"{mode}_{name}" for mode in SETTINGS for name in FIGURE_COLUMNS]
+
+
+COMPARISON_FILE = "research-comparison.json"
+
+
+def saved_path(data_dir: Path) -> Path:
+    """Where ``collect --save`` keeps the last comparison, for this node's research pages."""
+    return data_dir / COMPARISON_FILE
+
+
+def save(data_dir: Path, collected: Sequence[Collected], rows: list[dict[str, Any]], at: str) -> Path:
+    """Keep the comparison (written to a temporary file, then moved: a page never reads half of it)."""
+    path = saved_path(data_dir)
+    nodes = [{"url": c.url, "node": c.node, "mode": c.mode, "name": c.name} for c in collected]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(
+        json.dumps({"collectedAt": at, "nodes": nodes, "rows": rows}, ensure_ascii=False), encoding="utf-8"
+    )
+    temporary.replace(path)
+    return path
+
+
+def load(data_dir: Path) -> dict[str, Any] | None:
+    """The last saved comparison, or None when there is none (or it cannot be read)."""
+    try:
+        found = json.loads(saved_path(data_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and isinstance(found.get("rows"), list) else None

@@ -16,7 +16,7 @@ from node.accounts.models import Role, User
 from node.activitypub.actors import local
 from node.core.db import session_scope
 from node.market.models import Agreement, Bid, Evaluation, Proposal
-from node.research import document, export, figures
+from node.research import collect, document, export, figures, views
 from node.research.cellkey import MAX_CHANGE
 from node.research.cells import Key
 from node.research.document import DocumentRefused
@@ -347,3 +347,45 @@ def test_an_opted_out_person_is_in_no_month_at_all(engine: Engine, settings: Set
     assert len(after.agreements) == len(before.agreements) - 1
     assert len(after.evaluations) == len(before.evaluations) - 1
     assert not any(leaver in (p.author, *(who for who, _ in p.answers)) for p in after.proposals)
+
+
+def collected(node: str, mode: str, completed: int, total: int) -> collect.Collected:
+    def cell(breakdown: str, value: int) -> dict[str, Any]:
+        return {
+            "month": "2026-11",
+            "scope": "local",
+            "indicator": "agreement_outcomes",
+            "breakdown": breakdown,
+            "value": str(value),
+            "items": value,
+            "people": 2 * value,
+            "suppressed": None,
+        }
+
+    cells = [cell("completed", completed), cell("*", total)]
+    return collect.Collected(f"https://{node}", node, mode, node.upper(), cells, max_change=2)
+
+
+def test_the_pages_compare_market_and_cooperative_nodes(
+    engine: Engine, settings: Settings, client: TestClient
+) -> None:
+    """What ``collect --save`` kept is shown side by side, with the share's interval (widened for the
+    noise), the nodes and person-months behind it; without it, the pages say nothing of a comparison."""
+    seed(engine, settings)
+    assert "rs-compare" not in client.get("/research").text
+    found = [collected("a.example", "market", 30, 40), collected("b.example", "market", 20, 30)]
+    found.append(collected("c.example", "cooperative", 45, 50))
+    rows = collect.compare(found)
+    collect.save(settings.data_dir, found, rows, "2026-12-07T09:00:00Z")
+    page = client.get("/research")
+    assert page.status_code == 200 and 'id="rs-compare"' in page.text
+    comparison = views.comparison(collect.load(settings.data_dir))
+    assert comparison is not None and comparison.modes == ["market", "cooperative"]
+    (row,) = [r for r in comparison.rows if r.indicator.name == "agreement_outcomes"]
+    market, cooperative = row.sides
+    assert market.value == "50.00" and market.share == 0.7143 and market.nodes == 2 and market.people == 100
+    assert market.low is not None and market.high is not None and market.low < 0.7143 < market.high
+    assert cooperative.share == 0.9 and cooperative.nodes == 1
+    assert "A.EXAMPLE" in page.text and "C.EXAMPLE" in page.text
+    (settings.data_dir / collect.COMPARISON_FILE).write_text("not json", encoding="utf-8")
+    assert client.get("/research").status_code == 200  # a damaged file is no comparison, not an error
