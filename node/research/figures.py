@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
+from node.accounts.models import User
 from node.core.timeutil import isoformat, utcnow
 from node.research import cellkey, cells, indicators, reading
 from node.research.cells import Cell
@@ -116,4 +118,25 @@ def set_opt_out(session: Session, user_id: int, out: bool) -> None:
     session.flush()
 
 
-__all__ = ["Cache", "Figures", "PeriodError", "compute", "is_opted_out", "period", "set_opt_out"]
+def export_sections(user: User, actor_uri: str, *, session: Session) -> dict[str, Any]:
+    """The person's choice about research figures, for their account export (an
+    :class:`node.accounts.gdpr.Exporter`)."""
+    row = session.get(ResearchOptOut, user.pk)
+    return {
+        "research_figures": {
+            "opted_out": row is not None,
+            "opted_out_at": isoformat(row.created_at) if row is not None else None,
+        }
+    }
+
+
+__all__ = [
+    "Cache",
+    "export_sections",
+    "Figures",
+    "PeriodError",
+    "compute",
+    "is_opted_out",
+    "period",
+    "set_opt_out",
+]

@@ -239,6 +239,9 @@ def test_pages(engine: Engine, settings: Settings, client: TestClient) -> None:
     with session_scope(engine) as session:
         assert figures.is_opted_out(session, users[0].pk)
     assert "checked" in client.get("/settings/research").text
+    # The choice is in the person's export of their data.
+    exported = client.get("/settings/export").json()["research_figures"]
+    assert exported["opted_out"] is True and exported["opted_out_at"]
     post_form(client, "/settings/research", {})
     with session_scope(engine) as session:
         assert not figures.is_opted_out(session, users[0].pk)
