@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -76,8 +76,14 @@ class CellKeys:
             found = self._keys[identity] = int.from_bytes(digest[:8], "big") % N
         return found
 
-    def cell_key(self, identities: Iterable[str]) -> int:
-        return sum(self.record_key(i) for i in identities) % N
+    def cell_key(self, identities: Collection[str]) -> int:
+        known = self._keys
+        try:
+            return sum(map(known.__getitem__, identities)) % N
+        except KeyError:  # records not met yet in this table: key them, then sum
+            for identity in identities:
+                self.record_key(identity)
+            return sum(map(known.__getitem__, identities)) % N
 
 
 def change(cell_key: int) -> int:

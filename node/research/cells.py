@@ -190,6 +190,7 @@ class _Noise:
     def __init__(self, keys: CellKeys | None, k: int, cells: Sequence[RawCell]) -> None:
         self.keys, self.k = keys, k
         self.months: dict[str, int] = {}
+        self.known: dict[tuple[Key, bool], int] = {}  # cell keys already summed (a total serves each part)
         if keys is not None:
             found: dict[str, set[str]] = {}
             for cell in cells:
@@ -199,8 +200,13 @@ class _Noise:
     def _key(self, cell: RawCell, identities: frozenset[str] | None = None) -> int:
         """The cell's records' keys, plus the key of every record of its month (:mod:`.cellkey`)."""
         assert self.keys is not None
-        own = self.keys.cell_key(identities if identities is not None else cell.records or cell.people)
-        return (own + self.months.get(cell.key.month, 0)) % cellkey.N
+        found = self.known.get((cell.key, identities is not None))
+        if found is None:
+            own = self.keys.cell_key(identities if identities is not None else cell.records or cell.people)
+            found = self.known[cell.key, identities is not None] = (
+                own + self.months.get(cell.key.month, 0)
+            ) % cellkey.N
+        return found
 
     def items(self, cell: RawCell) -> int:
         if self.keys is None:

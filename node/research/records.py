@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 
 LOCAL, FEDERATED = "local", "federated"
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -56,7 +57,7 @@ class ProposalRecord:
     # Answers (bids) in the order they came: who and when.
     answers: tuple[tuple[str, datetime], ...] = ()
 
-    @property
+    @cached_property
     def ref(self) -> str:
         """The record's identity, whose key makes the cell keys of :mod:`.cellkey`."""
         return f"proposal|{self.scope}|{self.author}|{self.published_at.isoformat()}|{self.purpose}"
@@ -76,7 +77,7 @@ class AgreementRecord:
     per_hour: Decimal | None = None  # price per hour of service, in its currency
     cross_node: bool = False
 
-    @property
+    @cached_property
     def ref(self) -> str:
         return f"agreement|{self.scope}|{self.provider}|{self.requester}|{self.created_at.isoformat()}"
 
@@ -90,7 +91,7 @@ class EvaluationRecord:
     overall: int
     revealed_at: datetime
 
-    @property
+    @cached_property
     def ref(self) -> str:
         return f"evaluation|{self.scope}|{self.evaluator}|{self.evaluated}|{self.revealed_at.isoformat()}"
 
@@ -102,7 +103,7 @@ class TransferRecord:
     hours: Decimal
     at: datetime
 
-    @property
+    @cached_property
     def ref(self) -> str:
         return f"transfer|{self.payer}|{self.payee}|{self.at.isoformat()}|{self.hours}"
 
@@ -113,7 +114,7 @@ class AssignmentRecord:
     member: str
     at: datetime
 
-    @property
+    @cached_property
     def ref(self) -> str:
         return f"assignment|{self.group}|{self.member}|{self.at.isoformat()}"
 
@@ -132,7 +133,7 @@ class VisitRecord:
     past: bool  # its end (and the tolerance) has passed when read
     anomalies: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def ref(self) -> str:
         return f"visit|{self.provider}|{self.beneficiary}|{self.starts_at.isoformat()}"
 
