@@ -13,6 +13,7 @@ from node.core.jobs import Worker
 from node.groups import export as groups_export
 from node.http.application import Application, build
 from node.market import export as market_export
+from node.research import figures as research_figures
 from node.settings import Settings
 from node.timebank import views as timebank_views
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, check_schema
             timebank_views.export_sections,
             groups_export.sections,
             conversations_export.sections_for(settings),  # conversations (issue 14)
+            research_figures.export_sections,  # the choice about research figures (issue 15)
         ),
         worker=embedded if settings.embedded_worker else None,
     )

@@ -13,6 +13,7 @@ from typing import Any
 from node.activitypub.actors.remote import InvalidActor, parse_actor
 from node.activitypub.transport.fetch import Fetcher, RemoteError
 from node.commands.base import CommandError, Context, SubParsers
+from node.core.timeutil import isoformat, utcnow
 from node.research import collect, export, figures
 from node.research.document import DocumentRefused
 from node.research.records import PeriodError
@@ -50,6 +51,11 @@ def register(sub: SubParsers) -> None:
     p.add_argument("nodes", nargs="+", metavar="NODE_URL")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.add_argument("--output", metavar="FILE", help="write the table to FILE instead of standard output")
+    p.add_argument(
+        "--save",
+        action="store_true",
+        help="also keep the comparison in the data folder, for this node's research pages",
+    )
     p.set_defaults(handler=cmd_collect)
 
 
@@ -126,6 +132,9 @@ def cmd_collect(args: argparse.Namespace, context: Context) -> int:
     if not found:
         raise CommandError("no node's figures could be collected")
     rows = collect.compare(found)
+    if args.save:
+        saved = collect.save(context.settings.data_dir, found, rows, isoformat(utcnow()) or "")
+        print(f"asasap: comparison saved to {saved}", file=sys.stderr)
     if args.format == "json":
         nodes = [{"url": c.url, "node": c.node, "mode": c.mode, "name": c.name} for c in found]
         text = json.dumps({"nodes": nodes, "rows": rows}, ensure_ascii=False, indent=2) + "\n"

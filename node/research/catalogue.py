@@ -22,6 +22,23 @@ QUANTILE_RULE = (
     "population is withheld."
 )
 POOLED_RULE = "Withheld when fewer than k people are behind it."
+CARE_RULE = "Withheld when fewer than k providers or fewer than k beneficiaries are behind it."
+COUNT_NOISE = (
+    "Cell key method: each count, and the items and people beside it, within 2 of the true one "
+    "(-2, -1, 0, +1, +2 with probabilities 5, 20, 50, 20, 5 %); an empty count stays 0."
+)
+QUANTILE_NOISE = "Not perturbed (values from at least k of them); the count beside it is, as the counts."
+MEAN_NOISE = (
+    "Quartiles not perturbed; the mean moves by the cell key perturbation (at most 2) over the demands."
+)
+CARE_NOISE = (
+    "Cell key method: counts within 2 of the true ones; hours move by the perturbation times the hours "
+    "of a typical visit, anomalies per 100 visits by the perturbation times 100 over the visits."
+)
+MAGNITUDE_NOISE = (
+    "Cell key method: counts within 2 of the true ones; hours move by the perturbation times the mean "
+    "hours of a transfer, the share by the perturbation over the assignments."
+)
 
 
 @dataclass(frozen=True)
@@ -35,18 +52,25 @@ class Indicator:
     population: str
     breakdown: str
     suppression: str
+    perturbation: str = COUNT_NOISE
     scopes: tuple[str, ...] = ("local", "federated")
     cooperative_only: bool = False
+
+    @property
+    def definition_fr(self) -> str:
+        return FRENCH[self.name]
 
     def as_json(self) -> dict[str, object]:
         return {
             "name": self.name,
             "title": self.title,
+            "definition_fr": self.definition_fr,
             "definition": self.definition,
             "unit": self.unit,
             "population": self.population,
             "breakdown": self.breakdown,
             "suppression": self.suppression,
+            "perturbation": self.perturbation,
             "scopes": list(self.scopes),
         }
 
@@ -78,6 +102,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Demands published in the month that received an answer; people: authors and first answerers.",
         "`q1`, `median`, `q3`.",
         QUANTILE_RULE,
+        QUANTILE_NOISE,
     ),
     Indicator(
         "bids_per_demand",
@@ -87,6 +112,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Demands published in the month; people: their authors and every bidder.",
         "`q1`, `median`, `q3`, `mean`.",
         QUANTILE_RULE,
+        MEAN_NOISE,
     ),
     Indicator(
         "agreement_hours",
@@ -96,6 +122,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Agreements made in the month whose proposal is known here; people: both parties.",
         "`q1`, `median`, `q3`.",
         QUANTILE_RULE,
+        QUANTILE_NOISE,
     ),
     Indicator(
         "agreement_pricing",
@@ -114,6 +141,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Agreements made in the month priced in euros with known hours; people: both parties.",
         "`q1`, `median`, `q3`.",
         QUANTILE_RULE,
+        QUANTILE_NOISE,
     ),
     Indicator(
         "token_rate",
@@ -123,6 +151,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Agreements made in the month priced in time tokens with known hours; people: both parties.",
         "`q1`, `median`, `q3`.",
         QUANTILE_RULE,
+        QUANTILE_NOISE,
     ),
     Indicator(
         "agreement_outcomes",
@@ -171,6 +200,7 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Settled transfers between two people's accounts in the month; people: payers and payees.",
         "`transfers`, `hours`.",
         POOLED_RULE,
+        MAGNITUDE_NOISE,
         scopes=("local",),
         cooperative_only=True,
     ),
@@ -183,11 +213,86 @@ CATALOGUE: tuple[Indicator, ...] = (
         "Assignments of this node's groups made in the month; people: the members assigned.",
         "`assignments`, `members`, `busiest_share`.",
         POOLED_RULE,
+        MAGNITUDE_NOISE,
+        scopes=("local",),
+    ),
+    Indicator(
+        "care_hours",
+        N_("Planned and done hours of care"),
+        "Telemanagement visits starting in the month (assigned to a provider, not cancelled): their number, "
+        "the hours planned, and the hours clocked (check-in to check-out) on those done.",
+        "visits, hours",
+        "Visits starting in the month; people: their providers and their beneficiaries.",
+        "`visits`, `planned`, `done`.",
+        CARE_RULE,
+        CARE_NOISE,
+        scopes=("local",),
+    ),
+    Indicator(
+        "visit_anomalies",
+        N_("Anomalies of visits"),
+        "Visits starting in the month whose slot is over, those with at least one anomaly (late, missing "
+        "check-in or check-out, too short, outside the slot, clocked by hand), and the anomalies per 100 "
+        "visits.",
+        "visits, anomalies per 100 visits",
+        "Visits starting in the month whose slot is over; people: their providers and their beneficiaries.",
+        "`visits`, `with_anomaly`, `per_100_visits`.",
+        CARE_RULE,
+        CARE_NOISE,
+        scopes=("local",),
+    ),
+    Indicator(
+        "punctuality",
+        N_("Punctuality of visits"),
+        "Visits starting in the month whose slot is over: checked in on time (within the node's tolerance), "
+        "late, or never. The share of `on_time` is the punctuality.",
+        "visits",
+        "Visits starting in the month whose slot is over; people: their providers and their beneficiaries.",
+        "`on_time`, `late`, `missed`; `*` is the total.",
+        CARE_RULE + " " + COUNT_RULE.split("; ", 1)[1].capitalize(),
         scopes=("local",),
     ),
 )
 
 BY_NAME = {indicator.name: indicator for indicator in CATALOGUE}
+
+# The definitions in French (French first on the pages and in the exports, then English).
+FRENCH: dict[str, str] = {
+    "proposals": "Offres et demandes publiées dans le mois, par nature et par catégorie.",
+    "demand_answers": "Demandes publiées dans le mois qui ont reçu au moins une réponse (offre de "
+    "service), et celles qui n'en ont reçu aucune.",
+    "first_answer_hours": "Heures entre la publication d'une demande et sa première réponse : quartiles.",
+    "bids_per_demand": "Nombre de réponses reçues par chaque demande publiée dans le mois : quartiles "
+    "et moyenne.",
+    "agreement_hours": "Heures entre la publication d'une annonce et un accord conclu sur elle : quartiles.",
+    "agreement_pricing": "Accords conclus dans le mois au prix en euros, en jetons de temps, ou sans prix "
+    "utilisable.",
+    "price_eur_hour": "Prix convenu en euros par heure de service (un prix global divisé par les heures "
+    "convenues) : quartiles.",
+    "token_rate": "Jetons de temps convenus par heure de service : quartiles (1 signifie une heure pour "
+    "une heure).",
+    "agreement_outcomes": "Accords conclus dans le mois selon leur état : réalisés, annulés tardivement, "
+    "annulés à temps, en litige, en cours. La part est le taux (de réalisation, d'annulation, de litige).",
+    "evaluations": "Évaluations révélées dans le mois, selon le rôle de la personne évaluée et la note "
+    "globale (1 à 5). Les évaluations encore scellées ne sont jamais comptées.",
+    "repeat_agreements": "Accords conclus dans le mois entre deux personnes qui s'étaient déjà accordées, "
+    "et premiers accords.",
+    "cross_node_agreements": "Accords conclus dans le mois entre deux personnes de nœuds différents, et "
+    "ceux d'un même nœud.",
+    "token_circulation": "Jetons de temps échangés entre personnes dans le mois (paiements d'accords et "
+    "dons) : nombre de virements et heures échangées.",
+    "group_work": "Accords des groupes de ce nœud confiés dans le mois à un membre : les affectations, les "
+    "membres qui ont travaillé, et la part des affectations faite par le membre le plus sollicité de "
+    "chaque groupe.",
+    "care_hours": "Interventions de télégestion commençant dans le mois (confiées à un intervenant, non "
+    "annulées) : leur nombre, les heures prévues, et les heures pointées (de l'arrivée au départ) sur "
+    "celles réalisées.",
+    "visit_anomalies": "Interventions commençant dans le mois dont le créneau est passé, celles qui ont "
+    "au moins une anomalie (retard, arrivée ou départ non pointé, trop courte, hors créneau, pointage "
+    "manuel), et les anomalies pour 100 interventions.",
+    "punctuality": "Interventions commençant dans le mois dont le créneau est passé : arrivée pointée à "
+    "l'heure (dans la tolérance du nœud), en retard, ou jamais. La part `on_time` est la ponctualité.",
+}
 
 
 def dictionary(k: int) -> list[dict[str, object]]:
@@ -198,17 +303,20 @@ def dictionary(k: int) -> list[dict[str, object]]:
 def markdown(k: int = 5) -> str:
     """The data dictionary as the Markdown table of docs/research.md (a test keeps the two equal)."""
     lines = [
-        "| indicator | definition | unit | population | breakdown | suppression |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| indicator | définition | definition | unit | population | breakdown | suppression "
+        "| perturbation |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for entry in dictionary(k):
         cells = [
             f"`{entry['name']}`",
+            entry["definition_fr"],
             entry["definition"],
             entry["unit"],
             entry["population"],
             entry["breakdown"],
             entry["suppression"],
+            entry["perturbation"],
         ]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"

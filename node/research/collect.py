@@ -8,7 +8,10 @@ scope only (each node's own objects: a federated copy would count an agreement t
 node-months of each setting:
 
 - counts are added up; the share of a part is the pooled parts over the pooled totals, with a Wilson
-  95 % interval (the share of the busiest member in groups too);
+  95 % interval (the share of the busiest member in groups too). The counts are perturbed by the cell key
+  method (each within the document's ``noise.maxChange`` of the true one), so the interval is widened to
+  hold the noise too: its low end is Wilson's for the fewest parts and the most totals the noise allows,
+  its high end Wilson's for the most parts and the fewest totals;
 - quantiles are the median of the node-months' quantiles (no interval: medians do not pool);
 - a mean is weighted by the number of items behind each.
 
@@ -19,16 +22,18 @@ nothing, so a pooled count is a lower bound when ``withheld`` is not zero.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from node.activitypub import addressing
 from node.research.cells import TOTAL
-from node.research.document import DocumentRefused, check_figures, check_signature
+from node.research.document import DocumentRefused, check_figures, check_signature, max_change
 
 QUANTILES = ("q1", "median", "q3")
 SETTINGS = ("market", "cooperative")
@@ -47,6 +52,7 @@ class Collected:
     mode: str
     name: str
     cells: list[dict[str, Any]]
+    max_change: int = 0  # the declared noise: each count within this of the true one
 
 
 async def collect_one(
@@ -77,7 +83,9 @@ async def collect_one(
     if metadata.get("mode") != document.get("mode"):
         raise DocumentRefused(f"{origin}'s figures name another mode than its NodeInfo")
     name = document.get("nodeName")
-    return Collected(origin, str(document["node"]), str(document["mode"]), str(name or ""), cells)
+    return Collected(
+        origin, str(document["node"]), str(document["mode"]), str(name or ""), cells, max_change(document)
+    )
 
 
 @dataclass
@@ -87,6 +95,8 @@ class _Pool:
     people: int = 0
     parts: int = 0  # pooled counts of the part, over node-months whose total is shown
     totals: int = 0
+    part_slack: int = 0  # how far the noise may have moved the pooled parts, and the totals
+    total_slack: int = 0
     withheld: int = 0  # node-months whose cell was withheld: the pooled figure leaves them out
 
 
@@ -98,6 +108,25 @@ def wilson(successes: int, n: int) -> tuple[float, float] | None:
     centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
     half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
     return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
+
+
+def _add(pool: _Pool, part: int, whole: int, change: int) -> None:
+    pool.parts += part
+    pool.totals += whole
+    pool.part_slack += change if part else 0  # an empty count is never perturbed
+    pool.total_slack += change if whole else 0
+
+
+def noisy_wilson(parts: int, totals: int, part_slack: int, total_slack: int) -> tuple[float, float] | None:
+    """The Wilson interval widened by the noise: every true (parts, totals) the noise allows is inside."""
+    if totals <= 0:
+        return None
+    most_totals = totals + total_slack
+    fewest_totals = max(1, totals - total_slack)
+    low = wilson(max(0, parts - part_slack), most_totals)
+    high = wilson(min(parts + part_slack, fewest_totals), fewest_totals)
+    assert low is not None and high is not None
+    return low[0], high[1]
 
 
 def _statistic(breakdown: str) -> str:
@@ -133,11 +162,11 @@ def compare(collected: Sequence[Collected]) -> list[dict[str, Any]]:
             prefix = breakdown.rpartition(":")[0]
             total = shown.get((month, indicator, f"{prefix}:{TOTAL}" if prefix else TOTAL))
             if total is not None and not breakdown.endswith(TOTAL):
-                pool.parts += int(Decimal(cell["value"]))
-                pool.totals += int(Decimal(total["value"]))
+                part, whole = int(Decimal(cell["value"])), int(Decimal(total["value"]))
+                _add(pool, part, whole, node.max_change)
             if breakdown == "busiest_share":
-                pool.parts += round(Decimal(cell["value"]) * int(cell.get("items") or 0))
-                pool.totals += int(cell.get("items") or 0)
+                whole = int(cell.get("items") or 0)
+                _add(pool, round(Decimal(cell["value"]) * whole), whole, node.max_change)
     rows = []
     for (indicator, breakdown), by_mode in sorted(pools.items()):
         row: dict[str, Any] = {"indicator": indicator, "breakdown": breakdown}
@@ -162,13 +191,13 @@ def _figure(mode: str, kind: str, pool: _Pool | None) -> dict[str, Any]:
     elif kind == "mean":
         value = sum((v * n for v, n in pool.values), Decimal(0)) / items if items else Decimal(0)
     elif kind == "share":
-        value = Decimal(pool.parts) / pool.totals if pool.totals else Decimal(0)
-        interval = wilson(pool.parts, pool.totals)
+        value = min(Decimal(1), Decimal(pool.parts) / pool.totals) if pool.totals else Decimal(0)
+        interval = noisy_wilson(pool.parts, pool.totals, pool.part_slack, pool.total_slack)
     else:
         value = sum(values, Decimal(0))
         if pool.totals:
-            share = Decimal(pool.parts) / pool.totals
-            interval = wilson(pool.parts, pool.totals)
+            share = min(Decimal(1), Decimal(pool.parts) / pool.totals)
+            interval = noisy_wilson(pool.parts, pool.totals, pool.part_slack, pool.total_slack)
     return {
         f"{mode}_value": str(value.quantize(Decimal("0.01")))
         if kind != "share"
@@ -184,3 +213,33 @@ def _figure(mode: str, kind: str, pool: _Pool | None) -> dict[str, Any]:
 
 
 COLUMNS = ["indicator", "breakdown"] + [f"{mode}_{name}" for mode in SETTINGS for name in FIGURE_COLUMNS]
+
+
+COMPARISON_FILE = "research-comparison.json"
+
+
+def saved_path(data_dir: Path) -> Path:
+    """Where ``collect --save`` keeps the last comparison, for this node's research pages."""
+    return data_dir / COMPARISON_FILE
+
+
+def save(data_dir: Path, collected: Sequence[Collected], rows: list[dict[str, Any]], at: str) -> Path:
+    """Keep the comparison (written to a temporary file, then moved: a page never reads half of it)."""
+    path = saved_path(data_dir)
+    nodes = [{"url": c.url, "node": c.node, "mode": c.mode, "name": c.name} for c in collected]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(
+        json.dumps({"collectedAt": at, "nodes": nodes, "rows": rows}, ensure_ascii=False), encoding="utf-8"
+    )
+    temporary.replace(path)
+    return path
+
+
+def load(data_dir: Path) -> dict[str, Any] | None:
+    """The last saved comparison, or None when there is none (or it cannot be read)."""
+    try:
+        found = json.loads(saved_path(data_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and isinstance(found.get("rows"), list) else None

@@ -7,7 +7,11 @@ time bank's clearing statements are (:func:`node.timebank.reconcile.sign`: RSA P
 the document without ``proof``, keys sorted, compact). A collector refuses a document that is not
 signed by the node actor of the URL it came from, names another node, or whose figures fail their own
 rules (a shown cell from fewer than k people, shown parts adding up to more than their total, or all
-parts shown and not adding up to it): :class:`DocumentRefused`.
+parts shown and not adding up to it, beyond what the declared noise allows): :class:`DocumentRefused`.
+
+The counts are perturbed by the cell key method (:mod:`.cellkey`), which the document declares in
+``noise``: each count within ``maxChange`` of the true one, so the parts of a group may miss their total
+by ``maxChange`` times the number of cells, and no more.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ PATH = "/research/figures"
 TYPE = "ResearchFigures"
 CONTEXT: dict[str, Any] = {"@vocab": NS, "id": "@id", "type": "@type", "attributedTo": {"@type": "@id"}}
 PUBLISHED_MONTHS = 12
+MAX_DECLARED_CHANGE = 5  # a noise larger than this would make the figures useless: refused
 
 
 class DocumentRefused(ValueError):
@@ -103,9 +108,21 @@ def _number(value: object) -> Decimal | None:
         raise DocumentRefused(f"a figure is not a number: {value!r}") from None
 
 
+def max_change(document: Mapping[str, Any]) -> int:
+    """The largest change the document's noise makes to a count (0: exact figures)."""
+    noise = document.get("noise")
+    if noise is None:
+        return 0
+    found = noise.get("maxChange") if isinstance(noise, Mapping) else None
+    if not isinstance(found, int) or isinstance(found, bool) or not 0 <= found <= MAX_DECLARED_CHANGE:
+        raise DocumentRefused("the document's noise is not a method with a small maxChange")
+    return found
+
+
 def check_figures(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The document's cells when they keep their own rules (module doc); :class:`DocumentRefused` else."""
     k, cells = document.get("k"), document.get("figures")
+    change = max_change(document)
     if not isinstance(k, int) or k < 3:
         raise DocumentRefused("the document's k is missing or below 3")
     if document.get("mode") not in ("market", "cooperative"):
@@ -133,8 +150,8 @@ def check_figures(document: Mapping[str, Any]) -> list[dict[str, Any]]:
         total = parts[TOTAL]
         assert total is not None
         shown = [v for name, v in parts.items() if name != TOTAL and v is not None]
-        if sum(shown, Decimal(0)) > total or (
-            len(shown) == len(parts) - 1 and sum(shown, Decimal(0)) != total
-        ):
+        slack = change * (len([v for v in shown if v]) + 1)  # an empty count is never perturbed
+        gap = sum(shown, Decimal(0)) - total
+        if gap > slack or (len(shown) == len(parts) - 1 and abs(gap) > slack):
             raise DocumentRefused(f"the figures of {indicator} in {month} do not add up to their total")
     return cells

@@ -14,11 +14,13 @@ COLUMNS = ["month", "scope", "indicator", "breakdown", "value", "share", "items"
 DICTIONARY_COLUMNS = [
     "name",
     "title",
+    "definition_fr",
     "definition",
     "unit",
     "population",
     "breakdown",
     "suppression",
+    "perturbation",
     "scopes",
 ]
 

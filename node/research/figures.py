@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
+from node.accounts.models import User
 from node.core.timeutil import isoformat, utcnow
-from node.research import cells, indicators, reading
+from node.research import cellkey, cells, indicators, reading
 from node.research.cells import Cell
 from node.research.models import ResearchOptOut
 from node.research.records import PeriodError, month_of, month_start, months, next_month
@@ -37,6 +39,7 @@ class Figures:
             "from": self.months[0],
             "to": self.months[-1],
             "computedAt": isoformat(self.computed_at),
+            "noise": cellkey.description(),
         }
 
 
@@ -61,7 +64,8 @@ def period(first: str | None, last: str | None, *, now: datetime | None = None) 
 def compute(
     session: Session, settings: Settings, wanted: list[str], *, now: datetime | None = None
 ) -> Figures:
-    """The protected figures of the months ``wanted`` (see :mod:`.cells` for what is withheld)."""
+    """The protected figures of the months ``wanted`` (see :mod:`.cells` for what is withheld), their
+    counts perturbed by the cell key method under the node's secret (:mod:`.cellkey`)."""
     records = reading.read(session, settings, month_start(next_month(wanted[-1])))
     raw = indicators.compute(records, wanted, cooperative=settings.mode == Mode.COOPERATIVE)
     return Figures(
@@ -69,7 +73,9 @@ def compute(
         mode=settings.mode.value,
         k=settings.research_min_people,
         months=wanted,
-        cells=cells.protect(raw, settings.research_min_people),
+        cells=cells.protect(
+            raw, settings.research_min_people, cellkey.CellKeys.of_secret(settings.effective_secret_key)
+        ),
         computed_at=now or utcnow(),
     )
 
@@ -112,4 +118,25 @@ def set_opt_out(session: Session, user_id: int, out: bool) -> None:
     session.flush()
 
 
-__all__ = ["Cache", "Figures", "PeriodError", "compute", "is_opted_out", "period", "set_opt_out"]
+def export_sections(user: User, actor_uri: str, *, session: Session) -> dict[str, Any]:
+    """The person's choice about research figures, for their account export (an
+    :class:`node.accounts.gdpr.Exporter`)."""
+    row = session.get(ResearchOptOut, user.pk)
+    return {
+        "research_figures": {
+            "opted_out": row is not None,
+            "opted_out_at": isoformat(row.created_at) if row is not None else None,
+        }
+    }
+
+
+__all__ = [
+    "Cache",
+    "export_sections",
+    "Figures",
+    "PeriodError",
+    "compute",
+    "is_opted_out",
+    "period",
+    "set_opt_out",
+]

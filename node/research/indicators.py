@@ -7,10 +7,12 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TypeVar
 
+from node.research.care import care
 from node.research.cells import TOTAL, Key, RawCell
 from node.research.records import (
     FEDERATED,
@@ -51,7 +53,7 @@ def _group(
     scope: str,
     indicator: str,
     prefix: str,
-    parts: dict[str, tuple[int, set[str]]],
+    parts: dict[str, Tally],
     order: Sequence[str] = (),
 ) -> list[RawCell]:
     """An additive group: one count cell per part and their total (``prefix`` + ``*``)."""
@@ -59,25 +61,55 @@ def _group(
     names = list(order) or sorted(parts)
     cells = []
     everyone: set[str] = set()
-    items = 0
+    records: set[str] = set()
     for part in names:
-        count, people = parts.get(part, (0, set()))
-        everyone |= people
-        items += count
+        tally = parts.get(part, Tally())
+        everyone |= tally.people
+        records |= tally.records
         key = Key(month, scope, indicator, prefix + part)
-        cells.append(RawCell(key, Decimal(count), count, frozenset(people), group=name))
+        cells.append(
+            RawCell(
+                key,
+                Decimal(tally.count),
+                tally.count,
+                frozenset(tally.people),
+                group=name,
+                records=frozenset(tally.records),
+            )
+        )
     total = Key(month, scope, indicator, prefix + TOTAL)
-    cells.append(RawCell(total, Decimal(items), items, frozenset(everyone), group=name, is_total=True))
+    items = sum(c.items for c in cells)
+    cells.append(
+        RawCell(
+            total,
+            Decimal(items),
+            items,
+            frozenset(everyone),
+            group=name,
+            is_total=True,
+            records=frozenset(records),
+        )
+    )
     return cells
 
 
-def _tally(items: Iterable[tuple[str, Iterable[str]]]) -> dict[str, tuple[int, set[str]]]:
-    counts: dict[str, int] = defaultdict(int)
-    people: dict[str, set[str]] = defaultdict(set)
-    for part, who in items:
-        counts[part] += 1
-        people[part].update(who)
-    return {part: (counts[part], people[part]) for part in counts}
+@dataclass
+class Tally:
+    """The items of one part: how many, the people behind them and the records' identities."""
+
+    count: int = 0
+    people: set[str] = field(default_factory=set)
+    records: set[str] = field(default_factory=set)
+
+
+def _tally(items: Iterable[tuple[str, Iterable[str], str]]) -> dict[str, Tally]:
+    found: dict[str, Tally] = defaultdict(Tally)
+    for part, who, ref in items:
+        tally = found[part]
+        tally.count += 1
+        tally.people.update(who)
+        tally.records.add(ref)
+    return dict(found)
 
 
 def _quartiles(
@@ -87,6 +119,7 @@ def _quartiles(
     values: Sequence[Decimal],
     people: set[str],
     linked: Key | None,
+    records: Iterable[str],
     mean: bool = False,
 ) -> list[RawCell]:
     """``q1``, ``median``, ``q3`` (and ``mean``) of ``values``, marked as quantiles (they need k values)."""
@@ -98,9 +131,20 @@ def _quartiles(
         stats = {"q1": values[0], "median": values[0], "q3": values[0]}
     if mean:
         stats["mean"] = _round(statistics.fmean(values)) if values else None
-    frozen = frozenset(people)
+    frozen, refs = frozenset(people), frozenset(records)
+    # The mean moves by one unit over the number of values per unit of noise (one answer more or fewer).
+    step = Decimal(1) / len(values) if values else None
     return [
-        RawCell(Key(month, scope, indicator, name), value, len(values), frozen, linked=linked, quantile=True)
+        RawCell(
+            Key(month, scope, indicator, name),
+            value,
+            len(values),
+            frozen,
+            linked=linked,
+            quantile=True,
+            records=refs,
+            step=step if name == "mean" else None,
+        )
         for name, value in stats.items()
     ]
 
@@ -110,24 +154,31 @@ def proposals(month: str, scope: str, found: list[ProposalRecord]) -> list[RawCe
     for purpose in ("offer", "request"):
         mine = [p for p in found if p.purpose == purpose]
         cells += _group(
-            month, scope, "proposals", f"{purpose}:", _tally((p.category, [p.author]) for p in mine)
+            month, scope, "proposals", f"{purpose}:", _tally((p.category, [p.author], p.ref) for p in mine)
         )
     demands = [p for p in found if p.purpose == "request"]
     answered = [p for p in demands if p.answers]
     parts = _tally(
-        ("answered", [p.author, p.answers[0][0]]) if p.answers else ("unanswered", [p.author])
+        ("answered", [p.author, p.answers[0][0]], p.ref) if p.answers else ("unanswered", [p.author], p.ref)
         for p in demands
     )
     cells += _group(month, scope, "demand_answers", "", parts, ("answered", "unanswered"))
     waited = [_hours(p.published_at, p.answers[0][1]) for p in answered]
     people = {p.author for p in answered} | {p.answers[0][0] for p in answered}
     cells += _quartiles(
-        month, scope, "first_answer_hours", waited, people, Key(month, scope, "demand_answers", "answered")
+        month,
+        scope,
+        "first_answer_hours",
+        waited,
+        people,
+        Key(month, scope, "demand_answers", "answered"),
+        (p.ref for p in answered),
     )
     counts = [Decimal(len(p.answers)) for p in demands]
     people = {p.author for p in demands} | {who for p in demands for who, _ in p.answers}
     total = Key(month, scope, "proposals", f"request:{TOTAL}")
-    cells += _quartiles(month, scope, "bids_per_demand", counts, people, total, mean=True)
+    refs = (p.ref for p in demands)
+    cells += _quartiles(month, scope, "bids_per_demand", counts, people, total, refs, mean=True)
     return cells
 
 
@@ -165,7 +216,7 @@ def agreements(
         scope,
         "agreement_pricing",
         "",
-        _tally((_pricing(a), parties(a)) for a in found),
+        _tally((_pricing(a), parties(a), a.ref) for a in found),
         ("euros", "tokens", "other"),
     )
     for indicator, part in (("price_eur_hour", "euros"), ("token_rate", "tokens")):
@@ -173,20 +224,31 @@ def agreements(
         values = [_round(a.per_hour) for a in priced if a.per_hour is not None]
         people = {who for a in priced for who in parties(a)}
         linked = Key(month, scope, "agreement_pricing", part)
-        cells += _quartiles(month, scope, indicator, values, people, linked)
+        cells += _quartiles(month, scope, indicator, values, people, linked, (a.ref for a in priced))
     known = [a for a in found if a.proposal_published_at is not None]
     waited = [_hours(a.proposal_published_at, a.created_at) for a in known if a.proposal_published_at]
     people = {who for a in known for who in parties(a)}
     total = Key(month, scope, "agreement_outcomes", TOTAL)
     cells += _quartiles(
-        month, scope, "agreement_hours", waited, people, total if len(known) == len(found) else None
+        month,
+        scope,
+        "agreement_hours",
+        waited,
+        people,
+        total if len(known) == len(found) else None,
+        (a.ref for a in known),
     )
     cells += _group(
-        month, scope, "agreement_outcomes", "", _tally((_outcome(a), parties(a)) for a in found), OUTCOMES
+        month,
+        scope,
+        "agreement_outcomes",
+        "",
+        _tally((_outcome(a), parties(a), a.ref) for a in found),
+        OUTCOMES,
     )
     repeats = []
     for a in sorted(found, key=lambda a: a.created_at):
-        repeats.append(("repeat" if _pair(a) in earlier_pairs else "first", parties(a)))
+        repeats.append(("repeat" if _pair(a) in earlier_pairs else "first", parties(a), a.ref))
         earlier_pairs.add(_pair(a))
     cells += _group(month, scope, "repeat_agreements", "", _tally(repeats), ("repeat", "first"))
     cells += _group(
@@ -194,7 +256,7 @@ def agreements(
         scope,
         "cross_node_agreements",
         "",
-        _tally(("cross_node" if a.cross_node else "same_node", parties(a)) for a in found),
+        _tally(("cross_node" if a.cross_node else "same_node", parties(a), a.ref) for a in found),
         ("cross_node", "same_node"),
     )
     return cells
@@ -203,7 +265,7 @@ def agreements(
 def evaluations(month: str, scope: str, found: list[EvaluationRecord]) -> list[RawCell]:
     cells: list[RawCell] = []
     for role in ("provider", "requester"):
-        mine = _tally((str(e.overall), [e.evaluator, e.evaluated]) for e in found if e.role == role)
+        mine = _tally((str(e.overall), [e.evaluator, e.evaluated], e.ref) for e in found if e.role == role)
         cells += _group(month, scope, "evaluations", f"{role}:", mine, ("1", "2", "3", "4", "5"))
     return cells
 
@@ -212,9 +274,24 @@ def token_circulation(month: str, records: Records) -> list[RawCell]:
     found = [t for t in records.transfers if month_of(t.at) == month]
     people = frozenset({t.payer for t in found} | {t.payee for t in found})
     hours = _round(sum((t.hours for t in found), Decimal(0)))
+    refs = frozenset(t.ref for t in found)
+    step = hours / len(found) if found else Decimal(0)  # the hours of a typical transfer
     return [
-        RawCell(Key(month, LOCAL, "token_circulation", "transfers"), Decimal(len(found)), len(found), people),
-        RawCell(Key(month, LOCAL, "token_circulation", "hours"), hours, len(found), people),
+        RawCell(
+            Key(month, LOCAL, "token_circulation", "transfers"),
+            Decimal(len(found)),
+            len(found),
+            people,
+            records=refs,
+        ),
+        RawCell(
+            Key(month, LOCAL, "token_circulation", "hours"),
+            hours,
+            len(found),
+            people,
+            records=refs,
+            step=step,
+        ),
     ]
 
 
@@ -227,10 +304,14 @@ def group_work(month: str, records: Records) -> list[RawCell]:
     busiest = sum(max(counts.values()) for counts in per_group.values())
     share = (Decimal(busiest) / Decimal(len(found))).quantize(Decimal("0.0001")) if found else None
     key = "group_work"
+    refs = frozenset(a.ref for a in found)
+    step = Decimal(1) / len(found) if found else Decimal(0)  # one assignment's part
     return [
-        RawCell(Key(month, LOCAL, key, "assignments"), Decimal(len(found)), len(found), members),
-        RawCell(Key(month, LOCAL, key, "members"), Decimal(len(members)), len(found), members),
-        RawCell(Key(month, LOCAL, key, "busiest_share"), share, len(found), members),
+        RawCell(
+            Key(month, LOCAL, key, "assignments"), Decimal(len(found)), len(found), members, records=refs
+        ),
+        RawCell(Key(month, LOCAL, key, "members"), Decimal(len(members)), len(found), members, records=refs),
+        RawCell(Key(month, LOCAL, key, "busiest_share"), share, len(found), members, records=refs, step=step),
     ]
 
 
@@ -259,4 +340,5 @@ def compute(records: Records, wanted: Sequence[str], *, cooperative: bool) -> li
         if cooperative:
             cells += token_circulation(month, records)
         cells += group_work(month, records)
+        cells += care(month, records.visits)
     return cells

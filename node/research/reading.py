@@ -9,7 +9,7 @@ keeps half of an exchange that involved them.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import or_
@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
 from node.activitypub import addressing
+from node.core.timeutil import utcnow
 from node.groups.models import Assignment, Group
 from node.market.models import Agreement, Bid, Evaluation, Proposal
 from node.research.models import ResearchOptOut
@@ -30,8 +31,12 @@ from node.research.records import (
     ProposalRecord,
     Records,
     TransferRecord,
+    VisitRecord,
 )
 from node.settings import Settings
+from node.telemanagement.checks import anomalies_of
+from node.telemanagement.lifecycles import VisitState
+from node.telemanagement.models import Beneficiary, CarePlan, ClockEvent, Visit
 from node.timebank.models import TimebankAccount, Transfer
 
 PERSON_TO_PERSON = ("payment", "gift")
@@ -172,7 +177,49 @@ def read(session: Session, settings: Settings, until: datetime) -> Records:
     for group_id, member, at, agreement in assignment_rows:
         if member not in out and agreement not in excluded:
             records.assignments.append(AssignmentRecord(groups.get(group_id, str(group_id)), member, at))
+    records.visits = _visits(session, settings, until, out)
     return records
+
+
+def _visits(session: Session, settings: Settings, until: datetime, out: set[str]) -> list[VisitRecord]:
+    """Telemanagement visits assigned to a provider and not cancelled (read only: no name, address or
+    note is read; the beneficiary is known by a number, and left out when they opted out)."""
+    names = dict(session.exec(select(User.id, User.username)).all())
+    manual = set(session.exec(select(ClockEvent.visit_id).where(ClockEvent.method == "manual")))
+    rows = session.exec(
+        select(Visit, CarePlan.beneficiary_id, Beneficiary.user_id)
+        .join(CarePlan, col(CarePlan.id) == col(Visit.plan_id))
+        .join(Beneficiary, col(Beneficiary.id) == col(CarePlan.beneficiary_id))
+        .where(
+            col(Visit.starts_at) < until,
+            col(Visit.provider_id).is_not(None),
+            col(Visit.state) != VisitState.CANCELLED.value,
+        )
+    )
+    now = utcnow()
+    tolerance = timedelta(minutes=settings.telemanagement_late_minutes)
+    found = []
+    for visit, beneficiary_id, beneficiary_user in rows:
+        provider = settings.url(f"/users/{names.get(visit.provider_id)}")
+        person = names.get(beneficiary_user) if beneficiary_user is not None else None
+        if provider in out or (person is not None and settings.url(f"/users/{person}") in out):
+            continue
+        done = None
+        if visit.state == VisitState.DONE and visit.checked_in_at and visit.checked_out_at:
+            done = int((visit.checked_out_at - visit.checked_in_at).total_seconds() // 60)
+        found.append(
+            VisitRecord(
+                provider=provider,
+                beneficiary=f"beneficiary:{beneficiary_id}",
+                starts_at=visit.starts_at,
+                planned_minutes=int((visit.ends_at - visit.starts_at).total_seconds() // 60),
+                done_minutes=done,
+                checked_in=visit.checked_in_at is not None,
+                past=now > visit.ends_at + tolerance,
+                anomalies=tuple(anomalies_of(visit, settings, now, visit.id in manual)),
+            )
+        )
+    return found
 
 
 def _transfers(session: Session, settings: Settings, until: datetime, out: set[str]) -> list[TransferRecord]:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 
 LOCAL, FEDERATED = "local", "federated"
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -56,6 +57,11 @@ class ProposalRecord:
     # Answers (bids) in the order they came: who and when.
     answers: tuple[tuple[str, datetime], ...] = ()
 
+    @cached_property
+    def ref(self) -> str:
+        """The record's identity, whose key makes the cell keys of :mod:`.cellkey`."""
+        return f"proposal|{self.scope}|{self.author}|{self.published_at.isoformat()}|{self.purpose}"
+
 
 @dataclass(frozen=True)
 class AgreementRecord:
@@ -71,6 +77,10 @@ class AgreementRecord:
     per_hour: Decimal | None = None  # price per hour of service, in its currency
     cross_node: bool = False
 
+    @cached_property
+    def ref(self) -> str:
+        return f"agreement|{self.scope}|{self.provider}|{self.requester}|{self.created_at.isoformat()}"
+
 
 @dataclass(frozen=True)
 class EvaluationRecord:
@@ -81,6 +91,10 @@ class EvaluationRecord:
     overall: int
     revealed_at: datetime
 
+    @cached_property
+    def ref(self) -> str:
+        return f"evaluation|{self.scope}|{self.evaluator}|{self.evaluated}|{self.revealed_at.isoformat()}"
+
 
 @dataclass(frozen=True)
 class TransferRecord:
@@ -89,12 +103,39 @@ class TransferRecord:
     hours: Decimal
     at: datetime
 
+    @cached_property
+    def ref(self) -> str:
+        return f"transfer|{self.payer}|{self.payee}|{self.at.isoformat()}|{self.hours}"
+
 
 @dataclass(frozen=True)
 class AssignmentRecord:
     group: str
     member: str
     at: datetime
+
+    @cached_property
+    def ref(self) -> str:
+        return f"assignment|{self.group}|{self.member}|{self.at.isoformat()}"
+
+
+@dataclass(frozen=True)
+class VisitRecord:
+    """A telemanagement visit assigned to a provider, not cancelled: who (the provider's actor URI and
+    the beneficiary as ``beneficiary:<id>``, never a name), when, how long, and what the checks found."""
+
+    provider: str
+    beneficiary: str
+    starts_at: datetime
+    planned_minutes: int
+    done_minutes: int | None  # clocked, for a finished visit
+    checked_in: bool
+    past: bool  # its end (and the tolerance) has passed when read
+    anomalies: tuple[str, ...] = ()
+
+    @cached_property
+    def ref(self) -> str:
+        return f"visit|{self.provider}|{self.beneficiary}|{self.starts_at.isoformat()}"
 
 
 @dataclass
@@ -106,3 +147,4 @@ class Records:
     evaluations: list[EvaluationRecord] = field(default_factory=list)
     transfers: list[TransferRecord] = field(default_factory=list)
     assignments: list[AssignmentRecord] = field(default_factory=list)
+    visits: list[VisitRecord] = field(default_factory=list)

@@ -28,8 +28,10 @@ def test_export_json_carries_the_dictionary(node_env: None, capsys: pytest.Captu
     assert (data["from"], data["to"], data["k"]) == ("2026-10", "2026-11", 5)
     assert {c["month"] for c in data["figures"]} == {"2026-10", "2026-11"}
     assert all(
-        set(entry) >= {"definition", "unit", "population", "suppression"} for entry in data["dictionary"]
+        set(entry) >= {"definition_fr", "definition", "unit", "population", "suppression", "perturbation"}
+        for entry in data["dictionary"]
     )
+    assert data["noise"]["method"] == "cell-key"
 
 
 def test_export_csv_to_a_folder(node_env: None, tmp_path: Path) -> None:
@@ -38,7 +40,9 @@ def test_export_csv_to_a_folder(node_env: None, tmp_path: Path) -> None:
     figures = (out / "figures.csv").read_text().splitlines()
     assert figures[0] == "month,scope,indicator,breakdown,value,share,items,people,suppressed"
     assert "2026-11,local,proposals,request:*,0,,0,0," in figures
-    assert (out / "dictionary.csv").read_text().startswith("name,title,definition,unit,population")
+    assert (
+        (out / "dictionary.csv").read_text().startswith("name,title,definition_fr,definition,unit,population")
+    )
 
 
 @pytest.mark.parametrize(

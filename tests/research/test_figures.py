@@ -16,7 +16,8 @@ from node.accounts.models import Role, User
 from node.activitypub.actors import local
 from node.core.db import session_scope
 from node.market.models import Agreement, Bid, Evaluation, Proposal
-from node.research import document, export, figures
+from node.research import collect, document, export, figures, views
+from node.research.cellkey import MAX_CHANGE
 from node.research.cells import Key
 from node.research.document import DocumentRefused
 from node.research.records import PeriodError
@@ -101,18 +102,26 @@ def key(indicator: str, breakdown: str) -> Key:
     return Key("2026-11", "local", indicator, breakdown)
 
 
+def near(published: object, true: int) -> bool:
+    """A published count is the true one moved by the cell key method's noise, at most MAX_CHANGE."""
+    return published is not None and abs(Decimal(str(published)) - true) <= MAX_CHANGE
+
+
 def test_figures_from_the_database(engine: Engine, settings: Settings) -> None:
     seed(engine, settings, people=7)
     cells = cells_of(engine, settings)
-    assert cells[key("proposals", "request:menage")].value == 7
-    assert cells[key("demand_answers", "answered")].value == 7
-    assert cells[key("first_answer_hours", "median")].value == 2
-    assert cells[key("agreement_outcomes", "completed")].value == 7
-    assert cells[key("agreement_outcomes", "completed")].share == 1
+    assert near(cells[key("proposals", "request:menage")].value, 7)
+    assert near(cells[key("demand_answers", "answered")].value, 7)
+    assert cells[key("first_answer_hours", "median")].value == 2  # quartiles are values, not perturbed
+    completed = cells[key("agreement_outcomes", "completed")]
+    assert near(completed.value, 7) and completed.share == 1
+    assert completed.value == cells[key("agreement_outcomes", "*")].value  # same records, same key
     assert cells[key("price_eur_hour", "median")].value == 20
-    assert cells[key("price_eur_hour", "median")].items == 7
-    assert cells[key("evaluations", "provider:5")].value == 7
-    assert cells[key("evaluations", "provider:5")].people == 8  # seven evaluators and the provider
+    # The quartiles carry the published count of their population.
+    assert cells[key("price_eur_hour", "median")].items == cells[key("agreement_pricing", "euros")].value
+    assert near(cells[key("evaluations", "provider:5")].value, 7)
+    assert near(cells[key("evaluations", "provider:5")].people, 8)  # seven evaluators and the provider
+    assert cells == cells_of(engine, settings)  # the same records give the same figures, every time
 
 
 def test_opting_out_recomputes_without_the_person_and_withholds_what_becomes_small(
@@ -124,7 +133,7 @@ def test_opting_out_recomputes_without_the_person_and_withholds_what_becomes_sma
         figures.set_opt_out(session, users[0].pk, True)
     cells = cells_of(engine, settings)
     # Five requesters and a provider: without one, 4 + 1 = 5 people still, the counts lose one each.
-    assert cells[key("agreement_outcomes", "completed")].value == 4
+    assert near(cells[key("agreement_outcomes", "completed")].value, 4)
     assert cells[key("price_eur_hour", "median")].shown is False  # quartiles need k = 5 values
     with session_scope(engine, write=True) as session:
         figures.set_opt_out(session, users[1].pk, True)
@@ -166,8 +175,13 @@ def test_exports_carry_the_dictionary(engine: Engine, settings: Settings) -> Non
     assert all(entry["unit"] and entry["population"] and entry["suppression"] for entry in data["dictionary"])
     lines = export.figures_csv(computed).splitlines()
     assert lines[0] == ",".join(export.COLUMNS)
-    assert "2026-11,local,price_eur_hour,median,20.00,,7,8," in lines
-    assert export.dictionary_csv(5).splitlines()[0].startswith("name,title,definition,unit,population")
+    assert any(line.startswith("2026-11,local,price_eur_hour,median,20.00,,") for line in lines)
+    assert data["noise"]["method"] == "cell-key" and data["noise"]["maxChange"] == MAX_CHANGE
+    assert (
+        export.dictionary_csv(5)
+        .splitlines()[0]
+        .startswith("name,title,definition_fr,definition,unit,population")
+    )
 
 
 def test_the_signed_document_verifies_and_tampering_is_refused(engine: Engine, settings: Settings) -> None:
@@ -201,13 +215,15 @@ def test_the_signed_document_verifies_and_tampering_is_refused(engine: Engine, s
         for c in broken["figures"]
         if c["indicator"] == "agreement_outcomes" and c["breakdown"] == "*" and c["month"] == "2026-11"
     )
-    total["value"] = "3"
+    total["value"] = "100"  # beyond what the declared noise allows
     with pytest.raises(DocumentRefused, match="add up"):
         document.check_figures(broken)
     small = json.loads(json.dumps(signed))
     small["figures"][0] = {**small["figures"][0], "value": "1", "people": 2, "suppressed": None}
     with pytest.raises(DocumentRefused, match="fewer than k"):
         document.check_figures(small)
+    with pytest.raises(DocumentRefused, match="noise"):  # noise so large that figures mean nothing
+        document.check_figures({**signed, "noise": {"method": "cell-key", "maxChange": 50}})
 
 
 def test_pages(engine: Engine, settings: Settings, client: TestClient) -> None:
@@ -223,6 +239,9 @@ def test_pages(engine: Engine, settings: Settings, client: TestClient) -> None:
     with session_scope(engine) as session:
         assert figures.is_opted_out(session, users[0].pk)
     assert "checked" in client.get("/settings/research").text
+    # The choice is in the person's export of their data.
+    exported = client.get("/settings/export").json()["research_figures"]
+    assert exported["opted_out"] is True and exported["opted_out_at"]
     post_form(client, "/settings/research", {})
     with session_scope(engine) as session:
         assert not figures.is_opted_out(session, users[0].pk)
@@ -267,24 +286,24 @@ def test_a_publishing_node_links_its_figures_from_nodeinfo(engine: Engine, setti
 def test_an_opt_out_on_the_page_shows_at_once_despite_the_cache(
     engine: Engine, settings: Settings, client: TestClient
 ) -> None:
-    users = seed(engine, settings, people=7)
+    users = seed(engine, settings, people=5)
     make_user(engine, "coord", Role.COORDINATOR)
     login(client, "coord", PASSWORD)
     url = "/research/export?format=json&from=2026-11&to=2026-11"
 
-    def demands() -> object:
+    def median_price() -> object:
         cells = client.get(url).json()["figures"]
         return next(
-            c["value"]
+            c.get("suppressed") or c["value"]
             for c in cells
-            if c["indicator"] == "proposals" and c["breakdown"] == "request:*" and c["scope"] == "local"
+            if c["indicator"] == "price_eur_hour" and c["breakdown"] == "median" and c["scope"] == "local"
         )
 
-    assert demands() == "7"
+    assert median_price() == "20.00"
     with TestClient(client.app, base_url="http://testserver", follow_redirects=False) as person:
         login(person, users[0].username, PASSWORD)
         assert post_form(person, "/settings/research", {"opt_out": "on"}).status_code == 303
-    assert demands() == "6"
+    assert median_price() == "primary"  # computed afresh without them: four prices are too few
 
 
 def test_the_cache_keeps_figures_for_a_while() -> None:
@@ -331,3 +350,45 @@ def test_an_opted_out_person_is_in_no_month_at_all(engine: Engine, settings: Set
     assert len(after.agreements) == len(before.agreements) - 1
     assert len(after.evaluations) == len(before.evaluations) - 1
     assert not any(leaver in (p.author, *(who for who, _ in p.answers)) for p in after.proposals)
+
+
+def collected(node: str, mode: str, completed: int, total: int) -> collect.Collected:
+    def cell(breakdown: str, value: int) -> dict[str, Any]:
+        return {
+            "month": "2026-11",
+            "scope": "local",
+            "indicator": "agreement_outcomes",
+            "breakdown": breakdown,
+            "value": str(value),
+            "items": value,
+            "people": 2 * value,
+            "suppressed": None,
+        }
+
+    cells = [cell("completed", completed), cell("*", total)]
+    return collect.Collected(f"https://{node}", node, mode, node.upper(), cells, max_change=2)
+
+
+def test_the_pages_compare_market_and_cooperative_nodes(
+    engine: Engine, settings: Settings, client: TestClient
+) -> None:
+    """What ``collect --save`` kept is shown side by side, with the share's interval (widened for the
+    noise), the nodes and person-months behind it; without it, the pages say nothing of a comparison."""
+    seed(engine, settings)
+    assert "rs-compare" not in client.get("/research").text
+    found = [collected("a.example", "market", 30, 40), collected("b.example", "market", 20, 30)]
+    found.append(collected("c.example", "cooperative", 45, 50))
+    rows = collect.compare(found)
+    collect.save(settings.data_dir, found, rows, "2026-12-07T09:00:00Z")
+    page = client.get("/research")
+    assert page.status_code == 200 and 'id="rs-compare"' in page.text
+    comparison = views.comparison(collect.load(settings.data_dir))
+    assert comparison is not None and comparison.modes == ["market", "cooperative"]
+    (row,) = [r for r in comparison.rows if r.indicator.name == "agreement_outcomes"]
+    market, cooperative = row.sides
+    assert market.value == "50.00" and market.share == 0.7143 and market.nodes == 2 and market.people == 100
+    assert market.low is not None and market.high is not None and market.low < 0.7143 < market.high
+    assert cooperative.share == 0.9 and cooperative.nodes == 1
+    assert "A.EXAMPLE" in page.text and "C.EXAMPLE" in page.text
+    (settings.data_dir / collect.COMPARISON_FILE).write_text("not json", encoding="utf-8")
+    assert client.get("/research").status_code == 200  # a damaged file is no comparison, not an error

@@ -1,7 +1,8 @@
 """Research figures on the web:
 
 - ``/research``: this node's figures for everyone, a chart and its data table per indicator, withheld
-  cells said as such;
+  cells said as such, and market and cooperative nodes side by side when this node collected them
+  (``asasap research collect --save``);
 - ``/research/coordination`` (coordinators, admins and researchers, read-only): the same with the
   federated scope, the data dictionary and the export form; ``/research/export`` downloads CSV (figures,
   or the dictionary) or JSON;
@@ -30,7 +31,7 @@ from node.http.runtime import (
     render,
     run,
 )
-from node.research import document, export, figures, views
+from node.research import collect, document, export, figures, views
 from node.research.catalogue import dictionary
 from node.research.records import PeriodError
 
@@ -59,11 +60,14 @@ async def _figures(request: Request, first: str | None, last: str | None) -> fig
     return found
 
 
+def _comparison(request: Request) -> views.Comparison | None:
+    return views.comparison(collect.load(node_of(request).settings.data_dir))
+
+
 async def public(request: Request) -> Response:
     computed = await _figures(request, None, None)
-    return await render(
-        request, "research/figures.html", {"figures": computed, "charts": views.charts(computed)}
-    )
+    context = {"figures": computed, "charts": views.charts(computed), "comparison": _comparison(request)}
+    return await render(request, "research/figures.html", context)
 
 
 @login_required
@@ -80,8 +84,9 @@ async def coordination(request: Request, user: User) -> Response:
             _coordination_context(computed, str(exc), first, last),
             status_code=400,
         )
+    context = _coordination_context(computed, None, first, last)
     return await render(
-        request, "research/coordination.html", _coordination_context(computed, None, first, last)
+        request, "research/coordination.html", {**context, "comparison": _comparison(request)}
     )
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine, text
 
+from node.research import collect
+from node.research.cellkey import MAX_CHANGE
 from tests.support.accounts import PASSWORD
 from tests.support.browser import (
     browser_fixture,  # noqa: F401 - a fixture used by name
@@ -61,6 +64,23 @@ def seed(node: Node) -> None:
         engine.dispose()
 
 
+def outcomes(completed: int, total: int) -> list[dict[str, Any]]:
+    """A node's published agreements by outcome, as a collected document holds them."""
+    return [
+        {
+            "month": "2026-11",
+            "scope": "local",
+            "indicator": "agreement_outcomes",
+            "breakdown": breakdown,
+            "value": str(value),
+            "items": value,
+            "people": 2 * value,
+            "suppressed": None,
+        }
+        for breakdown, value in (("completed", completed), ("*", total))
+    ]
+
+
 def phone(browser: Browser, node: Node, username: str | None = None) -> Page:
     return phone_page(browser, node.url, username)
 
@@ -80,9 +100,26 @@ def test_public_and_coordination_pages_and_leaving_on_a_phone(node: Node, browse
     expect(public.get_by_role("img", name="Propositions publiées")).to_have_count(1)
     table = public.locator("#pub-proposals").locator("xpath=..").locator("table")
     expect(table).to_contain_text("request:*")
-    expect(table).to_contain_text("7")
     expect(table).to_contain_text("moins de 5 personnes")
+    # Seven demands, published with the cell key noise: within 2 of seven.
+    total = table.locator("tr", has_text="request:*").locator("td").all_inner_texts()[-2]  # last month
+    assert abs(int(total.split()[0]) - 7) <= MAX_CHANGE
     assert section is not None
+    fits(public)
+
+    # Market and cooperative nodes side by side, once a comparison is collected and saved.
+    found = [
+        collect.Collected("https://a.example", "a.example", "market", "Marché A", outcomes(30, 40), 2),
+        collect.Collected("https://b.example", "b.example", "cooperative", "Coop B", outcomes(45, 50), 2),
+    ]
+    collect.save(node.process.data_dir, found, collect.compare(found), "2026-12-07T09:00:00Z")
+    public.goto(node.url + "/research")
+    compared = public.get_by_role("region", name="Nœuds de marché et nœuds coopératifs comparés")
+    expect(compared).to_contain_text("Coop B")
+    expect(compared.get_by_role("img", name="Issue des accords").first).to_be_visible()
+    outcomes_table = compared.get_by_role("region", name="Données de la comparaison (Issue des accords)")
+    expect(outcomes_table).to_contain_text("75.0 %")
+    expect(outcomes_table).to_contain_text("90.0 %")
     fits(public)
 
     coordinator = phone(browser, node, "coord")
