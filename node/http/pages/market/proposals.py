@@ -90,11 +90,14 @@ def with_ratings(
     session: Session, settings: Settings, rows: Sequence[Proposal], lang: str
 ) -> list[dict[str, Any]]:
     """The cards of ``rows`` with their authors' ratings (``rating``: a ReputationView, or None before
-    any evaluation), read in one query, so that a listing shows whom people trust."""
+    any evaluation), read in one query, and their authors (``author``: a
+    :class:`~node.accounts.people.Person`, with their picture), so that a listing shows whom people trust."""
     reputations = reputations_of([row.author_uri for row in rows], session=session)
+    authors = people.describe(settings, [row.author_uri for row in rows], session=session)
     cards = []
     for row in rows:
         item = card(settings, row, lang)
+        item["author"] = authors[row.author_uri]
         reputation = reputations.get(row.author_uri)
         rated = reputation is not None and reputation.count > 0
         item["rating"] = evaluation_pages.reputation_view(reputation) if reputation and rated else None
@@ -105,7 +108,7 @@ def with_ratings(
 # --- one proposal -------------------------------------------------------------------------------------
 
 
-def _author_line(session: Session, settings: Settings, row: Proposal) -> dict[str, str]:
+def _author_line(session: Session, settings: Settings, row: Proposal) -> dict[str, str | None]:
     group_name = local.local_group_name(settings, row.author_uri)
     group = group_actors.DIRECTORY.find(group_name, session=session) if group_name else None
     if group is not None:  # a group's offer: the group is its author
@@ -113,11 +116,17 @@ def _author_line(session: Session, settings: Settings, row: Proposal) -> dict[st
             "name": group.display_name,
             "url": f"/groups/{group.name}",
             "handle": f"{group.name}@{settings.domain}",
+            "avatar": None,
         }
     author = people.person(settings, row.author_uri, session=session)
     if not author.known:
-        return {"name": row.author_uri, "url": row.author_uri, "handle": row.author_uri}
-    return {"name": author.name or author.username, "url": author.url, "handle": author.handle}
+        return {"name": row.author_uri, "url": row.author_uri, "handle": row.author_uri, "avatar": None}
+    return {
+        "name": author.name or author.username,
+        "url": author.url,
+        "handle": author.handle,
+        "avatar": author.avatar,
+    }
 
 
 async def _page(request: Request, row: Proposal, viewer: User | None) -> Response:

@@ -1,0 +1,29 @@
+"""our copies of remote people's pictures
+
+Revision ID: 0020_i8
+Revises: 0010
+Create Date: 2026-12-07 12:20:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0020_i8"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("remote_actors", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("avatar", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("remote_actors", schema=None) as batch_op:
+        batch_op.drop_column("avatar")
