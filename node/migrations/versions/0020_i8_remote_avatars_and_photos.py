@@ -1,4 +1,4 @@
-"""our copies of remote people's pictures
+"""our copies of remote people's pictures, photos of proposals
 
 Revision ID: 0020_i8
 Revises: 0010
@@ -22,8 +22,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("remote_actors", schema=None) as batch_op:
         batch_op.add_column(sa.Column("avatar", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
+    with op.batch_alter_table("proposals", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("photos", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("proposals", schema=None) as batch_op:
+        batch_op.drop_column("photos")
     with op.batch_alter_table("remote_actors", schema=None) as batch_op:
         batch_op.drop_column("avatar")

@@ -65,7 +65,8 @@ def test_upload_show_serve_and_remove(client: TestClient, engine: Engine, settin
     assert actor["icon"] == {"type": "Image", "mediaType": "image/jpeg", "url": "http://testserver" + src}
     with db.session_scope(engine) as s:
         updates = s.exec(select(OutboxActivity).where(col(OutboxActivity.type) == "Update")).all()
-        assert any(json.loads(u.payload)["object"].get("icon", {}).get("url", "").endswith(src) for u in updates)
+        icons = [json.loads(u.payload)["object"].get("icon", {}).get("url", "") for u in updates]
+        assert any(url.endswith(src) for url in icons)
 
     # Their picture is beside their name on their offers.
     with db.session_scope(engine) as s:
