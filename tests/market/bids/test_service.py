@@ -50,7 +50,11 @@ def notifications(session: Session, user_id: int) -> list[str]:
 
 
 def remote_bid(
-    session: Session, proposal: Proposal, bidder: str = REMOTE_BIDDER, amount: str = "18", raw: str | None = None
+    session: Session,
+    proposal: Proposal,
+    bidder: str = REMOTE_BIDDER,
+    amount: str = "18",
+    raw: str | None = None,
 ) -> Bid:
     """A bid another node sent (as the inbox handler stores it, with the ``raw`` Offer)."""
     assert proposal.id is not None
