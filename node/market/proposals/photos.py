@@ -57,14 +57,20 @@ def prepare(uploads: list[bytes], alt: str, *, max_bytes: int) -> list[bytes]:
     ]
 
 
-def store(settings: Settings, pictures: list[bytes], alt: str) -> str:
-    """Write ``pictures`` and return what :attr:`Proposal.photos` holds for them."""
+def column(pictures: list[bytes], alt: str) -> str:
+    """What :attr:`Proposal.photos` holds for ``pictures`` (re-encoded, not yet written)."""
     name = " ".join(alt.split())[:MAX_ALT]
     entries = []
     for number, picture in enumerate(pictures, start=1):
         label = name if len(pictures) == 1 else f"{name} ({number}/{len(pictures)})"
-        entries.append({"digest": images.store(folder(settings), picture), "name": label})
+        entries.append({"digest": images.digest_of(picture), "name": label})
     return json.dumps(entries, ensure_ascii=False)
+
+
+def write(settings: Settings, pictures: list[bytes]) -> None:
+    """Store ``pictures`` (re-encoded) under their content hash."""
+    for picture in pictures:
+        images.store(folder(settings), picture)
 
 
 def photos_of(row: Proposal) -> list[Photo]:

@@ -6,12 +6,14 @@ Every form works without JavaScript; ``static/places.js`` only adds autocompleti
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from sqlmodel import Session
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -281,6 +283,13 @@ async def _form_with_photos(request: Request) -> tuple[FormData, list[bytes]]:
     return form, uploads
 
 
+async def _prepared(uploads: list[bytes], alt: str, max_bytes: int) -> list[bytes]:
+    """The photos re-encoded, in a worker thread and outside any transaction (decoding takes a while)."""
+    return await anyio.to_thread.run_sync(
+        functools.partial(proposal_photos.prepare, uploads, alt, max_bytes=max_bytes)
+    )
+
+
 def form_values(data: proposals.ProposalInput) -> dict[str, Any]:
     values = asdict(data)
     values["description"] = html_to_text(data.description, 20_000)
@@ -339,10 +348,17 @@ async def new_proposal(request: Request, user: User) -> Response:
     form, uploads = await _form_with_photos(request)
     data = form_input(form)
     alt = text(form, "photos_alt", proposal_photos.MAX_ALT)
+    pictures: list[bytes] = []
+
+    def save(session: Session) -> Proposal:
+        photos = proposal_photos.column(pictures, alt) if pictures else None
+        created = proposals.create(settings, user, data, session=session, photos=photos)
+        proposal_photos.write(settings, pictures)  # once the proposal is valid; before the commit
+        return created
+
     try:
-        pictures = proposal_photos.prepare(uploads, alt, max_bytes=settings.max_body_bytes)
-        stored = proposal_photos.store(settings, pictures, alt) if pictures else None
-        row = await run(request, lambda s: proposals.create(settings, user, data, session=s, photos=stored))
+        pictures = await _prepared(uploads, alt, settings.max_body_bytes)
+        row = await run(request, save)
     except Throttled:
         raise
     except DomainError as exc:
@@ -374,15 +390,18 @@ async def edit_proposal(request: Request, user: User) -> Response:
     data.purpose = row.purpose
     alt = text(form, "photos_alt", proposal_photos.MAX_ALT)
 
+    remove = checkbox(form, "remove_photos")
+    pictures: list[bytes] = []
+
     def save(session: Session) -> Proposal:
+        photos = proposal_photos.column(pictures, alt) if pictures else ("[]" if remove else None)
         own = _own(session, settings, proposal_uuid, user)
-        return proposals.update(settings, user, own, data, session=session, photos=new_photos)
+        updated = proposals.update(settings, user, own, data, session=session, photos=photos)
+        proposal_photos.write(settings, pictures)
+        return updated
 
     try:
-        pictures = proposal_photos.prepare(uploads, alt, max_bytes=settings.max_body_bytes)
-        new_photos = proposal_photos.store(settings, pictures, alt) if pictures else None
-        if new_photos is None and checkbox(form, "remove_photos"):
-            new_photos = "[]"
+        pictures = await _prepared(uploads, alt, settings.max_body_bytes)
         await run(request, save)
     except DomainError as exc:
         return await form_page(
