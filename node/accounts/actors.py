@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from node.accounts import avatars
 from node.accounts.models import AccountStatus, ApiToken, User, WebSession
 from node.activitypub.actors import documents, local
 from node.activitypub.discovery import Usage
@@ -45,7 +46,7 @@ def person_document(
         return None
     actor = local.person(settings, user)
     pem = documents.public_key_pem(settings, actor, create=create_key, session=session)
-    return documents.person_document(settings, user, pem)
+    return documents.person_document(settings, user, pem, icon_url=avatars.public_url(settings, user))
 
 
 def usage(*, session: Session, now: datetime) -> Usage:

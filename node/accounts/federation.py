@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from node.accounts import service
+from node.accounts import avatars, service
 from node.accounts.models import User
 from node.activitypub import keys
 from node.activitypub.actors import documents as actors
@@ -28,7 +28,7 @@ def _document(settings: Settings, actor: LocalActor, *, session: Session) -> dic
         return actors.node_document(settings, pem)
     user = session.get(User, actor.user_id)
     assert user is not None
-    return actors.person_document(settings, user, pem)
+    return actors.person_document(settings, user, pem, icon_url=avatars.public_url(settings, user))
 
 
 def announce_update(settings: Settings, actor: LocalActor, *, session: Session) -> None:

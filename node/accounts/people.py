@@ -30,6 +30,7 @@ class Person:
     local: bool = False
     known: bool = False
     deleted: bool = False
+    avatar: str | None = None  # content hash of the picture at /avatars/<hash>.jpg
 
     @property
     def label(self) -> str:
@@ -55,6 +56,7 @@ def describe(settings: Settings, uris: Iterable[str], *, session: Session) -> Ma
                 local=True,
                 known=True,
                 deleted=deleted,
+                avatar=None if deleted else user.avatar,
             )
     remote = [uri for uri in wanted if uri not in found and uri not in usernames.values()]
     if remote:
@@ -66,6 +68,7 @@ def describe(settings: Settings, uris: Iterable[str], *, session: Session) -> Ma
                 actor.handle,
                 f"{REMOTE_PROFILE_PATH}/{actor.id}",  # a local page: no dead end on another server
                 known=True,
+                avatar=actor.avatar,
             )
     by_uri = {uri: name for name, uri in usernames.items()}
     for uri in wanted:

@@ -36,6 +36,7 @@ class RemoteActor(SQLModel, table=True):
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     url: str | None = Field(default=None, sa_column=Column(String(URI), nullable=True))
     icon_url: str | None = Field(default=None, sa_column=Column(String(URI), nullable=True))
+    avatar: str | None = Field(default=None, max_length=32)  # content hash of our copy of ``icon_url``
     key_id: str | None = Field(default=None, sa_column=Column(String(URI), nullable=True, index=True))
     public_key_pem: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     manually_approves: bool = Field(default=False)

@@ -55,6 +55,7 @@ class Proposal(SQLModel, table=True):
     # French stems of search_text and of the title, indexed by SQLite FTS5 (node.search)
     search_terms: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     title_terms: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    photos: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # proposals.photos JSON
     raw: str | None = Field(
         default=None, sa_column=Column(Text, nullable=True)
     )  # as received, for remote ones

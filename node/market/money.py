@@ -276,12 +276,17 @@ def format_hours(hours: Decimal, lang: str) -> str:
 
 
 def format_price(price: Price, lang: str) -> str:
-    """A price for display: ``18,50 €/h``, ``120 €``, ``3 h (jetons temps)``, ``1 h per hour (time
-    tokens)``. Amount and unit are joined by a no-break space."""
+    """A price for display: ``18,50 €/h``, ``120 €``, ``3 jetons temps``, ``1 time token per hour``
+    (a time token is one hour of time given; French uses the singular below two). Amount and unit are
+    joined by a no-break space."""
     english = _is_english(lang)
     if price.currency == "EUR":
         unit = "€/h" if price.per_hour else "€"
         return format_amount(price.amount, lang) + NBSP + unit
-    tokens = "time tokens" if english else "jetons temps"
+    amount = format_amount(price.amount, lang, cents=False)
+    if english:
+        tokens = "time token" if price.amount == 1 else "time tokens"
+    else:
+        tokens = "jeton temps" if price.amount < 2 else "jetons temps"
     rate = (" per hour" if english else " par heure") if price.per_hour else ""
-    return f"{format_hours(price.amount, lang)}{rate} ({tokens})"
+    return f"{amount}{NBSP}{tokens}{rate}"

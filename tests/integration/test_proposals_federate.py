@@ -1,19 +1,25 @@
 """Two real nodes on loopback: node B follows node A; an offer and a demand posted on A appear on B (API
-and browse page, as remote proposals), a change follows, and a withdrawal on A withdraws them on B.
+and browse page, as remote proposals, with their author's picture copied by B from her actor's icon), a
+change follows, and a withdrawal on A withdraws them on B.
 
 Node B runs on PostgreSQL when ``ASASAP_TEST_DATABASE_URL`` is set (as in CI), A on SQLite.
 """
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from node.core.timeutil import utcnow
+from tests.support.accounts import PASSWORD
 from tests.support.nodes import AS, Node, wait_until
+from tests.support.pages import form_token
 
 pytestmark = pytest.mark.process
 
@@ -23,9 +29,24 @@ def remote(node: Node) -> list[dict[str, Any]]:
     return items
 
 
+def set_picture(node: Node, username: str) -> None:
+    """Choose a profile picture through the pages, as a person does."""
+    picture = io.BytesIO()
+    Image.new("RGB", (300, 200), (200, 80, 20)).save(picture, format="PNG")
+    with httpx.Client(base_url=node.url, timeout=30) as client:
+        token = form_token(client.get("/login").text, "/login")
+        client.post("/login", data={"csrf_token": token, "username": username, "password": PASSWORD})
+        token = form_token(client.get("/settings/profile").text, "/settings/avatar")
+        saved = client.post(
+            "/settings/avatar", data={"csrf_token": token}, files={"avatar": ("me.png", picture.getvalue())}
+        )
+        assert saved.status_code == 303, saved.text
+
+
 def test_proposals_federate_from_a_followed_node(two_nodes: list[Node]) -> None:
     a, b = two_nodes
     a.add_person("alice")
+    set_picture(a, "alice")
     b.follow_node(a)
     wait_until(
         "A accepts B's node",
@@ -71,6 +92,11 @@ def test_proposals_federate_from_a_followed_node(two_nodes: list[Node]) -> None:
     assert "Repassage en soirée" in page and "Courses avec ma mère" in page
     detail = httpx.get(b.url + remote_offer["url"].removeprefix(b.url), timeout=30)
     assert detail.status_code == 200 and created[0].json()["ap_id"] in detail.text
+    # Her picture (her actor's icon) shows on B from B's own copy.
+    copy = re.search(r'src="(/avatars/[0-9a-f]{32}\.jpg)"', detail.text)
+    assert copy is not None and a.url not in copy.group(1)
+    served = httpx.get(b.url + copy.group(1), timeout=10)
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
 
     # A change on A reaches B.
     offer_id = created[0].json()["id"]

@@ -182,12 +182,12 @@ def test_totals() -> None:
         (Price(Decimal("18"), "EUR", "per_hour"), f"18{NBSP}€/h", f"18{NBSP}€/h"),
         (Price(Decimal("1200"), "EUR", "total"), f"1{NNBSP}200{NBSP}€", f"1,200{NBSP}€"),
         (Price(Decimal("12345.6"), "EUR", "total"), f"12{NNBSP}345,60{NBSP}€", f"12,345.60{NBSP}€"),
-        (Price(Decimal("3"), "HOUR", "total"), f"3{NBSP}h (jetons temps)", f"3{NBSP}h (time tokens)"),
-        (Price(Decimal("1.5"), "HOUR", "total"), f"1,5{NBSP}h (jetons temps)", f"1.5{NBSP}h (time tokens)"),
+        (Price(Decimal("3"), "HOUR", "total"), f"3{NBSP}jetons temps", f"3{NBSP}time tokens"),
+        (Price(Decimal("1.5"), "HOUR", "total"), f"1,5{NBSP}jeton temps", f"1.5{NBSP}time tokens"),
         (
             Price(Decimal("1"), "HOUR", "per_hour"),
-            f"1{NBSP}h par heure (jetons temps)",
-            f"1{NBSP}h per hour (time tokens)",
+            f"1{NBSP}jeton temps par heure",
+            f"1{NBSP}time token per hour",
         ),
     ],
 )

@@ -40,6 +40,7 @@ ACTOR_CONTEXT: list[Any] = [
     },
 ]
 PAGE_SIZE = 20
+ICON_MEDIA_TYPE = "image/jpeg"  # our pictures are always re-encoded as JPEG
 MAX_PAGE_DIGITS = 30
 CollectionName = Literal["outbox", "followers", "following"]
 COLLECTIONS: tuple[CollectionName, ...] = ("outbox", "followers", "following")
@@ -94,7 +95,7 @@ def actor_document(
     if published is not None:
         document["published"] = isoformat(published)
     if icon_url:
-        document["icon"] = {"type": "Image", "url": icon_url}
+        document["icon"] = {"type": "Image", "mediaType": ICON_MEDIA_TYPE, "url": icon_url}
     return document
 
 

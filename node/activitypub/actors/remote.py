@@ -42,7 +42,7 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from node.activitypub import addressing, vocab
-from node.activitypub.actors import local
+from node.activitypub.actors import icons, local
 from node.activitypub.addressing import origin_of, same_origin, storable_uri
 from node.activitypub.lifecycles import PEER_LIFECYCLE
 from node.activitypub.models import DomainBlock, Peer, PeerState, RemoteActor
@@ -398,7 +398,13 @@ class RemoteActors:
         if document is None:
             document = await self._fetch(uri)
         actor = parse_actor(document, uri)
-        return await anyio.to_thread.run_sync(self._store_actor, actor)
+        row, icon_changed = await anyio.to_thread.run_sync(self._store_actor, actor)
+        if row.icon_url and icon_changed:
+            digest = await icons.fetch_icon(await self.fetcher(), self.settings, row.icon_url)
+            if digest is not None:
+                await anyio.to_thread.run_sync(icons.remember, self.engine, row.uri, row.icon_url, digest)
+                row.avatar = digest
+        return row
 
     async def _load_key(self, key_id: str, refresh: bool) -> VerificationKey:
         stale: VerificationKey | None = None
@@ -486,7 +492,8 @@ class RemoteActors:
             return None
         return key, utcnow() - row.fetched_at < self.fresh_for
 
-    def _store_actor(self, actor: ActorDocument) -> RemoteActor:
+    def _store_actor(self, actor: ActorDocument) -> tuple[RemoteActor, bool]:
+        """The stored row, and whether its ``icon`` is new (our copy of the old one is dropped)."""
         domain = addressing.domain_of(actor.uri)
         values: dict[str, Any] = {
             "type": actor.type,
@@ -513,15 +520,18 @@ class RemoteActors:
                     if domain_blocked(session, domain):
                         raise DomainBlocked(f"{domain} is blocked")
                     row = session.exec(select(RemoteActor).where(col(RemoteActor.uri) == actor.uri)).first()
+                    changed = row is None or row.icon_url != actor.icon_url
                     if row is None:
                         row = RemoteActor(uri=actor.uri, **values)
                     else:
+                        if changed:
+                            row.avatar = None
                         for name, value in values.items():
                             setattr(row, name, value)
                     session.add(row)
                     _touch_peer(domain, session=session)
                     session.flush()
-                    return row
+                    return row, changed
             except IntegrityError:
                 if attempt == 2:
                     raise

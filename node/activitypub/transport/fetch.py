@@ -70,6 +70,8 @@ JSON_ACCEPT = "application/jrd+json, application/json"
 # The profile parameter is not required: Mastodon's FetchResourceService compares the bare media
 # type, and servers answer `application/ld+json` with or without the ActivityStreams profile.
 ACTIVITY_TYPES = frozenset({"application/activity+json", "application/ld+json"})
+IMAGE_ACCEPT = "image/webp, image/png, image/jpeg"
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 POST_RESPONSE_BYTES = 65_536
 
@@ -459,6 +461,12 @@ class Fetcher:
         """Fetch any JSON object (WebFinger, NodeInfo), with the same guard, redirects and size cap."""
         final_url, content_type, body = await self._get(url, accept=accept, signed=signed, types=None)
         return FetchedDocument(url, final_url, _json_object(body, final_url), content_type)
+
+    async def get_image(self, url: str) -> bytes:
+        """Fetch a picture (JPEG, PNG or WebP by its content type; the bytes still have to be checked),
+        unsigned, with the same guard, redirects and size cap."""
+        _, _, body = await self._get(url, accept=IMAGE_ACCEPT, signed=False, types=IMAGE_TYPES)
+        return body
 
     async def post(
         self, url: str, body: bytes, headers: Mapping[str, str], auth: httpx.Auth | None = None

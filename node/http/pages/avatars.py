@@ -10,6 +10,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from node.accounts import avatars, service
+from node.accounts import federation as account_events
 from node.accounts.models import User
 from node.core.errors import N_, DomainError, NotFound, http_status
 from node.http.pages import accounts as account_pages
@@ -36,6 +37,7 @@ async def change_avatar(request: Request, user: User) -> Response:
             avatars.remove_avatar(account, session=session)
         else:
             avatars.set_avatar(settings, account, data, session=session)
+        account_events.profile_changed(settings, account, session=session)  # the actor's new icon
 
     try:
         await run(request, save)

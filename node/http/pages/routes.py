@@ -16,6 +16,7 @@ from node.http.pages import people as people_pages
 from node.http.pages import reload as page_reload
 from node.http.pages import research as research_pages
 from node.http.pages import search as search_pages
+from node.http.pages import style as style_page
 from node.http.pages import suggestions as suggestion_pages
 from node.http.pages import timebank as timebank_pages
 from node.http.pages.groups import routes as group_routes
@@ -44,5 +45,6 @@ def routes() -> list[BaseRoute]:
         *search_maps.routes(),  # map of a search (issue 10)
         *search_people.routes(),  # search for people (issue 10)
         *suggestion_pages.routes(),  # matching (issue 10)
+        *style_page.routes(),  # the living style page (issue 8)
     ]
     return page_reload.answer_get(listed)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
-from babel.dates import format_date, format_datetime, get_timezone
+from babel.dates import format_date, format_datetime, format_timedelta, get_timezone
 from jinja2 import Environment
 
 from node.accounts.models import ROLE_LABELS, STATUS_LABELS, Role
@@ -14,6 +14,7 @@ from node.core.i18n import LANGUAGE_NAMES, LANGUAGES, Catalogs, current_language
 from node.settings import Settings
 
 PARIS = get_timezone("Europe/Paris")
+RECENT = timedelta(days=2)  # shown as "il y a …" below this, as a day beyond
 
 
 def install(env: Environment, catalogs: Catalogs, settings: Settings) -> None:
@@ -26,16 +27,44 @@ def install(env: Environment, catalogs: Catalogs, settings: Settings) -> None:
         newstyle=True,
     )
 
+    # One date format per context, the same on every page (all in Paris time):
+    # - ``ago``: when something happened, relative while recent ("il y a 3 heures"), else its day;
+    # - ``day``: a day, "lundi 7 décembre" (with the year when it is not this year's);
+    # - ``moment``: a day and a time, for visits and deadlines ("lundi 7 décembre à 14:30");
+    # - ``clock``: a time of day, "14:30", next to a day already said.
     def when(value: datetime | None, fmt: str = "medium") -> str:
+        """A Babel format, for templates written before the filters above."""
         if value is None:
             return ""
         return format_datetime(value, format=fmt, tzinfo=PARIS, locale=locale_for(current_language.get()))
 
-    def day(value: datetime | None, fmt: str = "long") -> str:
+    def day(value: date | datetime | None) -> str:
         if value is None:
             return ""
-        local = value.astimezone(PARIS)
-        return format_date(local.date(), format=fmt, locale=locale_for(current_language.get()))
+        local = value.astimezone(PARIS).date() if isinstance(value, datetime) else value
+        pattern = "EEEE d MMMM" if local.year == datetime.now(PARIS).year else "EEEE d MMMM y"
+        return format_date(local, format=pattern, locale=locale_for(current_language.get()))
+
+    def clock(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        return format_datetime(value, format="HH:mm", tzinfo=PARIS, locale=locale_for(current_language.get()))
+
+    def moment(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        return catalogs.gettext("%(day)s at %(time)s") % {"day": day(value), "time": clock(value)}
+
+    def ago(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        elapsed = datetime.now(UTC) - value.astimezone(UTC)
+        if timedelta(0) <= elapsed < RECENT:
+            if elapsed < timedelta(minutes=1):
+                return catalogs.gettext("just now")
+            locale = locale_for(current_language.get())
+            return format_timedelta(-elapsed, add_direction=True, threshold=1.0, locale=locale)
+        return day(value)
 
     def category_label(slug: str) -> str:
         try:
@@ -63,6 +92,9 @@ def install(env: Environment, catalogs: Catalogs, settings: Settings) -> None:
     env.filters.update(
         when=when,
         day=day,
+        clock=clock,
+        moment=moment,
+        ago=ago,
         category_label=category_label,
         group_label=group_label,
         role_label=role_label,

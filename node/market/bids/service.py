@@ -335,6 +335,9 @@ def place_bid(
         message=message,
     )
     offer = vocab.offer_to_json(actor.uri, terms, [proposal.author_uri], activity_id=bid.ap_id, published=now)
+    if on_behalf_of is None and bidder.commune_insee:  # for the author's distance, told to them only
+        place = {"type": "Place", "name": bidder.commune_name, "inseeCode": bidder.commune_insee}
+        offer["location"] = {key: value for key, value in place.items() if value}
     send_private(settings, actor, offer, proposal.author_uri, session=session)
     return bid
 

@@ -4,8 +4,8 @@ distance, a bidder's own bids, and who may see a bid at all (its bidder and the 
 Reputation comes from the published evaluations this node holds about the bidder
 (:func:`node.market.evaluations.service.reputations_of`: the same figures every node computes from the same
 evaluations). Distance is between commune centres: the bidder's commune from their profile when they
-are on this node, from the ``location`` of their cached actor when their node publishes one (a
-``Place`` with an ``inseeCode`` or coordinates), else unknown.
+are on this node, else from the ``location`` their bid carried or that of their cached actor (a
+``Place`` with an ``inseeCode`` or coordinates), else unknown (and not shown).
 """
 
 from __future__ import annotations
@@ -91,14 +91,20 @@ def _place_from_actor(raw: str) -> Commune | None:
     return None
 
 
-def bidder_place(actor_uri: str, *, session: Session, local_user_id: int | None) -> Commune | None:
-    """The commune of a bidder: their profile's here, their actor's ``location`` otherwise."""
+def bidder_place(
+    actor_uri: str, *, session: Session, local_user_id: int | None, bid_raw: str | None = None
+) -> Commune | None:
+    """The commune of a bidder: their profile's here; else the ``location`` their bid carried (the
+    ``Offer`` as received), else their actor's ``location``."""
     if local_user_id is not None:
         user = session.get(User, local_user_id)
         if user is None or not user.commune_insee:
             return None
         found = default_gazetteer().by_insee(user.commune_insee)
         return found if found is not None and found.has_coordinates else None
+    from_bid = _place_from_actor(bid_raw) if bid_raw else None
+    if from_bid is not None:
+        return from_bid
     raw = session.exec(select(RemoteActor.raw).where(col(RemoteActor.uri) == actor_uri)).first()
     return _place_from_actor(raw) if raw else None
 
@@ -110,11 +116,12 @@ def standing_of(
     session: Session,
     local_user_id: int | None,
     reputation: Reputation | None = None,
+    bid_raw: str | None = None,
 ) -> Standing:
     """Reputation of ``actor_uri`` and their distance to ``proposal`` in km (None when unknown)."""
     here, there = (
         proposal_place(proposal),
-        bidder_place(actor_uri, local_user_id=local_user_id, session=session),
+        bidder_place(actor_uri, local_user_id=local_user_id, bid_raw=bid_raw, session=session),
     )
     distance = distance_km(here, there) if here is not None and there is not None else None
     return Standing(reputation=reputation or reputation_of(actor_uri, session=session), distance_km=distance)
@@ -200,6 +207,7 @@ def bids_for(
             proposal,
             local_user_id=bid.local_bidder_id,
             reputation=reputations[bid.bidder_uri],
+            bid_raw=bid.raw,
             session=session,
         )
         views.append(

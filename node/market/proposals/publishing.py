@@ -26,6 +26,7 @@ from node.activitypub.social.groups import publish_as
 from node.core.timeutil import utcnow
 from node.market.models import PendingPublication, Proposal
 from node.market.proposals import notes as proposal_notes
+from node.market.proposals import photos
 from node.market.proposals.records import note_uri, to_doc
 from node.market.vocab import activity_to_json, proposal_to_json
 from node.settings import Settings
@@ -50,7 +51,7 @@ def _publish(settings: Settings, row: Proposal, kind: str, *, session: Session) 
     if kind == "Delete":
         proposal_object: dict[str, Any] = {"type": "Tombstone", "id": row.ap_id, "formerType": "Proposal"}
     else:
-        proposal_object = proposal_to_json(to_doc(settings, row))
+        proposal_object = photos.with_attachments(settings, row, proposal_to_json(to_doc(settings, row)))
     activity = activity_to_json(
         kind,
         actor.uri,

@@ -127,6 +127,7 @@ def create(
     session: Session,
     on_behalf_of: LocalActor | None = None,
     provider_status: str | None = None,
+    photos: str | None = None,
 ) -> Proposal:
     """Publish a new offer or demand of ``author`` (Create to the fediverse in this transaction); with
     ``on_behalf_of`` (a group of this node, whose coordinator ``author`` is) in that actor's name, under
@@ -147,6 +148,7 @@ def create(
         updated_at=now,
     )
     _apply(row, clean, on_behalf_of.username if on_behalf_of is not None else author.name)
+    row.photos = photos
     session.add(row)
     session.flush()
     proposal_publishing.publish_created(settings, row, session=session)
@@ -187,9 +189,16 @@ def _deal(row: Proposal) -> dict[str, object]:
 
 
 def update(
-    settings: Settings, author: User, row: Proposal, data: ProposalInput, *, session: Session
+    settings: Settings,
+    author: User,
+    row: Proposal,
+    data: ProposalInput,
+    *,
+    session: Session,
+    photos: str | None = None,
 ) -> Proposal:
-    """Change an open proposal of ``author`` (Update to the fediverse in this transaction)."""
+    """Change an open proposal of ``author`` (Update to the fediverse in this transaction); ``photos``
+    replace its photos when given."""
     _own_open(row, author)
     _check_author(author, session=session)
     now = utcnow()
@@ -201,6 +210,8 @@ def update(
     if changed and has_answers(row, session=session):
         raise Conflict(MSG_FROZEN, fields={name: MSG_FROZEN_FIELD for name in changed})
     _apply(row, clean, author.name)
+    if photos is not None:
+        row.photos = photos
     row.updated_at = now
     session.add(row)
     session.flush()

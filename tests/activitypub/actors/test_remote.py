@@ -4,11 +4,13 @@ keys (Mastodon ``#main-key``, standalone key documents, stubs), rotation, blocks
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
+from PIL import Image
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
@@ -186,6 +188,39 @@ def test_get_actor_refreshes_when_asked_or_stale(
     assert actor_server.hits(amina.path) == 3
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(RemoteActor)).one() == 1
+
+
+def _png_with_exif() -> bytes:
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    Image.new("RGB", (300, 200), (200, 40, 40)).save(out, format="PNG", exif=exif)
+    return out.getvalue()
+
+
+def test_the_icon_is_copied_once_safely_and_dropped_when_it_changes(
+    actor_server: ActorServer, loopback_settings: Settings, engine: Engine
+) -> None:
+    amina = actor_on(actor_server, "amina")
+    actor_server.routes["/amina.png"] = Reply(body=_png_with_exif(), content_type="image/png")
+    actor_server.routes["/fake.png"] = Reply(body=b"<html>not a picture</html>", content_type="image/png")
+    actor_server.routes["/page.html"] = Reply(body=b"<html></html>", content_type="text/html")
+    amina.publish(icon={"type": "Image", "mediaType": "image/png", "url": actor_server.url("/amina.png")})
+
+    row = with_remote(loopback_settings, engine, lambda r: r.get_actor(amina.uri))
+    assert row.avatar is not None and stored(engine, amina.uri).avatar == row.avatar  # type: ignore[union-attr]
+    copy = loopback_settings.data_dir / "avatars" / f"{row.avatar}.jpg"
+    with Image.open(copy) as picture:
+        assert picture.format == "JPEG" and picture.size == (256, 256)
+    assert b"PhoneMaker" not in copy.read_bytes()
+    with_remote(loopback_settings, engine, lambda r: r.get_actor(amina.uri, refresh=True))
+    assert actor_server.hits("/amina.png") == 1  # the same icon is not fetched again
+
+    for path in ("/fake.png", "/page.html", "/missing.png"):  # not a picture, not one by type, absent
+        amina.publish(icon={"type": "Image", "url": actor_server.url(path)})
+        refreshed = with_remote(loopback_settings, engine, lambda r: r.get_actor(amina.uri, refresh=True))
+        assert refreshed.avatar is None and stored(engine, amina.uri).avatar is None  # type: ignore[union-attr]
+        assert refreshed.name == "Amina"  # the actor itself is still usable
 
 
 def test_refusals(actor_server: ActorServer, loopback_settings: Settings, engine: Engine) -> None:

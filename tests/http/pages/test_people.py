@@ -14,6 +14,7 @@ from node.settings import Settings
 from tests.support.market import make_proposal
 
 OTHER = "https://bagnolet.example"
+PICTURE = "ab" * 16  # our copy of her picture
 
 
 def _remote(engine: Engine) -> tuple[int, int]:
@@ -26,6 +27,8 @@ def _remote(engine: Engine) -> tuple[int, int]:
             name="Béa Martin",
             summary="<p>Jardinière <b>à Bagnolet</b>.</p>",
             url=f"{OTHER}/@bea",
+            icon_url=f"{OTHER}/bea.png",
+            avatar=PICTURE,
         )
         node = RemoteActor(
             uri=f"{OTHER}/actor", type="Application", domain="bagnolet.example", inbox=f"{OTHER}/inbox",
@@ -57,10 +60,12 @@ def test_a_remote_person_has_a_local_page(client: TestClient, engine: Engine, se
     assert "@bea@bagnolet.example" in text
     assert "Ménage hebdomadaire à Montreuil" in text  # their open proposals known here
     assert f'href="{OTHER}/@bea"' in text  # the original, as a secondary link
+    assert f'src="/avatars/{PICTURE}.jpg"' in text and f"{OTHER}/bea.png" not in text  # our copy
 
     # The listing names the other node by its name, never by its host.
     listing = client.get("/proposals").text
     assert "Sur Bagnolet Entraide" in listing and "bagnolet.example" not in listing
+    assert f'src="/avatars/{PICTURE}.jpg"' in listing  # the author's picture on the card
 
     assert client.get(f"/people/{node_id}").status_code == 404  # a node is not a person
     assert client.get("/people/999999").status_code == 404

@@ -27,7 +27,7 @@ from node.market.bids.service import BidInput
 from node.market.models import Agreement, AgreementEvent, Bid, Evaluation, Notification, Proposal
 from node.market.money import Price
 from node.settings import Settings
-from tests.support.market import BAGNOLET, make_proposal, person, window
+from tests.support.market import BAGNOLET, MONTREUIL, make_proposal, person, window
 
 REMOTE_AUTHOR = "https://bagnolet.example/users/zoe"
 REMOTE_BIDDER = "https://bagnolet.example/users/bob"
@@ -49,8 +49,14 @@ def notifications(session: Session, user_id: int) -> list[str]:
     return [n.kind for n in session.exec(select(Notification).where(Notification.user_id == user_id))]
 
 
-def remote_bid(session: Session, proposal: Proposal, bidder: str = REMOTE_BIDDER, amount: str = "18") -> Bid:
-    """A bid another node sent (as the inbox handler stores it)."""
+def remote_bid(
+    session: Session,
+    proposal: Proposal,
+    bidder: str = REMOTE_BIDDER,
+    amount: str = "18",
+    raw: str | None = None,
+) -> Bid:
+    """A bid another node sent (as the inbox handler stores it, with the ``raw`` Offer)."""
     assert proposal.id is not None
     row = Bid(
         ap_id=bidder.split("/users/")[0] + f"/activities/{amount}-{proposal.id}",
@@ -61,6 +67,7 @@ def remote_bid(session: Session, proposal: Proposal, bidder: str = REMOTE_BIDDER
         price_currency="EUR",
         price_basis="per_hour",
         quantity_hours=Decimal(2),
+        raw=raw,
     )
     session.add(row)
     session.commit()
@@ -105,6 +112,7 @@ def test_bid_on_a_remote_proposal_is_an_offer_to_its_author_only(
     [sent] = outbox(session)
     assert sent["type"] == "Offer" and sent["id"] == bid.ap_id
     assert sent["to"] == [REMOTE_AUTHOR] and "cc" not in sent
+    assert sent["location"] == {"type": "Place", "inseeCode": MONTREUIL}  # the commune only
     assert targets(session, bid.ap_id) == [REMOTE_AUTHOR]
     assert not session.exec(select(OutboxActivity)).one().public
     offer = vocab.offer_from_json(sent)
@@ -347,6 +355,9 @@ def test_bids_are_sealed_and_shown_with_reputation_and_distance(
     demand = make_proposal(session, settings, alice)
     bid = bids.place_bid(settings, bob, demand, BidInput(amount="18"), session=session)
     far = remote_bid(session, demand)
+    placed = remote_bid(  # another node's bidder whose Offer says their commune
+        session, demand, "https://c.example/users/zoe", raw=json.dumps({"location": {"inseeCode": BAGNOLET}})
+    )
     bob_uri = local.person(settings, bob).uri
     for score, evaluator in ((5, "https://a.example/users/x"), (4, "https://b.example/users/y")):
         session.add(
@@ -371,6 +382,8 @@ def test_bids_are_sealed_and_shown_with_reputation_and_distance(
     assert mine.standing.reputation.count == 2 and mine.standing.reputation.mean == Decimal("4.50")
     assert mine.distance_km is not None and 1 < mine.distance_km < 6  # Bagnolet to Montreuil
     assert views[REMOTE_BIDDER].distance_km is None and views[REMOTE_BIDDER].standing.reputation.count == 0
+    zoe = views[placed.bidder_uri].distance_km
+    assert zoe is not None and abs(zoe - mine.distance_km) < 0.01
     with pytest.raises(NotFound):
         bid_views.bids_for(settings, bob, demand, session=session)
     assert bid.id is not None and bid_views.visible_bid(alice, bid.id, session=session)[0] is bid

@@ -8,6 +8,7 @@ links to the pages here."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from node.accounts import people
 from node.accounts.models import User
 from node.core.errors import N_, DomainError, NotFound, Throttled, ValidationFailed, http_status
 from node.core.timeutil import utcnow
@@ -63,6 +65,7 @@ class BidLine:
     reputation: evaluation_pages.ReputationView | None = None
     distance: str = ""
     agreement_id: int | None = None
+    bidder_avatar: str | None = None
 
     @property
     def active(self) -> bool:
@@ -91,6 +94,12 @@ def bid_line(
     )
 
 
+def with_pictures(session: Session, settings: Settings, lines: list[BidLine]) -> list[BidLine]:
+    """``lines`` with their bidders' pictures, read in one query per kind of person."""
+    bidders = people.describe(settings, [line.bid.bidder_uri for line in lines], session=session)
+    return [dataclasses.replace(line, bidder_avatar=bidders[line.bid.bidder_uri].avatar) for line in lines]
+
+
 def panel(
     session: Session, settings: Settings, proposal: Proposal, viewer: User | None, lang: str
 ) -> dict[str, Any]:
@@ -102,7 +111,7 @@ def panel(
         views = bid_views.bids_for(settings, viewer, proposal, session=session)
         return {
             "author": True,
-            "lines": [bid_line(v.bid, lang, v) for v in views],
+            "lines": with_pictures(session, settings, [bid_line(v.bid, lang, v) for v in views]),
             "own": None,
             "may_bid": False,
             # time bank (issue 12): the author's balance before accepting an answer priced in tokens
@@ -277,7 +286,7 @@ async def received_bids(request: Request, user: User) -> Response:
                     "proposal": proposal,
                     "item": _card(settings, proposal, lang),
                     "active": active,
-                    "lines": [bid_line(v.bid, lang, v) for v in views],
+                    "lines": with_pictures(session, settings, [bid_line(v.bid, lang, v) for v in views]),
                     # time bank (issue 12): the balance before accepting an answer priced in tokens
                     "tokens": timebank_views.before_accepting(
                         session, settings, user, proposal.purpose, [v.bid for v in views], lang

@@ -6,16 +6,18 @@ Every form works without JavaScript; ``static/places.js`` only adds autocompleti
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from sqlmodel import Session
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from node.accounts import people
@@ -30,6 +32,7 @@ from node.groups import actors as group_actors
 from node.http.errors import STATUS_CODES, json_error
 from node.http.federation.actors import ACTIVITY_JSON, activity_json, signature_refusal, wants_activity_json
 from node.http.pages import confirm
+from node.http.pages.avatars import CACHE_FOREVER
 from node.http.pages.market import bids as bid_pages
 from node.http.pages.market import evaluations as evaluation_pages
 from node.http.runtime import (
@@ -49,6 +52,7 @@ from node.market.lifecycles import ProposalState, accepts_bids
 from node.market.models import Proposal
 from node.market.money import format_hours, format_price
 from node.market.proposals import notes as proposal_notes
+from node.market.proposals import photos as proposal_photos
 from node.market.proposals import service as proposals
 from node.market.proposals.records import local_uuid, price_of, schedule_of, to_doc
 from node.market.vocab import proposal_to_json
@@ -81,6 +85,7 @@ def card(settings: Settings, row: Proposal, lang: str) -> dict[str, Any]:
         "hours": format_hours(row.quantity_hours, lang) if row.quantity_hours is not None else "",
         "schedule": sched.summary(schedule, lang) if schedule is not None else "",
         "open": row.state == ProposalState.OPEN.value,
+        "photos": proposal_photos.photos_of(row) if row.origin == "" else [],
         "takes_bids": row.bidding_deadline is not None
         and accepts_bids(row.state, row.bidding_deadline, utcnow()),
     }
@@ -90,11 +95,14 @@ def with_ratings(
     session: Session, settings: Settings, rows: Sequence[Proposal], lang: str
 ) -> list[dict[str, Any]]:
     """The cards of ``rows`` with their authors' ratings (``rating``: a ReputationView, or None before
-    any evaluation), read in one query, so that a listing shows whom people trust."""
+    any evaluation), read in one query, and their authors (``author``: a
+    :class:`~node.accounts.people.Person`, with their picture), so that a listing shows whom people trust."""
     reputations = reputations_of([row.author_uri for row in rows], session=session)
+    authors = people.describe(settings, [row.author_uri for row in rows], session=session)
     cards = []
     for row in rows:
         item = card(settings, row, lang)
+        item["author"] = authors[row.author_uri]
         reputation = reputations.get(row.author_uri)
         rated = reputation is not None and reputation.count > 0
         item["rating"] = evaluation_pages.reputation_view(reputation) if reputation and rated else None
@@ -105,7 +113,7 @@ def with_ratings(
 # --- one proposal -------------------------------------------------------------------------------------
 
 
-def _author_line(session: Session, settings: Settings, row: Proposal) -> dict[str, str]:
+def _author_line(session: Session, settings: Settings, row: Proposal) -> dict[str, str | None]:
     group_name = local.local_group_name(settings, row.author_uri)
     group = group_actors.DIRECTORY.find(group_name, session=session) if group_name else None
     if group is not None:  # a group's offer: the group is its author
@@ -113,11 +121,17 @@ def _author_line(session: Session, settings: Settings, row: Proposal) -> dict[st
             "name": group.display_name,
             "url": f"/groups/{group.name}",
             "handle": f"{group.name}@{settings.domain}",
+            "avatar": None,
         }
     author = people.person(settings, row.author_uri, session=session)
     if not author.known:
-        return {"name": row.author_uri, "url": row.author_uri, "handle": row.author_uri}
-    return {"name": author.name or author.username, "url": author.url, "handle": author.handle}
+        return {"name": row.author_uri, "url": row.author_uri, "handle": row.author_uri, "avatar": None}
+    return {
+        "name": author.name or author.username,
+        "url": author.url,
+        "handle": author.handle,
+        "avatar": author.avatar,
+    }
 
 
 async def _page(request: Request, row: Proposal, viewer: User | None) -> Response:
@@ -176,7 +190,7 @@ async def _activity_document(request: Request, build: Any) -> Response:
 
 
 def _proposal_json(settings: Settings, row: Proposal) -> dict[str, Any]:
-    return proposal_to_json(to_doc(settings, row))
+    return proposal_photos.with_attachments(settings, row, proposal_to_json(to_doc(settings, row)))
 
 
 def _note_json(settings: Settings, row: Proposal) -> dict[str, Any]:
@@ -255,6 +269,27 @@ def form_input(form: FormData) -> proposals.ProposalInput:
     )
 
 
+async def _form_with_photos(request: Request) -> tuple[FormData, list[bytes]]:
+    """The post or edit form and the bytes of its photos (each at most one byte over the limit, so that
+    an oversized one is still refused as such)."""
+    limit = node_of(request).settings.max_body_bytes
+    try:
+        form = await form_with_csrf(request, max_files=proposal_photos.MAX_PHOTOS + 1)
+        uploads = [
+            await value.read(limit + 1) for value in form.getlist("photos") if isinstance(value, UploadFile)
+        ]
+    finally:
+        await request.close()  # the uploads' temporary files
+    return form, uploads
+
+
+async def _prepared(uploads: list[bytes], alt: str, max_bytes: int) -> list[bytes]:
+    """The photos re-encoded, in a worker thread and outside any transaction (decoding takes a while)."""
+    return await anyio.to_thread.run_sync(
+        functools.partial(proposal_photos.prepare, uploads, alt, max_bytes=max_bytes)
+    )
+
+
 def form_values(data: proposals.ProposalInput) -> dict[str, Any]:
     values = asdict(data)
     values["description"] = html_to_text(data.description, 20_000)
@@ -309,15 +344,26 @@ async def new_proposal(request: Request, user: User) -> Response:
             lifetime_days=str(proposals.LIFETIME_DEFAULT_DAYS),
         )
         return await form_page(request, form_values(data), {})
-    form = await form_with_csrf(request)
-    data = form_input(form)
     settings = node_of(request).settings
+    form, uploads = await _form_with_photos(request)
+    data = form_input(form)
+    alt = text(form, "photos_alt", proposal_photos.MAX_ALT)
+    pictures: list[bytes] = []
+
+    def save(session: Session) -> Proposal:
+        photos = proposal_photos.column(pictures, alt) if pictures else None
+        created = proposals.create(settings, user, data, session=session, photos=photos)
+        proposal_photos.write(settings, pictures)  # once the proposal is valid; before the commit
+        return created
+
     try:
-        row = await run(request, lambda s: proposals.create(settings, user, data, session=s))
+        pictures = await _prepared(uploads, alt, settings.max_body_bytes)
+        row = await run(request, save)
     except Throttled:
         raise
     except DomainError as exc:
-        return await form_page(request, form_values(data), exc.fields, status_code=http_status(exc))
+        values = form_values(data) | {"photos_alt": alt}
+        return await form_page(request, values, exc.fields, status_code=http_status(exc))
     return RedirectResponse(row.ap_id + "?saved=created", status_code=303)
 
 
@@ -339,21 +385,28 @@ async def edit_proposal(request: Request, user: User) -> Response:
         values = form_values(proposals.input_of(row))
         values["lifetime_days"] = ""
         return await form_page(request, values, {}, proposal=row)
-    form = await form_with_csrf(request)
+    form, uploads = await _form_with_photos(request)
     data = form_input(form)
     data.purpose = row.purpose
+    alt = text(form, "photos_alt", proposal_photos.MAX_ALT)
+
+    remove = checkbox(form, "remove_photos")
+    pictures: list[bytes] = []
 
     def save(session: Session) -> Proposal:
-        return proposals.update(
-            settings, user, _own(session, settings, proposal_uuid, user), data, session=session
-        )
+        photos = proposal_photos.column(pictures, alt) if pictures else ("[]" if remove else None)
+        own = _own(session, settings, proposal_uuid, user)
+        updated = proposals.update(settings, user, own, data, session=session, photos=photos)
+        proposal_photos.write(settings, pictures)
+        return updated
 
     try:
+        pictures = await _prepared(uploads, alt, settings.max_body_bytes)
         await run(request, save)
     except DomainError as exc:
         return await form_page(
             request,
-            form_values(data),
+            form_values(data) | {"photos_alt": alt},
             exc.fields,
             proposal=row,
             message=None if exc.fields else exc.message,
@@ -402,8 +455,17 @@ async def my_proposals(request: Request, user: User) -> Response:
     )
 
 
+async def photo(request: Request) -> Response:
+    """``GET /photos/<hash>.jpg``: a proposal's photo, cached for ever (its name is its content)."""
+    found = proposal_photos.path_of(node_of(request).settings, request.path_params["digest"])
+    if found is None or not found.is_file():
+        raise NotFound(N_("No such picture."))
+    return FileResponse(found, media_type="image/jpeg", headers={"Cache-Control": CACHE_FOREVER})
+
+
 def routes() -> list[BaseRoute]:
     return [
+        Route("/photos/{digest}.jpg", photo),
         Route("/proposals/new", new_proposal, methods=["GET", "POST"]),
         Route("/proposals/remote/{proposal_id:int}", remote_page),
         Route("/proposals/{uuid}", proposal_page),

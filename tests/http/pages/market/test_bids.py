@@ -131,7 +131,7 @@ def test_answer_accept_and_complete_through_the_pages(
     assert "Digicode 1234" in detail and "tel:0612345678" in detail
     assert post_form(client, agreement_path + "/confirm", {}, token_from=agreement_path).status_code == 303
     done = client.get(agreement_path).text
-    assert agreement.ap_id + "/receipt" in done
+    assert agreement.ap_id + "/receipt" not in done  # no raw identifier shown to residents
     assert f'href="{urlsplit(agreement.ap_id).path}/evaluate"' in done
     assert client.get("/me/agreements").status_code == 200
 
