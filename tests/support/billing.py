@@ -3,14 +3,14 @@ clock times of a past month (beyond the week a phone may send late) are written 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
 
 from node.core import db
 from node.settings import Settings
-from node.telemanagement import visits
+from node.telemanagement import validation, visits
 from node.telemanagement.lifecycles import VisitState
 from node.telemanagement.models import ClockEvent, Visit
 from tests.support.telemanagement import CATEGORY, Setup, care_setup
@@ -77,3 +77,29 @@ def past_month(engine: Engine, settings: Settings) -> Month:
     no_check_out = plan(engine, setup, at(month, 6, 8), 60)
     clocked(engine, setup, no_check_out, at(month, 6, 8), None)
     return Month(setup, month, on_time, late, unclocked, no_check_out)
+
+
+def issuer_settings(settings: Settings) -> Settings:
+    """The node's settings with an issuer declared for services à la personne."""
+    return replace(
+        settings,
+        telemanagement_issuer_name="Coop Aide 93",
+        telemanagement_issuer_address="3 place de la Mairie, 93100 Montreuil",
+        telemanagement_issuer_siret="12345678900017",
+        telemanagement_sap_declaration="SAP123456789 du 2020-01-15",
+    )
+
+
+def resolved_month(engine: Engine, settings: Settings) -> Month:
+    """:func:`past_month` with every anomaly resolved (MDT, CO2 14:00-15:30, SUP), not yet validated."""
+    month = past_month(engine, settings)
+    setup = month.setup
+    day = month.month
+    with db.session_scope(engine) as s:
+        validation.resolve(s, settings, setup.coordinator, month.late, "MDT")
+        validation.resolve(
+            s, settings, setup.coordinator, month.unclocked, "CO2",
+            retained_start=f"{day}-05T14:00", retained_end=f"{day}-05T15:30",
+        )  # fmt: skip
+        validation.resolve(s, settings, setup.coordinator, month.no_check_out, "SUP")
+    return month

