@@ -15,8 +15,7 @@ from node.telemanagement.models import CarePlan
 
 PARIS = ZoneInfo("Europe/Paris")
 MSG_LOCKED = N_(
-    "This month is validated for this funder and locked: visits in it cannot be changed any more. "
-    "Correct a billed visit with a credit note."
+    "This month is validated for this funder and locked: its visits cannot be changed any more."
 )
 
 

@@ -32,7 +32,7 @@ def test_resolve_validate_issue_and_download(client: TestClient, engine: Engine,
     refused = client.post(
         validate_url, data={"csrf_token": token, "funder": setup.funder_id, "month": month.month}
     )
-    assert refused.status_code == 409 and "still have an anomaly" in refused.text
+    assert refused.status_code == 409 and "encore une anomalie" in refused.text
 
     def resolve(visit_id: int, **data: str) -> int:
         url = f"/telemanagement/billing/visits/{visit_id}/resolve"

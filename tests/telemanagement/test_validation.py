@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from node.core import db
 from node.core.errors import Conflict, PermissionDenied, ValidationFailed
 from node.settings import Settings
-from node.telemanagement import adjustments, checks, clocking, locks, validation, visits
+from node.telemanagement import adjustments, checks, clocking, validation, visits
 from tests.support.billing import Month, at, past_month, plan
 from tests.support.telemanagement import CATEGORY
 
@@ -91,7 +91,7 @@ def test_a_validated_month_is_locked(engine: Engine, settings: Settings, month: 
             validation.resolve(s, settings, setup.coordinator, visit_id, "SUP")
         validation.validate_month(s, settings, setup.coordinator, setup.funder_id, month.month)
     extra = None
-    with pytest.raises(Conflict, match=locks.MSG_LOCKED[:30]):
+    with pytest.raises(Conflict, match="validated for this funder and locked"):
         extra = plan(engine, setup, at(month.month, 20, 10))
     assert extra is None
     with pytest.raises(Conflict, match="locked"), db.session_scope(engine) as s:
