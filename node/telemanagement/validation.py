@@ -41,24 +41,26 @@ def resolution_of(session: Session, visit_id: int) -> Resolution | None:
     return session.exec(select(Resolution).where(Resolution.visit_id == visit_id)).first()
 
 
+def _moment(text: str, name: str) -> datetime:
+    try:
+        return local_start(text)
+    except ValidationFailed:
+        raise ValidationFailed(MSG_RETAINED, fields={name: MSG_RETAINED}) from None
+
+
 def _retained(code: adjustments.Code, visit: Visit, start: str, end: str) -> tuple[datetime, datetime] | None:
+    """The retained period: none, the clocked one, or the one given, where a time the clock did record
+    stays as recorded (only the missing one is given)."""
     if code.retained == "none":
         return None
     if code.retained == "clocked":
         assert visit.checked_in_at is not None and visit.checked_out_at is not None
         return visit.checked_in_at, visit.checked_out_at
-    try:
-        begins, ends = local_start(start), local_start(end)
-    except ValidationFailed:
-        raise ValidationFailed(MSG_RETAINED, fields={"retained_start": MSG_RETAINED}) from None
+    begins = visit.checked_in_at or _moment(start, "retained_start")
+    ends = visit.checked_out_at or _moment(end, "retained_end")
     day = visit.starts_at.astimezone(PARIS).date()
     if begins.astimezone(PARIS).date() != day or not begins < ends <= begins + timedelta(hours=12):
-        raise ValidationFailed(MSG_RETAINED, fields={"retained_start": MSG_RETAINED})
-    # A time the clock did record stays the retained one: only the missing one is given.
-    if code.needs == "departure" and visit.checked_in_at is not None:
-        begins = visit.checked_in_at
-        if not begins < ends:
-            raise ValidationFailed(MSG_RETAINED, fields={"retained_end": MSG_RETAINED})
+        raise ValidationFailed(MSG_RETAINED, fields={"retained_end": MSG_RETAINED})
     return begins, ends
 
 
