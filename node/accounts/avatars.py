@@ -66,8 +66,14 @@ def normalise(data: bytes, *, max_bytes: int) -> bytes:
                 image.load()
                 upright = ImageOps.exif_transpose(image)
                 square = ImageOps.fit(upright.convert("RGB"), (SIZE, SIZE), Image.Resampling.LANCZOS)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning):
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
         raise ValidationFailed(MSG_NOT_IMAGE, fields={"avatar": MSG_NOT_IMAGE}) from None
     out = io.BytesIO()
     square.save(out, format="JPEG", quality=QUALITY, optimize=True)  # no exif=...: none is written

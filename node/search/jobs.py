@@ -45,7 +45,6 @@ class SavedSearchAlerts(Periodic):
         return [("saved search alerts", lambda s: saved.alert(settings, now, session=s))]
 
 
-
 def jobs(settings: Settings, engine: Engine) -> list[Job]:
     """The search's jobs for the node's worker."""
     return [SavedSearchAlerts(settings, engine)]

@@ -32,7 +32,7 @@ from node.core.sealing import seal, unseal
 from node.settings import Settings
 from node.telemanagement import checks, documents, facturx, plans, validation
 from node.telemanagement.billing_models import Invoice, InvoiceCounter
-from node.telemanagement.models import CarePlan, Funder
+from node.telemanagement.models import Beneficiary, CarePlan, Funder
 from node.telemanagement.visits import PARIS
 
 PURPOSE = "tm-invoice/1"
@@ -265,3 +265,24 @@ def readable(session: Session, user: User, invoice_id: int) -> Invoice:
     if home.user_id is None or home.user_id != user.id or invoice.recipient != "beneficiary":
         raise PermissionDenied(N_("This invoice is not yours."))
     return invoice
+
+
+def homes_of(session: Session, user: User) -> list[Beneficiary]:
+    """The beneficiaries' files linked to the user's account."""
+    return list(
+        session.exec(select(Beneficiary).where(Beneficiary.user_id == user.id).order_by(col(Beneficiary.id)))
+    )
+
+
+def own(session: Session, user: User, funder_id: int | None = None) -> list[Invoice]:
+    """The invoices addressed to the user as a beneficiary."""
+    return [
+        row
+        for home in homes_of(session, user)
+        for row in invoices(session, beneficiary_id=home.id, funder_id=funder_id)
+        if row.recipient == "beneficiary"
+    ]
+
+
+def beneficiaries_by_id(session: Session) -> dict[int, Beneficiary]:
+    return {row.id or 0: row for row in session.exec(select(Beneficiary))}

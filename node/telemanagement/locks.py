@@ -14,9 +14,7 @@ from node.telemanagement.billing_models import MonthValidation
 from node.telemanagement.models import CarePlan
 
 PARIS = ZoneInfo("Europe/Paris")
-MSG_LOCKED = N_(
-    "This month is validated for this funder and locked: its visits cannot be changed any more."
-)
+MSG_LOCKED = N_("This month is validated for this funder and locked: its visits cannot be changed any more.")
 
 
 def month_of(moment: datetime) -> str:

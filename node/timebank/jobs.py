@@ -59,7 +59,6 @@ class TimebankJob(Periodic):
         ]
 
 
-
 def jobs(settings: Settings, engine: Engine) -> list[Job]:
     """The time bank's jobs for the node's worker."""
     return [TimebankJob(settings, engine)]

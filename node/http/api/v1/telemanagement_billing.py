@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.requests import Request
 
 from node.accounts.models import User
@@ -19,7 +19,6 @@ from node.http.api.v1.telemanagement import MONTH, TAG
 from node.http.runtime import node_of, run
 from node.telemanagement import checks, invoices, statements, validation
 from node.telemanagement.billing_models import Invoice, MonthValidation
-from node.telemanagement.models import Beneficiary
 
 FUNDER = {"schema": {"type": "integer", "minimum": 1, "maximum": 2_000_000_000}, "required": True}
 
@@ -217,13 +216,7 @@ async def list_invoices(request: Request, caller: User, _body: None) -> list[Inv
     def load(s: Session) -> list[InvoiceOut]:
         if caller.is_coordinator:
             return [_invoice(row) for row in invoices.invoices(s, funder_id=funder_id)]
-        homes = s.exec(select(Beneficiary.id).where(Beneficiary.user_id == caller.id))
-        return [
-            _invoice(row)
-            for home in homes
-            for row in invoices.invoices(s, beneficiary_id=home, funder_id=funder_id)
-            if row.recipient == "beneficiary"
-        ]
+        return [_invoice(row) for row in invoices.own(s, caller, funder_id)]
 
     return await run(request, load)
 

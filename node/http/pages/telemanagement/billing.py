@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -27,7 +27,6 @@ from node.core.errors import N_, DomainError, http_status
 from node.http.pages.telemanagement import labels
 from node.http.runtime import coordinator_required, form_with_csrf, login_required, node_of, render, run, text
 from node.telemanagement import adjustments, certificates, checks, esppadom, invoices, plans, validation
-from node.telemanagement.models import Beneficiary
 
 ADJUSTMENT_LABELS = {
     "CRE": N_("CRE · visit created without clock times"),
@@ -64,7 +63,7 @@ def _context(session: Session, settings: Any, funder_id: int, month: str) -> dic
     context: dict[str, Any] = {"funders": funders, "funder_id": funder_id, "month": month}
     if not funder_id:
         return context
-    people = {b.id: b for b in session.exec(select(Beneficiary))}
+    people = invoices.beneficiaries_by_id(session)
     issued = [row for row in invoices.invoices(session, funder_id=funder_id) if row.month == month]
     context.update(
         open=validation.open_anomalies(session, settings, funder_id, month),
@@ -229,7 +228,7 @@ async def esppadom_export(request: Request, user: User) -> Response:
 @login_required
 async def my_invoices(request: Request, user: User) -> Response:
     def load(s: Session) -> dict[str, Any]:
-        homes = list(s.exec(select(Beneficiary).where(Beneficiary.user_id == user.id)))
+        homes = invoices.homes_of(s, user)
         rows = [
             (home, [i for i in invoices.invoices(s, beneficiary_id=home.id) if i.recipient == "beneficiary"],
              certificates.years(s, home.id or 0))
