@@ -31,7 +31,7 @@ from node.core.errors import N_, Conflict, NotFound, PermissionDenied
 from node.core.sealing import seal, unseal
 from node.settings import Settings
 from node.telemanagement import checks, documents, facturx, plans, validation
-from node.telemanagement.billing_models import Invoice, InvoiceCounter
+from node.telemanagement.billing_models import Invoice, InvoiceCounter, MonthValidation
 from node.telemanagement.models import Beneficiary, CarePlan, Funder
 from node.telemanagement.visits import PARIS
 
@@ -146,7 +146,14 @@ def issue(session: Session, settings: Settings, user: User, funder_id: int, mont
     funder = session.get(Funder, funder_id)
     if funder is None:
         raise NotFound(N_("No such funder."))
-    if validation.validation_of(session, funder_id, month) is None:
+    # Locked: two coordinators issuing the same month at once are taken one after the other, and the
+    # second finds the invoices of the first (PostgreSQL; SQLite's write lock does the same).
+    validated = session.exec(
+        select(MonthValidation)
+        .where(MonthValidation.funder_id == funder_id, MonthValidation.month == month)
+        .with_for_update()
+    ).first()
+    if validated is None:
         raise Conflict(MSG_NOT_VALIDATED)
     who = issuer(settings)
     today = datetime.now(PARIS).date()

@@ -4,6 +4,7 @@ visits in the PDF's text, a Factur-X XML that validates against the library's XS
 from __future__ import annotations
 
 import io
+import threading
 
 import pytest
 from lxml import etree
@@ -102,3 +103,34 @@ def test_an_undeclared_issuer_says_no_tax_advantage(engine: Engine, settings: Se
         row = invoices.issue(s, settings, month.setup.coordinator, month.setup.funder_id, month.month)[0]
         text = _text(invoices.pdf_of(settings, row))
     assert "n'ouvre pas droit aux avantages fiscaux" in text.replace("\n", " ")
+
+
+def test_numbers_have_no_gap_after_a_failure_or_a_race(engine: Engine, billing_settings: Settings) -> None:
+    """An issue rolled back gives its numbers back; two coordinators issuing the same month at once
+    make one set of invoices, numbered once each."""
+    settings = billing_settings
+    month = _validated(engine, settings)
+    setup = month.setup
+    with db.session_scope(engine) as s:
+        validation.validate_month(s, settings, setup.coordinator, setup.funder_id, month.month)
+    with pytest.raises(RuntimeError), db.session_scope(engine, write=True) as s:
+        assert len(invoices.issue(s, settings, setup.coordinator, setup.funder_id, month.month)) == 2
+        raise RuntimeError("the transaction fails after numbering")
+    barrier = threading.Barrier(2)
+    made: list[int] = []
+
+    def issue() -> None:
+        barrier.wait()
+        with db.session_scope(engine, write=True) as s:
+            made.append(len(invoices.issue(s, settings, setup.coordinator, setup.funder_id, month.month)))
+
+    threads = [threading.Thread(target=issue) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(made) == [0, 2]
+    with db.session_scope(engine) as s:
+        rows = s.exec(select(Invoice).order_by(col(Invoice.sequence))).all()
+    assert [row.sequence for row in rows] == [1, 2]
+    assert rows[0].number.endswith("-000001") and rows[1].number.endswith("-000002")
