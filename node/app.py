@@ -14,6 +14,7 @@ from node.groups import export as groups_export
 from node.http.application import Application, build
 from node.market import export as market_export
 from node.settings import Settings
+from node.telemanagement import export as telemanagement_export
 from node.timebank import views as timebank_views
 
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, check_schema
             timebank_views.export_sections,
             groups_export.sections,
             conversations_export.sections_for(settings),  # conversations (issue 14)
+            telemanagement_export.sections_for(settings),  # telemanagement (issue 11)
         ),
         worker=embedded if settings.embedded_worker else None,
     )
