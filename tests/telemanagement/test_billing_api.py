@@ -31,6 +31,7 @@ def test_billing_through_the_api(client: TestClient, engine: Engine, settings: S
     )
     assert statement.status_code == 200
     assert statement.json()[0]["done_minutes"] == 180  # the two visits checked out, as clocked
+    assert statement.json()[0]["adjusted_minutes"] == 180
     assert client.get(f"/api/v1/statements?funder_id={setup.funder_id}", headers=aline).status_code == 403
     assert client.get("/api/v1/statements?funder_id=999", headers=coord).status_code == 404
     assert client.get("/api/v1/statements", headers=coord).status_code == 422
@@ -70,3 +71,23 @@ def test_billing_through_the_api(client: TestClient, engine: Engine, settings: S
     own = client.get("/api/v1/invoices", headers=_bearer(engine, "martin")).json()
     assert [row["recipient"] for row in own] == ["beneficiary"]
     assert own[0]["pdf_url"].endswith(".pdf") and len(own[0]["pdf_sha256"]) == 64
+
+
+def test_the_statement_counts_adjusted_hours(client: TestClient, engine: Engine, settings: Settings) -> None:
+    """Once resolved, the statement's amount is on the retained periods, as the invoices are."""
+    month = past_month(engine, settings)
+    setup = month.setup
+    coord = _bearer(engine, "coord")
+    for visit_id, body in (
+        (month.unclocked, {"code": "CO2", "retained_start": f"{month.month}-05T14:00",
+                           "retained_end": f"{month.month}-05T15:30"}),
+        (month.no_check_out, {"code": "SUP"}),
+    ):  # fmt: skip
+        assert (
+            client.post(f"/api/v1/visits/{visit_id}/resolution", headers=coord, json=body).status_code == 201
+        )
+    [line] = client.get(
+        f"/api/v1/statements?funder_id={setup.funder_id}&month={month.month}", headers=coord
+    ).json()
+    assert (line["done_minutes"], line["adjusted_minutes"]) == (180, 270)
+    assert line["amount_cents"] == 11061  # 4 h 30 at 24.58 €/h

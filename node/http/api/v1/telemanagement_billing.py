@@ -30,6 +30,9 @@ class StatementLineOut(BaseModel):
     granted_minutes: int
     planned_minutes: int
     done_minutes: int
+    adjusted_minutes: int = Field(
+        description="Billed: retained periods of resolved visits, clocked otherwise"
+    )
     hourly_rate_cents: int
     amount_cents: int
     beneficiary_cents: int
@@ -119,6 +122,7 @@ async def get_statement(request: Request, caller: User, _body: None) -> list[Sta
             granted_minutes=line.granted_minutes,
             planned_minutes=line.planned_minutes,
             done_minutes=line.done_minutes,
+            adjusted_minutes=line.adjusted_minutes,
             hourly_rate_cents=line.hourly_rate_cents,
             amount_cents=line.amount_cents,
             beneficiary_cents=line.beneficiary_cents,
