@@ -36,10 +36,18 @@ class _Page(FPDF):
         self.multi_cell(0, height, _latin(text), new_x="LMARGIN", new_y="NEXT")
 
     def row(self, cells: list[tuple[str, float]], *, bold: bool = False) -> None:
-        self.set_font("Helvetica", "B" if bold else "", 9)
+        self.set_font("Helvetica", "B" if bold else "", 8)
         for text, width in cells:
-            self.cell(width, 6, _latin(text), border=1)
+            self.cell(width, 6, self._fit(_latin(text), width - 2), border=1)
         self.ln()
+
+    def _fit(self, text: str, width: float) -> str:
+        """``text`` cut (with "...") to the cell's width."""
+        if self.get_string_width(text) <= width:
+            return text
+        while text and self.get_string_width(text + "...") > width:
+            text = text[:-1]
+        return text.rstrip() + "..."
 
 
 def _party(page: _Page, title: str, party: dict[str, str]) -> None:
@@ -76,7 +84,7 @@ def invoice_pdf(content: dict[str, Any]) -> bytes:
         f"Participation du bénéficiaire : {Decimal(content['participation_bp']) / 100} %"
     )
     page.ln(1)
-    widths = [22.0, 24.0, 40.0, 32.0, 26.0, 30.0]
+    widths = [20.0, 22.0, 60.0, 28.0, 20.0, 26.0]
     page.row(
         list(zip(["Date", "Horaires", "Prestation", "Intervenant", "Durée", "Montant"], widths, strict=True)),
         bold=True,
@@ -88,7 +96,7 @@ def invoice_pdf(content: dict[str, Any]) -> bytes:
                     [
                         line["day"],
                         f"{line['start']}-{line['end']}",
-                        line["activity_label"][:24],
+                        line["activity_label"],
                         line["worker"],
                         hours(line["minutes"]) + (f" {line['code']}" if line["code"] else ""),
                         euros(line["amount_cents"]),
