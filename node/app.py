@@ -15,6 +15,7 @@ from node.http.application import Application, build
 from node.market import export as market_export
 from node.research import figures as research_figures
 from node.settings import Settings
+from node.telemanagement import export as telemanagement_export
 from node.timebank import views as timebank_views
 
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, check_schema
             groups_export.sections,
             conversations_export.sections_for(settings),  # conversations (issue 14)
             research_figures.export_sections,  # the choice about research figures (issue 15)
+            telemanagement_export.sections_for(settings),  # telemanagement (issue 11)
         ),
         worker=embedded if settings.embedded_worker else None,
     )

@@ -15,6 +15,7 @@ from node.market import models as market_models
 from node.research import models as research_models  # research figures (issue 15)
 from node.search import models as search_models  # search (issue 10)
 from node.search.matching import models as matching_models  # matching (issue 10)
+from node.telemanagement import billing_models as telemanagement_billing  # invoices (issue 11)
 from node.telemanagement import models as telemanagement_models  # telemanagement (issue 11)
 from node.timebank import models as timebank_models  # time bank (issue 12)
 
@@ -33,6 +34,7 @@ __all__ = [
     "matching_models",
     "metadata",
     "telemanagement_models",
+    "telemanagement_billing",
     "research_models",
     "search_models",
     "timebank_models",

@@ -161,6 +161,26 @@ class Settings:
         default=80,
         metadata=_doc("A clocked visit shorter than this percentage of its planned duration is too short."),
     )
+    # Telemanagement billing (issue 11): who issues the invoices, with the mentions of art. D7233-1.
+    telemanagement_issuer_name: str = field(
+        default="", metadata=_doc("Legal name on invoices and tax certificates (empty: the node's name).")
+    )
+    telemanagement_issuer_address: str = field(
+        default="", metadata=_doc("Postal address of the issuer, printed on invoices and certificates.")
+    )
+    telemanagement_issuer_siret: str = field(
+        default="", metadata=_doc("SIRET (14 digits) of the issuer; its first nine digits are the SIREN.")
+    )
+    telemanagement_sap_declaration: str = field(
+        default="",
+        metadata=_doc(
+            "The issuer's declaration of services à la personne, number and date (e.g. "
+            "'SAP123456789 du 2020-01-15'); empty: invoices say they open no right to the tax advantage."
+        ),
+    )
+    telemanagement_sap_agrement: str = field(
+        default="", metadata=_doc("The issuer's agrément or autorisation number, when it has one.")
+    )
     # Running a node for real (issue 9): abuse limits, proxies, slow clients, logs, metrics.
     limit_registrations_per_address_hour: int = field(
         default=5, metadata=_doc("Accounts one client address may register per hour (0: no limit).")

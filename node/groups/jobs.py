@@ -45,7 +45,6 @@ class GroupsJob(Periodic):
         ]
 
 
-
 def jobs(settings: Settings, engine: Engine) -> list[Job]:
     """The groups' jobs for the node's worker."""
     return [GroupsJob(settings, engine)]

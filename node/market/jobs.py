@@ -58,7 +58,6 @@ class MarketJob(Periodic):
         ]
 
 
-
 def jobs(settings: Settings, engine: Engine, remote: RemoteActors) -> list[Job]:
     """The marketplace's jobs for the node's worker: its periodic work, and learning which servers read
     proposals."""

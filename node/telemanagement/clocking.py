@@ -26,7 +26,7 @@ from node.accounts.models import User
 from node.core.errors import N_, Conflict, PermissionDenied, ValidationFailed
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from node.telemanagement import plans
+from node.telemanagement import locks, plans
 from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
 from node.telemanagement.models import Beneficiary, CarePlan, ClockEvent, Visit
 from node.telemanagement.plans import PrivateDetails
@@ -132,6 +132,7 @@ def clock(
         raise ValidationFailed(MSG_MANUAL_REASON, fields={"manual_reason": MSG_MANUAL_REASON})
     if visit.state == VisitState.CANCELLED:
         raise Conflict(MSG_CANCELLED)
+    locks.require_unlocked(session, visit.plan_id, visit.starts_at)
     if kind == "in":
         if visit.state != VisitState.PLANNED:
             raise Conflict(MSG_ALREADY_IN)

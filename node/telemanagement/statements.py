@@ -2,7 +2,9 @@
 and done, the amount at the plan's hourly rate, the beneficiary's share and the funder's.
 
 Done hours are clocked hours (check-in to check-out) of finished visits, as :func:`checks.plan_month`
-counts them; the rate and the share are those of the version in force on the month's first day.
+counts them; adjusted hours are those billed: the retained periods of visits whose anomalies a
+coordinator resolved, the clocked ones otherwise (:func:`validation.billable`), and the amount is on
+them; the rate and the share are those of the version in force on the month's first day.
 Amounts are computed in cents, each rounded half up once per line, so the funder's share and the
 beneficiary's always add up to the amount. The CSV columns are documented in docs/telemanagement.md.
 """
@@ -17,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlmodel import Session, col, select
 
 from node.core.errors import N_, NotFound
-from node.telemanagement import checks, plans
+from node.telemanagement import checks, plans, validation
 from node.telemanagement.models import CarePlan, Funder
 
 COLUMNS = (
@@ -34,6 +36,7 @@ COLUMNS = (
     "amount_eur",
     "beneficiary_share_eur",
     "funder_share_eur",
+    "adjusted_hours",
 )
 
 
@@ -48,6 +51,7 @@ class StatementLine:
     hourly_rate_cents: int
     amount_cents: int
     beneficiary_cents: int
+    adjusted_minutes: int = 0
 
     @property
     def funder_cents(self) -> int:
@@ -70,8 +74,11 @@ def statement(session: Session, funder_id: int, month: str) -> tuple[Funder, lis
     ):
         summary = checks.plan_month(session, plan.id or 0, month)
         name = plans.beneficiary(session, plan.beneficiary_id).name
+        adjusted: dict[str, int] = {}
+        for row in validation.plan_billable(session, plan.id or 0, month):
+            adjusted[row.visit.category] = adjusted.get(row.visit.category, 0) + row.minutes
         for activity, hours in sorted(summary.categories.items()):
-            amount = _round(Decimal(hours.done * summary.hourly_rate_cents) / 60)
+            amount = _round(Decimal(adjusted.get(activity, 0) * summary.hourly_rate_cents) / 60)
             share = _round(Decimal(amount * summary.participation_bp) / 10_000)
             lines.append(
                 StatementLine(
@@ -84,6 +91,7 @@ def statement(session: Session, funder_id: int, month: str) -> tuple[Funder, lis
                     summary.hourly_rate_cents,
                     amount,
                     share,
+                    adjusted.get(activity, 0),
                 )
             )
     return funder, lines
@@ -119,6 +127,7 @@ def statement_csv(session: Session, funder_id: int, month: str) -> str:
                 _euros(line.amount_cents),
                 _euros(line.beneficiary_cents),
                 _euros(line.funder_cents),
+                _hours(line.adjusted_minutes),
             )
         )
     return out.getvalue()

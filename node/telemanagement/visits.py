@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
 from node.core.errors import N_, NotFound, ValidationFailed
-from node.telemanagement import plans
+from node.telemanagement import locks, plans
 from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
 from node.telemanagement.models import Beneficiary, CarePlan, Visit, VisitSeries
 
@@ -94,6 +94,7 @@ def plan_visit(
     length = _check_minutes(minutes)
     _check_in_plan(session, plan, category, begins)
     assignee = provider_named(session, provider) if provider.strip() else None
+    locks.require_unlocked(session, plan_id, begins)
     visit = Visit(
         plan_id=plan_id,
         category=category,
@@ -174,6 +175,7 @@ def plan_series(
         raise ValidationFailed(MSG_RULE_EMPTY, fields={"rule": MSG_RULE_EMPTY})
     for moment in starts:
         _check_in_plan(session, plan, category, moment)
+        locks.require_unlocked(session, plan.id, moment)
     assignee = provider_named(session, provider) if provider.strip() else None
     series = VisitSeries(
         plan_id=plan.id,
@@ -213,6 +215,7 @@ def assign(session: Session, user: User, visit_id: int, provider: str) -> Visit:
     visit = visit_of(session, visit_id)
     if visit.state != VisitState.PLANNED:
         raise ValidationFailed(MSG_NOT_PLANNED)
+    locks.require_unlocked(session, visit.plan_id, visit.starts_at)
     visit.provider_id = provider_named(session, provider).id if provider.strip() else None
     session.add(visit)
     return visit
@@ -228,6 +231,7 @@ def cancel(session: Session, user: User, visit_id: int, reason: str, note: str =
         raise ValidationFailed(plans.MSG_TOO_LONG, fields={"note": plans.MSG_TOO_LONG})
     if visit.state != VisitState.PLANNED:
         raise ValidationFailed(MSG_NOT_PLANNED)
+    locks.require_unlocked(session, visit.plan_id, visit.starts_at)
     visit.state = VISIT_LIFECYCLE.check(visit.state, VisitState.CANCELLED)
     visit.cancel_reason = reason
     visit.cancel_note = note.strip()

@@ -71,6 +71,7 @@ def test_the_statement_counts_clocked_hours_at_the_plans_rate(engine: Engine, se
             "amount_eur": "49.16",
             "beneficiary_share_eur": "4.92",
             "funder_share_eur": "44.24",
+            "adjusted_hours": "2.00",
         }
     ]
     with pytest.raises(NotFound), db.session_scope(engine) as s:

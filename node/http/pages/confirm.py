@@ -17,9 +17,7 @@ from node.http.runtime import CSRF_FIELD, render
 CONFIRMED = "confirmed"
 
 
-async def ask(
-    request: Request, form: FormData, *, question: str, button: str, back: str
-) -> Response | None:
+async def ask(request: Request, form: FormData, *, question: str, button: str, back: str) -> Response | None:
     """``None`` when ``form`` is confirmed, else the page asking to confirm it (``question`` and
     ``button`` are message ids; ``back`` is where "Cancel" leads)."""
     if form.get(CONFIRMED) == "1":

@@ -303,8 +303,6 @@ def read_currency(data: Mapping[str, Any]) -> Currency | None:
     raise UnsupportedPayment(f"payment in {str(conforms)[:100]!r}, which this node does not handle")
 
 
-
-
 def read_embedded(data: Mapping[str, Any], name: str, *, required: bool) -> Mapping[str, Any] | None:
     """An embedded object (the first of a list); an id alone is not enough here."""
     value = read_term(data, name)

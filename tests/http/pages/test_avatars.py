@@ -47,7 +47,9 @@ def test_upload_show_serve_and_remove(client: TestClient, engine: Engine, settin
     assert 'aria-invalid="true"' in refused.text and _avatar(engine) is None
 
     saved = client.post(
-        "/settings/avatar", data={"csrf_token": token}, files={"avatar": ("moi.jpg", _jpeg(), "image/jpeg")},
+        "/settings/avatar",
+        data={"csrf_token": token},
+        files={"avatar": ("moi.jpg", _jpeg(), "image/jpeg")},
         follow_redirects=False,
     )
     assert saved.status_code == 303 and saved.headers["location"] == "/settings/profile?avatar=saved"

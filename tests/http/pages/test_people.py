@@ -31,7 +31,10 @@ def _remote(engine: Engine) -> tuple[int, int]:
             avatar=PICTURE,
         )
         node = RemoteActor(
-            uri=f"{OTHER}/actor", type="Application", domain="bagnolet.example", inbox=f"{OTHER}/inbox",
+            uri=f"{OTHER}/actor",
+            type="Application",
+            domain="bagnolet.example",
+            inbox=f"{OTHER}/inbox",
             name="Bagnolet Entraide",
         )
         s.add(person)
@@ -54,7 +57,7 @@ def test_a_remote_person_has_a_local_page(client: TestClient, engine: Engine, se
     page = client.get(f"/people/{person_id}")
     assert page.status_code == 200
     text = page.text
-    assert "<h1 id=\"person-name\">Béa Martin</h1>" in text
+    assert '<h1 id="person-name">Béa Martin</h1>' in text
     assert "Membre de Bagnolet Entraide, un autre nœud" in text
     assert "Jardinière à Bagnolet." in text and "<b>" not in text  # the summary as plain text
     assert "@bea@bagnolet.example" in text

@@ -117,9 +117,7 @@ def test_tab_bar_search_me_and_next_steps_on_a_phone(node: Node, browser: Browse
     expect(tabs.get_by_role("link", name="Moi")).to_have_attribute("aria-current", "page")
 
     # Alice asks for a service; Bob answers; her home then says what to do next.
-    demand = node.ok(
-        "POST", "/proposals", proposal_fields("request", TITLE), user="alice"
-    )
+    demand = node.ok("POST", "/proposals", proposal_fields("request", TITLE), user="alice")
     node.ok("POST", "/bids", {"proposal": demand["ap_id"], "amount": "18"}, user="bob")
     tabs.get_by_role("link", name="Accueil").click()
     todo = page.get_by_role("region", name="À faire")
@@ -168,9 +166,7 @@ def test_installable_with_an_offline_page(node: Node, browser: Browser) -> None:
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(node.url + "/")
-    manifest = page.evaluate(
-        "fetch(document.querySelector('link[rel=manifest]').href).then((r) => r.json())"
-    )
+    manifest = page.evaluate("fetch(document.querySelector('link[rel=manifest]').href).then((r) => r.json())")
     assert manifest["name"] == "Montreuil Services de proximité" and manifest["display"] == "standalone"
     assert {icon["sizes"] for icon in manifest["icons"]} >= {"192x192", "512x512"}
     # The service worker takes control, keeps the shell, and answers offline with its page.

@@ -26,6 +26,7 @@ from node.http.api.v1 import (
     proposals,
     search,
     telemanagement,
+    telemanagement_billing,  # telemanagement billing (issue 11)
     timebank,
 )
 from node.http.runtime import node_of
@@ -52,6 +53,7 @@ def api() -> Api:
             *proposals.operations(),
             *timebank.operations(),  # time bank (issue 12)
             *telemanagement.operations(),  # telemanagement (issue 11)
+            *telemanagement_billing.operations(),  # statements, resolutions, validations, invoices
             *conversations.operations(),  # conversations and moderation (issue 14)
             *search.operations(),  # search (issue 10)
             *maps.operations(),  # maps of search results (issue 10)

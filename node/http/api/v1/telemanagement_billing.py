@@ -1,0 +1,229 @@
+"""API operations of telemanagement billing: a funder's monthly statement, resolving a visit's
+anomalies with an ESPPADOM adjustment code, validating a month, issuing and listing invoices
+(coordinators; a beneficiary lists their own). Invoices' PDFs (Factur-X) are downloaded from the page
+address given as ``pdf_url``; the ESPPADOM exports from the billing page."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+from starlette.requests import Request
+
+from node.accounts.models import User
+from node.http.api.framework import Operation, operation
+from node.http.api.schemas import Strict
+from node.http.api.v1.telemanagement import MONTH, TAG
+from node.http.runtime import node_of, run
+from node.telemanagement import checks, invoices, statements, validation
+from node.telemanagement.billing_models import Invoice, MonthValidation
+
+FUNDER = {"schema": {"type": "integer", "minimum": 1, "maximum": 2_000_000_000}, "required": True}
+
+
+class StatementLineOut(BaseModel):
+    folder_number: str
+    beneficiary: str
+    activity: str
+    granted_minutes: int
+    planned_minutes: int
+    done_minutes: int
+    adjusted_minutes: int = Field(
+        description="Billed: retained periods of resolved visits, clocked otherwise"
+    )
+    hourly_rate_cents: int
+    amount_cents: int
+    beneficiary_cents: int
+    funder_cents: int
+
+
+class ResolutionIn(Strict):
+    code: Literal["CRE", "MDT", "SUP", "COA", "COD", "CO2"] = Field(
+        description="ESPPADOM_EFFECTIVITY_AJUST code; it must fit what was clocked"
+    )
+    retained_start: str = Field(default="", max_length=40, description="Paris time, for a correction")
+    retained_end: str = Field(default="", max_length=40, description="Paris time, for a correction")
+    note: str = Field(default="", max_length=500)
+
+
+class ResolutionOut(BaseModel):
+    visit_id: int
+    code: str
+    kinds: list[str]
+    retained_start: datetime | None
+    retained_end: datetime | None
+
+
+class MonthIn(Strict):
+    funder_id: int = Field(ge=1, le=2_000_000_000)
+    month: str = Field(pattern=r"^(20\d\d|2100)-(0[1-9]|1[0-2])$")
+
+
+class ValidationOut(BaseModel):
+    funder_id: int
+    month: str
+    validated_at: datetime
+
+
+class InvoiceOut(BaseModel):
+    id: int
+    number: str
+    month: str
+    recipient: str
+    funder_id: int
+    beneficiary_id: int
+    issued_on: date
+    total_cents: int
+    pdf_sha256: str
+    pdf_url: str
+
+
+def _invoice(row: Invoice) -> InvoiceOut:
+    return InvoiceOut(
+        id=row.id or 0,
+        number=row.number,
+        month=row.month,
+        recipient=row.recipient,
+        funder_id=row.funder_id,
+        beneficiary_id=row.beneficiary_id,
+        issued_on=row.issued_on,
+        total_cents=row.total_cents,
+        pdf_sha256=row.pdf_sha256,
+        pdf_url=f"/telemanagement/invoices/{row.id}.pdf",
+    )
+
+
+def _month(request: Request) -> str:
+    return request.query_params.get("month") or checks.current_month()
+
+
+@operation(
+    "GET",
+    "/statements",
+    summary="A funder's monthly statement: hours granted, planned, done, amounts and shares (coordinators)",
+    tag=TAG,
+    auth="coordinator",
+    response=StatementLineOut,
+    list_response=True,
+    query={"funder_id": FUNDER, "month": MONTH},
+    errors=(404,),
+)
+async def get_statement(request: Request, caller: User, _body: None) -> list[StatementLineOut]:
+    funder_id = int(request.query_params["funder_id"])
+    month = _month(request)
+    _funder, lines = await run(request, lambda s: statements.statement(s, funder_id, month))
+    return [
+        StatementLineOut(
+            folder_number=line.folder_number,
+            beneficiary=line.beneficiary,
+            activity=line.activity,
+            granted_minutes=line.granted_minutes,
+            planned_minutes=line.planned_minutes,
+            done_minutes=line.done_minutes,
+            adjusted_minutes=line.adjusted_minutes,
+            hourly_rate_cents=line.hourly_rate_cents,
+            amount_cents=line.amount_cents,
+            beneficiary_cents=line.beneficiary_cents,
+            funder_cents=line.funder_cents,
+        )
+        for line in lines
+    ]
+
+
+@operation(
+    "POST",
+    "/visits/{visit_id:int}/resolution",
+    summary="Resolve a visit's anomalies with an ESPPADOM adjustment code (coordinators)",
+    tag=TAG,
+    auth="coordinator",
+    body=ResolutionIn,
+    response=ResolutionOut,
+    status=201,
+    errors=(404, 409),
+)
+async def resolve(request: Request, caller: User, body: ResolutionIn) -> ResolutionOut:
+    visit_id: int = request.path_params["visit_id"]
+    settings = node_of(request).settings
+
+    def save(s: Session) -> ResolutionOut:
+        row = validation.resolve(
+            s, settings, caller, visit_id, body.code, retained_start=body.retained_start,
+            retained_end=body.retained_end, note=body.note,
+        )  # fmt: skip
+        return ResolutionOut(
+            visit_id=row.visit_id,
+            code=row.code,
+            kinds=row.kinds.split(","),
+            retained_start=row.retained_start,
+            retained_end=row.retained_end,
+        )
+
+    return await run(request, save)
+
+
+@operation(
+    "POST",
+    "/month-validations",
+    summary="Validate and lock a funder's month once it is over and no anomaly is open (coordinators)",
+    tag=TAG,
+    auth="coordinator",
+    body=MonthIn,
+    response=ValidationOut,
+    status=201,
+    errors=(404, 409),
+)
+async def validate_month(request: Request, caller: User, body: MonthIn) -> ValidationOut:
+    settings = node_of(request).settings
+
+    def save(s: Session) -> ValidationOut:
+        row: MonthValidation = validation.validate_month(s, settings, caller, body.funder_id, body.month)
+        return ValidationOut(funder_id=row.funder_id, month=row.month, validated_at=row.validated_at)
+
+    return await run(request, save)
+
+
+@operation(
+    "POST",
+    "/invoices",
+    summary="Issue the invoices of a funder's validated month not issued yet (coordinators)",
+    tag=TAG,
+    auth="coordinator",
+    body=MonthIn,
+    response=InvoiceOut,
+    list_response=True,
+    status=201,
+    errors=(404, 409),
+)
+async def issue_invoices(request: Request, caller: User, body: MonthIn) -> list[InvoiceOut]:
+    settings = node_of(request).settings
+    return await run(
+        request,
+        lambda s: [_invoice(row) for row in invoices.issue(s, settings, caller, body.funder_id, body.month)],
+    )
+
+
+@operation(
+    "GET",
+    "/invoices",
+    summary="Invoices: all for coordinators (optionally of one funder), one's own for a beneficiary",
+    tag=TAG,
+    response=InvoiceOut,
+    list_response=True,
+    query={"funder_id": {"schema": {"type": "integer", "minimum": 1, "maximum": 2_000_000_000}}},
+)
+async def list_invoices(request: Request, caller: User, _body: None) -> list[InvoiceOut]:
+    raw = request.query_params.get("funder_id")
+    funder_id = int(raw) if raw else None
+
+    def load(s: Session) -> list[InvoiceOut]:
+        if caller.is_coordinator:
+            return [_invoice(row) for row in invoices.invoices(s, funder_id=funder_id)]
+        return [_invoice(row) for row in invoices.own(s, caller, funder_id)]
+
+    return await run(request, load)
+
+
+def operations() -> list[Operation]:
+    return [get_statement, resolve, validate_month, issue_invoices, list_invoices]

@@ -1,0 +1,256 @@
+"""The billing pages of telemanagement:
+
+- ``/telemanagement/billing?funder=&month=``: for coordinators, a funder's month: its open anomalies
+  each with the form resolving it (adjustment code, retained period), the month's validation, its
+  invoices (issue, download), the ESPPADOM exports (XML, CSV) and the beneficiaries' tax certificates;
+- ``/telemanagement/invoices/{id}.pdf``: an invoice (a coordinator, or the beneficiary for theirs);
+- ``/telemanagement/beneficiaries/{id}/certificate-{year}.pdf``: a tax certificate (likewise);
+- ``/me/invoices``: a beneficiary's own invoices and certificates.
+
+Every form's URL answers GET by sending back to the billing page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlmodel import Session
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from node.accounts.models import User
+from node.core.errors import N_, DomainError, http_status
+from node.http.pages.telemanagement import labels
+from node.http.runtime import coordinator_required, form_with_csrf, login_required, node_of, render, run, text
+from node.telemanagement import adjustments, certificates, checks, esppadom, invoices, plans, validation
+
+ADJUSTMENT_LABELS = {
+    "CRE": N_("CRE · visit created without clock times"),
+    "MDT": N_("MDT · visit modified, clock times kept"),
+    "SUP": N_("SUP · visit deleted, not billed"),
+    "COA": N_("COA · arrival time missing, corrected"),
+    "COD": N_("COD · departure time missing, corrected"),
+    "CO2": N_("CO2 · both clock times missing, corrected"),
+}
+RECIPIENTS = {"funder": N_("Funder"), "beneficiary": N_("Beneficiary")}
+assert set(ADJUSTMENT_LABELS) == set(adjustments.BY_CODE)
+
+
+def _funder_and_month(request: Request, values: dict[str, str] | None = None) -> tuple[int, str]:
+    source = values if values is not None else request.query_params
+    funder = str(source.get("funder", ""))
+    month = str(source.get("month", ""))
+    try:
+        checks.month_bounds(month)
+    except DomainError:
+        month = checks.current_month()
+    return (int(funder) if funder.isdigit() and len(funder) < 10 else 0), month
+
+
+def _target(funder_id: int, month: str, done: str = "") -> str:
+    query = {"funder": str(funder_id), "month": month} | ({"done": done} if done else {})
+    return "/telemanagement/billing?" + urlencode(query)
+
+
+def _context(session: Session, settings: Any, funder_id: int, month: str) -> dict[str, Any]:
+    funders = plans.funders(session)
+    if funder_id not in {f.id for f in funders}:
+        funder_id = funders[0].id or 0 if funders else 0
+    context: dict[str, Any] = {"funders": funders, "funder_id": funder_id, "month": month}
+    if not funder_id:
+        return context
+    people = invoices.beneficiaries_by_id(session)
+    issued = [row for row in invoices.invoices(session, funder_id=funder_id) if row.month == month]
+    context.update(
+        open=validation.open_anomalies(session, settings, funder_id, month),
+        validated=validation.validation_of(session, funder_id, month),
+        invoices=issued,
+        names={key: row.name for key, row in people.items()},
+        certificates=[
+            (people[b_id], certificates.years(session, b_id))
+            for b_id in sorted({i.beneficiary_id for i in issued})
+        ],
+        esppadom_kind=any(f.id == funder_id and f.kind in esppadom.TYPE_AIDE for f in funders),
+    )
+    return context
+
+
+async def _billing_page(
+    request: Request, funder_id: int, month: str, *, errors: dict[str, str] | None = None,
+    message: str | None = None, status_code: int = 200, visit_id: int = 0,
+) -> Response:  # fmt: skip
+    settings = node_of(request).settings
+    context = await run(request, lambda s: _context(s, settings, funder_id, month))
+    return await render(
+        request,
+        "telemanagement/billing.html",
+        {
+            **context,
+            **labels.ALL,
+            "adjustment_labels": ADJUSTMENT_LABELS,
+            "recipients": RECIPIENTS,
+            "errors": errors or {},
+            "message": message,
+            "error_visit": visit_id,
+            "done": request.query_params.get("done"),
+        },
+        status_code=status_code,
+    )
+
+
+@coordinator_required
+async def billing(request: Request, user: User) -> Response:
+    funder_id, month = _funder_and_month(request)
+    return await _billing_page(request, funder_id, month)
+
+
+async def _act(
+    request: Request, action: Callable[[Session, dict[str, str]], Any], done: str, *, visit_id: int = 0
+) -> Response:
+    funder_id, month = _funder_and_month(request)
+    if request.method == "GET":
+        return RedirectResponse(_target(funder_id, month), status_code=303)
+    form = await form_with_csrf(request)
+    values = {name: text(form, name, 500) for name in form}
+    funder_id, month = _funder_and_month(request, values)
+    try:
+        await run(request, lambda s: action(s, values))
+    except DomainError as exc:
+        return await _billing_page(
+            request, funder_id, month, errors=exc.fields, message=exc.message,
+            status_code=http_status(exc), visit_id=visit_id,
+        )  # fmt: skip
+    return RedirectResponse(_target(funder_id, month, done), status_code=303)
+
+
+@coordinator_required
+async def resolve(request: Request, user: User) -> Response:
+    visit_id: int = request.path_params["visit_id"]
+    settings = node_of(request).settings
+
+    def action(s: Session, v: dict[str, str]) -> Any:
+        return validation.resolve(
+            s, settings, user, visit_id, v.get("code", ""), retained_start=v.get("retained_start", ""),
+            retained_end=v.get("retained_end", ""), note=v.get("note", ""),
+        )  # fmt: skip
+
+    return await _act(request, action, "resolved", visit_id=visit_id)
+
+
+@coordinator_required
+async def validate(request: Request, user: User) -> Response:
+    settings = node_of(request).settings
+
+    def action(s: Session, v: dict[str, str]) -> Any:
+        funder_id, month = _funder_and_month(request, v)
+        return validation.validate_month(s, settings, user, funder_id, month)
+
+    return await _act(request, action, "validated")
+
+
+@coordinator_required
+async def issue(request: Request, user: User) -> Response:
+    settings = node_of(request).settings
+
+    def action(s: Session, v: dict[str, str]) -> Any:
+        funder_id, month = _funder_and_month(request, v)
+        return invoices.issue(s, settings, user, funder_id, month)
+
+    return await _act(request, action, "issued")
+
+
+async def _download(request: Request, fn: Callable[[Session], bytes], media: str, name: str) -> Response:
+    try:
+        body = await run(request, fn)
+    except DomainError as exc:
+        raise HTTPException(http_status(exc), exc.message) from None
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@login_required
+async def invoice_pdf(request: Request, user: User) -> Response:
+    invoice_id: int = request.path_params["invoice_id"]
+    settings = node_of(request).settings
+    number = ""
+
+    def load(s: Session) -> bytes:
+        nonlocal number
+        invoice = invoices.readable(s, user, invoice_id)
+        number = invoice.number
+        return invoices.pdf_of(settings, invoice)
+
+    body = await _download(request, load, "application/pdf", "facture.pdf")
+    body.headers["Content-Disposition"] = f'attachment; filename="facture-{number}.pdf"'
+    return body
+
+
+@login_required
+async def certificate_pdf(request: Request, user: User) -> Response:
+    beneficiary_id: int = request.path_params["beneficiary_id"]
+    year: int = request.path_params["year"]
+    settings = node_of(request).settings
+    return await _download(
+        request,
+        lambda s: certificates.certificate_pdf(s, settings, user, beneficiary_id, year),
+        "application/pdf",
+        f"attestation-fiscale-{year}.pdf",
+    )
+
+
+@coordinator_required
+async def esppadom_export(request: Request, user: User) -> Response:
+    funder_id: int = request.path_params["funder_id"]
+    kind = request.url.path.rpartition(".")[2]
+    _, month = _funder_and_month(request)
+    settings = node_of(request).settings
+    if kind == "xml":
+        return await _download(
+            request, lambda s: esppadom.delivery_xml(s, settings, funder_id, month),
+            "application/xml", f"esppadom-delivery-{funder_id}-{month}.xml",
+        )  # fmt: skip
+    return await _download(
+        request, lambda s: esppadom.delivery_csv(s, settings, funder_id, month).encode(),
+        "text/csv; charset=utf-8", f"esppadom-delivery-{funder_id}-{month}.csv",
+    )  # fmt: skip
+
+
+@login_required
+async def my_invoices(request: Request, user: User) -> Response:
+    def load(s: Session) -> dict[str, Any]:
+        homes = invoices.homes_of(s, user)
+        rows = [
+            (home, [i for i in invoices.invoices(s, beneficiary_id=home.id) if i.recipient == "beneficiary"],
+             certificates.years(s, home.id or 0))
+            for home in homes
+        ]  # fmt: skip
+        return {"homes": rows}
+
+    return await render(request, "telemanagement/my_invoices.html", await run(request, load))
+
+
+def routes() -> list[Route]:
+    both = ["GET", "POST"]
+    return [
+        Route("/telemanagement/billing", billing, name="telemanagement_billing"),
+        Route("/telemanagement/billing/visits/{visit_id:int}/resolve", resolve, methods=both),
+        Route("/telemanagement/billing/validate", validate, methods=both),
+        Route("/telemanagement/billing/issue", issue, methods=both),
+        Route("/telemanagement/invoices/{invoice_id:int}.pdf", invoice_pdf),
+        Route(
+            "/telemanagement/beneficiaries/{beneficiary_id:int}/certificate-{year:int}.pdf", certificate_pdf
+        ),
+        Route("/telemanagement/funders/{funder_id:int}/esppadom.xml", esppadom_export),
+        Route("/telemanagement/funders/{funder_id:int}/esppadom.csv", esppadom_export),
+        Route("/me/invoices", my_invoices, name="my_invoices"),
+    ]
