@@ -15,6 +15,7 @@ from node.market import models as market_models
 from node.research import models as research_models  # research figures (issue 15)
 from node.search import models as search_models  # search (issue 10)
 from node.telemanagement import models as telemanagement_models  # telemanagement (issue 11)
+from node.telemanagement import tables as telemanagement_tables  # clock log, PINs, absences (issue 11)
 from node.timebank import models as timebank_models  # time bank (issue 12)
 
 metadata = SQLModel.metadata
@@ -31,6 +32,7 @@ __all__ = [
     "market_models",
     "metadata",
     "telemanagement_models",
+    "telemanagement_tables",
     "research_models",
     "search_models",
     "timebank_models",
