@@ -49,6 +49,9 @@ class Kind(StrEnum):
     REPORT = "report"
     # search (node.search)
     SAVED_SEARCH_MATCH = "saved_search_match"
+    # telemanagement (node.telemanagement)
+    VISIT_REPLACED = "visit_replaced"
+    VISIT_GIVEN = "visit_given"
 
 
 LABELS: dict[Kind, str] = {
@@ -80,6 +83,8 @@ LABELS: dict[Kind, str] = {
     Kind.MESSAGE: N_("New message"),
     Kind.REPORT: N_("New report to moderate"),
     Kind.SAVED_SEARCH_MATCH: N_("A new proposal matches your saved search"),
+    Kind.VISIT_REPLACED: N_("Someone else comes for a visit: your usual provider is away"),
+    Kind.VISIT_GIVEN: N_("A visit was given to you, replacing someone away"),
 }
 
 
