@@ -146,6 +146,26 @@ def clock(
         method, reason = "manual", manual_reason
     else:
         raise ValidationFailed(MSG_MANUAL_REASON, fields={"manual_reason": MSG_MANUAL_REASON})
+    move(visit, kind, moment)
+    event = ClockEvent(
+        visit_id=visit_id,
+        kind=kind,
+        at=moment,
+        received_at=now,
+        method=method,
+        manual_reason=reason,
+        provider_id=provider.id,
+    )
+    session.add(visit)
+    session.add(event)
+    session.flush()
+    where = door.position_result(session, settings, plan_of_visit(session, visit), position)
+    clocklog.record_event(session, event, offline=offline, client_id=client_id, position=where)
+    return event
+
+
+def move(visit: Visit, kind: str, moment: datetime) -> None:
+    """Check ``visit`` in or out at ``moment``: its next state, or the refusal that fits."""
     if visit.state == VisitState.CANCELLED:
         raise Conflict(MSG_CANCELLED)
     if kind == "in":
@@ -162,21 +182,6 @@ def clock(
             raise ValidationFailed(MSG_BEFORE_IN, fields={"at": MSG_BEFORE_IN})
         visit.state = VISIT_LIFECYCLE.check(visit.state, VisitState.DONE)
         visit.checked_out_at = moment
-    event = ClockEvent(
-        visit_id=visit_id,
-        kind=kind,
-        at=moment,
-        received_at=now,
-        method=method,
-        manual_reason=reason,
-        provider_id=provider.id,
-    )
-    session.add(visit)
-    session.add(event)
-    session.flush()
-    where = door.position_result(session, settings, plan_of_visit(session, visit), position)
-    clocklog.record_event(session, event, offline=offline, client_id=client_id, position=where)
-    return event
 
 
 def plan_of_visit(session: Session, visit: Visit) -> CarePlan:

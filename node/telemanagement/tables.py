@@ -99,3 +99,15 @@ class Reassignment(SQLModel, table=True):
     reassigned_to_id: int | None = Field(default=None)
     reassigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RemoteAssignment(SQLModel, table=True):
+    """A visit given to a provider of another node (their actor), who clocks it there."""
+
+    __tablename__ = "tm_remote_assignments"
+
+    visit_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("tm_visits.id", ondelete="CASCADE"), primary_key=True)
+    )
+    actor_uri: str = Field(max_length=2048, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
