@@ -16,7 +16,7 @@ from node.accounts import credentials
 from node.core import db
 from node.core.errors import Conflict, PermissionDenied, ValidationFailed
 from node.settings import Settings
-from node.telemanagement import clocking, clocklog, door, plans, visits
+from node.telemanagement import checks, clocking, clocklog, door, plans, visits
 from node.telemanagement.models import ClockEvent
 from node.telemanagement.tables import ClockLogEntry, HomePin
 from tests.support.telemanagement import CATEGORY, Setup, care_setup
@@ -122,6 +122,9 @@ def test_the_position_check_keeps_the_result_only(
         link = s.exec(select(ClockLogEntry)).one()
         assert link.position == found
         assert door.outside_area(s, [visit_id]) == ({visit_id} if found == "outside" else set())
+        visit = s.get(ClockEvent, link.event_id).visit_id  # type: ignore[union-attr]
+        kinds = checks.visit_anomalies(s, checking, visits.visit_of(s, visit))
+        assert ("out_of_area" in kinds) == (found == "outside")
         columns = " ".join(str(value) for value in link.model_dump().values())
         assert "48.86" not in columns and "45.76" not in columns
 

@@ -165,7 +165,15 @@ class ClockOut(BaseModel):
 class AnomalyOut(BaseModel):
     visit: VisitOut
     kinds: list[
-        Literal["late", "missing_check_in", "missing_check_out", "too_short", "outside_slot", "manual"]
+        Literal[
+            "late",
+            "missing_check_in",
+            "missing_check_out",
+            "too_short",
+            "outside_slot",
+            "manual",
+            "out_of_area",
+        ]
     ]
 
 
