@@ -5,6 +5,7 @@ often it is sent), and the one-off position check whose result alone is kept."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from node.settings import Settings
 from node.telemanagement import checks, clocking, clocklog, door, plans, visits
 from node.telemanagement.models import ClockEvent
 from node.telemanagement.tables import ClockLogEntry, HomePin
+from tests.support.pages import csrf, login
 from tests.support.telemanagement import CATEGORY, Setup, care_setup
 
 MONTREUIL = (48.8601, 2.4412)  # a street of Montreuil, 0.6 km from its centre
@@ -170,3 +172,22 @@ def test_offline_events_through_the_api(
     bad = client.post("/api/v1/clock-events", headers=headers, json={**body, "client_id": "x y"})
     assert bad.status_code == 422
     assert _count(engine) == (1, 1)
+
+
+def test_a_coordinator_draws_the_pin_on_the_beneficiarys_page(
+    client: TestClient, engine: Engine, settings: Settings, setup: Setup
+) -> None:
+    login(client, "coord")
+    page = f"/telemanagement/beneficiaries/{setup.beneficiary_id}"
+    token = csrf(client, page, f"{page}/pin")
+    assert client.get(f"{page}/pin").status_code == 303
+    drawn = client.post(f"{page}/pin", data={"csrf_token": token})
+    assert drawn.status_code == 200 and drawn.headers["cache-control"] == "no-store"
+    pin = re.search(r'data-testid="home-pin"><strong>(\d{6})<', drawn.text)
+    assert pin is not None
+    assert pin.group(1) not in client.get(page).text
+    with db.session_scope(engine) as s:
+        door.check_pin(s, settings, setup.beneficiary_id, pin.group(1))
+    client.cookies.clear()
+    login(client, "aline")
+    assert client.post(f"{page}/pin", data={"csrf_token": csrf(client, "/me/absence", "/me/absence")}).status_code == 403

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from node.http.pages.telemanagement import coordination, provider, replacements
+from node.http.pages.telemanagement import coordination, pins, provider, replacements
 
 
 def routes() -> list[BaseRoute]:
-    return [*coordination.routes(), *provider.routes(), *replacements.routes()]
+    return [*coordination.routes(), *provider.routes(), *replacements.routes(), *pins.routes()]
