@@ -190,4 +190,5 @@ def test_a_coordinator_draws_the_pin_on_the_beneficiarys_page(
         door.check_pin(s, settings, setup.beneficiary_id, pin.group(1))
     client.cookies.clear()
     login(client, "aline")
-    assert client.post(f"{page}/pin", data={"csrf_token": csrf(client, "/me/absence", "/me/absence")}).status_code == 403
+    token = csrf(client, "/me/absence", "/me/absence")
+    assert client.post(f"{page}/pin", data={"csrf_token": token}).status_code == 403
