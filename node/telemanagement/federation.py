@@ -17,6 +17,7 @@ is recorded once.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,8 @@ from sqlmodel import Session
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.addressing import AS_CONTEXT, same_origin
-from node.core.errors import ValidationFailed
+from node.activitypub.outbox.publish import publish
+from node.core.errors import N_, ValidationFailed
 from node.core.timeutil import isoformat, utcnow
 from node.settings import Settings
 from node.telemanagement import clocking, clocklog, door, plans, visits
@@ -65,6 +67,9 @@ FIELDS = (
     "clockKind", "clockMethod", "manualReason", "homeToken", "homePin", "recordedOffline",
 )  # fmt: skip
 """Everything an event may say: :func:`event_json` writes nothing else."""
+
+
+MSG_REMOTE = N_("Give the holder's actor and its visit as addresses of another node.")
 
 
 class Refused(Exception):
@@ -186,6 +191,57 @@ def give_to_remote(session: Session, user: User, visit_id: int, actor_uri: str) 
     session.add(row)
     session.flush()
     return row
+
+
+def send_clock(
+    session: Session,
+    settings: Settings,
+    provider: User,
+    *,
+    holder: str,
+    visit: str,
+    kind: str,
+    token: str = "",
+    pin: str = "",
+    manual_reason: str = "",
+    at: datetime | None = None,
+    offline: bool = False,
+) -> VisitClock:
+    """On the provider's node: clock a visit another node holds, by sending the event to that node's
+    actor only (queued in this transaction, delivered by the worker)."""
+    if kind not in ("in", "out"):
+        raise ValidationFailed(N_("Clock in or out."), fields={"kind": N_("Clock in or out.")})
+    if token.strip():
+        method = "qr"
+    elif pin.strip():
+        method = "pin"
+    elif manual_reason in clocking.MANUAL_REASONS:
+        method = "manual"
+    else:
+        raise ValidationFailed(
+            clocking.MSG_MANUAL_REASON, fields={"manual_reason": clocking.MSG_MANUAL_REASON}
+        )
+    for uri in (holder, visit):
+        if not uri.startswith(("https://", "http://")) or local.is_local(settings, uri) or len(uri) > 2048:
+            raise ValidationFailed(MSG_REMOTE, fields={"visit": MSG_REMOTE})
+    now = utcnow()
+    actor = local.person(settings, provider)
+    clock = VisitClock(
+        id=settings.url(f"/telemanagement/clock-events/{uuid.uuid4().hex}"),
+        provider=actor.uri,
+        receiver=holder,
+        fulfills=visit,
+        kind=kind,
+        at=(at or now).replace(microsecond=0),
+        method=method,
+        manual_reason=manual_reason if method == "manual" else "",
+        token=token.strip() if method == "qr" else "",
+        pin=pin.strip() if method == "pin" else "",
+        offline=offline,
+        published=now,
+    )
+    publish(settings, session=session, actor=actor, activity=create_json(clock), recipients=[holder])
+    return clock
 
 
 def _client_id(event_id: str) -> str:

@@ -24,6 +24,7 @@ from node.http.api.v1 import (
     proposals,
     search,
     telemanagement,
+    telemanagement_remote,  # visits across nodes (issue 11)
     timebank,
 )
 from node.http.runtime import node_of
@@ -50,6 +51,7 @@ def api() -> Api:
             *proposals.operations(),
             *timebank.operations(),  # time bank (issue 12)
             *telemanagement.operations(),  # telemanagement (issue 11)
+            *telemanagement_remote.operations(),  # visits across nodes (issue 11)
             *conversations.operations(),  # conversations and moderation (issue 14)
             *search.operations(),  # search (issue 10)
         ],
