@@ -20,8 +20,10 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select as core_select
+from sqlmodel import Session, select
 
 from node.core.db import insert_or_update
 from node.core.sqlbase import table_of
@@ -38,7 +40,7 @@ def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def canonical(entry: ClockLogEntry) -> str:
+def canonical(entry: ClockLogEntry | Any) -> str:
     """The canonical form of a link's fields (everything but its own hash)."""
     fields = {
         "chain": entry.chain,
@@ -60,7 +62,7 @@ def canonical(entry: ClockLogEntry) -> str:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def link_hash(prev_hash: str, entry: ClockLogEntry) -> str:
+def link_hash(prev_hash: str, entry: ClockLogEntry | Any) -> str:
     return hashlib.sha256(f"{prev_hash}\n{canonical(entry)}".encode()).hexdigest()
 
 
@@ -166,30 +168,33 @@ class Verification:
         return self.broken_seq is None
 
 
-def _links(session: Session, chain: str) -> Iterator[ClockLogEntry]:
+def _links(session: Session, chain: str) -> Iterator[Any]:
+    """The chain's links in order, as plain rows (Core, in batches: no ORM object per link)."""
+    table = table_of(ClockLogEntry)
     after = 0
     while True:
-        batch = list(
-            session.exec(
-                select(ClockLogEntry)
-                .where(ClockLogEntry.chain == chain, ClockLogEntry.seq > after)
-                .order_by(col(ClockLogEntry.seq))
-                .limit(BATCH)
-            )
-        )
+        batch = session.execute(
+            core_select(table)
+            .where(table.c.chain == chain, table.c.seq > after)
+            .order_by(table.c.seq)
+            .limit(BATCH)
+        ).all()
         if not batch:
             return
         yield from batch
         after = batch[-1].seq
-        session.expunge_all()
 
 
-def _differs(event: ClockEvent, link: ClockLogEntry) -> str:
-    for name in ("visit_id", "kind", "at", "method", "manual_reason"):
-        if getattr(event, name) != getattr(link, name):
+_CHECKED = ("visit_id", "kind", "at", "method", "manual_reason", "provider_id")
+
+
+def _differs(event: Any) -> str:
+    """The first field of a clock event that differs from its link (``row.link_<name>``), or ``""``."""
+    for name in _CHECKED[:-1]:
+        if getattr(event, name) != getattr(event, f"link_{name}"):
             return name
     # A provider whose account was deleted leaves the event without them (ON DELETE SET NULL).
-    return "provider_id" if event.provider_id not in (None, link.provider_id) else ""
+    return "provider_id" if event.provider_id not in (None, event.link_provider_id) else ""
 
 
 def verify(session: Session, chain: str = CHAIN) -> Verification:
@@ -210,17 +215,20 @@ def verify(session: Session, chain: str = CHAIN) -> Verification:
             seq, min(seq + 1, head.seq), f"the chain ends at link {seq}, its head says {head.seq}"
         )
     # Every clock event must be the one its link says.
-    events = session.exec(
-        select(ClockEvent, ClockLogEntry)
-        .join(ClockLogEntry, col(ClockLogEntry.event_id) == col(ClockEvent.id), isouter=True)
-        .order_by(col(ClockEvent.id))
+    events, links = table_of(ClockEvent), table_of(ClockLogEntry)
+    rows = session.execute(
+        core_select(
+            events, links.c.seq.label("link_seq"), *(links.c[name].label(f"link_{name}") for name in _CHECKED)
+        )
+        .select_from(events.outerjoin(links, links.c.event_id == events.c.id))
+        .order_by(events.c.id)
     )
-    for event, link in events:
-        if link is None:
-            return Verification(seq, seq + 1, f"clock event {event.id} has no link in the log")
-        changed = _differs(event, link)
+    for row in rows:
+        if row.link_seq is None:
+            return Verification(seq, seq + 1, f"clock event {row.id} has no link in the log")
+        changed = _differs(row)
         if changed:
             return Verification(
-                seq, link.seq, f"clock event {event.id} differs from link {link.seq} ({changed})"
+                seq, row.link_seq, f"clock event {row.id} differs from link {row.link_seq} ({changed})"
             )
     return Verification(seq)
