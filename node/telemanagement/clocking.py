@@ -159,7 +159,9 @@ def clock(
     session.add(visit)
     session.add(event)
     session.flush()
-    where = door.position_result(session, settings, plan_of_visit(session, visit), position)
+    where = (
+        door.position_result(session, settings, plan_of_visit(session, visit), position) if position else ""
+    )
     clocklog.record_event(session, event, offline=offline, client_id=client_id, position=where)
     return event
 
