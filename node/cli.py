@@ -28,6 +28,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "node.commands.worker": ("worker",),
     "node.commands.backup": ("backup", "restore"),
     "node.commands.research": ("research",),
+    "node.commands.telemanagement": ("telemanagement",),
 }
 
 

@@ -17,6 +17,7 @@ from node.search import models as search_models  # search (issue 10)
 from node.search.matching import models as matching_models  # matching (issue 10)
 from node.telemanagement import billing_models as telemanagement_billing  # invoices (issue 11)
 from node.telemanagement import models as telemanagement_models  # telemanagement (issue 11)
+from node.telemanagement import tables as telemanagement_tables  # clock log, PINs, absences (issue 11)
 from node.timebank import models as timebank_models  # time bank (issue 12)
 
 metadata = SQLModel.metadata
@@ -35,6 +36,7 @@ __all__ = [
     "metadata",
     "telemanagement_models",
     "telemanagement_billing",
+    "telemanagement_tables",
     "research_models",
     "search_models",
     "timebank_models",

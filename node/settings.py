@@ -181,6 +181,17 @@ class Settings:
     telemanagement_sap_agrement: str = field(
         default="", metadata=_doc("The issuer's agrément or autorisation number, when it has one.")
     )
+    telemanagement_position_check: bool = field(
+        default=False,
+        metadata=_doc(
+            "Compare the provider's phone position, at clock time only, with the centre of the home's "
+            "commune; only the result is kept (inside, outside, unknown), never the position."
+        ),
+    )
+    telemanagement_position_km: int = field(
+        default=3,
+        metadata=_doc("Kilometres from the centre of the home's commune within which a clock is inside."),
+    )
     # Running a node for real (issue 9): abuse limits, proxies, slow clients, logs, metrics.
     limit_registrations_per_address_hour: int = field(
         default=5, metadata=_doc("Accounts one client address may register per hour (0: no limit).")
@@ -476,6 +487,8 @@ def _validate_telemanagement(settings: Settings) -> None:
         raise SettingsError("ASASAP_TELEMANAGEMENT_LATE_MINUTES must be between 0 and 240")
     if not 1 <= settings.telemanagement_short_percent <= 100:
         raise SettingsError("ASASAP_TELEMANAGEMENT_SHORT_PERCENT must be between 1 and 100")
+    if not 1 <= settings.telemanagement_position_km <= 100:
+        raise SettingsError("ASASAP_TELEMANAGEMENT_POSITION_KM must be between 1 and 100")
 
 
 def networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -26,6 +26,7 @@ from node.market import federation as market_federation
 from node.market import jobs as market_jobs
 from node.search import jobs as search_jobs
 from node.settings import Settings
+from node.telemanagement import inbox as telemanagement_inbox
 from node.timebank import federation as timebank_federation
 from node.timebank import jobs as timebank_jobs
 
@@ -49,6 +50,7 @@ def inbox_dispatcher() -> Dispatcher:
             social_inbound.inbox_handlers(DIRECTORY, GROUPS),
             groups_federation.inbox_handlers(GROUPS, announced=announced),
             timebank_federation.inbox_handlers(),
+            telemanagement_inbox.inbox_handlers(),  # clocks of visits given to other nodes (issue 11)
             conversations_federation.inbox_handlers(),
             market_federation.inbox_handlers(),
         ]

@@ -51,6 +51,9 @@ class Kind(StrEnum):
     SAVED_SEARCH_MATCH = "saved_search_match"
     MATCH_DEMAND = "match_demand"  # a demand the person could answer (node.search.matching)
     MATCH_OFFER = "match_offer"  # an offer that answers the person's demand
+    # telemanagement (node.telemanagement)
+    VISIT_REPLACED = "visit_replaced"
+    VISIT_GIVEN = "visit_given"
 
 
 LABELS: dict[Kind, str] = {
@@ -84,6 +87,8 @@ LABELS: dict[Kind, str] = {
     Kind.SAVED_SEARCH_MATCH: N_("A new proposal matches your saved search"),
     Kind.MATCH_DEMAND: N_("A new demand you could answer"),
     Kind.MATCH_OFFER: N_("A new offer answers your demand"),
+    Kind.VISIT_REPLACED: N_("Someone else comes for a visit: your usual provider is away"),
+    Kind.VISIT_GIVEN: N_("A visit was given to you, replacing someone away"),
 }
 
 

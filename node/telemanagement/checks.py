@@ -9,7 +9,8 @@ Anomalies (a visit can have several), with the node's tolerance ``telemanagement
 - ``too_short``: clocked for less than ``telemanagement_short_percent`` of the planned duration;
 - ``outside_slot``: checked in before the start minus the tolerance, or after the planned end, or
   checked out after the end plus the tolerance;
-- ``manual``: clocked by hand (at least one event), to be confirmed.
+- ``manual``: clocked by hand (at least one event), to be confirmed;
+- ``out_of_area``: with the position check on, clocked away from the home's commune.
 
 Done hours are clocked hours (check-in to check-out) of finished visits; planned hours are those of
 visits not cancelled; granted hours are the version in force on the first day of the month.
@@ -25,16 +26,27 @@ from sqlmodel import Session, col, select
 from node.core.errors import N_, ValidationFailed
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from node.telemanagement import plans
+from node.telemanagement import door, plans
 from node.telemanagement.lifecycles import VisitState
 from node.telemanagement.models import ClockEvent, Visit
 from node.telemanagement.visits import PARIS, VisitLine, between, day_bounds
 
-KINDS = ("late", "missing_check_in", "missing_check_out", "too_short", "outside_slot", "manual")
+KINDS = (
+    "late",
+    "missing_check_in",
+    "missing_check_out",
+    "too_short",
+    "outside_slot",
+    "manual",
+    "out_of_area",
+)
 
 
-def anomalies_of(visit: Visit, settings: Settings, now: datetime, manual: bool) -> list[str]:
-    """The anomalies of one visit at ``now`` (pure: the caller says whether it was clocked by hand)."""
+def anomalies_of(
+    visit: Visit, settings: Settings, now: datetime, manual: bool, outside: bool = False
+) -> list[str]:
+    """The anomalies of one visit at ``now`` (pure: the caller says whether it was clocked by hand, and
+    away from the home)."""
     tolerance = timedelta(minutes=settings.telemanagement_late_minutes)
     found: list[str] = []
     if visit.state == VisitState.CANCELLED:
@@ -57,6 +69,8 @@ def anomalies_of(visit: Visit, settings: Settings, now: datetime, manual: bool) 
             found.append("outside_slot")
     if manual:
         found.append("manual")
+    if outside:
+        found.append("out_of_area")
     return found
 
 
@@ -65,7 +79,8 @@ def visit_anomalies(session: Session, settings: Settings, visit: Visit) -> list[
     manual = session.exec(
         select(ClockEvent.id).where(ClockEvent.visit_id == visit.id, ClockEvent.method == "manual")
     ).first()
-    return anomalies_of(visit, settings, utcnow(), manual is not None)
+    outside = door.outside_area(session, [visit.id or 0])
+    return anomalies_of(visit, settings, utcnow(), manual is not None, bool(outside))
 
 
 @dataclass(frozen=True)
@@ -89,10 +104,11 @@ def anomalies(session: Session, settings: Settings, start: datetime, end: dateti
         if ids
         else set()
     )
+    outside = door.outside_area(session, [i for i in ids if i is not None])
     now = utcnow()
     found = []
     for line in lines:
-        kinds = anomalies_of(line.visit, settings, now, line.visit.id in manual)
+        kinds = anomalies_of(line.visit, settings, now, line.visit.id in manual, line.visit.id in outside)
         if kinds:
             found.append(Anomaly(line, kinds))
     return found

@@ -5,9 +5,11 @@ an HMAC of the first two parts under a key derived from the node secret. Revokin
 its generation: the printed code stops working and a new one is printed. A token proves the provider
 stood where the code is (or held a photo of it: the manual method is no weaker, and says so).
 
-No position is ever asked for or stored (the one-off position check the sector sometimes uses is not
-offered). Each event keeps the time the provider gave (the phone's clock, for an event sent late) and the
-time the node received it; the anomaly list compares them with the plan.
+The home's PIN, an NFC tag, events sent again from a phone that was offline and the optional one-off
+position check (never stored) are in :mod:`node.telemanagement.door`. Each event keeps the time the
+provider gave (the phone's clock, for an event sent late) and the time the node received it; the anomaly
+list compares them with the plan. Each is chained into the tamper-evident clock log
+(:mod:`node.telemanagement.clocklog`) in the same transaction.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from node.accounts.models import User
 from node.core.errors import N_, Conflict, PermissionDenied, ValidationFailed
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from node.telemanagement import locks, plans
+from node.telemanagement import clocklog, door, locks, plans
 from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
 from node.telemanagement.models import Beneficiary, CarePlan, ClockEvent, Visit
 from node.telemanagement.plans import PrivateDetails
@@ -105,16 +107,27 @@ def clock(
     token: str = "",
     manual_reason: str = "",
     at: datetime | None = None,
+    pin: str = "",
+    offline: bool = False,
+    client_id: str | None = None,
+    position: tuple[float, float] | None = None,
 ) -> ClockEvent:
     """Check in (``kind="in"``) or out (``"out"``) of a visit assigned to ``provider``: with the home's
-    token, or by hand with one of :data:`MANUAL_REASONS`. ``at`` is the phone's time of the event when
-    it was kept offline; nothing is recorded when anything is wrong."""
+    token, the home's PIN, or by hand with one of :data:`MANUAL_REASONS`. ``at`` is the phone's time of
+    the event when it was kept offline (``offline``); an event sent again with the same ``client_id``
+    gives back the first one. ``position`` (latitude, longitude) is compared with the home's commune
+    when the node checks positions, and forgotten. Every event is chained into the clock log; nothing
+    is recorded when anything is wrong."""
     if kind not in ("in", "out"):
         raise ValidationFailed(N_("Clock in or out."), fields={"kind": N_("Clock in or out.")})
     # Locked: two check-ins sent at once (a double tap, a phone resending) are taken one after the other.
     visit = session.get(Visit, visit_id, with_for_update=True) or visit_of(session, visit_id)
     if visit.provider_id is None or visit.provider_id != provider.id:
         raise PermissionDenied(MSG_NOT_YOURS)
+    if client_id is not None:
+        sent = door.resent(session, client_id, visit_id, kind)
+        if sent is not None:
+            return sent
     now = utcnow()
     moment = (at or now).replace(microsecond=0)
     if moment.tzinfo is None or moment > now + LATEST or moment < now - EARLIEST:
@@ -126,10 +139,36 @@ def clock(
         if home.id != plan.beneficiary_id:
             raise ValidationFailed(MSG_OTHER_HOME, fields={"token": MSG_OTHER_HOME})
         method, reason = "qr", ""
+    elif pin.strip():
+        door.check_pin(session, settings, plan_of_visit(session, visit).beneficiary_id, pin)
+        method, reason = "pin", ""
     elif manual_reason in MANUAL_REASONS:
         method, reason = "manual", manual_reason
     else:
         raise ValidationFailed(MSG_MANUAL_REASON, fields={"manual_reason": MSG_MANUAL_REASON})
+    move(session, visit, kind, moment)
+    event = ClockEvent(
+        visit_id=visit_id,
+        kind=kind,
+        at=moment,
+        received_at=now,
+        method=method,
+        manual_reason=reason,
+        provider_id=provider.id,
+    )
+    session.add(visit)
+    session.add(event)
+    session.flush()
+    where = (
+        door.position_result(session, settings, plan_of_visit(session, visit), position) if position else ""
+    )
+    clocklog.record_event(session, event, offline=offline, client_id=client_id, position=where)
+    return event
+
+
+def move(session: Session, visit: Visit, kind: str, moment: datetime) -> None:
+    """Check ``visit`` in or out at ``moment``: its next state, or the refusal that fits (a cancelled
+    visit, a month already validated, a visit not in the right state)."""
     if visit.state == VisitState.CANCELLED:
         raise Conflict(MSG_CANCELLED)
     locks.require_unlocked(session, visit.plan_id, visit.starts_at)
@@ -147,19 +186,12 @@ def clock(
             raise ValidationFailed(MSG_BEFORE_IN, fields={"at": MSG_BEFORE_IN})
         visit.state = VISIT_LIFECYCLE.check(visit.state, VisitState.DONE)
         visit.checked_out_at = moment
-    event = ClockEvent(
-        visit_id=visit_id,
-        kind=kind,
-        at=moment,
-        received_at=now,
-        method=method,
-        manual_reason=reason,
-        provider_id=provider.id,
-    )
-    session.add(visit)
-    session.add(event)
-    session.flush()
-    return event
+
+
+def plan_of_visit(session: Session, visit: Visit) -> CarePlan:
+    plan = session.get(CarePlan, visit.plan_id)
+    assert plan is not None
+    return plan
 
 
 def events_of(session: Session, visit_id: int) -> list[ClockEvent]:

@@ -110,3 +110,77 @@ def test_a_visit_clocked_at_the_door_on_a_phone(node: Node, browser: Browser) ->
     c.goto(node.url + "/telemanagement/anomalies")
     expect(c.locator(f'[data-visit="{visit["id"]}"]')).to_contain_text("Pointage manuel")
     fits(c)
+
+
+def test_a_check_out_made_offline_is_sent_when_the_network_returns(node: Node, browser: Browser) -> None:
+    """The provider checks in, loses the network, checks out (kept on the phone, even across a reload of
+    the day page), and the check-out reaches the node with the phone's time once the network is back."""
+    node.add_person("coordo")
+    node.add_person("bruno")
+    assert node.process.cli("user", "set-role", "coordo", "coordinator").returncode == 0
+    funder = node.ok(
+        "POST", "/funders", {"name": "CARSAT", "kind": "pension", "billing": "direct"}, user="coordo"
+    )
+    home = node.ok(
+        "POST",
+        "/beneficiaries",
+        {"name": "M. Leroy", "commune": "Bagnolet", "address": "3 rue Sadi Carnot", "door_code": "B12"},
+        user="coordo",
+    )
+    today = datetime.now(PARIS).date()
+    plan = node.ok(
+        "POST",
+        "/plans",
+        {
+            "beneficiary_id": home["id"],
+            "funder_id": funder["id"],
+            "folder_number": "CAR-9",
+            "valid_from": (today - timedelta(days=2)).isoformat(),
+            "hourly_rate": "24.58",
+            "participation": "10",
+            "hours": {"housework": "12"},
+        },
+        user="coordo",
+    )
+    start = (datetime.now(UTC) - timedelta(minutes=50)).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+    [visit] = node.ok(
+        "POST",
+        "/visits",
+        {"plan_id": plan["id"], "category": "housework", "start": start, "minutes": 60, "provider": "bruno"},
+        user="coordo",
+    )
+
+    b = phone(browser, node, "bruno")
+    b.goto(node.url + "/me/visits")
+    b.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    b.get_by_label("Ou pointer à la main, parce que…").select_option("qr_missing")
+    b.get_by_role("button", name="Pointer l’arrivée").click()
+    expect(b.get_by_role("status").first).to_have_text("Arrivée pointée.")
+    expect(b.get_by_test_id(f"state-{visit['id']}")).to_have_text("En cours")
+
+    b.context.set_offline(True)
+    b.get_by_label("Ou pointer à la main, parce que…").select_option("no_network")
+    b.get_by_role("button", name="Pointer le départ").click()
+    expect(b.locator("#tm-sync")).to_have_text(
+        "Gardé sur ce téléphone\u00a0: il sera envoyé au retour du réseau."
+    )
+    expect(b.get_by_test_id(f"state-{visit['id']}")).to_have_text(
+        "Enregistré sur ce téléphone, pas encore envoyé"
+    )
+    fits(b)
+    b.reload()  # the day page is still there without network, and so is what waits
+    expect(b.locator(".tm-door")).to_contain_text("3 rue Sadi Carnot")
+    assert b.evaluate("JSON.parse(localStorage.getItem('asasap-clock-queue')).length") == 1
+    before_sending = datetime.now(UTC)
+    [waiting] = [v for v in node.ok("GET", "/visits", user="coordo") if v["id"] == visit["id"]]
+    assert waiting["state"] == "in_progress"
+
+    b.context.set_offline(False)
+    expect(b.get_by_role("status").first).to_have_text("Ce qui était gardé sur ce téléphone a été envoyé.")
+    expect(b.get_by_test_id(f"state-{visit['id']}")).to_have_text("Fait")
+    assert b.evaluate("localStorage.getItem('asasap-clock-queue')") == "[]"
+    [done] = [v for v in node.ok("GET", "/visits", user="coordo") if v["id"] == visit["id"]]
+    assert done["state"] == "done"
+    assert datetime.fromisoformat(done["checked_out_at"]) <= before_sending  # the phone's time, not arrival
+    verified = node.process.cli("telemanagement", "verify-log")
+    assert verified.returncode == 0 and verified.stdout.startswith("clock log intact")

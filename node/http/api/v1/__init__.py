@@ -27,6 +27,7 @@ from node.http.api.v1 import (
     search,
     telemanagement,
     telemanagement_billing,  # telemanagement billing (issue 11)
+    telemanagement_remote,  # visits across nodes (issue 11)
     timebank,
 )
 from node.http.runtime import node_of
@@ -54,6 +55,7 @@ def api() -> Api:
             *timebank.operations(),  # time bank (issue 12)
             *telemanagement.operations(),  # telemanagement (issue 11)
             *telemanagement_billing.operations(),  # statements, resolutions, validations, invoices
+            *telemanagement_remote.operations(),  # visits across nodes (issue 11)
             *conversations.operations(),  # conversations and moderation (issue 14)
             *search.operations(),  # search (issue 10)
             *maps.operations(),  # maps of search results (issue 10)

@@ -20,7 +20,7 @@ from node.core.errors import N_, PermissionDenied, ValidationFailed
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
 from node.http.runtime import node_of, run
-from node.telemanagement import checks, clocking, plans, visits
+from node.telemanagement import checks, clocking, door, plans, visits
 from node.telemanagement.models import Beneficiary, CarePlan, Funder, Visit
 
 TAG = "telemanagement"
@@ -140,6 +140,17 @@ class ClockIn(Strict):
     token: str = Field(default="", max_length=100, description="The home's QR token (the end of its URL)")
     manual_reason: Literal["", "qr_missing", "qr_damaged", "camera_broken", "no_network", "other"] = ""
     at: datetime | None = Field(default=None, description="The phone's time of the event; default: now")
+    pin: str = Field(default="", max_length=6, description="The home's PIN, given by the beneficiary")
+    client_id: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The phone's id of the event: sent again, it is recorded once",
+    )
+    offline: bool = Field(default=False, description="Kept on the phone and sent when the network returned")
+    latitude: float | None = Field(default=None, ge=-90, le=90, description="Only with the position check")
+    longitude: float | None = Field(default=None, ge=-180, le=180, description="Never stored")
 
 
 class ClockOut(BaseModel):
@@ -147,13 +158,22 @@ class ClockOut(BaseModel):
     kind: str
     at: datetime
     received_at: datetime
-    method: str = Field(description="qr or manual")
+    method: str = Field(description="qr, pin or manual")
+    offline: bool = Field(default=False, description="Recorded offline, at the phone's time")
 
 
 class AnomalyOut(BaseModel):
     visit: VisitOut
     kinds: list[
-        Literal["late", "missing_check_in", "missing_check_out", "too_short", "outside_slot", "manual"]
+        Literal[
+            "late",
+            "missing_check_in",
+            "missing_check_out",
+            "too_short",
+            "outside_slot",
+            "manual",
+            "out_of_area",
+        ]
     ]
 
 
@@ -433,6 +453,12 @@ async def clock(request: Request, caller: User, body: ClockIn) -> ClockOut:
             token=body.token,
             manual_reason=body.manual_reason,
             at=body.at,
+            pin=body.pin,
+            offline=body.offline,
+            client_id=body.client_id,
+            position=(body.latitude, body.longitude)
+            if body.latitude is not None and body.longitude is not None
+            else None,
         )
         return ClockOut(
             visit_id=event.visit_id,
@@ -440,6 +466,7 @@ async def clock(request: Request, caller: User, body: ClockIn) -> ClockOut:
             at=event.at,
             received_at=event.received_at,
             method=event.method,
+            offline=bool(event.id and door.offline_of(s, [event.id])),
         )
 
     return await run(request, save)

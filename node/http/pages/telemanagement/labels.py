@@ -41,6 +41,7 @@ ANOMALIES = {
     "too_short": N_("Too short"),
     "outside_slot": N_("Clocked outside the slot"),
     "manual": N_("Clocked by hand"),
+    "out_of_area": N_("Clocked away from the home's commune"),
 }
 ALL = {
     "funder_kinds": FUNDER_KINDS,

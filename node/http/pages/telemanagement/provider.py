@@ -10,19 +10,20 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from node.accounts.models import User
-from node.core.errors import DomainError, http_status
+from node.core.errors import DomainError, ValidationFailed, http_status
 from node.http.pages.telemanagement import labels
-from node.http.runtime import form_with_csrf, login_required, node_of, render, run, text
-from node.telemanagement import clocking, feeds, visits
+from node.http.runtime import checkbox, form_with_csrf, login_required, node_of, render, run, text
+from node.telemanagement import clocking, door, feeds, visits
 
 
 def _day(request: Request) -> date:
@@ -56,6 +57,7 @@ async def _day_page(request: Request, user: User, day: date, **form: Any) -> Res
             "errors": form.get("errors") or {},
             "message": form.get("message"),
             "failed_visit": form.get("visit_id"),
+            "position_check": settings.telemanagement_position_check,
         },
         status_code=form.get("status_code", 200),
     )
@@ -75,11 +77,25 @@ async def clock(request: Request, user: User) -> Response:
     form = await form_with_csrf(request)
     settings = node_of(request).settings
     kind, token, reason = text(form, "kind", 10), text(form, "token", 200), text(form, "manual_reason", 30)
-    back = text(form, "back", 200)
+    back, pin, client_id = text(form, "back", 200), text(form, "pin", 12), text(form, "client_id", 64) or None
     try:
+        at, position = _sent_time(text(form, "at", 40)), _position(form)
         await run(
             request,
-            lambda s: clocking.clock(s, settings, user, visit_id, kind, token=token, manual_reason=reason),
+            lambda s: clocking.clock(
+                s,
+                settings,
+                user,
+                visit_id,
+                kind,
+                token=token,
+                manual_reason=reason,
+                pin=pin,
+                at=at,
+                offline=checkbox(form, "offline"),
+                client_id=client_id,
+                position=position,
+            ),
         )
     except DomainError as exc:
         return await _day_page(
@@ -93,6 +109,30 @@ async def clock(request: Request, user: User) -> Response:
         )
     target = back if back.startswith("/home/") else "/me/visits"
     return RedirectResponse(f"{target}?done={'in' if kind == 'in' else 'out'}", status_code=303)
+
+
+def _sent_time(value: str) -> datetime | None:
+    """The phone's time of an event it kept (ISO 8601 with its offset), or none: now."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationFailed(clocking.MSG_TIME, fields={"at": clocking.MSG_TIME})
+    return moment
+
+
+def _position(form: FormData) -> tuple[float, float] | None:
+    """The phone's position at clock time, when it sent one (never stored: compared, then dropped)."""
+    lat, lon = text(form, "latitude", 30), text(form, "longitude", 30)
+    if not (lat and lon):
+        return None
+    try:
+        return float(lat), float(lon)
+    except ValueError:
+        raise ValidationFailed(door.MSG_POSITION, fields={"position": door.MSG_POSITION}) from None
 
 
 @login_required
@@ -110,6 +150,7 @@ async def home(request: Request, user: User) -> Response:
             "home": place,
             "doors": doors,
             "token": token,
+            "position_check": settings.telemanagement_position_check,
             **labels.ALL,
             "done": request.query_params.get("done"),
         },

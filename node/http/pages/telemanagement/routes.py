@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from node.http.pages.telemanagement import billing, coordination, provider
+from node.http.pages.telemanagement import billing, coordination, pins, provider, replacements
 
 
 def routes() -> list[BaseRoute]:
-    return [*coordination.routes(), *provider.routes(), *billing.routes()]
+    return [
+        *coordination.routes(),
+        *provider.routes(),
+        *billing.routes(),
+        *replacements.routes(),
+        *pins.routes(),
+    ]

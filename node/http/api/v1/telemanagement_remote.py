@@ -1,0 +1,110 @@
+"""API operations of visits across nodes: a coordinator gives a visit to a provider of another node
+(by actor); a provider clocks a visit that another node holds (the event is sent to that node only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+from starlette.requests import Request
+
+from node.accounts.models import User
+from node.core.errors import N_, ValidationFailed
+from node.http.api.framework import Operation, operation
+from node.http.api.schemas import Strict
+from node.http.runtime import node_of, run
+from node.telemanagement import clocking, federation
+
+TAG = "telemanagement"
+
+
+class RemoteProviderIn(Strict):
+    actor: str = Field(min_length=8, max_length=2048, description="The provider's actor on another node")
+
+
+class RemoteProviderOut(BaseModel):
+    visit_id: int
+    actor: str
+    visit: str = Field(description="This node's address of the visit, that the provider's events name")
+
+
+class RemoteClockIn(Strict):
+    holder: str = Field(min_length=8, max_length=2048, description="The actor of the node holding the visit")
+    visit: str = Field(min_length=8, max_length=2048, description="That node's address of the visit")
+    kind: Literal["in", "out"]
+    token: str = Field(default="", max_length=100, description="The home's code, read at the door")
+    pin: str = Field(default="", max_length=6, description="The home's PIN")
+    manual_reason: Literal["", "qr_missing", "qr_damaged", "camera_broken", "no_network", "other"] = ""
+    at: datetime | None = Field(default=None, description="The phone's time of the event; default: now")
+    offline: bool = False
+
+
+class RemoteClockOut(BaseModel):
+    id: str = Field(description="The EconomicEvent's id")
+    visit: str
+    kind: str
+    at: datetime
+    method: str
+
+
+@operation(
+    "POST",
+    "/visits/{visit_id:int}/remote-provider",
+    summary="Give a planned visit to a provider of another node (coordinators)",
+    tag=TAG,
+    auth="coordinator",
+    body=RemoteProviderIn,
+    response=RemoteProviderOut,
+)
+async def give_to_remote(request: Request, caller: User, body: RemoteProviderIn) -> RemoteProviderOut:
+    visit_id: int = request.path_params["visit_id"]
+    settings = node_of(request).settings
+
+    def save(s: Session) -> RemoteProviderOut:
+        row = federation.give_to_remote(s, caller, visit_id, body.actor)
+        return RemoteProviderOut(
+            visit_id=visit_id, actor=row.actor_uri, visit=federation.visit_uri(settings, visit_id)
+        )
+
+    return await run(request, save)
+
+
+@operation(
+    "POST",
+    "/remote-clock-events",
+    summary="Check in or out of a visit that another node holds (sent to that node only)",
+    tag=TAG,
+    body=RemoteClockIn,
+    response=RemoteClockOut,
+    status=202,
+)
+async def clock_remote(request: Request, caller: User, body: RemoteClockIn) -> RemoteClockOut:
+    settings = node_of(request).settings
+    if body.at is not None and body.at.tzinfo is None:
+        raise ValidationFailed(clocking.MSG_TIME, fields={"at": N_("Give the time with its offset.")})
+
+    def send(s: Session) -> RemoteClockOut:
+        clock = federation.send_clock(
+            s,
+            settings,
+            caller,
+            holder=body.holder,
+            visit=body.visit,
+            kind=body.kind,
+            token=body.token,
+            pin=body.pin,
+            manual_reason=body.manual_reason,
+            at=body.at,
+            offline=body.offline,
+        )
+        return RemoteClockOut(
+            id=clock.id, visit=clock.fulfills, kind=clock.kind, at=clock.at, method=clock.method
+        )
+
+    return await run(request, send)
+
+
+def operations() -> list[Operation]:
+    return [give_to_remote, clock_remote]

@@ -1,0 +1,116 @@
+"""Replacement on absence, in pages:
+
+- ``/me/absence``: a provider declares days away; their planned visits in those days are freed;
+- ``/telemanagement/replacements``: the coordinators' list of visits waiting for someone, each with the
+  suggested replacements (the absent provider's group, qualified, free) and the form that gives it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from node.accounts.models import User
+from node.core.errors import DomainError, http_status
+from node.groups.colleagues import colleagues_of
+from node.http.pages.telemanagement import labels
+from node.http.runtime import coordinator_required, form_with_csrf, login_required, render, run, text
+from node.telemanagement import replacement
+
+
+async def _absence_page(request: Request, **form: Any) -> Response:
+    return await render(
+        request,
+        "telemanagement/absence.html",
+        {
+            "errors": form.get("errors") or {},
+            "values": form.get("values") or {},
+            "message": form.get("message"),
+        },
+        status_code=form.get("status_code", 200),
+    )
+
+
+@login_required
+async def absence(request: Request, user: User) -> Response:
+    if request.method == "GET":
+        return await _absence_page(request)
+    form = await form_with_csrf(request)
+    values = {name: text(form, name, 200) for name in ("first_day", "last_day", "reason")}
+    try:
+        _absence, freed = await run(
+            request,
+            lambda s: replacement.declare_absence(
+                s, user, first_day=values["first_day"], last_day=values["last_day"], reason=values["reason"]
+            ),
+        )
+    except DomainError as exc:
+        return await _absence_page(
+            request, errors=exc.fields, values=values, message=exc.message, status_code=http_status(exc)
+        )
+    return RedirectResponse(f"/me/visits?done=absence&freed={len(freed)}", status_code=303)
+
+
+async def _list_page(request: Request, user: User, **form: Any) -> Response:
+    def load(s: Session) -> dict[str, Any]:
+        found = replacement.waiting(s, user)
+        return {
+            "waiting": [
+                (line, replacement.suggestions(s, user, line.visit.id or 0, colleagues_of))
+                for line, _row in found
+            ]
+        }
+
+    context = await run(request, load)
+    return await render(
+        request,
+        "telemanagement/replacements.html",
+        {
+            **context,
+            **labels.ALL,
+            "done": request.query_params.get("done"),
+            "errors": form.get("errors") or {},
+            "message": form.get("message"),
+            "failed_visit": form.get("visit_id"),
+        },
+        status_code=form.get("status_code", 200),
+    )
+
+
+@coordinator_required
+async def replacements(request: Request, user: User) -> Response:
+    return await _list_page(request, user)
+
+
+@coordinator_required
+async def reassign(request: Request, user: User) -> Response:
+    visit_id: int = request.path_params["visit_id"]
+    if request.method == "GET":
+        return RedirectResponse("/telemanagement/replacements", status_code=303)
+    form = await form_with_csrf(request)
+    provider = text(form, "provider", 30) or text(form, "other", 30)
+    try:
+        await run(request, lambda s: replacement.reassign(s, user, visit_id, provider))
+    except DomainError as exc:
+        return await _list_page(
+            request,
+            user,
+            errors=exc.fields,
+            message=exc.message,
+            visit_id=visit_id,
+            status_code=http_status(exc),
+        )
+    return RedirectResponse("/telemanagement/replacements?done=given", status_code=303)
+
+
+def routes() -> list[Route]:
+    both = ["GET", "POST"]
+    return [
+        Route("/me/absence", absence, methods=both, name="my_absence"),
+        Route("/telemanagement/replacements", replacements, name="tm_replacements"),
+        Route("/telemanagement/replacements/{visit_id:int}", reassign, methods=both),
+    ]
