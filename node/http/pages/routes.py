@@ -9,10 +9,12 @@ from node.http.pages import admin as admin_pages
 from node.http.pages import auth as auth_pages
 from node.http.pages import avatars as avatar_pages
 from node.http.pages import conversations as conversation_pages
+from node.http.pages import emails as email_pages
 from node.http.pages import follows as follow_pages
 from node.http.pages import installable, timebank_clearing
 from node.http.pages import me as me_pages
 from node.http.pages import people as people_pages
+from node.http.pages import recovery as recovery_pages
 from node.http.pages import reload as page_reload
 from node.http.pages import research as research_pages
 from node.http.pages import search as search_pages
@@ -40,5 +42,7 @@ def routes() -> list[BaseRoute]:
         *avatar_pages.routes(),
         *installable.routes(),
         *search_pages.routes(),  # search (issue 10)
+        *recovery_pages.routes(),  # password reset by e-mail (issue 14)
+        *email_pages.routes(),  # notifications by e-mail (issue 14)
     ]
     return page_reload.answer_get(listed)

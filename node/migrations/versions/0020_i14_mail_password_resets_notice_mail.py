@@ -1,0 +1,80 @@
+"""e-mail: the outgoing queue, password reset links, notification e-mail choices and cursor
+
+Revision ID: 0020_i14
+Revises: 0010
+Create Date: 2026-12-07 12:00:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import node.core.timeutil
+
+revision: str = "0020_i14"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "outgoing_mails",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", node.core.timeutil.UTCDateTime(), nullable=False),
+        sa.Column("lease_until", node.core.timeutil.UTCDateTime(), nullable=True),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", node.core.timeutil.UTCDateTime(), nullable=True),
+        sa.Column("last_error", sa.String(length=300), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_outgoing_mails_state"), "outgoing_mails", ["state"], unique=False)
+    op.create_index(
+        op.f("ix_outgoing_mails_next_attempt_at"), "outgoing_mails", ["next_attempt_at"], unique=False
+    )
+    op.create_table(
+        "password_resets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", node.core.timeutil.UTCDateTime(), nullable=False),
+        sa.Column("used_at", node.core.timeutil.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
+    op.create_index(op.f("ix_password_resets_user_id"), "password_resets", ["user_id"], unique=False)
+    op.create_table(
+        "mail_preferences",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("messages", sa.String(length=16), nullable=False),
+        sa.Column("answers", sa.String(length=16), nullable=False),
+        sa.Column("agreements", sa.String(length=16), nullable=False),
+        sa.Column("digest_sent_at", node.core.timeutil.UTCDateTime(), nullable=True),
+        sa.Column("updated_at", node.core.timeutil.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("user_id"),
+    )
+    op.create_table(
+        "mail_cursors",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("last_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("mail_cursors")
+    op.drop_table("mail_preferences")
+    op.drop_index(op.f("ix_password_resets_user_id"), table_name="password_resets")
+    op.drop_table("password_resets")
+    op.drop_index(op.f("ix_outgoing_mails_next_attempt_at"), table_name="outgoing_mails")
+    op.drop_index(op.f("ix_outgoing_mails_state"), table_name="outgoing_mails")
+    op.drop_table("outgoing_mails")
