@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from node.accounts import blocks as accounts_blocks  # people's blocks (issue 14)
 from node.accounts import models as accounts_models
+from node.accounts import moving as accounts_moving  # our people moving away (issue 14)
 from node.accounts import recovery as accounts_recovery  # password reset links (issue 14)
 from node.activitypub import keys as activitypub_keys
 from node.activitypub import models as activitypub_models
@@ -14,6 +15,7 @@ from node.core import processes as core_processes
 from node.core.sqlbase import SQLModel
 from node.emails import notices as emails_notices  # notification e-mails (issue 14)
 from node.emails import preferences as emails_preferences
+from node.emails import push as emails_push  # Web Push (issue 14)
 from node.groups import models as groups_models
 from node.market import models as market_models
 from node.research import models as research_models  # research figures (issue 15)
@@ -38,8 +40,10 @@ __all__ = [
     "research_models",
     "search_models",
     "timebank_models",
+    "accounts_moving",
     "accounts_recovery",
     "core_mail",
     "emails_notices",
     "emails_preferences",
+    "emails_push",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from node.accounts import moving
 from node.accounts.models import AccountStatus, ApiToken, User, WebSession
 from node.activitypub.actors import documents, local
 from node.activitypub.discovery import Usage
@@ -45,7 +46,11 @@ def person_document(
         return None
     actor = local.person(settings, user)
     pem = documents.public_key_pem(settings, actor, create=create_key, session=session)
-    return documents.person_document(settings, user, pem)
+    document = documents.person_document(settings, user, pem)
+    target = moving.moved_to(user.pk, session=session)
+    if target is not None:
+        document["movedTo"] = target  # Mastodon shows the account as moved and points to the new one
+    return document
 
 
 def usage(*, session: Session, now: datetime) -> Usage:

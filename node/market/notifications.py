@@ -49,6 +49,8 @@ class Kind(StrEnum):
     REPORT = "report"
     # search (node.search)
     SAVED_SEARCH_MATCH = "saved_search_match"
+    # a moderator's warning (node.conversations.reports)
+    MODERATION_WARNING = "moderation_warning"
 
 
 LABELS: dict[Kind, str] = {
@@ -80,6 +82,7 @@ LABELS: dict[Kind, str] = {
     Kind.MESSAGE: N_("New message"),
     Kind.REPORT: N_("New report to moderate"),
     Kind.SAVED_SEARCH_MATCH: N_("A new proposal matches your saved search"),
+    Kind.MODERATION_WARNING: N_("A warning from the node's moderators"),
 }
 
 

@@ -37,6 +37,7 @@ ACTOR_CONTEXT: list[Any] = [
         "discoverable": "toot:discoverable",
         "asasap": "https://w3id.org/asasap/ns#",
         "evaluations": {"@id": "asasap:evaluations", "@type": "@id"},
+        "movedTo": {"@id": "as:movedTo", "@type": "@id"},
     },
 ]
 PAGE_SIZE = 20

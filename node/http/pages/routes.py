@@ -13,6 +13,7 @@ from node.http.pages import emails as email_pages
 from node.http.pages import follows as follow_pages
 from node.http.pages import installable, timebank_clearing
 from node.http.pages import me as me_pages
+from node.http.pages import moving as moving_pages
 from node.http.pages import people as people_pages
 from node.http.pages import recovery as recovery_pages
 from node.http.pages import reload as page_reload
@@ -44,5 +45,6 @@ def routes() -> list[BaseRoute]:
         *search_pages.routes(),  # search (issue 10)
         *recovery_pages.routes(),  # password reset by e-mail (issue 14)
         *email_pages.routes(),  # notifications by e-mail (issue 14)
+        *moving_pages.routes(),  # moving to another server (issue 14)
     ]
     return page_reload.answer_get(listed)

@@ -1,4 +1,5 @@
-"""e-mail: the outgoing queue, password reset links, notification e-mail choices and cursor
+"""e-mail: the outgoing queue, password reset links, notification e-mail choices and cursor; accounts
+limited by moderators; our people's moves to other servers; Web Push subscriptions
 
 Revision ID: 0020_i14
 Revises: 0010
@@ -68,9 +69,43 @@ def upgrade() -> None:
         sa.Column("last_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
+    op.create_table(
+        "limited_accounts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("actor_uri", sa.String(length=2048), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("actor_uri"),
+    )
+    op.create_table(
+        "account_moves",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("target_uri", sa.String(length=2048), nullable=False),
+        sa.Column("moved_at", node.core.timeutil.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("user_id"),
+    )
+    op.create_table(
+        "push_subscriptions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("endpoint", sa.String(length=2048), nullable=False),
+        sa.Column("p256dh", sa.String(length=200), nullable=False),
+        sa.Column("auth", sa.String(length=100), nullable=False),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("endpoint"),
+    )
+    op.create_index(op.f("ix_push_subscriptions_user_id"), "push_subscriptions", ["user_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_push_subscriptions_user_id"), table_name="push_subscriptions")
+    op.drop_table("push_subscriptions")
+    op.drop_table("account_moves")
+    op.drop_table("limited_accounts")
     op.drop_table("mail_cursors")
     op.drop_table("mail_preferences")
     op.drop_index(op.f("ix_password_resets_user_id"), table_name="password_resets")
