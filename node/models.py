@@ -18,6 +18,7 @@ from node.emails import preferences as emails_preferences
 from node.emails import push as emails_push  # Web Push (issue 14)
 from node.groups import models as groups_models
 from node.market import models as market_models
+from node.market.proposals import reactions as market_reactions  # likes and boosts (issue 14)
 from node.research import models as research_models  # research figures (issue 15)
 from node.search import models as search_models  # search (issue 10)
 from node.telemanagement import models as telemanagement_models  # telemanagement (issue 11)
@@ -35,6 +36,7 @@ __all__ = [
     "core_processes",
     "groups_models",
     "market_models",
+    "market_reactions",
     "metadata",
     "telemanagement_models",
     "research_models",

@@ -49,7 +49,9 @@ def person_document(
     document = documents.person_document(settings, user, pem)
     target = moving.moved_to(user.pk, session=session)
     if target is not None:
-        document["movedTo"] = target  # Mastodon shows the account as moved and points to the new one
+        # Mastodon shows the account as moved and points to the new one; the term is typed as an id.
+        document["@context"] = [*document["@context"], {"movedTo": {"@id": "as:movedTo", "@type": "@id"}}]
+        document["movedTo"] = target
     return document
 
 

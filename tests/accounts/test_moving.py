@@ -68,6 +68,7 @@ def test_moving_needs_the_alias_then_tells_every_follower(settings: Settings, en
         assert FOLLOWER + "/inbox" in inboxes
         person = actors.person_document(settings, "alice", session=session, create_key=True)
         assert person is not None and person["movedTo"] == NEW
+        assert {"movedTo": {"@id": "as:movedTo", "@type": "@id"}} in person["@context"]
 
 
 def test_moving_to_an_account_of_this_node_is_refused(settings: Settings, engine: Engine) -> None:

@@ -37,7 +37,6 @@ ACTOR_CONTEXT: list[Any] = [
         "discoverable": "toot:discoverable",
         "asasap": "https://w3id.org/asasap/ns#",
         "evaluations": {"@id": "asasap:evaluations", "@type": "@id"},
-        "movedTo": {"@id": "as:movedTo", "@type": "@id"},
     },
 ]
 PAGE_SIZE = 20

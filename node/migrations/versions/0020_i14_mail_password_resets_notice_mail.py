@@ -1,5 +1,6 @@
 """e-mail: the outgoing queue, password reset links, notification e-mail choices and cursor; accounts
-limited by moderators; our people's moves to other servers; Web Push subscriptions
+limited by moderators; our people's moves to other servers; Web Push subscriptions; likes
+and boosts of our proposals
 
 Revision ID: 0020_i14
 Revises: 0010
@@ -99,9 +100,30 @@ def upgrade() -> None:
         sa.UniqueConstraint("endpoint"),
     )
     op.create_index(op.f("ix_push_subscriptions_user_id"), "push_subscriptions", ["user_id"], unique=False)
+    op.create_table(
+        "proposal_reactions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("proposal_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("actor_uri", sa.String(length=2048), nullable=False),
+        sa.Column("activity_id", sa.String(length=2048), nullable=False),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["proposal_id"], ["proposals.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("proposal_id", "kind", "actor_uri"),
+    )
+    op.create_index(
+        op.f("ix_proposal_reactions_proposal_id"), "proposal_reactions", ["proposal_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_proposal_reactions_activity_id"), "proposal_reactions", ["activity_id"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_proposal_reactions_activity_id"), table_name="proposal_reactions")
+    op.drop_index(op.f("ix_proposal_reactions_proposal_id"), table_name="proposal_reactions")
+    op.drop_table("proposal_reactions")
     op.drop_index(op.f("ix_push_subscriptions_user_id"), table_name="push_subscriptions")
     op.drop_table("push_subscriptions")
     op.drop_table("account_moves")
