@@ -116,24 +116,33 @@ def _recipients(user_ids: set[int], *, session: Session) -> dict[int, User]:
     return {user.pk: user for user in users if user.email}
 
 
-def mail_new(settings: Settings, *, session: Session) -> int:
-    """E-mail the notifications recorded since the last pass to the people who want them at once;
-    how many notifications were read. A node's first pass only marks where it starts."""
-    cursor = session.exec(select(MailCursor).where(MailCursor.name == CURSOR).with_for_update()).first()
+def new_notifications(cursor_name: str, *, session: Session, limit: int = BATCH) -> Sequence[Notification]:
+    """The notifications recorded since the cursor ``cursor_name`` last moved (at most ``limit``), the
+    cursor moved past them in the caller's transaction (locked on PostgreSQL, so that two workers never
+    read the same ones). A new cursor starts at the latest notification: nothing of the past is sent."""
+    cursor = session.exec(select(MailCursor).where(MailCursor.name == cursor_name).with_for_update()).first()
     if cursor is None:
         start = session.exec(select(func.max(Notification.id))).one() or 0
-        session.add(MailCursor(name=CURSOR, last_id=int(start)))
-        return 0
+        session.add(MailCursor(name=cursor_name, last_id=int(start)))
+        return []
     rows = session.exec(
         select(Notification)
         .where(col(Notification.id) > cursor.last_id)
         .order_by(col(Notification.id))
-        .limit(BATCH)
+        .limit(limit)
     ).all()
+    if rows:
+        cursor.last_id = max(row.id or 0 for row in rows)
+        session.add(cursor)
+    return rows
+
+
+def mail_new(settings: Settings, *, session: Session) -> int:
+    """E-mail the notifications recorded since the last pass to the people who want them at once;
+    how many notifications were read. A node's first pass only marks where it starts."""
+    rows = new_notifications(CURSOR, session=session)
     if not rows:
         return 0
-    cursor.last_id = max(row.id or 0 for row in rows)
-    session.add(cursor)
     wanted = [row for row in rows if row.kind in MAILED_KINDS]
     people = _recipients({row.user_id for row in wanted}, session=session)
     by_person: dict[int, list[Notification]] = defaultdict(list)

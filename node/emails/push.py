@@ -45,7 +45,7 @@ from node.core.errors import N_, ValidationFailed
 from node.core.i18n import shipped
 from node.core.sqlbase import Field, SQLModel
 from node.core.timeutil import UTCDateTime, utcnow
-from node.emails.notices import MailCursor
+from node.emails.notices import new_notifications
 from node.market.models import Notification
 from node.market.notifications import LABELS, Kind, payload
 from node.settings import Settings
@@ -175,21 +175,9 @@ def _message(settings: Settings, user: User, row: Notification) -> str:
 
 def due_pushes(settings: Settings, *, session: Session) -> list[Push]:
     """The pushes of the notifications recorded since the last pass; moves the cursor past them."""
-    cursor = session.exec(select(MailCursor).where(MailCursor.name == CURSOR).with_for_update()).first()
-    if cursor is None:
-        latest = session.exec(select(Notification.id).order_by(col(Notification.id).desc())).first()
-        session.add(MailCursor(name=CURSOR, last_id=int(latest or 0)))
-        return []
-    rows = session.exec(
-        select(Notification)
-        .where(col(Notification.id) > cursor.last_id)
-        .order_by(col(Notification.id))
-        .limit(BATCH)
-    ).all()
+    rows = new_notifications(CURSOR, session=session, limit=BATCH)
     if not rows:
         return []
-    cursor.last_id = max(row.id or 0 for row in rows)
-    session.add(cursor)
     users = {row.user_id for row in rows}
     subscriptions = session.exec(
         select(PushSubscription, User)
