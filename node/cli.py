@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from node.commands import backup, federation, research, setup, timebank, users, worker
+from node.commands import backup, federation, mail, research, setup, timebank, users, worker
 from node.commands.base import CommandError, Context, Handler
 from node.core import db
 from node.demo import command as demo
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="TOML settings file (default: $ASASAP_CONFIG)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # in the order --help lists them
-    for command in (setup, users, demo, federation, timebank, worker, backup, research):
+    for command in (setup, users, demo, federation, timebank, worker, backup, research, mail):
         command.register(sub)
     return parser
 
