@@ -29,6 +29,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "node.commands.backup": ("backup", "restore"),
     "node.commands.research": ("research",),
     "node.commands.telemanagement": ("telemanagement",),
+    "node.commands.mail": ("mail",),
 }
 
 

@@ -285,6 +285,33 @@ class Settings:
         metadata=_doc("Seconds between two passes of the saved-search and match alerts over new proposals."),
     )
 
+    # E-mail (issue 14): outgoing mail through an SMTP relay; empty host means no e-mail at all.
+    smtp_host: str = field(
+        default="", metadata=_doc("SMTP server that sends the node's e-mail; empty turns e-mail off.")
+    )
+    smtp_port: int = field(default=587, metadata=_doc("Port of the SMTP server."))
+    smtp_security: str = field(
+        default="starttls",
+        metadata=_doc(
+            "`starttls` (upgrade a plain connection), `tls` (TLS from the start, port 465) or `none`."
+        ),
+    )
+    smtp_user: str = field(default="", metadata=_doc("SMTP login; empty means no authentication."))
+    smtp_password: str = field(default="", metadata=_doc("SMTP password (with `smtp_user`)."))
+    mail_from: str = field(
+        default="",
+        metadata=_doc(
+            "Sender of the node's e-mail, e.g. `Montreuil Services <noreply@example.org>`; "
+            "empty means the node name at `noreply@<domain>`."
+        ),
+    )
+    limit_password_resets_per_address_hour: int = field(
+        default=5,
+        metadata=_doc(
+            "Password reset requests one client address (and one e-mail address) may make per hour."
+        ),
+    )
+
     @property
     def effective_database_url(self) -> str:
         """The database URL with the default filled in and the psycopg 3 driver selected."""
@@ -448,6 +475,10 @@ def validate(settings: Settings) -> None:
         raise SettingsError("ASASAP_LOG_FORMAT must be `text` or `json`")
     if settings.header_timeout_seconds < 1 or settings.body_timeout_seconds < 1:
         raise SettingsError("ASASAP_HEADER_TIMEOUT_SECONDS and ASASAP_BODY_TIMEOUT_SECONDS must be positive")
+    if settings.smtp_security not in {"starttls", "tls", "none"}:
+        raise SettingsError("ASASAP_SMTP_SECURITY must be `starttls`, `tls` or `none`")
+    if not 0 < settings.smtp_port < 65536:
+        raise SettingsError("ASASAP_SMTP_PORT must be between 1 and 65535")
     url = settings.effective_database_url
     if not (url.startswith("sqlite:///") or url.startswith("postgresql+psycopg://")):
         raise SettingsError("ASASAP_DATABASE_URL must be a sqlite:/// or postgresql:// URL")

@@ -17,8 +17,10 @@ from node.activitypub.outbox.job import DeliveryJob
 from node.activitypub.social import inbound as social_inbound
 from node.activitypub.vocab import Activity
 from node.conversations import federation as conversations_federation
-from node.core import limits, processes
+from node.core import limits, mail, processes
 from node.core.jobs import Job, Worker
+from node.emails import notices as email_notices
+from node.emails import push as email_push
 from node.groups import federation as groups_federation
 from node.groups import jobs as groups_jobs
 from node.groups.actors import DIRECTORY as GROUPS
@@ -91,6 +93,9 @@ def node_worker(
         *timebank_jobs.jobs(settings, engine),
         *groups_jobs.jobs(settings, engine),
         *search_jobs.jobs(settings, engine),  # saved searches (issue 10)
+        *mail.jobs(settings, engine),  # outgoing e-mail (issue 14)
+        *email_notices.jobs(settings, engine),  # notifications by e-mail (issue 14)
+        *email_push.jobs(settings, engine),  # notifications by Web Push (issue 14)
         processes.Heartbeat(engine),
         limits.PruneJob(engine),
     ]

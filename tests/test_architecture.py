@@ -31,6 +31,7 @@ DOMAIN = frozenset(
         "demo",
         "research",
         "telemanagement",
+        "emails",
     }
 )
 COMPOSITION = frozenset({"app", "asgi", "worker", "cli", "models", "commands"})

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from node.accounts import avatars
+from node.accounts import avatars, moving
 from node.accounts.models import AccountStatus, ApiToken, User, WebSession
 from node.activitypub.actors import documents, local
 from node.activitypub.discovery import Usage
@@ -46,7 +46,13 @@ def person_document(
         return None
     actor = local.person(settings, user)
     pem = documents.public_key_pem(settings, actor, create=create_key, session=session)
-    return documents.person_document(settings, user, pem, icon_url=avatars.public_url(settings, user))
+    document = documents.person_document(settings, user, pem, icon_url=avatars.public_url(settings, user))
+    target = moving.moved_to(user.pk, session=session)
+    if target is not None:
+        # Mastodon shows the account as moved and points to the new one; the term is typed as an id.
+        document["@context"] = [*document["@context"], {"movedTo": {"@id": "as:movedTo", "@type": "@id"}}]
+        document["movedTo"] = target
+    return document
 
 
 def usage(*, session: Session, now: datetime) -> Usage:

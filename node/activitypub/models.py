@@ -205,3 +205,15 @@ class Relay(SQLModel, table=True):
     follow_activity_id: str = Field(sa_column=Column(String(URI), nullable=False))
     state: str = Field(default=RelayState.PENDING.value, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LimitedAccount(SQLModel, table=True):
+    """An account a moderator limited (issue 14): its proposals are left out of listings and search, and
+    its messages reach only the people of this node who follow it."""
+
+    __tablename__ = "limited_accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_uri: str = Field(sa_column=Column(String(URI), unique=True, nullable=False))
+    reason: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

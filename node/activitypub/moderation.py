@@ -22,8 +22,10 @@ from node.activitypub.models import (
     DeliveryState,
     DomainBlock,
     Follow,
+    FollowState,
     InboxActivity,
     InboxState,
+    LimitedAccount,
     Peer,
     RemoteActor,
 )
@@ -162,3 +164,50 @@ def list_peers(*, session: Session) -> list[PeerSummary]:
         )
         for p in session.exec(select(Peer).order_by(col(Peer.domain))).all()
     ]
+
+
+# --- limited accounts -------------------------------------------------------------------------------------
+
+
+def is_limited(actor_uri: str, *, session: Session) -> bool:
+    """Whether a moderator limited ``actor_uri``."""
+    found = session.exec(select(LimitedAccount.id).where(col(LimitedAccount.actor_uri) == actor_uri))
+    return found.first() is not None
+
+
+def limited_accounts(*, session: Session) -> list[str]:
+    """Every limited account's URI."""
+    return list(session.exec(select(LimitedAccount.actor_uri).order_by(col(LimitedAccount.id))).all())
+
+
+def limit_account(actor_uri: str, *, session: Session, reason: str = "") -> LimitedAccount:
+    """Limit ``actor_uri``: its proposals leave listings and search, its messages reach only its followers
+    here. Limiting twice is a :class:`Conflict`."""
+    if not addressing.is_uri(actor_uri):
+        raise ValidationFailed(N_("This is not the address of an account."))
+    if is_limited(actor_uri, session=session):
+        raise Conflict(N_("This account is already limited."))
+    row = LimitedAccount(actor_uri=actor_uri, reason=reason[:500])
+    session.add(row)
+    session.flush()
+    return row
+
+
+def unlimit_account(actor_uri: str, *, session: Session) -> None:
+    row = session.exec(select(LimitedAccount).where(col(LimitedAccount.actor_uri) == actor_uri)).first()
+    if row is None:
+        raise NotFound(N_("This account is not limited."))
+    session.delete(row)
+
+
+def reaches(author_uri: str, reader_uri: str, *, session: Session) -> bool:
+    """Whether what ``author_uri`` writes may reach ``reader_uri``: always, unless the author is limited and
+    the reader does not follow them (an accepted follow)."""
+    if not is_limited(author_uri, session=session):
+        return True
+    follow = session.exec(
+        select(Follow.state).where(
+            col(Follow.follower_uri) == reader_uri, col(Follow.followee_uri) == author_uri
+        )
+    ).first()
+    return follow == FollowState.ACCEPTED.value

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from node.accounts import blocks
 from node.accounts.models import User
-from node.activitypub import addressing
+from node.activitypub import addressing, moderation
 from node.activitypub.actors import local
 from node.activitypub.models import RemoteActor
 from node.activitypub.outbox.publish import publish
@@ -36,6 +36,7 @@ from node.core.errors import N_, NotFound, PermissionDenied, ValidationFailed
 from node.core.sealing import seal, unseal
 from node.core.text import html_to_text, plain_text, text_to_html
 from node.core.timeutil import isoformat, utcnow
+from node.groups import records as group_records
 from node.market.notifications import Kind, notify
 from node.settings import Settings
 
@@ -221,8 +222,30 @@ def _check_reachable(
             person = _local_person(settings, uri, session=session)
             if person is None or blocks.is_blocked(person.pk, author_uri, session=session):
                 raise PermissionDenied(MSG_UNREACHABLE)
+            if not moderation.reaches(author_uri, uri, session=session):  # a limited author
+                raise PermissionDenied(MSG_UNREACHABLE)
         elif not addressing.is_uri(uri):
             raise ValidationFailed(MSG_NO_RECIPIENT, fields={"to": MSG_NO_RECIPIENT})
+
+
+def _to_coordinators(
+    settings: Settings, recipients: Sequence[str], *, session: Session, strict: bool = True
+) -> list[str]:
+    """``recipients`` with each of our groups replaced by its coordinators (a person writes to a group:
+    whoever coordinates it reads and answers). An unknown group is refused when ``strict``, else dropped."""
+    found: list[str] = []
+    for uri in recipients:
+        name = local.local_group_name(settings, uri)
+        if name is None:
+            found.append(uri)
+            continue
+        group = group_records.by_name(name, session=session)
+        if group is None:
+            if strict:
+                raise PermissionDenied(MSG_UNREACHABLE)
+            continue
+        found.extend(row.member_uri for row in group_records.coordinators(group, session=session))
+    return list(dict.fromkeys(found))
 
 
 def _add_participant(conversation: Conversation, uri: str, user_id: int | None, *, session: Session) -> None:
@@ -249,7 +272,10 @@ def start(
 ) -> tuple[Conversation, Message]:
     """``author`` writes to ``recipients`` (actor URIs, ours or of other servers): a new conversation."""
     me = local.person(settings, author).uri
-    wanted = [uri for uri in dict.fromkeys(r.strip() for r in recipients) if uri and uri != me]
+    named = [uri for uri in dict.fromkeys(r.strip() for r in recipients) if uri]
+    if len(named) > RECIPIENTS_MAX:
+        raise ValidationFailed(MSG_TOO_MANY, fields={"to": MSG_TOO_MANY})
+    wanted = [uri for uri in _to_coordinators(settings, named, session=session) if uri != me]
     if not wanted:
         raise ValidationFailed(MSG_NO_RECIPIENT, fields={"to": MSG_NO_RECIPIENT})
     if len(wanted) > RECIPIENTS_MAX:
@@ -404,6 +430,14 @@ def addressed_people(
     for tag in tags if isinstance(tags, list) else [tags]:
         if isinstance(tag, Mapping) and tag.get("type") == "Mention" and isinstance(tag.get("href"), str):
             named.append(tag["href"])
+    public = False
+    for name in ("to", "cc"):
+        value = note.get(name)
+        public = public or any(
+            addressing.is_public(item) for item in (value if isinstance(value, list) else [value])
+        )
+    if not public:  # a direct message to one of our groups reaches its coordinators
+        named = _to_coordinators(settings, named, session=session, strict=False)
     people = []
     for uri in dict.fromkeys(named):
         person = _local_person(settings, uri, session=session) if local.is_local(settings, uri) else None
@@ -444,7 +478,12 @@ def receive(
     note_id = addressing.id_of(note)
     if note_id is None or message_by_uri(note_id, session=session) is not None:
         return None
-    readers = [p for p in people if not blocks.is_blocked(p.pk, author, session=session)]
+    readers = [
+        p
+        for p in people
+        if not blocks.is_blocked(p.pk, author, session=session)
+        and moderation.reaches(author, local.person(settings, p).uri, session=session)
+    ]
     if not readers:
         return None
     content = note.get("content")

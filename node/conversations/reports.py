@@ -8,8 +8,11 @@
   never named.
 - A ``Flag`` received from any server (Mastodon, GoToSocial and Mbin list an account with its posts)
   lands in the queue when at least one of its objects is on this node; the others are dropped.
-- Coordinators decide: dismiss; hide a proposal or a message; suspend a local account; block a remote
-  account's domain; forward. Every decision is logged (:class:`~node.conversations.models.Decision`).
+- Coordinators decide: dismiss; hide a proposal, a message or an evaluation; warn a local account (a
+  notification, and an e-mail when the node sends e-mail, with the moderator's note); limit an account
+  (:func:`node.activitypub.moderation.limit_account`: its proposals leave listings and search, its messages
+  reach only its followers here); suspend a local account; block a remote account's domain; forward.
+  Every decision is logged (:class:`~node.conversations.models.Decision`).
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from node.activitypub.actors import remote as remote_actors
 from node.activitypub.outbox.publish import publish
 from node.conversations import messages
 from node.conversations.models import Decision, Message, Report, ReportState
-from node.core import limits
+from node.core import limits, mail
 from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
 from node.core.text import plain_text
 from node.core.timeutil import utcnow
+from node.market.evaluations import service as evaluations
 from node.market.notifications import Kind, notify
 from node.market.proposals import records as proposals
 from node.market.proposals import service as proposal_service
@@ -44,8 +48,8 @@ log = logging.getLogger("asasap.moderation")
 REASONS = ("spam", "abuse", "illegal", "other")
 TARGETS_MAX = 20
 COMMENT_MAX = 1000
-Action = Literal["dismiss", "hide", "suspend", "block-domain", "forward"]
-ACTIONS: tuple[Action, ...] = ("dismiss", "hide", "suspend", "block-domain", "forward")
+Action = Literal["dismiss", "hide", "warn", "limit", "suspend", "block-domain", "forward"]
+ACTIONS: tuple[Action, ...] = ("dismiss", "hide", "warn", "limit", "suspend", "block-domain", "forward")
 
 MSG_NO_TARGET = N_("Say what you report.")
 MSG_REASON = N_("Choose a reason.")
@@ -62,7 +66,7 @@ class Target:
 
     uri: str
     account: str | None
-    kind: Literal["person", "proposal", "message", "object"]
+    kind: Literal["person", "proposal", "message", "evaluation", "object"]
 
 
 def targets_of(report: Report) -> list[str]:
@@ -77,6 +81,9 @@ def _resolve(settings: Settings, uri: str, *, session: Session) -> Target:
     message = messages.message_by_uri(uri, session=session)
     if message is not None:
         return Target(uri, message.author_uri, "message")
+    evaluation = evaluations.by_ap_id(uri, session=session)
+    if evaluation is not None:
+        return Target(uri, evaluation.evaluator_uri, "evaluation")
     if local.local_username(settings, uri) is not None or remote_actors.is_known(uri, session=session):
         return Target(uri, uri, "person")
     return Target(uri, None, "object")
@@ -238,6 +245,15 @@ def decide(
     resolved = _resolve(settings, target, session=session) if target else None
     if action == "hide":
         _hide(settings, resolved, session=session)
+    elif action == "warn":
+        _warn(settings, resolved, note, session=session)
+    elif action == "limit":
+        if resolved is None or resolved.account is None:
+            raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
+        try:
+            moderation.limit_account(resolved.account, session=session, reason=f"report {report.id}")
+        except Conflict:
+            pass  # already limited: the decision is still logged
     elif action == "suspend":
         username = local.local_username(settings, resolved.account) if resolved and resolved.account else None
         if username is None:
@@ -268,9 +284,45 @@ def decide(
     return decision
 
 
+def _warn(settings: Settings, target: Target | None, note: str, *, session: Session) -> None:
+    """Tell a local account's owner that a moderator warns them (the note says why): a notification,
+    and an e-mail when the node sends e-mail and they gave an address."""
+    username = local.local_username(settings, target.account) if target and target.account else None
+    if username is None:
+        raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
+    person = accounts.get_user(username, session=session)
+    why = plain_text(note or "", COMMENT_MAX, multiline=True)
+    assert target is not None
+    notify(person.pk, Kind.MODERATION_WARNING, object_uri=target.uri, data={"note": why}, session=session)
+    if person.email and person.is_active:
+        paragraphs: list[mail.Paragraph] = [
+            (N_("Hello {name},"), {"name": person.name}),
+            (
+                N_("The moderators of {node} warn you about what you published or wrote:"),
+                {"node": settings.node_name},
+            ),
+            target.uri,
+        ]
+        if why:
+            paragraphs.append(why)
+        paragraphs.append(N_("Please follow the node's rules; a coordinator can tell you more."))
+        message = mail.letter(
+            settings,
+            to=person.email,
+            subject=N_("A warning from the node's moderators"),
+            paragraphs=paragraphs,
+        )
+        mail.enqueue(settings, message, session=session)
+
+
 def _hide(settings: Settings, target: Target | None, *, session: Session) -> None:
     if target is None or target.kind in ("person", "object"):
         raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
+    if target.kind == "evaluation":
+        evaluation = evaluations.by_ap_id(target.uri, session=session)
+        assert evaluation is not None
+        evaluations.hide(evaluation, session=session)
+        return
     if target.kind == "proposal":
         row = proposals.get_by_ap_id(target.uri, session=session)
         assert row is not None

@@ -113,6 +113,12 @@ LIMITS: dict[str, Limit] = {
             MINUTE,
             N_("Too many requests with this token. Slow down and try again shortly."),
         ),
+        Limit(
+            "password resets per address per hour",
+            "limit_password_resets_per_address_hour",
+            HOUR,
+            N_("Too many password reset requests. Try again in an hour."),
+        ),
     )
 }
 

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from node.activitypub import queues
-from node.core import db, metrics, processes
+from node.core import db, mail, metrics, processes
 from node.http.runtime import Node, node_of, run
 from node.settings import networks
 
@@ -72,6 +72,8 @@ async def metrics_text(request: Request) -> Response:
     def read(session: Session) -> str:
         total = metrics.merge(processes.snapshots(session=session))
         gauges = queues.gauges(session=session)
+        waiting_mail = float(mail.waiting_count(session=session))  # the e-mail queue (core.mail)
+        gauges.setdefault("asasap_queue_depth", {})[(("queue", "mail"), ("state", "waiting"))] = waiting_mail
         gauges["asasap_processes"] = {
             (("role", role),): float(processes.alive(role, stale, session=session))
             for role in ("web", "worker")

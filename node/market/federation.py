@@ -16,6 +16,7 @@ marketplace acts on an actor's deletion through the social graph's ``actor-delet
 
 from __future__ import annotations
 
+from node.activitypub.actors import local
 from node.activitypub.addressing import types_of
 from node.activitypub.inbox.context import ProcessingContext
 from node.activitypub.inbox.dispatch import Contribution, contribution
@@ -27,6 +28,7 @@ from node.market.agreements import federation as agreements
 from node.market.bids import federation as bids
 from node.market.evaluations import federation as evaluations
 from node.market.proposals import federation as proposals
+from node.market.proposals import reactions
 
 REFERENCE = "reference"
 REPLY = "reply"
@@ -34,6 +36,7 @@ CONTACT = "contact"
 AGREEMENT_UPDATE = "agreement-update"
 PROPOSAL_DELETED = "proposal-deleted"
 ANNOUNCE = "announce"
+LIKED, BOOSTED, UNREACTED = "liked", "boosted", "unreacted"  # of our proposals (proposals.reactions)
 DOCUMENT_KINDS = frozenset(
     {
         "proposal",
@@ -49,11 +52,25 @@ DOCUMENT_KINDS = frozenset(
     }
 )
 KINDS = DOCUMENT_KINDS | {REFERENCE, REPLY, CONTACT, AGREEMENT_UPDATE, PROPOSAL_DELETED, ANNOUNCE}
-TYPES = frozenset({"Create", "Update", "Delete", "Announce", "Offer", "Accept", "Reject", "Undo", "Flag"})
+KINDS |= {LIKED, BOOSTED, UNREACTED}
+TYPES = frozenset(
+    {"Create", "Update", "Delete", "Announce", "Offer", "Accept", "Reject", "Undo", "Flag", "Like"}
+)
 
 
 def classify(ctx: ProcessingContext, activity: Activity) -> str | None:
     """The marketplace's kind of ``activity`` (see the module docs), or None when it is none of its."""
+    if activity.type == "Like":
+        return LIKED
+    if (
+        activity.type == "Announce"
+        and activity.object_id
+        and local.is_local(ctx.settings, activity.object_id)
+    ):
+        return BOOSTED  # one of our proposals shared by someone elsewhere: counted, not stored again
+    if activity.type == "Undo" and activity.object is not None:
+        if set(types_of(activity.object)) & {"Like", "Announce"}:
+            return UNREACTED
     kind = vocab.classify_activity(activity.raw)
     if kind == "reject" and activity.object is None:
         # Only an id (the inbox keeps another origin's embedded object as its id): the decline of one of
@@ -93,6 +110,9 @@ def inbox_handlers() -> Contribution:
             REPLY: (proposals.on_reply,),
             PROPOSAL_DELETED: (proposals.on_delete,),
             ANNOUNCE: (proposals.on_announce,),
+            LIKED: (lambda ctx, activity: reactions.on_reaction(ctx, activity, reactions.LIKE),),
+            BOOSTED: (lambda ctx, activity: reactions.on_reaction(ctx, activity, reactions.BOOST),),
+            UNREACTED: (reactions.on_undo,),
             ACTOR_DELETED: (proposals.on_author_deleted,),
             "offer": (bids.on_offer,),
             "withdraw": (bids.on_withdraw,),

@@ -87,6 +87,7 @@ class EvaluationState(StrEnum):
     SUBMITTED = "submitted"
     PUBLISHED = "published"
     LAPSED = "lapsed"
+    HIDDEN = "hidden"  # taken down by a moderator after a report (issue 14)
 
 
 _P = ProposalState
@@ -125,8 +126,12 @@ EVALUATION_LIFECYCLE: Lifecycle[EvaluationState] = lifecycle(
     "evaluation",
     EvaluationState,
     _E.PENDING,
-    {_E.PENDING: [_E.SUBMITTED, _E.LAPSED], _E.SUBMITTED: [_E.PUBLISHED]},
-    terminal=[_E.PUBLISHED, _E.LAPSED],
+    {
+        _E.PENDING: [_E.SUBMITTED, _E.LAPSED],
+        _E.SUBMITTED: [_E.PUBLISHED, _E.HIDDEN],
+        _E.PUBLISHED: [_E.HIDDEN],
+    },
+    terminal=[_E.LAPSED, _E.HIDDEN],
 )
 
 

@@ -484,6 +484,15 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
     )
     foreign.post(a, x, "Flag", [alice, first["ap_id"]], content="Annonce douteuse")
     wait_until("A queued the report", lambda: a.sql("SELECT count(*) FROM reports") == [(1,)])
+    # Xavier likes Alice's demand and boosts it, then takes the like back: counted for her.
+    foreign.post(a, x, "Like", first["ap_id"])
+    like = {"id": foreign.server.url(f"/activities/{foreign.count}"), "type": "Like", "actor": x.uri}
+    wait_until("A counted the like", lambda: a.sql("SELECT kind FROM proposal_reactions") == [("like",)])
+    foreign.post(a, x, "Announce", first["ap_id"], to=["https://www.w3.org/ns/activitystreams#Public"])
+    foreign.post(a, x, "Undo", {**like, "object": first["ap_id"]})
+    wait_until(
+        "A counted the boost only", lambda: a.sql("SELECT kind FROM proposal_reactions") == [("boost",)]
+    )
 
     announced = foreign.serve_proposal(2)
     foreign.post(a, x, "Announce", announced, to=["https://www.w3.org/ns/activitystreams#Public"])

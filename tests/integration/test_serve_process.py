@@ -145,6 +145,7 @@ def test_health_readiness_metrics_and_request_ids(node: NodeProcess) -> None:
     assert 'asasap_http_requests_total{method="GET",route="/",status="200"}' in metrics.text
     assert 'asasap_processes{role="worker"} 1' in metrics.text
     assert 'asasap_queue_depth{queue="deliveries",state="pending"}' in metrics.text
+    assert 'asasap_queue_depth{queue="mail",state="waiting"} 0' in metrics.text
     assert "proxy-id" not in metrics.text and "/users/amina" not in metrics.text  # templates only
 
 

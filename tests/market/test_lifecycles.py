@@ -52,7 +52,13 @@ EXPECTED: list[tuple[Lifecycle[StrEnum], set[tuple[str, str]]]] = [
     ),
     (
         EVALUATION_LIFECYCLE,  # type: ignore[list-item]
-        {(E.PENDING, E.SUBMITTED), (E.PENDING, E.LAPSED), (E.SUBMITTED, E.PUBLISHED)},
+        {
+            (E.PENDING, E.SUBMITTED),
+            (E.PENDING, E.LAPSED),
+            (E.SUBMITTED, E.PUBLISHED),
+            (E.SUBMITTED, E.HIDDEN),  # a moderator hides it after a report (issue 14)
+            (E.PUBLISHED, E.HIDDEN),
+        },
     ),
 ]
 
@@ -85,7 +91,7 @@ def test_initial_and_terminal_states() -> None:
     assert AGREEMENT_LIFECYCLE.initial is A.ACCEPTED
     assert AGREEMENT_LIFECYCLE.terminal == {A.COMPLETED, A.CANCELLED}
     assert EVALUATION_LIFECYCLE.initial is E.PENDING
-    assert EVALUATION_LIFECYCLE.terminal == {E.PUBLISHED, E.LAPSED}
+    assert EVALUATION_LIFECYCLE.terminal == {E.LAPSED, E.HIDDEN}  # a published evaluation can still be hidden
 
 
 def test_demands_close_on_agreement_offers_stay_open() -> None:

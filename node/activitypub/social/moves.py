@@ -32,7 +32,8 @@ def also_known_as(document: Mapping[str, Any]) -> set[str]:
     return {found for item in items if (found := id_of(item)) is not None}
 
 
-def _document(raw: str) -> Mapping[str, Any]:
+def document_of(raw: str) -> Mapping[str, Any]:
+    """A cached actor document (``RemoteActor.raw``) as a mapping; empty when it is not one."""
     try:
         found = json.loads(raw)
     except ValueError:
@@ -54,7 +55,7 @@ def on_move(ctx: ProcessingContext, activity: Activity, *, accounts: Accounts) -
     if local.is_local(ctx.settings, target):
         raise PermanentFailure("a Move to one of our accounts is not one a remote server may make")
     new_account = ctx.actor(target)
-    if source not in also_known_as(_document(new_account.raw)):
+    if source not in also_known_as(document_of(new_account.raw)):
         ctx.refresh_actor(target)  # the cached copy may predate the alias: read it again from its origin
         log.info("Move of %s to %s refused: the target does not list the source", source, target)
         raise PermanentFailure(f"{target} does not list {source} in alsoKnownAs")

@@ -9,10 +9,13 @@ from node.http.pages import admin as admin_pages
 from node.http.pages import auth as auth_pages
 from node.http.pages import avatars as avatar_pages
 from node.http.pages import conversations as conversation_pages
+from node.http.pages import emails as email_pages
 from node.http.pages import follows as follow_pages
 from node.http.pages import installable, search_maps, search_people, timebank_clearing
 from node.http.pages import me as me_pages
+from node.http.pages import moving as moving_pages
 from node.http.pages import people as people_pages
+from node.http.pages import recovery as recovery_pages
 from node.http.pages import reload as page_reload
 from node.http.pages import research as research_pages
 from node.http.pages import search as search_pages
@@ -46,5 +49,8 @@ def routes() -> list[BaseRoute]:
         *search_people.routes(),  # search for people (issue 10)
         *suggestion_pages.routes(),  # matching (issue 10)
         *style_page.routes(),  # the living style page (issue 8)
+        *recovery_pages.routes(),  # password reset by e-mail (issue 14)
+        *email_pages.routes(),  # notifications by e-mail (issue 14)
+        *moving_pages.routes(),  # moving to another server (issue 14)
     ]
     return page_reload.answer_get(listed)

@@ -251,6 +251,15 @@ def published_here(ap_id: str, *, session: Session) -> Evaluation | None:
     return row
 
 
+def hide(row: Evaluation, *, session: Session) -> Evaluation:
+    """A moderator takes an evaluation down after a report: it leaves the pages, the reputations and the
+    public documents of this node. Already hidden: nothing changes."""
+    if row.state != EvaluationState.HIDDEN.value:
+        row.state = EVALUATION_LIFECYCLE.check(EvaluationState(row.state), EvaluationState.HIDDEN).value
+        session.add(row)
+    return row
+
+
 def by_ap_id(ap_id: str, *, session: Session) -> Evaluation | None:
     """The evaluation ``ap_id`` stored here, whatever its state."""
     return session.exec(select(Evaluation).where(col(Evaluation.ap_id) == ap_id)).first()

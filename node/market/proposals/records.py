@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from node.accounts.models import AccountStatus, User
 from node.activitypub.actors.remote import block_candidates
 from node.activitypub.addressing import PUBLIC
-from node.activitypub.models import DomainBlock, RemoteActor
+from node.activitypub.models import DomainBlock, LimitedAccount, RemoteActor
 from node.catalog.categories import is_category, label
 from node.core.errors import N_
 from node.core.text import html_to_text
@@ -359,6 +359,9 @@ def listing_conditions(
     blocked = _blocked_origins(session=session)
     if blocked:
         conditions.append(col(Proposal.origin).not_in(blocked))
+    # Limited accounts (moderation): their proposals stay reachable by link and by their followers' feeds,
+    # but leave every listing and search.
+    conditions.append(col(Proposal.author_uri).not_in(select(LimitedAccount.actor_uri)))
     words = fold(filters.query).split()[:MAX_QUERY_WORDS]
     conditions.extend(col(Proposal.search_text).like(_like(word), escape="\\") for word in words)
     return conditions

@@ -186,9 +186,10 @@ def test_the_nodes_dispatcher_reads_what_the_node_processes() -> None:
         "Offer",
         "Flag",
         "Move",
+        "Like",  # of our proposals, counted (issue 14)
     ):
         assert dispatcher.accepts(kind), kind
-    assert not dispatcher.accepts("Like") and not dispatcher.accepts("EmojiReact")
+    assert not dispatcher.accepts("EmojiReact")
     assert [part.name for part in dispatcher.contributions] == [
         "social graph",
         "groups",

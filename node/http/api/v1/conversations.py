@@ -82,7 +82,7 @@ class ReportOut(BaseModel):
 
 
 class DecisionIn(Strict):
-    action: Literal["dismiss", "hide", "suspend", "block-domain", "forward"]
+    action: Literal["dismiss", "hide", "warn", "limit", "suspend", "block-domain", "forward"]
     target: str = Field(default="", max_length=2048, description="One of the report's targets")
     note: str = Field(default="", max_length=reports.COMMENT_MAX * 2)
 

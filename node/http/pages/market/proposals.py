@@ -53,6 +53,7 @@ from node.market.models import Proposal
 from node.market.money import format_hours, format_price
 from node.market.proposals import notes as proposal_notes
 from node.market.proposals import photos as proposal_photos
+from node.market.proposals import reactions
 from node.market.proposals import service as proposals
 from node.market.proposals.records import local_uuid, price_of, schedule_of, to_doc
 from node.market.vocab import proposal_to_json
@@ -140,6 +141,11 @@ async def _page(request: Request, row: Proposal, viewer: User | None) -> Respons
     author = await run(request, _author_line, settings, row)
     is_author = viewer is not None and row.local_author_id == viewer.id
     bid_panel = await run(request, bid_pages.panel, settings, row, viewer, lang)
+    received = (
+        await run(request, lambda s: reactions.counts(row.id or 0, session=s))
+        if is_author and row.id
+        else None
+    )
     return await render(
         request,
         "proposals/detail.html",
@@ -151,6 +157,7 @@ async def _page(request: Request, row: Proposal, viewer: User | None) -> Respons
             "is_author": is_author,
             "saved": request.query_params.get("saved"),
             "bid_panel": bid_panel,
+            "reactions": received,  # likes and boosts from the fediverse, shown to the author only
         },
     )
 
