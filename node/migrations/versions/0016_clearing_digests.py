@@ -34,16 +34,19 @@ def upgrade() -> None:
         sa.Column("total", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("peer", "bucket"),
     )
-    with op.batch_alter_table("timebank_accounts") as batch_op:
-        batch_op.add_column(
-            sa.Column("digests_ready", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-    with op.batch_alter_table("timebank_transfers") as batch_op:
-        batch_op.add_column(sa.Column("bucket", sa.String(length=2), nullable=True))
-        batch_op.drop_index("ix_timebank_transfers_kind")
-        batch_op.drop_index("ix_timebank_transfers_peer")
-        batch_op.drop_index("ix_timebank_transfers_agreement_ap_id")
-        batch_op.drop_index("ix_timebank_transfers_exchange_due")
+    # Plain ALTER TABLE (a batch would copy the tables, which other tables' rows refer to).
+    op.add_column(
+        "timebank_accounts",
+        sa.Column("digests_ready", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("timebank_transfers", sa.Column("bucket", sa.String(length=2), nullable=True))
+    for name in (
+        "ix_timebank_transfers_kind",
+        "ix_timebank_transfers_peer",
+        "ix_timebank_transfers_agreement_ap_id",
+        "ix_timebank_transfers_exchange_due",
+    ):
+        op.drop_index(name, table_name="timebank_transfers")
     partial = {
         "ix_timebank_transfers_exchange_due": (["exchange_state", "next_attempt_at"], "exchange_state"),
         "ix_timebank_transfers_peer_bucket": (["peer", "bucket"], "peer"),
@@ -88,14 +91,13 @@ def downgrade() -> None:
         "ix_timebank_transfers_exchange_due",
     ):
         op.drop_index(name, table_name="timebank_transfers")
-    with op.batch_alter_table("timebank_transfers") as batch_op:
-        batch_op.drop_column("bucket")
-        batch_op.create_index("ix_timebank_transfers_kind", ["kind"], unique=False)
-        batch_op.create_index("ix_timebank_transfers_peer", ["peer"], unique=False)
-        batch_op.create_index("ix_timebank_transfers_agreement_ap_id", ["agreement_ap_id"], unique=False)
-        batch_op.create_index(
-            "ix_timebank_transfers_exchange_due", ["exchange_state", "next_attempt_at"], unique=False
-        )
-    with op.batch_alter_table("timebank_accounts") as batch_op:
-        batch_op.drop_column("digests_ready")
+    for name, columns in (
+        ("ix_timebank_transfers_kind", ["kind"]),
+        ("ix_timebank_transfers_peer", ["peer"]),
+        ("ix_timebank_transfers_agreement_ap_id", ["agreement_ap_id"]),
+        ("ix_timebank_transfers_exchange_due", ["exchange_state", "next_attempt_at"]),
+    ):
+        op.create_index(name, "timebank_transfers", columns, unique=False)
+    op.drop_column("timebank_transfers", "bucket")
+    op.drop_column("timebank_accounts", "digests_ready")
     op.drop_table("timebank_clearing_digests")
