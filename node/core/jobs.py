@@ -24,7 +24,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import anyio
@@ -33,6 +33,7 @@ from sqlalchemy.sql.dml import ReturningUpdate
 
 from node.core.db import session_scope
 from node.core.metrics import METRICS
+from node.core.timeutil import utcnow
 from node.settings import Settings
 
 log = logging.getLogger("asasap.worker")
@@ -173,26 +174,39 @@ Step = tuple[str, Callable[[Any], int]]
 
 
 class Periodic:
-    """A job whose steps (:meth:`steps`) run at most once every ``interval`` seconds, each in its own
-    write transaction (:func:`run_steps`), in a thread so that the event loop goes on. Safe with several
-    workers when each step only moves rows that are still due. Subclasses name themselves (``name``) and
-    give their steps."""
+    """A job of a node's ``settings`` whose steps (:meth:`steps`) run at most once every ``interval``
+    seconds (:meth:`every` by default), each in its own write transaction (:func:`run_steps`), in a thread
+    so that the event loop goes on. Safe with several workers when each step only moves rows that are
+    still due. Subclasses name themselves (``name``), say how often (``seconds`` or :meth:`every`) and in
+    which log (``logger``), and give their steps; ``clock`` is the time they are due against (``now``)."""
 
     name = "periodic"
+    seconds = 60.0
+    logger = log
 
     def __init__(
         self,
+        settings: Settings,
         engine: Engine,
         *,
-        interval: float,
+        interval: float | None = None,
+        clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
-        logger: logging.Logger = log,
     ) -> None:
+        self.settings = settings
         self.engine = engine
-        self.interval = interval
+        self.interval = self.every(settings) if interval is None else interval
+        self.clock = clock or self.now
         self.monotonic = monotonic
-        self.logger = logger
         self._last: float | None = None
+
+    def every(self, settings: Settings) -> float:
+        """The seconds between two runs, unless the constructor is told otherwise."""
+        return self.seconds
+
+    @staticmethod
+    def now() -> datetime:
+        return utcnow()
 
     async def run_once(self) -> int:
         """Run the steps if the interval has passed since the last run; how many rows they moved."""

@@ -16,9 +16,8 @@ an address. Each carries ``List-Unsubscribe`` (RFC 2369, one-click RFC 8058) for
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Engine, Integer, String, func
@@ -216,17 +215,8 @@ class NoticeMailJob(Periodic):
     """Notifications by e-mail: at once (every minute) and daily digests."""
 
     name = "notice-mail"
-
-    def __init__(
-        self,
-        settings: Settings,
-        engine: Engine,
-        *,
-        interval: float = INTERVAL_SECONDS,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(engine, interval=interval, monotonic=monotonic, logger=log)
-        self.settings = settings
+    seconds = INTERVAL_SECONDS
+    logger = log
 
     def steps(self) -> list[Step]:
         settings = self.settings

@@ -5,8 +5,6 @@ coordinators what happened to their group in the marketplace (:mod:`node.groups.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 
 from sqlalchemy import Engine
 
@@ -25,17 +23,8 @@ class GroupsJob(Periodic):
     most once every ``interval`` seconds."""
 
     name = "groups"
-
-    def __init__(
-        self,
-        settings: Settings,
-        engine: Engine,
-        *,
-        interval: float = INTERVAL_SECONDS,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(engine, interval=interval, monotonic=monotonic, logger=log)
-        self.settings = settings
+    seconds = INTERVAL_SECONDS
+    logger = log
 
     def steps(self) -> list[Step]:
         settings = self.settings

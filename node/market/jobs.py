@@ -5,15 +5,11 @@ proposals whose time is up, evaluations whose double-blind window closed. Run by
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from datetime import datetime
 
 from sqlalchemy import Engine
 
 from node.activitypub.actors.remote import RemoteActors
 from node.core.jobs import Job, Periodic, Step
-from node.core.timeutil import utcnow
 from node.market.agreements import service as agreements
 from node.market.bids import service as bids
 from node.market.evaluations import service as evaluations
@@ -34,19 +30,8 @@ class MarketJob(Periodic):
     each step only moves rows that are still due, in a write transaction."""
 
     name = "market"
-
-    def __init__(
-        self,
-        settings: Settings,
-        engine: Engine,
-        *,
-        interval: float = INTERVAL_SECONDS,
-        clock: Callable[[], datetime] = utcnow,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(engine, interval=interval, monotonic=monotonic, logger=log)
-        self.settings = settings
-        self.clock = clock
+    seconds = INTERVAL_SECONDS
+    logger = log
 
     def steps(self) -> list[Step]:
         now, settings = self.clock(), self.settings

@@ -6,14 +6,10 @@ whichever path stored them."""
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from datetime import datetime
 
 from sqlalchemy import Engine
 
 from node.core.jobs import Job, Periodic, Step
-from node.core.timeutil import utcnow
 from node.search import saved
 from node.search.matching import alerts
 from node.settings import Settings
@@ -21,21 +17,12 @@ from node.settings import Settings
 log = logging.getLogger("asasap.search")
 
 class _Alerts(Periodic):
-    """A periodic job of the search, with the node's settings and a clock."""
+    """A periodic job of the search, every ``ASASAP_ALERTS_INTERVAL_SECONDS``."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        engine: Engine,
-        *,
-        interval: float | None = None,
-        clock: Callable[[], datetime] = utcnow,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        every = settings.alerts_interval_seconds if interval is None else interval
-        super().__init__(engine, interval=every, monotonic=monotonic, logger=log)
-        self.settings = settings
-        self.clock = clock
+    logger = log
+
+    def every(self, settings: Settings) -> float:
+        return settings.alerts_interval_seconds
 
 
 class SavedSearchAlerts(_Alerts):

@@ -6,9 +6,6 @@ step runs in its own transaction; on a market node the job does nothing."""
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from datetime import datetime
 
 from sqlalchemy import Engine
 
@@ -27,21 +24,15 @@ class TimebankJob(Periodic):
     """Runs the steps (see the module docs) at most once every ``interval`` seconds."""
 
     name = "timebank"
+    logger = log
+    now = staticmethod(record_time)
 
-    def __init__(
-        self,
-        settings: Settings,
-        engine: Engine,
-        *,
-        interval: float | None = None,
-        clock: Callable[[], datetime] = record_time,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        every = interval if interval is not None else min(INTERVAL_SECONDS, settings.timebank_retry_seconds)
-        super().__init__(engine, interval=every, monotonic=monotonic, logger=log)
-        self.settings = settings
-        self.policy = Policy.of(settings)
-        self.clock = clock
+    def every(self, settings: Settings) -> float:
+        return min(INTERVAL_SECONDS, settings.timebank_retry_seconds)
+
+    @property
+    def policy(self) -> Policy:
+        return Policy.of(self.settings)
 
     async def run_once(self) -> int:
         if not self.policy.enabled:

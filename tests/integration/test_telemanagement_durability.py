@@ -7,52 +7,25 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from tests.support.nodes import Node, NodeProcess
+from tests.support.nodes import Node, node_fixture  # noqa: F401 - a fixture used by name
+from tests.support.telemanagement import api_plan, started_ago
 
 pytestmark = pytest.mark.process
 
-PARIS = ZoneInfo("Europe/Paris")
 VISITS = 24
 
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Node]:
-    process = NodeProcess(tmp_path_factory.mktemp("tm-kill"), module_database_url)
-    process.init()
-    process.start()
-    yield Node(process)
-    process.stop()
 
 
 def _plan_visits(node: Node) -> list[int]:
     node.add_people("coord", "aline")
     assert node.process.cli("user", "set-role", "coord", "coordinator").returncode == 0
-    funder = node.ok("POST", "/funders", {"name": "CD 93", "kind": "apa", "billing": "direct"}, user="coord")
-    home = node.ok("POST", "/beneficiaries", {"name": "Mme Martin", "commune": "Montreuil"}, user="coord")
-    today = datetime.now(PARIS).date()
-    plan = node.ok(
-        "POST",
-        "/plans",
-        {
-            "beneficiary_id": home["id"],
-            "funder_id": funder["id"],
-            "folder_number": "APA-1",
-            "valid_from": (today - timedelta(days=2)).isoformat(),
-            "hourly_rate": "24.58",
-            "participation": "10",
-            "hours": {"housework": "40"},
-        },
-        user="coord",
-    )
-    start = (datetime.now(UTC) - timedelta(hours=3)).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+    plan = api_plan(node, "coord", {"name": "Mme Martin", "commune": "Montreuil"}, folder="APA-1", hours="40")
+    start = started_ago(180)
     made = node.ok(
         "POST",
         "/visits",

@@ -6,8 +6,7 @@ into its clock log, which ``verify-log`` finds whole."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
@@ -17,10 +16,10 @@ from node.core import db
 from node.settings import load_settings
 from node.telemanagement import clocking, plans
 from tests.support.nodes import Node, wait_until
+from tests.support.telemanagement import api_plan, started_ago
 
 pytestmark = pytest.mark.process
 
-PARIS = ZoneInfo("Europe/Paris")
 PRIVATE = ("12 rue de Paris", "4812B", "GIR 2", "Mme Martin", "Montreuil", "APA-77")
 
 
@@ -33,30 +32,10 @@ def test_a_visit_held_on_a_is_clocked_on_b(two_nodes: list[Node]) -> None:
     a.add_people("coord")
     assert a.process.cli("user", "set-role", "coord", "coordinator").returncode == 0
     b.add_people("bob")
-    funder = a.ok("POST", "/funders", {"name": "CD 93", "kind": "apa", "billing": "direct"}, user="coord")
-    home = a.ok(
-        "POST",
-        "/beneficiaries",
-        {"name": "Mme Martin", "commune": "Montreuil", "address": "12 rue de Paris", "door_code": "4812B",
-         "health": "GIR 2"},
-        user="coord",
-    )  # fmt: skip
-    today = datetime.now(PARIS).date()
-    plan = a.ok(
-        "POST",
-        "/plans",
-        {
-            "beneficiary_id": home["id"],
-            "funder_id": funder["id"],
-            "folder_number": "APA-77",
-            "valid_from": (today - timedelta(days=2)).isoformat(),
-            "hourly_rate": "24.58",
-            "participation": "10",
-            "hours": {"housework": "12"},
-        },
-        user="coord",
-    )
-    start = (datetime.now(UTC) - timedelta(minutes=40)).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+    home = {"name": "Mme Martin", "commune": "Montreuil", "address": "12 rue de Paris", "door_code": "4812B",
+            "health": "GIR 2"}  # fmt: skip
+    plan = api_plan(a, "coord", home, folder="APA-77")
+    start = started_ago(40)
     [visit] = a.ok(
         "POST", "/visits", {"plan_id": plan["id"], "category": "housework", "start": start, "minutes": 60},
         user="coord",
@@ -66,7 +45,7 @@ def test_a_visit_held_on_a_is_clocked_on_b(two_nodes: list[Node]) -> None:
     settings = load_settings(env=a.process.env)
     engine = db.make_engine(a.process.database_url)
     with db.session_scope(engine) as s:
-        token = clocking.home_token(settings, plans.beneficiary(s, home["id"]))
+        token = clocking.home_token(settings, plans.beneficiary(s, plan["beneficiary_id"]))
     engine.dispose()
 
     holder = a.url + "/actor"

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, text
 
 from node.accounts import credentials, service
@@ -268,3 +269,14 @@ def running_nodes(
             processes.append(process)
         _start_all(processes)
         yield [Node(process) for process in processes]
+
+
+# Named ``*_fixture``, so that test modules import it and use it by name.
+@pytest.fixture(name="node", scope="module")
+def node_fixture(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Node]:
+    """One real node (``asasap serve``) shared by the tests of a module, on the module's database."""
+    process = NodeProcess(tmp_path_factory.mktemp("node"), module_database_url)
+    process.init()
+    process.start()
+    yield Node(process)
+    process.stop()

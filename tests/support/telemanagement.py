@@ -4,7 +4,9 @@ the real services."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
@@ -13,6 +15,7 @@ from node.core import db
 from node.settings import Settings
 from node.telemanagement import plans
 from tests.support.accounts import make_user
+from tests.support.nodes import Node
 
 CATEGORY = "housework"
 
@@ -62,3 +65,38 @@ def care_setup(
             terms=terms,
         )
         return Setup(coordinator, provider, funder.id or 0, home.id or 0, plan.id or 0)
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def started_ago(minutes: int) -> str:
+    """The local start time (Paris, to the minute, as the visit form takes it) ``minutes`` ago."""
+    return (datetime.now(UTC) - timedelta(minutes=minutes)).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+
+
+def api_plan(
+    node: Node, coordinator: str, home: dict[str, str], *, folder: str, hours: str = "12"
+) -> dict[str, Any]:
+    """Through a real node's API: a funder, the beneficiary ``home`` and a housework plan valid from two
+    days ago, made by ``coordinator`` (already a coordinator); the plan as the API answers it, with the
+    ``beneficiary_id``."""
+    funder = node.ok(
+        "POST", "/funders", {"name": "Département 93", "kind": "apa", "billing": "direct"}, user=coordinator
+    )
+    beneficiary = node.ok("POST", "/beneficiaries", home, user=coordinator)
+    plan: dict[str, Any] = node.ok(
+        "POST",
+        "/plans",
+        {
+            "beneficiary_id": beneficiary["id"],
+            "funder_id": funder["id"],
+            "folder_number": folder,
+            "valid_from": (datetime.now(PARIS).date() - timedelta(days=2)).isoformat(),
+            "hourly_rate": "24.58",
+            "participation": "10",
+            "hours": {CATEGORY: hours},
+        },
+        user=coordinator,
+    )
+    return plan

@@ -4,7 +4,6 @@ the coordinators' page show each indicator as a chart with its data table, withh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from tests.support.browser import (
     phone_page,
     skip_without_chromium,
 )
-from tests.support.nodes import Node, NodeProcess
+from tests.support.nodes import Node, node_fixture  # noqa: F401 - a fixture used by name
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
@@ -33,14 +32,6 @@ INSERT_PROPOSAL = (
     " 'request', 'Demande', '', :category, '', '', '', 'open', '', :at, :at)"
 )
 
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Node]:
-    process = NodeProcess(tmp_path_factory.mktemp("research"), module_database_url)
-    process.init()
-    process.start()
-    yield Node(process)
-    process.stop()
 
 
 def seed(node: Node) -> None:

@@ -3,8 +3,6 @@ the demand she could answer with its reasons, within a 360 px screen, and sets h
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Browser, expect
 
@@ -14,20 +12,12 @@ from tests.support.browser import (
     phone_page,
     skip_without_chromium,
 )
-from tests.support.nodes import Node, NodeProcess
+from tests.support.nodes import Node, node_fixture  # noqa: F401 - a fixture used by name
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
 skip_without_chromium()
 
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Node]:
-    process = NodeProcess(tmp_path_factory.mktemp("suggestions"), module_database_url)
-    process.init()
-    process.start()
-    yield Node(process)
-    process.stop()
 
 
 def test_suggestions_on_a_phone(node: Node, browser: Browser) -> None:

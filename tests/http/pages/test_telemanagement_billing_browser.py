@@ -4,7 +4,6 @@ month, issues the invoices and finds them listed; every page is French and fits 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -16,20 +15,12 @@ from tests.support.browser import (
     phone_page,
     skip_without_chromium,
 )
-from tests.support.nodes import Node, NodeProcess
+from tests.support.nodes import Node, node_fixture  # noqa: F401 - a fixture used by name
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
 skip_without_chromium()
 
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Node]:
-    process = NodeProcess(tmp_path_factory.mktemp("tmb"), module_database_url)
-    process.init()
-    process.start()
-    yield Node(process)
-    process.stop()
 
 
 def test_a_month_resolved_validated_and_invoiced_on_a_phone(node: Node, browser: Browser) -> None:

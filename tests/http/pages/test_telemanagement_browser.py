@@ -6,9 +6,7 @@ coordinator sees the visit done on the week board and its anomaly. Every page is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -19,22 +17,14 @@ from tests.support.browser import (
     phone_page,
     skip_without_chromium,
 )
-from tests.support.nodes import Node, NodeProcess
+from tests.support.nodes import Node, node_fixture  # noqa: F401 - a fixture used by name
+from tests.support.telemanagement import api_plan, started_ago
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
 skip_without_chromium()
 
-PARIS = ZoneInfo("Europe/Paris")
 
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Node]:
-    process = NodeProcess(tmp_path_factory.mktemp("tm"), module_database_url)
-    process.init()
-    process.start()
-    yield Node(process)
-    process.stop()
 
 
 def phone(browser: Browser, node: Node, username: str | None = None) -> Page:
@@ -45,31 +35,13 @@ def test_a_visit_clocked_at_the_door_on_a_phone(node: Node, browser: Browser) ->
     node.add_person("coord")
     node.add_person("aline")
     assert node.process.cli("user", "set-role", "coord", "coordinator").returncode == 0
-    funder = node.ok(
-        "POST", "/funders", {"name": "Département 93", "kind": "apa", "billing": "direct"}, user="coord"
-    )
-    home = node.ok(
-        "POST",
-        "/beneficiaries",
+    plan = api_plan(
+        node,
+        "coord",
         {"name": "Mme Martin", "commune": "Montreuil", "address": "12 rue de Paris", "door_code": "4812B"},
-        user="coord",
+        folder="APA-7",
     )
-    today = datetime.now(PARIS).date()
-    plan = node.ok(
-        "POST",
-        "/plans",
-        {
-            "beneficiary_id": home["id"],
-            "funder_id": funder["id"],
-            "folder_number": "APA-7",
-            "valid_from": (today - timedelta(days=2)).isoformat(),
-            "hourly_rate": "24.58",
-            "participation": "10",
-            "hours": {"housework": "12"},
-        },
-        user="coord",
-    )
-    start = (datetime.now(UTC) - timedelta(minutes=10)).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+    start = started_ago(10)
     [visit] = node.ok(
         "POST",
         "/visits",
@@ -118,31 +90,13 @@ def test_a_check_out_made_offline_is_sent_when_the_network_returns(node: Node, b
     node.add_person("coordo")
     node.add_person("bruno")
     assert node.process.cli("user", "set-role", "coordo", "coordinator").returncode == 0
-    funder = node.ok(
-        "POST", "/funders", {"name": "CARSAT", "kind": "pension", "billing": "direct"}, user="coordo"
-    )
-    home = node.ok(
-        "POST",
-        "/beneficiaries",
+    plan = api_plan(
+        node,
+        "coordo",
         {"name": "M. Leroy", "commune": "Bagnolet", "address": "3 rue Sadi Carnot", "door_code": "B12"},
-        user="coordo",
+        folder="CAR-9",
     )
-    today = datetime.now(PARIS).date()
-    plan = node.ok(
-        "POST",
-        "/plans",
-        {
-            "beneficiary_id": home["id"],
-            "funder_id": funder["id"],
-            "folder_number": "CAR-9",
-            "valid_from": (today - timedelta(days=2)).isoformat(),
-            "hourly_rate": "24.58",
-            "participation": "10",
-            "hours": {"housework": "12"},
-        },
-        user="coordo",
-    )
-    start = (datetime.now(UTC) - timedelta(minutes=50)).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+    start = started_ago(50)
     [visit] = node.ok(
         "POST",
         "/visits",
