@@ -32,7 +32,7 @@ from node.http.runtime import (
 )
 from node.places.gazetteer import default_gazetteer
 from node.search import engine, saved
-from node.search.filters import MSG_NO_CENTRE, parse_search, widenings
+from node.search.filters import MSG_NO_CENTRE, SearchFilters, parse_search, widenings
 
 _DEPARTEMENT = re.compile(r"^(\d{2,3}|2[AaBb])$")
 RADIUS_CHOICES = (2, 5, 10, 20, 50, 100)
@@ -103,15 +103,11 @@ async def search_page(request: Request) -> Response:
         return results, hit_cards(session, settings, list(results.hits), lang)
 
     found, cards = await run(request, load)
-    commune = default_gazetteer().by_insee(filters.commune) if filters.commune else None
     return await render(
         request,
         "search/proposals.html",
         {
-            "filters": filters,
-            "values": {k: v for k, v in request.query_params.items() if k != "place"},
-            "errors": errors,
-            "place": request.query_params.get("place", "") or (commune.label() if commune else ""),
+            **form_context(request, filters, errors, home),
             "results": found,
             "cards": cards,
             "widen": [(WIDENING_LABELS[k], w.query_string()) for k, w in widenings(filters)]
@@ -121,12 +117,26 @@ async def search_page(request: Request) -> Response:
             "next_query": filters.query_string(page=found.page + 1) if found and found.has_next else None,
             "saved_query": filters.query_string(sort="relevance", page=1),
             "departements": default_gazetteer().departements(),
-            "all_categories": CATEGORIES,
-            "radius_choices": RADIUS_CHOICES,
-            "home": home,
         },
         status_code=200 if not errors else 422,
     )
+
+
+def form_context(
+    request: Request, filters: SearchFilters, errors: dict[str, str], home: str | None
+) -> dict[str, Any]:
+    """What the search form needs on the pages that show it (the list, the map): the filters as given,
+    their errors, the place as typed or named, the categories and radii to choose from."""
+    commune = default_gazetteer().by_insee(filters.commune) if filters.commune else None
+    return {
+        "filters": filters,
+        "values": {k: v for k, v in request.query_params.items() if k != "place"},
+        "errors": errors,
+        "place": request.query_params.get("place", "") or (commune.label() if commune else ""),
+        "all_categories": CATEGORIES,
+        "radius_choices": RADIUS_CHOICES,
+        "home": home,
+    }
 
 
 @login_required

@@ -13,11 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from node.catalog.categories import CATEGORIES
 from node.core.timeutil import utcnow
-from node.http.pages.search import RADIUS_CHOICES, hit_cards, read_place
+from node.http.pages.search import form_context, hit_cards, read_place
 from node.http.runtime import current_user, language_of, node_of, render, run
-from node.places.gazetteer import default_gazetteer
 from node.search import engine, geo
 from node.search.filters import MSG_NO_CENTRE, parse_search
 
@@ -47,23 +45,15 @@ async def map_page(request: Request) -> Response:
         return data, results, hit_cards(session, settings, list(results.hits), lang)
 
     data, results, cards = await run(request, load)
-    commune = default_gazetteer().by_insee(filters.commune) if filters.commune else None
-    query = filters.query_string()
     return await render(
         request,
         "search/map.html",
         {
-            "filters": filters,
-            "values": {k: v for k, v in request.query_params.items() if k != "place"},
-            "errors": errors,
-            "place": request.query_params.get("place", "") or (commune.label() if commune else ""),
+            **form_context(request, filters, errors, home),
             "data": data,
             "results": results,
             "cards": cards,
-            "query": query,
-            "all_categories": CATEGORIES,
-            "radius_choices": RADIUS_CHOICES,
-            "home": home,
+            "query": filters.query_string(),
         },
         status_code=200 if not errors else 422,
     )
