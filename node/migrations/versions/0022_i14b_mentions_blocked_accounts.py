@@ -1,4 +1,5 @@
-"""mentions of our proposals by notes of other servers, counted once per actor and note
+"""mentions of our proposals by notes of other servers, counted once per actor and note; accounts of
+other servers blocked by moderators
 
 Revision ID: 0022
 Revises: 0021
@@ -35,8 +36,18 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_proposal_mentions_proposal_id"), "proposal_mentions", ["proposal_id"], unique=False
     )
+    op.create_table(
+        "blocked_accounts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("actor_uri", sa.String(length=2048), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("actor_uri"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("blocked_accounts")
     op.drop_index(op.f("ix_proposal_mentions_proposal_id"), table_name="proposal_mentions")
     op.drop_table("proposal_mentions")
