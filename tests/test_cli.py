@@ -69,11 +69,20 @@ def test_init_creates_everything_and_doctor_agrees(empty_env: dict[str, str], tm
     assert data["admin"] == "chef" and data["node_key_created"] is True
     secret_file = tmp_path / "fresh" / "secret.key"
     assert secret_file.exists() and oct(secret_file.stat().st_mode)[-3:] == "600"
+    vapid_file = tmp_path / "fresh" / "vapid.pem"
+    assert data["vapid_key_created"] is True and oct(vapid_file.stat().st_mode)[-3:] == "600"
     doctor = run_cli(empty_env, "doctor", "--json")
     assert doctor.returncode == 0, doctor.stdout
     assert all(check["ok"] for check in json.loads(doctor.stdout)["checks"])
+    (push_check,) = [c for c in json.loads(doctor.stdout)["checks"] if c["check"] == "web push key"]
+    assert "vapid.pem" in push_check["detail"]
+    pem = vapid_file.read_bytes()
     again = run_cli(empty_env, "init", "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["node_key_created"] is False
+    assert json.loads(again.stdout)["vapid_key_created"] is False and vapid_file.read_bytes() == pem
+    vapid_file.chmod(0o644)
+    doctor = run_cli(empty_env, "doctor")
+    assert doctor.returncode == 1 and "[FAIL] web push key" in doctor.stdout
 
 
 def test_doctor_reports_a_changed_secret(empty_env: dict[str, str]) -> None:

@@ -217,3 +217,15 @@ class LimitedAccount(SQLModel, table=True):
     actor_uri: str = Field(sa_column=Column(String(URI), unique=True, nullable=False))
     reason: str = Field(default="", max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class BlockedAccount(SQLModel, table=True):
+    """An account of another server a moderator blocked (issue 14): what it sends is ignored, the follows
+    that link us to it are dropped, and what we listed of it is withdrawn here."""
+
+    __tablename__ = "blocked_accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_uri: str = Field(sa_column=Column(String(URI), unique=True, nullable=False))
+    reason: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,7 +1,8 @@
-"""Federation moderation: domain blocks and the list of known peers.
+"""Federation moderation: domain blocks, limited and blocked accounts, and the list of known peers.
 
 A block refuses the domain's requests at the inbox, cancels pending deliveries to it, drops the follows
-that link us to it, and hides what we cached of it.
+that link us to it, and hides what we cached of it. An account of another server can be blocked alone
+(:func:`block_account`): what it sends is ignored, the follows that link us to it are dropped.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 from node.activitypub import addressing
 from node.activitypub.actors.remote import covers
 from node.activitypub.models import (
+    BlockedAccount,
     Delivery,
     DeliveryState,
     DomainBlock,
@@ -211,3 +213,51 @@ def reaches(author_uri: str, reader_uri: str, *, session: Session) -> bool:
         )
     ).first()
     return follow == FollowState.ACCEPTED.value
+
+
+# --- blocked accounts -------------------------------------------------------------------------------------
+
+
+def is_account_blocked(actor_uri: str, *, session: Session) -> bool:
+    """Whether a moderator blocked the account ``actor_uri``."""
+    found = session.exec(select(BlockedAccount.id).where(col(BlockedAccount.actor_uri) == actor_uri))
+    return found.first() is not None
+
+
+def blocked_accounts(*, session: Session) -> list[str]:
+    """Every blocked account's URI."""
+    return list(session.exec(select(BlockedAccount.actor_uri).order_by(col(BlockedAccount.id))).all())
+
+
+def block_account(actor_uri: str, *, session: Session, reason: str = "") -> int:
+    """Block ``actor_uri``, an account of another server: the activities it sent and that wait are
+    ignored, as will be what it sends next (at processing), and the follows between it and us are
+    dropped; how many follows. Blocking twice is a :class:`Conflict`."""
+    if not addressing.is_uri(actor_uri):
+        raise ValidationFailed(N_("This is not the address of an account."))
+    if is_account_blocked(actor_uri, session=session):
+        raise Conflict(N_("This account is already blocked."))
+    session.add(BlockedAccount(actor_uri=actor_uri, reason=reason[:500]))
+    follows = session.exec(
+        select(Follow).where(
+            or_(col(Follow.follower_uri) == actor_uri, col(Follow.followee_uri) == actor_uri)
+        )
+    ).all()
+    for row in follows:
+        session.delete(row)
+    session.execute(
+        update(InboxActivity)
+        .where(
+            col(InboxActivity.actor_uri) == actor_uri, col(InboxActivity.state) == InboxState.PENDING.value
+        )
+        .values(state=InboxState.IGNORED.value, error="account blocked")
+    )
+    session.flush()
+    return len(follows)
+
+
+def unblock_account(actor_uri: str, *, session: Session) -> None:
+    row = session.exec(select(BlockedAccount).where(col(BlockedAccount.actor_uri) == actor_uri)).first()
+    if row is None:
+        raise NotFound(N_("This account is not blocked."))
+    session.delete(row)

@@ -23,7 +23,9 @@ def register(sub: SubParsers) -> None:
         help="create the data folder, database, secret key and node key pair",
         description="Prepare a new node without asking questions: creates the data folder "
         "(ASASAP_DATA_DIR), a secret key file unless ASASAP_SECRET_KEY is set, the database with every "
-        "migration, and the node's key pair. Running it again on a ready node changes nothing.",
+        "migration, the node's key pair, and its Web Push (VAPID) key pair in the data folder. Running it "
+        "again on a ready node changes nothing (but stores the VAPID key pair of a node initialised before "
+        "it was kept there).",
     )
     p.add_argument("--admin", metavar="USERNAME", help="also create an administrator account")
     p.add_argument("--email", default="", help="the administrator's email address")
@@ -73,6 +75,8 @@ def _write_secret_file(context: Context) -> bool:
 
 
 def cmd_init(args: argparse.Namespace, context: Context) -> int:
+    from node.emails import push  # Web Push's libraries, only for the commands that need them
+
     password = read_password(args) if args.admin else None
     settings = context.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +93,7 @@ def cmd_init(args: argparse.Namespace, context: Context) -> int:
                 username=args.admin, password=password, email=args.email, role=Role.ADMIN, session=session
             )
             keys.ensure_key(keys.user_owner(admin.id or 0), secret, user_id=admin.id, session=session)
+    vapid_created = push.create_key_file(settings, new=not had_key)
     result: dict[str, Any] = {
         "data_dir": str(settings.data_dir.resolve()),
         "database": context.engine.url.render_as_string(hide_password=True),
@@ -96,6 +101,7 @@ def cmd_init(args: argparse.Namespace, context: Context) -> int:
         "migrated_from": before,
         "revision": after,
         "node_key_created": not had_key,
+        "vapid_key_created": vapid_created,
         "admin": admin.username if admin else None,
         "base_url": settings.base_url,
     }
@@ -106,6 +112,8 @@ def cmd_init(args: argparse.Namespace, context: Context) -> int:
         if created_secret:
             print(f"Secret key written to {settings.secret_file} (keep it safe and private).")
         print("Node key pair: " + ("created." if not had_key else "already present."))
+        if vapid_created:
+            print(f"Web Push (VAPID) key pair written to {push.key_file(settings)}.")
         if admin:
             print(f"Administrator account: {admin.username}")
         print(f"Start it with: asasap serve   (then open {settings.base_url})")
@@ -152,6 +160,8 @@ def cmd_serve(args: argparse.Namespace, context: Context) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, context: Context) -> int:
+    from node.emails import push
+
     checks: list[dict[str, Any]] = []
 
     def check(name: str, ok: bool, detail: str) -> None:
@@ -196,6 +206,8 @@ def cmd_doctor(args: argparse.Namespace, context: Context) -> int:
             check("node key", True, "RSA key pair present and decryptable")
         except keys.KeyDecryptionError as exc:
             check("node key", False, str(exc))
+    if secret is not None:
+        check("web push key", *push.key_check(settings))
     return _report(args, checks)
 
 

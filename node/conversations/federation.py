@@ -5,6 +5,8 @@ dispatcher before the marketplace (whose classifier would read any ``Create(Note
 - ``message``: ``Create(Note)`` naming one of our people (addressed or mentioned), that is not a reply to
   one of our proposals (the marketplace notifies those): stored in their conversations, unless they
   blocked its author (:func:`node.conversations.messages.receive`). Only the note's author may send it.
+  When it links one of our proposals, the mention is counted too
+  (:func:`node.market.proposals.reactions.on_mention`).
 - ``report``: ``Flag`` of one or several objects, other than a dispute of one of our agreements: queued
   for the coordinators when it names something of ours (:func:`node.conversations.reports.receive_flag`).
 """
@@ -20,6 +22,7 @@ from node.activitypub.vocab import Activity
 from node.conversations import messages, reports
 from node.core.text import html_to_text
 from node.market.agreements import sync as agreements
+from node.market.proposals import reactions
 from node.market.proposals.records import proposal_for_local_uri
 
 log = logging.getLogger("asasap.conversations")
@@ -90,5 +93,5 @@ def inbox_handlers() -> Contribution:
         types=("Create", "Flag"),
         kinds=(MESSAGE, REPORT),
         classify=classify,
-        handlers={MESSAGE: (on_message,), REPORT: (on_report,)},
+        handlers={MESSAGE: (on_message, reactions.on_mention), REPORT: (on_report,)},
     )

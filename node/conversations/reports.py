@@ -11,7 +11,9 @@
 - Coordinators decide: dismiss; hide a proposal, a message or an evaluation; warn a local account (a
   notification, and an e-mail when the node sends e-mail, with the moderator's note); limit an account
   (:func:`node.activitypub.moderation.limit_account`: its proposals leave listings and search, its messages
-  reach only its followers here); suspend a local account; block a remote account's domain; forward.
+  reach only its followers here), ours or another server's; suspend a local account; block another
+  server's account (:func:`node.activitypub.moderation.block_account`: what it sends is ignored, the
+  follows with it dropped, its proposals listed here withdrawn) or its whole domain; forward.
   Every decision is logged (:class:`~node.conversations.models.Decision`).
 """
 
@@ -48,8 +50,17 @@ log = logging.getLogger("asasap.moderation")
 REASONS = ("spam", "abuse", "illegal", "other")
 TARGETS_MAX = 20
 COMMENT_MAX = 1000
-Action = Literal["dismiss", "hide", "warn", "limit", "suspend", "block-domain", "forward"]
-ACTIONS: tuple[Action, ...] = ("dismiss", "hide", "warn", "limit", "suspend", "block-domain", "forward")
+Action = Literal["dismiss", "hide", "warn", "limit", "suspend", "block", "block-domain", "forward"]
+ACTIONS: tuple[Action, ...] = (
+    "dismiss",
+    "hide",
+    "warn",
+    "limit",
+    "suspend",
+    "block",
+    "block-domain",
+    "forward",
+)
 
 MSG_NO_TARGET = N_("Say what you report.")
 MSG_REASON = N_("Choose a reason.")
@@ -259,6 +270,8 @@ def decide(
         if username is None:
             raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
         accounts.suspend(accounts.get_user(username, session=session), session=session, by=moderator)
+    elif action == "block":
+        _block(settings, resolved, f"report {report.id}", session=session)
     elif action == "block-domain":
         if resolved is None or resolved.account is None or local.is_local(settings, resolved.account):
             raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
@@ -282,6 +295,19 @@ def decide(
     session.add(decision)
     session.flush()
     return decision
+
+
+def _block(settings: Settings, target: Target | None, reason: str, *, session: Session) -> None:
+    """Block the account of another server that answers for ``target``, and withdraw here the open
+    proposals of it that this node lists."""
+    if target is None or target.account is None or local.is_local(settings, target.account):
+        raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
+    try:
+        moderation.block_account(target.account, session=session, reason=reason)
+    except Conflict:
+        pass  # already blocked: the decision is still logged
+    for row in proposals.open_remote_of(target.account, session=session):
+        proposal_service.hide(settings, row, session=session)
 
 
 def _warn(settings: Settings, target: Target | None, note: str, *, session: Session) -> None:

@@ -1,8 +1,11 @@
 """Web Push (RFC 8030, 8291, 8292): notifications on people's phones, from the browser's push service.
 
-- The node's VAPID key pair is derived from the node secret (HKDF, purpose ``vapid``): created with the
-  secret by ``asasap init``, the same in every process, never stored apart. :func:`public_key` is the
-  ``applicationServerKey`` the page gives ``PushManager.subscribe``.
+- The node's VAPID key pair (P-256) is kept in the data folder (:data:`KEY_FILE`, mode 600), written by
+  ``asasap init`` (:func:`create_key_file`): a new pair on a new node; on a node initialised before, the
+  pair it used until then, derived from the node secret (HKDF, purpose ``vapid``), so that its browsers'
+  subscriptions stay valid and no longer depend on the secret. Without the file (a node not initialised
+  again since), the derived pair is used. :func:`public_key` is the ``applicationServerKey`` the page
+  gives ``PushManager.subscribe``.
 - A person's browser subscribes (``/push/subscriptions``); the endpoint and its keys are kept per person
   (:class:`PushSubscription`). An endpoint must be ``https`` on a public address (loopback and private
   addresses only with ``allow_private_addresses``, for tests).
@@ -19,12 +22,15 @@ import base64
 import ipaddress
 import json
 import logging
+import os
 import socket
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,6 +59,7 @@ from node.settings import Settings
 log = logging.getLogger("asasap.push")
 
 CURSOR = "push"
+KEY_FILE = "vapid.pem"  # in the data folder
 BATCH = 200
 INTERVAL_SECONDS = 5.0
 SUBSCRIPTIONS_MAX = 10  # devices per person
@@ -81,6 +88,61 @@ def _private_key(secret: str) -> ec.EllipticCurvePrivateKey:
     return ec.derive_private_key(int.from_bytes(seed, "big") % (order - 1) + 1, ec.SECP256R1())
 
 
+@lru_cache(maxsize=4)
+def _stored_key(path: str, modified_ns: int) -> ec.EllipticCurvePrivateKey:
+    """The key pair in the PEM file ``path`` (as last modified at ``modified_ns``): P-256 or ValueError."""
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError("not a P-256 private key")
+    return key
+
+
+def key_file(settings: Settings) -> Path:
+    return settings.data_dir / KEY_FILE
+
+
+def _vapid_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
+    """The node's VAPID private key: the data folder's, else derived from the secret."""
+    path = key_file(settings)
+    try:
+        modified = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return _private_key(settings.effective_secret_key)
+    return _stored_key(str(path), modified)
+
+
+def create_key_file(settings: Settings, *, new: bool) -> bool:
+    """Write the node's VAPID key pair to the data folder (mode 600) unless it is there: a new pair when
+    ``new`` (a new node), else the pair derived from the secret (what the node used until now). Whether
+    it was written."""
+    path = key_file(settings)
+    if path.exists():
+        return False
+    key = ec.generate_private_key(ec.SECP256R1()) if new else _private_key(settings.effective_secret_key)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    return True
+
+
+def key_check(settings: Settings) -> tuple[bool, str]:
+    """For ``asasap doctor``: whether the VAPID key is usable, and what it is."""
+    path = key_file(settings)
+    if not path.exists():
+        return True, "derived from the secret key (`asasap init` stores it in the data folder)"
+    if path.stat().st_mode & 0o077:
+        return False, f"{path} can be read by others than its owner (chmod 600 it)"
+    try:
+        _stored_key(str(path), path.stat().st_mtime_ns)
+    except (ValueError, TypeError, OSError) as exc:
+        return False, f"{path}: {exc}"
+    return True, f"P-256 key pair in {path}"
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
@@ -91,7 +153,7 @@ def _unb64(text: str) -> bytes:
 
 def public_key(settings: Settings) -> str:
     """The node's VAPID public key, base64url (the page's ``applicationServerKey``)."""
-    point = _private_key(settings.effective_secret_key).public_key()
+    point = _vapid_key(settings).public_key()
     return _b64(point.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
 
 
@@ -214,9 +276,7 @@ def send(settings: Settings, push: Push) -> bool:
         "exp": int(time.time()) + 12 * 3600,
     }
     # py_vapid wants an https URL or a mailto: with a dotted domain; a test node on http has neither.
-    vapid = Vapid02(
-        private_key=_private_key(settings.effective_secret_key), conf={"no-strict": not settings.is_https}
-    )
+    vapid = Vapid02(private_key=_vapid_key(settings), conf={"no-strict": not settings.is_https})
     try:
         webpush(
             {"endpoint": push.endpoint, "keys": {"p256dh": push.p256dh, "auth": push.auth}},

@@ -5,7 +5,8 @@ by :func:`inbox_handlers`.
 The marketplace documents are told apart by :func:`node.market.vocab.classify_activity` (``proposal``,
 ``offer``, ``accept``, ``reject``, ``withdraw``, ``receipt``, ``confirm``, ``cancel``, ``dispute``,
 ``evaluation``); the rest of what the marketplace reads is told apart here: ``reference`` (a ``Create``
-or ``Update`` naming its object by id, fetched from its origin), ``reply`` (``Create(Note)``),
+or ``Update`` naming its object by id, fetched from its origin), ``reply`` (``Create(Note)``; one
+that links one of our proposals is counted as a mention of it),
 ``contact`` (a ``ContactPoint`` shared by a party), ``agreement-update`` (the holder's ``Update`` of an
 agreement), ``proposal-deleted``, ``announce``, and the references that only an id gives (an
 ``Accept``, ``Undo`` or ``Flag`` whose object the inbox kept as an id; a ``Reject`` of an id, which
@@ -107,7 +108,7 @@ def inbox_handlers() -> Contribution:
         handlers={
             "proposal": (proposals.on_proposal,),
             REFERENCE: (proposals.on_reference,),
-            REPLY: (proposals.on_reply,),
+            REPLY: (proposals.on_reply, reactions.on_mention),
             PROPOSAL_DELETED: (proposals.on_delete,),
             ANNOUNCE: (proposals.on_announce,),
             LIKED: (lambda ctx, activity: reactions.on_reaction(ctx, activity, reactions.LIKE),),

@@ -1,6 +1,7 @@
 """Moderation beyond hiding and suspending (issue 14): an evaluation reported then hidden, a warning that
 reaches the account by notification and e-mail, a limited account whose proposals leave the listings and
-whose messages reach only its followers."""
+whose messages reach only its followers; an account of another server limited, then blocked, from the
+queue."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from node.accounts.models import Role, User
 from node.activitypub import moderation
 from node.activitypub.actors import local
 from node.activitypub.models import Follow, FollowState
 from node.conversations import messages, reports
+from node.conversations.models import Decision
 from node.core import db
 from node.core.errors import PermissionDenied, ValidationFailed
 from node.core.mail import MailJob
@@ -147,3 +149,58 @@ def test_a_limited_account_leaves_listings_and_reaches_only_its_followers(
         moderation.limit_account(remote, session=session)
         stored = messages.receive(settings, note, remote, [bob], session=session, received=utcnow())
         assert stored is None  # bob does not follow the limited remote account
+
+
+def test_an_account_of_another_server_is_limited_then_blocked_from_the_queue(
+    settings: Settings, engine: Engine
+) -> None:
+    bob, moderator = make_user(engine, "bob"), make_user(engine, "modo", Role.COORDINATOR)
+    spammer = "https://elsewhere.example/users/spammer"
+    with db.session_scope(engine) as session:
+        listed = make_proposal(session, settings, author_uri=spammer, purpose="offer")
+        session.add(
+            Follow(
+                follower_uri=uri(settings, bob),
+                followee_uri=spammer,
+                activity_id=settings.url(f"/follows/{uuid.uuid4()}"),
+                state=FollowState.ACCEPTED.value,
+                local_follower_id=bob.pk,
+            )
+        )
+    report_id = report(settings, engine, bob, listed.ap_id)
+    decide(settings, engine, moderator, report_id, "limit", listed.ap_id)
+    with db.session_scope(engine) as session:
+        assert moderation.is_limited(spammer, session=session)
+        found = records.search(records.ProposalFilters(), session=session, now=utcnow())
+        assert listed.ap_id not in [p.ap_id for p in found.items]
+
+    report_id = report(settings, engine, bob, listed.ap_id)
+    decide(settings, engine, moderator, report_id, "block", listed.ap_id)
+    with db.session_scope(engine) as session:
+        assert moderation.is_account_blocked(spammer, session=session)
+        assert not moderation.is_account_blocked(uri(settings, bob), session=session)
+        assert session.exec(select(Follow)).all() == []  # bob no longer follows it
+        row = records.get_by_ap_id(listed.ap_id, session=session)
+        assert row is not None and row.state == "withdrawn"
+        logged = session.exec(select(Decision).order_by(col(Decision.id))).all()
+        assert [(d.action, d.target_uri, d.moderator_id) for d in logged] == [
+            ("limit", listed.ap_id, moderator.pk),
+            ("block", listed.ap_id, moderator.pk),
+        ]
+
+
+def test_only_another_servers_account_can_be_blocked(settings: Settings, engine: Engine) -> None:
+    carol, bob = make_user(engine, "carol"), make_user(engine, "bob")
+    moderator = make_user(engine, "modo", Role.COORDINATOR)
+    with db.session_scope(engine) as session:
+        proposal = make_proposal(session, settings, carol)
+    report_id = report(settings, engine, bob, proposal.ap_id)
+    try:
+        decide(settings, engine, moderator, report_id, "block", proposal.ap_id)
+    except ValidationFailed:
+        pass
+    else:
+        raise AssertionError("a local account was blocked as a remote one")
+    with db.session_scope(engine) as session:
+        assert moderation.blocked_accounts(session=session) == []
+        assert session.exec(select(Decision)).all() == []

@@ -152,3 +152,27 @@ def test_the_page_subscribes_with_its_csrf_token(settings: Settings, engine: Eng
         assert gone.status_code == 200
     with db.session_scope(engine) as session:
         assert session.exec(select(PushSubscription)).all() == []
+
+
+def test_the_vapid_key_pair_is_kept_in_the_data_folder(settings: Settings) -> None:
+    derived = push.public_key(settings)  # a node initialised before: the pair derived from its secret
+    assert push.key_check(settings)[0] and "derived" in push.key_check(settings)[1]
+    assert push.create_key_file(settings, new=False) is True  # `asasap init` again keeps that pair
+    path = push.key_file(settings)
+    assert oct(path.stat().st_mode)[-3:] == "600" and b"PRIVATE KEY" in path.read_bytes()
+    assert push.public_key(settings) == derived
+    assert push.public_key(settings.replace(secret_key="another-secret-that-is-long-enough-0123456789")) == (
+        derived
+    )  # no longer tied to the secret
+    assert push.create_key_file(settings, new=True) is False and push.public_key(settings) == derived
+    assert push.key_check(settings) == (True, f"P-256 key pair in {path}")
+
+    fresh = settings.replace(data_dir=settings.data_dir / "fresh")
+    assert push.create_key_file(fresh, new=True) is True  # a new node: a new pair
+    assert push.public_key(fresh) != derived
+
+    path.chmod(0o644)
+    assert push.key_check(settings)[0] is False
+    path.chmod(0o600)
+    path.write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    assert push.key_check(settings)[0] is False

@@ -30,7 +30,7 @@ from node.activitypub import addressing, vocab
 from node.activitypub.actors.remote import FetchFailed, RemoteActorError, RemoteActors, domain_blocked
 from node.activitypub.inbox.context import NeedsFetch, PermanentFailure, ProcessingContext
 from node.activitypub.inbox.dispatch import Dispatcher
-from node.activitypub.models import InboxActivity, InboxState
+from node.activitypub.models import BlockedAccount, InboxActivity, InboxState
 from node.core.db import session_scope
 from node.core.jobs import Backoff, Queue, claim_statement
 from node.core.sqlbase import table_of
@@ -240,6 +240,12 @@ class InboxJob:
             if domain_blocked(session, addressing.domain_of(row.actor_uri)):
                 self._set_state(
                     claim.row_id, InboxState.IGNORED, now, error="domain blocked", session=session
+                )
+                return
+            blocked = select(BlockedAccount.id).where(col(BlockedAccount.actor_uri) == row.actor_uri)
+            if session.exec(blocked).first() is not None:
+                self._set_state(
+                    claim.row_id, InboxState.IGNORED, now, error="account blocked", session=session
                 )
                 return
             ctx = ProcessingContext(session, self.settings, row, fetched)

@@ -1,15 +1,25 @@
-"""Likes and boosts of our proposals from the fediverse (``Like``, ``Announce``, and ``Undo`` of either),
-counted for their author: one of each per actor, an ``Undo`` takes it back. Nothing else follows from
-them: a boost of ours is not re-shared, a like changes no order."""
+"""Likes, boosts and mentions of our proposals from the fediverse, counted for their author.
+
+- ``Like`` and ``Announce``: one of each per actor, an ``Undo`` takes it back.
+- Mentions: a ``Create(Note)`` from another server that links one of our proposals (an ``<a href>`` in
+  its content, or a ``Link`` or ``Mention`` in its ``tag``): counted once per actor and note.
+
+Nothing else follows from them: a boost of ours is not re-shared, a like changes no order, a mention is
+not stored beyond its count."""
 
 from __future__ import annotations
 
+import html
+import re
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint, delete, func
 from sqlmodel import Session, col, select
 
 from node.activitypub.actors import local
+from node.activitypub.addressing import id_of, types_of
 from node.activitypub.inbox.context import Outcome, ProcessingContext
 from node.activitypub.models import URI
 from node.activitypub.vocab import Activity
@@ -17,7 +27,9 @@ from node.core.sqlbase import Field, SQLModel
 from node.core.timeutil import UTCDateTime, utcnow
 from node.market.proposals import records
 
-LIKE, BOOST = "like", "boost"
+LIKE, BOOST, MENTION = "like", "boost", "mention"
+LINKS_MAX = 20  # links of a note looked at, at most
+HREF = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"'<>\s]+)["']""", re.IGNORECASE)
 
 
 class ProposalReaction(SQLModel, table=True):
@@ -33,6 +45,21 @@ class ProposalReaction(SQLModel, table=True):
     kind: str = Field(max_length=12)
     actor_uri: str = Field(sa_column=Column(String(URI), nullable=False))
     activity_id: str = Field(sa_column=Column(String(URI), nullable=False, index=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ProposalMention(SQLModel, table=True):
+    """A note of another server's actor linked one of our proposals (counted once per actor and note)."""
+
+    __tablename__ = "proposal_mentions"
+    __table_args__ = (UniqueConstraint("proposal_id", "actor_uri", "note_uri"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("proposals.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    actor_uri: str = Field(sa_column=Column(String(URI), nullable=False))
+    note_uri: str = Field(sa_column=Column(String(URI), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -77,9 +104,58 @@ def on_undo(ctx: ProcessingContext, activity: Activity) -> Outcome:
     return Outcome.DONE if getattr(result, "rowcount", 0) else Outcome.IGNORED
 
 
+def linked_uris(note: Mapping[str, Any]) -> list[str]:
+    """The addresses a note links: the ``href`` of the links in its content, then of the ``Link`` and
+    ``Mention`` tags, each once, at most :data:`LINKS_MAX`."""
+    found: list[str] = []
+    content = note.get("content")
+    if isinstance(content, str):
+        found.extend(html.unescape(href) for href in HREF.findall(content))
+    tags = note.get("tag")
+    for tag in tags if isinstance(tags, list) else [tags]:
+        if isinstance(tag, Mapping) and {"Link", "Mention"} & set(types_of(tag)):
+            href = tag.get("href")
+            if isinstance(href, str):
+                found.append(href)
+    return list(dict.fromkeys(found))[:LINKS_MAX]
+
+
+def on_mention(ctx: ProcessingContext, activity: Activity) -> Outcome:
+    """A ``Create(Note)`` of another server that links one of our proposals: counted for each proposal
+    linked, once per actor and note. The note may be a message or a reply too (their handlers run as
+    well); only its author may send it."""
+    note = activity.object
+    if activity.type != "Create" or note is None or "Note" not in types_of(note):
+        return Outcome.IGNORED
+    note_uri = id_of(note)
+    author = id_of(note.get("attributedTo"))
+    if note_uri is None or (author is not None and author != ctx.actor_uri):
+        return Outcome.IGNORED
+    if local.is_local(ctx.settings, ctx.actor_uri):
+        return Outcome.IGNORED
+    linked: list[int] = []
+    for uri in linked_uris(note):
+        row = records.proposal_for_local_uri(ctx.settings, uri.split("?", 1)[0], session=ctx.session)
+        if row is not None and row.origin == "" and row.id is not None and row.id not in linked:
+            linked.append(row.id)
+    for proposal_id in linked:
+        existing = ctx.session.exec(
+            select(ProposalMention.id).where(
+                col(ProposalMention.proposal_id) == proposal_id,
+                col(ProposalMention.actor_uri) == ctx.actor_uri,
+                col(ProposalMention.note_uri) == note_uri,
+            )
+        ).first()
+        if existing is None:
+            ctx.session.add(
+                ProposalMention(proposal_id=proposal_id, actor_uri=ctx.actor_uri, note_uri=note_uri)
+            )
+    return Outcome.DONE if linked else Outcome.IGNORED
+
+
 def counts(proposal_id: int, *, session: Session) -> dict[str, int]:
-    """How many likes and boosts a proposal received (``{"like": n, "boost": m}``)."""
-    found = {LIKE: 0, BOOST: 0}
+    """How many likes, boosts and mentions a proposal received (``{"like": n, "boost": m, "mention": k}``)."""
+    found = {LIKE: 0, BOOST: 0, MENTION: 0}
     rows = session.exec(
         select(ProposalReaction.kind, func.count())
         .where(col(ProposalReaction.proposal_id) == proposal_id)
@@ -87,4 +163,10 @@ def counts(proposal_id: int, *, session: Session) -> dict[str, int]:
     ).all()
     for kind, number in rows:
         found[kind] = int(number)
+    mentions = session.exec(
+        select(func.count())
+        .select_from(ProposalMention)
+        .where(col(ProposalMention.proposal_id) == proposal_id)
+    ).one()
+    found[MENTION] = int(mentions)
     return found

@@ -20,7 +20,15 @@ from node.activitypub.actors.remote import RemoteActors
 from node.activitypub.inbox.context import NeedsFetch, Outcome, PermanentFailure, ProcessingContext
 from node.activitypub.inbox.dispatch import Contribution, Dispatcher, DispatchError, Handler, contribution
 from node.activitypub.inbox.processing import BACKOFF, LIFECYCLE, InboxJob
-from node.activitypub.models import DomainBlock, Follow, InboxActivity, InboxState, Peer, RemoteActor
+from node.activitypub.models import (
+    BlockedAccount,
+    DomainBlock,
+    Follow,
+    InboxActivity,
+    InboxState,
+    Peer,
+    RemoteActor,
+)
 from node.activitypub.social import inbound
 from node.activitypub.vocab import Activity, parse_activity
 from node.core.db import session_scope
@@ -194,6 +202,7 @@ def test_the_nodes_dispatcher_reads_what_the_node_processes() -> None:
         "social graph",
         "groups",
         "timebank",
+        "telemanagement",
         "conversations",
         "marketplace",
     ]
@@ -410,6 +419,16 @@ def test_blocked_domains_are_ignored_at_processing(loopback_settings: Settings, 
     run_jobs(loopback_settings, engine, registry)
     row = rows(engine)[0]
     assert (row.state, row.error) == ("ignored", "domain blocked")
+
+
+def test_blocked_accounts_are_ignored_at_processing(loopback_settings: Settings, engine: Engine) -> None:
+    registry = by_type({"Follow": lambda ctx, item: Outcome.DONE})
+    store(engine, activity("Follow"))
+    store(engine, activity("Follow", actor="https://a.example/users/bruno"))  # same server, not blocked
+    with session_scope(engine) as session:
+        session.add(BlockedAccount(actor_uri=REMOTE))
+    run_jobs(loopback_settings, engine, registry)
+    assert [(row.state, row.error) for row in rows(engine)] == [("ignored", "account blocked"), ("done", "")]
 
 
 def test_unreadable_payload_fails(loopback_settings: Settings, engine: Engine) -> None:

@@ -82,7 +82,7 @@ class ReportOut(BaseModel):
 
 
 class DecisionIn(Strict):
-    action: Literal["dismiss", "hide", "warn", "limit", "suspend", "block-domain", "forward"]
+    action: Literal["dismiss", "hide", "warn", "limit", "suspend", "block", "block-domain", "forward"]
     target: str = Field(default="", max_length=2048, description="One of the report's targets")
     note: str = Field(default="", max_length=reports.COMMENT_MAX * 2)
 
@@ -304,7 +304,8 @@ async def list_reports(request: Request, caller: User, _body: None) -> list[Repo
 @operation(
     "POST",
     "/moderation/reports/{report_id:int}/decisions",
-    summary="Decide on a report: dismiss, hide, suspend, block the domain, forward (logged)",
+    summary="Decide on a report: dismiss, hide, warn, limit, suspend, block the account or its domain, "
+    "forward (logged)",
     tag="moderation",
     auth="coordinator",
     body=DecisionIn,

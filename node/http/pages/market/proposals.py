@@ -157,7 +157,7 @@ async def _page(request: Request, row: Proposal, viewer: User | None) -> Respons
             "is_author": is_author,
             "saved": request.query_params.get("saved"),
             "bid_panel": bid_panel,
-            "reactions": received,  # likes and boosts from the fediverse, shown to the author only
+            "reactions": received,  # likes, boosts and mentions from the fediverse, shown to the author only
         },
     )
 
