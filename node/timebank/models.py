@@ -110,7 +110,7 @@ class Transfer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     uri: str = Field(sa_column=Column(String(URI), unique=True, nullable=False))
     kind: str = Field(max_length=20)
-    state: str = Field(default="waiting", max_length=12, index=True)
+    state: str = Field(default="waiting", max_length=12)  # not settled: ix_timebank_transfers_open
     debit_account_id: int = Field(
         sa_column=Column(
             Integer, ForeignKey("timebank_accounts.id", ondelete="RESTRICT"), nullable=False, index=True
@@ -160,8 +160,8 @@ class Entry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     transfer_id: int = Field(
         sa_column=Column(
-            Integer, ForeignKey("timebank_transfers.id", ondelete="RESTRICT"), nullable=False, index=True
-        )
+            Integer, ForeignKey("timebank_transfers.id", ondelete="RESTRICT"), nullable=False
+        )  # not indexed: entries are read by account, or all of them (ledger.verify)
     )
     account_id: int = Field(
         sa_column=Column(Integer, ForeignKey("timebank_accounts.id", ondelete="RESTRICT"), nullable=False)

@@ -245,7 +245,9 @@ def _compare_and_repair(
     unresolved = [d for d in report.differences if d.repair not in ("applied", "released")]
     open_items = session.exec(
         select(Transfer.id).where(
-            Transfer.peer == peer.lower(), col(Transfer.state).in_(["pending", "waiting"])
+            Transfer.peer == peer.lower(),
+            col(Transfer.state) != "settled",  # the partial index of the open transfers
+            col(Transfer.state).in_(["pending", "waiting"]),
         )
     ).first()
     if (

@@ -95,7 +95,11 @@ def retry_waiting(
     """Try again the automatic transfers a limit stopped, whose time has come; how many moved on."""
     due = session.exec(
         select(Transfer)
-        .where(Transfer.state == TransferState.WAITING.value, col(Transfer.next_attempt_at) <= now)
+        .where(
+            col(Transfer.state) != TransferState.SETTLED.value,  # the partial index of the open ones
+            Transfer.state == TransferState.WAITING.value,
+            col(Transfer.next_attempt_at) <= now,
+        )
         .order_by(col(Transfer.next_attempt_at), col(Transfer.id))
         .limit(limit)
     ).all()

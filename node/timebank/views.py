@@ -140,7 +140,8 @@ def figures(session: Session, settings: Settings, now: datetime | None = None) -
     )
     open_rows = session.exec(
         select(Transfer)
-        .where(col(Transfer.state).in_(["waiting", "pending"]))
+        # "not settled" names the partial index of the open transfers
+        .where(col(Transfer.state) != "settled", col(Transfer.state).in_(["waiting", "pending"]))
         .order_by(col(Transfer.created_at))
         .limit(100)
     ).all()
