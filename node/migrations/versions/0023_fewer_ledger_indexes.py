@@ -1,7 +1,7 @@
 """time bank: two indexes fewer on the path of a transfer inside the node
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-07 13:15:00.000000
 
 ``ix_timebank_transfers_state`` (every transfer, settled ones included) gives way to the partial index of
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0022"
-down_revision: str | None = "0021"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
