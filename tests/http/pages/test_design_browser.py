@@ -35,7 +35,8 @@ def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> 
     created = process.cli("user", "create", "ada", "--role", "admin", "--password-stdin", stdin=PASSWORD)
     assert created.returncode == 0, created.stderr
     running.add_person("bob")
-    running.ok("PATCH", "/me", {"provider_status": "private_individual", "offers_services": True}, user="bob")
+    bob = {"provider_status": "self_employed", "siret": "73282932000074", "offers_services": True}
+    running.ok("PATCH", "/me", bob, user="bob")  # a SIRET: the verified badge is checked too
     running.ok("POST", "/proposals", proposal_fields("offer", "Repassage du mardi soir"), user="bob")
     yield running
     process.stop()
