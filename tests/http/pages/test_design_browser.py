@@ -38,6 +38,7 @@ def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> 
     bob = {"provider_status": "self_employed", "siret": "73282932000074", "offers_services": True}
     running.ok("PATCH", "/me", bob, user="bob")  # a SIRET: the verified badge is checked too
     running.ok("POST", "/proposals", proposal_fields("offer", "Repassage du mardi soir"), user="bob")
+    running.ok("POST", "/conversations", {"to": [running.url + "/users/ada"], "text": "Bonjour"}, user="bob")
     yield running
     process.stop()
 
@@ -112,6 +113,9 @@ def test_main_pages_have_no_accessibility_violation(
     page.goto(node.url + "/proposals")
     first = page.locator("li.proposal-card h3 a").first.get_attribute("href")
     assert first is not None
+    if username == "bob":  # a conversation's page too
+        [conversation] = node.ok("GET", "/conversations", user="bob")
+        paths = [*paths, f"/conversations/{conversation['id']}"]
     found = {}
     for path in [*paths, first]:
         response = page.goto(node.url + path)
