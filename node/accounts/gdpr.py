@@ -55,6 +55,7 @@ def export_account(
             "requests_services": user.requests_services,
             "provider_status": user.provider_status,
             "siret": user.siret,
+            "approval_number": user.approval_number,
             "categories": user_categories(user, session=session),
         },
         "api_tokens": [
@@ -113,6 +114,7 @@ def erase(user: User, *, session: Session) -> None:
     user.requests_services = False
     user.provider_status = ProviderStatus.NONE.value
     user.siret = None
+    user.approval_number = None
     user.language = None
     user.registration_note = ""
     user.status = AccountStatus.DELETED.value

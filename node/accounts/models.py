@@ -72,6 +72,8 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The agrément (or autorisation) number a provider declares; shown as declared, never checked remotely.
+    approval_number: str | None = Field(default=None, max_length=40)
 
     @property
     def pk(self) -> int:

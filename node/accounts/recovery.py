@@ -5,6 +5,10 @@
   (``limit_password_resets_per_address_hour``), like logins.
 - The link's secret is shown once, in the e-mail; only its SHA-256 is stored, with an expiry. A new
   request replaces the account's earlier links.
+- :func:`reset_by_coordinator`: a coordinator (or an administrator) starts a reset for a member; the
+  link goes by e-mail when the node sends e-mail and the account has an address, otherwise it is
+  returned once, for the coordinator to give by hand. A coordinator cannot do this for an
+  administrator or another coordinator (only an administrator can), nor for their own account.
 - :func:`reset_password` checks the secret, sets the new password, uses the link up, and ends every
   login session and API token of the account (whoever knew the old password is out).
 """
@@ -21,7 +25,7 @@ from node.accounts import credentials
 from node.accounts.models import AccountStatus, User, _user_fk
 from node.accounts.passwords import hash_password, password_problem
 from node.core import limits, mail
-from node.core.errors import N_, ValidationFailed
+from node.core.errors import N_, Conflict, PermissionDenied, ValidationFailed
 from node.core.sqlbase import Field, SQLModel
 from node.core.timeutil import UTCDateTime, utcnow
 from node.settings import Settings
@@ -58,6 +62,18 @@ def request_reset(settings: Settings, address: str, *, remote_addr: str | None, 
     ).first()
     if user is None or not user.email:
         return
+    link = _new_link(settings, user, session=session)
+    _send(
+        settings,
+        user,
+        link,
+        N_("Someone asked to reset the password of your account {username} on {node}."),
+        session=session,
+    )
+
+
+def _new_link(settings: Settings, user: User, *, session: Session) -> str:
+    """A new single-use link for ``user`` (their earlier links stop working); only its digest is kept."""
     session.exec(delete(PasswordReset).where(col(PasswordReset.user_id) == user.pk))
     secret = secrets.token_urlsafe(32)
     now = utcnow()
@@ -66,23 +82,48 @@ def request_reset(settings: Settings, address: str, *, remote_addr: str | None, 
             user_id=user.pk, token_hash=credentials.digest(secret), created_at=now, expires_at=now + VALID_FOR
         )
     )
-    link = settings.url(f"/password/reset/{secret}")
+    return settings.url(f"/password/reset/{secret}")
+
+
+def _send(settings: Settings, user: User, link: str, why: str, *, session: Session) -> None:
+    assert user.email
     message = mail.letter(
         settings,
         to=user.email,
         subject=N_("Reset your password"),
         paragraphs=[
             (N_("Hello {name},"), {"name": user.name}),
-            (
-                N_("Someone asked to reset the password of your account {username} on {node}."),
-                {"username": user.username, "node": settings.node_name},
-            ),
+            (why, {"username": user.username, "node": settings.node_name}),
             (N_("To choose a new password, open this link within an hour (it works once):"), {}),
             link,
             N_("If you did not ask for it, ignore this message: your password does not change."),
         ],
     )
     mail.enqueue(settings, message, session=session)
+
+
+def reset_by_coordinator(settings: Settings, user: User, *, by: User, session: Session) -> str | None:
+    """Start a reset of ``user``'s password for the coordinator ``by``: ``None`` once the link is queued
+    by e-mail, else the link itself (no e-mail here or no address), to be shown once and given by hand."""
+    if not by.is_coordinator:
+        raise PermissionDenied(N_("Only a coordinator can reset a member's password."))
+    if user.id == by.id:
+        raise Conflict(N_("Change your own password in your account settings."))
+    if (user.is_coordinator or user.is_admin) and not by.is_admin:
+        raise PermissionDenied(N_("Only an administrator can reset the password of a coordinator."))
+    if user.status != AccountStatus.ACTIVE:
+        raise Conflict(N_("Only an active account's password can be reset."))
+    link = _new_link(settings, user, session=session)
+    if not mail.enabled(settings) or not user.email:
+        return link
+    _send(
+        settings,
+        user,
+        link,
+        N_("A coordinator of {node} started a reset of the password of your account {username}."),
+        session=session,
+    )
+    return None
 
 
 def usable(secret: str, *, session: Session, now: datetime | None = None) -> PasswordReset | None:

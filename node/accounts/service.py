@@ -53,6 +53,7 @@ class ProfileInput:
     provider_status: str = ProviderStatus.NONE.value
     siret: str = ""
     categories: list[str] = field(default_factory=list)
+    approval_number: str | None = None  # None: left as it is (the API does not set it)
 
 
 @dataclass
@@ -76,6 +77,9 @@ def username_problem(username: str) -> str | None:
     if username in RESERVED_USERNAMES:
         return N_("This username is reserved.")
     return None
+
+
+APPROVAL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 /.\-]{1,38}[A-Za-z0-9]")
 
 
 def siret_is_valid(siret: str) -> bool:
@@ -357,6 +361,11 @@ def update_profile(user: User, data: ProfileInput, *, session: Session) -> User:
     elif siret:
         if not siret_is_valid(siret):
             errors["siret"] = N_("This SIRET number is not valid.")
+    approval = None if data.approval_number is None else " ".join(data.approval_number.split())
+    if approval and not APPROVAL_RE.fullmatch(approval):
+        errors["approval_number"] = N_(
+            "An agrément number has 3 to 40 letters, digits, spaces, slashes, dots or dashes."
+        )
     slugs = list(dict.fromkeys(s.strip() for s in data.categories if s.strip()))
     unknown = [s for s in slugs if not categories.is_category(s)]
     if unknown:
@@ -374,6 +383,8 @@ def update_profile(user: User, data: ProfileInput, *, session: Session) -> User:
     user.requests_services = data.requests_services
     user.provider_status = status.value
     user.siret = siret or None
+    if approval is not None:
+        user.approval_number = approval or None
     user.updated_at = utcnow()
     session.add(user)
     _replace_categories(user, slugs, session=session)

@@ -10,6 +10,7 @@ from playwright.sync_api import Page
 
 AXE = Path(__file__).resolve().parents[1] / "data" / "vendor" / "axe-core" / "axe.min.js"
 BLOCKING = ("critical", "serious")
+EVERY_IMPACT = ("critical", "serious", "moderate", "minor")
 RUN = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(v => ({
   id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map(n => n.target.join(" ")),
 }))"""

@@ -16,6 +16,7 @@ from node.accounts import federation as account_events
 from node.accounts.models import User
 from node.core.errors import N_, DomainError, NotFound, Throttled, http_status
 from node.groups import export as groups_export
+from node.groups import verified
 from node.http.pages.market import evaluations as evaluation_pages
 from node.http.runtime import (
     SESSION_COOKIE,
@@ -43,6 +44,8 @@ async def profile(request: Request) -> Response:
         raise NotFound(N_("No such account."))
     # -- reputation block (node.http.pages.market.evaluations) --
     extra = await run(request, evaluation_pages.profile_context, node_of(request).settings, person)
+    facts = await run(request, lambda session: verified.facts_of([person], session=session))
+    extra["verified"] = facts.get(person.pk, [])
     return await render(request, "profile.html", {"person": person, "person_categories": slugs, **extra})
 
 
@@ -56,6 +59,7 @@ def profile_values(user: User, slugs: list[str]) -> dict[str, Any]:
         "requests_services": user.requests_services,
         "provider_status": user.provider_status,
         "siret": user.siret or "",
+        "approval_number": user.approval_number or "",
         "categories": slugs,
     }
 
@@ -83,6 +87,7 @@ async def edit_profile(request: Request, user: User) -> Response:
         requests_services=checkbox(form, "requests_services"),
         provider_status=text(form, "provider_status", 40),
         siret=text(form, "siret", 40),
+        approval_number=text(form, "approval_number", 80),
         categories=[str(v)[:64] for v in form.getlist("categories")][:40],
     )
 

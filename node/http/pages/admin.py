@@ -1,4 +1,5 @@
-"""Coordinator and administrator pages: people, pending registrations, roles, suspensions, invitations."""
+"""Coordinator and administrator pages: people, pending registrations, roles, suspensions, invitations,
+password resets started by a coordinator."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from node.accounts import credentials, service
+from node.accounts import credentials, recovery, service
 from node.accounts.models import AccountStatus, Role, User
 from node.core.errors import N_
 from node.http.pages import confirm
-from node.http.runtime import coordinator_required, form_with_csrf, render, run, text
+from node.http.runtime import coordinator_required, form_with_csrf, node_of, render, run, text
 
 
 @coordinator_required
@@ -32,7 +33,9 @@ async def users(request: Request, user: User) -> Response:
         }
 
     context = await run(request, load)
-    context.update(status=status_param, q=query, done=request.query_params.get("done"), new_invite=None)
+    context.update(
+        status=status_param, q=query, done=request.query_params.get("done"), new_invite=None, reset_link=None
+    )
     return await render(request, "admin.html", context)
 
 
@@ -62,6 +65,8 @@ def _role(value: str) -> Role:
 
 @coordinator_required
 async def act_on_user(request: Request, user: User) -> Response:
+    if request.method == "GET":
+        return RedirectResponse("/admin", status_code=303)
     form = await form_with_csrf(request)
     assert user.id is not None
     if request.path_params["action"] == "suspend":
@@ -74,6 +79,8 @@ async def act_on_user(request: Request, user: User) -> Response:
         )
         if asking is not None:
             return asking
+    if request.path_params["action"] == "reset":
+        return await _reset(request, user, form)
     done = await run(
         request,
         _action,
@@ -86,6 +93,41 @@ async def act_on_user(request: Request, user: User) -> Response:
     target = back if back.startswith("/admin") and not back.startswith("//") else "/admin"
     separator = "&" if "?" in target else "?"
     return RedirectResponse(f"{target}{separator}done={done}", status_code=303)
+
+
+async def _reset(request: Request, user: User, form: Any) -> Response:
+    """A password reset started by a coordinator: the link by e-mail, or shown once to give by hand."""
+    asking = await confirm.ask(
+        request,
+        form,
+        question=N_("Reset this member's password? Their sessions go on until they use the link."),
+        button=N_("Reset the password"),
+        back="/admin",
+    )
+    if asking is not None:
+        return asking
+    settings = node_of(request).settings
+    username = request.path_params["username"]
+
+    def start(session: Session) -> str | None:
+        actor = service.get_user_by_id(user.pk, session=session)
+        target = service.get_user(username, session=session)
+        return recovery.reset_by_coordinator(settings, target, by=actor, session=session)
+
+    link = await run(request, start)
+    if link is None:
+        return RedirectResponse("/admin?done=reset", status_code=303)
+
+    def load(session: Session) -> dict[str, Any]:
+        return {
+            "people": service.list_users(session=session),
+            "counts": service.count_by_status(session=session),
+            "invites": credentials.list_invites(session=session) if user.is_admin else [],
+        }
+
+    context = await run(request, load)
+    context.update(status="", q="", done=None, new_invite=None, reset_link=link, reset_for=username)
+    return await render(request, "admin.html", context)
 
 
 @coordinator_required
@@ -106,7 +148,7 @@ async def create_invite(request: Request, user: User) -> Response:
         }
 
     context = await run(request, load)
-    context.update(status="", q="", done=None, new_invite=code)
+    context.update(status="", q="", done=None, new_invite=code, reset_link=None)
     return await render(request, "admin.html", context, status_code=201)
 
 
@@ -115,6 +157,9 @@ def routes() -> list[Route]:
         Route("/admin", users, name="admin"),
         Route("/admin/invites", create_invite, methods=["POST"], name="create_invite"),
         Route(
-            "/admin/users/{username}/{action:str}", act_on_user, methods=["POST"], name="admin_user_action"
+            "/admin/users/{username}/{action:str}",
+            act_on_user,
+            methods=["GET", "POST"],
+            name="admin_user_action",
         ),
     ]

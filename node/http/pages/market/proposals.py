@@ -29,6 +29,7 @@ from node.core.errors import N_, DomainError, NotFound, PermissionDenied, Thrott
 from node.core.text import html_to_text, text_to_html
 from node.core.timeutil import utcnow
 from node.groups import actors as group_actors
+from node.groups import verified
 from node.http.errors import STATUS_CODES, json_error
 from node.http.federation.actors import ACTIVITY_JSON, activity_json, signature_refusal, wants_activity_json
 from node.http.pages import confirm
@@ -100,10 +101,12 @@ def with_ratings(
     :class:`~node.accounts.people.Person`, with their picture), so that a listing shows whom people trust."""
     reputations = reputations_of([row.author_uri for row in rows], session=session)
     authors = people.describe(settings, [row.author_uri for row in rows], session=session)
+    checked = verified.facts_by_uri(settings, [row.author_uri for row in rows], session=session)
     cards = []
     for row in rows:
         item = card(settings, row, lang)
         item["author"] = authors[row.author_uri]
+        item["verified"] = checked.get(row.author_uri, [])
         reputation = reputations.get(row.author_uri)
         rated = reputation is not None and reputation.count > 0
         item["rating"] = evaluation_pages.reputation_view(reputation) if reputation and rated else None
