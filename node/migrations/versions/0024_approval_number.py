@@ -1,7 +1,7 @@
 """the agrément (or autorisation) number a provider declares on their profile
 
-Revision ID: 0022_i8b
-Revises: 0021
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-07 13:15:00
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0022_i8b"
-down_revision: str | None = "0021"
+revision: str = "0024"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
