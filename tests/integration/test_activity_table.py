@@ -30,6 +30,7 @@ from tests.support.actors import ActorServer, RemoteTestActor, actor_on
 from tests.support.databases import DatabaseFactory
 from tests.support.market import proposal_document, proposal_fields
 from tests.support.nodes import Node, NodeProcess, wait_until
+from tests.support.telemanagement import api_plan, started_ago
 
 FEDERATION_MD = Path(__file__).resolve().parents[2] / "FEDERATION.md"
 ADDRESS = "3 allée des Tilleuls, 93170 Bagnolet"
@@ -508,6 +509,24 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
         lambda: (
             a.sql("SELECT DISTINCT state FROM proposals WHERE author_uri = :u", u=x.uri) == [("withdrawn",)]
         ),
+    )
+
+    # A visit held on B is given to Alice on A, who clocks in from A by hand (an EconomicEvent to B's node).
+    b.add_person("dora")
+    assert b.process.cli("user", "set-role", "dora", "coordinator").returncode == 0
+    plan = api_plan(b, "dora", {"name": "Mme Martin", "commune": "Bagnolet"}, folder="APA-3")
+    [visit] = b.ok(
+        "POST",
+        "/visits",
+        {"plan_id": plan["id"], "category": "housework", "start": started_ago(30), "minutes": 60},
+        user="dora",
+    )
+    given = b.ok("POST", f"/visits/{visit['id']}/remote-provider", {"actor": alice}, user="dora")
+    clock = {"holder": b.url + "/actor", "visit": given["visit"], "kind": "in", "manual_reason": "qr_missing"}
+    assert a.api("POST", "/remote-clock-events", clock, user="alice").status_code == 202
+    wait_until(
+        "B clocked Alice in",
+        lambda: b.sql("SELECT state FROM tm_visits WHERE id = :v", v=visit["id"]) == [("in_progress",)],
     )
 
     # What each node's inbox made of it all.

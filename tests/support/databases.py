@@ -8,7 +8,7 @@ Migrations run once per backend into a template; each database is a copy of it (
 On PostgreSQL a database a test is done with is emptied and kept for the next test rather than dropped:
 creating and dropping a database costs a checkpoint-sized write each (about 0.4 s, several seconds on a
 busy disk), emptying one about a hundredth of that. It is kept only if its schema is still the
-template's (same migration, same columns and indexes): a test that changed the schema gets its database
+template's (same migration, columns, indexes, triggers and functions): a test that changed the schema gets its database
 dropped. Test databases commit without waiting for the disk (``synchronous_commit = off``): a crash of
 the server, never of a node process, could lose the last commits, which no test does.
 """
@@ -35,7 +35,8 @@ def backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(PG_ENV) else ["sqlite"]
 
 
-# What a test may not change for its database to be reused: the migration, the columns, the indexes.
+# What a test may not change for its database to be reused: the migration, the columns, the indexes, the
+# triggers (and whether they are on), the functions.
 _SCHEMA_FINGERPRINT = """
 SELECT md5(
   coalesce((SELECT string_agg(version_num, ',') FROM alembic_version), '') || '|' ||
@@ -43,7 +44,12 @@ SELECT md5(
           ORDER BY table_name, column_name)
      FROM information_schema.columns WHERE table_schema = 'public') || '|' ||
   (SELECT coalesce(string_agg(indexname, ',' ORDER BY indexname), '') FROM pg_indexes
-    WHERE schemaname = 'public'))
+    WHERE schemaname = 'public') || '|' ||
+  (SELECT coalesce(string_agg(tgrelid::regclass::text || '.' || tgname || ':' || tgenabled::text, ','
+          ORDER BY tgrelid::regclass::text, tgname), '')
+     FROM pg_trigger WHERE NOT tgisinternal) || '|' ||
+  (SELECT coalesce(string_agg(md5(p.prosrc) || p.proname, ',' ORDER BY p.proname), '') FROM pg_proc p
+     JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'))
 """
 _END_OTHER_CONNECTIONS = """
 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity

@@ -168,7 +168,7 @@ def test_person_document_can_ask_for_approval_and_show_an_icon(settings: Setting
     user = User(id=7, username="carla", password_hash="x", created_at=utcnow(), approve_followers=True)
     doc = actors.person_document(settings, user, "PEM", icon_url="https://cdn.example/c.png")
     assert doc["manuallyApprovesFollowers"] is True
-    assert doc["icon"] == {"type": "Image", "url": "https://cdn.example/c.png"}
+    assert doc["icon"] == {"type": "Image", "mediaType": "image/jpeg", "url": "https://cdn.example/c.png"}
 
 
 # --- content negotiation ------------------------------------------------------------------------
