@@ -165,7 +165,9 @@ def issue(session: Session, settings: Settings, user: User, funder_id: int, mont
         if not bill.lines:
             continue
         home = plans.beneficiary(session, plan.beneficiary_id)
-        address = plans.private_details(settings, home).address
+        address = plans.private_details(
+            session, settings, home, reader_id=user.id, fields="address", purpose="invoice"
+        ).address
         beneficiary = {"name": home.name, "address": address}
         funder_party = {"name": funder.name, "address": "", "reference": funder.reference}
         funder_cents = bill.amount - bill.beneficiary

@@ -1,0 +1,64 @@
+"""telemanagement: visit notes (sealed) and the log of every opening of sealed private data
+
+Revision ID: 0022
+Revises: 0021
+Create Date: 2026-12-07 13:30:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import node.core.timeutil
+
+revision: str = "0022"
+down_revision: str | None = "0021"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "tm_visit_notes",
+        sa.Column("visit_id", sa.Integer(), nullable=False),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("sealed", sa.Text(), nullable=False),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["author_id"], ["users.id"], name=op.f("fk_tm_visit_notes_author_id_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["visit_id"],
+            ["tm_visits.id"],
+            name=op.f("fk_tm_visit_notes_visit_id_tm_visits"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("visit_id", name=op.f("pk_tm_visit_notes")),
+    )
+    op.create_table(
+        "tm_sealed_access",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("record", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("record_id", sa.Integer(), nullable=False),
+        sa.Column("fields", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("purpose", sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tm_sealed_access")),
+    )
+    with op.batch_alter_table("tm_sealed_access", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tm_sealed_access_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_tm_sealed_access_user_id"), ["user_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tm_sealed_access", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tm_sealed_access_user_id"))
+        batch_op.drop_index(batch_op.f("ix_tm_sealed_access_at"))
+    op.drop_table("tm_sealed_access")
+    op.drop_table("tm_visit_notes")
