@@ -11,7 +11,7 @@ Factur-X).
 Numbers run without gaps per issuer and year (``2026-000001``): the counter row is locked and bumped in
 the transaction that writes the invoice, so a failure gives the number back. An invoice is written
 once: its frozen content and its Factur-X PDF are sealed at rest (they carry an address) and never
-edited; a correction is a credit note (not built yet).
+edited; a correction is a credit note (:mod:`node.telemanagement.credit_notes`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""telemanagement: visit notes (sealed) and the log of every opening of sealed private data
+"""telemanagement: visit notes (sealed), the log of every opening of sealed private data, credit notes
 
 Revision ID: 0022
 Revises: 0021
@@ -54,9 +54,46 @@ def upgrade() -> None:
     with op.batch_alter_table("tm_sealed_access", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tm_sealed_access_at"), ["at"], unique=False)
         batch_op.create_index(batch_op.f("ix_tm_sealed_access_user_id"), ["user_id"], unique=False)
-
+    op.create_table(
+        "tm_credit_notes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("issuer", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("number", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("invoice_id", sa.Integer(), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("issued_on", sa.Date(), nullable=False),
+        sa.Column("total_cents", sa.Integer(), nullable=False),
+        sa.Column("content_sealed", sa.Text(), nullable=False),
+        sa.Column("pdf_sealed", sa.Text(), nullable=False),
+        sa.Column("pdf_sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("issued_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("total_cents > 0", name=op.f("ck_tm_credit_notes_total_positive")),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"],
+            ["tm_invoices.id"],
+            name=op.f("fk_tm_credit_notes_invoice_id_tm_invoices"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["issued_by_id"],
+            ["users.id"],
+            name=op.f("fk_tm_credit_notes_issued_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tm_credit_notes")),
+        sa.UniqueConstraint("issuer", "year", "sequence", name=op.f("uq_tm_credit_notes_issuer")),
+        sa.UniqueConstraint("number", name=op.f("uq_tm_credit_notes_number")),
+    )
+    with op.batch_alter_table("tm_credit_notes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tm_credit_notes_invoice_id"), ["invoice_id"], unique=False)
 
 def downgrade() -> None:
+    with op.batch_alter_table("tm_credit_notes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tm_credit_notes_invoice_id"))
+    op.drop_table("tm_credit_notes")
     with op.batch_alter_table("tm_sealed_access", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tm_sealed_access_user_id"))
         batch_op.drop_index(batch_op.f("ix_tm_sealed_access_at"))
