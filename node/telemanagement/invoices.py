@@ -33,6 +33,7 @@ from node.settings import Settings
 from node.telemanagement import checks, documents, facturx, plans, validation
 from node.telemanagement.billing_models import Invoice, InvoiceCounter, MonthValidation
 from node.telemanagement.models import Beneficiary, CarePlan, Funder
+from node.telemanagement.tables import FunderRepresentative
 from node.telemanagement.visits import PARIS
 
 PURPOSE = "tm-invoice/1"
@@ -264,12 +265,16 @@ def invoices(
 
 
 def readable(session: Session, user: User, invoice_id: int) -> Invoice:
-    """An invoice the user may read: a coordinator any, a beneficiary their own."""
+    """An invoice the user may read: a coordinator any, a beneficiary their own, a funder's
+    representative those addressed to their funder."""
     invoice = session.get(Invoice, invoice_id)
     if invoice is None:
         raise NotFound(N_("No such invoice."))
     if user.is_coordinator:
         return invoice
+    if invoice.recipient == "funder":
+        if session.get(FunderRepresentative, (invoice.funder_id, user.id)) is not None:
+            return invoice
     home = plans.beneficiary(session, invoice.beneficiary_id)
     if home.user_id is None or home.user_id != user.id or invoice.recipient != "beneficiary":
         raise PermissionDenied(N_("This invoice is not yours."))

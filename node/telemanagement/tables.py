@@ -143,3 +143,19 @@ class SealedAccess(SQLModel, table=True):
     record_id: int
     fields: str = Field(max_length=80)  # comma-separated: address, door_code, health
     purpose: str = Field(max_length=24)  # page | provider_day | invoice | certificate | export | esppadom
+
+
+class FunderRepresentative(SQLModel, table=True):
+    """An account a coordinator linked to a funder: it reads that funder's plans, visits done,
+    statements and invoices (:mod:`node.telemanagement.funder_view`), and nothing else."""
+
+    __tablename__ = "tm_funder_representatives"
+
+    funder_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("tm_funders.id", ondelete="CASCADE"), primary_key=True)
+    )
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+    linked_by_id: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,4 +1,5 @@
-"""telemanagement: visit notes (sealed), the log of every opening of sealed private data, credit notes
+"""telemanagement: visit notes (sealed), the log of every opening of sealed private data, credit notes,
+funders' representatives
 
 Revision ID: 0022
 Revises: 0021
@@ -89,8 +90,33 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tm_credit_notes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tm_credit_notes_invoice_id"), ["invoice_id"], unique=False)
+    op.create_table(
+        "tm_funder_representatives",
+        sa.Column("funder_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("linked_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", node.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["funder_id"],
+            ["tm_funders.id"],
+            name=op.f("fk_tm_funder_representatives_funder_id_tm_funders"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_tm_funder_representatives_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("funder_id", "user_id", name=op.f("pk_tm_funder_representatives")),
+    )
+    with op.batch_alter_table("tm_funder_representatives", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tm_funder_representatives_user_id"), ["user_id"], unique=False)
 
 def downgrade() -> None:
+    with op.batch_alter_table("tm_funder_representatives", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tm_funder_representatives_user_id"))
+    op.drop_table("tm_funder_representatives")
     with op.batch_alter_table("tm_credit_notes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tm_credit_notes_invoice_id"))
     op.drop_table("tm_credit_notes")

@@ -9,6 +9,7 @@
   visit, its clock events, assignment and cancellation with a reason;
 - ``/telemanagement/anomalies``: the month's visits with an anomaly;
 - ``/telemanagement/access-log``: the latest openings of sealed private data;
+- ``/telemanagement/funders/{id}/representatives``: link an account to a funder (its read-only view);
 - ``/telemanagement/funders/{id}/statement.csv?month=``: a funder's monthly statement.
 
 Every form's URL answers GET by sending back to the page that shows the form.
@@ -31,7 +32,7 @@ from node.catalog import categories
 from node.core.errors import DomainError, http_status
 from node.http.pages.telemanagement import labels
 from node.http.runtime import coordinator_required, form_with_csrf, node_of, render, run, text
-from node.telemanagement import checks, clocking, notes, plans, statements, visits
+from node.telemanagement import checks, clocking, funder_view, notes, plans, statements, visits
 
 T = TypeVar("T")
 PLAN_FIELDS = ("valid_from", "valid_until", "hourly_rate", "participation")
@@ -96,6 +97,7 @@ def _overview(session: Session) -> dict[str, Any]:
         "plans": plans.plans(session),
         "funder_names": {f.id: f.name for f in funders},
         "beneficiary_names": {b.id: b.name for b in people},
+        "representatives": {f.id: funder_view.representatives(session, f.id or 0) for f in funders},
     }
 
 
@@ -418,6 +420,19 @@ async def anomalies(request: Request, user: User) -> Response:
 
 
 @coordinator_required
+async def link_representative(request: Request, user: User) -> Response:
+    """Link an account to a funder: it then reads that funder's pages under ``/funder``."""
+    funder_id: int = request.path_params["funder_id"]
+    return await _submit(
+        request,
+        ("username",),
+        lambda s, v: funder_view.link(s, user, funder_id, v["username"]),
+        lambda _: "/telemanagement?done=representative#funders",
+        lambda **f: _overview_page(request, **f),
+    )
+
+
+@coordinator_required
 async def access_log(request: Request, user: User) -> Response:
     """The latest openings of sealed private data: who, when, which fields of which record, why."""
     rows = await _read(request, lambda s: notes.access_log(s, user))
@@ -457,4 +472,5 @@ def routes() -> list[Route]:
         Route("/telemanagement/anomalies", anomalies, name="telemanagement_anomalies"),
         Route("/telemanagement/funders/{funder_id:int}/statement.csv", statement_csv),
         Route("/telemanagement/access-log", access_log, name="telemanagement_access_log"),
+        Route("/telemanagement/funders/{funder_id:int}/representatives", link_representative, methods=both),
     ]
