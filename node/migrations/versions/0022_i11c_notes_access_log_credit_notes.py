@@ -1,5 +1,5 @@
 """telemanagement: visit notes (sealed), the log of every opening of sealed private data, credit notes,
-funders' representatives
+funders' representatives, series that skip public holidays
 
 Revision ID: 0022
 Revises: 0021
@@ -112,8 +112,15 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tm_funder_representatives", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tm_funder_representatives_user_id"), ["user_id"], unique=False)
+    with op.batch_alter_table("tm_visit_series", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("skip_holidays", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("tm_visit_series", schema=None) as batch_op:
+        batch_op.drop_column("skip_holidays")
     with op.batch_alter_table("tm_funder_representatives", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tm_funder_representatives_user_id"))
     op.drop_table("tm_funder_representatives")

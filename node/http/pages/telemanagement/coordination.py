@@ -323,13 +323,17 @@ async def add_visits(request: Request, user: User) -> Response:
             "provider": v["provider"],
         }
         if v["rule"]:
-            return len(visits.plan_series(s, user, rule=v["rule"], excluded=v["excluded"], **common)[1])
+            skip = v["skip_holidays"] == "1"
+            series = visits.plan_series(
+                s, user, rule=v["rule"], excluded=v["excluded"], skip_holidays=skip, **common
+            )
+            return len(series[1])
         visits.plan_visit(s, user, **common)
         return 1
 
     return await _submit(
         request,
-        ("category", "start", "minutes", "provider", "rule", "excluded"),
+        ("category", "start", "minutes", "provider", "rule", "excluded", "skip_holidays"),
         save,
         lambda count: f"/telemanagement/plans/{plan_id}?done=visits&count={count or 0}",
         lambda **f: _plan_page(request, plan_id, **f),
