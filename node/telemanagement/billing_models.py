@@ -91,3 +91,29 @@ class Invoice(SQLModel, table=True):
     pdf_sha256: str = Field(max_length=64)
     issued_by_id: int | None = Field(default=None, sa_column=_fk("users.id", nullable=True, index=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CreditNote(SQLModel, table=True):
+    """A credit note (avoir) correcting an issued invoice, for all or part of it: numbered in the
+    invoices' sequence, written once like them, never edited."""
+
+    __tablename__ = "tm_credit_notes"
+    __table_args__ = (
+        UniqueConstraint("issuer", "year", "sequence"),
+        CheckConstraint("total_cents > 0", name="total_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer: str = Field(max_length=60)
+    year: int
+    sequence: int
+    number: str = Field(max_length=40, unique=True)
+    invoice_id: int = Field(sa_column=_fk("tm_invoices.id"))
+    reason: str = Field(max_length=500)
+    issued_on: date = Field(sa_column=Column(Date, nullable=False))
+    total_cents: int
+    content_sealed: str = Field(sa_column=Column(Text, nullable=False))
+    pdf_sealed: str = Field(sa_column=Column(Text, nullable=False))
+    pdf_sha256: str = Field(max_length=64)
+    issued_by_id: int | None = Field(default=None, sa_column=_fk("users.id", nullable=True, index=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

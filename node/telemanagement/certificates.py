@@ -61,7 +61,12 @@ def certificate(session: Session, settings: Settings, beneficiary_id: int, year:
     return {
         "year": year,
         "issuer": who,
-        "beneficiary": {"name": home.name, "address": plans.private_details(settings, home).address},
+        "beneficiary": {
+            "name": home.name,
+            "address": plans.private_details(
+                session, settings, home, reader_id=None, fields="address", purpose="certificate"
+            ).address,
+        },
         "invoices": [{"number": row.number, "month": row.month, "cents": row.total_cents} for row in rows],
         "paid_cents": sum(row.total_cents for row in rows),
         "workers": [{"worker": name, "minutes": minutes} for name, minutes in sorted(workers.items())],

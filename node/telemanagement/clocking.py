@@ -214,7 +214,14 @@ def provider_day(session: Session, settings: Settings, provider: User, day: date
     opened: dict[int, PrivateDetails] = {}
     for line in lines:
         if line.beneficiary_id not in opened:
-            full = plans.private_details(settings, plans.beneficiary(session, line.beneficiary_id))
+            full = plans.private_details(
+                session,
+                settings,
+                plans.beneficiary(session, line.beneficiary_id),
+                reader_id=provider.id,
+                fields="address,door_code",
+                purpose="provider_day",
+            )
             opened[line.beneficiary_id] = PrivateDetails(address=full.address, door_code=full.door_code)
     return [DoorVisit(line, opened[line.beneficiary_id]) for line in lines]
 

@@ -123,6 +123,30 @@ def invoice_pdf(content: dict[str, Any]) -> bytes:
     return bytes(page.output())
 
 
+def credit_note_pdf(content: dict[str, Any]) -> bytes:
+    """A credit note drawn from its frozen content (:mod:`node.telemanagement.credit_notes`)."""
+    page = _Page(f"Avoir {content['number']}")
+    page.text_line(f"Avoir n° {content['number']}", size=16, bold=True, height=9)
+    page.text_line(f"Date : {content['issued_on']}  -  Période : {content['month']}")
+    page.text_line(
+        f"Rectifie la facture n° {content['corrects']} du {content['corrects_issued_on']}", bold=True
+    )
+    page.ln(2)
+    _party(page, "Prestataire", content["issuer"])
+    page.ln(2)
+    _party(page, "Client", content["client"])
+    page.text_line(
+        f"Financeur : {content['funder']['name']}  -  Dossier (plan d'aide) : {content['folder_number']}"
+    )
+    page.ln(2)
+    page.text_line(f"Motif : {content['reason']}")
+    page.text_line(f"Montant de l'avoir : {euros(content['total_cents'])}", size=12, bold=True)
+    page.ln(2)
+    for mention in content["mentions"]:
+        page.text_line(mention, size=8, height=4)
+    return bytes(page.output())
+
+
 def certificate_pdf(content: dict[str, Any]) -> bytes:
     """A tax certificate drawn from its content (:func:`node.telemanagement.certificates.certificate`)."""
     page = _Page(f"Attestation fiscale {content['year']}")

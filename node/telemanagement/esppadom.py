@@ -103,7 +103,9 @@ def rows(session: Session, settings: Settings, funder_id: int, month: str) -> tu
         select(CarePlan).where(CarePlan.funder_id == funder_id).order_by(col(CarePlan.id))
     ):
         home = plans.beneficiary(session, plan.beneficiary_id)
-        address = plans.private_details(settings, home).address
+        address = plans.private_details(
+            session, settings, home, reader_id=None, fields="address", purpose="esppadom"
+        ).address
         billed = {row.visit.id: row for row in validation.plan_billable(session, plan.id or 0, month)}
         _, start, end = checks.month_bounds(month)
         deleted = session.exec(

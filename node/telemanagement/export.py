@@ -31,7 +31,9 @@ def _visit(visit: Visit) -> dict[str, Any]:
 
 
 def _as_beneficiary(session: Session, settings: Settings, home: Beneficiary) -> dict[str, Any]:
-    details = plans.private_details(settings, home)
+    details = plans.private_details(
+        session, settings, home, reader_id=home.user_id, fields="address,door_code,health", purpose="export"
+    )
     plan_ids = list(session.exec(select(CarePlan.id).where(CarePlan.beneficiary_id == home.id)))
     visits: list[Visit] = (
         list(

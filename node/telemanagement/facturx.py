@@ -62,7 +62,7 @@ def cii_xml(content: dict[str, Any]) -> bytes:
     b.add(root, "rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID", PROFILE)
     document = b.add(root, "rsm:ExchangedDocument")
     b.add(document, "ram:ID", content["number"])
-    b.add(document, "ram:TypeCode", "380")
+    b.add(document, "ram:TypeCode", content.get("type_code", "380"))
     _date(document, b, "ram:IssueDateTime", content["issued_on"])
     for mention in content["mentions"]:
         b.add(document, "ram:IncludedNote/ram:Content", mention)
@@ -78,10 +78,13 @@ def cii_xml(content: dict[str, Any]) -> bytes:
         b.add(
             item,
             "ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/ram:ChargeAmount",
-            _euros(content["hourly_rate_cents"]),
+            _euros(line.get("price_cents", content["hourly_rate_cents"])),
         )
-        hours = (Decimal(line["minutes"]) / 60).quantize(Decimal("0.0001"))
-        b.add(item, "ram:SpecifiedLineTradeDelivery/ram:BilledQuantity", str(hours), unitCode="HUR")
+        if "quantity" in line:  # a credit note's single line: one unit at its amount
+            b.add(item, "ram:SpecifiedLineTradeDelivery/ram:BilledQuantity", line["quantity"], unitCode="C62")
+        else:
+            hours = (Decimal(line["minutes"]) / 60).quantize(Decimal("0.0001"))
+            b.add(item, "ram:SpecifiedLineTradeDelivery/ram:BilledQuantity", str(hours), unitCode="HUR")
         settlement = b.add(item, "ram:SpecifiedLineTradeSettlement")
         _tax(b, b.add(settlement, "ram:ApplicableTradeTax"))
         b.add(
@@ -135,6 +138,15 @@ def cii_xml(content: dict[str, Any]) -> bytes:
     b.add(sums, "ram:TaxTotalAmount", "0.00", currencyID="EUR")
     b.add(sums, "ram:GrandTotalAmount", _euros(content["total_cents"]))
     b.add(sums, "ram:DuePayableAmount", _euros(content["total_cents"]))
+    if "corrects" in content:  # a credit note (381) names the invoice it corrects
+        referenced = b.add(settlement, "ram:InvoiceReferencedDocument")
+        b.add(referenced, "ram:IssuerAssignedID", content["corrects"])
+        b.add(
+            referenced,
+            "ram:FormattedIssueDateTime/qdt:DateTimeString",
+            content["corrects_issued_on"].replace("-", ""),
+            format="102",
+        )
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 

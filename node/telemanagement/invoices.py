@@ -11,7 +11,7 @@ Factur-X).
 Numbers run without gaps per issuer and year (``2026-000001``): the counter row is locked and bumped in
 the transaction that writes the invoice, so a failure gives the number back. An invoice is written
 once: its frozen content and its Factur-X PDF are sealed at rest (they carry an address) and never
-edited; a correction is a credit note (not built yet).
+edited; a correction is a credit note (:mod:`node.telemanagement.credit_notes`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from node.settings import Settings
 from node.telemanagement import checks, documents, facturx, plans, validation
 from node.telemanagement.billing_models import Invoice, InvoiceCounter, MonthValidation
 from node.telemanagement.models import Beneficiary, CarePlan, Funder
+from node.telemanagement.tables import FunderRepresentative
 from node.telemanagement.visits import PARIS
 
 PURPOSE = "tm-invoice/1"
@@ -165,7 +166,9 @@ def issue(session: Session, settings: Settings, user: User, funder_id: int, mont
         if not bill.lines:
             continue
         home = plans.beneficiary(session, plan.beneficiary_id)
-        address = plans.private_details(settings, home).address
+        address = plans.private_details(
+            session, settings, home, reader_id=user.id, fields="address", purpose="invoice"
+        ).address
         beneficiary = {"name": home.name, "address": address}
         funder_party = {"name": funder.name, "address": "", "reference": funder.reference}
         funder_cents = bill.amount - bill.beneficiary
@@ -262,12 +265,16 @@ def invoices(
 
 
 def readable(session: Session, user: User, invoice_id: int) -> Invoice:
-    """An invoice the user may read: a coordinator any, a beneficiary their own."""
+    """An invoice the user may read: a coordinator any, a beneficiary their own, a funder's
+    representative those addressed to their funder."""
     invoice = session.get(Invoice, invoice_id)
     if invoice is None:
         raise NotFound(N_("No such invoice."))
     if user.is_coordinator:
         return invoice
+    if invoice.recipient == "funder":
+        if session.get(FunderRepresentative, (invoice.funder_id, user.id)) is not None:
+            return invoice
     home = plans.beneficiary(session, invoice.beneficiary_id)
     if home.user_id is None or home.user_id != user.id or invoice.recipient != "beneficiary":
         raise PermissionDenied(N_("This invoice is not yours."))

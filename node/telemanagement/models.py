@@ -122,6 +122,7 @@ class VisitSeries(SQLModel, table=True):
     first_start: datetime = Field(sa_type=UTCDateTime)
     minutes: int
     excluded: str = Field(default="", max_length=2000)  # ISO dates, comma separated
+    skip_holidays: bool = Field(default=False)  # no visit on a French public holiday
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -22,6 +22,7 @@ from node.catalog import categories
 from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
 from node.core.sealing import seal, unseal
 from node.settings import Settings
+from node.telemanagement import notes
 from node.telemanagement.models import Beneficiary, CarePlan, CarePlanHours, CarePlanVersion, Funder
 
 PRIVATE_PURPOSE = "tm-beneficiary/1"
@@ -148,8 +149,19 @@ def beneficiaries(session: Session) -> list[Beneficiary]:
     return list(session.exec(select(Beneficiary).order_by(col(Beneficiary.name))))
 
 
-def private_details(settings: Settings, row: Beneficiary) -> PrivateDetails:
-    """The sealed details, opened. Callers decide who may see which part."""
+def private_details(
+    session: Session,
+    settings: Settings,
+    row: Beneficiary,
+    *,
+    reader_id: int | None,
+    fields: str,
+    purpose: str,
+) -> PrivateDetails:
+    """The sealed details, opened, the opening logged (:func:`node.telemanagement.notes.record_access`)
+    with the fields the caller shows (``address,door_code,health``) and ``reader_id`` (none: the node
+    itself, for a document it issues). Callers decide who may see which part."""
+    notes.record_access(session, reader_id, "beneficiary", row.id or 0, fields, purpose)
     return PrivateDetails.from_bytes(
         unseal(settings.effective_secret_key, PRIVATE_PURPOSE, row.private_sealed)
     )

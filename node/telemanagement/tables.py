@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import Column, Date, ForeignKey, Integer, Text, UniqueConstraint
 
 from node.core.sqlbase import Field, SQLModel
 from node.core.timeutil import UTCDateTime, utcnow
@@ -110,4 +110,52 @@ class RemoteAssignment(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("tm_visits.id", ondelete="CASCADE"), primary_key=True)
     )
     actor_uri: str = Field(max_length=2048, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class VisitNote(SQLModel, table=True):
+    """The note a provider leaves on a visit: its text and an optional health observation, sealed
+    together at rest (:mod:`node.telemanagement.notes`). Never federated."""
+
+    __tablename__ = "tm_visit_notes"
+
+    visit_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("tm_visits.id", ondelete="CASCADE"), primary_key=True)
+    )
+    author_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    )
+    sealed: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SealedAccess(SQLModel, table=True):
+    """One opening of sealed private data: who (none: the node itself, for a document it issues), when,
+    which fields of which record, and why. Kept without foreign keys, like a log."""
+
+    __tablename__ = "tm_sealed_access"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    record: str = Field(max_length=16)  # beneficiary | visit_note
+    record_id: int
+    fields: str = Field(max_length=80)  # comma-separated: address, door_code, health
+    purpose: str = Field(max_length=24)  # page | provider_day | invoice | certificate | export | esppadom
+
+
+class FunderRepresentative(SQLModel, table=True):
+    """An account a coordinator linked to a funder: it reads that funder's plans, visits done,
+    statements and invoices (:mod:`node.telemanagement.funder_view`), and nothing else."""
+
+    __tablename__ = "tm_funder_representatives"
+
+    funder_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("tm_funders.id", ondelete="CASCADE"), primary_key=True)
+    )
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+    linked_by_id: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays
 from dateutil.rrule import rrulestr
 from sqlmodel import Session, col, select
 
@@ -107,6 +108,9 @@ def plan_visit(
     return visit
 
 
+_FRANCE = holidays.country_holidays("FR")
+
+
 def occurrences(rule: str, first: datetime, until: date | None, excluded: set[date]) -> list[datetime]:
     """The local starts a rule gives from ``first`` (Paris wall-clock), up to ``until``, minus the
     excluded days. Raises :class:`ValidationFailed` for a rule that cannot be read or never ends."""
@@ -138,6 +142,13 @@ def _bounded(
     return found
 
 
+def is_holiday(day: date) -> bool:
+    """A French public holiday (jour férié) of the metropolitan calendar, from the ``holidays``
+    library: 1 January, Easter Monday, 1 and 8 May, Ascension, Whit Monday, 14 July, 15 August,
+    1 and 11 November, 25 December."""
+    return day in _FRANCE
+
+
 def parse_excluded(text: str) -> set[date]:
     days: set[date] = set()
     for part in text.replace(";", ",").split(","):
@@ -161,8 +172,10 @@ def plan_series(
     rule: str,
     excluded: str = "",
     provider: str = "",
+    skip_holidays: bool = False,
 ) -> tuple[VisitSeries, list[Visit]]:
-    """Recurring visits: the series and every visit it gives inside the plan's validity."""
+    """Recurring visits: the series and every visit it gives inside the plan's validity; with
+    ``skip_holidays``, none on a French public holiday (metropolitan calendar, :func:`is_holiday`)."""
     plans.require_coordinator(user)
     plan = plans.plan_of(session, plan_id)
     first = local_start(start)
@@ -171,6 +184,8 @@ def plan_series(
     assert plan.id is not None
     last_version = plans.versions(session, plan.id)[-1]
     starts = occurrences(rule, first, last_version.valid_until, skipped)
+    if skip_holidays:
+        starts = [moment for moment in starts if not is_holiday(moment.astimezone(PARIS).date())]
     if not starts:
         raise ValidationFailed(MSG_RULE_EMPTY, fields={"rule": MSG_RULE_EMPTY})
     for moment in starts:
@@ -183,6 +198,7 @@ def plan_series(
         first_start=first,
         minutes=minutes,
         excluded=",".join(sorted(day.isoformat() for day in skipped)),
+        skip_holidays=skip_holidays,
     )
     session.add(series)
     session.flush()

@@ -29,7 +29,14 @@ def test_private_details_are_sealed_at_rest_and_open_with_the_node_secret(
     for secret in ("12 rue de Paris", "4812B", "GIR 3", "diab"):
         assert secret not in stored
     with db.session_scope(engine) as s:
-        details = plans.private_details(settings, plans.beneficiary(s, setup.beneficiary_id))
+        details = plans.private_details(
+            s,
+            settings,
+            plans.beneficiary(s, setup.beneficiary_id),
+            reader_id=setup.coordinator.id,
+            fields="address,door_code,health",
+            purpose="page",
+        )
     assert (details.address, details.door_code, details.health) == (
         "12 rue de Paris",
         "4812B",

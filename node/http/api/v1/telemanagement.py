@@ -102,6 +102,7 @@ class VisitIn(Strict):
     provider: str = Field(default="", max_length=30, description="Username, empty: not assigned")
     rule: str = Field(default="", max_length=300, description="RFC 5545 RRULE; empty: one visit")
     excluded: str = Field(default="", max_length=2000, description="Days without a visit, YYYY-MM-DD, commas")
+    skip_holidays: bool = Field(default=False, description="A series: no visit on a French public holiday")
 
 
 class VisitOut(BaseModel):
@@ -384,6 +385,7 @@ async def add_visits(request: Request, caller: User, body: VisitIn) -> list[Visi
                 provider=body.provider,
                 rule=body.rule,
                 excluded=body.excluded,
+                skip_holidays=body.skip_holidays,
             )
             return [_visit(v) for v in made]
         one = visits.plan_visit(

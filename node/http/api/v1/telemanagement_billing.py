@@ -1,7 +1,8 @@
 """API operations of telemanagement billing: a funder's monthly statement, resolving a visit's
-anomalies with an ESPPADOM adjustment code, validating a month, issuing and listing invoices
-(coordinators; a beneficiary lists their own). Invoices' PDFs (Factur-X) are downloaded from the page
-address given as ``pdf_url``; the ESPPADOM exports from the billing page."""
+anomalies with an ESPPADOM adjustment code, validating a month, issuing and listing invoices, and
+correcting one by a credit note (coordinators; a beneficiary lists their own). Invoices' and credit
+notes' PDFs (Factur-X) are downloaded from the page address given as ``pdf_url``; the ESPPADOM
+exports from the billing page."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
 from node.http.api.v1.telemanagement import MONTH, TAG
 from node.http.runtime import node_of, run
-from node.telemanagement import checks, invoices, statements, validation
+from node.telemanagement import checks, credit_notes, invoices, statements, validation
 from node.telemanagement.billing_models import Invoice, MonthValidation
 
 FUNDER = {"schema": {"type": "integer", "minimum": 1, "maximum": 2_000_000_000}, "required": True}
@@ -225,5 +226,54 @@ async def list_invoices(request: Request, caller: User, _body: None) -> list[Inv
     return await run(request, load)
 
 
+class CreditNoteIn(Strict):
+    reason: str = Field(min_length=1, max_length=500, description="Why the invoice is corrected")
+    amount: str = Field(
+        default="", max_length=12, description="Euros, e.g. 24.58; empty for all that is left to credit"
+    )
+
+
+class CreditNoteOut(BaseModel):
+    id: int
+    number: str = Field(description="In the invoices' sequence")
+    invoice_id: int
+    reason: str
+    issued_on: date
+    total_cents: int
+    pdf_sha256: str
+    pdf_url: str
+
+
+@operation(
+    "POST",
+    "/invoices/{invoice_id:int}/credit-notes",
+    summary="Correct an issued invoice by a credit note (avoir), for all or part of it (coordinators)",
+    tag=TAG,
+    auth="coordinator",
+    body=CreditNoteIn,
+    response=CreditNoteOut,
+    status=201,
+    errors=(404, 409),
+)
+async def credit_invoice(request: Request, caller: User, body: CreditNoteIn) -> CreditNoteOut:
+    invoice_id: int = request.path_params["invoice_id"]
+    settings = node_of(request).settings
+
+    def save(s: Session) -> CreditNoteOut:
+        row = credit_notes.issue(s, settings, caller, invoice_id, body.reason, body.amount)
+        return CreditNoteOut(
+            id=row.id or 0,
+            number=row.number,
+            invoice_id=row.invoice_id,
+            reason=row.reason,
+            issued_on=row.issued_on,
+            total_cents=row.total_cents,
+            pdf_sha256=row.pdf_sha256,
+            pdf_url=f"/telemanagement/credit-notes/{row.id}.pdf",
+        )
+
+    return await run(request, save)
+
+
 def operations() -> list[Operation]:
-    return [get_statement, resolve, validate_month, issue_invoices, list_invoices]
+    return [get_statement, resolve, validate_month, issue_invoices, list_invoices, credit_invoice]

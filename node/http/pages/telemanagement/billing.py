@@ -4,6 +4,8 @@
   each with the form resolving it (adjustment code, retained period), the month's validation, its
   invoices (issue, download), the ESPPADOM exports (XML, CSV) and the beneficiaries' tax certificates;
 - ``/telemanagement/invoices/{id}.pdf``: an invoice (a coordinator, or the beneficiary for theirs);
+- ``/telemanagement/invoices/{id}/credit``: a coordinator's credit note on an invoice (reason, amount,
+  after a confirmation); ``/telemanagement/credit-notes/{id}.pdf``: its PDF (as for the invoice);
 - ``/telemanagement/beneficiaries/{id}/certificate-{year}.pdf``: a tax certificate (likewise);
 - ``/me/invoices``: a beneficiary's own invoices and certificates.
 
@@ -26,7 +28,16 @@ from node.accounts.models import User
 from node.core.errors import N_, DomainError, http_status
 from node.http.pages.telemanagement import labels
 from node.http.runtime import coordinator_required, form_with_csrf, login_required, node_of, render, run, text
-from node.telemanagement import adjustments, certificates, checks, esppadom, invoices, plans, validation
+from node.telemanagement import (
+    adjustments,
+    certificates,
+    checks,
+    credit_notes,
+    esppadom,
+    invoices,
+    plans,
+    validation,
+)
 
 ADJUSTMENT_LABELS = {
     "CRE": N_("CRE · visit created without clock times"),
@@ -69,6 +80,7 @@ def _context(session: Session, settings: Any, funder_id: int, month: str) -> dic
         open=validation.open_anomalies(session, settings, funder_id, month),
         validated=validation.validation_of(session, funder_id, month),
         invoices=issued,
+        credit_notes=credit_notes.of_invoices(session, [row.id or 0 for row in issued]),
         names={key: row.name for key, row in people.items()},
         certificates=[
             (people[b_id], certificates.years(session, b_id))
@@ -163,6 +175,17 @@ async def issue(request: Request, user: User) -> Response:
     return await _act(request, action, "issued")
 
 
+@coordinator_required
+async def credit(request: Request, user: User) -> Response:
+    invoice_id: int = request.path_params["invoice_id"]
+    settings = node_of(request).settings
+
+    def action(s: Session, v: dict[str, str]) -> Any:
+        return credit_notes.issue(s, settings, user, invoice_id, v.get("reason", ""), v.get("amount", ""))
+
+    return await _act(request, action, "credited")
+
+
 async def _download(request: Request, fn: Callable[[Session], bytes], media: str, name: str) -> Response:
     try:
         body = await run(request, fn)
@@ -192,6 +215,23 @@ async def invoice_pdf(request: Request, user: User) -> Response:
 
     body = await _download(request, load, "application/pdf", "facture.pdf")
     body.headers["Content-Disposition"] = f'attachment; filename="facture-{number}.pdf"'
+    return body
+
+
+@login_required
+async def credit_note_pdf(request: Request, user: User) -> Response:
+    credit_note_id: int = request.path_params["credit_note_id"]
+    settings = node_of(request).settings
+    number = ""
+
+    def load(s: Session) -> bytes:
+        nonlocal number
+        row = credit_notes.readable(s, user, credit_note_id)
+        number = row.number
+        return credit_notes.pdf_of(settings, row)
+
+    body = await _download(request, load, "application/pdf", "avoir.pdf")
+    body.headers["Content-Disposition"] = f'attachment; filename="avoir-{number}.pdf"'
     return body
 
 
@@ -247,6 +287,8 @@ def routes() -> list[Route]:
         Route("/telemanagement/billing/validate", validate, methods=both),
         Route("/telemanagement/billing/issue", issue, methods=both),
         Route("/telemanagement/invoices/{invoice_id:int}.pdf", invoice_pdf),
+        Route("/telemanagement/invoices/{invoice_id:int}/credit", credit, methods=both),
+        Route("/telemanagement/credit-notes/{credit_note_id:int}.pdf", credit_note_pdf),
         Route(
             "/telemanagement/beneficiaries/{beneficiary_id:int}/certificate-{year:int}.pdf", certificate_pdf
         ),

@@ -8,6 +8,8 @@
 - ``/telemanagement/board``: the week's visits, day by day; ``/telemanagement/visits/{id}``: one
   visit, its clock events, assignment and cancellation with a reason;
 - ``/telemanagement/anomalies``: the month's visits with an anomaly;
+- ``/telemanagement/access-log``: the latest openings of sealed private data;
+- ``/telemanagement/funders/{id}/representatives``: link an account to a funder (its read-only view);
 - ``/telemanagement/funders/{id}/statement.csv?month=``: a funder's monthly statement.
 
 Every form's URL answers GET by sending back to the page that shows the form.
@@ -30,7 +32,7 @@ from node.catalog import categories
 from node.core.errors import DomainError, http_status
 from node.http.pages.telemanagement import labels
 from node.http.runtime import coordinator_required, form_with_csrf, node_of, render, run, text
-from node.telemanagement import checks, clocking, plans, statements, visits
+from node.telemanagement import checks, clocking, funder_view, notes, plans, statements, visits
 
 T = TypeVar("T")
 PLAN_FIELDS = ("valid_from", "valid_until", "hourly_rate", "participation")
@@ -95,6 +97,7 @@ def _overview(session: Session) -> dict[str, Any]:
         "plans": plans.plans(session),
         "funder_names": {f.id: f.name for f in funders},
         "beneficiary_names": {b.id: b.name for b in people},
+        "representatives": {f.id: funder_view.representatives(session, f.id or 0) for f in funders},
     }
 
 
@@ -212,14 +215,16 @@ async def add_plan(request: Request, user: User) -> Response:
 # --- a beneficiary and the home's QR code ------------------------------------------------------------
 
 
-async def _beneficiary_page(request: Request, beneficiary_id: int, **form: Any) -> Response:
+async def _beneficiary_page(request: Request, user: User, beneficiary_id: int, **form: Any) -> Response:
     settings = node_of(request).settings
 
     def load(s: Session) -> dict[str, Any]:
         row = plans.beneficiary(s, beneficiary_id)
         return {
             "beneficiary": row,
-            "details": plans.private_details(settings, row),
+            "details": plans.private_details(
+                s, settings, row, reader_id=user.id, fields="address,door_code,health", purpose="page"
+            ),
             "code": clocking.home_token(settings, row),
             "plans": plans.plans(s, beneficiary_id=beneficiary_id),
             "funder_names": {f.id: f.name for f in plans.funders(s)},
@@ -231,7 +236,7 @@ async def _beneficiary_page(request: Request, beneficiary_id: int, **form: Any) 
 
 @coordinator_required
 async def beneficiary_page(request: Request, user: User) -> Response:
-    return await _beneficiary_page(request, request.path_params["beneficiary_id"])
+    return await _beneficiary_page(request, user, request.path_params["beneficiary_id"])
 
 
 @coordinator_required
@@ -252,7 +257,7 @@ async def revoke_code(request: Request, user: User) -> Response:
         lambda result: (
             f"/telemanagement/beneficiaries/{beneficiary_id}" + ("?done=revoked" if result else "")
         ),
-        lambda **f: _beneficiary_page(request, beneficiary_id, **f),
+        lambda **f: _beneficiary_page(request, user, beneficiary_id, **f),
     )
 
 
@@ -318,13 +323,17 @@ async def add_visits(request: Request, user: User) -> Response:
             "provider": v["provider"],
         }
         if v["rule"]:
-            return len(visits.plan_series(s, user, rule=v["rule"], excluded=v["excluded"], **common)[1])
+            skip = v["skip_holidays"] == "1"
+            series = visits.plan_series(
+                s, user, rule=v["rule"], excluded=v["excluded"], skip_holidays=skip, **common
+            )
+            return len(series[1])
         visits.plan_visit(s, user, **common)
         return 1
 
     return await _submit(
         request,
-        ("category", "start", "minutes", "provider", "rule", "excluded"),
+        ("category", "start", "minutes", "provider", "rule", "excluded", "skip_holidays"),
         save,
         lambda count: f"/telemanagement/plans/{plan_id}?done=visits&count={count or 0}",
         lambda **f: _plan_page(request, plan_id, **f),
@@ -357,7 +366,7 @@ async def board(request: Request, user: User) -> Response:
     return await _page(request, "telemanagement/board.html", context)
 
 
-async def _visit_page(request: Request, visit_id: int, **form: Any) -> Response:
+async def _visit_page(request: Request, user: User, visit_id: int, **form: Any) -> Response:
     def load(s: Session) -> dict[str, Any]:
         visit = visits.visit_of(s, visit_id)
         plan = plans.plan_of(s, visit.plan_id)
@@ -369,6 +378,7 @@ async def _visit_page(request: Request, visit_id: int, **form: Any) -> Response:
             "provider": provider,
             "events": clocking.events_of(s, visit_id),
             "anomalies": checks.visit_anomalies(s, node_of(request).settings, visit),
+            "note": notes.read(s, node_of(request).settings, user, visit_id),
         }
 
     context = await _read(request, load)
@@ -377,7 +387,7 @@ async def _visit_page(request: Request, visit_id: int, **form: Any) -> Response:
 
 @coordinator_required
 async def visit_page(request: Request, user: User) -> Response:
-    return await _visit_page(request, request.path_params["visit_id"])
+    return await _visit_page(request, user, request.path_params["visit_id"])
 
 
 @coordinator_required
@@ -388,7 +398,7 @@ async def assign(request: Request, user: User) -> Response:
         ("provider",),
         lambda s, v: visits.assign(s, user, visit_id, v["provider"]),
         lambda _: f"/telemanagement/visits/{visit_id}?done=assigned",
-        lambda **f: _visit_page(request, visit_id, **f),
+        lambda **f: _visit_page(request, user, visit_id, **f),
     )
 
 
@@ -400,7 +410,7 @@ async def cancel(request: Request, user: User) -> Response:
         ("reason", "note"),
         lambda s, v: visits.cancel(s, user, visit_id, v["reason"], v["note"]),
         lambda _: f"/telemanagement/visits/{visit_id}?done=cancelled",
-        lambda **f: _visit_page(request, visit_id, **f),
+        lambda **f: _visit_page(request, user, visit_id, **f),
     )
 
 
@@ -411,6 +421,26 @@ async def anomalies(request: Request, user: User) -> Response:
     _first, start, end = checks.month_bounds(month)
     found = await run(request, lambda s: checks.anomalies(s, settings, start, end))
     return await _page(request, "telemanagement/anomalies.html", {"anomalies": found, "month": month})
+
+
+@coordinator_required
+async def link_representative(request: Request, user: User) -> Response:
+    """Link an account to a funder: it then reads that funder's pages under ``/funder``."""
+    funder_id: int = request.path_params["funder_id"]
+    return await _submit(
+        request,
+        ("username",),
+        lambda s, v: funder_view.link(s, user, funder_id, v["username"]),
+        lambda _: "/telemanagement?done=representative#funders",
+        lambda **f: _overview_page(request, **f),
+    )
+
+
+@coordinator_required
+async def access_log(request: Request, user: User) -> Response:
+    """The latest openings of sealed private data: who, when, which fields of which record, why."""
+    rows = await _read(request, lambda s: notes.access_log(s, user))
+    return await _page(request, "telemanagement/access_log.html", {"rows": rows})
 
 
 @coordinator_required
@@ -445,4 +475,6 @@ def routes() -> list[Route]:
         Route("/telemanagement/visits/{visit_id:int}/cancel", cancel, methods=both),
         Route("/telemanagement/anomalies", anomalies, name="telemanagement_anomalies"),
         Route("/telemanagement/funders/{funder_id:int}/statement.csv", statement_csv),
+        Route("/telemanagement/access-log", access_log, name="telemanagement_access_log"),
+        Route("/telemanagement/funders/{funder_id:int}/representatives", link_representative, methods=both),
     ]

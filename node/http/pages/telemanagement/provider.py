@@ -3,6 +3,8 @@
 - ``/me/visits``: my visits of the day (``?day=``), each with the address and door code of the home,
   and the check-in / check-out form: the code printed under the home's QR code, or clocking by hand with
   a reason; the secret URL of my calendar feed, and a button that replaces it;
+- ``/me/visits/{id}/note``: my note on one of my visits (text and an optional health observation),
+  sealed, read by me and the coordinators only;
 - ``/home/{token}``: what a phone's camera opens when it reads a home's QR code: my visits there today,
   with one big button to check in or out;
 - ``/calendar/{token}.ics``: my visits as an iCalendar feed (no login: the URL is the secret).
@@ -20,10 +22,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from node.accounts.models import User
-from node.core.errors import DomainError, ValidationFailed, http_status
+from node.core.errors import DomainError, PermissionDenied, ValidationFailed, http_status
 from node.http.pages.telemanagement import labels
 from node.http.runtime import checkbox, form_with_csrf, login_required, node_of, render, run, text
-from node.telemanagement import clocking, door, feeds, visits
+from node.telemanagement import clocking, door, feeds, notes, visits
 
 
 def _day(request: Request) -> date:
@@ -111,6 +113,61 @@ async def clock(request: Request, user: User) -> Response:
     return RedirectResponse(f"{target}?done={'in' if kind == 'in' else 'out'}", status_code=303)
 
 
+async def _note_page(request: Request, user: User, visit_id: int, **form: Any) -> Response:
+    settings = node_of(request).settings
+
+    def load(s: Any) -> dict[str, Any]:
+        visit = visits.visit_of(s, visit_id)
+        if visit.provider_id != user.id:
+            raise PermissionDenied(notes.MSG_NOT_YOURS)
+        return {"visit": visit, "note": notes.read(s, settings, user, visit_id)}
+
+    try:
+        context = await run(request, load)
+    except DomainError as exc:
+        raise HTTPException(http_status(exc), exc.message) from None
+    return await render(
+        request,
+        "telemanagement/note.html",
+        {
+            **context,
+            "done": request.query_params.get("done"),
+            "errors": form.get("errors") or {},
+            "values": form.get("values") or {},
+            "message": form.get("message"),
+        },
+        status_code=form.get("status_code", 200),
+    )
+
+
+@login_required
+async def note(request: Request, user: User) -> Response:
+    """The provider's note on one of their visits: the form (GET) and its saving (POST)."""
+    visit_id: int = request.path_params["visit_id"]
+    if request.method == "GET":
+        return await _note_page(request, user, visit_id)
+    form = await form_with_csrf(request)
+    values = {"text": text(form, "text", 5000), "health": text(form, "health", 5000)}
+    settings = node_of(request).settings
+    try:
+        await run(
+            request, lambda s: notes.write(s, settings, user, visit_id, values["text"], values["health"])
+        )
+    except DomainError as exc:
+        if not exc.fields:
+            raise HTTPException(http_status(exc), exc.message) from None
+        return await _note_page(
+            request,
+            user,
+            visit_id,
+            errors=exc.fields,
+            values=values,
+            message=exc.message,
+            status_code=http_status(exc),
+        )
+    return RedirectResponse(f"/me/visits/{visit_id}/note?done=saved", status_code=303)
+
+
 def _sent_time(value: str) -> datetime | None:
     """The phone's time of an event it kept (ISO 8601 with its offset), or none: now."""
     if not value:
@@ -184,6 +241,7 @@ def routes() -> list[Route]:
         Route("/me/visits", my_day, name="my_visits"),
         Route("/me/visits/feed", new_feed, methods=["GET", "POST"]),
         Route("/me/visits/{visit_id:int}/clock", clock, methods=["GET", "POST"]),
+        Route("/me/visits/{visit_id:int}/note", note, methods=["GET", "POST"]),
         Route("/home/{token}", home, name="home_code"),
         Route("/calendar/{token}.ics", calendar, name="calendar_feed"),
     ]

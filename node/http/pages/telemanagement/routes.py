@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from node.http.pages.telemanagement import billing, coordination, pins, provider, replacements
+from node.http.pages.telemanagement import billing, coordination, funder, pins, provider, replacements
 
 
 def routes() -> list[BaseRoute]:
@@ -14,4 +14,5 @@ def routes() -> list[BaseRoute]:
         *billing.routes(),
         *replacements.routes(),
         *pins.routes(),
+        *funder.routes(),
     ]
