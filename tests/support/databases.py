@@ -8,8 +8,8 @@ Migrations run once per backend into a template; each database is a copy of it (
 On PostgreSQL a database a test is done with is emptied and kept for the next test rather than dropped:
 creating and dropping a database costs a checkpoint-sized write each (about 0.4 s, several seconds on a
 busy disk), emptying one about a hundredth of that. It is kept only if its schema is still the
-template's (same migration, columns, indexes, triggers and functions): a test that changed the schema gets its database
-dropped. Test databases commit without waiting for the disk (``synchronous_commit = off``): a crash of
+template's (same migration, columns, indexes, triggers and functions): a test that changed the schema
+gets its database dropped. Test databases commit without waiting for the disk (``synchronous_commit = off``): a crash of
 the server, never of a node process, could lose the last commits, which no test does.
 """
 

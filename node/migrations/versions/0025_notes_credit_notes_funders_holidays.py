@@ -1,8 +1,8 @@
 """telemanagement: visit notes (sealed), the log of every opening of sealed private data, credit notes,
 funders' representatives, series that skip public holidays
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-07 13:30:00.000000
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import node.core.timeutil
 
-revision: str = "0022"
-down_revision: str | None = "0021"
+revision: str = "0025"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
