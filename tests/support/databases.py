@@ -9,8 +9,9 @@ On PostgreSQL a database a test is done with is emptied and kept for the next te
 creating and dropping a database costs a checkpoint-sized write each (about 0.4 s, several seconds on a
 busy disk), emptying one about a hundredth of that. It is kept only if its schema is still the
 template's (same migration, columns, indexes, triggers and functions): a test that changed the schema
-gets its database dropped. Test databases commit without waiting for the disk (``synchronous_commit = off``): a crash of
-the server, never of a node process, could lose the last commits, which no test does.
+gets its database dropped. Test databases commit without waiting for the disk
+(``synchronous_commit = off``): a crash of the server, never of a node process, could lose the last
+commits, which no test does.
 """
 
 from __future__ import annotations
