@@ -439,7 +439,7 @@ def assign_due(settings: Settings, *, session: Session) -> int:
     groups = session.exec(
         select(Group).where(
             col(Group.state) == "active", col(Group.sharing_rule) != SharingRule.COORDINATOR.value
-        )
+        ).order_by(col(Group.id))
     ).all()
     for group in groups:
         uri = actor_of(settings, group).uri
@@ -449,6 +449,7 @@ def assign_due(settings: Settings, *, session: Session) -> int:
                 col(Agreement.performer_uri).is_(None),
                 col(Agreement.state).in_(OPEN_STATES),
             )
+            .order_by(col(Agreement.id))  # the oldest first: members are taken in turn as they came
         ).all()
         for agreement in waiting:
             assert agreement.id is not None
