@@ -130,7 +130,9 @@ def test_a_check_out_made_offline_is_sent_when_the_network_returns(node: Node, b
     assert waiting["state"] == "in_progress"
 
     b.context.set_offline(False)
-    expect(b.get_by_role("status").first).to_have_text("Ce qui était gardé sur ce téléphone a été envoyé.")
+    expect(b.get_by_role("status").first).to_have_text(
+        "Ce qui était gardé sur ce téléphone a été envoyé.", timeout=20_000
+    )
     expect(b.get_by_test_id(f"state-{visit['id']}")).to_have_text("Fait")
     assert b.evaluate("localStorage.getItem('asasap-clock-queue')") == "[]"
     [done] = [v for v in node.ok("GET", "/visits", user="coordo") if v["id"] == visit["id"]]

@@ -103,4 +103,7 @@
 
   window.addEventListener("online", flush);
   if (navigator.onLine && queue().length) flush();
+  // Phones do not always say when the network is back, and the first try may come too early: try again
+  // every few seconds while something waits.
+  setInterval(function () { if (navigator.onLine && queue().length) flush(); }, 5000);
 })();
