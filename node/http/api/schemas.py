@@ -147,6 +147,8 @@ class Profile(BaseModel):
     offers_services: bool
     requests_services: bool
     provider_status: str
+    siret: str | None
+    approval_number: str | None
     categories: list[str]
 
 
@@ -181,6 +183,8 @@ class Account(BaseModel):
                 offers_services=user.offers_services,
                 requests_services=user.requests_services,
                 provider_status=user.provider_status,
+                siret=user.siret,
+                approval_number=user.approval_number,
                 categories=categories,
             ),
         )
@@ -201,6 +205,11 @@ class ProfileUpdate(Strict):
     requests_services: bool | None = None
     provider_status: ProviderStatus | None = None
     siret: str | None = Field(default=None, max_length=20, pattern=r"^[\d ]*$")
+    approval_number: str | None = Field(
+        default=None,
+        max_length=80,
+        description="The provider's agrément number (SAP), as the prefecture wrote it; empty to remove it",
+    )
     categories: list[CategorySlug] | None = Field(default=None, max_length=26)
     language: str | None = Field(default=None, pattern="^(fr|en)$")
 

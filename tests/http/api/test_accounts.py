@@ -99,6 +99,24 @@ def test_patch_me_validates_and_changes_nothing_on_error(client: TestClient, eng
         assert user.role == "member"
 
 
+def test_patch_me_sets_and_removes_the_approval_number(client: TestClient, engine: Engine) -> None:
+    token = _token(engine, "amina")
+    ok = client.patch("/api/v1/me", headers=_auth(token), json={"approval_number": "  SAP/123456789 "})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["profile"]["approval_number"] == "SAP/123456789"
+    # Another field alone leaves it as it is.
+    assert client.patch("/api/v1/me", headers=_auth(token), json={"bio": "Bonjour"}).status_code == 200
+    assert (
+        client.get("/api/v1/me", headers=_auth(token)).json()["profile"]["approval_number"] == "SAP/123456789"
+    )
+    bad = client.patch("/api/v1/me", headers=_auth(token), json={"approval_number": "<script>"})
+    assert list(_assert_error(bad, 422, "validation_failed")["fields"]) == ["approval_number"]
+    with db.session_scope(engine) as s:
+        assert service.get_user("amina", session=s).approval_number == "SAP/123456789"  # unchanged
+    gone = client.patch("/api/v1/me", headers=_auth(token), json={"approval_number": ""})
+    assert gone.status_code == 200 and gone.json()["profile"]["approval_number"] is None
+
+
 def test_oversized_json_is_refused(client: TestClient, engine: Engine) -> None:
     token = _token(engine, "amina")
     huge = b'{"bio": "' + b"x" * 2_000_000 + b'"}'
