@@ -428,8 +428,8 @@ def _day_month(day: date, lang: str, year: bool) -> str:
     return f"{text} {day.year}" if year else text
 
 
-def _full_date(day: date, lang: str) -> str:
-    return f"{_DAYS[lang][day.weekday()]} {_day_month(day, lang, year=True)}"
+def _full_date(day: date, lang: str, this_year: int) -> str:
+    return f"{_DAYS[lang][day.weekday()]} {_day_month(day, lang, year=day.year != this_year)}"
 
 
 def _clock_fr(value: time) -> str:
@@ -451,18 +451,21 @@ def _slot(start: time, end: time, lang: str) -> str:
     return f"{_clock_en(start)} – {_clock_en(end)}"
 
 
-def _date_range(first: date, last: date, lang: str) -> str:
-    """``du 3 au 31 mars`` / ``3–31 March``; years shown only when the range crosses one."""
+def _date_range(first: date, last: date, lang: str, this_year: int) -> str:
+    """``du 3 au 31 mars`` / ``3–31 March``; the year written once at the end when the range is in
+    another year than ``this_year`` (``du 3 au 31 mars 2025``), on both ends when it crosses one."""
+    crosses = first.year != last.year
+    year = crosses or last.year != this_year
     if first == last:
-        return ("le " if lang == "fr" else "") + _day_month(first, lang, year=False)
-    years = first.year != last.year
+        return ("le " if lang == "fr" else "") + _day_month(first, lang, year=year)
+    same_month = not crosses and first.month == last.month
     if lang == "fr":
-        if not years and first.month == last.month:
-            return f"du {_day_number(first, lang)} au {_day_month(last, lang, year=False)}"
-        return f"du {_day_month(first, lang, years)} au {_day_month(last, lang, years)}"
-    if not years and first.month == last.month:
-        return f"{first.day}–{_day_month(last, lang, year=False)}"
-    return f"{_day_month(first, lang, years)} – {_day_month(last, lang, years)}"
+        if same_month:
+            return f"du {_day_number(first, lang)} au {_day_month(last, lang, year=year)}"
+        return f"du {_day_month(first, lang, crosses)} au {_day_month(last, lang, year)}"
+    if same_month:
+        return f"{first.day}–{_day_month(last, lang, year=year)}"
+    return f"{_day_month(first, lang, crosses)} – {_day_month(last, lang, year)}"
 
 
 def _join(items: list[str], lang: str) -> str:
@@ -479,31 +482,33 @@ def _weekdays(weekdays: tuple[int, ...], lang: str) -> str:
     return _join([_DAYS["en"][d] + "s" for d in weekdays], lang)
 
 
-def summary(schedule: Schedule, lang: str, tz: str = PARIS) -> str:
+def summary(schedule: Schedule, lang: str, tz: str = PARIS, today: date | None = None) -> str:
     """A short description for people, in French (the default) or English.
 
     ``le mardi de 14 h à 16 h, du 3 au 31 mars`` / ``Tuesdays 2–4 pm, 3–31 March``;
-    ``le mardi 4 mars 2025 de 14 h à 16 h`` / ``Tuesday 4 March 2025, 2–4 pm``. A window is shown in
-    ``tz``, a recurrence in its own zone.
+    ``le mardi 4 mars de 14 h à 16 h`` / ``Tuesday 4 March, 2–4 pm``. The year is written only for a
+    date outside the current one (``today``'s, in ``tz``: this year's dates need none). A window is
+    shown in ``tz``, a recurrence in its own zone.
     """
     language = _lang(lang)
+    zone = _zone(tz) or ZoneInfo(PARIS)
+    this_year = (today or datetime.now(zone).date()).year
     if isinstance(schedule, WeeklyRecurrence):
         days = _weekdays(schedule.weekdays, language)
         slot = _slot(schedule.start_time, schedule.end_time, language)
-        return f"{days} {slot}, {_date_range(schedule.first_day, schedule.last_day, language)}"
-    zone = _zone(tz) or ZoneInfo(PARIS)
+        return f"{days} {slot}, {_date_range(schedule.first_day, schedule.last_day, language, this_year)}"
     start, end = schedule.start.astimezone(zone), schedule.end.astimezone(zone)
     if start.date() == end.date() or (end - start < timedelta(days=1) and end.time() == time(0)):
         slot = _slot(start.time(), end.time(), language)
         if language == "fr":
-            return f"le {_full_date(start.date(), language)} {slot}"
-        return f"{_full_date(start.date(), language)}, {slot}"
+            return f"le {_full_date(start.date(), language, this_year)} {slot}"
+        return f"{_full_date(start.date(), language, this_year)}, {slot}"
     if language == "fr":
         return (
-            f"du {_full_date(start.date(), language)} à {_clock_fr(start.time())} "
-            f"au {_full_date(end.date(), language)} à {_clock_fr(end.time())}"
+            f"du {_full_date(start.date(), language, this_year)} à {_clock_fr(start.time())} "
+            f"au {_full_date(end.date(), language, this_year)} à {_clock_fr(end.time())}"
         )
     return (
-        f"from {_full_date(start.date(), language)}, {_clock_en(start.time())} "
-        f"to {_full_date(end.date(), language)}, {_clock_en(end.time())}"
+        f"from {_full_date(start.date(), language, this_year)}, {_clock_en(start.time())} "
+        f"to {_full_date(end.date(), language, this_year)}, {_clock_en(end.time())}"
     )

@@ -47,6 +47,9 @@ def _window(start: datetime, hours: float = 2) -> TimeWindow:
     return TimeWindow(start, start + timedelta(hours=hours))
 
 
+IN_2025 = date(2025, 1, 15)
+
+
 def _weekly(**changes: object) -> WeeklyRecurrence:
     values: dict[str, object] = {
         "weekdays": (TUESDAY,),
@@ -319,8 +322,29 @@ def test_instants() -> None:
     ],
 )
 def test_recurrence_summaries(rec: WeeklyRecurrence, fr: str, en: str) -> None:
-    assert summary(rec, "fr") == fr
-    assert summary(rec, "en") == en
+    assert summary(rec, "fr", today=IN_2025) == fr
+    assert summary(rec, "en", today=IN_2025) == en
+
+
+def test_a_year_is_written_only_for_dates_outside_the_current_one() -> None:
+    window = TimeWindow(datetime(2025, 3, 4, 14, tzinfo=PARIS), datetime(2025, 3, 4, 16, tzinfo=PARIS))
+    assert summary(window, "fr", today=IN_2025) == "le mardi 4 mars de 14 h à 16 h"
+    assert summary(window, "en", today=IN_2025) == "Tuesday 4 March, 2–4 pm"
+    assert summary(window, "fr", today=date(2026, 1, 2)) == "le mardi 4 mars 2025 de 14 h à 16 h"
+    weekly = _weekly(first_day=date(2025, 3, 4), last_day=date(2025, 3, 4))
+    assert summary(weekly, "fr", today=date(2024, 12, 30)) == "le mardi de 14 h à 16 h, le 4 mars 2025"
+    spring = _weekly()
+    assert summary(spring, "en", today=date(2026, 3, 1)) == "Tuesdays 2–4 pm, 3–31 March 2025"
+    assert summary(spring, "fr", today=date(2026, 3, 1)) == "le mardi de 14 h à 16 h, du 3 au 31 mars 2025"
+    two_months = _weekly(last_day=date(2025, 4, 29))
+    assert (
+        summary(two_months, "fr", today=date(2024, 6, 1))
+        == "le mardi de 14 h à 16 h, du 3 mars au 29 avril 2025"
+    )
+    # Without a reference day, the current year of the display zone.
+    today = datetime.now(PARIS).date()
+    window = TimeWindow(datetime.combine(today, time(10), PARIS), datetime.combine(today, time(11), PARIS))
+    assert str(today.year) not in summary(window, "fr")
 
 
 def test_window_summaries() -> None:

@@ -180,8 +180,9 @@ def _describe_self(person: Person, name: str, postal_code: str, commune: str, *,
 
 
 def _french_day(day: date) -> str:
-    """``vendredi 4 décembre 2026``."""
-    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+    """``vendredi 4 décembre``, with the year only when it is not this one (``… 2027``)."""
+    year = f" {day.year}" if day.year != date.today().year else ""
+    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]}{year}"
 
 
 def _answer(person: Person, amount: str, message: str) -> None:
