@@ -4,17 +4,22 @@ theirs are), local or as received from another node, in any commune of the gazet
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from sqlmodel import Session
 
+from node.core import db
 from node.core.timeutil import utcnow
 from node.market.models import Proposal
 from node.market.money import Price
 from node.market.proposals.columns import commune_columns, content_columns
 from node.places.gazetteer import default_gazetteer
-from node.settings import Settings
+from node.settings import Settings, load_settings
+from tests.support.nodes import NodeProcess
+from tests.support.settings import TEST_SECRET
 
 
 def indexed(
@@ -63,3 +68,28 @@ def indexed(
     session.add(row)
     session.commit()
     return row
+
+
+def seeded_node(
+    directory: Path, seed_directory: Path, database_url: str, seed: Callable[[Session, Settings], None]
+) -> Iterator[NodeProcess]:
+    """A real ``asasap serve`` on ``database_url`` whose proposals ``seed`` wrote before it started (with
+    the node's own settings, so ids and URLs are its own); stopped when the generator is closed."""
+    process = NodeProcess(directory, database_url)
+    process.init()
+    settings = load_settings(
+        env={},
+        data_dir=seed_directory,
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        base_url=process.base_url,
+    )
+    engine = db.make_engine(database_url)
+    with Session(engine) as session:
+        seed(session, settings)
+    engine.dispose()
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()

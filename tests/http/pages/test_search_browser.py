@@ -9,8 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session
 
-from node.core import db
-from node.settings import load_settings
+from node.settings import Settings
 from tests.support.browser import (
     PHONE_WIDTH,
     browser_fixture,  # noqa: F401 - a fixture used by name
@@ -18,35 +17,23 @@ from tests.support.browser import (
     skip_without_chromium,
 )
 from tests.support.nodes import NodeProcess
-from tests.support.search import indexed
-from tests.support.settings import TEST_SECRET
+from tests.support.search import indexed, seeded_node
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
 skip_without_chromium()
 
 
+def _seed(session: Session, settings: Settings) -> None:
+    indexed(session, settings, "Repassage en soirée", insee="93048", category="laundry-delivery")
+    indexed(session, settings, "Tonte de pelouse", insee="69123", category="gardening", origin="b.example")
+
+
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[NodeProcess]:
-    process = NodeProcess(tmp_path_factory.mktemp("node"), module_database_url)
-    process.init()
-    settings = load_settings(
-        env={},
-        data_dir=tmp_path_factory.mktemp("seed"),
-        database_url=module_database_url,
-        secret_key=TEST_SECRET,
-        base_url=process.base_url,
+    yield from seeded_node(
+        tmp_path_factory.mktemp("node"), tmp_path_factory.mktemp("seed"), module_database_url, _seed
     )
-    engine = db.make_engine(module_database_url)
-    with Session(engine) as session:
-        indexed(session, settings, "Repassage en soirée", insee="93048", category="laundry-delivery")
-        indexed(
-            session, settings, "Tonte de pelouse", insee="69123", category="gardening", origin="b.example"
-        )
-    engine.dispose()
-    process.start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture(name="phone")
