@@ -28,6 +28,7 @@ from node.market.evaluations import service as evaluations
 from node.market.models import Notification
 from node.market.proposals import records
 from node.settings import Settings
+from tests.support import jsonld
 from tests.support.accounts import make_user
 from tests.support.delivery import add_remote_actor
 from tests.support.evaluations import completed_pair, submit
@@ -35,6 +36,7 @@ from tests.support.market import make_proposal
 from tests.support.smtp import mail_server
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+AS = "https://www.w3.org/ns/activitystreams#"
 
 
 def uri(settings: Settings, user: User) -> str:
@@ -124,6 +126,11 @@ def test_a_remote_account_is_warned_by_a_direct_message(settings: Settings, engi
         "warn", proposal.ap_id, "Propos insultants", troll.uri
     )
     assert [d.id for d in shown] == [logged.id]
+    # A strict JSON-LD reader gets IRIs for what names someone or something.
+    expanded = jsonld.expand(sent)
+    for predicate in (AS + "to", AS + "attributedTo", "http://schema.org/about", AS + "href"):
+        values = jsonld.values_of(expanded, predicate)
+        assert values and all(isinstance(v, dict) and "@id" in v for v in values), (predicate, values)
 
 
 def test_only_an_account_can_be_warned(settings: Settings, engine: Engine) -> None:
