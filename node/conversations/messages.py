@@ -323,7 +323,8 @@ def _notify(user_id: int, conversation: Conversation, author: str, *, session: S
     )
 
 
-def _mention_name(uri: str, *, session: Session) -> str:
+def mention_name(uri: str, *, session: Session) -> str:
+    """How a ``Mention`` of ``uri`` reads: ``@user@host`` when its actor is known, else its URI."""
     cached = session.exec(select(RemoteActor).where(col(RemoteActor.uri) == uri)).first()
     return "@" + cached.handle if cached is not None and cached.preferred_username else uri
 
@@ -402,7 +403,7 @@ def note_document(
         "cc": [],
         "context": conversation.uri,
         "published": isoformat(message.created_at),
-        "tag": [{"type": "Mention", "href": uri, "name": _mention_name(uri, session=session)} for uri in to],
+        "tag": [{"type": "Mention", "href": uri, "name": mention_name(uri, session=session)} for uri in to],
     }
     if message.in_reply_to:
         note["inReplyTo"] = message.in_reply_to

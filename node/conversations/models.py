@@ -116,3 +116,5 @@ class Decision(SQLModel, table=True):
     target_uri: str = Field(sa_column=Column(String(URI), nullable=False))
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    # the account of another server a warning was sent to, as a direct message of the node actor
+    sent_to: str | None = Field(default=None, sa_column=Column(String(URI), nullable=True))

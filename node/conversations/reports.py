@@ -8,8 +8,11 @@
   never named.
 - A ``Flag`` received from any server (Mastodon, GoToSocial and Mbin list an account with its posts)
   lands in the queue when at least one of its objects is on this node; the others are dropped.
-- Coordinators decide: dismiss; hide a proposal, a message or an evaluation; warn a local account (a
-  notification, and an e-mail when the node sends e-mail, with the moderator's note); limit an account
+- Coordinators decide: dismiss; hide a proposal, a message or an evaluation; warn an account: one of
+  ours by a notification, and an e-mail when the node sends e-mail, with the moderator's note; one of
+  another server by a direct message of the node actor (a ``Note`` addressed and mentioning only them,
+  as our messages are; the moderator is not named, as with ``Flag``s), the account it went to logged
+  with the decision (``sent_to``); limit an account
   (:func:`node.activitypub.moderation.limit_account`: its proposals leave listings and search, its messages
   reach only its followers here), ours or another server's; suspend a local account; block another
   server's account (:func:`node.activitypub.moderation.block_account`: what it sends is ignored, the
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -37,8 +41,8 @@ from node.conversations import messages
 from node.conversations.models import Decision, Message, Report, ReportState
 from node.core import limits, mail
 from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
-from node.core.text import plain_text
-from node.core.timeutil import utcnow
+from node.core.text import plain_text, text_to_html
+from node.core.timeutil import isoformat, utcnow
 from node.market.evaluations import service as evaluations
 from node.market.notifications import Kind, notify
 from node.market.proposals import records as proposals
@@ -236,6 +240,12 @@ def decisions(report_id: int, *, session: Session) -> Sequence[Decision]:
     ).all()
 
 
+def recent_decisions(moderator: User, *, session: Session, limit: int = 20) -> Sequence[Decision]:
+    """The latest decisions, the newest first (the log the queue page shows)."""
+    _check_moderator(moderator)
+    return session.exec(select(Decision).order_by(col(Decision.id).desc()).limit(limit)).all()
+
+
 def decide(
     settings: Settings,
     moderator: User,
@@ -254,10 +264,11 @@ def decide(
     if action not in ("dismiss", "forward") and target not in targets_of(report):
         raise ValidationFailed(MSG_ACTION, fields={"target": MSG_ACTION})
     resolved = _resolve(settings, target, session=session) if target else None
+    sent_to = None
     if action == "hide":
         _hide(settings, resolved, session=session)
     elif action == "warn":
-        _warn(settings, resolved, note, session=session)
+        sent_to = _warn(settings, resolved, note, session=session)
     elif action == "limit":
         if resolved is None or resolved.account is None:
             raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
@@ -291,6 +302,7 @@ def decide(
         action=action,
         target_uri=target or report.reporter_uri,
         note=plain_text(note or "", COMMENT_MAX, multiline=True),
+        sent_to=sent_to,
     )
     session.add(decision)
     session.flush()
@@ -310,15 +322,20 @@ def _block(settings: Settings, target: Target | None, reason: str, *, session: S
         proposal_service.hide(settings, row, session=session)
 
 
-def _warn(settings: Settings, target: Target | None, note: str, *, session: Session) -> None:
-    """Tell a local account's owner that a moderator warns them (the note says why): a notification,
-    and an e-mail when the node sends e-mail and they gave an address."""
-    username = local.local_username(settings, target.account) if target and target.account else None
-    if username is None:
+def _warn(settings: Settings, target: Target | None, note: str, *, session: Session) -> str | None:
+    """Tell the account that answers for ``target`` that a moderator warns them (the note says why):
+    one of ours by a notification, and an e-mail when the node sends e-mail and they gave an address;
+    one of another server by a direct message (:func:`_warn_remote`), whose address is returned."""
+    if target is None or target.account is None:
         raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
-    person = accounts.get_user(username, session=session)
     why = plain_text(note or "", COMMENT_MAX, multiline=True)
-    assert target is not None
+    username = local.local_username(settings, target.account)
+    if username is None:
+        if local.is_local(settings, target.account):  # the node actor, a group: nobody to warn
+            raise ValidationFailed(MSG_ACTION, fields={"action": MSG_ACTION})
+        _warn_remote(settings, target, why, session=session)
+        return target.account
+    person = accounts.get_user(username, session=session)
     notify(person.pk, Kind.MODERATION_WARNING, object_uri=target.uri, data={"note": why}, session=session)
     if person.email and person.is_active:
         paragraphs: list[mail.Paragraph] = [
@@ -339,6 +356,53 @@ def _warn(settings: Settings, target: Target | None, note: str, *, session: Sess
             paragraphs=paragraphs,
         )
         mail.enqueue(settings, message, session=session)
+    return None
+
+
+WARNING_TEXT = (
+    "Avertissement des modérateurs de {node} au sujet de {uri} :\n\n{note}"
+    "Merci de respecter les règles de {node}. Les réponses à ce message ne sont pas lues ; pour en "
+    "parler, adressez-vous à l'équipe de coordination de {node} ({home}).\n\n"
+    "Warning from the moderators of {node} about {uri}:\n\n{note}"
+    "Please follow the rules of {node}. Replies to this message are not read; to discuss it, contact "
+    "the coordination team of {node} ({home})."
+)
+
+
+def _warn_remote(settings: Settings, target: Target, why: str, *, session: Session) -> None:
+    """Send the warning to an account of another server as a direct message of the node actor: a
+    ``Create(Note)`` addressed to that account only, which is mentioned (how Mastodon shows a direct
+    message), in French then English since their language is unknown here."""
+    assert target.account is not None
+    text = WARNING_TEXT.format(
+        node=settings.node_name, uri=target.uri, note=f"{why}\n\n" if why else "", home=settings.url("/")
+    )
+    actor = local.node_actor(settings)
+    note = {
+        "id": settings.url(f"/moderation/warnings/{uuid.uuid4()}"),
+        "type": "Note",
+        "attributedTo": actor.uri,
+        "content": text_to_html(text),
+        "to": [target.account],
+        "cc": [],
+        "published": isoformat(utcnow()),
+        "tag": [
+            {
+                "type": "Mention",
+                "href": target.account,
+                "name": messages.mention_name(target.account, session=session),
+            }
+        ],
+    }
+    if target.kind != "person":
+        note["about"] = target.uri  # the conversation it opens there is about what was reported
+    publish(
+        settings,
+        actor=actor,
+        activity={"@context": messages.NOTE_CONTEXT, "type": "Create", "object": note, "to": note["to"]},
+        recipients=[target.account],
+        session=session,
+    )
 
 
 def _hide(settings: Settings, target: Target | None, *, session: Session) -> None:

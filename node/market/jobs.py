@@ -15,6 +15,7 @@ from node.market.bids import service as bids
 from node.market.evaluations import service as evaluations
 from node.market.proposals import service as proposals
 from node.market.proposals.jobs import PeerSoftwareJob
+from node.market.proposals.remote_photos import RemotePhotosJob
 from node.settings import Settings
 
 log = logging.getLogger("asasap.market")
@@ -44,6 +45,10 @@ class MarketJob(Periodic):
 
 
 def jobs(settings: Settings, engine: Engine, remote: RemoteActors) -> list[Job]:
-    """The marketplace's jobs for the node's worker: its periodic work, and learning which servers read
-    proposals."""
-    return [MarketJob(settings, engine), PeerSoftwareJob(settings, engine, remote)]
+    """The marketplace's jobs for the node's worker: its periodic work, learning which servers read
+    proposals, and copying the photos of other nodes' proposals."""
+    return [
+        MarketJob(settings, engine),
+        PeerSoftwareJob(settings, engine, remote),
+        RemotePhotosJob(settings, engine, remote),
+    ]

@@ -56,6 +56,8 @@ class Proposal(SQLModel, table=True):
     search_terms: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     title_terms: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     photos: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # proposals.photos JSON
+    # when the photos of a remote proposal are to be copied (node.market.proposals.remote_photos)
+    photos_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     raw: str | None = Field(
         default=None, sa_column=Column(Text, nullable=True)
     )  # as received, for remote ones

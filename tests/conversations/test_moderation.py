@@ -6,16 +6,18 @@ queue."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from node.accounts.models import Role, User
 from node.activitypub import moderation
 from node.activitypub.actors import local
-from node.activitypub.models import Follow, FollowState
+from node.activitypub.models import Delivery, Follow, FollowState, OutboxActivity
 from node.conversations import messages, reports
 from node.conversations.models import Decision
 from node.core import db
@@ -26,10 +28,15 @@ from node.market.evaluations import service as evaluations
 from node.market.models import Notification
 from node.market.proposals import records
 from node.settings import Settings
+from tests.support import jsonld
 from tests.support.accounts import make_user
+from tests.support.delivery import add_remote_actor
 from tests.support.evaluations import completed_pair, submit
 from tests.support.market import make_proposal
 from tests.support.smtp import mail_server
+
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+AS = "https://www.w3.org/ns/activitystreams#"
 
 
 def uri(settings: Settings, user: User) -> str:
@@ -91,19 +98,51 @@ def test_a_warning_reaches_the_account_by_notification_and_e_mail(settings: Sett
         assert reports.decisions(report_id, session=session)[0].action == "warn"
 
 
-def test_only_a_local_account_can_be_warned(settings: Settings, engine: Engine) -> None:
+def test_a_remote_account_is_warned_by_a_direct_message(settings: Settings, engine: Engine) -> None:
     bob = make_user(engine, "bob")
     moderator = make_user(engine, "modo", Role.COORDINATOR)
-    remote = "https://elsewhere.example/users/troll"
+    troll = add_remote_actor(engine, "https://elsewhere.example", "troll")
     with db.session_scope(engine) as session:
-        proposal = make_proposal(session, settings, author_uri=remote)
+        proposal = make_proposal(session, settings, author_uri=troll.uri)
     report_id = report(settings, engine, bob, proposal.ap_id)
-    try:
-        decide(settings, engine, moderator, report_id, "warn", proposal.ap_id)
-    except ValidationFailed:
-        pass
-    else:
-        raise AssertionError("a remote account was warned")
+    decide(settings, engine, moderator, report_id, "warn", proposal.ap_id)
+    with db.session_scope(engine) as session:
+        [(outbox, delivery)] = session.exec(
+            select(OutboxActivity, Delivery).join(Delivery, col(Delivery.outbox_id) == col(OutboxActivity.id))
+        ).all()
+        [logged] = reports.decisions(report_id, session=session)
+        shown = reports.recent_decisions(moderator, session=session)
+    assert delivery.inbox_url == "https://elsewhere.example/inbox"  # its server's shared inbox
+    sent = json.loads(outbox.payload)
+    node_actor = local.node_actor(settings).uri
+    assert sent["type"] == "Create" and sent["actor"] == node_actor and sent["to"] == [troll.uri]
+    note = sent["object"]
+    assert note["type"] == "Note" and note["attributedTo"] == node_actor
+    assert note["to"] == [troll.uri] and note["cc"] == [] and not sent.get("cc")
+    assert note["tag"] == [{"type": "Mention", "href": troll.uri, "name": "@troll@elsewhere.example"}]
+    assert "Propos insultants" in note["content"] and proposal.ap_id in note["content"]
+    assert PUBLIC not in json.dumps(sent) and "modo" not in json.dumps(sent)  # never public, no moderator
+    assert (logged.action, logged.target_uri, logged.note, logged.sent_to) == (
+        "warn", proposal.ap_id, "Propos insultants", troll.uri
+    )
+    assert [d.id for d in shown] == [logged.id]
+    # A strict JSON-LD reader gets IRIs for what names someone or something.
+    expanded = jsonld.expand(sent)
+    for predicate in (AS + "to", AS + "attributedTo", "http://schema.org/about", AS + "href"):
+        values = jsonld.values_of(expanded, predicate)
+        assert values and all(isinstance(v, dict) and "@id" in v for v in values), (predicate, values)
+
+
+def test_only_an_account_can_be_warned(settings: Settings, engine: Engine) -> None:
+    bob = make_user(engine, "bob")
+    moderator = make_user(engine, "modo", Role.COORDINATOR)
+    unknown = "https://elsewhere.example/notes/1"  # nothing this node holds: no account answers for it
+    report_id = report(settings, engine, bob, unknown)
+    with pytest.raises(ValidationFailed):
+        decide(settings, engine, moderator, report_id, "warn", unknown)
+    with db.session_scope(engine) as session:
+        assert session.exec(select(OutboxActivity)).all() == []
+        assert reports.decisions(report_id, session=session) == []
 
 
 def test_a_limited_account_leaves_listings_and_reaches_only_its_followers(

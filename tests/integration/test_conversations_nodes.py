@@ -2,7 +2,9 @@
 C receive because they follow A; Bob (B) asks about it in a direct message and Alice answers, before Bob
 bids; Carol (C) reports the demand and asks that the report be forwarded; the report reaches A as a
 ``Flag`` of C's node actor (Carol is never named); A's coordinator hides the demand, which B then sees
-withdrawn. Everything travels as signed HTTP between real ``asasap serve`` processes."""
+withdrawn; C's coordinator warns Alice, whose account is on A: the note reaches her conversations at A as
+a direct message of C's node actor, and C's log shows where it went. Everything travels as signed HTTP
+between real ``asasap serve`` processes."""
 
 from __future__ import annotations
 
@@ -102,3 +104,25 @@ def test_talk_bid_report_and_hide_across_three_nodes(three_nodes: list[Node]) ->
     assert a.ok("GET", "/moderation/reports", user="dora") == []
     assert a.sql("SELECT action, target_uri FROM moderation_decisions") == [("hide", proposal)]
     wait_until("B sees the demand withdrawn", lambda: proposal_state(b, proposal) != "open")
+
+    # C's coordinator warns Alice about it: a direct message of C's node actor, in her conversations at A.
+    c.add_people("erin")
+    assert c.process.cli("user", "set-role", "erin", "coordinator").returncode == 0
+    (at_c,) = c.ok("GET", "/moderation/reports", user="erin")
+    warning = {"action": "warn", "target": proposal, "note": "Merci de ne plus publier d'arnaques"}
+    warned = c.ok("POST", f"/moderation/reports/{at_c['id']}/decisions", warning, user="erin")
+    assert (warned["action"], warned["sent_to"]) == ("warn", alice)
+    logged = c.sql("SELECT action, target_uri, sent_to FROM moderation_decisions")
+    assert logged == [("warn", proposal, alice)]
+    wait_until(
+        "Alice has the warning",
+        lambda: any("Merci de ne plus publier d'arnaques" in text for text in thread_texts(a, "alice")),
+    )
+    warned_in = [
+        summary
+        for summary in a.ok("GET", "/conversations", user="alice")
+        if summary["others"] == [c.url + "/actor"]
+    ]
+    assert len(warned_in) == 1 and warned_in[0]["about"] == proposal
+    assert b.sql("SELECT count(*) FROM messages") == [(2,)]  # Bob's talk with Alice only
+    assert "erin" not in repr(a.sql("SELECT payload FROM inbox WHERE actor_uri = :c", c=c.url + "/actor"))

@@ -1,6 +1,7 @@
 """Two real nodes on loopback: node B follows node A; an offer and a demand posted on A appear on B (API
 and browse page, as remote proposals, with their author's picture copied by B from her actor's icon), a
-change follows, and a withdrawal on A withdraws them on B.
+change follows, and a withdrawal on A withdraws them on B. An offer posted on A with a photo shows on B's
+own page of it with B's copy of the photo and its text.
 
 Node B runs on PostgreSQL when ``ASASAP_TEST_DATABASE_URL`` is set (as in CI), A on SQLite.
 """
@@ -18,6 +19,7 @@ from PIL import Image
 
 from node.core.timeutil import utcnow
 from tests.support.accounts import PASSWORD
+from tests.support.market import PROPOSAL_FORM
 from tests.support.nodes import AS, Node, wait_until
 from tests.support.pages import form_token
 
@@ -41,6 +43,23 @@ def set_picture(node: Node, username: str) -> None:
             "/settings/avatar", data={"csrf_token": token}, files={"avatar": ("me.png", picture.getvalue())}
         )
         assert saved.status_code == 303, saved.text
+
+
+def post_with_photo(node: Node, username: str, alt: str) -> None:
+    """Post an offer with one photo through the pages, as a person does."""
+    picture = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    Image.new("RGB", (1600, 900), (30, 120, 60)).save(picture, format="JPEG", exif=exif)
+    with httpx.Client(base_url=node.url, timeout=30) as client:
+        token = form_token(client.get("/login").text, "/login")
+        client.post("/login", data={"csrf_token": token, "username": username, "password": PASSWORD})
+        token = form_token(client.get("/proposals/new").text, "/proposals/new")
+        form = {**PROPOSAL_FORM, "title": "Table à repasser prêtée", "csrf_token": token, "photos_alt": alt}
+        posted = client.post(
+            "/proposals/new", data=form, files=[("photos", ("table.jpg", picture.getvalue(), "image/jpeg"))]
+        )
+        assert posted.status_code == 303, posted.text
 
 
 def test_proposals_federate_from_a_followed_node(two_nodes: list[Node]) -> None:
@@ -113,3 +132,23 @@ def test_proposals_federate_from_a_followed_node(two_nodes: list[Node]) -> None:
     # Before publishing, A learnt from B's NodeInfo that B reads proposals: B got no Note.
     software = {peer["domain"]: peer["software"] for peer in a.cli_json("federation", "peers")}
     assert software[b.url.split("://")[1]] == "asasap"
+
+    # A photo posted on A shows on B's page of the offer, from B's own copy, with its text.
+    post_with_photo(a, "alice", "Une table à repasser pliée")
+    wait_until("the offer with a photo reaches B", lambda: "Table à repasser prêtée" in str(remote(b)))
+    with_photo = next(p for p in remote(b) if p["title"] == "Table à repasser prêtée")
+    local_page = b.url + with_photo["url"].removeprefix(b.url)
+
+    def photo_shown() -> bool:
+        return '<img src="/photos/' in httpx.get(local_page, timeout=30).text
+
+    wait_until("B copies the photo", photo_shown)
+    page_html = httpx.get(local_page, timeout=30).text
+    shown = re.search(r'<img src="(/photos/[0-9a-f]{32}\.jpg)" alt="([^"]*)"', page_html)
+    assert shown is not None and shown.group(2) == "Une table à repasser pliée"
+    copy_of_photo = httpx.get(b.url + shown.group(1), timeout=10)
+    assert copy_of_photo.status_code == 200 and copy_of_photo.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(copy_of_photo.content)) as received_photo:
+        assert received_photo.format == "JPEG" and not received_photo.getexif()
+    cards = httpx.get(b.url + "/proposals", params={"origin": "remote"}, timeout=30).text
+    assert f'src="{shown.group(1)}" alt="Une table à repasser pliée"' in cards

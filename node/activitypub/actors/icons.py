@@ -1,9 +1,8 @@
 """Our copy of the pictures (``icon``) of actors of other servers.
 
-A remote picture is fetched once per ``icon`` address, through the guarded fetcher (size cap, private
-addresses refused unless the node allows them), then made safe like an uploaded one
-(:func:`node.core.images.reencode`: format sniffed by Pillow, upright, square, no metadata) and kept
-next to the pictures of this node's people, by content hash. Pages then show our copy: the reader's
+A remote picture is fetched once per ``icon`` address and made safe like an uploaded one by
+:func:`node.activitypub.pictures.copy_picture` (square, no metadata), kept next to the pictures of this
+node's people, by content hash. Pages then show our copy: the reader's
 browser never asks the other server, and a picture that is not one is never shown. A failure only
 means no picture: it is logged, never raised.
 """
@@ -17,8 +16,8 @@ from sqlalchemy import Engine, update
 from sqlmodel import col
 
 from node.activitypub.models import RemoteActor
+from node.activitypub.pictures import copy_picture
 from node.activitypub.transport.fetch import Fetcher, RemoteError
-from node.core import images
 from node.core.db import session_scope
 from node.core.errors import ValidationFailed
 from node.settings import Settings
@@ -36,15 +35,13 @@ def folder(settings: Settings) -> Path:
 async def fetch_icon(fetcher: Fetcher, settings: Settings, url: str) -> str | None:
     """Our copy of the picture at ``url``: its content hash, or None when it cannot be had."""
     try:
-        data = await fetcher.get_image(url)
-        picture = images.reencode(data, max_bytes=fetcher.max_bytes, size=SIZE, square=True)
+        return await copy_picture(fetcher, url, folder(settings), size=SIZE, square=True)
     except RemoteError as exc:
         log.info("no picture from %s: %s", url, exc)
         return None
     except ValidationFailed:
         log.info("no picture from %s: not a usable image", url)
         return None
-    return images.store(folder(settings), picture)
 
 
 def remember(engine: Engine, actor_uri: str, icon_url: str, digest: str) -> None:

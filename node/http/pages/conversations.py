@@ -241,7 +241,9 @@ async def moderation_queue(request: Request, user: User) -> Response:
         rows = reports.queue(user, session=session)
         items = [(row, reports.targets_of(row)) for row in rows]
         uris = [uri for _, targets in items for uri in targets] + [row.reporter_uri for row in rows]
-        return {"items": items, "people": _names(session, request, uris)}
+        logged = reports.recent_decisions(user, session=session)
+        uris += [row.sent_to for row in logged if row.sent_to]
+        return {"items": items, "people": _names(session, request, uris), "decisions": logged}
 
     context = await run(request, load)
     return await render(

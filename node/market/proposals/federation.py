@@ -6,7 +6,8 @@
   be updated by its author, never one of ours; structure, amounts and schedule are checked, text is
   sanitised; anything else is refused (``PermanentFailure``) and changes nothing. Proposals of
   blocked domains are ignored. A stale update (older ``updated``) or one after the proposal ended is
-  ignored.
+  ignored. Its pictures (``attachment``) are copied later by the worker
+  (:mod:`node.market.proposals.remote_photos`): a photo that cannot be had never loses the proposal.
 - ``Delete`` of a proposal by its author marks it withdrawn; ``Delete`` of an actor withdraws its
   open proposals.
 - ``Announce`` of a proposal by a relay or an actor a local actor follows: the proposal is fetched
@@ -42,6 +43,7 @@ from node.market.models import Proposal
 from node.market.money import check_hours, check_price
 from node.market.notifications import Kind, notify
 from node.market.proposals import notes as proposal_notes
+from node.market.proposals import photos as proposal_photos
 from node.market.proposals.columns import commune_columns, content_columns
 from node.market.proposals.records import (
     get_by_ap_id,
@@ -164,6 +166,8 @@ def store_remote(settings: Settings, doc: ProposalDoc, *, session: Session, sign
     if row.updated_at < row.published_at:
         row.updated_at = row.published_at
     row.raw = json.dumps(dict(doc.raw), ensure_ascii=False)[:RAW_MAX]
+    row.photos, due = proposal_photos.remote_column(doc.raw.get("attachment"), row)
+    row.photos_due_at = now if due else None  # copied by the worker, never here (remote_photos)
     session.add(row)
     return Outcome.DONE
 

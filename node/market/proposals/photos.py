@@ -2,7 +2,12 @@
 :mod:`node.core.images` (format sniffed, turned upright, fitted in :data:`SIZE` pixels, re-encoded as a
 JPEG without metadata), stored under ``<data_dir>/photos/`` by content hash and served at
 ``/photos/<hash>.jpg``. Each has a text saying what it shows (its ``name`` on the wire: alt text for
-people who do not see it). They travel as ``attachment`` ``Image`` objects of the proposal."""
+people who do not see it). They travel as ``attachment`` ``Image`` objects of the proposal.
+
+Photos of proposals of other nodes are copied by this node (:mod:`node.market.proposals.remote_photos`)
+into the same folder: until a copy is made (or when it cannot be), the photo is not shown. A remote
+photo without a ``name`` is shown with the proposal's title and its number as text, "<title> (photo n)",
+so that no picture is ever shown without one."""
 
 from __future__ import annotations
 
@@ -73,19 +78,25 @@ def write(settings: Settings, pictures: list[bytes]) -> None:
         images.store(folder(settings), picture)
 
 
-def photos_of(row: Proposal) -> list[Photo]:
-    """The photos of a proposal of this node (none for others: their pictures stay on their node)."""
+def entries_of(row: Proposal) -> list[dict[str, Any]]:
+    """What :attr:`Proposal.photos` holds, read leniently (nothing for anything unexpected)."""
     try:
         entries: Any = json.loads(row.photos or "[]")
     except ValueError:
         return []
     if not isinstance(entries, list):
         return []
+    return [entry for entry in entries if isinstance(entry, dict)][:MAX_PHOTOS]
+
+
+def photos_of(row: Proposal) -> list[Photo]:
+    """The photos to show for a proposal: its own for one of this node, our copies for another's (those
+    not copied yet are left out); each with a text saying what it shows."""
     return [
-        Photo(entry["digest"], str(entry.get("name", "")))
-        for entry in entries
-        if isinstance(entry, dict) and images.is_digest(str(entry.get("digest", "")))
-    ][:MAX_PHOTOS]
+        Photo(entry["digest"], str(entry.get("name") or "") or f"{row.title} (photo {number})")
+        for number, entry in enumerate(entries_of(row), start=1)
+        if images.is_digest(str(entry.get("digest", "")))
+    ]
 
 
 def attachments(settings: Settings, row: Proposal) -> list[dict[str, Any]]:
@@ -102,3 +113,48 @@ def with_attachments(settings: Settings, row: Proposal, document: dict[str, Any]
     if found:
         document["attachment"] = found
     return document
+
+
+def _link(value: Any) -> str | None:
+    """The address of an ``attachment``'s ``url`` (a string, a ``Link``, or a list of them)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("href")
+    if isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) <= 2048:
+        return value
+    return None
+
+
+def remote_entries(attachment: Any) -> list[dict[str, Any]]:
+    """The pictures among a remote proposal's ``attachment`` (at most :data:`MAX_PHOTOS`): ``Image``s,
+    and ``Document``s of a picture type (Mastodon sends its media as ``Document``); ``url`` and ``name``
+    (plain text, or None) of each."""
+    found: list[dict[str, Any]] = []
+    for item in attachment if isinstance(attachment, list) else [attachment]:
+        if not isinstance(item, dict) or len(found) == MAX_PHOTOS:
+            continue
+        kind, media = item.get("type"), item.get("mediaType")
+        if kind not in ("Image", "Document") or (media is not None and media not in images.MEDIA_TYPES):
+            continue
+        if kind == "Document" and media is None:
+            continue
+        url = _link(item.get("url"))
+        if url is None:
+            continue
+        name = item.get("name")
+        text = " ".join(name.split())[:MAX_ALT] if isinstance(name, str) else ""
+        found.append({"url": url, "name": text or None})
+    return found
+
+
+def remote_column(attachment: Any, previous: Proposal) -> tuple[str | None, bool]:
+    """What :attr:`Proposal.photos` holds for the ``attachment`` of a remote proposal (copies already
+    made of the same addresses kept), and whether some photo is still to be copied."""
+    kept = {entry.get("url"): entry for entry in entries_of(previous) if "url" in entry}
+    entries = []
+    for entry in remote_entries(attachment):
+        before = kept.get(entry["url"], {})
+        entries.append({**{k: v for k, v in before.items() if k in ("digest", "tries", "skipped")}, **entry})
+    due = any("digest" not in entry and not entry.get("skipped") for entry in entries)
+    return (json.dumps(entries, ensure_ascii=False) if entries else None), due

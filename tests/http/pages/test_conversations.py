@@ -9,9 +9,11 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from node.accounts.models import Role
+from node.conversations import reports
 from node.core import db
 from node.settings import Settings
 from tests.support.accounts import make_user
+from tests.support.delivery import add_remote_actor
 from tests.support.market import make_proposal
 from tests.support.pages import login, post_form
 
@@ -86,3 +88,27 @@ def test_write_read_answer_block_report_and_moderate(
     assert decided.status_code == 303
     assert "Aucun signalement en attente." in client.get("/moderation/reports?done=1").text
     assert bob.username == "bob"
+
+
+def test_a_warning_to_another_servers_account_is_shown_in_the_log(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    bob = make_user(engine, "bob")
+    make_user(engine, "dora", role=Role.COORDINATOR)
+    troll = add_remote_actor(engine, "https://elsewhere.example", "troll")
+    with db.session_scope(engine) as session:
+        proposal = make_proposal(session, settings, author_uri=troll.uri)
+        reports.file_report(settings, bob, [proposal.ap_id], "spam", "Arnaque", session=session)
+    login(client, "dora")
+    queued = client.get("/moderation/reports").text
+    action = next(line for line in queued.split('"') if line.startswith("/moderation/reports/"))
+    decided = post_form(
+        client,
+        action,
+        {"action": "warn", "target": proposal.ap_id, "note": "Plus d'arnaques, merci"},
+        token_from="/moderation/reports",
+    )
+    assert decided.status_code == 303
+    queue = client.get("/moderation/reports?done=1").text
+    assert "Dernières décisions" in queue and "Plus d&#39;arnaques, merci" in queue
+    assert "Envoyé en message direct à troll@elsewhere.example, depuis le compte du nœud." in queue

@@ -13,6 +13,7 @@ from node.http.api.v1 import (
     agreements,
     bids,
     conversations,  # conversations and moderation (issue 14)
+    email_preferences,  # e-mail choices (issue 14)
     evaluations,
     follows,
     group_constitution,
@@ -60,6 +61,7 @@ def api() -> Api:
             *search.operations(),  # search (issue 10)
             *maps.operations(),  # maps of search results (issue 10)
             *matches.operations(),  # matching (issue 10)
+            *email_preferences.operations(),  # e-mail choices (issue 14)
         ],
     )
 

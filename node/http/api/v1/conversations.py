@@ -92,6 +92,9 @@ class DecisionOut(BaseModel):
     target: str
     note: str
     created_at: datetime
+    sent_to: str | None = Field(
+        default=None, description="A warned account of another server, sent the note as a direct message"
+    )
 
 
 def _summary(summary: messages.Summary) -> ConversationOut:
@@ -321,7 +324,13 @@ async def decide(request: Request, caller: User, body: DecisionIn) -> DecisionOu
         row = reports.decide(
             settings, caller, report_id, body.action, body.target, body.note, session=session
         )
-        return DecisionOut(action=row.action, target=row.target_uri, note=row.note, created_at=row.created_at)
+        return DecisionOut(
+            action=row.action,
+            target=row.target_uri,
+            note=row.note,
+            created_at=row.created_at,
+            sent_to=row.sent_to,
+        )
 
     return await run(request, save)
 

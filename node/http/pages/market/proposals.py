@@ -87,7 +87,7 @@ def card(settings: Settings, row: Proposal, lang: str) -> dict[str, Any]:
         "hours": format_hours(row.quantity_hours, lang) if row.quantity_hours is not None else "",
         "schedule": sched.summary(schedule, lang) if schedule is not None else "",
         "open": row.state == ProposalState.OPEN.value,
-        "photos": proposal_photos.photos_of(row) if row.origin == "" else [],
+        "photos": proposal_photos.photos_of(row),
         "takes_bids": row.bidding_deadline is not None
         and accepts_bids(row.state, row.bidding_deadline, utcnow()),
     }
