@@ -1,6 +1,6 @@
 """when the photos of a remote proposal are to be copied; to whom a moderation warning was sent
 
-Revision ID: 0026_i8r
+Revision ID: 0026
 Revises: 0025
 Create Date: 2026-12-07 15:10:00.000000
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 import node.core.timeutil
 
-revision: str = "0026_i8r"
+revision: str = "0026"
 down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
