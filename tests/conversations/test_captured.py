@@ -19,8 +19,8 @@ from node.conversations import reports
 from node.conversations.models import Conversation, Message, Report
 from node.market.models import Proposal
 from node.market.proposals import reactions
-from tests.conversations.test_federation import on, receive, texts
 from tests.support.accounts import make_user
+from tests.support.conversations import on, receive, texts
 from tests.support.data import CAPTURED
 from tests.support.federation import Federation, federation  # noqa: F401
 from tests.support.market import make_proposal

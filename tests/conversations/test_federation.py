@@ -4,69 +4,21 @@ the payloads of Mastodon, Misskey, GoToSocial, Pleroma, Mitra and Mbin (``tests/
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 import pytest
 from sqlmodel import Session, col, select
 
 from node.accounts import blocks
 from node.accounts.models import Role, User
-from node.activitypub.inbox.verify import sanitise
-from node.activitypub.models import InboxActivity, RemoteActor
+from node.activitypub.models import RemoteActor
 from node.conversations import messages, reports
 from node.conversations.models import Message, Report
-from node.core import db
 from node.core.errors import ValidationFailed
 from node.market.models import Proposal
 from tests.support.accounts import make_user
-from tests.support.data import CAPTURED
+from tests.support.conversations import on, payload, receive, texts
 from tests.support.federation import Federation, Node, federation  # noqa: F401
 from tests.support.market import make_proposal
-
-T = TypeVar("T")
-
-
-def on(node: Node, work: Callable[[Session], T]) -> T:
-    with db.session_scope(node.engine) as session:
-        return work(session)
-
-
-def payload(name: str) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads((CAPTURED / name).read_text(encoding="utf-8"))
-    return found
-
-
-def receive(fed: Federation, node: Node, activity: dict[str, Any]) -> InboxActivity:
-    """``activity`` stored as the inbox stores it once its signer is verified, then processed."""
-    stored, _ = sanitise(activity, activity["actor"])
-    on(
-        node,
-        lambda s: s.add(
-            InboxActivity(
-                activity_id=activity["id"],
-                actor_uri=activity["actor"],
-                type=activity["type"],
-                payload=json.dumps(stored),
-                key_id=activity["actor"] + "#main-key",
-            )
-        ),
-    )
-    fed.process(node)
-    return fed.inbox_rows(node)[-1]
-
-
-def texts(node: Node, username: str) -> list[str]:
-    def read(session: Session) -> list[str]:
-        user = session.exec(select(User).where(User.username == username)).one()
-        found: list[str] = []
-        for summary in messages.conversations_of(user.pk, session=session):
-            assert summary.conversation.id is not None
-            _, _, shown = messages.thread(node.settings, user.pk, summary.conversation.id, session=session)
-            found.extend(s.text for s in shown)
-        return found
-
-    return on(node, read)
 
 
 @pytest.mark.parametrize(
