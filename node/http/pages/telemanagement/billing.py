@@ -2,11 +2,15 @@
 
 - ``/telemanagement/billing?funder=&month=``: for coordinators, a funder's month: its open anomalies
   each with the form resolving it (adjustment code, retained period), the month's validation, its
-  invoices (issue, download), the ESPPADOM exports (XML, CSV) and the beneficiaries' tax certificates;
+  invoices (issue, download), the ESPPADOM exports (DELIVERY and INVOICE, XML and CSV) and the
+  beneficiaries' tax certificates;
 - ``/telemanagement/invoices/{id}.pdf``: an invoice (a coordinator, or the beneficiary for theirs);
 - ``/telemanagement/invoices/{id}/credit``: a coordinator's credit note on an invoice (reason, amount,
   after a confirmation); ``/telemanagement/credit-notes/{id}.pdf``: its PDF (as for the invoice);
 - ``/telemanagement/beneficiaries/{id}/certificate-{year}.pdf``: a tax certificate (likewise);
+- ``/telemanagement/invoices/{id}/urssaf.json``: a coordinator's URSSAF avance immédiate payment
+  request of an invoice to a beneficiary, from a form (client identifier, birth date, nature code
+  posted, never stored);
 - ``/me/invoices``: a beneficiary's own invoices and certificates.
 
 Every form's URL answers GET by sending back to the billing page.
@@ -30,10 +34,12 @@ from node.http.pages.telemanagement import labels
 from node.http.runtime import coordinator_required, form_with_csrf, login_required, node_of, render, run, text
 from node.telemanagement import (
     adjustments,
+    avance_immediate,
     certificates,
     checks,
     credit_notes,
     esppadom,
+    esppadom_invoice,
     invoices,
     plans,
     validation,
@@ -87,6 +93,7 @@ def _context(session: Session, settings: Any, funder_id: int, month: str) -> dic
             for b_id in sorted({i.beneficiary_id for i in issued})
         ],
         esppadom_kind=any(f.id == funder_id and f.kind in esppadom.TYPE_AIDE for f in funders),
+        urssaf=bool(settings.telemanagement_urssaf_tiers_id.strip()),
     )
     return context
 
@@ -248,21 +255,51 @@ async def certificate_pdf(request: Request, user: User) -> Response:
     )
 
 
+ESPPADOM_FILES: dict[str, tuple[Callable[[Session, Any, int, str], bytes | str], str, str]] = {
+    "esppadom.xml": (esppadom.delivery_xml, "application/xml", "esppadom-delivery"),
+    "esppadom.csv": (esppadom.delivery_csv, "text/csv; charset=utf-8", "esppadom-delivery"),
+    "esppadom-invoice.xml": (esppadom_invoice.invoice_xml, "application/xml", "esppadom-invoice"),
+    "esppadom-invoice.csv": (esppadom_invoice.invoice_csv, "text/csv; charset=utf-8", "esppadom-invoice"),
+}
+
+
 @coordinator_required
 async def esppadom_export(request: Request, user: User) -> Response:
     funder_id: int = request.path_params["funder_id"]
-    kind = request.url.path.rpartition(".")[2]
+    make, media, stem = ESPPADOM_FILES[request.url.path.rpartition("/")[2]]
     _, month = _funder_and_month(request)
     settings = node_of(request).settings
-    if kind == "xml":
-        return await _download(
-            request, lambda s: esppadom.delivery_xml(s, settings, funder_id, month),
-            "application/xml", f"esppadom-delivery-{funder_id}-{month}.xml",
+
+    def body(s: Session) -> bytes:
+        made = make(s, settings, funder_id, month)
+        return made.encode() if isinstance(made, str) else made
+
+    extension = media.partition(";")[0].rpartition("/")[2]
+    return await _download(request, body, media, f"{stem}-{funder_id}-{month}.{extension}")
+
+
+@coordinator_required
+async def urssaf_request(request: Request, user: User) -> Response:
+    """The avance immédiate payment request of an invoice, made from the form's client details."""
+    invoice_id: int = request.path_params["invoice_id"]
+    if request.method == "GET":
+        funder_id, month = _funder_and_month(request)
+        return RedirectResponse(_target(funder_id, month), status_code=303)
+    form = await form_with_csrf(request)
+    settings = node_of(request).settings
+    number = ""
+
+    def load(s: Session) -> bytes:
+        nonlocal number
+        number = invoices.readable(s, user, invoice_id).number
+        return avance_immediate.payment_request_json(
+            s, settings, invoice_id, client_id=text(form, "id_client", 60),
+            birth_date=text(form, "birth_date", 20), nature=text(form, "code_nature", 20),
         )  # fmt: skip
-    return await _download(
-        request, lambda s: esppadom.delivery_csv(s, settings, funder_id, month).encode(),
-        "text/csv; charset=utf-8", f"esppadom-delivery-{funder_id}-{month}.csv",
-    )  # fmt: skip
+
+    response = await _download(request, load, "application/json", "demande-paiement.json")
+    response.headers["Content-Disposition"] = f'attachment; filename="demande-paiement-{number}.json"'
+    return response
 
 
 @login_required
@@ -294,5 +331,8 @@ def routes() -> list[Route]:
         ),
         Route("/telemanagement/funders/{funder_id:int}/esppadom.xml", esppadom_export),
         Route("/telemanagement/funders/{funder_id:int}/esppadom.csv", esppadom_export),
+        Route("/telemanagement/funders/{funder_id:int}/esppadom-invoice.xml", esppadom_export),
+        Route("/telemanagement/funders/{funder_id:int}/esppadom-invoice.csv", esppadom_export),
+        Route("/telemanagement/invoices/{invoice_id:int}/urssaf.json", urssaf_request, methods=both),
         Route("/me/invoices", my_invoices, name="my_invoices"),
     ]
