@@ -17,9 +17,9 @@ from starlette.testclient import TestClient
 from node.core import db
 from node.settings import Settings
 from node.telemanagement import avance_immediate, esppadom_invoice, invoices, validation
+from tests.support.accounts import bearer
 from tests.support.billing import issuer_settings, resolved_month
 from tests.support.pages import form_token, login
-from tests.telemanagement.test_billing_api import _bearer
 
 
 @pytest.fixture
@@ -64,10 +64,10 @@ def test_exports_through_the_pages_and_the_api(
     assert client.post(url, data=sent | {"birth_date": "yesterday"}).status_code == 422
     funder_url = f"/telemanagement/invoices/{ids['funder']}/urssaf.json"
     refused = client.post(funder_url, data=sent)
-    assert refused.status_code == 409 and "funder" in refused.text
+    assert refused.status_code == 409 and "pas celle du financeur" in refused.text
     assert client.get(url).status_code == 303
 
-    coord, aline = _bearer(engine, "coord"), _bearer(engine, "aline")
+    coord, aline = bearer(engine, "coord"), bearer(engine, "aline")
     body = {"id_client": "11000000000104", "birth_date": "1941-03-02", "code_nature": "20"}
     api = f"/api/v1/invoices/{ids['beneficiary']}/urssaf-payment-request"
     answer = client.post(api, headers=coord, json=body)
