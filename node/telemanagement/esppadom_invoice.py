@@ -16,8 +16,6 @@ coordinator, never stored.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -27,21 +25,12 @@ from typing import Any
 from lxml import etree
 from sqlmodel import Session, col, select
 
-from node.core.errors import N_, Conflict, NotFound, ValidationFailed
+from node.core.errors import N_, Conflict
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from node.telemanagement import checks, invoices, validation
+from node.telemanagement import esppadom, invoices
 from node.telemanagement.billing_models import Invoice
-from node.telemanagement.esppadom import (
-    CADRE,
-    MSG_FUNDER_KIND,
-    MSG_NOT_VALIDATED,
-    PIE,
-    QDT,
-    RAM,
-    TYPE_AIDE,
-    VERSION,
-)
+from node.telemanagement.esppadom import CADRE, PIE, QDT, RAM, TYPE_AIDE, VERSION
 from node.telemanagement.esppadom import _add as add
 from node.telemanagement.esppadom import _address as postal_address
 from node.telemanagement.esppadom import _id as scheme_id
@@ -101,14 +90,7 @@ def _ns(parent: etree._Element, name: str) -> etree._Element:
 
 def lines(session: Session, settings: Settings, funder_id: int, month: str) -> tuple[Funder, list[Line]]:
     """The month's invoices addressed to a funder of APA, PCH or home help, in number order."""
-    checks.month_bounds(month)
-    funder = session.get(Funder, funder_id)
-    if funder is None:
-        raise NotFound(N_("No such funder."))
-    if funder.kind not in TYPE_AIDE:
-        raise ValidationFailed(MSG_FUNDER_KIND)
-    if validation.validation_of(session, funder_id, month) is None:
-        raise Conflict(MSG_NOT_VALIDATED)
+    funder = esppadom.validated_funder(session, funder_id, month)
     rows = session.exec(
         select(Invoice)
         .where(Invoice.funder_id == funder_id, Invoice.month == month, Invoice.recipient == "funder")
@@ -177,11 +159,8 @@ def invoice_xml(session: Session, settings: Settings, funder_id: int, month: str
         add(amounts, "LineTotalAmount", euros(content["amount_cents"]))
         add(amounts, "BeneficiaryShareAmount", euros(content["beneficiary_cents"]))
         add(amounts, "FunderShareAmount", euros(content["funder_cents"]))
-        product = add(item, "SpecifiedCITradeProduct")
-        add(product, "qdt:ID", TYPE_AIDE[funder.kind], listAgencyName="EDESS", listID="ESPPADOM_TYPE_AIDE")
-        add(product, "qdt:Name", line.activities)
-    schema().assertValid(root)
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+        esppadom.product(item, funder, line.activities)
+    return esppadom.checked(root, schema())
 
 
 @lru_cache(maxsize=1)
@@ -192,30 +171,28 @@ def schema() -> etree.XMLSchema:
 def invoice_csv(session: Session, settings: Settings, funder_id: int, month: str) -> str:
     """The same lines as CSV (comma separated, ISO dates, euros with dot decimals)."""
     funder, found = lines(session, settings, funder_id, month)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for line in found:
-        content, row = line.content, line.invoice
-        writer.writerow(
+    return esppadom.csv_text(
+        CSV_COLUMNS,
+        (
             (
                 month,
                 funder.reference,
-                row.number,
-                row.issued_on.isoformat(),
-                content["period"][0],
-                content["period"][1],
-                content["folder_number"],
+                line.invoice.number,
+                line.invoice.issued_on.isoformat(),
+                line.content["period"][0],
+                line.content["period"][1],
+                line.content["folder_number"],
                 TYPE_AIDE[funder.kind],
-                row.beneficiary_id,
-                content["beneficiary"]["name"],
+                line.invoice.beneficiary_id,
+                line.content["beneficiary"]["name"],
                 line.activities,
                 line.hours,
-                euros(content["hourly_rate_cents"]),
-                euros(content["amount_cents"]),
-                euros(content["beneficiary_cents"]),
-                euros(content["funder_cents"]),
-                euros(row.total_cents),
+                euros(line.content["hourly_rate_cents"]),
+                euros(line.content["amount_cents"]),
+                euros(line.content["beneficiary_cents"]),
+                euros(line.content["funder_cents"]),
+                euros(line.invoice.total_cents),
             )
-        )
-    return out.getvalue()
+            for line in found
+        ),
+    )

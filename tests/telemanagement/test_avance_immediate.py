@@ -15,24 +15,17 @@ from sqlalchemy import Engine
 from node.core import db
 from node.core.errors import Conflict, NotFound, ValidationFailed
 from node.settings import Settings
-from node.telemanagement import avance_immediate, credit_notes, invoices, validation
+from node.telemanagement import avance_immediate, credit_notes, invoices
 from node.telemanagement.billing_models import Invoice
-from tests.support.billing import issuer_settings, resolved_month
+from tests.support.billing import issued_month, issuer_settings
 from tests.support.telemanagement import Setup
 
 CLIENT = {"client_id": "11000000000104", "birth_date": "1941-03-02", "nature": "20"}
 
 
 def _issued(engine: Engine, settings: Settings) -> tuple[Invoice, Invoice, Setup]:
-    month = resolved_month(engine, settings)
-    setup = month.setup
-    with db.session_scope(engine) as s:
-        validation.validate_month(s, settings, setup.coordinator, setup.funder_id, month.month)
-        made = invoices.issue(s, settings, setup.coordinator, setup.funder_id, month.month)
-        for row in made:
-            s.expunge(row)
-    to_funder, to_beneficiary = made
-    return to_funder, to_beneficiary, setup
+    month, made = issued_month(engine, settings)
+    return made["funder"], made["beneficiary"], month.setup
 
 
 def _cents(value: float) -> int:

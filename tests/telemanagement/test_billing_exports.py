@@ -14,11 +14,10 @@ from lxml import etree
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from node.core import db
 from node.settings import Settings
-from node.telemanagement import avance_immediate, esppadom_invoice, invoices, validation
+from node.telemanagement import avance_immediate, esppadom_invoice
 from tests.support.accounts import bearer
-from tests.support.billing import issuer_settings, resolved_month
+from tests.support.billing import issued_month, issuer_settings
 from tests.support.pages import form_token, login
 
 
@@ -30,13 +29,10 @@ def settings(settings: Settings) -> Settings:
 def test_exports_through_the_pages_and_the_api(
     client: TestClient, engine: Engine, settings: Settings
 ) -> None:
-    month = resolved_month(engine, settings)
+    month, made = issued_month(engine, settings)
     setup = month.setup
-    with db.session_scope(engine) as s:
-        validation.validate_month(s, settings, setup.coordinator, setup.funder_id, month.month)
-        made = invoices.issue(s, settings, setup.coordinator, setup.funder_id, month.month)
-        ids = {row.recipient: row.id or 0 for row in made}
-        totals = {row.recipient: row.total_cents for row in made}
+    ids = {recipient: row.id or 0 for recipient, row in made.items()}
+    totals = {recipient: row.total_cents for recipient, row in made.items()}
     login(client, "coord")
     page = client.get(f"/telemanagement/billing?funder={setup.funder_id}&month={month.month}")
     assert page.status_code == 200
