@@ -57,7 +57,8 @@ def test_exports_through_the_pages_and_the_api(
     document = json.loads(got.content)
     jsonschema.validate(document, avance_immediate.schema())
     assert round(document[0]["mntFactureTTC"] * 100) == totals["beneficiary"]
-    assert client.post(url, data=sent | {"birth_date": "yesterday"}).status_code == 422
+    bad = client.post(url, data=sent | {"birth_date": "yesterday"})
+    assert bad.status_code == 422 and "La date de naissance du client, au format AAAA-MM-JJ." in bad.text
     funder_url = f"/telemanagement/invoices/{ids['funder']}/urssaf.json"
     refused = client.post(funder_url, data=sent)
     assert refused.status_code == 409 and "pas celle du financeur" in refused.text

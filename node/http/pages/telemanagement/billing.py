@@ -100,7 +100,7 @@ def _context(session: Session, settings: Any, funder_id: int, month: str) -> dic
 
 async def _billing_page(
     request: Request, funder_id: int, month: str, *, errors: dict[str, str] | None = None,
-    message: str | None = None, status_code: int = 200, visit_id: int = 0,
+    message: str | None = None, status_code: int = 200, visit_id: int = 0, invoice_id: int = 0,
 ) -> Response:  # fmt: skip
     settings = node_of(request).settings
     context = await run(request, lambda s: _context(s, settings, funder_id, month))
@@ -115,6 +115,7 @@ async def _billing_page(
             "errors": errors or {},
             "message": message,
             "error_visit": visit_id,
+            "error_invoice": invoice_id,
             "done": request.query_params.get("done"),
         },
         status_code=status_code,
@@ -198,6 +199,10 @@ async def _download(request: Request, fn: Callable[[Session], bytes], media: str
         body = await run(request, fn)
     except DomainError as exc:
         raise HTTPException(http_status(exc), exc.message) from None
+    return _attachment(body, media, name)
+
+
+def _attachment(body: bytes, media: str, name: str) -> Response:
     return Response(
         body,
         media_type=media,
@@ -286,6 +291,9 @@ async def urssaf_request(request: Request, user: User) -> Response:
         funder_id, month = _funder_and_month(request)
         return RedirectResponse(_target(funder_id, month), status_code=303)
     form = await form_with_csrf(request)
+    funder_id, month = _funder_and_month(
+        request, {name: text(form, name, 20) for name in ("funder", "month")}
+    )
     settings = node_of(request).settings
     number = ""
 
@@ -297,9 +305,14 @@ async def urssaf_request(request: Request, user: User) -> Response:
             birth_date=text(form, "birth_date", 20), nature=text(form, "code_nature", 20),
         )  # fmt: skip
 
-    response = await _download(request, load, "application/json", "demande-paiement.json")
-    response.headers["Content-Disposition"] = f'attachment; filename="demande-paiement-{number}.json"'
-    return response
+    try:
+        body = await run(request, load)
+    except DomainError as exc:
+        return await _billing_page(
+            request, funder_id, month, errors=exc.fields, message=exc.message,
+            status_code=http_status(exc), invoice_id=invoice_id,
+        )  # fmt: skip
+    return _attachment(body, "application/json", f"demande-paiement-{number}.json")
 
 
 @login_required
