@@ -44,6 +44,12 @@ def test_exports_through_the_pages_and_the_api(
     csv = client.get(f"{base}.csv?month={month.month}")
     assert csv.status_code == 200 and csv.text.startswith(",".join(esppadom_invoice.CSV_COLUMNS))
     assert client.get(f"{base}.xml?month=2001-01").status_code == 409  # not validated
+    order = client.get(f"/telemanagement/funders/{setup.funder_id}/esppadom-order.xml?month={month.month}")
+    assert order.status_code == 200 and b"APA-0042" in order.content
+    assert (
+        f'href="/telemanagement/funders/{setup.funder_id}/esppadom-order.csv?month={month.month}"'
+        in page.text
+    )
 
     url = f"/telemanagement/invoices/{ids['beneficiary']}/urssaf.json"
     assert f'data-testid="urssaf-{ids["beneficiary"]}"' in page.text

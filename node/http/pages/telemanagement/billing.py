@@ -2,7 +2,7 @@
 
 - ``/telemanagement/billing?funder=&month=``: for coordinators, a funder's month: its open anomalies
   each with the form resolving it (adjustment code, retained period), the month's validation, its
-  invoices (issue, download), the ESPPADOM exports (DELIVERY and INVOICE, XML and CSV) and the
+  invoices (issue, download), the ESPPADOM exports (ORDER, DELIVERY and INVOICE, XML and CSV) and the
   beneficiaries' tax certificates;
 - ``/telemanagement/invoices/{id}.pdf``: an invoice (a coordinator, or the beneficiary for theirs);
 - ``/telemanagement/invoices/{id}/credit``: a coordinator's credit note on an invoice (reason, amount,
@@ -40,6 +40,7 @@ from node.telemanagement import (
     credit_notes,
     esppadom,
     esppadom_invoice,
+    esppadom_order,
     invoices,
     plans,
     validation,
@@ -265,6 +266,8 @@ ESPPADOM_FILES: dict[str, tuple[Callable[[Session, Any, int, str], bytes | str],
     "esppadom.csv": (esppadom.delivery_csv, "text/csv; charset=utf-8", "esppadom-delivery"),
     "esppadom-invoice.xml": (esppadom_invoice.invoice_xml, "application/xml", "esppadom-invoice"),
     "esppadom-invoice.csv": (esppadom_invoice.invoice_csv, "text/csv; charset=utf-8", "esppadom-invoice"),
+    "esppadom-order.xml": (esppadom_order.order_xml, "application/xml", "esppadom-order"),
+    "esppadom-order.csv": (esppadom_order.order_csv, "text/csv; charset=utf-8", "esppadom-order"),
 }
 
 
@@ -346,6 +349,8 @@ def routes() -> list[Route]:
         Route("/telemanagement/funders/{funder_id:int}/esppadom.csv", esppadom_export),
         Route("/telemanagement/funders/{funder_id:int}/esppadom-invoice.xml", esppadom_export),
         Route("/telemanagement/funders/{funder_id:int}/esppadom-invoice.csv", esppadom_export),
+        Route("/telemanagement/funders/{funder_id:int}/esppadom-order.xml", esppadom_export),
+        Route("/telemanagement/funders/{funder_id:int}/esppadom-order.csv", esppadom_export),
         Route("/telemanagement/invoices/{invoice_id:int}/urssaf.json", urssaf_request, methods=both),
         Route("/me/invoices", my_invoices, name="my_invoices"),
     ]
