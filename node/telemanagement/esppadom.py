@@ -89,14 +89,20 @@ def _local(moment: datetime | None) -> str:
     return moment.astimezone(PARIS).replace(microsecond=0).isoformat() if moment else ""
 
 
-def validated_funder(session: Session, funder_id: int, month: str) -> Funder:
-    """A funder exchanging under ESPPADOM whose month is validated."""
+def funder_of(session: Session, funder_id: int, month: str) -> Funder:
+    """A funder exchanging under ESPPADOM (APA, PCH, home help), for a well-formed month."""
     checks.month_bounds(month)
     funder = session.get(Funder, funder_id)
     if funder is None:
         raise NotFound(N_("No such funder."))
     if funder.kind not in TYPE_AIDE:
         raise ValidationFailed(MSG_FUNDER_KIND)
+    return funder
+
+
+def validated_funder(session: Session, funder_id: int, month: str) -> Funder:
+    """A funder exchanging under ESPPADOM whose month is validated."""
+    funder = funder_of(session, funder_id, month)
     if validation.validation_of(session, funder_id, month) is None:
         raise Conflict(MSG_NOT_VALIDATED)
     return funder

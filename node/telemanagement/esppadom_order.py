@@ -23,7 +23,7 @@ from pathlib import Path
 from lxml import etree
 from sqlmodel import Session, col, select
 
-from node.core.errors import N_, Conflict, NotFound, ValidationFailed
+from node.core.errors import N_, Conflict
 from node.core.timeutil import utcnow
 from node.settings import Settings
 from node.telemanagement import checks, esppadom, plans
@@ -39,13 +39,7 @@ NAMESPACES = {"ns": NS, None: RAM, "pie": PIE, "qdt": QDT}
 TYPE_CODE = "220"  # UNTDID 1001: order
 SCHEMA = Path(__file__).parent / "data" / "esppadom-order.xsd"
 MSG_NONE = N_("No plan of this funder is in force on the first day of this month.")
-CSV_COLUMNS = (
-    "month",
-    "funder_reference",
-    "folder_number",
-    "type_aide",
-    "beneficiary_id",
-    "beneficiary",
+CSV_COLUMNS = esppadom.CSV_COLUMNS[:6] + (
     "version",
     "valid_from",
     "valid_until",
@@ -74,12 +68,8 @@ def _hours(minutes: int) -> str:
 
 def orders(session: Session, funder_id: int, month: str) -> tuple[Funder, list[Order]]:
     """The funder's plans with a version in force on the month's first day, by plan."""
+    funder = esppadom.funder_of(session, funder_id, month)
     first, _, _ = checks.month_bounds(month)
-    funder = session.get(Funder, funder_id)
-    if funder is None:
-        raise NotFound(N_("No such funder."))
-    if funder.kind not in TYPE_AIDE:
-        raise ValidationFailed(esppadom.MSG_FUNDER_KIND)
     found: list[Order] = []
     for plan in session.exec(
         select(CarePlan).where(CarePlan.funder_id == funder_id).order_by(col(CarePlan.id))
