@@ -181,6 +181,13 @@ class Settings:
     telemanagement_sap_agrement: str = field(
         default="", metadata=_doc("The issuer's agrément or autorisation number, when it has one.")
     )
+    telemanagement_urssaf_tiers_id: str = field(
+        default="",
+        metadata=_doc(
+            "The issuer's identifier as a tiers de prestation of URSSAF's avance immédiate "
+            "(idTiersFacturation); empty: not registered, no payment request is made."
+        ),
+    )
     telemanagement_position_check: bool = field(
         default=False,
         metadata=_doc(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -88,16 +89,28 @@ def _local(moment: datetime | None) -> str:
     return moment.astimezone(PARIS).replace(microsecond=0).isoformat() if moment else ""
 
 
-def rows(session: Session, settings: Settings, funder_id: int, month: str) -> tuple[Funder, list[Row]]:
-    """The month's visits done or deleted, of a funder whose month is validated."""
+def funder_of(session: Session, funder_id: int, month: str) -> Funder:
+    """A funder exchanging under ESPPADOM (APA, PCH, home help), for a well-formed month."""
     checks.month_bounds(month)
     funder = session.get(Funder, funder_id)
     if funder is None:
         raise NotFound(N_("No such funder."))
     if funder.kind not in TYPE_AIDE:
         raise ValidationFailed(MSG_FUNDER_KIND)
+    return funder
+
+
+def validated_funder(session: Session, funder_id: int, month: str) -> Funder:
+    """A funder exchanging under ESPPADOM whose month is validated."""
+    funder = funder_of(session, funder_id, month)
     if validation.validation_of(session, funder_id, month) is None:
         raise Conflict(MSG_NOT_VALIDATED)
+    return funder
+
+
+def rows(session: Session, settings: Settings, funder_id: int, month: str) -> tuple[Funder, list[Row]]:
+    """The month's visits done or deleted, of a funder whose month is validated."""
+    funder = validated_funder(session, funder_id, month)
     found: list[Row] = []
     for plan in session.exec(
         select(CarePlan).where(CarePlan.funder_id == funder_id).order_by(col(CarePlan.id))
@@ -224,11 +237,30 @@ def delivery_xml(session: Session, settings: Settings, funder_id: int, month: st
             listAgencyName="EDESS",
             listID="ESPPADOM_CADRE",
         )
-        product = _add(item, "SpecifiedCITradeProduct")
-        _add(product, "qdt:ID", TYPE_AIDE[funder.kind], listAgencyName="EDESS", listID="ESPPADOM_TYPE_AIDE")
-        _add(product, "qdt:Name", row.visit.category)
-    schema().assertValid(root)
+        product(item, funder, row.visit.category)
+    return checked(root, schema())
+
+
+def product(item: etree._Element, funder: Funder, name: str) -> None:
+    """The line's product: the kind of aid (``ESPPADOM_TYPE_AIDE``) and the activity."""
+    found = _add(item, "SpecifiedCITradeProduct")
+    _add(found, "qdt:ID", TYPE_AIDE[funder.kind], listAgencyName="EDESS", listID="ESPPADOM_TYPE_AIDE")
+    _add(found, "qdt:Name", name)
+
+
+def checked(root: etree._Element, against: etree.XMLSchema) -> bytes:
+    """The file, once valid against the kept schema (else an error: a bug, never a partial file)."""
+    against.assertValid(root)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+
+
+def csv_text(columns: Sequence[str], lines: Iterable[Sequence[object]]) -> str:
+    """Comma separated lines under their header, CRLF ended."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows(lines)
+    return out.getvalue()
 
 
 @lru_cache(maxsize=1)
@@ -239,11 +271,9 @@ def schema() -> etree.XMLSchema:
 def delivery_csv(session: Session, settings: Settings, funder_id: int, month: str) -> str:
     """The same rows as CSV (comma separated, Paris times with their offset, dot decimals)."""
     funder, found = rows(session, settings, funder_id, month)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in found:
-        writer.writerow(
+    return csv_text(
+        CSV_COLUMNS,
+        (
             (
                 month,
                 funder.reference,
@@ -263,5 +293,6 @@ def delivery_csv(session: Session, settings: Settings, funder_id: int, month: st
                 row.code,
                 row.hours,
             )
-        )
-    return out.getvalue()
+            for row in found
+        ),
+    )

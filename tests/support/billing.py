@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 
 from node.core import db
 from node.settings import Settings
-from node.telemanagement import validation, visits
+from node.telemanagement import invoices, validation, visits
+from node.telemanagement.billing_models import Invoice
 from node.telemanagement.lifecycles import VisitState
 from node.telemanagement.models import ClockEvent, Visit
 from tests.support.telemanagement import CATEGORY, Setup, care_setup
@@ -103,3 +104,15 @@ def resolved_month(engine: Engine, settings: Settings) -> Month:
         )  # fmt: skip
         validation.resolve(s, settings, setup.coordinator, month.no_check_out, "SUP")
     return month
+
+
+def issued_month(engine: Engine, settings: Settings) -> tuple[Month, dict[str, Invoice]]:
+    """:func:`resolved_month` validated and its invoices issued, by recipient (detached rows)."""
+    month = resolved_month(engine, settings)
+    setup = month.setup
+    with db.session_scope(engine) as s:
+        validation.validate_month(s, settings, setup.coordinator, setup.funder_id, month.month)
+        made = invoices.issue(s, settings, setup.coordinator, setup.funder_id, month.month)
+        for row in made:
+            s.expunge(row)
+    return month, {row.recipient: row for row in made}

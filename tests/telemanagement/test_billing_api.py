@@ -4,28 +4,19 @@ and its invoices; a beneficiary lists their own invoices only; bad input refused
 from __future__ import annotations
 
 from sqlalchemy import Engine
-from sqlmodel import select
 from starlette.testclient import TestClient
 
-from node.accounts import credentials
-from node.accounts.models import User
 from node.core import db
 from node.settings import Settings
 from node.telemanagement.models import Beneficiary
-from tests.support.accounts import make_user
+from tests.support.accounts import bearer, make_user
 from tests.support.billing import past_month
-
-
-def _bearer(engine: Engine, username: str) -> dict[str, str]:
-    with db.session_scope(engine) as s:
-        user = s.exec(select(User).where(User.username == username)).one()
-        return {"Authorization": f"Bearer {credentials.create_api_token(user, 'tests', session=s)[1]}"}
 
 
 def test_billing_through_the_api(client: TestClient, engine: Engine, settings: Settings) -> None:
     month = past_month(engine, settings)
     setup = month.setup
-    coord, aline = _bearer(engine, "coord"), _bearer(engine, "aline")
+    coord, aline = bearer(engine, "coord"), bearer(engine, "aline")
     statement = client.get(
         f"/api/v1/statements?funder_id={setup.funder_id}&month={month.month}", headers=coord
     )
@@ -68,7 +59,7 @@ def test_billing_through_the_api(client: TestClient, engine: Engine, settings: S
         assert home is not None
         home.user_id = martin.id
         s.add(home)
-    own = client.get("/api/v1/invoices", headers=_bearer(engine, "martin")).json()
+    own = client.get("/api/v1/invoices", headers=bearer(engine, "martin")).json()
     assert [row["recipient"] for row in own] == ["beneficiary"]
     assert own[0]["pdf_url"].endswith(".pdf") and len(own[0]["pdf_sha256"]) == 64
 
@@ -77,7 +68,7 @@ def test_the_statement_counts_adjusted_hours(client: TestClient, engine: Engine,
     """Once resolved, the statement's amount is on the retained periods, as the invoices are."""
     month = past_month(engine, settings)
     setup = month.setup
-    coord = _bearer(engine, "coord")
+    coord = bearer(engine, "coord")
     for visit_id, body in (
         (month.unclocked, {"code": "CO2", "retained_start": f"{month.month}-05T14:00",
                            "retained_end": f"{month.month}-05T15:30"}),

@@ -1,8 +1,8 @@
 """API operations of telemanagement billing: a funder's monthly statement, resolving a visit's
 anomalies with an ESPPADOM adjustment code, validating a month, issuing and listing invoices, and
-correcting one by a credit note (coordinators; a beneficiary lists their own). Invoices' and credit
-notes' PDFs (Factur-X) are downloaded from the page address given as ``pdf_url``; the ESPPADOM
-exports from the billing page."""
+correcting one by a credit note (coordinators; a beneficiary lists their own), and an invoice's URSSAF
+avance immédiate payment request. Invoices' and credit notes' PDFs (Factur-X) are downloaded from the
+page address given as ``pdf_url``; the ESPPADOM exports (DELIVERY, INVOICE) from the billing page."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from node.accounts.models import User
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
 from node.http.api.v1.telemanagement import MONTH, TAG
 from node.http.runtime import node_of, run
-from node.telemanagement import checks, credit_notes, invoices, statements, validation
+from node.telemanagement import avance_immediate, checks, credit_notes, invoices, statements, validation
 from node.telemanagement.billing_models import Invoice, MonthValidation
 
 FUNDER = {"schema": {"type": "integer", "minimum": 1, "maximum": 2_000_000_000}, "required": True}
@@ -275,5 +276,44 @@ async def credit_invoice(request: Request, caller: User, body: CreditNoteIn) -> 
     return await run(request, save)
 
 
+class UrssafClientIn(Strict):
+    id_client: str = Field(
+        min_length=1, max_length=50, description="The client's URSSAF identifier (idClient)"
+    )
+    birth_date: str = Field(min_length=1, max_length=10, description="The client's birth date, YYYY-MM-DD")
+    code_nature: str = Field(
+        min_length=1, max_length=10, description="URSSAF nature code of the service (codeNature)"
+    )
+
+
+@operation(
+    "POST",
+    "/invoices/{invoice_id:int}/urssaf-payment-request",
+    summary=(
+        "The URSSAF avance immédiate payment request (demandePaiement) of an invoice to a beneficiary, "
+        "as the JSON array to send to the API Tiers de prestation; the client's details are not kept "
+        "(coordinators)"
+    ),
+    tag=TAG,
+    auth="coordinator",
+    body=UrssafClientIn,
+    errors=(404, 409),
+)
+async def urssaf_payment_request(request: Request, caller: User, body: UrssafClientIn) -> Response:
+    invoice_id: int = request.path_params["invoice_id"]
+    settings = node_of(request).settings
+    document = await run(
+        request,
+        lambda s: avance_immediate.payment_request(
+            s, settings, invoice_id, client_id=body.id_client, birth_date=body.birth_date,
+            nature=body.code_nature,
+        ),
+    )  # fmt: skip
+    return JSONResponse(document, headers={"Cache-Control": "private, no-store"})
+
+
 def operations() -> list[Operation]:
-    return [get_statement, resolve, validate_month, issue_invoices, list_invoices, credit_invoice]
+    return [
+        get_statement, resolve, validate_month, issue_invoices, list_invoices, credit_invoice,
+        urssaf_payment_request,
+    ]  # fmt: skip

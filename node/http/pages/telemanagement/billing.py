@@ -2,11 +2,15 @@
 
 - ``/telemanagement/billing?funder=&month=``: for coordinators, a funder's month: its open anomalies
   each with the form resolving it (adjustment code, retained period), the month's validation, its
-  invoices (issue, download), the ESPPADOM exports (XML, CSV) and the beneficiaries' tax certificates;
+  invoices (issue, download), the ESPPADOM exports (ORDER, DELIVERY and INVOICE, XML and CSV) and the
+  beneficiaries' tax certificates;
 - ``/telemanagement/invoices/{id}.pdf``: an invoice (a coordinator, or the beneficiary for theirs);
 - ``/telemanagement/invoices/{id}/credit``: a coordinator's credit note on an invoice (reason, amount,
   after a confirmation); ``/telemanagement/credit-notes/{id}.pdf``: its PDF (as for the invoice);
 - ``/telemanagement/beneficiaries/{id}/certificate-{year}.pdf``: a tax certificate (likewise);
+- ``/telemanagement/invoices/{id}/urssaf.json``: a coordinator's URSSAF avance immédiate payment
+  request of an invoice to a beneficiary, from a form (client identifier, birth date, nature code
+  posted, never stored);
 - ``/me/invoices``: a beneficiary's own invoices and certificates.
 
 Every form's URL answers GET by sending back to the billing page.
@@ -30,10 +34,13 @@ from node.http.pages.telemanagement import labels
 from node.http.runtime import coordinator_required, form_with_csrf, login_required, node_of, render, run, text
 from node.telemanagement import (
     adjustments,
+    avance_immediate,
     certificates,
     checks,
     credit_notes,
     esppadom,
+    esppadom_invoice,
+    esppadom_order,
     invoices,
     plans,
     validation,
@@ -87,13 +94,14 @@ def _context(session: Session, settings: Any, funder_id: int, month: str) -> dic
             for b_id in sorted({i.beneficiary_id for i in issued})
         ],
         esppadom_kind=any(f.id == funder_id and f.kind in esppadom.TYPE_AIDE for f in funders),
+        urssaf=bool(settings.telemanagement_urssaf_tiers_id.strip()),
     )
     return context
 
 
 async def _billing_page(
     request: Request, funder_id: int, month: str, *, errors: dict[str, str] | None = None,
-    message: str | None = None, status_code: int = 200, visit_id: int = 0,
+    message: str | None = None, status_code: int = 200, visit_id: int = 0, invoice_id: int = 0,
 ) -> Response:  # fmt: skip
     settings = node_of(request).settings
     context = await run(request, lambda s: _context(s, settings, funder_id, month))
@@ -108,6 +116,7 @@ async def _billing_page(
             "errors": errors or {},
             "message": message,
             "error_visit": visit_id,
+            "error_invoice": invoice_id,
             "done": request.query_params.get("done"),
         },
         status_code=status_code,
@@ -191,6 +200,10 @@ async def _download(request: Request, fn: Callable[[Session], bytes], media: str
         body = await run(request, fn)
     except DomainError as exc:
         raise HTTPException(http_status(exc), exc.message) from None
+    return _attachment(body, media, name)
+
+
+def _attachment(body: bytes, media: str, name: str) -> Response:
     return Response(
         body,
         media_type=media,
@@ -248,21 +261,61 @@ async def certificate_pdf(request: Request, user: User) -> Response:
     )
 
 
+ESPPADOM_FILES: dict[str, tuple[Callable[[Session, Any, int, str], bytes | str], str, str]] = {
+    "esppadom.xml": (esppadom.delivery_xml, "application/xml", "esppadom-delivery"),
+    "esppadom.csv": (esppadom.delivery_csv, "text/csv; charset=utf-8", "esppadom-delivery"),
+    "esppadom-invoice.xml": (esppadom_invoice.invoice_xml, "application/xml", "esppadom-invoice"),
+    "esppadom-invoice.csv": (esppadom_invoice.invoice_csv, "text/csv; charset=utf-8", "esppadom-invoice"),
+    "esppadom-order.xml": (esppadom_order.order_xml, "application/xml", "esppadom-order"),
+    "esppadom-order.csv": (esppadom_order.order_csv, "text/csv; charset=utf-8", "esppadom-order"),
+}
+
+
 @coordinator_required
 async def esppadom_export(request: Request, user: User) -> Response:
     funder_id: int = request.path_params["funder_id"]
-    kind = request.url.path.rpartition(".")[2]
+    make, media, stem = ESPPADOM_FILES[request.url.path.rpartition("/")[2]]
     _, month = _funder_and_month(request)
     settings = node_of(request).settings
-    if kind == "xml":
-        return await _download(
-            request, lambda s: esppadom.delivery_xml(s, settings, funder_id, month),
-            "application/xml", f"esppadom-delivery-{funder_id}-{month}.xml",
+
+    def body(s: Session) -> bytes:
+        made = make(s, settings, funder_id, month)
+        return made.encode() if isinstance(made, str) else made
+
+    extension = media.partition(";")[0].rpartition("/")[2]
+    return await _download(request, body, media, f"{stem}-{funder_id}-{month}.{extension}")
+
+
+@coordinator_required
+async def urssaf_request(request: Request, user: User) -> Response:
+    """The avance immédiate payment request of an invoice, made from the form's client details."""
+    invoice_id: int = request.path_params["invoice_id"]
+    if request.method == "GET":
+        funder_id, month = _funder_and_month(request)
+        return RedirectResponse(_target(funder_id, month), status_code=303)
+    form = await form_with_csrf(request)
+    funder_id, month = _funder_and_month(
+        request, {name: text(form, name, 20) for name in ("funder", "month")}
+    )
+    settings = node_of(request).settings
+    number = ""
+
+    def load(s: Session) -> bytes:
+        nonlocal number
+        number = invoices.readable(s, user, invoice_id).number
+        return avance_immediate.payment_request_json(
+            s, settings, invoice_id, client_id=text(form, "id_client", 60),
+            birth_date=text(form, "birth_date", 20), nature=text(form, "code_nature", 20),
         )  # fmt: skip
-    return await _download(
-        request, lambda s: esppadom.delivery_csv(s, settings, funder_id, month).encode(),
-        "text/csv; charset=utf-8", f"esppadom-delivery-{funder_id}-{month}.csv",
-    )  # fmt: skip
+
+    try:
+        body = await run(request, load)
+    except DomainError as exc:
+        return await _billing_page(
+            request, funder_id, month, errors=exc.fields, message=exc.message,
+            status_code=http_status(exc), invoice_id=invoice_id,
+        )  # fmt: skip
+    return _attachment(body, "application/json", f"demande-paiement-{number}.json")
 
 
 @login_required
@@ -294,5 +347,10 @@ def routes() -> list[Route]:
         ),
         Route("/telemanagement/funders/{funder_id:int}/esppadom.xml", esppadom_export),
         Route("/telemanagement/funders/{funder_id:int}/esppadom.csv", esppadom_export),
+        Route("/telemanagement/funders/{funder_id:int}/esppadom-invoice.xml", esppadom_export),
+        Route("/telemanagement/funders/{funder_id:int}/esppadom-invoice.csv", esppadom_export),
+        Route("/telemanagement/funders/{funder_id:int}/esppadom-order.xml", esppadom_export),
+        Route("/telemanagement/funders/{funder_id:int}/esppadom-order.csv", esppadom_export),
+        Route("/telemanagement/invoices/{invoice_id:int}/urssaf.json", urssaf_request, methods=both),
         Route("/me/invoices", my_invoices, name="my_invoices"),
     ]
