@@ -102,9 +102,8 @@ class MailPreference(SQLModel, table=True):
     answers: str = Field(default=DEFAULT.value, max_length=16)
     agreements: str = Field(default=DEFAULT.value, max_length=16)
     timebank: str = Field(
-        default=DEFAULT.value, sa_column=Column(
-            String(16), nullable=False, default=DEFAULT.value, server_default=DEFAULT.value
-        )
+        default=DEFAULT.value,
+        sa_column=Column(String(16), nullable=False, default=DEFAULT.value, server_default=DEFAULT.value),
     )
     digest_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
