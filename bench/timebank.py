@@ -8,11 +8,13 @@
 1. **Transfers.** The ceiling is the physical limit of a double-entry ledger: two rows inserted into a
    table shaped like ``timebank_entries`` in one transaction, with SQLAlchemy Core on the same engine.
    The node does a whole transfer inside the node as the services do (:func:`node.timebank.records.
-   apply_local`): the two balances changed in one ``UPDATE`` whose ``WHERE`` carries the limits, the
-   transfer row, its two entries, one transaction each. The two take turns; rates are medians of the
-   rounds. SQLite always; PostgreSQL too when ``ASASAP_TEST_DATABASE_URL`` is set (scratch databases).
-   The same ratio in this process's CPU time too (on a loaded machine, wall time mostly measures the
-   wait for a processor; PostgreSQL's own work happens in its server, outside this process).
+   apply_local`, whose statements :mod:`node.timebank.hotpath` runs at the driver level): the two
+   balances changed in one ``UPDATE`` whose ``WHERE`` carries the limits, the transfer row, its two
+   entries in one ``INSERT``, the payee's notification, one transaction each. The two take turns;
+   rates are medians of the rounds. SQLite always; PostgreSQL too when ``ASASAP_TEST_DATABASE_URL``
+   is set (scratch databases). The same ratio in this process's CPU time too (on a loaded machine,
+   wall time mostly measures the wait for a processor; PostgreSQL's own work happens in its server,
+   outside this process).
 2. **Reconcile.** Two cooperative nodes (``asasap serve``, SQLite) whose clearing accounts hold
    ``--reconcile`` mirrored transfers (written in bulk before they start, with the digests each node
    keeps as its transfers settle), 10 of which node A still holds because their ``Accept`` was lost;

@@ -15,12 +15,13 @@ an address. Each carries ``List-Unsubscribe`` (RFC 2369, one-click RFC 8058) for
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Engine, Integer, String, func
+from sqlalchemy import Column, Engine, Integer, String, func, or_
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
@@ -65,6 +66,15 @@ def _label(kind: str) -> str:
     return LABELS.get(Kind(kind), kind) if kind in Kind._value2member_map_ else kind
 
 
+def _line(row: Notification) -> mail.Paragraph:
+    """A notification's line: its label; for hours received, how many (never who sent them or why)."""
+    if row.kind == Kind.TIMEBANK_RECEIVED.value:
+        hours = json.loads(row.data or "{}").get("hours")
+        if isinstance(hours, str) and hours:
+            return (N_("- {label}: {hours} h"), {"label": mail.Msg(_label(row.kind)), "hours": hours})
+    return ("- {label}", {"label": mail.Msg(_label(row.kind))})
+
+
 def _letter(
     settings: Settings,
     user: User,
@@ -82,7 +92,7 @@ def _letter(
         N_("Here is what happened on the node since yesterday:")
         if digest
         else N_("Something new for you on the node:"),
-        *(("- {label}", {"label": mail.Msg(_label(row.kind))}) for row in rows),
+        *(_line(row) for row in rows),
         (N_("Read them on {link}"), {"link": settings.url("/notifications")}),
         (
             N_("To choose which e-mails you receive: {link}"),
@@ -172,9 +182,7 @@ def mail_digests(settings: Settings, *, session: Session, now: datetime | None =
     daily = Frequency.DAILY.value
     due = session.exec(
         select(MailPreference).where(
-            (col(MailPreference.messages) == daily)
-            | (col(MailPreference.answers) == daily)
-            | (col(MailPreference.agreements) == daily),
+            or_(*(col(getattr(MailPreference, topic.value)) == daily for topic in Topic)),
             col(MailPreference.digest_sent_at).is_(None)
             | (col(MailPreference.digest_sent_at) <= now - DIGEST_EVERY),
         )

@@ -2,7 +2,8 @@
 unsubscribe links that change it without logging in.
 
 Topics gather notification kinds (:data:`TOPICS`): new messages, answers to one's proposals (and
-their fate), agreements. A person without a row gets :data:`DEFAULT` for every topic. An unsubscribe
+their fate), agreements, hours received on one's time account (a payment for an agreement, a gift, a
+grant). A person without a row gets :data:`DEFAULT` for every topic. An unsubscribe
 link carries an HMAC of (account, topic) under the node secret: it cannot be forged for another
 account and needs no session (RFC 8058 one-click unsubscribe posts to it from the mail client).
 """
@@ -15,7 +16,7 @@ import hmac
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy import Column, ForeignKey, Integer, String
 from sqlmodel import Session
 
 from node.accounts.models import User
@@ -30,6 +31,7 @@ class Topic(StrEnum):
     MESSAGES = "messages"
     ANSWERS = "answers"
     AGREEMENTS = "agreements"
+    TIMEBANK = "timebank"
 
 
 class Frequency(StrEnum):
@@ -63,12 +65,14 @@ TOPICS: dict[Topic, frozenset[Kind]] = {
             Kind.GROUP_AGREEMENT,
         }
     ),
+    Topic.TIMEBANK: frozenset({Kind.TIMEBANK_RECEIVED}),
 }
 
 TOPIC_LABELS: dict[Topic, str] = {
     Topic.MESSAGES: N_("New messages"),
     Topic.ANSWERS: N_("Answers to my proposals"),
     Topic.AGREEMENTS: N_("My agreements"),
+    Topic.TIMEBANK: N_("Time received on my account"),
 }
 
 FREQUENCY_LABELS: dict[Frequency, str] = {
@@ -97,6 +101,10 @@ class MailPreference(SQLModel, table=True):
     messages: str = Field(default=DEFAULT.value, max_length=16)
     answers: str = Field(default=DEFAULT.value, max_length=16)
     agreements: str = Field(default=DEFAULT.value, max_length=16)
+    timebank: str = Field(
+        default=DEFAULT.value,
+        sa_column=Column(String(16), nullable=False, default=DEFAULT.value, server_default=DEFAULT.value),
+    )
     digest_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

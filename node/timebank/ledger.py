@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import BigInteger, Connection, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.sql.elements import BindParameter
@@ -78,7 +78,7 @@ class Side:
 NO_LIMIT = 2**62  # a bound no balance reaches: "no limit" in the statements below
 
 
-def _limits(policy: Policy, debit: Side, credit: Side) -> dict[str, int]:
+def bounds(policy: Policy, debit: Side, credit: Side) -> dict[str, int]:
     floor = policy.floor(debit.kind, debit.cap)
     ceiling = policy.ceiling(credit.kind, credit.cap)
     return {
@@ -103,7 +103,7 @@ _SIGNED = case((_IS_DEBIT, -_AMOUNT), else_=_AMOUNT)
 _HELD_OUT = case((_IS_DEBIT, _AMOUNT), else_=0)
 _HELD_IN = case((_IS_DEBIT, 0), else_=_AMOUNT)
 # Statements built once: the hot path only binds parameters (see bench/timebank.py).
-_MOVE = update(ACCOUNTS).where(_WITHIN).values(balance=ACCOUNTS.c.balance + _SIGNED).returning(ACCOUNTS.c.id)
+MOVE = update(ACCOUNTS).where(_WITHIN).values(balance=ACCOUNTS.c.balance + _SIGNED).returning(ACCOUNTS.c.id)
 _MOVE_FREELY = (
     update(ACCOUNTS).where(_BOTH).values(balance=ACCOUNTS.c.balance + _SIGNED).returning(ACCOUNTS.c.id)
 )
@@ -137,7 +137,7 @@ _APPLY_HELD = (
 )
 _INSERT_TRANSFER = Prepared(insert(TRANSFERS).returning(TRANSFERS.c.id))
 _INSERT_ENTRIES = Prepared(insert(ENTRIES))
-_MOVE_AT_DRIVER = Prepared(_MOVE)
+_MOVE_AT_DRIVER = Prepared(MOVE)
 _MOVE_FREELY_AT_DRIVER = Prepared(_MOVE_FREELY)
 
 
@@ -156,8 +156,20 @@ def _two(
         changed = {row[0] for row in statement.run(session, params)}
     else:
         changed = {row[0] for row in _connection(session).execute(statement, params)}
-    if len(changed) == 2:
-        return
+    if len(changed) != 2:
+        refuse(session, debit, credit, params, changed, undo)
+
+
+def refuse(
+    session: Session,
+    debit: Side,
+    credit: Side,
+    params: dict[str, int],
+    changed: set[int],
+    undo: Any = _UNDO_MOVE,
+) -> NoReturn:
+    """A conditional two-row statement (:data:`MOVE` unless ``undo`` says otherwise) changed only the
+    rows ``changed``: undo their change and raise :class:`LimitRefused` naming the failing side."""
     connection = _connection(session)
     for account_id in changed:
         connection.execute(undo, {**params, "changed": account_id})
@@ -176,12 +188,12 @@ def move(
             raise ValueError("a transfer needs two different accounts")
         _MOVE_FREELY_AT_DRIVER.run(session, params)
         return
-    _two(session, _MOVE_AT_DRIVER, _UNDO_MOVE, debit, credit, {**params, **_limits(policy, debit, credit)})
+    _two(session, _MOVE_AT_DRIVER, _UNDO_MOVE, debit, credit, {**params, **bounds(policy, debit, credit)})
 
 
 def hold(session: Session, policy: Policy, debit: Side, credit: Side, amount: int) -> None:
     """Reserve ``amount`` on both accounts (a transfer to another node waiting for its answer)."""
-    params = {"debit": debit.id, "credit": credit.id, "amount": amount, **_limits(policy, debit, credit)}
+    params = {"debit": debit.id, "credit": credit.id, "amount": amount, **bounds(policy, debit, credit)}
     _two(session, _HOLD, _UNDO_HOLD, debit, credit, params)
 
 

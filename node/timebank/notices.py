@@ -13,6 +13,7 @@ the change they tell of (so each is told once, however often a message is repeat
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
@@ -55,28 +56,34 @@ def _data(
     }
 
 
-def received(session: Session, transfer: dict[str, object], user_id: int | None) -> None:
-    """Tell ``user_id`` (the owner of the credited account, None for the node's own accounts) of an
-    applied transfer (``transfer``: the row's values)."""
+def received_row(
+    session: Session, transfer: Mapping[str, object], user_id: int | None
+) -> dict[str, object] | None:
+    """The notification telling ``user_id`` (the owner of the credited account, None for the node's own
+    accounts) of an applied transfer (``transfer``: the row's values), as a row's values; None when
+    nobody is told."""
     kind = str(transfer["kind"])
     if kind not in TOLD_WHEN_RECEIVED or user_id is None:
-        return
+        return None
     agreement = transfer.get("agreement_ap_id")
     agreement = agreement if isinstance(agreement, str) else None
     data = _data(session, str(transfer["uri"]), kind, int(transfer["amount"]), agreement)  # type: ignore[call-overload]
     # The row notify() would add, written at the driver level rather than through the ORM.
-    _INSERT.run(
-        session,
-        {
-            "user_id": user_id,
-            "kind": Kind.TIMEBANK_RECEIVED.value,
-            "object_uri": agreement,
-            "actor_uri": str(transfer["payer_uri"]) if transfer.get("payer_uri") else None,
-            "data": json.dumps(data, ensure_ascii=False),
-            "created_at": utcnow(),
-            "read_at": None,
-        },
-    )
+    return {
+        "user_id": user_id,
+        "kind": Kind.TIMEBANK_RECEIVED.value,
+        "object_uri": agreement,
+        "actor_uri": str(transfer["payer_uri"]) if transfer.get("payer_uri") else None,
+        "data": json.dumps(data, ensure_ascii=False),
+        "created_at": utcnow(),
+    }
+
+
+def received(session: Session, transfer: Mapping[str, object], user_id: int | None) -> None:
+    """Tell ``user_id`` of an applied transfer (see :func:`received_row`)."""
+    row = received_row(session, transfer, user_id)
+    if row is not None:
+        _INSERT.run(session, row)
 
 
 def _about(session: Session, transfer: dict[str, object], **extra: str) -> tuple[str | None, dict[str, str]]:

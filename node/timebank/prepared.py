@@ -25,7 +25,7 @@ from sqlmodel import Session
 _DRIVER = "asasap.timebank.driver"
 
 
-def _driver(session: Session) -> tuple[Dialect, Any]:
+def driver(session: Session) -> tuple[Dialect, Any]:
     """The dialect and DB-API connection of the session's transaction, looked up once per transaction
     (``Session.connection()`` walks the session's transaction machinery on every call)."""
     transaction = session.get_transaction()
@@ -93,7 +93,7 @@ class Prepared:
 
     def run(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run once with ``params``; the rows of its ``RETURNING`` clause, if any."""
-        dialect, dbapi = _driver(session)
+        dialect, dbapi = driver(session)
         plan = self._plan(dialect, frozenset(params))
         cursor = dbapi.cursor()
         try:
@@ -104,7 +104,7 @@ class Prepared:
 
     def run_many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per row (rows with the same keys), without ``RETURNING``."""
-        dialect, dbapi = _driver(session)
+        dialect, dbapi = driver(session)
         plan = self._plan(dialect, frozenset(rows[0]))
         cursor = dbapi.cursor()
         try:
@@ -117,7 +117,7 @@ def fetch_all(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
     """The rows of ``query`` as the driver gives them, in the session's transaction: its parameters
     bound through their types' processors, its results left as they are (no row objects, no result
     processing: the caller converts the few values it needs; a statement reads a hundred thousand)."""
-    dialect, dbapi = _driver(session)
+    dialect, dbapi = driver(session)
     compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})  # IN lists
     values = compiled.construct_params()
     for name, bind in compiled.binds.items():
@@ -136,6 +136,6 @@ def fetch_all(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
 def result_processor(session: Session, type_: TypeEngine[Any]) -> Callable[[Any], Any]:
     """How the session's database gives a value of ``type_`` back as SQLAlchemy would (for
     :func:`fetch_all`'s raw values)."""
-    dialect, _ = _driver(session)
+    dialect, _ = driver(session)
     processor = type_.dialect_impl(dialect).result_processor(dialect, None)
     return processor if processor is not None else (lambda value: value)

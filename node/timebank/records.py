@@ -13,7 +13,7 @@ from node.accounts.models import AccountStatus, User
 from node.activitypub.actors import local
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from node.timebank import accounts, digests, ledger, notices
+from node.timebank import accounts, digests, hotpath, notices
 from node.timebank.ledger import Side
 from node.timebank.lifecycles import TRANSFER_LIFECYCLE, TransferState
 from node.timebank.models import TimebankAccount, Transfer
@@ -82,23 +82,22 @@ def apply_local(
     """Apply a transfer inside the node now: the balances (within limits), the transfer, its two
     entries. Raises :class:`LimitRefused` having changed nothing."""
     amount = int(values["amount"])  # type: ignore[call-overload]
-    debit, credit = Side.of(parties.debit), Side.of(parties.credit)
-    ledger.move(session, policy, debit, credit, amount, limits=limits)
     now = values["created_at"]
     assert isinstance(now, datetime)
     TRANSFER_LIFECYCLE.check(TransferState.WAITING, TransferState.SETTLED)
-    transfer_id = ledger.insert_transfer(
-        session, {**values, "state": TransferState.SETTLED.value, "settled_at": now}
-    )
-    ledger.write_entries(session, transfer_id, debit.id, credit.id, amount, now)
     peer = values.get("peer")
+    if isinstance(peer, str) and peer:
+        values = {**values, "bucket": digests.bucket_of(str(values["uri"]))}
+    notification = notices.received_row(session, values, parties.credit.user_id)
+    transfer_id = hotpath.apply(
+        session, policy, values, Side.of(parties.debit), Side.of(parties.credit), notification, limits=limits
+    )
     if isinstance(peer, str) and peer:  # the payee's half of a transfer from a peer node, a settlement
         direction, kind = str(values.get("direction") or ""), str(values["kind"])
         assert direction != "out", "a transfer to a peer node is applied by exchange.settle"
         digests.settled(
             session, peer, str(values["uri"]), digests.payer_node("", peer, direction, kind), amount
         )
-    notices.received(session, values, parties.credit.user_id)
     return transfer_id
 
 

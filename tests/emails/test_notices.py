@@ -64,7 +64,7 @@ def test_new_notifications_leave_at_once_one_mail_per_person_without_the_message
     assert server.received == []
     tell(engine, alice, Kind.MESSAGE, text="the door code is 1234")
     tell(engine, alice, Kind.BID_RECEIVED)
-    tell(engine, bob, Kind.TIMEBANK_RECEIVED)  # not a mailed topic
+    tell(engine, bob, Kind.TIMEBANK_WAITING)  # not a mailed topic
     run_jobs(mailing, engine)
     [message] = server.received
     assert message["To"] == "alice@example.org"
