@@ -1,7 +1,7 @@
 """e-mails: the choice for the hours received on one's time account (at once by default)
 
-Revision ID: 0026_i12
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-07 15:15:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026_i12"
-down_revision: str | None = "0025"
+revision: str = "0027"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
