@@ -26,6 +26,7 @@ from node.http.api.v1 import (
     proposals,
     search,
     telemanagement,
+    telemanagement_agreements,  # care plans made from agreements (issue 11)
     telemanagement_billing,  # telemanagement billing (issue 11)
     telemanagement_remote,  # visits across nodes (issue 11)
     timebank,
@@ -56,6 +57,7 @@ def api() -> Api:
             *telemanagement.operations(),  # telemanagement (issue 11)
             *telemanagement_billing.operations(),  # statements, resolutions, validations, invoices
             *telemanagement_remote.operations(),  # visits across nodes (issue 11)
+            *telemanagement_agreements.operations(),  # care plans made from agreements (issue 11)
             *conversations.operations(),  # conversations and moderation (issue 14)
             *search.operations(),  # search (issue 10)
             *maps.operations(),  # maps of search results (issue 10)
