@@ -329,6 +329,13 @@ def between(
     ]
 
 
+def line_of(session: Session, visit_id: int) -> VisitLine:
+    """One visit with what a list shows beside it."""
+    visit = visit_of(session, visit_id)
+    found = between(session, visit.starts_at, visit.starts_at + timedelta(seconds=1), plan_id=visit.plan_id)
+    return next(line for line in found if line.visit.id == visit_id)
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """A Paris day as UTC instants."""
     start = datetime.combine(day, time.min, PARIS)
