@@ -5,7 +5,7 @@ told so even with the right PIN, the coordinator sees the lock, and a new PIN un
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -16,31 +16,16 @@ from node.accounts import credentials
 from node.core import db
 from node.core.errors import ValidationFailed
 from node.settings import Settings, SettingsError, load_settings
-from node.telemanagement import clocking, clocklog, door, visits
+from node.telemanagement import clocking, clocklog, door
 from node.telemanagement.models import ClockEvent
 from node.telemanagement.tables import HomePin
 from tests.support.pages import form_token, login
-from tests.support.telemanagement import CATEGORY, Setup, care_setup
+from tests.support.telemanagement import Setup, care_setup, visit_started_ago
 
 
 @pytest.fixture
 def setup(engine: Engine, settings: Settings) -> Setup:
     return care_setup(engine, settings, valid_from=date.today() - timedelta(days=40))
-
-
-def _visit(engine: Engine, setup: Setup) -> int:
-    start = (datetime.now(UTC) - timedelta(minutes=70)).astimezone(visits.PARIS)
-    with db.session_scope(engine) as s:
-        visit = visits.plan_visit(
-            s,
-            setup.coordinator,
-            plan_id=setup.plan_id,
-            category=CATEGORY,
-            start=start.replace(tzinfo=None).isoformat(timespec="minutes"),
-            minutes=60,
-            provider="aline",
-        )
-        return visit.id or 0
 
 
 def _failures(engine: Engine) -> int:
@@ -61,7 +46,7 @@ def test_wrong_pins_are_counted_then_lock_the_pin_until_a_new_one(
     engine: Engine, settings: Settings, setup: Setup
 ) -> None:
     settings = settings.replace(telemanagement_pin_max_failures=3)
-    visit_id = _visit(engine, setup)
+    visit_id = visit_started_ago(engine, setup)
     with db.session_scope(engine) as s:
         pin = door.new_pin(s, settings, setup.coordinator, setup.beneficiary_id)
     with pytest.raises(door.WrongPin, match="not this home's"), db.session_scope(engine) as s:
@@ -91,7 +76,7 @@ def test_wrong_pins_are_counted_then_lock_the_pin_until_a_new_one(
 def test_the_provider_is_told_and_the_coordinator_sees_the_lock(
     client: TestClient, engine: Engine, settings: Settings, setup: Setup
 ) -> None:
-    visit_id = _visit(engine, setup)
+    visit_id = visit_started_ago(engine, setup)
     with db.session_scope(engine) as s:
         pin = door.new_pin(s, settings, setup.coordinator, setup.beneficiary_id)
         token = credentials.create_api_token(setup.provider, "tests", session=s)[1]
