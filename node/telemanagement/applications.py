@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
-from node.core.errors import N_, PermissionDenied, ValidationFailed
+from node.core.errors import N_, Conflict, PermissionDenied
 from node.telemanagement import replacement, visits
 from node.telemanagement.lifecycles import ApplicationState
 from node.telemanagement.models import Beneficiary, CarePlan, Visit
@@ -59,6 +59,9 @@ def apply(
     existing = session.get(ReplacementApplication, (visit_id, user.id))
     if existing is not None:
         return existing
+    waiting = session.get(Reassignment, visits.visit_of(session, visit_id).id)
+    if waiting is None or waiting.reassigned_to_id is not None:
+        raise Conflict(replacement.MSG_NOT_WAITING)
     if user.id not in {person.id for person in replacement.eligible(session, visit_id, colleagues)}:
         raise PermissionDenied(MSG_NOT_OFFERED)
     row = ReplacementApplication(visit_id=visit_id, user_id=user.id or 0)
@@ -100,7 +103,7 @@ def choose(session: Session, user: User, visit_id: int, applicant_id: int) -> re
     row = session.get(ReplacementApplication, (visit_id, applicant_id))
     person = session.get(User, applicant_id)
     if row is None or row.state != ApplicationState.APPLIED or person is None:
-        raise ValidationFailed(MSG_NOT_APPLICANT, fields={"applicant": MSG_NOT_APPLICANT})
+        raise Conflict(MSG_NOT_APPLICANT, fields={"applicant": MSG_NOT_APPLICANT})
     return replacement.give(session, visit_id, person)
 
 

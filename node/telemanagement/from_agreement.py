@@ -15,9 +15,10 @@ agreement still in force (accepted, or confirmed by one party) into a plan:
   visit; they are assigned to the agreement's provider (or, for a group, the member who carries it
   out) when that person has an account here, and wait on the board otherwise.
 
-Asking again gives the same plan (:class:`~node.telemanagement.tables.AgreementPlan`, one per
-agreement, the agreement row locked while the plan is made). Weekly slots are read as Paris wall-clock
-times, as every series here.
+What the agreement's state or terms forbid (not in force, no schedule, no activity, a beneficiary of
+another node, nothing left to plan) is a :class:`~node.core.errors.Conflict`. Asking again gives the
+same plan (:class:`~node.telemanagement.tables.AgreementPlan`, one per agreement, the agreement row
+locked while the plan is made). Weekly slots are read as Paris wall-clock times, as every series here.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sqlmodel import Session, col, select
 from node.accounts.models import User
 from node.activitypub.actors.local import local_username
 from node.catalog import categories
-from node.core.errors import N_, NotFound, PermissionDenied, ValidationFailed
+from node.core.errors import N_, Conflict, NotFound, PermissionDenied
 from node.core.timeutil import utcnow
 from node.market import schedule as sched
 from node.market.agreements.documents import stored_schedule
@@ -87,17 +88,17 @@ def make_plan(session: Session, settings: Settings, user: User, agreement_id: in
     if existing is not None:
         return Made(existing, False, 0)
     if agreement.state not in IN_FORCE:
-        raise ValidationFailed(MSG_NOT_IN_FORCE)
+        raise Conflict(MSG_NOT_IN_FORCE)
     category = agreement.category or ""
     if not categories.is_category(category):
-        raise ValidationFailed(MSG_NO_CATEGORY)
+        raise Conflict(MSG_NO_CATEGORY)
     schedule = stored_schedule(agreement.schedule)
     windows = sched.occurrences(schedule) if schedule is not None else []
     if schedule is None or not windows:
-        raise ValidationFailed(MSG_NO_SCHEDULE)
+        raise Conflict(MSG_NO_SCHEDULE)
     coming = [window for window in windows if window.start > utcnow()]
     if not coming:
-        raise ValidationFailed(MSG_NOTHING_LEFT)
+        raise Conflict(MSG_NOTHING_LEFT)
     home = _beneficiary(session, settings, agreement)
     funder = _private_funder(session)
     minutes = int(windows[0].duration.total_seconds() // 60)
@@ -161,7 +162,7 @@ def _rate_cents(agreement: Agreement, windows: list[sched.TimeWindow]) -> int:
 
 def _beneficiary(session: Session, settings: Settings, agreement: Agreement) -> Beneficiary:
     if agreement.local_requester_id is None:
-        raise ValidationFailed(MSG_REMOTE_BENEFICIARY)
+        raise Conflict(MSG_REMOTE_BENEFICIARY)
     found = session.exec(
         select(Beneficiary)
         .where(Beneficiary.user_id == agreement.local_requester_id)
@@ -171,7 +172,7 @@ def _beneficiary(session: Session, settings: Settings, agreement: Agreement) -> 
         return found
     person = session.get(User, agreement.local_requester_id)
     if person is None:  # pragma: no cover - the foreign key keeps the account
-        raise ValidationFailed(MSG_REMOTE_BENEFICIARY)
+        raise Conflict(MSG_REMOTE_BENEFICIARY)
     home = Beneficiary(
         name=person.name,
         commune=person.commune_name,

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from node.accounts import credentials
 from node.accounts.models import User, UserCategory
 from node.core import db
-from node.core.errors import PermissionDenied, ValidationFailed
+from node.core.errors import Conflict, PermissionDenied
 from node.groups.colleagues import colleagues_of
 from node.market.models import Notification
 from node.settings import Settings
@@ -107,7 +107,7 @@ def test_colleagues_apply_and_the_beneficiary_chooses(
         for stranger in (dan, bea):  # a provider does not choose, even one who applied
             with pytest.raises(PermissionDenied):
                 applications.choose(s, stranger, visit_id, carl.id or 0)
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(Conflict):
             applications.choose(s, martin, visit_id, dan.id or 0)  # did not apply
         assert [p.username for p in applications.applicants(s, martin, visit_id)] == ["beatrice", "carlos"]
     with db.session_scope(engine) as s:
@@ -121,7 +121,7 @@ def test_colleagues_apply_and_the_beneficiary_chooses(
         assert (bea.id, "visit_taken") in told and (carl.id, "visit_given") in told
         assert (carl.id, "visit_taken") not in told
         assert applications.offers(s, bea, colleagues_of) == []
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(Conflict):
             applications.choose(s, setup.coordinator, visit_id, bea.id or 0)
 
 
@@ -166,7 +166,7 @@ def test_applying_and_choosing_on_the_pages(
     day = client.get("/me/visits")
     assert 'id="waiting"' in day.text and "beatrice" in day.text
     token = form_token(day.text, choose)
-    assert client.post(choose, data={"csrf_token": token, "applicant": "x"}).status_code == 422
+    assert client.post(choose, data={"csrf_token": token, "applicant": "x"}).status_code == 409
     done = client.post(choose, data={"csrf_token": token, "applicant": str(bea.id)})
     assert done.status_code == 303
     with db.session_scope(engine) as s:
@@ -196,4 +196,5 @@ def test_applying_and_choosing_through_the_api(
     assert client.post(choice, headers=heads["daniel"], json={"applicant_id": bea.id}).status_code == 403
     given = client.post(choice, headers=heads["coord"], json={"applicant_id": bea.id})
     assert given.status_code == 200 and given.json()["provider_id"] == bea.id
-    assert client.post(choice, headers=heads["coord"], json={"applicant_id": bea.id}).status_code == 422
+    assert client.post(choice, headers=heads["coord"], json={"applicant_id": bea.id}).status_code == 409
+    assert client.post(path, headers=heads["daniel"]).status_code == 409  # no longer waiting

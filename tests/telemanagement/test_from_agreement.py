@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from node.accounts import credentials
 from node.accounts.models import Role, User
 from node.core import db
-from node.core.errors import PermissionDenied, ValidationFailed
+from node.core.errors import Conflict, PermissionDenied
 from node.market import schedule as sched
 from node.market.models import Agreement
 from node.settings import Settings
@@ -123,7 +123,7 @@ def test_only_the_beneficiary_or_a_coordinator_and_only_an_agreement_in_force(
         assert agreement is not None
         agreement.state = "cancelled"
         s.add(agreement)
-    with db.session_scope(engine) as s, pytest.raises(ValidationFailed):
+    with db.session_scope(engine) as s, pytest.raises(Conflict):
         from_agreement.make_plan(s, settings, coordinator, agreement_id)
     assert _count(engine, Visit) == 0
 

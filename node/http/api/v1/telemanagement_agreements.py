@@ -30,7 +30,7 @@ class AgreementPlanOut(BaseModel):
     summary="Make a care plan of an agreement, its visits planned (its requester or a coordinator)",
     tag=TAG,
     response=AgreementPlanOut,
-    errors=(403, 404),
+    errors=(403, 404, 409),
 )
 async def make_plan(request: Request, caller: User, _body: None) -> AgreementPlanOut:
     agreement_id: int = request.path_params["agreement_id"]

@@ -74,7 +74,7 @@ async def list_offers(request: Request, caller: User, _body: None) -> list[Offer
     summary="Apply for a visit offered to the caller (again: the same application)",
     tag=TAG,
     response=ApplicationOut,
-    errors=(403, 404),
+    errors=(403, 404, 409),
 )
 async def apply(request: Request, caller: User, _body: None) -> ApplicationOut:
     visit_id: int = request.path_params["visit_id"]
@@ -93,7 +93,7 @@ async def apply(request: Request, caller: User, _body: None) -> ApplicationOut:
     tag=TAG,
     body=ChoiceIn,
     response=ChoiceOut,
-    errors=(403, 404),
+    errors=(403, 404, 409),
 )
 async def choose(request: Request, caller: User, body: ChoiceIn) -> ChoiceOut:
     visit_id: int = request.path_params["visit_id"]
