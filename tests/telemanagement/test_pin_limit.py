@@ -5,7 +5,7 @@ told so even with the right PIN, the coordinator sees the lock, and a new PIN un
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -16,11 +16,11 @@ from node.accounts import credentials
 from node.core import db
 from node.core.errors import ValidationFailed
 from node.settings import Settings, SettingsError, load_settings
-from node.telemanagement import clocking, clocklog, door
+from node.telemanagement import clocking, clocklog, door, federation, visits
 from node.telemanagement.models import ClockEvent
 from node.telemanagement.tables import HomePin
 from tests.support.pages import form_token, login
-from tests.support.telemanagement import Setup, care_setup, visit_started_ago
+from tests.support.telemanagement import CATEGORY, Setup, care_setup, started_ago, visit_started_ago
 
 
 @pytest.fixture
@@ -112,3 +112,37 @@ def test_the_limit_is_a_setting_between_1_and_100(settings: Settings) -> None:
     with pytest.raises(SettingsError):
         load_settings(env={"ASASAP_TELEMANAGEMENT_PIN_MAX_FAILURES": "0"})
     assert not issubclass(ValidationFailed, door.WrongPin)
+
+
+def test_a_wrong_pin_from_another_node_is_counted_in_the_inbox_savepoint(
+    engine: Engine, settings: Settings, setup: Setup
+) -> None:
+    bob = "https://bagnolet.test/users/bob"
+    with db.session_scope(engine) as s:
+        pin = door.new_pin(s, settings, setup.coordinator, setup.beneficiary_id)
+        visit = visits.plan_visit(
+            s,
+            setup.coordinator,
+            plan_id=setup.plan_id,
+            category=CATEGORY,
+            start=started_ago(30),
+            minutes=60,
+        )
+        federation.give_to_remote(s, setup.coordinator, visit.id or 0, bob)
+        visit_id = visit.id or 0
+    clock = federation.VisitClock(
+        id="https://bagnolet.test/telemanagement/clock-events/1",
+        provider=bob,
+        receiver=settings.url("/actor"),
+        fulfills=federation.visit_uri(settings, visit_id),
+        kind="in",
+        at=datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=25),
+        method="pin",
+        pin=_wrong(pin),
+    )
+    with db.session_scope(engine) as s:  # as the inbox runs a handler: in a savepoint, kept when it returns
+        savepoint = s.begin_nested()
+        with pytest.raises(door.WrongPin):
+            federation.receive(s, settings, clock, bob)
+        savepoint.commit()
+    assert _failures(engine) == 1 and _events(engine) == 0
