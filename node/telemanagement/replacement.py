@@ -6,7 +6,9 @@ the caller, :data:`Colleagues`, since groups sit above telemanagement), may prov
 their status (:func:`node.catalog.eligibility.may_provide`) and offers it, is not away that day and has
 no other visit overlapping. The coordinator gives the visit to one of them (or anyone else); the
 beneficiary, when they have an account here, and the new provider are notified. Visits under way or
-done stay with whoever clocked them.
+done stay with whoever clocked them. The same suggestions are offered the visit and may apply for it
+(:mod:`node.telemanagement.applications`); however the visit is given (:func:`give`), the applications
+still pending are settled and those not chosen are told.
 """
 
 from __future__ import annotations
@@ -196,12 +198,13 @@ def give(session: Session, visit_id: int, chosen: User) -> Replaced:
         notify(home.user_id, Kind.VISIT_REPLACED, session=session, data=data)
     assert chosen.id is not None
     notify(chosen.id, Kind.VISIT_GIVEN, session=session, data=data)
-    for applicant in session.exec(
+    pending = session.exec(
         select(ReplacementApplication).where(
             ReplacementApplication.visit_id == visit_id,
             ReplacementApplication.state == ApplicationState.APPLIED,
         )
-    ):
+    ).all()
+    for applicant in pending:
         taken = applicant.user_id == chosen.id
         applicant.state = APPLICATION_LIFECYCLE.check(
             applicant.state, ApplicationState.CHOSEN if taken else ApplicationState.DECLINED
