@@ -318,6 +318,12 @@ class Settings:
             "Password reset requests one client address (and one e-mail address) may make per hour."
         ),
     )
+    telemanagement_pin_max_failures: int = field(
+        default=5,
+        metadata=_doc(
+            "Wrong PINs typed for a home before its PIN is locked until a coordinator draws a new one."
+        ),
+    )
 
     @property
     def effective_database_url(self) -> str:
@@ -527,6 +533,8 @@ def _validate_telemanagement(settings: Settings) -> None:
         raise SettingsError("ASASAP_TELEMANAGEMENT_SHORT_PERCENT must be between 1 and 100")
     if not 1 <= settings.telemanagement_position_km <= 100:
         raise SettingsError("ASASAP_TELEMANAGEMENT_POSITION_KM must be between 1 and 100")
+    if not 1 <= settings.telemanagement_pin_max_failures <= 100:
+        raise SettingsError("ASASAP_TELEMANAGEMENT_PIN_MAX_FAILURES must be between 1 and 100")
 
 
 def networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

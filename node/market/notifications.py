@@ -54,6 +54,7 @@ class Kind(StrEnum):
     # telemanagement (node.telemanagement)
     VISIT_REPLACED = "visit_replaced"
     VISIT_GIVEN = "visit_given"
+    VISIT_TAKEN = "visit_taken"  # a visit one applied for went to someone else
     # a moderator's warning (node.conversations.reports)
     MODERATION_WARNING = "moderation_warning"
 
@@ -91,6 +92,7 @@ LABELS: dict[Kind, str] = {
     Kind.MATCH_OFFER: N_("A new offer answers your demand"),
     Kind.VISIT_REPLACED: N_("Someone else comes for a visit: your usual provider is away"),
     Kind.VISIT_GIVEN: N_("A visit was given to you, replacing someone away"),
+    Kind.VISIT_TAKEN: N_("A visit you applied for was given to someone else"),
     Kind.MODERATION_WARNING: N_("A warning from the node's moderators"),
 }
 

@@ -5,6 +5,12 @@ from a phone that was offline, and the optional one-off position check.
   home's copy of the plan, and only its HMAC under a key of the node secret is stored (a copy of the
   database does not give the PINs away, unlike a bare hash of six digits). The beneficiary gives it to
   the provider, who types it instead of scanning the code. Drawing a new PIN replaces the old one.
+  After ``telemanagement_pin_max_failures`` wrong PINs in a row the PIN is locked (:class:`WrongPin`
+  says so; the coordinator's page shows it) until a coordinator draws a new one. Each wrong PIN is
+  counted in the transaction that refuses the event, committed although the event is not recorded
+  (as a failed login is, :func:`node.accounts.service.authenticate`), so that guessing cannot go on
+  by having every try rolled back; inside a caller's savepoint (an event from another node, in the
+  inbox) the caller keeps it (:mod:`node.telemanagement.inbox`).
 - **NFC.** A tag stuck in the home carries the same signed URL as the QR code (``/home/<token>``,
   written as an NDEF URI record with any tag-writing app): a phone that reads it opens the same page,
   and the event is recorded as one made with the home's code.
@@ -38,6 +44,10 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PIN_DIGITS = 6
 
 MSG_PIN = N_("This PIN is not this home's.")
+MSG_PIN_LOCKED = N_(
+    "Too many wrong PINs: this home's PIN is locked until the coordinator draws a new one. Scan the "
+    "home's code, or clock by hand with a reason."
+)
 MSG_NO_PIN = N_("This home has no PIN: ask the coordinator, or clock another way.")
 MSG_CLIENT_ID = N_("The event's id must be 8 to 64 letters, digits, - or _.")
 MSG_ID_REUSED = N_("This event id was already used for another event.")
@@ -66,16 +76,42 @@ def has_pin(session: Session, beneficiary_id: int) -> bool:
     return session.get(HomePin, beneficiary_id) is not None
 
 
-def check_pin(session: Session, settings: Settings, beneficiary_id: int, pin: str) -> None:
-    """Nothing when ``pin`` is the home's; :class:`ValidationFailed` otherwise."""
+class WrongPin(ValidationFailed):
+    """A PIN refused: not the home's, or the home's PIN locked by too many wrong ones."""
+
+
+def is_locked(settings: Settings, row: HomePin) -> bool:
+    return row.failures >= settings.telemanagement_pin_max_failures
+
+
+def locked(session: Session, settings: Settings, beneficiary_id: int) -> bool:
+    """Whether the home's PIN is locked by too many wrong ones (the coordinator's page shows it)."""
     row = session.get(HomePin, beneficiary_id)
+    return row is not None and is_locked(settings, row)
+
+
+def check_pin(session: Session, settings: Settings, beneficiary_id: int, pin: str) -> None:
+    """Nothing when ``pin`` is the home's and not locked (its count of wrong ones starts again);
+    :class:`WrongPin` otherwise, the wrong one counted and kept (see the module docstring)."""
+    row = session.get(HomePin, beneficiary_id, with_for_update=True)
     if row is None:
         raise ValidationFailed(MSG_NO_PIN, fields={"pin": MSG_NO_PIN})
+    if is_locked(settings, row):
+        raise WrongPin(MSG_PIN_LOCKED, fields={"pin": MSG_PIN_LOCKED})
     given = pin.strip()
     if not (given.isdigit() and len(given) == PIN_DIGITS) or not hmac.compare_digest(
         row.pin_hash, _pin_mac(settings, beneficiary_id, given)
     ):
-        raise ValidationFailed(MSG_PIN, fields={"pin": MSG_PIN})
+        row.failures += 1
+        session.add(row)
+        session.flush()
+        if not session.in_nested_transaction():
+            session.commit()
+        message = MSG_PIN_LOCKED if is_locked(settings, row) else MSG_PIN
+        raise WrongPin(message, fields={"pin": message})
+    if row.failures:
+        row.failures = 0
+        session.add(row)
 
 
 def resent(session: Session, client_id: str, visit_id: int, kind: str) -> ClockEvent | None:

@@ -15,7 +15,7 @@ from node.activitypub.inbox.context import Outcome, PermanentFailure, Processing
 from node.activitypub.inbox.dispatch import Contribution, contribution
 from node.activitypub.vocab import Activity
 from node.core.errors import DomainError
-from node.telemanagement import federation
+from node.telemanagement import door, federation
 
 log = logging.getLogger("asasap.telemanagement")
 
@@ -38,6 +38,10 @@ def on_clock(ctx: ProcessingContext, activity: Activity) -> Outcome:
         if activity.actor != ctx.actor_uri:
             raise federation.Refused("the activity's actor is not its signer")
         link = federation.receive(ctx.session, ctx.settings, clock, ctx.actor_uri)
+    except door.WrongPin as exc:
+        # Refused, but the wrong PIN stays counted: the handler's changes are kept, nothing else made.
+        log.info("refused %s from %s: %s", ctx.row.activity_id, ctx.actor_uri, exc)
+        return Outcome.IGNORED
     except (federation.Refused, DomainError) as exc:
         # The reason is for the log only (the message may name a refusal, never private data).
         log.info("refused %s from %s: %s", ctx.row.activity_id, ctx.actor_uri, exc)

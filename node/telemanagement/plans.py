@@ -129,13 +129,18 @@ def create_beneficiary(
     row = Beneficiary(
         name=_text(errors, "name", name, 120),
         commune=_text(errors, "commune", commune, 80, required=False),
-        private_sealed=seal(settings.effective_secret_key, PRIVATE_PURPOSE, details.to_bytes()),
+        private_sealed=seal_details(settings, details),
     )
     if errors:
         raise ValidationFailed(N_("Check the highlighted fields."), fields=errors)
     session.add(row)
     session.flush()
     return row
+
+
+def seal_details(settings: Settings, details: PrivateDetails) -> str:
+    """A beneficiary's private details, sealed for ``private_sealed``."""
+    return seal(settings.effective_secret_key, PRIVATE_PURPOSE, details.to_bytes())
 
 
 def beneficiary(session: Session, beneficiary_id: int) -> Beneficiary:
@@ -269,6 +274,11 @@ def add_version(session: Session, user: User, plan_id: int, terms: Terms) -> Car
     current.valid_until = terms.valid_from - timedelta(days=1)
     session.add(current)
     return _add_version(session, user, plan, current.number + 1, terms)
+
+
+def add_first_version(session: Session, user: User, plan: CarePlan, terms: Terms) -> CarePlanVersion:
+    """The first version of a plan just written (the caller checked who asks)."""
+    return _add_version(session, user, plan, 1, terms)
 
 
 def _add_version(session: Session, user: User, plan: CarePlan, number: int, terms: Terms) -> CarePlanVersion:

@@ -6,26 +6,28 @@ the caller, :data:`Colleagues`, since groups sit above telemanagement), may prov
 their status (:func:`node.catalog.eligibility.may_provide`) and offers it, is not away that day and has
 no other visit overlapping. The coordinator gives the visit to one of them (or anyone else); the
 beneficiary, when they have an account here, and the new provider are notified. Visits under way or
-done stay with whoever clocked them.
+done stay with whoever clocked them. The same suggestions are offered the visit and may apply for it
+(:mod:`node.telemanagement.applications`); however the visit is given (:func:`give`), the applications
+still pending are settled and those not chosen are told.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from node.accounts.models import AccountStatus, User, UserCategory
 from node.catalog.eligibility import may_provide
-from node.core.errors import N_, PermissionDenied, ValidationFailed
+from node.core.errors import N_, ValidationFailed
 from node.core.timeutil import utcnow
 from node.market.notifications import Kind, notify
-from node.telemanagement import plans, visits
-from node.telemanagement.lifecycles import VisitState
+from node.telemanagement import locks, plans, visits
+from node.telemanagement.lifecycles import APPLICATION_LIFECYCLE, ApplicationState, VisitState
 from node.telemanagement.models import Beneficiary, CarePlan, Visit
-from node.telemanagement.tables import Absence, Reassignment
+from node.telemanagement.tables import Absence, Reassignment, ReplacementApplication
 
 Colleagues = Callable[[Session, int], set[int]]
 """The local people who work with a person (the members of their groups), without them."""
@@ -87,6 +89,9 @@ def declare_absence(
         waiting = session.get(Reassignment, visit.id)
         if waiting is not None:  # freed before, given to this provider since, freed again
             session.delete(waiting)
+            session.exec(
+                delete(ReplacementApplication).where(col(ReplacementApplication.visit_id) == visit.id)
+            )
             session.flush()
         session.add(Reassignment(visit_id=visit.id, absence_id=absence.id, absent_provider_id=away.id))
     session.flush()
@@ -102,12 +107,7 @@ def waiting(session: Session, user: User) -> list[tuple[visits.VisitLine, Reassi
     }
     if not rows:
         return []
-    found: list[tuple[visits.VisitLine, Reassignment]] = []
-    for visit in session.exec(select(Visit).where(col(Visit.id).in_(list(rows)))):
-        line = visits.between(
-            session, visit.starts_at, visit.starts_at + timedelta(seconds=1), plan_id=visit.plan_id
-        )
-        found.extend((one, rows[visit.id or 0]) for one in line if one.visit.id == visit.id)
+    found = [(visits.line_of(session, visit_id), row) for visit_id, row in rows.items()]
     return sorted(found, key=lambda pair: pair[0].visit.starts_at)
 
 
@@ -138,6 +138,12 @@ def _free(session: Session, user_id: int, visit: Visit) -> bool:
 def suggestions(session: Session, user: User, visit_id: int, colleagues: Colleagues) -> list[User]:
     """Who could take this visit instead: colleagues of the absent provider, qualified and free."""
     plans.require_coordinator(user)
+    return eligible(session, visit_id, colleagues)
+
+
+def eligible(session: Session, visit_id: int, colleagues: Colleagues) -> list[User]:
+    """The people a waiting visit is offered to: the absent provider's colleagues, qualified and free
+    (:func:`suggestions` without asking who reads)."""
     row = session.get(Reassignment, visit_id)
     visit = visits.visit_of(session, visit_id)
     if row is None or row.reassigned_to_id is not None or row.absent_provider_id is None:
@@ -166,15 +172,23 @@ def reassign(session: Session, user: User, visit_id: int, provider: str) -> Repl
     """Give a waiting visit to ``provider``; the beneficiary (when they have an account) and the new
     provider are told."""
     plans.require_coordinator(user)
-    row = session.get(Reassignment, visit_id)
-    if row is None or row.reassigned_to_id is not None:
-        raise ValidationFailed(MSG_NOT_WAITING)
     if not provider.strip():
         raise ValidationFailed(visits.MSG_PROVIDER, fields={"provider": visits.MSG_PROVIDER})
-    visit = visits.assign(session, user, visit_id, provider)
-    chosen = session.get(User, visit.provider_id)
-    if chosen is None:  # pragma: no cover - assign named an active person
-        raise PermissionDenied(visits.MSG_PROVIDER)
+    return give(session, visit_id, visits.provider_named(session, provider))
+
+
+def give(session: Session, visit_id: int, chosen: User) -> Replaced:
+    """Give a waiting visit to ``chosen`` (the caller checked who decides); pending applications for
+    it are declined and their authors told (:mod:`node.telemanagement.applications`)."""
+    row = session.get(Reassignment, visit_id, with_for_update=True)
+    if row is None or row.reassigned_to_id is not None:
+        raise ValidationFailed(MSG_NOT_WAITING)
+    visit = visits.visit_of(session, visit_id)
+    if visit.state != VisitState.PLANNED:
+        raise ValidationFailed(visits.MSG_NOT_PLANNED)
+    locks.require_unlocked(session, visit.plan_id, visit.starts_at)
+    visit.provider_id = chosen.id
+    session.add(visit)
     row.reassigned_to_id, row.reassigned_at = chosen.id, utcnow()
     session.add(row)
     data = {"visit": visit_id, "starts_at": visit.starts_at.isoformat(), "provider": chosen.name}
@@ -184,5 +198,20 @@ def reassign(session: Session, user: User, visit_id: int, provider: str) -> Repl
         notify(home.user_id, Kind.VISIT_REPLACED, session=session, data=data)
     assert chosen.id is not None
     notify(chosen.id, Kind.VISIT_GIVEN, session=session, data=data)
+    pending = session.exec(
+        select(ReplacementApplication).where(
+            ReplacementApplication.visit_id == visit_id,
+            ReplacementApplication.state == ApplicationState.APPLIED,
+        )
+    ).all()
+    for applicant in pending:
+        taken = applicant.user_id == chosen.id
+        applicant.state = APPLICATION_LIFECYCLE.check(
+            applicant.state, ApplicationState.CHOSEN if taken else ApplicationState.DECLINED
+        )
+        applicant.decided_at = utcnow()
+        session.add(applicant)
+        if not taken:
+            notify(applicant.user_id, Kind.VISIT_TAKEN, session=session, data=data)
     session.flush()
     return Replaced(visit, chosen)

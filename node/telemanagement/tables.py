@@ -159,3 +159,38 @@ class FunderRepresentative(SQLModel, table=True):
     )
     linked_by_id: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AgreementPlan(SQLModel, table=True):
+    """The care plan made from an agreement (:mod:`node.telemanagement.from_agreement`): one at most, so
+    that asking twice gives the same plan."""
+
+    __tablename__ = "tm_agreement_plans"
+
+    agreement_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("agreements.id", ondelete="CASCADE"), primary_key=True)
+    )
+    plan_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("tm_care_plans.id", ondelete="CASCADE"), nullable=False, unique=True
+        )
+    )
+    created_by_id: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ReplacementApplication(SQLModel, table=True):
+    """A provider's application for a visit waiting for a replacement (:mod:`node.telemanagement.
+    applications`); its ``state`` follows :data:`~node.telemanagement.lifecycles.APPLICATION_LIFECYCLE`."""
+
+    __tablename__ = "tm_replacement_applications"
+
+    visit_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("tm_visits.id", ondelete="CASCADE"), primary_key=True)
+    )
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+    state: str = Field(default="applied", max_length=12)  # applied | chosen | declined
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -179,8 +179,35 @@ def plan_series(
     plans.require_coordinator(user)
     plan = plans.plan_of(session, plan_id)
     first = local_start(start)
-    length = _check_minutes(minutes)
     skipped = parse_excluded(excluded)
+    assignee = provider_named(session, provider) if provider.strip() else None
+    return write_series(
+        session,
+        plan,
+        category=category,
+        first=first,
+        minutes=minutes,
+        rule=rule,
+        skipped=skipped,
+        provider_id=assignee.id if assignee else None,
+        skip_holidays=skip_holidays,
+    )
+
+
+def write_series(
+    session: Session,
+    plan: CarePlan,
+    *,
+    category: str,
+    first: datetime,
+    minutes: int,
+    rule: str,
+    skipped: set[date],
+    provider_id: int | None,
+    skip_holidays: bool = False,
+) -> tuple[VisitSeries, list[Visit]]:
+    """The series and its visits, checked against the plan (the caller checked who asks)."""
+    length = _check_minutes(minutes)
     assert plan.id is not None
     last_version = plans.versions(session, plan.id)[-1]
     starts = occurrences(rule, first, last_version.valid_until, skipped)
@@ -191,7 +218,6 @@ def plan_series(
     for moment in starts:
         _check_in_plan(session, plan, category, moment)
         locks.require_unlocked(session, plan.id, moment)
-    assignee = provider_named(session, provider) if provider.strip() else None
     series = VisitSeries(
         plan_id=plan.id,
         rule=rule.strip().removeprefix("RRULE:"),
@@ -209,7 +235,7 @@ def plan_series(
             category=category,
             starts_at=moment,
             ends_at=moment + length,
-            provider_id=assignee.id if assignee else None,
+            provider_id=provider_id,
         )
         for moment in starts
     ]
@@ -301,6 +327,13 @@ def between(
         )
         for visit, who, person in session.exec(query)
     ]
+
+
+def line_of(session: Session, visit_id: int) -> VisitLine:
+    """One visit with what a list shows beside it."""
+    visit = visit_of(session, visit_id)
+    found = between(session, visit.starts_at, visit.starts_at + timedelta(seconds=1), plan_id=visit.plan_id)
+    return next(line for line in found if line.visit.id == visit_id)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from node.accounts.models import Role, User
 from node.core import db
 from node.settings import Settings
-from node.telemanagement import plans
+from node.telemanagement import plans, visits
 from tests.support.accounts import make_user
 from tests.support.nodes import Node
 
@@ -73,6 +73,21 @@ PARIS = ZoneInfo("Europe/Paris")
 def started_ago(minutes: int) -> str:
     """The local start time (Paris, to the minute, as the visit form takes it) ``minutes`` ago."""
     return (datetime.now(UTC) - timedelta(minutes=minutes)).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+
+
+def visit_started_ago(engine: Engine, setup: Setup, minutes: int = 70, provider: str = "aline") -> int:
+    """A one-hour visit of the setup's plan that started ``minutes`` ago, given to ``provider``."""
+    with db.session_scope(engine) as s:
+        visit = visits.plan_visit(
+            s,
+            setup.coordinator,
+            plan_id=setup.plan_id,
+            category=CATEGORY,
+            start=started_ago(minutes),
+            minutes=60,
+            provider=provider,
+        )
+        return visit.id or 0
 
 
 def api_plan(

@@ -21,7 +21,7 @@ from node.telemanagement import checks, clocking, clocklog, door, plans, visits
 from node.telemanagement.models import ClockEvent
 from node.telemanagement.tables import ClockLogEntry, HomePin
 from tests.support.pages import csrf, login
-from tests.support.telemanagement import CATEGORY, Setup, care_setup
+from tests.support.telemanagement import Setup, care_setup, visit_started_ago
 
 MONTREUIL = (48.8601, 2.4412)  # a street of Montreuil, 0.6 km from its centre
 LYON = (45.7640, 4.8357)
@@ -33,18 +33,7 @@ def setup(engine: Engine, settings: Settings) -> Setup:
 
 
 def _visit(engine: Engine, setup: Setup, minutes_ago: int = 70) -> int:
-    start = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).astimezone(visits.PARIS)
-    with db.session_scope(engine) as s:
-        visit = visits.plan_visit(
-            s,
-            setup.coordinator,
-            plan_id=setup.plan_id,
-            category=CATEGORY,
-            start=start.replace(tzinfo=None).isoformat(timespec="minutes"),
-            minutes=60,
-            provider="aline",
-        )
-        return visit.id or 0
+    return visit_started_ago(engine, setup, minutes_ago)
 
 
 def _count(engine: Engine) -> tuple[int, int]:

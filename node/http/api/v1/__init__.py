@@ -27,8 +27,10 @@ from node.http.api.v1 import (
     proposals,
     search,
     telemanagement,
+    telemanagement_agreements,  # care plans made from agreements (issue 11)
     telemanagement_billing,  # telemanagement billing (issue 11)
     telemanagement_remote,  # visits across nodes (issue 11)
+    telemanagement_replacements,  # replacement by providers applying (issue 11)
     timebank,
 )
 from node.http.runtime import node_of
@@ -57,6 +59,8 @@ def api() -> Api:
             *telemanagement.operations(),  # telemanagement (issue 11)
             *telemanagement_billing.operations(),  # statements, resolutions, validations, invoices
             *telemanagement_remote.operations(),  # visits across nodes (issue 11)
+            *telemanagement_agreements.operations(),  # care plans made from agreements (issue 11)
+            *telemanagement_replacements.operations(),  # replacement by providers applying (issue 11)
             *conversations.operations(),  # conversations and moderation (issue 14)
             *search.operations(),  # search (issue 10)
             *maps.operations(),  # maps of search results (issue 10)

@@ -30,6 +30,7 @@ from node.http.errors import json_error
 from node.http.federation.actors import activity_json, wants_activity_json
 from node.http.federation.signed import refusal, signer_key
 from node.http.pages.market import proposals as proposal_pages
+from node.http.pages.telemanagement import agreement_plans
 from node.http.runtime import form_with_csrf, language_of, login_required, node_of, render, run, text
 from node.market import schedule as sched
 from node.market.agreements import contacts as agreement_contacts
@@ -118,6 +119,7 @@ def detail_context(
         else None,
         "payment": timebank_payments.status_of(session, settings, agreement),
         "payment_hours": lambda hundredths: hours_text(hundredths, lang),
+        **agreement_plans.plan_context(session, user, agreement),
     }
 
 

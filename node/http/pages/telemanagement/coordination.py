@@ -32,7 +32,7 @@ from node.catalog import categories
 from node.core.errors import DomainError, http_status
 from node.http.pages.telemanagement import labels
 from node.http.runtime import coordinator_required, form_with_csrf, node_of, render, run, text
-from node.telemanagement import checks, clocking, funder_view, notes, plans, statements, visits
+from node.telemanagement import checks, clocking, door, funder_view, notes, plans, statements, visits
 
 T = TypeVar("T")
 PLAN_FIELDS = ("valid_from", "valid_until", "hourly_rate", "participation")
@@ -228,6 +228,7 @@ async def _beneficiary_page(request: Request, user: User, beneficiary_id: int, *
             "code": clocking.home_token(settings, row),
             "plans": plans.plans(s, beneficiary_id=beneficiary_id),
             "funder_names": {f.id: f.name for f in plans.funders(s)},
+            "pin_locked": door.locked(s, settings, beneficiary_id),
         }
 
     context = await _read(request, load)

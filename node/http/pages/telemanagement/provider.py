@@ -23,9 +23,10 @@ from starlette.routing import Route
 
 from node.accounts.models import User
 from node.core.errors import DomainError, PermissionDenied, ValidationFailed, http_status
+from node.groups.colleagues import colleagues_of
 from node.http.pages.telemanagement import labels
 from node.http.runtime import checkbox, form_with_csrf, login_required, node_of, render, run, text
-from node.telemanagement import clocking, door, feeds, notes, visits
+from node.telemanagement import applications, clocking, door, feeds, notes, visits
 
 
 def _day(request: Request) -> date:
@@ -42,6 +43,8 @@ async def _day_page(request: Request, user: User, day: date, **form: Any) -> Res
         return {
             "doors": clocking.provider_day(s, settings, user, day),
             "feed": feeds.feed_url(s, settings, user),
+            "offers": applications.offers(s, user, colleagues_of),
+            "waiting_mine": applications.waiting_for(s, user),
         }
 
     context = await run(request, load)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from node.http.pages.telemanagement import billing, coordination, funder, pins, provider, replacements
+from node.http.pages.telemanagement import (
+    agreement_plans,
+    billing,
+    coordination,
+    funder,
+    pins,
+    provider,
+    replacements,
+)
 
 
 def routes() -> list[BaseRoute]:
@@ -15,4 +23,5 @@ def routes() -> list[BaseRoute]:
         *replacements.routes(),
         *pins.routes(),
         *funder.routes(),
+        *agreement_plans.routes(),
     ]
