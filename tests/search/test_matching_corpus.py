@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from node.core.timeutil import utcnow
 from node.market.models import Proposal
-from node.search.matching import candidates
+from node.search.matching import candidates, profiles
 from node.settings import Settings
 from tests.support.matching import many_providers, unsaved_proposal
 
@@ -61,12 +61,12 @@ def test_precision_at_5_on_the_labelled_corpus(settings: Settings, engine: Engin
         ids = {key: row.id for key, row in demands.items()}
     now = utcnow()
     with Session(engine) as session:
-        supplies = candidates.people_of_node(settings, now, session=session)
+        profiles.refresh(settings, now, session=session)  # the table the job ranks from
 
         def matched(demand: dict[str, Any]) -> list[str]:
             row = session.get(Proposal, ids[demand["key"]])
             assert row is not None
-            ranked = candidates.providers_for_demand(settings, row, now, session=session, people=supplies)
+            ranked = candidates.providers_for_demand(settings, row, now, session=session, refreshed=True)
             return [r.user.username for r in ranked if r.user is not None]
 
         score = precision_at_5(corpus["demands"], matched)
