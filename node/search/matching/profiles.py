@@ -36,7 +36,7 @@ from node.search.matching.scoring import Need, Price, Supply
 from node.search.matching.supplies import Person, people_of_node
 from node.settings import Settings
 
-__all__ = ["MARGIN", "KM_PER_DEGREE", "nearby", "refresh", "supply_of"]
+__all__ = ["MARGIN", "KM_PER_DEGREE", "MatchProfile", "nearby", "refresh", "supply_of"]
 
 MARGIN = timedelta(minutes=2)
 KM_PER_DEGREE = 111.2
