@@ -23,8 +23,9 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
-from sqlalchemy import Executable, Row, delete, func, or_, select
+from sqlalchemy import Executable, Float, Row, bindparam, delete, func, or_, select
 from sqlmodel import Session, col
 
 from node.accounts.models import User
@@ -210,24 +211,36 @@ def supply_of(row: Row[tuple[object, ...]], uri: str) -> Supply:
     )
 
 
+@lru_cache(maxsize=256)
+def _query(placed: bool, slugs: tuple[str, ...]) -> Executable:
+    """The pre-filter, built once per shape (a place or not, the group's categories) with its values
+    bound at each call: building the expression costs more than running it."""
+    query = select(*(col(c) for c in _COLUMNS))
+    if placed:
+        lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
+        inside = (
+            col(MatchProfile.lat).between(bindparam("low", type_=Float), bindparam("high", type_=Float))
+            & (col(MatchProfile.lat_min) <= lat)
+            & (col(MatchProfile.lat_max) >= lat)
+            & (col(MatchProfile.lon_min) <= lon)
+            & (col(MatchProfile.lon_max) >= lon)
+        )
+        query = query.where(or_(inside, col(MatchProfile.lat).is_(None)))
+    if slugs:
+        query = query.where(or_(*(col(MatchProfile.categories).like(f"% {slug} %") for slug in slugs)))
+    return query.order_by(col(MatchProfile.user_id))
+
+
+_WIDEST = select(func.max(col(MatchProfile.radius_km)))
+
+
 def nearby(need: Need, *, session: Session) -> list[Row[tuple[object, ...]]]:
     """The profiles that may answer ``need``: within their radius box of its place (every one when its
     place is unknown, and those whose own place is unknown), providing a category of its group (every
     one when it has none)."""
-    query = select(*(col(c) for c in _COLUMNS))
-    if need.lat is not None and need.lon is not None:
-        widest = session.execute(select(func.max(col(MatchProfile.radius_km)))).scalar()
-        band = float(widest or 0) * _BOX_SLACK / KM_PER_DEGREE
-        inside = (
-            col(MatchProfile.lat).between(need.lat - band, need.lat + band)
-            & (col(MatchProfile.lat_min) <= need.lat)
-            & (col(MatchProfile.lat_max) >= need.lat)
-            & (col(MatchProfile.lon_min) <= need.lon)
-            & (col(MatchProfile.lon_max) >= need.lon)
-        )
-        query = query.where(or_(inside, col(MatchProfile.lat).is_(None)))
-    if need.category is not None:
-        query = query.where(
-            or_(*(col(MatchProfile.categories).like(f"% {slug} %") for slug in _group_slugs(need.category)))
-        )
-    return list(session.execute(query.order_by(col(MatchProfile.user_id))).all())
+    slugs = tuple(_group_slugs(need.category)) if need.category is not None else ()
+    if need.lat is None or need.lon is None:
+        return list(session.execute(_query(False, slugs)).all())
+    band = float(session.execute(_WIDEST).scalar() or 0) * _BOX_SLACK / KM_PER_DEGREE
+    values = {"lat": need.lat, "lon": need.lon, "low": need.lat - band, "high": need.lat + band}
+    return list(session.execute(_query(True, slugs), values).all())
