@@ -212,23 +212,26 @@ def supply_of(row: Row[tuple[object, ...]], uri: str) -> Supply:
 
 
 @lru_cache(maxsize=256)
-def _query(placed: bool, slugs: tuple[str, ...]) -> Executable:
-    """The pre-filter, built once per shape (a place or not, the group's categories) with its values
-    bound at each call: building the expression costs more than running it."""
+def _query(place: str, slugs: tuple[str, ...]) -> Executable:
+    """The pre-filter, built once per shape (``place``: ``box`` for the providers whose radius box holds
+    the demand's place, ``unplaced`` for those whose place is unknown, ``any``; the group's categories)
+    with its values bound at each call: building the expression costs more than running it. The box
+    and the unplaced are two queries, not one with ``OR``, so that the index on the latitude is used."""
     query = select(*(col(c) for c in _COLUMNS))
-    if placed:
+    if place == "box":
         lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
-        inside = (
-            col(MatchProfile.lat).between(bindparam("low", type_=Float), bindparam("high", type_=Float))
-            & (col(MatchProfile.lat_min) <= lat)
-            & (col(MatchProfile.lat_max) >= lat)
-            & (col(MatchProfile.lon_min) <= lon)
-            & (col(MatchProfile.lon_max) >= lon)
+        query = query.where(
+            col(MatchProfile.lat).between(bindparam("low", type_=Float), bindparam("high", type_=Float)),
+            col(MatchProfile.lat_min) <= lat,
+            col(MatchProfile.lat_max) >= lat,
+            col(MatchProfile.lon_min) <= lon,
+            col(MatchProfile.lon_max) >= lon,
         )
-        query = query.where(or_(inside, col(MatchProfile.lat).is_(None)))
+    elif place == "unplaced":
+        query = query.where(col(MatchProfile.lat).is_(None))
     if slugs:
         query = query.where(or_(*(col(MatchProfile.categories).like(f"% {slug} %") for slug in slugs)))
-    return query.order_by(col(MatchProfile.user_id))
+    return query
 
 
 _WIDEST = select(func.max(col(MatchProfile.radius_km)))
@@ -240,7 +243,8 @@ def nearby(need: Need, *, session: Session) -> list[Row[tuple[object, ...]]]:
     one when it has none)."""
     slugs = tuple(_group_slugs(need.category)) if need.category is not None else ()
     if need.lat is None or need.lon is None:
-        return list(session.execute(_query(False, slugs)).all())
+        return list(session.execute(_query("any", slugs)).all())
     band = float(session.execute(_WIDEST).scalar() or 0) * _BOX_SLACK / KM_PER_DEGREE
     values = {"lat": need.lat, "lon": need.lon, "low": need.lat - band, "high": need.lat + band}
-    return list(session.execute(_query(True, slugs), values).all())
+    found = list(session.execute(_query("box", slugs), values).all())
+    return found + list(session.execute(_query("unplaced", slugs)).all())
