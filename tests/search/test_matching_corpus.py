@@ -125,12 +125,12 @@ def test_on_the_corpus_a_twin_over_budget_ranks_below_its_original(
     with Session(engine) as session:
         profiles.refresh(settings, now, session=session)
         for demand_id in ids:
-            row = session.get(Proposal, demand_id)
-            assert row is not None
-            ranked = candidates.providers_for_demand(settings, row, now, session=session, refreshed=True)
+            found = session.get(Proposal, demand_id)
+            assert found is not None
+            ranked = candidates.providers_for_demand(settings, found, now, session=session, refreshed=True)
             names = [r.user.username for r in ranked if r.user is not None]
             for name in names:
                 if f"{name}-cher" in names:
-                    assert names.index(name) < names.index(f"{name}-cher"), (row.title, names)
+                    assert names.index(name) < names.index(f"{name}-cher"), (found.title, names)
                     compared += 1
     assert compared > 200  # the pairs were really there to compare

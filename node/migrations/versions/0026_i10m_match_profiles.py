@@ -1,4 +1,5 @@
-"""matching: the providers' profiles as ranking reads them (match_profiles)
+"""matching: the providers' profiles as ranking reads them (match_profiles), and indexes on the
+updated_at of proposals, users and match_settings for its refresh
 
 Revision ID: 0026_i10m
 Revises: 0025
@@ -52,9 +53,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_match_profiles_lat", "match_profiles", ["lat"], unique=False)
     op.create_index("ix_match_profiles_radius_km", "match_profiles", ["radius_km"], unique=False)
+    # what matching's refresh reads: who changed since the last one
+    op.create_index(op.f("ix_proposals_updated_at"), "proposals", ["updated_at"], unique=False)
+    op.create_index(op.f("ix_users_updated_at"), "users", ["updated_at"], unique=False)
+    op.create_index(op.f("ix_match_settings_updated_at"), "match_settings", ["updated_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_match_settings_updated_at"), table_name="match_settings")
+    op.drop_index(op.f("ix_users_updated_at"), table_name="users")
+    op.drop_index(op.f("ix_proposals_updated_at"), table_name="proposals")
     op.drop_index("ix_match_profiles_radius_km", table_name="match_profiles")
     op.drop_index("ix_match_profiles_lat", table_name="match_profiles")
     op.drop_table("match_profiles")

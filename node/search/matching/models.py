@@ -24,7 +24,7 @@ class MatchSettings(SQLModel, table=True):
     )
     radius_km: int | None = Field(default=None)
     alerts: bool = Field(default=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
 class MatchNotice(SQLModel, table=True):
