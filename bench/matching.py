@@ -1,50 +1,57 @@
-"""Matching latency: ranking this node's providers for one new demand, as the job does, as a ratio to
-reading the same rows (providers, their categories and open offers) with bare SQL in the same run.
+"""Matching latency: ranking this node's providers for one new demand, as the job does, from the table of
+providers' profiles (``match_profiles``), as a ratio to the bare SQL pre-filter of the same demand in the
+same run.
 
-    .venv/bin/python bench/matching.py [--providers 2000] [--demands 40] [--json]
+    .venv/bin/python bench/matching.py [--offers 100000] [--per-provider 5] [--demands 40]
+        [--spread france|corpus] [--backend sqlite|postgresql] [--pg-url URL] [--json]
 
-SQLite (a file in WAL mode). The providers and demands come from the labelled corpus's generator
-(``scripts/matching_corpus.py``): its providers are repeated with other usernames up to ``--providers``,
-each with one open offer. Measured per demand: **pass** = reading the providers
-(:func:`~node.search.matching.candidates.people_of_node`, done once per pass of the job), with no stems
-in memory, plus ranking them (:func:`~node.search.matching.candidates.providers_for_demand`), i.e. the
-cost of a pass with one new demand after a restart; **read_warm** = reading the providers again with
-their texts' stems in memory (every later pass); **rank** = the ranking alone, i.e. each further demand
-of the same pass; **bare** = the three SELECTs of the same rows, without stemming or scoring. Figures are
-p50 and p95 over the demands.
+The providers and demands come from the labelled corpus's generator (``scripts/matching_corpus.py``): its
+60 providers are repeated under other usernames, each with ``--per-provider`` open offers (their own and
+others of the same category from the corpus), up to ``--offers`` offers. ``--spread france`` places each
+repeated provider in a commune drawn from the whole gazetteer (a national node); ``--spread corpus``
+keeps them in the corpus's communes east of Paris (a dense local node, the worst case: nearly every
+provider of the category is within reach). Demands are the corpus's, at their communes.
+
+Measured: **build** = the first :func:`~node.search.matching.profiles.refresh` (every provider built
+from their rows, once); **refresh** = a refresh with nothing changed (once per pass of the job);
+**rank** = :func:`~node.search.matching.candidates.providers_for_demand` for one demand from the table
+(each demand of a pass: the SQL pre-filter, scoring, reading the matched accounts, blocks);
+**query** = the pre-filter query alone (:func:`~node.search.matching.profiles.nearby`), the floor of a
+ranking that reads its candidates from the database. Figures are p50 and p95 over the demands.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import sys
 import tempfile
 import time
+import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, insert, text
 from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from node.accounts.models import User, UserCategory  # noqa: E402
+from node.accounts.passwords import hash_password  # noqa: E402
 from node.core import db  # noqa: E402
 from node.core.timeutil import utcnow  # noqa: E402
 from node.market.models import Proposal  # noqa: E402
-from node.search.matching import candidates, scoring  # noqa: E402
-from node.settings import load_settings  # noqa: E402
+from node.market.proposals.columns import commune_columns  # noqa: E402
+from node.places.gazetteer import default_gazetteer  # noqa: E402
+from node.search.matching import candidates, profiles  # noqa: E402
+from node.search.matching.models import MatchSettings  # noqa: E402
+from node.settings import Settings, load_settings  # noqa: E402
 from scripts.matching_corpus import build  # noqa: E402
-from tests.support.matching import many_providers, unsaved_proposal  # noqa: E402
-
-BARE = (
-    "SELECT id, commune_insee, bio, provider_status FROM users WHERE offers_services AND status = 'active'",
-    "SELECT user_id, category FROM user_categories",
-    "SELECT local_author_id, title, description, category, schedule FROM proposals "
-    "WHERE purpose = 'offer' AND state = 'open' AND local_author_id IS NOT NULL",
-)
+from tests.support.matching import unsaved_proposal  # noqa: E402
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -55,18 +62,95 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def run(url: str, count: int, demands: int) -> dict[str, Any]:
+def _fill(engine: Any, settings: Settings, corpus: dict[str, Any], offers: int, per: int, spread: str) -> int:
+    """Store the repeated providers and their offers with bulk inserts (explicit ids: the database is
+    new); how many providers. Timestamps are set an hour back: the rows existed before the pass."""
+    rng = random.Random(7)
+    gazetteer = default_gazetteer()
+    communes = [c for c in gazetteer.communes() if c.has_coordinates]
+    same: dict[str, list[dict[str, Any]]] = {}
+    for person in corpus["providers"]:
+        same.setdefault(person["offer"]["category"], []).append(person["offer"])
+    templates: dict[str, dict[str, Any]] = {}  # an offer's columns, made once per corpus offer
+    for person in corpus["providers"]:
+        offer = person["offer"]
+        row = unsaved_proposal(
+            settings,
+            offer["title"],
+            author_uri="",
+            purpose="offer",
+            description=offer["description"],
+            category=offer["category"],
+            insee=person["insee"],
+        )
+        templates[offer["title"]] = row.model_dump(exclude={"id", "ap_id", "author_uri", "local_author_id"})
+    password = hash_password("bench-not-a-login")
+    before = utcnow() - timedelta(hours=1)
+    count = offers // per
+    with Session(engine) as session:
+        for start in range(0, count, 5000):
+            users, categories, radii, rows = [], [], [], []
+            for n in range(start, min(count, start + 5000)):
+                person = corpus["providers"][n % len(corpus["providers"])]
+                commune = gazetteer.by_insee(person["insee"]) if spread == "corpus" else rng.choice(communes)
+                assert commune is not None
+                user_id = n + 1
+                users.append(
+                    {
+                        "id": user_id,
+                        "username": f"p{n}",
+                        "password_hash": password,
+                        "offers_services": True,
+                        "provider_status": person["status"],
+                        "commune_insee": commune.insee,
+                        "bio": person["bio"],
+                        "created_at": before,
+                        "updated_at": before,
+                    }
+                )
+                categories += [{"user_id": user_id, "category": c} for c in person["categories"]]
+                radii.append(
+                    {
+                        "user_id": user_id,
+                        "radius_km": person["radius_km"],
+                        "alerts": True,
+                        "updated_at": before,
+                    }
+                )
+                others = same[person["offer"]["category"]]
+                place = commune_columns(commune)
+                for offer in [person["offer"]] + [rng.choice(others) for _ in range(per - 1)]:
+                    rows.append(
+                        {
+                            **templates[offer["title"]],
+                            **place,
+                            "ap_id": f"https://bench.example/proposals/{uuid.uuid4()}",
+                            "author_uri": f"https://bench.example/users/p{n}",
+                            "local_author_id": user_id,
+                            "published_at": before,
+                            "updated_at": before,
+                        }
+                    )
+            session.execute(insert(User), users)
+            session.execute(insert(UserCategory), categories)
+            session.execute(insert(MatchSettings), radii)
+            session.execute(insert(Proposal), rows)
+            session.commit()
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("SELECT setval('users_id_seq', (SELECT max(id) FROM users))"))
+    return count
+
+
+def run(url: str, offers: int, per: int, demands: int, spread: str) -> dict[str, Any]:
     settings = load_settings(env={}, database_url=url, base_url="https://bench.example")
     engine = db.make_engine(url)
     db.migrate(engine)
     corpus = build()
-    people = [
-        {**person, "username": f"{person['username']}x{n}"}
-        for n in range(count // len(corpus["providers"]) + 1)
-        for person in corpus["providers"]
-    ][:count]
+    started = time.perf_counter()
+    providers = _fill(engine, settings, corpus, offers, per, spread)
+    filled = time.perf_counter() - started
     with Session(engine) as session:
-        many_providers(session, settings, people)
         rows = [
             unsaved_proposal(
                 settings,
@@ -83,52 +167,88 @@ def run(url: str, count: int, demands: int) -> dict[str, Any]:
         session.add_all(rows)
         session.commit()
         ids = [row.id for row in rows]
-    passes, ranks, bares, warm = [], [], [], []
-    with Session(engine) as session:
+    with db.session_scope(engine, write=True) as session:
+        started = time.perf_counter()
+        profiles.refresh(settings, utcnow(), session=session)
+        built = time.perf_counter() - started
+    refreshes, ranks, queries, found, considered = [], [], [], [], []
+    with db.session_scope(engine, write=True) as session:
         for demand_id in ids:
             demand = session.get(Proposal, demand_id)
             assert demand is not None
-            scoring.forget_texts()  # cold: every text stemmed again, as after a restart
             started = time.perf_counter()
-            found = candidates.people_of_node(settings, utcnow(), session=session)
-            loaded = time.perf_counter()
-            candidates.people_of_node(settings, utcnow(), session=session)
-            warm.append(time.perf_counter() - loaded)
-            ranked = time.perf_counter()
-            candidates.providers_for_demand(settings, demand, utcnow(), session=session, people=found)
-            done = time.perf_counter()
-            passes.append(loaded - started + done - ranked)
-            ranks.append(done - ranked)
+            profiles.refresh(settings, utcnow(), session=session)
+            refreshes.append(time.perf_counter() - started)
             started = time.perf_counter()
-            for statement in BARE:
-                session.execute(text(statement)).all()
-            bares.append(time.perf_counter() - started)
+            ranked = candidates.providers_for_demand(
+                settings, demand, utcnow(), session=session, refreshed=True
+            )
+            ranks.append(time.perf_counter() - started)
+            found.append(len(ranked))
+            need = candidates.need_of(demand)
+            started = time.perf_counter()
+            considered.append(len(profiles.nearby(need, session=session)))
+            queries.append(time.perf_counter() - started)
             session.expunge_all()
     engine.dispose()
-    whole, rank, bare = _percentiles(passes), _percentiles(ranks), _percentiles(bares)
-    read = _percentiles(warm)
-    ratio = round(whole["p50_ms"] / max(bare["p50_ms"], 0.001), 1)
-    return {"pass": whole, "read_warm": read, "rank": rank, "bare": bare, "ratio_pass_to_bare_p50": ratio}
+    rank, query = _percentiles(ranks), _percentiles(queries)
+    return {
+        "backend": url.split(":", 1)[0].split("+", 1)[0],
+        "offers": providers * per,
+        "providers": providers,
+        "spread": spread,
+        "fill_s": round(filled, 1),
+        "build_s": round(built, 1),
+        "refresh": _percentiles(refreshes),
+        "rank": rank,
+        "query": query,
+        "candidates_mean": round(statistics.mean(considered), 1),
+        "ranked_mean": round(statistics.mean(found), 1),
+        "ratio_rank_to_query_p50": round(rank["p50_ms"] / max(query["p50_ms"], 0.001), 1),
+    }
+
+
+def _postgres(url: str, offers: int, per: int, demands: int, spread: str) -> dict[str, Any]:
+    name = f"bench_matching_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        return run(url.rsplit("/", 1)[0] + f"/{name}", offers, per, demands, spread)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--providers", type=int, default=2000)
+    parser.add_argument("--offers", type=int, default=100_000)
+    parser.add_argument("--per-provider", type=int, default=5)
     parser.add_argument("--demands", type=int, default=40)
+    parser.add_argument("--spread", choices=("france", "corpus"), default="france")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        figures = run(f"sqlite:///{tmp}/bench.db", args.providers, args.demands)
+    shape = (args.offers, args.per_provider, args.demands, args.spread)
+    if args.backend == "postgresql":
+        figures = _postgres(args.pg_url, *shape)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            figures = run(f"sqlite:///{tmp}/bench.db", *shape)
     if args.json:
         print(json.dumps(figures, indent=2))
         return
     print(
-        f"sqlite: {args.providers} providers, {args.demands} demands; "
-        f"pass p50 {figures['pass']['p50_ms']} ms, p95 {figures['pass']['p95_ms']} ms; "
-        f"reading the providers again (stems in memory) p50 {figures['read_warm']['p50_ms']} ms; "
-        f"rank alone p50 {figures['rank']['p50_ms']} ms, "
-        f"p95 {figures['rank']['p95_ms']} ms; bare reads p50 {figures['bare']['p50_ms']} ms; "
-        f"ratio at p50 {figures['ratio_pass_to_bare_p50']}"
+        f"{figures['backend']}: {figures['offers']} offers of {figures['providers']} providers "
+        f"({figures['spread']}), {args.demands} demands; build {figures['build_s']} s; "
+        f"refresh p50 {figures['refresh']['p50_ms']} ms; rank p50 {figures['rank']['p50_ms']} ms, "
+        f"p95 {figures['rank']['p95_ms']} ms; query p50 {figures['query']['p50_ms']} ms; "
+        f"{figures['candidates_mean']} candidates, {figures['ranked_mean']} ranked on average; "
+        f"ratio rank / query at p50 {figures['ratio_rank_to_query_p50']}"
     )
 
 

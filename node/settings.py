@@ -278,7 +278,7 @@ class Settings:
         default=10,
         metadata=_doc(
             "Kilometres a provider goes to provide a service unless they set their own radius "
-            "(\"rayon d'intervention\"); also the radius of offers from other nodes."
+            '("rayon d\'intervention"); also the radius of offers from other nodes.'
         ),
     )
     match_notify_top: int = field(

@@ -70,7 +70,9 @@ class User(SQLModel, table=True):
     approve_followers: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     avatar: str | None = Field(default=None, max_length=32)  # content hash of the picture (accounts.avatars)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, index=True
+    )  # matching's refresh
     approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The agrément (or autorisation) number a provider declares; shown as declared, never checked remotely.
     approval_number: str | None = Field(default=None, max_length=40)

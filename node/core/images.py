@@ -57,8 +57,14 @@ def reencode(data: bytes, *, max_bytes: int, size: int, square: bool, field: str
                 else:
                     result = upright.copy()
                     result.thumbnail((size, size), Image.Resampling.LANCZOS)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning):
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
         raise _refuse(MSG_NOT_IMAGE, field) from None
     out = io.BytesIO()
     result.save(out, format="JPEG", quality=QUALITY, optimize=True)  # no exif=...: none is written

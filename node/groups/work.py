@@ -437,14 +437,15 @@ def assign_due(settings: Settings, *, session: Session) -> int:
     automatically and have no member yet; how many (for the periodic job)."""
     done = 0
     groups = session.exec(
-        select(Group).where(
-            col(Group.state) == "active", col(Group.sharing_rule) != SharingRule.COORDINATOR.value
-        ).order_by(col(Group.id))
+        select(Group)
+        .where(col(Group.state) == "active", col(Group.sharing_rule) != SharingRule.COORDINATOR.value)
+        .order_by(col(Group.id))
     ).all()
     for group in groups:
         uri = actor_of(settings, group).uri
         waiting = session.exec(
-            select(Agreement).where(
+            select(Agreement)
+            .where(
                 col(Agreement.provider_uri) == uri,
                 col(Agreement.performer_uri).is_(None),
                 col(Agreement.state).in_(OPEN_STATES),

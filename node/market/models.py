@@ -62,7 +62,9 @@ class Proposal(SQLModel, table=True):
         default=None, sa_column=Column(Text, nullable=True)
     )  # as received, for remote ones
     published_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, index=True
+    )  # matching's refresh
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

@@ -16,6 +16,7 @@ from node.settings import Settings
 
 log = logging.getLogger("asasap.search")
 
+
 class _Alerts(Periodic):
     """A periodic job of the search, every ``ASASAP_ALERTS_INTERVAL_SECONDS``."""
 

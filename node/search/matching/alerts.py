@@ -20,12 +20,8 @@ from sqlmodel import Session, col, select
 from node.market.lifecycles import ProposalState
 from node.market.models import Proposal
 from node.market.notifications import Kind, notify
-from node.search.matching.candidates import (
-    Ranked,
-    demands_for_offer,
-    people_of_node,
-    providers_for_demand,
-)
+from node.search.matching import profiles
+from node.search.matching.candidates import Ranked, demands_for_offer, providers_for_demand
 from node.search.matching.models import MatchCursor, MatchNotice, MatchSettings
 from node.search.matching.scoring import reasons
 from node.settings import Settings
@@ -169,10 +165,10 @@ def _pass(
 
 def match_new_demands(settings: Settings, now: datetime, *, session: Session) -> int:
     """Notify this node's best providers of each demand stored since the last pass; how many notices."""
-    people = people_of_node(settings, now, session=session)
+    profiles.refresh(settings, now, session=session)
 
     def rank(demand: Proposal) -> list[Ranked]:
-        return providers_for_demand(settings, demand, now, session=session, people=people)
+        return providers_for_demand(settings, demand, now, session=session, refreshed=True)
 
     return _pass("demands", "request", settings, now, rank, Kind.MATCH_DEMAND, session=session)
 

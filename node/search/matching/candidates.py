@@ -15,27 +15,22 @@ people, and nothing about our people leaves the node.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from node.accounts.blocks import PersonBlock
-from node.accounts.models import AccountStatus, User, UserCategory
+from node.accounts.models import AccountStatus, User
 from node.activitypub.actors import local
 from node.catalog.categories import UnknownCategory, by_slug
 from node.catalog.eligibility import may_provide
-from node.market import schedule as sched
 from node.market.evaluations.service import reputations_of
-from node.market.lifecycles import ProposalState
 from node.market.models import Proposal
-from node.places.gazetteer import default_gazetteer
-from node.search.matching.models import MatchSettings
-from node.search.matching.scoring import MIN_SCORE, Match, Need, Supply, score, text_terms
+from node.search.matching import profiles
+from node.search.matching.scoring import MIN_SCORE, Match, Need, Supply, price_of, score, text_terms
+from node.search.matching.supplies import Person, is_open, people_of_node, radii, radius_of, weekdays_of
 from node.settings import Settings
 
 __all__ = [
@@ -49,17 +44,9 @@ __all__ = [
     "person_supply",
     "providers_for_demand",
     "demands_for_offer",
+    "radius_of",
     "weekdays_of",
 ]
-
-
-@dataclass(frozen=True)
-class Person:
-    """A person of this node as a provider: the account and what matching knows of them."""
-
-    user: User
-    uri: str
-    supply: Supply
 
 
 @dataclass(frozen=True)
@@ -72,24 +59,6 @@ class Ranked:
     proposal: Proposal | None = None
 
 
-def weekdays_of(schedule_json: str | None) -> frozenset[int] | None:
-    """The days of the week (0 is Monday) a stored schedule takes place on; None without one."""
-    if not schedule_json:
-        return None
-    try:
-        parsed = sched.from_json(json.loads(schedule_json))
-    except (ValueError, TypeError, KeyError):
-        return None
-    if parsed is None:
-        return None
-    if isinstance(parsed, sched.WeeklyRecurrence):
-        return frozenset(parsed.weekdays)
-    start = parsed.start.astimezone(ZoneInfo(sched.PARIS)).date()
-    end = parsed.end.astimezone(ZoneInfo(sched.PARIS)).date()
-    days = min((end - start).days + 1, 7)
-    return frozenset((start.weekday() + n) % 7 for n in range(days))
-
-
 def need_of(demand: Proposal) -> Need:
     """A demand as a need."""
     return Need(
@@ -99,13 +68,7 @@ def need_of(demand: Proposal) -> Need:
         lat=demand.latitude,
         lon=demand.longitude,
         weekdays=weekdays_of(demand.schedule),
-    )
-
-
-def _is_open(now: datetime) -> ColumnElement[bool]:
-    return and_(
-        col(Proposal.state) == ProposalState.OPEN.value,
-        or_(col(Proposal.expires_at).is_(None), col(Proposal.expires_at) > now),
+        budget=price_of(demand.price_amount, demand.price_currency, demand.price_basis),
     )
 
 
@@ -113,81 +76,15 @@ def open_proposals(
     purpose: str, now: datetime, *, session: Session, local_only: bool = False
 ) -> list[Proposal]:
     """The open offers or demands (``purpose``), of this node only when ``local_only``."""
-    query = select(Proposal).where(col(Proposal.purpose) == purpose, _is_open(now))
+    query = select(Proposal).where(col(Proposal.purpose) == purpose, is_open(now))
     if local_only:
         query = query.where(col(Proposal.local_author_id).is_not(None))
     return list(session.exec(query.order_by(col(Proposal.id))).all())
 
 
-def _radii(user_ids: Iterable[int], *, session: Session) -> dict[int, MatchSettings]:
-    ids = list(user_ids)
-    if not ids:
-        return {}
-    rows = session.exec(select(MatchSettings).where(col(MatchSettings.user_id).in_(ids))).all()
-    return {row.user_id: row for row in rows}
-
-
-def radius_of(settings: Settings, row: MatchSettings | None) -> int:
-    """A person's radius: their own, else the node's default."""
-    return row.radius_km if row is not None and row.radius_km else settings.match_radius_km
-
-
-def people_of_node(
-    settings: Settings, now: datetime, *, session: Session, only: int | None = None
-) -> list[Person]:
-    """This node's active providers as supplies (only one of them with ``only``)."""
-    query = select(User).where(col(User.offers_services), col(User.status) == AccountStatus.ACTIVE.value)
-    if only is not None:
-        query = query.where(col(User.id) == only)
-    users = list(session.exec(query.order_by(col(User.id))).all())
-    if not users:
-        return []
-    ids = [u.pk for u in users]
-    categories: dict[int, set[str]] = {i: set() for i in ids}
-    for row in session.exec(select(UserCategory).where(col(UserCategory.user_id).in_(ids))).all():
-        categories[row.user_id].add(row.category)
-    texts: dict[int, list[str]] = {u.pk: [u.bio] for u in users}
-    days: dict[int, set[int]] = {}
-    offers = session.exec(
-        select(Proposal).where(
-            col(Proposal.purpose) == "offer", col(Proposal.local_author_id).in_(ids), _is_open(now)
-        )
-    ).all()
-    for offer in offers:
-        owner = offer.local_author_id
-        assert owner is not None
-        texts[owner] += [offer.title, offer.description]
-        if offer.category:
-            categories[owner].add(offer.category)
-        offered = weekdays_of(offer.schedule)
-        if offered is not None:
-            days.setdefault(owner, set()).update(offered)
-    own = _radii(ids, session=session)
-    uris = {u.pk: local.person(settings, u).uri for u in users}
-    reputations = reputations_of(uris.values(), session=session)
-    gazetteer = default_gazetteer()
-    found: list[Person] = []
-    for user in users:
-        commune = gazetteer.by_insee(user.commune_insee) if user.commune_insee else None
-        reputation = reputations[uris[user.pk]]
-        supply = Supply(
-            uri=uris[user.pk],
-            categories=frozenset(categories[user.pk]),
-            terms=text_terms(*texts[user.pk]),
-            lat=commune.lat if commune is not None else None,
-            lon=commune.lon if commune is not None else None,
-            radius_km=float(radius_of(settings, own.get(user.pk))),
-            weekdays=frozenset(days[user.pk]) if user.pk in days else None,
-            reputation_mean=reputation.mean,
-            reputation_count=reputation.count,
-        )
-        found.append(Person(user=user, uri=uris[user.pk], supply=supply))
-    return found
-
-
 def person_supply(settings: Settings, user: User, now: datetime, *, session: Session) -> Person | None:
     """``user`` as a provider (None unless they offer services and are active)."""
-    found = people_of_node(settings, now, session=session, only=user.pk)
+    found = people_of_node(settings, now, session=session, only=[user.pk])
     return found[0] if found else None
 
 
@@ -233,10 +130,15 @@ def providers_for_demand(
     *,
     session: Session,
     people: Sequence[Person] | None = None,
+    refreshed: bool = False,
 ) -> list[Ranked]:
-    """This node's providers for ``demand``, best first (``people`` may be given when ranking many
-    demands at once)."""
-    people = people_of_node(settings, now, session=session) if people is None else people
+    """This node's providers for ``demand``, best first: read from ``match_profiles`` (refreshed first
+    unless ``refreshed``: the job refreshes once per pass), or among ``people`` when given (a person's own
+    suggestions)."""
+    if people is None:
+        if not refreshed:
+            profiles.refresh(settings, now, session=session)
+        return _from_profiles(settings, demand, now, session=session)
     need = need_of(demand)
     author_id = demand.local_author_id
     blocks = _blocks(session=session, users=[p.user.pk for p in people] + ([author_id] if author_id else []))
@@ -248,16 +150,40 @@ def providers_for_demand(
             continue
         if not _eligible(demand.category, person.user.provider_status):
             continue
-        match = score(need, person.supply)
+        match = score(need, person.supply, now)
         if match is not None:
             found.append(Ranked(match=match, user=person.user))
+    return _ordered(found)
+
+
+def _from_profiles(settings: Settings, demand: Proposal, now: datetime, *, session: Session) -> list[Ranked]:
+    """The ranking of the job: candidates pre-filtered in SQL (:func:`profiles.nearby`), scored, then
+    the accounts of those who match read (still active providers only) and blocks checked."""
+    need = need_of(demand)
+    author_id = demand.local_author_id
+    scored: dict[int, Match] = {}
+    for row in profiles.nearby(need, session=session):
+        if row.user_id == author_id or not _eligible(demand.category, row.provider_status):
+            continue
+        match = score(need, profiles.supply_of(row, ""), now)
+        if match is not None and match.score >= MIN_SCORE:
+            scored[row.user_id] = match
+    users = _active(scored, session=session)
+    users = [u for u in users if u.offers_services]
+    blocks = _blocks(session=session, users=[u.pk for u in users] + ([author_id] if author_id else []))
+    found: list[Ranked] = []
+    for user in users:
+        uri = local.person(settings, user).uri
+        if uri == demand.author_uri or (user.pk, demand.author_uri) in blocks or (author_id, uri) in blocks:
+            continue
+        found.append(Ranked(match=scored[user.pk], user=user))
     return _ordered(found)
 
 
 def offer_supplies(settings: Settings, offers: Sequence[Proposal], *, session: Session) -> list[Supply]:
     """Offers as supplies: each one's category, words, place and days, its author's radius (the node's
     default for another node's author) and reputation (read for all at once)."""
-    own = _radii([o.local_author_id for o in offers if o.local_author_id], session=session)
+    own = radii([o.local_author_id for o in offers if o.local_author_id], session=session)
     reputations = reputations_of([o.author_uri for o in offers], session=session)
     found = []
     for offer in offers:
@@ -273,6 +199,7 @@ def offer_supplies(settings: Settings, offers: Sequence[Proposal], *, session: S
                 weekdays=weekdays_of(offer.schedule),
                 reputation_mean=reputation.mean,
                 reputation_count=reputation.count,
+                price=price_of(offer.price_amount, offer.price_currency, offer.price_basis),
             )
         )
     return found
@@ -308,7 +235,7 @@ def demands_for_offer(
             continue
         if not _offer_may_answer(offer, demand, session=session):
             continue
-        match = score(need_of(demand), supply)
+        match = score(need_of(demand), supply, now)
         if match is not None:
             found.append(Ranked(match=match, user=author, proposal=demand))
     return _ordered(found)
@@ -339,7 +266,7 @@ def offers_for_demand(
             continue
         if not _offer_may_answer(offer, demand, session=session):
             continue
-        match = score(need, supply)
+        match = score(need, supply, now)
         if match is not None:
             found.append(Ranked(match=match, proposal=offer))
     return _ordered(found)

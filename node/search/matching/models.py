@@ -1,12 +1,13 @@
 """Tables of matching: a person's matching settings (their radius, whether new matches notify them), the
-notices already made (one per proposal and person, which also counts a person's notices of the day), and
-how far the periodic pass has read the proposals."""
+notices already made (one per proposal and person, which also counts a person's notices of the day),
+how far the periodic pass has read the proposals, and the providers' profiles as ranking reads them."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, Numeric, Text, UniqueConstraint
 
 from node.core.sqlbase import Field, SQLModel
 from node.core.timeutil import UTCDateTime, utcnow
@@ -23,7 +24,7 @@ class MatchSettings(SQLModel, table=True):
     )
     radius_km: int | None = Field(default=None)
     alerts: bool = Field(default=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
 class MatchNotice(SQLModel, table=True):
@@ -53,3 +54,41 @@ class MatchCursor(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=16)
     seen_up_to: int = Field(default=0)
+
+
+class MatchProfile(SQLModel, table=True):
+    """What ranking needs of one of this node's active providers, kept between passes so that a new demand
+    is matched with one query (:mod:`node.search.matching.profiles`, which refreshes the rows of the
+    people whose profile, offers, settings, agreements or evaluations changed). ``categories`` and
+    ``terms`` are space-separated (with a space at both ends, so ``LIKE '% slug %'`` finds a category);
+    the box is the radius around the commune's centre; ``weekdays`` is a bit mask (1 is Monday)."""
+
+    __tablename__ = "match_profiles"
+    __table_args__ = (
+        Index("ix_match_profiles_lat", "lat"),
+        Index("ix_match_profiles_radius_km", "radius_km"),
+    )
+
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    provider_status: str = Field(default="none", max_length=32)
+    categories: str = Field(default=" ", sa_column=Column(Text, nullable=False, default=" "))
+    terms: str = Field(default=" ", sa_column=Column(Text, nullable=False, default=" "))
+    lat: float | None = Field(default=None)
+    lon: float | None = Field(default=None)
+    radius_km: float = Field(default=10.0)
+    lat_min: float | None = Field(default=None)
+    lat_max: float | None = Field(default=None)
+    lon_min: float | None = Field(default=None)
+    lon_max: float | None = Field(default=None)
+    weekdays: int | None = Field(default=None)
+    reputation_mean: Decimal | None = Field(default=None, sa_column=Column(Numeric(4, 2), nullable=True))
+    reputation_count: int = Field(default=0)
+    price_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 2), nullable=True))
+    price_currency: str | None = Field(default=None, max_length=4)
+    price_basis: str | None = Field(default=None, max_length=8)
+    completed: int = Field(default=0)
+    finished: int = Field(default=0)
+    last_active_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    refreshed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

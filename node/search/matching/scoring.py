@@ -1,7 +1,7 @@
 """How well a supply (a provider, or one offer) answers a need (a demand): the one place where the
 matching's score is defined. Pure functions, no database.
 
-The score is a weighted sum of five parts, each between 0 and 1 (:data:`WEIGHTS`, summing to 1):
+The score is a weighted sum of eight parts, each between 0 and 1 (:data:`WEIGHTS`, summing to 1):
 
 - ``category``: 1 when the supply provides the demand's category, :data:`RELATED_CATEGORY` when only one
   of the same group (e.g. both household tasks), 0 otherwise.
@@ -13,6 +13,13 @@ The score is a weighted sum of five parts, each between 0 and 1 (:data:`WEIGHTS`
   :data:`UNKNOWN` when either side says nothing.
 - ``reputation``: the mean evaluation pulled towards :data:`PRIOR_MEAN` by :data:`PRIOR_WEIGHT`
   pseudo-evaluations (few evaluations count little), from 1 → 0 to 5 → 1.
+- ``price``: 1 when the supply's price is within the demand's budget (same currency and basis), falling
+  linearly to 0 at :data:`OVER_BUDGET_ZERO` times the budget; :data:`UNKNOWN` when either says none.
+- ``completion``: the share of the provider's finished agreements they completed (an agreement they
+  cancelled counts against them, one the other party cancelled does not), pulled towards
+  :data:`UNKNOWN` by one pseudo-agreement; :data:`UNKNOWN` with none.
+- ``recency``: 1 when the provider was active in the last :data:`RECENT_DAYS` days, falling linearly to 0
+  at :data:`STALE_DAYS`; :data:`UNKNOWN` when not known.
 
 A pair with neither the category nor a word in common is no match; below :data:`MIN_SCORE` a match is
 neither suggested nor notified. Who may be a candidate at all (eligibility, blocks, the author) is
@@ -24,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from functools import cache, lru_cache
 
@@ -38,6 +46,7 @@ __all__ = [
     "forget_texts",
     "Match",
     "Need",
+    "Price",
     "Supply",
     "reasons",
     "score",
@@ -45,17 +54,23 @@ __all__ = [
 ]
 
 WEIGHTS: dict[str, float] = {
-    "category": 0.35,
-    "text": 0.30,
-    "distance": 0.20,
+    "category": 0.30,
+    "text": 0.25,
+    "distance": 0.15,
     "availability": 0.05,
-    "reputation": 0.10,
+    "reputation": 0.08,
+    "price": 0.07,
+    "completion": 0.05,
+    "recency": 0.05,
 }
 RELATED_CATEGORY = 0.4
 UNKNOWN = 0.5
 PRIOR_MEAN = 3.5
 PRIOR_WEIGHT = 2
 MIN_SCORE = 0.35
+OVER_BUDGET_ZERO = 1.5
+RECENT_DAYS = 30
+STALE_DAYS = 365
 
 _TAG = re.compile(r"<[^>]*>")
 TEXT_CACHE = 50_000  # texts whose stems are kept (a few hundred bytes each)
@@ -90,6 +105,22 @@ def text_terms(*texts: str) -> frozenset[str]:
 
 
 @dataclass(frozen=True)
+class Price:
+    """An amount, its currency (``EUR`` or ``HOUR``, time tokens) and basis (``per_hour`` or ``total``)."""
+
+    amount: Decimal
+    currency: str
+    basis: str
+
+
+def price_of(amount: Decimal | None, currency: str | None, basis: str | None) -> Price | None:
+    """A proposal's price columns as a :class:`Price` (None when any is missing)."""
+    if amount is None or not currency or not basis:
+        return None
+    return Price(Decimal(amount), currency, basis)
+
+
+@dataclass(frozen=True)
 class Need:
     """A demand, as matching sees it."""
 
@@ -99,6 +130,7 @@ class Need:
     lat: float | None
     lon: float | None
     weekdays: frozenset[int] | None = None
+    budget: Price | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +146,10 @@ class Supply:
     weekdays: frozenset[int] | None = None
     reputation_mean: Decimal | None = None
     reputation_count: int = 0
+    price: Price | None = None
+    completed: int = 0  # agreements completed as the provider
+    finished: int = 0  # completed, plus those the provider cancelled
+    last_active: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +163,11 @@ class Match:
     common_days: tuple[int, ...] = ()
     reputation_mean: Decimal | None = None
     reputation_count: int = 0
+    price: Price | None = None
+    within_budget: bool | None = None  # None: not compared
+    completed: int = 0
+    finished: int = 0
+    idle_days: int | None = None
 
 
 def _group(slug: str) -> str | None:
@@ -153,9 +194,34 @@ def _reputation(mean: Decimal | None, count: int) -> float:
     return max(0.0, min(1.0, (pulled - 1) / 4))
 
 
-def score(need: Need, supply: Supply) -> Match | None:
+def _price(budget: Price | None, price: Price | None) -> tuple[float, bool | None]:
+    if budget is None or price is None or (budget.currency, budget.basis) != (price.currency, price.basis):
+        return UNKNOWN, None
+    if price.amount <= budget.amount:
+        return 1.0, True
+    if budget.amount <= 0:
+        return 0.0, False
+    over = float(price.amount / budget.amount) - 1
+    return max(0.0, 1.0 - over / (OVER_BUDGET_ZERO - 1)), False
+
+
+def _completion(completed: int, finished: int) -> float:
+    if not finished:
+        return UNKNOWN
+    return (completed + UNKNOWN) / (finished + 1)
+
+
+def _recency(idle_days: int | None) -> float:
+    if idle_days is None:
+        return UNKNOWN
+    if idle_days <= RECENT_DAYS:
+        return 1.0
+    return max(0.0, 1.0 - (idle_days - RECENT_DAYS) / (STALE_DAYS - RECENT_DAYS))
+
+
+def score(need: Need, supply: Supply, now: datetime | None = None) -> Match | None:
     """The match of ``supply`` for ``need``, or None when it is none (out of the supply's radius, or
-    nothing in common)."""
+    nothing in common); the recency of activity counts only when ``now`` is given."""
     category, kind = _category(need, supply)
     text = len(need.terms & supply.terms) / len(need.terms) if need.terms else 0.0
     if category == 0.0 and text == 0.0:
@@ -175,12 +241,19 @@ def score(need: Need, supply: Supply) -> Match | None:
     else:
         common = tuple(sorted(need.weekdays & supply.weekdays))
         availability = 1.0 if common else 0.0
+    price, within = _price(need.budget, supply.price)
+    idle: int | None = None
+    if now is not None and supply.last_active is not None:
+        idle = max(0, (now - supply.last_active).days)
     parts = {
         "category": category,
         "text": text,
         "distance": distance,
         "availability": availability,
         "reputation": _reputation(supply.reputation_mean, supply.reputation_count),
+        "price": price,
+        "completion": _completion(supply.completed, supply.finished),
+        "recency": _recency(idle),
     }
     total = sum(WEIGHTS[name] * value for name, value in parts.items())
     return Match(
@@ -191,6 +264,11 @@ def score(need: Need, supply: Supply) -> Match | None:
         common_days=common,
         reputation_mean=supply.reputation_mean,
         reputation_count=supply.reputation_count,
+        price=supply.price,
+        within_budget=within,
+        completed=supply.completed,
+        finished=supply.finished,
+        idle_days=idle,
     )
 
 
@@ -207,6 +285,14 @@ _WORDS = {
         "days": "disponible le {days}",
         "rated": "{mean}/5 sur {count} évaluation{s}",
         "new": "pas encore évalué",
+        "within": "dans votre budget ({price})",
+        "over": "au-dessus de votre budget ({price})",
+        "completed": "{completed} service{s} mené{s} à bien sur {finished}",
+        "today": "actif ces derniers jours",
+        "idle": "actif il y a {n} jours",
+        "idle_months": "actif il y a {n} mois",
+        "per_hour": "/h",
+        "hours": "{amount} h",
         "and": " et ",
     },
     "en": {
@@ -217,6 +303,14 @@ _WORDS = {
         "days": "available on {days}",
         "rated": "{mean}/5 from {count} evaluation{s}",
         "new": "not evaluated yet",
+        "within": "within your budget ({price})",
+        "over": "over your budget ({price})",
+        "completed": "completed {completed} of {finished} service{s}",
+        "today": "active in the last few days",
+        "idle": "active {n} days ago",
+        "idle_months": "active {n} months ago",
+        "per_hour": "/h",
+        "hours": "{amount} h",
         "and": " and ",
     },
 }
@@ -232,6 +326,23 @@ def _join(items: Iterable[str], lang: str) -> str:
     if len(items) < 2:
         return "".join(items)
     return ", ".join(items[:-1]) + _WORDS[lang]["and"] + items[-1]
+
+
+def _money(price: Price, lang: str) -> str:
+    words = _WORDS[lang]
+    amount = f"{price.amount:.2f}".removesuffix(".00")
+    amount = amount.replace(".", ",") if lang == "fr" else amount
+    text = words["hours"].format(amount=amount) if price.currency == "HOUR" else f"{amount}\u00a0€"
+    return text + (words["per_hour"] if price.basis == "per_hour" else "")
+
+
+def _activity(idle_days: int, lang: str) -> str:
+    words = _WORDS[lang]
+    if idle_days <= 7:
+        return words["today"]
+    if idle_days < 60:
+        return words["idle"].format(n=idle_days)
+    return words["idle_months"].format(n=idle_days // 30)
 
 
 def reasons(match: Match, lang: str) -> list[str]:
@@ -256,4 +367,13 @@ def reasons(match: Match, lang: str) -> list[str]:
         )
     else:
         found.append(words["new"])
+    if match.within_budget is not None and match.price is not None:
+        found.append(
+            words["within" if match.within_budget else "over"].format(price=_money(match.price, lang))
+        )
+    if match.finished:
+        plural = "s" if (match.completed if lang == "fr" else match.finished) > 1 else ""
+        found.append(words["completed"].format(completed=match.completed, finished=match.finished, s=plural))
+    if match.idle_days is not None:
+        found.append(_activity(match.idle_days, lang))
     return found

@@ -1,0 +1,250 @@
+"""The table ``match_profiles``: what ranking needs of each of this node's active providers, so that a
+new demand is matched against them with one query instead of rebuilding every provider from their rows.
+
+**Kept up to date** by :func:`refresh`, called by the matching job before each pass and by any ranking
+of all providers: the rows of the people changed since the last refresh are built again
+(:func:`~node.search.matching.supplies.people_of_node`), the others are left as they are. A person is
+changed when, since then, their account (``users.updated_at``: profile, categories, status), one of
+their proposals (``updated_at``, or an expiry passed), their matching settings, an agreement they are a
+party to, or a published evaluation of them changed. The last refresh's time is kept in
+``match_cursors`` (row ``profiles:<default radius>``, in seconds; changing the node's default radius
+starts a full rebuild), and each refresh looks :data:`MARGIN` further back so that a transaction
+committed just after the previous one read is not missed. A table rather than a cache in memory: the
+web and worker processes read the same rows, and a restart costs nothing.
+
+**Read** by :func:`nearby`: the providers whose radius box contains the demand's place (an index on the
+latitude narrows the rows to a band as wide as the largest radius) and who provide a category of the
+demand's group; the score is then computed in Python on these rows only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+
+from sqlalchemy import Executable, Float, Row, bindparam, delete, func, or_, select
+from sqlmodel import Session, col
+
+from node.accounts.models import User
+from node.catalog.categories import UnknownCategory, by_slug, in_group
+from node.market.lifecycles import EvaluationState
+from node.market.models import Agreement, Evaluation, Proposal
+from node.search.matching.models import MatchCursor, MatchProfile, MatchSettings
+from node.search.matching.scoring import Need, Price, Supply
+from node.search.matching.supplies import Person, people_of_node
+from node.settings import Settings
+
+__all__ = ["MARGIN", "KM_PER_DEGREE", "MatchProfile", "nearby", "refresh", "supply_of"]
+
+MARGIN = timedelta(minutes=2)
+KM_PER_DEGREE = 111.2
+_BOX_SLACK = 1.01  # the box is a little larger than the circle: the exact distance is checked after
+
+
+def _cursor_name(settings: Settings) -> str:
+    return f"profiles:{settings.match_radius_km}"
+
+
+def _bits(days: frozenset[int] | None) -> int | None:
+    return None if days is None else sum(1 << d for d in days)
+
+
+def _days(bits: int | None) -> frozenset[int] | None:
+    return None if bits is None else frozenset(d for d in range(7) if bits & (1 << d))
+
+
+def _row(person: Person, now: datetime) -> MatchProfile:
+    supply = person.supply
+    row = MatchProfile(
+        user_id=person.user.pk,
+        provider_status=person.user.provider_status,
+        categories=" " + " ".join(sorted(supply.categories)) + " ",
+        terms=" " + " ".join(sorted(supply.terms)) + " ",
+        lat=supply.lat,
+        lon=supply.lon,
+        radius_km=supply.radius_km,
+        weekdays=_bits(supply.weekdays),
+        reputation_mean=supply.reputation_mean,
+        reputation_count=supply.reputation_count,
+        price_amount=supply.price.amount if supply.price else None,
+        price_currency=supply.price.currency if supply.price else None,
+        price_basis=supply.price.basis if supply.price else None,
+        completed=supply.completed,
+        finished=supply.finished,
+        last_active_at=supply.last_active,
+        refreshed_at=now,
+    )
+    if supply.lat is not None and supply.lon is not None:
+        dlat = supply.radius_km * _BOX_SLACK / KM_PER_DEGREE
+        cos = max(math.cos(math.radians(supply.lat)), 0.01)
+        dlon = dlat / cos
+        row.lat_min, row.lat_max = supply.lat - dlat, supply.lat + dlat
+        row.lon_min, row.lon_max = supply.lon - dlon, supply.lon + dlon
+    return row
+
+
+def _local_ids(settings: Settings, uris: Iterable[str | None], *, session: Session) -> set[int]:
+    prefix = settings.url("/users/")
+    names = sorted({u.removeprefix(prefix) for u in uris if u and u.startswith(prefix)})
+    found: set[int] = set()
+    for start in range(0, len(names), 500):
+        query = select(col(User.id)).where(col(User.username).in_(names[start : start + 500]))
+        found |= {i for (i,) in session.execute(query).all() if i is not None}
+    return found
+
+
+def _changed(settings: Settings, since: datetime, now: datetime, *, session: Session) -> set[int]:
+    """The people whose profile row may be out of date since ``since``."""
+    ids: set[int] = set()
+
+    def add(query: Executable) -> None:
+        ids.update(i for (i,) in session.execute(query).all() if i is not None)
+
+    add(select(col(User.id)).where(col(User.updated_at) > since))
+    author = col(Proposal.local_author_id)
+    add(
+        select(author).where(author.is_not(None), col(Proposal.updated_at) > since)
+    )  # two queries: two indexes
+    add(
+        select(author).where(
+            author.is_not(None), col(Proposal.expires_at) > since, col(Proposal.expires_at) <= now
+        )
+    )
+    add(select(col(MatchSettings.user_id)).where(col(MatchSettings.updated_at) > since))
+    for party in (Agreement.local_provider_id, Agreement.local_requester_id):
+        add(select(col(party)).where(col(Agreement.updated_at) > since))
+    evaluated = session.execute(
+        select(col(Evaluation.evaluated_uri), col(Evaluation.performer_uri)).where(
+            col(Evaluation.published_at) > since, col(Evaluation.state) == EvaluationState.PUBLISHED.value
+        )
+    ).all()
+    ids |= _local_ids(settings, (u for pair in evaluated for u in pair), session=session)
+    return ids
+
+
+def _store(people: Sequence[Person], ids: Iterable[int] | None, now: datetime, *, session: Session) -> None:
+    if ids is None:
+        session.execute(delete(MatchProfile))
+    else:
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            session.execute(delete(MatchProfile).where(col(MatchProfile.user_id).in_(chunk)))
+    session.add_all(_row(person, now) for person in people)
+    session.flush()
+
+
+def refresh(settings: Settings, now: datetime, *, session: Session) -> int:
+    """Bring ``match_profiles`` up to date (see the module); how many people's rows were built again
+    (all of them on the first call, or after the node's default radius changed)."""
+    name = _cursor_name(settings)
+    cursor = session.get(MatchCursor, name)
+    stamp = int(now.timestamp())
+    if cursor is None:
+        session.execute(delete(MatchCursor).where(col(MatchCursor.name).startswith("profiles:")))
+        people = people_of_node(settings, now, session=session)
+        _store(people, None, now, session=session)
+        session.add(MatchCursor(name=name, seen_up_to=stamp))
+        session.flush()
+        return len(people)
+    since = datetime.fromtimestamp(cursor.seen_up_to, UTC) - MARGIN
+    ids = _changed(settings, since, now, session=session)
+    if ids:
+        _store(people_of_node(settings, now, session=session, only=ids), ids, now, session=session)
+    cursor.seen_up_to = stamp
+    session.add(cursor)
+    session.flush()
+    return len(ids)
+
+
+def _group_slugs(category: str) -> list[str]:
+    try:
+        group = by_slug(category).group
+    except UnknownCategory:
+        return [category]
+    return [c.slug for c in in_group(group)]
+
+
+_COLUMNS = (
+    MatchProfile.user_id,
+    MatchProfile.provider_status,
+    MatchProfile.categories,
+    MatchProfile.terms,
+    MatchProfile.lat,
+    MatchProfile.lon,
+    MatchProfile.radius_km,
+    MatchProfile.weekdays,
+    MatchProfile.reputation_mean,
+    MatchProfile.reputation_count,
+    MatchProfile.price_amount,
+    MatchProfile.price_currency,
+    MatchProfile.price_basis,
+    MatchProfile.completed,
+    MatchProfile.finished,
+    MatchProfile.last_active_at,
+)
+
+
+def supply_of(row: Row[tuple[object, ...]], uri: str) -> Supply:
+    """A row of :func:`nearby` as a supply."""
+    price = None
+    if row.price_amount is not None and row.price_currency and row.price_basis:
+        price = Price(Decimal(row.price_amount), row.price_currency, row.price_basis)
+    mean = row.reputation_mean
+    return Supply(
+        uri=uri,
+        categories=frozenset(row.categories.split()),
+        terms=frozenset(row.terms.split()),
+        lat=row.lat,
+        lon=row.lon,
+        radius_km=row.radius_km,
+        weekdays=_days(row.weekdays),
+        reputation_mean=Decimal(mean) if mean is not None else None,
+        reputation_count=row.reputation_count,
+        price=price,
+        completed=row.completed,
+        finished=row.finished,
+        last_active=row.last_active_at,
+    )
+
+
+@lru_cache(maxsize=256)
+def _query(place: str, slugs: tuple[str, ...]) -> Executable:
+    """The pre-filter, built once per shape (``place``: ``box`` for the providers whose radius box holds
+    the demand's place, ``unplaced`` for those whose place is unknown, ``any``; the group's categories)
+    with its values bound at each call: building the expression costs more than running it. The box
+    and the unplaced are two queries, not one with ``OR``, so that the index on the latitude is used."""
+    query = select(*(col(c) for c in _COLUMNS))
+    if place == "box":
+        lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
+        query = query.where(
+            col(MatchProfile.lat).between(bindparam("low", type_=Float), bindparam("high", type_=Float)),
+            col(MatchProfile.lat_min) <= lat,
+            col(MatchProfile.lat_max) >= lat,
+            col(MatchProfile.lon_min) <= lon,
+            col(MatchProfile.lon_max) >= lon,
+        )
+    elif place == "unplaced":
+        query = query.where(col(MatchProfile.lat).is_(None))
+    if slugs:
+        query = query.where(or_(*(col(MatchProfile.categories).like(f"% {slug} %") for slug in slugs)))
+    return query
+
+
+_WIDEST = select(func.max(col(MatchProfile.radius_km)))
+
+
+def nearby(need: Need, *, session: Session) -> list[Row[tuple[object, ...]]]:
+    """The profiles that may answer ``need``: within their radius box of its place (every one when its
+    place is unknown, and those whose own place is unknown), providing a category of its group (every
+    one when it has none)."""
+    slugs = tuple(_group_slugs(need.category)) if need.category is not None else ()
+    if need.lat is None or need.lon is None:
+        return list(session.execute(_query("any", slugs)).all())
+    band = float(session.execute(_WIDEST).scalar() or 0) * _BOX_SLACK / KM_PER_DEGREE
+    values = {"lat": need.lat, "lon": need.lon, "low": need.lat - band, "high": need.lat + band}
+    found = list(session.execute(_query("box", slugs), values).all())
+    return found + list(session.execute(_query("unplaced", slugs)).all())
