@@ -1,8 +1,8 @@
 """matching: the providers' profiles as ranking reads them (match_profiles), and indexes on the
 updated_at of proposals, users and match_settings for its refresh
 
-Revision ID: 0026_i10m
-Revises: 0025
+Revision ID: 0029
+Revises: 0028
 Create Date: 2026-12-07 15:00:00.000000
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import node.core.timeutil
 
-revision: str = "0026_i10m"
-down_revision: str | None = "0025"
+revision: str = "0029"
+down_revision: str | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
