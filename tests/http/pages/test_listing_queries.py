@@ -113,3 +113,16 @@ def test_my_proposals_runs_as_many_statements_for_20_cards_as_for_5(
     many, page = page_statements(client, "/me/proposals", statements)
     assert card_count(page) == 20
     assert many == few, "\n".join(statements)
+
+
+def test_my_proposals_come_20_a_page(client: TestClient, engine: Engine, settings: Settings) -> None:
+    make_user(engine, "alice")
+    login(client, "alice")
+    own_cards(engine, settings, 21)
+    first = client.get("/me/proposals").text
+    assert card_count(first) == 20
+    assert 'href="/me/proposals?page=2" rel="next"' in first and 'rel="prev"' not in first
+    second = client.get("/me/proposals?page=2").text
+    assert card_count(second) == 1
+    assert 'href="/me/proposals?page=1" rel="prev"' in second and 'rel="next"' not in second
+    assert card_count(client.get("/me/proposals?page=abc").text) == 20  # a bad page number: the first
