@@ -102,7 +102,9 @@ def negotiate(accept_language: str | None, default: str) -> str:
     return default
 
 
+@lru_cache(maxsize=8)
 def locale_for(language: str) -> Locale:
+    """The Babel locale of ``language`` (French of France, else British English), parsed once."""
     try:
         return Locale.parse("fr_FR" if language == "fr" else "en_GB")
     except UnknownLocaleError:  # pragma: no cover - babel always knows these two

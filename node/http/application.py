@@ -55,6 +55,7 @@ def build(
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
     )
     templating.install(templates, catalogs, settings)
     notification_pages.install(templates, engine)

@@ -57,10 +57,13 @@ async def remote_person(request: Request) -> Response:
             "bio": plain_text(actor.summary, BIO_MAX, multiline=True),
             "node": people.node_names([actor.domain], session=session).get(actor.domain, actor.domain),
             **reputation_context(session, actor.uri),
-            "cards": [
-                proposal_pages.card(settings, row, lang)
-                for row in open_of_remote_author(actor.uri, session=session)
-            ],
+            "cards": proposal_pages.with_node_names(
+                session,
+                [
+                    proposal_pages.card(settings, row, lang)
+                    for row in open_of_remote_author(actor.uri, session=session)
+                ],
+            ),
         }
 
     return await render(request, "people/remote.html", await run(request, load))

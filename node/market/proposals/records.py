@@ -135,12 +135,17 @@ def open_remote_of(author_uri: str, *, session: Session) -> Sequence[Proposal]:
     ).all()
 
 
-def of_author(user_id: int, *, session: Session) -> Sequence[Proposal]:
-    """Every proposal of a local person, in any state, newest first."""
+def of_author(
+    user_id: int, *, session: Session, offset: int = 0, limit: int | None = None
+) -> Sequence[Proposal]:
+    """The proposals of a local person, in any state, newest first: every one, or ``limit`` of them
+    after the first ``offset``."""
     return session.exec(
         select(Proposal)
         .where(col(Proposal.local_author_id) == user_id)
         .order_by(col(Proposal.published_at).desc(), col(Proposal.id).desc())
+        .offset(offset)
+        .limit(limit)
     ).all()
 
 

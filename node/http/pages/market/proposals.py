@@ -56,7 +56,7 @@ from node.market.proposals import notes as proposal_notes
 from node.market.proposals import photos as proposal_photos
 from node.market.proposals import reactions
 from node.market.proposals import service as proposals
-from node.market.proposals.records import local_uuid, price_of, schedule_of, to_doc
+from node.market.proposals.records import MAX_PAGE, PAGE_SIZE, local_uuid, price_of, schedule_of, to_doc
 from node.market.vocab import proposal_to_json
 from node.settings import Mode, Settings
 
@@ -111,6 +111,16 @@ def with_ratings(
         rated = reputation is not None and reputation.count > 0
         item["rating"] = evaluation_pages.reputation_view(reputation) if reputation and rated else None
         cards.append(item)
+    return with_node_names(session, cards)
+
+
+def with_node_names(session: Session, cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``cards`` with the names their nodes give themselves (``node_name``, on the cards from other
+    nodes), read in one query for the whole list rather than one per card as ``node_label`` would."""
+    names = people.node_names({item["node"] for item in cards if not item["local"]}, session=session)
+    for item in cards:
+        if not item["local"]:
+            item["node_name"] = names.get(item["node"], item["node"])
     return cards
 
 
@@ -455,13 +465,26 @@ async def my_proposals(request: Request, user: User) -> Response:
     settings = node_of(request).settings
     lang = language_of(request, user)
 
-    def load(session: Session) -> list[dict[str, Any]]:
-        return [card(settings, row, lang) for row in proposals.of_author(user.pk, session=session)]
+    page_text = request.query_params.get("page", "1")
+    page = int(page_text) if page_text.isdigit() and 1 <= int(page_text) <= MAX_PAGE else 1
 
+    def load(session: Session) -> list[dict[str, Any]]:
+        # one more than a page: whether there is a next one, without counting them all
+        rows = proposals.of_author(
+            user.pk, session=session, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1
+        )
+        return [card(settings, row, lang) for row in rows]
+
+    cards = await run(request, load)
     return await render(
         request,
         "proposals/mine.html",
-        {"cards": await run(request, load), "saved": request.query_params.get("saved")},
+        {
+            "cards": cards[:PAGE_SIZE],
+            "saved": request.query_params.get("saved"),
+            "previous_page": page - 1 if page > 1 else None,
+            "next_page": page + 1 if len(cards) > PAGE_SIZE else None,
+        },
     )
 
 
