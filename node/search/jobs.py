@@ -56,7 +56,7 @@ class MatchAlerts(_Alerts):
 
 class PlannerStatistics(Periodic):
     """Refreshes SQLite's statistics (:func:`~node.search.backends.sqlite.refresh_statistics`) every hour:
-    the proposals grow slowly, and a run reads a thousand rows of each index."""
+    the proposals grow slowly (a run reads every index: about a second for 100,000 proposals)."""
 
     name = "planner statistics"
     seconds = 3600.0
