@@ -170,7 +170,7 @@ async def search_proposals(request: Request, caller: User | None, _body: None) -
     return await run(request, load)
 
 
-PEOPLE_PARAMETERS = ("category", "commune", "radius", "provider_status", "min_reputation", "sort")
+PEOPLE_PARAMETERS = ("category", "commune", "radius", "provider_status", "min_reputation", "origin", "sort")
 PEOPLE_SORTS = ("distance", "reputation")
 
 
@@ -227,6 +227,8 @@ async def search_people(request: Request, caller: User | None, _body: None) -> l
             provider_status=filters.provider_status,
             min_reputation=filters.min_reputation,
             sort=sort,
+            origin=filters.origin,
+            node=filters.node,
         )
         described = people.describe(settings, [p.uri for p in found], session=session)
         return [
