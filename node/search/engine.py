@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,11 +33,13 @@ from node.search.backends import backend_for
 from node.search.filters import SearchFilters
 
 __all__ = [
+    "COUNT_CAP",
     "MAX_CANDIDATES",
     "PAGE_SIZE",
     "Hit",
     "Results",
     "centre_of",
+    "known_nodes",
     "matching_conditions",
     "newer_matches",
     "search",
@@ -45,6 +47,7 @@ __all__ = [
 
 PAGE_SIZE = 20
 MAX_CANDIDATES = 50_000  # what one search may rank; beyond, the newest are kept
+COUNT_CAP = 1000  # a search counts its matches up to this many: "more than 1,000"
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,16 @@ class Hit:
 @dataclass(frozen=True)
 class Results:
     hits: list[Hit]
-    total: int
+    total: int  # counted up to COUNT_CAP: when not ``exact``, more than that many match
     page: int
-    pages: int
+    pages: int  # when not ``exact``, the pages known so far
     centre: Commune | None
+    exact: bool = True
+    more: bool | None = None  # a next page exists (None: worked out from ``pages``)
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.more if self.more is not None else self.page < self.pages
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,8 @@ def _conditions(
         origin=filters.origin,
     )
     conditions = listing_conditions(listing, now, session=session)
+    if filters.node is not None:
+        conditions.append(col(Proposal.origin) == filters.node)
     if filters.radius_km is not None:
         if centre is None or centre.lat is None or centre.lon is None:
             conditions.append(false())
@@ -119,6 +126,12 @@ def _conditions(
         if filters.price_max is not None:
             conditions.append(col(Proposal.price_amount) <= filters.price_max)
     return conditions
+
+
+def known_nodes(*, session: Session) -> list[str]:
+    """The other nodes whose proposals are here (their domains, sorted): the choices of ``origin``."""
+    found = select_columns(col(Proposal.origin)).where(col(Proposal.origin) != "").distinct()
+    return sorted(str(o) for o in session.execute(found.order_by(col(Proposal.origin)).limit(200)).scalars())
 
 
 def _distance(centre: Commune | None, lat: float | None, lon: float | None) -> float | None:
@@ -224,9 +237,7 @@ def _planar(centre: Commune | None) -> ColumnElement[float | None] | None:
     return dx * dx + dy * dy
 
 
-def _sql_order(
-    sort: str, title_match: ColumnElement[bool] | None, planar: ColumnElement[float | None] | None
-) -> list[Any]:
+def _sql_order(sort: str, planar: ColumnElement[float | None] | None) -> list[Any]:
     newest = [col(Proposal.published_at).desc(), col(Proposal.id).desc()]
     nearest = [planar.is_(None), planar] if planar is not None else []
     if sort == "date":
@@ -235,52 +246,90 @@ def _sql_order(
         return [*nearest, *newest]
     if sort == "price":
         return [col(Proposal.price_amount).is_(None), col(Proposal.price_amount), *nearest, *newest]
-    return [title_match.desc(), *nearest, *newest] if title_match is not None else [*nearest, *newest]
+    return [*nearest, *newest]  # relevance: the title matches are a query of their own
+
+
+def _matching(conditions: list[ColumnElement[bool]], columns: Sequence[Any]) -> Any:
+    return (
+        select_columns(*columns)
+        .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
+        .where(and_(*conditions))
+    )
+
+
+def _count_up_to(conditions: list[ColumnElement[bool]], limit: int, *, session: Session) -> int:
+    """How many proposals satisfy ``conditions``, counting no further than ``limit``."""
+    found = _matching(conditions, [col(Proposal.id)]).limit(limit).subquery()
+    return int(session.execute(select_columns(func.count()).select_from(found)).scalar_one())
+
+
+def _page_ids(
+    conditions: list[ColumnElement[bool]], order: list[Any], offset: int, limit: int, *, session: Session
+) -> list[int]:
+    statement = _matching(conditions, [col(Proposal.id)]).order_by(*order).offset(offset).limit(limit)
+    return [int(row_id) for row_id in session.execute(statement).scalars()]
 
 
 def _in_database(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
 ) -> Results:
-    """The search when the database can do all of it (no radius, no reputation): count, order, page."""
+    """The search when the database can do all of it (no radius, no reputation): count (up to
+    :data:`COUNT_CAP`), order and page. With words and the relevance order, the proposals whose title
+    matches come first: they are a page of their own query, then the others follow; each part is ordered
+    by distance then freshness. When more than :data:`COUNT_CAP` proposals match, the matches are dense
+    enough for the database to walk its date index and stop at the page (``dense``) rather than read and
+    sort every match."""
     parsed = text_query.parse(filters.q)
-    conditions, title_match = matching_conditions(filters, centre, now, session=session)
-    order = _sql_order(filters.sort, title_match if parsed else None, _planar(centre))
+    base = _conditions(filters, centre, now, session=session)
+    backend = backend_for(session) if parsed else None
+    if backend is not None:
+        backend.prepare(session=session)
+    planar = _planar(centre)
 
-    def page_of(number: int) -> list[Any]:
-        # the count rides along (a window over every match): the full-text lookup runs once
-        statement = (
-            select_columns(col(Proposal.id), title_match, func.count().over())
-            .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
-            .where(and_(*conditions))
-            .order_by(*order)
-            .offset((number - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
-        )
-        return list(session.execute(statement).all())
+    def words(dense: bool) -> list[ColumnElement[bool]]:
+        return [backend.matches(parsed, dense=dense)] if backend is not None else []
 
-    page = filters.page
-    found = page_of(page)
-    if not found and page > 1:  # past the last page: show the last one
-        total = int(
-            session.execute(
-                select_columns(func.count())
-                .select_from(Proposal)
-                .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
-                .where(and_(*conditions))
-            ).scalar_one()
-        )
-        page = max(1, -(-total // PAGE_SIZE))
-        found = page_of(page) if total else []
-    total = int(found[0][2]) if found else 0
+    counted = _count_up_to(base + words(False), COUNT_CAP + 1, session=session)
+    exact = counted <= COUNT_CAP
+    total = min(counted, COUNT_CAP)
     pages = max(1, -(-total // PAGE_SIZE))
-    chosen = [(row_id, bool(in_title)) for row_id, in_title, _ in found]
+    page = min(filters.page, pages) if exact else filters.page
+    offset = (page - 1) * PAGE_SIZE
+    wanted = PAGE_SIZE + 1  # one more tells whether a next page exists
+    order = _sql_order(filters.sort, planar)
+    if backend is None or filters.sort != "relevance":
+        ids = [(i, False) for i in _page_ids(base + words(not exact), order, offset, wanted, session=session)]
+    else:
+        # fewer matches in all than the cap: fewer title matches too
+        cap = COUNT_CAP + 1
+        titles = base + [backend.title_matches(parsed)]
+        titled_dense = not exact and _count_up_to(titles, cap, session=session) == cap
+        titled = base + [backend.title_matches(parsed, dense=titled_dense)]
+        first = _page_ids(titled, order, offset, wanted, session=session)
+        ids = [(i, True) for i in first]
+        if len(first) < wanted:
+            before = offset if first else _count_up_to(titled, offset, session=session)
+            rest = base + words(not exact) + [~backend.title_matches(parsed)]
+            start = max(0, offset - before)
+            ids += [(i, False) for i in _page_ids(rest, order, start, wanted - len(first), session=session)]
+    if not ids and page > 1:  # past the last page, only known when counting to the end: show the last one
+        total = _count_up_to(base + words(False), MAX_CANDIDATES, session=session)
+        if not total:
+            return Results([], 0, 1, 1, centre)
+        last = max(1, -(-total // PAGE_SIZE))
+        shown = _in_database(replace(filters, page=last), centre, now, session=session)
+        return replace(shown, total=total, pages=last, exact=total < MAX_CANDIDATES, more=False)
+    more = len(ids) > PAGE_SIZE
+    chosen = ids[:PAGE_SIZE]
+    if not exact:
+        pages = max(pages, page + (1 if more else 0))
     rows = _load([row_id for row_id, _ in chosen], session=session)
     hits = [
         Hit(rows[row_id], _distance(centre, rows[row_id].latitude, rows[row_id].longitude), in_title)
         for row_id, in_title in chosen
         if row_id in rows
     ]
-    return Results(hits=hits, total=total, page=page, pages=pages, centre=centre)
+    return Results(hits=hits, total=total, page=page, pages=pages, centre=centre, exact=exact, more=more)
 
 
 def search(filters: SearchFilters, *, session: Session, now: datetime, home: str | None = None) -> Results:

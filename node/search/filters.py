@@ -22,6 +22,7 @@ from node.search.query import MAX_LENGTH
 
 __all__ = [
     "MAX_RADIUS_KM",
+    "ORIGINS",
     "PAYMENTS",
     "PROVIDER_STATUSES",
     "WEEKDAYS",
@@ -40,6 +41,7 @@ Payment = Literal["euros", "tokens"]
 PAYMENTS: tuple[Payment, ...] = ("euros", "tokens")
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # as iCalendar and schedules write them
 PROVIDER_STATUSES: tuple[str, ...] = tuple(s.value for s in ProviderStatus if s is not ProviderStatus.NONE)
+ORIGINS = ("all", "local", "remote")  # or one node's domain
 MAX_RADIUS_KM = 1000
 MAX_PRICE = Decimal(100_000)
 
@@ -55,6 +57,7 @@ MSG_REPUTATION = N_("Give a score from 1 to 5.")
 MSG_NO_CENTRE = N_("Choose a commune to search around.")
 
 _INSEE = re.compile(r"^(\d{2}|2A|2B)\d{3}$")
+_NODE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?(:\d{1,5})?$")  # a host, and a port if not 443
 _DEPARTEMENT = re.compile(r"^(\d{2,3}|2A|2B)$")
 
 
@@ -64,7 +67,9 @@ class SearchFilters:
     (the person's own commune when not given); prices are euros (per hour or in total, as the proposal
     says); ``date_from``/``date_to`` bound the first occurrence of the proposal's schedule; ``payment``
     keeps proposals paid in euros or in time tokens (hours of the time bank); ``provider_status`` keeps
-    proposals whose author provides under that status (known for this node's people only); ``weekday``
+    proposals whose author provides under that status (known for this node's people only); ``node`` keeps
+    the proposals of one other node (its domain: host, and port when not the default; ``origin`` is then
+    ``remote``); ``weekday``
     (0 is Monday) and ``time_of_day`` keep proposals whose schedule has an occurrence then."""
 
     q: str = ""
@@ -72,6 +77,7 @@ class SearchFilters:
     category: str | None = None
     departement: str | None = None
     origin: Origin = "all"
+    node: str | None = None
     commune: str | None = None
     radius_km: int | None = None
     date_from: date | None = None
@@ -94,7 +100,7 @@ class SearchFilters:
             "purpose": values.purpose or "",
             "category": values.category or "",
             "departement": values.departement or "",
-            "origin": "" if values.origin == "all" else values.origin,
+            "origin": values.node or ("" if values.origin == "all" else values.origin),
             "commune": values.commune or "",
             "radius": str(values.radius_km or ""),
             "date_from": values.date_from.isoformat() if values.date_from else "",
@@ -186,6 +192,11 @@ def parse_search(params: Mapping[str, str]) -> tuple[SearchFilters, dict[str, st
     date_from, date_to = day("date_from"), day("date_to")
     if date_from is not None and date_to is not None and date_from > date_to:
         errors["date_to"] = MSG_DATE_ORDER
+    origin_text = text("origin").lower()
+    node = origin_text if origin_text not in ("", "local", "remote", "all") else None
+    if node is not None and not _NODE.match(node):
+        errors["origin"] = MSG_UNKNOWN_VALUE
+        node = None
     page_text = text("page")
     page = int(page_text) if page_text.isdigit() and 1 <= int(page_text) <= MAX_PAGE else 1
     if page_text and page_text != str(page):
@@ -195,7 +206,8 @@ def parse_search(params: Mapping[str, str]) -> tuple[SearchFilters, dict[str, st
         purpose=cast(Purpose | None, choice("purpose", ("offer", "request"))),
         category=category,
         departement=departement,
-        origin=cast(Origin, choice("origin", ("local", "remote", "all")) or "all"),
+        origin=cast(Origin, "remote" if node else (origin_text if origin_text in ORIGINS else "all")),
+        node=node,
         commune=commune,
         radius_km=int(radius) if radius is not None else None,
         date_from=date_from,
@@ -237,7 +249,7 @@ def widenings(filters: SearchFilters) -> list[tuple[Widening, SearchFilters]]:
         larger = filters.radius_km * 4 if filters.radius_km * 4 <= MAX_RADIUS_KM else None
         found.append(("radius", replace(first, radius_km=larger)))
     if filters.origin != "all":
-        found.append(("origin", replace(first, origin="all")))
+        found.append(("origin", replace(first, origin="all", node=None)))
     if filters.category is not None:
         found.append(("category", replace(first, category=None)))
     if filters.purpose is not None:

@@ -84,7 +84,7 @@ def _local(
 
 
 def _remote(
-    category: str | None, centre: Commune | None, now: datetime, *, session: Session
+    category: str | None, centre: Commune | None, now: datetime, *, session: Session, node: str | None = None
 ) -> dict[str, tuple[str, float | None, set[str]]]:
     query = select_columns(
         col(Proposal.author_uri),
@@ -100,6 +100,8 @@ def _remote(
     )
     if category:
         query = query.where(col(Proposal.category) == category)
+    if node is not None:
+        query = query.where(col(Proposal.origin) == node)
     found: dict[str, tuple[str, float | None, set[str]]] = {}
     for uri, commune_name, lat, lon, offered in session.execute(query).all():
         distance = _distance(centre, lat, lon)
@@ -123,19 +125,25 @@ def providers(
     provider_status: str | None = None,
     min_reputation: Decimal | None = None,
     sort: str = "distance",
+    origin: str = "all",
+    node: str | None = None,
 ) -> list[Provider]:
     """Providers offering ``category`` (any when None) within ``radius_km`` of ``centre`` (anywhere when
     either is None), under ``provider_status`` and with a mean evaluation of at least ``min_reputation``
     (any when None), nearest first (or best reputation first when ``sort`` is ``reputation``), at most
-    :data:`MAX_PROVIDERS`."""
+    :data:`MAX_PROVIDERS`; ``origin`` keeps this node's people (``local``), other nodes' (``remote``), or
+    one node's (``node``, its domain)."""
     statuses: dict[str, str] = {}
-    remote = {} if provider_status else _remote(category, centre, now, session=session)
-    candidates = {
-        **remote,
-        **_local(
+    skip_remote = provider_status or origin == "local"
+    remote = {} if skip_remote else _remote(category, centre, now, session=session, node=node)
+    here = (
+        {}
+        if origin == "remote"
+        else _local(
             settings, category, centre, session=session, provider_status=provider_status, statuses=statuses
-        ),
-    }
+        )
+    )
+    candidates = {**remote, **here}
     if radius_km is not None and centre is not None:
         candidates = {u: c for u, c in candidates.items() if c[1] is not None and c[1] <= radius_km}
     reputations = reputations_of(candidates, session=session)

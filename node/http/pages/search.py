@@ -73,6 +73,11 @@ def read_place(params: dict[str, str]) -> str | None:
     return None
 
 
+def thousands(number: int, lang: str) -> str:
+    """``number`` with its thousands apart: 1 000 in French (a no-break space), 1,000 in English."""
+    return f"{number:,}".replace(",", "\u00a0" if lang == "fr" else ",")
+
+
 def hit_cards(session: Session, settings: Any, hits: list[engine.Hit], lang: str) -> list[dict[str, Any]]:
     """The cards of ``hits``, with their authors' ratings and their distance when one was asked."""
     cards = with_ratings(session, settings, [hit.proposal for hit in hits], lang)
@@ -98,20 +103,23 @@ async def search_page(request: Request) -> Response:
     if filters.radius_km is not None and not errors and engine.centre_of(filters, home) is None:
         errors["radius"] = MSG_NO_CENTRE
 
-    def load(session: Session) -> tuple[engine.Results | None, list[dict[str, Any]]]:
+    def load(session: Session) -> tuple[engine.Results | None, list[dict[str, Any]], list[str]]:
+        nodes = engine.known_nodes(session=session)
         if errors:
-            return None, []
+            return None, [], nodes
         results = engine.search(filters, session=session, now=utcnow(), home=home)
-        return results, hit_cards(session, settings, list(results.hits), lang)
+        return results, hit_cards(session, settings, list(results.hits), lang), nodes
 
-    found, cards = await run(request, load)
+    found, cards, nodes = await run(request, load)
     return await render(
         request,
         "search/proposals.html",
         {
             **form_context(request, filters, errors, home),
             "results": found,
+            "total_shown": thousands(found.total, lang) if found is not None else "",
             "cards": cards,
+            "nodes": nodes,
             "widen": [(WIDENING_LABELS[k], w.query_string()) for k, w in widenings(filters)]
             if found is not None and found.total == 0
             else [],

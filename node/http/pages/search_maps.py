@@ -36,15 +36,18 @@ async def map_page(request: Request) -> Response:
     if filters.radius_km is not None and not errors and engine.centre_of(filters, home) is None:
         errors["radius"] = MSG_NO_CENTRE
 
-    def load(session: Session) -> tuple[geo.MapData | None, engine.Results | None, list[dict[str, Any]]]:
+    Loaded = tuple[geo.MapData | None, engine.Results | None, list[dict[str, Any]], list[str]]
+
+    def load(session: Session) -> Loaded:
+        nodes = engine.known_nodes(session=session)
         if errors:
-            return None, None, []
+            return None, None, [], nodes
         now = utcnow()
         data = geo.map_of(filters, session=session, now=now, home=home)
         results = engine.search(filters, session=session, now=now, home=home)
-        return data, results, hit_cards(session, settings, list(results.hits), lang)
+        return data, results, hit_cards(session, settings, list(results.hits), lang), nodes
 
-    data, results, cards = await run(request, load)
+    data, results, cards, nodes = await run(request, load)
     return await render(
         request,
         "search/map.html",
@@ -53,6 +56,7 @@ async def map_page(request: Request) -> Response:
             "data": data,
             "results": results,
             "cards": cards,
+            "nodes": nodes,
             "query": filters.query_string(),
         },
         status_code=200 if not errors else 422,

@@ -21,7 +21,7 @@ from node.search import engine
 from node.search import people as people_search
 from node.search.filters import MSG_NO_CENTRE, PROVIDER_STATUSES, parse_search
 
-PARAMETERS = ("category", "commune", "radius", "provider_status", "min_reputation")
+PARAMETERS = ("category", "commune", "radius", "provider_status", "min_reputation", "origin")
 SORTS = ("distance", "reputation")
 MSG_UNKNOWN_SORT = N_("Unknown value.")
 
@@ -52,9 +52,10 @@ async def people_page(request: Request) -> Response:
         errors["radius"] = MSG_NO_CENTRE
     asked = any(request.query_params.get(k) for k in (*PARAMETERS, "place", "sort"))
 
-    def load(session: Session) -> list[dict[str, Any]]:
+    def load(session: Session) -> tuple[list[dict[str, Any]], list[str]]:
+        nodes = engine.known_nodes(session=session)
         if errors or not asked:
-            return []
+            return [], nodes
         found = people_search.providers(
             settings,
             session=session,
@@ -65,6 +66,8 @@ async def people_page(request: Request) -> Response:
             provider_status=filters.provider_status,
             min_reputation=filters.min_reputation,
             sort=sort,
+            origin=filters.origin,
+            node=filters.node,
         )
         described = people.describe(settings, [p.uri for p in found], session=session)
         return [
@@ -75,9 +78,9 @@ async def people_page(request: Request) -> Response:
                 "mean": f"{p.reputation.mean:.1f}".replace(".", ",") if p.reputation.mean is not None else "",
             }
             for p in found
-        ]
+        ], nodes
 
-    rows = await run(request, load)
+    rows, nodes = await run(request, load)
     commune = default_gazetteer().by_insee(filters.commune) if filters.commune else None
     return await render(
         request,
@@ -93,6 +96,7 @@ async def people_page(request: Request) -> Response:
             "statuses": PROVIDER_STATUSES,
             "radius_choices": RADIUS_CHOICES,
             "home": home,
+            "nodes": nodes,
         },
         status_code=200 if not errors else 422,
     )

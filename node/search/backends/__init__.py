@@ -20,11 +20,14 @@ class TextBackend(Protocol):
     def prepare(self, *, session: Session) -> None:
         """Bound what one search may cost on this database (a statement timeout)."""
 
-    def matches(self, query: TextQuery) -> ColumnElement[bool]:
-        """The proposals whose indexed text matches every group of ``query``."""
+    def matches(self, query: TextQuery, *, dense: bool = False) -> ColumnElement[bool]:
+        """The proposals whose indexed text matches every group of ``query``. ``dense``: more than a
+        thousand do, so a query ordered by an index should walk that index and keep the matches it
+        meets rather than read every match and sort them (a hint, for databases that need one)."""
 
-    def title_matches(self, query: TextQuery) -> ColumnElement[bool]:
-        """The proposals whose title alone matches every group of ``query``."""
+    def title_matches(self, query: TextQuery, *, dense: bool = False) -> ColumnElement[bool]:
+        """The proposals whose title alone matches every group of ``query`` (each of them also matches
+        :meth:`matches`, the title being part of the indexed text)."""
 
 
 def backend_for(session: Session) -> TextBackend:

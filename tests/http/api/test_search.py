@@ -211,3 +211,27 @@ def test_people_search_by_category_and_distance(
     ).json()
     assert [p["uri"].rsplit("/", 1)[-1] for p in everywhere][-1] == "dan"
     assert client.get("/api/v1/search/people", params={"radius": "-1"}).status_code == 422
+    with Session(engine) as session:
+        indexed(
+            session,
+            settings,
+            "Tonte",
+            insee="93048",
+            origin="c.example",
+            category="gardening",
+            author_uri="https://c.example/users/ines",
+        )
+
+    def people_from(origin: str) -> list[str]:
+        params = {"category": "gardening", "commune": "93048", "origin": origin}
+        answer = client.get("/api/v1/search/people", params=params)
+        assert answer.status_code == 200, answer.text
+        return sorted(p["uri"].rsplit("/", 1)[-1] for p in answer.json())
+
+    assert people_from("all") == ["carla", "dan", "gil", "ines"]
+    assert people_from("local") == ["carla", "dan"]
+    assert people_from("remote") == ["gil", "ines"]
+    assert people_from("c.example") == ["ines"]
+    page = client.get("/people/search", params={"category": "gardening", "origin": "c.example"})
+    assert page.status_code == 200 and '<option value="c.example" selected>' in page.text
+    assert "users/ines" in page.text and "users/gil" not in page.text

@@ -51,7 +51,11 @@ SEARCH_QUERY: dict[str, dict[str, Any]] = {
         "description": "Code of a département, e.g. 93",
         "schema": {"type": "string", "pattern": DEPARTEMENT_CODE},
     },
-    "origin": {"schema": {"type": "string", "enum": ["local", "remote", "all"]}},
+    "origin": {
+        "description": "`all` (default), `local` (this node's), `remote` (other nodes'), or the domain of "
+        "one other node (e.g. `b.example`, with `:port` when not the default) for that node's only",
+        "schema": {"type": "string", "maxLength": 120},
+    },
     "commune": {
         "description": "INSEE code of the centre (default: the caller's commune)",
         "schema": {"type": "string", "pattern": INSEE_CODE},
@@ -109,9 +113,13 @@ class Widening(BaseModel):
 
 class SearchResults(BaseModel):
     items: list[SearchHit]
-    total: int
+    total: int = Field(
+        description=f"how many proposals match, counted up to {engine.COUNT_CAP:,}: when `total_exact` is "
+        "false, more than that many match"
+    )
+    total_exact: bool = Field(description=f"false when more than {engine.COUNT_CAP:,} proposals match")
     page: int
-    pages: int
+    pages: int = Field(description="the number of pages; when `total_exact` is false, the pages known so far")
     next_page: int | None
     centre: Centre | None
     widen: list[Widening] = Field(description="when nothing matches: wider searches to try")
@@ -149,6 +157,7 @@ async def search_proposals(request: Request, caller: User | None, _body: None) -
                 for hit in found.hits
             ],
             total=found.total,
+            total_exact=found.exact,
             page=found.page,
             pages=found.pages,
             next_page=found.page + 1 if found.has_next else None,
@@ -161,7 +170,7 @@ async def search_proposals(request: Request, caller: User | None, _body: None) -
     return await run(request, load)
 
 
-PEOPLE_PARAMETERS = ("category", "commune", "radius", "provider_status", "min_reputation", "sort")
+PEOPLE_PARAMETERS = ("category", "commune", "radius", "provider_status", "min_reputation", "origin", "sort")
 PEOPLE_SORTS = ("distance", "reputation")
 
 
@@ -218,6 +227,8 @@ async def search_people(request: Request, caller: User | None, _body: None) -> l
             provider_status=filters.provider_status,
             min_reputation=filters.min_reputation,
             sort=sort,
+            origin=filters.origin,
+            node=filters.node,
         )
         described = people.describe(settings, [p.uri for p in found], session=session)
         return [
