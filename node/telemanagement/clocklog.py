@@ -20,108 +20,153 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import Integer, bindparam, func, insert, literal_column, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, select
 
 from node.core.db import insert_or_update
+from node.core.prepared import Prepared, result_processor
 from node.core.sqlbase import table_of
-from node.core.timeutil import utcnow
+from node.core.timeutil import UTCDateTime, utcnow
 from node.telemanagement.models import ClockEvent
 from node.telemanagement.tables import ClockChainHead, ClockLogEntry
 
 CHAIN = "node"
 GENESIS = "0" * 64
-BATCH = 5000
+BATCH = 20_000
 
 
 def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+_text = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes for a string
+
+
+def _opt(value: str | None) -> str:
+    return "null" if value is None else _text(value)
+
+
+def _int(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
+
+
+# The link's fields in the canonical form's order (its keys sorted).
+ORDER = (
+    "at", "chain", "client_id", "event_id", "kind", "manual_reason", "method", "note", "offline", "origin",
+    "position", "provider_id", "received_at", "seq", "visit_id",
+)  # fmt: skip
+
+
+def _form(
+    at: datetime,
+    chain: str,
+    client_id: str | None,
+    event_id: int | None,
+    kind: str,
+    manual_reason: str,
+    method: str,
+    note: str,
+    offline: bool,
+    origin: str,
+    position: str,
+    provider_id: int | None,
+    received_at: datetime,
+    seq: int,
+    visit_id: int,
+) -> str:
+    return (
+        f'{{"at":"{_time(at)}","chain":{_text(chain)},"client_id":{_opt(client_id)},'
+        f'"event_id":{_int(event_id)},"kind":{_text(kind)},"manual_reason":{_text(manual_reason)},'
+        f'"method":{_text(method)},"note":{_text(note)},"offline":{"true" if offline else "false"},'
+        f'"origin":{_text(origin)},"position":{_text(position)},"provider_id":{_int(provider_id)},'
+        f'"received_at":"{_time(received_at)}","seq":{_int(seq)},"visit_id":{_int(visit_id)}}}'
+    )
+
+
 def canonical(entry: ClockLogEntry | Any) -> str:
-    """The canonical form of a link's fields (everything but its own hash)."""
-    fields = {
-        "chain": entry.chain,
-        "seq": entry.seq,
-        "event_id": entry.event_id,
-        "visit_id": entry.visit_id,
-        "kind": entry.kind,
-        "at": _time(entry.at),
-        "received_at": _time(entry.received_at),
-        "method": entry.method,
-        "manual_reason": entry.manual_reason,
-        "provider_id": entry.provider_id,
-        "offline": bool(entry.offline),
-        "client_id": entry.client_id,
-        "origin": entry.origin,
-        "note": entry.note,
-        "position": entry.position,
-    }
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The canonical form of a link's fields (everything but its own hash): the JSON object of
+    ``json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, times in UTC
+    ISO 8601 to the microsecond, written out in that order without building the object (verify-log
+    rebuilds it for every link)."""
+    return _form(*(getattr(entry, name) for name in ORDER))
 
 
 def link_hash(prev_hash: str, entry: ClockLogEntry | Any) -> str:
     return hashlib.sha256(f"{prev_hash}\n{canonical(entry)}".encode()).hexdigest()
 
 
-def _lock_head(session: Session, chain: str) -> ClockChainHead:
-    """The chain's head, locked until the transaction ends (created on first use)."""
-    # One upsert that changes nothing: it creates the head of a new chain, and takes the row lock on
-    # PostgreSQL (SQLite's write lock is held already), so appenders of one chain take their turn.
-    table = table_of(ClockChainHead)
-    values = {"chain": chain, "seq": 0, "hash": GENESIS}
-    session.execute(insert_or_update(session, table, values, ["chain"], {"seq": table.c.seq}))
-    head = session.get(ClockChainHead, chain, populate_existing=True)
-    assert head is not None
-    return head
+_HEADS, _LOG = table_of(ClockChainHead), table_of(ClockLogEntry)
+# The head moved on by one and read in one round trip: the row stays locked (on SQLite, the write
+# lock is held already), its hash is the previous link's until _HEAD_HASH writes the new one.
+_HEAD_NEXT = Prepared(
+    update(_HEADS)
+    .where(_HEADS.c.chain == bindparam("chain_name"))
+    .values(seq=_HEADS.c.seq + literal_column("1", Integer))  # no bound parameter
+    .returning(_HEADS.c.seq, _HEADS.c.hash)
+)
+_HEAD_HASH = Prepared(
+    update(_HEADS).where(_HEADS.c.chain == bindparam("chain_name")).values(hash=bindparam("new_hash"))
+)
+_LINK = Prepared(insert(_LOG))
 
 
-def append(session: Session, entry: ClockLogEntry) -> ClockLogEntry:
-    """Chain ``entry`` (its fields set, not its place) after the last link, in the caller's transaction."""
-    head = _lock_head(session, entry.chain)
-    entry.seq = head.seq + 1
-    entry.prev_hash = head.hash
-    entry.hash = link_hash(head.hash, entry)
-    head.seq, head.hash = entry.seq, entry.hash
-    session.add(entry)
-    session.add(head)
-    session.flush()
-    return entry
+class _Fields(SimpleNamespace):
+    """A link's fields by name, for :func:`canonical`."""
 
 
-def record_event(
+def append(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
+    """Chain a link (``fields``: every column but ``id``, ``seq``, ``prev_hash`` and ``hash``) after
+    the last one, in the caller's transaction; its fields with its place and hashes."""
+    session.flush()  # what the caller changed through the ORM goes first (nothing, usually)
+    chain = fields["chain"]
+    moved = _HEAD_NEXT.run(session, {"chain_name": chain})
+    if not moved:  # a new chain: its head is created (by one of two appenders at once), then moved
+        table = _HEADS
+        values = {"chain": chain, "seq": 0, "hash": GENESIS}
+        session.execute(insert_or_update(session, table, values, ["chain"], {"seq": table.c.seq}))
+        moved = _HEAD_NEXT.run(session, {"chain_name": chain})
+    seq, prev_hash = moved[0]
+    link = {**fields, "seq": seq, "prev_hash": prev_hash}
+    link["hash"] = link_hash(prev_hash, _Fields(**link))
+    _LINK.run(session, link)
+    _HEAD_HASH.run(session, {"chain_name": chain, "new_hash": link["hash"]})
+    cached = session.identity_map.get(session.identity_key(ClockChainHead, chain))
+    if cached is not None:
+        session.expire(cached)
+    return link
+
+
+def _fields(**values: Any) -> dict[str, Any]:
+    """A link's fields, the unnamed ones at their defaults."""
+    return {
+        "chain": CHAIN,
+        "event_id": None,
+        "manual_reason": "",
+        "provider_id": None,
+        "offline": False,
+        "client_id": None,
+        "origin": "",
+        "note": "",
+        "position": "",
+        **values,
+    }
+
+
+def record_clocked(
     session: Session,
-    event: ClockEvent,
+    event: dict[str, Any],
     *,
-    offline: bool = False,
-    client_id: str | None = None,
-    origin: str = "",
+    client_id: str | None,
     position: str = "",
-) -> ClockLogEntry:
-    """Chain a clock event that was just written (flushed, so it has its id)."""
-    return append(
-        session,
-        ClockLogEntry(
-            chain=CHAIN,
-            seq=0,
-            event_id=event.id,
-            visit_id=event.visit_id,
-            kind=event.kind,
-            at=event.at,
-            received_at=event.received_at,
-            method=event.method,
-            manual_reason=event.manual_reason,
-            provider_id=event.provider_id,
-            offline=offline,
-            client_id=client_id,
-            origin=origin,
-            position=position,
-            prev_hash="",
-            hash="",
-        ),
-    )
+    origin: str = "",
+) -> dict[str, Any]:
+    """Chain a clock event just written (``event``: its columns, ``event_id`` and ``offline``); the
+    link's fields."""
+    return append(session, _fields(**event, client_id=client_id, position=position, origin=origin))
 
 
 def record_correction(
@@ -129,11 +174,9 @@ def record_correction(
 ) -> ClockLogEntry:
     """Chain a coordinator's correction of a visit's clocked times (``at``: the corrected time; the
     note says what changed and why)."""
-    return append(
+    link = append(
         session,
-        ClockLogEntry(
-            chain=CHAIN,
-            seq=0,
+        _fields(
             visit_id=visit_id,
             kind="correction",
             at=at,
@@ -141,10 +184,9 @@ def record_correction(
             method="manual",
             provider_id=by,
             note=note[:500],
-            prev_hash="",
-            hash="",
         ),
     )
+    return ClockLogEntry(**link)
 
 
 def entry_by_client_id(session: Session, client_id: str) -> ClockLogEntry | None:
@@ -168,67 +210,90 @@ class Verification:
         return self.broken_seq is None
 
 
-def _links(session: Session, chain: str) -> Iterator[Any]:
-    """The chain's links in order, as plain rows (Core, in batches: no ORM object per link)."""
-    table = table_of(ClockLogEntry)
+_LINKS = Prepared(
+    core_select(*(_LOG.c[name] for name in ORDER), _LOG.c.prev_hash, _LOG.c.hash)
+    .where(_LOG.c.chain == bindparam("chain_name"), _LOG.c.seq > bindparam("after"))
+    .where(_LOG.c.seq <= bindparam("upto"))
+    .order_by(_LOG.c.seq)
+)
+_LAST = Prepared(core_select(func.max(_LOG.c.seq)).where(_LOG.c.chain == bindparam("chain_name")))
+
+
+def _links(session: Session, chain: str) -> Iterator[tuple[Any, ...]]:
+    """The chain's links in order, as the driver's tuples (columns :data:`ORDER`, then ``prev_hash``
+    and ``hash``), read by ranges of :data:`BATCH` sequence numbers."""
+    last = _LAST.run(session, {"chain_name": chain})[0][0] or 0
     after = 0
-    while True:
-        batch = session.execute(
-            core_select(table)
-            .where(table.c.chain == chain, table.c.seq > after)
-            .order_by(table.c.seq)
-            .limit(BATCH)
-        ).all()
-        if not batch:
-            return
-        yield from batch
-        after = batch[-1].seq
+    while after < last:
+        yield from _LINKS.run(session, {"chain_name": chain, "after": after, "upto": after + BATCH})
+        after += BATCH
 
 
 _CHECKED = ("visit_id", "kind", "at", "method", "manual_reason", "provider_id")
+_EVENTS = table_of(ClockEvent)
+# Each clock event beside its link's copy of the same fields (none: no link), by ranges of ids.
+_PAIRS = Prepared(
+    core_select(
+        _EVENTS.c.id,
+        _LOG.c.seq,
+        *(_EVENTS.c[name] for name in _CHECKED),
+        *(_LOG.c[name] for name in _CHECKED),
+    )
+    .select_from(_EVENTS.outerjoin(_LOG, _LOG.c.event_id == _EVENTS.c.id))
+    .where(_EVENTS.c.id > bindparam("after"), _EVENTS.c.id <= bindparam("upto"))
+    .order_by(_EVENTS.c.id)
+)
+_LAST_EVENT = Prepared(core_select(func.max(_EVENTS.c.id)))
 
 
-def _differs(event: Any) -> str:
-    """The first field of a clock event that differs from its link (``row.link_<name>``), or ``""``."""
-    for name in _CHECKED[:-1]:
-        if getattr(event, name) != getattr(event, f"link_{name}"):
+def _differs(pair: tuple[Any, ...]) -> str:
+    """The first field of a clock event that differs from its link (a row of :data:`_PAIRS`), or ``""``.
+    Both are compared as stored."""
+    count = len(_CHECKED)
+    for index, name in enumerate(_CHECKED[:-1]):
+        if pair[2 + index] != pair[2 + count + index]:
             return name
     # A provider whose account was deleted leaves the event without them (ON DELETE SET NULL).
-    return "provider_id" if event.provider_id not in (None, event.link_provider_id) else ""
+    return "provider_id" if pair[1 + count] not in (None, pair[1 + 2 * count]) else ""
+
+
+def _pairs(session: Session) -> Iterator[tuple[Any, ...]]:
+    last = _LAST_EVENT.run(session, {})[0][0] or 0
+    after = 0
+    while after < last:
+        yield from _PAIRS.run(session, {"after": after, "upto": after + BATCH})
+        after += BATCH
 
 
 def verify(session: Session, chain: str = CHAIN) -> Verification:
     """Recompute the chain from its first link; name the first link that does not hold."""
+    session.flush()
     expected_prev, seq = GENESIS, 0
+    time = result_processor(session, UTCDateTime())
+    form: Any = _form  # called with the row's columns in order
+    sha256 = hashlib.sha256
     for link in _links(session, chain):
         seq += 1
-        if link.seq != seq:
-            return Verification(seq - 1, seq, f"link {seq} is missing (the next one is {link.seq})")
-        if link.prev_hash != expected_prev:
+        if link[13] != seq:
+            return Verification(seq - 1, seq, f"link {seq} is missing (the next one is {link[13]})")
+        if link[15] != expected_prev:
             return Verification(seq - 1, seq, f"link {seq} does not name the previous link's hash")
-        if link_hash(link.prev_hash, link) != link.hash:
+        text = form(time(link[0]), *link[1:12], time(link[12]), link[13], link[14])
+        if sha256(f"{expected_prev}\n{text}".encode()).hexdigest() != link[16]:
             return Verification(seq - 1, seq, f"link {seq} was changed after it was written")
-        expected_prev = link.hash
+        expected_prev = link[16]
     head = session.get(ClockChainHead, chain)
     if head is not None and (head.seq, head.hash) != (seq, expected_prev):
         return Verification(
             seq, min(seq + 1, head.seq), f"the chain ends at link {seq}, its head says {head.seq}"
         )
     # Every clock event must be the one its link says.
-    events, links = table_of(ClockEvent), table_of(ClockLogEntry)
-    rows = session.execute(
-        core_select(
-            events, links.c.seq.label("link_seq"), *(links.c[name].label(f"link_{name}") for name in _CHECKED)
-        )
-        .select_from(events.outerjoin(links, links.c.event_id == events.c.id))
-        .order_by(events.c.id)
-    )
-    for row in rows:
-        if row.link_seq is None:
-            return Verification(seq, seq + 1, f"clock event {row.id} has no link in the log")
-        changed = _differs(row)
+    for pair in _pairs(session):
+        if pair[1] is None:
+            return Verification(seq, seq + 1, f"clock event {pair[0]} has no link in the log")
+        changed = _differs(pair)
         if changed:
             return Verification(
-                seq, row.link_seq, f"clock event {row.id} differs from link {row.link_seq} ({changed})"
+                seq, pair[1], f"clock event {pair[0]} differs from link {pair[1]} ({changed})"
             )
     return Verification(seq)
