@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -46,14 +46,6 @@ def _time(moment: datetime) -> str:
 _text = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes for a string
 
 
-def _opt(value: str | None) -> str:
-    return "null" if value is None else _text(value)
-
-
-def _int(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
-
-
 # The link's fields in the canonical form's order (its keys sorted).
 ORDER = (
     "at", "chain", "client_id", "event_id", "kind", "manual_reason", "method", "note", "offline", "origin",
@@ -62,7 +54,7 @@ ORDER = (
 
 
 def _form(
-    at: datetime,
+    at: str,
     chain: str,
     client_id: str | None,
     event_id: int | None,
@@ -74,17 +66,38 @@ def _form(
     origin: str,
     position: str,
     provider_id: int | None,
-    received_at: datetime,
+    received_at: str,
     seq: int,
     visit_id: int,
 ) -> str:
+    """The canonical form of the fields in :data:`ORDER`, the times given as :func:`_time` writes them."""
+    text = _text
     return (
-        f'{{"at":"{_time(at)}","chain":{_text(chain)},"client_id":{_opt(client_id)},'
-        f'"event_id":{_int(event_id)},"kind":{_text(kind)},"manual_reason":{_text(manual_reason)},'
-        f'"method":{_text(method)},"note":{_text(note)},"offline":{"true" if offline else "false"},'
-        f'"origin":{_text(origin)},"position":{_text(position)},"provider_id":{_int(provider_id)},'
-        f'"received_at":"{_time(received_at)}","seq":{_int(seq)},"visit_id":{_int(visit_id)}}}'
+        f'{{"at":"{at}","chain":{text(chain)},'
+        f'"client_id":{"null" if client_id is None else text(client_id)},'
+        f'"event_id":{"null" if event_id is None else int(event_id)},"kind":{text(kind)},'
+        f'"manual_reason":{text(manual_reason)},"method":{text(method)},"note":{text(note)},'
+        f'"offline":{"true" if offline else "false"},"origin":{text(origin)},"position":{text(position)},'
+        f'"provider_id":{"null" if provider_id is None else int(provider_id)},"received_at":"{received_at}",'
+        f'"seq":{int(seq)},"visit_id":{int(visit_id)}}}'
     )
+
+
+def _stamps(session: Session) -> Callable[[Any], str]:
+    """How a time read raw from the session's database is written in a canonical form. SQLite gives the
+    text SQLAlchemy stored (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC): rewritten as it is, without parsing
+    (any other text goes through the column type, and a changed one changes the link's hash anyway);
+    PostgreSQL gives an aware datetime."""
+    convert = result_processor(session, UTCDateTime())
+    if session.get_bind().dialect.name != "sqlite":
+        return lambda raw: _time(convert(raw))
+
+    def stamp(raw: Any) -> str:
+        if type(raw) is str and len(raw) == 26 and raw[10] == " " and raw[19] == ".":
+            return f"{raw[:10]}T{raw[11:]}+00:00"
+        return _time(convert(raw))
+
+    return stamp
 
 
 def canonical(entry: ClockLogEntry | Any) -> str:
@@ -92,7 +105,9 @@ def canonical(entry: ClockLogEntry | Any) -> str:
     ``json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, times in UTC
     ISO 8601 to the microsecond, written out in that order without building the object (verify-log
     rebuilds it for every link)."""
-    return _form(*(getattr(entry, name) for name in ORDER))
+    values = [getattr(entry, name) for name in ORDER]
+    values[0], values[12] = _time(values[0]), _time(values[12])
+    return _form(*values)
 
 
 def link_hash(prev_hash: str, entry: ClockLogEntry | Any) -> str:
@@ -249,12 +264,10 @@ _LAST_EVENT = Prepared(core_select(func.max(_EVENTS.c.id)))
 def _differs(pair: tuple[Any, ...]) -> str:
     """The first field of a clock event that differs from its link (a row of :data:`_PAIRS`), or ``""``.
     Both are compared as stored."""
-    count = len(_CHECKED)
-    for index, name in enumerate(_CHECKED[:-1]):
-        if pair[2 + index] != pair[2 + count + index]:
-            return name
     # A provider whose account was deleted leaves the event without them (ON DELETE SET NULL).
-    return "provider_id" if pair[1 + count] not in (None, pair[1 + 2 * count]) else ""
+    if pair[2:7] == pair[8:13] and pair[7] in (None, pair[13]):
+        return ""
+    return next((name for i, name in enumerate(_CHECKED[:-1]) if pair[2 + i] != pair[8 + i]), "provider_id")
 
 
 def _pairs(session: Session) -> Iterator[tuple[Any, ...]]:
@@ -269,7 +282,7 @@ def verify(session: Session, chain: str = CHAIN) -> Verification:
     """Recompute the chain from its first link; name the first link that does not hold."""
     session.flush()
     expected_prev, seq = GENESIS, 0
-    time = result_processor(session, UTCDateTime())
+    stamp = _stamps(session)
     form: Any = _form  # called with the row's columns in order
     sha256 = hashlib.sha256
     for link in _links(session, chain):
@@ -278,7 +291,7 @@ def verify(session: Session, chain: str = CHAIN) -> Verification:
             return Verification(seq - 1, seq, f"link {seq} is missing (the next one is {link[13]})")
         if link[15] != expected_prev:
             return Verification(seq - 1, seq, f"link {seq} does not name the previous link's hash")
-        text = form(time(link[0]), *link[1:12], time(link[12]), link[13], link[14])
+        text = form(stamp(link[0]), *link[1:12], stamp(link[12]), link[13], link[14])
         if sha256(f"{expected_prev}\n{text}".encode()).hexdigest() != link[16]:
             return Verification(seq - 1, seq, f"link {seq} was changed after it was written")
         expected_prev = link[16]
