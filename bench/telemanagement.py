@@ -168,20 +168,12 @@ def ceiling_app(database_url: str) -> Any:
     )
     statement = insert(bare)
 
-    async def reply(send: Any, status: int, body: bytes = b"") -> None:
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    reply = inbox.reply
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await inbox.read_body(receive)
         headers = dict(scope["headers"])
         scheme, _, secret = headers.get(b"authorization", b"").decode().partition(" ")
         payload = json.loads(body) if body else {}
@@ -211,21 +203,11 @@ def ceiling_app(database_url: str) -> Any:
 
 
 def serve_ceiling(argv: list[str]) -> None:
-    import uvicorn
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database-url", required=True)
     args = parser.parse_args(argv)
-    uvicorn.run(
-        ceiling_app(args.database_url),
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        lifespan="off",
-    )
+    inbox.serve_asgi(ceiling_app(args.database_url), args.port)
 
 
 def _clock_requests(host: str, token: str, visit_ids: list[int], kind: str) -> list[bytes]:
@@ -244,13 +226,7 @@ def run_http(url: str, requests: int, rounds: int, concurrency: int) -> dict[str
     workdir = Path(tempfile.mkdtemp(prefix="asasap-bench-tm-"))
     node_port, ceiling_port = inbox.free_port(), inbox.free_port()
     env = {
-        **os.environ,
-        "ASASAP_DATA_DIR": str(workdir / "data"),
-        "ASASAP_DATABASE_URL": url,
-        "ASASAP_BASE_URL": f"http://127.0.0.1:{node_port}",
-        "ASASAP_SECRET_KEY": SECRET,
-        "ASASAP_EMBEDDED_WORKER": "false",
-        "ASASAP_LOG_LEVEL": "warning",
+        **inbox.node_env(workdir, url, node_port, SECRET),
         "ASASAP_LIMIT_API_REQUESTS_PER_TOKEN_MINUTE": str(100 * requests * (rounds + 1)),
     }
     cli = [sys.executable, "-m", "node.cli"]
@@ -502,7 +478,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results: dict[str, dict[str, Any]] = {}
-    parts = [
+    parts: list[tuple[str, int, Callable[[str], dict[str, Any]]]] = [
         ("http", args.requests, lambda url: run_http(url, args.requests, args.rounds, args.concurrency)),
         ("in_process", args.events, lambda url: run_in_process(url, args.events, args.rounds)),
         ("verify_log", args.links, lambda url: run_verify(url, args.links)),
