@@ -14,7 +14,8 @@ SHA-256 over the same bytes; every figure against its limit measured in the same
    before the run). The ceiling is a bare ASGI endpoint on the same server stack (uvicorn, uvloop,
    httptools), in its own process on the same database: it reads the same JSON body, looks the same
    token up (its SHA-256, the token and its account joined, as the node does) and inserts one row
-   shaped like ``tm_clock_events`` with SQLAlchemy Core, one transaction per request. The two take
+   shaped like ``tm_clock_events`` with SQLAlchemy Core, one transaction per request, run in a worker
+   thread as the node runs its own (so that PostgreSQL commits several at once for both). The two take
    turns; rates are medians of the rounds. After the last round the node's chain is verified.
 2. **In the process.** The ceiling is the same row inserted with SQLAlchemy Core, one write transaction
    per event (``BEGIN IMMEDIATE`` on SQLite). The node does a whole check-in or check-out as the pages
@@ -47,6 +48,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_engine, insert, select, text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,6 +169,7 @@ def ceiling_app(database_url: str) -> Any:
         .where(users.c.status == AccountStatus.ACTIVE.value)
     )
     statement = insert(bare)
+    writer = engine.execution_options(sqlite_immediate=True)  # BEGIN IMMEDIATE, as the node's writes
 
     reply = inbox.reply
 
@@ -180,22 +183,22 @@ def ceiling_app(database_url: str) -> Any:
         if scheme.lower() != "bearer" or payload.get("kind") not in ("in", "out"):
             return await reply(send, 401)
         now = utcnow()
-        with engine.begin() as connection:
-            user_id = connection.execute(lookup, {"digest": credentials.digest(secret.strip())}).scalar()
-            if user_id is None:
-                return await reply(send, 401)
-            connection.execute(
-                statement,
-                {
-                    "visit_id": payload["visit_id"],
-                    "kind": payload["kind"],
-                    "at": now,
-                    "received_at": now,
-                    "method": "manual",
-                    "manual_reason": payload.get("manual_reason", ""),
-                    "provider_id": user_id,
-                },  # fmt: skip
-            )
+        row = {
+            "visit_id": payload["visit_id"], "kind": payload["kind"], "at": now, "received_at": now,
+            "method": "manual", "manual_reason": payload.get("manual_reason", ""),
+        }  # fmt: skip
+
+        def write() -> bool:
+            with writer.begin() as connection:
+                user_id = connection.execute(lookup, {"digest": credentials.digest(secret.strip())}).scalar()
+                if user_id is None:
+                    return False
+                connection.execute(statement, {**row, "provider_id": user_id})
+                return True
+
+        # In a worker thread, as the node runs its transactions (PostgreSQL commits several at once).
+        if not await anyio.to_thread.run_sync(write):
+            return await reply(send, 401)
         answer = {"visit_id": payload["visit_id"], "kind": payload["kind"], "at": now.isoformat()}
         await reply(send, 201, json.dumps(answer).encode())
 
