@@ -4,8 +4,10 @@ hash chain, never updated nor deleted.
 Each link carries the SHA-256 of the previous one and its own, computed over ``prev_hash`` and a
 canonical form of its fields (JSON, keys sorted, no spaces, times in UTC ISO 8601 to the microsecond;
 :func:`canonical`). The first link's previous hash is 64 zeros. A chain's head row
-(``tm_clock_chain_heads``) is locked to append, so that two clock events at once take their turn and
-the chain never forks; it also names the last link, so that cutting links off the end is found.
+(``tm_clock_chain_heads``) is locked to append (moved on and read in one ``UPDATE ... RETURNING``), so
+that two clock events at once take their turn and the chain never forks; it also names the last link,
+so that cutting links off the end is found. Appending and verifying run on the driver's cursor
+(:mod:`node.core.prepared`): a clock event is the hot path, and verify-log reads every link.
 
 The database refuses ``UPDATE`` and ``DELETE`` on the log (triggers created by the migration); someone
 with the rights to drop them could still rewrite rows, and :func:`verify` then names the first link
