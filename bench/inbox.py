@@ -300,6 +300,34 @@ def run_load(port: int, requests: list[bytes], concurrency: int, max_seconds: fl
 _SIGNATURE = re.compile(r'(\w+)="([^"]*)"')
 
 
+async def read_body(receive: Any) -> bytes:
+    """The whole body of an ASGI request."""
+    body = b""
+    while True:
+        message = await receive()
+        body += bytes(message.get("body", b""))
+        if not message.get("more_body"):
+            return body
+
+
+async def reply(send: Any, status: int, body: bytes = b"") -> None:
+    """An ASGI response: ``status``, and ``body`` as JSON when there is one."""
+    headers = [(b"content-length", str(len(body)).encode())]
+    if body:
+        headers.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def serve_asgi(app: Any, port: int) -> None:
+    """Serve a ceiling's bare ASGI app on the node's server stack (uvicorn, uvloop, httptools)."""
+    import uvicorn
+
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning", lifespan="off"
+    )
+
+
 def ceiling_app(database_url: str, keys_file: str) -> Any:
     """Digest check, RSA verification, one INSERT with SQLAlchemy Core; nothing else."""
     from sqlalchemy import insert
@@ -316,19 +344,10 @@ def ceiling_app(database_url: str, keys_file: str) -> Any:
         keys[key_id] = key
     statement = insert(InboxActivity.__table__)  # type: ignore[attr-defined]  # built once, compiled once
 
-    async def reply(send: Any, status: int) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
-        await send({"type": "http.response.body", "body": b""})
-
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         digest = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
         if headers.get("digest") != digest:
@@ -369,26 +388,28 @@ def ceiling_app(database_url: str, keys_file: str) -> Any:
 
 
 def serve_ceiling(argv: list[str]) -> None:
-    import uvicorn
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--keys", required=True)
     args = parser.parse_args(argv)
-    app = ceiling_app(args.database_url, args.keys)
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        lifespan="off",
-    )
+    serve_asgi(ceiling_app(args.database_url, args.keys), args.port)
 
 
 # --- orchestration ---------------------------------------------------------------------------------
+
+
+def node_env(workdir: Path, database_url: str, port: int, secret: str) -> dict[str, str]:
+    """The environment of a node served on ``port`` for a benchmark (no embedded worker, quiet logs)."""
+    return {
+        **os.environ,
+        "ASASAP_DATA_DIR": str(workdir / "data"),
+        "ASASAP_DATABASE_URL": database_url,
+        "ASASAP_BASE_URL": f"http://127.0.0.1:{port}",
+        "ASASAP_SECRET_KEY": secret,
+        "ASASAP_EMBEDDED_WORKER": "false",
+        "ASASAP_LOG_LEVEL": "warning",
+    }
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -459,16 +480,7 @@ def main() -> int:
     database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
     node_port, ceiling_port, actor_port = free_port(), free_port(), free_port()
     actor_base = f"http://127.0.0.1:{actor_port}"
-    env = {
-        **os.environ,
-        "ASASAP_DATA_DIR": str(workdir / "data"),
-        "ASASAP_DATABASE_URL": database_url,
-        "ASASAP_BASE_URL": f"http://127.0.0.1:{node_port}",
-        "ASASAP_SECRET_KEY": SECRET,
-        "ASASAP_ALLOW_PRIVATE_ADDRESSES": "true",
-        "ASASAP_EMBEDDED_WORKER": "false",
-        "ASASAP_LOG_LEVEL": "warning",
-    }
+    env = {**node_env(workdir, database_url, node_port, SECRET), "ASASAP_ALLOW_PRIVATE_ADDRESSES": "true"}
     cli = [sys.executable, "-m", "node.cli"]
     subprocess.run([*cli, "init", "--json"], env=env, check=True, capture_output=True, timeout=120)
 

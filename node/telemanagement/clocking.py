@@ -25,14 +25,14 @@ import segno
 from sqlmodel import Session, select
 
 from node.accounts.models import User
-from node.core.errors import N_, Conflict, PermissionDenied, ValidationFailed
+from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from node.telemanagement import clocklog, door, locks, plans
+from node.telemanagement import clocklog, clockpath, door, locks, plans
 from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
 from node.telemanagement.models import Beneficiary, CarePlan, ClockEvent, Visit
 from node.telemanagement.plans import PrivateDetails
-from node.telemanagement.visits import VisitLine, between, day_bounds, visit_of
+from node.telemanagement.visits import VisitLine, between, day_bounds
 from node.telemanagement.visits import today as visits_today
 
 MANUAL_REASONS = ("qr_missing", "qr_damaged", "camera_broken", "no_network", "other")
@@ -111,7 +111,7 @@ def clock(
     offline: bool = False,
     client_id: str | None = None,
     position: tuple[float, float] | None = None,
-) -> ClockEvent:
+) -> clockpath.Clocked:
     """Check in (``kind="in"``) or out (``"out"``) of a visit assigned to ``provider``: with the home's
     token, the home's PIN, or by hand with one of :data:`MANUAL_REASONS`. ``at`` is the phone's time of
     the event when it was kept offline (``offline``); an event sent again with the same ``client_id``
@@ -121,57 +121,59 @@ def clock(
     if kind not in ("in", "out"):
         raise ValidationFailed(N_("Clock in or out."), fields={"kind": N_("Clock in or out.")})
     # Locked: two check-ins sent at once (a double tap, a phone resending) are taken one after the other.
-    visit = session.get(Visit, visit_id, with_for_update=True) or visit_of(session, visit_id)
+    visit = clockpath.locked_visit(session, visit_id)
+    if visit is None:
+        raise NotFound(N_("No such visit."))
     if visit.provider_id is None or visit.provider_id != provider.id:
         raise PermissionDenied(MSG_NOT_YOURS)
     if client_id is not None:
         sent = door.resent(session, client_id, visit_id, kind)
         if sent is not None:
-            return sent
+            return clockpath.Clocked.of(sent, offline=bool(door.offline_of(session, [sent.id or 0])))
     now = utcnow()
     moment = (at or now).replace(microsecond=0)
     if moment.tzinfo is None or moment > now + LATEST or moment < now - EARLIEST:
         raise ValidationFailed(MSG_TIME, fields={"at": MSG_TIME})
     if token.strip():
-        plan = session.get(CarePlan, visit.plan_id)
-        assert plan is not None
         home = home_of_token(session, settings, token)
-        if home.id != plan.beneficiary_id:
+        if home.id != visit.beneficiary_id:
             raise ValidationFailed(MSG_OTHER_HOME, fields={"token": MSG_OTHER_HOME})
         method, reason = "qr", ""
     elif pin.strip():
-        door.check_pin(session, settings, plan_of_visit(session, visit).beneficiary_id, pin)
+        door.check_pin(session, settings, visit.beneficiary_id, pin)
         method, reason = "pin", ""
     elif manual_reason in MANUAL_REASONS:
         method, reason = "manual", manual_reason
     else:
         raise ValidationFailed(MSG_MANUAL_REASON, fields={"manual_reason": MSG_MANUAL_REASON})
     move(session, visit, kind, moment)
-    event = ClockEvent(
-        visit_id=visit_id,
-        kind=kind,
-        at=moment,
-        received_at=now,
-        method=method,
-        manual_reason=reason,
-        provider_id=provider.id,
-    )
-    session.add(visit)
-    session.add(event)
-    session.flush()
+    clockpath.save_move(session, visit, kind, moment)
+    event = {
+        "visit_id": visit_id,
+        "kind": kind,
+        "at": moment,
+        "received_at": now,
+        "method": method,
+        "manual_reason": reason,
+        "provider_id": provider.id,
+    }
+    event_id = clockpath.insert_event(session, event)
     where = (
         door.position_result(session, settings, plan_of_visit(session, visit), position) if position else ""
     )
-    clocklog.record_event(session, event, offline=offline, client_id=client_id, position=where)
-    return event
+    clocklog.record_clocked(
+        session, {**event, "event_id": event_id, "offline": offline}, client_id=client_id, position=where
+    )
+    return clockpath.Clocked(event_id, visit_id, kind, moment, now, method, reason, provider.id, offline)
 
 
-def move(session: Session, visit: Visit, kind: str, moment: datetime) -> None:
+def move(session: Session, visit: clockpath.LockedVisit, kind: str, moment: datetime) -> None:
     """Check ``visit`` in or out at ``moment``: its next state, or the refusal that fits (a cancelled
-    visit, a month already validated, a visit not in the right state)."""
+    visit, a month already validated, a visit not in the right state). The caller writes it."""
     if visit.state == VisitState.CANCELLED:
         raise Conflict(MSG_CANCELLED)
-    locks.require_unlocked(session, visit.plan_id, visit.starts_at)
+    if clockpath.month_validated(session, visit.funder_id, locks.month_of(visit.starts_at)):
+        raise Conflict(locks.MSG_LOCKED)
     if kind == "in":
         if visit.state != VisitState.PLANNED:
             raise Conflict(MSG_ALREADY_IN)
@@ -188,7 +190,7 @@ def move(session: Session, visit: Visit, kind: str, moment: datetime) -> None:
         visit.checked_out_at = moment
 
 
-def plan_of_visit(session: Session, visit: Visit) -> CarePlan:
+def plan_of_visit(session: Session, visit: Visit | clockpath.LockedVisit) -> CarePlan:
     plan = session.get(CarePlan, visit.plan_id)
     assert plan is not None
     return plan

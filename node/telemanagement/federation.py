@@ -33,8 +33,7 @@ from node.activitypub.outbox.publish import publish
 from node.core.errors import N_, ValidationFailed
 from node.core.timeutil import isoformat, utcnow
 from node.settings import Settings
-from node.telemanagement import clocking, clocklog, door, plans, visits
-from node.telemanagement.models import ClockEvent, Visit
+from node.telemanagement import clocking, clocklog, clockpath, door, plans, visits
 from node.telemanagement.tables import ClockLogEntry, RemoteAssignment
 
 VF = "https://w3id.org/valueflows/ont/vf#"
@@ -267,32 +266,36 @@ def receive(session: Session, settings: Settings, clock: VisitClock, signer: str
         raise Refused("this visit is not given to that provider")
     if clocklog.entry_by_client_id(session, _client_id(clock.id)) is not None:
         return None
-    visit = session.get(Visit, visit_id, with_for_update=True) or visits.visit_of(session, visit_id)
+    visit = clockpath.locked_visit(session, visit_id)
+    if visit is None:
+        raise Refused("the event names no visit of this node")
     now = utcnow()
     moment = clock.at.replace(microsecond=0)
     if moment > now + clocking.LATEST or moment < now - clocking.EARLIEST:
         raise ValidationFailed(clocking.MSG_TIME, fields={"at": clocking.MSG_TIME})
-    plan = clocking.plan_of_visit(session, visit)
     if clock.method == "qr":
-        if clocking.home_of_token(session, settings, clock.token).id != plan.beneficiary_id:
+        if clocking.home_of_token(session, settings, clock.token).id != visit.beneficiary_id:
             raise ValidationFailed(clocking.MSG_OTHER_HOME, fields={"token": clocking.MSG_OTHER_HOME})
     elif clock.method == "pin":
-        door.check_pin(session, settings, plan.beneficiary_id, clock.pin)
+        door.check_pin(session, settings, visit.beneficiary_id, clock.pin)
     elif clock.manual_reason not in clocking.MANUAL_REASONS:
         raise ValidationFailed(clocking.MSG_MANUAL_REASON)
     clocking.move(session, visit, clock.kind, moment)
-    event = ClockEvent(
-        visit_id=visit_id,
-        kind=clock.kind,
-        at=moment,
-        received_at=now,
-        method=clock.method,
-        manual_reason=clock.manual_reason if clock.method == "manual" else "",
-        provider_id=None,
+    clockpath.save_move(session, visit, clock.kind, moment)
+    event: dict[str, Any] = {
+        "visit_id": visit_id,
+        "kind": clock.kind,
+        "at": moment,
+        "received_at": now,
+        "method": clock.method,
+        "manual_reason": clock.manual_reason if clock.method == "manual" else "",
+        "provider_id": None,
+    }
+    event_id = clockpath.insert_event(session, event)
+    link = clocklog.record_clocked(
+        session,
+        {**event, "event_id": event_id, "offline": clock.offline},
+        client_id=_client_id(clock.id),
+        origin=clock.id,
     )
-    session.add(visit)
-    session.add(event)
-    session.flush()
-    return clocklog.record_event(
-        session, event, offline=clock.offline, client_id=_client_id(clock.id), origin=clock.id
-    )
+    return ClockLogEntry(**link)

@@ -22,9 +22,9 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
 from node.activitypub import addressing
+from node.core.prepared import fetch_all
 from node.core.sqlbase import table_of
 from node.timebank.models import ClearingDigest, TimebankAccount, Transfer
-from node.timebank.prepared import fetch_all
 
 VERSION = 2
 MODULUS = 2**128

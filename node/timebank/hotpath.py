@@ -36,7 +36,7 @@ from node.timebank import ledger
 from node.timebank.ledger import ENTRIES, TRANSFERS, Side
 from node.timebank.lifecycles import TransferState
 from node.timebank.policy import Policy
-from node.timebank.prepared import driver
+from node.core.prepared import driver
 
 # What varies from one transfer applied here to another (``values_of``'s keys, the group and the time).
 VARYING = (

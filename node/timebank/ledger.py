@@ -28,12 +28,12 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session
 
 from node.core.errors import N_, Conflict
+from node.core.prepared import Prepared
 from node.core.sqlbase import table_of
 from node.timebank import digests
 from node.timebank.lifecycles import TransferState
 from node.timebank.models import Entry, TimebankAccount, Transfer
 from node.timebank.policy import AccountKind, Policy
-from node.timebank.prepared import Prepared
 
 ACCOUNTS = table_of(TimebankAccount)
 TRANSFERS = table_of(Transfer)

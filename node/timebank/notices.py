@@ -19,13 +19,13 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, Role, User
+from node.core.prepared import Prepared
 from node.core.sqlbase import table_of
 from node.core.timeutil import utcnow
 from node.market.models import Agreement, Notification
 from node.market.notifications import Kind, notify
 from node.timebank.models import TimebankAccount
 from node.timebank.policy import to_hours
-from node.timebank.prepared import Prepared
 
 TOLD_WHEN_RECEIVED = frozenset({"payment", "cancellation_fee", "gift", "grant", "reversal"})
 _INSERT = Prepared(insert(table_of(Notification)))  # hours received is on a transfer's hot path

@@ -26,13 +26,13 @@ from sqlmodel import Session
 from node.activitypub import addressing
 from node.activitypub.actors import local
 from node.activitypub.signatures.keys import load_public_key_pem, sign_with, verify_with
+from node.core.prepared import fetch_all, result_processor
 from node.core.timeutil import isoformat, utcnow
 from node.settings import Settings
 from node.timebank import accounts, digests, ledger, vocab
 from node.timebank.digests import bucket_of
 from node.timebank.lifecycles import TransferState
 from node.timebank.models import OPEN
-from node.timebank.prepared import fetch_all, result_processor
 
 ALGORITHM = "rsa-v1_5-sha256"
 SETTLED, PENDING = TransferState.SETTLED.value, TransferState.PENDING.value  # plain strings: hot loops

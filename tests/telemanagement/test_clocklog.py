@@ -204,3 +204,37 @@ def test_verify_log_command(
     assert "clock log broken at link 2: link 2 was changed after it was written" in capsys.readouterr().err
     assert main(["telemanagement", "verify-log", "--json"]) == 1
     assert '"broken": 2' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {},
+        {"note": 'guillemets « » "quotes" \\ back\nslash\ttab \x01 é 😀', "client_id": None},
+        {"event_id": None, "manual_reason": "other"},
+        {"origin": "https://b.example/events/1?x=\u2028", "provider_id": None, "offline": True},
+    ],
+)
+def test_the_canonical_form_is_sorted_compact_json(odd: dict[str, object]) -> None:
+    """The form written out field by field is exactly ``json.dumps`` of the fields, keys sorted."""
+    import json
+    from types import SimpleNamespace
+
+    moment = datetime(2026, 3, 29, 1, 30, 5, 12, tzinfo=UTC)
+    fields: dict[str, object] = {
+        "chain": "node", "seq": 12, "event_id": 7, "visit_id": 3, "kind": "in", "at": moment,
+        "received_at": moment + timedelta(hours=1), "method": "qr", "manual_reason": "", "provider_id": 4,
+        "offline": False, "client_id": "abc_DEF-123", "origin": "", "note": "", "position": "inside",
+    }  # fmt: skip
+    fields.update(odd)
+    expected = json.dumps(
+        {
+            **fields,
+            "at": moment.isoformat(timespec="microseconds"),
+            "received_at": (moment + timedelta(hours=1)).isoformat(timespec="microseconds"),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    assert clocklog.canonical(SimpleNamespace(**fields)) == expected

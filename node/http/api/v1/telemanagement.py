@@ -20,7 +20,7 @@ from node.core.errors import N_, PermissionDenied, ValidationFailed
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
 from node.http.runtime import node_of, run
-from node.telemanagement import checks, clocking, door, plans, visits
+from node.telemanagement import checks, clocking, plans, visits
 from node.telemanagement.models import Beneficiary, CarePlan, Funder, Visit
 
 TAG = "telemanagement"
@@ -468,7 +468,7 @@ async def clock(request: Request, caller: User, body: ClockIn) -> ClockOut:
             at=event.at,
             received_at=event.received_at,
             method=event.method,
-            offline=bool(event.id and door.offline_of(s, [event.id])),
+            offline=event.offline,
         )
 
     return await run(request, save)

@@ -1,10 +1,13 @@
-"""Statements of the ledger's hot path, compiled once per database and run on the driver's cursor.
+"""Statements of hot paths, compiled once per database and run on the driver's cursor: the time bank's
+ledger (a transfer), the clock events of telemanagement (a check-in or check-out and its link in the
+clock log).
 
 A transfer inside the node is four short statements (both balances, the transfer, its two entries,
 the payee's notification); through SQLAlchemy's execution each costs about as much Python as a bare
 insert does, which kept a transfer at a fifth of the physical limit on SQLite (``bench/timebank.py``).
-Here a Core statement is compiled once for the connection's dialect and for the set of keys given
-(an ``INSERT`` names only those), and each run binds its parameters (through the column types' bind
+Here a Core statement (an ``INSERT``, an ``UPDATE``, or a ``SELECT`` given all its parameters) is
+compiled once for the connection's dialect and for the set of keys given (an ``INSERT`` names only
+those), and each run binds its parameters (through the column types' bind
 processors, so datetimes are stored exactly as SQLAlchemy stores them) and calls the DB-API cursor of
 the session's own connection: the same transaction, none of the per-statement machinery. A key the
 statement needs but the caller did not give takes the column's scalar default, else NULL.
@@ -22,7 +25,7 @@ from sqlalchemy.sql.dml import Insert, UpdateBase
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Session
 
-_DRIVER = "asasap.timebank.driver"
+_DRIVER = "asasap.driver"
 
 
 def driver(session: Session) -> tuple[Dialect, Any]:
@@ -50,9 +53,10 @@ class _Plan:
 
 
 class Prepared:
-    """A Core ``INSERT``/``UPDATE`` run at the driver level (see the module docs)."""
+    """A Core ``INSERT``/``UPDATE``/``SELECT`` run at the driver level (see the module docs); the rows
+    it gives back are the driver's tuples, unconverted (:func:`result_processor`)."""
 
-    def __init__(self, statement: UpdateBase) -> None:
+    def __init__(self, statement: UpdateBase | Select[Any]) -> None:
         self.statement = statement
         self._plans: dict[tuple[str, frozenset[str]], _Plan] = {}
 
@@ -92,7 +96,7 @@ class Prepared:
         }
 
     def run(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Run once with ``params``; the rows of its ``RETURNING`` clause, if any."""
+        """Run once with ``params``; the rows of its ``RETURNING`` clause (or of the ``SELECT``), if any."""
         dialect, dbapi = driver(session)
         plan = self._plan(dialect, frozenset(params))
         cursor = dbapi.cursor()

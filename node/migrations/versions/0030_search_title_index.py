@@ -3,8 +3,8 @@ relevance (the title alone matches the words) is read from an index rather than 
 
 SQLite needs nothing: the FTS5 table ``proposals_fts`` already indexes ``title_terms`` as a column.
 
-Revision ID: 0026_i10s
-Revises: 0025
+Revision ID: 0030
+Revises: 0029
 Create Date: 2026-12-07 15:00:00.000000
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0026_i10s"
-down_revision: str | None = "0025"
+revision: str = "0030"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
