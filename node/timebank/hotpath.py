@@ -30,13 +30,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session
 
+from node.core.prepared import driver
 from node.core.sqlbase import table_of
 from node.market.models import Notification
 from node.timebank import ledger
 from node.timebank.ledger import ENTRIES, TRANSFERS, Side
 from node.timebank.lifecycles import TransferState
 from node.timebank.policy import Policy
-from node.core.prepared import driver
 
 # What varies from one transfer applied here to another (``values_of``'s keys, the group and the time).
 VARYING = (
