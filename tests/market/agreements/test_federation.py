@@ -465,6 +465,23 @@ def test_mitra_offer_priced_in_another_asset_is_answered_with_a_reject(market: M
     assert reject["actor"] == a.uri("alice")
 
 
+def test_mitra_offer_as_mitra_builds_it_is_answered_with_a_reject(market: Market) -> None:
+    """The ``Offer(Agreement)`` exactly as Mitra's builder writes it (``captured/``): time in seconds, the
+    reciprocal commitment naming no resource, so read as FEP-0837 says, in ``one`` of the resource of the
+    intent it satisfies (ours: euros): 200,000 €, past the node's limit, refused with the reason."""
+    fed, a = market.fed, market.a
+    text = (DATA / "activitypub" / "captured" / "mitra-offer-agreement.json").read_text(encoding="utf-8")
+    text = text.replace("https://remote.example/proposals/1", market.demand.ap_id)
+    activity = json.loads(text.replace("https://remote.example/users/test", a.uri("alice")))
+    store(a, activity)
+    row = last_row(fed, a)
+    assert row.state == InboxState.DONE.value, row.error
+    assert on(a, lambda s: s.exec(select(Bid)).all()) == []
+    (reject,) = [json.loads(o.payload) for o in fed.outbox(a) if o.type == "Reject"]
+    assert reject["object"] == activity["id"] and reject["to"] == [activity["actor"]]
+    assert "20 000" in reject["contentMap"]["fr"] and "20,000" in reject["contentMap"]["en"]
+
+
 def test_offer_counted_in_minutes_is_read_in_hours(market: Market) -> None:
     fed, a = market.fed, market.a
     activity = offer(market, market.b.uri("bob"))
