@@ -178,8 +178,9 @@ def matching_conditions(
     if parsed:
         backend = backend_for(session)
         backend.prepare(session=session)
-        conditions.append(backend.matches(parsed))
-        title_match = backend.title_matches(parsed)
+        boxed = filters.radius_km is not None  # the box's index narrows the rows first
+        conditions.append(backend.matches(parsed, within=boxed))
+        title_match = backend.title_matches(parsed, within=boxed)
     return conditions, title_match
 
 
@@ -321,8 +322,8 @@ def _in_database(
         backend.prepare(session=session)
     planar = _planar(centre)
 
-    def words(dense: bool) -> list[ColumnElement[bool]]:
-        return [backend.matches(parsed, dense=dense)] if backend is not None else []
+    def words(dense: bool, within: bool = False) -> list[ColumnElement[bool]]:
+        return [backend.matches(parsed, dense=dense, within=within)] if backend is not None else []
 
     counted = _count_up_to(base + words(False), COUNT_CAP + 1, session=session)
     exact = counted <= COUNT_CAP
@@ -336,7 +337,7 @@ def _in_database(
     by_distance = filters.sort == "distance" or (filters.sort == "relevance" and backend is None)
     if not exact and centre is not None and by_distance:
         # more matches than the cap, ordered by distance: the nearest are read from boxes around the centre
-        nearest = _nearest_page(base + words(False), centre, offset, wanted, session=session)
+        nearest = _nearest_page(base + words(False, within=True), centre, offset, wanted, session=session)
     if nearest is not None:
         ids = [(i, False) for i in nearest]
     elif backend is None or filters.sort != "relevance":
