@@ -289,7 +289,7 @@ def _nearest_page(
     shrink = math.cos(math.radians(centre.lat))
     wanted = offset + limit
     for half in NEAREST_BOXES:
-        box = [
+        box: list[ColumnElement[bool]] = [
             col(Proposal.latitude).between(centre.lat - half, centre.lat + half),
             col(Proposal.longitude).between(centre.lon - half / shrink, centre.lon + half / shrink),
         ]
