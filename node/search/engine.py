@@ -35,6 +35,7 @@ from node.search.filters import SearchFilters
 __all__ = [
     "COUNT_CAP",
     "MAX_CANDIDATES",
+    "NEAREST_BOXES",
     "PAGE_SIZE",
     "Hit",
     "Results",
@@ -48,6 +49,9 @@ __all__ = [
 PAGE_SIZE = 20
 MAX_CANDIDATES = 50_000  # what one search may rank; beyond, the newest are kept
 COUNT_CAP = 1000  # a search counts its matches up to this many: "more than 1,000"
+# the half-widths (degrees of latitude, about 11, 44, 178 and 711 km) of the boxes where a search sorted
+# by distance looks for its nearest matches before sorting every match
+NEAREST_BOXES = (0.1, 0.4, 1.6, 6.4)
 
 
 @dataclass(frozen=True)
@@ -174,8 +178,9 @@ def matching_conditions(
     if parsed:
         backend = backend_for(session)
         backend.prepare(session=session)
-        conditions.append(backend.matches(parsed))
-        title_match = backend.title_matches(parsed)
+        boxed = filters.radius_km is not None  # the box's index narrows the rows first
+        conditions.append(backend.matches(parsed, within=boxed))
+        title_match = backend.title_matches(parsed, within=boxed)
     return conditions, title_match
 
 
@@ -270,6 +275,36 @@ def _page_ids(
     return [int(row_id) for row_id in session.execute(statement).scalars()]
 
 
+def _nearest_page(
+    conditions: list[ColumnElement[bool]], centre: Commune, offset: int, limit: int, *, session: Session
+) -> list[int] | None:
+    """The ids of one page of the matches nearest ``centre`` (then newest), read from growing boxes around
+    it (the index of positions) rather than by sorting every match; None when the largest box holds too
+    few. Sound because a match outside a box of half-width ``h`` (in the planar distance of
+    :func:`_planar`) is farther than ``h``: when the page's last match within the box is nearer than
+    ``h``, no match outside it can come before; the unplaced (sorted last) never can either."""
+    planar = _planar(centre)
+    if planar is None or centre.lat is None or centre.lon is None:
+        return None
+    shrink = math.cos(math.radians(centre.lat))
+    wanted = offset + limit
+    for half in NEAREST_BOXES:
+        box: list[ColumnElement[bool]] = [
+            col(Proposal.latitude).between(centre.lat - half, centre.lat + half),
+            col(Proposal.longitude).between(centre.lon - half / shrink, centre.lon + half / shrink),
+        ]
+        statement = (
+            _matching(conditions + box, [col(Proposal.id), planar])
+            .order_by(planar, col(Proposal.published_at).desc(), col(Proposal.id).desc())
+            .limit(wanted)
+        )
+        rows = session.execute(statement).all()
+        # a margin for the rounding of the distance computed by the database
+        if len(rows) == wanted and rows[-1][1] is not None and rows[-1][1] < half * half * (1 - 1e-9):
+            return [int(row_id) for row_id, _ in rows[offset:]]
+    return None
+
+
 def _in_database(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
 ) -> Results:
@@ -278,7 +313,8 @@ def _in_database(
     matches come first: they are a page of their own query, then the others follow; each part is ordered
     by distance then freshness. When more than :data:`COUNT_CAP` proposals match, the matches are dense
     enough for the database to walk its date index and stop at the page (``dense``) rather than read and
-    sort every match."""
+    sort every match; ordered by distance, they are read from boxes around the centre
+    (:func:`_nearest_page`)."""
     parsed = text_query.parse(filters.q)
     base = _conditions(filters, centre, now, session=session)
     backend = backend_for(session) if parsed else None
@@ -286,8 +322,8 @@ def _in_database(
         backend.prepare(session=session)
     planar = _planar(centre)
 
-    def words(dense: bool) -> list[ColumnElement[bool]]:
-        return [backend.matches(parsed, dense=dense)] if backend is not None else []
+    def words(dense: bool, within: bool = False) -> list[ColumnElement[bool]]:
+        return [backend.matches(parsed, dense=dense, within=within)] if backend is not None else []
 
     counted = _count_up_to(base + words(False), COUNT_CAP + 1, session=session)
     exact = counted <= COUNT_CAP
@@ -297,7 +333,14 @@ def _in_database(
     offset = (page - 1) * PAGE_SIZE
     wanted = PAGE_SIZE + 1  # one more tells whether a next page exists
     order = _sql_order(filters.sort, planar)
-    if backend is None or filters.sort != "relevance":
+    nearest = None
+    by_distance = filters.sort == "distance" or (filters.sort == "relevance" and backend is None)
+    if not exact and centre is not None and by_distance:
+        # more matches than the cap, ordered by distance: the nearest are read from boxes around the centre
+        nearest = _nearest_page(base + words(False, within=True), centre, offset, wanted, session=session)
+    if nearest is not None:
+        ids = [(i, False) for i in nearest]
+    elif backend is None or filters.sort != "relevance":
         ids = [(i, False) for i in _page_ids(base + words(not exact), order, offset, wanted, session=session)]
     else:
         # fewer matches in all than the cap: fewer title matches too

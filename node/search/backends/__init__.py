@@ -20,12 +20,17 @@ class TextBackend(Protocol):
     def prepare(self, *, session: Session) -> None:
         """Bound what one search may cost on this database (a statement timeout)."""
 
-    def matches(self, query: TextQuery, *, dense: bool = False) -> ColumnElement[bool]:
+    def matches(self, query: TextQuery, *, dense: bool = False, within: bool = False) -> ColumnElement[bool]:
         """The proposals whose indexed text matches every group of ``query``. ``dense``: more than a
         thousand do, so a query ordered by an index should walk that index and keep the matches it
-        meets rather than read every match and sort them (a hint, for databases that need one)."""
+        meets rather than read every match and sort them (a hint, for databases that need one).
+        ``within``: another condition narrows the rows through its own index (the box of a radius, read
+        through the index of positions), so each of its rows should be checked against the matches rather
+        than every match fetched (a hint too; it wins over ``dense``)."""
 
-    def title_matches(self, query: TextQuery, *, dense: bool = False) -> ColumnElement[bool]:
+    def title_matches(
+        self, query: TextQuery, *, dense: bool = False, within: bool = False
+    ) -> ColumnElement[bool]:
         """The proposals whose title alone matches every group of ``query`` (each of them also matches
         :meth:`matches`, the title being part of the indexed text)."""
 

@@ -55,17 +55,21 @@ class PostgresFTS:
         session.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
         session.execute(text("SET LOCAL enable_nestloop = off"))
 
-    def matches(self, query: TextQuery, *, dense: bool = False) -> ColumnElement[bool]:
+    def matches(self, query: TextQuery, *, dense: bool = False, within: bool = False) -> ColumnElement[bool]:
         # Few matches: a subquery of ids, so that the planner reads the GIN index (a bitmap scan) rather
         # than walking another index in the asked order and computing each row's tsvector. Many matches
         # (``dense``): the row's own condition, so that a page walks the order's index and stops early.
-        if dense:
+        # ``within`` a box: the subquery of ids too (hashed once, then each row of the box looked up in
+        # it; a box can hold every proposal, and computing each one's tsvector costs more than the GIN).
+        if dense and not within:
             return _matching(col(Proposal.search_text), query)
         return col(Proposal.id).in_(_ids_matching(col(Proposal.search_text), query))
 
-    def title_matches(self, query: TextQuery, *, dense: bool = False) -> ColumnElement[bool]:
+    def title_matches(
+        self, query: TextQuery, *, dense: bool = False, within: bool = False
+    ) -> ColumnElement[bool]:
         # the same through the titles' GIN index (migration 0026_i10s)
-        if dense:
+        if dense and not within:
             return _matching(col(Proposal.title), query)
         return col(Proposal.id).in_(_ids_matching(col(Proposal.title), query))
 

@@ -43,11 +43,14 @@ class SQLiteFTS:
     def prepare(self, *, session: Session) -> None:
         """Nothing to bound: a query has at most eight groups of quoted stems."""
 
-    def matches(self, query: TextQuery, *, dense: bool = False) -> ColumnElement[bool]:
-        return _rows_matching(expression(query), dense)
+    def matches(self, query: TextQuery, *, dense: bool = False, within: bool = False) -> ColumnElement[bool]:
+        # ``within`` a box: the same hint as ``dense``, the box's index is walked and each row checked
+        return _rows_matching(expression(query), dense or within)
 
-    def title_matches(self, query: TextQuery, *, dense: bool = False) -> ColumnElement[bool]:
-        return _rows_matching("{title_terms} : (" + expression(query) + ")", dense)
+    def title_matches(
+        self, query: TextQuery, *, dense: bool = False, within: bool = False
+    ) -> ColumnElement[bool]:
+        return _rows_matching("{title_terms} : (" + expression(query) + ")", dense or within)
 
 
 BACKEND = SQLiteFTS()
