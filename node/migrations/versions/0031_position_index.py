@@ -5,7 +5,7 @@ index) rather than every proposal, and a search sorted by distance can read its 
 A plain B-tree on both databases (no spatial extension): the box is
 ``state = 'open' AND latitude BETWEEN south AND north AND longitude BETWEEN west AND east``.
 
-Revision ID: 0031_i10r
+Revision ID: 0031
 Revises: 0030
 Create Date: 2026-12-07 16:00:00.000000
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0031_i10r"
+revision: str = "0031"
 down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
