@@ -229,6 +229,12 @@ def _visit(row: Visit) -> VisitOut:
     )
 
 
+def offset_given(at: datetime | None) -> None:
+    """Refuse a phone's time without its offset (422 naming ``at``): it could be any time zone's."""
+    if at is not None and at.tzinfo is None:
+        raise ValidationFailed(clocking.MSG_TIME, fields={"at": N_("Give the time with its offset.")})
+
+
 def _terms(body: TermsIn) -> plans.Terms:
     return plans.parse_terms(
         valid_from=body.valid_from,
@@ -442,8 +448,7 @@ async def cancel(request: Request, caller: User, body: CancelIn) -> VisitOut:
 )
 async def clock(request: Request, caller: User, body: ClockIn) -> ClockOut:
     settings = node_of(request).settings
-    if body.at is not None and body.at.tzinfo is None:
-        raise ValidationFailed(clocking.MSG_TIME, fields={"at": N_("Give the time with its offset.")})
+    offset_given(body.at)
 
     def save(s: Session) -> ClockOut:
         event = clocking.clock(
