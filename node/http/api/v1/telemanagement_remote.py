@@ -13,7 +13,7 @@ from starlette.requests import Request
 from node.accounts.models import User
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
-from node.http.api.v1.telemanagement import TAG, offset_given
+from node.http.api.v1.telemanagement import TAG, answer, offset_given
 from node.http.runtime import node_of, run
 from node.telemanagement import federation
 
@@ -96,9 +96,7 @@ async def clock_remote(request: Request, caller: User, body: RemoteClockIn) -> R
             at=body.at,
             offline=body.offline,
         )
-        return RemoteClockOut(
-            id=clock.id, visit=clock.fulfills, kind=clock.kind, at=clock.at, method=clock.method
-        )
+        return answer(RemoteClockOut, clock, visit=clock.fulfills)
 
     return await run(request, send)
 
