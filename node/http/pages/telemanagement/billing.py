@@ -172,26 +172,26 @@ async def resolve(request: Request, user: User) -> Response:
     return await _act(request, action, "resolved", visit_id=visit_id)
 
 
-@coordinator_required
-async def validate(request: Request, user: User) -> Response:
-    settings = node_of(request).settings
+def _month_action(
+    name: str, act: Callable[[Session, Settings, User, int, str], object], done: str
+) -> Endpoint:
+    """The form acting on the funder's month it posts (validating it, issuing its invoices)."""
 
-    def action(s: Session, v: dict[str, str]) -> Any:
-        funder_id, month = _funder_and_month(request, v)
-        return validation.validate_month(s, settings, user, funder_id, month)
+    async def page(request: Request, user: User) -> Response:
+        settings = node_of(request).settings
 
-    return await _act(request, action, "validated")
+        def action(s: Session, v: dict[str, str]) -> Any:
+            funder_id, month = _funder_and_month(request, v)
+            return act(s, settings, user, funder_id, month)
+
+        return await _act(request, action, done)
+
+    page.__name__ = page.__qualname__ = name  # the route's name
+    return coordinator_required(page)
 
 
-@coordinator_required
-async def issue(request: Request, user: User) -> Response:
-    settings = node_of(request).settings
-
-    def action(s: Session, v: dict[str, str]) -> Any:
-        funder_id, month = _funder_and_month(request, v)
-        return invoices.issue(s, settings, user, funder_id, month)
-
-    return await _act(request, action, "issued")
+validate = _month_action("validate", validation.validate_month, "validated")
+issue = _month_action("issue", invoices.issue, "issued")
 
 
 @coordinator_required
