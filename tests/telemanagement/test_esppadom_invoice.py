@@ -18,7 +18,7 @@ from node.core.errors import Conflict, ValidationFailed
 from node.settings import Settings
 from node.telemanagement import credit_notes, esppadom, esppadom_invoice, invoices, validation
 from node.telemanagement.models import Funder
-from tests.support.billing import issuer_settings, resolved_month
+from tests.support.billing import issued_month, issuer_settings, resolved_month
 
 Q = {"ns": esppadom_invoice.NS, "ram": esppadom.RAM, "pie": esppadom.PIE, "qdt": esppadom.QDT}
 
@@ -93,13 +93,9 @@ def test_a_credit_note_follows_its_invoice_and_the_amounts_are_net_of_it(
     engine: Engine, settings: Settings
 ) -> None:
     settings = issuer_settings(settings)
-    month = resolved_month(engine, settings)
-    setup = month.setup
+    month, made = issued_month(engine, settings)
+    setup, to_funder, to_beneficiary = month.setup, made["funder"], made["beneficiary"]
     with db.session_scope(engine) as s:
-        validation.validate_month(s, settings, setup.coordinator, setup.funder_id, month.month)
-        made = invoices.issue(s, settings, setup.coordinator, setup.funder_id, month.month)
-        to_funder = next(row for row in made if row.recipient == "funder")
-        to_beneficiary = next(row for row in made if row.recipient == "beneficiary")
         note = credit_notes.issue(s, settings, setup.coordinator, to_funder.id or 0, "Visite comptée", "20")
         credit_notes.issue(s, settings, setup.coordinator, to_beneficiary.id or 0, "Erreur de part", "1")
         numbers = (to_funder.number, note.number)
@@ -140,15 +136,14 @@ def test_a_credit_note_follows_its_invoice_and_the_amounts_are_net_of_it(
     assert sum(Decimal(r["invoice_total"]) for r in rows) == Decimal("79.55")
 
 
-def test_the_schema_refuses_a_credit_note_without_its_reason_text(engine: Engine, settings: Settings) -> None:
+def test_a_full_credit_note_gives_back_the_total_and_must_name_its_invoice(
+    engine: Engine, settings: Settings
+) -> None:
     settings = issuer_settings(settings)
-    month = resolved_month(engine, settings)
+    month, made = issued_month(engine, settings)
     setup = month.setup
     with db.session_scope(engine) as s:
-        validation.validate_month(s, settings, setup.coordinator, setup.funder_id, month.month)
-        made = invoices.issue(s, settings, setup.coordinator, setup.funder_id, month.month)
-        to_funder = next(row for row in made if row.recipient == "funder")
-        number = credit_notes.issue(s, settings, setup.coordinator, to_funder.id or 0, "Tout").number
+        number = credit_notes.issue(s, settings, setup.coordinator, made["funder"].id or 0, "Tout").number
         xml = esppadom_invoice.invoice_xml(s, settings, setup.funder_id, month.month)
     tree = etree.fromstring(xml)
     assert [e.text for e in tree.iterfind(".//ram:DuePayableAmount", Q)] == ["99.55", "99.55"]

@@ -18,7 +18,7 @@ Every form's URL answers GET by sending back to the billing page.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
@@ -31,16 +31,7 @@ from starlette.routing import Route
 from node.accounts.models import User
 from node.core.errors import N_, DomainError, http_status
 from node.http.pages.telemanagement import labels
-from node.http.runtime import (
-    Endpoint,
-    coordinator_required,
-    form_with_csrf,
-    login_required,
-    node_of,
-    render,
-    run,
-    text,
-)
+from node.http.runtime import coordinator_required, form_with_csrf, login_required, node_of, render, run, text
 from node.settings import Settings
 from node.telemanagement import (
     adjustments,
@@ -230,6 +221,7 @@ class _Numbered(Protocol):
 
 
 R = TypeVar("R", bound=_Numbered)
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _readable_pdf(
