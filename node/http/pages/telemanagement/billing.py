@@ -56,6 +56,7 @@ ADJUSTMENT_LABELS = {
     "CO2": N_("CO2 · both clock times missing, corrected"),
 }
 RECIPIENTS = {"funder": N_("Funder"), "beneficiary": N_("Beneficiary")}
+Endpoint = Callable[[Request], Awaitable[Response]]
 assert set(ADJUSTMENT_LABELS) == set(adjustments.BY_CODE)
 
 
@@ -221,7 +222,6 @@ class _Numbered(Protocol):
 
 
 R = TypeVar("R", bound=_Numbered)
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _readable_pdf(
