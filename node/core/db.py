@@ -26,6 +26,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session
 
+from node.core.errors import NotFound
+
 T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).parents[1] / "migrations"
 
@@ -172,3 +174,15 @@ def check_migrated(engine: Engine) -> None:
             f"the database {engine.url.render_as_string(hide_password=True)} {state}, "
             f"the code needs revision {head}: run `asasap migrate`"
         )
+
+
+Row = TypeVar("Row")
+
+
+def one(session: Session, model: type[Row], key: Any, missing: str, *, lock: bool = False) -> Row:
+    """The row of ``model`` with primary key ``key`` (locked for update with ``lock``), or
+    :class:`~node.core.errors.NotFound` with the message ``missing``."""
+    found = session.get(model, key, with_for_update=lock or None)
+    if found is None:
+        raise NotFound(missing)
+    return found

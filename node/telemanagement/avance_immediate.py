@@ -34,7 +34,8 @@ from typing import Any
 import jsonschema
 from sqlmodel import Session, col, select
 
-from node.core.errors import N_, Conflict, NotFound, ValidationFailed
+from node.core.db import one
+from node.core.errors import N_, Conflict, ValidationFailed
 from node.settings import Settings
 from node.telemanagement import invoices
 from node.telemanagement.billing_models import CreditNote, Invoice
@@ -101,9 +102,7 @@ def payment_request(
     tiers = settings.telemanagement_urssaf_tiers_id.strip()
     if not tiers:
         raise Conflict(MSG_NOT_REGISTERED)
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound(N_("No such invoice."))
+    invoice = one(session, Invoice, invoice_id, N_("No such invoice."))
     errors: dict[str, str] = {}
     if not CLIENT_ID.match(client_id.strip()):
         errors["id_client"] = N_("The client's URSSAF identifier: letters, digits and dashes, up to 50.")

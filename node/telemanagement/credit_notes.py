@@ -16,7 +16,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
-from node.core.errors import N_, Conflict, NotFound, ValidationFailed
+from node.core.db import one
+from node.core.errors import N_, Conflict, ValidationFailed
 from node.core.sealing import seal, unseal
 from node.settings import Settings
 from node.telemanagement import documents, facturx, invoices, plans
@@ -49,9 +50,7 @@ def issue(
 ) -> CreditNote:
     """A credit note on an invoice: ``amount`` in euros, empty for all that is left to credit."""
     plans.require_coordinator(user)
-    invoice = session.get(Invoice, invoice_id, with_for_update=True)
-    if invoice is None:
-        raise NotFound(N_("No such invoice."))
+    invoice = one(session, Invoice, invoice_id, N_("No such invoice."), lock=True)
     reason = reason.strip()
     if not reason or len(reason) > 500:
         raise ValidationFailed(N_("Check the highlighted fields."), fields={"reason": MSG_REASON})
@@ -125,9 +124,7 @@ def of_invoices(session: Session, invoice_ids: list[int]) -> list[CreditNote]:
 
 def readable(session: Session, user: User, credit_note_id: int) -> CreditNote:
     """A credit note the user may read: whoever may read its invoice."""
-    row = session.get(CreditNote, credit_note_id)
-    if row is None:
-        raise NotFound(N_("No such credit note."))
+    row = one(session, CreditNote, credit_note_id, N_("No such credit note."))
     invoices.readable(session, user, row.invoice_id)
     return row
 

@@ -27,7 +27,8 @@ from lxml import etree
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
-from node.core.errors import N_, Conflict, NotFound, ValidationFailed
+from node.core.db import one
+from node.core.errors import N_, Conflict, ValidationFailed
 from node.core.timeutil import utcnow
 from node.settings import Settings
 from node.telemanagement import checks, plans, validation
@@ -92,9 +93,7 @@ def _local(moment: datetime | None) -> str:
 def funder_of(session: Session, funder_id: int, month: str) -> Funder:
     """A funder exchanging under ESPPADOM (APA, PCH, home help), for a well-formed month."""
     checks.month_bounds(month)
-    funder = session.get(Funder, funder_id)
-    if funder is None:
-        raise NotFound(N_("No such funder."))
+    funder = one(session, Funder, funder_id, N_("No such funder."))
     if funder.kind not in TYPE_AIDE:
         raise ValidationFailed(MSG_FUNDER_KIND)
     return funder

@@ -9,7 +9,15 @@ billing period, and a line per beneficiary's folder (the plan's folder number as
 DELIVERY) with the hours billed (``HUR``), the hourly rate, the amount, the beneficiary's share and the
 funder's, the frame ``PRE`` and the kind of aid; then the totals with the beneficiary's share deducted.
 
-The amounts are those frozen in each invoice at issue, never recomputed. Credit notes are not carried.
+A credit note (:mod:`node.telemanagement.credit_notes`) on one of these invoices follows it as a message
+of its own, type ``381``, its amounts positive as in UN/CEFACT and Chorus, the credited invoice in
+``InvoiceReferencedDocument``, the reason as the document's note, and one line on the same folder with
+the credited amount as the funder's share and no hours (a credit note takes back an amount, not hours);
+what the funder owes is the invoices' totals less their credit notes' (assumed shape: see the schema's
+header). In the CSV a credit note is a line of negative amounts, so that the column ``invoice_total``
+adds up to what the funder owes, and each invoice's line says what is left of it (``net_total``).
+
+The amounts are those frozen in each invoice and credit note at issue, never recomputed.
 The file is checked against ``data/esppadom-invoice.xsd`` before it is handed out; made on demand for a
 coordinator, never stored.
 """
@@ -17,6 +25,7 @@ coordinator, never stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -28,8 +37,8 @@ from sqlmodel import Session, col, select
 from node.core.errors import N_, Conflict
 from node.core.timeutil import utcnow
 from node.settings import Settings
-from node.telemanagement import esppadom, invoices
-from node.telemanagement.billing_models import Invoice
+from node.telemanagement import credit_notes, esppadom, invoices
+from node.telemanagement.billing_models import CreditNote, Invoice
 from node.telemanagement.esppadom import CADRE, PIE, QDT, RAM, TYPE_AIDE, VERSION
 from node.telemanagement.esppadom import _add as add
 from node.telemanagement.esppadom import _address as postal_address
@@ -41,6 +50,7 @@ from node.telemanagement.visits import PARIS
 NS = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:2"
 NAMESPACES = {"ns": NS, None: RAM, "pie": PIE, "qdt": QDT}
 TYPE_CODE = "380"  # UNTDID 1001: commercial invoice
+CREDIT_NOTE_CODE = "381"  # UNTDID 1001: credit note, as in the credit note's Factur-X
 SCHEMA = Path(__file__).parent / "data" / "esppadom-invoice.xsd"
 MSG_NONE = N_(
     "No invoice is addressed to this funder for this month: issue the month's invoices first "
@@ -64,15 +74,54 @@ CSV_COLUMNS = (
     "beneficiary_share",
     "funder_share",
     "invoice_total",
+    "document_type",
+    "credited_invoice",
+    "net_total",
 )
 
 
 @dataclass(frozen=True)
 class Line:
-    """One funder invoice as exported: the stored row and its frozen content."""
+    """One document to the funder as exported: an invoice, or a credit note on it (``credit``), with
+    the invoice's frozen content (the credit note's copies the same folder, beneficiary and period)."""
 
     invoice: Invoice
     content: dict[str, Any]
+    credit: CreditNote | None = None
+    credited_cents: int = 0  # on an invoice: what its credit notes take back
+
+    @property
+    def number(self) -> str:
+        return self.credit.number if self.credit else self.invoice.number
+
+    @property
+    def issued_on(self) -> date:
+        return self.credit.issued_on if self.credit else self.invoice.issued_on
+
+    @property
+    def type_code(self) -> str:
+        return CREDIT_NOTE_CODE if self.credit else TYPE_CODE
+
+    @property
+    def due_cents(self) -> int:
+        """What the document asks of the funder (a credit note's: what it gives back), positive."""
+        return self.credit.total_cents if self.credit else self.invoice.total_cents
+
+    @property
+    def line_cents(self) -> int:
+        """The line's amount: all the visits of an invoice, what a credit note gives back."""
+        return self.credit.total_cents if self.credit else int(self.content["amount_cents"])
+
+    @property
+    def allowance_cents(self) -> int:
+        return 0 if self.credit else int(self.content["allowance_cents"])
+
+    @property
+    def shares(self) -> tuple[int, int]:
+        """The beneficiary's and the funder's share of the line (a credit note's is the funder's)."""
+        if self.credit:
+            return 0, self.credit.total_cents
+        return int(self.content["beneficiary_cents"]), int(self.content["funder_cents"])
 
     @property
     def hours(self) -> str:
@@ -89,7 +138,8 @@ def _ns(parent: etree._Element, name: str) -> etree._Element:
 
 
 def lines(session: Session, settings: Settings, funder_id: int, month: str) -> tuple[Funder, list[Line]]:
-    """The month's invoices addressed to a funder of APA, PCH or home help, in number order."""
+    """The month's invoices addressed to a funder of APA, PCH or home help, each followed by its credit
+    notes (whenever issued), in number order."""
     funder = esppadom.validated_funder(session, funder_id, month)
     rows = session.exec(
         select(Invoice)
@@ -98,7 +148,15 @@ def lines(session: Session, settings: Settings, funder_id: int, month: str) -> t
     ).all()
     if not rows:
         raise Conflict(MSG_NONE)
-    return funder, [Line(row, invoices.content_of(settings, row)) for row in rows]
+    credits: dict[int, list[CreditNote]] = {}
+    for note in credit_notes.of_invoices(session, [row.id or 0 for row in rows]):
+        credits.setdefault(note.invoice_id, []).append(note)
+    found: list[Line] = []
+    for row in rows:
+        content, notes = invoices.content_of(settings, row), credits.get(row.id or 0, [])
+        found.append(Line(row, content, credited_cents=sum(note.total_cents for note in notes)))
+        found.extend(Line(row, content, credit=note) for note in notes)
+    return funder, found
 
 
 def invoice_xml(session: Session, settings: Settings, funder_id: int, month: str) -> bytes:
@@ -117,9 +175,11 @@ def invoice_xml(session: Session, settings: Settings, funder_id: int, month: str
         add(context, "VersionID", VERSION)
         add(context, "SpecifiedTransactionID", f"I{transaction}{index}")
         document = _ns(message, "CIIHExchangedDocument")
-        add(document, "ID", row.number)
-        add(document, "TypeCode", TYPE_CODE)
-        add(document, "IssueDate", row.issued_on.isoformat())
+        add(document, "ID", line.number)
+        add(document, "TypeCode", line.type_code)
+        add(document, "IssueDate", line.issued_on.isoformat())
+        if line.credit:
+            add(document, "IncludedNote/Content", line.credit.reason)
         trade = _ns(message, "CIIHSupplyChainTradeTransaction")
         agreement = add(trade, "ApplicableCIIHSupplyChainTradeAgreement")
         seller = add(agreement, "SellerCITradeParty")
@@ -138,9 +198,13 @@ def invoice_xml(session: Session, settings: Settings, funder_id: int, month: str
         settlement = add(trade, "ApplicableCIIHSupplyChainTradeSettlement")
         add(settlement, "InvoiceCurrencyCode", "EUR")
         total = add(settlement, "SpecifiedCIIHTradeSettlementMonetarySummation")
-        add(total, "LineTotalAmount", euros(content["amount_cents"]))
-        add(total, "AllowanceTotalAmount", euros(content["allowance_cents"]))
-        add(total, "DuePayableAmount", euros(row.total_cents))
+        add(total, "LineTotalAmount", euros(line.line_cents))
+        add(total, "AllowanceTotalAmount", euros(line.allowance_cents))
+        add(total, "DuePayableAmount", euros(line.due_cents))
+        if line.credit:
+            credited = add(settlement, "InvoiceReferencedDocument")
+            add(credited, "IssuerAssignedID", row.number)
+            add(credited, "IssueDate", row.issued_on.isoformat())
         item = add(trade, "IncludedCIILSupplyChainTradeLineItem")
         document_line = add(item, "AssociatedCIILDocumentLineDocument")
         add(document_line, "LineID", "1")
@@ -149,16 +213,20 @@ def invoice_xml(session: Session, settings: Settings, funder_id: int, month: str
         scheme_id(ship_to, "pie:ID", str(row.beneficiary_id))
         add(ship_to, "pie:Name", content["beneficiary"]["name"])
         add(ship_to, "pie:LastName", content["beneficiary"]["name"])
-        add(item, "SpecifiedCIILSupplyChainTradeDelivery/BilledQuantity", line.hours, unitCode="HUR")
-        price = add(item, "SpecifiedCIILSupplyChainTradeAgreement/NetPriceProductCITradePrice")
-        add(price, "ChargeAmount", euros(content["hourly_rate_cents"]))
-        add(price, "BasisQuantity", "1", unitCode="HUR")
+        if not line.credit:
+            add(item, "SpecifiedCIILSupplyChainTradeDelivery/BilledQuantity", line.hours, unitCode="HUR")
+            price = add(item, "SpecifiedCIILSupplyChainTradeAgreement/NetPriceProductCITradePrice")
+            add(price, "ChargeAmount", euros(content["hourly_rate_cents"]))
+            add(price, "BasisQuantity", "1", unitCode="HUR")
         line_settlement = add(item, "SpecifiedCIILSupplyChainTradeSettlement")
         add(line_settlement, "CadreIntervention", CADRE, listAgencyName="EDESS", listID="ESPPADOM_CADRE")
         amounts = add(line_settlement, "SpecifiedCIILTradeSettlementMonetarySummation")
-        add(amounts, "LineTotalAmount", euros(content["amount_cents"]))
-        add(amounts, "BeneficiaryShareAmount", euros(content["beneficiary_cents"]))
-        add(amounts, "FunderShareAmount", euros(content["funder_cents"]))
+        shares = (
+            (0, line.due_cents) if line.credit else (content["beneficiary_cents"], content["funder_cents"])
+        )
+        add(amounts, "LineTotalAmount", euros(line.due_cents if line.credit else content["amount_cents"]))
+        add(amounts, "BeneficiaryShareAmount", euros(shares[0]))
+        add(amounts, "FunderShareAmount", euros(shares[1]))
         esppadom.product(item, funder, line.activities)
     return esppadom.checked(root, schema())
 
@@ -169,30 +237,34 @@ def schema() -> etree.XMLSchema:
 
 
 def invoice_csv(session: Session, settings: Settings, funder_id: int, month: str) -> str:
-    """The same lines as CSV (comma separated, ISO dates, euros with dot decimals)."""
+    """The same lines as CSV (comma separated, ISO dates, euros with dot decimals); a credit note's
+    amounts negative, so that ``invoice_total`` adds up to what the funder owes."""
     funder, found = lines(session, settings, funder_id, month)
-    return esppadom.csv_text(
-        CSV_COLUMNS,
-        (
-            (
-                month,
-                funder.reference,
-                line.invoice.number,
-                line.invoice.issued_on.isoformat(),
-                line.content["period"][0],
-                line.content["period"][1],
-                line.content["folder_number"],
-                TYPE_AIDE[funder.kind],
-                line.invoice.beneficiary_id,
-                line.content["beneficiary"]["name"],
-                line.activities,
-                line.hours,
-                euros(line.content["hourly_rate_cents"]),
-                euros(line.content["amount_cents"]),
-                euros(line.content["beneficiary_cents"]),
-                euros(line.content["funder_cents"]),
-                euros(line.invoice.total_cents),
-            )
-            for line in found
-        ),
+    return esppadom.csv_text(CSV_COLUMNS, (_csv_row(month, funder, line) for line in found))
+
+
+def _csv_row(month: str, funder: Funder, line: Line) -> tuple[object, ...]:
+    content, credit = line.content, line.credit
+    sign = -1 if credit else 1
+    return (
+        month,
+        funder.reference,
+        line.number,
+        line.issued_on.isoformat(),
+        content["period"][0],
+        content["period"][1],
+        content["folder_number"],
+        TYPE_AIDE[funder.kind],
+        line.invoice.beneficiary_id,
+        content["beneficiary"]["name"],
+        "" if credit else line.activities,
+        "" if credit else line.hours,
+        "" if credit else euros(content["hourly_rate_cents"]),
+        euros(sign * line.line_cents),
+        euros(sign * line.shares[0]),
+        euros(sign * line.shares[1]),
+        euros(sign * line.due_cents),
+        line.type_code,
+        line.invoice.number if credit else "",
+        "" if credit else euros(line.invoice.total_cents - line.credited_cents),
     )

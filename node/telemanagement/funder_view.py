@@ -11,7 +11,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
-from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
+from node.core.db import one
+from node.core.errors import N_, Conflict, PermissionDenied, ValidationFailed
 from node.telemanagement import checks, invoices, plans, statements
 from node.telemanagement.lifecycles import VisitState
 from node.telemanagement.models import Beneficiary, CarePlan, Funder, Visit
@@ -25,8 +26,7 @@ MSG_NO_ACCOUNT = N_("No account has this username.")
 def link(session: Session, user: User, funder_id: int, username: str) -> FunderRepresentative:
     """Link an account to a funder as its representative (coordinators)."""
     plans.require_coordinator(user)
-    if session.get(Funder, funder_id) is None:
-        raise NotFound(N_("No such funder."))
+    one(session, Funder, funder_id, N_("No such funder."))
     person = session.exec(select(User).where(User.username == username.strip())).first()
     if person is None:
         raise ValidationFailed(N_("Check the highlighted fields."), fields={"username": MSG_NO_ACCOUNT})
@@ -40,9 +40,7 @@ def link(session: Session, user: User, funder_id: int, username: str) -> FunderR
 
 def unlink(session: Session, user: User, funder_id: int, user_id: int) -> None:
     plans.require_coordinator(user)
-    row = session.get(FunderRepresentative, (funder_id, user_id))
-    if row is None:
-        raise NotFound(N_("No such representative."))
+    row = one(session, FunderRepresentative, (funder_id, user_id), N_("No such representative."))
     session.delete(row)
 
 

@@ -27,7 +27,8 @@ from sqlmodel import Session, col, select
 
 from node.accounts.models import User
 from node.catalog import categories
-from node.core.errors import N_, Conflict, NotFound, PermissionDenied
+from node.core.db import one
+from node.core.errors import N_, Conflict, PermissionDenied
 from node.core.sealing import seal, unseal
 from node.settings import Settings
 from node.telemanagement import checks, documents, facturx, plans, validation
@@ -144,9 +145,7 @@ def issue(session: Session, settings: Settings, user: User, funder_id: int, mont
     """Issue the month's invoices of a funder's plans that have none yet; refused before validation."""
     plans.require_coordinator(user)
     checks.month_bounds(month)
-    funder = session.get(Funder, funder_id)
-    if funder is None:
-        raise NotFound(N_("No such funder."))
+    funder = one(session, Funder, funder_id, N_("No such funder."))
     # Locked: two coordinators issuing the same month at once are taken one after the other, and the
     # second finds the invoices of the first (PostgreSQL; SQLite's write lock does the same).
     validated = session.exec(
@@ -267,9 +266,7 @@ def invoices(
 def readable(session: Session, user: User, invoice_id: int) -> Invoice:
     """An invoice the user may read: a coordinator any, a beneficiary their own, a funder's
     representative those addressed to their funder."""
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound(N_("No such invoice."))
+    invoice = one(session, Invoice, invoice_id, N_("No such invoice."))
     if user.is_coordinator:
         return invoice
     if invoice.recipient == "funder":

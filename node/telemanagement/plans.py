@@ -19,7 +19,8 @@ from sqlmodel import Session, col, select
 
 from node.accounts.models import User
 from node.catalog import categories
-from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
+from node.core.db import one
+from node.core.errors import N_, Conflict, PermissionDenied, ValidationFailed
 from node.core.sealing import seal, unseal
 from node.settings import Settings
 from node.telemanagement import notes
@@ -144,9 +145,7 @@ def seal_details(settings: Settings, details: PrivateDetails) -> str:
 
 
 def beneficiary(session: Session, beneficiary_id: int) -> Beneficiary:
-    found = session.get(Beneficiary, beneficiary_id)
-    if found is None:
-        raise NotFound(N_("No such beneficiary."))
+    found = one(session, Beneficiary, beneficiary_id, N_("No such beneficiary."))
     return found
 
 
@@ -302,9 +301,7 @@ def _add_version(session: Session, user: User, plan: CarePlan, number: int, term
 
 
 def plan_of(session: Session, plan_id: int) -> CarePlan:
-    found = session.get(CarePlan, plan_id)
-    if found is None:
-        raise NotFound(N_("No such care plan."))
+    found = one(session, CarePlan, plan_id, N_("No such care plan."))
     return found
 
 

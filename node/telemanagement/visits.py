@@ -20,7 +20,8 @@ from dateutil.rrule import rrulestr
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
-from node.core.errors import N_, NotFound, ValidationFailed
+from node.core.db import one
+from node.core.errors import N_, ValidationFailed
 from node.telemanagement import locks, plans
 from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
 from node.telemanagement.models import Beneficiary, CarePlan, Visit, VisitSeries
@@ -245,9 +246,7 @@ def write_series(
 
 
 def visit_of(session: Session, visit_id: int) -> Visit:
-    found = session.get(Visit, visit_id)
-    if found is None:
-        raise NotFound(N_("No such visit."))
+    found = one(session, Visit, visit_id, N_("No such visit."))
     return found
 
 

@@ -1,11 +1,13 @@
 """The ESPPADOM INVOICE export of a month's invoices to a funder validates against the schema kept in
-the repository, carries the invoices' own numbers and amounts, and its CSV has the same lines."""
+the repository, carries the invoices' own numbers and amounts and their credit notes, and its CSV has
+the same lines."""
 
 from __future__ import annotations
 
 import csv
 import io
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 from lxml import etree
@@ -14,9 +16,9 @@ from sqlalchemy import Engine
 from node.core import db
 from node.core.errors import Conflict, ValidationFailed
 from node.settings import Settings
-from node.telemanagement import esppadom, esppadom_invoice, invoices, validation
+from node.telemanagement import credit_notes, esppadom, esppadom_invoice, invoices, validation
 from node.telemanagement.models import Funder
-from tests.support.billing import issuer_settings, resolved_month
+from tests.support.billing import issued_month, issuer_settings, resolved_month
 
 Q = {"ns": esppadom_invoice.NS, "ram": esppadom.RAM, "pie": esppadom.PIE, "qdt": esppadom.QDT}
 
@@ -85,3 +87,67 @@ def test_the_schema_refuses_a_negative_amount_and_the_export_other_funders(
         s.add(funder)
     with pytest.raises(ValidationFailed, match="ESPPADOM"), db.session_scope(engine) as s:
         esppadom_invoice.invoice_csv(s, settings, setup.funder_id, month.month)
+
+
+def test_a_credit_note_follows_its_invoice_and_the_amounts_are_net_of_it(
+    engine: Engine, settings: Settings
+) -> None:
+    settings = issuer_settings(settings)
+    month, made = issued_month(engine, settings)
+    setup, to_funder, to_beneficiary = month.setup, made["funder"], made["beneficiary"]
+    with db.session_scope(engine) as s:
+        note = credit_notes.issue(s, settings, setup.coordinator, to_funder.id or 0, "Visite comptée", "20")
+        credit_notes.issue(s, settings, setup.coordinator, to_beneficiary.id or 0, "Erreur de part", "1")
+        numbers = (to_funder.number, note.number)
+        xml = esppadom_invoice.invoice_xml(s, settings, setup.funder_id, month.month)
+        text = esppadom_invoice.invoice_csv(s, settings, setup.funder_id, month.month)
+    tree = etree.fromstring(xml)
+    esppadom_invoice.schema().assertValid(tree)
+    messages = tree.findall("ns:CrossIndustryInvoice", Q)
+    # The funder's invoice, then its credit note; the beneficiary's credit note is not the funder's.
+    assert [m.findtext("ns:CIIHExchangedDocument/ram:ID", None, Q) for m in messages] == list(numbers)
+    invoice, credit = messages
+    assert credit.findtext("ns:CIIHExchangedDocument/ram:TypeCode", None, Q) == "381"
+    assert credit.findtext("ns:CIIHExchangedDocument/ram:IncludedNote/ram:Content", None, Q) == (
+        "Visite comptée"
+    )
+    reference = credit.find(
+        ".//ram:ApplicableCIIHSupplyChainTradeSettlement/ram:InvoiceReferencedDocument", Q
+    )
+    assert reference is not None
+    assert reference.findtext("ram:IssuerAssignedID", None, Q) == numbers[0]
+    assert invoice.find(".//ram:InvoiceReferencedDocument", Q) is None
+    totals = [
+        [e.text for e in m.iterfind(".//ram:SpecifiedCIIHTradeSettlementMonetarySummation/*", Q)]
+        for m in messages
+    ]
+    assert totals == [["110.61", "11.06", "99.55"], ["20.00", "0.00", "20.00"]]
+    assert credit.find(".//ram:BilledQuantity", Q) is None  # an amount taken back, not hours
+    assert credit.findtext(".//ram:OrderLineID", None, Q) == "APA-0042"
+    assert credit.findtext(".//ram:FunderShareAmount", None, Q) == "20.00"
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [
+        (r["invoice_number"], r["document_type"], r["credited_invoice"], r["invoice_total"], r["net_total"])
+        for r in rows
+    ] == [(numbers[0], "380", "", "99.55", "79.55"), (numbers[1], "381", numbers[0], "-20.00", "")]
+    assert [
+        (r["amount"], r["beneficiary_share"], r["funder_share"], r["billed_hours"]) for r in rows[1:]
+    ] == [("-20.00", "0.00", "-20.00", "")]
+    assert sum(Decimal(r["invoice_total"]) for r in rows) == Decimal("79.55")
+
+
+def test_a_full_credit_note_gives_back_the_total_and_must_name_its_invoice(
+    engine: Engine, settings: Settings
+) -> None:
+    settings = issuer_settings(settings)
+    month, made = issued_month(engine, settings)
+    setup = month.setup
+    with db.session_scope(engine) as s:
+        number = credit_notes.issue(s, settings, setup.coordinator, made["funder"].id or 0, "Tout").number
+        xml = esppadom_invoice.invoice_xml(s, settings, setup.funder_id, month.month)
+    tree = etree.fromstring(xml)
+    assert [e.text for e in tree.iterfind(".//ram:DuePayableAmount", Q)] == ["99.55", "99.55"]
+    reference = tree.find(".//ram:InvoiceReferencedDocument/ram:IssuerAssignedID", Q)
+    assert reference is not None and reference.text != number
+    reference.text = ""
+    assert not esppadom_invoice.schema().validate(tree)

@@ -9,7 +9,7 @@ the API (the coordinators' pages show them, the provider's day page shows the ad
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -21,7 +21,7 @@ from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
 from node.http.runtime import node_of, run
 from node.telemanagement import checks, clocking, plans, visits
-from node.telemanagement.models import Beneficiary, CarePlan, Funder, Visit
+from node.telemanagement.models import CarePlan, Visit
 
 TAG = "telemanagement"
 MONTH = {
@@ -178,55 +178,37 @@ class AnomalyOut(BaseModel):
     ]
 
 
-def _funder(row: Funder) -> FunderOut:
-    return FunderOut(
-        id=row.id or 0,
-        name=row.name,
-        kind=row.kind,
-        billing=row.billing,
-        reference=row.reference,
-        siret=row.siret,
+Shape = TypeVar("Shape", bound=BaseModel)
+
+
+def answer(shape: type[Shape], row: object, **given: object) -> Shape:
+    """The answer ``shape`` made of ``row``'s attributes of the same names, and of the fields ``given``."""
+    return shape.model_validate(
+        {name: getattr(row, name) for name in shape.model_fields if name not in given} | given
     )
-
-
-def _beneficiary(row: Beneficiary) -> BeneficiaryOut:
-    return BeneficiaryOut(id=row.id or 0, name=row.name, commune=row.commune)
 
 
 def _plan(session: Session, plan: CarePlan) -> PlanOut:
-    return PlanOut(
-        id=plan.id or 0,
-        beneficiary_id=plan.beneficiary_id,
-        funder_id=plan.funder_id,
-        folder_number=plan.folder_number,
-        versions=[
-            VersionOut(
-                number=v.number,
-                valid_from=v.valid_from,
-                valid_until=v.valid_until,
-                hourly_rate_cents=v.hourly_rate_cents,
-                participation_percent_hundredths=v.participation_bp,
-                minutes_per_month=plans.hours_of(session, v.id or 0),
-            )
-            for v in plans.versions(session, plan.id or 0)
-        ],
-    )
+    versions = [
+        answer(
+            VersionOut,
+            v,
+            participation_percent_hundredths=v.participation_bp,
+            minutes_per_month=plans.hours_of(session, v.id or 0),
+        )
+        for v in plans.versions(session, plan.id or 0)
+    ]
+    return answer(PlanOut, plan, versions=versions)
 
 
 def _visit(row: Visit) -> VisitOut:
-    return VisitOut(
-        id=row.id or 0,
-        plan_id=row.plan_id,
-        series_id=row.series_id,
-        category=row.category,
-        starts_at=row.starts_at,
-        ends_at=row.ends_at,
-        provider_id=row.provider_id,
-        state=row.state,  # type: ignore[arg-type]
-        checked_in_at=row.checked_in_at,
-        checked_out_at=row.checked_out_at,
-        cancel_reason=row.cancel_reason,
-    )
+    return answer(VisitOut, row)
+
+
+def offset_given(at: datetime | None) -> None:
+    """Refuse a phone's time without its offset (422 naming ``at``): it could be any time zone's."""
+    if at is not None and at.tzinfo is None:
+        raise ValidationFailed(clocking.MSG_TIME, fields={"at": N_("Give the time with its offset.")})
 
 
 def _terms(body: TermsIn) -> plans.Terms:
@@ -249,7 +231,7 @@ def _terms(body: TermsIn) -> plans.Terms:
     list_response=True,
 )
 async def list_funders(request: Request, caller: User, _body: None) -> list[FunderOut]:
-    return await run(request, lambda s: [_funder(f) for f in plans.funders(s)])
+    return await run(request, lambda s: [answer(FunderOut, f) for f in plans.funders(s)])
 
 
 @operation(
@@ -263,7 +245,9 @@ async def list_funders(request: Request, caller: User, _body: None) -> list[Fund
     status=201,
 )
 async def add_funder(request: Request, caller: User, body: FunderIn) -> FunderOut:
-    return await run(request, lambda s: _funder(plans.create_funder(s, caller, **body.model_dump())))
+    return await run(
+        request, lambda s: answer(FunderOut, plans.create_funder(s, caller, **body.model_dump()))
+    )
 
 
 @operation(
@@ -279,7 +263,8 @@ async def add_funder(request: Request, caller: User, body: FunderIn) -> FunderOu
 async def add_beneficiary(request: Request, caller: User, body: BeneficiaryIn) -> BeneficiaryOut:
     settings = node_of(request).settings
     return await run(
-        request, lambda s: _beneficiary(plans.create_beneficiary(s, settings, caller, **body.model_dump()))
+        request,
+        lambda s: answer(BeneficiaryOut, plans.create_beneficiary(s, settings, caller, **body.model_dump())),
     )
 
 
@@ -442,8 +427,7 @@ async def cancel(request: Request, caller: User, body: CancelIn) -> VisitOut:
 )
 async def clock(request: Request, caller: User, body: ClockIn) -> ClockOut:
     settings = node_of(request).settings
-    if body.at is not None and body.at.tzinfo is None:
-        raise ValidationFailed(clocking.MSG_TIME, fields={"at": N_("Give the time with its offset.")})
+    offset_given(body.at)
 
     def save(s: Session) -> ClockOut:
         event = clocking.clock(
@@ -462,14 +446,7 @@ async def clock(request: Request, caller: User, body: ClockIn) -> ClockOut:
             if body.latitude is not None and body.longitude is not None
             else None,
         )
-        return ClockOut(
-            visit_id=event.visit_id,
-            kind=event.kind,
-            at=event.at,
-            received_at=event.received_at,
-            method=event.method,
-            offline=event.offline,
-        )
+        return answer(ClockOut, event)
 
     return await run(request, save)
 

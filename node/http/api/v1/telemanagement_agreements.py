@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from node.accounts.models import User
 from node.http.api.framework import Operation, operation
-from node.http.api.v1.telemanagement import TAG
+from node.http.api.v1.telemanagement import TAG, answer
 from node.http.runtime import node_of, run
 from node.telemanagement import from_agreement
 
@@ -38,11 +38,10 @@ async def make_plan(request: Request, caller: User, _body: None) -> AgreementPla
 
     def save(s: Session) -> AgreementPlanOut:
         made = from_agreement.make_plan(s, settings, caller, agreement_id)
-        return AgreementPlanOut(
-            plan_id=made.plan.id or 0,
-            beneficiary_id=made.plan.beneficiary_id,
-            funder_id=made.plan.funder_id,
-            folder_number=made.plan.folder_number,
+        return answer(
+            AgreementPlanOut,
+            made.plan,
+            plan_id=made.plan.id,
             created=made.created,
             visits_planned=made.visits,
         )

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from node.accounts.models import User
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
-from node.http.api.v1.telemanagement import MONTH, TAG
+from node.http.api.v1.telemanagement import MONTH, TAG, answer
 from node.http.runtime import node_of, run
 from node.telemanagement import avance_immediate, checks, credit_notes, invoices, statements, validation
 from node.telemanagement.billing_models import Invoice, MonthValidation
@@ -83,18 +83,7 @@ class InvoiceOut(BaseModel):
 
 
 def _invoice(row: Invoice) -> InvoiceOut:
-    return InvoiceOut(
-        id=row.id or 0,
-        number=row.number,
-        month=row.month,
-        recipient=row.recipient,
-        funder_id=row.funder_id,
-        beneficiary_id=row.beneficiary_id,
-        issued_on=row.issued_on,
-        total_cents=row.total_cents,
-        pdf_sha256=row.pdf_sha256,
-        pdf_url=f"/telemanagement/invoices/{row.id}.pdf",
-    )
+    return answer(InvoiceOut, row, pdf_url=f"/telemanagement/invoices/{row.id}.pdf")
 
 
 def _month(request: Request) -> str:
@@ -116,22 +105,7 @@ async def get_statement(request: Request, caller: User, _body: None) -> list[Sta
     funder_id = int(request.query_params["funder_id"])
     month = _month(request)
     _funder, lines = await run(request, lambda s: statements.statement(s, funder_id, month))
-    return [
-        StatementLineOut(
-            folder_number=line.folder_number,
-            beneficiary=line.beneficiary,
-            activity=line.activity,
-            granted_minutes=line.granted_minutes,
-            planned_minutes=line.planned_minutes,
-            done_minutes=line.done_minutes,
-            adjusted_minutes=line.adjusted_minutes,
-            hourly_rate_cents=line.hourly_rate_cents,
-            amount_cents=line.amount_cents,
-            beneficiary_cents=line.beneficiary_cents,
-            funder_cents=line.funder_cents,
-        )
-        for line in lines
-    ]
+    return [answer(StatementLineOut, line) for line in lines]
 
 
 @operation(
@@ -154,13 +128,7 @@ async def resolve(request: Request, caller: User, body: ResolutionIn) -> Resolut
             s, settings, caller, visit_id, body.code, retained_start=body.retained_start,
             retained_end=body.retained_end, note=body.note,
         )  # fmt: skip
-        return ResolutionOut(
-            visit_id=row.visit_id,
-            code=row.code,
-            kinds=row.kinds.split(","),
-            retained_start=row.retained_start,
-            retained_end=row.retained_end,
-        )
+        return answer(ResolutionOut, row, kinds=row.kinds.split(","))
 
     return await run(request, save)
 
@@ -181,7 +149,7 @@ async def validate_month(request: Request, caller: User, body: MonthIn) -> Valid
 
     def save(s: Session) -> ValidationOut:
         row: MonthValidation = validation.validate_month(s, settings, caller, body.funder_id, body.month)
-        return ValidationOut(funder_id=row.funder_id, month=row.month, validated_at=row.validated_at)
+        return answer(ValidationOut, row)
 
     return await run(request, save)
 
@@ -262,16 +230,7 @@ async def credit_invoice(request: Request, caller: User, body: CreditNoteIn) -> 
 
     def save(s: Session) -> CreditNoteOut:
         row = credit_notes.issue(s, settings, caller, invoice_id, body.reason, body.amount)
-        return CreditNoteOut(
-            id=row.id or 0,
-            number=row.number,
-            invoice_id=row.invoice_id,
-            reason=row.reason,
-            issued_on=row.issued_on,
-            total_cents=row.total_cents,
-            pdf_sha256=row.pdf_sha256,
-            pdf_url=f"/telemanagement/credit-notes/{row.id}.pdf",
-        )
+        return answer(CreditNoteOut, row, pdf_url=f"/telemanagement/credit-notes/{row.id}.pdf")
 
     return await run(request, save)
 

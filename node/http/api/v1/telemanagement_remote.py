@@ -11,13 +11,11 @@ from sqlmodel import Session
 from starlette.requests import Request
 
 from node.accounts.models import User
-from node.core.errors import N_, ValidationFailed
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
+from node.http.api.v1.telemanagement import TAG, answer, offset_given
 from node.http.runtime import node_of, run
-from node.telemanagement import clocking, federation
-
-TAG = "telemanagement"
+from node.telemanagement import federation
 
 
 class RemoteProviderIn(Strict):
@@ -82,8 +80,7 @@ async def give_to_remote(request: Request, caller: User, body: RemoteProviderIn)
 )
 async def clock_remote(request: Request, caller: User, body: RemoteClockIn) -> RemoteClockOut:
     settings = node_of(request).settings
-    if body.at is not None and body.at.tzinfo is None:
-        raise ValidationFailed(clocking.MSG_TIME, fields={"at": N_("Give the time with its offset.")})
+    offset_given(body.at)
 
     def send(s: Session) -> RemoteClockOut:
         clock = federation.send_clock(
@@ -99,9 +96,7 @@ async def clock_remote(request: Request, caller: User, body: RemoteClockIn) -> R
             at=body.at,
             offline=body.offline,
         )
-        return RemoteClockOut(
-            id=clock.id, visit=clock.fulfills, kind=clock.kind, at=clock.at, method=clock.method
-        )
+        return answer(RemoteClockOut, clock, visit=clock.fulfills)
 
     return await run(request, send)
 

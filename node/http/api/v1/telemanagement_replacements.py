@@ -14,7 +14,7 @@ from node.accounts.models import User
 from node.groups.colleagues import colleagues_of
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
-from node.http.api.v1.telemanagement import TAG
+from node.http.api.v1.telemanagement import TAG, answer
 from node.http.runtime import run
 from node.telemanagement import applications
 
@@ -81,7 +81,7 @@ async def apply(request: Request, caller: User, _body: None) -> ApplicationOut:
 
     def save(s: Session) -> ApplicationOut:
         row = applications.apply(s, caller, visit_id, colleagues_of)
-        return ApplicationOut(visit_id=row.visit_id, user_id=row.user_id, state=row.state)
+        return answer(ApplicationOut, row)
 
     return await run(request, save)
 

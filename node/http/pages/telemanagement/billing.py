@@ -18,8 +18,8 @@ Every form's URL answers GET by sending back to the billing page.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from sqlmodel import Session
@@ -32,6 +32,7 @@ from node.accounts.models import User
 from node.core.errors import N_, DomainError, http_status
 from node.http.pages.telemanagement import labels
 from node.http.runtime import coordinator_required, form_with_csrf, login_required, node_of, render, run, text
+from node.settings import Settings
 from node.telemanagement import (
     adjustments,
     avance_immediate,
@@ -55,6 +56,7 @@ ADJUSTMENT_LABELS = {
     "CO2": N_("CO2 · both clock times missing, corrected"),
 }
 RECIPIENTS = {"funder": N_("Funder"), "beneficiary": N_("Beneficiary")}
+Endpoint = Callable[[Request], Awaitable[Response]]
 assert set(ADJUSTMENT_LABELS) == set(adjustments.BY_CODE)
 
 
@@ -162,26 +164,26 @@ async def resolve(request: Request, user: User) -> Response:
     return await _act(request, action, "resolved", visit_id=visit_id)
 
 
-@coordinator_required
-async def validate(request: Request, user: User) -> Response:
-    settings = node_of(request).settings
+def _month_action(
+    name: str, act: Callable[[Session, Settings, User, int, str], object], done: str
+) -> Endpoint:
+    """The form acting on the funder's month it posts (validating it, issuing its invoices)."""
 
-    def action(s: Session, v: dict[str, str]) -> Any:
-        funder_id, month = _funder_and_month(request, v)
-        return validation.validate_month(s, settings, user, funder_id, month)
+    async def page(request: Request, user: User) -> Response:
+        settings = node_of(request).settings
 
-    return await _act(request, action, "validated")
+        def action(s: Session, v: dict[str, str]) -> Any:
+            funder_id, month = _funder_and_month(request, v)
+            return act(s, settings, user, funder_id, month)
+
+        return await _act(request, action, done)
+
+    page.__name__ = page.__qualname__ = name  # the route's name
+    return coordinator_required(page)
 
 
-@coordinator_required
-async def issue(request: Request, user: User) -> Response:
-    settings = node_of(request).settings
-
-    def action(s: Session, v: dict[str, str]) -> Any:
-        funder_id, month = _funder_and_month(request, v)
-        return invoices.issue(s, settings, user, funder_id, month)
-
-    return await _act(request, action, "issued")
+validate = _month_action("validate", validation.validate_month, "validated")
+issue = _month_action("issue", invoices.issue, "issued")
 
 
 @coordinator_required
@@ -195,9 +197,10 @@ async def credit(request: Request, user: User) -> Response:
     return await _act(request, action, "credited")
 
 
-async def _download(request: Request, fn: Callable[[Session], bytes], media: str, name: str) -> Response:
+async def _download(request: Request, fn: Callable[[Session], tuple[bytes, str]], media: str) -> Response:
+    """Answer ``fn``'s bytes as an attachment named as ``fn`` says, or its refusal as an error page."""
     try:
-        body = await run(request, fn)
+        body, name = await run(request, fn)
     except DomainError as exc:
         raise HTTPException(http_status(exc), exc.message) from None
     return _attachment(body, media, name)
@@ -214,38 +217,35 @@ def _attachment(body: bytes, media: str, name: str) -> Response:
     )
 
 
-@login_required
-async def invoice_pdf(request: Request, user: User) -> Response:
-    invoice_id: int = request.path_params["invoice_id"]
-    settings = node_of(request).settings
-    number = ""
-
-    def load(s: Session) -> bytes:
-        nonlocal number
-        invoice = invoices.readable(s, user, invoice_id)
-        number = invoice.number
-        return invoices.pdf_of(settings, invoice)
-
-    body = await _download(request, load, "application/pdf", "facture.pdf")
-    body.headers["Content-Disposition"] = f'attachment; filename="facture-{number}.pdf"'
-    return body
+class _Numbered(Protocol):
+    number: str
 
 
-@login_required
-async def credit_note_pdf(request: Request, user: User) -> Response:
-    credit_note_id: int = request.path_params["credit_note_id"]
-    settings = node_of(request).settings
-    number = ""
+R = TypeVar("R", bound=_Numbered)
 
-    def load(s: Session) -> bytes:
-        nonlocal number
-        row = credit_notes.readable(s, user, credit_note_id)
-        number = row.number
-        return credit_notes.pdf_of(settings, row)
 
-    body = await _download(request, load, "application/pdf", "avoir.pdf")
-    body.headers["Content-Disposition"] = f'attachment; filename="avoir-{number}.pdf"'
-    return body
+def _readable_pdf(
+    key: str, readable: Callable[[Session, User, int], R], pdf_of: Callable[[Settings, R], bytes], stem: str
+) -> Endpoint:
+    """The page answering the PDF of one numbered document (``{stem}-{number}.pdf``) the person may read:
+    404 when there is none, 403 when it is not theirs."""
+
+    async def page(request: Request, user: User) -> Response:
+        row_id: int = request.path_params[key]
+        settings = node_of(request).settings
+
+        def load(s: Session) -> tuple[bytes, str]:
+            row = readable(s, user, row_id)
+            return pdf_of(settings, row), f"{stem}-{row.number}.pdf"
+
+        return await _download(request, load, "application/pdf")
+
+    page.__name__ = page.__qualname__ = f"{key.removesuffix('_id')}_pdf"  # the route's name
+    return login_required(page)
+
+
+invoice_pdf = _readable_pdf("invoice_id", invoices.readable, invoices.pdf_of, "facture")
+credit_note_pdf = _readable_pdf("credit_note_id", credit_notes.readable, credit_notes.pdf_of, "avoir")
 
 
 @login_required
@@ -255,9 +255,11 @@ async def certificate_pdf(request: Request, user: User) -> Response:
     settings = node_of(request).settings
     return await _download(
         request,
-        lambda s: certificates.certificate_pdf(s, settings, user, beneficiary_id, year),
+        lambda s: (
+            certificates.certificate_pdf(s, settings, user, beneficiary_id, year),
+            f"attestation-fiscale-{year}.pdf",
+        ),
         "application/pdf",
-        f"attestation-fiscale-{year}.pdf",
     )
 
 
@@ -278,12 +280,13 @@ async def esppadom_export(request: Request, user: User) -> Response:
     _, month = _funder_and_month(request)
     settings = node_of(request).settings
 
-    def body(s: Session) -> bytes:
-        made = make(s, settings, funder_id, month)
-        return made.encode() if isinstance(made, str) else made
-
     extension = media.partition(";")[0].rpartition("/")[2]
-    return await _download(request, body, media, f"{stem}-{funder_id}-{month}.{extension}")
+
+    def body(s: Session) -> tuple[bytes, str]:
+        made = make(s, settings, funder_id, month)
+        return made.encode() if isinstance(made, str) else made, f"{stem}-{funder_id}-{month}.{extension}"
+
+    return await _download(request, body, media)
 
 
 @coordinator_required
