@@ -160,9 +160,7 @@ class Entry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     transfer_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("timebank_transfers.id", ondelete="RESTRICT"), nullable=False
-        )
+        sa_column=Column(Integer, ForeignKey("timebank_transfers.id", ondelete="RESTRICT"), nullable=False)
     )
     account_id: int = Field(
         sa_column=Column(Integer, ForeignKey("timebank_accounts.id", ondelete="RESTRICT"), nullable=False)

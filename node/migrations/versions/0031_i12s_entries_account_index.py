@@ -26,4 +26,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.create_index("ix_timebank_entries_account_id_id", "timebank_entries", ["account_id", "id"], unique=False)
+    op.create_index("ix_timebank_entries_account_id_id", "timebank_entries", ["account_id", "id"])
