@@ -6,7 +6,9 @@
 (``--transfers 0`` or ``--reconcile 0`` leaves that part out.)
 
 1. **Transfers.** The ceiling is the physical limit of a double-entry ledger: two rows inserted into a
-   table shaped like ``timebank_entries`` in one transaction, with SQLAlchemy Core on the same engine.
+   table shaped like ``timebank_entries`` in one transaction, with SQLAlchemy Core on the same engine
+   (so on the same connections, with the same settings: on SQLite WAL, ``synchronous=NORMAL``, foreign
+   keys on, set once per connection by :func:`node.core.db.make_engine`).
    The node does a whole transfer inside the node as the services do (:func:`node.timebank.records.
    apply_local`, whose statements :mod:`node.timebank.hotpath` runs at the driver level): the two
    balances changed in one ``UPDATE`` whose ``WHERE`` carries the limits, the transfer row, its two

@@ -155,13 +155,12 @@ class Entry(SQLModel, table=True):
     """One of the two entries of an applied transfer: ``amount`` is negative on the debit account."""
 
     __tablename__ = "timebank_entries"
-    __table_args__ = (Index("ix_timebank_entries_account_id_id", "account_id", "id"),)
+    # No index but the key: entries are only read all together (ledger.verify), a history reads the
+    # transfers; each index would take one more page in every transfer's commit (bench/timebank.py).
 
     id: int | None = Field(default=None, primary_key=True)
     transfer_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("timebank_transfers.id", ondelete="RESTRICT"), nullable=False
-        )  # not indexed: entries are read by account, or all of them (ledger.verify)
+        sa_column=Column(Integer, ForeignKey("timebank_transfers.id", ondelete="RESTRICT"), nullable=False)
     )
     account_id: int = Field(
         sa_column=Column(Integer, ForeignKey("timebank_accounts.id", ondelete="RESTRICT"), nullable=False)
