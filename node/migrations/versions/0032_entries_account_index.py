@@ -1,7 +1,7 @@
 """time bank: one index fewer on the path of a transfer inside the node
 
-Revision ID: 0031_i12s
-Revises: 0030
+Revision ID: 0032
+Revises: 0031
 Create Date: 2026-12-07 16:20:00.000000
 
 ``ix_timebank_entries_account_id_id`` is dropped: no query reads entries by account (a person's history
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0031_i12s"
-down_revision: str | None = "0030"
+revision: str = "0032"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
