@@ -24,11 +24,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.addressing import AS_CONTEXT, same_origin
+from node.activitypub.models import OutboxActivity
 from node.activitypub.outbox.publish import publish
 from node.core.errors import N_, ValidationFailed
 from node.core.timeutil import isoformat, utcnow
@@ -218,7 +219,7 @@ def send_clock(
     now = utcnow()
     actor = local.person(settings, provider)
     clock = VisitClock(
-        id=settings.url(f"/telemanagement/clock-events/{event or uuid.uuid4().hex}"),
+        id=event_uri(settings, event or uuid.uuid4().hex),
         provider=actor.uri,
         receiver=holder,
         fulfills=visit,
@@ -233,6 +234,20 @@ def send_clock(
     )
     publish(settings, session=session, actor=actor, activity=create_json(clock), recipients=[holder])
     return clock
+
+
+def event_uri(settings: Settings, event: str) -> str:
+    """Our address of a clock event we send, from its name (hex)."""
+    return settings.url(f"/telemanagement/clock-events/{event}")
+
+
+def sent_already(session: Session, settings: Settings, event: str) -> bool:
+    """Whether the clock event named ``event`` is in our outbox already."""
+    activity_id = event_uri(settings, event) + "#create"
+    return (
+        session.exec(select(OutboxActivity.id).where(OutboxActivity.activity_id == activity_id)).first()
+        is not None
+    )
 
 
 def _client_id(event_id: str) -> str:

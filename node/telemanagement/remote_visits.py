@@ -163,16 +163,18 @@ def clock(
     at: datetime | None = None,
     offline: bool = False,
     client_id: str | None = None,
-) -> federation.VisitClock:
+) -> None:
     """Check in or out of one of ``user``'s visits held by another node: the event goes to the holder
     only (:func:`node.telemanagement.federation.send_clock`). The phone's ``client_id`` names the event,
-    so that an event kept offline and sent twice is recorded once by the holder."""
+    so that an event kept offline and sent twice is sent once."""
     row = session.get(RemoteVisit, remote_id)
     if row is None or row.provider_id != user.id:
         raise NotFound(MSG_NO_SUCH)
     event = None
     if client_id:
         event = uuid.uuid5(uuid.NAMESPACE_URL, f"{settings.url('/')}|{user.id}|{client_id}").hex
+        if federation.sent_already(session, settings, event):
+            return
     sent = federation.send_clock(
         session, settings, user, holder=row.holder_uri, visit=row.uri, kind=kind, token=token, pin=pin,
         manual_reason=manual_reason, at=at, offline=offline, event=event,
@@ -182,4 +184,3 @@ def clock(
     elif kind == "out" and row.checked_out_at is None:
         row.checked_out_at = sent.at
     session.add(row)
-    return sent
