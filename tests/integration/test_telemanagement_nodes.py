@@ -60,8 +60,13 @@ def test_a_visit_held_on_a_is_clocked_on_b(two_nodes: list[Node]) -> None:
     a.add_people("coord")
     assert a.process.cli("user", "set-role", "coord", "coordinator").returncode == 0
     b.add_people("bob")
-    home = {"name": "Mme Martin", "commune": "Montreuil", "address": "12 rue de Paris", "door_code": "4812B",
-            "health": "GIR 2"}  # fmt: skip
+    home = {
+        "name": "Mme Martin",
+        "commune": "Montreuil",
+        "address": "12 rue de Paris",
+        "door_code": "4812B",
+        "health": "GIR 2",
+    }
     plan = api_plan(a, "coord", home, folder="APA-77")
     start = started_ago(40)
     [visit] = a.ok(
@@ -118,8 +123,13 @@ def test_visits_given_to_a_provider_of_b_are_on_their_day_on_b(two_nodes: list[N
     a.add_people("coord2")
     assert a.process.cli("user", "set-role", "coord2", "coordinator").returncode == 0
     b.add_person("bea")
-    home = {"name": "M. Durand", "commune": "Rosny-sous-Bois", "address": "8 rue Lenain", "door_code": "77A1",
-            "health": "GIR 3"}  # fmt: skip
+    home = {
+        "name": "M. Durand",
+        "commune": "Rosny-sous-Bois",
+        "address": "8 rue Lenain",
+        "door_code": "77A1",
+        "health": "GIR 3",
+    }
     plan = api_plan(a, "coord2", home, folder="APA-88")
     ids = []
     for minutes in (10, 5):
@@ -183,25 +193,41 @@ def test_visits_given_to_a_provider_of_b_are_on_their_day_on_b(two_nodes: list[N
     checked = a.process.cli("telemanagement", "verify-log")
     assert checked.returncode == 0 and "intact" in checked.stdout, checked.stderr
 
-    # Another server, not A, tries to take A's visit back from Bea: refused, the visit stays.
+    # Another server, not A: its Delete of A's visit is refused at B's door, and its own "visit" offered
+    # to Bea by a person's actor (not a node's) is refused by the handler; A's visit stays, nothing added.
     with ActorServer() as server:
         xavier = actor_on(server, "xavier", key_number=3)
-        activity = {
-            "@context": "https://www.w3.org/ns/activitystreams",
-            "id": server.url("/activities/1"),
-            "type": "Delete",
-            "actor": xavier.uri,
-            "object": kept,
-            "to": [b.uri("bea")],
-        }
-        body = json.dumps(activity).encode()
         url = b.url + "/inbox"
-        posted = httpx.post(url, content=body, headers=xavier.signed_headers(url, body), timeout=30)
-        assert posted.status_code == 202, posted.text
+
+        def post(number: int, kind: str, obj: Any) -> httpx.Response:
+            activity = {
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": server.url(f"/activities/{number}"),
+                "type": kind,
+                "actor": xavier.uri,
+                "object": obj,
+                "to": [b.uri("bea")],
+            }
+            body = json.dumps(activity).encode()
+            return httpx.post(url, content=body, headers=xavier.signed_headers(url, body), timeout=30)
+
+        assert post(1, "Delete", kept).status_code == 400
+        forged = {
+            "type": "Commitment",
+            "id": server.url("/visits/1"),
+            "action": "deliverService",
+            "provider": b.uri("bea"),
+            "receiver": xavier.uri,
+            "hasBeginning": "2026-12-07T09:00:00+00:00",
+            "hasEnd": "2026-12-07T10:00:00+00:00",
+            "resourceClassifiedAs": "housework",
+        }
+        assert post(2, "Offer", forged).status_code == 202
         wait_until(
-            "B refused it",
+            "B refused the offer",
             lambda: (
-                b.sql("SELECT state FROM inbox WHERE activity_id = :i", i=activity["id"]) == [("failed",)]
+                b.sql("SELECT state FROM inbox WHERE activity_id = :i", i=server.url("/activities/2"))
+                == [("failed",)]
             ),
         )
     assert set(remote_ids()) == {kept}
