@@ -10,7 +10,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import Column, ForeignKey, Integer, String, Text
+from sqlalchemy import Column, ForeignKey, Integer, String, Text, text
 from sqlmodel import Session, col, select
 
 from node.core import sealing
@@ -96,10 +96,19 @@ def current_key(owner: str, *, session: Session) -> ActorKey | None:
 
 
 def ensure_key(owner: str, secret: str, *, session: Session, user_id: int | None = None) -> ActorKey:
-    """The current key of ``owner``, created on first use."""
-    return current_key(owner, session=session) or generate_key(
-        owner, secret, user_id=user_id, session=session
-    )
+    """The current key of ``owner``, created on first use.
+
+    Two processes may need it first at once (the web serving the actor to another node that fetches it,
+    the worker signing a delivery): on PostgreSQL the creation is serialised by a transaction-scoped
+    advisory lock, and the second reads the key the first made rather than making another one, which
+    would not match the key already served. SQLite writers are serialised by the database already."""
+    found = current_key(owner, session=session)
+    if found is not None:
+        return found
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:owner))"), {"owner": "key:" + owner})
+        found = current_key(owner, session=session)
+    return found or generate_key(owner, secret, user_id=user_id, session=session)
 
 
 def group_owner(name: str) -> str:

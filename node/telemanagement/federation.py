@@ -24,16 +24,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.addressing import AS_CONTEXT, same_origin
+from node.activitypub.models import OutboxActivity
 from node.activitypub.outbox.publish import publish
 from node.core.errors import N_, ValidationFailed
 from node.core.timeutil import isoformat, utcnow
 from node.settings import Settings
-from node.telemanagement import clocking, clocklog, clockpath, door, plans, visits
+from node.telemanagement import clocking, clocklog, clockpath, door
 from node.telemanagement.tables import ClockLogEntry, RemoteAssignment
 
 VF = "https://w3id.org/valueflows/ont/vf#"
@@ -57,6 +58,11 @@ CONTEXT: list[Any] = [
         "homeToken": "asasap:homeToken",
         "homePin": "asasap:homePin",
         "recordedOffline": "asasap:recordedOffline",
+        "Commitment": "vf:Commitment",
+        "hasBeginning": {"@id": "vf:hasBeginning", "@type": "xsd:dateTime"},
+        "hasEnd": {"@id": "vf:hasEnd", "@type": "xsd:dateTime"},
+        "resourceClassifiedAs": "vf:resourceClassifiedAs",
+        "commune": "asasap:commune",
     },
 ]
 VISIT_PATH = "/telemanagement/visits/"
@@ -137,7 +143,9 @@ def create_json(clock: VisitClock) -> dict[str, Any]:
     }
 
 
-def _text(document: Mapping[str, Any], name: str, max_length: int = 2048, *, required: bool = True) -> str:
+def text_field(
+    document: Mapping[str, Any], name: str, max_length: int = 2048, *, required: bool = True
+) -> str:
     value = document.get(name, "")
     if not isinstance(value, str) or len(value) > max_length or (required and not value):
         raise Refused(f"{name} is missing or malformed")
@@ -148,11 +156,11 @@ def clock_from_json(document: Mapping[str, Any]) -> VisitClock:
     """Read an event (unknown fields ignored; what is missing or malformed refused, named)."""
     if document.get("type") != "EconomicEvent" or document.get("action") != "deliverService":
         raise Refused("not a service delivery event")
-    kind, method = _text(document, "clockKind", 3), _text(document, "clockMethod", 8)
+    kind, method = text_field(document, "clockKind", 3), text_field(document, "clockMethod", 8)
     if kind not in ("in", "out") or method not in METHODS:
         raise Refused("clockKind or clockMethod is not one we know")
     try:
-        at = datetime.fromisoformat(_text(document, "hasPointInTime", 40))
+        at = datetime.fromisoformat(text_field(document, "hasPointInTime", 40))
     except ValueError:
         raise Refused("hasPointInTime is not a time") from None
     if at.tzinfo is None:
@@ -161,35 +169,18 @@ def clock_from_json(document: Mapping[str, Any]) -> VisitClock:
     if not isinstance(offline, bool):
         raise Refused("recordedOffline is not a boolean")
     return VisitClock(
-        id=_text(document, "id"),
-        provider=_text(document, "provider"),
-        receiver=_text(document, "receiver"),
-        fulfills=_text(document, "fulfills"),
+        id=text_field(document, "id"),
+        provider=text_field(document, "provider"),
+        receiver=text_field(document, "receiver"),
+        fulfills=text_field(document, "fulfills"),
         kind=kind,
         at=at,
         method=method,
-        manual_reason=_text(document, "manualReason", 24, required=method == "manual"),
-        token=_text(document, "homeToken", 100, required=method == "qr"),
-        pin=_text(document, "homePin", 6, required=method == "pin"),
+        manual_reason=text_field(document, "manualReason", 24, required=method == "manual"),
+        token=text_field(document, "homeToken", 100, required=method == "qr"),
+        pin=text_field(document, "homePin", 6, required=method == "pin"),
         offline=offline,
     )
-
-
-def give_to_remote(session: Session, user: User, visit_id: int, actor_uri: str) -> RemoteAssignment:
-    """Give a planned visit to a provider of another node (coordinators)."""
-    plans.require_coordinator(user)
-    visit = visits.visit_of(session, visit_id)
-    if visit.state != "planned":
-        raise ValidationFailed(visits.MSG_NOT_PLANNED)
-    if not actor_uri.startswith("https://") and not actor_uri.startswith("http://"):
-        raise ValidationFailed(visits.MSG_PROVIDER, fields={"provider": visits.MSG_PROVIDER})
-    visit.provider_id = None
-    session.add(visit)
-    row = session.get(RemoteAssignment, visit_id) or RemoteAssignment(visit_id=visit_id, actor_uri="")
-    row.actor_uri = actor_uri
-    session.add(row)
-    session.flush()
-    return row
 
 
 def send_clock(
@@ -205,9 +196,11 @@ def send_clock(
     manual_reason: str = "",
     at: datetime | None = None,
     offline: bool = False,
+    event: str | None = None,
 ) -> VisitClock:
     """On the provider's node: clock a visit another node holds, by sending the event to that node's
-    actor only (queued in this transaction, delivered by the worker)."""
+    actor only (queued in this transaction, delivered by the worker). ``event`` (hex) names the event,
+    a fresh one by default."""
     if kind not in ("in", "out"):
         raise ValidationFailed(N_("Clock in or out."), fields={"kind": N_("Clock in or out.")})
     if token.strip():
@@ -226,7 +219,7 @@ def send_clock(
     now = utcnow()
     actor = local.person(settings, provider)
     clock = VisitClock(
-        id=settings.url(f"/telemanagement/clock-events/{uuid.uuid4().hex}"),
+        id=event_uri(settings, event or uuid.uuid4().hex),
         provider=actor.uri,
         receiver=holder,
         fulfills=visit,
@@ -241,6 +234,20 @@ def send_clock(
     )
     publish(settings, session=session, actor=actor, activity=create_json(clock), recipients=[holder])
     return clock
+
+
+def event_uri(settings: Settings, event: str) -> str:
+    """Our address of a clock event we send, from its name (hex)."""
+    return settings.url(f"/telemanagement/clock-events/{event}")
+
+
+def sent_already(session: Session, settings: Settings, event: str) -> bool:
+    """Whether the clock event named ``event`` is in our outbox already."""
+    activity_id = event_uri(settings, event) + "#create"
+    return (
+        session.exec(select(OutboxActivity.id).where(OutboxActivity.activity_id == activity_id)).first()
+        is not None
+    )
 
 
 def _client_id(event_id: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, ForeignKey, Integer, Text, UniqueConstraint
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, Text, UniqueConstraint
 
 from node.core.sqlbase import Field, SQLModel
 from node.core.timeutil import UTCDateTime, utcnow
@@ -194,3 +194,26 @@ class ReplacementApplication(SQLModel, table=True):
     state: str = Field(default="applied", max_length=12)  # applied | chosen | declined
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RemoteVisit(SQLModel, table=True):
+    """On the provider's node: a visit another node holds and gave to one of our people, as the holder
+    announced it (times, category, the beneficiary's commune; never a name, address or door code).
+    ``checked_in_at`` / ``checked_out_at`` are the times this node sent for it."""
+
+    __tablename__ = "tm_remote_visits"
+    __table_args__ = (Index("ix_tm_remote_visits_provider_starts", "provider_id", "starts_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uri: str = Field(max_length=2048, unique=True)  # the holder's address of the visit
+    holder_uri: str = Field(max_length=2048)  # the holder node's actor, the only one that may change it
+    provider_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    category: str = Field(max_length=64)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    commune: str = Field(default="", max_length=80)
+    checked_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    checked_out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

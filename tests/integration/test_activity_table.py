@@ -511,7 +511,8 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
         ),
     )
 
-    # A visit held on B is given to Alice on A, who clocks in from A by hand (an EconomicEvent to B's node).
+    # A visit held on B is given to Alice on A (an Offer of a Commitment at A), who clocks in from A by hand
+    # (an EconomicEvent to B's node).
     b.add_person("dora")
     assert b.process.cli("user", "set-role", "dora", "coordinator").returncode == 0
     plan = api_plan(b, "dora", {"name": "Mme Martin", "commune": "Bagnolet"}, folder="APA-3")
@@ -527,6 +528,20 @@ def test_every_activity_of_the_table_is_accepted_and_processed(
     wait_until(
         "B clocked Alice in",
         lambda: b.sql("SELECT state FROM tm_visits WHERE id = :v", v=visit["id"]) == [("in_progress",)],
+    )
+    # Another visit given to Alice (an Offer of its Commitment at A), then cancelled on B (a Delete at A).
+    [other] = b.ok(
+        "POST",
+        "/visits",
+        {"plan_id": plan["id"], "category": "housework", "start": started_ago(10), "minutes": 60},
+        user="dora",
+    )
+    other_uri = b.ok("POST", f"/visits/{other['id']}/remote-provider", {"actor": alice}, user="dora")["visit"]
+    wait_until("A has it on Alice's day", lambda: has_row(a, "tm_remote_visits", "uri", other_uri))
+    b.ok("POST", f"/visits/{other['id']}/cancel", {"reason": "beneficiary_absent"}, user="dora")
+    wait_until(
+        "A took it off her day",
+        lambda: a.sql("SELECT count(*) FROM tm_remote_visits WHERE uri = :v", v=other_uri) == [(0,)],
     )
 
     # What each node's inbox made of it all.

@@ -16,7 +16,7 @@ from sqlmodel import select
 from node.core import db
 from node.core.errors import PermissionDenied, ValidationFailed
 from node.settings import Settings
-from node.telemanagement import clocking, clocklog, federation, plans, visits
+from node.telemanagement import clocking, clocklog, federation, given, plans, visits
 from node.telemanagement.models import ClockEvent, Visit
 from node.telemanagement.tables import ClockLogEntry
 from tests.support.telemanagement import CATEGORY, Setup, care_setup
@@ -29,7 +29,7 @@ def setup(engine: Engine, settings: Settings) -> Setup:
     return care_setup(engine, settings, valid_from=date.today() - timedelta(days=40))
 
 
-def _remote_visit(engine: Engine, setup: Setup, actor: str = BOB) -> int:
+def _remote_visit(engine: Engine, settings: Settings, setup: Setup, actor: str = BOB) -> int:
     start = (datetime.now(UTC) - timedelta(minutes=30)).astimezone(visits.PARIS).replace(tzinfo=None)
     with db.session_scope(engine) as s:
         visit = visits.plan_visit(
@@ -40,7 +40,7 @@ def _remote_visit(engine: Engine, setup: Setup, actor: str = BOB) -> int:
             start=start.isoformat(timespec="minutes"),
             minutes=60,
         )
-        federation.give_to_remote(s, setup.coordinator, visit.id or 0, actor)
+        given.give_to_remote(s, settings, setup.coordinator, visit.id or 0, actor)
         return visit.id or 0
 
 
@@ -65,7 +65,7 @@ def _clock(
 def test_the_event_carries_nothing_private_and_reads_back(
     engine: Engine, settings: Settings, setup: Setup
 ) -> None:
-    visit_id = _remote_visit(engine, setup)
+    visit_id = _remote_visit(engine, settings, setup)
     clock = _clock(settings, engine, setup, visit_id)
     activity = federation.create_json(clock)
     text = json.dumps(activity, ensure_ascii=False)
@@ -118,7 +118,7 @@ def test_unreadable_events_are_refused(
 
 
 def test_the_holder_chains_the_remote_clock_once(engine: Engine, settings: Settings, setup: Setup) -> None:
-    visit_id = _remote_visit(engine, setup)
+    visit_id = _remote_visit(engine, settings, setup)
     check_in = _clock(settings, engine, setup, visit_id)
     with db.session_scope(engine) as s:
         link = federation.receive(s, settings, check_in, BOB)
@@ -138,9 +138,9 @@ def test_the_holder_chains_the_remote_clock_once(engine: Engine, settings: Setti
 
 
 def test_what_the_holder_refuses(engine: Engine, settings: Settings, setup: Setup) -> None:
-    visit_id = _remote_visit(engine, setup)
+    visit_id = _remote_visit(engine, settings, setup)
     clock = _clock(settings, engine, setup, visit_id)
-    other_visit = _remote_visit(engine, setup, "https://elsewhere.test/users/eve")
+    other_visit = _remote_visit(engine, settings, setup, "https://elsewhere.test/users/eve")
     refusals: list[tuple[federation.VisitClock, str]] = [
         (clock, "https://bagnolet.test/users/carol"),  # signed by someone else
         (dataclasses.replace(clock, id="https://evil.test/events/1"), BOB),  # minted on another node
@@ -157,6 +157,6 @@ def test_what_the_holder_refuses(engine: Engine, settings: Settings, setup: Setu
     with pytest.raises(ValidationFailed), db.session_scope(engine) as s:
         federation.receive(s, settings, dataclasses.replace(clock, at=clock.at - timedelta(days=9)), BOB)
     with pytest.raises(PermissionDenied), db.session_scope(engine) as s:
-        federation.give_to_remote(s, setup.provider, visit_id, BOB)
+        given.give_to_remote(s, settings, setup.provider, visit_id, BOB)
     with db.session_scope(engine) as s:
         assert s.exec(select(ClockLogEntry)).all() == [] and s.exec(select(ClockEvent)).all() == []

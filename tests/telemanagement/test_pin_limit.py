@@ -16,7 +16,7 @@ from node.accounts import credentials
 from node.core import db
 from node.core.errors import ValidationFailed
 from node.settings import Settings, SettingsError, load_settings
-from node.telemanagement import clocking, clocklog, door, federation, visits
+from node.telemanagement import clocking, clocklog, door, federation, given, visits
 from node.telemanagement.models import ClockEvent
 from node.telemanagement.tables import HomePin
 from tests.support.pages import form_token, login
@@ -128,7 +128,7 @@ def test_a_wrong_pin_from_another_node_is_counted_in_the_inbox_savepoint(
             start=started_ago(30),
             minutes=60,
         )
-        federation.give_to_remote(s, setup.coordinator, visit.id or 0, bob)
+        given.give_to_remote(s, settings, setup.coordinator, visit.id or 0, bob)
         visit_id = visit.id or 0
     clock = federation.VisitClock(
         id="https://bagnolet.test/telemanagement/clock-events/1",

@@ -20,7 +20,7 @@ from node.core.errors import N_, PermissionDenied, ValidationFailed
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
 from node.http.runtime import node_of, run
-from node.telemanagement import checks, clocking, plans, visits
+from node.telemanagement import checks, clocking, given, plans, visits
 from node.telemanagement.models import CarePlan, Visit
 
 TAG = "telemanagement"
@@ -398,7 +398,8 @@ async def add_visits(request: Request, caller: User, body: VisitIn) -> list[Visi
 )
 async def assign(request: Request, caller: User, body: AssignIn) -> VisitOut:
     visit_id: int = request.path_params["visit_id"]
-    return await run(request, lambda s: _visit(visits.assign(s, caller, visit_id, body.provider)))
+    settings = node_of(request).settings
+    return await run(request, lambda s: _visit(given.assign(s, settings, caller, visit_id, body.provider)))
 
 
 @operation(
@@ -412,7 +413,10 @@ async def assign(request: Request, caller: User, body: AssignIn) -> VisitOut:
 )
 async def cancel(request: Request, caller: User, body: CancelIn) -> VisitOut:
     visit_id: int = request.path_params["visit_id"]
-    return await run(request, lambda s: _visit(visits.cancel(s, caller, visit_id, body.reason, body.note)))
+    settings = node_of(request).settings
+    return await run(
+        request, lambda s: _visit(given.cancel(s, settings, caller, visit_id, body.reason, body.note))
+    )
 
 
 @operation(

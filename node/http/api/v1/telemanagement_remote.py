@@ -15,7 +15,7 @@ from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
 from node.http.api.v1.telemanagement import TAG, answer, offset_given
 from node.http.runtime import node_of, run
-from node.telemanagement import federation
+from node.telemanagement import federation, given
 
 
 class RemoteProviderIn(Strict):
@@ -61,7 +61,7 @@ async def give_to_remote(request: Request, caller: User, body: RemoteProviderIn)
     settings = node_of(request).settings
 
     def save(s: Session) -> RemoteProviderOut:
-        row = federation.give_to_remote(s, caller, visit_id, body.actor)
+        row = given.give_to_remote(s, settings, caller, visit_id, body.actor)
         return RemoteProviderOut(
             visit_id=visit_id, actor=row.actor_uri, visit=federation.visit_uri(settings, visit_id)
         )

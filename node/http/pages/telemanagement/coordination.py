@@ -32,7 +32,7 @@ from node.catalog import categories
 from node.core.errors import DomainError, http_status
 from node.http.pages.telemanagement import labels
 from node.http.runtime import coordinator_required, form_with_csrf, node_of, render, run, text
-from node.telemanagement import checks, clocking, door, funder_view, notes, plans, statements, visits
+from node.telemanagement import checks, clocking, door, funder_view, given, notes, plans, statements, visits
 
 T = TypeVar("T")
 PLAN_FIELDS = ("valid_from", "valid_until", "hourly_rate", "participation")
@@ -397,7 +397,7 @@ async def assign(request: Request, user: User) -> Response:
     return await _submit(
         request,
         ("provider",),
-        lambda s, v: visits.assign(s, user, visit_id, v["provider"]),
+        lambda s, v: given.assign(s, node_of(request).settings, user, visit_id, v["provider"]),
         lambda _: f"/telemanagement/visits/{visit_id}?done=assigned",
         lambda **f: _visit_page(request, user, visit_id, **f),
     )
@@ -409,7 +409,7 @@ async def cancel(request: Request, user: User) -> Response:
     return await _submit(
         request,
         ("reason", "note"),
-        lambda s, v: visits.cancel(s, user, visit_id, v["reason"], v["note"]),
+        lambda s, v: given.cancel(s, node_of(request).settings, user, visit_id, v["reason"], v["note"]),
         lambda _: f"/telemanagement/visits/{visit_id}?done=cancelled",
         lambda **f: _visit_page(request, user, visit_id, **f),
     )

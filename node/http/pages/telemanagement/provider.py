@@ -3,6 +3,8 @@
 - ``/me/visits``: my visits of the day (``?day=``), each with the address and door code of the home,
   and the check-in / check-out form: the code printed under the home's QR code, or clocking by hand with
   a reason; the secret URL of my calendar feed, and a button that replaces it;
+- ``/me/remote-visits/{id}/clock``: the check-in / check-out of a visit another node holds and gave me
+  (listed on my day, marked with that node's name), sent to that node only;
 - ``/me/visits/{id}/note``: my note on one of my visits (text and an optional health observation),
   sealed, read by me and the coordinators only;
 - ``/home/{token}``: what a phone's camera opens when it reads a home's QR code: my visits there today,
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -26,7 +29,7 @@ from node.core.errors import DomainError, PermissionDenied, ValidationFailed, ht
 from node.groups.colleagues import colleagues_of
 from node.http.pages.telemanagement import labels
 from node.http.runtime import checkbox, form_with_csrf, login_required, node_of, render, run, text
-from node.telemanagement import applications, clocking, door, feeds, notes, visits
+from node.telemanagement import applications, clocking, door, feeds, notes, remote_visits, visits
 
 
 def _day(request: Request) -> date:
@@ -42,6 +45,7 @@ async def _day_page(request: Request, user: User, day: date, **form: Any) -> Res
     def load(s: Any) -> dict[str, Any]:
         return {
             "doors": clocking.provider_day(s, settings, user, day),
+            "remote_doors": remote_visits.provider_day(s, user, day),
             "feed": feeds.feed_url(s, settings, user),
             "offers": applications.offers(s, user, colleagues_of),
             "waiting_mine": applications.waiting_for(s, user),
@@ -77,31 +81,49 @@ async def my_day(request: Request, user: User) -> Response:
 async def clock(request: Request, user: User) -> Response:
     """A check-in or check-out, then back to where it was made (the day or the home's page)."""
     visit_id: int = request.path_params["visit_id"]
+    settings = node_of(request).settings
+
+    def save(s: Any, f: dict[str, Any]) -> None:
+        clocking.clock(s, settings, user, visit_id, f["kind"], token=f["token"], manual_reason=f["reason"],
+                       pin=f["pin"], at=f["at"], offline=f["offline"], client_id=f["client_id"],
+                       position=f["position"])  # fmt: skip
+
+    return await _clocked(request, user, visit_id, save)
+
+
+@login_required
+async def clock_remote(request: Request, user: User) -> Response:
+    """A check-in or check-out of a visit another node holds: sent to that node only, then back to the
+    day (the same form and offline queue as our own visits)."""
+    remote_id: int = request.path_params["remote_id"]
+    settings = node_of(request).settings
+
+    def send(s: Any, f: dict[str, Any]) -> None:
+        remote_visits.clock(s, settings, user, remote_id, f["kind"], token=f["token"], pin=f["pin"],
+                            manual_reason=f["reason"], at=f["at"], offline=f["offline"],
+                            client_id=f["client_id"])  # fmt: skip
+
+    return await _clocked(request, user, f"r{remote_id}", send)
+
+
+async def _clocked(
+    request: Request, user: User, failed: int | str, act: Callable[[Any, dict[str, Any]], None]
+) -> Response:
     if request.method == "GET":
         return RedirectResponse("/me/visits", status_code=303)
     form = await form_with_csrf(request)
-    settings = node_of(request).settings
-    kind, token, reason = text(form, "kind", 10), text(form, "token", 200), text(form, "manual_reason", 30)
-    back, pin, client_id = text(form, "back", 200), text(form, "pin", 12), text(form, "client_id", 64) or None
+    fields: dict[str, Any] = {
+        "kind": text(form, "kind", 10),
+        "token": text(form, "token", 200),
+        "reason": text(form, "manual_reason", 30),
+        "pin": text(form, "pin", 12),
+        "client_id": text(form, "client_id", 64) or None,
+        "offline": checkbox(form, "offline"),
+    }
+    back = text(form, "back", 200)
     try:
-        at, position = _sent_time(text(form, "at", 40)), _position(form)
-        await run(
-            request,
-            lambda s: clocking.clock(
-                s,
-                settings,
-                user,
-                visit_id,
-                kind,
-                token=token,
-                manual_reason=reason,
-                pin=pin,
-                at=at,
-                offline=checkbox(form, "offline"),
-                client_id=client_id,
-                position=position,
-            ),
-        )
+        fields["at"], fields["position"] = _sent_time(text(form, "at", 40)), _position(form)
+        await run(request, lambda s: act(s, fields))
     except DomainError as exc:
         return await _day_page(
             request,
@@ -109,11 +131,11 @@ async def clock(request: Request, user: User) -> Response:
             visits.today(),
             errors=exc.fields,
             message=exc.message,
-            visit_id=visit_id,
+            visit_id=failed,
             status_code=http_status(exc),
         )
     target = back if back.startswith("/home/") else "/me/visits"
-    return RedirectResponse(f"{target}?done={'in' if kind == 'in' else 'out'}", status_code=303)
+    return RedirectResponse(f"{target}?done={'in' if fields['kind'] == 'in' else 'out'}", status_code=303)
 
 
 async def _note_page(request: Request, user: User, visit_id: int, **form: Any) -> Response:
@@ -245,6 +267,7 @@ def routes() -> list[Route]:
         Route("/me/visits/feed", new_feed, methods=["GET", "POST"]),
         Route("/me/visits/{visit_id:int}/clock", clock, methods=["GET", "POST"]),
         Route("/me/visits/{visit_id:int}/note", note, methods=["GET", "POST"]),
+        Route("/me/remote-visits/{remote_id:int}/clock", clock_remote, methods=["GET", "POST"]),
         Route("/home/{token}", home, name="home_code"),
         Route("/calendar/{token}.ics", calendar, name="calendar_feed"),
     ]

@@ -1,0 +1,121 @@
+"""On the holder's node: telling a provider of another node which of our visits are theirs.
+
+When a coordinator gives a visit to a provider's actor on another node, this node's actor ``Offer`` s
+them a ValueFlows ``Commitment`` (the planned visit: our address of it, start, end, category and the
+beneficiary's commune; see "Telemanagement" in FEDERATION.md), addressed to that actor only. Giving it
+again re-sends the same commitment (the provider's node updates its copy). When the visit is cancelled,
+given to one of our own providers or to another remote actor, a ``Delete`` of the commitment goes to the
+actor who had it. Nothing private travels: no name, address, door code or health detail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from node.accounts.models import User
+from node.activitypub.actors import local
+from node.activitypub.outbox.publish import publish
+from node.core.errors import ValidationFailed
+from node.core.timeutil import isoformat
+from node.settings import Settings
+from node.telemanagement import plans, visits
+from node.telemanagement.federation import CONTEXT, visit_uri
+from node.telemanagement.models import Visit
+from node.telemanagement.tables import RemoteAssignment
+
+COMMITMENT_FIELDS = (
+    "type", "id", "action", "provider", "receiver", "hasBeginning", "hasEnd", "resourceClassifiedAs",
+    "commune",
+)  # fmt: skip
+"""Everything a planned visit may say: :func:`commitment_json` writes nothing else."""
+
+
+def commitment_json(settings: Settings, visit: Visit, commune: str, actor_uri: str) -> dict[str, Any]:
+    """The ``Commitment`` of one planned visit given to ``actor_uri``."""
+    document: dict[str, Any] = {
+        "type": "Commitment",
+        "id": visit_uri(settings, visit.id or 0),
+        "action": "deliverService",
+        "provider": actor_uri,
+        "receiver": local.node_actor(settings).uri,
+        "hasBeginning": isoformat(visit.starts_at),
+        "hasEnd": isoformat(visit.ends_at),
+        "resourceClassifiedAs": visit.category,
+        "commune": commune,
+    }
+    assert set(document) <= set(COMMITMENT_FIELDS)
+    return document
+
+
+def _send(session: Session, settings: Settings, actor_uri: str, activity: dict[str, Any]) -> None:
+    node = local.node_actor(settings)
+    document = {"@context": CONTEXT, **activity, "to": [actor_uri]}
+    publish(settings, session=session, actor=node, activity=document, recipients=[actor_uri])
+
+
+def offer(session: Session, settings: Settings, visit: Visit, actor_uri: str) -> None:
+    """Tell ``actor_uri``'s node that the visit is theirs (queued in this transaction)."""
+    commune = visits.line_of(session, visit.id or 0).commune
+    _send(
+        session,
+        settings,
+        actor_uri,
+        {"type": "Offer", "object": commitment_json(settings, visit, commune, actor_uri)},
+    )
+
+
+def take_back(session: Session, settings: Settings, visit_id: int) -> None:
+    """If the visit was given to a remote actor: forget it, and tell that actor's node it is no longer
+    theirs (a ``Delete`` of the commitment). Nothing happens otherwise, so calling it twice is harmless."""
+    row = session.get(RemoteAssignment, visit_id)
+    if row is None:
+        return
+    session.delete(row)
+    session.flush()
+    uri = visit_uri(settings, visit_id)
+    tombstone = {"type": "Tombstone", "id": uri, "formerType": "Commitment"}
+    _send(session, settings, row.actor_uri, {"type": "Delete", "object": tombstone})
+
+
+def give_to_remote(
+    session: Session, settings: Settings, user: User, visit_id: int, actor_uri: str
+) -> RemoteAssignment:
+    """Give a planned visit to a provider of another node (coordinators), and tell their node; the
+    remote provider who had it before, if another, is told it is no longer theirs."""
+    plans.require_coordinator(user)
+    visit = visits.visit_of(session, visit_id)
+    if visit.state != "planned":
+        raise ValidationFailed(visits.MSG_NOT_PLANNED)
+    if not actor_uri.startswith("https://") and not actor_uri.startswith("http://"):
+        raise ValidationFailed(visits.MSG_PROVIDER, fields={"provider": visits.MSG_PROVIDER})
+    before = session.get(RemoteAssignment, visit_id)
+    if before is not None and before.actor_uri != actor_uri:
+        take_back(session, settings, visit_id)
+    visit.provider_id = None
+    session.add(visit)
+    row = session.get(RemoteAssignment, visit_id) or RemoteAssignment(visit_id=visit_id, actor_uri="")
+    row.actor_uri = actor_uri
+    session.add(row)
+    session.flush()
+    offer(session, settings, visit, actor_uri)
+    return row
+
+
+def cancel(
+    session: Session, settings: Settings, user: User, visit_id: int, reason: str, note: str = ""
+) -> Visit:
+    """Cancel a planned visit (:func:`node.telemanagement.visits.cancel`), and take it back from the remote
+    provider it was given to."""
+    visit = visits.cancel(session, user, visit_id, reason, note)
+    take_back(session, settings, visit_id)
+    return visit
+
+
+def assign(session: Session, settings: Settings, user: User, visit_id: int, provider: str) -> Visit:
+    """Give a planned visit to one of our providers (:func:`node.telemanagement.visits.assign`), taking it
+    back from the remote provider who had it."""
+    visit = visits.assign(session, user, visit_id, provider)
+    take_back(session, settings, visit_id)
+    return visit
