@@ -111,3 +111,18 @@ class MatchProfile(SQLModel, table=True):
     version: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")
     )
+
+
+class MatchProfileCategory(SQLModel, table=True):
+    """One category a provider of ``match_profiles`` provides, with their latitude: the pre-filter of a
+    demand reads the providers of its group's categories within a band of latitudes from the index
+    (category, latitude), rather than every provider of the band (a dense node has thousands)."""
+
+    __tablename__ = "match_profile_categories"
+    __table_args__ = (Index("ix_match_profile_categories_category_lat", "category", "lat", "user_id"),)
+
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("match_profiles.user_id", ondelete="CASCADE"), primary_key=True)
+    )
+    category: str = Field(primary_key=True, max_length=64)
+    lat: float | None = Field(default=None)

@@ -27,7 +27,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Executable, Float, Select, Text, bindparam, delete, func, or_, select
+from sqlalchemy import Executable, Float, Select, String, bindparam, delete, func, insert, select
 from sqlmodel import Session, col
 
 from node.accounts.models import User
@@ -35,7 +35,7 @@ from node.catalog.categories import UnknownCategory, by_slug, in_group
 from node.core.prepared import Prepared
 from node.market.lifecycles import EvaluationState
 from node.market.models import Agreement, Evaluation, Proposal
-from node.search.matching.models import MatchCursor, MatchProfile, MatchSettings
+from node.search.matching.models import MatchCursor, MatchProfile, MatchProfileCategory, MatchSettings
 from node.search.matching.scoring import Need
 from node.search.matching.supplies import Person, people_of_node
 from node.settings import Settings
@@ -138,14 +138,24 @@ def _changed(settings: Settings, since: datetime, now: datetime, *, session: Ses
 
 def _store(people: Sequence[Person], ids: Iterable[int] | None, now: datetime, *, session: Session) -> None:
     if ids is None:
+        session.execute(delete(MatchProfileCategory))
         session.execute(delete(MatchProfile))
     else:
         wanted = sorted(set(ids))
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
+            session.execute(delete(MatchProfileCategory).where(col(MatchProfileCategory.user_id).in_(chunk)))
             session.execute(delete(MatchProfile).where(col(MatchProfile.user_id).in_(chunk)))
-    session.add_all(_row(person, now) for person in people)
+    rows = [_row(person, now) for person in people]
+    session.add_all(rows)
     session.flush()
+    categories = [
+        {"user_id": row.user_id, "category": category, "lat": row.lat}
+        for row in rows
+        for category in row.categories.split()
+    ]
+    if categories:
+        session.execute(insert(MatchProfileCategory), categories)
 
 
 def refresh(settings: Settings, now: datetime, *, session: Session) -> int:
@@ -196,23 +206,31 @@ def _query(place: str, slugs: int, alerts_only: bool) -> Prepared:
     the demand's place, ``unplaced`` for those whose place is unknown, ``any``; how many categories of
     the group, bound as ``s0``, ``s1``...; only those who opted in to alerts) and run at the driver level
     with its values bound at each call: building and compiling the expression costs more than running
-    it. The box and the unplaced are two queries, not one with ``OR``, so that the index on the latitude
-    is used."""
+    it. With categories, the providers are those of ``match_profile_categories`` within the band (read
+    from its index on category and latitude), then their box checked; without, those of the band (the
+    index on the latitude). The box and the unplaced are two queries, not one with ``OR``, so that the
+    indexes are used."""
     query = cast("Select[Any]", select(*(col(c) for c in NEAR_COLUMNS)))
+    lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
+    band = bindparam("low", type_=Float), bindparam("high", type_=Float)
+    if slugs:
+        of = col(MatchProfileCategory.category).in_([bindparam(f"s{n}", type_=String) for n in range(slugs)])
+        within = select(col(MatchProfileCategory.user_id)).where(of)
+        if place == "box":
+            within = within.where(col(MatchProfileCategory.lat).between(*band))
+        elif place == "unplaced":
+            within = within.where(col(MatchProfileCategory.lat).is_(None))
+        query = query.where(col(MatchProfile.user_id).in_(within))
+    elif place == "box":
+        query = query.where(col(MatchProfile.lat).between(*band))
+    elif place == "unplaced":
+        query = query.where(col(MatchProfile.lat).is_(None))
     if place == "box":
-        lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
         query = query.where(
-            col(MatchProfile.lat).between(bindparam("low", type_=Float), bindparam("high", type_=Float)),
             col(MatchProfile.lat_min) <= lat,
             col(MatchProfile.lat_max) >= lat,
             col(MatchProfile.lon_min) <= lon,
             col(MatchProfile.lon_max) >= lon,
-        )
-    elif place == "unplaced":
-        query = query.where(col(MatchProfile.lat).is_(None))
-    if slugs:
-        query = query.where(
-            or_(*(col(MatchProfile.categories).like(bindparam(f"s{n}", type_=Text)) for n in range(slugs)))
         )
     if alerts_only:
         query = query.where(col(MatchProfile.alerts).is_(True))
@@ -230,7 +248,7 @@ def nearby(need: Need, *, session: Session, alerts_only: bool = False) -> list[N
     place is unknown, and those whose own place is unknown), providing a category of its group (every
     one when it has none); only those who opted in to alerts when ``alerts_only``."""
     slugs = group_slugs(need.category) if need.category is not None else []
-    values: dict[str, object] = {f"s{n}": f"% {slug} %" for n, slug in enumerate(slugs)}
+    values: dict[str, object] = {f"s{n}": slug for n, slug in enumerate(slugs)}
     if need.lat is None or need.lon is None:
         return list(_query("any", len(slugs), alerts_only).run(session, values))
     band = float(session.execute(_WIDEST).scalar() or 0) * _BOX_SLACK / KM_PER_DEGREE
