@@ -12,9 +12,11 @@ starts a full rebuild), and each refresh looks :data:`MARGIN` further back so th
 committed just after the previous one read is not missed. A table rather than a cache in memory: the
 web and worker processes read the same rows, and a restart costs nothing.
 
-**Read** by :func:`nearby`: the providers whose radius box contains the demand's place (an index on the
-latitude narrows the rows to a band as wide as the largest radius) and who provide a category of the
-demand's group; the score is then computed in Python on these rows only.
+**Read** by :func:`nearby`: the providers whose radius box contains the demand's place and who provide a
+category of the demand's group (``match_profile_categories``, indexed on category and latitude, narrows
+the rows to the group's providers within a band as wide as the largest radius), only those who opted in
+to alerts when asked; it gives their id, place, radius and row version, and
+:mod:`~node.search.matching.ranking` scores them.
 """
 
 from __future__ import annotations
