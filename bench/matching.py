@@ -58,7 +58,7 @@ from node.search.matching.alerts import window  # noqa: E402
 from node.search.matching.models import MatchSettings  # noqa: E402
 from node.settings import Settings, load_settings  # noqa: E402
 from scripts.matching_corpus import build  # noqa: E402
-from tests.support.matching import unsaved_proposal  # noqa: E402
+from tests.support.matching import corpus_demand, unsaved_proposal  # noqa: E402
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -158,19 +158,7 @@ def run(url: str, offers: int, per: int, demands: int, spread: str) -> dict[str,
     providers = _fill(engine, settings, corpus, offers, per, spread)
     filled = time.perf_counter() - started
     with Session(engine) as session:
-        rows = [
-            unsaved_proposal(
-                settings,
-                d["title"],
-                author_uri=f"https://other.example/users/{d['key']}",
-                purpose="request",
-                description=d["description"],
-                category=d["category"],
-                insee=d["insee"],
-                origin="other.example",
-            )
-            for d in corpus["demands"][:demands]
-        ]
+        rows = [corpus_demand(settings, d, origin="other.example") for d in corpus["demands"][:demands]]
         session.add_all(rows)
         session.commit()
         ids = [row.id for row in rows]

@@ -24,7 +24,7 @@ from node.search.matching import candidates, profiles, ranking
 from node.search.matching.candidates import Ranked
 from node.search.matching.models import MatchSettings
 from node.settings import Settings
-from tests.support.matching import many_providers, unsaved_proposal
+from tests.support.matching import corpus_demand, many_providers
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "matching" / "corpus.json"
 FIRST = 3  # a slice this small makes the ranking read many slices
@@ -81,19 +81,7 @@ def test_the_best_slices_give_the_same_top_results_as_scoring_everyone(
                 assert row is not None
                 row.alerts = False
                 session.add(row)
-        rows = [
-            unsaved_proposal(
-                settings,
-                d["title"],
-                author_uri=f"https://b.example/users/{d['key']}",
-                purpose="request",
-                description=d["description"],
-                category=d["category"],
-                insee=d["insee"],
-                origin="b.example",
-            )
-            for d in demands
-        ]
+        rows = [corpus_demand(settings, d) for d in demands]
         session.add_all(rows)
         session.flush()
         users = [user.pk for user in made.values()]
