@@ -6,7 +6,8 @@ node, and tells a handful of them.
   the row is built, :data:`MatchProfile.version`): categories and words as frozensets, the days as a bit
   mask, the parts of the score that do not depend on the demand (reputation, completion). A ranking
   reads from the table only the rows whose version it has not seen (:func:`load`). At most
-  :data:`CACHE_SIZE` versions are kept; past that the memory is emptied and filled again.
+  :data:`CACHE_SIZE` versions are kept (about 2 KB each with 30 words, the strings shared);
+  past that the memory is emptied and filled again.
 - **The score** of each candidate is computed from these plain values with the same part functions and
   the same sum as :func:`~node.search.matching.scoring.score` (:func:`~node.search.matching.scoring.total`),
   so it is the same number to the last bit; no ``Supply`` or ``Match`` object is made for a candidate
