@@ -23,7 +23,7 @@ from node.core.timeutil import utcnow
 from node.market.models import Proposal
 from node.search.matching import candidates, profiles
 from node.settings import Settings
-from tests.support.matching import many_providers, unsaved_proposal
+from tests.support.matching import corpus_demand, many_providers
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "matching" / "corpus.json"
 FLOOR = 0.85
@@ -44,19 +44,7 @@ def test_precision_at_5_on_the_labelled_corpus(settings: Settings, engine: Engin
     people = corpus["providers"]
     with Session(engine) as session:
         many_providers(session, settings, people)
-        demands = {
-            demand["key"]: unsaved_proposal(
-                settings,
-                demand["title"],
-                author_uri=f"https://b.example/users/{demand['key']}",
-                purpose="request",
-                description=demand["description"],
-                category=demand["category"],
-                insee=demand["insee"],
-                origin="b.example",
-            )
-            for demand in corpus["demands"]
-        }
+        demands = {demand["key"]: corpus_demand(settings, demand) for demand in corpus["demands"]}
         session.add_all(demands.values())
         session.commit()
         ids = {key: row.id for key, row in demands.items()}
@@ -105,16 +93,7 @@ def test_on_the_corpus_a_twin_over_budget_ranks_below_its_original(
             offer.price_currency, offer.price_basis = "EUR", "per_hour"
         demands = []
         for demand in corpus["demands"]:
-            row = unsaved_proposal(
-                settings,
-                demand["title"],
-                author_uri=f"https://b.example/users/{demand['key']}",
-                purpose="request",
-                description=demand["description"],
-                category=demand["category"],
-                insee=demand["insee"],
-                origin="b.example",
-            )
+            row = corpus_demand(settings, demand)
             row.price_amount, row.price_currency, row.price_basis = Decimal(20), "EUR", "per_hour"
             demands.append(row)
         session.add_all(demands)

@@ -158,3 +158,17 @@ def many_providers(session: Session, settings: Settings, people: list[dict[str, 
         )
         found[user.username] = user
     return found
+
+
+def corpus_demand(settings: Settings, demand: dict[str, Any], *, origin: str = "b.example") -> Proposal:
+    """A demand of the labelled corpus as received from ``origin``, not yet added to a session."""
+    return unsaved_proposal(
+        settings,
+        demand["title"],
+        author_uri=f"https://{origin}/users/{demand['key']}",
+        purpose="request",
+        description=demand["description"],
+        category=demand["category"],
+        insee=demand["insee"],
+        origin=origin,
+    )

@@ -11,8 +11,9 @@ old news is no news). A pass reads the proposals stored since the last one (``ma
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
+from itertools import islice
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -21,12 +22,12 @@ from node.market.lifecycles import ProposalState
 from node.market.models import Proposal
 from node.market.notifications import Kind, notify
 from node.search.matching import profiles
-from node.search.matching.candidates import Ranked, demands_for_offer, providers_for_demand
+from node.search.matching.candidates import Ranked, demands_for_offer, iter_providers
 from node.search.matching.models import MatchCursor, MatchNotice, MatchSettings
 from node.search.matching.scoring import reasons
 from node.settings import Settings
 
-__all__ = ["BATCH", "match_new_demands", "match_new_offers", "page_of"]
+__all__ = ["BATCH", "match_new_demands", "match_new_offers", "page_of", "window"]
 
 BATCH = 50
 log = logging.getLogger("asasap.matching")
@@ -76,22 +77,61 @@ def _already(proposal_id: int, *, session: Session) -> set[int]:
 def notify_best(
     settings: Settings,
     proposal: Proposal,
-    ranked: list[Ranked],
+    ranked: Iterable[Ranked],
     kind: Kind,
     now: datetime,
     *,
     session: Session,
 ) -> int:
     """Notify the first ``match_notify_top`` people of ``ranked`` who may be told of ``proposal``; how many
-    were."""
+    were. ``ranked`` is read only as far as needed, :func:`window` at a time."""
     assert proposal.id is not None
-    people = [r.user.pk for r in ranked if r.user is not None]
-    willing = _opted_in(people, session=session)
-    counts = _today(people, now, session=session)
     told = _already(proposal.id, session=session)
+    willing: set[int] = set()
+    counts: dict[int, int] = {}
+    seen: set[int] = set()
     made = 0
-    for candidate in ranked:
+    for batch in _batches(ranked, window(settings)):
         if made >= settings.match_notify_top:
+            break
+        people = {r.user.pk for r in batch if r.user is not None} - seen
+        willing |= _opted_in(people, session=session)
+        counts.update(_today(people, now, session=session))
+        seen |= people
+        room = settings.match_notify_top - made
+        made += _notify_batch(settings, proposal, batch, kind, room, willing, counts, told, session=session)
+    return made
+
+
+def window(settings: Settings) -> int:
+    """How many candidates a notice reads at a time: four times the people to tell, so that a few who
+    reached their notices of the day or were told already leave enough (and at least 20)."""
+    return max(4 * settings.match_notify_top, 20)
+
+
+def _batches(ranked: Iterable[Ranked], size: int) -> Iterator[list[Ranked]]:
+    found = iter(ranked)
+    while batch := list(islice(found, size)):
+        yield batch
+
+
+def _notify_batch(
+    settings: Settings,
+    proposal: Proposal,
+    batch: list[Ranked],
+    kind: Kind,
+    room: int,
+    willing: set[int],
+    counts: dict[int, int],
+    told: set[int],
+    *,
+    session: Session,
+) -> int:
+    """Notify at most ``room`` people of ``batch`` who may be told of ``proposal``; how many were."""
+    assert proposal.id is not None
+    made = 0
+    for candidate in batch:
+        if made >= room:
             break
         user = candidate.user
         if user is None or user.pk not in willing or user.pk in told:
@@ -139,7 +179,7 @@ def _pass(
     purpose: str,
     settings: Settings,
     now: datetime,
-    rank: Callable[[Proposal], list[Ranked]],
+    rank: Callable[[Proposal], Iterable[Ranked]],
     kind: Kind,
     *,
     session: Session,
@@ -167,8 +207,12 @@ def match_new_demands(settings: Settings, now: datetime, *, session: Session) ->
     """Notify this node's best providers of each demand stored since the last pass; how many notices."""
     profiles.refresh(settings, now, session=session)
 
-    def rank(demand: Proposal) -> list[Ranked]:
-        return providers_for_demand(settings, demand, now, session=session, refreshed=True)
+    first = window(settings)
+
+    def rank(demand: Proposal) -> Iterable[Ranked]:
+        return iter_providers(
+            settings, demand, now, session=session, refreshed=True, alerts_only=True, first=first
+        )
 
     return _pass("demands", "request", settings, now, rank, Kind.MATCH_DEMAND, session=session)
 
@@ -176,7 +220,7 @@ def match_new_demands(settings: Settings, now: datetime, *, session: Session) ->
 def match_new_offers(settings: Settings, now: datetime, *, session: Session) -> int:
     """Notify the authors of the demands that each offer stored since the last pass answers best."""
 
-    def rank(offer: Proposal) -> list[Ranked]:
+    def rank(offer: Proposal) -> Iterable[Ranked]:
         return demands_for_offer(settings, offer, now, session=session)
 
     return _pass("offers", "offer", settings, now, rank, Kind.MATCH_OFFER, session=session)

@@ -15,9 +15,10 @@ people, and nothing about our people leaves the node.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 
 from sqlmodel import Session, col, select
 
@@ -28,14 +29,16 @@ from node.catalog.categories import UnknownCategory, by_slug
 from node.catalog.eligibility import may_provide
 from node.market.evaluations.service import reputations_of
 from node.market.models import Proposal
-from node.search.matching import profiles
+from node.search.matching import profiles, ranking
 from node.search.matching.scoring import MIN_SCORE, Match, Need, Supply, price_of, score, text_terms
 from node.search.matching.supplies import Person, is_open, people_of_node, radii, radius_of, weekdays_of
 from node.settings import Settings
 
 __all__ = [
     "Person",
+    "CUT",
     "Ranked",
+    "iter_providers",
     "need_of",
     "offer_supplies",
     "offers_for_demand",
@@ -123,6 +126,10 @@ def _ordered(found: list[Ranked]) -> list[Ranked]:
     return sorted((r for r in found if r.match.score >= MIN_SCORE), key=key)
 
 
+CUT = 200
+"""How many of the best candidates a ranking from the table reads the accounts of at a time."""
+
+
 def providers_for_demand(
     settings: Settings,
     demand: Proposal,
@@ -131,53 +138,79 @@ def providers_for_demand(
     session: Session,
     people: Sequence[Person] | None = None,
     refreshed: bool = False,
+    alerts_only: bool = False,
+    limit: int | None = None,
 ) -> list[Ranked]:
-    """This node's providers for ``demand``, best first: read from ``match_profiles`` (refreshed first
-    unless ``refreshed``: the job refreshes once per pass), or among ``people`` when given (a person's own
+    """This node's providers for ``demand``, best first (the first ``limit`` when given): read from
+    ``match_profiles`` (refreshed first unless ``refreshed``: the job refreshes once per pass; only those
+    who opted in to alerts when ``alerts_only``), or among ``people`` when given (a person's own
     suggestions)."""
     if people is None:
-        if not refreshed:
-            profiles.refresh(settings, now, session=session)
-        return _from_profiles(settings, demand, now, session=session)
+        found = iter_providers(
+            settings,
+            demand,
+            now,
+            session=session,
+            refreshed=refreshed,
+            alerts_only=alerts_only,
+            first=limit or CUT,
+        )
+        return list(islice(found, limit)) if limit is not None else list(found)
     need = need_of(demand)
     author_id = demand.local_author_id
     blocks = _blocks(session=session, users=[p.user.pk for p in people] + ([author_id] if author_id else []))
-    found: list[Ranked] = []
+    found_people: list[Ranked] = []
     for person in people:
         if person.uri == demand.author_uri or person.user.pk == author_id:
             continue
         if (person.user.pk, demand.author_uri) in blocks or (author_id, person.uri) in blocks:
             continue
+        if alerts_only and not person.alerts:
+            continue
         if not _eligible(demand.category, person.user.provider_status):
             continue
         match = score(need, person.supply, now)
         if match is not None:
-            found.append(Ranked(match=match, user=person.user))
-    return _ordered(found)
+            found_people.append(Ranked(match=match, user=person.user))
+    ordered = _ordered(found_people)
+    return ordered[:limit] if limit is not None else ordered
 
 
-def _from_profiles(settings: Settings, demand: Proposal, now: datetime, *, session: Session) -> list[Ranked]:
-    """The ranking of the job: candidates pre-filtered in SQL (:func:`profiles.nearby`), scored, then
-    the accounts of those who match read (still active providers only) and blocks checked."""
+def iter_providers(
+    settings: Settings,
+    demand: Proposal,
+    now: datetime,
+    *,
+    session: Session,
+    refreshed: bool = False,
+    alerts_only: bool = False,
+    first: int = CUT,
+) -> Iterator[Ranked]:
+    """This node's providers for ``demand`` from ``match_profiles``, best first, as the caller reads
+    them: the candidates pre-filtered in SQL (:func:`profiles.nearby`) are all scored
+    (:mod:`~node.search.matching.ranking`), then only the best ``first`` have their accounts read again
+    (still active providers only) and blocks checked, and the next ones only if the caller reads that
+    far. The same people in the same order as scoring everyone and excluding before."""
+    if not refreshed:
+        profiles.refresh(settings, now, session=session)
     need = need_of(demand)
     author_id = demand.local_author_id
-    scored: dict[int, Match] = {}
-    for row in profiles.nearby(need, session=session):
-        if row.user_id == author_id or not _eligible(demand.category, row.provider_status):
-            continue
-        match = score(need, profiles.supply_of(row, ""), now)
-        if match is not None and match.score >= MIN_SCORE:
-            scored[row.user_id] = match
-    users = _active(scored, session=session)
-    users = [u for u in users if u.offers_services]
-    blocks = _blocks(session=session, users=[u.pk for u in users] + ([author_id] if author_id else []))
-    found: list[Ranked] = []
-    for user in users:
-        uri = local.person(settings, user).uri
-        if uri == demand.author_uri or (user.pk, demand.author_uri) in blocks or (author_id, uri) in blocks:
-            continue
-        found.append(Ranked(match=scored[user.pk], user=user))
-    return _ordered(found)
+    rows = profiles.nearby(need, session=session, alerts_only=alerts_only)
+    ranking.load(rows, session=session)
+    entries = ranking.scored(need, rows, now, author_id=author_id, eligible=_eligible)
+    for part in ranking.best(entries, max(first, 1)):
+        users = {u.pk: u for u in _active([e[2] for e in part], session=session) if u.offers_services}
+        blocks = _blocks(session=session, users=list(users) + ([author_id] if author_id else []))
+        for entry in part:
+            user = users.get(entry[2])
+            if user is None:
+                continue
+            uri = local.person(settings, user).uri
+            if uri == demand.author_uri or (user.pk, demand.author_uri) in blocks:
+                continue
+            if (author_id, uri) in blocks:
+                continue
+            yield Ranked(match=ranking.match_of(need, entry, rows, now), user=user)
 
 
 def offer_supplies(settings: Settings, offers: Sequence[Proposal], *, session: Session) -> list[Supply]:

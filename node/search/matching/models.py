@@ -7,7 +7,18 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, Numeric, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    Text,
+    UniqueConstraint,
+    false,
+)
 
 from node.core.sqlbase import Field, SQLModel
 from node.core.timeutil import UTCDateTime, utcnow
@@ -61,7 +72,9 @@ class MatchProfile(SQLModel, table=True):
     is matched with one query (:mod:`node.search.matching.profiles`, which refreshes the rows of the
     people whose profile, offers, settings, agreements or evaluations changed). ``categories`` and
     ``terms`` are space-separated (with a space at both ends, so ``LIKE '% slug %'`` finds a category);
-    the box is the radius around the commune's centre; ``weekdays`` is a bit mask (1 is Monday)."""
+    the box is the radius around the commune's centre; ``weekdays`` is a bit mask (1 is Monday);
+    ``alerts`` whether the person opted in to match alerts; ``version`` a digest of what scoring reads
+    of the row besides its place (:mod:`node.search.matching.ranking` keeps each version in memory)."""
 
     __tablename__ = "match_profiles"
     __table_args__ = (
@@ -92,3 +105,24 @@ class MatchProfile(SQLModel, table=True):
     finished: int = Field(default=0)
     last_active_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     refreshed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    alerts: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, default=False, server_default=false())
+    )
+    version: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")
+    )
+
+
+class MatchProfileCategory(SQLModel, table=True):
+    """One category a provider of ``match_profiles`` provides, with their latitude: the pre-filter of a
+    demand reads the providers of its group's categories within a band of latitudes from the index
+    (category, latitude), rather than every provider of the band (a dense node has thousands)."""
+
+    __tablename__ = "match_profile_categories"
+    __table_args__ = (Index("ix_match_profile_categories_category_lat", "category", "lat", "user_id"),)
+
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("match_profiles.user_id", ondelete="CASCADE"), primary_key=True)
+    )
+    category: str = Field(primary_key=True, max_length=64)
+    lat: float | None = Field(default=None)

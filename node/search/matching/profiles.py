@@ -12,32 +12,37 @@ starts a full rebuild), and each refresh looks :data:`MARGIN` further back so th
 committed just after the previous one read is not missed. A table rather than a cache in memory: the
 web and worker processes read the same rows, and a restart costs nothing.
 
-**Read** by :func:`nearby`: the providers whose radius box contains the demand's place (an index on the
-latitude narrows the rows to a band as wide as the largest radius) and who provide a category of the
-demand's group; the score is then computed in Python on these rows only.
+**Read** by :func:`nearby`: the providers whose radius box contains the demand's place and who provide a
+category of the demand's group (``match_profile_categories``, indexed on category and latitude, narrows
+the rows to the group's providers within a band as wide as the largest radius), only those who opted in
+to alerts when asked; it gives their id, place, radius and row version, and
+:mod:`~node.search.matching.ranking` scores them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import Executable, Float, Row, bindparam, delete, func, or_, select
+from sqlalchemy import Executable, Float, Select, String, bindparam, delete, func, insert, select
 from sqlmodel import Session, col
 
 from node.accounts.models import User
 from node.catalog.categories import UnknownCategory, by_slug, in_group
+from node.core.prepared import Prepared
 from node.market.lifecycles import EvaluationState
 from node.market.models import Agreement, Evaluation, Proposal
-from node.search.matching.models import MatchCursor, MatchProfile, MatchSettings
-from node.search.matching.scoring import Need, Price, Supply
+from node.search.matching.models import MatchCursor, MatchProfile, MatchProfileCategory, MatchSettings
+from node.search.matching.scoring import Need
 from node.search.matching.supplies import Person, people_of_node
 from node.settings import Settings
 
-__all__ = ["MARGIN", "KM_PER_DEGREE", "MatchProfile", "nearby", "refresh", "supply_of"]
+__all__ = ["MARGIN", "KM_PER_DEGREE", "MatchProfile", "Near", "group_slugs", "nearby", "refresh"]
 
 MARGIN = timedelta(minutes=2)
 KM_PER_DEGREE = 111.2
@@ -52,8 +57,14 @@ def _bits(days: frozenset[int] | None) -> int | None:
     return None if days is None else sum(1 << d for d in days)
 
 
-def _days(bits: int | None) -> frozenset[int] | None:
-    return None if bits is None else frozenset(d for d in range(7) if bits & (1 << d))
+def _version(row: MatchProfile) -> int:
+    """A digest of what scoring reads of a row besides its place and radius (a signed 64-bit integer)."""
+    mean = None if row.reputation_mean is None else round(Decimal(row.reputation_mean), 2)
+    price = None if row.price_amount is None else round(Decimal(row.price_amount), 2)
+    last = row.last_active_at.isoformat() if row.last_active_at is not None else None
+    seen = (row.provider_status, row.categories, row.terms, row.weekdays, mean, row.reputation_count, price)
+    text = repr(seen + (row.price_currency, row.price_basis, row.completed, row.finished, last))
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def _row(person: Person, now: datetime) -> MatchProfile:
@@ -76,7 +87,9 @@ def _row(person: Person, now: datetime) -> MatchProfile:
         finished=supply.finished,
         last_active_at=supply.last_active,
         refreshed_at=now,
+        alerts=person.alerts,
     )
+    row.version = _version(row)
     if supply.lat is not None and supply.lon is not None:
         dlat = supply.radius_km * _BOX_SLACK / KM_PER_DEGREE
         cos = max(math.cos(math.radians(supply.lat)), 0.01)
@@ -127,14 +140,24 @@ def _changed(settings: Settings, since: datetime, now: datetime, *, session: Ses
 
 def _store(people: Sequence[Person], ids: Iterable[int] | None, now: datetime, *, session: Session) -> None:
     if ids is None:
+        session.execute(delete(MatchProfileCategory))
         session.execute(delete(MatchProfile))
     else:
         wanted = sorted(set(ids))
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
+            session.execute(delete(MatchProfileCategory).where(col(MatchProfileCategory.user_id).in_(chunk)))
             session.execute(delete(MatchProfile).where(col(MatchProfile.user_id).in_(chunk)))
-    session.add_all(_row(person, now) for person in people)
+    rows = [_row(person, now) for person in people]
+    session.add_all(rows)
     session.flush()
+    categories = [
+        {"user_id": row.user_id, "category": category, "lat": row.lat}
+        for row in rows
+        for category in row.categories.split()
+    ]
+    if categories:
+        session.execute(insert(MatchProfileCategory), categories)
 
 
 def refresh(settings: Settings, now: datetime, *, session: Session) -> int:
@@ -160,7 +183,7 @@ def refresh(settings: Settings, now: datetime, *, session: Session) -> int:
     return len(ids)
 
 
-def _group_slugs(category: str) -> list[str]:
+def group_slugs(category: str) -> list[str]:
     try:
         group = by_slug(category).group
     except UnknownCategory:
@@ -168,83 +191,69 @@ def _group_slugs(category: str) -> list[str]:
     return [c.slug for c in in_group(group)]
 
 
-_COLUMNS = (
+NEAR_COLUMNS = (
     MatchProfile.user_id,
-    MatchProfile.provider_status,
-    MatchProfile.categories,
-    MatchProfile.terms,
+    MatchProfile.version,
     MatchProfile.lat,
     MatchProfile.lon,
     MatchProfile.radius_km,
-    MatchProfile.weekdays,
-    MatchProfile.reputation_mean,
-    MatchProfile.reputation_count,
-    MatchProfile.price_amount,
-    MatchProfile.price_currency,
-    MatchProfile.price_basis,
-    MatchProfile.completed,
-    MatchProfile.finished,
-    MatchProfile.last_active_at,
 )
+"""What :func:`nearby` gives of each candidate: the rest of the row is known by its version
+(:mod:`node.search.matching.ranking`)."""
 
 
-def supply_of(row: Row[tuple[object, ...]], uri: str) -> Supply:
-    """A row of :func:`nearby` as a supply."""
-    price = None
-    if row.price_amount is not None and row.price_currency and row.price_basis:
-        price = Price(Decimal(row.price_amount), row.price_currency, row.price_basis)
-    mean = row.reputation_mean
-    return Supply(
-        uri=uri,
-        categories=frozenset(row.categories.split()),
-        terms=frozenset(row.terms.split()),
-        lat=row.lat,
-        lon=row.lon,
-        radius_km=row.radius_km,
-        weekdays=_days(row.weekdays),
-        reputation_mean=Decimal(mean) if mean is not None else None,
-        reputation_count=row.reputation_count,
-        price=price,
-        completed=row.completed,
-        finished=row.finished,
-        last_active=row.last_active_at,
-    )
-
-
-@lru_cache(maxsize=256)
-def _query(place: str, slugs: tuple[str, ...]) -> Executable:
+@lru_cache(maxsize=512)
+def _query(place: str, slugs: int, alerts_only: bool) -> Prepared:
     """The pre-filter, built once per shape (``place``: ``box`` for the providers whose radius box holds
-    the demand's place, ``unplaced`` for those whose place is unknown, ``any``; the group's categories)
-    with its values bound at each call: building the expression costs more than running it. The box
-    and the unplaced are two queries, not one with ``OR``, so that the index on the latitude is used."""
-    query = select(*(col(c) for c in _COLUMNS))
+    the demand's place, ``unplaced`` for those whose place is unknown, ``any``; how many categories of
+    the group, bound as ``s0``, ``s1``...; only those who opted in to alerts) and run at the driver level
+    with its values bound at each call: building and compiling the expression costs more than running
+    it. With categories, the providers are those of ``match_profile_categories`` within the band (read
+    from its index on category and latitude), then their box checked; without, those of the band (the
+    index on the latitude). The box and the unplaced are two queries, not one with ``OR``, so that the
+    indexes are used."""
+    query = cast("Select[Any]", select(*(col(c) for c in NEAR_COLUMNS)))
+    lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
+    band = bindparam("low", type_=Float), bindparam("high", type_=Float)
+    if slugs:
+        of = col(MatchProfileCategory.category).in_([bindparam(f"s{n}", type_=String) for n in range(slugs)])
+        within = select(col(MatchProfileCategory.user_id)).where(of)
+        if place == "box":
+            within = within.where(col(MatchProfileCategory.lat).between(*band))
+        elif place == "unplaced":
+            within = within.where(col(MatchProfileCategory.lat).is_(None))
+        query = query.where(col(MatchProfile.user_id).in_(within))
+    elif place == "box":
+        query = query.where(col(MatchProfile.lat).between(*band))
+    elif place == "unplaced":
+        query = query.where(col(MatchProfile.lat).is_(None))
     if place == "box":
-        lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
         query = query.where(
-            col(MatchProfile.lat).between(bindparam("low", type_=Float), bindparam("high", type_=Float)),
             col(MatchProfile.lat_min) <= lat,
             col(MatchProfile.lat_max) >= lat,
             col(MatchProfile.lon_min) <= lon,
             col(MatchProfile.lon_max) >= lon,
         )
-    elif place == "unplaced":
-        query = query.where(col(MatchProfile.lat).is_(None))
-    if slugs:
-        query = query.where(or_(*(col(MatchProfile.categories).like(f"% {slug} %") for slug in slugs)))
-    return query
+    if alerts_only:
+        query = query.where(col(MatchProfile.alerts).is_(True))
+    return Prepared(query)
 
 
 _WIDEST = select(func.max(col(MatchProfile.radius_km)))
 
+Near = tuple[int, int, float | None, float | None, float]
+"""A candidate of :func:`nearby`: user id, version, latitude, longitude, radius in km."""
 
-def nearby(need: Need, *, session: Session) -> list[Row[tuple[object, ...]]]:
+
+def nearby(need: Need, *, session: Session, alerts_only: bool = False) -> list[Near]:
     """The profiles that may answer ``need``: within their radius box of its place (every one when its
     place is unknown, and those whose own place is unknown), providing a category of its group (every
-    one when it has none)."""
-    slugs = tuple(_group_slugs(need.category)) if need.category is not None else ()
+    one when it has none); only those who opted in to alerts when ``alerts_only``."""
+    slugs = group_slugs(need.category) if need.category is not None else []
+    values: dict[str, object] = {f"s{n}": slug for n, slug in enumerate(slugs)}
     if need.lat is None or need.lon is None:
-        return list(session.execute(_query("any", slugs)).all())
+        return list(_query("any", len(slugs), alerts_only).run(session, values))
     band = float(session.execute(_WIDEST).scalar() or 0) * _BOX_SLACK / KM_PER_DEGREE
-    values = {"lat": need.lat, "lon": need.lon, "low": need.lat - band, "high": need.lat + band}
-    found = list(session.execute(_query("box", slugs), values).all())
-    return found + list(session.execute(_query("unplaced", slugs)).all())
+    box = {**values, "lat": need.lat, "lon": need.lon, "low": need.lat - band, "high": need.lat + band}
+    found = _query("box", len(slugs), alerts_only).run(session, box)
+    return list(found) + list(_query("unplaced", len(slugs), alerts_only).run(session, values))

@@ -51,6 +51,11 @@ __all__ = [
     "reasons",
     "score",
     "text_terms",
+    "total",
+    "reputation_part",
+    "price_part",
+    "completion_part",
+    "recency_part",
 ]
 
 WEIGHTS: dict[str, float] = {
@@ -188,13 +193,13 @@ def _category(need: Need, supply: Supply) -> tuple[float, str]:
     return 0.0, "none"
 
 
-def _reputation(mean: Decimal | None, count: int) -> float:
+def reputation_part(mean: Decimal | None, count: int) -> float:
     total = float(mean or 0) * count + PRIOR_MEAN * PRIOR_WEIGHT
     pulled = total / (count + PRIOR_WEIGHT)
     return max(0.0, min(1.0, (pulled - 1) / 4))
 
 
-def _price(budget: Price | None, price: Price | None) -> tuple[float, bool | None]:
+def price_part(budget: Price | None, price: Price | None) -> tuple[float, bool | None]:
     if budget is None or price is None or (budget.currency, budget.basis) != (price.currency, price.basis):
         return UNKNOWN, None
     if price.amount <= budget.amount:
@@ -205,18 +210,48 @@ def _price(budget: Price | None, price: Price | None) -> tuple[float, bool | Non
     return max(0.0, 1.0 - over / (OVER_BUDGET_ZERO - 1)), False
 
 
-def _completion(completed: int, finished: int) -> float:
+def completion_part(completed: int, finished: int) -> float:
     if not finished:
         return UNKNOWN
     return (completed + UNKNOWN) / (finished + 1)
 
 
-def _recency(idle_days: int | None) -> float:
+def recency_part(idle_days: int | None) -> float:
     if idle_days is None:
         return UNKNOWN
     if idle_days <= RECENT_DAYS:
         return 1.0
     return max(0.0, 1.0 - (idle_days - RECENT_DAYS) / (STALE_DAYS - RECENT_DAYS))
+
+
+_W = tuple(WEIGHTS.values())
+
+
+def total(
+    category: float,
+    text: float,
+    distance: float,
+    availability: float,
+    reputation: float,
+    price: float,
+    completion: float,
+    recency: float,
+) -> float:
+    """The score from its eight parts (in the order of :data:`WEIGHTS`), rounded: the one sum both
+    :func:`score` and the ranking of the profiles table (:mod:`~node.search.matching.ranking`) use, so
+    that they agree to the last bit."""
+    w = _W
+    return round(
+        w[0] * category
+        + w[1] * text
+        + w[2] * distance
+        + w[3] * availability
+        + w[4] * reputation
+        + w[5] * price
+        + w[6] * completion
+        + w[7] * recency,
+        4,
+    )
 
 
 def score(need: Need, supply: Supply, now: datetime | None = None) -> Match | None:
@@ -241,7 +276,7 @@ def score(need: Need, supply: Supply, now: datetime | None = None) -> Match | No
     else:
         common = tuple(sorted(need.weekdays & supply.weekdays))
         availability = 1.0 if common else 0.0
-    price, within = _price(need.budget, supply.price)
+    price, within = price_part(need.budget, supply.price)
     idle: int | None = None
     if now is not None and supply.last_active is not None:
         idle = max(0, (now - supply.last_active).days)
@@ -250,14 +285,13 @@ def score(need: Need, supply: Supply, now: datetime | None = None) -> Match | No
         "text": text,
         "distance": distance,
         "availability": availability,
-        "reputation": _reputation(supply.reputation_mean, supply.reputation_count),
+        "reputation": reputation_part(supply.reputation_mean, supply.reputation_count),
         "price": price,
-        "completion": _completion(supply.completed, supply.finished),
-        "recency": _recency(idle),
+        "completion": completion_part(supply.completed, supply.finished),
+        "recency": recency_part(idle),
     }
-    total = sum(WEIGHTS[name] * value for name, value in parts.items())
     return Match(
-        score=round(total, 4),
+        score=total(*parts.values()),
         parts=parts,
         category=kind,
         distance_km=distance_km,

@@ -35,6 +35,7 @@ class Person:
     user: User
     uri: str
     supply: Supply
+    alerts: bool = False  # opted in to match alerts
 
 
 def weekdays_of(schedule_json: str | None) -> frozenset[int] | None:
@@ -211,5 +212,7 @@ def people_of_node(
             finished=finished.get(user.pk, 0),
             last_active=max(moments) if moments else None,
         )
-        found.append(Person(user=user, uri=uris[user.pk], supply=supply))
+        settings_row = own.get(user.pk)
+        alerts = settings_row is not None and settings_row.alerts
+        found.append(Person(user=user, uri=uris[user.pk], supply=supply, alerts=alerts))
     return found

@@ -1,0 +1,253 @@
+"""Scoring the candidates of the profiles table (:func:`~node.search.matching.profiles.nearby`) fast, and
+in order: the job ranks every new demand against all the providers within reach, thousands on a dense
+node, and tells a handful of them.
+
+- **What a row says** besides its place is kept in memory by its version (a digest of the row made when
+  the row is built, :data:`MatchProfile.version`): categories and words as frozensets, the days as a bit
+  mask, the parts of the score that do not depend on the demand (reputation, completion). A ranking
+  reads from the table only the rows whose version it has not seen (:func:`load`). At most
+  :data:`CACHE_SIZE` versions are kept (about 2 KB each with 30 words, the strings shared);
+  past that the memory is emptied and filled again.
+- **The score** of each candidate is computed from these plain values with the same part functions and
+  the same sum as :func:`~node.search.matching.scoring.score` (:func:`~node.search.matching.scoring.total`),
+  so it is the same number to the last bit; no ``Supply`` or ``Match`` object is made for a candidate
+  that is not kept.
+- **The order** is the one of every ranking: the higher score, then the nearer, then the older account
+  (the lower id). :func:`best` gives it a slice at a time: the best ``first`` by a heap, the rest sorted
+  only if the caller asks for more (who reads the accounts of the kept ones, drops those suspended
+  or blocked since, and asks for the next slice when too few remain).
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from node.catalog.categories import UnknownCategory, by_slug, in_group
+from node.places.gazetteer import great_circle_km
+from node.search.matching.models import MatchProfile
+from node.search.matching.profiles import Near
+from node.search.matching.scoring import (
+    MIN_SCORE,
+    RELATED_CATEGORY,
+    UNKNOWN,
+    Match,
+    Need,
+    Price,
+    Supply,
+    completion_part,
+    price_part,
+    recency_part,
+    reputation_part,
+    score,
+    total,
+)
+
+__all__ = ["CACHE_SIZE", "Entry", "Static", "best", "forget", "load", "match_of", "scored"]
+
+CACHE_SIZE = 50_000
+FAR = 1e9  # the distance that sorts an unknown one last
+
+
+@dataclass(frozen=True, slots=True)
+class Static:
+    """What a profile row says besides its place: the values scoring reads, and the parts of the score
+    that depend on the row alone."""
+
+    status: str
+    categories: frozenset[str]
+    terms: frozenset[str]
+    weekdays: int | None  # bit mask, 1 is Monday
+    reputation_mean: Decimal | None
+    reputation_count: int
+    price: Price | None
+    completed: int
+    finished: int
+    last_active: datetime | None
+    reputation: float
+    completion: float
+
+
+_CACHE: dict[int, Static] = {}
+
+_STATIC_COLUMNS = (
+    MatchProfile.version,
+    MatchProfile.provider_status,
+    MatchProfile.categories,
+    MatchProfile.terms,
+    MatchProfile.weekdays,
+    MatchProfile.reputation_mean,
+    MatchProfile.reputation_count,
+    MatchProfile.price_amount,
+    MatchProfile.price_currency,
+    MatchProfile.price_basis,
+    MatchProfile.completed,
+    MatchProfile.finished,
+    MatchProfile.last_active_at,
+)
+
+
+def forget() -> None:
+    """Empty the memory of rows (a measurement of the cold cost starts with it)."""
+    _CACHE.clear()
+
+
+def _static(row: Sequence[object]) -> Static:
+    (_v, status, categories, terms, weekdays, mean, count, amount, currency, basis, done, ended, last) = row
+    assert isinstance(status, str) and isinstance(categories, str) and isinstance(terms, str)
+    assert isinstance(count, int) and isinstance(done, int) and isinstance(ended, int)
+    assert weekdays is None or isinstance(weekdays, int)
+    assert last is None or isinstance(last, datetime)
+    price = None
+    if amount is not None and currency and basis:
+        price = Price(Decimal(str(amount)), str(currency), str(basis))
+    reputation_mean = Decimal(str(mean)) if mean is not None else None
+    return Static(
+        status=status,
+        categories=frozenset(map(sys.intern, categories.split())),
+        terms=frozenset(map(sys.intern, terms.split())),
+        weekdays=weekdays,
+        reputation_mean=reputation_mean,
+        reputation_count=count,
+        price=price,
+        completed=done,
+        finished=ended,
+        last_active=last,
+        reputation=reputation_part(reputation_mean, count),
+        completion=completion_part(done, ended),
+    )
+
+
+def load(rows: Sequence[Near], *, session: Session) -> None:
+    """Read the rows of ``rows`` whose version is not in memory yet."""
+    missing = sorted({user_id for user_id, version, *_ in rows if version not in _CACHE})
+    if not missing:
+        return
+    if len(_CACHE) + len(missing) > CACHE_SIZE:
+        _CACHE.clear()
+    user_id = col(MatchProfile.user_id)
+    for start in range(0, len(missing), 500):
+        query = select(*(col(c) for c in _STATIC_COLUMNS)).where(user_id.in_(missing[start : start + 500]))
+        for row in session.execute(query).all():
+            _CACHE[row[0]] = _static(tuple(row))
+
+
+def _group(category: str | None) -> frozenset[str]:
+    if category is None:
+        return frozenset()
+    try:
+        return frozenset(c.slug for c in in_group(by_slug(category).group))
+    except UnknownCategory:
+        return frozenset()
+
+
+Entry = tuple[float, float, int, int, Static]
+"""A scored candidate, in the order of rankings: minus its score, its distance (:data:`FAR` when
+unknown), its user id (one row per person: the order never reads further), its index in the rows given
+to :func:`scored`, what its row says."""
+
+
+def scored(
+    need: Need,
+    rows: Sequence[Near],
+    now: datetime,
+    *,
+    author_id: int | None,
+    eligible: Callable[[str | None, str], bool],
+) -> list[Entry]:
+    """The candidates of ``rows`` that match ``need`` at :data:`MIN_SCORE` or more (never the author, only
+    those whose status may provide its category), unordered; :func:`load` first."""
+    cache = _CACHE
+    terms, count = need.terms, len(need.terms)
+    category, group = need.category, _group(need.category)
+    lat, lon = need.lat, need.lon
+    placed = lat is not None and lon is not None
+    days = None if need.weekdays is None else sum(1 << d for d in need.weekdays)
+    budget = need.budget
+    allowed: dict[str, bool] = {}
+    found: list[Entry] = []
+    for index, (user_id, version, row_lat, row_lon, radius) in enumerate(rows):
+        static = cache.get(version)
+        if static is None or user_id == author_id:
+            continue  # a version read by none (the row changed in between): left for the next pass
+        ok = allowed.get(static.status)
+        if ok is None:
+            ok = allowed[static.status] = eligible(category, static.status)
+        if not ok:
+            continue
+        if category is None:
+            same = 0.0
+        elif category in static.categories:
+            same = 1.0
+        else:
+            same = 0.0 if group.isdisjoint(static.categories) else RELATED_CATEGORY
+        text = len(terms & static.terms) / count if count else 0.0
+        if same == 0.0 and text == 0.0:
+            continue
+        km = None
+        distance = 0.0
+        if placed and row_lat is not None and row_lon is not None:
+            assert lat is not None and lon is not None
+            km = great_circle_km(lat, lon, row_lat, row_lon)
+            if km > radius:
+                continue
+            distance = 1.0 - km / radius if radius > 0 else 1.0
+        if days is None or static.weekdays is None:
+            availability = UNKNOWN
+        else:
+            availability = 1.0 if days & static.weekdays else 0.0
+        price = UNKNOWN if budget is None or static.price is None else price_part(budget, static.price)[0]
+        idle = None if static.last_active is None else max(0, (now - static.last_active).days)
+        recency = recency_part(idle)
+        fixed = static.reputation, price, static.completion, recency
+        value = total(same, text, distance, availability, *fixed)
+        if value >= MIN_SCORE:
+            found.append((-value, FAR if km is None else km, user_id, index, static))
+    return found
+
+
+def best(entries: list[Entry], first: int) -> Iterator[list[Entry]]:
+    """``entries`` in order, a slice at a time: the best ``first`` (a heap: the others are not sorted),
+    then, if asked for, the rest in slices of ``first``."""
+    if len(entries) <= first:
+        yield sorted(entries)
+        return
+    yield heapq.nsmallest(first, entries)
+    rest = sorted(entries)
+    for start in range(first, len(rest), first):
+        yield rest[start : start + first]
+
+
+def match_of(need: Need, entry: Entry, rows: Sequence[Near], now: datetime) -> Match:
+    """The full match (parts and what its reasons are made of) of a kept candidate of ``rows``, by
+    :func:`~node.search.matching.scoring.score` itself."""
+    static = entry[4]
+    _user_id, _version, lat, lon, radius = rows[entry[3]]
+    days = None
+    if static.weekdays is not None:
+        days = frozenset(d for d in range(7) if static.weekdays & (1 << d))
+    supply = Supply(
+        uri="",
+        categories=static.categories,
+        terms=static.terms,
+        lat=lat,
+        lon=lon,
+        radius_km=radius,
+        weekdays=days,
+        reputation_mean=static.reputation_mean,
+        reputation_count=static.reputation_count,
+        price=static.price,
+        completed=static.completed,
+        finished=static.finished,
+        last_active=static.last_active,
+    )
+    found = score(need, supply, now)
+    assert found is not None
+    return found
