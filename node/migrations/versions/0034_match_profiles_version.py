@@ -5,8 +5,8 @@ A table of the providers' categories with their latitude lets the pre-filter rea
 of the demand's group within the band (index on category, latitude). The rows are built again by the
 next refresh (its cursor is removed).
 
-Revision ID: 0031_i10d
-Revises: 0030
+Revision ID: 0034
+Revises: 0033
 Create Date: 2026-12-07 16:05:00.000000
 """
 
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0031_i10d"
-down_revision: str | None = "0030"
+revision: str = "0034"
+down_revision: str | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
