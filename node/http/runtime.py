@@ -107,6 +107,20 @@ async def current_user(request: Request) -> User | None:
     return user
 
 
+def user_in(request: Request, session: Session) -> User | None:
+    """:func:`current_user` read in the handler's own transaction ``session`` (one transaction for the
+    page rather than two), or as already read."""
+    cached = getattr(request.state, "user", _UNSET)
+    if cached is not _UNSET:
+        assert cached is None or isinstance(cached, User)
+        return cached
+    secret = request.cookies.get(SESSION_COOKIE, "")
+    user, unread = _web_session(session, secret) if secret else (None, 0)
+    request.state.user = user
+    request.state.unread_notifications = unread
+    return user
+
+
 def _web_session(session: Session, secret: str) -> tuple[User | None, int]:
     user = credentials.user_for_web_session(secret, session=session)
     return user, notifications.unread_count(user.pk, session=session) if user is not None else 0
@@ -118,10 +132,11 @@ async def unread_notifications(request: Request) -> int:
     user = await current_user(request)
     if user is None:
         return 0
-    unread = getattr(request.state, "unread_notifications", None)
-    if not isinstance(unread, int):
-        unread = await run(request, lambda session: notifications.unread_count(user.pk, session=session))
-        request.state.unread_notifications = unread
+    read = getattr(request.state, "unread_notifications", None)
+    if isinstance(read, int):
+        return read
+    unread = await run(request, lambda session: notifications.unread_count(user.pk, session=session))
+    request.state.unread_notifications = unread
     return unread
 
 
