@@ -96,18 +96,12 @@ def _once(
 async def current_user(request: Request) -> User | None:
     """The person logged in on this request, if any (cached on the request), read with their count of
     unread notifications in one transaction: every page's menu shows it."""
-    cached = getattr(request.state, "user", _UNSET)
-    if cached is not _UNSET:
-        assert cached is None or isinstance(cached, User)
-        return cached
-    secret = request.cookies.get(SESSION_COOKIE, "")
-    user, unread = await run(request, _web_session, secret) if secret else (None, 0)
-    request.state.user = user
-    request.state.unread_notifications = unread
-    return user
+    if getattr(request.state, "user", _UNSET) is _UNSET and request.cookies.get(SESSION_COOKIE, ""):
+        return await run(request, lambda session: user_in(request, session))
+    return user_in(request, None)
 
 
-def user_in(request: Request, session: Session) -> User | None:
+def user_in(request: Request, session: Session | None) -> User | None:
     """:func:`current_user` read in the handler's own transaction ``session`` (one transaction for the
     page rather than two), or as already read."""
     cached = getattr(request.state, "user", _UNSET)
@@ -115,7 +109,10 @@ def user_in(request: Request, session: Session) -> User | None:
         assert cached is None or isinstance(cached, User)
         return cached
     secret = request.cookies.get(SESSION_COOKIE, "")
-    user, unread = _web_session(session, secret) if secret else (None, 0)
+    user, unread = None, 0
+    if secret:
+        assert session is not None, "a session cookie is read in a transaction"
+        user, unread = _web_session(session, secret)
     request.state.user = user
     request.state.unread_notifications = unread
     return user
