@@ -38,14 +38,34 @@ class Person:
         return self.name or self.handle
 
 
-def describe(settings: Settings, uris: Iterable[str], *, session: Session) -> Mapping[str, Person]:
-    """A :class:`Person` for each of ``uris``."""
+def local_users(settings: Settings, uris: Iterable[str], *, session: Session) -> dict[str, User]:
+    """The accounts of this node among the actors ``uris`` (by URI), read in one query."""
+    usernames = {name: uri for uri in uris if (name := local.local_username(settings, uri)) is not None}
+    if not usernames:
+        return {}
+    rows = session.exec(select(User).where(col(User.username).in_(list(usernames)))).all()
+    return {usernames[user.username]: user for user in rows}
+
+
+def describe(
+    settings: Settings,
+    uris: Iterable[str],
+    *,
+    session: Session,
+    users: Mapping[str, User] | None = None,
+) -> Mapping[str, Person]:
+    """A :class:`Person` for each of ``uris``; ``users``: their accounts of this node when the caller
+    has already read them (:func:`local_users`), so that they are not read twice."""
     wanted = list(dict.fromkeys(uris))
     usernames = {name: uri for uri in wanted if (name := local.local_username(settings, uri)) is not None}
     found: dict[str, Person] = {}
     if usernames:
-        for user in session.exec(select(User).where(col(User.username).in_(list(usernames)))).all():
-            uri = usernames[user.username]
+        if users is None:
+            users = local_users(settings, usernames.values(), session=session)
+        for uri in usernames.values():
+            user = users.get(uri)
+            if user is None:
+                continue
             deleted = user.status == AccountStatus.DELETED.value
             found[uri] = Person(
                 uri,

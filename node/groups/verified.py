@@ -13,19 +13,17 @@ Only people of this node get badges: nothing about a remote person was checked h
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
 from node.accounts.service import siret_is_valid
-from node.activitypub.actors import local
 from node.core.errors import N_
 from node.groups.legal import Shape
 from node.groups.lifecycles import MembershipState
 from node.groups.models import Group, Member
-from node.settings import Settings
 
 COOPERATIVE_SHAPES = (Shape.SCIC.value, Shape.SCOP.value, Shape.CAE.value)
 
@@ -98,11 +96,8 @@ def facts_of(users: Iterable[User], *, session: Session) -> dict[int, list[Fact]
     return found
 
 
-def facts_by_uri(settings: Settings, uris: Iterable[str], *, session: Session) -> dict[str, list[Fact]]:
-    """The verified facts of the local people among the actors ``uris``; remote people have none."""
-    names = {name: uri for uri in set(uris) if (name := local.local_username(settings, uri)) is not None}
-    if not names:
-        return {}
-    users = session.exec(select(User).where(col(User.username).in_(list(names)))).all()
-    facts = facts_of(users, session=session)
-    return {names[user.username]: facts[user.pk] for user in users if facts.get(user.pk)}
+def facts_by_uri(users: Mapping[str, User], *, session: Session) -> dict[str, list[Fact]]:
+    """The verified facts of ``users`` (people of this node, by actor URI, as
+    :func:`node.accounts.people.local_users` reads them); remote people have none."""
+    facts = facts_of(users.values(), session=session)
+    return {uri: facts[user.pk] for uri, user in users.items() if facts.get(user.pk)}

@@ -25,7 +25,6 @@ from node.http.api import v1
 from node.http.federation import actors as federation_actors
 from node.http.federation import inbox as federation_inbox
 from node.http.middleware import NodeMiddleware
-from node.http.pages import notifications as notification_pages
 from node.http.pages import people as people_pages
 from node.http.pages import routes as page_routes
 from node.http.pages import templating
@@ -58,7 +57,6 @@ def build(
         auto_reload=False,
     )
     templating.install(templates, catalogs, settings)
-    notification_pages.install(templates, engine)
     people_pages.install(templates, engine)
     node = Node(
         settings=settings,

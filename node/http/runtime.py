@@ -26,6 +26,7 @@ from node.accounts.models import User
 from node.core.db import retry_when_busy, session_scope
 from node.core.errors import N_
 from node.core.i18n import LANGUAGES, Catalogs, current_language, negotiate
+from node.market import notifications
 from node.settings import Settings
 
 P = ParamSpec("P")
@@ -93,19 +94,52 @@ def _once(
 
 
 async def current_user(request: Request) -> User | None:
-    """The person logged in on this request, if any (cached on the request)."""
+    """The person logged in on this request, if any (cached on the request), read with their count of
+    unread notifications in one transaction: every page's menu shows it."""
+    if getattr(request.state, "user", _UNSET) is _UNSET and request.cookies.get(SESSION_COOKIE, ""):
+        return await run(request, lambda session: user_in(request, session))
+    return user_in(request, None)
+
+
+def user_in(request: Request, session: Session | None) -> User | None:
+    """:func:`current_user` read in the handler's own transaction ``session`` (one transaction for the
+    page rather than two), or as already read."""
     cached = getattr(request.state, "user", _UNSET)
     if cached is not _UNSET:
         assert cached is None or isinstance(cached, User)
         return cached
     secret = request.cookies.get(SESSION_COOKIE, "")
-    user = (
-        await run(request, lambda session: credentials.user_for_web_session(secret, session=session))
-        if secret
-        else None
-    )
+    user, unread = None, 0
+    if secret:
+        assert session is not None, "a session cookie is read in a transaction"
+        user, unread = _web_session(session, secret)
     request.state.user = user
+    request.state.unread_notifications = unread
     return user
+
+
+def _web_session(session: Session, secret: str) -> tuple[User | None, int]:
+    user = credentials.user_for_web_session(secret, session=session)
+    return user, notifications.unread_count(user.pk, session=session) if user is not None else 0
+
+
+async def unread_notifications(request: Request) -> int:
+    """How many notifications the person logged in has not read (0 for visitors): the count read with
+    their session, else (a person set otherwise on the request) counted now."""
+    user = await current_user(request)
+    if user is None:
+        return 0
+    read = getattr(request.state, "unread_notifications", None)
+    if isinstance(read, int):
+        return read
+    unread = await run(request, lambda session: notifications.unread_count(user.pk, session=session))
+    request.state.unread_notifications = unread
+    return unread
+
+
+def notifications_seen(request: Request) -> None:
+    """The person has just seen all their notifications: this request's pages count none unread."""
+    request.state.unread_notifications = 0
 
 
 async def require_user(request: Request) -> User:
@@ -205,6 +239,7 @@ async def render(
     node = node_of(request)
     user = await current_user(request)
     language = language_of(request, user)
+    unread = await unread_notifications(request)
     token = current_language.set(language)
     try:
         page = node.templates.get_template(template).render(
@@ -213,6 +248,7 @@ async def render(
             lang=language,
             settings=node.settings,
             csrf_token=csrf_token(request),
+            unread_notifications=unread,
             **(context or {}),
         )
     finally:

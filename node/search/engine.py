@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, null
 from sqlalchemy import select as select_columns
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
@@ -224,10 +225,16 @@ def _reputable(
     return [c for c in candidates if (mean := reputations[c.author_uri].mean) is not None and mean >= minimum]
 
 
+# What no result shows (the text index's columns, a remote proposal's document as received): not loaded,
+# and an error rather than a query per row if something reads them.
+_UNSHOWN = ("search_text", "search_terms", "title_terms", "raw")
+
+
 def _load(ids: Sequence[int], *, session: Session) -> dict[int, Proposal]:
     if not ids:
         return {}
-    rows = session.exec(select(Proposal).where(col(Proposal.id).in_(ids))).all()
+    unshown = [defer(getattr(Proposal, name), raiseload=True) for name in _UNSHOWN]
+    rows = session.exec(select(Proposal).where(col(Proposal.id).in_(ids)).options(*unshown)).all()
     return {row.id: row for row in rows if row.id is not None}
 
 

@@ -1,14 +1,12 @@
-"""The notifications page (list, mark all read) and the unread counter shown in the menu."""
+"""The notifications page (list, mark all read); the unread counter shown in the menu is read with the
+person's session (:func:`node.http.runtime.current_user`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jinja2 import Environment
-from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,8 +16,15 @@ from node.accounts import people
 from node.accounts.models import User
 from node.activitypub import addressing
 from node.activitypub.actors import local
-from node.core.db import session_scope
-from node.http.runtime import form_with_csrf, login_required, node_of, render, run, run_writing
+from node.http.runtime import (
+    form_with_csrf,
+    login_required,
+    node_of,
+    notifications_seen,
+    render,
+    run,
+    run_writing,
+)
 from node.market import notifications
 from node.market.models import Notification
 from node.settings import Settings
@@ -106,6 +111,7 @@ async def notifications_page(request: Request, user: User) -> Response:
     unread = sum(1 for line in lines if line.read_at is None)
     if unread:  # seen: the counter in the menu clears, the page still marks them "New" this once
         await run_writing(request, lambda session: notifications.mark_all_read(user.pk, session=session))
+        notifications_seen(request)
     return await render(
         request,
         "notifications/list.html",
@@ -122,23 +128,6 @@ async def mark_read(request: Request, user: User) -> Response:
     await form_with_csrf(request)
     await run(request, lambda session: notifications.mark_all_read(user.pk, session=session))
     return RedirectResponse("/notifications?done=read", status_code=303)
-
-
-def unread_counter(engine: Engine) -> Callable[[User | None], int]:
-    """The template global ``unread_notifications(user)``: one COUNT query, 0 for visitors."""
-
-    def unread_notifications(user: User | None) -> int:
-        if user is None or user.id is None:
-            return 0
-        with session_scope(engine) as session:
-            return notifications.unread_count(user.id, session=session)
-
-    return unread_notifications
-
-
-def install(env: Environment, engine: Engine) -> None:
-    """Register the unread counter on the page templates."""
-    env.globals["unread_notifications"] = unread_counter(engine)
 
 
 def routes() -> list[Route]:

@@ -31,6 +31,7 @@ from node.http.runtime import (
     render,
     run,
     text,
+    user_in,
 )
 from node.places.gazetteer import default_gazetteer
 from node.search import engine, saved
@@ -97,20 +98,25 @@ async def search_page(request: Request) -> Response:
     if place_error:
         errors["place"] = place_error
     settings = node_of(request).settings
-    user = await current_user(request)
-    lang = language_of(request, user)
-    home = user.commune_insee if user is not None and user.commune_insee else None
-    if filters.radius_km is not None and not errors and engine.centre_of(filters, home) is None:
-        errors["radius"] = MSG_NO_CENTRE
 
-    def load(session: Session) -> tuple[engine.Results | None, list[dict[str, Any]], list[str]]:
+    def load(session: Session) -> tuple[engine.Results | None, list[dict[str, Any]], list[str], str | None]:
+        user = user_in(request, session)  # the person in the same transaction as their search
+        home = user.commune_insee if user is not None and user.commune_insee else None
+        if filters.radius_km is not None and not errors and engine.centre_of(filters, home) is None:
+            errors["radius"] = MSG_NO_CENTRE
         nodes = engine.known_nodes(session=session)
         if errors:
-            return None, [], nodes
+            return None, [], nodes, home
         results = engine.search(filters, session=session, now=utcnow(), home=home)
-        return results, hit_cards(session, settings, list(results.hits), lang), nodes
+        return (
+            results,
+            hit_cards(session, settings, list(results.hits), language_of(request, user)),
+            nodes,
+            home,
+        )
 
-    found, cards, nodes = await run(request, load)
+    found, cards, nodes, home = await run(request, load)
+    lang = language_of(request, await current_user(request))
     return await render(
         request,
         "search/proposals.html",

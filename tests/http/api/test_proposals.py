@@ -22,6 +22,7 @@ from node.market.proposals.jobs import PeerSoftwareJob
 from node.settings import Settings
 from tests.support.accounts import make_user
 from tests.support.delivery import add_follower, add_remote_actor, local_person, running_sink
+from tests.support.market import make_proposal
 
 NODEINFO = "http://nodeinfo.diaspora.software/ns/schema/"
 
@@ -271,3 +272,34 @@ def test_creating_a_proposal_waits_on_no_remote_server(
         rows = session.exec(select(OutboxActivity, Delivery).join(Delivery)).all()
         sent = [(json.loads(row.payload)["object"]["type"], delivery.domain) for row, delivery in rows]
     assert sent == [("Note", server.domain)]  # Mastodon reads the Note, not the Proposal
+
+
+def test_photos_are_listed_for_this_nodes_proposals_and_other_nodes_alike(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    """A local proposal's photos and the copies of another node's (``remote_photos`` made them) are
+    listed the same way, url and alt text; a remote photo not copied yet is not listed."""
+    bob = make_user(engine, "bob")
+    own, copied = "a" * 32, "b" * 32
+    with Session(engine) as session:
+        mine = make_proposal(session, settings, bob, purpose="offer")
+        theirs = make_proposal(session, settings, author_uri="https://elsewhere.example/users/bea")
+        mine.photos = json.dumps([{"digest": own, "name": "Un fer à repasser"}])
+        theirs.photos = json.dumps(
+            [
+                {"url": "https://elsewhere.example/1.jpg", "name": "Une cuisine", "digest": copied},
+                {"url": "https://elsewhere.example/2.jpg", "name": "Pas encore copiée"},
+            ]
+        )
+        session.add_all([mine, theirs])
+        session.commit()
+        ids = (mine.id, theirs.id)
+    local_photo = {"url": f"http://testserver/photos/{own}.jpg", "alt": "Un fer à repasser"}
+    remote_photo = {"url": f"http://testserver/photos/{copied}.jpg", "alt": "Une cuisine"}
+    assert client.get(f"/api/v1/proposals/{ids[0]}").json()["photos"] == [local_photo]
+    assert client.get(f"/api/v1/proposals/{ids[1]}").json()["photos"] == [remote_photo]
+    listed = {item["id"]: item["photos"] for item in client.get("/api/v1/proposals").json()["items"]}
+    assert listed == {ids[0]: [local_photo], ids[1]: [remote_photo]}
+    schemas = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    assert "photos" in schemas["ProposalOut"]["required"]
+    assert set(schemas["PhotoOut"]["properties"]) == {"url", "alt"}

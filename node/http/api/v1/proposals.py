@@ -25,6 +25,7 @@ from node.http.runtime import language_of, node_of, run
 from node.market import schedule as sched
 from node.market.models import Proposal
 from node.market.money import CENT, EUR_TOTAL_MAX, HOURS_MAX, HOURS_MIN
+from node.market.proposals import photos as proposal_photos
 from node.market.proposals import service as proposals
 from node.market.proposals.input import LIFETIME_MAX_DAYS, TITLE_MAX, TITLE_MIN
 from node.market.proposals.records import MAX_PAGE, parse_filters, price_of, schedule_of
@@ -116,6 +117,11 @@ class PriceOut(BaseModel):
     basis: str
 
 
+class PhotoOut(BaseModel):
+    url: str = Field(description="the picture on this node (JPEG, under /photos/)")
+    alt: str = Field(description="what the picture shows, for people who cannot see it")
+
+
 class ProposalOut(BaseModel):
     id: int
     ap_id: str
@@ -136,6 +142,10 @@ class ProposalOut(BaseModel):
     state: str
     published_at: datetime
     updated_at: datetime
+    photos: list[PhotoOut] = Field(
+        description="its photos (at most 4), this node's own or, for another node's proposal, the copies "
+        "this node made of them (a photo not copied yet is not listed)"
+    )
 
 
 class ProposalList(BaseModel):
@@ -205,6 +215,9 @@ def proposal_out(settings: Settings, row: Proposal, lang: str = "fr") -> Proposa
         state=row.state,
         published_at=row.published_at,
         updated_at=row.updated_at,
+        photos=[
+            PhotoOut(url=settings.url(photo.path), alt=photo.name) for photo in proposal_photos.photos_of(row)
+        ],
     )
 
 

@@ -99,9 +99,11 @@ def with_ratings(
     """The cards of ``rows`` with their authors' ratings (``rating``: a ReputationView, or None before
     any evaluation), read in one query, and their authors (``author``: a
     :class:`~node.accounts.people.Person`, with their picture), so that a listing shows whom people trust."""
-    reputations = reputations_of([row.author_uri for row in rows], session=session)
-    authors = people.describe(settings, [row.author_uri for row in rows], session=session)
-    checked = verified.facts_by_uri(settings, [row.author_uri for row in rows], session=session)
+    uris = [row.author_uri for row in rows]
+    reputations = reputations_of(uris, session=session)
+    users = people.local_users(settings, uris, session=session)  # read once, for names and badges
+    authors = people.describe(settings, uris, session=session, users=users)
+    checked = verified.facts_by_uri(users, session=session)
     cards = []
     for row in rows:
         item = card(settings, row, lang)

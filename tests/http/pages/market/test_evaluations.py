@@ -9,11 +9,9 @@ import re
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from node.accounts.models import User
-from node.http.pages import notifications as notification_pages
 from node.market.models import Agreement, Evaluation
 from node.settings import Settings
 from tests.support.accounts import make_user
@@ -23,15 +21,6 @@ from tests.support.pages import csrf, login, post_form
 
 EN = {"Accept-Language": "en"}
 AS = {"Accept": "application/activity+json"}
-
-
-@pytest.fixture
-def counted(app: Starlette, engine: Engine) -> Starlette:
-    """The application with the unread counter on its templates (registered at start-up)."""
-    templates = app.state.node.templates
-    if "unread_notifications" not in templates.globals:
-        notification_pages.install(templates, engine)
-    return app
 
 
 @pytest.fixture
@@ -173,7 +162,7 @@ def test_profile_shows_the_reputation(
 
 
 def test_notifications_page_and_counter(
-    client: TestClient, counted: Starlette, engine: Engine, pair: tuple[User, User, Agreement]
+    client: TestClient, engine: Engine, pair: tuple[User, User, Agreement]
 ) -> None:
     _, _, agreement = pair
     login(client, "alice")
