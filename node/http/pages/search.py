@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from node.accounts import people
 from node.accounts.models import User
 from node.catalog.categories import CATEGORIES
 from node.core.errors import N_
@@ -54,6 +55,14 @@ WIDENING_LABELS = {
     "status": N_("Search any provider status"),
     "words": N_("Search without the words"),
 }
+
+
+def origin_choices(*, session: Session) -> list[tuple[str, str]]:
+    """The other nodes whose proposals are here, for the origin filter: (domain, the name the node gives
+    itself when known, else its domain), in the order of their domains."""
+    domains = engine.known_nodes(session=session)
+    names = people.node_names(domains, session=session)
+    return [(domain, names.get(domain, domain)) for domain in domains]
 
 
 def read_place(params: dict[str, str]) -> str | None:
@@ -99,12 +108,14 @@ async def search_page(request: Request) -> Response:
         errors["place"] = place_error
     settings = node_of(request).settings
 
-    def load(session: Session) -> tuple[engine.Results | None, list[dict[str, Any]], list[str], str | None]:
+    def load(
+        session: Session,
+    ) -> tuple[engine.Results | None, list[dict[str, Any]], list[tuple[str, str]], str | None]:
         user = user_in(request, session)  # the person in the same transaction as their search
         home = user.commune_insee if user is not None and user.commune_insee else None
         if filters.radius_km is not None and not errors and engine.centre_of(filters, home) is None:
             errors["radius"] = MSG_NO_CENTRE
-        nodes = engine.known_nodes(session=session)
+        nodes = origin_choices(session=session)
         if errors:
             return None, [], nodes, home
         results = engine.search(filters, session=session, now=utcnow(), home=home)

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from node.core.timeutil import utcnow
-from node.http.pages.search import form_context, hit_cards, read_place
+from node.http.pages.search import form_context, hit_cards, origin_choices, read_place
 from node.http.runtime import current_user, language_of, node_of, render, run
 from node.search import engine, geo
 from node.search.filters import MSG_NO_CENTRE, parse_search
@@ -36,10 +36,10 @@ async def map_page(request: Request) -> Response:
     if filters.radius_km is not None and not errors and engine.centre_of(filters, home) is None:
         errors["radius"] = MSG_NO_CENTRE
 
-    Loaded = tuple[geo.MapData | None, engine.Results | None, list[dict[str, Any]], list[str]]
+    Loaded = tuple[geo.MapData | None, engine.Results | None, list[dict[str, Any]], list[tuple[str, str]]]
 
     def load(session: Session) -> Loaded:
-        nodes = engine.known_nodes(session=session)
+        nodes = origin_choices(session=session)
         if errors:
             return None, None, [], nodes
         now = utcnow()

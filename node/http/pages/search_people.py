@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 from node.accounts import people
 from node.core.errors import N_
 from node.core.timeutil import utcnow
-from node.http.pages.search import RADIUS_CHOICES, read_place
+from node.http.pages.search import RADIUS_CHOICES, origin_choices, read_place
 from node.http.runtime import current_user, language_of, node_of, render, run
 from node.places.gazetteer import default_gazetteer
 from node.search import engine
@@ -52,8 +52,8 @@ async def people_page(request: Request) -> Response:
         errors["radius"] = MSG_NO_CENTRE
     asked = any(request.query_params.get(k) for k in (*PARAMETERS, "place", "sort"))
 
-    def load(session: Session) -> tuple[list[dict[str, Any]], list[str]]:
-        nodes = engine.known_nodes(session=session)
+    def load(session: Session) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+        nodes = origin_choices(session=session)
         if errors or not asked:
             return [], nodes
         found = people_search.providers(

@@ -99,10 +99,10 @@ def test_the_search_page_runs_as_many_statements_for_20_cards_as_for_5(
     assert card_count(page) == 20 and "Sur Nœud 19" in page
     assert page.count('class="avatar small" src="/avatars/') == 10
     assert many == few, "\n".join(statements)
-    # the person and their unread count, the origins, the blocked domains, the count, the page, its rows,
-    # the ratings, the authors' accounts (once, for names and badges), the remote authors, the local ones'
-    # cooperatives, the other nodes' names
-    assert many <= (12 if logged_in else 10), "\n".join(statements)
+    # the person and their unread count, the origins and their nodes' names (the origin filter's choices),
+    # the blocked domains, the count, the page, its rows, the ratings, the authors' accounts (once, for
+    # names and badges), the remote authors, the local ones' cooperatives, the cards' nodes' names
+    assert many <= (13 if logged_in else 11), "\n".join(statements)
 
 
 def test_my_proposals_runs_as_many_statements_for_20_cards_as_for_5(
