@@ -58,8 +58,8 @@ def live(
         yield node
 
 
-# The run has its own limit (the subprocess's 600 s); the suite's 300 s per test would cut it short on a
-# loaded machine, where the run takes longer than the 2 to 3 minutes it takes on a quiet one.
+# The run has its own limit (the subprocess's 600 s); the suite's 300 s per test cut it short on a
+# machine loaded several times over.
 @pytest.mark.timeout(660)
 def test_every_operation_keeps_its_contract(live: Node, tmp_path: Path) -> None:
     """Every operation of the document, ``MAX_EXAMPLES`` cases per operation and phase (examples,
