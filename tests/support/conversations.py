@@ -10,12 +10,11 @@ from typing import Any, TypeVar
 from sqlmodel import Session, select
 
 from node.accounts.models import User
-from node.activitypub.inbox.verify import sanitise
 from node.activitypub.models import InboxActivity
 from node.conversations import messages
 from node.core import db
 from tests.support.data import CAPTURED
-from tests.support.federation import Federation, Node
+from tests.support.federation import Federation, Node, store
 
 T = TypeVar("T")
 
@@ -32,19 +31,7 @@ def payload(name: str) -> dict[str, Any]:
 
 def receive(fed: Federation, node: Node, activity: dict[str, Any]) -> InboxActivity:
     """``activity`` stored as the inbox stores it once its signer is verified, then processed."""
-    stored, _ = sanitise(activity, activity["actor"])
-    on(
-        node,
-        lambda s: s.add(
-            InboxActivity(
-                activity_id=activity["id"],
-                actor_uri=activity["actor"],
-                type=activity["type"],
-                payload=json.dumps(stored),
-                key_id=activity["actor"] + "#main-key",
-            )
-        ),
-    )
+    store(node, activity)
     fed.process(node)
     return fed.inbox_rows(node)[-1]
 

@@ -46,6 +46,24 @@ class Node:
         return self.settings.url(f"/users/{username}")
 
 
+def inbox_row(activity: dict[str, Any]) -> InboxActivity:
+    """``activity`` as the inbox stores it once its signer (its ``actor``) is verified."""
+    kept, _ = inbox.sanitise(activity, activity["actor"])
+    return InboxActivity(
+        activity_id=activity["id"],
+        actor_uri=activity["actor"],
+        type=activity["type"],
+        payload=json.dumps(kept),
+        key_id=activity["actor"] + "#main-key",
+    )
+
+
+def store(node: Node, activity: dict[str, Any]) -> None:
+    """``activity`` received by ``node``'s inbox, waiting to be processed."""
+    with db.session_scope(node.engine) as session:
+        session.add(inbox_row(activity))
+
+
 def serve(node: Node, uri: str, requester: str) -> dict[str, Any] | None:
     """What ``node`` answers to a signed GET of ``uri`` by ``requester``."""
     path = urlsplit(uri).path
@@ -105,21 +123,12 @@ class Federation:
                 if target is None:
                     continue
                 payload = json.loads(activity.payload)
-                stored, _ = inbox.sanitise(payload, payload["actor"])
                 with db.session_scope(target.engine) as other:
                     known = other.exec(
                         select(InboxActivity.id).where(InboxActivity.activity_id == payload["id"])
                     ).first()
                     if known is None:
-                        other.add(
-                            InboxActivity(
-                                activity_id=payload["id"],
-                                actor_uri=payload["actor"],
-                                type=payload["type"],
-                                payload=json.dumps(stored),
-                                key_id=payload["actor"] + "#main-key",
-                            )
-                        )
+                        other.add(inbox_row(payload))
                         count += 1
         return count
 

@@ -17,7 +17,6 @@ import pytest
 from sqlmodel import Session, select
 
 from node.accounts.models import Role, User
-from node.activitypub.inbox.verify import sanitise
 from node.activitypub.models import InboxActivity, InboxState, OutboxActivity
 from node.core import db
 from node.core.errors import Conflict
@@ -35,7 +34,7 @@ from node.market.models import Agreement, AgreementContact, Bid, Notification, P
 from node.market.money import Price
 from node.market.vocab.common import hours_of, read_quantity
 from tests.support.data import DATA
-from tests.support.federation import Federation, Node, federation  # noqa: F401
+from tests.support.federation import Federation, Node, federation, store  # noqa: F401
 from tests.support.market import make_proposal, person
 
 T = TypeVar("T")
@@ -355,23 +354,6 @@ def agreement_documents_for(
 # --- hostile input --------------------------------------------------------------------------------------
 
 
-def store(node: Node, activity: dict[str, Any]) -> None:
-    """``activity`` as the inbox stores it after verifying its signer (``actor``)."""
-    stored, _ = sanitise(activity, activity["actor"])
-    on(
-        node,
-        lambda s: s.add(
-            InboxActivity(
-                activity_id=activity["id"],
-                actor_uri=activity["actor"],
-                type=activity["type"],
-                payload=json.dumps(stored),
-                key_id=activity["actor"] + "#main-key",
-            )
-        ),
-    )
-
-
 def last_row(fed: Federation, node: Node) -> InboxActivity:
     fed.process(node)
     return fed.inbox_rows(node)[-1]
@@ -444,9 +426,22 @@ def test_offers_the_proposal_does_not_take_are_refused(market: Market, setup: st
     assert reject["contentMap"]["fr"] != reject["contentMap"]["en"]
 
 
+def refused(market: Market, activity: dict[str, Any]) -> dict[str, Any]:
+    """The ``Reject`` that A's author sends back to ``activity`` received by A: no answer stored."""
+    fed, a = market.fed, market.a
+    store(a, activity)
+    row = last_row(fed, a)
+    assert row.state == InboxState.DONE.value, row.error
+    assert on(a, lambda s: s.exec(select(Bid)).all()) == []
+    (reject,) = [json.loads(o.payload) for o in fed.outbox(a) if o.type == "Reject"]
+    assert reject["object"] == activity["id"] and reject["to"] == [activity["actor"]]
+    found: dict[str, Any] = reject
+    return found
+
+
 def test_mitra_offer_priced_in_another_asset_is_answered_with_a_reject(market: Market) -> None:
     """Mitra's ``Offer(Agreement)``: time in seconds, money in an asset's smallest unit."""
-    fed, a = market.fed, market.a
+    a = market.a
     activity = json.loads((DATA / "activitypub" / "mitra-offer-agreement.json").read_text(encoding="utf-8"))
     text = json.dumps(activity).replace("https://market.example/proposals/demand", market.demand.ap_id)
     text = text.replace("https://market.example/users/alice", a.uri("alice"))
@@ -455,12 +450,7 @@ def test_mitra_offer_priced_in_another_asset_is_answered_with_a_reject(market: M
         vocab.offer_from_json(activity)
     primary = activity["object"]["stipulates"]
     assert hours_of(read_quantity(primary, "resourceQuantity")) == Decimal(2)  # 7200 seconds
-    store(a, activity)
-    row = last_row(fed, a)
-    assert row.state == InboxState.DONE.value, row.error
-    assert on(a, lambda s: s.exec(select(Bid)).all()) == []
-    (reject,) = [json.loads(o.payload) for o in fed.outbox(a) if o.type == "Reject"]
-    assert reject["object"] == activity["id"] and reject["to"] == [activity["actor"]]
+    reject = refused(market, activity)
     assert "euros" in reject["contentMap"]["en"] and "euros" in reject["contentMap"]["fr"]
     assert reject["actor"] == a.uri("alice")
 
@@ -469,16 +459,11 @@ def test_mitra_offer_as_mitra_builds_it_is_answered_with_a_reject(market: Market
     """The ``Offer(Agreement)`` exactly as Mitra's builder writes it (``captured/``): time in seconds, the
     reciprocal commitment naming no resource, so read as FEP-0837 says, in ``one`` of the resource of the
     intent it satisfies (ours: euros): 200,000 €, past the node's limit, refused with the reason."""
-    fed, a = market.fed, market.a
+    a = market.a
     text = (DATA / "activitypub" / "captured" / "mitra-offer-agreement.json").read_text(encoding="utf-8")
     text = text.replace("https://remote.example/proposals/1", market.demand.ap_id)
     activity = json.loads(text.replace("https://remote.example/users/test", a.uri("alice")))
-    store(a, activity)
-    row = last_row(fed, a)
-    assert row.state == InboxState.DONE.value, row.error
-    assert on(a, lambda s: s.exec(select(Bid)).all()) == []
-    (reject,) = [json.loads(o.payload) for o in fed.outbox(a) if o.type == "Reject"]
-    assert reject["object"] == activity["id"] and reject["to"] == [activity["actor"]]
+    reject = refused(market, activity)
     assert "20 000" in reject["contentMap"]["fr"] and "20,000" in reject["contentMap"]["en"]
 
 
