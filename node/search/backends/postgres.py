@@ -68,7 +68,7 @@ class PostgresFTS:
     def title_matches(
         self, query: TextQuery, *, dense: bool = False, within: bool = False
     ) -> ColumnElement[bool]:
-        # the same through the titles' GIN index (migration 0026_i10s)
+        # the same through the titles' GIN index (migration 0030)
         if dense and not within:
             return _matching(col(Proposal.title), query)
         return col(Proposal.id).in_(_ids_matching(col(Proposal.title), query))
