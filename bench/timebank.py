@@ -9,14 +9,17 @@
    table shaped like ``timebank_entries`` in one transaction, with SQLAlchemy Core on the same engine
    (so on the same connections, with the same settings: on SQLite WAL, ``synchronous=NORMAL``, foreign
    keys on, set once per connection by :func:`node.core.db.make_engine`).
-   The node does a whole transfer inside the node as the services do (:func:`node.timebank.records.
-   apply_local`, whose statements :mod:`node.timebank.hotpath` runs at the driver level): the two
-   balances changed in one ``UPDATE`` whose ``WHERE`` carries the limits, the transfer row, its two
-   entries in one ``INSERT``, the payee's notification, one transaction each. The two take turns;
-   rates are medians of the rounds. SQLite always; PostgreSQL too when ``ASASAP_TEST_DATABASE_URL``
-   is set (scratch databases). The same ratio in this process's CPU time too (on a loaded machine,
-   wall time mostly measures the wait for a processor; PostgreSQL's own work happens in its server,
-   outside this process).
+   The node does a whole transfer inside the node as the pages and the API make a gift, a grant or a
+   levy (:func:`node.timebank.records.transfer`: a DB-API connection of the pool, ``BEGIN IMMEDIATE``
+   and ``COMMIT`` on SQLite, the statements of :mod:`node.timebank.hotpath`): the two balances changed
+   in one ``UPDATE`` whose ``WHERE`` carries the limits, the transfer row, its two entries in one
+   ``INSERT``, the payee's notification, one transaction each. The two take turns; rates are medians of
+   the rounds. SQLite always; PostgreSQL too when ``ASASAP_TEST_DATABASE_URL`` is set (scratch
+   databases). The same ratio in this process's CPU time too (on a loaded machine, wall time mostly
+   measures the wait for a processor; PostgreSQL's own work happens in its server, outside this
+   process). Given too: the bare insert inside an ORM session (``db.session_scope``), and the same
+   transfer inside one (``records.apply_local``, as the services that do more in the same transaction
+   apply it: an agreement's payment, a settlement, a reversal).
 2. **Reconcile.** Two cooperative nodes (``asasap serve``, SQLite) whose clearing accounts hold
    ``--reconcile`` mirrored transfers (written in bulk before they start, with the digests each node
    keeps as its transfers settle), 10 of which node A still holds because their ``Accept`` was lost;
