@@ -9,14 +9,17 @@
    table shaped like ``timebank_entries`` in one transaction, with SQLAlchemy Core on the same engine
    (so on the same connections, with the same settings: on SQLite WAL, ``synchronous=NORMAL``, foreign
    keys on, set once per connection by :func:`node.core.db.make_engine`).
-   The node does a whole transfer inside the node as the services do (:func:`node.timebank.records.
-   apply_local`, whose statements :mod:`node.timebank.hotpath` runs at the driver level): the two
-   balances changed in one ``UPDATE`` whose ``WHERE`` carries the limits, the transfer row, its two
-   entries in one ``INSERT``, the payee's notification, one transaction each. The two take turns;
-   rates are medians of the rounds. SQLite always; PostgreSQL too when ``ASASAP_TEST_DATABASE_URL``
-   is set (scratch databases). The same ratio in this process's CPU time too (on a loaded machine,
-   wall time mostly measures the wait for a processor; PostgreSQL's own work happens in its server,
-   outside this process).
+   The node does a whole transfer inside the node as the pages and the API make a gift, a grant or a
+   levy (:func:`node.timebank.records.transfer`: a DB-API connection of the pool, ``BEGIN IMMEDIATE``
+   and ``COMMIT`` on SQLite, the statements of :mod:`node.timebank.hotpath`): the two balances changed
+   in one ``UPDATE`` whose ``WHERE`` carries the limits, the transfer row, its two entries in one
+   ``INSERT``, the payee's notification, one transaction each. The two take turns; rates are medians of
+   the rounds. SQLite always; PostgreSQL too when ``ASASAP_TEST_DATABASE_URL`` is set (scratch
+   databases). The same ratio in this process's CPU time too (on a loaded machine, wall time mostly
+   measures the wait for a processor; PostgreSQL's own work happens in its server, outside this
+   process). Given too: the bare insert inside an ORM session (``db.session_scope``), and the same
+   transfer inside one (``records.apply_local``, as the services that do more in the same transaction
+   apply it: an agreement's payment, a settlement, a reversal).
 2. **Reconcile.** Two cooperative nodes (``asasap serve``, SQLite) whose clearing accounts hold
    ``--reconcile`` mirrored transfers (written in bulk before they start, with the digests each node
    keeps as its transfers settle), 10 of which node A still holds because their ``Accept`` was lost;
@@ -64,7 +67,7 @@ from node.settings import Mode, load_settings
 from node.timebank import accounts, digests
 from node.timebank.ledger import ACCOUNTS, ENTRIES, TRANSFERS
 from node.timebank.policy import Policy
-from node.timebank.records import Parties, apply_local, values_of
+from node.timebank.records import Parties, apply_local, transfer, values_of
 
 PG_ENV = "ASASAP_TEST_DATABASE_URL"
 
@@ -134,6 +137,7 @@ def transfers_round(url: str, count: int, rounds: int) -> dict[str, Any]:
     ours: list[float] = []
     ceiling: list[float] = []
     in_node_transaction: list[float] = []
+    in_session: list[float] = []
     cpu_ours: list[float] = []
     cpu_ceiling: list[float] = []
     for _ in range(rounds):
@@ -153,10 +157,15 @@ def transfers_round(url: str, count: int, rounds: int) -> dict[str, Any]:
         started, cpu = time.perf_counter(), time.process_time()
         for i in range(count):
             parties = Parties(a, b) if i % 2 == 0 else Parties(b, a)
-            with db.session_scope(engine, write=True) as session:
-                apply_local(session, policy, values_of(settings, "gift", parties, 1, now), parties)
+            transfer(engine, policy, values_of(settings, "gift", parties, 1, now), parties)
         ours.append(count / (time.perf_counter() - started))
         cpu_ours.append(count / (time.process_time() - cpu))
+        started = time.perf_counter()
+        for i in range(count):
+            parties = Parties(a, b) if i % 2 == 0 else Parties(b, a)
+            with db.session_scope(engine, write=True) as session:
+                apply_local(session, policy, values_of(settings, "gift", parties, 1, now), parties)
+        in_session.append(count / (time.perf_counter() - started))
     engine.dispose()
     c, o, t = statistics.median(ceiling), statistics.median(ours), statistics.median(in_node_transaction)
     return {
@@ -165,6 +174,10 @@ def transfers_round(url: str, count: int, rounds: int) -> dict[str, Any]:
         "node_per_s": round(o),
         "ratio": round(o / c, 2),
         "ratio_same_transaction": round(o / t, 2),
+        # The same transfer in the caller's ORM session (apply_local), as the services that do more
+        # in the same transaction (an agreement's payment, a settlement) apply it.
+        "in_session_per_s": round(statistics.median(in_session)),
+        "ratio_in_session": round(statistics.median(in_session) / c, 2),
         # Per second of this process's CPU: what a loaded machine's waits for the processor leave out.
         "ratio_cpu": round(statistics.median(cpu_ours) / statistics.median(cpu_ceiling), 2),
     }
@@ -428,9 +441,10 @@ def main() -> None:
             r = results[backend]
             print(
                 f"{backend}: bare two-row inserts {r['ceiling_per_s']}/s "
-                f"({r['bare_in_node_transaction_per_s']}/s in the node's transaction), "
+                f"({r['bare_in_node_transaction_per_s']}/s in an ORM session), "
                 f"transfers {r['node_per_s']}/s, ratio {r['ratio']} ({r['ratio_same_transaction']}), "
-                f"ratio in CPU time {r['ratio_cpu']}"
+                f"ratio in CPU time {r['ratio_cpu']}; in an ORM session {r['in_session_per_s']}/s, "
+                f"ratio {r['ratio_in_session']}"
             )
     if "reconcile" in results:
         r = results["reconcile"]

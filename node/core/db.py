@@ -153,9 +153,23 @@ def migrate(engine: Engine) -> tuple[str | None, str | None]:
     """Upgrade the database to the head revision; returns (before, after)."""
     before = current_revision(engine)
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        # SQLite rebuilds a table to change its constraints (create, copy, drop, rename), which foreign
+        # keys would refuse; they are off for the migration (outside its transaction, where the PRAGMA
+        # takes effect) and checked before it commits: https://sqlite.org/lang_altertable.html
+        driver = connection.connection.driver_connection if sqlite else None
+        if driver is not None:
+            driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("the migration broke a foreign key: rolled back")
+        finally:
+            if driver is not None:
+                driver.execute("PRAGMA foreign_keys=ON")
     return before, current_revision(engine)
 
 

@@ -86,6 +86,12 @@ async def _run(
     return await run_in_threadpool(work)
 
 
+async def run_on_engine(request: Request, fn: Callable[[Engine], T]) -> T:
+    """Run ``fn(engine)``, which opens its own transactions, in a worker thread (retried as :func:`run`)."""
+    engine = node_of(request).engine
+    return await run_in_threadpool(lambda: retry_when_busy(engine, lambda: fn(engine)))
+
+
 def _once(
     engine: Engine, write: bool, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
 ) -> T:

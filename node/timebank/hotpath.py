@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import bindparam, insert, literal_column
 from sqlalchemy.engine import Dialect
@@ -128,6 +128,16 @@ def _plan_for(dialect: Dialect) -> _Plan:
 _PLANS: dict[str, _Plan] = {}
 
 
+def _plan(dialect: Dialect) -> _Plan:
+    plan = _PLANS.get(dialect.name)
+    if plan is None:
+        plan = _PLANS[dialect.name] = _plan_for(dialect)
+    return plan
+
+
+Refuse = Callable[[dict[str, int], set[int]], NoReturn]
+
+
 def apply(
     session: Session,
     policy: Policy,
@@ -139,14 +149,35 @@ def apply(
     limits: bool = True,
 ) -> int:
     """Apply the transfer ``values`` (``values_of``'s keys, ``bucket`` too for one with a peer) from
-    ``debit`` to ``credit`` and write ``notification`` (a notification row's values, or None); the
-    transfer's id. Raises :class:`ledger.LimitRefused` having changed nothing."""
+    ``debit`` to ``credit`` and write ``notification`` (a notification row's values, or None), in the
+    session's transaction; the transfer's id. Raises :class:`ledger.LimitRefused` having changed
+    nothing."""
+    dialect, dbapi = driver(session)
+
+    def refuse(move: dict[str, int], changed: set[int]) -> NoReturn:
+        ledger.refuse(session, debit, credit, move, changed)
+
+    return run(dialect, dbapi, policy, values, debit, credit, notification, refuse, limits=limits)
+
+
+def run(
+    dialect: Dialect,
+    dbapi: Any,
+    policy: Policy,
+    values: Mapping[str, Any],
+    debit: Side,
+    credit: Side,
+    notification: Mapping[str, Any] | None,
+    refuse: Refuse,
+    *,
+    limits: bool = True,
+) -> int:
+    """:func:`apply` on the DB-API connection ``dbapi`` in its open transaction: when a limit stops
+    the move, ``refuse(move's parameters, ids of the rows it changed)`` undoes it (or the caller rolls
+    the transaction back) and raises."""
     if debit.id == credit.id:
         raise ValueError("a transfer needs two different accounts")
-    dialect, dbapi = driver(session)
-    plan = _PLANS.get(dialect.name)
-    if plan is None:
-        plan = _PLANS[dialect.name] = _plan_for(dialect)
+    plan = _plan(dialect)
     amount = values["amount"]
     move = {"debit": debit.id, "credit": credit.id, "amount": amount, **ledger.bounds(policy, debit, credit)}
     if not limits:
@@ -157,7 +188,7 @@ def apply(
         cursor.execute(plan.move.sql, plan.move.params(move))
         changed = {row[0] for row in cursor.fetchall()}
         if len(changed) != 2:
-            ledger.refuse(session, debit, credit, move, changed)
+            refuse(move, changed)
         row = {"bucket": None, **values, "created_at": at, "settled_at": at}
         cursor.execute(plan.transfer.sql, plan.transfer.params(row))
         transfer_id = int(cursor.fetchone()[0] if plan.returning else cursor.lastrowid)

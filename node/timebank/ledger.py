@@ -173,8 +173,13 @@ def refuse(
     connection = _connection(session)
     for account_id in changed:
         connection.execute(undo, {**params, "changed": account_id})
+    raise refusal(debit, credit, changed)
+
+
+def refusal(debit: Side, credit: Side, changed: set[int]) -> LimitRefused:
+    """The refusal of a move that changed only the rows ``changed`` (the side that failed named)."""
     side = "debit" if debit.id not in changed else "credit"
-    raise LimitRefused(side, debit.kind if side == "debit" else credit.kind)
+    return LimitRefused(side, debit.kind if side == "debit" else credit.kind)
 
 
 def move(

@@ -99,6 +99,18 @@ class Transfer(SQLModel, table=True):
             sqlite_where=text(OPEN),
             postgresql_where=text(OPEN),
         ),
+        # Unique where set (a transfer is made once for a purpose, reversed at most once): a transfer
+        # without them writes no entry there (migration 0035).
+        *(
+            Index(
+                f"uq_timebank_transfers_{column}",
+                column,
+                unique=True,
+                sqlite_where=text(f"{column} IS NOT NULL"),
+                postgresql_where=text(f"{column} IS NOT NULL"),
+            )
+            for column in ("purpose", "reverses_id")
+        ),
         Index(
             "ix_timebank_transfers_agreement",
             "agreement_ap_id",
@@ -127,13 +139,13 @@ class Transfer(SQLModel, table=True):
     peer: str | None = Field(default=None, max_length=255)
     bucket: str | None = Field(default=None, max_length=2)  # between nodes: see node.timebank.digests
     direction: str = Field(default="", max_length=3)
-    purpose: str | None = Field(default=None, sa_column=Column(String(URI), nullable=True, unique=True))
+    purpose: str | None = Field(default=None, sa_column=Column(String(URI), nullable=True))  # unique: above
     agreement_ap_id: str | None = Field(default=None, sa_column=Column(String(URI), nullable=True))
     reverses_id: int | None = Field(
         default=None,
         sa_column=Column(
-            Integer, ForeignKey("timebank_transfers.id", ondelete="RESTRICT"), nullable=True, unique=True
-        ),
+            Integer, ForeignKey("timebank_transfers.id", ondelete="RESTRICT"), nullable=True
+        ),  # unique: above
     )
     memo: str = Field(default="", max_length=500)
     created_by_id: int | None = Field(

@@ -28,6 +28,7 @@ from node.timebank.models import TimebankAccount
 from node.timebank.policy import to_hours
 
 TOLD_WHEN_RECEIVED = frozenset({"payment", "cancellation_fee", "gift", "grant", "reversal"})
+HISTORY = "/me/timebank"  # a person's balance and history
 _INSERT = Prepared(insert(table_of(Notification)))  # hours received is on a transfer's hot path
 
 
@@ -41,7 +42,7 @@ def _href(session: Session, agreement_ap_id: str | None) -> str:
         found = session.exec(select(Agreement.id).where(Agreement.ap_id == agreement_ap_id)).first()
         if found is not None:
             return f"/me/agreements/{found}"
-    return "/me/timebank"
+    return HISTORY
 
 
 def _data(
@@ -57,17 +58,26 @@ def _data(
 
 
 def received_row(
-    session: Session, transfer: Mapping[str, object], user_id: int | None
+    session: Session | None, transfer: Mapping[str, object], user_id: int | None
 ) -> dict[str, object] | None:
     """The notification telling ``user_id`` (the owner of the credited account, None for the node's own
     accounts) of an applied transfer (``transfer``: the row's values), as a row's values; None when
-    nobody is told."""
+    nobody is told. Without a ``session``, the link is the person's history, not the agreement paid."""
     kind = str(transfer["kind"])
     if kind not in TOLD_WHEN_RECEIVED or user_id is None:
         return None
     agreement = transfer.get("agreement_ap_id")
     agreement = agreement if isinstance(agreement, str) else None
-    data = _data(session, str(transfer["uri"]), kind, int(transfer["amount"]), agreement)  # type: ignore[call-overload]
+    amount = int(transfer["amount"])  # type: ignore[call-overload]
+    if session is not None:
+        data = _data(session, str(transfer["uri"]), kind, amount, agreement)
+    else:
+        data = {
+            "transfer": str(transfer["uri"]),
+            "kind": kind,
+            "hours": str(to_hours(amount)),
+            "href": HISTORY,
+        }
     # The row notify() would add, written at the driver level rather than through the ORM.
     return {
         "user_id": user_id,

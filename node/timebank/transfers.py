@@ -18,19 +18,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
 from node.activitypub import addressing
 from node.activitypub.actors import local
+from node.core.db import session_scope
 from node.core.errors import N_, Conflict, NotFound, PermissionDenied, ValidationFailed
 from node.core.sqlbase import table_of
 from node.core.text import plain_text
 from node.settings import Settings
-from node.timebank import accounts, exchange, ledger, notices
+from node.timebank import accounts, exchange, ledger, notices, records
 from node.timebank.ledger import LimitRefused, Side
 from node.timebank.lifecycles import TRANSFER_LIFECYCLE, TransferState
 from node.timebank.models import Transfer
@@ -182,6 +185,18 @@ def resolve_recipient(session: Session, settings: Settings, text: str) -> User |
     return local_member(session, text)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A transfer checked and ready to start (:func:`plan_gift`, :func:`plan_community`)."""
+
+    policy: Policy
+    kind: str
+    parties: Parties
+    amount: int
+    memo: str
+    by: User
+
+
 def give(
     session: Session,
     settings: Settings,
@@ -193,6 +208,21 @@ def give(
     confirm: bool,
 ) -> Transfer:
     """A gift of ``amount`` hours from ``giver`` to ``recipient`` (see :func:`resolve_recipient`)."""
+    planned = plan_gift(session, settings, giver, recipient, amount, message, confirm=confirm)
+    return _start(session, settings, planned)
+
+
+def plan_gift(
+    session: Session,
+    settings: Settings,
+    giver: User,
+    recipient: str,
+    amount: str,
+    message: str = "",
+    *,
+    confirm: bool,
+) -> Planned:
+    """:func:`give` checked, the accounts opened, nothing moved yet."""
     policy = Policy.of(settings)
     policy.require()
     hundredths = amount_from_text(amount)
@@ -213,8 +243,46 @@ def give(
         )
     else:
         parties = Parties(debit, accounts.clearing(session, addressing.domain_of(target)), giver_uri, target)
+    return Planned(policy, "gift", parties, hundredths, memo, giver)
+
+
+def _start(session: Session, settings: Settings, planned: Planned) -> Transfer:
     return start(
-        session, settings, policy, "gift", parties, hundredths, interactive=True, memo=memo, by=giver
+        session,
+        settings,
+        planned.policy,
+        planned.kind,
+        planned.parties,
+        planned.amount,
+        interactive=True,
+        memo=planned.memo,
+        by=planned.by,
+    )
+
+
+def at_once(engine: Engine, settings: Settings, plan: Callable[[Session], Planned]) -> Transfer:
+    """A gift, grant or levy as the pages and the API make it: ``plan`` (:func:`plan_gift`,
+    :func:`plan_community` given their arguments) in a session, then, inside the node, the transfer in
+    a transaction of its own on the driver's connection (:func:`records.transfer`, the time bank's hot
+    path); a gift to another node is started in the session (:mod:`node.timebank.exchange`). The
+    accounts opened by ``plan`` stay open if the transfer is refused."""
+    with session_scope(engine, write=True) as session:
+        planned = plan(session)
+        if planned.parties.credit.kind == AccountKind.CLEARING:
+            return _start(session, settings, planned)
+    values = values_of(
+        settings,
+        planned.kind,
+        planned.parties,
+        planned.amount,
+        records_now(),
+        memo=planned.memo,
+        by=planned.by,
+    )
+    transfer_id = records.transfer(engine, planned.policy, values, planned.parties)
+    at = values["created_at"]
+    return Transfer.model_validate(
+        {**values, "id": transfer_id, "state": TransferState.SETTLED.value, "settled_at": at}
     )
 
 
@@ -246,6 +314,20 @@ def _community_transfer(
     reason: str,
     kind: str,
 ) -> Transfer:
+    planned = plan_community(session, settings, coordinator, username, amount, reason, kind)
+    return _start(session, settings, planned)
+
+
+def plan_community(
+    session: Session,
+    settings: Settings,
+    coordinator: User,
+    username: str,
+    amount: str,
+    reason: str,
+    kind: str,
+) -> Planned:
+    """A grant (``kind`` ``grant``) or a levy (``levy``) checked, the account opened, nothing moved yet."""
     _coordinator(coordinator)
     policy = Policy.of(settings)
     policy.require()
@@ -260,9 +342,7 @@ def _community_transfer(
         if kind == "grant"
         else Parties(account, community, person_uri, None)
     )
-    return start(
-        session, settings, policy, kind, parties, hundredths, interactive=True, memo=memo, by=coordinator
-    )
+    return Planned(policy, kind, parties, hundredths, memo, coordinator)
 
 
 def reverse(

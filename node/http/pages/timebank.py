@@ -20,7 +20,16 @@ from starlette.routing import Route
 
 from node.accounts.models import User
 from node.core.errors import N_, DomainError, ValidationFailed, http_status
-from node.http.runtime import form_with_csrf, language_of, login_required, node_of, render, run, text
+from node.http.runtime import (
+    form_with_csrf,
+    language_of,
+    login_required,
+    node_of,
+    render,
+    run,
+    run_on_engine,
+    text,
+)
 from node.timebank import transfers, views
 from node.timebank.policy import Policy, amount_from_text, hours_text
 
@@ -113,8 +122,8 @@ async def gift(request: Request, user: User) -> Response:
         name = target.display_name or target.username if isinstance(target, User) else target
         return {"amount": amount, "name": name, "after": available - amount, "available": available}
 
-    def give(session: Session) -> None:
-        transfers.give(
+    def plan(session: Session) -> transfers.Planned:
+        return transfers.plan_gift(
             session, settings, user, values["recipient"], values["amount"], values["message"], confirm=True
         )
 
@@ -126,7 +135,7 @@ async def gift(request: Request, user: User) -> Response:
                 "timebank/confirm_gift.html",
                 {"values": values, "summary": summary, "hours": _fmt(language_of(request, user))},
             )
-        await run(request, give)
+        await run_on_engine(request, lambda engine: transfers.at_once(engine, settings, plan))
     except DomainError as exc:
         return await _my_page(
             request,
@@ -178,13 +187,15 @@ async def coordination_transfer(request: Request, user: User) -> Response:
     form = await form_with_csrf(request)
     settings = node_of(request).settings
     values = {name: text(form, name, 2000) for name in ("username", "amount", "reason", "direction")}
-    action = transfers.grant if values["direction"] != "levy" else transfers.levy
+    kind = "levy" if values["direction"] == "levy" else "grant"
 
-    def save(session: Session) -> None:
-        action(session, settings, user, values["username"], values["amount"], values["reason"])
+    def plan(session: Session) -> transfers.Planned:
+        return transfers.plan_community(
+            session, settings, user, values["username"], values["amount"], values["reason"], kind
+        )
 
     try:
-        await run(request, save)
+        await run_on_engine(request, lambda engine: transfers.at_once(engine, settings, plan))
     except DomainError as exc:
         fields = {("username" if k == "recipient" else k): v for k, v in exc.fields.items()}
         return await _coordination_page(

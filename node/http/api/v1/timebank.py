@@ -15,7 +15,7 @@ from starlette.requests import Request
 from node.accounts.models import User
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import DecimalText, Strict, text
-from node.http.runtime import node_of, run
+from node.http.runtime import node_of, run, run_on_engine
 from node.timebank import transfers, views
 from node.timebank.models import Transfer
 from node.timebank.policy import TRANSFER_MAX, to_hours
@@ -127,8 +127,8 @@ async def my_account(request: Request, caller: User, _body: None) -> AccountOut:
 async def give(request: Request, caller: User, body: GiftIn) -> TransferOut:
     settings = node_of(request).settings
 
-    def save(session: Session) -> TransferOut:
-        gift = transfers.give(
+    def plan(session: Session) -> transfers.Planned:
+        return transfers.plan_gift(
             session,
             settings,
             caller,
@@ -137,9 +137,9 @@ async def give(request: Request, caller: User, body: GiftIn) -> TransferOut:
             body.message,
             confirm=body.confirm,
         )
-        return _out(gift, -gift.amount, gift.payee_uri)
 
-    return await run(request, save)
+    gift = await run_on_engine(request, lambda engine: transfers.at_once(engine, settings, plan))
+    return _out(gift, -gift.amount, gift.payee_uri)
 
 
 @operation(
@@ -155,13 +155,15 @@ async def give(request: Request, caller: User, body: GiftIn) -> TransferOut:
 )
 async def community_transfer(request: Request, caller: User, body: CommunityTransferIn) -> TransferOut:
     settings = node_of(request).settings
-    action = transfers.grant if body.direction == "grant" else transfers.levy
+    amount = format(body.amount, "f")
 
-    def save(session: Session) -> TransferOut:
-        made = action(session, settings, caller, body.username, format(body.amount, "f"), body.reason)
-        return _out(made, made.amount, made.payee_uri or made.payer_uri)
+    def plan(session: Session) -> transfers.Planned:
+        return transfers.plan_community(
+            session, settings, caller, body.username, amount, body.reason, body.direction
+        )
 
-    return await run(request, save)
+    made = await run_on_engine(request, lambda engine: transfers.at_once(engine, settings, plan))
+    return _out(made, made.amount, made.payee_uri or made.payer_uri)
 
 
 @operation(
