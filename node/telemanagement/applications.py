@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from node.accounts.models import User
 from node.core.errors import N_, Conflict, PermissionDenied
+from node.settings import Settings
 from node.telemanagement import replacement, visits
 from node.telemanagement.lifecycles import ApplicationState
 from node.telemanagement.models import Beneficiary, CarePlan, Visit
@@ -96,7 +97,9 @@ def applicants(session: Session, user: User, visit_id: int) -> list[User]:
     )
 
 
-def choose(session: Session, user: User, visit_id: int, applicant_id: int) -> replacement.Replaced:
+def choose(
+    session: Session, settings: Settings, user: User, visit_id: int, applicant_id: int
+) -> replacement.Replaced:
     """Give the visit to one of its applicants; the others are told it is taken."""
     if not may_choose(session, user, visit_id):
         raise PermissionDenied(MSG_NOT_YOURS)
@@ -104,7 +107,7 @@ def choose(session: Session, user: User, visit_id: int, applicant_id: int) -> re
     person = session.get(User, applicant_id)
     if row is None or row.state != ApplicationState.APPLIED or person is None:
         raise Conflict(MSG_NOT_APPLICANT, fields={"applicant": MSG_NOT_APPLICANT})
-    return replacement.give(session, visit_id, person)
+    return replacement.give(session, settings, visit_id, person)
 
 
 def waiting_for(session: Session, user: User) -> list[tuple[visits.VisitLine, list[User]]]:

@@ -4,8 +4,10 @@ When a coordinator gives a visit to a provider's actor on another node, this nod
 them a ValueFlows ``Commitment`` (the planned visit: our address of it, start, end, category and the
 beneficiary's commune; see "Telemanagement" in FEDERATION.md), addressed to that actor only. Giving it
 again re-sends the same commitment (the provider's node updates its copy). When the visit is cancelled,
-given to one of our own providers or to another remote actor, a ``Delete`` of the commitment goes to the
-actor who had it. Nothing private travels: no name, address, door code or health detail.
+given to one of our own providers or to another remote actor — by a coordinator, after an absence, to an
+applicant chosen — a ``Delete`` of the commitment goes to the actor who had it: every change of hands goes
+through :func:`hand_over`, every cancellation through :func:`cancel`. Nothing private travels: no name,
+address, door code or health detail.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from node.core.timeutil import isoformat
 from node.settings import Settings
 from node.telemanagement import plans, visits
 from node.telemanagement.federation import CONTEXT, visit_uri
+from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
 from node.telemanagement.models import Visit
 from node.telemanagement.tables import RemoteAssignment
 
@@ -79,43 +82,69 @@ def take_back(session: Session, settings: Settings, visit_id: int) -> None:
     _send(session, settings, row.actor_uri, {"type": "Delete", "object": tombstone})
 
 
+def hand_over(
+    session: Session, settings: Settings, visit: Visit, *, provider_id: int | None = None, actor_uri: str = ""
+) -> None:
+    """The one way a visit of ours changes hands: to one of our providers (``provider_id``), to a
+    provider of another node (``actor_uri``, whose node is offered the commitment), or to no one. The
+    remote provider who had it, if another, is told it is no longer theirs. Every path that gives a visit
+    (a coordinator, a replacement after an absence, an applicant chosen, an absence freeing it, a whole
+    series) goes through here, and cancellation through :func:`cancel`, so none forgets that node."""
+    assert visit.id is not None and not (provider_id is not None and actor_uri)
+    before = session.get(RemoteAssignment, visit.id)
+    if before is not None and before.actor_uri != actor_uri:
+        take_back(session, settings, visit.id)
+    visit.provider_id = provider_id
+    session.add(visit)
+    if not actor_uri:
+        session.flush()
+        return
+    row = session.get(RemoteAssignment, visit.id) or RemoteAssignment(visit_id=visit.id, actor_uri="")
+    row.actor_uri = actor_uri
+    session.add(row)
+    session.flush()
+    offer(session, settings, visit, actor_uri)
+
+
+def is_actor(text: str) -> bool:
+    """Whether a provider field names an actor of another node (its address) rather than a username."""
+    return text.startswith("https://") or text.startswith("http://")
+
+
 def give_to_remote(
     session: Session, settings: Settings, user: User, visit_id: int, actor_uri: str
 ) -> RemoteAssignment:
     """Give a planned visit to a provider of another node (coordinators), and tell their node; the
     remote provider who had it before, if another, is told it is no longer theirs."""
-    plans.require_coordinator(user)
-    visit = visits.visit_of(session, visit_id)
-    if visit.state != "planned":
-        raise ValidationFailed(visits.MSG_NOT_PLANNED)
-    if not actor_uri.startswith("https://") and not actor_uri.startswith("http://"):
+    visit = visits.changeable(session, user, visit_id)
+    if not is_actor(actor_uri):
         raise ValidationFailed(visits.MSG_PROVIDER, fields={"provider": visits.MSG_PROVIDER})
-    before = session.get(RemoteAssignment, visit_id)
-    if before is not None and before.actor_uri != actor_uri:
-        take_back(session, settings, visit_id)
-    visit.provider_id = None
-    session.add(visit)
-    row = session.get(RemoteAssignment, visit_id) or RemoteAssignment(visit_id=visit_id, actor_uri="")
-    row.actor_uri = actor_uri
-    session.add(row)
-    session.flush()
-    offer(session, settings, visit, actor_uri)
+    hand_over(session, settings, visit, actor_uri=actor_uri)
+    row = session.get(RemoteAssignment, visit_id)
+    assert row is not None
     return row
 
 
 def cancel(
     session: Session, settings: Settings, user: User, visit_id: int, reason: str, note: str = ""
 ) -> Visit:
-    """Cancel a planned visit (:func:`node.telemanagement.visits.cancel`), and take it back from the remote
-    provider it was given to."""
-    visit = visits.cancel(session, user, visit_id, reason, note)
+    """Cancel a planned visit with its reason code (and, for ``other``, a note), and take it back from
+    the remote provider it was given to."""
+    plans.require_coordinator(user)
+    visits.check_reason(reason, note)
+    visit = visits.changeable(session, user, visit_id)
+    visit.state = VISIT_LIFECYCLE.check(visit.state, VisitState.CANCELLED)
+    visit.cancel_reason = reason
+    visit.cancel_note = note.strip()
+    session.add(visit)
     take_back(session, settings, visit_id)
     return visit
 
 
 def assign(session: Session, settings: Settings, user: User, visit_id: int, provider: str) -> Visit:
-    """Give a planned visit to one of our providers (:func:`node.telemanagement.visits.assign`), taking it
-    back from the remote provider who had it."""
-    visit = visits.assign(session, user, visit_id, provider)
-    take_back(session, settings, visit_id)
+    """Give a planned visit to one of our providers (or to no one, with an empty name), taking it back
+    from the remote provider who had it."""
+    visit = visits.changeable(session, user, visit_id)
+    chosen = visits.provider_named(session, provider) if provider.strip() else None
+    hand_over(session, settings, visit, provider_id=chosen.id if chosen else None)
     return visit

@@ -24,7 +24,8 @@ from node.catalog.eligibility import may_provide
 from node.core.errors import N_, ValidationFailed
 from node.core.timeutil import utcnow
 from node.market.notifications import Kind, notify
-from node.telemanagement import locks, plans, visits
+from node.settings import Settings
+from node.telemanagement import given, locks, plans, visits
 from node.telemanagement.lifecycles import APPLICATION_LIFECYCLE, ApplicationState, VisitState
 from node.telemanagement.models import Beneficiary, CarePlan, Visit
 from node.telemanagement.tables import Absence, Reassignment, ReplacementApplication
@@ -46,6 +47,7 @@ def _parse_day(text: str) -> date:
 
 def declare_absence(
     session: Session,
+    settings: Settings,
     user: User,
     *,
     first_day: str,
@@ -84,8 +86,7 @@ def declare_absence(
     )
     for visit in freed:
         assert visit.id is not None and absence.id is not None
-        visit.provider_id = None
-        session.add(visit)
+        given.hand_over(session, settings, visit, provider_id=None)
         waiting = session.get(Reassignment, visit.id)
         if waiting is not None:  # freed before, given to this provider since, freed again
             session.delete(waiting)
@@ -168,18 +169,20 @@ class Replaced:
     provider: User
 
 
-def reassign(session: Session, user: User, visit_id: int, provider: str) -> Replaced:
+def reassign(session: Session, settings: Settings, user: User, visit_id: int, provider: str) -> Replaced:
     """Give a waiting visit to ``provider``; the beneficiary (when they have an account) and the new
     provider are told."""
     plans.require_coordinator(user)
     if not provider.strip():
         raise ValidationFailed(visits.MSG_PROVIDER, fields={"provider": visits.MSG_PROVIDER})
-    return give(session, visit_id, visits.provider_named(session, provider))
+    return give(session, settings, visit_id, visits.provider_named(session, provider))
 
 
-def give(session: Session, visit_id: int, chosen: User) -> Replaced:
-    """Give a waiting visit to ``chosen`` (the caller checked who decides); pending applications for
-    it are declined and their authors told (:mod:`node.telemanagement.applications`)."""
+def give(session: Session, settings: Settings, visit_id: int, chosen: User) -> Replaced:
+    """Give a waiting visit to ``chosen`` (the caller checked who decides), through
+    :func:`~node.telemanagement.given.hand_over`: the provider of another node it had been given to in the
+    meantime is told it is no longer theirs. Pending applications for it are declined and their authors
+    told (:mod:`node.telemanagement.applications`)."""
     row = session.get(Reassignment, visit_id, with_for_update=True)
     if row is None or row.reassigned_to_id is not None:
         raise ValidationFailed(MSG_NOT_WAITING)
@@ -187,8 +190,7 @@ def give(session: Session, visit_id: int, chosen: User) -> Replaced:
     if visit.state != VisitState.PLANNED:
         raise ValidationFailed(visits.MSG_NOT_PLANNED)
     locks.require_unlocked(session, visit.plan_id, visit.starts_at)
-    visit.provider_id = chosen.id
-    session.add(visit)
+    given.hand_over(session, settings, visit, provider_id=chosen.id)
     row.reassigned_to_id, row.reassigned_at = chosen.id, utcnow()
     session.add(row)
     data = {"visit": visit_id, "starts_at": visit.starts_at.isoformat(), "provider": chosen.name}

@@ -1,5 +1,6 @@
 """Planning visits: one-off or recurring (an RFC 5545 rule read by ``dateutil.rrule``, with excluded
-dates), assignment to a provider, cancellation with a reason code.
+dates), and the checks before one is given to a provider or cancelled with a reason code (the change
+itself: :mod:`node.telemanagement.given`).
 
 Times are typed as wall-clock times in Europe/Paris and stored in UTC; a weekly visit at 9:00 stays at
 9:00 across the change to summer time. Every visit must fall on a day when a version of its plan is in
@@ -23,7 +24,7 @@ from node.accounts.models import AccountStatus, User
 from node.core.db import one
 from node.core.errors import N_, ValidationFailed
 from node.telemanagement import locks, plans
-from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
+from node.telemanagement.lifecycles import VisitState
 from node.telemanagement.models import Beneficiary, CarePlan, Visit, VisitSeries
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -250,34 +251,23 @@ def visit_of(session: Session, visit_id: int) -> Visit:
     return found
 
 
-def assign(session: Session, user: User, visit_id: int, provider: str) -> Visit:
-    """Give a planned visit to a provider (or take it back from them with an empty name)."""
+def changeable(session: Session, user: User, visit_id: int) -> Visit:
+    """A planned visit a coordinator may still give or cancel (its month not validated): the checks
+    only. The change itself is :mod:`node.telemanagement.given`'s, which tells a remote provider."""
     plans.require_coordinator(user)
     visit = visit_of(session, visit_id)
     if visit.state != VisitState.PLANNED:
         raise ValidationFailed(MSG_NOT_PLANNED)
     locks.require_unlocked(session, visit.plan_id, visit.starts_at)
-    visit.provider_id = provider_named(session, provider).id if provider.strip() else None
-    session.add(visit)
     return visit
 
 
-def cancel(session: Session, user: User, visit_id: int, reason: str, note: str = "") -> Visit:
-    """Cancel a planned visit with its reason code (and, for ``other``, a note)."""
-    plans.require_coordinator(user)
-    visit = visit_of(session, visit_id)
+def check_reason(reason: str, note: str) -> None:
+    """A cancellation's reason code (and, for ``other``, a note)."""
     if reason not in CANCEL_REASONS or (reason == "other" and not note.strip()):
         raise ValidationFailed(MSG_REASON, fields={"reason": MSG_REASON})
     if len(note) > 500:
         raise ValidationFailed(plans.MSG_TOO_LONG, fields={"note": plans.MSG_TOO_LONG})
-    if visit.state != VisitState.PLANNED:
-        raise ValidationFailed(MSG_NOT_PLANNED)
-    locks.require_unlocked(session, visit.plan_id, visit.starts_at)
-    visit.state = VISIT_LIFECYCLE.check(visit.state, VisitState.CANCELLED)
-    visit.cancel_reason = reason
-    visit.cancel_note = note.strip()
-    session.add(visit)
-    return visit
 
 
 @dataclass(frozen=True)

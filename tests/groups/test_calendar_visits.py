@@ -11,7 +11,7 @@ from sqlmodel import Session
 from node.core import db
 from node.groups import calendar, records
 from node.settings import Settings
-from node.telemanagement import visits
+from node.telemanagement import given, visits
 from tests.support.accounts import make_user
 from tests.support.groups import make_group
 from tests.support.telemanagement import CATEGORY, care_setup
@@ -52,7 +52,7 @@ def test_members_visits_show_in_the_group_calendar(engine: Engine, settings: Set
         )
         kept_id, cancelled_id = kept.id, cancelled.id
     with db.session_scope(engine) as s:
-        visits.cancel(s, setup.coordinator, cancelled_id or 0, "beneficiary_absent")
+        given.cancel(s, settings, setup.coordinator, cancelled_id or 0, "beneficiary_absent")
     with Session(engine) as s:
         group = records.by_name("coop", session=s)
         assert group is not None

@@ -6,14 +6,16 @@ into its clock log, which ``verify-log`` finds whole.
 Then what a provider sees: visits A gives to a provider of B are offered to B's node (a Commitment from
 A's node actor, to the provider only, nothing private in it) and listed on the provider's day on B,
 marked with A's name; the check-in made from that page reaches A and chains into its log; a visit
-cancelled on A leaves B's page; another server cannot take back A's visit."""
+cancelled on A leaves B's page; another server cannot take back A's visit. A visit freed by an absence on
+A, given to a provider of B, then to someone on A from the replacements page, leaves B's page too."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -28,7 +30,7 @@ from tests.support.accounts import PASSWORD
 from tests.support.actors import ActorServer, actor_on
 from tests.support.databases import DatabaseFactory
 from tests.support.nodes import Node, running_nodes, wait_until
-from tests.support.telemanagement import api_plan, started_ago
+from tests.support.telemanagement import PARIS, api_plan, started_ago
 
 pytestmark = pytest.mark.process
 A_NAME = "SAAD Montreuil Est"
@@ -231,3 +233,63 @@ def test_visits_given_to_a_provider_of_b_are_on_their_day_on_b(two_nodes: list[N
             ),
         )
     assert set(remote_ids()) == {kept}
+
+
+@contextmanager
+def _logged_in(node: Node, username: str) -> Iterator[httpx.Client]:
+    """A browser-like client of ``node``'s pages, logged in as ``username``."""
+    with httpx.Client(base_url=node.url, follow_redirects=False, timeout=30) as client:
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/login").text)
+        assert token
+        fields = {"csrf_token": token.group(1), "username": username, "password": PASSWORD}
+        logged = client.post("/login", data=fields)
+        assert logged.status_code == 303, logged.text
+        yield client
+
+
+def _form_token(page: str, action: str) -> str:
+    form = re.search(rf'action="{re.escape(action)}".*?name="csrf_token" value="([^"]+)"', page, re.S)
+    assert form, f"no form posting to {action}"
+    return form.group(1)
+
+
+def test_a_visit_given_to_b_then_replaced_after_an_absence_leaves_b(two_nodes: list[Node]) -> None:
+    """Carla on A is away tomorrow: her visit waits for someone; A's coordinator gives it to Bea on B,
+    then to Dora on A from the replacements page. B's page for Bea no longer lists it."""
+    a, b = two_nodes
+    a.add_people("coord3", "carla", "dora")
+    assert a.process.cli("user", "set-role", "coord3", "coordinator").returncode == 0
+    if "bea" not in b.tokens:
+        b.add_person("bea")
+    home = {"name": "M. Petit", "commune": "Noisy-le-Sec", "address": "3 rue Jean Jaurès", "door_code": "12B"}
+    plan = api_plan(a, "coord3", home, folder="APA-99")
+    tomorrow = datetime.now(PARIS).date() + timedelta(days=1)
+    [visit] = a.ok(
+        "POST", "/visits", {"plan_id": plan["id"], "category": "housework", "start": f"{tomorrow}T10:00",
+                            "minutes": 60, "provider": "carla"}, user="coord3",
+    )  # fmt: skip
+    uri = f"{a.url}/telemanagement/visits/{visit['id']}"
+    with _logged_in(a, "carla") as carla:
+        token = _form_token(carla.get("/me/absence").text, "/me/absence")
+        day = tomorrow.isoformat()
+        away = carla.post("/me/absence", data={"csrf_token": token, "first_day": day, "last_day": day})
+        assert away.status_code == 303 and "freed=1" in away.headers["location"], away.text
+    a.ok("POST", f"/visits/{visit['id']}/remote-provider", {"actor": b.uri("bea")}, user="coord3")
+
+    def on_bea_day() -> bool:
+        query = "SELECT v.uri FROM tm_remote_visits v JOIN users u ON u.id = v.provider_id"
+        return (uri,) in [tuple(row) for row in b.sql(query + " WHERE u.username = 'bea'")]
+
+    wait_until("B lists the visit for Bea", on_bea_day)
+    with _logged_in(b, "bea") as bea:
+        assert "Noisy-le-Sec" in bea.get(f"/me/visits?day={tomorrow}").text
+    with _logged_in(a, "coord3") as coordinator:
+        action = f"/telemanagement/replacements/{visit['id']}"
+        token = _form_token(coordinator.get("/telemanagement/replacements").text, action)
+        given = coordinator.post(action, data={"csrf_token": token, "other": "dora"})
+        assert given.status_code == 303, given.text
+    deletes = [p for p in _outbox(a) if p["type"] == "Delete" and p["object"].get("id") == uri]
+    assert len(deletes) == 1 and deletes[0]["to"] == [b.uri("bea")]
+    wait_until("B forgot the visit", lambda: not on_bea_day())
+    with _logged_in(b, "bea") as bea:
+        assert "Noisy-le-Sec" not in bea.get(f"/me/visits?day={tomorrow}").text

@@ -72,7 +72,7 @@ def _freed_visit(engine: Engine, settings: Settings, setup: Setup) -> tuple[int,
         visit_id = visit.id or 0
     with db.session_scope(engine) as s:
         day = tomorrow.date().isoformat()
-        replacement.declare_absence(s, setup.provider, first_day=day, last_day=day)
+        replacement.declare_absence(s, settings, setup.provider, first_day=day, last_day=day)
     return visit_id, bea, carl, dan, martin
 
 
@@ -106,12 +106,12 @@ def test_colleagues_apply_and_the_beneficiary_chooses(
     with db.session_scope(engine) as s:
         for stranger in (dan, bea):  # a provider does not choose, even one who applied
             with pytest.raises(PermissionDenied):
-                applications.choose(s, stranger, visit_id, carl.id or 0)
+                applications.choose(s, settings, stranger, visit_id, carl.id or 0)
         with pytest.raises(Conflict):
-            applications.choose(s, martin, visit_id, dan.id or 0)  # did not apply
+            applications.choose(s, settings, martin, visit_id, dan.id or 0)  # did not apply
         assert [p.username for p in applications.applicants(s, martin, visit_id)] == ["beatrice", "carlos"]
     with db.session_scope(engine) as s:
-        done = applications.choose(s, martin, visit_id, carl.id or 0)
+        done = applications.choose(s, settings, martin, visit_id, carl.id or 0)
         assert done.provider.id == carl.id
     with db.session_scope(engine) as s:
         assert s.get(Visit, visit_id).provider_id == carl.id  # type: ignore[union-attr]
@@ -122,7 +122,7 @@ def test_colleagues_apply_and_the_beneficiary_chooses(
         assert (carl.id, "visit_taken") not in told
         assert applications.offers(s, bea, colleagues_of) == []
         with pytest.raises(Conflict):
-            applications.choose(s, setup.coordinator, visit_id, bea.id or 0)
+            applications.choose(s, settings, setup.coordinator, visit_id, bea.id or 0)
 
 
 def test_a_coordinator_giving_the_visit_declines_the_applications(
@@ -132,7 +132,7 @@ def test_a_coordinator_giving_the_visit_declines_the_applications(
     with db.session_scope(engine) as s:
         applications.apply(s, bea, visit_id, colleagues_of)
     with db.session_scope(engine) as s:
-        replacement.reassign(s, setup.coordinator, visit_id, "carlos")
+        replacement.reassign(s, settings, setup.coordinator, visit_id, "carlos")
     with db.session_scope(engine) as s:
         assert s.exec(select(ReplacementApplication)).one().state == "declined"
         assert s.get(Visit, visit_id).provider_id == carl.id  # type: ignore[union-attr]

@@ -16,7 +16,7 @@ from sqlmodel import select
 from node.core import db
 from node.core.errors import Conflict, PermissionDenied, ValidationFailed
 from node.settings import Settings
-from node.telemanagement import checks, clocking, plans, visits
+from node.telemanagement import checks, clocking, given, plans, visits
 from node.telemanagement.models import ClockEvent, Visit
 from tests.support.accounts import make_user
 from tests.support.telemanagement import CATEGORY, Setup, care_setup
@@ -175,7 +175,7 @@ def test_anomalies_late_missing_short_outside_and_manual(
     assert found[fine] == ["manual"]
     assert future not in found
     with db.session_scope(engine) as s:
-        visits.cancel(s, setup.coordinator, missing_in, "beneficiary_absent")
+        given.cancel(s, settings, setup.coordinator, missing_in, "beneficiary_absent")
         after = {a.line.visit.id for a in checks.anomalies(s, settings, now - timedelta(days=2), now)}
     assert missing_in not in after
 

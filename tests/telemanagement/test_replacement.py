@@ -91,10 +91,11 @@ def test_an_absence_frees_the_visits_and_a_colleague_takes_one(
         s.add(home)
     with db.session_scope(engine) as s:
         replacement.declare_absence(
-            s, gus, first_day=tomorrow.date().isoformat(), last_day=tomorrow.date().isoformat()
+            s, settings, gus, first_day=tomorrow.date().isoformat(), last_day=tomorrow.date().isoformat()
         )
         absence, freed = replacement.declare_absence(
             s,
+            settings,
             setup.provider,
             first_day=datetime.now(UTC).date().isoformat(),
             last_day=(tomorrow.date() + timedelta(days=1)).isoformat(),
@@ -114,11 +115,11 @@ def test_an_absence_frees_the_visits_and_a_colleague_takes_one(
             p.username for p in replacement.suggestions(s, setup.coordinator, second, colleagues_of)
         }
     with db.session_scope(engine) as s:
-        done = replacement.reassign(s, setup.coordinator, first, "beatrice")
+        done = replacement.reassign(s, settings, setup.coordinator, first, "beatrice")
         assert done.visit.provider_id == bea.id
     with db.session_scope(engine) as s:
         with pytest.raises(ValidationFailed):
-            replacement.reassign(s, setup.coordinator, first, "carlos")  # no longer waiting
+            replacement.reassign(s, settings, setup.coordinator, first, "carlos")  # no longer waiting
         with pytest.raises(ValidationFailed):
             replacement.suggestions(s, setup.coordinator, later, colleagues_of)
         told = {(n.user_id, n.kind) for n in s.exec(select(Notification))}
@@ -133,7 +134,7 @@ def test_bad_days_are_refused(
     engine: Engine, settings: Settings, setup: Setup, first: str, last: str
 ) -> None:
     with pytest.raises(ValidationFailed), db.session_scope(engine) as s:
-        replacement.declare_absence(s, setup.provider, first_day=first, last_day=last)
+        replacement.declare_absence(s, settings, setup.provider, first_day=first, last_day=last)
 
 
 def test_only_a_coordinator_declares_someone_elses_absence(
@@ -141,10 +142,12 @@ def test_only_a_coordinator_declares_someone_elses_absence(
 ) -> None:
     other = make_user(engine, "zoelle")
     with pytest.raises(PermissionDenied), db.session_scope(engine) as s:
-        replacement.declare_absence(s, other, first_day="2026-12-10", last_day="2026-12-11", provider="aline")
+        replacement.declare_absence(
+            s, settings, other, first_day="2026-12-10", last_day="2026-12-11", provider="aline"
+        )
     with db.session_scope(engine) as s:
         absence, _ = replacement.declare_absence(
-            s, setup.coordinator, first_day="2026-12-10", last_day="2026-12-11", provider="aline"
+            s, settings, setup.coordinator, first_day="2026-12-10", last_day="2026-12-11", provider="aline"
         )
         assert absence.provider_id == setup.provider.id
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from node.core import db
 from node.core.errors import NotFound, ValidationFailed
 from node.settings import Settings
-from node.telemanagement import clocking, statements, visits
+from node.telemanagement import clocking, given, statements, visits
 from tests.support.telemanagement import CATEGORY, care_setup
 
 
@@ -40,7 +40,7 @@ def test_the_statement_counts_clocked_hours_at_the_plans_rate(engine: Engine, se
             minutes=60,
             provider="aline",
         )
-        visits.cancel(s, setup.coordinator, dropped.id or 0, "beneficiary_absent")
+        given.cancel(s, settings, setup.coordinator, dropped.id or 0, "beneficiary_absent")
         clocking.clock(s, settings, setup.provider, done.id or 0, "in", manual_reason="qr_missing", at=start)
         clocking.clock(
             s,

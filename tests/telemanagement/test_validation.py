@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from node.core import db
 from node.core.errors import Conflict, PermissionDenied, ValidationFailed
 from node.settings import Settings
-from node.telemanagement import adjustments, checks, clocking, validation, visits
+from node.telemanagement import adjustments, checks, clocking, given, validation
 from tests.support.billing import Month, at, past_month, plan
 from tests.support.telemanagement import CATEGORY
 
@@ -95,9 +95,9 @@ def test_a_validated_month_is_locked(engine: Engine, settings: Settings, month: 
         extra = plan(engine, setup, at(month.month, 20, 10))
     assert extra is None
     with pytest.raises(Conflict, match="locked"), db.session_scope(engine) as s:
-        visits.assign(s, setup.coordinator, month.unclocked, "")
+        given.assign(s, settings, setup.coordinator, month.unclocked, "")
     with pytest.raises(Conflict, match="locked"), db.session_scope(engine) as s:
-        visits.cancel(s, setup.coordinator, month.unclocked, "beneficiary_absent")
+        given.cancel(s, settings, setup.coordinator, month.unclocked, "beneficiary_absent")
     with pytest.raises(Conflict, match="locked"), db.session_scope(engine) as s:
         clocking.clock(s, settings, setup.provider, month.no_check_out, "out", manual_reason="other")
     with pytest.raises(Conflict, match="locked"), db.session_scope(engine) as s:

@@ -12,7 +12,7 @@ from sqlmodel import select
 from node.core import db
 from node.core.errors import PermissionDenied, ValidationFailed
 from node.settings import Settings
-from node.telemanagement import visits
+from node.telemanagement import given, visits
 from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
 from node.telemanagement.models import Visit, VisitSeries
 from tests.support.accounts import make_user
@@ -111,10 +111,10 @@ def test_visits_outside_the_plan_or_its_activities_are_refused(engine: Engine, s
             "provider",
         ),
     ]
-    for given, field in cases:
+    for typed, field in cases:
         with pytest.raises(ValidationFailed) as caught, db.session_scope(engine) as s:
-            visits.plan_visit(s, setup.coordinator, plan_id=setup.plan_id, **given)  # type: ignore[arg-type]
-        assert field in caught.value.fields, given
+            visits.plan_visit(s, setup.coordinator, plan_id=setup.plan_id, **typed)  # type: ignore[arg-type]
+        assert field in caught.value.fields, typed
     with pytest.raises(ValidationFailed), db.session_scope(engine) as s:  # the series' last day is outside
         visits.plan_series(
             s,
@@ -143,16 +143,16 @@ def test_assignment_and_cancellation_with_a_reason(engine: Engine, settings: Set
         )
         visit_id = visit.id or 0
         assert visit.provider_id is None and visit.state == VisitState.PLANNED
-        visits.assign(s, setup.coordinator, visit_id, "bruno")
+        given.assign(s, settings, setup.coordinator, visit_id, "bruno")
     with pytest.raises(PermissionDenied), db.session_scope(engine) as s:
-        visits.cancel(s, setup.provider, visit_id, "provider_absent")
+        given.cancel(s, settings, setup.provider, visit_id, "provider_absent")
     for reason, note in (("because", ""), ("other", "")):
         with pytest.raises(ValidationFailed), db.session_scope(engine) as s:
-            visits.cancel(s, setup.coordinator, visit_id, reason, note)
+            given.cancel(s, settings, setup.coordinator, visit_id, reason, note)
     with db.session_scope(engine) as s:
-        visits.cancel(s, setup.coordinator, visit_id, "beneficiary_hospitalised")
+        given.cancel(s, settings, setup.coordinator, visit_id, "beneficiary_hospitalised")
     with db.session_scope(engine) as s:
         row = s.get(Visit, visit_id)
         assert row is not None and (row.state, row.cancel_reason) == ("cancelled", "beneficiary_hospitalised")
     with pytest.raises(ValidationFailed), db.session_scope(engine) as s:
-        visits.assign(s, setup.coordinator, visit_id, "aline")
+        given.assign(s, settings, setup.coordinator, visit_id, "aline")

@@ -1,12 +1,12 @@
 """Telemanagement on a phone, in a real Chromium against a real ``asasap serve``: the coordinator reads
 the home's code on the beneficiary's page; the provider opens what the QR code says, checks in with the
 big button, then checks out by hand with a reason on the day page (address and door code shown); the
-coordinator sees the visit done on the week board and its anomaly. Every page is French and fits a
-360 px screen."""
+coordinator sees the visit done on the week board and its anomaly; a coordinator gives a whole series
+to a provider after the page's dialog. Every page is French and fits a 360 px screen."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -18,13 +18,11 @@ from tests.support.browser import (
     skip_without_chromium,
 )
 from tests.support.nodes import Node, node_fixture  # noqa: F401 - a fixture used by name
-from tests.support.telemanagement import api_plan, started_ago
+from tests.support.telemanagement import PARIS, api_plan, started_ago
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
 skip_without_chromium()
-
-
 
 
 def phone(browser: Browser, node: Node, username: str | None = None) -> Page:
@@ -140,3 +138,40 @@ def test_a_check_out_made_offline_is_sent_when_the_network_returns(node: Node, b
     assert datetime.fromisoformat(done["checked_out_at"]) <= before_sending  # the phone's time, not arrival
     verified = node.process.cli("telemanagement", "verify-log")
     assert verified.returncode == 0 and verified.stdout.startswith("clock log intact")
+
+
+def test_a_coordinator_gives_a_whole_series_after_the_dialog(node: Node, browser: Browser) -> None:
+    node.add_person("coordi")
+    node.add_person("berthe")
+    assert node.process.cli("user", "set-role", "coordi", "coordinator").returncode == 0
+    plan = api_plan(
+        node,
+        "coordi",
+        {"name": "M. Roux", "commune": "Pantin", "address": "5 rue Hoche", "door_code": "1A"},
+        folder="APA-12",
+    )
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(PARIS).date()
+    made = node.ok(
+        "POST",
+        "/visits",
+        {"plan_id": plan["id"], "category": "housework", "start": f"{tomorrow}T09:00", "minutes": 60,
+         "rule": "FREQ=WEEKLY;COUNT=4"},
+        user="coordi",
+    )  # fmt: skip
+    page = phone(browser, node, "coordi")
+    page.goto(f"{node.url}/telemanagement/plans/{plan['id']}")
+    fits(page)
+    section = page.locator("section", has=page.get_by_role("heading", name="Séries", exact=True))
+    expect(section).to_contain_text("4 visites à venir")
+    section.get_by_text("Confier la série à un intervenant").click()
+    section.get_by_label("Intervenant").fill("berthe")
+    fits(page)
+    section.get_by_role("button", name="Confier la série", exact=True).click()
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_contain_text("toutes les visites à venir de cette série")
+    dialog.get_by_role("button", name="Confier la série", exact=True).click()
+    expect(page.get_by_test_id("series-given")).to_have_text("4 visites confiées.")
+    fits(page)
+    ids = {v["id"] for v in made}
+    berthe = [v for v in node.ok("GET", "/visits", user="coordi") if v["id"] in ids]
+    assert len(berthe) == 4 and len({v["provider_id"] for v in berthe}) == 1 and berthe[0]["provider_id"]

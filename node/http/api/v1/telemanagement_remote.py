@@ -1,9 +1,10 @@
 """API operations of visits across nodes: a coordinator gives a visit to a provider of another node
-(by actor); a provider clocks a visit that another node holds (the event is sent to that node only)."""
+(by actor), or every coming visit of a series to a provider of this node or another; a provider clocks a
+visit that another node holds (the event is sent to that node only)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -15,7 +16,7 @@ from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
 from node.http.api.v1.telemanagement import TAG, answer, offset_given
 from node.http.runtime import node_of, run
-from node.telemanagement import federation, given
+from node.telemanagement import federation, given, given_series
 
 
 class RemoteProviderIn(Strict):
@@ -26,6 +27,23 @@ class RemoteProviderOut(BaseModel):
     visit_id: int
     actor: str
     visit: str = Field(description="This node's address of the visit, that the provider's events name")
+
+
+class SeriesProviderIn(Strict):
+    provider: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="A username of this node, or the address of a provider's actor on another node",
+    )
+    from_day: date | None = Field(default=None, description="The first day given (Paris); default: today")
+
+
+class SeriesProviderOut(BaseModel):
+    series_id: int
+    given: list[int] = Field(description="The visits given, soonest first")
+    left: dict[str, int] = Field(
+        description="How many visits stayed where they were, by why: past, clocked, cancelled, locked"
+    )
 
 
 class RemoteClockIn(Strict):
@@ -71,6 +89,30 @@ async def give_to_remote(request: Request, caller: User, body: RemoteProviderIn)
 
 @operation(
     "POST",
+    "/series/{series_id:int}/provider",
+    summary="Give every coming visit of a series, from a day on, to one provider of this node or another "
+    "(coordinators)",
+    tag=TAG,
+    auth="coordinator",
+    body=SeriesProviderIn,
+    response=SeriesProviderOut,
+)
+async def give_series(request: Request, caller: User, body: SeriesProviderIn) -> SeriesProviderOut:
+    series_id: int = request.path_params["series_id"]
+    settings = node_of(request).settings
+    first = body.from_day.isoformat() if body.from_day else ""
+
+    def save(s: Session) -> SeriesProviderOut:
+        done = given_series.give_series(
+            s, settings, caller, series_id, provider=body.provider, from_day=first
+        )
+        return SeriesProviderOut(series_id=series_id, given=done.given, left=done.left)
+
+    return await run(request, save)
+
+
+@operation(
+    "POST",
     "/remote-clock-events",
     summary="Check in or out of a visit that another node holds (sent to that node only)",
     tag=TAG,
@@ -102,4 +144,4 @@ async def clock_remote(request: Request, caller: User, body: RemoteClockIn) -> R
 
 
 def operations() -> list[Operation]:
-    return [give_to_remote, clock_remote]
+    return [give_to_remote, give_series, clock_remote]

@@ -15,7 +15,7 @@ from node.groups.colleagues import colleagues_of
 from node.http.api.framework import Operation, operation
 from node.http.api.schemas import Strict
 from node.http.api.v1.telemanagement import TAG, answer
-from node.http.runtime import run
+from node.http.runtime import node_of, run
 from node.telemanagement import applications
 
 
@@ -97,9 +97,10 @@ async def apply(request: Request, caller: User, _body: None) -> ApplicationOut:
 )
 async def choose(request: Request, caller: User, body: ChoiceIn) -> ChoiceOut:
     visit_id: int = request.path_params["visit_id"]
+    settings = node_of(request).settings
 
     def save(s: Session) -> ChoiceOut:
-        done = applications.choose(s, caller, visit_id, body.applicant_id)
+        done = applications.choose(s, settings, caller, visit_id, body.applicant_id)
         return ChoiceOut(visit_id=visit_id, provider_id=done.provider.id or 0)
 
     return await run(request, save)

@@ -4,7 +4,8 @@
 - ``/telemanagement/beneficiaries/{id}``: the sealed details (opened for coordinators only), the
   home's QR code to print (``qr.svg``) and its revocation;
 - ``/telemanagement/plans/{id}``: versions (and a new one), the month's planned against done hours,
-  the visits, and the form planning a visit or a recurring series;
+  the visits, and the form planning a visit or a recurring series; its series, each with the form that
+  gives every coming visit of it to one provider (``/telemanagement/series/{id}/provider``, confirmed);
 - ``/telemanagement/board``: the week's visits, day by day; ``/telemanagement/visits/{id}``: one
   visit, its clock events, assignment and cancellation with a reason;
 - ``/telemanagement/anomalies``: the month's visits with an anomaly;
@@ -29,10 +30,22 @@ from starlette.routing import Route
 
 from node.accounts.models import User
 from node.catalog import categories
-from node.core.errors import DomainError, http_status
+from node.core.errors import N_, DomainError, http_status
+from node.http.pages import confirm
 from node.http.pages.telemanagement import labels
 from node.http.runtime import coordinator_required, form_with_csrf, node_of, render, run, text
-from node.telemanagement import checks, clocking, door, funder_view, given, notes, plans, statements, visits
+from node.telemanagement import (
+    checks,
+    clocking,
+    door,
+    funder_view,
+    given,
+    given_series,
+    notes,
+    plans,
+    statements,
+    visits,
+)
 
 T = TypeVar("T")
 PLAN_FIELDS = ("valid_from", "valid_until", "hourly_rate", "participation")
@@ -279,6 +292,8 @@ async def _plan_page(request: Request, plan_id: int, **form: Any) -> Response:
             "versions": [(v, plans.hours_of(s, v.id or 0)) for v in versions],
             "summary": checks.plan_month(s, plan_id, month),
             "lines": visits.between(s, start, end, plan_id=plan_id),
+            "series": given_series.of_plan(s, plan_id),
+            "series_given": _series_given(request),
             "month": month,
             "previous_month": (first - timedelta(days=1)).strftime("%Y-%m"),
             "next_month": (first + timedelta(days=32)).strftime("%Y-%m"),
@@ -338,6 +353,61 @@ async def add_visits(request: Request, user: User) -> Response:
         save,
         lambda count: f"/telemanagement/plans/{plan_id}?done=visits&count={count or 0}",
         lambda **f: _plan_page(request, plan_id, **f),
+    )
+
+
+def _series_given(request: Request) -> dict[str, int] | None:
+    """What the last series given did, from the address it sent back to: ``given`` and each reason."""
+    if request.query_params.get("done") != "series":
+        return None
+    names = ("given", *given_series.REASONS)
+    return {name: _int(request.query_params.get(name, "")) for name in names}
+
+
+@coordinator_required
+async def give_series(request: Request, user: User) -> Response:
+    """Give every coming visit of a series, from a day on, to one provider (after a confirmation)."""
+    series_id: int = request.path_params["series_id"]
+    plan_id = await _read(request, lambda s: given_series.series_of(s, series_id).plan_id)
+    back = f"/telemanagement/plans/{plan_id}#tm-series-h"
+    if request.method == "GET":
+        return RedirectResponse(back, status_code=303)
+    form = await form_with_csrf(request)
+    values = {"provider": text(form, "provider", 2048), "from_day": text(form, "from_day", 20)}
+    asking = await confirm.ask(
+        request,
+        form,
+        question=N_(
+            "Give every coming visit of this series, from the day chosen, to this provider? Visits already "
+            "past, clocked or cancelled stay as they are."
+        ),
+        button=N_("Give the series"),
+        back=back,
+    )
+    if asking is not None:
+        return asking
+    settings = node_of(request).settings
+    try:
+        done = await run(
+            request,
+            lambda s: given_series.give_series(
+                s, settings, user, series_id, provider=values["provider"], from_day=values["from_day"]
+            ),
+        )
+    except DomainError as exc:
+        prefix = f"series{series_id}_"
+        return await _plan_page(
+            request,
+            plan_id,
+            errors={prefix + name: message for name, message in exc.fields.items()},
+            values={prefix + name: value for name, value in values.items()},
+            message=None if exc.fields else exc.message,
+            status_code=http_status(exc),
+        )
+    counts = "".join(f"&{reason}={n}" for reason, n in done.left.items())
+    return RedirectResponse(
+        f"/telemanagement/plans/{plan_id}?done=series&given={len(done.given)}{counts}#tm-series-h",
+        status_code=303,
     )
 
 
@@ -470,6 +540,7 @@ def routes() -> list[Route]:
         Route("/telemanagement/plans/{plan_id:int}", plan_page),
         Route("/telemanagement/plans/{plan_id:int}/versions", add_version, methods=both),
         Route("/telemanagement/plans/{plan_id:int}/visits", add_visits, methods=both),
+        Route("/telemanagement/series/{series_id:int}/provider", give_series, methods=both),
         Route("/telemanagement/board", board, name="telemanagement_board"),
         Route("/telemanagement/visits/{visit_id:int}", visit_page),
         Route("/telemanagement/visits/{visit_id:int}/assign", assign, methods=both),

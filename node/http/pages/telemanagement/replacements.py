@@ -24,7 +24,7 @@ from node.accounts.models import User
 from node.core.errors import DomainError, http_status
 from node.groups.colleagues import colleagues_of
 from node.http.pages.telemanagement import labels
-from node.http.runtime import coordinator_required, form_with_csrf, login_required, render, run, text
+from node.http.runtime import coordinator_required, form_with_csrf, login_required, node_of, render, run, text
 from node.telemanagement import applications, replacement
 
 
@@ -51,7 +51,12 @@ async def absence(request: Request, user: User) -> Response:
         _absence, freed = await run(
             request,
             lambda s: replacement.declare_absence(
-                s, user, first_day=values["first_day"], last_day=values["last_day"], reason=values["reason"]
+                s,
+                node_of(request).settings,
+                user,
+                first_day=values["first_day"],
+                last_day=values["last_day"],
+                reason=values["reason"],
             ),
         )
     except DomainError as exc:
@@ -104,7 +109,9 @@ async def reassign(request: Request, user: User) -> Response:
     form = await form_with_csrf(request)
     provider = text(form, "provider", 30) or text(form, "other", 30)
     try:
-        await run(request, lambda s: replacement.reassign(s, user, visit_id, provider))
+        await run(
+            request, lambda s: replacement.reassign(s, node_of(request).settings, user, visit_id, provider)
+        )
     except DomainError as exc:
         return await _list_page(
             request,
@@ -143,7 +150,9 @@ async def choose(request: Request, user: User) -> Response:
     try:
         await run(
             request,
-            lambda s: applications.choose(s, user, visit_id, int(chosen) if chosen.isdigit() else 0),
+            lambda s: applications.choose(
+                s, node_of(request).settings, user, visit_id, int(chosen) if chosen.isdigit() else 0
+            ),
         )
     except DomainError as exc:
         raise HTTPException(http_status(exc), exc.message) from None
