@@ -11,7 +11,7 @@ comes first and then newer: relevance, then distance, then freshness.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -53,6 +53,10 @@ COUNT_CAP = 1000  # a search counts its matches up to this many: "more than 1,00
 # the half-widths (degrees of latitude, about 11, 44, 178 and 711 km) of the boxes where a search sorted
 # by distance looks for its nearest matches before sorting every match
 NEAREST_BOXES = (0.1, 0.4, 1.6, 6.4)
+# the windows of newest proposals (so many rows per row up to the page's end) where a search of common
+# words in date order looks for its page, on a database that checks a window's rows in one index read
+WALK_WINDOWS = (8, 64, 512)
+WALK_MAX = 20_000
 
 
 @dataclass(frozen=True)
@@ -269,10 +273,22 @@ def _matching(conditions: list[ColumnElement[bool]], columns: Sequence[Any]) -> 
     )
 
 
-def _count_up_to(conditions: list[ColumnElement[bool]], limit: int, *, session: Session) -> int:
-    """How many proposals satisfy ``conditions``, counting no further than ``limit``."""
-    found = _matching(conditions, [col(Proposal.id)]).limit(limit).subquery()
-    return int(session.execute(select_columns(func.count()).select_from(found)).scalar_one())
+def _count_up_to(
+    conditions: list[ColumnElement[bool]], limit: int, *, session: Session, streamed: Any | None = None
+) -> int:
+    """How many proposals satisfy ``conditions`` (and are among ``streamed``, a subquery of matching ids
+    read from the text index as they are needed), counting no further than ``limit``."""
+    found = _matching(conditions, [col(Proposal.id)])
+    if streamed is not None:
+        found = (
+            select_columns(col(Proposal.id))
+            .select_from(streamed)
+            .join(Proposal, col(Proposal.id) == streamed.c.rowid)
+            .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
+            .where(and_(*conditions))
+        )
+    counted = found.limit(limit).subquery()
+    return int(session.execute(select_columns(func.count()).select_from(counted)).scalar_one())
 
 
 def _page_ids(
@@ -280,6 +296,33 @@ def _page_ids(
 ) -> list[int]:
     statement = _matching(conditions, [col(Proposal.id)]).order_by(*order).offset(offset).limit(limit)
     return [int(row_id) for row_id in session.execute(statement).scalars()]
+
+
+def _walked_page(
+    conditions: list[ColumnElement[bool]],
+    keep: Callable[[list[int]], set[int]],
+    offset: int,
+    limit: int,
+    *,
+    session: Session,
+) -> list[int] | None:
+    """The ids of one page, newest first, of the proposals satisfying ``conditions`` that ``keep`` keeps,
+    read from windows of the newest proposals satisfying ``conditions`` (the date index, walked and
+    stopped): exact when the window holds the page, or is every such proposal. None when the largest
+    window (:data:`WALK_WINDOWS`) holds too few: the matches are too sparse for walking to pay."""
+    wanted = offset + limit
+    newest = [col(Proposal.published_at).desc(), col(Proposal.id).desc()]
+    for factor in WALK_WINDOWS:
+        size = wanted * factor
+        if size > WALK_MAX:
+            return None
+        statement = _matching(conditions, [col(Proposal.id)]).order_by(*newest).limit(size)
+        rows = [int(row_id) for row_id in session.execute(statement).scalars()]
+        kept = keep(rows)
+        found = [row_id for row_id in rows if row_id in kept]
+        if len(found) >= wanted or len(rows) < size:
+            return found[offset:wanted]
+    return None
 
 
 def _nearest_page(
@@ -332,7 +375,13 @@ def _in_database(
     def words(dense: bool, within: bool = False) -> list[ColumnElement[bool]]:
         return [backend.matches(parsed, dense=dense, within=within)] if backend is not None else []
 
-    counted = _count_up_to(base + words(False), COUNT_CAP + 1, session=session)
+    streamed = backend.streamed(parsed) if backend is not None else None
+    counted = _count_up_to(
+        base if streamed is not None else base + words(False),
+        COUNT_CAP + 1,
+        session=session,
+        streamed=streamed,
+    )
     exact = counted <= COUNT_CAP
     total = min(counted, COUNT_CAP)
     pages = max(1, -(-total // PAGE_SIZE))
@@ -345,23 +394,61 @@ def _in_database(
     if not exact and centre is not None and by_distance:
         # more matches than the cap, ordered by distance: the nearest are read from boxes around the centre
         nearest = _nearest_page(base + words(False, within=True), centre, offset, wanted, session=session)
+    # more matches than the cap, newest first, on a database that checks a window of rows in one read of
+    # its text index: the page is looked for among the newest proposals (:func:`_walked_page`)
+    walk = (
+        backend is not None
+        and not exact
+        and (filters.sort == "date" or (filters.sort == "relevance" and planar is None))
+        and backend.among(parsed, [], title=False, session=session) is not None
+    )
+
+    def keep(part: str) -> Callable[[list[int]], set[int]]:
+        assert backend is not None
+
+        def kept(rows: list[int]) -> set[int]:
+            found = backend.among(parsed, rows, title=part == "titles", session=session) or set()
+            if part == "rest":
+                found -= backend.among(parsed, rows, title=True, session=session) or set()
+            return found
+
+        return kept
+
+    def walked(part: str, start: int, limit: int) -> list[int] | None:
+        return _walked_page(base, keep(part), start, limit, session=session) if walk else None
+
     if nearest is not None:
         ids = [(i, False) for i in nearest]
     elif backend is None or filters.sort != "relevance":
-        ids = [(i, False) for i in _page_ids(base + words(not exact), order, offset, wanted, session=session)]
+        found = walked("all", offset, wanted)
+        if found is None:
+            found = _page_ids(base + words(not exact), order, offset, wanted, session=session)
+        ids = [(i, False) for i in found]
     else:
-        # fewer matches in all than the cap: fewer title matches too
-        cap = COUNT_CAP + 1
-        titles = base + [backend.title_matches(parsed)]
-        titled_dense = not exact and _count_up_to(titles, cap, session=session) == cap
-        titled = base + [backend.title_matches(parsed, dense=titled_dense)]
-        first = _page_ids(titled, order, offset, wanted, session=session)
+        first = walked("titles", offset, wanted)
+        if first is None:
+            # fewer matches in all than the cap: fewer title matches too
+            cap = COUNT_CAP + 1
+            titles = base + [backend.title_matches(parsed)]
+            titled_dense = not exact and backend.hinted and _count_up_to(titles, cap, session=session) == cap
+            titled = base + [backend.title_matches(parsed, dense=titled_dense)]
+            first = _page_ids(titled, order, offset, wanted, session=session)
         ids = [(i, True) for i in first]
         if len(first) < wanted:
-            before = offset if first else _count_up_to(titled, offset, session=session)
-            rest = base + words(not exact) + [~backend.title_matches(parsed)]
+            if first:
+                before = offset
+            else:
+                title_stream = backend.streamed(parsed, title=True)
+                title_conditions = (
+                    base if title_stream is not None else base + [backend.title_matches(parsed)]
+                )
+                before = _count_up_to(title_conditions, offset, session=session, streamed=title_stream)
             start = max(0, offset - before)
-            ids += [(i, False) for i in _page_ids(rest, order, start, wanted - len(first), session=session)]
+            rest = walked("rest", start, wanted - len(first))
+            if rest is None:
+                others = base + words(not exact) + [~backend.title_matches(parsed)]
+                rest = _page_ids(others, order, start, wanted - len(first), session=session)
+            ids += [(i, False) for i in rest]
     if not ids and page > 1:  # past the last page, only known when counting to the end: show the last one
         total = _count_up_to(base + words(False), MAX_CANDIDATES, session=session)
         if not total:

@@ -13,6 +13,7 @@ the backends' query syntax survives folding (quotes, ``*``, ``-``, parentheses b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from node.core.textsearch import stem, words
 from node.search.synonyms import SynonymSet, sets
@@ -58,8 +59,10 @@ def _synonym_at(stems: list[str], start: int) -> tuple[int, SynonymSet] | None:
     return best
 
 
+@lru_cache(maxsize=1024)
 def parse(text: str) -> TextQuery:
-    """The query of ``text`` (empty when nothing searchable is left)."""
+    """The query of ``text`` (empty when nothing searchable is left; kept for the next time it is asked,
+    a search parsing its words several times)."""
     text = text[:MAX_LENGTH]
     typed = words(text)[:MAX_WORDS]
     stems = [stem(w) for w in typed]

@@ -5,7 +5,8 @@ with the same French stemmer and stop words (:mod:`node.core.textsearch`)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement
 from sqlmodel import Session
@@ -17,6 +18,10 @@ __all__ = ["TextBackend", "backend_for"]
 
 
 class TextBackend(Protocol):
+    @property
+    def hinted(self) -> bool:
+        """Whether :meth:`matches` reads its hints (``dense``, ``within``)."""
+
     def prepare(self, *, session: Session) -> None:
         """Bound what one search may cost on this database (a statement timeout)."""
 
@@ -33,6 +38,17 @@ class TextBackend(Protocol):
     ) -> ColumnElement[bool]:
         """The proposals whose title alone matches every group of ``query`` (each of them also matches
         :meth:`matches`, the title being part of the indexed text)."""
+
+    def streamed(self, query: TextQuery, *, title: bool = False) -> Any | None:
+        """A subquery of the matches' ids (column ``rowid``), read from the index as the query consuming
+        it asks for them, for a bounded count to stop early; None when :meth:`matches` already does."""
+
+    def among(
+        self, query: TextQuery, ids: Sequence[int], *, title: bool, session: Session
+    ) -> set[int] | None:
+        """Which of ``ids`` match (their title alone when ``title``), without reading every match; None
+        when the database's own order of rows does it (a page of a common word walks an index checking
+        each row with :meth:`matches`)."""
 
 
 def backend_for(session: Session) -> TextBackend:

@@ -5,9 +5,12 @@ FTS5 expression of quoted stems: nothing typed reaches FTS5's syntax."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, column, literal, literal_column, select, table
+from sqlalchemy import ColumnElement, column, literal, literal_column, select, table, text
 from sqlmodel import Session, col
 
 from node.market.models import Proposal
@@ -26,6 +29,7 @@ def _group(group: Group) -> str:
     return "(" + " OR ".join(alternatives) + ")"
 
 
+@lru_cache(maxsize=256)
 def expression(query: TextQuery) -> str:
     """The FTS5 expression of ``query`` (stems contain only letters and digits)."""
     return " AND ".join(_group(g) for g in query.groups)
@@ -38,8 +42,17 @@ def _rows_matching(fts_expression: str, dense: bool) -> ColumnElement[bool]:
     return (col(Proposal.id) + 0 if dense else col(Proposal.id)).in_(found)
 
 
+def _title_expression(query: TextQuery) -> str:
+    return "{title_terms} : (" + expression(query) + ")"
+
+
+_AMONG = text("SELECT rowid FROM proposals_fts WHERE proposals_fts MATCH :q AND rowid BETWEEN :low AND :high")
+
+
 @dataclass(frozen=True)
 class SQLiteFTS:
+    hinted: bool = True
+
     def prepare(self, *, session: Session) -> None:
         """Nothing to bound: a query has at most eight groups of quoted stems."""
 
@@ -50,7 +63,29 @@ class SQLiteFTS:
     def title_matches(
         self, query: TextQuery, *, dense: bool = False, within: bool = False
     ) -> ColumnElement[bool]:
-        return _rows_matching("{title_terms} : (" + expression(query) + ")", dense or within)
+        return _rows_matching(_title_expression(query), dense or within)
+
+    def streamed(self, query: TextQuery, *, title: bool = False) -> Any | None:
+        """The matches' ids straight from the index, in its order (the rowid's), as a subquery to read
+        rows from: a query that stops (a bounded count) stops reading the index too, where a condition
+        ``id IN (…)`` makes SQLite collect every match first."""
+        found = _title_expression(query) if title else expression(query)
+        return (
+            select(_FTS.c.rowid)
+            .where(literal_column("proposals_fts").op("MATCH")(literal(found)))
+            .subquery("text_matches")
+        )
+
+    def among(
+        self, query: TextQuery, ids: Sequence[int], *, title: bool, session: Session
+    ) -> set[int] | None:
+        """Which of ``ids`` match, read from the index between the least and the greatest of them only
+        (FTS5 seeks to a rowid): cheap for ids close together, such as the newest proposals'."""
+        if not ids:
+            return set()
+        found = _title_expression(query) if title else expression(query)
+        rows = session.execute(_AMONG, {"q": found, "low": min(ids), "high": max(ids)}).scalars()
+        return set(rows) & set(ids)
 
 
 BACKEND = SQLiteFTS()
