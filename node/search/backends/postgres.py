@@ -1,5 +1,5 @@
 """PostgreSQL: the text-search vectors of each proposal's text and title, stored in the generated
-columns ``search_vector`` and ``title_vector`` (``to_tsvector('asasap_french', …)``, migration 0035) with
+columns ``search_vector`` and ``title_vector`` (``to_tsvector('asasap_french', …)``, migration 0036) with
 a GIN index each, where ``asasap_french`` is the ``french`` configuration with ``unaccent`` before the
 Snowball stemmer. The query is written for ``to_tsquery`` from folded words (PostgreSQL stems them itself,
 as it stemmed the text)."""
