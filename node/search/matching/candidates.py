@@ -47,6 +47,7 @@ __all__ = [
     "person_supply",
     "providers_for_demand",
     "demands_for_offer",
+    "eligible",
     "radius_of",
     "weekdays_of",
 ]
@@ -99,7 +100,7 @@ def _blocks(*, session: Session, users: Iterable[int]) -> set[tuple[int, str]]:
     return {(row.user_id, row.blocked_uri) for row in rows}
 
 
-def _eligible(category: str | None, status: str) -> bool:
+def eligible(category: str | None, status: str) -> bool:
     try:
         return may_provide(category, status)
     except UnknownCategory:
@@ -167,7 +168,7 @@ def providers_for_demand(
             continue
         if alerts_only and not person.alerts:
             continue
-        if not _eligible(demand.category, person.user.provider_status):
+        if not eligible(demand.category, person.user.provider_status):
             continue
         match = score(need, person.supply, now)
         if match is not None:
@@ -197,8 +198,7 @@ def iter_providers(
     author_id = demand.local_author_id
     rows = profiles.nearby(need, session=session, alerts_only=alerts_only)
     ranking.load(rows, session=session)
-    entries = ranking.scored(need, rows, now, author_id=author_id, eligible=_eligible)
-    for part in ranking.best(entries, max(first, 1)):
+    for part in ranking.ranked(need, rows, now, author_id=author_id, eligible=eligible, first=max(first, 1)):
         users = {u.pk: u for u in _active([e[2] for e in part], session=session) if u.offers_services}
         blocks = _blocks(session=session, users=list(users) + ([author_id] if author_id else []))
         for entry in part:
@@ -242,7 +242,7 @@ def _offer_may_answer(offer: Proposal, demand: Proposal, *, session: Session) ->
     if offer.local_author_id is None:
         return _remote_offer_eligible(offer, demand.category)
     author = session.get(User, offer.local_author_id)
-    return author is not None and _eligible(demand.category, author.provider_status)
+    return author is not None and eligible(demand.category, author.provider_status)
 
 
 def demands_for_offer(

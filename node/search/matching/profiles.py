@@ -42,7 +42,16 @@ from node.search.matching.scoring import Need
 from node.search.matching.supplies import Person, people_of_node
 from node.settings import Settings
 
-__all__ = ["MARGIN", "KM_PER_DEGREE", "MatchProfile", "Near", "group_slugs", "nearby", "refresh"]
+__all__ = [
+    "MARGIN",
+    "KM_PER_DEGREE",
+    "MatchProfile",
+    "Near",
+    "group_slugs",
+    "nearby",
+    "refresh",
+    "replace_all",
+]
 
 MARGIN = timedelta(minutes=2)
 KM_PER_DEGREE = 111.2
@@ -158,6 +167,11 @@ def _store(people: Sequence[Person], ids: Iterable[int] | None, now: datetime, *
     ]
     if categories:
         session.execute(insert(MatchProfileCategory), categories)
+
+
+def replace_all(people: Sequence[Person], now: datetime, *, session: Session) -> None:
+    """Replace the whole table with the rows of ``people`` (as they are, without reading anything)."""
+    _store(people, None, now, session=session)
 
 
 def refresh(settings: Settings, now: datetime, *, session: Session) -> int:
