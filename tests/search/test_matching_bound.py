@@ -1,8 +1,8 @@
 """The ranking scores in full only the candidates whose cheap upper bound could put them among the next
-ones (``ranking.ranked``): on random profiles (places, radii, categories, words, days, reputations,
-prices, agreements, activity, some unknown) and random demands, it gives every candidate in the very
-order, with the very scores, of scoring all of them and sorting (``ranking.scored``), whatever the size
-of its slices; and its distance bound is never above the great-circle distance."""
+ones (``ranking.ranked``): on random profiles (places, radii, categories, words, parts of days,
+reputations, prices, agreements, activity, some unknown) and random demands, it gives every candidate in
+the very order, with the very scores, of scoring all of them and sorting (``ranking.scored``), whatever
+the size of its slices; and its distance bound is never above the great-circle distance."""
 
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ def _place(rng: random.Random) -> tuple[float | None, float | None]:
     return 48.85 + rng.uniform(-0.4, 0.4), 2.45 + rng.uniform(-0.6, 0.6)
 
 
-def _days(rng: random.Random) -> frozenset[int] | None:
-    return None if rng.random() < 0.3 else frozenset(rng.sample(range(7), rng.randint(1, 4)))
+def _slots(rng: random.Random) -> frozenset[int] | None:
+    return None if rng.random() < 0.3 else frozenset(rng.sample(range(21), rng.randint(1, 8)))
 
 
 def test_the_distance_bound_is_below_the_great_circle_distance() -> None:
@@ -88,7 +88,7 @@ def test_the_bounded_ranking_gives_everyone_in_the_order_of_scoring_everyone(
                 lat=lat,
                 lon=lon,
                 radius_km=float(rng.choice([0, 1, 5, 10, 15, 30, 200])),
-                weekdays=_days(rng),
+                slots=_slots(rng),
                 reputation_mean=mean,
                 reputation_count=0 if mean is None else rng.randint(1, 30),
                 price=_price(rng),
@@ -112,7 +112,7 @@ def test_the_bounded_ranking_gives_everyone_in_the_order_of_scoring_everyone(
                 terms=frozenset(rng.sample(WORDS, rng.randint(0, 5))),
                 lat=lat,
                 lon=lon,
-                weekdays=_days(rng),
+                slots=_slots(rng),
                 budget=_price(rng),
             )
             rows = profiles.nearby(need, session=session, alerts_only=rng.random() < 0.5)

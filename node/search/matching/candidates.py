@@ -31,7 +31,7 @@ from node.market.evaluations.service import reputations_of
 from node.market.models import Proposal
 from node.search.matching import profiles, ranking
 from node.search.matching.scoring import MIN_SCORE, Match, Need, Supply, price_of, score, text_terms
-from node.search.matching.supplies import Person, is_open, people_of_node, radii, radius_of, weekdays_of
+from node.search.matching.supplies import Person, is_open, people_of_node, radii, radius_of, slots_of
 from node.settings import Settings
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
     "demands_for_offer",
     "eligible",
     "radius_of",
-    "weekdays_of",
+    "slots_of",
 ]
 
 
@@ -71,7 +71,7 @@ def need_of(demand: Proposal) -> Need:
         terms=text_terms(demand.title, demand.description),
         lat=demand.latitude,
         lon=demand.longitude,
-        weekdays=weekdays_of(demand.schedule),
+        slots=slots_of(demand.schedule),
         budget=price_of(demand.price_amount, demand.price_currency, demand.price_basis),
     )
 
@@ -229,7 +229,7 @@ def offer_supplies(settings: Settings, offers: Sequence[Proposal], *, session: S
                 lat=offer.latitude,
                 lon=offer.longitude,
                 radius_km=float(radius_of(settings, own.get(offer.local_author_id or 0))),
-                weekdays=weekdays_of(offer.schedule),
+                slots=slots_of(offer.schedule),
                 reputation_mean=reputation.mean,
                 reputation_count=reputation.count,
                 price=price_of(offer.price_amount, offer.price_currency, offer.price_basis),

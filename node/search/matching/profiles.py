@@ -71,7 +71,7 @@ def _version(row: MatchProfile) -> int:
     mean = None if row.reputation_mean is None else round(Decimal(row.reputation_mean), 2)
     price = None if row.price_amount is None else round(Decimal(row.price_amount), 2)
     last = row.last_active_at.isoformat() if row.last_active_at is not None else None
-    seen = (row.provider_status, row.categories, row.terms, row.weekdays, mean, row.reputation_count, price)
+    seen = (row.provider_status, row.categories, row.terms, row.slots, mean, row.reputation_count, price)
     text = repr(seen + (row.price_currency, row.price_basis, row.completed, row.finished, last))
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
 
@@ -86,7 +86,7 @@ def _row(person: Person, now: datetime) -> MatchProfile:
         lat=supply.lat,
         lon=supply.lon,
         radius_km=supply.radius_km,
-        weekdays=_bits(supply.weekdays),
+        slots=_bits(supply.slots),
         reputation_mean=supply.reputation_mean,
         reputation_count=supply.reputation_count,
         price_amount=supply.price.amount if supply.price else None,

@@ -3,15 +3,19 @@ in order: the job ranks every new demand against all the providers within reach,
 node, and tells a handful of them.
 
 - **What a row says** besides its place is kept in memory by its version (a digest of the row made when
-  the row is built, :data:`MatchProfile.version`): categories and words as frozensets, the days as a bit
-  mask, the parts of the score that do not depend on the demand (reputation, completion). A ranking
-  reads from the table only the rows whose version it has not seen (:func:`load`). At most
-  :data:`CACHE_SIZE` versions are kept (about 2 KB each with 30 words, the strings shared);
+  the row is built, :data:`MatchProfile.version`): categories and words as frozensets, the parts of
+  days as a bit mask, the parts of the score that do not depend on the demand (reputation,
+  completion). A ranking reads from the table only the rows whose version it has not seen
+  (:func:`load`). At most :data:`CACHE_SIZE` versions are kept (about 2 KB each with 30 words, the
+  strings shared);
   past that the memory is emptied and filled again.
 - **The score** of each candidate is computed from these plain values with the same part functions and
   the same sum as :func:`~node.search.matching.scoring.score` (:func:`~node.search.matching.scoring.total`),
   so it is the same number to the last bit; no ``Supply`` or ``Match`` object is made for a candidate
   that is not kept.
+- **Only the candidates that may come next are scored** (:func:`ranked`): each gets a cheap upper
+  bound of its score first (the distance from :func:`low_km`, price and recency at their best), and
+  candidates are scored in the order of their bounds until the best scored beats the next bound.
 - **The order** is the one of every ranking: the higher score, then the nearer, then the older account
   (the lower id). :func:`best` gives it a slice at a time: the best ``first`` by a heap, the rest sorted
   only if the caller asks for more (who reads the accounts of the kept ones, drops those suspended
@@ -69,6 +73,7 @@ __all__ = [
 
 CACHE_SIZE = 50_000
 FAR = 1e9  # the distance that sorts an unknown one last
+SLOTS = 21  # parts of the days of the week (availability.slot)
 _T = TypeVar("_T")
 
 
@@ -80,7 +85,7 @@ class Static:
     status: str
     categories: frozenset[str]
     terms: frozenset[str]
-    weekdays: int | None  # bit mask, 1 is Monday
+    slots: int | None  # bit mask, 1 is Monday morning (availability.slot)
     reputation_mean: Decimal | None
     reputation_count: int
     price: Price | None
@@ -100,7 +105,7 @@ _STATIC_COLUMNS = (
     MatchProfile.provider_status,
     MatchProfile.categories,
     MatchProfile.terms,
-    MatchProfile.weekdays,
+    MatchProfile.slots,
     MatchProfile.reputation_mean,
     MatchProfile.reputation_count,
     MatchProfile.price_amount,
@@ -119,10 +124,10 @@ def forget() -> None:
 
 
 def _static(row: Sequence[object]) -> Static:
-    (_v, status, categories, terms, weekdays, mean, count, amount, currency, basis, done, ended, last) = row
+    (_v, status, categories, terms, slots, mean, count, amount, currency, basis, done, ended, last) = row
     assert isinstance(status, str) and isinstance(categories, str) and isinstance(terms, str)
     assert isinstance(count, int) and isinstance(done, int) and isinstance(ended, int)
-    assert weekdays is None or isinstance(weekdays, int)
+    assert slots is None or isinstance(slots, int)
     assert last is None or isinstance(last, datetime)
     price = None
     if amount is not None and currency and basis:
@@ -134,7 +139,7 @@ def _static(row: Sequence[object]) -> Static:
         status=status,
         categories=_shared(frozenset(map(sys.intern, categories.split()))),
         terms=frozenset(map(sys.intern, terms.split())),
-        weekdays=weekdays,
+        slots=slots,
         reputation_mean=reputation_mean,
         reputation_count=count,
         price=price,
@@ -197,7 +202,7 @@ def scored(
     category, group = need.category, _group(need.category)
     lat, lon = need.lat, need.lon
     placed = lat is not None and lon is not None
-    days = None if need.weekdays is None else sum(1 << d for d in need.weekdays)
+    days = None if need.slots is None else sum(1 << d for d in need.slots)
     budget = need.budget
     allowed: dict[str, bool] = {}
     found: list[Entry] = []
@@ -227,10 +232,10 @@ def scored(
             if km > radius:
                 continue
             distance = 1.0 - km / radius if radius > 0 else 1.0
-        if days is None or static.weekdays is None:
+        if days is None or static.slots is None:
             availability = UNKNOWN
         else:
-            availability = 1.0 if days & static.weekdays else 0.0
+            availability = 1.0 if days & static.slots else 0.0
         price = UNKNOWN if budget is None or static.price is None else price_part(budget, static.price)[0]
         idle = None if static.last_active is None else max(0, (now - static.last_active).days)
         recency = recency_part(idle)
@@ -279,7 +284,7 @@ def ranked(
     category, group = need.category, _group(need.category)
     lat, lon = need.lat, need.lon
     placed = lat is not None and lon is not None
-    days = None if need.weekdays is None else sum(1 << d for d in need.weekdays)
+    days = None if need.slots is None else sum(1 << d for d in need.slots)
     budget = need.budget
     w0, w1, w2, w3 = (WEIGHTS[k] for k in ("category", "text", "distance", "availability"))
     allowed: dict[str, bool] = {}
@@ -315,10 +320,10 @@ def ranked(
             if km > radius:
                 continue  # the great-circle distance is further still
             near = 1.0 - km / radius if radius > 0 else 1.0
-        if days is None or static.weekdays is None:
+        if days is None or static.slots is None:
             availability = UNKNOWN
         else:
-            availability = 1.0 if days & static.weekdays else 0.0
+            availability = 1.0 if days & static.slots else 0.0
         bound = w0 * same + w1 * text + w2 * near + w3 * availability + static.ceiling
         if bound >= floor:
             bounds.append(bound)
@@ -335,10 +340,10 @@ def ranked(
             if km > radius:
                 return None
             distance = 1.0 - km / radius if radius > 0 else 1.0
-        if days is None or static.weekdays is None:
+        if days is None or static.slots is None:
             availability = UNKNOWN
         else:
-            availability = 1.0 if days & static.weekdays else 0.0
+            availability = 1.0 if days & static.slots else 0.0
         if budget is None or static.price is None:
             price = UNKNOWN
         else:
@@ -389,8 +394,8 @@ def match_of(need: Need, entry: Entry, rows: Sequence[Near], now: datetime) -> M
     static = entry[4]
     _user_id, _version, lat, lon, radius = rows[entry[3]]
     days = None
-    if static.weekdays is not None:
-        days = frozenset(d for d in range(7) if static.weekdays & (1 << d))
+    if static.slots is not None:
+        days = frozenset(d for d in range(SLOTS) if static.slots & (1 << d))
     supply = Supply(
         uri="",
         categories=static.categories,
@@ -398,7 +403,7 @@ def match_of(need: Need, entry: Entry, rows: Sequence[Near], now: datetime) -> M
         lat=lat,
         lon=lon,
         radius_km=radius,
-        weekdays=days,
+        slots=days,
         reputation_mean=static.reputation_mean,
         reputation_count=static.reputation_count,
         price=static.price,
