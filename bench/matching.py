@@ -22,7 +22,11 @@ first (the first, with the memory of rows empty, is given apart as the cold cost
 **full** = the whole ranking of every candidate
 (:func:`~node.search.matching.candidates.providers_for_demand`), checked to begin with the same people;
 **query** = the pre-filter query alone (:func:`~node.search.matching.profiles.nearby`), the floor of a
-ranking that reads its candidates from the database. Figures are p50 and p95 over the demands.
+ranking that reads its candidates from the database; **score all** and **score bounded** = the scoring
+of the pre-filtered rows alone (in memory), to the first slice, by scoring every candidate then taking
+the best (:func:`~node.search.matching.ranking.scored`, the ranking before the bound) and by
+:func:`~node.search.matching.ranking.ranked`, alternated twice per demand and checked to agree.
+Figures are p50 and p95 over the demands.
 """
 
 from __future__ import annotations
@@ -167,6 +171,9 @@ def run(url: str, offers: int, per: int, demands: int, spread: str) -> dict[str,
         profiles.refresh(settings, utcnow(), session=session)
         built = time.perf_counter() - started
     refreshes, ranks, fulls, queries, found, considered = [], [], [], [], [], []
+    scans: list[float] = []
+    bounds: list[float] = []
+    eligible = candidates.eligible
     first = window(settings)
     ranking.forget()  # the first ranking reads every row it meets: the cold cost
     cold = 0.0
@@ -193,8 +200,19 @@ def run(url: str, offers: int, per: int, demands: int, spread: str) -> dict[str,
             found.append(len(ranked))
             need = candidates.need_of(demand)
             started = time.perf_counter()
-            considered.append(len(profiles.nearby(need, session=session, alerts_only=True)))
+            near = profiles.nearby(need, session=session, alerts_only=True)
             queries.append(time.perf_counter() - started)
+            considered.append(len(near))
+            now, author = utcnow(), demand.local_author_id
+            for _ in range(2):  # alternated, twice: the same load for both
+                started = time.perf_counter()
+                everyone = ranking.scored(need, near, now, author_id=author, eligible=eligible)
+                head = next(ranking.best(everyone, first), [])
+                scans.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                bounded = ranking.ranked(need, near, now, author_id=author, eligible=eligible, first=first)
+                assert next(bounded, []) == head
+                bounds.append(time.perf_counter() - started)
             session.expunge_all()
     engine.dispose()
     rank, query = _percentiles(ranks[1:]), _percentiles(queries)
@@ -210,6 +228,8 @@ def run(url: str, offers: int, per: int, demands: int, spread: str) -> dict[str,
         "rank_cold_ms": round(cold * 1000, 1),
         "full": _percentiles(fulls),
         "query": query,
+        "score_all": _percentiles(scans),
+        "score_bounded": _percentiles(bounds),
         "candidates_mean": round(statistics.mean(considered), 1),
         "ranked_mean": round(statistics.mean(found), 1),
         "ratio_rank_to_query_p50": round(rank["p50_ms"] / max(query["p50_ms"], 0.001), 1),
@@ -257,6 +277,10 @@ def main() -> None:
         f"p95 {figures['rank']['p95_ms']} ms (first, cold: {figures['rank_cold_ms']} ms); "
         f"full ranking p50 {figures['full']['p50_ms']} ms, p95 {figures['full']['p95_ms']} ms; "
         f"query p50 {figures['query']['p50_ms']} ms; "
+        f"scoring every candidate p50 {figures['score_all']['p50_ms']} ms, "
+        f"p95 {figures['score_all']['p95_ms']} ms; "
+        f"with the bound p50 {figures['score_bounded']['p50_ms']} ms, "
+        f"p95 {figures['score_bounded']['p95_ms']} ms; "
         f"{figures['candidates_mean']} candidates, {figures['ranked_mean']} ranked on average; "
         f"ratio rank / query at p50 {figures['ratio_rank_to_query_p50']}"
     )

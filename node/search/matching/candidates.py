@@ -31,7 +31,7 @@ from node.market.evaluations.service import reputations_of
 from node.market.models import Proposal
 from node.search.matching import profiles, ranking
 from node.search.matching.scoring import MIN_SCORE, Match, Need, Supply, price_of, score, text_terms
-from node.search.matching.supplies import Person, is_open, people_of_node, radii, radius_of, weekdays_of
+from node.search.matching.supplies import Person, is_open, people_of_node, radii, radius_of, slots_of
 from node.settings import Settings
 
 __all__ = [
@@ -47,8 +47,9 @@ __all__ = [
     "person_supply",
     "providers_for_demand",
     "demands_for_offer",
+    "eligible",
     "radius_of",
-    "weekdays_of",
+    "slots_of",
 ]
 
 
@@ -70,7 +71,7 @@ def need_of(demand: Proposal) -> Need:
         terms=text_terms(demand.title, demand.description),
         lat=demand.latitude,
         lon=demand.longitude,
-        weekdays=weekdays_of(demand.schedule),
+        slots=slots_of(demand.schedule),
         budget=price_of(demand.price_amount, demand.price_currency, demand.price_basis),
     )
 
@@ -99,7 +100,7 @@ def _blocks(*, session: Session, users: Iterable[int]) -> set[tuple[int, str]]:
     return {(row.user_id, row.blocked_uri) for row in rows}
 
 
-def _eligible(category: str | None, status: str) -> bool:
+def eligible(category: str | None, status: str) -> bool:
     try:
         return may_provide(category, status)
     except UnknownCategory:
@@ -167,7 +168,7 @@ def providers_for_demand(
             continue
         if alerts_only and not person.alerts:
             continue
-        if not _eligible(demand.category, person.user.provider_status):
+        if not eligible(demand.category, person.user.provider_status):
             continue
         match = score(need, person.supply, now)
         if match is not None:
@@ -197,8 +198,7 @@ def iter_providers(
     author_id = demand.local_author_id
     rows = profiles.nearby(need, session=session, alerts_only=alerts_only)
     ranking.load(rows, session=session)
-    entries = ranking.scored(need, rows, now, author_id=author_id, eligible=_eligible)
-    for part in ranking.best(entries, max(first, 1)):
+    for part in ranking.ranked(need, rows, now, author_id=author_id, eligible=eligible, first=max(first, 1)):
         users = {u.pk: u for u in _active([e[2] for e in part], session=session) if u.offers_services}
         blocks = _blocks(session=session, users=list(users) + ([author_id] if author_id else []))
         for entry in part:
@@ -229,7 +229,7 @@ def offer_supplies(settings: Settings, offers: Sequence[Proposal], *, session: S
                 lat=offer.latitude,
                 lon=offer.longitude,
                 radius_km=float(radius_of(settings, own.get(offer.local_author_id or 0))),
-                weekdays=weekdays_of(offer.schedule),
+                slots=slots_of(offer.schedule),
                 reputation_mean=reputation.mean,
                 reputation_count=reputation.count,
                 price=price_of(offer.price_amount, offer.price_currency, offer.price_basis),
@@ -242,7 +242,7 @@ def _offer_may_answer(offer: Proposal, demand: Proposal, *, session: Session) ->
     if offer.local_author_id is None:
         return _remote_offer_eligible(offer, demand.category)
     author = session.get(User, offer.local_author_id)
-    return author is not None and _eligible(demand.category, author.provider_status)
+    return author is not None and eligible(demand.category, author.provider_status)
 
 
 def demands_for_offer(

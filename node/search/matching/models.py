@@ -72,7 +72,8 @@ class MatchProfile(SQLModel, table=True):
     is matched with one query (:mod:`node.search.matching.profiles`, which refreshes the rows of the
     people whose profile, offers, settings, agreements or evaluations changed). ``categories`` and
     ``terms`` are space-separated (with a space at both ends, so ``LIKE '% slug %'`` finds a category);
-    the box is the radius around the commune's centre; ``weekdays`` is a bit mask (1 is Monday);
+    the box is the radius around the commune's centre; ``slots`` is a bit mask of the parts of the
+    days of the week (:func:`~node.search.availability.slot`: bit 0 is Monday morning);
     ``alerts`` whether the person opted in to match alerts; ``version`` a digest of what scoring reads
     of the row besides its place (:mod:`node.search.matching.ranking` keeps each version in memory)."""
 
@@ -95,7 +96,7 @@ class MatchProfile(SQLModel, table=True):
     lat_max: float | None = Field(default=None)
     lon_min: float | None = Field(default=None)
     lon_max: float | None = Field(default=None)
-    weekdays: int | None = Field(default=None)
+    slots: int | None = Field(default=None)
     reputation_mean: Decimal | None = Field(default=None, sa_column=Column(Numeric(4, 2), nullable=True))
     reputation_count: int = Field(default=0)
     price_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 2), nullable=True))

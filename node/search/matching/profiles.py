@@ -42,7 +42,16 @@ from node.search.matching.scoring import Need
 from node.search.matching.supplies import Person, people_of_node
 from node.settings import Settings
 
-__all__ = ["MARGIN", "KM_PER_DEGREE", "MatchProfile", "Near", "group_slugs", "nearby", "refresh"]
+__all__ = [
+    "MARGIN",
+    "KM_PER_DEGREE",
+    "MatchProfile",
+    "Near",
+    "group_slugs",
+    "nearby",
+    "refresh",
+    "replace_all",
+]
 
 MARGIN = timedelta(minutes=2)
 KM_PER_DEGREE = 111.2
@@ -62,7 +71,7 @@ def _version(row: MatchProfile) -> int:
     mean = None if row.reputation_mean is None else round(Decimal(row.reputation_mean), 2)
     price = None if row.price_amount is None else round(Decimal(row.price_amount), 2)
     last = row.last_active_at.isoformat() if row.last_active_at is not None else None
-    seen = (row.provider_status, row.categories, row.terms, row.weekdays, mean, row.reputation_count, price)
+    seen = (row.provider_status, row.categories, row.terms, row.slots, mean, row.reputation_count, price)
     text = repr(seen + (row.price_currency, row.price_basis, row.completed, row.finished, last))
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
 
@@ -77,7 +86,7 @@ def _row(person: Person, now: datetime) -> MatchProfile:
         lat=supply.lat,
         lon=supply.lon,
         radius_km=supply.radius_km,
-        weekdays=_bits(supply.weekdays),
+        slots=_bits(supply.slots),
         reputation_mean=supply.reputation_mean,
         reputation_count=supply.reputation_count,
         price_amount=supply.price.amount if supply.price else None,
@@ -158,6 +167,11 @@ def _store(people: Sequence[Person], ids: Iterable[int] | None, now: datetime, *
     ]
     if categories:
         session.execute(insert(MatchProfileCategory), categories)
+
+
+def replace_all(people: Sequence[Person], now: datetime, *, session: Session) -> None:
+    """Replace the whole table with the rows of ``people`` (as they are, without reading anything)."""
+    _store(people, None, now, session=session)
 
 
 def refresh(settings: Settings, now: datetime, *, session: Session) -> int:

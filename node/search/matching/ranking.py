@@ -3,15 +3,19 @@ in order: the job ranks every new demand against all the providers within reach,
 node, and tells a handful of them.
 
 - **What a row says** besides its place is kept in memory by its version (a digest of the row made when
-  the row is built, :data:`MatchProfile.version`): categories and words as frozensets, the days as a bit
-  mask, the parts of the score that do not depend on the demand (reputation, completion). A ranking
-  reads from the table only the rows whose version it has not seen (:func:`load`). At most
-  :data:`CACHE_SIZE` versions are kept (about 2 KB each with 30 words, the strings shared);
+  the row is built, :data:`MatchProfile.version`): categories and words as frozensets, the parts of
+  days as a bit mask, the parts of the score that do not depend on the demand (reputation,
+  completion). A ranking reads from the table only the rows whose version it has not seen
+  (:func:`load`). At most :data:`CACHE_SIZE` versions are kept (about 2 KB each with 30 words, the
+  strings shared);
   past that the memory is emptied and filled again.
 - **The score** of each candidate is computed from these plain values with the same part functions and
   the same sum as :func:`~node.search.matching.scoring.score` (:func:`~node.search.matching.scoring.total`),
   so it is the same number to the last bit; no ``Supply`` or ``Match`` object is made for a candidate
   that is not kept.
+- **Only the candidates that may come next are scored** (:func:`ranked`): each gets a cheap upper
+  bound of its score first (the distance from :func:`low_km`, price and recency at their best), and
+  candidates are scored in the order of their bounds until the best scored beats the next bound.
 - **The order** is the one of every ranking: the higher score, then the nearer, then the older account
   (the lower id). :func:`best` gives it a slice at a time: the best ``first`` by a heap, the rest sorted
   only if the caller asks for more (who reads the accounts of the kept ones, drops those suspended
@@ -21,23 +25,26 @@ node, and tells a handful of them.
 from __future__ import annotations
 
 import heapq
+import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar, cast
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from node.catalog.categories import UnknownCategory, by_slug, in_group
-from node.places.gazetteer import great_circle_km
+from node.places.gazetteer import EARTH_RADIUS_KM, great_circle_km
 from node.search.matching.models import MatchProfile
 from node.search.matching.profiles import Near
 from node.search.matching.scoring import (
     MIN_SCORE,
     RELATED_CATEGORY,
     UNKNOWN,
+    WEIGHTS,
     Match,
     Need,
     Price,
@@ -50,10 +57,24 @@ from node.search.matching.scoring import (
     total,
 )
 
-__all__ = ["CACHE_SIZE", "Entry", "Static", "best", "forget", "load", "match_of", "scored"]
+__all__ = [
+    "CACHE_SIZE",
+    "EPS",
+    "Entry",
+    "Static",
+    "best",
+    "forget",
+    "load",
+    "low_km",
+    "match_of",
+    "ranked",
+    "scored",
+]
 
 CACHE_SIZE = 50_000
 FAR = 1e9  # the distance that sorts an unknown one last
+SLOTS = 21  # parts of the days of the week (availability.slot)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +85,7 @@ class Static:
     status: str
     categories: frozenset[str]
     terms: frozenset[str]
-    weekdays: int | None  # bit mask, 1 is Monday
+    slots: int | None  # bit mask, 1 is Monday morning (availability.slot)
     reputation_mean: Decimal | None
     reputation_count: int
     price: Price | None
@@ -73,16 +94,18 @@ class Static:
     last_active: datetime | None
     reputation: float
     completion: float
+    ceiling: float  # the weighted parts that depend on the row alone, price and recency taken at 1
 
 
 _CACHE: dict[int, Static] = {}
+_SHARED: dict[object, object] = {}  # equal category sets and prices as one object (memos go by identity)
 
 _STATIC_COLUMNS = (
     MatchProfile.version,
     MatchProfile.provider_status,
     MatchProfile.categories,
     MatchProfile.terms,
-    MatchProfile.weekdays,
+    MatchProfile.slots,
     MatchProfile.reputation_mean,
     MatchProfile.reputation_count,
     MatchProfile.price_amount,
@@ -97,32 +120,42 @@ _STATIC_COLUMNS = (
 def forget() -> None:
     """Empty the memory of rows (a measurement of the cold cost starts with it)."""
     _CACHE.clear()
+    _SHARED.clear()
 
 
 def _static(row: Sequence[object]) -> Static:
-    (_v, status, categories, terms, weekdays, mean, count, amount, currency, basis, done, ended, last) = row
+    (_v, status, categories, terms, slots, mean, count, amount, currency, basis, done, ended, last) = row
     assert isinstance(status, str) and isinstance(categories, str) and isinstance(terms, str)
     assert isinstance(count, int) and isinstance(done, int) and isinstance(ended, int)
-    assert weekdays is None or isinstance(weekdays, int)
+    assert slots is None or isinstance(slots, int)
     assert last is None or isinstance(last, datetime)
     price = None
     if amount is not None and currency and basis:
-        price = Price(Decimal(str(amount)), str(currency), str(basis))
+        price = _shared(Price(Decimal(str(amount)), str(currency), str(basis)))
     reputation_mean = Decimal(str(mean)) if mean is not None else None
+    reputation, completion = reputation_part(reputation_mean, count), completion_part(done, ended)
+    w = WEIGHTS
     return Static(
         status=status,
-        categories=frozenset(map(sys.intern, categories.split())),
+        categories=_shared(frozenset(map(sys.intern, categories.split()))),
         terms=frozenset(map(sys.intern, terms.split())),
-        weekdays=weekdays,
+        slots=slots,
         reputation_mean=reputation_mean,
         reputation_count=count,
         price=price,
         completed=done,
         finished=ended,
         last_active=last,
-        reputation=reputation_part(reputation_mean, count),
-        completion=completion_part(done, ended),
+        reputation=reputation,
+        completion=completion,
+        ceiling=w["reputation"] * reputation + w["price"] + w["completion"] * completion + w["recency"],
     )
+
+
+def _shared(value: _T) -> _T:
+    if len(_SHARED) > CACHE_SIZE:
+        _SHARED.clear()
+    return cast("_T", _SHARED.setdefault(value, value))
 
 
 def load(rows: Sequence[Near], *, session: Session) -> None:
@@ -169,7 +202,7 @@ def scored(
     category, group = need.category, _group(need.category)
     lat, lon = need.lat, need.lon
     placed = lat is not None and lon is not None
-    days = None if need.weekdays is None else sum(1 << d for d in need.weekdays)
+    days = None if need.slots is None else sum(1 << d for d in need.slots)
     budget = need.budget
     allowed: dict[str, bool] = {}
     found: list[Entry] = []
@@ -199,10 +232,10 @@ def scored(
             if km > radius:
                 continue
             distance = 1.0 - km / radius if radius > 0 else 1.0
-        if days is None or static.weekdays is None:
+        if days is None or static.slots is None:
             availability = UNKNOWN
         else:
-            availability = 1.0 if days & static.weekdays else 0.0
+            availability = 1.0 if days & static.slots else 0.0
         price = UNKNOWN if budget is None or static.price is None else price_part(budget, static.price)[0]
         idle = None if static.last_active is None else max(0, (now - static.last_active).days)
         recency = recency_part(idle)
@@ -211,6 +244,136 @@ def scored(
         if value >= MIN_SCORE:
             found.append((-value, FAR if km is None else km, user_id, index, static))
     return found
+
+
+_LOW_KM_PER_DEGREE = 0.99 * EARTH_RADIUS_KM * math.pi / 180
+"""Kilometres per degree of the equirectangular distance that stays under the great-circle one: the
+flat distance (the longitudes scaled by the cosine of the latitude farther from the equator) differs
+from it by well under 1 % within a few hundred kilometres (``tests/search/test_matching_bound.py``)."""
+EPS = 1.0001e-4  # a score is rounded to 4 decimals: at most half of 1e-4 above the sum of its parts
+
+
+def low_km(lat: float, lon: float, row_lat: float, row_lon: float) -> float:
+    """A cheap distance no greater than :func:`great_circle_km` (0 when it cannot tell: over the
+    antimeridian or near a pole)."""
+    top = max(abs(lat), abs(row_lat))
+    dx = row_lon - lon
+    if top > 80 or abs(dx) > 180:
+        return 0.0
+    dx *= math.cos(math.radians(top))
+    dy = row_lat - lat
+    return _LOW_KM_PER_DEGREE * math.sqrt(dx * dx + dy * dy)
+
+
+def ranked(
+    need: Need,
+    rows: Sequence[Near],
+    now: datetime,
+    *,
+    author_id: int | None,
+    eligible: Callable[[str | None, str], bool],
+    first: int,
+) -> Iterator[list[Entry]]:
+    """The candidates of ``rows`` that match ``need`` (those of :func:`scored`) in order, a slice of
+    ``first`` at a time, scoring in full only those that may come next: every candidate gets a cheap
+    upper bound of its score (its parts exact but the distance, taken from :func:`low_km`, the price and
+    the recency, taken at 1), and the candidates are scored in the order of their bounds until the best
+    scored one beats the bound of the next (:data:`EPS` above it); the others are never scored."""
+    cache = _CACHE
+    terms, count = need.terms, len(need.terms)
+    category, group = need.category, _group(need.category)
+    lat, lon = need.lat, need.lon
+    placed = lat is not None and lon is not None
+    days = None if need.slots is None else sum(1 << d for d in need.slots)
+    budget = need.budget
+    w0, w1, w2, w3 = (WEIGHTS[k] for k in ("category", "text", "distance", "availability"))
+    allowed: dict[str, bool] = {}
+    kinds: dict[frozenset[str], float] = {}
+    bounds: list[float] = []
+    which: list[tuple[int, Static, float, float]] = []  # row index, its row, category, text
+    floor = MIN_SCORE - EPS
+    for index, (user_id, version, row_lat, row_lon, radius) in enumerate(rows):
+        static = cache.get(version)
+        if static is None or user_id == author_id:
+            continue
+        ok = allowed.get(static.status)
+        if ok is None:
+            ok = allowed[static.status] = eligible(category, static.status)
+        if not ok:
+            continue
+        same = kinds.get(static.categories)
+        if same is None:
+            if category is None:
+                same = 0.0
+            elif category in static.categories:
+                same = 1.0
+            else:
+                same = 0.0 if group.isdisjoint(static.categories) else RELATED_CATEGORY
+            kinds[static.categories] = same
+        text = len(terms & static.terms) / count if count else 0.0
+        if same == 0.0 and text == 0.0:
+            continue
+        near = 0.0
+        if placed and row_lat is not None and row_lon is not None:
+            assert lat is not None and lon is not None
+            km = low_km(lat, lon, row_lat, row_lon)
+            if km > radius:
+                continue  # the great-circle distance is further still
+            near = 1.0 - km / radius if radius > 0 else 1.0
+        if days is None or static.slots is None:
+            availability = UNKNOWN
+        else:
+            availability = 1.0 if days & static.slots else 0.0
+        bound = w0 * same + w1 * text + w2 * near + w3 * availability + static.ceiling
+        if bound >= floor:
+            bounds.append(bound)
+            which.append((index, static, same, text))
+    prices: dict[int, float] = {}
+
+    def exact(index: int, static: Static, same: float, text: float) -> Entry | None:
+        user_id, _version, row_lat, row_lon, radius = rows[index]
+        km = None
+        distance = 0.0
+        if placed and row_lat is not None and row_lon is not None:
+            assert lat is not None and lon is not None
+            km = great_circle_km(lat, lon, row_lat, row_lon)
+            if km > radius:
+                return None
+            distance = 1.0 - km / radius if radius > 0 else 1.0
+        if days is None or static.slots is None:
+            availability = UNKNOWN
+        else:
+            availability = 1.0 if days & static.slots else 0.0
+        if budget is None or static.price is None:
+            price = UNKNOWN
+        else:
+            price = prices.get(id(static.price), -1.0)
+            if price < 0:
+                price = prices[id(static.price)] = price_part(budget, static.price)[0]
+        idle = None if static.last_active is None else max(0, (now - static.last_active).days)
+        fixed = static.reputation, price, static.completion, recency_part(idle)
+        value = total(same, text, distance, availability, *fixed)
+        if value < MIN_SCORE:
+            return None
+        return (-value, FAR if km is None else km, user_id, index, static)
+
+    order = sorted(range(len(bounds)), key=bounds.__getitem__, reverse=True)
+    heap: list[Entry] = []
+    at, part = 0, []
+    while True:
+        while at < len(order) and bounds[order[at]] >= (-heap[0][0] - EPS if heap else floor):
+            entry = exact(*which[order[at]])
+            at += 1
+            if entry is not None:
+                heapq.heappush(heap, entry)
+        if not heap:
+            break
+        part.append(heapq.heappop(heap))
+        if len(part) >= first:
+            yield part
+            part = []
+    if part:
+        yield part
 
 
 def best(entries: list[Entry], first: int) -> Iterator[list[Entry]]:
@@ -231,8 +394,8 @@ def match_of(need: Need, entry: Entry, rows: Sequence[Near], now: datetime) -> M
     static = entry[4]
     _user_id, _version, lat, lon, radius = rows[entry[3]]
     days = None
-    if static.weekdays is not None:
-        days = frozenset(d for d in range(7) if static.weekdays & (1 << d))
+    if static.slots is not None:
+        days = frozenset(d for d in range(SLOTS) if static.slots & (1 << d))
     supply = Supply(
         uri="",
         categories=static.categories,
@@ -240,7 +403,7 @@ def match_of(need: Need, entry: Entry, rows: Sequence[Near], now: datetime) -> M
         lat=lat,
         lon=lon,
         radius_km=radius,
-        weekdays=days,
+        slots=days,
         reputation_mean=static.reputation_mean,
         reputation_count=static.reputation_count,
         price=static.price,

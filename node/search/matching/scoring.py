@@ -9,8 +9,10 @@ The score is a weighted sum of eight parts, each between 0 and 1 (:data:`WEIGHTS
   the supply's words.
 - ``distance``: 1 at the same place, falling linearly to 0 at the supply's radius; beyond the radius
   the pair is **no match at all**; 0 when a place is unknown.
-- ``availability``: 1 when the demand's days of the week meet the supply's, 0 when they do not,
-  :data:`UNKNOWN` when either side says nothing.
+- ``availability``: 1 when the demand's parts of the days of the week (morning, afternoon or evening of
+  each day, :func:`~node.search.availability.slot`) meet the supply's, 0 when they do not (a provider
+  available Tuesday mornings does not answer a demand for Tuesday at 18:00), :data:`UNKNOWN` when
+  either side says nothing.
 - ``reputation``: the mean evaluation pulled towards :data:`PRIOR_MEAN` by :data:`PRIOR_WEIGHT`
   pseudo-evaluations (few evaluations count little), from 1 → 0 to 5 → 1.
 - ``price``: 1 when the supply's price is within the demand's budget (same currency and basis), falling
@@ -134,7 +136,7 @@ class Need:
     terms: frozenset[str]
     lat: float | None
     lon: float | None
-    weekdays: frozenset[int] | None = None
+    slots: frozenset[int] | None = None  # parts of days of the week (availability.slot)
     budget: Price | None = None
 
 
@@ -148,7 +150,7 @@ class Supply:
     lat: float | None
     lon: float | None
     radius_km: float
-    weekdays: frozenset[int] | None = None
+    slots: frozenset[int] | None = None
     reputation_mean: Decimal | None = None
     reputation_count: int = 0
     price: Price | None = None
@@ -165,7 +167,7 @@ class Match:
     parts: dict[str, float] = field(default_factory=dict)
     category: str = "none"  # same | related | none
     distance_km: float | None = None
-    common_days: tuple[int, ...] = ()
+    common_slots: tuple[int, ...] = ()
     reputation_mean: Decimal | None = None
     reputation_count: int = 0
     price: Price | None = None
@@ -271,10 +273,10 @@ def score(need: Need, supply: Supply, now: datetime | None = None) -> Match | No
             return None
         distance = 1.0 - distance_km / supply.radius_km if supply.radius_km > 0 else 1.0
     common: tuple[int, ...] = ()
-    if need.weekdays is None or supply.weekdays is None:
+    if need.slots is None or supply.slots is None:
         availability = UNKNOWN
     else:
-        common = tuple(sorted(need.weekdays & supply.weekdays))
+        common = tuple(sorted(need.slots & supply.slots))
         availability = 1.0 if common else 0.0
     price, within = price_part(need.budget, supply.price)
     idle: int | None = None
@@ -295,7 +297,7 @@ def score(need: Need, supply: Supply, now: datetime | None = None) -> Match | No
         parts=parts,
         category=kind,
         distance_km=distance_km,
-        common_days=common,
+        common_slots=common,
         reputation_mean=supply.reputation_mean,
         reputation_count=supply.reputation_count,
         price=supply.price,
@@ -309,6 +311,10 @@ def score(need: Need, supply: Supply, now: datetime | None = None) -> Match | No
 _DAYS = {
     "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_PARTS = {  # the parts of a day of availability.PARTS, in their order
+    "fr": ("matin", "après-midi", "soir"),
+    "en": ("mornings", "afternoons", "evenings"),
 }
 _WORDS = {
     "fr": {
@@ -334,7 +340,7 @@ _WORDS = {
         "related": "related service",
         "here": "same commune",
         "km": "{km} km away",
-        "days": "available on {days}",
+        "days": "available {days}",
         "rated": "{mean}/5 from {count} evaluation{s}",
         "new": "not evaluated yet",
         "within": "within your budget ({price})",
@@ -379,6 +385,21 @@ def _activity(idle_days: int, lang: str) -> str:
     return words["idle_months"].format(n=idle_days // 30)
 
 
+def _when(slots: Iterable[int], lang: str) -> str:
+    """Parts of days of the week (:func:`~node.search.availability.slot`) in words: "mardi matin et
+    jeudi", "Tuesday mornings and Thursdays"."""
+    days: dict[int, list[int]] = {}
+    for slot in sorted(slots):
+        days.setdefault(slot // 3, []).append(slot % 3)
+    found = []
+    for day, parts in days.items():
+        if len(parts) == 3:
+            found.append(_DAYS[lang][day] + ("s" if lang == "en" else ""))
+        else:
+            found.append(_DAYS[lang][day] + " " + _join((_PARTS[lang][p] for p in parts), lang))
+    return _join(found, lang)
+
+
 def reasons(match: Match, lang: str) -> list[str]:
     """Why a match was made, in French or English: "3 km", "disponible le mardi", "4,8/5 sur 12
     évaluations"..."""
@@ -390,8 +411,8 @@ def reasons(match: Match, lang: str) -> list[str]:
     if match.distance_km is not None:
         km = match.distance_km
         found.append(words["here"] if km < 0.5 else words["km"].format(km=_number(km, lang)))
-    if match.common_days:
-        found.append(words["days"].format(days=_join((_DAYS[lang][d] for d in match.common_days), lang)))
+    if match.common_slots:
+        found.append(words["days"].format(days=_when(match.common_slots, lang)))
     if match.reputation_count and match.reputation_mean is not None:
         plural = "s" if match.reputation_count > 1 else ""
         found.append(

@@ -5,27 +5,25 @@ for one person when their own suggestions are shown."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, or_, select
 
 from node.accounts.models import AccountStatus, User, UserCategory
 from node.activitypub.actors import local
-from node.market import schedule as sched
 from node.market.evaluations.service import reputations_of
 from node.market.lifecycles import AgreementState, ProposalState
 from node.market.models import Agreement, Proposal
 from node.places.gazetteer import default_gazetteer
+from node.search import availability
 from node.search.matching.models import MatchSettings
 from node.search.matching.scoring import Price, Supply, price_of, text_terms
 from node.settings import Settings
 
-__all__ = ["Person", "is_open", "people_of_node", "radii", "radius_of", "weekdays_of"]
+__all__ = ["Person", "is_open", "people_of_node", "radii", "radius_of", "slots_of"]
 
 
 @dataclass(frozen=True)
@@ -38,22 +36,10 @@ class Person:
     alerts: bool = False  # opted in to match alerts
 
 
-def weekdays_of(schedule_json: str | None) -> frozenset[int] | None:
-    """The days of the week (0 is Monday) a stored schedule takes place on; None without one."""
-    if not schedule_json:
-        return None
-    try:
-        parsed = sched.from_json(json.loads(schedule_json))
-    except (ValueError, TypeError, KeyError):
-        return None
-    if parsed is None:
-        return None
-    if isinstance(parsed, sched.WeeklyRecurrence):
-        return frozenset(parsed.weekdays)
-    start = parsed.start.astimezone(ZoneInfo(sched.PARIS)).date()
-    end = parsed.end.astimezone(ZoneInfo(sched.PARIS)).date()
-    days = min((end - start).days + 1, 7)
-    return frozenset((start.weekday() + n) % 7 for n in range(days))
+def slots_of(schedule_json: str | None) -> frozenset[int] | None:
+    """The parts of the days of the week (:func:`~node.search.availability.slot`) a stored schedule
+    takes place in; None without one."""
+    return availability.slots(schedule_json)
 
 
 def is_open(now: datetime) -> ColumnElement[bool]:
@@ -180,7 +166,7 @@ def people_of_node(
             texts[owner] += [offer.title, offer.description]
             if offer.category:
                 categories[owner].add(offer.category)
-            offered = weekdays_of(offer.schedule)
+            offered = slots_of(offer.schedule)
             if offered is not None:
                 days.setdefault(owner, set()).update(offered)
             price = price_of(offer.price_amount, offer.price_currency, offer.price_basis)
@@ -204,7 +190,7 @@ def people_of_node(
             lat=commune.lat if commune is not None else None,
             lon=commune.lon if commune is not None else None,
             radius_km=float(radius_of(settings, own.get(user.pk))),
-            weekdays=frozenset(days[user.pk]) if user.pk in days else None,
+            slots=frozenset(days[user.pk]) if user.pk in days else None,
             reputation_mean=reputation.mean,
             reputation_count=reputation.count,
             price=_cheapest(prices.get(user.pk, [])),
