@@ -2,8 +2,8 @@
 (``slots``, a bit per morning, afternoon and evening of each day) rather than the days alone
 (``weekdays``). The rows are built again by the next refresh (its cursor is removed).
 
-Revision ID: 0035
-Revises: 0034
+Revision ID: 0037
+Revises: 0036
 Create Date: 2026-12-07 18:20:00.000000
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0035"
-down_revision: str | None = "0034"
+revision: str = "0037"
+down_revision: str | None = "0036"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
