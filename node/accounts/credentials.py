@@ -6,16 +6,19 @@ is enough), with a short prefix kept in clear so that people can tell their toke
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from node.accounts.models import AccountStatus, ApiToken, Invite, User, WebSession
 from node.core.errors import N_, NotFound, ValidationFailed
+from node.core.sqlbase import table_of
 from node.core.timeutil import utcnow
 
 TOKEN_PREFIX = "asa_"
@@ -97,13 +100,25 @@ def open_web_session(user: User, *, session: Session, days: int) -> str:
     return secret
 
 
+@functools.cache
+def _web_session_statement() -> SelectOfScalar[User]:
+    """The account of a live web session (``token_hash``, unexpired at ``now``): read on every page of a
+    person logged in, so built once and executed with parameters."""
+    return (
+        select(User)
+        .join(WebSession, col(WebSession.user_id) == User.id)
+        .where(
+            col(WebSession.token_hash) == bindparam("token_hash"),
+            col(WebSession.expires_at) > bindparam("now", type_=table_of(WebSession).c.expires_at.type),
+        )
+    )
+
+
 def user_for_web_session(secret: str, *, session: Session) -> User | None:
     if not secret or len(secret) > 100:
         return None
     row = session.exec(
-        select(User)
-        .join(WebSession, col(WebSession.user_id) == User.id)
-        .where(WebSession.token_hash == digest(secret), col(WebSession.expires_at) > utcnow())
+        _web_session_statement(), params={"token_hash": digest(secret), "now": utcnow()}
     ).first()
     if row is None or row.status != AccountStatus.ACTIVE:
         return None

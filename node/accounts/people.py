@@ -3,10 +3,13 @@ another server (the cached actor), or nobody known. One query per kind, whatever
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from node.accounts.models import AccountStatus, User
 from node.activitypub.actors import local
@@ -43,8 +46,14 @@ def local_users(settings: Settings, uris: Iterable[str], *, session: Session) ->
     usernames = {name: uri for uri in uris if (name := local.local_username(settings, uri)) is not None}
     if not usernames:
         return {}
-    rows = session.exec(select(User).where(col(User.username).in_(list(usernames)))).all()
+    rows = session.exec(_users_statement(), params={"usernames": list(usernames)}).all()
     return {usernames[user.username]: user for user in rows}
+
+
+@functools.cache
+def _users_statement() -> SelectOfScalar[User]:
+    """The accounts named ``usernames``: every listing reads its authors' (built once)."""
+    return select(User).where(col(User.username).in_(bindparam("usernames", expanding=True)))
 
 
 def describe(
@@ -118,10 +127,14 @@ def node_names(domains: Iterable[str], *, session: Session) -> dict[str, str]:
     wanted = {domain for domain in domains if domain}
     if not wanted:
         return {}
-    rows = session.exec(
-        select(RemoteActor.domain, RemoteActor.uri, RemoteActor.name).where(
-            col(RemoteActor.domain).in_(sorted(wanted)),
-            col(RemoteActor.type).in_(("Application", "Service")),
-        )
-    ).all()
+    rows = session.exec(_node_names_statement(), params={"domains": sorted(wanted)}).all()
     return {domain: name for domain, uri, name in rows if name and uri.endswith("/actor")}
+
+
+@functools.cache
+def _node_names_statement() -> Select[str, str, str]:
+    """The node actors cached for ``domains``: listings name the nodes of their cards (built once)."""
+    return select(RemoteActor.domain, RemoteActor.uri, RemoteActor.name).where(
+        col(RemoteActor.domain).in_(bindparam("domains", expanding=True)),
+        col(RemoteActor.type).in_(("Application", "Service")),
+    )

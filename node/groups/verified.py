@@ -13,10 +13,13 @@ Only people of this node get badges: nothing about a remote person was checked h
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from node.accounts.models import User
 from node.accounts.service import siret_is_valid
@@ -40,21 +43,29 @@ class Fact:
     unchecked: str
 
 
+@functools.cache
+def _cooperatives_statement() -> Select[int | None, str]:
+    """The cooperatives ``user_ids`` are active members of: every listing reads its authors' (built once)."""
+    return (
+        select(col(Member.local_user_id), col(Group.display_name))
+        .join(Group, col(Group.id) == col(Member.group_id))
+        .where(
+            col(Member.local_user_id).in_(bindparam("user_ids", expanding=True)),
+            col(Member.state) == MembershipState.ACTIVE.value,
+            col(Group.legal_shape).in_(COOPERATIVE_SHAPES),
+            col(Group.state) == "active",
+        )
+        .order_by(col(Group.display_name))
+    )
+
+
 def facts_of(users: Iterable[User], *, session: Session) -> dict[int, list[Fact]]:
     """The verified facts of each of ``users`` (by id), the cooperatives read in one query."""
     people = [user for user in users if user.id is not None]
     groups: dict[int, list[str]] = {}
     if people:
         rows = session.exec(
-            select(Member.local_user_id, Group.display_name)
-            .join(Group, col(Group.id) == col(Member.group_id))
-            .where(
-                col(Member.local_user_id).in_([user.id for user in people]),
-                col(Member.state) == MembershipState.ACTIVE.value,
-                col(Group.legal_shape).in_(COOPERATIVE_SHAPES),
-                col(Group.state) == "active",
-            )
-            .order_by(col(Group.display_name))
+            _cooperatives_statement(), params={"user_ids": [user.id for user in people]}
         ).all()
         for user_id, name in rows:
             if user_id is not None:

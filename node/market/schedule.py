@@ -141,6 +141,11 @@ def _zone(name: str) -> ZoneInfo | None:
         return None
 
 
+def local_today(tz: str = PARIS) -> date:
+    """Today's date in ``tz`` (Paris when unknown), the day :func:`summary` writes dates for."""
+    return datetime.now(_zone(tz) or ZoneInfo(PARIS)).date()
+
+
 def _occurrence(rec: WeeklyRecurrence, day: date, zone: ZoneInfo) -> TimeWindow:
     end_day = day + timedelta(days=1) if rec.overnight else day
     return TimeWindow(
@@ -492,7 +497,7 @@ def summary(schedule: Schedule, lang: str, tz: str = PARIS, today: date | None =
     """
     language = _lang(lang)
     zone = _zone(tz) or ZoneInfo(PARIS)
-    this_year = (today or datetime.now(zone).date()).year
+    this_year = (today or local_today(tz)).year
     if isinstance(schedule, WeeklyRecurrence):
         days = _weekdays(schedule.weekdays, language)
         slot = _slot(schedule.start_time, schedule.end_time, language)

@@ -14,6 +14,7 @@ shows. Evaluations received from other nodes are checked and stored by
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -23,8 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import func
+from sqlalchemy import BindParameter, bindparam, func
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from node.accounts.models import AccountStatus, User
 from node.activitypub import addressing
@@ -503,18 +505,24 @@ def reputation_of(actor_uri: str, *, session: Session) -> Reputation:
     return reputations_of([actor_uri], session=session)[actor_uri]
 
 
+@functools.cache
+def _published_statement() -> SelectOfScalar[Evaluation]:
+    """The published evaluations of or carried out by ``uris``: every listing reads its authors' (built
+    once)."""
+    uris: BindParameter[str] = bindparam("uris", expanding=True)
+    return select(Evaluation).where(
+        col(Evaluation.evaluated_uri).in_(uris) | col(Evaluation.performer_uri).in_(uris),
+        col(Evaluation.state) == EvaluationState.PUBLISHED.value,
+    )
+
+
 def reputations_of(actor_uris: Iterable[str], *, session: Session) -> dict[str, Reputation]:
     """The reputation of several people at once (beside a list of bids), in one query."""
     uris = list(dict.fromkeys(actor_uris))
     scores: dict[str, list[Score]] = {uri: [] for uri in uris}
     for start in range(0, len(uris), 500):
         chunk = uris[start : start + 500]
-        rows = session.exec(
-            select(Evaluation).where(
-                col(Evaluation.evaluated_uri).in_(chunk) | col(Evaluation.performer_uri).in_(chunk),
-                col(Evaluation.state) == EvaluationState.PUBLISHED.value,
-            )
-        ).all()
+        rows = session.exec(_published_statement(), params={"uris": chunk}).all()
         for row in rows:
             # A group's evaluation counts for the group and for the member who carried the service out.
             for uri in dict.fromkeys((row.evaluated_uri, row.performer_uri)):

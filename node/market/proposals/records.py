@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal, cast
 
 from sqlalchemy import ColumnElement, and_, or_
@@ -180,18 +181,28 @@ def is_visible(row: Proposal, *, session: Session) -> bool:
 
 def price_of(row: Proposal) -> Price | None:
     """The price (or budget) of a proposal; None when free or left to the answers."""
-    if row.price_amount is None or row.price_currency not in ("EUR", "HOUR"):
+    return price_from(row.price_amount, row.price_currency, row.price_basis)
+
+
+def price_from(amount: Decimal | None, currency: str | None, basis: str | None) -> Price | None:
+    """:func:`price_of` from the three stored columns."""
+    if amount is None or currency not in ("EUR", "HOUR"):
         return None
-    basis: Basis = "total" if row.price_basis == "total" else "per_hour"
-    return Price(row.price_amount, cast(Currency, row.price_currency), basis)
+    per: Basis = "total" if basis == "total" else "per_hour"
+    return Price(amount, cast(Currency, currency), per)
 
 
 def schedule_of(row: Proposal) -> sched.Schedule | None:
     """The stored schedule of a proposal, or None (also for an unreadable stored value)."""
-    if not row.schedule:
+    return schedule_from(row.schedule)
+
+
+def schedule_from(stored: str | None) -> sched.Schedule | None:
+    """:func:`schedule_of` from the stored column."""
+    if not stored:
         return None
     try:
-        data = json.loads(row.schedule)
+        data = json.loads(stored)
         return sched.from_json(data) if isinstance(data, dict) else None
     except ValueError:
         return None

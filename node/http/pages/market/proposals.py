@@ -10,6 +10,8 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +26,8 @@ from node.accounts import people
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.addressing import AS_CONTEXT
-from node.catalog.categories import CATEGORIES, by_slug
+from node.catalog import categories
+from node.catalog.categories import CATEGORIES
 from node.core.errors import N_, DomainError, NotFound, PermissionDenied, Throttled, http_status
 from node.core.text import html_to_text, text_to_html
 from node.core.timeutil import utcnow
@@ -56,7 +59,14 @@ from node.market.proposals import notes as proposal_notes
 from node.market.proposals import photos as proposal_photos
 from node.market.proposals import reactions
 from node.market.proposals import service as proposals
-from node.market.proposals.records import MAX_PAGE, PAGE_SIZE, local_uuid, price_of, schedule_of, to_doc
+from node.market.proposals.records import (
+    MAX_PAGE,
+    PAGE_SIZE,
+    local_uuid,
+    price_from,
+    schedule_from,
+    to_doc,
+)
 from node.market.vocab import proposal_to_json
 from node.settings import Mode, Settings
 
@@ -70,27 +80,47 @@ LIFETIME_CHOICES = (7, 14, 30, 60, 90, 180)
 
 def card(settings: Settings, row: Proposal, lang: str) -> dict[str, Any]:
     """What a page shows of a proposal, already formatted for ``lang``."""
-    price = price_of(row)
-    schedule = schedule_of(row)
-    category = ""
-    if row.category:
-        category = by_slug(row.category).label_en if lang == "en" else by_slug(row.category).label_fr
+    origin, state, deadline = row.origin, row.state, row.bidding_deadline
+    postal_code, currency, hours = row.postal_code, row.price_currency, row.quantity_hours
     return {
         "row": row,
-        "url": urlsplit(row.ap_id).path if row.origin == "" else f"/proposals/remote/{row.id}",
-        "local": row.origin == "",
-        "node": row.origin or settings.domain,
-        "category": category,
-        "place": f"{row.commune_name} ({row.postal_code})" if row.postal_code else row.commune_name,
-        "price": format_price(price, lang) if price is not None else "",
-        "free": row.price_currency is None,
-        "hours": format_hours(row.quantity_hours, lang) if row.quantity_hours is not None else "",
-        "schedule": sched.summary(schedule, lang) if schedule is not None else "",
-        "open": row.state == ProposalState.OPEN.value,
-        "photos": proposal_photos.photos_of(row),
-        "takes_bids": row.bidding_deadline is not None
-        and accepts_bids(row.state, row.bidding_deadline, utcnow()),
+        "url": urlsplit(row.ap_id).path if origin == "" else f"/proposals/remote/{row.id}",
+        "local": origin == "",
+        "node": origin or settings.domain,
+        "category": categories.label(row.category, lang) if row.category else "",
+        "place": f"{row.commune_name} ({postal_code})" if postal_code else row.commune_name,
+        "price": price_text(row.price_amount, currency, row.price_basis, lang),
+        "free": currency is None,
+        "hours": hours_text(hours, lang) if hours is not None else "",
+        "schedule": schedule_text(row.schedule, lang, sched.local_today()),
+        "open": state == ProposalState.OPEN.value,
+        "photos": proposal_photos.photos_of(row) if row.photos else [],
+        "takes_bids": deadline is not None and accepts_bids(state, deadline, utcnow()),
     }
+
+
+# A listing formats the same few prices, quantities and schedules again and again: each is formatted
+# once per process for its stored value and language (and, for a schedule, the day: a date of another
+# year is written with its year), the same text as formatting it anew.
+
+
+@functools.lru_cache(maxsize=1024)
+def price_text(amount: Decimal | None, currency: str | None, basis: str | None, lang: str) -> str:
+    """A proposal's price as its card shows it (empty when free or left to the answers)."""
+    price = price_from(amount, currency, basis)
+    return format_price(price, lang) if price is not None else ""
+
+
+@functools.lru_cache(maxsize=1024)
+def hours_text(hours: Decimal, lang: str) -> str:
+    return format_hours(hours, lang)
+
+
+@functools.lru_cache(maxsize=4096)
+def schedule_text(stored: str | None, lang: str, today: date) -> str:
+    """A proposal's stored schedule as its card shows it on ``today`` (empty when it has none)."""
+    schedule = schedule_from(stored)
+    return sched.summary(schedule, lang, today=today) if schedule is not None else ""
 
 
 def with_ratings(
