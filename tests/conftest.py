@@ -18,9 +18,17 @@ from starlette.testclient import TestClient
 from node.app import create_app
 from node.core import db
 from node.settings import RegistrationPolicy, Settings, load_settings
+from tests.support.costs import cheap_costs
 from tests.support.databases import DatabaseFactory, backends
 from tests.support.settings import TEST_SECRET
 from tests.support.summary import summary_line
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_costs() -> Iterator[None]:
+    """A cheap password hash and catalogs compiled once (see :mod:`tests.support.costs`)."""
+    with cheap_costs():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,14 @@ from node.core import db
 from node.core.errors import AuthenticationFailed, Conflict, PermissionDenied, Throttled, ValidationFailed
 from node.settings import RegistrationPolicy, Settings
 from tests.support.accounts import PASSWORD, make_user
+from tests.support.costs import production_password_hashing_fixture  # noqa: F401 - a fixture used by name
 
 
 def _count(session: Session, model: type) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
 
 
+@pytest.mark.usefixtures("production_password_hashing")
 def test_create_user_hashes_password_with_argon2(session: Session) -> None:
     user = service.create_user(
         username="Amina", password=PASSWORD, email="Amina@Example.org", session=session
