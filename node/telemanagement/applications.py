@@ -6,7 +6,8 @@ applicants; the visit is given to the one chosen, and the others are told it is 
 
 An application follows :data:`~node.telemanagement.lifecycles.APPLICATION_LIFECYCLE`. Applying twice
 gives back the first application; someone the visit is not offered to cannot apply (403). A visit
-given directly by a coordinator declines its applications the same way.
+given any other way (by a coordinator, to a provider of another node, with its series) declines its
+applications the same way (:mod:`node.telemanagement.waits`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlmodel import Session, col, select
 from node.accounts.models import User
 from node.core.errors import N_, Conflict, PermissionDenied
 from node.settings import Settings
-from node.telemanagement import replacement, visits
+from node.telemanagement import replacement, visits, waits
 from node.telemanagement.lifecycles import ApplicationState
 from node.telemanagement.models import Beneficiary, CarePlan, Visit
 from node.telemanagement.tables import Reassignment, ReplacementApplication
@@ -40,9 +41,7 @@ class Offer:
 
 def offers(session: Session, user: User, colleagues: replacement.Colleagues) -> list[Offer]:
     """The waiting visits offered to ``user``, soonest first, with their application."""
-    waiting = list(
-        session.exec(select(Reassignment.visit_id).where(col(Reassignment.reassigned_to_id).is_(None)))
-    )
+    waiting = list(session.exec(select(Reassignment.visit_id).where(waits.open_waits())))
     found: list[Offer] = []
     for visit_id in waiting:
         if user.id not in {person.id for person in replacement.eligible(session, visit_id, colleagues)}:
@@ -60,8 +59,7 @@ def apply(
     existing = session.get(ReplacementApplication, (visit_id, user.id))
     if existing is not None:
         return existing
-    waiting = session.get(Reassignment, visits.visit_of(session, visit_id).id)
-    if waiting is None or waiting.reassigned_to_id is not None:
+    if waits.waiting_row(session, visits.visit_of(session, visit_id).id or 0) is None:
         raise Conflict(replacement.MSG_NOT_WAITING)
     if user.id not in {person.id for person in replacement.eligible(session, visit_id, colleagues)}:
         raise PermissionDenied(MSG_NOT_OFFERED)
@@ -117,7 +115,7 @@ def waiting_for(session: Session, user: User) -> list[tuple[visits.VisitLine, li
         .join(Visit, col(Visit.id) == col(Reassignment.visit_id))
         .join(CarePlan, col(CarePlan.id) == col(Visit.plan_id))
         .join(Beneficiary, col(Beneficiary.id) == col(CarePlan.beneficiary_id))
-        .where(col(Reassignment.reassigned_to_id).is_(None), Beneficiary.user_id == user.id)
+        .where(waits.open_waits(), Beneficiary.user_id == user.id)
     ).all()
     found = [(visits.line_of(session, visit_id), applicants(session, user, visit_id)) for visit_id in rows]
     return sorted(found, key=lambda pair: pair[0].visit.starts_at)

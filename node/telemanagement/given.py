@@ -19,10 +19,10 @@ from sqlmodel import Session
 from node.accounts.models import User
 from node.activitypub.actors import local
 from node.activitypub.outbox.publish import publish
-from node.core.errors import ValidationFailed
+from node.core.errors import N_, ValidationFailed
 from node.core.timeutil import isoformat
 from node.settings import Settings
-from node.telemanagement import plans, visits
+from node.telemanagement import plans, visits, waits
 from node.telemanagement.federation import CONTEXT, visit_uri
 from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
 from node.telemanagement.models import Visit
@@ -33,6 +33,8 @@ COMMITMENT_FIELDS = (
     "commune",
 )  # fmt: skip
 """Everything a planned visit may say: :func:`commitment_json` writes nothing else."""
+
+MSG_PROVIDER = N_("Enter a username of this node, or the address of a provider's actor on another node.")
 
 
 def commitment_json(settings: Settings, visit: Visit, commune: str, actor_uri: str) -> dict[str, Any]:
@@ -89,13 +91,17 @@ def hand_over(
     provider of another node (``actor_uri``, whose node is offered the commitment), or to no one. The
     remote provider who had it, if another, is told it is no longer theirs. Every path that gives a visit
     (a coordinator, a replacement after an absence, an applicant chosen, an absence freeing it, a whole
-    series) goes through here, and cancellation through :func:`cancel`, so none forgets that node."""
+    series) goes through here, and cancellation through :func:`cancel`, so none forgets that node. A visit
+    waiting for a replacement after an absence, given to someone, no longer waits: its wait is settled
+    as when an applicant is chosen (:func:`node.telemanagement.waits.settle`)."""
     assert visit.id is not None and not (provider_id is not None and actor_uri)
     before = session.get(RemoteAssignment, visit.id)
     if before is not None and before.actor_uri != actor_uri:
         take_back(session, settings, visit.id)
     visit.provider_id = provider_id
     session.add(visit)
+    if provider_id is not None or actor_uri:
+        waits.settle(session, visit, provider_id=provider_id, actor_uri=actor_uri)
     if not actor_uri:
         session.flush()
         return
@@ -109,6 +115,19 @@ def hand_over(
 def is_actor(text: str) -> bool:
     """Whether a provider field names an actor of another node (its address) rather than a username."""
     return text.startswith("https://") or text.startswith("http://")
+
+
+def parse_provider(session: Session, text: str, *, empty: bool = False) -> tuple[int | None, str]:
+    """A provider field — a username of this node, or the address of a provider's actor on another
+    node — as ``(provider_id, actor_uri)``; an empty field is no one when ``empty`` allows it."""
+    name = text.strip()
+    if not name and empty:
+        return None, ""
+    if not name or (is_actor(name) and (len(name) > 2048 or any(c.isspace() for c in name))):
+        raise ValidationFailed(MSG_PROVIDER, fields={"provider": MSG_PROVIDER})
+    if is_actor(name):
+        return None, name
+    return visits.provider_named(session, name).id, ""
 
 
 def give_to_remote(
@@ -142,9 +161,9 @@ def cancel(
 
 
 def assign(session: Session, settings: Settings, user: User, visit_id: int, provider: str) -> Visit:
-    """Give a planned visit to one of our providers (or to no one, with an empty name), taking it back
-    from the remote provider who had it."""
+    """Give a planned visit to one of our providers (a username), to a provider of another node (their
+    actor's address), or to no one (an empty field), taking it back from the remote provider who had it."""
     visit = visits.changeable(session, user, visit_id)
-    chosen = visits.provider_named(session, provider) if provider.strip() else None
-    hand_over(session, settings, visit, provider_id=chosen.id if chosen else None)
+    provider_id, actor_uri = parse_provider(session, provider, empty=True)
+    hand_over(session, settings, visit, provider_id=provider_id, actor_uri=actor_uri)
     return visit

@@ -36,7 +36,7 @@ REASONS = (PAST, CLOCKED, CANCELLED, LOCKED)
 
 MSG_FROM = N_("Enter the first day as a date (YYYY-MM-DD).")
 MSG_NO_SERIES = N_("No such series.")
-MSG_PROVIDER = N_("Enter a username of this node, or the address of a provider's actor on another node.")
+MSG_PROVIDER = given.MSG_PROVIDER
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,10 @@ class SeriesGiven:
     @property
     def left_count(self) -> int:
         return sum(self.left.values())
+
+    def counts(self) -> dict[str, int]:
+        """How many were given, and left for each reason (zero included), as pages show them."""
+        return {"given": len(self.given), **{reason: self.left.get(reason, 0) for reason in REASONS}}
 
 
 def series_of(session: Session, series_id: int) -> VisitSeries:
@@ -110,22 +114,15 @@ def give_series(
     provider: str,
     from_day: str = "",
     now: datetime | None = None,
+    dry_run: bool = False,
 ) -> SeriesGiven:
     """Give every visit of the series starting on ``from_day`` (Paris; default today) or later to
-    ``provider`` (coordinators); the visits that must not move are left and counted."""
+    ``provider`` (coordinators); the visits that must not move are left and counted. With ``dry_run``,
+    only count: what would be given and left, by the same checks (the confirmation shows it)."""
     plans.require_coordinator(user)
     series = series_of(session, series_id)
     first = _first_day(from_day)
-    name = provider.strip()
-    if not name:
-        raise ValidationFailed(MSG_PROVIDER, fields={"provider": MSG_PROVIDER})
-    actor_uri, provider_id = "", None
-    if given.is_actor(name):
-        if len(name) > 2048 or any(c.isspace() for c in name):
-            raise ValidationFailed(MSG_PROVIDER, fields={"provider": MSG_PROVIDER})
-        actor_uri = name
-    else:
-        provider_id = visits.provider_named(session, name).id
+    provider_id, actor_uri = given.parse_provider(session, provider)
     moment = now or utcnow()
     rows = session.exec(
         select(Visit)
@@ -140,6 +137,7 @@ def give_series(
         if reason:
             left[reason] += 1
             continue
-        given.hand_over(session, settings, visit, provider_id=provider_id, actor_uri=actor_uri)
+        if not dry_run:
+            given.hand_over(session, settings, visit, provider_id=provider_id, actor_uri=actor_uri)
         done.append(visit.id or 0)
     return SeriesGiven(series_id, done, {reason: n for reason, n in left.items() if n})

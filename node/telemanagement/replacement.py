@@ -7,8 +7,9 @@ their status (:func:`node.catalog.eligibility.may_provide`) and offers it, is no
 no other visit overlapping. The coordinator gives the visit to one of them (or anyone else); the
 beneficiary, when they have an account here, and the new provider are notified. Visits under way or
 done stay with whoever clocked them. The same suggestions are offered the visit and may apply for it
-(:mod:`node.telemanagement.applications`); however the visit is given (:func:`give`), the applications
-still pending are settled and those not chosen are told.
+(:mod:`node.telemanagement.applications`); however the visit is given — here (:func:`give`), from the
+visit's page, to a provider of another node, with its whole series — the wait is settled
+(:mod:`node.telemanagement.waits`) and those not chosen are told.
 """
 
 from __future__ import annotations
@@ -22,12 +23,10 @@ from sqlmodel import Session, col, delete, select
 from node.accounts.models import AccountStatus, User, UserCategory
 from node.catalog.eligibility import may_provide
 from node.core.errors import N_, ValidationFailed
-from node.core.timeutil import utcnow
-from node.market.notifications import Kind, notify
 from node.settings import Settings
-from node.telemanagement import given, locks, plans, visits
-from node.telemanagement.lifecycles import APPLICATION_LIFECYCLE, ApplicationState, VisitState
-from node.telemanagement.models import Beneficiary, CarePlan, Visit
+from node.telemanagement import given, locks, plans, visits, waits
+from node.telemanagement.lifecycles import VisitState
+from node.telemanagement.models import Visit
 from node.telemanagement.tables import Absence, Reassignment, ReplacementApplication
 
 Colleagues = Callable[[Session, int], set[int]]
@@ -102,10 +101,7 @@ def declare_absence(
 def waiting(session: Session, user: User) -> list[tuple[visits.VisitLine, Reassignment]]:
     """The visits that wait for a replacement, soonest first (coordinators)."""
     plans.require_coordinator(user)
-    rows = {
-        row.visit_id: row
-        for row in session.exec(select(Reassignment).where(col(Reassignment.reassigned_to_id).is_(None)))
-    }
+    rows = {row.visit_id: row for row in session.exec(select(Reassignment).where(waits.open_waits()))}
     if not rows:
         return []
     found = [(visits.line_of(session, visit_id), row) for visit_id, row in rows.items()]
@@ -145,9 +141,9 @@ def suggestions(session: Session, user: User, visit_id: int, colleagues: Colleag
 def eligible(session: Session, visit_id: int, colleagues: Colleagues) -> list[User]:
     """The people a waiting visit is offered to: the absent provider's colleagues, qualified and free
     (:func:`suggestions` without asking who reads)."""
-    row = session.get(Reassignment, visit_id)
+    row = waits.waiting_row(session, visit_id)
     visit = visits.visit_of(session, visit_id)
-    if row is None or row.reassigned_to_id is not None or row.absent_provider_id is None:
+    if row is None or row.absent_provider_id is None:
         raise ValidationFailed(MSG_NOT_WAITING)
     found = []
     for person_id in sorted(colleagues(session, row.absent_provider_id) - {row.absent_provider_id}):
@@ -180,40 +176,15 @@ def reassign(session: Session, settings: Settings, user: User, visit_id: int, pr
 
 def give(session: Session, settings: Settings, visit_id: int, chosen: User) -> Replaced:
     """Give a waiting visit to ``chosen`` (the caller checked who decides), through
-    :func:`~node.telemanagement.given.hand_over`: the provider of another node it had been given to in the
-    meantime is told it is no longer theirs. Pending applications for it are declined and their authors
-    told (:mod:`node.telemanagement.applications`)."""
-    row = session.get(Reassignment, visit_id, with_for_update=True)
-    if row is None or row.reassigned_to_id is not None:
+    :func:`~node.telemanagement.given.hand_over`, which settles the wait (:func:`~node.telemanagement.
+    waits.settle`): the beneficiary and ``chosen`` are told, pending applications for it are decided and
+    the others told, and the provider of another node it had been given to, if any, is told it is no
+    longer theirs."""
+    if waits.waiting_row(session, visit_id, lock=True) is None:
         raise ValidationFailed(MSG_NOT_WAITING)
     visit = visits.visit_of(session, visit_id)
     if visit.state != VisitState.PLANNED:
         raise ValidationFailed(visits.MSG_NOT_PLANNED)
     locks.require_unlocked(session, visit.plan_id, visit.starts_at)
     given.hand_over(session, settings, visit, provider_id=chosen.id)
-    row.reassigned_to_id, row.reassigned_at = chosen.id, utcnow()
-    session.add(row)
-    data = {"visit": visit_id, "starts_at": visit.starts_at.isoformat(), "provider": chosen.name}
-    plan = session.get(CarePlan, visit.plan_id)
-    home = session.get(Beneficiary, plan.beneficiary_id) if plan else None
-    if home is not None and home.user_id is not None:
-        notify(home.user_id, Kind.VISIT_REPLACED, session=session, data=data)
-    assert chosen.id is not None
-    notify(chosen.id, Kind.VISIT_GIVEN, session=session, data=data)
-    pending = session.exec(
-        select(ReplacementApplication).where(
-            ReplacementApplication.visit_id == visit_id,
-            ReplacementApplication.state == ApplicationState.APPLIED,
-        )
-    ).all()
-    for applicant in pending:
-        taken = applicant.user_id == chosen.id
-        applicant.state = APPLICATION_LIFECYCLE.check(
-            applicant.state, ApplicationState.CHOSEN if taken else ApplicationState.DECLINED
-        )
-        applicant.decided_at = utcnow()
-        session.add(applicant)
-        if not taken:
-            notify(applicant.user_id, Kind.VISIT_TAKEN, session=session, data=data)
-    session.flush()
     return Replaced(visit, chosen)

@@ -123,7 +123,10 @@ def test_a_remote_account_is_warned_by_a_direct_message(settings: Settings, engi
     assert "Propos insultants" in note["content"] and proposal.ap_id in note["content"]
     assert PUBLIC not in json.dumps(sent) and "modo" not in json.dumps(sent)  # never public, no moderator
     assert (logged.action, logged.target_uri, logged.note, logged.sent_to) == (
-        "warn", proposal.ap_id, "Propos insultants", troll.uri
+        "warn",
+        proposal.ap_id,
+        "Propos insultants",
+        troll.uri,
     )
     assert [d.id for d in shown] == [logged.id]
     # A strict JSON-LD reader gets IRIs for what names someone or something.

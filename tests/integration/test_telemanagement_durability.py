@@ -20,7 +20,6 @@ pytestmark = pytest.mark.process
 VISITS = 24
 
 
-
 def _plan_visits(node: Node) -> list[int]:
     node.add_people("coord", "aline")
     assert node.process.cli("user", "set-role", "coord", "coordinator").returncode == 0

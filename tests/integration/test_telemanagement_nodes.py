@@ -7,7 +7,8 @@ Then what a provider sees: visits A gives to a provider of B are offered to B's 
 A's node actor, to the provider only, nothing private in it) and listed on the provider's day on B,
 marked with A's name; the check-in made from that page reaches A and chains into its log; a visit
 cancelled on A leaves B's page; another server cannot take back A's visit. A visit freed by an absence on
-A, given to a provider of B, then to someone on A from the replacements page, leaves B's page too."""
+A, given to a provider of B, no longer waits on A's replacements page; given then to someone on A from
+the visit's page, it leaves B's page too."""
 
 from __future__ import annotations
 
@@ -254,8 +255,8 @@ def _form_token(page: str, action: str) -> str:
 
 
 def test_a_visit_given_to_b_then_replaced_after_an_absence_leaves_b(two_nodes: list[Node]) -> None:
-    """Carla on A is away tomorrow: her visit waits for someone; A's coordinator gives it to Bea on B,
-    then to Dora on A from the replacements page. B's page for Bea no longer lists it."""
+    """Carla on A is away tomorrow: her visit waits for someone; A's coordinator gives it to Bea on B
+    (it no longer waits), then to Dora on A from the visit's page. B's page for Bea no longer lists it."""
     a, b = two_nodes
     a.add_people("coord3", "carla", "dora")
     assert a.process.cli("user", "set-role", "coord3", "coordinator").returncode == 0
@@ -274,6 +275,9 @@ def test_a_visit_given_to_b_then_replaced_after_an_absence_leaves_b(two_nodes: l
         day = tomorrow.isoformat()
         away = carla.post("/me/absence", data={"csrf_token": token, "first_day": day, "last_day": day})
         assert away.status_code == 303 and "freed=1" in away.headers["location"], away.text
+    with _logged_in(a, "coord3") as coordinator:
+        waiting = coordinator.get("/telemanagement/replacements").text
+        assert f"/telemanagement/replacements/{visit['id']}" in waiting
     a.ok("POST", f"/visits/{visit['id']}/remote-provider", {"actor": b.uri("bea")}, user="coord3")
 
     def on_bea_day() -> bool:
@@ -284,9 +288,11 @@ def test_a_visit_given_to_b_then_replaced_after_an_absence_leaves_b(two_nodes: l
     with _logged_in(b, "bea") as bea:
         assert "Noisy-le-Sec" in bea.get(f"/me/visits?day={tomorrow}").text
     with _logged_in(a, "coord3") as coordinator:
-        action = f"/telemanagement/replacements/{visit['id']}"
-        token = _form_token(coordinator.get("/telemanagement/replacements").text, action)
-        given = coordinator.post(action, data={"csrf_token": token, "other": "dora"})
+        waiting = coordinator.get("/telemanagement/replacements").text
+        assert f"/telemanagement/replacements/{visit['id']}" not in waiting
+        action = f"/telemanagement/visits/{visit['id']}/assign"
+        token = _form_token(coordinator.get(f"/telemanagement/visits/{visit['id']}").text, action)
+        given = coordinator.post(action, data={"csrf_token": token, "provider": "dora", "confirmed": "1"})
         assert given.status_code == 303, given.text
     deletes = [p for p in _outbox(a) if p["type"] == "Delete" and p["object"].get("id") == uri]
     assert len(deletes) == 1 and deletes[0]["to"] == [b.uri("bea")]

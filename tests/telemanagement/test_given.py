@@ -1,12 +1,12 @@
 """A visit given to a provider of another node is taken back from them (a ``Delete`` of the commitment
 addressed to their actor, queued in the outbox) whichever way it changes hands: a coordinator gives it to
-one of ours or to another remote provider, cancels it, gives it after an absence, or its beneficiary
-chooses one of the applicants. No module of the code base changes a visit's provider or cancels it
+one of ours, to no one or to another remote provider, or cancels it. A visit that waited for a
+replacement after an absence no longer waits once given to them: no replacement or applicant can take
+it. No module of the code base changes a visit's provider or cancels it
 without :mod:`node.telemanagement.given`."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import col, select
 
-from node.accounts.models import User, UserCategory
-from node.activitypub.models import Delivery, OutboxActivity
+from node.accounts.models import User
 from node.core import db
+from node.core.errors import Conflict, ValidationFailed
 from node.groups.colleagues import colleagues_of
 from node.settings import Settings
 from node.telemanagement import applications, federation, given, replacement, visits
@@ -26,6 +25,7 @@ from node.telemanagement.models import Beneficiary, Visit
 from node.telemanagement.tables import RemoteAssignment
 from tests.support.accounts import make_user
 from tests.support.groups import make_group
+from tests.support.replacements import qualified_provider, sent_to_remote
 from tests.support.telemanagement import CATEGORY, Setup, care_setup
 
 BOB = "https://bagnolet.test/users/bob"
@@ -38,22 +38,6 @@ def setup(engine: Engine, settings: Settings) -> Setup:
     return care_setup(engine, settings, valid_from=datetime.now(UTC).date() - timedelta(days=5))
 
 
-def sent(engine: Engine) -> list[tuple[str, str, str]]:
-    """What the outbox holds for remote providers: (type, the visit's address, the recipient)."""
-    with db.session_scope(engine) as s:
-        rows = s.exec(
-            select(OutboxActivity, Delivery)
-            .join(Delivery, col(Delivery.outbox_id) == col(OutboxActivity.id))
-            .order_by(col(OutboxActivity.id))
-        ).all()
-        found = []
-        for activity, delivery in rows:
-            payload = json.loads(activity.payload)
-            if payload["type"] in ("Offer", "Delete") and isinstance(payload.get("object"), dict):
-                found.append((payload["type"], str(payload["object"]["id"]), delivery.target))
-        return found
-
-
 @dataclass
 class Waiting:
     """A visit of Aline's, freed by her absence, then given to Bob on another node."""
@@ -64,20 +48,9 @@ class Waiting:
     carl: User
 
 
-def _provider(engine: Engine, username: str) -> User:
-    user = make_user(engine, username)
-    with db.session_scope(engine) as s:
-        row = s.get(User, user.id)
-        assert row is not None
-        row.provider_status = "self_employed"
-        s.add(row)
-        s.add(UserCategory(user_id=user.id or 0, category=CATEGORY))
-    return user
-
-
 @pytest.fixture
 def waiting(engine: Engine, settings: Settings, setup: Setup) -> Waiting:
-    bea, carl = _provider(engine, "beatrice"), _provider(engine, "carlos")
+    bea, carl = qualified_provider(engine, "beatrice"), qualified_provider(engine, "carlos")
     make_group(engine, settings, setup.provider, joining=(bea, carl))
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(visits.PARIS).replace(hour=10, minute=0)
     with db.session_scope(engine) as s:
@@ -100,29 +73,23 @@ def waiting(engine: Engine, settings: Settings, setup: Setup) -> Waiting:
     with db.session_scope(engine) as s:
         given.give_to_remote(s, settings, setup.coordinator, visit_id, BOB)
     uri = federation.visit_uri(settings, visit_id)
-    assert sent(engine) == [("Offer", uri, BOB)]
+    assert sent_to_remote(engine) == [("Offer", uri, BOB)]
     return Waiting(visit_id, uri, bea, carl)
 
 
 def _taken_back(engine: Engine, waiting: Waiting, provider: User) -> None:
-    assert sent(engine)[1:] == [("Delete", waiting.uri, BOB)]
+    assert sent_to_remote(engine)[1:] == [("Delete", waiting.uri, BOB)]
     with db.session_scope(engine) as s:
         assert s.get(RemoteAssignment, waiting.visit_id) is None
         visit = s.get(Visit, waiting.visit_id)
         assert visit is not None and visit.provider_id == provider.id
 
 
-def test_a_replacement_after_an_absence_takes_the_visit_back_from_the_remote_provider(
+def test_a_visit_given_away_while_waiting_no_longer_waits(
     engine: Engine, settings: Settings, setup: Setup, waiting: Waiting
 ) -> None:
-    with db.session_scope(engine) as s:
-        replacement.reassign(s, settings, setup.coordinator, waiting.visit_id, "beatrice")
-    _taken_back(engine, waiting, waiting.bea)
-
-
-def test_an_applicant_chosen_by_the_beneficiary_takes_the_visit_back_from_the_remote_provider(
-    engine: Engine, settings: Settings, setup: Setup, waiting: Waiting
-) -> None:
+    """Given to Bob, the visit is settled: no replacement, no applicant can take it from him any more
+    (:mod:`tests.telemanagement.test_waits` for every path)."""
     martin = make_user(engine, "martin")
     with db.session_scope(engine) as s:
         home = s.get(Beneficiary, setup.beneficiary_id)
@@ -130,10 +97,12 @@ def test_an_applicant_chosen_by_the_beneficiary_takes_the_visit_back_from_the_re
         home.user_id = martin.id
         s.add(home)
     with db.session_scope(engine) as s:
-        applications.apply(s, waiting.carl, waiting.visit_id, colleagues_of)
-    with db.session_scope(engine) as s:
-        applications.choose(s, settings, martin, waiting.visit_id, waiting.carl.id or 0)
-    _taken_back(engine, waiting, waiting.carl)
+        with pytest.raises(ValidationFailed):
+            replacement.reassign(s, settings, setup.coordinator, waiting.visit_id, "beatrice")
+        with pytest.raises(Conflict):
+            applications.apply(s, waiting.carl, waiting.visit_id, colleagues_of)
+        assert applications.waiting_for(s, martin) == []
+    assert sent_to_remote(engine) == [("Offer", waiting.uri, BOB)]
 
 
 def test_a_coordinator_giving_or_cancelling_takes_the_visit_back(
@@ -146,10 +115,10 @@ def test_a_coordinator_giving_or_cancelling_takes_the_visit_back(
         given.give_to_remote(s, settings, setup.coordinator, waiting.visit_id, BOB)
         given.give_to_remote(s, settings, setup.coordinator, waiting.visit_id, ZOE)
     uri = waiting.uri
-    assert sent(engine)[2:] == [("Offer", uri, BOB), ("Delete", uri, BOB), ("Offer", uri, ZOE)]
+    assert sent_to_remote(engine)[2:] == [("Offer", uri, BOB), ("Delete", uri, BOB), ("Offer", uri, ZOE)]
     with db.session_scope(engine) as s:
         given.cancel(s, settings, setup.coordinator, waiting.visit_id, "beneficiary_absent")
-    assert sent(engine)[5:] == [("Delete", uri, ZOE)]
+    assert sent_to_remote(engine)[5:] == [("Delete", uri, ZOE)]
     with db.session_scope(engine) as s:
         assert s.get(RemoteAssignment, waiting.visit_id) is None
 
@@ -159,7 +128,7 @@ def test_a_visit_given_to_no_one_is_taken_back_too(
 ) -> None:
     with db.session_scope(engine) as s:
         given.assign(s, settings, setup.coordinator, waiting.visit_id, "")
-    assert sent(engine)[1:] == [("Delete", waiting.uri, BOB)]
+    assert sent_to_remote(engine)[1:] == [("Delete", waiting.uri, BOB)]
 
 
 CHANGES = (

@@ -131,6 +131,25 @@ def test_a_series_goes_to_a_remote_provider_then_back_home(
         assert list(still) == coming[:2]
 
 
+def test_the_preview_counts_what_giving_then_does(engine: Engine, settings: Settings, setup: Setup) -> None:
+    """The confirmation's counts come from the action itself in a dry run: they change nothing and
+    equal what giving does just after."""
+    series_id, ids = _series(engine, setup)
+    _mixed(engine, settings, setup, ids)
+    first_day = (datetime.now(UTC) - timedelta(weeks=WEEKS_BEFORE + 1)).astimezone(visits.PARIS).date()
+    day = first_day.isoformat()
+    with db.session_scope(engine) as s:
+        preview = given_series.give_series(
+            s, settings, setup.coordinator, series_id, provider=BOB, from_day=day, dry_run=True
+        )
+    assert _sent(engine) == [] and set(_providers(engine, ids)) == {setup.provider.id}
+    assert len(preview.left) >= 3 and preview.given  # several reasons, and visits to give
+    with db.session_scope(engine) as s:
+        done = given_series.give_series(s, settings, setup.coordinator, series_id, provider=BOB, from_day=day)
+    assert preview == done and preview.counts() == done.counts()
+    assert len(_sent(engine)) == len(done.given)
+
+
 @pytest.mark.parametrize(
     ("provider", "from_day", "refused"),
     [
@@ -212,20 +231,22 @@ def test_the_plan_page_asks_then_gives_the_series(
     month_ago = (datetime.now(UTC) - timedelta(weeks=WEEKS_BEFORE + 1)).date().isoformat()
     fields = {"csrf_token": token, "provider": BOB, "from_day": month_ago}
     # Without the dialog (no JavaScript): a page asks, and nothing is given yet.
-    asked = client.post(action, data=fields)
+    asked = client.post(action, data=fields, headers={"Accept-Language": "fr"})
     assert asked.status_code == 200 and 'name="confirmed" value="1"' in asked.text
     assert f'value="{BOB}"' in asked.text and _sent(engine) == []
-    # A wrong provider, confirmed: the plan page again, the field named, nothing changed.
-    wrong = client.post(action, data={**fields, "provider": "nobody", "confirmed": "1"})
-    assert wrong.status_code == 422 and f'id="e-series{series_id}_provider"' in wrong.text
+    count = len(ids) - WEEKS_BEFORE
+    left = f"{WEEKS_BEFORE} laissées\u00a0: {WEEKS_BEFORE - 1} déjà passées, 1 déjà pointée."
+    assert f"{count} visites seront confiées, {left}" in asked.text, asked.text
+    # A wrong provider, asked or confirmed: the plan page again, the field named, nothing changed.
+    for confirmed in ("", "1"):
+        wrong = client.post(action, data={**fields, "provider": "nobody", "confirmed": confirmed})
+        assert wrong.status_code == 422 and f'id="e-series{series_id}_provider"' in wrong.text
     assert _sent(engine) == []
     done = client.post(action, data={**fields, "confirmed": "1"})
     assert done.status_code == 303
     location = done.headers["location"]
     assert location.startswith(f"{plan_path}?done=series&given={len(ids) - WEEKS_BEFORE}&")
     notice = client.get(location, headers={"Accept-Language": "fr"}).text
-    count = len(ids) - WEEKS_BEFORE
-    left = f"{WEEKS_BEFORE} laissées\u00a0: {WEEKS_BEFORE - 1} déjà passées, 1 déjà pointée."
     expected = f"{count} visites confiées, {left}"
     assert expected in notice, notice
     assert client.get(action).status_code == 303  # GET sends back to the plan

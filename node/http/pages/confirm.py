@@ -8,6 +8,8 @@ fields again, confirmed. Either way, the handler acts only on a confirmed form."
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,9 +19,19 @@ from node.http.runtime import CSRF_FIELD, render
 CONFIRMED = "confirmed"
 
 
-async def ask(request: Request, form: FormData, *, question: str, button: str, back: str) -> Response | None:
+async def ask(
+    request: Request,
+    form: FormData,
+    *,
+    question: str,
+    button: str,
+    back: str,
+    preview: str = "",
+    context: dict[str, Any] | None = None,
+) -> Response | None:
     """``None`` when ``form`` is confirmed, else the page asking to confirm it (``question`` and
-    ``button`` are message ids; ``back`` is where "Cancel" leads)."""
+    ``button`` are message ids; ``back`` is where "Cancel" leads). ``preview``, a template rendered
+    with ``context``, says under the question what the action would do."""
     if form.get(CONFIRMED) == "1":
         return None
     fields = [
@@ -31,5 +43,12 @@ async def ask(request: Request, form: FormData, *, question: str, button: str, b
     return await render(
         request,
         "confirm.html",
-        {"question": question, "button": button, "fields": fields, "back": safe_back},
+        {
+            **(context or {}),
+            "question": question,
+            "button": button,
+            "fields": fields,
+            "back": safe_back,
+            "preview": preview,
+        },
     )

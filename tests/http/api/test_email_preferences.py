@@ -49,7 +49,9 @@ def test_choices_are_read_and_changed(client: TestClient, engine: Engine) -> Non
     changed = client.patch(PATH, headers=headers, json={"answers": "daily", "agreements": "never"})
     assert changed.status_code == 200, changed.text
     assert (changed.json()["messages"], changed.json()["answers"], changed.json()["agreements"]) == (
-        "immediately", "daily", "never"
+        "immediately",
+        "daily",
+        "never",
     )
     row = _row(engine, amina)
     assert row is not None
@@ -77,9 +79,7 @@ def test_bad_input_is_refused_and_changes_nothing(client: TestClient, engine: En
     row = _row(engine, amina)
     chosen = ("daily", "immediately", "immediately")
     assert row is not None and (row.messages, row.answers, row.agreements) == chosen
-    broken = client.patch(
-        PATH, headers={**headers, "Content-Type": "application/json"}, content=b"{not json"
-    )
+    broken = client.patch(PATH, headers={**headers, "Content-Type": "application/json"}, content=b"{not json")
     assert 400 <= broken.status_code < 500
 
 

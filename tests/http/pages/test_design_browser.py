@@ -46,7 +46,10 @@ def node(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> 
 def _phone(browser: Browser, node: Node, username: str | None = None) -> Page:
     # CSP is bypassed so that axe-core can be injected; the node's own pages never need it.
     context = browser.new_context(
-        viewport={"width": PHONE_WIDTH, "height": 740}, is_mobile=True, has_touch=True, locale="fr-FR",
+        viewport={"width": PHONE_WIDTH, "height": 740},
+        is_mobile=True,
+        has_touch=True,
+        locale="fr-FR",
         bypass_csp=True,
     )
     page = context.new_page()
@@ -64,8 +67,16 @@ def test_the_style_page_renders_every_component(node: Node, browser: Browser) ->
     page = _phone(browser, node, "ada")
     page.goto(node.url + "/style")
     main = page.locator("main")
-    for heading in ("Photo de profil", "Badges par état", "Note", "Boutons", "Demande de confirmation",
-                    "Liste vide", "Panneau du bas", "Carte"):
+    for heading in (
+        "Photo de profil",
+        "Badges par état",
+        "Note",
+        "Boutons",
+        "Demande de confirmation",
+        "Liste vide",
+        "Panneau du bas",
+        "Carte",
+    ):
         expect(main.get_by_role("heading", name=heading, exact=True)).to_be_visible()
     expect(main.locator("li.proposal-card")).to_have_count(1)
     fits(page)
@@ -98,10 +109,31 @@ def test_the_style_page_renders_every_component(node: Node, browser: Browser) ->
     ("username", "paths"),
     [
         (None, ["/", "/login", "/register", "/password/forgot", "/proposals", "/map", "/users/bob"]),
-        ("bob", ["/", "/proposals", "/proposals/new", "/me", "/me/proposals", "/me/bids", "/me/agreements",
-                 "/settings/profile", "/conversations", "/notifications", "/map", "/people/search",
-                 "/users/bob", "/me/suggestions", "/me/bids/received", "/me/searches", "/groups",
-                 "/settings/account", "/settings/notifications", "/me/visits"]),
+        (
+            "bob",
+            [
+                "/",
+                "/proposals",
+                "/proposals/new",
+                "/me",
+                "/me/proposals",
+                "/me/bids",
+                "/me/agreements",
+                "/settings/profile",
+                "/conversations",
+                "/notifications",
+                "/map",
+                "/people/search",
+                "/users/bob",
+                "/me/suggestions",
+                "/me/bids/received",
+                "/me/searches",
+                "/groups",
+                "/settings/account",
+                "/settings/notifications",
+                "/me/visits",
+            ],
+        ),
         ("ada", ["/admin", "/style"]),
     ],
     ids=["logged-out", "logged-in", "admin"],

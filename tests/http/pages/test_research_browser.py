@@ -33,7 +33,6 @@ INSERT_PROPOSAL = (
 )
 
 
-
 def seed(node: Node) -> None:
     """Last month: six people ask for cleaning, one for gardening (too few: withheld, and so is cleaning,
     else the total would give gardening away)."""

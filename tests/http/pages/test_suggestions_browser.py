@@ -19,7 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.process]
 skip_without_chromium()
 
 
-
 def test_suggestions_on_a_phone(node: Node, browser: Browser) -> None:
     node.add_person("alice")
     node.add_person("carla")

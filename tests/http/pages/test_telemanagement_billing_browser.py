@@ -22,7 +22,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.process]
 skip_without_chromium()
 
 
-
 def test_a_month_resolved_validated_and_invoiced_on_a_phone(node: Node, browser: Browser) -> None:
     node.add_person("coord")
     node.add_person("aline")

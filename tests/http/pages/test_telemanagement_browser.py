@@ -2,7 +2,8 @@
 the home's code on the beneficiary's page; the provider opens what the QR code says, checks in with the
 big button, then checks out by hand with a reason on the day page (address and door code shown); the
 coordinator sees the visit done on the week board and its anomaly; a coordinator gives a whole series
-to a provider after the page's dialog. Every page is French and fits a 360 px screen."""
+to a provider after the page's dialog, then one of its visits to a provider of another node from the
+visit's page, after the dialog too. Every page is French and fits a 360 px screen."""
 
 from __future__ import annotations
 
@@ -175,3 +176,15 @@ def test_a_coordinator_gives_a_whole_series_after_the_dialog(node: Node, browser
     ids = {v["id"] for v in made}
     berthe = [v for v in node.ok("GET", "/visits", user="coordi") if v["id"] in ids]
     assert len(berthe) == 4 and len({v["provider_id"] for v in berthe}) == 1 and berthe[0]["provider_id"]
+    # One visit of it, from its own page, to a provider of another node.
+    first = min(made, key=lambda v: v["starts_at"])
+    page.goto(f"{node.url}/telemanagement/visits/{first['id']}")
+    page.get_by_label("Intervenant").fill("https://bagnolet.test/users/bob")
+    fits(page)
+    page.get_by_role("button", name="Confier à", exact=True).click()
+    expect(dialog).to_contain_text("ici ou sur un autre nœud")
+    dialog.get_by_role("button", name="Confier la visite", exact=True).click()
+    expect(page.get_by_text("La visite a été attribuée.")).to_be_visible()
+    fits(page)
+    given = {v["id"]: v for v in node.ok("GET", "/visits", user="coordi")}[first["id"]]
+    assert given["provider_id"] is None

@@ -89,7 +89,10 @@ def test_remote_photos_are_copied_safely_and_shown_with_a_text(
     row = _receive(loopback_settings, engine, attachment)
     assert row.photos_due_at is not None and photos.photos_of(row) == []  # stored now, copied later
     assert [e["url"].rsplit("/", 1)[1] for e in photos.entries_of(row)] == [
-        "table.jpg", "table.jpg?2", "fake.png", "five.jpg"
+        "table.jpg",
+        "table.jpg?2",
+        "fake.png",
+        "five.jpg",
     ]
 
     assert _run(loopback_settings, engine) == 1

@@ -120,7 +120,10 @@ class VisitOut(BaseModel):
 
 
 class AssignIn(Strict):
-    provider: str = Field(max_length=30, description="Username; empty to unassign")
+    provider: str = Field(
+        max_length=2048,
+        description="A username here, or the address of a provider's actor on another node; empty: no one",
+    )
 
 
 class CancelIn(Strict):

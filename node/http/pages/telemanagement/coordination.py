@@ -374,24 +374,19 @@ async def give_series(request: Request, user: User) -> Response:
         return RedirectResponse(back, status_code=303)
     form = await form_with_csrf(request)
     values = {"provider": text(form, "provider", 2048), "from_day": text(form, "from_day", 20)}
-    asking = await confirm.ask(
-        request,
-        form,
-        question=N_(
-            "Give every coming visit of this series, from the day chosen, to this provider? Visits already "
-            "past, clocked or cancelled stay as they are."
-        ),
-        button=N_("Give the series"),
-        back=back,
-    )
-    if asking is not None:
-        return asking
     settings = node_of(request).settings
+    dry = form.get(confirm.CONFIRMED) != "1"  # unconfirmed: count first, by the very same function
     try:
         done = await run(
             request,
             lambda s: given_series.give_series(
-                s, settings, user, series_id, provider=values["provider"], from_day=values["from_day"]
+                s,
+                settings,
+                user,
+                series_id,
+                provider=values["provider"],
+                from_day=values["from_day"],
+                dry_run=dry,
             ),
         )
     except DomainError as exc:
@@ -404,6 +399,21 @@ async def give_series(request: Request, user: User) -> Response:
             message=None if exc.fields else exc.message,
             status_code=http_status(exc),
         )
+    if dry:
+        asking = await confirm.ask(
+            request,
+            form,
+            question=N_(
+                "Give every coming visit of this series, from the day chosen, to this provider? Visits "
+                "already past, clocked or cancelled stay as they are."
+            ),
+            button=N_("Give the series"),
+            back=back,
+            preview="telemanagement/_series_preview.html",
+            context={"counts": done.counts()},
+        )
+        assert asking is not None
+        return asking
     counts = "".join(f"&{reason}={n}" for reason, n in done.left.items())
     return RedirectResponse(
         f"/telemanagement/plans/{plan_id}?done=series&given={len(done.given)}{counts}#tm-series-h",
@@ -463,7 +473,25 @@ async def visit_page(request: Request, user: User) -> Response:
 
 @coordinator_required
 async def assign(request: Request, user: User) -> Response:
+    """Give the visit to a provider here (a username), of another node (their actor's address) or to no
+    one, once confirmed."""
     visit_id = request.path_params["visit_id"]
+    if request.method == "POST":
+        form = await form_with_csrf(request)
+        asking = await confirm.ask(
+            request,
+            form,
+            question=N_(
+                "Give this visit to the provider entered? Whoever had it, here or on another node, no longer "
+                "has it."
+            ),
+            button=N_("Give the visit"),
+            back=f"/telemanagement/visits/{visit_id}",
+            preview="telemanagement/_give_preview.html",
+            context={"provider": text(form, "provider", 2048).strip()},
+        )
+        if asking is not None:
+            return asking
     return await _submit(
         request,
         ("provider",),

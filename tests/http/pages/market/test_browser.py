@@ -236,8 +236,10 @@ def test_demand_answers_agreement_and_evaluations_through_the_pages(
     expect(facts).to_contain_text(f"3{NBSP}h")
     expect(facts).to_contain_text(f"60{NBSP}€")
     expect(facts).to_contain_text(
-        re.compile(rf"Date limite des réponses\s*{WEEKDAYS[deadline_day.weekday()]} {deadline_day.day} "
-                   rf"{MONTHS[deadline_day.month - 1]}( {deadline_day.year})? à 18:00")
+        re.compile(
+            rf"Date limite des réponses\s*{WEEKDAYS[deadline_day.weekday()]} {deadline_day.day} "
+            rf"{MONTHS[deadline_day.month - 1]}( {deadline_day.year})? à 18:00"
+        )
     )
     expect(a.get_by_role("heading", name="Réponses reçues")).to_be_visible()
     expect(a.get_by_text("Aucune réponse pour l'instant.")).to_be_visible()

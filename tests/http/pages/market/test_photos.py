@@ -33,8 +33,9 @@ def _photo(size: tuple[int, int] = (2000, 1000), orientation: int | None = None)
 
 def _post(client: TestClient, path: str, files: list[tuple[str, Any]], **fields: str) -> Any:
     token = csrf(client, path, path)
-    return client.post(path, data={"csrf_token": token, **PROPOSAL_FORM, **fields}, files=files,
-                       follow_redirects=False)
+    return client.post(
+        path, data={"csrf_token": token, **PROPOSAL_FORM, **fields}, files=files, follow_redirects=False
+    )
 
 
 def _rows(engine: Engine) -> list[Proposal]:
@@ -100,8 +101,11 @@ def test_bad_photos_are_refused_and_nothing_is_stored(
         ([("photos", ("x.jpg", b"%PDF-1.7 not a picture", "image/jpeg"))], {"photos_alt": "x"}, not_image),
         ([("photos", ("x.jpg", polyglot, "image/jpeg"))], {"photos_alt": "x"}, not_image),
         ([("photos", ("x.jpg", _photo(), "image/jpeg"))], {}, "ce que montrent les photos"),
-        ([("photos", (f"{n}.jpg", _photo((50, 50)), "image/jpeg")) for n in range(5)], {"photos_alt": "x"},
-         "4 photos au plus"),
+        (
+            [("photos", (f"{n}.jpg", _photo((50, 50)), "image/jpeg")) for n in range(5)],
+            {"photos_alt": "x"},
+            "4 photos au plus",
+        ),
     ]:
         refused = _post(client, "/proposals/new", files, **fields)
         assert refused.status_code == 422, refused.text
