@@ -8,6 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from fpdf import FPDF
+from fpdf.enums import OutputIntentSubType
+from fpdf.output import PDFICCProfile
+from PIL import ImageCms
+
+# sRGB as an ICC profile (made by Pillow's littlecms), the output intent PDF/A asks for.
+SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def euros(cents: int) -> str:
@@ -28,6 +34,13 @@ class _Page(FPDF):
         super().__init__(format="A4")
         self.set_title(_latin(title))
         self.set_creator("ASASAP")
+        self.add_output_intent(
+            OutputIntentSubType.PDFA,
+            "sRGB",
+            registry_name="http://www.color.org",
+            dest_output_profile=PDFICCProfile(contents=SRGB_ICC, n=3, alternate="DeviceRGB"),
+            info="sRGB",
+        )
         self.set_auto_page_break(auto=True, margin=15)
         self.add_page()
 
