@@ -5,6 +5,7 @@ break."""
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from dataclasses import replace
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from pypdf import PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, StreamObject, TextStringObject
 from sqlalchemy import Engine
 
 from node.cli import main
@@ -172,3 +175,31 @@ def test_the_check_invoice_command(
     report = json.loads(capsys.readouterr().out)
     assert not report["ok"] and "BR-06" in {failure["rule"] for failure in report["schematron"]}
     assert report["pdfa"] == []  # an XML file: no PDF to check
+
+
+def test_the_pdfa_checks_find_what_is_missing(engine: Engine, settings: Settings) -> None:
+    pdf = _issued(engine, issuer_settings(settings))[0]
+    writer = PdfWriter(clone_from=io.BytesIO(pdf))
+    root = writer.root_object
+    del root[NameObject("/OutputIntents")]
+    root[NameObject("/AF")] = ArrayObject()
+    metadata = root["/Metadata"].get_object()
+    assert isinstance(metadata, StreamObject)
+    metadata.set_data(metadata.get_data().replace(b">BASIC<", b">EN 16931<"))
+    root[NameObject("/OpenAction")] = DictionaryObject(
+        {NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("app.alert(1);")}
+    )
+    broken = io.BytesIO()
+    writer.write(broken)
+    found = pdfa.problems(broken.getvalue())
+    assert {problem.code for problem in found} == {
+        "no-output-intent", "attachment", "fx-xmp", "action", *KNOWN_GAPS,
+    }  # fmt: skip
+    assert [p.detail for p in found if p.code == "attachment"] == [
+        "factur-x.xml is not listed in the catalog's /AF."
+    ]
+    assert any("ConformanceLevel EN 16931" in p.detail for p in found)
+    writer.encrypt("secret")
+    locked = io.BytesIO()
+    writer.write(locked)
+    assert pdfa.problems(locked.getvalue()) == [pdfa.Problem("encrypted", "The document is encrypted.")]
