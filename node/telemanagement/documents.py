@@ -1,10 +1,12 @@
-"""Invoices and tax certificates as PDF, drawn with fpdf2 (pure Python, maintained, installs from a
-wheel). The built-in Helvetica covers French (Latin-1); a character beyond it is printed as ``?``.
-Amounts are printed with "EUR", which Latin-1 can carry where the euro sign cannot."""
+"""Invoices, credit notes and tax certificates as PDF, drawn with fpdf2 (pure Python, maintained,
+installs from a wheel) in DejaVu Sans, shipped with the node (``data/dejavu/``, vendored by
+``scripts/vendor.sh``) and embedded in each PDF as a subset of the glyphs it uses, as PDF/A asks of
+every font. Text is Unicode throughout; amounts are printed with "EUR"."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
@@ -14,6 +16,8 @@ from PIL import ImageCms
 
 # sRGB as an ICC profile (made by Pillow's littlecms), the output intent PDF/A asks for.
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+FONTS = Path(__file__).parent / "data" / "dejavu"
+FAMILY = "DejaVu"
 
 
 def euros(cents: int) -> str:
@@ -25,14 +29,12 @@ def hours(minutes: int) -> str:
     return f"{minutes // 60} h {minutes % 60:02d}"
 
 
-def _latin(text: str) -> str:
-    return text.replace("\u202f", "\u00a0").encode("latin-1", "replace").decode("latin-1")
-
-
 class _Page(FPDF):
     def __init__(self, title: str) -> None:
         super().__init__(format="A4")
-        self.set_title(_latin(title))
+        self.add_font(FAMILY, "", FONTS / "DejaVuSans.ttf")
+        self.add_font(FAMILY, "B", FONTS / "DejaVuSans-Bold.ttf")
+        self.set_title(title)
         self.set_creator("ASASAP")
         self.add_output_intent(
             OutputIntentSubType.PDFA,
@@ -45,13 +47,13 @@ class _Page(FPDF):
         self.add_page()
 
     def text_line(self, text: str, *, size: int = 10, bold: bool = False, height: float = 5) -> None:
-        self.set_font("Helvetica", "B" if bold else "", size)
-        self.multi_cell(0, height, _latin(text), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(FAMILY, "B" if bold else "", size)
+        self.multi_cell(0, height, text, align="L", new_x="LMARGIN", new_y="NEXT")
 
     def row(self, cells: list[tuple[str, float]], *, bold: bool = False) -> None:
-        self.set_font("Helvetica", "B" if bold else "", 8)
+        self.set_font(FAMILY, "B" if bold else "", 8)
         for text, width in cells:
-            self.cell(width, 6, self._fit(_latin(text), width - 2), border=1)
+            self.cell(width, 6, self._fit(text, width - 2), border=1)
         self.ln()
 
     def _fit(self, text: str, width: float) -> str:
