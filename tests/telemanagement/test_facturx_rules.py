@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, StreamObject, TextStringObject
 from sqlalchemy import Engine
 
 from node.cli import main
 from node.core import db
 from node.settings import Settings
-from node.telemanagement import credit_notes, facturx, invoices, pdfa, schematron, validation
+from node.telemanagement import credit_notes, facturx, fonts, invoices, pdfa, schematron, validation
 from node.telemanagement.models import Funder
-from tests.support.billing import issuer_settings, resolved_month
+from tests.support.billing import font_names, issued_month, issuer_settings, resolved_month
 
 
 def _issued(engine: Engine, settings: Settings, *, billing: str = "direct") -> list[bytes]:
@@ -93,6 +93,29 @@ def test_every_document_passes_the_schematron_and_the_pdfa_checks(
                 "/CrossIndustryInvoice[1]/ExchangedDocumentContext[1]/GuidelineSpecifiedDocumentContextParameter[1]/ID[1]",
             )
         ]
+    for pdf in pdfs:
+        assert pdfa.problems(pdf) == []
+
+
+def test_a_text_beyond_the_reduced_font_is_drawn_with_the_full_one(
+    engine: Engine, settings: Settings
+) -> None:
+    """French text only: the reduced font (ASASAP Sans); a reason in Arabic script: DejaVu Sans, which
+    prints it; both documents pass the Schematron and the PDF/A checks."""
+    settings = issuer_settings(settings)
+    month, issued = issued_month(engine, settings)
+    invoice = issued["funder"]
+    reason = "Visite de مريم حداد annulée"
+    assert not fonts.covers([reason]) and fonts.covers(["Visite annulée : « œuvre » à 12\u202f€ – ½ — Ωμέγα"])
+    with db.session_scope(engine) as s:
+        note = credit_notes.issue(s, settings, month.setup.coordinator, invoice.id or 0, reason, "")
+        pdfs = [invoices.pdf_of(settings, invoice), credit_notes.pdf_of(settings, note)]
+    assert font_names(pdfs[0]) == {"ASASAPSansBook", "ASASAPSansBold"}
+    assert font_names(pdfs[1]) == {"DejaVuSansBook", "DejaVuSansBold"}
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdfs[1])).pages)
+    assert "Motif : Visite de" in text and "annulée" in text
+    assert set("مريمحداد") <= set(text)  # drawn right to left: extracted in visual order
+    assert schematron.check_many([facturx.xml_of(pdf) for pdf in pdfs]) == [[], []]
     for pdf in pdfs:
         assert pdfa.problems(pdf) == []
 
@@ -189,7 +212,7 @@ def test_the_pdfa_checks_find_what_is_missing(engine: Engine, settings: Settings
     fonts = resources["/Font"].get_object()
     assert isinstance(fonts, DictionaryObject)
     embedded = [font.get_object() for font in fonts.values()]
-    assert embedded and all(font["/Subtype"] == "/Type0" for font in embedded)  # DejaVu Sans, subset
+    assert embedded and all(font["/Subtype"] == "/Type0" for font in embedded)  # ASASAP Sans, subset
     fonts[NameObject("/FH")] = DictionaryObject(
         {
             NameObject("/Type"): NameObject("/Font"),
