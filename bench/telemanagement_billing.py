@@ -13,8 +13,9 @@ statement, and the issue of its invoices (two per plan: funder and beneficiary):
 billed, the frozen content, the PDF drawn by fpdf2, the Factur-X CII XML built, checked against its XSD
 and embedded, content and PDF sealed, the gapless number, the row written.
 
-Ceiling: fpdf2 drawing the same invoices' PDFs (the frozen contents of the run, nothing else), in the
-same process. The ratio says what share of the raw drawing rate the whole issue keeps.
+Ceiling: fpdf2 drawing the same invoices' PDFs (the frozen contents of the run, nothing else, the
+reduced font, or DejaVu Sans for a text beyond it, parsed and its subsets embedded in each as at
+issue), in the same process. The ratio says what share of the raw drawing rate the whole issue keeps.
 """
 
 from __future__ import annotations

@@ -64,7 +64,19 @@ class InvoiceCounter(SQLModel, table=True):
     last: int = Field(default=0)
 
 
-class Invoice(SQLModel, table=True):
+class Numbered(SQLModel):
+    """The gapless number an invoice or a credit note takes from :class:`InvoiceCounter`: its issuer,
+    year and place in the sequence (unique together, a constraint each table declares), and the
+    number as printed. Declared first, so each table's columns keep their order."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer: str = Field(max_length=60)
+    year: int
+    sequence: int
+    number: str = Field(max_length=40, unique=True)
+
+
+class Invoice(Numbered, table=True):
     """One invoice of one plan's month, to the funder (its share) or to the beneficiary."""
 
     __tablename__ = "tm_invoices"
@@ -74,11 +86,6 @@ class Invoice(SQLModel, table=True):
         CheckConstraint("total_cents >= 0", name="total_not_negative"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    issuer: str = Field(max_length=60)
-    year: int
-    sequence: int
-    number: str = Field(max_length=40, unique=True)
     plan_id: int = Field(sa_column=_fk("tm_care_plans.id"))
     funder_id: int = Field(sa_column=_fk("tm_funders.id"))
     beneficiary_id: int = Field(sa_column=_fk("tm_beneficiaries.id"))
@@ -93,7 +100,7 @@ class Invoice(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class CreditNote(SQLModel, table=True):
+class CreditNote(Numbered, table=True):
     """A credit note (avoir) correcting an issued invoice, for all or part of it: numbered in the
     invoices' sequence, written once like them, never edited."""
 
@@ -103,11 +110,6 @@ class CreditNote(SQLModel, table=True):
         CheckConstraint("total_cents > 0", name="total_positive"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    issuer: str = Field(max_length=60)
-    year: int
-    sequence: int
-    number: str = Field(max_length=40, unique=True)
     invoice_id: int = Field(sa_column=_fk("tm_invoices.id"))
     reason: str = Field(max_length=500)
     issued_on: date = Field(sa_column=Column(Date, nullable=False))

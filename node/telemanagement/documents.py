@@ -1,13 +1,30 @@
-"""Invoices and tax certificates as PDF, drawn with fpdf2 (pure Python, maintained, installs from a
-wheel). The built-in Helvetica covers French (Latin-1); a character beyond it is printed as ``?``.
-Amounts are printed with "EUR", which Latin-1 can carry where the euro sign cannot."""
+"""Invoices, credit notes and tax certificates as PDF, drawn with fpdf2 (pure Python, maintained,
+installs from a wheel) in DejaVu Sans, shipped with the node (``data/dejavu/``, vendored by
+``scripts/vendor.sh``) and embedded in each PDF as a subset of the glyphs it uses, as PDF/A asks of
+every font. Text is Unicode throughout; amounts are printed with "EUR".
+
+A document is first drawn with the reduced copy of the font (:mod:`node.telemanagement.fonts`, the
+Latin, Greek and Cyrillic blocks, four times cheaper for fpdf2 to parse); every text passes through
+:meth:`_Page.text_line` or :meth:`_Page.row`, which stop the drawing at the first character the
+reduced font lacks, and the document is then drawn again with the full font."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from fpdf import FPDF
+from fpdf.enums import OutputIntentSubType
+from fpdf.fonts import TTFFont
+from fpdf.output import PDFICCProfile
+from PIL import ImageCms
+
+from node.telemanagement import fonts
+
+# sRGB as an ICC profile (made by Pillow's littlecms), the output intent PDF/A asks for.
+SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+FAMILY = "Sans"
 
 
 def euros(cents: int) -> str:
@@ -19,26 +36,46 @@ def hours(minutes: int) -> str:
     return f"{minutes // 60} h {minutes % 60:02d}"
 
 
-def _latin(text: str) -> str:
-    return text.replace("\u202f", "\u00a0").encode("latin-1", "replace").decode("latin-1")
+class _Uncovered(Exception):
+    """A text has a character the reduced font lacks."""
 
 
 class _Page(FPDF):
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, *, reduced: bool) -> None:
         super().__init__(format="A4")
-        self.set_title(_latin(title))
+        self.reduced = reduced
+        for full, small, style in fonts.FACES:
+            self.add_font(FAMILY, style, fonts.FONTS / (small if reduced else full))
+        self.set_title(title)
         self.set_creator("ASASAP")
+        self.add_output_intent(
+            OutputIntentSubType.PDFA,
+            "sRGB",
+            registry_name="http://www.color.org",
+            dest_output_profile=PDFICCProfile(contents=SRGB_ICC, n=3, alternate="DeviceRGB"),
+            info="sRGB",
+        )
         self.set_auto_page_break(auto=True, margin=15)
         self.add_page()
 
+    def _check(self, text: str) -> None:
+        if self.reduced and not fonts.covers((text,)):
+            for font in self.fonts.values():
+                if isinstance(font, TTFFont):
+                    font.ttfont.close()  # the files fpdf2 reads lazily, closed when it writes the PDF
+            raise _Uncovered
+
     def text_line(self, text: str, *, size: int = 10, bold: bool = False, height: float = 5) -> None:
-        self.set_font("Helvetica", "B" if bold else "", size)
-        self.multi_cell(0, height, _latin(text), new_x="LMARGIN", new_y="NEXT")
+        self._check(text)
+        self.set_font(FAMILY, "B" if bold else "", size)
+        self.multi_cell(0, height, text, align="L", new_x="LMARGIN", new_y="NEXT")
 
     def row(self, cells: list[tuple[str, float]], *, bold: bool = False) -> None:
-        self.set_font("Helvetica", "B" if bold else "", 8)
+        for text, _ in cells:
+            self._check(text)
+        self.set_font(FAMILY, "B" if bold else "", 8)
         for text, width in cells:
-            self.cell(width, 6, self._fit(_latin(text), width - 2), border=1)
+            self.cell(width, 6, self._fit(text, width - 2), border=1)
         self.ln()
 
     def _fit(self, text: str, width: float) -> str:
@@ -50,6 +87,14 @@ class _Page(FPDF):
         return text.rstrip() + "..."
 
 
+def _drawn(draw: Callable[[dict[str, Any], bool], bytes], content: dict[str, Any]) -> bytes:
+    """The document drawn with the reduced font if it has every character, else with the full one."""
+    try:
+        return draw(content, True)
+    except _Uncovered:
+        return draw(content, False)
+
+
 def _party(page: _Page, title: str, party: dict[str, str]) -> None:
     page.text_line(title, bold=True)
     page.text_line(party["name"])
@@ -59,7 +104,11 @@ def _party(page: _Page, title: str, party: dict[str, str]) -> None:
 
 def invoice_pdf(content: dict[str, Any]) -> bytes:
     """An invoice drawn from its frozen content (:func:`node.telemanagement.invoices.content_of`)."""
-    page = _Page(f"Facture {content['number']}")
+    return _drawn(_invoice, content)
+
+
+def _invoice(content: dict[str, Any], reduced: bool) -> bytes:
+    page = _Page(f"Facture {content['number']}", reduced=reduced)
     issuer = content["issuer"]
     page.text_line(f"Facture n° {content['number']}", size=16, bold=True, height=9)
     page.text_line(f"Date : {content['issued_on']}  -  Période : {content['month']}")
@@ -125,7 +174,11 @@ def invoice_pdf(content: dict[str, Any]) -> bytes:
 
 def credit_note_pdf(content: dict[str, Any]) -> bytes:
     """A credit note drawn from its frozen content (:mod:`node.telemanagement.credit_notes`)."""
-    page = _Page(f"Avoir {content['number']}")
+    return _drawn(_credit_note, content)
+
+
+def _credit_note(content: dict[str, Any], reduced: bool) -> bytes:
+    page = _Page(f"Avoir {content['number']}", reduced=reduced)
     page.text_line(f"Avoir n° {content['number']}", size=16, bold=True, height=9)
     page.text_line(f"Date : {content['issued_on']}  -  Période : {content['month']}")
     page.text_line(
@@ -149,7 +202,11 @@ def credit_note_pdf(content: dict[str, Any]) -> bytes:
 
 def certificate_pdf(content: dict[str, Any]) -> bytes:
     """A tax certificate drawn from its content (:func:`node.telemanagement.certificates.certificate`)."""
-    page = _Page(f"Attestation fiscale {content['year']}")
+    return _drawn(_certificate, content)
+
+
+def _certificate(content: dict[str, Any], reduced: bool) -> bytes:
+    page = _Page(f"Attestation fiscale {content['year']}", reduced=reduced)
     issuer = content["issuer"]
     page.text_line(f"Attestation fiscale {content['year']}", size=16, bold=True, height=9)
     page.text_line("Services à la personne (articles L7233-7 et D7233-4 du code du travail)", size=9)

@@ -1,6 +1,7 @@
 """The Factur-X part of an invoice: a Cross Industry Invoice (CII, UN/CEFACT D16B) of profile BASIC,
 built from an invoice's frozen content and embedded in its PDF with the ``factur-x`` library, which
-checks it against the profile's XSD before embedding.
+checks it against the profile's XSD before embedding. The tests run the profile's official Schematron
+on every kind of document (:mod:`node.telemanagement.schematron`): none breaks a rule.
 
 BASIC rather than MINIMUM: MINIMUM carries totals only, while the funder (a Conseil départemental
 under EN 16931 through Chorus) checks the visits billed, one line each. The amounts carry no VAT
@@ -103,6 +104,8 @@ def cii_xml(content: dict[str, Any]) -> bytes:
     if issuer["address"]:
         b.add(address, "ram:LineOne", issuer["address"])
     b.add(address, "ram:CountryID", "FR")
+    if issuer["siret"]:  # BT-32: no VAT number, so the tax registration that category E requires
+        b.add(seller, "ram:SpecifiedTaxRegistration/ram:ID", issuer["siret"], schemeID="FC")
     client = content["client"]
     buyer = b.add(agreement, "ram:BuyerTradeParty")
     b.add(buyer, "ram:Name", client["name"])
@@ -110,7 +113,14 @@ def cii_xml(content: dict[str, Any]) -> bytes:
     if client["address"]:
         b.add(address, "ram:LineOne", client["address"])
     b.add(address, "ram:CountryID", "FR")
-    b.add(transaction, "ram:ApplicableHeaderTradeDelivery")
+    delivery = b.add(transaction, "ram:ApplicableHeaderTradeDelivery")  # BG-13: at the beneficiary's home
+    home = content["beneficiary"]
+    ship_to = b.add(delivery, "ram:ShipToTradeParty")
+    b.add(ship_to, "ram:Name", home["name"])
+    address = b.add(ship_to, "ram:PostalTradeAddress")
+    if home["address"]:
+        b.add(address, "ram:LineOne", home["address"])
+    b.add(address, "ram:CountryID", "FR")
     settlement = b.add(transaction, "ram:ApplicableHeaderTradeSettlement")
     b.add(settlement, "ram:InvoiceCurrencyCode", "EUR")
     tax = b.add(settlement, "ram:ApplicableTradeTax")

@@ -3,9 +3,12 @@ clock times of a past month (beyond the week a phone may send late) are written 
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
+from pypdf import PdfReader
+from pypdf.generic import DictionaryObject
 from sqlalchemy import Engine
 
 from node.core import db
@@ -116,3 +119,18 @@ def issued_month(engine: Engine, settings: Settings) -> tuple[Month, dict[str, I
         for row in made:
             s.expunge(row)
     return month, {row.recipient: row for row in made}
+
+
+def font_names(pdf: bytes) -> set[str]:
+    """The names of the fonts a PDF's pages use, without their subset prefix ("ABCDEF+")."""
+    names = set()
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        resources = page["/Resources"].get_object()
+        assert isinstance(resources, DictionaryObject)
+        used = resources["/Font"].get_object()
+        assert isinstance(used, DictionaryObject)
+        for font in used.values():
+            font = font.get_object()
+            assert isinstance(font, DictionaryObject)
+            names.add(str(font["/BaseFont"]).lstrip("/").split("+")[-1])
+    return names

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from node.core import db
 from node.core.errors import NotFound, PermissionDenied, ValidationFailed
 from node.settings import Settings
-from node.telemanagement import certificates, invoices, validation
+from node.telemanagement import certificates, invoices, pdfa, validation
 from tests.support.billing import issuer_settings, resolved_month
 
 
@@ -39,3 +39,5 @@ def test_the_certificate_sums_what_the_beneficiary_paid(engine: Engine, settings
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     for expected in (f"Attestation fiscale {year}", "11,06 EUR", "SAP123456789", "Mme Martin", "4 h 30"):
         assert expected in text, expected
+    # A plain PDF (no PDF/A claim, no XML), but its fonts are embedded like the invoices'.
+    assert "font-not-embedded" not in {problem.code for problem in pdfa.problems(pdf)}

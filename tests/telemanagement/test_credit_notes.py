@@ -50,7 +50,7 @@ def test_credit_notes_correct_an_invoice_without_editing_it(
     with db.session_scope(engine) as s:
         assert s.exec(select(CreditNote)).first() is None
         partial = credit_notes.issue(
-            s, settings, setup.coordinator, to_funder, "Visite du 5 comptée 2 fois", "24,58"
+            s, settings, setup.coordinator, to_funder, "Visite du 5 comptée 2 fois (Łukasz Wąsik)", "24,58"
         )
         rest = credit_notes.issue(s, settings, setup.coordinator, to_funder, "Annulation", "")
         numbers = [(partial.number, partial.total_cents), (rest.number, rest.total_cents)]
@@ -64,6 +64,7 @@ def test_credit_notes_correct_an_invoice_without_editing_it(
         assert "Martin" not in s.exec(select(CreditNote).order_by(col(CreditNote.id))).first().content_sealed  # type: ignore[union-attr]
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert f"Avoir n° {year}-000003" in text and f"Rectifie la facture n° {year}-000001" in text
+    assert "Motif : Visite du 5 comptée 2 fois (Łukasz Wąsik)" in text  # beyond Latin-1, as typed
     xml = facturx.xml_of(pdf)
     facturx.check(xml)
     tree = etree.fromstring(xml)
