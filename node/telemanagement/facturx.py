@@ -56,6 +56,14 @@ def _tax(b: _Builder, parent: Any) -> None:
     b.add(parent, "ram:RateApplicablePercent", "0")
 
 
+def _address(b: _Builder, party: Any, line: str | None) -> None:
+    """The postal address of ``party`` (BG-5, BG-8, BG-15): its line when known, in France."""
+    address = b.add(party, "ram:PostalTradeAddress")
+    if line:
+        b.add(address, "ram:LineOne", line)
+    b.add(address, "ram:CountryID", "FR")
+
+
 def cii_xml(content: dict[str, Any]) -> bytes:
     """The invoice's CII XML (profile BASIC) from its frozen content (:mod:`node.telemanagement.invoices`)."""
     b = _Builder()
@@ -100,27 +108,18 @@ def cii_xml(content: dict[str, Any]) -> bytes:
     b.add(seller, "ram:Name", issuer["name"])
     if issuer["siren"]:
         b.add(seller, "ram:SpecifiedLegalOrganization/ram:ID", issuer["siren"], schemeID="0002")
-    address = b.add(seller, "ram:PostalTradeAddress")
-    if issuer["address"]:
-        b.add(address, "ram:LineOne", issuer["address"])
-    b.add(address, "ram:CountryID", "FR")
+    _address(b, seller, issuer["address"])
     if issuer["siret"]:  # BT-32: no VAT number, so the tax registration that category E requires
         b.add(seller, "ram:SpecifiedTaxRegistration/ram:ID", issuer["siret"], schemeID="FC")
     client = content["client"]
     buyer = b.add(agreement, "ram:BuyerTradeParty")
     b.add(buyer, "ram:Name", client["name"])
-    address = b.add(buyer, "ram:PostalTradeAddress")
-    if client["address"]:
-        b.add(address, "ram:LineOne", client["address"])
-    b.add(address, "ram:CountryID", "FR")
+    _address(b, buyer, client["address"])
     delivery = b.add(transaction, "ram:ApplicableHeaderTradeDelivery")  # BG-13: at the beneficiary's home
     home = content["beneficiary"]
     ship_to = b.add(delivery, "ram:ShipToTradeParty")
     b.add(ship_to, "ram:Name", home["name"])
-    address = b.add(ship_to, "ram:PostalTradeAddress")
-    if home["address"]:
-        b.add(address, "ram:LineOne", home["address"])
-    b.add(address, "ram:CountryID", "FR")
+    _address(b, ship_to, home["address"])
     settlement = b.add(transaction, "ram:ApplicableHeaderTradeSettlement")
     b.add(settlement, "ram:InvoiceCurrencyCode", "EUR")
     tax = b.add(settlement, "ram:ApplicableTradeTax")

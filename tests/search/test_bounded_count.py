@@ -4,7 +4,6 @@ exactly those of a search that counts and sorts everything (the cap is made smal
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +14,7 @@ from node.core.timeutil import utcnow
 from node.search import engine
 from node.search.filters import parse_search
 from node.settings import Settings
-from tests.support.search import indexed
+from tests.support.search import every_page, housework_corpus
 
 COMMUNES = ("93048", "93006", "94080", "75056", "92012")
 QUERIES: list[dict[str, str]] = [
@@ -36,41 +35,13 @@ QUERIES: list[dict[str, str]] = [
 def corpus(session: Session, settings: Settings) -> None:
     """31 proposals: "ménage" in some titles, in other descriptions only, published in an order that is
     not the order they were stored in (so the date index, not the ids, gives the order)."""
-    now = utcnow()
-    for i in range(31):
-        if i % 3 == 0:
-            title, description = "Ménage de l'appartement", "<p>Vitres comprises</p>"
-        elif i % 3 == 1:
-            title, description = "Repassage des chemises", "<p>Et un peu de ménage si besoin</p>"
-        else:
-            title, description = "Tonte de pelouse", "<p>Le jardin seulement</p>"
-        indexed(
-            session,
-            settings,
-            title,
-            description=description,
-            purpose="request" if i % 4 == 0 else "offer",
-            insee=COMMUNES[i % len(COMMUNES)],
-            published=now - timedelta(hours=(i * 7) % 31),
-            price=Decimal(10 + (i * 5) % 13) if i % 5 else None,
-        )
-
-
-def every_page(session: Session, params: dict[str, str]) -> tuple[list[int], list[engine.Results]]:
-    """The ids of every page of a search, following its next pages, and each page's results."""
-    ids: list[int] = []
-    pages: list[engine.Results] = []
-    page = 1
-    while True:
-        filters, errors = parse_search({**params, "page": str(page)})
-        assert errors == {}
-        found = engine.search(filters, session=session, now=utcnow())
-        session.rollback()
-        pages.append(found)
-        ids += [hit.proposal.id or 0 for hit in found.hits]
-        if not found.has_next:
-            return ids, pages
-        page += 1
+    housework_corpus(
+        session,
+        settings,
+        31,
+        insee=lambda i: COMMUNES[i % len(COMMUNES)],
+        price=lambda i: Decimal(10 + (i * 5) % 13) if i % 5 else None,
+    )
 
 
 @pytest.mark.usefixtures("corpus")

@@ -5,17 +5,14 @@ and sorts everything."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import Session
 
-from node.core.timeutil import utcnow
 from node.search import engine
-from node.search.filters import parse_search
 from node.settings import Settings
-from tests.support.search import indexed
+from tests.support.search import every_page, housework_corpus
 
 QUERIES: list[dict[str, str]] = [
     {"q": "ménage"},
@@ -32,37 +29,7 @@ WINDOWS = [(1,), (1, 2), (2, 64)]
 def corpus(session: Session, settings: Settings) -> None:
     """40 proposals, "ménage" in a title one time in three and in a description another time in three,
     published in an order that is not the order they were stored in."""
-    now = utcnow()
-    for i in range(40):
-        if i % 3 == 0:
-            title, description = "Ménage de l'appartement", "<p>Vitres comprises</p>"
-        elif i % 3 == 1:
-            title, description = "Repassage des chemises", "<p>Et un peu de ménage si besoin</p>"
-        else:
-            title, description = "Tonte de pelouse", "<p>Le jardin seulement</p>"
-        indexed(
-            session,
-            settings,
-            title,
-            description=description,
-            purpose="request" if i % 4 == 0 else "offer",
-            insee="93048",
-            published=now - timedelta(hours=(i * 7) % 40),
-        )
-
-
-def every_page(session: Session, params: dict[str, str]) -> list[int]:
-    ids: list[int] = []
-    page = 1
-    while True:
-        filters, errors = parse_search({**params, "page": str(page)})
-        assert errors == {}
-        found = engine.search(filters, session=session, now=utcnow())
-        session.rollback()
-        ids += [hit.proposal.id or 0 for hit in found.hits]
-        if not found.has_next:
-            return ids
-        page += 1
+    housework_corpus(session, settings, 40)
 
 
 @pytest.mark.usefixtures("corpus")
@@ -72,7 +39,7 @@ def test_pages_walked_through_windows_are_those_of_sorting_every_match(
     session: Session, monkeypatch: pytest.MonkeyPatch, params: dict[str, Any], windows: tuple[int, ...]
 ) -> None:
     monkeypatch.setattr(engine, "PAGE_SIZE", 4)
-    exact_ids = every_page(session, params)
+    exact_ids = every_page(session, params)[0]
     assert len(exact_ids) > 5
     walks: list[list[int] | None] = []
     walked_page = engine._walked_page
@@ -84,7 +51,7 @@ def test_pages_walked_through_windows_are_those_of_sorting_every_match(
     monkeypatch.setattr(engine, "_walked_page", spy)
     monkeypatch.setattr(engine, "COUNT_CAP", 5)
     monkeypatch.setattr(engine, "WALK_WINDOWS", windows)
-    assert every_page(session, params) == exact_ids
+    assert every_page(session, params)[0] == exact_ids
     if session.get_bind().dialect.name == "sqlite":
         assert walks, "the date order past the cap walks the windows"
         if windows == (1,) and params.get("q") == "vitres":  # rare words: no window of 1 holds a page

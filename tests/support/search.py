@@ -17,6 +17,8 @@ from node.market.models import Proposal
 from node.market.money import Price
 from node.market.proposals.columns import commune_columns, content_columns
 from node.places.gazetteer import default_gazetteer
+from node.search import engine
+from node.search.filters import parse_search
 from node.settings import Settings, load_settings
 from tests.support.nodes import NodeProcess
 from tests.support.settings import TEST_SECRET
@@ -93,3 +95,52 @@ def seeded_node(
         yield process
     finally:
         process.stop()
+
+
+def every_page(session: Session, params: dict[str, str]) -> tuple[list[int], list[engine.Results]]:
+    """The ids of every page of a search, following its next pages (each read in a transaction of its
+    own), and each page's results."""
+    ids: list[int] = []
+    pages: list[engine.Results] = []
+    page = 1
+    while True:
+        filters, errors = parse_search({**params, "page": str(page)})
+        assert errors == {}
+        found = engine.search(filters, session=session, now=utcnow())
+        ids += [hit.proposal.id or 0 for hit in found.hits]
+        session.rollback()
+        pages.append(found)
+        if not found.has_next:
+            return ids, pages
+        page += 1
+
+
+def housework_corpus(
+    session: Session,
+    settings: Settings,
+    count: int,
+    *,
+    insee: Callable[[int], str] = lambda i: "93048",
+    price: Callable[[int], Decimal | None] = lambda i: None,
+) -> None:
+    """``count`` proposals, "ménage" in a title one time in three and in a description another time in
+    three, published in an order that is not the order they were stored in (so the date index, not the
+    ids, gives the order); the ``i``-th in the commune ``insee(i)`` at the price ``price(i)``."""
+    now = utcnow()
+    for i in range(count):
+        if i % 3 == 0:
+            title, description = "Ménage de l'appartement", "<p>Vitres comprises</p>"
+        elif i % 3 == 1:
+            title, description = "Repassage des chemises", "<p>Et un peu de ménage si besoin</p>"
+        else:
+            title, description = "Tonte de pelouse", "<p>Le jardin seulement</p>"
+        indexed(
+            session,
+            settings,
+            title,
+            description=description,
+            purpose="request" if i % 4 == 0 else "offer",
+            insee=insee(i),
+            published=now - timedelta(hours=(i * 7) % count),
+            price=price(i),
+        )

@@ -14,6 +14,7 @@ from node.accounts.models import Role, User
 from node.core import db
 from node.settings import Settings
 from node.telemanagement import plans, visits
+from node.telemanagement.models import Beneficiary
 from tests.support.accounts import make_user
 from tests.support.nodes import Node
 
@@ -90,6 +91,13 @@ def visit_started_ago(engine: Engine, setup: Setup, minutes: int = 70, provider:
         return visit.id or 0
 
 
+def coordinator_and_provider(node: Node, coordinator: str, provider: str) -> None:
+    """On a real node: the people ``coordinator`` (given the coordinator role) and ``provider``."""
+    node.add_person(coordinator)
+    node.add_person(provider)
+    assert node.process.cli("user", "set-role", coordinator, "coordinator").returncode == 0
+
+
 def api_plan(
     node: Node, coordinator: str, home: dict[str, str], *, folder: str, hours: str = "12"
 ) -> dict[str, Any]:
@@ -115,3 +123,14 @@ def api_plan(
         user=coordinator,
     )
     return plan
+
+
+def beneficiary_account(engine: Engine, setup: Setup, username: str = "martin") -> User:
+    """A new account, linked to the setup's beneficiary as theirs."""
+    user = make_user(engine, username)
+    with db.session_scope(engine) as s:
+        home = s.get(Beneficiary, setup.beneficiary_id)
+        assert home is not None
+        home.user_id = user.id
+        s.add(home)
+    return user

@@ -13,20 +13,19 @@ from sqlmodel import func, select
 from starlette.testclient import TestClient
 
 from node.accounts import credentials
-from node.accounts.models import User, UserCategory
+from node.accounts.models import User
 from node.core import db
 from node.core.errors import Conflict, PermissionDenied
 from node.groups.colleagues import colleagues_of
 from node.market.models import Notification
 from node.settings import Settings
-from node.telemanagement import applications, replacement, visits
+from node.telemanagement import applications, replacement
 from node.telemanagement.lifecycles import APPLICATION_LIFECYCLE, ApplicationState
-from node.telemanagement.models import Beneficiary, Visit
+from node.telemanagement.models import Visit
 from node.telemanagement.tables import ReplacementApplication
-from tests.support.accounts import make_user
-from tests.support.groups import make_group
 from tests.support.pages import csrf, form_token, login
-from tests.support.telemanagement import CATEGORY, Setup, care_setup
+from tests.support.replacements import absent_tomorrow, colleagues, qualified_provider, visit_tomorrow
+from tests.support.telemanagement import Setup, beneficiary_account, care_setup
 
 
 @pytest.fixture
@@ -34,45 +33,14 @@ def setup(engine: Engine, settings: Settings) -> Setup:
     return care_setup(engine, settings, valid_from=datetime.now(UTC).date() - timedelta(days=5))
 
 
-def _person(engine: Engine, username: str) -> User:
-    user = make_user(engine, username)
-    with db.session_scope(engine) as s:
-        row = s.get(User, user.id)
-        assert row is not None
-        row.provider_status = "self_employed"
-        s.add(row)
-        s.add(UserCategory(user_id=user.id or 0, category=CATEGORY))
-    return user
-
-
 def _freed_visit(engine: Engine, settings: Settings, setup: Setup) -> tuple[int, User, User, User, User]:
     """A visit of aline's tomorrow, freed by her absence; beatrice and carlos are her colleagues,
     daniel is not; martin is the beneficiary's account."""
-    bea, carl, dan = _person(engine, "beatrice"), _person(engine, "carlos"), _person(engine, "daniel")
-    martin = make_user(engine, "martin")
-    with db.session_scope(engine) as s:
-        aline = s.get(User, setup.provider.id)
-        assert aline is not None
-        home = s.get(Beneficiary, setup.beneficiary_id)
-        assert home is not None
-        home.user_id = martin.id
-        s.add(home)
-    make_group(engine, settings, aline, joining=(bea, carl))
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(visits.PARIS).replace(hour=10, minute=0)
-    with db.session_scope(engine) as s:
-        visit = visits.plan_visit(
-            s,
-            setup.coordinator,
-            plan_id=setup.plan_id,
-            category=CATEGORY,
-            start=tomorrow.replace(tzinfo=None).isoformat(timespec="minutes"),
-            minutes=60,
-            provider="aline",
-        )
-        visit_id = visit.id or 0
-    with db.session_scope(engine) as s:
-        day = tomorrow.date().isoformat()
-        replacement.declare_absence(s, settings, setup.provider, first_day=day, last_day=day)
+    bea, carl = colleagues(engine, settings, setup)
+    dan = qualified_provider(engine, "daniel")
+    martin = beneficiary_account(engine, setup)
+    visit_id = visit_tomorrow(engine, setup)
+    absent_tomorrow(engine, settings, setup)
     return visit_id, bea, carl, dan, martin
 
 

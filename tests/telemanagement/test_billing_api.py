@@ -6,11 +6,10 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from node.core import db
 from node.settings import Settings
-from node.telemanagement.models import Beneficiary
-from tests.support.accounts import bearer, make_user
+from tests.support.accounts import bearer
 from tests.support.billing import past_month
+from tests.support.telemanagement import beneficiary_account
 
 
 def test_billing_through_the_api(client: TestClient, engine: Engine, settings: Settings) -> None:
@@ -53,12 +52,7 @@ def test_billing_through_the_api(client: TestClient, engine: Engine, settings: S
     assert client.post("/api/v1/invoices", headers=coord, json=body).json() == []
     assert len(client.get("/api/v1/invoices", headers=coord).json()) == 2
     assert client.get("/api/v1/invoices", headers=aline).json() == []
-    martin = make_user(engine, "martin")
-    with db.session_scope(engine) as s:
-        home = s.get(Beneficiary, setup.beneficiary_id)
-        assert home is not None
-        home.user_id = martin.id
-        s.add(home)
+    beneficiary_account(engine, setup)
     own = client.get("/api/v1/invoices", headers=bearer(engine, "martin")).json()
     assert [row["recipient"] for row in own] == ["beneficiary"]
     assert own[0]["pdf_url"].endswith(".pdf") and len(own[0]["pdf_sha256"]) == 64

@@ -9,14 +9,12 @@ import re
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from node.core import db
 from node.http.pages.telemanagement import billing
 from node.settings import Settings
 from node.telemanagement import adjustments
-from node.telemanagement.models import Beneficiary
-from tests.support.accounts import make_user
 from tests.support.billing import past_month
 from tests.support.pages import form_token, login
+from tests.support.telemanagement import beneficiary_account
 
 
 def test_resolve_validate_issue_and_download(client: TestClient, engine: Engine, settings: Settings) -> None:
@@ -79,12 +77,7 @@ def test_resolve_validate_issue_and_download(client: TestClient, engine: Engine,
     )
 
     # The beneficiary, once their account is linked, sees their own invoice and not the funder's.
-    martin = make_user(engine, "martin")
-    with db.session_scope(engine) as s:
-        home = s.get(Beneficiary, setup.beneficiary_id)
-        assert home is not None
-        home.user_id = martin.id
-        s.add(home)
+    beneficiary_account(engine, setup)
     client.cookies.clear()
     login(client, "martin")
     mine = client.get("/me/invoices")

@@ -20,13 +20,11 @@ from node.core import db
 from node.core.errors import Conflict, ValidationFailed
 from node.groups.colleagues import colleagues_of
 from node.settings import Settings
-from node.telemanagement import applications, federation, given, replacement, visits
-from node.telemanagement.models import Beneficiary, Visit
+from node.telemanagement import applications, federation, given, replacement
+from node.telemanagement.models import Visit
 from node.telemanagement.tables import RemoteAssignment
-from tests.support.accounts import make_user
-from tests.support.groups import make_group
-from tests.support.replacements import qualified_provider, sent_to_remote
-from tests.support.telemanagement import CATEGORY, Setup, care_setup
+from tests.support.replacements import absent_tomorrow, colleagues, sent_to_remote, visit_tomorrow
+from tests.support.telemanagement import Setup, beneficiary_account, care_setup
 
 BOB = "https://bagnolet.test/users/bob"
 ZOE = "https://romainville.test/users/zoe"
@@ -50,26 +48,9 @@ class Waiting:
 
 @pytest.fixture
 def waiting(engine: Engine, settings: Settings, setup: Setup) -> Waiting:
-    bea, carl = qualified_provider(engine, "beatrice"), qualified_provider(engine, "carlos")
-    make_group(engine, settings, setup.provider, joining=(bea, carl))
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(visits.PARIS).replace(hour=10, minute=0)
-    with db.session_scope(engine) as s:
-        visit = visits.plan_visit(
-            s,
-            setup.coordinator,
-            plan_id=setup.plan_id,
-            category=CATEGORY,
-            start=tomorrow.replace(tzinfo=None).isoformat(timespec="minutes"),
-            minutes=60,
-            provider="aline",
-        )
-        visit_id = visit.id or 0
-    day = tomorrow.date().isoformat()
-    with db.session_scope(engine) as s:
-        _absence, freed = replacement.declare_absence(
-            s, settings, setup.provider, first_day=day, last_day=day
-        )
-        assert [v.id for v in freed] == [visit_id]
+    bea, carl = colleagues(engine, settings, setup)
+    visit_id = visit_tomorrow(engine, setup)
+    assert absent_tomorrow(engine, settings, setup) == [visit_id]
     with db.session_scope(engine) as s:
         given.give_to_remote(s, settings, setup.coordinator, visit_id, BOB)
     uri = federation.visit_uri(settings, visit_id)
@@ -90,12 +71,7 @@ def test_a_visit_given_away_while_waiting_no_longer_waits(
 ) -> None:
     """Given to Bob, the visit is settled: no replacement, no applicant can take it from him any more
     (:mod:`tests.telemanagement.test_waits` for every path)."""
-    martin = make_user(engine, "martin")
-    with db.session_scope(engine) as s:
-        home = s.get(Beneficiary, setup.beneficiary_id)
-        assert home is not None
-        home.user_id = martin.id
-        s.add(home)
+    martin = beneficiary_account(engine, setup)
     with db.session_scope(engine) as s:
         with pytest.raises(ValidationFailed):
             replacement.reassign(s, settings, setup.coordinator, waiting.visit_id, "beatrice")

@@ -6,7 +6,6 @@ clocked, cancelled or in a validated month stay and are counted. In the service,
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +14,6 @@ from sqlmodel import col, select
 from starlette.testclient import TestClient
 
 from node.accounts import credentials
-from node.activitypub.models import Delivery, OutboxActivity
 from node.core import db
 from node.core.errors import NotFound, PermissionDenied, ValidationFailed
 from node.settings import Settings
@@ -25,7 +23,8 @@ from node.telemanagement.models import Visit
 from node.telemanagement.tables import RemoteAssignment
 from tests.support.accounts import make_user
 from tests.support.pages import form_token, login
-from tests.support.telemanagement import CATEGORY, Setup, care_setup
+from tests.support.replacements import plan_series, sent_to_remote
+from tests.support.telemanagement import Setup, care_setup
 
 BOB = "https://bagnolet.test/users/bob"
 WEEKS_BEFORE = 3
@@ -42,32 +41,7 @@ def setup(engine: Engine, settings: Settings) -> Setup:
 def _series(engine: Engine, setup: Setup) -> tuple[int, list[int]]:
     """A weekly series of twelve visits given to Aline, the first three past; its visits, soonest first."""
     first = (datetime.now(UTC) - timedelta(weeks=WEEKS_BEFORE) + timedelta(hours=2)).astimezone(visits.PARIS)
-    with db.session_scope(engine) as s:
-        series, made = visits.plan_series(
-            s,
-            setup.coordinator,
-            plan_id=setup.plan_id,
-            category=CATEGORY,
-            start=first.replace(tzinfo=None).isoformat(timespec="minutes"),
-            minutes=60,
-            rule="FREQ=WEEKLY;COUNT=12",
-            provider="aline",
-        )
-        return series.id or 0, [v.id or 0 for v in made]
-
-
-def _sent(engine: Engine) -> list[tuple[str, str, str]]:
-    with db.session_scope(engine) as s:
-        rows = s.exec(
-            select(OutboxActivity, Delivery)
-            .join(Delivery, col(Delivery.outbox_id) == col(OutboxActivity.id))
-            .order_by(col(OutboxActivity.id))
-        ).all()
-        return [
-            (payload["type"], str(payload["object"]["id"]), delivery.target)
-            for payload, delivery in ((json.loads(a.payload), d) for a, d in rows)
-            if isinstance(payload.get("object"), dict)
-        ]
+    return plan_series(engine, setup, first, "FREQ=WEEKLY;COUNT=12")
 
 
 def _providers(engine: Engine, ids: list[int]) -> list[int | None]:
@@ -111,7 +85,7 @@ def test_a_series_goes_to_a_remote_provider_then_back_home(
     }
     assert done.left_count + len(done.given) == len(ids)
     uris = [federation.visit_uri(settings, n) for n in coming]
-    assert _sent(engine) == [("Offer", uri, BOB) for uri in uris]
+    assert sent_to_remote(engine) == [("Offer", uri, BOB) for uri in uris]
     assert set(_providers(engine, coming)) == {None}
     assert set(_providers(engine, [n for n in ids if n not in coming])) == {setup.provider.id}
 
@@ -124,7 +98,8 @@ def test_a_series_goes_to_a_remote_provider_then_back_home(
             s, settings, setup.coordinator, series_id, provider=" bruno ", from_day=day.isoformat()
         )
     assert again.given == later and again.left == ({"locked": len(locked)} if locked else {})
-    assert _sent(engine)[len(uris) :] == [("Delete", federation.visit_uri(settings, n), BOB) for n in later]
+    taken_back = [("Delete", federation.visit_uri(settings, n), BOB) for n in later]
+    assert sent_to_remote(engine)[len(uris) :] == taken_back
     assert set(_providers(engine, later)) == {bruno.id}
     with db.session_scope(engine) as s:
         still = s.exec(select(RemoteAssignment.visit_id).order_by(col(RemoteAssignment.visit_id))).all()
@@ -142,12 +117,12 @@ def test_the_preview_counts_what_giving_then_does(engine: Engine, settings: Sett
         preview = given_series.give_series(
             s, settings, setup.coordinator, series_id, provider=BOB, from_day=day, dry_run=True
         )
-    assert _sent(engine) == [] and set(_providers(engine, ids)) == {setup.provider.id}
+    assert sent_to_remote(engine) == [] and set(_providers(engine, ids)) == {setup.provider.id}
     assert len(preview.left) >= 3 and preview.given  # several reasons, and visits to give
     with db.session_scope(engine) as s:
         done = given_series.give_series(s, settings, setup.coordinator, series_id, provider=BOB, from_day=day)
     assert preview == done and preview.counts() == done.counts()
-    assert len(_sent(engine)) == len(done.given)
+    assert len(sent_to_remote(engine)) == len(done.given)
 
 
 @pytest.mark.parametrize(
@@ -168,7 +143,7 @@ def test_bad_input_changes_nothing(
         given_series.give_series(
             s, settings, setup.coordinator, series_id, provider=provider, from_day=from_day
         )
-    assert set(_providers(engine, ids)) == {setup.provider.id} and _sent(engine) == []
+    assert set(_providers(engine, ids)) == {setup.provider.id} and sent_to_remote(engine) == []
 
 
 def test_only_coordinators_give_a_series_that_exists(
@@ -179,7 +154,7 @@ def test_only_coordinators_give_a_series_that_exists(
         given_series.give_series(s, settings, setup.provider, series_id, provider=BOB)
     with pytest.raises(NotFound), db.session_scope(engine) as s:
         given_series.give_series(s, settings, setup.coordinator, series_id + 1000, provider=BOB)
-    assert set(_providers(engine, ids)) == {setup.provider.id} and _sent(engine) == []
+    assert set(_providers(engine, ids)) == {setup.provider.id} and sent_to_remote(engine) == []
 
 
 def test_the_api_gives_a_series_and_refuses_bad_input(
@@ -206,14 +181,14 @@ def test_the_api_gives_a_series_and_refuses_bad_input(
         ).status_code
         == 404
     )
-    assert set(_providers(engine, ids)) == {setup.provider.id} and _sent(engine) == []
+    assert set(_providers(engine, ids)) == {setup.provider.id} and sent_to_remote(engine) == []
     month_ago = (datetime.now(UTC) - timedelta(weeks=WEEKS_BEFORE + 1)).date().isoformat()
     answer = client.post(path, headers=coord, json={"provider": BOB, "from_day": month_ago})
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["series_id"] == series_id and body["given"] == ids[WEEKS_BEFORE:]
     assert body["left"] == {"past": WEEKS_BEFORE}
-    assert len(_sent(engine)) == len(ids) - WEEKS_BEFORE
+    assert len(sent_to_remote(engine)) == len(ids) - WEEKS_BEFORE
 
 
 def test_the_plan_page_asks_then_gives_the_series(
@@ -233,7 +208,7 @@ def test_the_plan_page_asks_then_gives_the_series(
     # Without the dialog (no JavaScript): a page asks, and nothing is given yet.
     asked = client.post(action, data=fields, headers={"Accept-Language": "fr"})
     assert asked.status_code == 200 and 'name="confirmed" value="1"' in asked.text
-    assert f'value="{BOB}"' in asked.text and _sent(engine) == []
+    assert f'value="{BOB}"' in asked.text and sent_to_remote(engine) == []
     count = len(ids) - WEEKS_BEFORE
     left = f"{WEEKS_BEFORE} laissées\u00a0: {WEEKS_BEFORE - 1} déjà passées, 1 déjà pointée."
     assert f"{count} visites seront confiées, {left}" in asked.text, asked.text
@@ -241,7 +216,7 @@ def test_the_plan_page_asks_then_gives_the_series(
     for confirmed in ("", "1"):
         wrong = client.post(action, data={**fields, "provider": "nobody", "confirmed": confirmed})
         assert wrong.status_code == 422 and f'id="e-series{series_id}_provider"' in wrong.text
-    assert _sent(engine) == []
+    assert sent_to_remote(engine) == []
     done = client.post(action, data={**fields, "confirmed": "1"})
     assert done.status_code == 303
     location = done.headers["location"]
@@ -250,4 +225,4 @@ def test_the_plan_page_asks_then_gives_the_series(
     expected = f"{count} visites confiées, {left}"
     assert expected in notice, notice
     assert client.get(action).status_code == 303  # GET sends back to the plan
-    assert len(_sent(engine)) == count
+    assert len(sent_to_remote(engine)) == count

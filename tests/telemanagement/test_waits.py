@@ -21,13 +21,19 @@ from node.core.errors import Conflict, ValidationFailed
 from node.groups.colleagues import colleagues_of
 from node.market.models import Notification
 from node.settings import Settings
-from node.telemanagement import applications, federation, given, given_series, replacement, visits
+from node.telemanagement import applications, federation, given, given_series, replacement
 from node.telemanagement.models import Visit
 from node.telemanagement.tables import Reassignment, RemoteAssignment, ReplacementApplication
-from tests.support.groups import make_group
 from tests.support.pages import form_token, login
-from tests.support.replacements import qualified_provider, sent_to_remote
-from tests.support.telemanagement import CATEGORY, Setup, care_setup
+from tests.support.replacements import (
+    absent_tomorrow,
+    colleagues,
+    plan_series,
+    qualified_provider,
+    sent_to_remote,
+    tomorrow_at_ten,
+)
+from tests.support.telemanagement import Setup, care_setup
 
 BOB = "https://bagnolet.test/users/bob"
 
@@ -52,33 +58,15 @@ class Waiting:
 
 @pytest.fixture
 def waiting(engine: Engine, settings: Settings, setup: Setup) -> Waiting:
-    bea, carl = qualified_provider(engine, "beatrice"), qualified_provider(engine, "carlos")
+    bea, carl = colleagues(engine, settings, setup)
     dan = qualified_provider(engine, "daniel")
-    make_group(engine, settings, setup.provider, joining=(bea, carl))
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(visits.PARIS).replace(hour=10, minute=0)
-    with db.session_scope(engine) as s:
-        series, made = visits.plan_series(
-            s,
-            setup.coordinator,
-            plan_id=setup.plan_id,
-            category=CATEGORY,
-            start=tomorrow.replace(tzinfo=None).isoformat(timespec="minutes"),
-            minutes=60,
-            rule="FREQ=WEEKLY;COUNT=2",
-            provider="aline",
-        )
-        ids = [v.id or 0 for v in made]
-    day = tomorrow.date().isoformat()
-    with db.session_scope(engine) as s:
-        _absence, freed = replacement.declare_absence(
-            s, settings, setup.provider, first_day=day, last_day=day
-        )
-        assert [v.id for v in freed] == ids[:1]
+    series_id, ids = plan_series(engine, setup, tomorrow_at_ten(), "FREQ=WEEKLY;COUNT=2")
+    assert absent_tomorrow(engine, settings, setup) == ids[:1]
     with db.session_scope(engine) as s:
         applications.apply(s, bea, ids[0], colleagues_of)
         applications.apply(s, carl, ids[0], colleagues_of)
         assert [line.visit.id for line, _row in replacement.waiting(s, setup.coordinator)] == ids[:1]
-    return Waiting(ids[0], series.id or 0, ids, bea, carl, dan)
+    return Waiting(ids[0], series_id, ids, bea, carl, dan)
 
 
 def _settled(engine: Engine, settings: Settings, setup: Setup, w: Waiting, *, to: User | None) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar, cast
+from typing import NamedTuple, TypeVar, cast
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -181,6 +181,35 @@ def _group(category: str | None) -> frozenset[str]:
         return frozenset()
 
 
+class _Asked(NamedTuple):
+    """What :func:`scored` and :func:`ranked` read of a need, worked out once before their loops."""
+
+    terms: frozenset[str]
+    size: int  # how many terms
+    category: str | None
+    group: frozenset[str]  # the categories of its group (see :func:`_group`)
+    lat: float | None
+    lon: float | None
+    placed: bool  # lat and lon known
+    days: int | None  # its slots as a bit mask
+    budget: Price | None
+
+
+def _asked(need: Need) -> _Asked:
+    lat, lon = need.lat, need.lon
+    return _Asked(
+        terms=need.terms,
+        size=len(need.terms),
+        category=need.category,
+        group=_group(need.category),
+        lat=lat,
+        lon=lon,
+        placed=lat is not None and lon is not None,
+        days=None if need.slots is None else sum(1 << d for d in need.slots),
+        budget=need.budget,
+    )
+
+
 Entry = tuple[float, float, int, int, Static]
 """A scored candidate, in the order of rankings: minus its score, its distance (:data:`FAR` when
 unknown), its user id (one row per person: the order never reads further), its index in the rows given
@@ -198,12 +227,7 @@ def scored(
     """The candidates of ``rows`` that match ``need`` at :data:`MIN_SCORE` or more (never the author, only
     those whose status may provide its category), unordered; :func:`load` first."""
     cache = _CACHE
-    terms, count = need.terms, len(need.terms)
-    category, group = need.category, _group(need.category)
-    lat, lon = need.lat, need.lon
-    placed = lat is not None and lon is not None
-    days = None if need.slots is None else sum(1 << d for d in need.slots)
-    budget = need.budget
+    terms, count, category, group, lat, lon, placed, days, budget = _asked(need)
     allowed: dict[str, bool] = {}
     found: list[Entry] = []
     for index, (user_id, version, row_lat, row_lon, radius) in enumerate(rows):
@@ -280,12 +304,7 @@ def ranked(
     the recency, taken at 1), and the candidates are scored in the order of their bounds until the best
     scored one beats the bound of the next (:data:`EPS` above it); the others are never scored."""
     cache = _CACHE
-    terms, count = need.terms, len(need.terms)
-    category, group = need.category, _group(need.category)
-    lat, lon = need.lat, need.lon
-    placed = lat is not None and lon is not None
-    days = None if need.slots is None else sum(1 << d for d in need.slots)
-    budget = need.budget
+    terms, count, category, group, lat, lon, placed, days, budget = _asked(need)
     w0, w1, w2, w3 = (WEIGHTS[k] for k in ("category", "text", "distance", "availability"))
     allowed: dict[str, bool] = {}
     kinds: dict[frozenset[str], float] = {}

@@ -22,6 +22,7 @@ from tests.support.browser import (
     skip_without_chromium,
 )
 from tests.support.nodes import Node, NodeProcess
+from tests.support.telemanagement import coordinator_and_provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
@@ -44,9 +45,7 @@ def issuer_node(tmp_path_factory: pytest.TempPathFactory, module_database_url: s
 
 
 def test_a_month_resolved_validated_and_invoiced_on_a_phone(node: Node, browser: Browser) -> None:
-    node.add_person("coord")
-    node.add_person("aline")
-    assert node.process.cli("user", "set-role", "coord", "coordinator").returncode == 0
+    coordinator_and_provider(node, "coord", "aline")
     funder = node.ok(
         "POST", "/funders", {"name": "Département 93", "kind": "apa", "billing": "direct"}, user="coord"
     )

@@ -19,7 +19,7 @@ from tests.support.browser import (
     skip_without_chromium,
 )
 from tests.support.nodes import Node, node_fixture  # noqa: F401 - a fixture used by name
-from tests.support.telemanagement import PARIS, api_plan, started_ago
+from tests.support.telemanagement import PARIS, api_plan, coordinator_and_provider, started_ago
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
@@ -31,9 +31,7 @@ def phone(browser: Browser, node: Node, username: str | None = None) -> Page:
 
 
 def test_a_visit_clocked_at_the_door_on_a_phone(node: Node, browser: Browser) -> None:
-    node.add_person("coord")
-    node.add_person("aline")
-    assert node.process.cli("user", "set-role", "coord", "coordinator").returncode == 0
+    coordinator_and_provider(node, "coord", "aline")
     plan = api_plan(
         node,
         "coord",
@@ -86,9 +84,7 @@ def test_a_visit_clocked_at_the_door_on_a_phone(node: Node, browser: Browser) ->
 def test_a_check_out_made_offline_is_sent_when_the_network_returns(node: Node, browser: Browser) -> None:
     """The provider checks in, loses the network, checks out (kept on the phone, even across a reload of
     the day page), and the check-out reaches the node with the phone's time once the network is back."""
-    node.add_person("coordo")
-    node.add_person("bruno")
-    assert node.process.cli("user", "set-role", "coordo", "coordinator").returncode == 0
+    coordinator_and_provider(node, "coordo", "bruno")
     plan = api_plan(
         node,
         "coordo",
@@ -142,9 +138,7 @@ def test_a_check_out_made_offline_is_sent_when_the_network_returns(node: Node, b
 
 
 def test_a_coordinator_gives_a_whole_series_after_the_dialog(node: Node, browser: Browser) -> None:
-    node.add_person("coordi")
-    node.add_person("berthe")
-    assert node.process.cli("user", "set-role", "coordi", "coordinator").returncode == 0
+    coordinator_and_provider(node, "coordi", "berthe")
     plan = api_plan(
         node,
         "coordi",
