@@ -165,6 +165,8 @@ def _dispatcher(ops: dict[str, Operation]) -> Callable[[Request], Awaitable[Resp
         result = await op.handler(request, caller, payload)
         if isinstance(result, Response):
             return result
+        if isinstance(result, BaseModel):  # written by pydantic straight to JSON, with no dict between
+            return Response(result.model_dump_json(), status_code=op.status, media_type="application/json")
         return JSONResponse(_dump(result), status_code=op.status)
 
     return endpoint

@@ -80,6 +80,8 @@ def write(settings: Settings, pictures: list[bytes]) -> None:
 
 def entries_of(row: Proposal) -> list[dict[str, Any]]:
     """What :attr:`Proposal.photos` holds, read leniently (nothing for anything unexpected)."""
+    if not row.photos or row.photos == "[]":  # most proposals: no JSON to parse for every listed row
+        return []
     try:
         entries: Any = json.loads(row.photos or "[]")
     except ValueError:
