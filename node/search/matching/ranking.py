@@ -159,8 +159,9 @@ def _shared(value: _T) -> _T:
 
 
 def load(rows: Sequence[Near], *, session: Session) -> None:
-    """Read the rows of ``rows`` whose version is not in memory yet."""
-    missing = sorted({user_id for user_id, version, *_ in rows if version not in _CACHE})
+    """Read the rows of ``rows`` whose version is not in memory yet: one row per version (rows of the
+    same version say the same, and a dense node has many alike)."""
+    missing = sorted({version: user_id for user_id, version, *_ in rows if version not in _CACHE}.values())
     if not missing:
         return
     if len(_CACHE) + len(missing) > CACHE_SIZE:
