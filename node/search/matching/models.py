@@ -23,6 +23,22 @@ from sqlalchemy import (
 from node.core.sqlbase import Field, SQLModel
 from node.core.timeutil import UTCDateTime, utcnow
 
+NEAR_INDEX = (
+    "category",
+    "lat",
+    "lon_min",
+    "lon_max",
+    "lat_min",
+    "lat_max",
+    "alerts",
+    "user_id",
+    "version",
+    "lon",
+    "radius_km",
+)
+"""The columns of the index the pre-filter reads (:class:`MatchProfileCategory`): the range on the
+first two, the box and the opt-in checked on the next, the rest what it gives."""
+
 
 class MatchSettings(SQLModel, table=True):
     """A person's matching settings: ``radius_km``, how far they go to provide a service (their "rayon
@@ -115,15 +131,29 @@ class MatchProfile(SQLModel, table=True):
 
 
 class MatchProfileCategory(SQLModel, table=True):
-    """One category a provider of ``match_profiles`` provides, with their latitude: the pre-filter of a
-    demand reads the providers of its group's categories within a band of latitudes from the index
-    (category, latitude), rather than every provider of the band (a dense node has thousands)."""
+    """One category a provider of ``match_profiles`` provides, with what the pre-filter of a demand reads
+    of their row (place, radius, box, alerts, version): the pre-filter reads the providers of its
+    group's categories within a band of latitudes from the index alone (category, latitude, then the
+    other columns: no table row is read), rather than every provider of the band (a dense node has
+    thousands)."""
 
     __tablename__ = "match_profile_categories"
-    __table_args__ = (Index("ix_match_profile_categories_category_lat", "category", "lat", "user_id"),)
+    __table_args__ = (Index("ix_match_profile_categories_near", *NEAR_INDEX),)
 
     user_id: int = Field(
         sa_column=Column(Integer, ForeignKey("match_profiles.user_id", ondelete="CASCADE"), primary_key=True)
     )
     category: str = Field(primary_key=True, max_length=64)
     lat: float | None = Field(default=None)
+    lon: float | None = Field(default=None)
+    radius_km: float = Field(default=10.0)
+    lat_min: float | None = Field(default=None)
+    lat_max: float | None = Field(default=None)
+    lon_min: float | None = Field(default=None)
+    lon_max: float | None = Field(default=None)
+    alerts: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, default=False, server_default=false())
+    )
+    version: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")
+    )

@@ -37,7 +37,13 @@ from node.catalog.categories import UnknownCategory, by_slug, in_group
 from node.core.prepared import Prepared
 from node.market.lifecycles import EvaluationState
 from node.market.models import Agreement, Evaluation, Proposal
-from node.search.matching.models import MatchCursor, MatchProfile, MatchProfileCategory, MatchSettings
+from node.search.matching.models import (
+    NEAR_INDEX,
+    MatchCursor,
+    MatchProfile,
+    MatchProfileCategory,
+    MatchSettings,
+)
 from node.search.matching.scoring import Need
 from node.search.matching.supplies import Person, people_of_node
 from node.settings import Settings
@@ -161,12 +167,15 @@ def _store(people: Sequence[Person], ids: Iterable[int] | None, now: datetime, *
     session.add_all(rows)
     session.flush()
     categories = [
-        {"user_id": row.user_id, "category": category, "lat": row.lat}
+        {"category": category, **{name: getattr(row, name) for name in _NEAR_KEYS}}
         for row in rows
         for category in row.categories.split()
     ]
     if categories:
         session.execute(insert(MatchProfileCategory), categories)
+
+
+_NEAR_KEYS = tuple(c for c in NEAR_INDEX if c != "category")
 
 
 def replace_all(people: Sequence[Person], now: datetime, *, session: Session) -> None:
@@ -214,6 +223,9 @@ NEAR_COLUMNS = (
 )
 """What :func:`nearby` gives of each candidate: the rest of the row is known by its version
 (:mod:`node.search.matching.ranking`)."""
+_NEAR_OF_CATEGORIES = tuple(
+    getattr(MatchProfileCategory, name) for name in ("user_id", "version", "lat", "lon", "radius_km")
+)
 
 
 @lru_cache(maxsize=512)
@@ -222,34 +234,31 @@ def _query(place: str, slugs: int, alerts_only: bool) -> Prepared:
     the demand's place, ``unplaced`` for those whose place is unknown, ``any``; how many categories of
     the group, bound as ``s0``, ``s1``...; only those who opted in to alerts) and run at the driver level
     with its values bound at each call: building and compiling the expression costs more than running
-    it. With categories, the providers are those of ``match_profile_categories`` within the band (read
-    from its index on category and latitude), then their box checked; without, those of the band (the
-    index on the latitude). The box and the unplaced are two queries, not one with ``OR``, so that the
-    indexes are used."""
-    query = cast("Select[Any]", select(*(col(c) for c in NEAR_COLUMNS)))
+    it. With categories, the providers are read from ``match_profile_categories`` alone, from its index
+    (category and latitude within the band, then the box and the opt-in checked on the index's next
+    columns, no table row read: a provider of several of the group's categories comes once per
+    category); without, from ``match_profiles`` within the band (the index on the latitude). The box and
+    the unplaced are two queries, not one with ``OR``, so that the indexes are used."""
+    table: Any = MatchProfileCategory if slugs else MatchProfile
+    columns = _NEAR_OF_CATEGORIES if slugs else NEAR_COLUMNS
+    query = cast("Select[Any]", select(*(col(c) for c in columns)))
     lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
     band = bindparam("low", type_=Float), bindparam("high", type_=Float)
     if slugs:
         of = col(MatchProfileCategory.category).in_([bindparam(f"s{n}", type_=String) for n in range(slugs)])
-        within = select(col(MatchProfileCategory.user_id)).where(of)
-        if place == "box":
-            within = within.where(col(MatchProfileCategory.lat).between(*band))
-        elif place == "unplaced":
-            within = within.where(col(MatchProfileCategory.lat).is_(None))
-        query = query.where(col(MatchProfile.user_id).in_(within))
-    elif place == "box":
-        query = query.where(col(MatchProfile.lat).between(*band))
-    elif place == "unplaced":
-        query = query.where(col(MatchProfile.lat).is_(None))
+        query = query.where(of)
     if place == "box":
         query = query.where(
-            col(MatchProfile.lat_min) <= lat,
-            col(MatchProfile.lat_max) >= lat,
-            col(MatchProfile.lon_min) <= lon,
-            col(MatchProfile.lon_max) >= lon,
+            col(table.lat).between(*band),
+            col(table.lat_min) <= lat,
+            col(table.lat_max) >= lat,
+            col(table.lon_min) <= lon,
+            col(table.lon_max) >= lon,
         )
+    elif place == "unplaced":
+        query = query.where(col(table.lat).is_(None))
     if alerts_only:
-        query = query.where(col(MatchProfile.alerts).is_(True))
+        query = query.where(col(table.alerts).is_(True))
     return Prepared(query)
 
 
@@ -266,8 +275,14 @@ def nearby(need: Need, *, session: Session, alerts_only: bool = False) -> list[N
     slugs = group_slugs(need.category) if need.category is not None else []
     values: dict[str, object] = {f"s{n}": slug for n, slug in enumerate(slugs)}
     if need.lat is None or need.lon is None:
-        return list(_query("any", len(slugs), alerts_only).run(session, values))
+        rows = _query("any", len(slugs), alerts_only).run(session, values)
+        return list({row[0]: row for row in rows}.values()) if len(slugs) > 1 else list(rows)
     band = float(session.execute(_WIDEST).scalar() or 0) * _BOX_SLACK / KM_PER_DEGREE
     box = {**values, "lat": need.lat, "lon": need.lon, "low": need.lat - band, "high": need.lat + band}
     found = _query("box", len(slugs), alerts_only).run(session, box)
-    return list(found) + list(_query("unplaced", len(slugs), alerts_only).run(session, values))
+    unplaced = _query("unplaced", len(slugs), alerts_only).run(session, values)
+    if len(slugs) < 2:
+        return list(found) + list(unplaced)
+    once = {row[0]: row for row in found}  # one row per provider of several of the group's categories
+    once.update((row[0], row) for row in unplaced)
+    return list(once.values())

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import NamedTuple, TypeVar, cast
 
 from sqlalchemy import select
@@ -75,6 +76,7 @@ CACHE_SIZE = 50_000
 FAR = 1e9  # the distance that sorts an unknown one last
 SLOTS = 21  # parts of the days of the week (availability.slot)
 _T = TypeVar("_T")
+_UNSEEN: tuple[Static, float, float, float] = cast("tuple[Static, float, float, float]", ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,16 +280,25 @@ from it by well under 1 % within a few hundred kilometres (``tests/search/test_m
 EPS = 1.0001e-4  # a score is rounded to 4 decimals: at most half of 1e-4 above the sum of its parts
 
 
-def low_km(lat: float, lon: float, row_lat: float, row_lon: float) -> float:
+def low_km(lat: float, lon: float, row_lat: float, row_lon: float, top: float = 0.0) -> float:
     """A cheap distance no greater than :func:`great_circle_km` (0 when it cannot tell: over the
-    antimeridian or near a pole)."""
-    top = max(abs(lat), abs(row_lat))
+    antimeridian or near a pole); the longitudes are scaled by the cosine of the latitude farther from
+    the equator of the two, or of ``top`` when it is farther still (smaller: the distance stays under)."""
+    top = max(abs(lat), abs(row_lat), top)
     dx = row_lon - lon
     if top > 80 or abs(dx) > 180:
         return 0.0
     dx *= math.cos(math.radians(top))
     dy = row_lat - lat
     return _LOW_KM_PER_DEGREE * math.sqrt(dx * dx + dy * dy)
+
+
+def _top(lat: float, rows: Sequence[Near]) -> float:
+    """The latitude farthest from the equator of ``lat`` and the rows' (one cosine for all of them)."""
+    lats = list(map(itemgetter(2), rows))
+    if None in lats:
+        lats = [x for x in lats if x is not None]
+    return max(abs(lat), max(lats, default=0.0), -min(lats, default=0.0))
 
 
 def ranked(
@@ -312,15 +323,26 @@ def ranked(
     bounds: list[float] = []
     which: list[tuple[int, Static, float, float]] = []  # row index, its row, category, text
     floor = MIN_SCORE - EPS
-    for index, (user_id, version, row_lat, row_lon, radius) in enumerate(rows):
+    # low_km inlined, with one cosine for every row (that of the latitude farthest from the equator):
+    # the loop runs once per candidate, thousands on a dense node.
+    top = _top(lat, rows) if placed and lat is not None and rows else 90.0
+    flat = top <= 80
+    scale = math.cos(math.radians(top)) if flat else 0.0
+    per_degree = _LOW_KM_PER_DEGREE
+    sqrt = math.sqrt
+    seen: dict[int, tuple[Static, float, float, float] | None] = {}  # by version: see of_version()
+
+    def of_version(version: int) -> tuple[Static, float, float, float] | None:
+        """What the bound of a row owes to its version: its row, category and text parts, and the sum of
+        the weighted parts that do not depend on its place (None when it is no candidate)."""
         static = cache.get(version)
-        if static is None or user_id == author_id:
-            continue
+        if static is None:
+            return None  # a version read by none (the row changed in between): left for the next pass
         ok = allowed.get(static.status)
         if ok is None:
             ok = allowed[static.status] = eligible(category, static.status)
         if not ok:
-            continue
+            return None
         same = kinds.get(static.categories)
         if same is None:
             if category is None:
@@ -332,22 +354,37 @@ def ranked(
             kinds[static.categories] = same
         text = len(terms & static.terms) / count if count else 0.0
         if same == 0.0 and text == 0.0:
-            continue
-        near = 0.0
-        if placed and row_lat is not None and row_lon is not None:
-            assert lat is not None and lon is not None
-            km = low_km(lat, lon, row_lat, row_lon)
-            if km > radius:
-                continue  # the great-circle distance is further still
-            near = 1.0 - km / radius if radius > 0 else 1.0
+            return None
         if days is None or static.slots is None:
             availability = UNKNOWN
         else:
             availability = 1.0 if days & static.slots else 0.0
-        bound = w0 * same + w1 * text + w2 * near + w3 * availability + static.ceiling
+        return static, same, text, w0 * same + w1 * text + w3 * availability + static.ceiling
+
+    for index, (user_id, version, row_lat, row_lon, radius) in enumerate(rows):
+        if user_id == author_id:
+            continue
+        known = seen.get(version, _UNSEEN)
+        if known is _UNSEEN:
+            known = seen[version] = of_version(version)
+        if known is None:
+            continue
+        bound = known[3]
+        if placed and row_lat is not None and row_lon is not None:
+            assert lat is not None and lon is not None
+            dx = row_lon - lon
+            if flat and -180 <= dx <= 180:
+                dx *= scale
+                dy = row_lat - lat
+                km = per_degree * sqrt(dx * dx + dy * dy)
+            else:
+                km = low_km(lat, lon, row_lat, row_lon)
+            if km > radius:
+                continue  # the great-circle distance is further still
+            bound += w2 * (1.0 - km / radius if radius > 0 else 1.0)
         if bound >= floor:
             bounds.append(bound)
-            which.append((index, static, same, text))
+            which.append((index, known[0], known[1], known[2]))
     prices: dict[int, float] = {}
 
     def exact(index: int, static: Static, same: float, text: float) -> Entry | None:
