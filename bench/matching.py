@@ -190,7 +190,9 @@ def run(url: str, offers: int, per: int, demands: int, spread: str) -> dict[str,
             )
             kept = list(islice(best, first))
             ranks.append(time.perf_counter() - started)
-            cold = cold or ranks[-1]
+            if not cold:
+                cold = ranks[-1]
+                ranking.settle()  # as the job does after its first pass
             started = time.perf_counter()
             ranked = candidates.providers_for_demand(
                 settings, demand, utcnow(), session=session, refreshed=True

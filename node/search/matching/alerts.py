@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from node.market.lifecycles import ProposalState
 from node.market.models import Proposal
 from node.market.notifications import Kind, notify
-from node.search.matching import profiles
+from node.search.matching import profiles, ranking
 from node.search.matching.candidates import Ranked, demands_for_offer, iter_providers
 from node.search.matching.models import MatchCursor, MatchNotice, MatchSettings
 from node.search.matching.scoring import reasons
@@ -214,7 +214,9 @@ def match_new_demands(settings: Settings, now: datetime, *, session: Session) ->
             settings, demand, now, session=session, refreshed=True, alerts_only=True, first=first
         )
 
-    return _pass("demands", "request", settings, now, rank, Kind.MATCH_DEMAND, session=session)
+    made = _pass("demands", "request", settings, now, rank, Kind.MATCH_DEMAND, session=session)
+    ranking.settle()  # after the first pass: see there
+    return made
 
 
 def match_new_offers(settings: Settings, now: datetime, *, session: Session) -> int:
