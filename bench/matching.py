@@ -18,7 +18,8 @@ from their rows, once); **refresh** = a refresh with nothing changed (once per p
 (:func:`~node.search.matching.candidates.iter_providers`, its first slice of
 :func:`~node.search.matching.alerts.window`: the SQL pre-filter, the rows not yet in memory read, every
 candidate scored, the accounts of the best read again and blocks checked), over the demands after the
-first (the first, with the memory of rows empty, is given apart as the cold cost);
+first (the first, with the memory of rows empty, is given apart as the cold cost; after it, as the job
+after its first pass, :func:`~node.search.matching.ranking.settle`);
 **full** = the whole ranking of every candidate
 (:func:`~node.search.matching.candidates.providers_for_demand`), checked to begin with the same people;
 **query** = the pre-filter query alone (:func:`~node.search.matching.profiles.nearby`), the floor of a

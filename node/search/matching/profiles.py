@@ -13,9 +13,10 @@ committed just after the previous one read is not missed. A table rather than a 
 web and worker processes read the same rows, and a restart costs nothing.
 
 **Read** by :func:`nearby`: the providers whose radius box contains the demand's place and who provide a
-category of the demand's group (``match_profile_categories``, indexed on category and latitude, narrows
-the rows to the group's providers within a band as wide as the largest radius), only those who opted in
-to alerts when asked; it gives their id, place, radius and row version, and
+category of the demand's group (``match_profile_categories``, which repeats what the pre-filter reads of
+each provider in one index starting with the category and the latitude, narrows the rows to the
+group's providers within a band as wide as the largest radius and is read from that index alone), only
+those who opted in to alerts when asked; it gives their id, place, radius and row version, and
 :mod:`~node.search.matching.ranking` scores them.
 """
 
