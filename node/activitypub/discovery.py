@@ -236,8 +236,10 @@ def nodeinfo_document(
     }
 
 
+@lru_cache(maxsize=1)
 def software_version() -> str:
-    """The version of the installed ``asasap`` package (``0+unknown`` from a source tree)."""
+    """The version of the installed ``asasap`` package (``0+unknown`` from a source tree), read once: the
+    package's metadata is parsed from its files, and the running code does not change with them."""
     try:
         return version("asasap")
     except PackageNotFoundError:

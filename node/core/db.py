@@ -6,6 +6,7 @@ start on a database that is not at the head revision.
 
 from __future__ import annotations
 
+import functools
 import random
 import sqlite3
 import time
@@ -20,8 +21,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import InvalidatePoolError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session
@@ -53,7 +54,36 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         # SELECT ... then UPDATE in one transaction is really isolated.
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
+    event.listen(engine, "checkin", _note_idle)
+    event.listen(engine, "checkout", functools.partial(_ping_when_idle, engine.dialect))
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled PostgreSQL connection idle for longer is pinged before it is lent (a server restarted, or a
+connection closed by a proxy or an idle timeout, is found then and the pool refilled). Pinging every
+connection lent, as SQLAlchemy's ``pool_pre_ping`` does, cost a round trip to the server in every
+transaction: a third of the fixed cost of a read in the web process (bench/api_overhead.py)."""
+_IDLE_SINCE = "asasap_idle_since"
+
+
+def _note_idle(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_when_idle(dialect: Dialect, connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """``pool_pre_ping`` for connections idle over :data:`PING_AFTER_IDLE_SECONDS`: a connection found
+    dead invalidates the pool (every connection as old is replaced) and another is lent."""
+    idle_since = record.info.pop(_IDLE_SINCE, None)
+    if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS:
+        return  # just opened, or in use a moment ago
+    try:
+        dialect.do_ping(connection)
+    except dialect.loaded_dbapi.Error as exc:
+        if dialect.is_disconnect(exc, connection, None):
+            raise InvalidatePoolError() from exc
+        raise
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:

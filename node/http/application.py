@@ -29,6 +29,7 @@ from node.http.pages import people as people_pages
 from node.http.pages import routes as page_routes
 from node.http.pages import templating
 from node.http.pages.assets import STATIC_DIR, TEMPLATES_DIR, TRANSLATIONS_DIR
+from node.http.routing import RouteIndex
 from node.http.runtime import Node
 from node.settings import Settings
 
@@ -75,7 +76,7 @@ def build(
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(
-        routes=routes,
+        routes=[RouteIndex(routes)],  # tried by the segments their paths begin with
         middleware=[
             Middleware(
                 NodeMiddleware,

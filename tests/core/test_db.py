@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -48,3 +49,46 @@ def test_session_scope_rolls_back_on_error(engine: Engine) -> None:
         raise RuntimeError("boom")
     with db.session_scope(engine) as session:
         assert session.exec(text("SELECT count(*) FROM users")).scalar() == 0  # type: ignore[call-overload]
+
+
+def _end_backend(url: str, pid: int) -> None:
+    """End the server process of connection ``pid``, as a restart of the server would."""
+    other = db.make_engine(url)
+    try:
+        with other.begin() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        other.dispose()
+
+
+def test_a_postgresql_connection_idle_a_while_is_pinged_and_replaced_when_dead(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to lose")
+    with db.session_scope(engine) as session:
+        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    _end_backend(engine.url.render_as_string(hide_password=False), pid)
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    with db.session_scope(engine) as session:  # the ping finds it dead: another connection is lent
+        assert session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+
+
+def test_a_postgresql_connection_used_a_moment_ago_is_lent_without_a_ping(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to lose")
+    with db.session_scope(engine) as session:
+        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    pings: list[object] = []
+    original = engine.dialect.do_ping
+
+    def counted(connection: Any) -> bool:
+        pings.append(connection)
+        return original(connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    with db.session_scope(engine) as session:
+        assert session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar() == pid
+    assert pings == []

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
+from node.http.routing import expanded
+
 
 def answer_get(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
     """``routes`` with a GET route right after each route that only takes POST (right after, so that a
@@ -43,7 +45,7 @@ _SIBLINGS = {"/settings": ("/settings/account",), "/bids": ("/me/bids",)}
 
 def _shown_by_get(request: Request, path: str) -> bool:
     scope = {**request.scope, "path": path, "method": "GET", "root_path": ""}
-    for route in request.app.router.routes:
+    for route in expanded(request.app.router.routes):
         match, _ = route.matches(scope)
         if match is Match.FULL and getattr(route, "endpoint", None) is not nearest_page:
             return True
