@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, null
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, false, func, null
 from sqlalchemy import select as select_columns
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
@@ -26,11 +27,11 @@ from node.accounts.models import User
 from node.market.evaluations.reputation import Reputation
 from node.market.evaluations.service import reputations_of
 from node.market.models import Proposal
-from node.market.proposals.records import ProposalFilters, listing_conditions
+from node.market.proposals.records import Origin, blocked_origins, proposal_conditions
 from node.places.gazetteer import Commune, bounding_box, default_gazetteer, great_circle_km
 from node.search import availability
 from node.search import query as text_query
-from node.search.backends import backend_for
+from node.search.backends import TextBackend, backend_for, backend_named
 from node.search.filters import SearchFilters
 
 __all__ = [
@@ -98,43 +99,131 @@ def centre_of(filters: SearchFilters, home: str | None) -> Commune | None:
     return commune if commune is not None and commune.has_coordinates else None
 
 
-def _conditions(
+@dataclass(frozen=True)
+class _Shape:
+    """What the text of a search's statements depends on: the database and which filters are asked. Their
+    values are bound parameters (:func:`_prepare`), so that each statement is built once per shape
+    (:func:`functools.lru_cache`) and run with the values of each search."""
+
+    dialect: str
+    purpose: bool = False
+    category: bool = False
+    departement: bool = False
+    origin: Origin = "all"
+    node: bool = False
+    box: bool = False
+    nowhere: bool = False  # a radius without a centre: nothing matches
+    date_from: bool = False
+    date_to: bool = False
+    status: bool = False
+    priced: bool = False
+    price_min: bool = False
+    price_max: bool = False
+    blocked: bool = False
+
+
+def _prepare(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
-) -> list[ColumnElement[bool]]:
-    listing = ProposalFilters(
-        purpose=filters.purpose,
-        category=filters.category,
-        departement=filters.departement,
-        origin=filters.origin,
-    )
-    conditions = listing_conditions(listing, now, session=session)
-    if filters.node is not None:
-        conditions.append(col(Proposal.origin) == filters.node)
+) -> tuple[_Shape, dict[str, Any]]:
+    """The shape of the statements of ``filters`` and the values of their parameters."""
+    values: dict[str, Any] = {"now": now}
+    shape: dict[str, Any] = {"origin": filters.origin}
+    for name in ("purpose", "category", "departement", "node"):
+        if (value := getattr(filters, name)) is not None:
+            values[name], shape[name] = value, True
     if filters.radius_km is not None:
         if centre is None or centre.lat is None or centre.lon is None:
-            conditions.append(false())
+            shape["nowhere"] = True
         else:
             south, north, west, east = bounding_box(centre.lat, centre.lon, filters.radius_km)
-            conditions += [
-                col(Proposal.latitude).between(south, north),
-                col(Proposal.longitude).between(west, east),
-            ]
+            values.update(south=south, north=north, west=west, east=east)
+            shape["box"] = True
     if filters.date_from is not None:
-        start = datetime.combine(filters.date_from, time.min, tzinfo=UTC)
-        conditions.append(col(Proposal.starts_at) >= start)
+        values["date_from"] = datetime.combine(filters.date_from, time.min, tzinfo=UTC)
+        shape["date_from"] = True
     if filters.date_to is not None:
-        end = datetime.combine(filters.date_to, time.min, tzinfo=UTC) + timedelta(days=1)
-        conditions.append(col(Proposal.starts_at) < end)
+        values["date_to"] = datetime.combine(filters.date_to, time.min, tzinfo=UTC) + timedelta(days=1)
+        shape["date_to"] = True
     if filters.provider_status is not None:  # only this node's people have a known status
-        conditions.append(col(User.provider_status) == filters.provider_status)
+        values["status"], shape["status"] = filters.provider_status, True
     if filters.payment is not None or filters.price_min is not None or filters.price_max is not None:
         # prices are in the payment asked for: euros by default, hours when paid in time tokens
-        conditions.append(col(Proposal.price_currency) == ("HOUR" if filters.payment == "tokens" else "EUR"))
-        if filters.price_min is not None:
-            conditions.append(col(Proposal.price_amount) >= filters.price_min)
-        if filters.price_max is not None:
-            conditions.append(col(Proposal.price_amount) <= filters.price_max)
-    return conditions
+        values["currency"] = "HOUR" if filters.payment == "tokens" else "EUR"
+        shape["priced"] = True
+        for name in ("price_min", "price_max"):
+            if (price := getattr(filters, name)) is not None:
+                values[name], shape[name] = price, True
+    blocked = blocked_origins(session=session)
+    if blocked:
+        values["blocked"], shape["blocked"] = blocked, True
+    if centre is not None and centre.lat is not None and centre.lon is not None:
+        values.update(clat=centre.lat, clon=centre.lon, shrink=math.cos(math.radians(centre.lat)))
+    return _Shape(session.get_bind().dialect.name, **shape), values
+
+
+@lru_cache(maxsize=256)
+def _base(shape: _Shape) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of ``shape`` but the words (a query that joins ``User`` on the local author)."""
+
+    def param(name: str, asked: bool) -> Any:
+        return bindparam(name) if asked else None
+
+    conditions = proposal_conditions(
+        now=bindparam("now"),
+        blocked=bindparam("blocked", expanding=True) if shape.blocked else None,
+        purpose=param("purpose", shape.purpose),
+        category=param("category", shape.category),
+        departement=param("departement", shape.departement),
+        origin=shape.origin,
+    )
+    if shape.node:
+        conditions.append(col(Proposal.origin) == bindparam("node"))
+    if shape.nowhere:
+        conditions.append(false())
+    if shape.box:
+        conditions += [
+            col(Proposal.latitude).between(bindparam("south"), bindparam("north")),
+            col(Proposal.longitude).between(bindparam("west"), bindparam("east")),
+        ]
+    if shape.date_from:
+        conditions.append(col(Proposal.starts_at) >= bindparam("date_from"))
+    if shape.date_to:
+        conditions.append(col(Proposal.starts_at) < bindparam("date_to"))
+    if shape.status:
+        conditions.append(col(User.provider_status) == bindparam("status"))
+    if shape.priced:
+        conditions.append(col(Proposal.price_currency) == bindparam("currency"))
+    if shape.price_min:
+        conditions.append(col(Proposal.price_amount) >= bindparam("price_min"))
+    if shape.price_max:
+        conditions.append(col(Proposal.price_amount) <= bindparam("price_max"))
+    return tuple(conditions)
+
+
+# The words' conditions of a statement: none, the whole text, the title alone, or the text but not the
+# title (the second rank of relevance); each with the backends' hints (``dense``, ``within``).
+Words = tuple[str, bool, bool]  # ("", "text", "title" or "rest"; dense; within)
+NO_WORDS: Words = ("", False, False)
+
+
+def _words(backend: TextBackend, words: Words) -> list[ColumnElement[bool]]:
+    kind, dense, within = words
+    if kind == "text":
+        return [backend.matches(dense=dense, within=within)]
+    if kind == "title":
+        return [backend.matches(title=True, dense=dense, within=within)]
+    if kind == "rest":
+        return [backend.matches(dense=dense, within=within), ~backend.matches(title=True)]
+    return []
+
+
+def _where(shape: _Shape, words: Words) -> list[ColumnElement[bool]]:
+    return [*_base(shape), *_words(backend_named(shape.dialect), words)]
+
+
+def _rows(session: Session, statement: Any, values: dict[str, Any]) -> Any:
+    """Run a built statement with ``values`` on the session's connection (no ORM objects)."""
+    return session.connection().execute(statement, values)
 
 
 def known_nodes(*, session: Session) -> list[str]:
@@ -173,30 +262,31 @@ def _order(sort: str, has_text: bool, reputations: dict[str, Reputation]) -> obj
 
 def matching_conditions(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
-) -> tuple[list[ColumnElement[bool]], ColumnElement[bool]]:
+) -> tuple[list[ColumnElement[bool]], ColumnElement[bool], dict[str, Any]]:
     """What a proposal must satisfy to match ``filters`` (the words included; the radius only as its
-    bounding box), for a query that joins ``User`` on the local author; and whether its title alone
-    matches the words."""
+    bounding box), for a query that joins ``User`` on the local author; whether its title alone matches
+    the words; and the values of the conditions' parameters, to run the query with."""
+    shape, values = _prepare(filters, centre, now, session=session)
     parsed = text_query.parse(filters.q)
-    conditions = _conditions(filters, centre, now, session=session)
-    title_match: ColumnElement[bool] = false()
-    if parsed:
-        backend = backend_for(session)
-        backend.prepare(session=session)
-        boxed = filters.radius_km is not None  # the box's index narrows the rows first
-        conditions.append(backend.matches(parsed, within=boxed))
-        title_match = backend.title_matches(parsed, within=boxed)
-    return conditions, title_match
+    if not parsed:
+        return list(_base(shape)), false(), values
+    backend = backend_for(session)
+    backend.prepare(session=session)
+    boxed = filters.radius_km is not None  # the box's index narrows the rows first
+    values |= backend.values(parsed)
+    title_match = _words(backend, ("title", False, boxed))[0]
+    return _where(shape, ("text", False, boxed)), title_match, values
 
 
-def _candidates(
-    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session, after_id: int = 0
-) -> list[_Candidate]:
-    conditions, title_match = matching_conditions(filters, centre, now, session=session)
-    if after_id:
-        conditions.append(col(Proposal.id) > after_id)
-    when = filters.weekday is not None or filters.time_of_day is not None
-    statement = (
+@lru_cache(maxsize=256)
+def _candidates_statement(shape: _Shape, words: bool, when: bool, after: bool) -> Any:
+    backend = backend_named(shape.dialect)
+    boxed = shape.box  # the box's index narrows the rows first
+    title_match: ColumnElement[bool] = _words(backend, ("title", False, boxed))[0] if words else false()
+    conditions = _where(shape, ("text", False, boxed) if words else NO_WORDS)
+    if after:
+        conditions.append(col(Proposal.id) > bindparam("after_id"))
+    return (
         select_columns(
             col(Proposal.id),
             col(Proposal.author_uri),
@@ -210,10 +300,24 @@ def _candidates(
         .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
         .where(and_(*conditions))
         .order_by(col(Proposal.published_at).desc(), col(Proposal.id).desc())
-        .limit(MAX_CANDIDATES)
+        .limit(bindparam("candidates", type_=Integer))
     )
+
+
+def _candidates(
+    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session, after_id: int = 0
+) -> list[_Candidate]:
+    shape, values = _prepare(filters, centre, now, session=session)
+    parsed = text_query.parse(filters.q)
+    if parsed:
+        backend = backend_for(session)
+        backend.prepare(session=session)
+        values |= backend.values(parsed)
+    when = filters.weekday is not None or filters.time_of_day is not None
+    statement = _candidates_statement(shape, bool(parsed), when, bool(after_id))
+    values |= {"after_id": after_id, "candidates": MAX_CANDIDATES}
     found: list[_Candidate] = []
-    for row_id, author, in_title, lat, lon, published, price, schedule in session.execute(statement).all():
+    for row_id, author, in_title, lat, lon, published, price, schedule in _rows(session, statement, values):
         if when and not availability.fits(schedule, filters.weekday, filters.time_of_day):
             continue
         distance = _distance(centre, lat, lon)
@@ -232,40 +336,45 @@ def _reputable(
 # What no result shows (the text index's columns, a remote proposal's document as received): not loaded,
 # and an error rather than a query per row if something reads them.
 _UNSHOWN = ("search_text", "search_terms", "title_terms", "raw")
+_LOAD = (
+    select(Proposal)
+    .where(col(Proposal.id).in_(bindparam("ids", expanding=True)))
+    .options(*(defer(getattr(Proposal, name), raiseload=True) for name in _UNSHOWN))
+)
 
 
 def _load(ids: Sequence[int], *, session: Session) -> dict[int, Proposal]:
     if not ids:
         return {}
-    unshown = [defer(getattr(Proposal, name), raiseload=True) for name in _UNSHOWN]
-    rows = session.exec(select(Proposal).where(col(Proposal.id).in_(ids)).options(*unshown)).all()
+    rows = session.exec(_LOAD, params={"ids": list(ids)}).all()
     return {row.id: row for row in rows if row.id is not None}
 
 
-def _planar(centre: Commune | None) -> ColumnElement[float | None] | None:
-    """The squared equirectangular distance to ``centre`` in degrees: an order the database can sort by
-    (the same as the great circle's at the scale of a country), NULL without a position."""
-    if centre is None or centre.lat is None or centre.lon is None:
-        return None
-    shrink = math.cos(math.radians(centre.lat))
-    dx = (col(Proposal.longitude) - centre.lon) * shrink
-    dy = col(Proposal.latitude) - centre.lat
+def _planar() -> ColumnElement[float | None]:
+    """The squared equirectangular distance to the centre (parameters ``clat``, ``clon`` and ``shrink``,
+    the cosine of its latitude) in degrees: an order the database can sort by (the same as the great
+    circle's at the scale of a country), NULL without a position."""
+    dx = (col(Proposal.longitude) - bindparam("clon")) * bindparam("shrink")
+    dy = col(Proposal.latitude) - bindparam("clat")
     return dx * dx + dy * dy
 
 
-def _sql_order(sort: str, planar: ColumnElement[float | None] | None) -> list[Any]:
-    newest = [col(Proposal.published_at).desc(), col(Proposal.id).desc()]
-    nearest = [planar.is_(None), planar] if planar is not None else []
+_NEWEST = (col(Proposal.published_at).desc(), col(Proposal.id).desc())
+
+
+def _sql_order(sort: str, centred: bool) -> list[Any]:
+    planar = _planar()
+    nearest = [planar.is_(None), planar] if centred else []
     if sort == "date":
-        return newest
+        return [*_NEWEST]
     if sort == "distance":
-        return [*nearest, *newest]
+        return [*nearest, *_NEWEST]
     if sort == "price":
-        return [col(Proposal.price_amount).is_(None), col(Proposal.price_amount), *nearest, *newest]
-    return [*nearest, *newest]  # relevance: the title matches are a query of their own
+        return [col(Proposal.price_amount).is_(None), col(Proposal.price_amount), *nearest, *_NEWEST]
+    return [*nearest, *_NEWEST]  # relevance: the title matches are a query of their own
 
 
-def _matching(conditions: list[ColumnElement[bool]], columns: Sequence[Any]) -> Any:
+def _matching(conditions: Sequence[ColumnElement[bool]], columns: Sequence[Any]) -> Any:
     return (
         select_columns(*columns)
         .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
@@ -273,51 +382,87 @@ def _matching(conditions: list[ColumnElement[bool]], columns: Sequence[Any]) -> 
     )
 
 
-def _count_up_to(
-    conditions: list[ColumnElement[bool]], limit: int, *, session: Session, streamed: Any | None = None
-) -> int:
-    """How many proposals satisfy ``conditions`` (and are among ``streamed``, a subquery of matching ids
-    read from the text index as they are needed), counting no further than ``limit``."""
+@lru_cache(maxsize=256)
+def _count_statement(shape: _Shape, words: Words, streamed: str) -> Any:
+    """Count the matches up to the parameter ``cap``; ``streamed`` ("text" or "title"): the words' matches
+    are read from the text index as they are needed (:meth:`TextBackend.streamed`)."""
+    conditions = _where(shape, words)
     found = _matching(conditions, [col(Proposal.id)])
-    if streamed is not None:
+    if streamed:
+        stream = backend_named(shape.dialect).streamed(title=streamed == "title")
+        assert stream is not None
         found = (
             select_columns(col(Proposal.id))
-            .select_from(streamed)
-            .join(Proposal, col(Proposal.id) == streamed.c.rowid)
+            .select_from(stream)
+            .join(Proposal, col(Proposal.id) == stream.c.rowid)
             .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
             .where(and_(*conditions))
         )
-    counted = found.limit(limit).subquery()
-    return int(session.execute(select_columns(func.count()).select_from(counted)).scalar_one())
+    counted = found.limit(bindparam("cap", type_=Integer)).subquery()
+    return select_columns(func.count()).select_from(counted)
+
+
+def _count_up_to(
+    shape: _Shape, words: Words, values: dict[str, Any], limit: int, *, session: Session, streamed: str = ""
+) -> int:
+    """How many proposals match (``words`` or, when ``streamed``, the words read from the text index as
+    they are needed), counting no further than ``limit``."""
+    if streamed and backend_named(shape.dialect).streamed() is None:
+        streamed, words = "", (streamed, False, False)
+    statement = _count_statement(shape, words if not streamed else NO_WORDS, streamed)
+    return int(_rows(session, statement, {**values, "cap": limit}).scalar_one())
+
+
+@lru_cache(maxsize=256)
+def _page_statement(shape: _Shape, words: Words, sort: str, centred: bool) -> Any:
+    return (
+        _matching(_where(shape, words), [col(Proposal.id)])
+        .order_by(*_sql_order(sort, centred))
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
 def _page_ids(
-    conditions: list[ColumnElement[bool]], order: list[Any], offset: int, limit: int, *, session: Session
+    shape: _Shape,
+    words: Words,
+    values: dict[str, Any],
+    sort: str,
+    offset: int,
+    limit: int,
+    *,
+    session: Session,
 ) -> list[int]:
-    statement = _matching(conditions, [col(Proposal.id)]).order_by(*order).offset(offset).limit(limit)
-    return [int(row_id) for row_id in session.execute(statement).scalars()]
+    statement = _page_statement(shape, words, sort, "clat" in values)
+    return [int(i) for i in _rows(session, statement, {**values, "offset": offset, "limit": limit}).scalars()]
+
+
+@lru_cache(maxsize=256)
+def _window_statement(shape: _Shape) -> Any:
+    return (
+        _matching(_base(shape), [col(Proposal.id)]).order_by(*_NEWEST).limit(bindparam("size", type_=Integer))
+    )
 
 
 def _walked_page(
-    conditions: list[ColumnElement[bool]],
+    shape: _Shape,
+    values: dict[str, Any],
     keep: Callable[[list[int]], set[int]],
     offset: int,
     limit: int,
     *,
     session: Session,
 ) -> list[int] | None:
-    """The ids of one page, newest first, of the proposals satisfying ``conditions`` that ``keep`` keeps,
-    read from windows of the newest proposals satisfying ``conditions`` (the date index, walked and
-    stopped): exact when the window holds the page, or is every such proposal. None when the largest
-    window (:data:`WALK_WINDOWS`) holds too few: the matches are too sparse for walking to pay."""
+    """The ids of one page, newest first, of the proposals of ``shape`` that ``keep`` keeps, read from
+    windows of the newest proposals of ``shape`` (the date index, walked and stopped): exact when the
+    window holds the page, or is every such proposal. None when the largest window
+    (:data:`WALK_WINDOWS`) holds too few: the matches are too sparse for walking to pay."""
     wanted = offset + limit
-    newest = [col(Proposal.published_at).desc(), col(Proposal.id).desc()]
     for factor in WALK_WINDOWS:
         size = wanted * factor
         if size > WALK_MAX:
             return None
-        statement = _matching(conditions, [col(Proposal.id)]).order_by(*newest).limit(size)
-        rows = [int(row_id) for row_id in session.execute(statement).scalars()]
+        rows = [int(i) for i in _rows(session, _window_statement(shape), {**values, "size": size}).scalars()]
         kept = keep(rows)
         found = [row_id for row_id in rows if row_id in kept]
         if len(found) >= wanted or len(rows) < size:
@@ -325,30 +470,41 @@ def _walked_page(
     return None
 
 
+@lru_cache(maxsize=256)
+def _nearest_statement(shape: _Shape, words: Words) -> Any:
+    planar = _planar()
+    box = [
+        col(Proposal.latitude).between(bindparam("box_south"), bindparam("box_north")),
+        col(Proposal.longitude).between(bindparam("box_west"), bindparam("box_east")),
+    ]
+    return (
+        _matching([*_where(shape, words), *box], [col(Proposal.id), planar])
+        .order_by(planar, *_NEWEST)
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
 def _nearest_page(
-    conditions: list[ColumnElement[bool]], centre: Commune, offset: int, limit: int, *, session: Session
+    shape: _Shape, words: Words, values: dict[str, Any], offset: int, limit: int, *, session: Session
 ) -> list[int] | None:
-    """The ids of one page of the matches nearest ``centre`` (then newest), read from growing boxes around
+    """The ids of one page of the matches nearest the centre (then newest), read from growing boxes around
     it (the index of positions) rather than by sorting every match; None when the largest box holds too
     few. Sound because a match outside a box of half-width ``h`` (in the planar distance of
     :func:`_planar`) is farther than ``h``: when the page's last match within the box is nearer than
     ``h``, no match outside it can come before; the unplaced (sorted last) never can either."""
-    planar = _planar(centre)
-    if planar is None or centre.lat is None or centre.lon is None:
+    if "clat" not in values:
         return None
-    shrink = math.cos(math.radians(centre.lat))
+    lat, lon, shrink = values["clat"], values["clon"], values["shrink"]
     wanted = offset + limit
+    statement = _nearest_statement(shape, words)
     for half in NEAREST_BOXES:
-        box: list[ColumnElement[bool]] = [
-            col(Proposal.latitude).between(centre.lat - half, centre.lat + half),
-            col(Proposal.longitude).between(centre.lon - half / shrink, centre.lon + half / shrink),
-        ]
-        statement = (
-            _matching(conditions + box, [col(Proposal.id), planar])
-            .order_by(planar, col(Proposal.published_at).desc(), col(Proposal.id).desc())
-            .limit(wanted)
-        )
-        rows = session.execute(statement).all()
+        box = {
+            "box_south": lat - half,
+            "box_north": lat + half,
+            "box_west": lon - half / shrink,
+            "box_east": lon + half / shrink,
+        }
+        rows = _rows(session, statement, {**values, **box, "limit": wanted}).all()
         # a margin for the rounding of the distance computed by the database
         if len(rows) == wanted and rows[-1][1] is not None and rows[-1][1] < half * half * (1 - 1e-9):
             return [int(row_id) for row_id, _ in rows[offset:]]
@@ -366,21 +522,18 @@ def _in_database(
     sort every match; ordered by distance, they are read from boxes around the centre
     (:func:`_nearest_page`)."""
     parsed = text_query.parse(filters.q)
-    base = _conditions(filters, centre, now, session=session)
+    shape, values = _prepare(filters, centre, now, session=session)
     backend = backend_for(session) if parsed else None
     if backend is not None:
         backend.prepare(session=session)
-    planar = _planar(centre)
+        values |= backend.values(parsed)
+    centred = "clat" in values
 
-    def words(dense: bool, within: bool = False) -> list[ColumnElement[bool]]:
-        return [backend.matches(parsed, dense=dense, within=within)] if backend is not None else []
+    def words(dense: bool, within: bool = False) -> Words:
+        return ("text", dense, within) if backend is not None else NO_WORDS
 
-    streamed = backend.streamed(parsed) if backend is not None else None
     counted = _count_up_to(
-        base if streamed is not None else base + words(False),
-        COUNT_CAP + 1,
-        session=session,
-        streamed=streamed,
+        shape, words(False), values, COUNT_CAP + 1, session=session, streamed="text" if backend else ""
     )
     exact = counted <= COUNT_CAP
     total = min(counted, COUNT_CAP)
@@ -388,18 +541,17 @@ def _in_database(
     page = min(filters.page, pages) if exact else filters.page
     offset = (page - 1) * PAGE_SIZE
     wanted = PAGE_SIZE + 1  # one more tells whether a next page exists
-    order = _sql_order(filters.sort, planar)
     nearest = None
     by_distance = filters.sort == "distance" or (filters.sort == "relevance" and backend is None)
-    if not exact and centre is not None and by_distance:
+    if not exact and centred and by_distance:
         # more matches than the cap, ordered by distance: the nearest are read from boxes around the centre
-        nearest = _nearest_page(base + words(False, within=True), centre, offset, wanted, session=session)
+        nearest = _nearest_page(shape, words(False, within=True), values, offset, wanted, session=session)
     # more matches than the cap, newest first, on a database that checks a window of rows in one read of
     # its text index: the page is looked for among the newest proposals (:func:`_walked_page`)
     walk = (
         backend is not None
         and not exact
-        and (filters.sort == "date" or (filters.sort == "relevance" and planar is None))
+        and (filters.sort == "date" or (filters.sort == "relevance" and not centred))
         and backend.among(parsed, [], title=False, session=session) is not None
     )
 
@@ -415,42 +567,44 @@ def _in_database(
         return kept
 
     def walked(part: str, start: int, limit: int) -> list[int] | None:
-        return _walked_page(base, keep(part), start, limit, session=session) if walk else None
+        return _walked_page(shape, values, keep(part), start, limit, session=session) if walk else None
+
+    def page_ids(chosen: Words, start: int, limit: int) -> list[int]:
+        return _page_ids(shape, chosen, values, filters.sort, start, limit, session=session)
 
     if nearest is not None:
         ids = [(i, False) for i in nearest]
     elif backend is None or filters.sort != "relevance":
         found = walked("all", offset, wanted)
         if found is None:
-            found = _page_ids(base + words(not exact), order, offset, wanted, session=session)
+            found = page_ids(words(not exact), offset, wanted)
         ids = [(i, False) for i in found]
     else:
         first = walked("titles", offset, wanted)
         if first is None:
             # fewer matches in all than the cap: fewer title matches too
             cap = COUNT_CAP + 1
-            titles = base + [backend.title_matches(parsed)]
-            titled_dense = not exact and backend.hinted and _count_up_to(titles, cap, session=session) == cap
-            titled = base + [backend.title_matches(parsed, dense=titled_dense)]
-            first = _page_ids(titled, order, offset, wanted, session=session)
+            titled_dense = (
+                not exact
+                and backend.hinted
+                and _count_up_to(shape, ("title", False, False), values, cap, session=session) == cap
+            )
+            first = page_ids(("title", titled_dense, False), offset, wanted)
         ids = [(i, True) for i in first]
         if len(first) < wanted:
             if first:
                 before = offset
             else:
-                title_stream = backend.streamed(parsed, title=True)
-                title_conditions = (
-                    base if title_stream is not None else base + [backend.title_matches(parsed)]
+                before = _count_up_to(
+                    shape, ("title", False, False), values, offset, session=session, streamed="title"
                 )
-                before = _count_up_to(title_conditions, offset, session=session, streamed=title_stream)
             start = max(0, offset - before)
             rest = walked("rest", start, wanted - len(first))
             if rest is None:
-                others = base + words(not exact) + [~backend.title_matches(parsed)]
-                rest = _page_ids(others, order, start, wanted - len(first), session=session)
+                rest = page_ids(("rest", not exact, False), start, wanted - len(first))
             ids += [(i, False) for i in rest]
     if not ids and page > 1:  # past the last page, only known when counting to the end: show the last one
-        total = _count_up_to(base + words(False), MAX_CANDIDATES, session=session)
+        total = _count_up_to(shape, words(False), values, MAX_CANDIDATES, session=session)
         if not total:
             return Results([], 0, 1, 1, centre)
         last = max(1, -(-total // PAGE_SIZE))

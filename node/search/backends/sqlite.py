@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, column, literal, literal_column, select, table, text
+from sqlalchemy import ColumnElement, String, bindparam, column, literal_column, select, table, text
 from sqlmodel import Session, col
 
 from node.market.models import Proposal
+from node.search.backends.params import TITLE_WORDS, WORDS
 from node.search.query import Group, TextQuery
 
 __all__ = ["BACKEND", "expression", "refresh_statistics"]
@@ -35,8 +36,12 @@ def expression(query: TextQuery) -> str:
     return " AND ".join(_group(g) for g in query.groups)
 
 
-def _rows_matching(fts_expression: str, dense: bool) -> ColumnElement[bool]:
-    found = select(_FTS.c.rowid).where(literal_column("proposals_fts").op("MATCH")(literal(fts_expression)))
+def _text_matches(words: str) -> Any:
+    return literal_column("proposals_fts").op("MATCH")(bindparam(words, type_=String))
+
+
+def _rows_matching(words: str, dense: bool) -> ColumnElement[bool]:
+    found = select(_FTS.c.rowid).where(_text_matches(words))
     # ``id + 0`` is no longer the rowid to SQLite's planner: it cannot fetch the matches one by one and
     # sort them, so it walks the index of the asked order and keeps the rows found among the matches
     return (col(Proposal.id) + 0 if dense else col(Proposal.id)).in_(found)
@@ -47,6 +52,10 @@ def _title_expression(query: TextQuery) -> str:
 
 
 _AMONG = text("SELECT rowid FROM proposals_fts WHERE proposals_fts MATCH :q AND rowid BETWEEN :low AND :high")
+_STREAMED = {
+    title: select(_FTS.c.rowid).where(_text_matches(TITLE_WORDS if title else WORDS)).subquery("text_matches")
+    for title in (False, True)
+}
 
 
 @dataclass(frozen=True)
@@ -56,25 +65,20 @@ class SQLiteFTS:
     def prepare(self, *, session: Session) -> None:
         """Nothing to bound: a query has at most eight groups of quoted stems."""
 
-    def matches(self, query: TextQuery, *, dense: bool = False, within: bool = False) -> ColumnElement[bool]:
-        # ``within`` a box: the same hint as ``dense``, the box's index is walked and each row checked
-        return _rows_matching(expression(query), dense or within)
+    def values(self, query: TextQuery) -> dict[str, str]:
+        return {WORDS: expression(query), TITLE_WORDS: _title_expression(query)}
 
-    def title_matches(
-        self, query: TextQuery, *, dense: bool = False, within: bool = False
+    def matches(
+        self, *, title: bool = False, dense: bool = False, within: bool = False
     ) -> ColumnElement[bool]:
-        return _rows_matching(_title_expression(query), dense or within)
+        # ``within`` a box: the same hint as ``dense``, the box's index is walked and each row checked
+        return _rows_matching(TITLE_WORDS if title else WORDS, dense or within)
 
-    def streamed(self, query: TextQuery, *, title: bool = False) -> Any | None:
+    def streamed(self, *, title: bool = False) -> Any | None:
         """The matches' ids straight from the index, in its order (the rowid's), as a subquery to read
         rows from: a query that stops (a bounded count) stops reading the index too, where a condition
         ``id IN (…)`` makes SQLite collect every match first."""
-        found = _title_expression(query) if title else expression(query)
-        return (
-            select(_FTS.c.rowid)
-            .where(literal_column("proposals_fts").op("MATCH")(literal(found)))
-            .subquery("text_matches")
-        )
+        return _STREAMED[title]
 
     def among(
         self, query: TextQuery, ids: Sequence[int], *, title: bool, session: Session
@@ -84,7 +88,7 @@ class SQLiteFTS:
         if not ids:
             return set()
         found = _title_expression(query) if title else expression(query)
-        rows = session.execute(_AMONG, {"q": found, "low": min(ids), "high": max(ids)}).scalars()
+        rows = session.connection().execute(_AMONG, {"q": found, "low": min(ids), "high": max(ids)}).scalars()
         return set(rows) & set(ids)
 
 
