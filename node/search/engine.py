@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Integer, and_, bindparam, false, func, null
 from sqlalchemy import select as select_columns
@@ -26,12 +26,13 @@ from sqlmodel import Session, col, select
 from node.accounts.models import User
 from node.market.evaluations.reputation import Reputation
 from node.market.evaluations.service import reputations_of
+from node.market.lifecycles import ProposalState
 from node.market.models import Proposal
 from node.market.proposals.records import Origin, blocked_origins, proposal_conditions
 from node.places.gazetteer import Commune, bounding_box, default_gazetteer, great_circle_km
 from node.search import availability
 from node.search import query as text_query
-from node.search.backends import TextBackend, backend_for, backend_named
+from node.search.backends import Checker, TextBackend, backend_for, backend_named
 from node.search.filters import SearchFilters
 
 __all__ = [
@@ -50,13 +51,13 @@ __all__ = [
 
 PAGE_SIZE = 20
 MAX_CANDIDATES = 50_000  # what one search may rank; beyond, the newest are kept
-COUNT_CAP = 1000  # a search counts its matches up to this many: "more than 1,000"
-# the half-widths (degrees of latitude, about 11, 44, 178 and 711 km) of the boxes where a search sorted
+COUNT_CAP = 100  # a search counts its matches up to this many: "more than 100"
+# the half-widths (degrees of latitude, about 3, 11, 44, 178 and 711 km) of the boxes where a search sorted
 # by distance looks for its nearest matches before sorting every match
-NEAREST_BOXES = (0.1, 0.4, 1.6, 6.4)
+NEAREST_BOXES = (0.025, 0.1, 0.4, 1.6, 6.4)
 # the windows of newest proposals (so many rows per row up to the page's end) where a search of common
 # words in date order looks for its page, on a database that checks a window's rows in one index read
-WALK_WINDOWS = (8, 64, 512)
+WALK_WINDOWS = (4, 16, 64, 512)
 WALK_MAX = 20_000
 
 
@@ -82,13 +83,12 @@ class Results:
         return self.more if self.more is not None else self.page < self.pages
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
     id: int
     author_uri: str
     title_match: bool
     distance: float | None
-    published: datetime
+    newest: int  # the rank in the newest-first order (published, then id), 0 the newest
     price: Decimal | None
 
 
@@ -242,7 +242,7 @@ def _order(sort: str, has_text: bool, reputations: dict[str, Reputation]) -> obj
     far = math.inf
 
     def key(c: _Candidate) -> tuple[object, ...]:
-        newest = (-c.published.timestamp(), -c.id)
+        newest = (c.newest,)
         distance = c.distance if c.distance is not None else far
         if sort == "date":
             return newest
@@ -278,8 +278,35 @@ def matching_conditions(
     return _where(shape, ("text", False, boxed)), title_match, values
 
 
+# A box holding at most so many open proposals has its rows checked against the words one by one, from their
+# stored terms (:meth:`TextBackend.checker`), rather than through the text index.
+BOX_CHECKED = 3000
+_BOX_ROWS = select_columns(func.count()).select_from(
+    select_columns(col(Proposal.id))
+    .where(
+        col(Proposal.state) == ProposalState.OPEN.value,
+        col(Proposal.latitude).between(bindparam("south"), bindparam("north")),
+        col(Proposal.longitude).between(bindparam("west"), bindparam("east")),
+    )
+    .limit(bindparam("cap", type_=Integer))
+    .subquery()
+)
+
+
+def _small_box(south: float, north: float, west: float, east: float, *, session: Session) -> bool:
+    """Whether the box holds at most :data:`BOX_CHECKED` open proposals (read from the index of positions
+    alone, and no further than that)."""
+    box = {"south": south, "north": north, "west": west, "east": east, "cap": BOX_CHECKED + 1}
+    return int(_rows(session, _BOX_ROWS, box).scalar_one()) <= BOX_CHECKED
+
+
+_TERMS = (col(Proposal.title_terms), col(Proposal.search_terms))
+
+
 @lru_cache(maxsize=256)
-def _candidates_statement(shape: _Shape, words: bool, when: bool, after: bool) -> Any:
+def _candidates_statement(shape: _Shape, words: bool, when: bool, after: bool, terms: bool) -> Any:
+    """The candidates' rows, newest first; ``words``: matching the words, ``terms``: with their stored terms
+    (for a :meth:`TextBackend.checker`)."""
     backend = backend_named(shape.dialect)
     boxed = shape.box  # the box's index narrows the rows first
     title_match: ColumnElement[bool] = _words(backend, ("title", False, boxed))[0] if words else false()
@@ -293,9 +320,9 @@ def _candidates_statement(shape: _Shape, words: bool, when: bool, after: bool) -
             title_match,
             col(Proposal.latitude),
             col(Proposal.longitude),
-            col(Proposal.published_at),
             col(Proposal.price_amount),
             col(Proposal.schedule) if when else null(),
+            *(_TERMS if terms else ()),
         )
         .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
         .where(and_(*conditions))
@@ -309,21 +336,39 @@ def _candidates(
 ) -> list[_Candidate]:
     shape, values = _prepare(filters, centre, now, session=session)
     parsed = text_query.parse(filters.q)
+    checker = None
     if parsed:
         backend = backend_for(session)
         backend.prepare(session=session)
         values |= backend.values(parsed)
+        if shape.box and (checker := backend.checker(parsed, session=session)) is not None:
+            box = (values["south"], values["north"], values["west"], values["east"])
+            checker = checker if _small_box(*box, session=session) else None
     when = filters.weekday is not None or filters.time_of_day is not None
-    statement = _candidates_statement(shape, bool(parsed), when, bool(after_id))
+    statement = _candidates_statement(
+        shape, bool(parsed) and checker is None, when, bool(after_id), checker is not None
+    )
     values |= {"after_id": after_id, "candidates": MAX_CANDIDATES}
     found: list[_Candidate] = []
-    for row_id, author, in_title, lat, lon, published, price, schedule in _rows(session, statement, values):
+    distances: dict[tuple[float, float], float] = {}  # positions repeat: communes' centres
+    radius = filters.radius_km
+    for rank, (row_id, author, in_title, lat, lon, price, schedule, *terms) in enumerate(
+        _rows(session, statement, values).all()
+    ):
         if when and not availability.fits(schedule, filters.weekday, filters.time_of_day):
             continue
-        distance = _distance(centre, lat, lon)
-        if filters.radius_km is not None and (distance is None or distance > filters.radius_km):
+        if checker is not None:
+            matched, in_title = checker(row_id, *terms)
+            if not matched:
+                continue
+        distance: float | None = None
+        if centre is not None and lat is not None and lon is not None:
+            distance = distances.get((lat, lon))
+            if distance is None:
+                distance = distances[lat, lon] = great_circle_km(centre.lat or 0, centre.lon or 0, lat, lon)
+        if radius is not None and (distance is None or distance > radius):
             continue
-        found.append(_Candidate(row_id, author, bool(in_title), distance, published, price))
+        found.append(_Candidate(row_id, author, bool(in_title), distance, rank, price))
     return found
 
 
@@ -434,7 +479,20 @@ def _page_ids(
     session: Session,
 ) -> list[int]:
     statement = _page_statement(shape, words, sort, "clat" in values)
-    return [int(i) for i in _rows(session, statement, {**values, "offset": offset, "limit": limit}).scalars()]
+    return [
+        int(i)
+        for i in _rows(session, statement, {**values, "offset": offset, "limit": limit}).scalars().all()
+    ]
+
+
+# A database whose bounded count cannot stop early first counts the matches among so many of the newest
+# proposals: when more than :data:`COUNT_CAP` are there, the count is done (:meth:`TextBackend.newest_count`).
+NEWEST_COUNTED = 2000
+
+
+@lru_cache(maxsize=256)
+def _newest_count_statement(shape: _Shape) -> Any | None:
+    return backend_named(shape.dialect).newest_count(_window_statement(shape))
 
 
 @lru_cache(maxsize=256)
@@ -462,7 +520,9 @@ def _walked_page(
         size = wanted * factor
         if size > WALK_MAX:
             return None
-        rows = [int(i) for i in _rows(session, _window_statement(shape), {**values, "size": size}).scalars()]
+        rows = [
+            int(i) for i in _rows(session, _window_statement(shape), {**values, "size": size}).scalars().all()
+        ]
         kept = keep(rows)
         found = [row_id for row_id in rows if row_id in kept]
         if len(found) >= wanted or len(rows) < size:
@@ -470,33 +530,81 @@ def _walked_page(
     return None
 
 
-@lru_cache(maxsize=256)
-def _nearest_statement(shape: _Shape, words: Words) -> Any:
-    planar = _planar()
-    box = [
+# The positions (communes' centres: many proposals each) in a box, from the index of positions alone.
+_POSITIONS = (
+    select_columns(col(Proposal.latitude), col(Proposal.longitude))
+    .where(
+        col(Proposal.state) == ProposalState.OPEN.value,
         col(Proposal.latitude).between(bindparam("box_south"), bindparam("box_north")),
         col(Proposal.longitude).between(bindparam("box_west"), bindparam("box_east")),
-    ]
-    return (
-        _matching([*_where(shape, words), *box], [col(Proposal.id), planar])
-        .order_by(planar, *_NEWEST)
-        .limit(bindparam("limit", type_=Integer))
     )
+    .group_by(col(Proposal.latitude), col(Proposal.longitude))
+)
+NEAREST_POSITIONS = 40  # a page read from more positions than this is read by sorting every match
+
+
+@lru_cache(maxsize=256)
+def _position_statement(shape: _Shape, words: Words, terms: bool) -> Any:
+    """The matches at one position (``lat``, ``lon``), newest first; with ``terms`` every row with its
+    stored terms (for a :meth:`TextBackend.checker`), else no more than ``limit``."""
+    here = [col(Proposal.latitude) == bindparam("lat"), col(Proposal.longitude) == bindparam("lon")]
+    statement = _matching([*_where(shape, words), *here], [col(Proposal.id), *(_TERMS if terms else ())])
+    statement = statement.order_by(*_NEWEST)
+    return statement if terms else statement.limit(bindparam("limit", type_=Integer))
+
+
+def _at_position(
+    shape: _Shape,
+    words: Words,
+    values: dict[str, Any],
+    lat: float,
+    lon: float,
+    limit: int,
+    *,
+    session: Session,
+    checker: Checker | None,
+) -> list[int]:
+    """Up to ``limit`` matches at one position, newest first."""
+    here = {**values, "lat": lat, "lon": lon, "limit": limit}
+    if checker is None:
+        return [
+            int(i) for i in _rows(session, _position_statement(shape, words, False), here).scalars().all()
+        ]
+    found: list[int] = []
+    result = _rows(session, _position_statement(shape, NO_WORDS, True), here)
+    try:
+        for row_id, title_terms, text_terms in result:
+            if checker(row_id, title_terms, text_terms)[0]:
+                found.append(int(row_id))
+                if len(found) == limit:
+                    break
+    finally:
+        result.close()
+    return found
 
 
 def _nearest_page(
-    shape: _Shape, words: Words, values: dict[str, Any], offset: int, limit: int, *, session: Session
+    shape: _Shape,
+    words: Words,
+    values: dict[str, Any],
+    offset: int,
+    limit: int,
+    *,
+    session: Session,
+    checker: Checker | None = None,
 ) -> list[int] | None:
-    """The ids of one page of the matches nearest the centre (then newest), read from growing boxes around
-    it (the index of positions) rather than by sorting every match; None when the largest box holds too
-    few. Sound because a match outside a box of half-width ``h`` (in the planar distance of
-    :func:`_planar`) is farther than ``h``: when the page's last match within the box is nearer than
-    ``h``, no match outside it can come before; the unplaced (sorted last) never can either."""
+    """The ids of one page of the matches nearest the centre (then newest), read position by position
+    (proposals are placed at their commune's centre: many share one), nearest first, from growing boxes
+    around the centre (the index of positions) rather than by sorting every match; None when the largest
+    box holds too few, or the page spans too many positions (:data:`NEAREST_POSITIONS`) or two at the same
+    distance. Sound because a position outside a box of half-width ``h`` (in the planar distance of
+    :func:`_planar`) is farther than ``h``: when the page's last position is nearer than ``h``, no match
+    outside the box can come before; the unplaced (sorted last) never can either. With a ``checker`` the
+    rows of a position are checked against the words one by one."""
     if "clat" not in values:
         return None
     lat, lon, shrink = values["clat"], values["clon"], values["shrink"]
     wanted = offset + limit
-    statement = _nearest_statement(shape, words)
     for half in NEAREST_BOXES:
         box = {
             "box_south": lat - half,
@@ -504,10 +612,24 @@ def _nearest_page(
             "box_west": lon - half / shrink,
             "box_east": lon + half / shrink,
         }
-        rows = _rows(session, statement, {**values, **box, "limit": wanted}).all()
-        # a margin for the rounding of the distance computed by the database
-        if len(rows) == wanted and rows[-1][1] is not None and rows[-1][1] < half * half * (1 - 1e-9):
-            return [int(row_id) for row_id, _ in rows[offset:]]
+        # the same planar distance as the database's (:func:`_planar`), computed the same way
+        positions = sorted(
+            ((p_lon - lon) * shrink * (p_lon - lon) * shrink + (p_lat - lat) * (p_lat - lat), p_lat, p_lon)
+            for p_lat, p_lon in _rows(session, _POSITIONS, box).all()
+        )
+        found: list[int] = []
+        for n, (distance, p_lat, p_lon) in enumerate(positions):
+            if distance >= half * half * (1 - 1e-9) or n == NEAREST_POSITIONS:
+                break
+            if n + 1 < len(positions) and positions[n + 1][0] == distance:
+                return None  # two positions at the same distance: their matches interleave by date
+            found += _at_position(
+                shape, words, values, p_lat, p_lon, wanted - len(found), session=session, checker=checker
+            )
+            if len(found) == wanted:
+                return found[offset:]
+        if len(positions) > NEAREST_POSITIONS:
+            return None
     return None
 
 
@@ -532,9 +654,15 @@ def _in_database(
     def words(dense: bool, within: bool = False) -> Words:
         return ("text", dense, within) if backend is not None else NO_WORDS
 
-    counted = _count_up_to(
-        shape, words(False), values, COUNT_CAP + 1, session=session, streamed="text" if backend else ""
-    )
+    counted = 0
+    newest = _newest_count_statement(shape) if backend is not None else None
+    if newest is not None:
+        window = {**values, "size": NEWEST_COUNTED, "cap": COUNT_CAP + 1}
+        counted = int(_rows(session, newest, window).scalar_one())
+    if counted <= COUNT_CAP:
+        counted = _count_up_to(
+            shape, words(False), values, COUNT_CAP + 1, session=session, streamed="text" if backend else ""
+        )
     exact = counted <= COUNT_CAP
     total = min(counted, COUNT_CAP)
     pages = max(1, -(-total // PAGE_SIZE))
@@ -545,7 +673,10 @@ def _in_database(
     by_distance = filters.sort == "distance" or (filters.sort == "relevance" and backend is None)
     if not exact and centred and by_distance:
         # more matches than the cap, ordered by distance: the nearest are read from boxes around the centre
-        nearest = _nearest_page(shape, words(False, within=True), values, offset, wanted, session=session)
+        checker = backend.checker(parsed, session=session) if backend is not None else None
+        nearest = _nearest_page(
+            shape, words(False, within=True), values, offset, wanted, session=session, checker=checker
+        )
     # more matches than the cap, newest first, on a database that checks a window of rows in one read of
     # its text index: the page is looked for among the newest proposals (:func:`_walked_page`)
     walk = (
@@ -640,7 +771,7 @@ def search(filters: SearchFilters, *, session: Session, now: datetime, home: str
     if filters.min_reputation is not None:
         candidates = _reputable(candidates, filters.min_reputation, reputations)
     order = _order(filters.sort, bool(text_query.parse(filters.q)), reputations)
-    candidates.sort(key=order)  # type: ignore[arg-type]
+    candidates.sort(key=order)  # type: ignore[call-overload]
     total = len(candidates)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(filters.page, pages)

@@ -12,10 +12,10 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session
 
 from node.search.backends import postgres, sqlite
-from node.search.backends.params import TITLE_WORDS, WORDS
+from node.search.backends.params import TITLE_WORDS, WORDS, Checker
 from node.search.query import TextQuery
 
-__all__ = ["TITLE_WORDS", "WORDS", "TextBackend", "backend_for", "backend_named"]
+__all__ = ["TITLE_WORDS", "WORDS", "Checker", "TextBackend", "backend_for", "backend_named"]
 
 
 class TextBackend(Protocol):
@@ -46,6 +46,17 @@ class TextBackend(Protocol):
     def streamed(self, *, title: bool = False) -> Any | None:
         """A subquery of the matches' ids (column ``rowid``), read from the index as the query consuming
         it asks for them, for a bounded count to stop early; None when :meth:`matches` already does."""
+
+    def newest_count(self, newest: Any) -> Any | None:
+        """A statement counting, up to the parameter ``cap``, the matches among the rows of ``newest`` (a
+        statement of proposals' ids, newest first, limited to a window of rows): how a database whose index
+        cannot stop early (PostgreSQL's GIN bitmap reads every match of a word) finds cheaply that more
+        than a page's worth match; None when its bounded count already stops early."""
+
+    def checker(self, query: TextQuery, *, session: Session) -> Checker | None:
+        """A check of one row against ``query`` from its stored terms, without the index, the same as
+        :meth:`matches` (for a few rows already read, such as a small box's); None when the database
+        checks rows better itself."""
 
     def among(
         self, query: TextQuery, ids: Sequence[int], *, title: bool, session: Session

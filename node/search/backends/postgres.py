@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, bindparam, func, literal_column, text
+from sqlalchemy import ColumnElement, Integer, String, bindparam, func, literal_column, select, text
 from sqlmodel import Session
 
-from node.search.backends.params import TITLE_WORDS, WORDS
+from node.search.backends.params import TITLE_WORDS, WORDS, Checker
 from node.search.query import Group, TextQuery
 
 __all__ = ["BACKEND", "STATEMENT_TIMEOUT_MS", "tsquery"]
@@ -72,6 +72,18 @@ class PostgresFTS:
 
     def streamed(self, *, title: bool = False) -> Any | None:
         return None
+
+    def newest_count(self, newest: Any) -> Any | None:
+        """The window's rows carry their stored vector, checked as they are read (no GIN index)."""
+        window = newest.add_columns(literal_column("proposals.search_vector").label("vector")).subquery()
+        query = func.to_tsquery(literal_column(_CONFIG), bindparam(WORDS, type_=String))
+        found = (
+            select(window.c.id).where(window.c.vector.op("@@")(query)).limit(bindparam("cap", type_=Integer))
+        )
+        return select(func.count()).select_from(found.subquery())
+
+    def checker(self, query: TextQuery, *, session: Session) -> Checker | None:
+        return None  # the planner ANDs the GIN index's bitmap with a box's, or reads each row's vector
 
     def among(
         self, query: TextQuery, ids: Sequence[int], *, title: bool, session: Session
