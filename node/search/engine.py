@@ -11,34 +11,45 @@ comes first and then newer: relevance, then distance, then freshness.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Integer, and_, bindparam, false, func, null
+from sqlalchemy import ColumnElement, false
 from sqlalchemy import select as select_columns
-from sqlalchemy.orm import defer
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
-from node.accounts.models import User
 from node.market.evaluations.reputation import Reputation
 from node.market.evaluations.service import reputations_of
-from node.market.lifecycles import ProposalState
 from node.market.models import Proposal
-from node.market.proposals.records import Origin, blocked_origins, proposal_conditions
-from node.places.gazetteer import Commune, bounding_box, default_gazetteer, great_circle_km
-from node.search import availability
+from node.places.gazetteer import Commune, default_gazetteer, great_circle_km
+from node.search import availability, nearest
 from node.search import query as text_query
-from node.search.backends import Checker, TextBackend, backend_for, backend_named
+from node.search.backends import backend_for, backend_named
 from node.search.filters import SearchFilters
+from node.search.statements import (
+    NO_WORDS,
+    Shape,
+    Words,
+    base,
+    candidates_statement,
+    count_statement,
+    load,
+    newest_count_statement,
+    page_statement,
+    prepare,
+    run,
+    small_box,
+    where,
+    window_statement,
+    words_of,
+)
 
 __all__ = [
     "COUNT_CAP",
     "MAX_CANDIDATES",
-    "NEAREST_BOXES",
     "PAGE_SIZE",
     "Hit",
     "Results",
@@ -52,13 +63,13 @@ __all__ = [
 PAGE_SIZE = 20
 MAX_CANDIDATES = 50_000  # what one search may rank; beyond, the newest are kept
 COUNT_CAP = 100  # a search counts its matches up to this many: "more than 100"
-# the half-widths (degrees of latitude, about 3, 11, 44, 178 and 711 km) of the boxes where a search sorted
-# by distance looks for its nearest matches before sorting every match
-NEAREST_BOXES = (0.025, 0.1, 0.4, 1.6, 6.4)
 # the windows of newest proposals (so many rows per row up to the page's end) where a search of common
 # words in date order looks for its page, on a database that checks a window's rows in one index read
 WALK_WINDOWS = (4, 16, 64, 512)
 WALK_MAX = 20_000
+# A database whose bounded count cannot stop early first counts the matches among so many of the newest
+# proposals: when more than :data:`COUNT_CAP` are there, the count is done (:meth:`TextBackend.newest_count`).
+NEWEST_COUNTED = 2000
 
 
 @dataclass(frozen=True)
@@ -97,133 +108,6 @@ def centre_of(filters: SearchFilters, home: str | None) -> Commune | None:
     code = filters.commune or home
     commune = default_gazetteer().by_insee(code) if code else None
     return commune if commune is not None and commune.has_coordinates else None
-
-
-@dataclass(frozen=True)
-class _Shape:
-    """What the text of a search's statements depends on: the database and which filters are asked. Their
-    values are bound parameters (:func:`_prepare`), so that each statement is built once per shape
-    (:func:`functools.lru_cache`) and run with the values of each search."""
-
-    dialect: str
-    purpose: bool = False
-    category: bool = False
-    departement: bool = False
-    origin: Origin = "all"
-    node: bool = False
-    box: bool = False
-    nowhere: bool = False  # a radius without a centre: nothing matches
-    date_from: bool = False
-    date_to: bool = False
-    status: bool = False
-    priced: bool = False
-    price_min: bool = False
-    price_max: bool = False
-    blocked: bool = False
-
-
-def _prepare(
-    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
-) -> tuple[_Shape, dict[str, Any]]:
-    """The shape of the statements of ``filters`` and the values of their parameters."""
-    values: dict[str, Any] = {"now": now}
-    shape: dict[str, Any] = {"origin": filters.origin}
-    for name in ("purpose", "category", "departement", "node"):
-        if (value := getattr(filters, name)) is not None:
-            values[name], shape[name] = value, True
-    if filters.radius_km is not None:
-        if centre is None or centre.lat is None or centre.lon is None:
-            shape["nowhere"] = True
-        else:
-            south, north, west, east = bounding_box(centre.lat, centre.lon, filters.radius_km)
-            values.update(south=south, north=north, west=west, east=east)
-            shape["box"] = True
-    if filters.date_from is not None:
-        values["date_from"] = datetime.combine(filters.date_from, time.min, tzinfo=UTC)
-        shape["date_from"] = True
-    if filters.date_to is not None:
-        values["date_to"] = datetime.combine(filters.date_to, time.min, tzinfo=UTC) + timedelta(days=1)
-        shape["date_to"] = True
-    if filters.provider_status is not None:  # only this node's people have a known status
-        values["status"], shape["status"] = filters.provider_status, True
-    if filters.payment is not None or filters.price_min is not None or filters.price_max is not None:
-        # prices are in the payment asked for: euros by default, hours when paid in time tokens
-        values["currency"] = "HOUR" if filters.payment == "tokens" else "EUR"
-        shape["priced"] = True
-        for name in ("price_min", "price_max"):
-            if (price := getattr(filters, name)) is not None:
-                values[name], shape[name] = price, True
-    blocked = blocked_origins(session=session)
-    if blocked:
-        values["blocked"], shape["blocked"] = blocked, True
-    if centre is not None and centre.lat is not None and centre.lon is not None:
-        values.update(clat=centre.lat, clon=centre.lon, shrink=math.cos(math.radians(centre.lat)))
-    return _Shape(session.get_bind().dialect.name, **shape), values
-
-
-@lru_cache(maxsize=256)
-def _base(shape: _Shape) -> tuple[ColumnElement[bool], ...]:
-    """The conditions of ``shape`` but the words (a query that joins ``User`` on the local author)."""
-
-    def param(name: str, asked: bool) -> Any:
-        return bindparam(name) if asked else None
-
-    conditions = proposal_conditions(
-        now=bindparam("now"),
-        blocked=bindparam("blocked", expanding=True) if shape.blocked else None,
-        purpose=param("purpose", shape.purpose),
-        category=param("category", shape.category),
-        departement=param("departement", shape.departement),
-        origin=shape.origin,
-    )
-    if shape.node:
-        conditions.append(col(Proposal.origin) == bindparam("node"))
-    if shape.nowhere:
-        conditions.append(false())
-    if shape.box:
-        conditions += [
-            col(Proposal.latitude).between(bindparam("south"), bindparam("north")),
-            col(Proposal.longitude).between(bindparam("west"), bindparam("east")),
-        ]
-    if shape.date_from:
-        conditions.append(col(Proposal.starts_at) >= bindparam("date_from"))
-    if shape.date_to:
-        conditions.append(col(Proposal.starts_at) < bindparam("date_to"))
-    if shape.status:
-        conditions.append(col(User.provider_status) == bindparam("status"))
-    if shape.priced:
-        conditions.append(col(Proposal.price_currency) == bindparam("currency"))
-    if shape.price_min:
-        conditions.append(col(Proposal.price_amount) >= bindparam("price_min"))
-    if shape.price_max:
-        conditions.append(col(Proposal.price_amount) <= bindparam("price_max"))
-    return tuple(conditions)
-
-
-# The words' conditions of a statement: none, the whole text, the title alone, or the text but not the
-# title (the second rank of relevance); each with the backends' hints (``dense``, ``within``).
-Words = tuple[str, bool, bool]  # ("", "text", "title" or "rest"; dense; within)
-NO_WORDS: Words = ("", False, False)
-
-
-def _words(backend: TextBackend, words: Words) -> list[ColumnElement[bool]]:
-    kind, dense, within = words
-    if kind == "text":
-        return [backend.matches(dense=dense, within=within)]
-    if kind == "title":
-        return [backend.matches(title=True, dense=dense, within=within)]
-    if kind == "rest":
-        return [backend.matches(dense=dense, within=within), ~backend.matches(title=True)]
-    return []
-
-
-def _where(shape: _Shape, words: Words) -> list[ColumnElement[bool]]:
-    return [*_base(shape), *_words(backend_named(shape.dialect), words)]
-
-
-def _rows(session: Session, statement: Any, values: dict[str, Any]) -> Any:
-    """Run a built statement with ``values`` on the session's connection (no ORM objects)."""
-    return session.connection().execute(statement, values)
 
 
 def known_nodes(*, session: Session) -> list[str]:
@@ -266,75 +150,22 @@ def matching_conditions(
     """What a proposal must satisfy to match ``filters`` (the words included; the radius only as its
     bounding box), for a query that joins ``User`` on the local author; whether its title alone matches
     the words; and the values of the conditions' parameters, to run the query with."""
-    shape, values = _prepare(filters, centre, now, session=session)
+    shape, values = prepare(filters, centre, now, session=session)
     parsed = text_query.parse(filters.q)
     if not parsed:
-        return list(_base(shape)), false(), values
+        return list(base(shape)), false(), values
     backend = backend_for(session)
     backend.prepare(session=session)
     boxed = filters.radius_km is not None  # the box's index narrows the rows first
     values |= backend.values(parsed)
-    title_match = _words(backend, ("title", False, boxed))[0]
-    return _where(shape, ("text", False, boxed)), title_match, values
-
-
-# A box holding at most so many open proposals has its rows checked against the words one by one, from their
-# stored terms (:meth:`TextBackend.checker`), rather than through the text index.
-BOX_CHECKED = 3000
-_BOX_ROWS = select_columns(func.count()).select_from(
-    select_columns(col(Proposal.id))
-    .where(
-        col(Proposal.state) == ProposalState.OPEN.value,
-        col(Proposal.latitude).between(bindparam("south"), bindparam("north")),
-        col(Proposal.longitude).between(bindparam("west"), bindparam("east")),
-    )
-    .limit(bindparam("cap", type_=Integer))
-    .subquery()
-)
-
-
-def _small_box(south: float, north: float, west: float, east: float, *, session: Session) -> bool:
-    """Whether the box holds at most :data:`BOX_CHECKED` open proposals (read from the index of positions
-    alone, and no further than that)."""
-    box = {"south": south, "north": north, "west": west, "east": east, "cap": BOX_CHECKED + 1}
-    return int(_rows(session, _BOX_ROWS, box).scalar_one()) <= BOX_CHECKED
-
-
-_TERMS = (col(Proposal.title_terms), col(Proposal.search_terms))
-
-
-@lru_cache(maxsize=256)
-def _candidates_statement(shape: _Shape, words: bool, when: bool, after: bool, terms: bool) -> Any:
-    """The candidates' rows, newest first; ``words``: matching the words, ``terms``: with their stored terms
-    (for a :meth:`TextBackend.checker`)."""
-    backend = backend_named(shape.dialect)
-    boxed = shape.box  # the box's index narrows the rows first
-    title_match: ColumnElement[bool] = _words(backend, ("title", False, boxed))[0] if words else false()
-    conditions = _where(shape, ("text", False, boxed) if words else NO_WORDS)
-    if after:
-        conditions.append(col(Proposal.id) > bindparam("after_id"))
-    return (
-        select_columns(
-            col(Proposal.id),
-            col(Proposal.author_uri),
-            title_match,
-            col(Proposal.latitude),
-            col(Proposal.longitude),
-            col(Proposal.price_amount),
-            col(Proposal.schedule) if when else null(),
-            *(_TERMS if terms else ()),
-        )
-        .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
-        .where(and_(*conditions))
-        .order_by(col(Proposal.published_at).desc(), col(Proposal.id).desc())
-        .limit(bindparam("candidates", type_=Integer))
-    )
+    title_match = words_of(backend, ("title", False, boxed))[0]
+    return where(shape, ("text", False, boxed)), title_match, values
 
 
 def _candidates(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session, after_id: int = 0
 ) -> list[_Candidate]:
-    shape, values = _prepare(filters, centre, now, session=session)
+    shape, values = prepare(filters, centre, now, session=session)
     parsed = text_query.parse(filters.q)
     checker = None
     if parsed:
@@ -343,9 +174,9 @@ def _candidates(
         values |= backend.values(parsed)
         if shape.box and (checker := backend.checker(parsed, session=session)) is not None:
             box = (values["south"], values["north"], values["west"], values["east"])
-            checker = checker if _small_box(*box, session=session) else None
+            checker = checker if small_box(*box, session=session) else None
     when = filters.weekday is not None or filters.time_of_day is not None
-    statement = _candidates_statement(
+    statement = candidates_statement(
         shape, bool(parsed) and checker is None, when, bool(after_id), checker is not None
     )
     values |= {"after_id": after_id, "candidates": MAX_CANDIDATES}
@@ -353,7 +184,7 @@ def _candidates(
     distances: dict[tuple[float, float], float] = {}  # positions repeat: communes' centres
     radius = filters.radius_km
     for rank, (row_id, author, in_title, lat, lon, price, schedule, *terms) in enumerate(
-        _rows(session, statement, values).all()
+        run(session, statement, values).all()
     ):
         if when and not availability.fits(schedule, filters.weekday, filters.time_of_day):
             continue
@@ -378,98 +209,19 @@ def _reputable(
     return [c for c in candidates if (mean := reputations[c.author_uri].mean) is not None and mean >= minimum]
 
 
-# What no result shows (the text index's columns, a remote proposal's document as received): not loaded,
-# and an error rather than a query per row if something reads them.
-_UNSHOWN = ("search_text", "search_terms", "title_terms", "raw")
-_LOAD = (
-    select(Proposal)
-    .where(col(Proposal.id).in_(bindparam("ids", expanding=True)))
-    .options(*(defer(getattr(Proposal, name), raiseload=True) for name in _UNSHOWN))
-)
-
-
-def _load(ids: Sequence[int], *, session: Session) -> dict[int, Proposal]:
-    if not ids:
-        return {}
-    rows = session.exec(_LOAD, params={"ids": list(ids)}).all()
-    return {row.id: row for row in rows if row.id is not None}
-
-
-def _planar() -> ColumnElement[float | None]:
-    """The squared equirectangular distance to the centre (parameters ``clat``, ``clon`` and ``shrink``,
-    the cosine of its latitude) in degrees: an order the database can sort by (the same as the great
-    circle's at the scale of a country), NULL without a position."""
-    dx = (col(Proposal.longitude) - bindparam("clon")) * bindparam("shrink")
-    dy = col(Proposal.latitude) - bindparam("clat")
-    return dx * dx + dy * dy
-
-
-_NEWEST = (col(Proposal.published_at).desc(), col(Proposal.id).desc())
-
-
-def _sql_order(sort: str, centred: bool) -> list[Any]:
-    planar = _planar()
-    nearest = [planar.is_(None), planar] if centred else []
-    if sort == "date":
-        return [*_NEWEST]
-    if sort == "distance":
-        return [*nearest, *_NEWEST]
-    if sort == "price":
-        return [col(Proposal.price_amount).is_(None), col(Proposal.price_amount), *nearest, *_NEWEST]
-    return [*nearest, *_NEWEST]  # relevance: the title matches are a query of their own
-
-
-def _matching(conditions: Sequence[ColumnElement[bool]], columns: Sequence[Any]) -> Any:
-    return (
-        select_columns(*columns)
-        .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
-        .where(and_(*conditions))
-    )
-
-
-@lru_cache(maxsize=256)
-def _count_statement(shape: _Shape, words: Words, streamed: str) -> Any:
-    """Count the matches up to the parameter ``cap``; ``streamed`` ("text" or "title"): the words' matches
-    are read from the text index as they are needed (:meth:`TextBackend.streamed`)."""
-    conditions = _where(shape, words)
-    found = _matching(conditions, [col(Proposal.id)])
-    if streamed:
-        stream = backend_named(shape.dialect).streamed(title=streamed == "title")
-        assert stream is not None
-        found = (
-            select_columns(col(Proposal.id))
-            .select_from(stream)
-            .join(Proposal, col(Proposal.id) == stream.c.rowid)
-            .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
-            .where(and_(*conditions))
-        )
-    counted = found.limit(bindparam("cap", type_=Integer)).subquery()
-    return select_columns(func.count()).select_from(counted)
-
-
 def _count_up_to(
-    shape: _Shape, words: Words, values: dict[str, Any], limit: int, *, session: Session, streamed: str = ""
+    shape: Shape, words: Words, values: dict[str, Any], limit: int, *, session: Session, streamed: str = ""
 ) -> int:
     """How many proposals match (``words`` or, when ``streamed``, the words read from the text index as
     they are needed), counting no further than ``limit``."""
     if streamed and backend_named(shape.dialect).streamed() is None:
         streamed, words = "", (streamed, False, False)
-    statement = _count_statement(shape, words if not streamed else NO_WORDS, streamed)
-    return int(_rows(session, statement, {**values, "cap": limit}).scalar_one())
-
-
-@lru_cache(maxsize=256)
-def _page_statement(shape: _Shape, words: Words, sort: str, centred: bool) -> Any:
-    return (
-        _matching(_where(shape, words), [col(Proposal.id)])
-        .order_by(*_sql_order(sort, centred))
-        .offset(bindparam("offset", type_=Integer))
-        .limit(bindparam("limit", type_=Integer))
-    )
+    statement = count_statement(shape, words if not streamed else NO_WORDS, streamed)
+    return int(run(session, statement, {**values, "cap": limit}).scalar_one())
 
 
 def _page_ids(
-    shape: _Shape,
+    shape: Shape,
     words: Words,
     values: dict[str, Any],
     sort: str,
@@ -478,32 +230,14 @@ def _page_ids(
     *,
     session: Session,
 ) -> list[int]:
-    statement = _page_statement(shape, words, sort, "clat" in values)
+    statement = page_statement(shape, words, sort, "clat" in values)
     return [
-        int(i)
-        for i in _rows(session, statement, {**values, "offset": offset, "limit": limit}).scalars().all()
+        int(i) for i in run(session, statement, {**values, "offset": offset, "limit": limit}).scalars().all()
     ]
 
 
-# A database whose bounded count cannot stop early first counts the matches among so many of the newest
-# proposals: when more than :data:`COUNT_CAP` are there, the count is done (:meth:`TextBackend.newest_count`).
-NEWEST_COUNTED = 2000
-
-
-@lru_cache(maxsize=256)
-def _newest_count_statement(shape: _Shape) -> Any | None:
-    return backend_named(shape.dialect).newest_count(_window_statement(shape))
-
-
-@lru_cache(maxsize=256)
-def _window_statement(shape: _Shape) -> Any:
-    return (
-        _matching(_base(shape), [col(Proposal.id)]).order_by(*_NEWEST).limit(bindparam("size", type_=Integer))
-    )
-
-
 def _walked_page(
-    shape: _Shape,
+    shape: Shape,
     values: dict[str, Any],
     keep: Callable[[list[int]], set[int]],
     offset: int,
@@ -521,115 +255,12 @@ def _walked_page(
         if size > WALK_MAX:
             return None
         rows = [
-            int(i) for i in _rows(session, _window_statement(shape), {**values, "size": size}).scalars().all()
+            int(i) for i in run(session, window_statement(shape), {**values, "size": size}).scalars().all()
         ]
         kept = keep(rows)
         found = [row_id for row_id in rows if row_id in kept]
         if len(found) >= wanted or len(rows) < size:
             return found[offset:wanted]
-    return None
-
-
-# The positions (communes' centres: many proposals each) in a box, from the index of positions alone.
-_POSITIONS = (
-    select_columns(col(Proposal.latitude), col(Proposal.longitude))
-    .where(
-        col(Proposal.state) == ProposalState.OPEN.value,
-        col(Proposal.latitude).between(bindparam("box_south"), bindparam("box_north")),
-        col(Proposal.longitude).between(bindparam("box_west"), bindparam("box_east")),
-    )
-    .group_by(col(Proposal.latitude), col(Proposal.longitude))
-)
-NEAREST_POSITIONS = 40  # a page read from more positions than this is read by sorting every match
-
-
-@lru_cache(maxsize=256)
-def _position_statement(shape: _Shape, words: Words, terms: bool) -> Any:
-    """The matches at one position (``lat``, ``lon``), newest first; with ``terms`` every row with its
-    stored terms (for a :meth:`TextBackend.checker`), else no more than ``limit``."""
-    here = [col(Proposal.latitude) == bindparam("lat"), col(Proposal.longitude) == bindparam("lon")]
-    statement = _matching([*_where(shape, words), *here], [col(Proposal.id), *(_TERMS if terms else ())])
-    statement = statement.order_by(*_NEWEST)
-    return statement if terms else statement.limit(bindparam("limit", type_=Integer))
-
-
-def _at_position(
-    shape: _Shape,
-    words: Words,
-    values: dict[str, Any],
-    lat: float,
-    lon: float,
-    limit: int,
-    *,
-    session: Session,
-    checker: Checker | None,
-) -> list[int]:
-    """Up to ``limit`` matches at one position, newest first."""
-    here = {**values, "lat": lat, "lon": lon, "limit": limit}
-    if checker is None:
-        return [
-            int(i) for i in _rows(session, _position_statement(shape, words, False), here).scalars().all()
-        ]
-    found: list[int] = []
-    result = _rows(session, _position_statement(shape, NO_WORDS, True), here)
-    try:
-        for row_id, title_terms, text_terms in result:
-            if checker(row_id, title_terms, text_terms)[0]:
-                found.append(int(row_id))
-                if len(found) == limit:
-                    break
-    finally:
-        result.close()
-    return found
-
-
-def _nearest_page(
-    shape: _Shape,
-    words: Words,
-    values: dict[str, Any],
-    offset: int,
-    limit: int,
-    *,
-    session: Session,
-    checker: Checker | None = None,
-) -> list[int] | None:
-    """The ids of one page of the matches nearest the centre (then newest), read position by position
-    (proposals are placed at their commune's centre: many share one), nearest first, from growing boxes
-    around the centre (the index of positions) rather than by sorting every match; None when the largest
-    box holds too few, or the page spans too many positions (:data:`NEAREST_POSITIONS`) or two at the same
-    distance. Sound because a position outside a box of half-width ``h`` (in the planar distance of
-    :func:`_planar`) is farther than ``h``: when the page's last position is nearer than ``h``, no match
-    outside the box can come before; the unplaced (sorted last) never can either. With a ``checker`` the
-    rows of a position are checked against the words one by one."""
-    if "clat" not in values:
-        return None
-    lat, lon, shrink = values["clat"], values["clon"], values["shrink"]
-    wanted = offset + limit
-    for half in NEAREST_BOXES:
-        box = {
-            "box_south": lat - half,
-            "box_north": lat + half,
-            "box_west": lon - half / shrink,
-            "box_east": lon + half / shrink,
-        }
-        # the same planar distance as the database's (:func:`_planar`), computed the same way
-        positions = sorted(
-            ((p_lon - lon) * shrink * (p_lon - lon) * shrink + (p_lat - lat) * (p_lat - lat), p_lat, p_lon)
-            for p_lat, p_lon in _rows(session, _POSITIONS, box).all()
-        )
-        found: list[int] = []
-        for n, (distance, p_lat, p_lon) in enumerate(positions):
-            if distance >= half * half * (1 - 1e-9) or n == NEAREST_POSITIONS:
-                break
-            if n + 1 < len(positions) and positions[n + 1][0] == distance:
-                return None  # two positions at the same distance: their matches interleave by date
-            found += _at_position(
-                shape, words, values, p_lat, p_lon, wanted - len(found), session=session, checker=checker
-            )
-            if len(found) == wanted:
-                return found[offset:]
-        if len(positions) > NEAREST_POSITIONS:
-            return None
     return None
 
 
@@ -642,9 +273,9 @@ def _in_database(
     by distance then freshness. When more than :data:`COUNT_CAP` proposals match, the matches are dense
     enough for the database to walk its date index and stop at the page (``dense``) rather than read and
     sort every match; ordered by distance, they are read from boxes around the centre
-    (:func:`_nearest_page`)."""
+    (:func:`nearest_page`)."""
     parsed = text_query.parse(filters.q)
-    shape, values = _prepare(filters, centre, now, session=session)
+    shape, values = prepare(filters, centre, now, session=session)
     backend = backend_for(session) if parsed else None
     if backend is not None:
         backend.prepare(session=session)
@@ -655,10 +286,10 @@ def _in_database(
         return ("text", dense, within) if backend is not None else NO_WORDS
 
     counted = 0
-    newest = _newest_count_statement(shape) if backend is not None else None
+    newest = newest_count_statement(shape) if backend is not None else None
     if newest is not None:
         window = {**values, "size": NEWEST_COUNTED, "cap": COUNT_CAP + 1}
-        counted = int(_rows(session, newest, window).scalar_one())
+        counted = int(run(session, newest, window).scalar_one())
     if counted <= COUNT_CAP:
         counted = _count_up_to(
             shape, words(False), values, COUNT_CAP + 1, session=session, streamed="text" if backend else ""
@@ -669,12 +300,12 @@ def _in_database(
     page = min(filters.page, pages) if exact else filters.page
     offset = (page - 1) * PAGE_SIZE
     wanted = PAGE_SIZE + 1  # one more tells whether a next page exists
-    nearest = None
+    closest = None
     by_distance = filters.sort == "distance" or (filters.sort == "relevance" and backend is None)
     if not exact and centred and by_distance:
         # more matches than the cap, ordered by distance: the nearest are read from boxes around the centre
         checker = backend.checker(parsed, session=session) if backend is not None else None
-        nearest = _nearest_page(
+        closest = nearest.nearest_page(
             shape, words(False, within=True), values, offset, wanted, session=session, checker=checker
         )
     # more matches than the cap, newest first, on a database that checks a window of rows in one read of
@@ -703,8 +334,8 @@ def _in_database(
     def page_ids(chosen: Words, start: int, limit: int) -> list[int]:
         return _page_ids(shape, chosen, values, filters.sort, start, limit, session=session)
 
-    if nearest is not None:
-        ids = [(i, False) for i in nearest]
+    if closest is not None:
+        ids = [(i, False) for i in closest]
     elif backend is None or filters.sort != "relevance":
         found = walked("all", offset, wanted)
         if found is None:
@@ -745,7 +376,7 @@ def _in_database(
     chosen = ids[:PAGE_SIZE]
     if not exact:
         pages = max(pages, page + (1 if more else 0))
-    rows = _load([row_id for row_id, _ in chosen], session=session)
+    rows = load([row_id for row_id, _ in chosen], session=session)
     hits = [
         Hit(rows[row_id], _distance(centre, rows[row_id].latitude, rows[row_id].longitude), in_title)
         for row_id, in_title in chosen
@@ -776,7 +407,7 @@ def search(filters: SearchFilters, *, session: Session, now: datetime, home: str
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(filters.page, pages)
     chosen = candidates[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    rows = _load([c.id for c in chosen], session=session)
+    rows = load([c.id for c in chosen], session=session)
     hits = [Hit(rows[c.id], c.distance, c.title_match) for c in chosen if c.id in rows]
     return Results(hits=hits, total=total, page=page, pages=pages, centre=centre)
 
@@ -791,5 +422,5 @@ def newer_matches(
     if filters.min_reputation is not None and candidates:
         reputations = reputations_of({c.author_uri for c in candidates}, session=session)
         candidates = _reputable(candidates, filters.min_reputation, reputations)
-    rows = _load([c.id for c in candidates], session=session)
+    rows = load([c.id for c in candidates], session=session)
     return [rows[i] for i in sorted(rows)]
