@@ -39,6 +39,7 @@ __all__ = [
     "base",
     "candidates_statement",
     "count_statement",
+    "exact_statement",
     "load",
     "matching",
     "newest_count_statement",
@@ -301,6 +302,23 @@ def count_statement(shape: Shape, words: Words, streamed: str) -> Any:
         )
     counted = found.limit(bindparam("cap", type_=Integer)).subquery()
     return select_columns(func.count()).select_from(counted)
+
+
+@lru_cache(maxsize=256)
+def exact_statement(shape: Shape, words: Words, titled: bool, centred: bool) -> Any:
+    """Every match (a bounded count found them few) with what orders them: the id, whether the title
+    matches (``titled``), the planar distance (``centred``), the date and the price."""
+    backend = backend_named(shape.dialect)
+    return matching(
+        where(shape, words),
+        [
+            col(Proposal.id),
+            words_of(backend, ("title", False, False))[0] if titled else false(),
+            planar() if centred else null(),
+            col(Proposal.published_at),
+            col(Proposal.price_amount),
+        ],
+    )
 
 
 @lru_cache(maxsize=256)
