@@ -11,32 +11,46 @@ comes first and then newer: relevance, then distance, then freshness.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, false, func, null
+from sqlalchemy import ColumnElement, false
 from sqlalchemy import select as select_columns
-from sqlalchemy.orm import defer
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
-from node.accounts.models import User
 from node.market.evaluations.reputation import Reputation
 from node.market.evaluations.service import reputations_of
 from node.market.models import Proposal
-from node.market.proposals.records import ProposalFilters, listing_conditions
-from node.places.gazetteer import Commune, bounding_box, default_gazetteer, great_circle_km
-from node.search import availability
+from node.places.gazetteer import Commune, default_gazetteer, great_circle_km
+from node.search import availability, nearest
 from node.search import query as text_query
-from node.search.backends import backend_for
+from node.search.backends import backend_for, backend_named
 from node.search.filters import SearchFilters
+from node.search.statements import (
+    NO_WORDS,
+    Shape,
+    Words,
+    base,
+    candidates_statement,
+    count_statement,
+    exact_statement,
+    load,
+    newest_count_statement,
+    page_statement,
+    prepare,
+    run,
+    small_box,
+    where,
+    window_statement,
+    words_of,
+)
 
 __all__ = [
     "COUNT_CAP",
     "MAX_CANDIDATES",
-    "NEAREST_BOXES",
     "PAGE_SIZE",
     "Hit",
     "Results",
@@ -49,14 +63,14 @@ __all__ = [
 
 PAGE_SIZE = 20
 MAX_CANDIDATES = 50_000  # what one search may rank; beyond, the newest are kept
-COUNT_CAP = 1000  # a search counts its matches up to this many: "more than 1,000"
-# the half-widths (degrees of latitude, about 11, 44, 178 and 711 km) of the boxes where a search sorted
-# by distance looks for its nearest matches before sorting every match
-NEAREST_BOXES = (0.1, 0.4, 1.6, 6.4)
+COUNT_CAP = 100  # a search counts its matches up to this many: "more than 100"
 # the windows of newest proposals (so many rows per row up to the page's end) where a search of common
 # words in date order looks for its page, on a database that checks a window's rows in one index read
-WALK_WINDOWS = (8, 64, 512)
+WALK_WINDOWS = (4, 16, 64, 512)
 WALK_MAX = 20_000
+# A database whose bounded count cannot stop early first counts the matches among so many of the newest
+# proposals: when more than :data:`COUNT_CAP` are there, the count is done (:meth:`TextBackend.newest_count`).
+NEWEST_COUNTED = 1000
 
 
 @dataclass(frozen=True)
@@ -81,13 +95,12 @@ class Results:
         return self.more if self.more is not None else self.page < self.pages
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
     id: int
     author_uri: str
     title_match: bool
     distance: float | None
-    published: datetime
+    newest: int  # the rank in the newest-first order (published, then id), 0 the newest
     price: Decimal | None
 
 
@@ -96,45 +109,6 @@ def centre_of(filters: SearchFilters, home: str | None) -> Commune | None:
     code = filters.commune or home
     commune = default_gazetteer().by_insee(code) if code else None
     return commune if commune is not None and commune.has_coordinates else None
-
-
-def _conditions(
-    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
-) -> list[ColumnElement[bool]]:
-    listing = ProposalFilters(
-        purpose=filters.purpose,
-        category=filters.category,
-        departement=filters.departement,
-        origin=filters.origin,
-    )
-    conditions = listing_conditions(listing, now, session=session)
-    if filters.node is not None:
-        conditions.append(col(Proposal.origin) == filters.node)
-    if filters.radius_km is not None:
-        if centre is None or centre.lat is None or centre.lon is None:
-            conditions.append(false())
-        else:
-            south, north, west, east = bounding_box(centre.lat, centre.lon, filters.radius_km)
-            conditions += [
-                col(Proposal.latitude).between(south, north),
-                col(Proposal.longitude).between(west, east),
-            ]
-    if filters.date_from is not None:
-        start = datetime.combine(filters.date_from, time.min, tzinfo=UTC)
-        conditions.append(col(Proposal.starts_at) >= start)
-    if filters.date_to is not None:
-        end = datetime.combine(filters.date_to, time.min, tzinfo=UTC) + timedelta(days=1)
-        conditions.append(col(Proposal.starts_at) < end)
-    if filters.provider_status is not None:  # only this node's people have a known status
-        conditions.append(col(User.provider_status) == filters.provider_status)
-    if filters.payment is not None or filters.price_min is not None or filters.price_max is not None:
-        # prices are in the payment asked for: euros by default, hours when paid in time tokens
-        conditions.append(col(Proposal.price_currency) == ("HOUR" if filters.payment == "tokens" else "EUR"))
-        if filters.price_min is not None:
-            conditions.append(col(Proposal.price_amount) >= filters.price_min)
-        if filters.price_max is not None:
-            conditions.append(col(Proposal.price_amount) <= filters.price_max)
-    return conditions
 
 
 def known_nodes(*, session: Session) -> list[str]:
@@ -153,7 +127,7 @@ def _order(sort: str, has_text: bool, reputations: dict[str, Reputation]) -> obj
     far = math.inf
 
     def key(c: _Candidate) -> tuple[object, ...]:
-        newest = (-c.published.timestamp(), -c.id)
+        newest = (c.newest,)
         distance = c.distance if c.distance is not None else far
         if sort == "date":
             return newest
@@ -173,53 +147,60 @@ def _order(sort: str, has_text: bool, reputations: dict[str, Reputation]) -> obj
 
 def matching_conditions(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
-) -> tuple[list[ColumnElement[bool]], ColumnElement[bool]]:
+) -> tuple[list[ColumnElement[bool]], ColumnElement[bool], dict[str, Any]]:
     """What a proposal must satisfy to match ``filters`` (the words included; the radius only as its
-    bounding box), for a query that joins ``User`` on the local author; and whether its title alone
-    matches the words."""
+    bounding box), for a query that joins ``User`` on the local author; whether its title alone matches
+    the words; and the values of the conditions' parameters, to run the query with."""
+    shape, values = prepare(filters, centre, now, session=session)
     parsed = text_query.parse(filters.q)
-    conditions = _conditions(filters, centre, now, session=session)
-    title_match: ColumnElement[bool] = false()
-    if parsed:
-        backend = backend_for(session)
-        backend.prepare(session=session)
-        boxed = filters.radius_km is not None  # the box's index narrows the rows first
-        conditions.append(backend.matches(parsed, within=boxed))
-        title_match = backend.title_matches(parsed, within=boxed)
-    return conditions, title_match
+    if not parsed:
+        return list(base(shape)), false(), values
+    backend = backend_for(session)
+    backend.prepare(session=session)
+    boxed = filters.radius_km is not None  # the box's index narrows the rows first
+    values |= backend.values(parsed)
+    title_match = words_of(backend, ("title", False, boxed))[0]
+    return where(shape, ("text", False, boxed)), title_match, values
 
 
 def _candidates(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session, after_id: int = 0
 ) -> list[_Candidate]:
-    conditions, title_match = matching_conditions(filters, centre, now, session=session)
-    if after_id:
-        conditions.append(col(Proposal.id) > after_id)
+    shape, values = prepare(filters, centre, now, session=session)
+    parsed = text_query.parse(filters.q)
+    checker = None
+    if parsed:
+        backend = backend_for(session)
+        backend.prepare(session=session)
+        values |= backend.values(parsed)
+        if shape.box and (checker := backend.checker(parsed, session=session)) is not None:
+            box = (values["south"], values["north"], values["west"], values["east"])
+            checker = checker if small_box(*box, session=session) else None
     when = filters.weekday is not None or filters.time_of_day is not None
-    statement = (
-        select_columns(
-            col(Proposal.id),
-            col(Proposal.author_uri),
-            title_match,
-            col(Proposal.latitude),
-            col(Proposal.longitude),
-            col(Proposal.published_at),
-            col(Proposal.price_amount),
-            col(Proposal.schedule) if when else null(),
-        )
-        .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
-        .where(and_(*conditions))
-        .order_by(col(Proposal.published_at).desc(), col(Proposal.id).desc())
-        .limit(MAX_CANDIDATES)
+    statement = candidates_statement(
+        shape, bool(parsed) and checker is None, when, bool(after_id), checker is not None
     )
+    values |= {"after_id": after_id, "candidates": MAX_CANDIDATES}
     found: list[_Candidate] = []
-    for row_id, author, in_title, lat, lon, published, price, schedule in session.execute(statement).all():
+    distances: dict[tuple[float, float], float] = {}  # positions repeat: communes' centres
+    radius = filters.radius_km
+    for rank, (row_id, author, in_title, lat, lon, price, schedule, *terms) in enumerate(
+        run(session, statement, values).all()
+    ):
         if when and not availability.fits(schedule, filters.weekday, filters.time_of_day):
             continue
-        distance = _distance(centre, lat, lon)
-        if filters.radius_km is not None and (distance is None or distance > filters.radius_km):
+        if checker is not None:
+            matched, in_title = checker(row_id, *terms)
+            if not matched:
+                continue
+        distance: float | None = None
+        if centre is not None and lat is not None and lon is not None:
+            distance = distances.get((lat, lon))
+            if distance is None:
+                distance = distances[lat, lon] = great_circle_km(centre.lat or 0, centre.lon or 0, lat, lon)
+        if radius is not None and (distance is None or distance > radius):
             continue
-        found.append(_Candidate(row_id, author, bool(in_title), distance, published, price))
+        found.append(_Candidate(row_id, author, bool(in_title), distance, rank, price))
     return found
 
 
@@ -229,95 +210,54 @@ def _reputable(
     return [c for c in candidates if (mean := reputations[c.author_uri].mean) is not None and mean >= minimum]
 
 
-# What no result shows (the text index's columns, a remote proposal's document as received): not loaded,
-# and an error rather than a query per row if something reads them.
-_UNSHOWN = ("search_text", "search_terms", "title_terms", "raw")
-
-
-def _load(ids: Sequence[int], *, session: Session) -> dict[int, Proposal]:
-    if not ids:
-        return {}
-    unshown = [defer(getattr(Proposal, name), raiseload=True) for name in _UNSHOWN]
-    rows = session.exec(select(Proposal).where(col(Proposal.id).in_(ids)).options(*unshown)).all()
-    return {row.id: row for row in rows if row.id is not None}
-
-
-def _planar(centre: Commune | None) -> ColumnElement[float | None] | None:
-    """The squared equirectangular distance to ``centre`` in degrees: an order the database can sort by
-    (the same as the great circle's at the scale of a country), NULL without a position."""
-    if centre is None or centre.lat is None or centre.lon is None:
-        return None
-    shrink = math.cos(math.radians(centre.lat))
-    dx = (col(Proposal.longitude) - centre.lon) * shrink
-    dy = col(Proposal.latitude) - centre.lat
-    return dx * dx + dy * dy
-
-
-def _sql_order(sort: str, planar: ColumnElement[float | None] | None) -> list[Any]:
-    newest = [col(Proposal.published_at).desc(), col(Proposal.id).desc()]
-    nearest = [planar.is_(None), planar] if planar is not None else []
-    if sort == "date":
-        return newest
-    if sort == "distance":
-        return [*nearest, *newest]
-    if sort == "price":
-        return [col(Proposal.price_amount).is_(None), col(Proposal.price_amount), *nearest, *newest]
-    return [*nearest, *newest]  # relevance: the title matches are a query of their own
-
-
-def _matching(conditions: list[ColumnElement[bool]], columns: Sequence[Any]) -> Any:
-    return (
-        select_columns(*columns)
-        .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
-        .where(and_(*conditions))
-    )
-
-
 def _count_up_to(
-    conditions: list[ColumnElement[bool]], limit: int, *, session: Session, streamed: Any | None = None
+    shape: Shape, words: Words, values: dict[str, Any], limit: int, *, session: Session, streamed: str = ""
 ) -> int:
-    """How many proposals satisfy ``conditions`` (and are among ``streamed``, a subquery of matching ids
-    read from the text index as they are needed), counting no further than ``limit``."""
-    found = _matching(conditions, [col(Proposal.id)])
-    if streamed is not None:
-        found = (
-            select_columns(col(Proposal.id))
-            .select_from(streamed)
-            .join(Proposal, col(Proposal.id) == streamed.c.rowid)
-            .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
-            .where(and_(*conditions))
-        )
-    counted = found.limit(limit).subquery()
-    return int(session.execute(select_columns(func.count()).select_from(counted)).scalar_one())
+    """How many proposals match (``words`` or, when ``streamed``, the words read from the text index as
+    they are needed), counting no further than ``limit``."""
+    if streamed and backend_named(shape.dialect).streamed() is None:
+        streamed, words = "", (streamed, False, False)
+    statement = count_statement(shape, words if not streamed else NO_WORDS, streamed)
+    return int(run(session, statement, {**values, "cap": limit}).scalar_one())
 
 
 def _page_ids(
-    conditions: list[ColumnElement[bool]], order: list[Any], offset: int, limit: int, *, session: Session
+    shape: Shape,
+    words: Words,
+    values: dict[str, Any],
+    sort: str,
+    offset: int,
+    limit: int,
+    *,
+    session: Session,
 ) -> list[int]:
-    statement = _matching(conditions, [col(Proposal.id)]).order_by(*order).offset(offset).limit(limit)
-    return [int(row_id) for row_id in session.execute(statement).scalars()]
+    statement = page_statement(shape, words, sort, "clat" in values)
+    return [
+        int(i) for i in run(session, statement, {**values, "offset": offset, "limit": limit}).scalars().all()
+    ]
 
 
 def _walked_page(
-    conditions: list[ColumnElement[bool]],
+    shape: Shape,
+    values: dict[str, Any],
     keep: Callable[[list[int]], set[int]],
     offset: int,
     limit: int,
     *,
     session: Session,
 ) -> list[int] | None:
-    """The ids of one page, newest first, of the proposals satisfying ``conditions`` that ``keep`` keeps,
-    read from windows of the newest proposals satisfying ``conditions`` (the date index, walked and
-    stopped): exact when the window holds the page, or is every such proposal. None when the largest
-    window (:data:`WALK_WINDOWS`) holds too few: the matches are too sparse for walking to pay."""
+    """The ids of one page, newest first, of the proposals of ``shape`` that ``keep`` keeps, read from
+    windows of the newest proposals of ``shape`` (the date index, walked and stopped): exact when the
+    window holds the page, or is every such proposal. None when the largest window
+    (:data:`WALK_WINDOWS`) holds too few: the matches are too sparse for walking to pay."""
     wanted = offset + limit
-    newest = [col(Proposal.published_at).desc(), col(Proposal.id).desc()]
     for factor in WALK_WINDOWS:
         size = wanted * factor
         if size > WALK_MAX:
             return None
-        statement = _matching(conditions, [col(Proposal.id)]).order_by(*newest).limit(size)
-        rows = [int(row_id) for row_id in session.execute(statement).scalars()]
+        rows = [
+            int(i) for i in run(session, window_statement(shape), {**values, "size": size}).scalars().all()
+        ]
         kept = keep(rows)
         found = [row_id for row_id in rows if row_id in kept]
         if len(found) >= wanted or len(rows) < size:
@@ -325,34 +265,35 @@ def _walked_page(
     return None
 
 
-def _nearest_page(
-    conditions: list[ColumnElement[bool]], centre: Commune, offset: int, limit: int, *, session: Session
-) -> list[int] | None:
-    """The ids of one page of the matches nearest ``centre`` (then newest), read from growing boxes around
-    it (the index of positions) rather than by sorting every match; None when the largest box holds too
-    few. Sound because a match outside a box of half-width ``h`` (in the planar distance of
-    :func:`_planar`) is farther than ``h``: when the page's last match within the box is nearer than
-    ``h``, no match outside it can come before; the unplaced (sorted last) never can either."""
-    planar = _planar(centre)
-    if planar is None or centre.lat is None or centre.lon is None:
-        return None
-    shrink = math.cos(math.radians(centre.lat))
-    wanted = offset + limit
-    for half in NEAREST_BOXES:
-        box: list[ColumnElement[bool]] = [
-            col(Proposal.latitude).between(centre.lat - half, centre.lat + half),
-            col(Proposal.longitude).between(centre.lon - half / shrink, centre.lon + half / shrink),
-        ]
-        statement = (
-            _matching(conditions + box, [col(Proposal.id), planar])
-            .order_by(planar, col(Proposal.published_at).desc(), col(Proposal.id).desc())
-            .limit(wanted)
-        )
-        rows = session.execute(statement).all()
-        # a margin for the rounding of the distance computed by the database
-        if len(rows) == wanted and rows[-1][1] is not None and rows[-1][1] < half * half * (1 - 1e-9):
-            return [int(row_id) for row_id, _ in rows[offset:]]
-    return None
+def _exact_page(
+    shape: Shape,
+    words: Words,
+    values: dict[str, Any],
+    sort: str,
+    titled: bool,
+    offset: int,
+    limit: int,
+    *,
+    session: Session,
+) -> list[tuple[int, bool]]:
+    """One page of the matches when the bounded count found them all (at most :data:`COUNT_CAP`): read in
+    one statement and ordered here as :func:`~node.search.statements.sql_order` orders them (``titled``:
+    the title matches first). A planner that takes rare words for common ones would otherwise walk an
+    index through every proposal for a page of a few (a prefix PostgreSQL has no statistics for: 130 ms
+    on 100,000 proposals)."""
+    statement = exact_statement(shape, words, titled, "clat" in values)
+    found = list(run(session, statement, values).all())
+    found.sort(key=lambda row: row[0], reverse=True)  # stable sorts: newest, then the asked order
+    found.sort(key=lambda row: row[3], reverse=True)
+
+    def far(planar: float | None) -> tuple[bool, float]:
+        return planar is None, planar or 0.0
+
+    if sort == "distance" or sort == "relevance":
+        found.sort(key=lambda row: (titled and not row[1], *far(row[2])))
+    elif sort == "price":
+        found.sort(key=lambda row: (row[4] is None, row[4] or Decimal(0), *far(row[2])))
+    return [(int(row[0]), titled and bool(row[1])) for row in found[offset : offset + limit]]
 
 
 def _in_database(
@@ -364,42 +305,53 @@ def _in_database(
     by distance then freshness. When more than :data:`COUNT_CAP` proposals match, the matches are dense
     enough for the database to walk its date index and stop at the page (``dense``) rather than read and
     sort every match; ordered by distance, they are read from boxes around the centre
-    (:func:`_nearest_page`)."""
+    (:func:`nearest_page`)."""
     parsed = text_query.parse(filters.q)
-    base = _conditions(filters, centre, now, session=session)
+    shape, values = prepare(filters, centre, now, session=session)
     backend = backend_for(session) if parsed else None
     if backend is not None:
         backend.prepare(session=session)
-    planar = _planar(centre)
+        values |= backend.values(parsed)
+    centred = "clat" in values
 
-    def words(dense: bool, within: bool = False) -> list[ColumnElement[bool]]:
-        return [backend.matches(parsed, dense=dense, within=within)] if backend is not None else []
+    def words(dense: bool, within: bool = False) -> Words:
+        return ("text", dense, within) if backend is not None else NO_WORDS
 
-    streamed = backend.streamed(parsed) if backend is not None else None
-    counted = _count_up_to(
-        base if streamed is not None else base + words(False),
-        COUNT_CAP + 1,
-        session=session,
-        streamed=streamed,
-    )
+    counted = 0
+    newest = newest_count_statement(shape) if backend is not None else None
+    if newest is not None:
+        window = {**values, "size": NEWEST_COUNTED, "cap": COUNT_CAP + 1}
+        counted = int(run(session, newest, window).scalar_one())
+    if counted <= COUNT_CAP:
+        counted = _count_up_to(
+            shape, words(False), values, COUNT_CAP + 1, session=session, streamed="text" if backend else ""
+        )
     exact = counted <= COUNT_CAP
     total = min(counted, COUNT_CAP)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(filters.page, pages) if exact else filters.page
     offset = (page - 1) * PAGE_SIZE
     wanted = PAGE_SIZE + 1  # one more tells whether a next page exists
-    order = _sql_order(filters.sort, planar)
-    nearest = None
+    if exact:
+        if not counted:
+            return Results([], 0, 1, 1, centre)
+        titled = backend is not None and filters.sort == "relevance"
+        ids = _exact_page(shape, words(False), values, filters.sort, titled, offset, wanted, session=session)
+        return _results(ids, centre, total, page, pages, exact, session=session)
+    closest = None
     by_distance = filters.sort == "distance" or (filters.sort == "relevance" and backend is None)
-    if not exact and centre is not None and by_distance:
+    if not exact and centred and by_distance:
         # more matches than the cap, ordered by distance: the nearest are read from boxes around the centre
-        nearest = _nearest_page(base + words(False, within=True), centre, offset, wanted, session=session)
+        checker = backend.checker(parsed, session=session) if backend is not None else None
+        closest = nearest.nearest_page(
+            shape, words(False, within=True), values, offset, wanted, session=session, checker=checker
+        )
     # more matches than the cap, newest first, on a database that checks a window of rows in one read of
     # its text index: the page is looked for among the newest proposals (:func:`_walked_page`)
     walk = (
         backend is not None
         and not exact
-        and (filters.sort == "date" or (filters.sort == "relevance" and planar is None))
+        and (filters.sort == "date" or (filters.sort == "relevance" and not centred))
         and backend.among(parsed, [], title=False, session=session) is not None
     )
 
@@ -415,52 +367,69 @@ def _in_database(
         return kept
 
     def walked(part: str, start: int, limit: int) -> list[int] | None:
-        return _walked_page(base, keep(part), start, limit, session=session) if walk else None
+        return _walked_page(shape, values, keep(part), start, limit, session=session) if walk else None
 
-    if nearest is not None:
-        ids = [(i, False) for i in nearest]
+    def page_ids(chosen: Words, start: int, limit: int) -> list[int]:
+        return _page_ids(shape, chosen, values, filters.sort, start, limit, session=session)
+
+    if closest is not None:
+        ids = [(i, False) for i in closest]
     elif backend is None or filters.sort != "relevance":
         found = walked("all", offset, wanted)
         if found is None:
-            found = _page_ids(base + words(not exact), order, offset, wanted, session=session)
+            found = page_ids(words(not exact), offset, wanted)
         ids = [(i, False) for i in found]
     else:
         first = walked("titles", offset, wanted)
         if first is None:
             # fewer matches in all than the cap: fewer title matches too
             cap = COUNT_CAP + 1
-            titles = base + [backend.title_matches(parsed)]
-            titled_dense = not exact and backend.hinted and _count_up_to(titles, cap, session=session) == cap
-            titled = base + [backend.title_matches(parsed, dense=titled_dense)]
-            first = _page_ids(titled, order, offset, wanted, session=session)
+            titled_dense = (
+                not exact
+                and backend.hinted
+                and _count_up_to(shape, ("title", False, False), values, cap, session=session) == cap
+            )
+            first = page_ids(("title", titled_dense, False), offset, wanted)
         ids = [(i, True) for i in first]
         if len(first) < wanted:
             if first:
                 before = offset
             else:
-                title_stream = backend.streamed(parsed, title=True)
-                title_conditions = (
-                    base if title_stream is not None else base + [backend.title_matches(parsed)]
+                before = _count_up_to(
+                    shape, ("title", False, False), values, offset, session=session, streamed="title"
                 )
-                before = _count_up_to(title_conditions, offset, session=session, streamed=title_stream)
             start = max(0, offset - before)
             rest = walked("rest", start, wanted - len(first))
             if rest is None:
-                others = base + words(not exact) + [~backend.title_matches(parsed)]
-                rest = _page_ids(others, order, start, wanted - len(first), session=session)
+                rest = page_ids(("rest", not exact, False), start, wanted - len(first))
             ids += [(i, False) for i in rest]
     if not ids and page > 1:  # past the last page, only known when counting to the end: show the last one
-        total = _count_up_to(base + words(False), MAX_CANDIDATES, session=session)
+        total = _count_up_to(shape, words(False), values, MAX_CANDIDATES, session=session)
         if not total:
             return Results([], 0, 1, 1, centre)
         last = max(1, -(-total // PAGE_SIZE))
         shown = _in_database(replace(filters, page=last), centre, now, session=session)
         return replace(shown, total=total, pages=last, exact=total < MAX_CANDIDATES, more=False)
+    return _results(ids, centre, total, page, pages, exact, session=session)
+
+
+def _results(
+    ids: list[tuple[int, bool]],
+    centre: Commune | None,
+    total: int,
+    page: int,
+    pages: int,
+    exact: bool,
+    *,
+    session: Session,
+) -> Results:
+    """The results of a page of ``ids`` (with whether the title matches), one more than a page when a
+    next page exists."""
     more = len(ids) > PAGE_SIZE
     chosen = ids[:PAGE_SIZE]
     if not exact:
         pages = max(pages, page + (1 if more else 0))
-    rows = _load([row_id for row_id, _ in chosen], session=session)
+    rows = load([row_id for row_id, _ in chosen], session=session)
     hits = [
         Hit(rows[row_id], _distance(centre, rows[row_id].latitude, rows[row_id].longitude), in_title)
         for row_id, in_title in chosen
@@ -486,12 +455,12 @@ def search(filters: SearchFilters, *, session: Session, now: datetime, home: str
     if filters.min_reputation is not None:
         candidates = _reputable(candidates, filters.min_reputation, reputations)
     order = _order(filters.sort, bool(text_query.parse(filters.q)), reputations)
-    candidates.sort(key=order)  # type: ignore[arg-type]
+    candidates.sort(key=order)  # type: ignore[call-overload]
     total = len(candidates)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(filters.page, pages)
     chosen = candidates[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    rows = _load([c.id for c in chosen], session=session)
+    rows = load([c.id for c in chosen], session=session)
     hits = [Hit(rows[c.id], c.distance, c.title_match) for c in chosen if c.id in rows]
     return Results(hits=hits, total=total, page=page, pages=pages, centre=centre)
 
@@ -506,5 +475,5 @@ def newer_matches(
     if filters.min_reputation is not None and candidates:
         reputations = reputations_of({c.author_uri for c in candidates}, session=session)
         candidates = _reputable(candidates, filters.min_reputation, reputations)
-    rows = _load([c.id for c in candidates], session=session)
+    rows = load([c.id for c in candidates], session=session)
     return [rows[i] for i in sorted(rows)]

@@ -101,7 +101,7 @@ def _groups(
 ) -> list[tuple[str | None, str, str, str | None, str, int]]:
     """(commune, département, purpose, category, author or '', count) of the matches (grouped by
     schedule too when an availability is asked, so that each schedule is checked)."""
-    conditions, _ = matching_conditions(filters, centre, now, session=session)
+    conditions, _, values = matching_conditions(filters, centre, now, session=session)
     by_author = filters.min_reputation is not None
     when = filters.weekday is not None or filters.time_of_day is not None
     keys: list[Any] = [
@@ -126,7 +126,7 @@ def _groups(
         .group_by(*grouped)
     )
     rows: list[tuple[str | None, str, str, str | None, str, int]] = []
-    for insee, dep, purpose, category, uri, stored, n in session.execute(statement).all():
+    for insee, dep, purpose, category, uri, stored, n in session.execute(statement, values).all():
         if when and not availability.fits(stored, filters.weekday, filters.time_of_day):
             continue
         rows.append((insee, dep or "", purpose, category, uri, int(n)))

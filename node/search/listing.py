@@ -27,10 +27,12 @@ def page_of(
     page = max(1, page)
     conditions = listing_conditions(replace(filters, query=""), now, session=session)
     parsed = text_query.parse(filters.query)
+    values: dict[str, str] = {}
     if parsed:
         backend = backend_for(session)
         backend.prepare(session=session)
-        conditions.append(backend.matches(parsed))
+        conditions.append(backend.matches())
+        values = backend.values(parsed)
     statement = (
         select(Proposal)
         .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
@@ -39,5 +41,5 @@ def page_of(
         .offset((page - 1) * per_page)
         .limit(per_page + 1)
     )
-    rows = list(session.exec(statement).all())
+    rows = list(session.exec(statement, params=values).all())
     return Page(items=rows[:per_page], page=page, has_next=len(rows) > per_page)

@@ -1,4 +1,4 @@
-"""A search counts its matches up to :data:`~node.search.engine.COUNT_CAP` ("more than 1,000"), and past
+"""A search counts its matches up to :data:`~node.search.engine.COUNT_CAP` ("more than 100"), and past
 it lets the database walk its date index rather than sort every match: the order and the pages stay
 exactly those of a search that counts and sorts everything (the cap is made small here)."""
 

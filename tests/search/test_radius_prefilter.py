@@ -17,7 +17,7 @@ from node.core import db
 from node.core.timeutil import utcnow
 from node.market.models import Proposal
 from node.places.gazetteer import default_gazetteer
-from node.search import engine
+from node.search import engine, nearest, statements
 from node.search.filters import parse_search
 from node.settings import load_settings
 from tests.support.search import indexed
@@ -95,7 +95,7 @@ def test_a_radius_finds_what_reading_every_proposal_finds(
     with Session(spread) as session:
         _, boxed = every_page(session, params)
         # without the prefilter: the box is the whole world, every proposal is read and measured
-        monkeypatch.setattr(engine, "bounding_box", lambda lat, lon, km: (-90.0, 90.0, -180.0, 180.0))
+        monkeypatch.setattr(statements, "bounding_box", lambda lat, lon, km: (-90.0, 90.0, -180.0, 180.0))
         _, everything = every_page(session, params)
     assert boxed == everything
     # and it can fail: the radius keeps fewer than every proposal, more than none for the larger ones
@@ -112,7 +112,7 @@ def test_nearest_first_past_the_cap_is_the_order_of_every_match(
     monkeypatch.setattr(engine, "PAGE_SIZE", 9)
     monkeypatch.setattr(engine, "COUNT_CAP", 10)
     read_boxes = []
-    real = engine._nearest_page
+    real = nearest.nearest_page
 
     def counted(*args: object, **kwargs: object) -> list[int] | None:
         found = real(*args, **kwargs)  # type: ignore[arg-type]
@@ -120,9 +120,9 @@ def test_nearest_first_past_the_cap_is_the_order_of_every_match(
         return found
 
     with Session(spread) as session:
-        monkeypatch.setattr(engine, "_nearest_page", counted)
+        monkeypatch.setattr(nearest, "nearest_page", counted)
         boxed_ids, boxed = every_page(session, params)
-        monkeypatch.setattr(engine, "NEAREST_BOXES", ())  # every match sorted, as before the boxes
+        monkeypatch.setattr(nearest, "NEAREST_BOXES", ())  # every match sorted, as before the boxes
         sorted_ids, everything = every_page(session, params)
     assert boxed_ids == sorted_ids
     assert boxed == everything

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import BindParameter, ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
 from node.accounts.models import AccountStatus, User
@@ -41,6 +41,7 @@ __all__ = [
     "Origin",
     "Page",
     "ProposalFilters",
+    "blocked_origins",
     "fold",
     "get_by_ap_id",
     "get_by_id",
@@ -52,6 +53,7 @@ __all__ = [
     "of_author",
     "parse_filters",
     "price_of",
+    "proposal_conditions",
     "proposal_for_local_uri",
     "proposal_uri",
     "remote_author_name",
@@ -341,12 +343,57 @@ def _like(word: str) -> str:
     return f"%{escaped}%"
 
 
-def _blocked_origins(*, session: Session) -> list[str]:
-    blocks = set(session.exec(select(DomainBlock.domain)).all())
+_BLOCKS = select(DomainBlock.domain)
+_REMOTE_ORIGINS = select(Proposal.origin).where(col(Proposal.origin) != "").distinct()
+
+
+def blocked_origins(*, session: Session) -> list[str]:
+    """The origins (other nodes' domains) of stored proposals that a domain block hides."""
+    blocks = set(session.exec(_BLOCKS).all())
     if not blocks:
         return []
-    origins = session.exec(select(Proposal.origin).where(col(Proposal.origin) != "").distinct()).all()
-    return [origin for origin in origins if _blocked(blocks, origin)]
+    return [origin for origin in session.exec(_REMOTE_ORIGINS).all() if _blocked(blocks, origin)]
+
+
+def proposal_conditions(
+    *,
+    now: object,
+    blocked: Sequence[str] | BindParameter[Any] | None,
+    open_only: bool = True,
+    purpose: object | None = None,
+    category: object | None = None,
+    commune: object | None = None,
+    departement: object | None = None,
+    origin: Origin = "all",
+) -> list[ColumnElement[bool]]:
+    """What a listing keeps (a query that joins ``User`` on the local author): visible, open and current
+    (``now``) unless not ``open_only``, not from a ``blocked`` origin, then the filters given. Each value
+    is a plain value or a bound parameter (``bindparam``), so that a statement can be built once and run
+    with other values."""
+    conditions: list[ColumnElement[bool]] = [
+        or_(col(Proposal.local_author_id).is_(None), col(User.status) == AccountStatus.ACTIVE.value)
+    ]
+    if open_only:
+        conditions.append(col(Proposal.state) == ProposalState.OPEN.value)
+        conditions.append(or_(col(Proposal.expires_at).is_(None), col(Proposal.expires_at) > now))
+    for column, value in (
+        (Proposal.purpose, purpose),
+        (Proposal.category, category),
+        (Proposal.commune_insee, commune),
+        (Proposal.departement, departement),
+    ):
+        if value is not None:
+            conditions.append(col(column) == value)
+    if origin == "local":
+        conditions.append(col(Proposal.origin) == "")
+    elif origin == "remote":
+        conditions.append(col(Proposal.origin) != "")
+    if blocked is not None:
+        conditions.append(col(Proposal.origin).not_in(blocked))
+    # Limited accounts (moderation): their proposals stay reachable by link and by their followers' feeds,
+    # but leave every listing and search.
+    conditions.append(col(Proposal.author_uri).not_in(select(LimitedAccount.actor_uri)))
+    return conditions
 
 
 def listing_conditions(
@@ -354,30 +401,17 @@ def listing_conditions(
 ) -> list[ColumnElement[bool]]:
     """What a listing keeps: visible, open and current by default, then ``filters`` (a query that joins
     ``User`` on the local author)."""
-    conditions: list[ColumnElement[bool]] = [
-        or_(col(Proposal.local_author_id).is_(None), col(User.status) == AccountStatus.ACTIVE.value)
-    ]
-    if filters.open_only:
-        conditions.append(col(Proposal.state) == ProposalState.OPEN.value)
-        conditions.append(or_(col(Proposal.expires_at).is_(None), col(Proposal.expires_at) > now))
-    if filters.purpose is not None:
-        conditions.append(col(Proposal.purpose) == filters.purpose)
-    if filters.category:
-        conditions.append(col(Proposal.category) == filters.category)
-    if filters.commune:
-        conditions.append(col(Proposal.commune_insee) == filters.commune)
-    if filters.departement:
-        conditions.append(col(Proposal.departement) == filters.departement)
-    if filters.origin == "local":
-        conditions.append(col(Proposal.origin) == "")
-    elif filters.origin == "remote":
-        conditions.append(col(Proposal.origin) != "")
-    blocked = _blocked_origins(session=session)
-    if blocked:
-        conditions.append(col(Proposal.origin).not_in(blocked))
-    # Limited accounts (moderation): their proposals stay reachable by link and by their followers' feeds,
-    # but leave every listing and search.
-    conditions.append(col(Proposal.author_uri).not_in(select(LimitedAccount.actor_uri)))
+    blocked = blocked_origins(session=session)
+    conditions = proposal_conditions(
+        now=now,
+        blocked=blocked or None,
+        open_only=filters.open_only,
+        purpose=filters.purpose,
+        category=filters.category or None,
+        commune=filters.commune or None,
+        departement=filters.departement or None,
+        origin=filters.origin,
+    )
     words = fold(filters.query).split()[:MAX_QUERY_WORDS]
     conditions.extend(col(Proposal.search_text).like(_like(word), escape="\\") for word in words)
     return conditions

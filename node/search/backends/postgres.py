@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, literal_column, text
+from sqlalchemy import ColumnElement, Integer, String, bindparam, func, literal_column, select, text
 from sqlmodel import Session
 
+from node.search.backends.params import TITLE_WORDS, WORDS, Checker
 from node.search.query import Group, TextQuery
 
 __all__ = ["BACKEND", "STATEMENT_TIMEOUT_MS", "tsquery"]
@@ -37,14 +38,18 @@ def tsquery(query: TextQuery) -> str:
     return " & ".join(_group(g) for g in query.groups)
 
 
-def _matching(vector: str, query: TextQuery) -> ColumnElement[bool]:
+def _matching(vector: str, words: str) -> ColumnElement[bool]:
     # The stored vector: checking a row reads it rather than computing ``to_tsvector`` (which the planner
     # underrated, walking another index and computing each row's vector at 0.3 ms a row); with the
     # columns' statistics, the planner chooses by the words' frequency between the GIN index's bitmap
     # (rare words) and walking the date index, or a radius's box, checking each row (common words).
     config: ColumnElement[str] = literal_column(_CONFIG)
     column: ColumnElement[Any] = literal_column(f"proposals.{vector}")
-    return column.op("@@")(func.to_tsquery(config, literal(tsquery(query))))
+    return column.op("@@")(func.to_tsquery(config, bindparam(words, type_=String)))
+
+
+_TEXT = _matching("search_vector", WORDS)
+_TITLE = _matching("title_vector", TITLE_WORDS)
 
 
 @dataclass(frozen=True)
@@ -53,19 +58,32 @@ class PostgresFTS:
 
     def prepare(self, *, session: Session) -> None:
         """A search never runs longer than :data:`STATEMENT_TIMEOUT_MS` (for this transaction only)."""
-        session.execute(_PREPARE)
+        session.connection().execute(_PREPARE)
 
-    def matches(self, query: TextQuery, *, dense: bool = False, within: bool = False) -> ColumnElement[bool]:
-        # no hint needed: the planner has the stored vectors' statistics
-        return _matching("search_vector", query)
+    def values(self, query: TextQuery) -> dict[str, str]:
+        words = tsquery(query)  # the title's query is the same, against the title's vector
+        return {WORDS: words, TITLE_WORDS: words}
 
-    def title_matches(
-        self, query: TextQuery, *, dense: bool = False, within: bool = False
+    def matches(
+        self, *, title: bool = False, dense: bool = False, within: bool = False
     ) -> ColumnElement[bool]:
-        return _matching("title_vector", query)
+        # no hint needed: the planner has the stored vectors' statistics
+        return _TITLE if title else _TEXT
 
-    def streamed(self, query: TextQuery, *, title: bool = False) -> Any | None:
+    def streamed(self, *, title: bool = False) -> Any | None:
         return None
+
+    def newest_count(self, newest: Any) -> Any | None:
+        """The window's rows carry their stored vector, checked as they are read (no GIN index)."""
+        window = newest.add_columns(literal_column("proposals.search_vector").label("vector")).subquery()
+        query = func.to_tsquery(literal_column(_CONFIG), bindparam(WORDS, type_=String))
+        found = (
+            select(window.c.id).where(window.c.vector.op("@@")(query)).limit(bindparam("cap", type_=Integer))
+        )
+        return select(func.count()).select_from(found.subquery())
+
+    def checker(self, query: TextQuery, *, session: Session) -> Checker | None:
+        return None  # the planner ANDs the GIN index's bitmap with a box's, or reads each row's vector
 
     def among(
         self, query: TextQuery, ids: Sequence[int], *, title: bool, session: Session

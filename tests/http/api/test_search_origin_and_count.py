@@ -1,5 +1,5 @@
 """The search's origin filter in its four states (every node, this node, the others, one given node) in
-the API and the forms, and its count bounded at ``COUNT_CAP`` ("more than 1,000")."""
+the API and the forms, and its count bounded at ``COUNT_CAP`` ("more than 100")."""
 
 from __future__ import annotations
 

@@ -1,0 +1,341 @@
+"""The statements of a search, built once per shape of its filters and run with their values.
+
+A search's statements depend on which filters are asked, not on their values: :func:`prepare` gives the
+shape (:class:`Shape`) and the values of a search, and each statement is built once per shape
+(:func:`functools.lru_cache`) with bound parameters, then run on the session's connection with the values
+(:func:`rows`): no statement is built, compiled or looked up in SQLAlchemy's cache by its structure on
+every request.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, false, func, null
+from sqlalchemy import select as select_columns
+from sqlalchemy.orm import defer
+from sqlmodel import Session, col, select
+
+from node.accounts.models import User
+from node.market.lifecycles import ProposalState
+from node.market.models import Proposal
+from node.market.proposals.records import Origin, blocked_origins, proposal_conditions
+from node.places.gazetteer import Commune, bounding_box
+from node.search.backends import TextBackend, backend_named
+from node.search.filters import SearchFilters
+
+__all__ = [
+    "BOX_CHECKED",
+    "NEWEST",
+    "NO_WORDS",
+    "TERMS",
+    "Shape",
+    "Words",
+    "base",
+    "candidates_statement",
+    "count_statement",
+    "exact_statement",
+    "load",
+    "matching",
+    "newest_count_statement",
+    "page_statement",
+    "planar",
+    "prepare",
+    "run",
+    "small_box",
+    "sql_order",
+    "where",
+    "window_statement",
+    "words_of",
+]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the text of a search's statements depends on: the database and which filters are asked. Their
+    values are bound parameters (:func:`prepare`), so that each statement is built once per shape
+    (:func:`functools.lru_cache`) and run with the values of each search."""
+
+    dialect: str
+    purpose: bool = False
+    category: bool = False
+    departement: bool = False
+    origin: Origin = "all"
+    node: bool = False
+    box: bool = False
+    nowhere: bool = False  # a radius without a centre: nothing matches
+    date_from: bool = False
+    date_to: bool = False
+    status: bool = False
+    priced: bool = False
+    price_min: bool = False
+    price_max: bool = False
+    blocked: bool = False
+
+
+def prepare(
+    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
+) -> tuple[Shape, dict[str, Any]]:
+    """The shape of the statements of ``filters`` and the values of their parameters."""
+    values: dict[str, Any] = {"now": now}
+    shape: dict[str, Any] = {"origin": filters.origin}
+    for name in ("purpose", "category", "departement", "node"):
+        if (value := getattr(filters, name)) is not None:
+            values[name], shape[name] = value, True
+    if filters.radius_km is not None:
+        if centre is None or centre.lat is None or centre.lon is None:
+            shape["nowhere"] = True
+        else:
+            south, north, west, east = bounding_box(centre.lat, centre.lon, filters.radius_km)
+            values.update(south=south, north=north, west=west, east=east)
+            shape["box"] = True
+    if filters.date_from is not None:
+        values["date_from"] = datetime.combine(filters.date_from, time.min, tzinfo=UTC)
+        shape["date_from"] = True
+    if filters.date_to is not None:
+        values["date_to"] = datetime.combine(filters.date_to, time.min, tzinfo=UTC) + timedelta(days=1)
+        shape["date_to"] = True
+    if filters.provider_status is not None:  # only this node's people have a known status
+        values["status"], shape["status"] = filters.provider_status, True
+    if filters.payment is not None or filters.price_min is not None or filters.price_max is not None:
+        # prices are in the payment asked for: euros by default, hours when paid in time tokens
+        values["currency"] = "HOUR" if filters.payment == "tokens" else "EUR"
+        shape["priced"] = True
+        for name in ("price_min", "price_max"):
+            if (price := getattr(filters, name)) is not None:
+                values[name], shape[name] = price, True
+    blocked = blocked_origins(session=session)
+    if blocked:
+        values["blocked"], shape["blocked"] = blocked, True
+    if centre is not None and centre.lat is not None and centre.lon is not None:
+        values.update(clat=centre.lat, clon=centre.lon, shrink=math.cos(math.radians(centre.lat)))
+    return Shape(session.get_bind().dialect.name, **shape), values
+
+
+@lru_cache(maxsize=256)
+def base(shape: Shape) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of ``shape`` but the words (a query that joins ``User`` on the local author)."""
+
+    def param(name: str, asked: bool) -> Any:
+        return bindparam(name) if asked else None
+
+    conditions = proposal_conditions(
+        now=bindparam("now"),
+        blocked=bindparam("blocked", expanding=True) if shape.blocked else None,
+        purpose=param("purpose", shape.purpose),
+        category=param("category", shape.category),
+        departement=param("departement", shape.departement),
+        origin=shape.origin,
+    )
+    if shape.node:
+        conditions.append(col(Proposal.origin) == bindparam("node"))
+    if shape.nowhere:
+        conditions.append(false())
+    if shape.box:
+        conditions += [
+            col(Proposal.latitude).between(bindparam("south"), bindparam("north")),
+            col(Proposal.longitude).between(bindparam("west"), bindparam("east")),
+        ]
+    if shape.date_from:
+        conditions.append(col(Proposal.starts_at) >= bindparam("date_from"))
+    if shape.date_to:
+        conditions.append(col(Proposal.starts_at) < bindparam("date_to"))
+    if shape.status:
+        conditions.append(col(User.provider_status) == bindparam("status"))
+    if shape.priced:
+        conditions.append(col(Proposal.price_currency) == bindparam("currency"))
+    if shape.price_min:
+        conditions.append(col(Proposal.price_amount) >= bindparam("price_min"))
+    if shape.price_max:
+        conditions.append(col(Proposal.price_amount) <= bindparam("price_max"))
+    return tuple(conditions)
+
+
+# The words' conditions of a statement: none, the whole text, the title alone, or the text but not the
+# title (the second rank of relevance); each with the backends' hints (``dense``, ``within``).
+Words = tuple[str, bool, bool]  # ("", "text", "title" or "rest"; dense; within)
+NO_WORDS: Words = ("", False, False)
+
+
+def words_of(backend: TextBackend, words: Words) -> list[ColumnElement[bool]]:
+    kind, dense, within = words
+    if kind == "text":
+        return [backend.matches(dense=dense, within=within)]
+    if kind == "title":
+        return [backend.matches(title=True, dense=dense, within=within)]
+    if kind == "rest":
+        return [backend.matches(dense=dense, within=within), ~backend.matches(title=True)]
+    return []
+
+
+def where(shape: Shape, words: Words) -> list[ColumnElement[bool]]:
+    return [*base(shape), *words_of(backend_named(shape.dialect), words)]
+
+
+def run(session: Session, statement: Any, values: dict[str, Any]) -> Any:
+    """Run a built statement with ``values`` on the session's connection (no ORM objects)."""
+    return session.connection().execute(statement, values)
+
+
+# A box holding at most so many open proposals has its rows checked against the words one by one, from their
+# stored terms (:meth:`TextBackend.checker`), rather than through the text index.
+BOX_CHECKED = 3000
+_BOX_ROWS = select_columns(func.count()).select_from(
+    select_columns(col(Proposal.id))
+    .where(
+        col(Proposal.state) == ProposalState.OPEN.value,
+        col(Proposal.latitude).between(bindparam("south"), bindparam("north")),
+        col(Proposal.longitude).between(bindparam("west"), bindparam("east")),
+    )
+    .limit(bindparam("cap", type_=Integer))
+    .subquery()
+)
+
+
+def small_box(south: float, north: float, west: float, east: float, *, session: Session) -> bool:
+    """Whether the box holds at most :data:`BOX_CHECKED` open proposals (read from the index of positions
+    alone, and no further than that)."""
+    box = {"south": south, "north": north, "west": west, "east": east, "cap": BOX_CHECKED + 1}
+    return int(run(session, _BOX_ROWS, box).scalar_one()) <= BOX_CHECKED
+
+
+TERMS = (col(Proposal.title_terms), col(Proposal.search_terms))
+
+
+@lru_cache(maxsize=256)
+def candidates_statement(shape: Shape, words: bool, when: bool, after: bool, terms: bool) -> Any:
+    """The candidates' rows, newest first; ``words``: matching the words, ``terms``: with their stored terms
+    (for a :meth:`TextBackend.checker`)."""
+    backend = backend_named(shape.dialect)
+    boxed = shape.box  # the box's index narrows the rows first
+    title_match: ColumnElement[bool] = words_of(backend, ("title", False, boxed))[0] if words else false()
+    conditions = where(shape, ("text", False, boxed) if words else NO_WORDS)
+    if after:
+        conditions.append(col(Proposal.id) > bindparam("after_id"))
+    return (
+        select_columns(
+            col(Proposal.id),
+            col(Proposal.author_uri),
+            title_match,
+            col(Proposal.latitude),
+            col(Proposal.longitude),
+            col(Proposal.price_amount),
+            col(Proposal.schedule) if when else null(),
+            *(TERMS if terms else ()),
+        )
+        .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
+        .where(and_(*conditions))
+        .order_by(col(Proposal.published_at).desc(), col(Proposal.id).desc())
+        .limit(bindparam("candidates", type_=Integer))
+    )
+
+
+# What no result shows (the text index's columns, a remote proposal's document as received): not loaded,
+# and an error rather than a query per row if something reads them.
+_UNSHOWN = ("search_text", "search_terms", "title_terms", "raw")
+_LOAD = (
+    select(Proposal)
+    .where(col(Proposal.id).in_(bindparam("ids", expanding=True)))
+    .options(*(defer(getattr(Proposal, name), raiseload=True) for name in _UNSHOWN))
+)
+
+
+def load(ids: Sequence[int], *, session: Session) -> dict[int, Proposal]:
+    if not ids:
+        return {}
+    rows = session.exec(_LOAD, params={"ids": list(ids)}).all()
+    return {row.id: row for row in rows if row.id is not None}
+
+
+def planar() -> ColumnElement[float | None]:
+    """The squared equirectangular distance to the centre (parameters ``clat``, ``clon`` and ``shrink``,
+    the cosine of its latitude) in degrees: an order the database can sort by (the same as the great
+    circle's at the scale of a country), NULL without a position."""
+    dx = (col(Proposal.longitude) - bindparam("clon")) * bindparam("shrink")
+    dy = col(Proposal.latitude) - bindparam("clat")
+    return dx * dx + dy * dy
+
+
+NEWEST = (col(Proposal.published_at).desc(), col(Proposal.id).desc())
+
+
+def sql_order(sort: str, centred: bool) -> list[Any]:
+    distance = planar()
+    nearest = [distance.is_(None), distance] if centred else []
+    if sort == "date":
+        return [*NEWEST]
+    if sort == "distance":
+        return [*nearest, *NEWEST]
+    if sort == "price":
+        return [col(Proposal.price_amount).is_(None), col(Proposal.price_amount), *nearest, *NEWEST]
+    return [*nearest, *NEWEST]  # relevance: the title matches are a query of their own
+
+
+def matching(conditions: Sequence[ColumnElement[bool]], columns: Sequence[Any]) -> Any:
+    return (
+        select_columns(*columns)
+        .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
+        .where(and_(*conditions))
+    )
+
+
+@lru_cache(maxsize=256)
+def count_statement(shape: Shape, words: Words, streamed: str) -> Any:
+    """Count the matches up to the parameter ``cap``; ``streamed`` ("text" or "title"): the words' matches
+    are read from the text index as they are needed (:meth:`TextBackend.streamed`)."""
+    conditions = where(shape, words)
+    found = matching(conditions, [col(Proposal.id)])
+    if streamed:
+        stream = backend_named(shape.dialect).streamed(title=streamed == "title")
+        assert stream is not None
+        found = (
+            select_columns(col(Proposal.id))
+            .select_from(stream)
+            .join(Proposal, col(Proposal.id) == stream.c.rowid)
+            .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
+            .where(and_(*conditions))
+        )
+    counted = found.limit(bindparam("cap", type_=Integer)).subquery()
+    return select_columns(func.count()).select_from(counted)
+
+
+@lru_cache(maxsize=256)
+def exact_statement(shape: Shape, words: Words, titled: bool, centred: bool) -> Any:
+    """Every match (a bounded count found them few) with what orders them: the id, whether the title
+    matches (``titled``), the planar distance (``centred``), the date and the price."""
+    backend = backend_named(shape.dialect)
+    return matching(
+        where(shape, words),
+        [
+            col(Proposal.id),
+            words_of(backend, ("title", False, False))[0] if titled else false(),
+            planar() if centred else null(),
+            col(Proposal.published_at),
+            col(Proposal.price_amount),
+        ],
+    )
+
+
+@lru_cache(maxsize=256)
+def page_statement(shape: Shape, words: Words, sort: str, centred: bool) -> Any:
+    return (
+        matching(where(shape, words), [col(Proposal.id)])
+        .order_by(*sql_order(sort, centred))
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+@lru_cache(maxsize=256)
+def newest_count_statement(shape: Shape) -> Any | None:
+    return backend_named(shape.dialect).newest_count(window_statement(shape))
+
+
+@lru_cache(maxsize=256)
+def window_statement(shape: Shape) -> Any:
+    return matching(base(shape), [col(Proposal.id)]).order_by(*NEWEST).limit(bindparam("size", type_=Integer))
