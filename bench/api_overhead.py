@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,10 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.search import free_port, wait_until_serving  # noqa: E402 - bench/ is run as scripts: the root goes on the path first
+
 PG_ENV = "ASASAP_TEST_DATABASE_URL"
 PATHS = {
     "healthz": "/healthz",
@@ -45,12 +48,6 @@ PATHS = {
     "api_one_read": "/api/v1/groups?q=zzzqqq",
     "search_nothing": "/api/v1/search?q=zzzqqq",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -64,7 +61,7 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 def measure(
     url: str, repeat: int, workdir: Path, log_level: str, paths: dict[str, str]
 ) -> dict[str, dict[str, float]]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ASASAP_DATA_DIR": str(workdir / "data"),
@@ -82,15 +79,7 @@ def measure(
     times: dict[str, list[float]] = {name: [] for name in paths}
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    client.get("/healthz")
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise
-                    time.sleep(0.2)
+            wait_until_serving(client, server)
             for _ in range(20):  # warm-up: connections of the pool, caches, the first statements
                 for path in paths.values():
                     answer = client.get(path)

@@ -264,15 +264,28 @@ def measure(url: str, repeat: int) -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
+def wait_until_serving(client: httpx.Client, server: subprocess.Popen[bytes]) -> None:
+    """Wait, a minute at most, until the node started as ``server`` answers ``GET /healthz``."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.get("/healthz")
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise
+            time.sleep(0.2)
+
+
 def measure_http(url: str, repeat: int, workdir: Path) -> dict[str, Any]:
     """The queries through ``GET /api/v1/search`` of a node serving ``url``, and a bare ``/healthz``."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ASASAP_DATA_DIR": str(workdir / "data"),
@@ -289,15 +302,7 @@ def measure_http(url: str, repeat: int, workdir: Path) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    client.get("/healthz")
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise
-                    time.sleep(0.2)
+            wait_until_serving(client, server)
             api_times: list[float] = []
             bare_times: list[float] = []
             listing_times: list[float] = []

@@ -5,8 +5,6 @@ unmatched on purpose. Stored once per backend (a module's database), compared as
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -17,10 +15,8 @@ from node.core.timeutil import utcnow
 from node.search.engine import search as engine_search
 from node.search.filters import parse_search
 from node.settings import load_settings
-from tests.support.search import indexed
+from tests.support.search import store_corpus
 from tests.support.settings import TEST_SECRET
-
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "search" / "corpus.tsv"
 
 QUERIES: list[tuple[str, set[str]]] = [
     ("ménage ", {"m01", "m02", "m03", "m08", "m27", "m31", "m32", "m40"}),
@@ -103,25 +99,8 @@ def corpus(
         base_url="http://testserver",
     )
     engine = db.make_engine(module_database_url)
-    keys: dict[int, str] = {}
-    now = utcnow()
     with Session(engine) as session:
-        for number, line in enumerate(CORPUS.read_text(encoding="utf-8").splitlines()):
-            if not line or line.startswith("#"):
-                continue
-            key, purpose, category, insee, title, description = line.split("\t")
-            row = indexed(
-                session,
-                settings,
-                title,
-                description=f"<p>{description}</p>",
-                purpose=purpose,
-                category=category,
-                insee=insee,
-                published=now - timedelta(hours=number),
-            )
-            assert row.id is not None
-            keys[row.id] = key
+        keys = store_corpus(session, settings)
     yield engine, keys
     engine.dispose()
 

@@ -5,8 +5,6 @@ written corpus and on names whose letters the index folds further (``ł``, ``ø`
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import text
 from sqlmodel import Session, select
 
@@ -15,9 +13,8 @@ from node.search import query as text_query
 from node.search.backends import backend_for
 from node.search.backends.sqlite import _title_expression, expression, term_check
 from node.settings import Settings
-from tests.support.search import housework_corpus, indexed
+from tests.support.search import housework_corpus, indexed, store_corpus
 
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "search" / "corpus.tsv"
 FOLDED_FURTHER = [
     ("Cours de piano à Łódź", "Une élève polonaise cherche des cours."),
     ("Vélo électrique Ørsted", "Réparation de vélo, près de Ørestad."),
@@ -49,18 +46,7 @@ QUERIES = [
 
 
 def _store(session: Session, settings: Settings) -> None:
-    for line in CORPUS.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            _key, purpose, category, insee, title, description = line.split("\t")
-            indexed(
-                session,
-                settings,
-                title,
-                description=f"<p>{description}</p>",
-                purpose=purpose,
-                category=category,
-                insee=insee,
-            )
+    store_corpus(session, settings)
     for title, description in FOLDED_FURTHER:
         indexed(session, settings, title, description=f"<p>{description}</p>")
     housework_corpus(session, settings, 24)

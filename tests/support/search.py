@@ -72,6 +72,33 @@ def indexed(
     return row
 
 
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "search" / "corpus.tsv"
+
+
+def store_corpus(session: Session, settings: Settings) -> dict[int, str]:
+    """The written French corpus (``tests/data/search/corpus.tsv``), stored and indexed, the first line
+    newest: each row's id with its key (``m01``…)."""
+    keys: dict[int, str] = {}
+    now = utcnow()
+    for number, line in enumerate(CORPUS.read_text(encoding="utf-8").splitlines()):
+        if not line or line.startswith("#"):
+            continue
+        key, purpose, category, insee, title, description = line.split("\t")
+        row = indexed(
+            session,
+            settings,
+            title,
+            description=f"<p>{description}</p>",
+            purpose=purpose,
+            category=category,
+            insee=insee,
+            published=now - timedelta(hours=number),
+        )
+        assert row.id is not None
+        keys[row.id] = key
+    return keys
+
+
 def seeded_node(
     directory: Path, seed_directory: Path, database_url: str, seed: Callable[[Session, Settings], None]
 ) -> Iterator[NodeProcess]:
