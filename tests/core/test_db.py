@@ -9,7 +9,13 @@ from sqlalchemy import Engine, text
 from node.app import create_app
 from node.core import db
 from node.settings import load_settings
+from tests.support.databases import backends
 from tests.support.settings import TEST_SECRET
+
+# only PostgreSQL has a server whose connections can be lost (none when only SQLite is set up)
+POSTGRESQL_ONLY = pytest.mark.parametrize(
+    "database_url", [b for b in backends() if b == "postgresql"], indirect=True
+)
 
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:
@@ -61,11 +67,10 @@ def _end_backend(url: str, pid: int) -> None:
         other.dispose()
 
 
+@POSTGRESQL_ONLY
 def test_a_postgresql_connection_idle_a_while_is_pinged_and_replaced_when_dead(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no server to lose")
     with db.session_scope(engine) as session:
         pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
     _end_backend(engine.url.render_as_string(hide_password=False), pid)
@@ -74,11 +79,10 @@ def test_a_postgresql_connection_idle_a_while_is_pinged_and_replaced_when_dead(
         assert session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
 
 
+@POSTGRESQL_ONLY
 def test_a_postgresql_connection_used_a_moment_ago_is_lent_without_a_ping(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no server to lose")
     with db.session_scope(engine) as session:
         pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
     pings: list[object] = []
