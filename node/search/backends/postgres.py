@@ -21,7 +21,13 @@ __all__ = ["BACKEND", "STATEMENT_TIMEOUT_MS", "tsquery"]
 
 STATEMENT_TIMEOUT_MS = 3000
 _CONFIG = "'asasap_french'"
-_PREPARE = text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
+# Both for this transaction only, in one round trip. A statement run often on one connection is prepared
+# by the driver, and after five runs PostgreSQL may keep one generic plan for it, chosen without the
+# words: the page of "repassage chemises" then took 16 ms where its own plan takes 0.4 ms.
+_PREPARE = text(
+    f"SELECT set_config('statement_timeout', '{STATEMENT_TIMEOUT_MS}', true),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
 
 
 def _group(group: Group) -> str:
@@ -57,7 +63,8 @@ class PostgresFTS:
     hinted: bool = False
 
     def prepare(self, *, session: Session) -> None:
-        """A search never runs longer than :data:`STATEMENT_TIMEOUT_MS` (for this transaction only)."""
+        """A search never runs longer than :data:`STATEMENT_TIMEOUT_MS`, and each of its statements is
+        planned for its own words (for this transaction only)."""
         session.connection().execute(_PREPARE)
 
     def values(self, query: TextQuery) -> dict[str, str]:
