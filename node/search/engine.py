@@ -164,8 +164,17 @@ def matching_conditions(
 
 
 def _candidates(
-    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session, after_id: int = 0
+    filters: SearchFilters,
+    centre: Commune | None,
+    now: datetime,
+    *,
+    session: Session,
+    after_id: int = 0,
+    prices: bool = False,
 ) -> list[_Candidate]:
+    """The proposals matching ``filters`` within the radius, newest first, with what orders them (their
+    author when a reputation is asked or sorted by, their price when ``prices``)."""
+    authors = filters.min_reputation is not None or filters.sort == "reputation"
     shape, values = prepare(filters, centre, now, session=session)
     parsed = text_query.parse(filters.q)
     checker = None
@@ -178,7 +187,7 @@ def _candidates(
             checker = checker if small_box(*box, session=session) else None
     when = filters.weekday is not None or filters.time_of_day is not None
     statement = candidates_statement(
-        shape, bool(parsed) and checker is None, when, bool(after_id), checker is not None
+        shape, bool(parsed) and checker is None, when, bool(after_id), checker is not None, authors, prices
     )
     values |= {"after_id": after_id, "candidates": MAX_CANDIDATES}
     found: list[_Candidate] = []
@@ -448,7 +457,7 @@ def search(filters: SearchFilters, *, session: Session, now: datetime, home: str
     in_python = (filters.radius_km, filters.min_reputation, filters.weekday, filters.time_of_day)
     if all(v is None for v in in_python) and filters.sort != "reputation":
         return _in_database(filters, centre, now, session=session)
-    candidates = _candidates(filters, centre, now, session=session)
+    candidates = _candidates(filters, centre, now, session=session, prices=filters.sort == "price")
     reputations: dict[str, Reputation] = {}
     if (filters.min_reputation is not None or filters.sort == "reputation") and candidates:
         reputations = reputations_of({c.author_uri for c in candidates}, session=session)

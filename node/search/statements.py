@@ -208,9 +208,12 @@ TERMS = (col(Proposal.title_terms), col(Proposal.search_terms))
 
 
 @lru_cache(maxsize=256)
-def candidates_statement(shape: Shape, words: bool, when: bool, after: bool, terms: bool) -> Any:
+def candidates_statement(
+    shape: Shape, words: bool, when: bool, after: bool, terms: bool, authors: bool, prices: bool
+) -> Any:
     """The candidates' rows, newest first; ``words``: matching the words, ``terms``: with their stored terms
-    (for a :meth:`TextBackend.checker`)."""
+    (for a :meth:`TextBackend.checker`); the schedule (``when``), author and price only when asked for
+    (a radius reads hundreds of rows: each column read and converted costs)."""
     backend = backend_named(shape.dialect)
     boxed = shape.box  # the box's index narrows the rows first
     title_match: ColumnElement[bool] = words_of(backend, ("title", False, boxed))[0] if words else false()
@@ -220,11 +223,11 @@ def candidates_statement(shape: Shape, words: bool, when: bool, after: bool, ter
     return (
         select_columns(
             col(Proposal.id),
-            col(Proposal.author_uri),
+            col(Proposal.author_uri) if authors else null(),
             title_match,
             col(Proposal.latitude),
             col(Proposal.longitude),
-            col(Proposal.price_amount),
+            col(Proposal.price_amount) if prices else null(),
             col(Proposal.schedule) if when else null(),
             *(TERMS if terms else ()),
         )
