@@ -27,8 +27,9 @@ from node.market.models import Proposal
 from node.places.gazetteer import Commune, default_gazetteer, great_circle_km
 from node.search import availability, nearest
 from node.search import query as text_query
-from node.search.backends import backend_for, backend_named
+from node.search.backends import TextBackend, backend_for, backend_named
 from node.search.filters import SearchFilters
+from node.search.query import TextQuery
 from node.search.statements import (
     NO_WORDS,
     Shape,
@@ -145,20 +146,31 @@ def _order(sort: str, has_text: bool, reputations: dict[str, Reputation]) -> obj
     return key
 
 
+def _prepared(
+    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
+) -> tuple[Shape, dict[str, Any], TextQuery, TextBackend | None]:
+    """The shape and values of the statements of ``filters`` (:func:`~node.search.statements.prepare`),
+    its parsed words, and with words the text backend, prepared, whose values are added."""
+    shape, values = prepare(filters, centre, now, session=session)
+    parsed = text_query.parse(filters.q)
+    if not parsed:
+        return shape, values, parsed, None
+    backend = backend_for(session)
+    backend.prepare(session=session)
+    values |= backend.values(parsed)
+    return shape, values, parsed, backend
+
+
 def matching_conditions(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
 ) -> tuple[list[ColumnElement[bool]], ColumnElement[bool], dict[str, Any]]:
     """What a proposal must satisfy to match ``filters`` (the words included; the radius only as its
     bounding box), for a query that joins ``User`` on the local author; whether its title alone matches
     the words; and the values of the conditions' parameters, to run the query with."""
-    shape, values = prepare(filters, centre, now, session=session)
-    parsed = text_query.parse(filters.q)
-    if not parsed:
+    shape, values, _parsed, backend = _prepared(filters, centre, now, session=session)
+    if backend is None:
         return list(base(shape)), false(), values
-    backend = backend_for(session)
-    backend.prepare(session=session)
     boxed = filters.radius_km is not None  # the box's index narrows the rows first
-    values |= backend.values(parsed)
     title_match = words_of(backend, ("title", False, boxed))[0]
     return where(shape, ("text", False, boxed)), title_match, values
 
@@ -175,13 +187,9 @@ def _candidates(
     """The proposals matching ``filters`` within the radius, newest first, with what orders them (their
     author when a reputation is asked or sorted by, their price when ``prices``)."""
     authors = filters.min_reputation is not None or filters.sort == "reputation"
-    shape, values = prepare(filters, centre, now, session=session)
-    parsed = text_query.parse(filters.q)
+    shape, values, parsed, backend = _prepared(filters, centre, now, session=session)
     checker = None
-    if parsed:
-        backend = backend_for(session)
-        backend.prepare(session=session)
-        values |= backend.values(parsed)
+    if backend is not None:
         if shape.box and (checker := backend.checker(parsed, session=session)) is not None:
             box = (values["south"], values["north"], values["west"], values["east"])
             checker = checker if small_box(*box, session=session) else None
@@ -191,7 +199,9 @@ def _candidates(
     )
     values |= {"after_id": after_id, "candidates": MAX_CANDIDATES}
     found: list[_Candidate] = []
-    distances: dict[tuple[float, float], float] = {}  # positions repeat: communes' centres
+    distances: dict[
+        tuple[float | None, float | None], float | None
+    ] = {}  # positions repeat: communes' centres
     radius = filters.radius_km
     for rank, (row_id, author, in_title, lat, lon, price, schedule, *terms) in enumerate(
         run(session, statement, values).all()
@@ -202,11 +212,9 @@ def _candidates(
             matched, in_title = checker(row_id, *terms)
             if not matched:
                 continue
-        distance: float | None = None
-        if centre is not None and lat is not None and lon is not None:
-            distance = distances.get((lat, lon))
-            if distance is None:
-                distance = distances[lat, lon] = great_circle_km(centre.lat or 0, centre.lon or 0, lat, lon)
+        distance = distances.get((lat, lon))
+        if distance is None:
+            distance = distances[lat, lon] = _distance(centre, lat, lon)
         if radius is not None and (distance is None or distance > radius):
             continue
         found.append(_Candidate(row_id, author, bool(in_title), distance, rank, price))
@@ -315,12 +323,7 @@ def _in_database(
     enough for the database to walk its date index and stop at the page (``dense``) rather than read and
     sort every match; ordered by distance, they are read from boxes around the centre
     (:func:`nearest_page`)."""
-    parsed = text_query.parse(filters.q)
-    shape, values = prepare(filters, centre, now, session=session)
-    backend = backend_for(session) if parsed else None
-    if backend is not None:
-        backend.prepare(session=session)
-        values |= backend.values(parsed)
+    shape, values, parsed, backend = _prepared(filters, centre, now, session=session)
     centred = "clat" in values
 
     def words(dense: bool, within: bool = False) -> Words:
@@ -347,9 +350,10 @@ def _in_database(
         titled = backend is not None and filters.sort == "relevance"
         ids = _exact_page(shape, words(False), values, filters.sort, titled, offset, wanted, session=session)
         return _results(ids, centre, total, page, pages, exact, session=session)
+    # from here, more matches than the cap: dense enough to walk an index and stop at the page
     closest = None
     by_distance = filters.sort == "distance" or (filters.sort == "relevance" and backend is None)
-    if not exact and centred and by_distance:
+    if centred and by_distance:
         # more matches than the cap, ordered by distance: the nearest are read from boxes around the centre
         checker = backend.checker(parsed, session=session) if backend is not None else None
         closest = nearest.nearest_page(
@@ -359,7 +363,6 @@ def _in_database(
     # its text index: the page is looked for among the newest proposals (:func:`_walked_page`)
     walk = (
         backend is not None
-        and not exact
         and (filters.sort == "date" or (filters.sort == "relevance" and not centred))
         and backend.among(parsed, [], title=False, session=session) is not None
     )
@@ -386,16 +389,14 @@ def _in_database(
     elif backend is None or filters.sort != "relevance":
         found = walked("all", offset, wanted)
         if found is None:
-            found = page_ids(words(not exact), offset, wanted)
+            found = page_ids(words(True), offset, wanted)
         ids = [(i, False) for i in found]
     else:
         first = walked("titles", offset, wanted)
         if first is None:
-            # fewer matches in all than the cap: fewer title matches too
             cap = COUNT_CAP + 1
             titled_dense = (
-                not exact
-                and backend.hinted
+                backend.hinted
                 and _count_up_to(shape, ("title", False, False), values, cap, session=session) == cap
             )
             first = page_ids(("title", titled_dense, False), offset, wanted)
@@ -410,7 +411,7 @@ def _in_database(
             start = max(0, offset - before)
             rest = walked("rest", start, wanted - len(first))
             if rest is None:
-                rest = page_ids(("rest", not exact, False), start, wanted - len(first))
+                rest = page_ids(("rest", True, False), start, wanted - len(first))
             ids += [(i, False) for i in rest]
     if not ids and page > 1:  # past the last page, only known when counting to the end: show the last one
         total = _count_up_to(shape, words(False), values, MAX_CANDIDATES, session=session)

@@ -14,10 +14,9 @@ from sqlalchemy import Integer, bindparam
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
-from node.market.lifecycles import ProposalState
 from node.market.models import Proposal
 from node.search.backends import Checker
-from node.search.statements import NEWEST, NO_WORDS, TERMS, Shape, Words, matching, run, where
+from node.search.statements import NEWEST, NO_WORDS, TERMS, Shape, Words, matching, open_in_box, run, where
 
 __all__ = ["NEAREST_BOXES", "NEAREST_POSITIONS", "nearest_page"]
 
@@ -28,11 +27,7 @@ NEAREST_BOXES = (0.025, 0.1, 0.4, 1.6, 6.4)
 # The positions (communes' centres: many proposals each) in a box, from the index of positions alone.
 _POSITIONS = (
     select_columns(col(Proposal.latitude), col(Proposal.longitude))
-    .where(
-        col(Proposal.state) == ProposalState.OPEN.value,
-        col(Proposal.latitude).between(bindparam("box_south"), bindparam("box_north")),
-        col(Proposal.longitude).between(bindparam("box_west"), bindparam("box_east")),
-    )
+    .where(*open_in_box("box_"))
     .group_by(col(Proposal.latitude), col(Proposal.longitude))
 )
 NEAREST_POSITIONS = 40  # a page read from more positions than this is read by sorting every match

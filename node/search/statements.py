@@ -3,7 +3,7 @@
 A search's statements depend on which filters are asked, not on their values: :func:`prepare` gives the
 shape (:class:`Shape`) and the values of a search, and each statement is built once per shape
 (:func:`functools.lru_cache`) with bound parameters, then run on the session's connection with the values
-(:func:`rows`): no statement is built, compiled or looked up in SQLAlchemy's cache by its structure on
+(:func:`run`): no statement is built, compiled or looked up in SQLAlchemy's cache by its structure on
 every request.
 """
 
@@ -43,6 +43,7 @@ __all__ = [
     "load",
     "matching",
     "newest_count_statement",
+    "open_in_box",
     "page_statement",
     "planar",
     "prepare",
@@ -185,15 +186,20 @@ def run(session: Session, statement: Any, values: dict[str, Any]) -> Any:
 # A box holding at most so many open proposals has its rows checked against the words one by one, from their
 # stored terms (:meth:`TextBackend.checker`), rather than through the text index.
 BOX_CHECKED = 3000
-_BOX_ROWS = select_columns(func.count()).select_from(
-    select_columns(col(Proposal.id))
-    .where(
+
+
+def open_in_box(prefix: str = "") -> list[ColumnElement[bool]]:
+    """Open proposals within the box of the parameters ``<prefix>south``, ``north``, ``west`` and
+    ``east``: what the index of positions ``(state, latitude, longitude)`` answers alone."""
+    return [
         col(Proposal.state) == ProposalState.OPEN.value,
-        col(Proposal.latitude).between(bindparam("south"), bindparam("north")),
-        col(Proposal.longitude).between(bindparam("west"), bindparam("east")),
-    )
-    .limit(bindparam("cap", type_=Integer))
-    .subquery()
+        col(Proposal.latitude).between(bindparam(f"{prefix}south"), bindparam(f"{prefix}north")),
+        col(Proposal.longitude).between(bindparam(f"{prefix}west"), bindparam(f"{prefix}east")),
+    ]
+
+
+_BOX_ROWS = select_columns(func.count()).select_from(
+    select_columns(col(Proposal.id)).where(*open_in_box()).limit(bindparam("cap", type_=Integer)).subquery()
 )
 
 
@@ -220,22 +226,17 @@ def candidates_statement(
     conditions = where(shape, ("text", False, boxed) if words else NO_WORDS)
     if after:
         conditions.append(col(Proposal.id) > bindparam("after_id"))
-    return (
-        select_columns(
-            col(Proposal.id),
-            col(Proposal.author_uri) if authors else null(),
-            title_match,
-            col(Proposal.latitude),
-            col(Proposal.longitude),
-            col(Proposal.price_amount) if prices else null(),
-            col(Proposal.schedule) if when else null(),
-            *(TERMS if terms else ()),
-        )
-        .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
-        .where(and_(*conditions))
-        .order_by(col(Proposal.published_at).desc(), col(Proposal.id).desc())
-        .limit(bindparam("candidates", type_=Integer))
-    )
+    columns = [
+        col(Proposal.id),
+        col(Proposal.author_uri) if authors else null(),
+        title_match,
+        col(Proposal.latitude),
+        col(Proposal.longitude),
+        col(Proposal.price_amount) if prices else null(),
+        col(Proposal.schedule) if when else null(),
+        *(TERMS if terms else ()),
+    ]
+    return matching(conditions, columns).order_by(*NEWEST).limit(bindparam("candidates", type_=Integer))
 
 
 # What no result shows (the text index's columns, a remote proposal's document as received): not loaded,
