@@ -32,7 +32,7 @@ from node.telemanagement import clocklog, clockpath, door, locks, plans
 from node.telemanagement.lifecycles import VISIT_LIFECYCLE, VisitState
 from node.telemanagement.models import Beneficiary, CarePlan, ClockEvent, Visit
 from node.telemanagement.plans import PrivateDetails
-from node.telemanagement.visits import VisitLine, between, day_bounds
+from node.telemanagement.visits import VisitLine, between, of_the_day, provider_day_bounds
 from node.telemanagement.visits import today as visits_today
 
 MANUAL_REASONS = ("qr_missing", "qr_damaged", "camera_broken", "no_network", "other")
@@ -209,10 +209,21 @@ class DoorVisit:
 
 
 def provider_day(session: Session, settings: Settings, provider: User, day: date) -> list[DoorVisit]:
-    """The provider's visits on a Paris day, with the address and door code of each home. The health
-    details stay on the coordinators' pages."""
-    start, end = day_bounds(day)
-    lines = between(session, start, end, provider_id=provider.id)
+    """The provider's visits of a Paris day (with those of the evening before still running or waiting for
+    their check-out, :func:`~node.telemanagement.visits.of_the_day`), with the address and door code of
+    each home. The health details stay on the coordinators' pages."""
+    start, end = provider_day_bounds(day)
+    lines = [
+        line
+        for line in between(session, start, end, provider_id=provider.id)
+        if of_the_day(
+            day,
+            line.visit.starts_at,
+            line.visit.ends_at,
+            line.visit.checked_out_at,
+            line.visit.state == VisitState.CANCELLED,
+        )
+    ]
     opened: dict[int, PrivateDetails] = {}
     for line in lines:
         if line.beneficiary_id not in opened:

@@ -134,9 +134,10 @@ class RemoteDoor:
 
 
 def provider_day(session: Session, user: User, day: date) -> list[RemoteDoor]:
-    """``user``'s visits held by other nodes starting on ``day`` (Paris), in time order, with the name
-    each holder node gives itself (its host when it gives none)."""
-    start, end = visits.day_bounds(day)
+    """``user``'s visits held by other nodes on ``day`` (Paris; with those of the evening before still
+    running or waiting for their check-out, :func:`~node.telemanagement.visits.of_the_day`), in time order,
+    with the name each holder node gives itself (its host when it gives none)."""
+    start, end = visits.provider_day_bounds(day)
     query = (
         select(RemoteVisit, RemoteActor.name)
         .outerjoin(RemoteActor, col(RemoteActor.uri) == RemoteVisit.holder_uri)
@@ -146,7 +147,9 @@ def provider_day(session: Session, user: User, day: date) -> list[RemoteDoor]:
         .order_by(col(RemoteVisit.starts_at), col(RemoteVisit.id))
     )
     return [
-        RemoteDoor(row, name or urlsplit(row.holder_uri).hostname or "") for row, name in session.exec(query)
+        RemoteDoor(row, name or urlsplit(row.holder_uri).hostname or "")
+        for row, name in session.exec(query)
+        if visits.of_the_day(day, row.starts_at, row.ends_at, row.checked_out_at, cancelled=False)
     ]
 
 

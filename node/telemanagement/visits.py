@@ -333,3 +333,21 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 def today() -> date:
     return datetime.now(PARIS).date()
+
+
+def provider_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """What a provider's day may show, as UTC instants: from the longest visit's length before the Paris
+    day (a visit of the evening before, see :func:`of_the_day`) to the day's end."""
+    start, end = day_bounds(day)
+    return start - timedelta(minutes=MAX_MINUTES), end
+
+
+def of_the_day(
+    day: date, starts_at: datetime, ends_at: datetime, checked_out_at: datetime | None, cancelled: bool
+) -> bool:
+    """Whether a visit read within :func:`provider_day_bounds` belongs on the provider's page of ``day``:
+    one starting that day, or one of the evening before that runs past midnight or still waits for its
+    check-out. At 0:10 the provider of a 23:30–0:30 visit, or of a 22:00–23:00 one not yet clocked, finds
+    it on today's page and at the home's code."""
+    start = day_bounds(day)[0]
+    return starts_at >= start or ends_at > start or (checked_out_at is None and not cancelled)

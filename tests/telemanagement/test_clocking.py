@@ -5,13 +5,14 @@ the time it arrived; then the anomalies and planned against done hours that foll
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from xml.etree import ElementTree
 
 import pytest
 import segno
 from sqlalchemy import Engine
 from sqlmodel import select
+from starlette.testclient import TestClient
 
 from node.core import db
 from node.core.errors import Conflict, PermissionDenied, ValidationFailed
@@ -19,6 +20,7 @@ from node.settings import Settings
 from node.telemanagement import checks, clocking, given, plans, visits
 from node.telemanagement.models import ClockEvent, Visit
 from tests.support.accounts import make_user
+from tests.support.pages import login
 from tests.support.telemanagement import CATEGORY, Setup, care_setup
 
 
@@ -223,3 +225,46 @@ def test_two_check_ins_sent_at_once_record_one(engine: Engine, settings: Setting
     assert sorted(outcomes) == ["recorded", "refused"]
     with db.session_scope(engine) as s:
         assert len(s.exec(select(ClockEvent)).all()) == 1
+
+
+def test_the_day_keeps_the_evening_before_still_running_or_waiting_for_its_check_out(
+    client: TestClient, engine: Engine, settings: Settings, setup: Setup
+) -> None:
+    """After midnight the provider still finds, on today's page, a visit that runs past midnight and one of
+    the evening before not yet clocked; not one done, cancelled, or of the morning before."""
+    day = date.today() - timedelta(days=2)
+    evening = day - timedelta(days=1)
+
+    def at(when: date, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(when, time(hour, minute), visits.PARIS)
+
+    made = {
+        name: _visit(engine, setup, start)
+        for name, start in {
+            "past_midnight": at(evening, 23, 30),
+            "in_progress": at(evening, 21),
+            "never_clocked": at(evening, 22),
+            "done": at(evening, 20),
+            "cancelled": at(evening, 19),
+            "morning_before": at(evening, 10),
+            "of_the_day": at(day, 9),
+            "next_day": at(day + timedelta(days=1), 0),
+        }.items()
+    }
+    with db.session_scope(engine) as s:
+        for name, kind, moment in (
+            ("in_progress", "in", at(evening, 21)),
+            ("done", "in", at(evening, 20)),
+            ("done", "out", at(evening, 21)),
+        ):
+            clocking.clock(
+                s, settings, setup.provider, made[name], kind, at=moment, manual_reason="qr_missing"
+            )
+        given.cancel(s, settings, setup.coordinator, made["cancelled"], "beneficiary_absent")
+    with db.session_scope(engine) as s:
+        shown = [door.line.visit.id for door in clocking.provider_day(s, settings, setup.provider, day)]
+    expected = ["in_progress", "never_clocked", "past_midnight", "of_the_day"]
+    assert shown == [made[name] for name in expected]
+    login(client, "aline")
+    page = client.get(f"/me/visits?day={day.isoformat()}").text
+    assert page.count("La veille, ") == 3 and "09:00–10:00" in page

@@ -62,6 +62,7 @@ async def _day_page(request: Request, user: User, day: date, **form: Any) -> Res
             "previous_day": day - timedelta(days=1),
             "next_day": day + timedelta(days=1),
             "is_today": day == visits.today(),
+            "day_start": visits.day_bounds(day)[0],
             "done": request.query_params.get("done"),
             "errors": form.get("errors") or {},
             "message": form.get("message"),
