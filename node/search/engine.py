@@ -254,27 +254,20 @@ def _page_ids(
     ]
 
 
-def _walked_page(
-    shape: Shape,
-    values: dict[str, Any],
-    keep: Callable[[list[int]], set[int]],
-    offset: int,
-    limit: int,
-    *,
-    session: Session,
+def walked_page(
+    window: Callable[[int], list[int]], keep: Callable[[list[int]], set[int]], offset: int, limit: int
 ) -> list[int] | None:
-    """The ids of one page, newest first, of the proposals of ``shape`` that ``keep`` keeps, read from
-    windows of the newest proposals of ``shape`` (the date index, walked and stopped): exact when the
-    window holds the page, or is every such proposal. None when the largest window
-    (:data:`WALK_WINDOWS`) holds too few: the matches are too sparse for walking to pay."""
+    """The ids of one page, newest first, of the proposals ``keep`` keeps among windows of the newest ones
+    (``window(size)``: the ids of the ``size`` newest proposals satisfying the other conditions, read from
+    the date index and stopped): exact when a window holds the page, or is every such proposal. None when
+    the largest window (:data:`WALK_WINDOWS`) holds too few: the matches are too sparse for walking to
+    pay."""
     wanted = offset + limit
     for factor in WALK_WINDOWS:
         size = wanted * factor
         if size > WALK_MAX:
             return None
-        rows = [
-            int(i) for i in run(session, window_statement(shape), {**values, "size": size}).scalars().all()
-        ]
+        rows = window(size)
         kept = keep(rows)
         found = [row_id for row_id in rows if row_id in kept]
         if len(found) >= wanted or len(rows) < size:
@@ -332,8 +325,8 @@ def _in_database(
     counted = 0
     newest = newest_count_statement(shape) if backend is not None else None
     if newest is not None:
-        window = {**values, "size": NEWEST_COUNTED, "cap": COUNT_CAP + 1}
-        counted = int(run(session, newest, window).scalar_one())
+        newest_values = {**values, "size": NEWEST_COUNTED, "cap": COUNT_CAP + 1}
+        counted = int(run(session, newest, newest_values).scalar_one())
     if counted <= COUNT_CAP:
         counted = _count_up_to(
             shape, words(False), values, COUNT_CAP + 1, session=session, streamed="text" if backend else ""
@@ -360,7 +353,7 @@ def _in_database(
             shape, words(False, within=True), values, offset, wanted, session=session, checker=checker
         )
     # more matches than the cap, newest first, on a database that checks a window of rows in one read of
-    # its text index: the page is looked for among the newest proposals (:func:`_walked_page`)
+    # its text index: the page is looked for among the newest proposals (:func:`walked_page`)
     walk = (
         backend is not None
         and (filters.sort == "date" or (filters.sort == "relevance" and not centred))
@@ -378,8 +371,13 @@ def _in_database(
 
         return kept
 
+    def window(size: int) -> list[int]:
+        return [
+            int(i) for i in run(session, window_statement(shape), {**values, "size": size}).scalars().all()
+        ]
+
     def walked(part: str, start: int, limit: int) -> list[int] | None:
-        return _walked_page(shape, values, keep(part), start, limit, session=session) if walk else None
+        return walked_page(window, keep(part), start, limit) if walk else None
 
     def page_ids(chosen: Words, start: int, limit: int) -> list[int]:
         return _page_ids(shape, chosen, values, filters.sort, start, limit, session=session)
