@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 from node.market.evaluations.reputation import Reputation
 from node.market.evaluations.service import reputations_of
 from node.market.models import Proposal
+from node.market.proposals.records import DOMAIN_BLOCKS
 from node.places.gazetteer import Commune, default_gazetteer, great_circle_km
 from node.search import availability, nearest
 from node.search import query as text_query
@@ -151,13 +152,13 @@ def _prepared(
 ) -> tuple[Shape, dict[str, Any], TextQuery, TextBackend | None]:
     """The shape and values of the statements of ``filters`` (:func:`~node.search.statements.prepare`),
     its parsed words, and with words the text backend, prepared, whose values are added."""
-    shape, values = prepare(filters, centre, now, session=session)
     parsed = text_query.parse(filters.q)
-    if not parsed:
-        return shape, values, parsed, None
-    backend = backend_for(session)
-    backend.prepare(session=session)
-    values |= backend.values(parsed)
+    backend = backend_for(session) if parsed else None
+    # the domain blocks are read with the backend's first statement when it has one (one round trip)
+    blocks = backend.prepare(session=session, alongside=DOMAIN_BLOCKS) if backend is not None else None
+    shape, values = prepare(filters, centre, now, session=session, blocks=blocks)
+    if backend is not None:
+        values |= backend.values(parsed)
     return shape, values, parsed, backend
 
 

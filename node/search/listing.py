@@ -14,7 +14,7 @@ from sqlmodel import Session, and_, col, select
 
 from node.accounts.models import User
 from node.market.models import Proposal
-from node.market.proposals.records import PAGE_SIZE, Page, ProposalFilters, listing_conditions
+from node.market.proposals.records import DOMAIN_BLOCKS, PAGE_SIZE, Page, ProposalFilters, listing_conditions
 from node.search import query as text_query
 from node.search.backends import backend_for
 from node.search.engine import walked_page
@@ -31,13 +31,13 @@ def page_of(
     among the newest proposals satisfying the other filters (:func:`~node.search.engine.walked_page`)
     rather than among every match of the words (a common word matches a third of the proposals)."""
     page = max(1, page)
-    conditions = listing_conditions(replace(filters, query=""), now, session=session)
     parsed = text_query.parse(filters.query)
+    backend = backend_for(session) if parsed else None
+    blocks = backend.prepare(session=session, alongside=DOMAIN_BLOCKS) if backend is not None else None
+    conditions = listing_conditions(replace(filters, query=""), now, session=session, blocks=blocks)
     values: dict[str, str] = {}
     offset, wanted = (page - 1) * per_page, per_page + 1  # one more tells whether a next page exists
-    if parsed:
-        backend = backend_for(session)
-        backend.prepare(session=session)
+    if backend is not None:
         if backend.among(parsed, [], title=False, session=session) is not None:
             newest = _newest(conditions).limit(bindparam("size", type_=Integer))
 

@@ -10,7 +10,7 @@ every request.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
@@ -80,9 +80,15 @@ class Shape:
 
 
 def prepare(
-    filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
+    filters: SearchFilters,
+    centre: Commune | None,
+    now: datetime,
+    *,
+    session: Session,
+    blocks: Collection[str] | None = None,
 ) -> tuple[Shape, dict[str, Any]]:
-    """The shape of the statements of ``filters`` and the values of their parameters."""
+    """The shape of the statements of ``filters`` and the values of their parameters (``blocks``: the
+    blocked domains when already read)."""
     values: dict[str, Any] = {"now": now}
     shape: dict[str, Any] = {"origin": filters.origin}
     for name in ("purpose", "category", "departement", "node"):
@@ -110,7 +116,7 @@ def prepare(
         for name in ("price_min", "price_max"):
             if (price := getattr(filters, name)) is not None:
                 values[name], shape[name] = price, True
-    blocked = blocked_origins(session=session)
+    blocked = blocked_origins(session=session, blocks=blocks)
     if blocked:
         values["blocked"], shape["blocked"] = blocked, True
     if centre is not None and centre.lat is not None and centre.lon is not None:

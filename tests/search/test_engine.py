@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
+from node.activitypub.models import DomainBlock
 from node.core.timeutil import utcnow
-from node.search import engine
+from node.market.proposals.records import ProposalFilters
+from node.search import engine, listing
 from node.search.filters import parse_search
 from node.settings import Settings
 from tests.support.search import indexed
@@ -75,3 +77,31 @@ def test_filters_distance_and_order(session: Session) -> None:
     assert titles(session, price_max=20) == ["Courses pour une personne âgée"]
     assert titles(session, home=MONTREUIL, sort="distance")[-1] == "Taille de haies"
     assert titles(session, sort="date")[-1] == "Ménage et repassage"
+
+
+@pytest.mark.usefixtures("corpus")
+def test_a_blocked_domain_leaves_the_search_and_the_listing(session: Session, settings: Settings) -> None:
+    """Its proposals stored before the block leave every search, with words or none, in every order, and
+    the listing (the blocked domains are read with a search's first statement on PostgreSQL)."""
+    indexed(session, settings, "Taille de haies et tonte", insee=LYON, origin="c.example")
+
+    def listed(query: str) -> list[str]:
+        page = listing.page_of(ProposalFilters(query=query), session=session, now=utcnow())
+        session.rollback()
+        return sorted(row.title for row in page.items)
+
+    hedges = ["Taille de haies", "Taille de haies et tonte"]
+    assert sorted(titles(session, q="haies")) == listed("haies") == hedges
+    session.add(DomainBlock(domain="b.example"))
+    session.commit()
+    for params in (
+        {"q": "haies"},
+        {"q": "haies", "sort": "date"},
+        {"q": "haies", "commune": LYON, "radius": 50},
+    ):
+        assert titles(session, **params) == ["Taille de haies et tonte"], params
+    assert "Taille de haies" not in titles(session, commune=LYON, radius=50) + titles(
+        session, origin="remote"
+    )
+    assert listed("haies") == ["Taille de haies et tonte"]
+    assert "Taille de haies" not in listed("")

@@ -42,13 +42,13 @@ def test_pages_walked_through_windows_are_those_of_sorting_every_match(
     exact_ids = every_page(session, params)[0]
     assert len(exact_ids) > 5
     walks: list[list[int] | None] = []
-    walked_page = engine._walked_page
+    walked_page = engine.walked_page
 
     def spy(*args: Any, **kwargs: Any) -> list[int] | None:
         walks.append(walked_page(*args, **kwargs))
         return walks[-1]
 
-    monkeypatch.setattr(engine, "_walked_page", spy)
+    monkeypatch.setattr(engine, "walked_page", spy)
     monkeypatch.setattr(engine, "COUNT_CAP", 5)
     monkeypatch.setattr(engine, "WALK_WINDOWS", windows)
     assert every_page(session, params)[0] == exact_ids

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -41,6 +41,7 @@ __all__ = [
     "Origin",
     "Page",
     "ProposalFilters",
+    "DOMAIN_BLOCKS",
     "blocked_origins",
     "fold",
     "get_by_ap_id",
@@ -173,7 +174,7 @@ def is_visible(row: Proposal, *, session: Session) -> bool:
         author = session.get(User, row.local_author_id)
         return author is not None and author.status == AccountStatus.ACTIVE.value
     if row.origin:
-        blocks = set(session.exec(select(DomainBlock.domain)).all())
+        blocks = set(session.exec(DOMAIN_BLOCKS).all())
         return not _blocked(blocks, row.origin)
     return True
 
@@ -343,13 +344,14 @@ def _like(word: str) -> str:
     return f"%{escaped}%"
 
 
-_BLOCKS = select(DomainBlock.domain)
+DOMAIN_BLOCKS = select(col(DomainBlock.domain))
 _REMOTE_ORIGINS = select(Proposal.origin).where(col(Proposal.origin) != "").distinct()
 
 
-def blocked_origins(*, session: Session) -> list[str]:
-    """The origins (other nodes' domains) of stored proposals that a domain block hides."""
-    blocks = set(session.exec(_BLOCKS).all())
+def blocked_origins(*, session: Session, blocks: Collection[str] | None = None) -> list[str]:
+    """The origins (other nodes' domains) of stored proposals that a domain block hides; ``blocks``: the
+    blocked domains when already read (:data:`DOMAIN_BLOCKS`, with a search's first statement)."""
+    blocks = set(session.exec(DOMAIN_BLOCKS).all() if blocks is None else blocks)
     if not blocks:
         return []
     return [origin for origin in session.exec(_REMOTE_ORIGINS).all() if _blocked(blocks, origin)]
@@ -397,11 +399,11 @@ def proposal_conditions(
 
 
 def listing_conditions(
-    filters: ProposalFilters, now: datetime, *, session: Session
+    filters: ProposalFilters, now: datetime, *, session: Session, blocks: Collection[str] | None = None
 ) -> list[ColumnElement[bool]]:
     """What a listing keeps: visible, open and current by default, then ``filters`` (a query that joins
-    ``User`` on the local author)."""
-    blocked = blocked_origins(session=session)
+    ``User`` on the local author); ``blocks`` as for :func:`blocked_origins`."""
+    blocked = blocked_origins(session=session, blocks=blocks)
     conditions = proposal_conditions(
         now=now,
         blocked=blocked or None,

@@ -26,8 +26,10 @@ class TextBackend(Protocol):
     def hinted(self) -> bool:
         """Whether :meth:`matches` reads its hints (``dense``, ``within``)."""
 
-    def prepare(self, *, session: Session) -> None:
-        """Bound what one search may cost on this database (a statement timeout)."""
+    def prepare(self, *, session: Session, alongside: Any = None) -> list[Any] | None:
+        """Bound what one search may cost on this database (a statement timeout). ``alongside``, a
+        statement of one column: its values, when read in the same round trip (None when this database
+        has nothing to send first: the caller reads them)."""
 
     def values(self, query: TextQuery) -> dict[str, str]:
         """The parameters of :meth:`matches` and :meth:`streamed` for ``query``."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, bindparam, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Integer, String, bindparam, func, literal_column, select, true
 from sqlmodel import Session
 
 from node.search.backends.params import TITLE_WORDS, WORDS, Checker
@@ -24,10 +24,20 @@ _CONFIG = "'asasap_french'"
 # Both for this transaction only, in one round trip. A statement run often on one connection is prepared
 # by the driver, and after five runs PostgreSQL may keep one generic plan for it, chosen without the
 # words: the page of "repassage chemises" then took 16 ms where its own plan takes 0.4 ms.
-_PREPARE = text(
-    f"SELECT set_config('statement_timeout', '{STATEMENT_TIMEOUT_MS}', true),"
-    " set_config('plan_cache_mode', 'force_custom_plan', true)"
+_PREPARE = (
+    func.set_config("statement_timeout", str(STATEMENT_TIMEOUT_MS), true()),
+    func.set_config("plan_cache_mode", "force_custom_plan", true()),
 )
+
+
+@lru_cache(maxsize=8)
+def _prologue(alongside: Any) -> Any:
+    """The settings of :data:`_PREPARE` and, when ``alongside`` (a statement of one column), its values as
+    an array (NULL when none), in one statement."""
+    if alongside is None:
+        return select(*_PREPARE)
+    column = alongside.subquery().c[0]
+    return select(*_PREPARE, select(func.array_agg(column)).scalar_subquery())
 
 
 def _group(group: Group) -> str:
@@ -62,10 +72,12 @@ _TITLE = _matching("title_vector", TITLE_WORDS)
 class PostgresFTS:
     hinted: bool = False
 
-    def prepare(self, *, session: Session) -> None:
+    def prepare(self, *, session: Session, alongside: Any = None) -> list[Any] | None:
         """A search never runs longer than :data:`STATEMENT_TIMEOUT_MS`, and each of its statements is
-        planned for its own words (for this transaction only)."""
-        session.connection().execute(_PREPARE)
+        planned for its own words (for this transaction only); ``alongside`` is read in the same round
+        trip."""
+        row = session.connection().execute(_prologue(alongside)).one()
+        return list(row[2] or []) if alongside is not None else None
 
     def values(self, query: TextQuery) -> dict[str, str]:
         words = tsquery(query)  # the title's query is the same, against the title's vector

@@ -106,8 +106,9 @@ def term_check(query: TextQuery) -> Callable[[str, str], tuple[bool, bool] | Non
 class SQLiteFTS:
     hinted: bool = True
 
-    def prepare(self, *, session: Session) -> None:
+    def prepare(self, *, session: Session, alongside: Any = None) -> list[Any] | None:
         """Nothing to bound: a query has at most eight groups of quoted stems."""
+        return None
 
     def values(self, query: TextQuery) -> dict[str, str]:
         return {WORDS: expression(query), TITLE_WORDS: _title_expression(query)}
