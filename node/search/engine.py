@@ -239,7 +239,7 @@ def _count_up_to(
     return int(run(session, statement, {**values, "cap": limit}).scalar_one())
 
 
-def _page_ids(
+def _page_rows(
     shape: Shape,
     words: Words,
     values: dict[str, Any],
@@ -248,11 +248,9 @@ def _page_ids(
     limit: int,
     *,
     session: Session,
-) -> list[int]:
+) -> list[Proposal]:
     statement = page_statement(shape, words, sort, "clat" in values)
-    return [
-        int(i) for i in run(session, statement, {**values, "offset": offset, "limit": limit}).scalars().all()
-    ]
+    return list(session.exec(statement, params={**values, "offset": offset, "limit": limit}).scalars().all())
 
 
 def walked_page(
@@ -380,8 +378,12 @@ def _in_database(
     def walked(part: str, start: int, limit: int) -> list[int] | None:
         return walked_page(window, keep(part), start, limit) if walk else None
 
+    loaded: dict[int, Proposal] = {}  # the rows a page's statement read: not read again
+
     def page_ids(chosen: Words, start: int, limit: int) -> list[int]:
-        return _page_ids(shape, chosen, values, filters.sort, start, limit, session=session)
+        rows = _page_rows(shape, chosen, values, filters.sort, start, limit, session=session)
+        loaded.update((row.id or 0, row) for row in rows)
+        return [row.id or 0 for row in rows]
 
     if closest is not None:
         ids = [(i, False) for i in closest]
@@ -419,7 +421,7 @@ def _in_database(
         last = max(1, -(-total // PAGE_SIZE))
         shown = _in_database(replace(filters, page=last), centre, now, session=session)
         return replace(shown, total=total, pages=last, exact=total < MAX_CANDIDATES, more=False)
-    return _results(ids, centre, total, page, pages, exact, session=session)
+    return _results(ids, centre, total, page, pages, exact, session=session, loaded=loaded)
 
 
 def _results(
@@ -431,14 +433,16 @@ def _results(
     exact: bool,
     *,
     session: Session,
+    loaded: dict[int, Proposal] | None = None,
 ) -> Results:
     """The results of a page of ``ids`` (with whether the title matches), one more than a page when a
-    next page exists."""
+    next page exists; the rows not ``loaded`` yet are read."""
     more = len(ids) > PAGE_SIZE
     chosen = ids[:PAGE_SIZE]
     if not exact:
         pages = max(pages, page + (1 if more else 0))
-    rows = load([row_id for row_id, _ in chosen], session=session)
+    rows = dict(loaded or {})
+    rows |= load([row_id for row_id, _ in chosen if row_id not in rows], session=session)
     hits = [
         Hit(rows[row_id], _distance(centre, rows[row_id].latitude, rows[row_id].longitude), in_title)
         for row_id, in_title in chosen

@@ -248,11 +248,8 @@ def candidates_statement(
 # What no result shows (the text index's columns, a remote proposal's document as received): not loaded,
 # and an error rather than a query per row if something reads them.
 _UNSHOWN = ("search_text", "search_terms", "title_terms", "raw")
-_LOAD = (
-    select(Proposal)
-    .where(col(Proposal.id).in_(bindparam("ids", expanding=True)))
-    .options(*(defer(getattr(Proposal, name), raiseload=True) for name in _UNSHOWN))
-)
+_SHOWN = tuple(defer(getattr(Proposal, name), raiseload=True) for name in _UNSHOWN)
+_LOAD = select(Proposal).where(col(Proposal.id).in_(bindparam("ids", expanding=True))).options(*_SHOWN)
 
 
 def load(ids: Sequence[int], *, session: Session) -> dict[int, Proposal]:
@@ -333,11 +330,14 @@ def exact_statement(shape: Shape, words: Words, titled: bool, centred: bool) -> 
 
 @lru_cache(maxsize=256)
 def page_statement(shape: Shape, words: Words, sort: str, centred: bool) -> Any:
+    """One page of the proposals of ``shape`` matching ``words``, read as shown (as :func:`load` reads
+    them): no second round trip for their rows."""
     return (
-        matching(where(shape, words), [col(Proposal.id)])
+        matching(where(shape, words), [Proposal])
         .order_by(*sql_order(sort, centred))
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))
+        .options(*_SHOWN)
     )
 
 
