@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +37,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.search import free_port, wait_until_serving  # noqa: E402 - bench/ is run as scripts: the root goes on the path first
+from bench.search import serving  # noqa: E402 - bench/ is run as scripts: the root goes on the path first
 
 PG_ENV = "ASASAP_TEST_DATABASE_URL"
 PATHS = {
@@ -61,25 +59,9 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 def measure(
     url: str, repeat: int, workdir: Path, log_level: str, paths: dict[str, str]
 ) -> dict[str, dict[str, float]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "ASASAP_DATA_DIR": str(workdir / "data"),
-        "ASASAP_DATABASE_URL": url,
-        "ASASAP_BASE_URL": f"http://127.0.0.1:{port}",
-        "ASASAP_SECRET_KEY": "bench-api-" + "x" * 40,
-        "ASASAP_EMBEDDED_WORKER": "false",
-        "ASASAP_LOG_LEVEL": log_level,
-    }
-    cli = [sys.executable, "-m", "node.cli"]
-    subprocess.run([*cli, "init", "--json"], env=env, check=True, capture_output=True, timeout=300)
-    server = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)], env=env, start_new_session=True, stderr=subprocess.DEVNULL
-    )
     times: dict[str, list[float]] = {name: [] for name in paths}
-    try:
+    with serving(url, workdir, name="api", log_level=log_level, quiet=True) as port:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            wait_until_serving(client, server)
             for _ in range(20):  # warm-up: connections of the pool, caches, the first statements
                 for path in paths.values():
                     answer = client.get(path)
@@ -89,9 +71,6 @@ def measure(
                     started = time.perf_counter()
                     client.get(path)
                     times[name].append(time.perf_counter() - started)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
     return {name: _percentiles(samples) for name, samples in times.items()}
 
 

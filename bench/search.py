@@ -38,7 +38,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -286,26 +287,46 @@ def wait_until_serving(client: httpx.Client, server: subprocess.Popen[bytes]) ->
             time.sleep(0.2)
 
 
-def measure_http(url: str, repeat: int, workdir: Path) -> dict[str, Any]:
-    """The queries through ``GET /api/v1/search`` of a node serving ``url``, and a bare ``/healthz``."""
+@contextmanager
+def serving(
+    url: str, workdir: Path, *, name: str, log_level: str = "warning", quiet: bool = False
+) -> Iterator[int]:
+    """A node on the database ``url`` (``asasap init``, then ``asasap serve``, no embedded worker, no
+    request limits), its port once it answers; stopped after."""
     port = free_port()
     env = {
         **os.environ,
         "ASASAP_DATA_DIR": str(workdir / "data"),
         "ASASAP_DATABASE_URL": url,
         "ASASAP_BASE_URL": f"http://127.0.0.1:{port}",
-        "ASASAP_SECRET_KEY": "bench-search-" + "x" * 40,
+        "ASASAP_SECRET_KEY": f"bench-{name}-" + "x" * 40,
         "ASASAP_EMBEDDED_WORKER": "false",
-        "ASASAP_LOG_LEVEL": "warning",
+        "ASASAP_LOG_LEVEL": log_level,
         "ASASAP_LIMIT_API_REQUESTS_PER_TOKEN_MINUTE": "0",
     }
     cli = [sys.executable, "-m", "node.cli"]
     subprocess.run([*cli, "init", "--json"], env=env, check=True, capture_output=True, timeout=300)
-    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        start_new_session=True,
+        stderr=subprocess.DEVNULL if quiet else None,
+    )
     try:
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             wait_until_serving(client, server)
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+
+
+def measure_http(url: str, repeat: int, workdir: Path) -> dict[str, Any]:
+    """The queries through ``GET /api/v1/search`` of a node serving ``url``, and a bare ``/healthz``."""
+    api_times: list[float] = []
+    bare_times: list[float] = []
+    listing_times: list[float] = []
+    with serving(url, workdir, name="search") as port:
         # measured with the standard library's client, whose own cost per request is small (httpx's was
         # 0.4 to 0.6 ms of each request here, a bare GET included)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -315,9 +336,6 @@ def measure_http(url: str, repeat: int, workdir: Path) -> dict[str, Any]:
             answer = connection.getresponse()
             return answer.status, answer.read()
 
-        api_times: list[float] = []
-        bare_times: list[float] = []
-        listing_times: list[float] = []
         for params in QUERIES:
             assert get("/api/v1/search", params)[0] == 200  # warm-up
             for _ in range(repeat):
@@ -334,9 +352,6 @@ def measure_http(url: str, repeat: int, workdir: Path) -> dict[str, Any]:
                     listing_times.append(time.perf_counter() - started)
                     assert status == 200, body
         connection.close()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
     api, bare = _percentiles(api_times), _percentiles(bare_times)
     return {"http_search": api, "http_bare": bare, "http_listing": _percentiles(listing_times)}
 
