@@ -36,6 +36,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 __all__ = [
+    "EARTH_RADIUS_KM",
     "Commune",
     "Departement",
     "Gazetteer",

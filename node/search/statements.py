@@ -25,7 +25,7 @@ from node.accounts.models import User
 from node.market.lifecycles import ProposalState
 from node.market.models import Proposal
 from node.market.proposals.records import Origin, blocked_origins, proposal_conditions
-from node.places.gazetteer import Commune, bounding_box
+from node.places.gazetteer import EARTH_RADIUS_KM, Commune, bounding_box, great_circle_km
 from node.search.backends import TextBackend, backend_named
 from node.search.filters import SearchFilters
 
@@ -77,6 +77,7 @@ class Shape:
     price_min: bool = False
     price_max: bool = False
     blocked: bool = False
+    circle: bool = False  # the radius checked by the database (great-circle distance), not only its box
 
 
 def prepare(
@@ -86,9 +87,11 @@ def prepare(
     *,
     session: Session,
     blocks: Collection[str] | None = None,
+    circle: bool = False,
 ) -> tuple[Shape, dict[str, Any]]:
     """The shape of the statements of ``filters`` and the values of their parameters (``blocks``: the
-    blocked domains when already read)."""
+    blocked domains when already read; ``circle``: the radius checked by the database, not only its
+    bounding box)."""
     values: dict[str, Any] = {"now": now}
     shape: dict[str, Any] = {"origin": filters.origin}
     for name in ("purpose", "category", "departement", "node"):
@@ -101,6 +104,10 @@ def prepare(
             south, north, west, east = bounding_box(centre.lat, centre.lon, filters.radius_km)
             values.update(south=south, north=north, west=west, east=east)
             shape["box"] = True
+            if circle:
+                values["radius"], shape["circle"] = float(filters.radius_km), True
+                if session.get_bind().dialect.name == "sqlite":
+                    _sqlite_distance(session)
     if filters.date_from is not None:
         values["date_from"] = datetime.combine(filters.date_from, time.min, tzinfo=UTC)
         shape["date_from"] = True
@@ -144,10 +151,18 @@ def base(shape: Shape) -> tuple[ColumnElement[bool], ...]:
     if shape.nowhere:
         conditions.append(false())
     if shape.box:
+        latitude: Any = col(Proposal.latitude)
+        longitude: Any = col(Proposal.longitude)
+        if shape.circle and shape.dialect == "sqlite":
+            # a wide box (many proposals): walking the date index or the text index's matches beats reading
+            # the whole box through the index of positions and sorting it, which SQLite's planner prefers
+            latitude, longitude = latitude + 0, longitude + 0
         conditions += [
-            col(Proposal.latitude).between(bindparam("south"), bindparam("north")),
-            col(Proposal.longitude).between(bindparam("west"), bindparam("east")),
+            latitude.between(bindparam("south"), bindparam("north")),
+            longitude.between(bindparam("west"), bindparam("east")),
         ]
+    if shape.circle:
+        conditions.append(_distance_km(shape.dialect) <= bindparam("radius"))
     if shape.date_from:
         conditions.append(col(Proposal.starts_at) >= bindparam("date_from"))
     if shape.date_to:
@@ -192,6 +207,35 @@ def run(session: Session, statement: Any, values: dict[str, Any]) -> Any:
 # A box holding at most so many open proposals has its rows checked against the words one by one, from their
 # stored terms (:meth:`TextBackend.checker`), rather than through the text index.
 BOX_CHECKED = 3000
+
+
+_SQLITE_DISTANCE = "asasap_km"
+
+
+def _sqlite_distance(session: Session) -> None:
+    """Give the session's SQLite connection :func:`~node.places.gazetteer.great_circle_km` as the SQL
+    function ``asasap_km`` (once per connection): the database's distance is then exactly this one."""
+    record = session.connection().connection
+    if not record.info.get(_SQLITE_DISTANCE):
+        driver = record.dbapi_connection
+        assert driver is not None
+        driver.create_function(_SQLITE_DISTANCE, 4, great_circle_km, deterministic=True)
+        record.info[_SQLITE_DISTANCE] = True
+
+
+def _distance_km(dialect: str) -> ColumnElement[float]:
+    """The great-circle distance from the centre (parameters ``clat``, ``clon``) to a proposal's position,
+    in km: :func:`~node.places.gazetteer.great_circle_km` on SQLite, and on PostgreSQL the same haversine
+    written in SQL, its operations in the same order (the same double-precision results); NULL without a
+    position."""
+    lat, lon = col(Proposal.latitude), col(Proposal.longitude)
+    if dialect == "sqlite":
+        return func.asasap_km(bindparam("clat"), bindparam("clon"), lat, lon)
+    lat1, lon1 = func.radians(bindparam("clat")), func.radians(bindparam("clon"))
+    lat2, lon2 = func.radians(lat), func.radians(lon)
+    half_lat, half_lon = func.sin((lat2 - lat1) / 2), func.sin((lon2 - lon1) / 2)
+    h = half_lat * half_lat + func.cos(lat1) * func.cos(lat2) * (half_lon * half_lon)
+    return 2 * EARTH_RADIUS_KM * func.asin(func.least(1.0, func.sqrt(h)))
 
 
 def open_in_box(prefix: str = "") -> list[ColumnElement[bool]]:
