@@ -212,6 +212,12 @@ BOX_CHECKED = 3000
 _SQLITE_DISTANCE = "asasap_km"
 
 
+def _km(lat_a: float | None, lon_a: float | None, lat_b: float | None, lon_b: float | None) -> float | None:
+    if lat_a is None or lon_a is None or lat_b is None or lon_b is None:
+        return None  # no position: NULL, as in SQL
+    return great_circle_km(lat_a, lon_a, lat_b, lon_b)
+
+
 def _sqlite_distance(session: Session) -> None:
     """Give the session's SQLite connection :func:`~node.places.gazetteer.great_circle_km` as the SQL
     function ``asasap_km`` (once per connection): the database's distance is then exactly this one."""
@@ -219,7 +225,7 @@ def _sqlite_distance(session: Session) -> None:
     if not record.info.get(_SQLITE_DISTANCE):
         driver = record.dbapi_connection
         assert driver is not None
-        driver.create_function(_SQLITE_DISTANCE, 4, great_circle_km, deterministic=True)
+        driver.create_function(_SQLITE_DISTANCE, 4, _km, deterministic=True)
         record.info[_SQLITE_DISTANCE] = True
 
 

@@ -9,13 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col, update
 
 from node.core.timeutil import utcnow
+from node.market.models import Proposal
 from node.search import engine, statements
 from node.search.filters import parse_search
 from node.settings import Settings
-from tests.support.search import every_page, housework_corpus
+from tests.support.search import every_page, housework_corpus, indexed
 
 # Montreuil, Bagnolet, Vincennes, Paris, Boulogne-Billancourt, Saint-Denis, Lyon
 COMMUNES = ("93048", "93006", "94080", "75056", "92012", "93066", "69123")
@@ -41,6 +42,12 @@ def corpus(session: Session, settings: Settings) -> None:
         insee=lambda i: COMMUNES[i % len(COMMUNES)],
         price=lambda i: Decimal(10 + (i * 5) % 13) if i % 4 else None,
     )
+    # another node's proposal whose commune is not known here: no position, never within a radius
+    unplaced = indexed(session, settings, "Ménage sans commune", origin="b.example")
+    session.exec(
+        update(Proposal).where(col(Proposal.id) == unplaced.id).values(latitude=None, longitude=None)
+    )
+    session.commit()
 
 
 @pytest.mark.usefixtures("corpus")
