@@ -184,16 +184,18 @@ def _candidates(
     session: Session,
     after_id: int = 0,
     prices: bool = False,
+    small: bool | None = None,
 ) -> list[_Candidate]:
     """The proposals matching ``filters`` within the radius, newest first, with what orders them (their
-    author when a reputation is asked or sorted by, their price when ``prices``)."""
+    author when a reputation is asked or sorted by, their price when ``prices``); ``small``: whether the
+    radius's box holds few proposals (:func:`~node.search.statements.small_box`), when already known."""
     authors = filters.min_reputation is not None or filters.sort == "reputation"
     shape, values, parsed, backend = _prepared(filters, centre, now, session=session)
     checker = None
     if backend is not None:
         if shape.box and (checker := backend.checker(parsed, session=session)) is not None:
             box = (values["south"], values["north"], values["west"], values["east"])
-            checker = checker if small_box(*box, session=session) else None
+            checker = checker if (small_box(*box, session=session) if small is None else small) else None
     when = filters.weekday is not None or filters.time_of_day is not None
     statement = candidates_statement(
         shape, bool(parsed) and checker is None, when, bool(after_id), checker is not None, authors, prices
@@ -504,10 +506,14 @@ def search(filters: SearchFilters, *, session: Session, now: datetime, home: str
     ordered the same way."""
     centre = centre_of(filters, home)
     in_python = (filters.min_reputation, filters.weekday, filters.time_of_day)
+    small = None  # whether the radius's box holds few proposals, once counted
     if all(v is None for v in in_python) and filters.sort != "reputation":
         if filters.radius_km is None or _wide(filters.radius_km, centre, session=session):
             return _in_database(filters, centre, now, session=session)
-    candidates = _candidates(filters, centre, now, session=session, prices=filters.sort == "price")
+        small = True
+    candidates = _candidates(
+        filters, centre, now, session=session, prices=filters.sort == "price", small=small
+    )
     reputations: dict[str, Reputation] = {}
     if (filters.min_reputation is not None or filters.sort == "reputation") and candidates:
         reputations = reputations_of({c.author_uri for c in candidates}, session=session)
