@@ -1,9 +1,10 @@
 """Searching proposals, local and federated, in one index: full text (:mod:`node.search.backends`), then
 the filters, a distance around a commune, the ranking, the count and one page of 20.
 
-The database returns the candidates that match the text and the cheap filters, with a bounding box
-around the centre when a radius is asked; the exact great-circle distance, the minimum reputation, the
-order and the page are then worked out here, the same way on every database. Relevance has two ranks —
+The database counts the matches and finds the page (:func:`_in_database`), a minimum reputation and the
+order by reputation included; with an availability, or a radius whose box holds few proposals, it returns
+the candidates that match the text and the other filters inside the box, and the exact great-circle
+distance, the schedule, the order and the page are worked out here, the same way on every database. Relevance has two ranks —
 the title alone matches the whole query, or only the whole text does — so that, within a rank, nearer
 comes first and then newer: relevance, then distance, then freshness.
 """
@@ -189,7 +190,7 @@ def _candidates(
     """The proposals matching ``filters`` within the radius, newest first, with what orders them (their
     author when a reputation is asked or sorted by, their price when ``prices``); ``small``: whether the
     radius's box holds few proposals (:func:`~node.search.statements.small_box`), when already known."""
-    authors = filters.min_reputation is not None or filters.sort == "reputation"
+    authors = filters.sort == "reputation"
     shape, values, parsed, backend = _prepared(filters, centre, now, session=session)
     checker = None
     if backend is not None:
@@ -222,12 +223,6 @@ def _candidates(
             continue
         found.append(_Candidate(row_id, author, bool(in_title), distance, rank, price))
     return found
-
-
-def _reputable(
-    candidates: list[_Candidate], minimum: Decimal, reputations: dict[str, Reputation]
-) -> list[_Candidate]:
-    return [c for c in candidates if (mean := reputations[c.author_uri].mean) is not None and mean >= minimum]
 
 
 def _count_up_to(
@@ -304,7 +299,7 @@ def _exact_page(
     the title matches first). A planner that takes rare words for common ones would otherwise walk an
     index through every proposal for a page of a few (a prefix PostgreSQL has no statistics for: 130 ms
     on 100,000 proposals)."""
-    statement = exact_statement(shape, words, titled, "clat" in values)
+    statement = exact_statement(shape, words, titled, "clat" in values, sort)
     found = list(run(session, statement, values).all())
     found.sort(key=lambda row: row[0], reverse=True)  # stable sorts: newest, then the asked order
     found.sort(key=lambda row: row[3], reverse=True)
@@ -316,13 +311,15 @@ def _exact_page(
         found.sort(key=lambda row: (titled and not row[1], *far(row[2])))
     elif sort == "price":
         found.sort(key=lambda row: (row[4] is None, row[4] or Decimal(0), *far(row[2])))
+    elif sort == "reputation":  # the better rounded mean, then the more evaluations; none last
+        found.sort(key=lambda row: (row[5] is None, -(row[5] or 0), -(row[6] or 0), *far(row[2])))
     return [(int(row[0]), titled and bool(row[1])) for row in found[offset : offset + limit]]
 
 
 def _in_database(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
 ) -> Results:
-    """The search when the database can do all of it (no reputation nor availability, no radius whose
+    """The search when the database can do all of it (no availability, no radius whose
     box holds few proposals: the radius is then checked by the database, :func:`_wide`): count (up to
     :data:`COUNT_CAP`), order and page. With words and the relevance order, the proposals whose title
     matches come first: they are a page of their own query, then the others follow; each part is ordered
@@ -422,7 +419,8 @@ def _in_database(
     elif backend is None or filters.sort != "relevance":
         found = walked("all", offset, wanted)
         if found is None:
-            found = page_ids(words(True), offset, wanted)
+            # ordered by reputation, every match is sorted: the index of dates has nothing to offer
+            found = page_ids(words(filters.sort != "reputation"), offset, wanted)
         ids = [(i, False) for i in found]
     else:
         first = walked("titles", offset, wanted)
@@ -499,15 +497,14 @@ def _wide(radius_km: int, centre: Commune | None, *, session: Session) -> bool:
 
 def search(filters: SearchFilters, *, session: Session, now: datetime, home: str | None = None) -> Results:
     """One page of the proposals matching ``filters`` in the asked order, with their count; ``home``
-    (an INSEE code, the person's commune) is the centre when the filters name none. Without a minimum
-    reputation or an availability (nor an order by reputation), and without a radius whose box holds few
-    proposals (:func:`_wide`), the database orders and counts; otherwise the candidates (inside the
-    radius's bounding box) are filtered by great-circle distance, reputation and schedule here, then
-    ordered the same way."""
+    (an INSEE code, the person's commune) is the centre when the filters name none. Without an
+    availability, and without a radius whose box holds few proposals (:func:`_wide`), the database orders
+    and counts; otherwise the candidates (inside the radius's bounding box) are filtered by great-circle
+    distance and schedule here, then ordered the same way."""
     centre = centre_of(filters, home)
-    in_python = (filters.min_reputation, filters.weekday, filters.time_of_day)
+    in_python = (filters.weekday, filters.time_of_day)
     small = None  # whether the radius's box holds few proposals, once counted
-    if all(v is None for v in in_python) and filters.sort != "reputation":
+    if all(v is None for v in in_python):
         if filters.radius_km is None or _wide(filters.radius_km, centre, session=session):
             return _in_database(filters, centre, now, session=session)
         small = True
@@ -515,10 +512,8 @@ def search(filters: SearchFilters, *, session: Session, now: datetime, home: str
         filters, centre, now, session=session, prices=filters.sort == "price", small=small
     )
     reputations: dict[str, Reputation] = {}
-    if (filters.min_reputation is not None or filters.sort == "reputation") and candidates:
+    if filters.sort == "reputation" and candidates:
         reputations = reputations_of({c.author_uri for c in candidates}, session=session)
-    if filters.min_reputation is not None:
-        candidates = _reputable(candidates, filters.min_reputation, reputations)
     order = _order(filters.sort, bool(text_query.parse(filters.q)), reputations)
     candidates.sort(key=order)  # type: ignore[call-overload]
     total = len(candidates)
@@ -537,8 +532,5 @@ def newer_matches(
     what a saved search has not seen yet."""
     centre = centre_of(filters, home)
     candidates = _candidates(filters, centre, now, session=session, after_id=after_id)
-    if filters.min_reputation is not None and candidates:
-        reputations = reputations_of({c.author_uri for c in candidates}, session=session)
-        candidates = _reputable(candidates, filters.min_reputation, reputations)
     rows = load([c.id for c in candidates], session=session)
     return [rows[i] for i in sorted(rows)]

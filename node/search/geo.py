@@ -5,8 +5,8 @@ Public positions stay coarse, as the CNIL asks of any position of a person: a po
 commune taken from the gazetteer and rounded to 0.01° (about a kilometre), never the coordinates a
 proposal carries (another node may send finer ones), never an address. A proposal whose commune the
 gazetteer does not know is left off the local map (it still counts in its département). Counts come
-from a ``GROUP BY`` in the database; a radius is checked on the commune's centre, a minimum reputation on
-each author.
+from a ``GROUP BY`` in the database (a minimum reputation among its conditions); a radius is checked on
+the commune's centre.
 
 No outline data is shipped: a département's outline is the convex hull of its communes' centres, a
 rough shape that needs no tile server and no download, good enough to locate and shade.
@@ -18,16 +18,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, literal, null
+from sqlalchemy import and_, func, null
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
 from node.accounts.models import User
-from node.market.evaluations.service import reputations_of
 from node.market.models import Proposal
 from node.places.gazetteer import Commune, default_gazetteer, great_circle_km
 from node.search import availability
@@ -98,11 +96,10 @@ def _rounded(value: float, decimals: int = COORDINATE_DECIMALS) -> float:
 
 def _groups(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
-) -> list[tuple[str | None, str, str, str | None, str, int]]:
-    """(commune, département, purpose, category, author or '', count) of the matches (grouped by
+) -> list[tuple[str | None, str, str, str | None, int]]:
+    """(commune, département, purpose, category, count) of the matches (grouped by
     schedule too when an availability is asked, so that each schedule is checked)."""
     conditions, _, values = matching_conditions(filters, centre, now, session=session)
-    by_author = filters.min_reputation is not None
     when = filters.weekday is not None or filters.time_of_day is not None
     keys: list[Any] = [
         col(Proposal.commune_insee),
@@ -110,13 +107,11 @@ def _groups(
         col(Proposal.purpose),
         col(Proposal.category),
     ]
-    author = col(Proposal.author_uri) if by_author else None
     schedule = col(Proposal.schedule) if when else None
-    grouped = [*keys, *(c for c in (author, schedule) if c is not None)]
+    grouped = [*keys, *(c for c in (schedule,) if c is not None)]
     statement = (
         select_columns(
             *keys,
-            author if author is not None else literal(""),
             schedule if schedule is not None else null(),
             func.count(),
         )
@@ -125,11 +120,11 @@ def _groups(
         .where(and_(*conditions))
         .group_by(*grouped)
     )
-    rows: list[tuple[str | None, str, str, str | None, str, int]] = []
-    for insee, dep, purpose, category, uri, stored, n in session.execute(statement, values).all():
+    rows: list[tuple[str | None, str, str, str | None, int]] = []
+    for insee, dep, purpose, category, stored, n in session.execute(statement, values).all():
         if when and not availability.fits(stored, filters.weekday, filters.time_of_day):
             continue
-        rows.append((insee, dep or "", purpose, category, uri, int(n)))
+        rows.append((insee, dep or "", purpose, category, int(n)))
     return rows
 
 
@@ -148,13 +143,9 @@ def map_of(filters: SearchFilters, *, session: Session, now: datetime, home: str
     gazetteer = default_gazetteer()
     centre = centre_of(filters, home)
     groups = _groups(filters, centre, now, session=session)
-    if filters.min_reputation is not None and groups:
-        reputations = reputations_of({g[4] for g in groups}, session=session)
-        minimum: Decimal = filters.min_reputation
-        groups = [g for g in groups if (m := reputations[g[4]].mean) is not None and m >= minimum]
     communes: dict[str, Counts] = defaultdict(Counts)
     departements: dict[str, Counts] = defaultdict(Counts)
-    for insee, dep, purpose, category, _author, n in groups:
+    for insee, dep, purpose, category, n in groups:
         commune = gazetteer.commune_of(insee) if insee else None
         if not _within(commune, centre, filters.radius_km):
             continue

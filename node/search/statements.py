@@ -22,6 +22,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
+from node.market.evaluations.service import standings
 from node.market.lifecycles import ProposalState
 from node.market.models import Proposal
 from node.market.proposals.records import Origin, blocked_origins, proposal_conditions
@@ -78,6 +79,7 @@ class Shape:
     price_max: bool = False
     blocked: bool = False
     circle: bool = False  # the radius checked by the database (great-circle distance), not only its box
+    reputation: bool = False  # a minimum reputation of the author
 
 
 def prepare(
@@ -123,6 +125,9 @@ def prepare(
         for name in ("price_min", "price_max"):
             if (price := getattr(filters, name)) is not None:
                 values[name], shape[name] = price, True
+    if filters.min_reputation is not None:  # the rounded mean in hundredths (:func:`standings`)
+        values["reputation"] = math.ceil(filters.min_reputation * 100)
+        shape["reputation"] = True
     blocked = blocked_origins(session=session, blocks=blocks)
     if blocked:
         values["blocked"], shape["blocked"] = blocked, True
@@ -175,6 +180,10 @@ def base(shape: Shape) -> tuple[ColumnElement[bool], ...]:
         conditions.append(col(Proposal.price_amount) >= bindparam("price_min"))
     if shape.price_max:
         conditions.append(col(Proposal.price_amount) <= bindparam("price_max"))
+    if shape.reputation:
+        rated = standings()
+        reputable = select_columns(rated.c.uri).where(rated.c.hundredths >= bindparam("reputation"))
+        conditions.append(col(Proposal.author_uri).in_(reputable))
     return tuple(conditions)
 
 
@@ -330,7 +339,20 @@ def sql_order(sort: str, centred: bool) -> list[Any]:
         return [*nearest, *NEWEST]
     if sort == "price":
         return [col(Proposal.price_amount).is_(None), col(Proposal.price_amount), *nearest, *NEWEST]
+    if sort == "reputation":  # the better mean first, then the more evaluations; none last
+        rated = standings()
+        mean = rated.c.hundredths
+        return [mean.is_(None), mean.desc(), rated.c.count.desc(), *nearest, *NEWEST]
     return [*nearest, *NEWEST]  # relevance: the title matches are a query of their own
+
+
+def _with_standings(statement: Any, sort: str) -> Any:
+    """``statement`` with the authors' reputation (:func:`standings`) beside each row when ``sort``
+    orders by it."""
+    if sort != "reputation":
+        return statement
+    rated = standings()
+    return statement.outerjoin(rated, rated.c.uri == col(Proposal.author_uri))
 
 
 def matching(conditions: Sequence[ColumnElement[bool]], columns: Sequence[Any]) -> Any:
@@ -362,11 +384,14 @@ def count_statement(shape: Shape, words: Words, streamed: str) -> Any:
 
 
 @lru_cache(maxsize=256)
-def exact_statement(shape: Shape, words: Words, titled: bool, centred: bool) -> Any:
+def exact_statement(shape: Shape, words: Words, titled: bool, centred: bool, sort: str) -> Any:
     """Every match (a bounded count found them few) with what orders them: the id, whether the title
-    matches (``titled``), the planar distance (``centred``), the date and the price."""
+    matches (``titled``), the planar distance (``centred``), the date, the price, and when ``sort`` is by
+    reputation the author's rounded mean in hundredths and count (:func:`standings`)."""
     backend = backend_named(shape.dialect)
-    return matching(
+    rated = standings()
+    by_reputation = sort == "reputation"
+    statement = matching(
         where(shape, words),
         [
             col(Proposal.id),
@@ -374,8 +399,11 @@ def exact_statement(shape: Shape, words: Words, titled: bool, centred: bool) -> 
             planar() if centred else null(),
             col(Proposal.published_at),
             col(Proposal.price_amount),
+            rated.c.hundredths if by_reputation else null(),
+            rated.c.count if by_reputation else null(),
         ],
     )
+    return _with_standings(statement, sort)
 
 
 @lru_cache(maxsize=256)
@@ -383,7 +411,7 @@ def page_statement(shape: Shape, words: Words, sort: str, centred: bool) -> Any:
     """One page of the proposals of ``shape`` matching ``words``, read as shown (as :func:`load` reads
     them): no second round trip for their rows."""
     return (
-        matching(where(shape, words), [Proposal])
+        _with_standings(matching(where(shape, words), [Proposal]), sort)
         .order_by(*sql_order(sort, centred))
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))

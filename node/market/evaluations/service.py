@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, bindparam, func
+from sqlalchemy import BindParameter, Subquery, and_, bindparam, func, union_all
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -79,6 +80,7 @@ __all__ = [
     "reveal",
     "reveal_date",
     "reveal_due_evaluations",
+    "standings",
     "submit",
     "visible_to",
 ]
@@ -529,3 +531,35 @@ def reputations_of(actor_uris: Iterable[str], *, session: Session) -> dict[str, 
                 if uri in scores:
                     scores[uri].append(_score(row))
     return {uri: aggregate(found) for uri, found in scores.items()}
+
+
+@functools.cache
+def standings() -> Subquery:
+    """Per person with a published evaluation, what the reputation :func:`reputations_of` gives them adds
+    up to, as rows the database can join and sort by (the search filters and orders by reputation this
+    way): ``uri``, ``count`` (of the scores counted) and ``hundredths``, the mean as
+    :func:`~node.market.evaluations.reputation.aggregate` rounds it (half up to two decimals) times 100.
+    The same scores count: published, overall from 1 to 5, for the person evaluated and for the member
+    who carried the service out when another one. Computed on integers, ``(200 × sum + count) div
+    (2 × count)`` (= ⌊100 × mean + ½⌋), so both databases give exactly the rounded mean."""
+    counted = and_(
+        col(Evaluation.state) == EvaluationState.PUBLISHED.value, col(Evaluation.overall).between(1, 5)
+    )
+    evaluated: Any = select_columns(
+        col(Evaluation.evaluated_uri).label("uri"), col(Evaluation.overall)
+    ).where(counted)
+    performers: Any = select_columns(
+        col(Evaluation.performer_uri).label("uri"), col(Evaluation.overall)
+    ).where(
+        counted,
+        col(Evaluation.performer_uri).is_not(None),
+        col(Evaluation.performer_uri) != col(Evaluation.evaluated_uri),
+    )
+    scores = union_all(evaluated, performers).subquery("scores")
+    count = func.count()
+    hundredths = (200 * func.sum(scores.c.overall) + count) // (2 * count)
+    return (
+        select_columns(scores.c.uri, count.label("count"), hundredths.label("hundredths"))
+        .group_by(scores.c.uri)
+        .subquery("standings")
+    )
