@@ -179,8 +179,9 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def migrate(engine: Engine) -> tuple[str | None, str | None]:
-    """Upgrade the database to the head revision; returns (before, after)."""
+def migrate(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Upgrade the database to ``revision`` (the head unless a test of a migration asks for an earlier
+    one); returns (before, after)."""
     before = current_revision(engine)
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     sqlite = engine.dialect.name == "sqlite"
@@ -194,7 +195,7 @@ def migrate(engine: Engine) -> tuple[str | None, str | None]:
         try:
             with connection.begin():
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                command.upgrade(config, revision)
                 if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
                     raise RuntimeError("the migration broke a foreign key: rolled back")
         finally:

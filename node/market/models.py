@@ -44,6 +44,8 @@ class Proposal(SQLModel, table=True):
     longitude: float | None = Field(default=None)
     schedule: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # schedule.to_json
     starts_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)  # first occurrence
+    # parts of the days of the week the schedule meets (availability.schedule_mask); NULL: none, to be agreed
+    slots: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     quantity_hours: Decimal | None = Field(default=None, sa_column=Column(Numeric(8, 2), nullable=True))
     price_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 2), nullable=True))
     price_currency: str | None = Field(default=None, max_length=4)  # EUR | HOUR

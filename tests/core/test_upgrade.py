@@ -2,26 +2,30 @@
 of tests/data/upgrade/release-*.json, filled by scripts/upgrade_fixture.py) is migrated to today's head
 on each backend, and everything in it still reads: every row through today's models, and the pages,
 ActivityPub documents and API listings of its people and proposals. Migrations added later are covered
-as they land: the test always goes to whatever head is."""
+as they land: the test always goes to whatever head is. A migration that fills a new column from the
+rows already there is checked on such rows, from the revision before it."""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Boolean, DateTime, Engine, Integer, MetaData, Numeric, func, select, text
+from sqlalchemy import Boolean, DateTime, Engine, Integer, MetaData, Numeric, func, insert, select, text
 from sqlmodel import Session, SQLModel
 from starlette.testclient import TestClient
 
 from node.app import create_app
 from node.core import db
+from node.market.availability import slot
+from node.market.models import Proposal
+from node.market.schedule import TimeWindow, WeeklyRecurrence, to_json
 from node.settings import RegistrationPolicy, load_settings
 from tests.support.databases import DatabaseFactory, backends
 
@@ -140,3 +144,49 @@ def test_a_filled_release_database_upgrades_to_head_and_reads(
         for path in proposals:
             assert client.get(path).status_code == 200, path
             assert client.get(path, headers=AS).json()["type"] == "Proposal"
+
+
+def test_0039_gives_the_existing_proposals_the_mask_of_their_schedule(empty_database: Engine) -> None:
+    """More than a batch of proposals, with a weekly slot, a time window, none, an unreadable one."""
+    engine = empty_database
+    assert db.migrate(engine, "0038") == (None, "0038")
+    tuesday_evenings = WeeklyRecurrence((1,), time(18), time(20), date(2030, 1, 1), date(2030, 3, 1))
+    saturday = TimeWindow(datetime(2030, 1, 5, 16, tzinfo=UTC), datetime(2030, 1, 5, 18, 30, tzinfo=UTC))
+    texts = [json.dumps(to_json(tuesday_evenings)), json.dumps(to_json(saturday)), None, "not json"]
+    count = 1400  # 1,050 with a schedule: more than a batch of 1,000
+    rows = [
+        Proposal(
+            ap_id=f"{BASE_URL}/proposals/{n}",
+            author_uri=f"{BASE_URL}/users/alice",
+            purpose="offer",
+            title="Ménage",
+            schedule=texts[n % len(texts)],
+        ).model_dump(exclude={"id", "slots"})
+        for n in range(count)
+    ]
+    with engine.begin() as connection:
+        connection.execute(insert(Proposal), rows)
+    assert db.migrate(engine, "0039") == ("0038", "0039")
+    with engine.connect() as connection:
+        read = connection.execute(text("SELECT ap_id, slots FROM proposals"))
+        found = {ap_id: mask for ap_id, mask in read}
+    expected = [1 << slot(1, "evening"), (1 << slot(5, "afternoon")) | (1 << slot(5, "evening")), None, None]
+    assert found == {f"{BASE_URL}/proposals/{n}": expected[n % len(texts)] for n in range(count)}
+
+    config = db.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0038")
+    schema = MetaData()
+    schema.reflect(engine, only=["proposals"])
+    assert "slots" not in schema.tables["proposals"].c
+    if engine.dialect.name == "sqlite":  # dropped in place, not by rebuilding the table: 0010's triggers stay
+        with engine.connect() as connection:
+            triggers = connection.execute(
+                text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'proposals'")
+            )
+            assert sorted(triggers.scalars()) == [
+                "proposals_fts_delete",
+                "proposals_fts_insert",
+                "proposals_fts_update",
+            ]

@@ -71,10 +71,7 @@ def test_no_schedule_or_a_broken_one_does_not_fit() -> None:
 
 def test_engine_and_map_filter_by_availability(session: Session, settings: Settings) -> None:
     for title, schedule in (("Ménage du mardi", TUESDAY_MORNING), ("Ménage du samedi", SATURDAY)):
-        row = indexed(session, settings, title)
-        row.schedule = stored(schedule)
-        session.add(row)
-    session.commit()
+        indexed(session, settings, title, schedule=schedule)
     indexed(session, settings, "Ménage à convenir")
 
     def found(**params: str) -> list[str]:

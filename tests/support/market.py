@@ -19,6 +19,7 @@ from node.activitypub.actors import local
 from node.core import db
 from node.core.timeutil import isoformat, utcnow
 from node.market import schedule as sched
+from node.market.availability import schedule_mask
 from node.market.models import Proposal
 from node.settings import Settings
 from tests.support.accounts import make_user
@@ -75,6 +76,7 @@ def make_proposal(
         origin = addressing.domain_of(author_uri)
     schedule = schedule or window()
     first = sched.first_window(schedule)
+    stored = json.dumps(sched.to_json(schedule))
     row = Proposal(
         ap_id=ap_id,
         origin=origin,
@@ -90,7 +92,8 @@ def make_proposal(
         departement="93",
         latitude=48.86,
         longitude=2.44,
-        schedule=json.dumps(sched.to_json(schedule)),
+        schedule=stored,
+        slots=schedule_mask(stored),
         starts_at=first.start if first else None,
         quantity_hours=hours,
         price_amount=amount,

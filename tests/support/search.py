@@ -16,6 +16,7 @@ from node.core.timeutil import utcnow
 from node.market.models import Proposal
 from node.market.money import Price
 from node.market.proposals.columns import commune_columns, content_columns
+from node.market.schedule import Schedule
 from node.places.gazetteer import default_gazetteer
 from node.search import engine
 from node.search.filters import parse_search
@@ -39,8 +40,10 @@ def indexed(
     starts: datetime | None = None,
     price: Decimal | None = None,
     author_uri: str | None = None,
+    schedule: Schedule | None = None,
 ) -> Proposal:
-    """One open proposal, stored and indexed (committed)."""
+    """One open proposal, stored and indexed (committed); ``starts`` overrides the first occurrence of
+    ``schedule``."""
     commune = default_gazetteer().by_insee(insee)
     assert commune is not None, insee
     values = content_columns(
@@ -48,7 +51,7 @@ def indexed(
         description=description,
         category=category,
         place=commune_columns(commune),
-        schedule=None,
+        schedule=schedule,
         quantity=None,
         price=Price(price, "EUR", "per_hour") if price is not None else None,
         currency="EUR" if price is not None else None,
@@ -66,7 +69,8 @@ def indexed(
         published_at=published or utcnow(),
         **values,
     )
-    row.starts_at = starts
+    if starts is not None:
+        row.starts_at = starts
     session.add(row)
     session.commit()
     return row

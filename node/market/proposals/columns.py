@@ -11,6 +11,7 @@ from typing import Any
 
 from node.core.textsearch import terms
 from node.market import schedule as sched
+from node.market.availability import schedule_mask
 from node.market.money import Price
 from node.market.proposals.records import search_text_for
 from node.places.gazetteer import Commune
@@ -50,7 +51,8 @@ def content_columns(
     author_name: str = "",
 ) -> dict[str, Any]:
     """The columns of a proposal's content (``place`` from :func:`commune_columns` or as received),
-    with what full-text search indexes (the author's name among it)."""
+    with what full-text search indexes (the author's name among it) and the parts of the days of the
+    week its schedule meets (``slots``, what the availability filter reads)."""
     search_text = search_text_for(
         title,
         description,
@@ -60,12 +62,14 @@ def content_columns(
         author_name=author_name,
     )
     first = sched.first_window(schedule) if schedule is not None else None
+    stored = json.dumps(sched.to_json(schedule)) if schedule is not None else None
     return {
         "title": title,
         "description": description,
         "category": category,
         **place,
-        "schedule": json.dumps(sched.to_json(schedule)) if schedule is not None else None,
+        "schedule": stored,
+        "slots": schedule_mask(stored),
         "starts_at": first.start.astimezone(UTC) if first is not None else None,
         "quantity_hours": quantity,
         "price_amount": price.amount if price is not None else None,

@@ -38,6 +38,7 @@ from node.catalog.categories import UnknownCategory, by_slug, in_group
 from node.core.prepared import Prepared
 from node.market.lifecycles import EvaluationState
 from node.market.models import Agreement, Evaluation, Proposal
+from node.search.availability import bits
 from node.search.matching.models import (
     NEAR_INDEX,
     MatchCursor,
@@ -69,10 +70,6 @@ def _cursor_name(settings: Settings) -> str:
     return f"profiles:{settings.match_radius_km}"
 
 
-def _bits(days: frozenset[int] | None) -> int | None:
-    return None if days is None else sum(1 << d for d in days)
-
-
 def _version(row: MatchProfile) -> int:
     """A digest of what scoring reads of a row besides its place and radius (a signed 64-bit integer)."""
     mean = None if row.reputation_mean is None else round(Decimal(row.reputation_mean), 2)
@@ -93,7 +90,7 @@ def _row(person: Person, now: datetime) -> MatchProfile:
         lat=supply.lat,
         lon=supply.lon,
         radius_km=supply.radius_km,
-        slots=_bits(supply.slots),
+        slots=bits(supply.slots),
         reputation_mean=supply.reputation_mean,
         reputation_count=supply.reputation_count,
         price_amount=supply.price.amount if supply.price else None,
