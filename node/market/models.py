@@ -1,5 +1,5 @@
 """Tables of the marketplace: proposals (offers and demands), bids, agreements with their timeline and
-private contact details, evaluations, and notifications.
+private contact details, evaluations and what they add up to per person, and notifications.
 
 Local and remote objects share the tables: ``ap_id`` is the ActivityPub id (ours or another node's),
 ``origin`` the domain that owns the object ('' for this node). Money and hours are exact decimals.
@@ -224,6 +224,20 @@ class Evaluation(SQLModel, table=True):
     state: str = Field(default="submitted", max_length=16, index=True)
     submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Standing(SQLModel, table=True):
+    """What the published evaluations of one person add up to, kept beside them so that a search filters
+    and orders by reputation through an index (:mod:`node.market.evaluations.standings`, which restates a
+    person's row in the transaction where one of their evaluations is published or hidden): how many
+    scores count, their sum, and the mean rounded half up to two decimals, in hundredths."""
+
+    __tablename__ = "standings"
+
+    uri: str = Field(sa_column=Column(String(URI), primary_key=True))
+    count: int = Field()
+    total: int = Field()
+    hundredths: int = Field(index=True)
 
 
 class Notification(SQLModel, table=True):

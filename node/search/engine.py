@@ -1,12 +1,13 @@
 """Searching proposals, local and federated, in one index: full text (:mod:`node.search.backends`), then
 the filters, a distance around a commune, the ranking, the count and one page of 20.
 
-The database counts the matches and finds the page (:func:`_in_database`), a minimum reputation and the
-order by reputation included; with an availability, or a radius whose box holds few proposals, it returns
-the candidates that match the text and the other filters inside the box, and the exact great-circle
-distance, the schedule, the order and the page are worked out here, the same way on every database. Relevance has two ranks —
-the title alone matches the whole query, or only the whole text does — so that, within a rank, nearer
-comes first and then newer: relevance, then distance, then freshness.
+The database counts the matches and finds the page (:func:`_in_database`), every filter included (a
+minimum reputation from the authors' standings, an availability from the proposals' parts of days); with
+a radius whose box holds few proposals, it returns the candidates that match inside the box, and the
+exact great-circle distance, the order and the page are worked out here, the same way on every
+database.
+Relevance has two ranks — the title alone matches the whole query, or only the whole text does — so
+that, within a rank, nearer comes first and then newer: relevance, then distance, then freshness.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from node.market.evaluations.service import reputations_of
 from node.market.models import Proposal
 from node.market.proposals.records import DOMAIN_BLOCKS
 from node.places.gazetteer import Commune, bounding_box, default_gazetteer, great_circle_km
-from node.search import availability, nearest
+from node.search import nearest
 from node.search import query as text_query
 from node.search.backends import Checker, TextBackend, backend_for, backend_named
 from node.search.filters import SearchFilters
@@ -197,9 +198,8 @@ def _candidates(
         if shape.box and (checker := backend.checker(parsed, session=session)) is not None:
             box = (values["south"], values["north"], values["west"], values["east"])
             checker = checker if (small_box(*box, session=session) if small is None else small) else None
-    when = filters.weekday is not None or filters.time_of_day is not None
     statement = candidates_statement(
-        shape, bool(parsed) and checker is None, when, bool(after_id), checker is not None, authors, prices
+        shape, bool(parsed) and checker is None, bool(after_id), checker is not None, authors, prices
     )
     values |= {"after_id": after_id, "candidates": MAX_CANDIDATES}
     found: list[_Candidate] = []
@@ -207,11 +207,9 @@ def _candidates(
         tuple[float | None, float | None], float | None
     ] = {}  # positions repeat: communes' centres
     radius = filters.radius_km
-    for rank, (row_id, author, in_title, lat, lon, price, schedule, *terms) in enumerate(
+    for rank, (row_id, author, in_title, lat, lon, price, *terms) in enumerate(
         run(session, statement, values).all()
     ):
-        if when and not availability.fits(schedule, filters.weekday, filters.time_of_day):
-            continue
         if checker is not None:
             matched, in_title = checker(row_id, *terms)
             if not matched:
@@ -319,7 +317,7 @@ def _exact_page(
 def _in_database(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
 ) -> Results:
-    """The search when the database can do all of it (no availability, no radius whose
+    """The search when the database can do all of it (no radius whose
     box holds few proposals: the radius is then checked by the database, :func:`_wide`): count (up to
     :data:`COUNT_CAP`), order and page. With words and the relevance order, the proposals whose title
     matches come first: they are a page of their own query, then the others follow; each part is ordered
@@ -357,6 +355,7 @@ def _in_database(
         ids = _exact_page(shape, words(False), values, filters.sort, titled, offset, wanted, session=session)
         return _results(ids, centre, total, page, pages, exact, session=session)
     # from here, more matches than the cap: dense enough to walk an index and stop at the page
+    shape = replace(shape, dense=True)
     closest = None
     by_distance = filters.sort == "distance" or (filters.sort == "relevance" and backend is None)
     if centred and by_distance:
@@ -497,19 +496,15 @@ def _wide(radius_km: int, centre: Commune | None, *, session: Session) -> bool:
 
 def search(filters: SearchFilters, *, session: Session, now: datetime, home: str | None = None) -> Results:
     """One page of the proposals matching ``filters`` in the asked order, with their count; ``home``
-    (an INSEE code, the person's commune) is the centre when the filters name none. Without an
-    availability, and without a radius whose box holds few proposals (:func:`_wide`), the database orders
-    and counts; otherwise the candidates (inside the radius's bounding box) are filtered by great-circle
-    distance and schedule here, then ordered the same way."""
+    (an INSEE code, the person's commune) is the centre when the filters name none. Without a radius
+    whose box holds few proposals (:func:`_wide`), the database orders and counts; otherwise the
+    candidates (inside the radius's bounding box) are filtered by great-circle distance here, then
+    ordered the same way."""
     centre = centre_of(filters, home)
-    in_python = (filters.weekday, filters.time_of_day)
-    small = None  # whether the radius's box holds few proposals, once counted
-    if all(v is None for v in in_python):
-        if filters.radius_km is None or _wide(filters.radius_km, centre, session=session):
-            return _in_database(filters, centre, now, session=session)
-        small = True
+    if filters.radius_km is None or _wide(filters.radius_km, centre, session=session):
+        return _in_database(filters, centre, now, session=session)
     candidates = _candidates(
-        filters, centre, now, session=session, prices=filters.sort == "price", small=small
+        filters, centre, now, session=session, prices=filters.sort == "price", small=True
     )
     reputations: dict[str, Reputation] = {}
     if filters.sort == "reputation" and candidates:

@@ -5,8 +5,8 @@ Public positions stay coarse, as the CNIL asks of any position of a person: a po
 commune taken from the gazetteer and rounded to 0.01° (about a kilometre), never the coordinates a
 proposal carries (another node may send finer ones), never an address. A proposal whose commune the
 gazetteer does not know is left off the local map (it still counts in its département). Counts come
-from a ``GROUP BY`` in the database (a minimum reputation among its conditions); a radius is checked on
-the commune's centre.
+from a ``GROUP BY`` in the database (a minimum reputation and an availability among its conditions); a
+radius is checked on the commune's centre.
 
 No outline data is shipped: a département's outline is the convex hull of its communes' centres, a
 rough shape that needs no tile server and no download, good enough to locate and shade.
@@ -21,14 +21,13 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, null
+from sqlalchemy import and_, func
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
 from node.accounts.models import User
 from node.market.models import Proposal
 from node.places.gazetteer import Commune, default_gazetteer, great_circle_km
-from node.search import availability
 from node.search.engine import centre_of, matching_conditions
 from node.search.filters import SearchFilters
 
@@ -97,35 +96,25 @@ def _rounded(value: float, decimals: int = COORDINATE_DECIMALS) -> float:
 def _groups(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
 ) -> list[tuple[str | None, str, str, str | None, int]]:
-    """(commune, département, purpose, category, count) of the matches (grouped by
-    schedule too when an availability is asked, so that each schedule is checked)."""
+    """(commune, département, purpose, category, count) of the matches."""
     conditions, _, values = matching_conditions(filters, centre, now, session=session)
-    when = filters.weekday is not None or filters.time_of_day is not None
     keys: list[Any] = [
         col(Proposal.commune_insee),
         col(Proposal.departement),
         col(Proposal.purpose),
         col(Proposal.category),
     ]
-    schedule = col(Proposal.schedule) if when else None
-    grouped = [*keys, *(c for c in (schedule,) if c is not None)]
     statement = (
-        select_columns(
-            *keys,
-            schedule if schedule is not None else null(),
-            func.count(),
-        )
+        select_columns(*keys, func.count())
         .select_from(Proposal)
         .outerjoin(User, col(User.id) == col(Proposal.local_author_id))
         .where(and_(*conditions))
-        .group_by(*grouped)
+        .group_by(*keys)
     )
-    rows: list[tuple[str | None, str, str, str | None, int]] = []
-    for insee, dep, purpose, category, stored, n in session.execute(statement, values).all():
-        if when and not availability.fits(stored, filters.weekday, filters.time_of_day):
-            continue
-        rows.append((insee, dep or "", purpose, category, int(n)))
-    return rows
+    return [
+        (insee, dep or "", purpose, category, int(n))
+        for insee, dep, purpose, category, n in session.execute(statement, values).all()
+    ]
 
 
 def _within(commune: Commune | None, centre: Commune | None, radius_km: int | None) -> bool:

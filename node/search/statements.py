@@ -22,9 +22,9 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from node.accounts.models import User
-from node.market.evaluations.service import standings
+from node.market.availability import mask
 from node.market.lifecycles import ProposalState
-from node.market.models import Proposal
+from node.market.models import Proposal, Standing
 from node.market.proposals.records import Origin, blocked_origins, proposal_conditions
 from node.places.gazetteer import EARTH_RADIUS_KM, Commune, bounding_box, great_circle_km
 from node.search.backends import TextBackend, backend_named
@@ -80,6 +80,10 @@ class Shape:
     blocked: bool = False
     circle: bool = False  # the radius checked by the database (great-circle distance), not only its box
     reputation: bool = False  # a minimum reputation of the author
+    slots: bool = False  # an availability: parts of days of the week (``proposals.slots``)
+    # more matches than a count's cap: on SQLite the reputable authors' index is not read (it would read
+    # every proposal of theirs and sort them), the index of the order is walked and each row checked
+    dense: bool = False
 
 
 def prepare(
@@ -125,7 +129,9 @@ def prepare(
         for name in ("price_min", "price_max"):
             if (price := getattr(filters, name)) is not None:
                 values[name], shape[name] = price, True
-    if filters.min_reputation is not None:  # the rounded mean in hundredths (:func:`standings`)
+    if (slots := mask(filters.weekday, filters.time_of_day)) is not None:
+        values["slots"], shape["slots"] = slots, True
+    if filters.min_reputation is not None:  # the rounded mean in hundredths (``standings``)
         values["reputation"] = math.ceil(filters.min_reputation * 100)
         shape["reputation"] = True
     blocked = blocked_origins(session=session, blocks=blocks)
@@ -180,10 +186,15 @@ def base(shape: Shape) -> tuple[ColumnElement[bool], ...]:
         conditions.append(col(Proposal.price_amount) >= bindparam("price_min"))
     if shape.price_max:
         conditions.append(col(Proposal.price_amount) <= bindparam("price_max"))
+    if shape.slots:  # a schedule meeting one of the parts of days asked for (none without a schedule)
+        conditions.append(col(Proposal.slots).op("&")(bindparam("slots", type_=Integer)) != 0)
     if shape.reputation:
-        rated = standings()
-        reputable = select_columns(rated.c.uri).where(rated.c.hundredths >= bindparam("reputation"))
-        conditions.append(col(Proposal.author_uri).in_(reputable))
+        minimum: Any = bindparam("reputation")
+        reputable = select_columns(col(Standing.uri)).where(col(Standing.hundredths) >= minimum)
+        author: Any = col(Proposal.author_uri)
+        if shape.dense and shape.dialect == "sqlite":
+            author = author + ""  # an expression: SQLite reads no index for it
+        conditions.append(author.in_(reputable))
     return tuple(conditions)
 
 
@@ -280,11 +291,11 @@ TERMS = (col(Proposal.title_terms), col(Proposal.search_terms))
 
 @lru_cache(maxsize=256)
 def candidates_statement(
-    shape: Shape, words: bool, when: bool, after: bool, terms: bool, authors: bool, prices: bool
+    shape: Shape, words: bool, after: bool, terms: bool, authors: bool, prices: bool
 ) -> Any:
     """The candidates' rows, newest first; ``words``: matching the words, ``terms``: with their stored terms
-    (for a :meth:`TextBackend.checker`); the schedule (``when``), author and price only when asked for
-    (a radius reads hundreds of rows: each column read and converted costs)."""
+    (for a :meth:`TextBackend.checker`); the author and price only when asked for (a radius reads hundreds
+    of rows: each column read and converted costs)."""
     backend = backend_named(shape.dialect)
     boxed = shape.box  # the box's index narrows the rows first
     title_match: ColumnElement[bool] = words_of(backend, ("title", False, boxed))[0] if words else false()
@@ -298,7 +309,6 @@ def candidates_statement(
         col(Proposal.latitude),
         col(Proposal.longitude),
         col(Proposal.price_amount) if prices else null(),
-        col(Proposal.schedule) if when else null(),
         *(TERMS if terms else ()),
     ]
     return matching(conditions, columns).order_by(*NEWEST).limit(bindparam("candidates", type_=Integer))
@@ -340,19 +350,17 @@ def sql_order(sort: str, centred: bool) -> list[Any]:
     if sort == "price":
         return [col(Proposal.price_amount).is_(None), col(Proposal.price_amount), *nearest, *NEWEST]
     if sort == "reputation":  # the better mean first, then the more evaluations; none last
-        rated = standings()
-        mean = rated.c.hundredths
-        return [mean.is_(None), mean.desc(), rated.c.count.desc(), *nearest, *NEWEST]
+        mean = col(Standing.hundredths)
+        return [mean.is_(None), mean.desc(), col(Standing.count).desc(), *nearest, *NEWEST]
     return [*nearest, *NEWEST]  # relevance: the title matches are a query of their own
 
 
 def _with_standings(statement: Any, sort: str) -> Any:
-    """``statement`` with the authors' reputation (:func:`standings`) beside each row when ``sort``
-    orders by it."""
+    """``statement`` with the authors' standing (:class:`~node.market.models.Standing`) beside each row
+    when ``sort`` orders by reputation."""
     if sort != "reputation":
         return statement
-    rated = standings()
-    return statement.outerjoin(rated, rated.c.uri == col(Proposal.author_uri))
+    return statement.outerjoin(Standing, col(Standing.uri) == col(Proposal.author_uri))
 
 
 def matching(conditions: Sequence[ColumnElement[bool]], columns: Sequence[Any]) -> Any:
@@ -387,9 +395,8 @@ def count_statement(shape: Shape, words: Words, streamed: str) -> Any:
 def exact_statement(shape: Shape, words: Words, titled: bool, centred: bool, sort: str) -> Any:
     """Every match (a bounded count found them few) with what orders them: the id, whether the title
     matches (``titled``), the planar distance (``centred``), the date, the price, and when ``sort`` is by
-    reputation the author's rounded mean in hundredths and count (:func:`standings`)."""
+    reputation the author's rounded mean in hundredths and count (:class:`~node.market.models.Standing`)."""
     backend = backend_named(shape.dialect)
-    rated = standings()
     by_reputation = sort == "reputation"
     statement = matching(
         where(shape, words),
@@ -399,8 +406,8 @@ def exact_statement(shape: Shape, words: Words, titled: bool, centred: bool, sor
             planar() if centred else null(),
             col(Proposal.published_at),
             col(Proposal.price_amount),
-            rated.c.hundredths if by_reputation else null(),
-            rated.c.count if by_reputation else null(),
+            col(Standing.hundredths) if by_reputation else null(),
+            col(Standing.count) if by_reputation else null(),
         ],
     )
     return _with_standings(statement, sort)

@@ -31,7 +31,7 @@ from node.settings import Settings
 from tests.support import jsonld
 from tests.support.accounts import make_user
 from tests.support.delivery import add_remote_actor
-from tests.support.evaluations import completed_pair, submit
+from tests.support.evaluations import completed_pair, standings_agree, submit
 from tests.support.market import make_proposal
 from tests.support.smtp import mail_server
 
@@ -67,8 +67,10 @@ def test_a_reported_evaluation_is_hidden_from_the_reputation(settings: Settings,
         unfair = evaluations.evaluation_by(agreement.ap_id, uri(settings, alice), session=session)
         assert unfair is not None and unfair.state == "published"
         assert evaluations.count_published_of(uri(settings, bob), session=session) == 1
+    assert standings_agree(engine) == {uri(settings, bob): (1, 100), uri(settings, alice): (1, 500)}
     report_id = report(settings, engine, bob, unfair.ap_id)
     decide(settings, engine, moderator, report_id, "hide", unfair.ap_id)
+    assert standings_agree(engine) == {uri(settings, alice): (1, 500)}
     with db.session_scope(engine) as session:
         assert evaluations.count_published_of(uri(settings, bob), session=session) == 0
         assert evaluations.published_here(unfair.ap_id, session=session) is None

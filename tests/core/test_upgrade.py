@@ -24,7 +24,8 @@ from starlette.testclient import TestClient
 from node.app import create_app
 from node.core import db
 from node.market.availability import slot
-from node.market.models import Proposal
+from node.market.evaluations.service import reputations_of
+from node.market.models import Proposal, Standing
 from node.market.schedule import TimeWindow, WeeklyRecurrence, to_json
 from node.settings import RegistrationPolicy, load_settings
 from tests.support.databases import DatabaseFactory, backends
@@ -118,6 +119,14 @@ def test_a_filled_release_database_upgrades_to_head_and_reads(
             )
         for mapper in SQLModel._sa_registry.mappers:  # noqa: SLF001 - every table model there is
             session.exec(select(mapper.class_)).all()  # type: ignore[call-overload]
+
+    # What the release's evaluations add up to per person (the standings the migration fills).
+    with Session(engine) as session:
+        evaluated = {row["evaluated_uri"] for row in fixture["tables"]["evaluations"]}
+        reputations = reputations_of(evaluated, session=session)
+        kept = {row.uri: (row.count, row.hundredths) for row in session.execute(select(Standing)).scalars()}
+        expected = {u: (r.count, int(r.mean * 100)) for u, r in reputations.items() if r.mean is not None}
+        assert kept == expected and kept
 
     # What people and other servers read from it.
     settings = load_settings(

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from node.core import db
 from node.core.timeutil import utcnow
+from node.market.evaluations import standings
 from node.market.models import Evaluation, Proposal
 from node.search import engine as search_engine
 from node.search.filters import parse_search
@@ -40,6 +41,7 @@ def evaluate(session: Session, uri: str, *scores: int) -> None:
                 published_at=utcnow(),
             )
         )
+    standings.restate([uri], session=session)  # as the services do when they publish one
     session.commit()
 
 

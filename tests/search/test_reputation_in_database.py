@@ -11,11 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from node.core.timeutil import utcnow
-from node.market.evaluations.service import reputations_of, standings
-from node.market.models import Evaluation, Proposal
+from node.market.evaluations import standings
+from node.market.evaluations.reputation import Reputation
+from node.market.evaluations.service import reputations_of
+from node.market.models import Evaluation, Proposal, Standing
 from node.search import engine
 from node.search.filters import parse_search
 from node.settings import Settings
@@ -80,13 +82,13 @@ def corpus(session: Session, settings: Settings) -> None:
             _evaluation(AUTHORS[9], 6),
         ]
     )
+    standings.restate([*AUTHORS, GROUP], session=session)  # stored here without the services
     session.commit()
 
 
 @pytest.mark.usefixtures("corpus")
 def test_the_standings_are_the_reputations(session: Session) -> None:
-    rated = standings()
-    found = {row.uri: (row.hundredths, row.count) for row in session.execute(select(rated)).all()}
+    found = {row.uri: (row.hundredths, row.count) for row in session.exec(select(Standing)).all()}
     reputations = reputations_of([*AUTHORS, GROUP], session=session)
     expected = {uri: (int(r.mean * 100), r.count) for uri, r in reputations.items() if r.mean is not None}
     assert found == expected
@@ -94,12 +96,13 @@ def test_the_standings_are_the_reputations(session: Session) -> None:
     assert AUTHORS[8] not in found and AUTHORS[9] not in found
 
 
-def _reference(session: Session, params: dict[str, str]) -> tuple[list[int], dict[str, Any]]:
+def _reference(session: Session, params: dict[str, str]) -> tuple[list[int], dict[int, Reputation]]:
     """Every match of ``params`` without its reputation, newest first, and each author's reputation."""
     plain = {k: v for k, v in params.items() if k not in ("min_reputation", "sort")}
     ids = every_page(session, {**plain, "sort": "date"})[0]
-    rows = {row.id: row for row in session.exec(select(Proposal).where(Proposal.id.in_(ids))).all()}  # type: ignore[union-attr]
-    return ids, {i: reputations_of([rows[i].author_uri], session=session)[rows[i].author_uri] for i in ids}
+    rows = {row.id or 0: row for row in session.exec(select(Proposal).where(col(Proposal.id).in_(ids))).all()}
+    reputations = reputations_of([row.author_uri for row in rows.values()], session=session)
+    return ids, {i: reputations[rows[i].author_uri] for i in ids}
 
 
 SEARCHES: list[dict[str, str]] = [
@@ -162,10 +165,10 @@ def test_the_order_by_reputation_is_the_better_mean_then_the_more_evaluations(
 def test_a_saved_search_with_a_minimum_reputation_is_told_of_reputable_authors_only(
     session: Session, settings: Settings
 ) -> None:
-    last = max(session.exec(select(Proposal.id)).all() or [0])
+    last = max(i or 0 for i in session.exec(select(Proposal.id)).all())
     good = indexed(session, settings, "Ménage du soir", author_uri=AUTHORS[0], origin="b.example")
     indexed(session, settings, "Ménage du matin", author_uri=AUTHORS[6], origin="b.example")
     indexed(session, settings, "Ménage de nuit", author_uri=AUTHORS[9], origin="b.example")
     filters, _ = parse_search({"q": "ménage", "min_reputation": "4"})
-    newer = engine.newer_matches(filters, session=session, now=utcnow(), after_id=last or 0)
+    newer = engine.newer_matches(filters, session=session, now=utcnow(), after_id=last)
     assert [row.id for row in newer] == [good.id]

@@ -17,7 +17,7 @@ from node.core import db
 from node.core.timeutil import utcnow
 from node.market.evaluations import service as evaluations
 from node.market.evaluations.service import EvaluationInput
-from node.market.models import Agreement, Evaluation
+from node.market.models import Agreement, Evaluation, Standing
 from node.settings import Settings
 from tests.support.accounts import make_user
 
@@ -99,3 +99,16 @@ def completed_pair(engine: Engine, settings: Settings) -> tuple[User, User, Agre
         requester_id=alice.id,
     )
     return alice, bob, agreement
+
+
+def standings_agree(engine: Engine) -> dict[str, tuple[int, int]]:
+    """Check that the table ``standings`` holds what the evaluations add up to for every person they name
+    (the reputation :func:`reputations_of` computes from them); its rows as ``{uri: (count, hundredths)}``."""
+    with Session(engine) as session:
+        rows = session.exec(select(Evaluation)).all()
+        people = {uri for row in rows for uri in (row.evaluated_uri, row.performer_uri) if uri}
+        reputations = evaluations.reputations_of(people, session=session)
+        kept = {row.uri: (row.count, row.hundredths) for row in session.exec(select(Standing)).all()}
+    expected = {u: (r.count, int(r.mean * 100)) for u, r in reputations.items() if r.mean is not None}
+    assert kept == expected
+    return kept

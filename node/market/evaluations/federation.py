@@ -35,6 +35,7 @@ from node.market import vocab
 from node.market.agreements import documents as agreement_documents
 from node.market.agreements.sync import find_agreement
 from node.market.evaluations import service as evaluations
+from node.market.evaluations import standings
 from node.market.lifecycles import EVALUATION_LIFECYCLE, AgreementState, EvaluationState, evaluation_open
 from node.market.models import Agreement, Evaluation
 
@@ -173,6 +174,8 @@ def on_review(ctx: ProcessingContext, activity: Activity) -> Outcome:
     )
     session.add(row)
     session.flush()
+    if public:
+        standings.restate(evaluations.counted_for([row]), session=session)
     if agreement is not None:
         if not public:
             evaluations.notify_received(agreement, doc.role, doc.attributed_to, session=session)
@@ -193,7 +196,7 @@ def _again(ctx: ProcessingContext, existing: Evaluation, doc: vocab.EvaluationDo
     existing.state = EVALUATION_LIFECYCLE.check(EvaluationState.SUBMITTED, EvaluationState.PUBLISHED).value
     existing.published_at = utcnow()
     ctx.session.add(existing)
-    ctx.session.flush()
+    standings.restate(evaluations.counted_for([existing]), session=ctx.session)
     agreement = find_agreement(existing.agreement_ap_id, session=ctx.session)
     revealed = evaluations.reveal(
         ctx.settings,

@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Subquery, and_, bindparam, func, union_all
-from sqlalchemy import select as select_columns
+from sqlalchemy import BindParameter, bindparam, func
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -40,6 +39,7 @@ from node.core.text import plain_text
 from node.core.timeutil import UTCDateTime, utcnow
 from node.market import notifications, vocab
 from node.market.agreements import sync as agreement_sync
+from node.market.evaluations import standings
 from node.market.evaluations.reputation import (
     COMMENT_MAX,
     CRITERIA,
@@ -67,6 +67,7 @@ __all__ = [
     "agreement_for_party",
     "agreement_ref",
     "count_published_of",
+    "counted_for",
     "criteria_of",
     "evaluation_document",
     "find_agreement",
@@ -80,7 +81,6 @@ __all__ = [
     "reveal",
     "reveal_date",
     "reveal_due_evaluations",
-    "standings",
     "submit",
     "visible_to",
 ]
@@ -261,7 +261,14 @@ def hide(row: Evaluation, *, session: Session) -> Evaluation:
     if row.state != EvaluationState.HIDDEN.value:
         row.state = EVALUATION_LIFECYCLE.check(EvaluationState(row.state), EvaluationState.HIDDEN).value
         session.add(row)
+        standings.restate(counted_for([row]), session=session)
     return row
+
+
+def counted_for(rows: Iterable[Evaluation]) -> list[str]:
+    """The people evaluations count for: the person evaluated, and the member who carried out a group's
+    service (their standings are restated when one is published or hidden)."""
+    return [uri for row in rows for uri in (row.evaluated_uri, row.performer_uri) if uri]
 
 
 def by_ap_id(ap_id: str, *, session: Session) -> Evaluation | None:
@@ -319,7 +326,7 @@ def reveal(
         session.add(row)
         if row.origin == "":
             _publish_publicly(settings, row, now, session=session)
-    session.flush()
+    standings.restate(counted_for(hidden), session=session)
     if agreement is not None:
         notify_published(agreement, session=session)
     log.info("revealed %d evaluation(s) of %s", len(hidden), agreement_ap_id)
@@ -531,35 +538,3 @@ def reputations_of(actor_uris: Iterable[str], *, session: Session) -> dict[str, 
                 if uri in scores:
                     scores[uri].append(_score(row))
     return {uri: aggregate(found) for uri, found in scores.items()}
-
-
-@functools.cache
-def standings() -> Subquery:
-    """Per person with a published evaluation, what the reputation :func:`reputations_of` gives them adds
-    up to, as rows the database can join and sort by (the search filters and orders by reputation this
-    way): ``uri``, ``count`` (of the scores counted) and ``hundredths``, the mean as
-    :func:`~node.market.evaluations.reputation.aggregate` rounds it (half up to two decimals) times 100.
-    The same scores count: published, overall from 1 to 5, for the person evaluated and for the member
-    who carried the service out when another one. Computed on integers, ``(200 × sum + count) div
-    (2 × count)`` (= ⌊100 × mean + ½⌋), so both databases give exactly the rounded mean."""
-    counted = and_(
-        col(Evaluation.state) == EvaluationState.PUBLISHED.value, col(Evaluation.overall).between(1, 5)
-    )
-    evaluated: Any = select_columns(
-        col(Evaluation.evaluated_uri).label("uri"), col(Evaluation.overall)
-    ).where(counted)
-    performers: Any = select_columns(
-        col(Evaluation.performer_uri).label("uri"), col(Evaluation.overall)
-    ).where(
-        counted,
-        col(Evaluation.performer_uri).is_not(None),
-        col(Evaluation.performer_uri) != col(Evaluation.evaluated_uri),
-    )
-    scores = union_all(evaluated, performers).subquery("scores")
-    count = func.count()
-    hundredths = (200 * func.sum(scores.c.overall) + count) // (2 * count)
-    return (
-        select_columns(scores.c.uri, count.label("count"), hundredths.label("hundredths"))
-        .group_by(scores.c.uri)
-        .subquery("standings")
-    )

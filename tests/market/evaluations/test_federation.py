@@ -35,7 +35,7 @@ from node.settings import Settings
 from node.worker import inbox_dispatcher
 from tests.support.accounts import make_user
 from tests.support.actors import ActorServer
-from tests.support.evaluations import make_agreement, stored, submit, uri
+from tests.support.evaluations import make_agreement, standings_agree, stored, submit, uri
 
 A = "https://montreuil.example"
 ALICE = A + "/users/alice"
@@ -175,6 +175,7 @@ def test_publication_reveals_the_hidden_copy(
     served = {AGREEMENT: agreement_doc(provider=bob_uri, requester=ALICE)}
     hidden = review_activity(evaluated=bob_uri)
     handle(engine, settings, hidden, served)
+    assert standings_agree(engine) == {}
     review_id = hidden["object"]["id"]
     # 14 days later Alice's node publishes it although Bob never evaluated her.
     assert (
@@ -183,6 +184,7 @@ def test_publication_reveals_the_hidden_copy(
     )
     [row] = stored(engine)
     assert row.state == "published" and row.published_at is not None
+    assert standings_agree(engine) == {bob_uri: (1, 500)}
     with Session(engine) as session:
         notes = session.exec(select(Notification.kind).where(Notification.user_id == bob.id)).all()
     assert sorted(notes) == ["evaluation_published", "evaluation_received"]
@@ -194,6 +196,7 @@ def test_third_node_stores_published_evaluations_only(engine: Engine, settings: 
     assert handle(engine, settings, review_activity(evaluated=bob), served) is Outcome.IGNORED
     assert stored(engine) == []
     assert handle(engine, settings, review_activity(evaluated=bob, public=True), served) is Outcome.DONE
+    assert standings_agree(engine) == {bob: (1, 500)}
     [row] = stored(engine)
     assert row.state == "published" and row.agreement_id is None and row.evaluated_role == "provider"
     with Session(engine) as session:

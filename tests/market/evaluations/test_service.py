@@ -23,7 +23,7 @@ from node.market.jobs import MarketJob
 from node.market.models import Agreement, Notification
 from node.settings import Settings
 from tests.support.accounts import make_user
-from tests.support.evaluations import completed_pair, make_agreement, stored, submit, uri
+from tests.support.evaluations import completed_pair, make_agreement, standings_agree, stored, submit, uri
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 REMOTE_BOB = "https://bagnolet.example/users/bob"
@@ -46,6 +46,7 @@ def test_double_blind_hidden_until_both_are_in(
     alice, bob, agreement = people
     first = submit(engine, settings, alice, agreement, 4, criteria={"punctuality": 5, "quality": 3})
     assert first.state == "submitted" and first.evaluated_role == "provider"
+    assert standings_agree(engine) == {}  # hidden: counts for nobody yet
     assert first.evaluated_uri == uri(settings, bob)
     with Session(engine) as session:
         assert [
@@ -59,6 +60,7 @@ def test_double_blind_hidden_until_both_are_in(
     second = submit(engine, settings, bob, agreement, 5, criteria={"clarity": 4, "payment": 5})
     assert second.evaluated_role == "requester"
     assert {e.state for e in stored(engine)} == {"published"}
+    assert standings_agree(engine) == {uri(settings, bob): (1, 400), uri(settings, alice): (1, 500)}
     with Session(engine) as session:
         assert len(evaluations.visible_to(agreement, uri(settings, bob), session=session)) == 2
         bob_rep = evaluations.reputation_of(uri(settings, bob), session=session)
