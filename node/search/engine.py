@@ -31,6 +31,7 @@ from node.places.gazetteer import Commune, bounding_box, default_gazetteer, grea
 from node.search import nearest
 from node.search import query as text_query
 from node.search.backends import Checker, TextBackend, backend_for, backend_named
+from node.search.by_reputation import reputation_page
 from node.search.filters import SearchFilters
 from node.search.query import TextQuery
 from node.search.statements import (
@@ -416,10 +417,14 @@ def _in_database(
     if closest is not None:
         ids = [(i, False) for i in closest]
     elif backend is None or filters.sort != "relevance":
-        found = walked("all", offset, wanted)
-        if found is None:
-            # ordered by reputation, every match is sorted: the index of dates has nothing to offer
-            found = page_ids(words(filters.sort != "reputation"), offset, wanted)
+        if filters.sort == "reputation":
+            checker = backend.checker(parsed, session=session) if backend is not None else None
+            found = reputation_page(
+                shape, words(False), values, offset, wanted, session=session, checker=checker
+            )
+        else:
+            walk_ids = walked("all", offset, wanted)
+            found = walk_ids if walk_ids is not None else page_ids(words(True), offset, wanted)
         ids = [(i, False) for i in found]
     else:
         first = walked("titles", offset, wanted)

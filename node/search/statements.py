@@ -81,6 +81,7 @@ class Shape:
     circle: bool = False  # the radius checked by the database (great-circle distance), not only its box
     reputation: bool = False  # a minimum reputation of the author
     slots: bool = False  # an availability: parts of days of the week (``proposals.slots``)
+    unrated: bool = False  # only the proposals of authors without a standing (no published evaluation)
     # more matches than a count's cap: on SQLite the reputable authors' index is not read (it would read
     # every proposal of theirs and sort them), the index of the order is walked and each row checked
     dense: bool = False
@@ -188,6 +189,8 @@ def base(shape: Shape) -> tuple[ColumnElement[bool], ...]:
         conditions.append(col(Proposal.price_amount) <= bindparam("price_max"))
     if shape.slots:  # a schedule meeting one of the parts of days asked for (none without a schedule)
         conditions.append(col(Proposal.slots).op("&")(bindparam("slots", type_=Integer)) != 0)
+    if shape.unrated:
+        conditions.append(col(Proposal.author_uri).not_in(select_columns(col(Standing.uri))))
     if shape.reputation:
         minimum: Any = bindparam("reputation")
         reputable = select_columns(col(Standing.uri)).where(col(Standing.hundredths) >= minimum)

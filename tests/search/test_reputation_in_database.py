@@ -18,7 +18,7 @@ from node.market.evaluations import standings
 from node.market.evaluations.reputation import Reputation
 from node.market.evaluations.service import reputations_of
 from node.market.models import Evaluation, Proposal, Standing
-from node.search import engine
+from node.search import by_reputation, engine
 from node.search.filters import parse_search
 from node.settings import Settings
 from tests.support.search import every_page, indexed
@@ -34,7 +34,9 @@ SCORES: dict[int, tuple[int, ...]] = {
     4: (5, 4, 4),  # 4.333…: 4.33
     5: (3, 4),  # 3.50
     6: (1,),  # 1.00
-    # 7: carried out a group's services (below); 8 and 9: nothing published
+    # 7: carried out a group's services (below)
+    8: (5, 5),  # tied with 0
+    # 9: nothing that counts
 }
 COMMUNES = ("93048", "93006", "94080", "75056")  # Montreuil, Bagnolet, Vincennes, Paris
 
@@ -93,7 +95,7 @@ def test_the_standings_are_the_reputations(session: Session) -> None:
     expected = {uri: (int(r.mean * 100), r.count) for uri, r in reputations.items() if r.mean is not None}
     assert found == expected
     assert found[AUTHORS[1]] == (413, 8) and found[AUTHORS[7]] == (450, 2) and found[AUTHORS[6]] == (150, 2)
-    assert AUTHORS[8] not in found and AUTHORS[9] not in found
+    assert found[AUTHORS[8]] == (500, 2) and AUTHORS[9] not in found
 
 
 def _reference(session: Session, params: dict[str, str]) -> tuple[list[int], dict[int, Reputation]]:
@@ -138,15 +140,17 @@ def test_a_minimum_reputation_keeps_the_matches_of_reputable_authors(
 
 
 @pytest.mark.usefixtures("corpus")
+@pytest.mark.parametrize("first", [8, 1], ids=["", "author-by-author"])
 @pytest.mark.parametrize("cap", [100, 5], ids=["counted", "capped"])
 @pytest.mark.parametrize(
     "params", SEARCHES, ids=lambda p: "&".join(f"{k}={v}" for k, v in p.items()) or "all"
 )
 def test_the_order_by_reputation_is_the_better_mean_then_the_more_evaluations(
-    session: Session, monkeypatch: pytest.MonkeyPatch, params: dict[str, Any], cap: int
+    session: Session, monkeypatch: pytest.MonkeyPatch, params: dict[str, Any], cap: int, first: int
 ) -> None:
     monkeypatch.setattr(engine, "PAGE_SIZE", 4)
     monkeypatch.setattr(engine, "COUNT_CAP", cap)
+    monkeypatch.setattr(by_reputation, "FIRST_AUTHORS", first)  # read the standings a few at a time
     ids, reputations = _reference(session, params)
     centred = "commune" in params
     pages = every_page(session, {**params, "sort": "reputation"})
