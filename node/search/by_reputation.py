@@ -25,7 +25,9 @@ from node.search.statements import NO_WORDS, TERMS, Shape, Words, matching, plan
 
 __all__ = ["FIRST_AUTHORS", "reputation_page"]
 
-FIRST_AUTHORS = 8  # the authors read first; each next read takes four times as many
+FIRST_AUTHORS = 8  # the authors read first; each next read takes four times as many, up to MOST_AUTHORS
+MOST_AUTHORS = 4096
+CHUNK = 4000  # authors named in one statement (SQLite takes at most 32,766 parameters)
 
 _BEST = (col(Standing.hundredths).desc(), col(Standing.count).desc())
 _FIRST = select(col(Standing.uri), col(Standing.hundredths), col(Standing.count)).order_by(*_BEST)
@@ -41,6 +43,8 @@ _AFTER = _FIRST.where(
 _TIED = select(col(Standing.uri)).where(
     col(Standing.hundredths) == bindparam("mean"), col(Standing.count) == bindparam("count")
 )
+_FIRST_N = _FIRST.limit(bindparam("n", type_=Integer))
+_AFTER_N = _AFTER.limit(bindparam("n", type_=Integer))
 
 
 @lru_cache(maxsize=256)
@@ -56,10 +60,9 @@ def _authors(after: tuple[int, int] | None, limit: int, *, session: Session) -> 
     """The next ``limit`` authors in the order of their standings (after the standing ``after``), and every
     other author of the last one's standing."""
     if after is None:
-        found = list(run(session, _FIRST.limit(bindparam("n", type_=Integer)), {"n": limit}).all())
+        found = list(run(session, _FIRST_N, {"n": limit}).all())
     else:
-        statement = _AFTER.limit(bindparam("n", type_=Integer))
-        found = list(run(session, statement, {"n": limit, "after_mean": after[0], "after_count": after[1]}))
+        found = list(run(session, _AFTER_N, {"n": limit, "after_mean": after[0], "after_count": after[1]}))
     if len(found) == limit:
         _, mean, count = found[-1]
         known = {uri for uri, _, _ in found}
@@ -92,9 +95,11 @@ def reputation_page(
             break
         standing = {uri: (mean, count) for uri, mean, count in authors}
         statement = _matches_of_authors(shape, words if checker is None else NO_WORDS, centred, bool(checker))
+        named = list(standing)
         rows = [
             row
-            for row in run(session, statement, {**values, "authors": list(standing)}).all()
+            for start in range(0, len(named), CHUNK)
+            for row in run(session, statement, {**values, "authors": named[start : start + CHUNK]}).all()
             if checker is None or checker(row[0], *row[4:])[0]
         ]
 
@@ -106,15 +111,20 @@ def reputation_page(
         if len(authors) < batch:
             break  # every author with a standing was read
         after = authors[-1][1], authors[-1][2]
-        batch *= 4
+        batch = min(batch * 4, MOST_AUTHORS)
     if len(rated) >= wanted or shape.reputation:  # a minimum reputation leaves out those without one
         return rated[offset:wanted]
-    rest = replace(shape, unrated=True)  # the authors without a standing, by distance or date
-    statement = (
-        matching(where(rest, words), [col(Proposal.id)])
+    page = {**values, "offset": max(0, offset - len(rated)), "limit": wanted - max(len(rated), offset)}
+    unrated = run(session, _unrated(shape, words, centred), page).scalars().all()
+    return rated[offset:] + [int(i) for i in unrated]
+
+
+@lru_cache(maxsize=256)
+def _unrated(shape: Shape, words: Words, centred: bool) -> Any:
+    """A page of the matches by authors without a standing, by distance (``centred``) or date."""
+    return (
+        matching(where(replace(shape, unrated=True), words), [col(Proposal.id)])
         .order_by(*sql_order("distance" if centred else "date", centred))
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))
     )
-    page = {**values, "offset": max(0, offset - len(rated)), "limit": wanted - max(len(rated), offset)}
-    return rated[offset:] + [int(i) for i in run(session, statement, page).scalars().all()]

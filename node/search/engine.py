@@ -5,9 +5,9 @@ The database counts the matches and finds the page (:func:`_in_database`), every
 minimum reputation from the authors' standings, an availability from the proposals' parts of days); with
 a radius whose box holds few proposals, it returns the candidates that match inside the box, and the
 exact great-circle distance, the order and the page are worked out here, the same way on every
-database.
-Relevance has two ranks — the title alone matches the whole query, or only the whole text does — so
-that, within a rank, nearer comes first and then newer: relevance, then distance, then freshness.
+database. Relevance has two ranks — the title alone matches the whole query, or only the whole text
+does — so that, within a rank, nearer comes first and then newer: relevance, then distance, then
+freshness.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def _candidates(
     small: bool | None = None,
 ) -> list[_Candidate]:
     """The proposals matching ``filters`` within the radius, newest first, with what orders them (their
-    author when a reputation is asked or sorted by, their price when ``prices``); ``small``: whether the
+    author when sorted by reputation, their price when ``prices``); ``small``: whether the
     radius's box holds few proposals (:func:`~node.search.statements.small_box`), when already known."""
     authors = filters.sort == "reputation"
     shape, values, parsed, backend = _prepared(filters, centre, now, session=session)
@@ -318,14 +318,14 @@ def _exact_page(
 def _in_database(
     filters: SearchFilters, centre: Commune | None, now: datetime, *, session: Session
 ) -> Results:
-    """The search when the database can do all of it (no radius whose
-    box holds few proposals: the radius is then checked by the database, :func:`_wide`): count (up to
-    :data:`COUNT_CAP`), order and page. With words and the relevance order, the proposals whose title
-    matches come first: they are a page of their own query, then the others follow; each part is ordered
-    by distance then freshness. When more than :data:`COUNT_CAP` proposals match, the matches are dense
-    enough for the database to walk its date index and stop at the page (``dense``) rather than read and
-    sort every match; ordered by distance, they are read from boxes around the centre
-    (:func:`nearest_page`)."""
+    """The search when the database can do all of it (no radius whose box holds few proposals: the
+    radius is then checked by the database, :func:`_wide`): count (up to :data:`COUNT_CAP`), order and
+    page. With words and the relevance order, the proposals whose title matches come first: they are a
+    page of their own query, then the others follow; each part is ordered by distance then freshness.
+    When more than :data:`COUNT_CAP` proposals match, the matches are dense enough for the database to
+    walk its date index and stop at the page (``dense``) rather than read and sort every match; ordered
+    by distance, they are read from boxes around the centre (:func:`nearest_page`); by reputation,
+    author by author in the order of their standings (:func:`reputation_page`)."""
     shape, values, parsed, backend = _prepared(
         filters, centre, now, session=session, circle=filters.radius_km is not None
     )

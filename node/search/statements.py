@@ -352,18 +352,7 @@ def sql_order(sort: str, centred: bool) -> list[Any]:
         return [*nearest, *NEWEST]
     if sort == "price":
         return [col(Proposal.price_amount).is_(None), col(Proposal.price_amount), *nearest, *NEWEST]
-    if sort == "reputation":  # the better mean first, then the more evaluations; none last
-        mean = col(Standing.hundredths)
-        return [mean.is_(None), mean.desc(), col(Standing.count).desc(), *nearest, *NEWEST]
     return [*nearest, *NEWEST]  # relevance: the title matches are a query of their own
-
-
-def _with_standings(statement: Any, sort: str) -> Any:
-    """``statement`` with the authors' standing (:class:`~node.market.models.Standing`) beside each row
-    when ``sort`` orders by reputation."""
-    if sort != "reputation":
-        return statement
-    return statement.outerjoin(Standing, col(Standing.uri) == col(Proposal.author_uri))
 
 
 def matching(conditions: Sequence[ColumnElement[bool]], columns: Sequence[Any]) -> Any:
@@ -413,7 +402,9 @@ def exact_statement(shape: Shape, words: Words, titled: bool, centred: bool, sor
             col(Standing.count) if by_reputation else null(),
         ],
     )
-    return _with_standings(statement, sort)
+    if by_reputation:
+        statement = statement.outerjoin(Standing, col(Standing.uri) == col(Proposal.author_uri))
+    return statement
 
 
 @lru_cache(maxsize=256)
@@ -421,7 +412,7 @@ def page_statement(shape: Shape, words: Words, sort: str, centred: bool) -> Any:
     """One page of the proposals of ``shape`` matching ``words``, read as shown (as :func:`load` reads
     them): no second round trip for their rows."""
     return (
-        _with_standings(matching(where(shape, words), [Proposal]), sort)
+        matching(where(shape, words), [Proposal])
         .order_by(*sql_order(sort, centred))
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))

@@ -151,6 +151,7 @@ def test_the_order_by_reputation_is_the_better_mean_then_the_more_evaluations(
     monkeypatch.setattr(engine, "PAGE_SIZE", 4)
     monkeypatch.setattr(engine, "COUNT_CAP", cap)
     monkeypatch.setattr(by_reputation, "FIRST_AUTHORS", first)  # read the standings a few at a time
+    monkeypatch.setattr(by_reputation, "CHUNK", 2 if first == 1 else by_reputation.CHUNK)
     ids, reputations = _reference(session, params)
     centred = "commune" in params
     pages = every_page(session, {**params, "sort": "reputation"})

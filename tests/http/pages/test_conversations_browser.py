@@ -49,6 +49,7 @@ def test_write_receive_reply_report_block(browser: Browser, node: Node) -> None:
     bob = phone_of(browser, node, "bob")
     bob.get_by_role("link", name="Messages", exact=True).click()
     bob.get_by_role("link", name="Écrire un message").click()
+    expect(bob.get_by_label("Destinataire")).to_be_visible()  # the new page, before measuring it
     fits(bob)
     bob.get_by_label("Destinataire").fill("alice@" + node.domain)
     bob.get_by_label("Message").fill("Bonjour Alice, êtes-vous disponible jeudi ?")
