@@ -335,7 +335,8 @@ def _in_database(
         return ("text", dense, within) if backend is not None else NO_WORDS
 
     counted = 0
-    newest = newest_count_statement(shape) if backend is not None else None
+    # within a radius the box's index narrows the rows: its newest would be the whole box, read and sorted
+    newest = newest_count_statement(shape) if backend is not None and not shape.box else None
     if newest is not None:
         newest_values = {**values, "size": NEWEST_COUNTED, "cap": COUNT_CAP + 1}
         counted = int(run(session, newest, newest_values).scalar_one())
