@@ -3,7 +3,6 @@ this node's people), and the order by reputation, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -13,11 +12,12 @@ from sqlmodel import Session
 from node.core import db
 from node.core.timeutil import utcnow
 from node.market.evaluations import standings
-from node.market.models import Evaluation, Proposal
+from node.market.models import Proposal
 from node.search import engine as search_engine
 from node.search.filters import parse_search
 from node.settings import Settings
 from tests.support.accounts import make_user
+from tests.support.evaluations import scored
 from tests.support.search import indexed
 
 
@@ -28,19 +28,7 @@ def titles(session: Session, **params: Any) -> list[str]:
 
 
 def evaluate(session: Session, uri: str, *scores: int) -> None:
-    for score in scores:
-        session.add(
-            Evaluation(
-                ap_id=f"https://a.example/evaluations/{uuid.uuid4()}",
-                agreement_ap_id=f"https://a.example/agreements/{uuid.uuid4()}",
-                evaluator_uri="https://a.example/users/client",
-                evaluated_uri=uri,
-                evaluated_role="provider",
-                overall=score,
-                state="published",
-                published_at=utcnow(),
-            )
-        )
+    session.add_all(scored(uri, score) for score in scores)
     standings.restate([uri], session=session)  # as the services do when they publish one
     session.commit()
 

@@ -5,7 +5,6 @@ or stops at the cap, with or without a radius, and for the saved searches' new m
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,10 +16,11 @@ from node.core.timeutil import utcnow
 from node.market.evaluations import standings
 from node.market.evaluations.reputation import Reputation
 from node.market.evaluations.service import reputations_of
-from node.market.models import Evaluation, Proposal, Standing
+from node.market.models import Proposal, Standing
 from node.search import by_reputation, engine
 from node.search.filters import parse_search
 from node.settings import Settings
+from tests.support.evaluations import scored
 from tests.support.search import every_page, indexed
 
 AUTHORS = [f"https://b.example/users/u{n}" for n in range(10)]
@@ -41,22 +41,6 @@ SCORES: dict[int, tuple[int, ...]] = {
 COMMUNES = ("93048", "93006", "94080", "75056")  # Montreuil, Bagnolet, Vincennes, Paris
 
 
-def _evaluation(
-    evaluated: str, overall: int, *, state: str = "published", performer: str | None = None
-) -> Evaluation:
-    return Evaluation(
-        ap_id=f"https://c.example/evaluations/{uuid.uuid4()}",
-        agreement_ap_id=f"https://c.example/agreements/{uuid.uuid4()}",
-        evaluator_uri="https://c.example/users/client",
-        evaluated_uri=evaluated,
-        evaluated_role="provider",
-        performer_uri=performer,
-        overall=overall,
-        state=state,
-        published_at=utcnow() if state == "published" else None,
-    )
-
-
 @pytest.fixture
 def corpus(session: Session, settings: Settings) -> None:
     now = utcnow()
@@ -71,17 +55,17 @@ def corpus(session: Session, settings: Settings) -> None:
             origin="b.example",
         )
     for author, scores in SCORES.items():
-        session.add_all(_evaluation(AUTHORS[author], score) for score in scores)
+        session.add_all(scored(AUTHORS[author], score) for score in scores)
     # a group's evaluations count for the group and for the member who carried the service out, once when
     # they are the same; a hidden (submitted) one and scores out of range do not count
     session.add_all(
         [
-            _evaluation(GROUP, 5, performer=AUTHORS[7]),
-            _evaluation(GROUP, 4, performer=AUTHORS[7]),
-            _evaluation(AUTHORS[6], 2, performer=AUTHORS[6]),
-            _evaluation(AUTHORS[8], 5, state="submitted"),
-            _evaluation(AUTHORS[9], 0),
-            _evaluation(AUTHORS[9], 6),
+            scored(GROUP, 5, performer=AUTHORS[7]),
+            scored(GROUP, 4, performer=AUTHORS[7]),
+            scored(AUTHORS[6], 2, performer=AUTHORS[6]),
+            scored(AUTHORS[8], 5, state="submitted"),
+            scored(AUTHORS[9], 0),
+            scored(AUTHORS[9], 6),
         ]
     )
     standings.restate([*AUTHORS, GROUP], session=session)  # stored here without the services

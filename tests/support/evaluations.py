@@ -112,3 +112,21 @@ def standings_agree(engine: Engine) -> dict[str, tuple[int, int]]:
     expected = {u: (r.count, int(r.mean * 100)) for u, r in reputations.items() if r.mean is not None}
     assert kept == expected
     return kept
+
+
+def scored(
+    evaluated: str, overall: int, *, state: str = "published", performer: str | None = None
+) -> Evaluation:
+    """An evaluation of ``evaluated`` by someone of another node, to store directly (then restate the
+    standings of those it counts for, as the services do)."""
+    return Evaluation(
+        ap_id=f"https://c.example/evaluations/{uuid.uuid4()}",
+        agreement_ap_id=f"https://c.example/agreements/{uuid.uuid4()}",
+        evaluator_uri="https://c.example/users/client",
+        evaluated_uri=evaluated,
+        evaluated_role="provider",
+        performer_uri=performer,
+        overall=overall,
+        state=state,
+        published_at=utcnow() if state == "published" else None,
+    )
