@@ -162,6 +162,15 @@ def _days(rec: WeeklyRecurrence) -> list[date]:
     return [d for d in days if d.weekday() in rec.weekdays]
 
 
+def _has_day(rec: WeeklyRecurrence) -> bool:
+    """Whether ``rec`` has an occurrence (``_days`` is not empty), looking at its first week only: every
+    proposal shown checks its schedule, and listing a year of days each time cost more than the rest."""
+    count = (rec.last_day - rec.first_day).days + 1
+    if count <= 0 or count > MAX_WEEKS * 7:
+        return False
+    return any((rec.first_day + timedelta(days=i)).weekday() in rec.weekdays for i in range(min(count, 7)))
+
+
 def occurrences(schedule: Schedule) -> list[TimeWindow]:
     """Every period of service, in order (a window is its own single occurrence).
 
@@ -212,7 +221,7 @@ def structure_errors(schedule: Schedule) -> dict[str, str]:
         errors["last_day"] = MSG_LAST_BEFORE_FIRST
     elif (schedule.last_day - schedule.first_day).days >= MAX_WEEKS * 7:
         errors["last_day"] = MSG_TOO_MANY_WEEKS
-    elif schedule.weekdays and not _days(schedule):
+    elif schedule.weekdays and not _has_day(schedule):
         errors["weekdays"] = MSG_NO_OCCURRENCE
     return errors
 

@@ -7,9 +7,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from node.core.errors import ValidationFailed
 from node.market.schedule import (
+    MAX_WEEKS,
     MSG_END_BEFORE_START,
     MSG_FIRST_DAY_PAST,
     MSG_LAST_BEFORE_FIRST,
@@ -365,3 +368,18 @@ def test_window_summary_uses_the_display_zone() -> None:
     utc = TimeWindow(datetime(2025, 3, 4, 13, tzinfo=UTC), datetime(2025, 3, 4, 15, tzinfo=UTC))
     assert summary(utc, "fr") == "le mardi 4 mars 2025 de 14 h à 16 h"
     assert summary(utc, "fr", tz="Indian/Reunion") == "le mardi 4 mars 2025 de 17 h à 19 h"
+
+
+@given(
+    first=st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31)),
+    length=st.integers(min_value=0, max_value=MAX_WEEKS * 7 - 1),
+    weekdays=st.sets(st.integers(min_value=0, max_value=6), min_size=1),
+)
+def test_a_recurrence_has_no_occurrence_exactly_when_none_of_its_days_falls_in_its_dates(
+    first: date, length: int, weekdays: set[int]
+) -> None:
+    rec = _weekly(first_day=first, last_day=first + timedelta(days=length), weekdays=tuple(sorted(weekdays)))
+    days = [first + timedelta(days=i) for i in range(length + 1)]
+    none = not any(day.weekday() in weekdays for day in days)
+    assert (structure_errors(rec).get("weekdays") == MSG_NO_OCCURRENCE) is none
+    assert bool(occurrences(rec)) is not none
