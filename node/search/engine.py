@@ -23,8 +23,7 @@ from sqlalchemy import ColumnElement, false
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
-from node.market.evaluations.reputation import Reputation
-from node.market.evaluations.service import reputations_of
+from node.market.evaluations import standings
 from node.market.models import Proposal
 from node.market.proposals.records import DOMAIN_BLOCKS
 from node.places.gazetteer import Commune, bounding_box, default_gazetteer, great_circle_km
@@ -128,7 +127,9 @@ def _distance(centre: Commune | None, lat: float | None, lon: float | None) -> f
     return great_circle_km(centre.lat, centre.lon, lat, lon)
 
 
-def _order(sort: str, has_text: bool, reputations: dict[str, Reputation]) -> object:
+def _order(sort: str, has_text: bool, standing: dict[str, tuple[int, int]]) -> object:
+    """The order of the candidates; ``standing``: the authors' rounded mean in hundredths and number of
+    evaluations (:func:`~node.market.evaluations.standings.kept`), when sorted by reputation."""
     far = math.inf
 
     def key(c: _Candidate) -> tuple[object, ...]:
@@ -137,9 +138,7 @@ def _order(sort: str, has_text: bool, reputations: dict[str, Reputation]) -> obj
         if sort == "date":
             return newest
         if sort == "reputation":  # the better mean first, then the more evaluations; none last
-            reputation = reputations.get(c.author_uri)
-            mean = reputation.mean if reputation is not None else None
-            count = reputation.count if reputation is not None else 0
+            mean, count = standing.get(c.author_uri, (None, 0))
             return (mean is None, -(mean or 0), -count, distance, *newest)
         if sort == "distance":
             return (distance, *newest)
@@ -512,10 +511,10 @@ def search(filters: SearchFilters, *, session: Session, now: datetime, home: str
     candidates = _candidates(
         filters, centre, now, session=session, prices=filters.sort == "price", small=True
     )
-    reputations: dict[str, Reputation] = {}
+    standing: dict[str, tuple[int, int]] = {}
     if filters.sort == "reputation" and candidates:
-        reputations = reputations_of({c.author_uri for c in candidates}, session=session)
-    order = _order(filters.sort, bool(text_query.parse(filters.q)), reputations)
+        standing = standings.kept({c.author_uri for c in candidates}, session=session)
+    order = _order(filters.sort, bool(text_query.parse(filters.q)), standing)
     candidates.sort(key=order)  # type: ignore[call-overload]
     total = len(candidates)
     pages = max(1, -(-total // PAGE_SIZE))

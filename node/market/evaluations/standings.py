@@ -27,7 +27,7 @@ from node.core.sqlbase import table_of
 from node.market.lifecycles import EvaluationState
 from node.market.models import Evaluation, Standing
 
-__all__ = ["restate", "rows_of"]
+__all__ = ["kept", "restate", "rows_of"]
 
 
 def _scores(uris: Any) -> Any:
@@ -57,6 +57,9 @@ _ROWS = select(
     ((200 * _TOTAL + _COUNT) // (2 * _COUNT)).label("hundredths"),
 ).group_by(_SCORES.c.uri)
 _TABLE = table_of(Standing)
+_KEPT = select(col(Standing.uri), col(Standing.hundredths), col(Standing.count)).where(
+    col(Standing.uri).in_(bindparam("uris", expanding=True))
+)
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 
 
@@ -88,3 +91,13 @@ def restate(uris: Iterable[str | None], *, session: Session) -> None:
     gone = [uri for uri in wanted if uri not in found]
     if gone:
         connection.execute(delete(Standing).where(col(Standing.uri).in_(gone)))
+
+
+def kept(uris: Iterable[str], *, session: Session) -> dict[str, tuple[int, int]]:
+    """``(hundredths, count)`` of each of ``uris`` with a standing, as the table keeps it."""
+    wanted = sorted(set(uris))
+    found: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(wanted), 500):
+        rows = session.connection().execute(_KEPT, {"uris": wanted[start : start + 500]}).all()
+        found.update((str(uri), (int(mean), int(count))) for uri, mean, count in rows)
+    return found
