@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,13 +102,15 @@ class _PooledRsa:
 
     def __init__(self) -> None:
         self._pool = _pooled_keys()
+        self._lock = threading.Lock()  # the demo makes its nodes' accounts in threads side by side
 
     def __getattr__(self, name: str) -> Any:
         return getattr(rsa, name)
 
     def generate_private_key(self, public_exponent: int, key_size: int) -> rsa.RSAPrivateKey:
         if (public_exponent, key_size) == (65537, 2048):
-            return next(self._pool)
+            with self._lock:  # a generator is not to be advanced by two threads at once
+                return next(self._pool)
         return rsa.generate_private_key(public_exponent=public_exponent, key_size=key_size)
 
 
