@@ -14,10 +14,10 @@ from urllib.parse import urlencode
 from node.catalog.categories import is_category
 from node.catalog.statuses import ProviderStatus
 from node.core.errors import N_
+from node.market.availability import PARTS, Part
 from node.market.proposals.records import MAX_PAGE, Origin
 from node.market.vocab import Purpose
 from node.places.gazetteer import default_gazetteer
-from node.search.availability import PARTS, Part
 from node.search.query import MAX_LENGTH
 
 __all__ = [

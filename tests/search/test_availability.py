@@ -13,8 +13,8 @@ from sqlmodel import Session
 
 from node.core.timeutil import utcnow
 from node.market import schedule as schedules
+from node.market.availability import fits
 from node.search import engine, geo
-from node.search.availability import fits
 from node.search.filters import parse_search
 from node.settings import Settings
 from tests.support.search import indexed

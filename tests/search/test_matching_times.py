@@ -14,8 +14,8 @@ from sqlmodel import Session
 
 from node.core.timeutil import utcnow
 from node.market import schedule as schedules
+from node.market.availability import PARTS, fits, slot, slots
 from node.market.models import Proposal
-from node.search.availability import PARTS, fits, slot, slots
 from node.search.matching import candidates
 from node.search.matching.scoring import Need, Supply, reasons, score
 from node.settings import Settings

@@ -27,7 +27,7 @@ from node.core.sqlbase import table_of
 from node.market.lifecycles import EvaluationState
 from node.market.models import Evaluation, Standing
 
-__all__ = ["kept", "restate", "rows_of"]
+__all__ = ["kept", "restate"]
 
 
 def _scores(uris: Any) -> Any:
@@ -63,7 +63,7 @@ _KEPT = select(col(Standing.uri), col(Standing.hundredths), col(Standing.count))
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 
 
-def rows_of(uris: Iterable[str], *, session: Session) -> dict[str, tuple[int, int, int]]:
+def _rows_of(uris: Iterable[str], *, session: Session) -> dict[str, tuple[int, int, int]]:
     """``(count, total, hundredths)`` of each of ``uris`` with a score that counts, from their
     evaluations."""
     wanted = sorted(set(uris))
@@ -84,7 +84,7 @@ def restate(uris: Iterable[str | None], *, session: Session) -> None:
     if connection.dialect.name == "postgresql":
         for uri in wanted:  # in one order: two transactions never wait for each other in a circle
             connection.execute(_LOCK, {"key": "standing:" + uri})
-    found = rows_of(wanted, session=session)
+    found = _rows_of(wanted, session=session)
     for uri, (count, total, hundredths) in found.items():
         changes = {"count": count, "total": total, "hundredths": hundredths}
         connection.execute(db.insert_or_update(session, _TABLE, {"uri": uri, **changes}, ["uri"], changes))

@@ -89,7 +89,7 @@ class MatchProfile(SQLModel, table=True):
     people whose profile, offers, settings, agreements or evaluations changed). ``categories`` and
     ``terms`` are space-separated (with a space at both ends, so ``LIKE '% slug %'`` finds a category);
     the box is the radius around the commune's centre; ``slots`` is a bit mask of the parts of the
-    days of the week (:func:`~node.search.availability.slot`: bit 0 is Monday morning);
+    days of the week (:func:`~node.market.availability.slot`: bit 0 is Monday morning);
     ``alerts`` whether the person opted in to match alerts; ``version`` a digest of what scoring reads
     of the row besides its place (:mod:`node.search.matching.ranking` keeps each version in memory)."""
 

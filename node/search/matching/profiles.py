@@ -36,9 +36,9 @@ from sqlmodel import Session, col
 from node.accounts.models import User
 from node.catalog.categories import UnknownCategory, by_slug, in_group
 from node.core.prepared import Prepared
+from node.market.availability import bits
 from node.market.lifecycles import EvaluationState
 from node.market.models import Agreement, Evaluation, Proposal
-from node.search.availability import bits
 from node.search.matching.models import (
     NEAR_INDEX,
     MatchCursor,

@@ -10,7 +10,7 @@ The score is a weighted sum of eight parts, each between 0 and 1 (:data:`WEIGHTS
 - ``distance``: 1 at the same place, falling linearly to 0 at the supply's radius; beyond the radius
   the pair is **no match at all**; 0 when a place is unknown.
 - ``availability``: 1 when the demand's parts of the days of the week (morning, afternoon or evening of
-  each day, :func:`~node.search.availability.slot`) meet the supply's, 0 when they do not (a provider
+  each day, :func:`~node.market.availability.slot`) meet the supply's, 0 when they do not (a provider
   available Tuesday mornings does not answer a demand for Tuesday at 18:00), :data:`UNKNOWN` when
   either side says nothing.
 - ``reputation``: the mean evaluation pulled towards :data:`PRIOR_MEAN` by :data:`PRIOR_WEIGHT`
@@ -386,7 +386,7 @@ def _activity(idle_days: int, lang: str) -> str:
 
 
 def _when(slots: Iterable[int], lang: str) -> str:
-    """Parts of days of the week (:func:`~node.search.availability.slot`) in words: "mardi matin et
+    """Parts of days of the week (:func:`~node.market.availability.slot`) in words: "mardi matin et
     jeudi", "Tuesday mornings and Thursdays"."""
     days: dict[int, list[int]] = {}
     for slot in sorted(slots):

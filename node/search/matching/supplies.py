@@ -14,11 +14,11 @@ from sqlmodel import Session, col, or_, select
 
 from node.accounts.models import AccountStatus, User, UserCategory
 from node.activitypub.actors import local
+from node.market import availability
 from node.market.evaluations.service import reputations_of
 from node.market.lifecycles import AgreementState, ProposalState
 from node.market.models import Agreement, Proposal
 from node.places.gazetteer import default_gazetteer
-from node.search import availability
 from node.search.matching.models import MatchSettings
 from node.search.matching.scoring import Price, Supply, price_of, text_terms
 from node.settings import Settings
@@ -37,7 +37,7 @@ class Person:
 
 
 def slots_of(schedule_json: str | None) -> frozenset[int] | None:
-    """The parts of the days of the week (:func:`~node.search.availability.slot`) a stored schedule
+    """The parts of the days of the week (:func:`~node.market.availability.slot`) a stored schedule
     takes place in; None without one."""
     return availability.slots(schedule_json)
 

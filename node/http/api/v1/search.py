@@ -20,10 +20,10 @@ from node.http.api.framework import Operation, operation
 from node.http.api.schemas import CategorySlug, Strict
 from node.http.api.v1.proposals import ProposalOut, proposal_out
 from node.http.runtime import language_of, node_of, run
+from node.market.availability import PARTS
 from node.places.gazetteer import DEPARTEMENT_CODE, INSEE_CODE
 from node.search import engine, saved
 from node.search import people as people_search
-from node.search.availability import PARTS
 from node.search.filters import (
     MAX_RADIUS_KM,
     MSG_NO_CENTRE,
